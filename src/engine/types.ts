@@ -1,0 +1,102 @@
+/**
+ * Plain data types shared by the engine, the CLI, the worker and (through the protocol) the webview.
+ * Nothing here imports tfjs, Node or vscode, so every bundle can use it.
+ */
+
+/** An 8-bit RGBA image, row-major, top row first. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** A single-channel float map (0..1 once normalised), row-major, top row first. */
+export interface Heatmap {
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+export const SCALING_PRESETS = ['mobilenet', 'zero-one', 'imagenet', 'caffe', 'raw'] as const;
+export type ScalingPreset = (typeof SCALING_PRESETS)[number];
+
+export const COLORMAP_NAMES = ['jet', 'turbo', 'viridis', 'inferno', 'gray'] as const;
+export type ColormapName = (typeof COLORMAP_NAMES)[number];
+
+/** How an image becomes the model's input, and how its outputs are named. */
+export interface Preprocessing {
+  preset: ScalingPreset;
+  /** Where the setting came from, for messages ("cnnlens.json", "settings", "CLI", "default"). */
+  source: string;
+}
+
+export interface LayerInfo {
+  name: string;
+  /** Keras class name for layers models, op name for graph models. */
+  kind: string;
+  /** Output shape without the batch dimension; null where unknown. */
+  outputShape: (number | null)[];
+  params: number;
+  /** 4-D output with spatial size > 1: Grad-CAM can target it. */
+  camCapable: boolean;
+}
+
+export interface ModelSummary {
+  name: string;
+  path: string;
+  format: 'layers' | 'graph';
+  /** [height, width, channels] */
+  inputShape: [number, number, number];
+  numClasses: number;
+  layers: LayerInfo[];
+  defaultLayer: string | null;
+  preprocessing: Preprocessing;
+  /** True when the scores techniques differentiate are pre-softmax logits. */
+  hasLogits: boolean;
+}
+
+export interface Prediction {
+  index: number;
+  label: string;
+  score: number;
+}
+
+export interface TechniqueInfo {
+  id: string;
+  title: string;
+  /** One line for pickers and `--help`. */
+  summary: string;
+  needsGradients: boolean;
+  needsLayer: boolean;
+}
+
+/** A request the engine can serve; every field but the image is optional. */
+export interface ExplainOptions {
+  technique?: string;
+  /** Class index or label; default top-1. */
+  classTarget?: number | string;
+  layer?: string;
+}
+
+export interface Timings {
+  decodeMs: number;
+  forwardMs: number;
+  techniqueMs: number;
+  totalMs: number;
+}
+
+export interface Explanation {
+  model: string;
+  backend: string;
+  technique: string;
+  layer: string;
+  target: Prediction;
+  predictions: Prediction[];
+  /** The map at the image's own resolution, normalised to 0..1. */
+  heatmap: Heatmap;
+  /** The map at the layer's resolution before upsampling (for checks and exports). */
+  rawMap: Heatmap;
+  timings: Timings;
+  /** Notes the user should see (fallbacks, caveats). */
+  notes: string[];
+}

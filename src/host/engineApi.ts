@@ -1,0 +1,43 @@
+/**
+ * What the host layer asks of the engine. The engine itself runs in a worker thread
+ * (see engineClient.ts); the panel and commands only see this interface, so tests can
+ * substitute it and the extension host never runs tensor code on its event loop.
+ */
+import type { ColormapName, Explanation, ModelSummary, TechniqueInfo } from '../engine/types';
+
+export interface ExplainJob {
+  imagePath: string;
+  technique: string;
+  /** Class index; null = top-1. */
+  classIndex: number | null;
+  /** Target layer; null = the model's default. */
+  layer: string | null;
+}
+
+export interface CancelSignal {
+  readonly cancelled: boolean;
+  onCancel(listener: () => void): void;
+}
+
+export class RunCancelledError extends Error {
+  constructor() {
+    super('The run was cancelled.');
+    this.name = 'RunCancelledError';
+  }
+}
+
+export interface LoadedModelInfo {
+  summary: ModelSummary;
+  labels: string[];
+  backend: string;
+}
+
+export interface EngineApi {
+  /** Loads (or reuses) the model configured for the workspace and describes it. */
+  describeModel(): Promise<LoadedModelInfo>;
+  techniques(): Promise<TechniqueInfo[]>;
+  /** Rejects with RunCancelledError when `cancel` fires first. */
+  explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation>;
+  /** Renders the overlay like the CLI does and writes it as a PNG; returns the path written. */
+  exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string>;
+}

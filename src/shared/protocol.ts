@@ -1,0 +1,153 @@
+/**
+ * Every message between the extension host and the CNN Lens panel's webview, typed once.
+ * Both sides import this module; it imports nothing from vscode, the DOM or tfjs.
+ */
+import type { ColormapName, LayerInfo, Prediction, TechniqueInfo, Timings } from '../engine/types';
+import { COLORMAP_NAMES } from '../engine/types';
+
+/** Pixels as sent to the webview: RGBA for images, one byte per pixel (0..255) for maps. */
+export interface PixelsMessagePart {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export interface PanelModel {
+  name: string;
+  backend: string;
+  inputShape: [number, number, number];
+  layers: LayerInfo[];
+  defaultLayer: string | null;
+  /** Every class label, index = class id, so the user can pick any class by name or index. */
+  labels: string[];
+}
+
+export interface ViewSettings {
+  colormap: ColormapName;
+  opacity: number;
+}
+
+// ---- host → webview ----
+export interface InitMessage {
+  type: 'init';
+  imageName: string;
+  model: PanelModel;
+  techniques: TechniqueInfo[];
+  colormaps: readonly ColormapName[];
+  view: ViewSettings;
+}
+export interface RunStartedMessage {
+  type: 'runStarted';
+  runId: number;
+  technique: string;
+}
+export interface ResultMessage {
+  type: 'result';
+  runId: number;
+  technique: string;
+  layer: string;
+  target: Prediction;
+  predictions: Prediction[];
+  backend: string;
+  timings: Timings;
+  notes: string[];
+  /** The image, downscaled for display when large. */
+  image: PixelsMessagePart;
+  /** The normalised map at the same size as `image`. */
+  heatmap: PixelsMessagePart;
+}
+export interface RunEndedMessage {
+  type: 'runEnded';
+  runId: number;
+  outcome: 'cancelled' | 'failed';
+  message: string;
+}
+export interface ExportedMessage {
+  type: 'exported';
+  path: string;
+}
+export interface ErrorMessage {
+  type: 'error';
+  message: string;
+}
+export type HostToWebview =
+  | InitMessage
+  | RunStartedMessage
+  | ResultMessage
+  | RunEndedMessage
+  | ExportedMessage
+  | ErrorMessage;
+
+// ---- webview → host ----
+export interface ReadyMessage {
+  type: 'ready';
+}
+export interface RunRequestMessage {
+  type: 'run';
+  technique: string;
+  classIndex: number | null;
+  layer: string | null;
+}
+export interface CancelMessage {
+  type: 'cancel';
+}
+export interface ExportMessage {
+  type: 'export';
+  view: ViewSettings;
+}
+export interface ViewChangedMessage {
+  type: 'viewChanged';
+  view: ViewSettings;
+}
+export type WebviewToHost = ReadyMessage | RunRequestMessage | CancelMessage | ExportMessage | ViewChangedMessage;
+
+const MAX_NAME_LENGTH = 512;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isShortString(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_NAME_LENGTH;
+}
+
+function parseView(value: unknown): ViewSettings | null {
+  if (!isRecord(value)) return null;
+  const { colormap, opacity } = value;
+  if (typeof colormap !== 'string' || !(COLORMAP_NAMES as readonly string[]).includes(colormap)) return null;
+  if (typeof opacity !== 'number' || !Number.isFinite(opacity) || opacity < 0 || opacity > 1) return null;
+  return { colormap: colormap as ColormapName, opacity };
+}
+
+/**
+ * The webview is untrusted input: accept only well-formed messages, rebuilt field by field so that
+ * nothing unexpected travels further. Returns null for anything else.
+ */
+export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
+  if (!isRecord(raw)) return null;
+  switch (raw.type) {
+    case 'ready':
+      return { type: 'ready' };
+    case 'cancel':
+      return { type: 'cancel' };
+    case 'run': {
+      const { technique, classIndex, layer } = raw;
+      if (!isShortString(technique)) return null;
+      const validClass =
+        classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
+      if (!validClass) return null;
+      if (layer !== null && !isShortString(layer)) return null;
+      return { type: 'run', technique, classIndex: classIndex as number | null, layer: layer as string | null };
+    }
+    case 'export': {
+      const view = parseView(raw.view);
+      return view ? { type: 'export', view } : null;
+    }
+    case 'viewChanged': {
+      const view = parseView(raw.view);
+      return view ? { type: 'viewChanged', view } : null;
+    }
+    default:
+      return null;
+  }
+}
