@@ -1,0 +1,179 @@
+/**
+ * The engine's front door: picks a backend once, loads and caches models, and runs a technique on an
+ * image through the shared pipeline (preprocess → predictions → technique → upsample → normalise).
+ * Used by the CLI directly and by the extension through its worker thread.
+ */
+import { promises as fs } from 'node:fs';
+import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
+import { loadModel, type LoadedModel } from './models/loadModel';
+import type { ModelConfigOverrides } from './models/modelConfig';
+import { probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
+import { toModelInput } from './preprocess';
+import { findTechnique, techniqueInfos } from './techniques/registry';
+import { tf } from './tf';
+import type { ExplainOptions, Explanation, Prediction, RgbaImage, TechniqueInfo } from './types';
+
+export class CancelledError extends Error {
+  constructor() {
+    super('Cancelled.');
+    this.name = 'CancelledError';
+  }
+}
+
+/** Throws CancelledError when the caller has asked to stop; checked between pipeline stages. */
+export type CancelCheck = () => void;
+
+export interface EngineOptions {
+  backend: BackendChoice;
+  wasmDir?: string;
+  log: (line: string) => void;
+}
+
+const TOP_K = 5;
+
+export class Engine {
+  private readonly models = new Map<string, { mtimeMs: number; key: string; model: LoadedModel }>();
+
+  private constructor(
+    readonly backend: SelectedBackend,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  static async create(options: EngineOptions): Promise<Engine> {
+    const backend = await selectBackend({ choice: options.backend, wasmDir: options.wasmDir, log: options.log });
+    options.log(`Using the ${backend.label} backend.`);
+    return new Engine(backend, options.log);
+  }
+
+  techniques(): TechniqueInfo[] {
+    return techniqueInfos();
+  }
+
+  /** Loads a model, reusing the loaded copy while model.json and the settings are unchanged. */
+  async loadModel(modelPath: string, overrides: ModelConfigOverrides = {}, defaults: ModelConfigOverrides = {}): Promise<LoadedModel> {
+    const key = JSON.stringify([overrides, defaults]);
+    let mtimeMs = -1;
+    try {
+      mtimeMs = (await fs.stat(modelPath)).mtimeMs;
+    } catch {
+      // readModelFiles reports the missing file with a proper message.
+    }
+    const cached = this.models.get(modelPath);
+    if (cached && cached.mtimeMs === mtimeMs && cached.key === key) return cached.model;
+    const model = await loadModel(modelPath, overrides, defaults);
+    if (cached) cached.model.adapter.dispose();
+    this.models.set(modelPath, { mtimeMs, key, model });
+    this.log(`Loaded ${model.summary.format} model "${model.summary.name}" (${model.summary.layers.length} layers).`);
+    return model;
+  }
+
+  dispose(): void {
+    for (const { model } of this.models.values()) model.adapter.dispose();
+    this.models.clear();
+  }
+
+  async explain(model: LoadedModel, image: RgbaImage, options: ExplainOptions, checkCancelled: CancelCheck = () => {}): Promise<Explanation> {
+    const started = performance.now();
+    const technique = findTechnique(options.technique ?? 'gradcam');
+    const { adapter, summary, labels } = model;
+    const notes: string[] = [];
+
+    const input = toModelInput(image, summary.inputShape, summary.preprocessing.preset);
+    try {
+      const forwardStart = performance.now();
+      const probs = tf.tidy(() => probabilities(adapter.scores(input), adapter.hasLogits));
+      const forwardMs = performance.now() - forwardStart;
+      const predictions = topK(probs, labels, TOP_K);
+      const classIndex = resolveClass(options.classTarget, labels, predictions);
+      const target: Prediction = { index: classIndex, label: labels[classIndex], score: probs[classIndex] };
+      const layer = resolveLayer(model, options.layer, technique.info.needsLayer);
+      checkCancelled();
+
+      const techniqueStart = performance.now();
+      const restoreBackend = await this.backendFor(technique.info.needsGradients, adapter.gradientsOnWasm, notes);
+      let raw;
+      try {
+        raw = tf.tidy(() => {
+          const out = technique.run({ model: adapter, input: input as Tensor4D, classIndex, layer });
+          return { map: out.map as Tensor2D, layer: out.layer, notes: out.notes };
+        });
+      } finally {
+        await restoreBackend();
+      }
+      notes.push(...raw.notes);
+      const techniqueMs = performance.now() - techniqueStart;
+      checkCancelled();
+
+      const { heatmap, flat } = upsampleAndNormalise(raw.map, image.width, image.height);
+      const rawMap = toHeatmap(raw.map);
+      raw.map.dispose();
+      if (flat) notes.push(`The map is flat: "${target.label}" has no positive evidence at layer "${raw.layer}".`);
+      return {
+        model: summary.name,
+        backend: tf.getBackend(),
+        technique: technique.info.id,
+        layer: raw.layer,
+        target,
+        predictions,
+        heatmap,
+        rawMap,
+        timings: { decodeMs: 0, forwardMs, techniqueMs, totalMs: performance.now() - started },
+        notes,
+      };
+    } finally {
+      input.dispose();
+    }
+  }
+
+  /**
+   * Graph-model gradients use tfjs's stock op gradients, several of which have no wasm kernel; such
+   * runs move to the cpu backend (tensors follow automatically) and come back afterwards.
+   */
+  private async backendFor(needsGradients: boolean, gradientsOnWasm: boolean, notes: string[]): Promise<() => Promise<void>> {
+    const active = tf.getBackend();
+    if (!needsGradients || gradientsOnWasm || active !== 'wasm') return async () => {};
+    await tf.setBackend('cpu');
+    notes.push('Gradients of graph models run on the cpu backend (wasm lacks some gradient kernels).');
+    return async () => {
+      await tf.setBackend(active);
+    };
+  }
+}
+
+/** A class by index, by label (any of its comma-separated names), or top-1 when absent. */
+export function resolveClass(target: number | string | undefined, labels: string[], predictions: Prediction[]): number {
+  if (target === undefined || target === '') return predictions[0].index;
+  const asNumber = typeof target === 'number' ? target : /^\d+$/.test(target.trim()) ? Number(target) : NaN;
+  if (!Number.isNaN(asNumber)) {
+    if (!Number.isInteger(asNumber) || asNumber < 0 || asNumber >= labels.length) {
+      throw new Error(`Class ${target} is out of range: the model has classes 0 to ${labels.length - 1}.`);
+    }
+    return asNumber;
+  }
+  const wanted = String(target).trim().toLowerCase();
+  const exact = labels.findIndex((label) => label.toLowerCase() === wanted);
+  if (exact >= 0) return exact;
+  const synonym = labels.findIndex((label) => label.toLowerCase().split(',').some((name) => name.trim() === wanted));
+  if (synonym >= 0) return synonym;
+  const close = labels.filter((label) => label.toLowerCase().includes(wanted)).slice(0, 5);
+  const hint = close.length ? ` Did you mean: ${close.map((l) => `"${l}"`).join(', ')}?` : '';
+  throw new Error(`No class is labelled "${target}".${hint}`);
+}
+
+export function resolveLayer(model: LoadedModel, requested: string | undefined | null, needsLayer: boolean): string {
+  const { summary } = model;
+  const camLayers = summary.layers.filter((layer) => layer.camCapable);
+  if (!requested) {
+    if (summary.defaultLayer) return summary.defaultLayer;
+    if (needsLayer) throw new Error(`Model "${summary.name}" has no convolutional layer with a spatial output, so there is nothing to map.`);
+    return '';
+  }
+  const layer = summary.layers.find((info) => info.name === requested);
+  const suggestions = camLayers.slice(-5).map((l) => l.name).join(', ');
+  if (!layer) throw new Error(`Model "${summary.name}" has no layer "${requested}". Layers that can be mapped include: ${suggestions}.`);
+  if (!layer.camCapable) {
+    throw new Error(`Layer "${requested}" has output shape [${layer.outputShape.join(', ')}]; a map needs a layer with a spatial (height × width × channels) output, e.g. ${suggestions}.`);
+  }
+  return requested;
+}

@@ -1,0 +1,54 @@
+/**
+ * The one interface every model format implements (TF.js layers and graph models now; ONNX and
+ * Keras files later). Techniques only talk to this.
+ */
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { LayerInfo } from '../types';
+
+export interface SplitModel {
+  /** Activations of the chosen layer for the input batch. */
+  activations: Tensor4D;
+  /** Class scores of the batch (logits where the model has them). */
+  scores: Tensor2D;
+  /** Differentiable map from (replaced) activations to the class scores; other inputs stay fixed. */
+  head: (activations: Tensor4D) => Tensor2D;
+}
+
+/** A global-average-pooling + linear head: what CAM needs. */
+export interface GapHead {
+  /** The layer whose output is pooled. */
+  layer: string;
+  /** [channels, classes] */
+  weights: Tensor2D;
+  bias: Tensor1D | null;
+}
+
+export interface ModelAdapter {
+  readonly format: 'layers' | 'graph';
+  /** [height, width, channels] */
+  readonly inputShape: [number, number, number];
+  readonly numClasses: number;
+  /** True when `scores` are pre-softmax logits (the softmax is applied for display). */
+  readonly hasLogits: boolean;
+  /** False when gradients through this model need kernels the wasm backend lacks. */
+  readonly gradientsOnWasm: boolean;
+  readonly layers: LayerInfo[];
+  /** Class scores for a batch (caller disposes). */
+  scores(input: Tensor4D): Tensor2D;
+  /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
+  split(input: Tensor4D, layer: string): SplitModel;
+  gapHead(): GapHead | null;
+  /** Tensors the adapter holds that are not tfjs variables (kept alive across engine scopes). */
+  ownedTensors(): Tensor[];
+  dispose(): void;
+}
+
+/** The last CAM-capable layer: the usual Grad-CAM target, just before the classifier head. */
+export function defaultCamLayer(layers: LayerInfo[]): string | null {
+  for (let i = layers.length - 1; i >= 0; i--) if (layers[i].camCapable) return layers[i].name;
+  return null;
+}
+
+export function isCamCapableShape(shape: (number | null)[]): boolean {
+  return shape.length === 3 && ((shape[0] ?? 0) > 1 || (shape[1] ?? 0) > 1);
+}

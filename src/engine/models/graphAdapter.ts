@@ -1,0 +1,116 @@
+/**
+ * TF.js graph models (converted SavedModels / TF-Hub modules). Any node can be a target: a graph
+ * model can be fed at an intermediate node (`execute({[node]: activation}, output)`), which gives
+ * Grad-CAM its head. Gradients go through tfjs's own op gradients, several of which need kernels
+ * the wasm backend lacks, so the engine runs gradient techniques for graph models on the cpu backend.
+ */
+import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { tf } from '../tf';
+import type { LayerInfo } from '../types';
+import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
+
+interface NodeDef {
+  name: string;
+  op: string;
+  input?: string[];
+}
+
+/** Bookkeeping ops that are not worth listing as layers. */
+const HIDDEN_OPS = new Set(['Const', 'Placeholder', 'Identity', 'NoOp', 'Shape', 'StridedSlice', 'Pack', 'Squeeze']);
+
+export class GraphAdapter implements ModelAdapter {
+  readonly format = 'graph' as const;
+  readonly gradientsOnWasm = false;
+  readonly hasLogits: boolean;
+  readonly inputShape: [number, number, number];
+  readonly numClasses: number;
+  readonly layers: LayerInfo[];
+  private readonly inputName: string;
+  private readonly scoreNode: string;
+
+  constructor(private readonly model: GraphModel, nodes: NodeDef[]) {
+    if (model.inputs.length !== 1) throw new Error(`The graph has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
+    const input = model.inputs[0];
+    const shape = input.shape ?? [];
+    const [, h, w, c] = shape;
+    if (shape.length !== 4 || !(h > 0) || !(w > 0) || !(c > 0)) {
+      throw new Error(`The graph's input "${input.name}" has shape ${JSON.stringify(shape)}; CNN Lens needs a fixed [batch, height, width, channels] input.`);
+    }
+    this.inputShape = [h, w, c];
+    this.inputName = input.name;
+    const byName = new Map(nodes.map((node) => [node.name, node]));
+    const outputName = model.outputs[0].name.replace(/:\d+$/, '');
+    const outputNode = byName.get(outputName);
+    // Score with logits: step back over a trailing Softmax.
+    this.scoreNode = outputNode?.op === 'Softmax' && outputNode.input?.[0] ? outputNode.input[0].replace(/:\d+$/, '') : outputName;
+    this.hasLogits = outputNode?.op !== 'Softmax' && outputNode?.op !== 'Sigmoid';
+
+    const listed = nodes.filter((node) => !HIDDEN_OPS.has(node.op) && node.name !== this.inputName);
+    const shapes = this.probeShapes(listed.map((node) => node.name));
+    const constSizes = this.constSizes(nodes);
+    this.layers = listed
+      .filter((node) => shapes.has(node.name))
+      .map((node) => {
+        const outputShape = (shapes.get(node.name) ?? []).slice(1);
+        const params = (node.input ?? []).reduce((sum, name) => sum + (constSizes.get(name.replace(/:\d+$/, '')) ?? 0), 0);
+        return { name: node.name, kind: node.op, outputShape, params, camCapable: isCamCapableShape(outputShape) };
+      });
+    const scores = shapes.get(this.scoreNode);
+    this.numClasses = scores ? scores.slice(1).reduce((a: number, b) => a * (b ?? 1), 1) : 0;
+    if (!this.numClasses) throw new Error(`Could not read the class count from node "${this.scoreNode}".`);
+  }
+
+  /** Output shapes are not stored in graph models: run one zero image and read them. */
+  private probeShapes(names: string[]): Map<string, number[]> {
+    const shapes = new Map<string, number[]>();
+    tf.tidy(() => {
+      const zeros = tf.zeros([1, ...this.inputShape]);
+      const wanted = Array.from(new Set([...names, this.scoreNode]));
+      const outputs = this.model.execute({ [this.inputName]: zeros }, wanted) as Tensor[];
+      wanted.forEach((name, i) => shapes.set(name, outputs[i].shape));
+    });
+    return shapes;
+  }
+
+  private constSizes(nodes: NodeDef[]): Map<string, number> {
+    const sizes = new Map<string, number>();
+    const weights = (this.model as unknown as { weights: Record<string, Tensor[]> }).weights ?? {};
+    for (const node of nodes) {
+      if (node.op === 'Const' && weights[node.name]) sizes.set(node.name, weights[node.name][0].size);
+    }
+    return sizes;
+  }
+
+  scores(input: Tensor4D): Tensor2D {
+    return tf.tidy(() => {
+      const out = this.model.execute({ [this.inputName]: input }, this.scoreNode) as Tensor;
+      return out.reshape([input.shape[0], -1]) as Tensor2D;
+    });
+  }
+
+  split(input: Tensor4D, layer: string): SplitModel {
+    if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
+    const [activations, scores] = this.model.execute({ [this.inputName]: input }, [layer, this.scoreNode]) as Tensor[];
+    if (activations.rank !== 4) throw new Error(`Node "${layer}" has a ${activations.rank}-D output; a spatial (4-D) node is needed.`);
+    const head = (replaced: Tensor4D): Tensor2D => {
+      // The input stays fed so that branches which bypass the node still see the image.
+      const out = this.model.execute({ [this.inputName]: input, [layer]: replaced }, this.scoreNode) as Tensor;
+      return out.reshape([replaced.shape[0], -1]) as Tensor2D;
+    };
+    return { activations: activations as Tensor4D, scores: scores.reshape([input.shape[0], -1]) as Tensor2D, head };
+  }
+
+  gapHead(): GapHead | null {
+    // Graph heads are op soups (AvgPool → Conv2D → Squeeze …); CAM is offered for layers models.
+    return null;
+  }
+
+  ownedTensors(): Tensor[] {
+    return Object.values(this.model.weights).flat();
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

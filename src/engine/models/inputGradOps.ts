@@ -1,0 +1,82 @@
+/**
+ * Convolutions whose gradient is computed for the input only. Explanations never need weight
+ * gradients, and the wasm backend has no DepthwiseConv2dNativeBackpropInput kernel: the input
+ * gradient of a depthwise convolution is itself a depthwise convolution of the stride-dilated
+ * output gradient with the spatially flipped kernel, which every backend can run.
+ */
+import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { tf } from '../tf';
+
+export type Padding = 'same' | 'valid';
+
+/** Leading (top/left) padding tfjs applies for one spatial axis. */
+function leadingPad(size: number, kernel: number, stride: number, padding: Padding): number {
+  if (padding === 'valid') return 0;
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + kernel - size, 0);
+  return Math.floor(total / 2);
+}
+
+/** Inserts (stride − 1) zeros between neighbouring rows and columns. */
+function dilateSpatially(dy: Tensor4D, stride: number): Tensor4D {
+  if (stride === 1) return dy;
+  const [n, h, w, c] = dy.shape;
+  const zeros = tf.zerosLike(dy);
+  const along = (t: Tensor4D, axis: 1 | 2): Tensor4D => {
+    const copies = [t, ...Array.from({ length: stride - 1 }, () => (axis === 2 ? zeros : tf.zerosLike(t)))];
+    const stacked = tf.stack(copies, axis + 1);
+    const shape: [number, number, number, number] =
+      axis === 2 ? [n, t.shape[1], t.shape[2] * stride, c] : [n, t.shape[1] * stride, t.shape[2], c];
+    return stacked.reshape(shape) as Tensor4D;
+  };
+  const dilated = along(along(dy, 2), 1);
+  return tf.slice(dilated, [0, 0, 0, 0], [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c]) as Tensor4D;
+}
+
+/** dx of y = depthwiseConv2d(x, filter) for channel multiplier 1 and dilation 1. */
+function depthwiseInputGradient(
+  dy: Tensor4D,
+  filter: Tensor4D,
+  xShape: [number, number, number, number],
+  strides: [number, number],
+  padding: Padding,
+): Tensor4D {
+  const [kh, kw] = filter.shape;
+  const [, h, w] = xShape;
+  const [sh, sw] = strides;
+  return tf.tidy(() => {
+    let spread = dilateSpatially(dy, sh);
+    if (sw !== sh) throw new Error('Unequal strides are not supported by the input-gradient depthwise convolution.');
+    const pt = leadingPad(h, kh, sh, padding);
+    const pl = leadingPad(w, kw, sw, padding);
+    const top = kh - 1 - pt;
+    const left = kw - 1 - pl;
+    const bottom = h + kh - 1 - top - spread.shape[1];
+    const right = w + kw - 1 - left - spread.shape[2];
+    spread = tf.pad(spread, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    const flipped = tf.reverse(filter, [0, 1]) as Tensor4D;
+    return tf.depthwiseConv2d(spread, flipped, 1, 'valid');
+  });
+}
+
+export function depthwiseConv2dInputGrad(
+  x: Tensor4D,
+  filter: Tensor4D,
+  strides: [number, number],
+  padding: Padding,
+  dilations: [number, number],
+): Tensor4D {
+  const simple = filter.shape[3] === 1 && dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
+  if (!simple) return tf.depthwiseConv2d(x, filter, strides, padding, 'NHWC', dilations);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [Tensor4D, tf.GradSaveFunc];
+    const value = tf.depthwiseConv2d(input, filter, strides, padding);
+    save([input]);
+    return {
+      value,
+      gradFunc: (dy: Tensor4D, saved: tf.Tensor[]) =>
+        depthwiseInputGradient(dy as Tensor4D, filter, saved[0].shape as [number, number, number, number], strides, padding),
+    };
+  });
+  return op(x) as Tensor4D;
+}

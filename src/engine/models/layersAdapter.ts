@@ -1,0 +1,315 @@
+/**
+ * TF.js layers models, executed layer by layer by CNN Lens itself instead of `model.predict`:
+ * - every intermediate output is addressable, so any layer of a branching model can be a target and
+ *   the part of the graph after it can be re-run on replaced activations (Grad-CAM's head);
+ * - convolutions, dense layers and batch norm run as plain (unfused) ops whose input gradients exist
+ *   on every backend. tfjs-layers' fused ops ask for weight gradients too, which wasm cannot compute.
+ * Layers CNN Lens does not know are applied with `layer.apply`, so unusual models still run.
+ */
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { tf } from '../tf';
+import type { LayerInfo } from '../types';
+import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
+import { depthwiseConv2dInputGrad, type Padding } from './inputGradOps';
+
+type Layer = LayersModel['layers'][number];
+
+interface Step {
+  layer: Layer;
+  inputIds: number[];
+  outputIds: number[];
+}
+
+interface ActivationFn {
+  apply(x: Tensor): Tensor;
+  getClassName(): string;
+}
+
+const PASS_THROUGH = new Set(['Reshape', 'Flatten', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout']);
+const POOLING_HEADS = new Set(['GlobalAveragePooling2D']);
+
+function activationOf(layer: Layer): ActivationFn | null {
+  const activation = (layer as unknown as { activation?: ActivationFn }).activation;
+  return activation && typeof activation.apply === 'function' ? activation : null;
+}
+
+function activationName(layer: Layer): string {
+  return activationOf(layer)?.getClassName().toLowerCase() ?? '';
+}
+
+function isSoftmaxLayer(layer: Layer): boolean {
+  const name = layer.getClassName();
+  return name === 'Softmax' || (name === 'Activation' && activationName(layer) === 'softmax');
+}
+
+interface ConvConfig {
+  strides: [number, number];
+  padding: Padding;
+  dilationRate: [number, number];
+  dataFormat?: string;
+}
+
+function convConfig(layer: Layer): ConvConfig {
+  const config = layer.getConfig() as Record<string, unknown>;
+  const pair = (value: unknown): [number, number] =>
+    Array.isArray(value) ? [Number(value[0]), Number(value[1] ?? value[0])] : [Number(value ?? 1), Number(value ?? 1)];
+  return {
+    strides: pair(config.strides),
+    padding: config.padding === 'same' ? 'same' : 'valid',
+    dilationRate: pair(config.dilationRate),
+    dataFormat: config.dataFormat as string | undefined,
+  };
+}
+
+export class LayersAdapter implements ModelAdapter {
+  readonly format = 'layers' as const;
+  readonly gradientsOnWasm = true;
+  readonly inputShape: [number, number, number];
+  readonly numClasses: number;
+  readonly hasLogits: boolean;
+  readonly layers: LayerInfo[];
+
+  private readonly steps: Step[];
+  private readonly inputId: number;
+  /** The tensor holding the class scores, or the layer whose linear part (before softmax) gives them. */
+  private readonly scoreSource: { tensorId: number; linearOf: Step | null };
+  /** Scale and shift of each BatchNormalization layer, folded once for inference. */
+  private readonly batchNormCache = new Map<Layer, { scale: Tensor1D; shift: Tensor1D }>();
+
+  constructor(private readonly model: LayersModel) {
+    if (model.inputs.length !== 1) throw new Error(`The model has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
+    const shape = model.inputs[0].shape;
+    if (shape.length !== 4) throw new Error(`The model's input has shape ${JSON.stringify(shape)}; CNN Lens expects images [batch, height, width, channels].`);
+    const [, h, w, c] = shape;
+    if (!h || !w || !c) throw new Error(`The model's input shape ${JSON.stringify(shape)} does not fix the image size.`);
+    this.inputShape = [h, w, c];
+    this.inputId = model.inputs[0].id;
+    this.steps = model.layers
+      .filter((layer) => layer.getClassName() !== 'InputLayer')
+      .map((layer) => {
+        if (layer.inboundNodes.length !== 1) throw new Error(`Layer "${layer.name}" is shared (called ${layer.inboundNodes.length} times); CNN Lens does not support shared layers yet.`);
+        const node = layer.inboundNodes[0];
+        return { layer, inputIds: node.inputTensors.map((t) => t.id), outputIds: node.outputTensors.map((t) => t.id) };
+      });
+    this.scoreSource = this.findScoreSource();
+    this.hasLogits = this.scoreSource.linearOf !== null || !this.endsInSoftmaxOrSigmoid();
+    const outShape = model.outputs[0].shape;
+    this.numClasses = outShape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
+    this.layers = model.layers
+      .filter((layer) => layer.getClassName() !== 'InputLayer')
+      .map((layer) => {
+        const outputShape = (Array.isArray(layer.outputShape[0]) ? layer.outputShape[0] : layer.outputShape) as (number | null)[];
+        const withoutBatch = outputShape.slice(1);
+        return {
+          name: layer.name,
+          kind: layer.getClassName(),
+          outputShape: withoutBatch,
+          params: layer.countParams(),
+          camCapable: isCamCapableShape(withoutBatch),
+        };
+      });
+  }
+
+  private producerOf(tensorId: number): Step | undefined {
+    return this.steps.find((step) => step.outputIds.includes(tensorId));
+  }
+
+  /** Walks back from the output over reshapes to the softmax, to score with logits when they exist. */
+  private findScoreSource(): { tensorId: number; linearOf: Step | null } {
+    let tensorId = this.model.outputs[0].id;
+    for (let step = this.producerOf(tensorId); step; step = this.producerOf(tensorId)) {
+      const kind = step.layer.getClassName();
+      if (PASS_THROUGH.has(kind)) {
+        tensorId = step.inputIds[0];
+        continue;
+      }
+      if (isSoftmaxLayer(step.layer)) return { tensorId: step.inputIds[0], linearOf: null };
+      if (activationName(step.layer) === 'softmax' && (kind === 'Dense' || kind === 'Conv2D')) {
+        return { tensorId: step.outputIds[0], linearOf: step };
+      }
+      break;
+    }
+    return { tensorId: this.model.outputs[0].id, linearOf: null };
+  }
+
+  private endsInSoftmaxOrSigmoid(): boolean {
+    const last = this.producerOf(this.model.outputs[0].id);
+    return !!last && (isSoftmaxLayer(last.layer) || ['softmax', 'sigmoid'].includes(activationName(last.layer)));
+  }
+
+  private stepOf(layerName: string): Step {
+    const step = this.steps.find((s) => s.layer.name === layerName);
+    if (!step) throw new Error(`The model has no layer named "${layerName}".`);
+    return step;
+  }
+
+  private batchNorm(layer: Layer): { scale: Tensor1D; shift: Tensor1D } {
+    let folded = this.batchNormCache.get(layer);
+    if (!folded) {
+      const config = layer.getConfig() as { epsilon?: number; center?: boolean; scale?: boolean };
+      const weights = layer.getWeights();
+      let i = 0;
+      const gamma = config.scale === false ? null : weights[i++];
+      const beta = config.center === false ? null : weights[i++];
+      const mean = weights[i++];
+      const variance = weights[i++];
+      folded = tf.tidy(() => {
+        const inv = tf.rsqrt(variance.add(config.epsilon ?? 1e-3));
+        const scale = (gamma ? inv.mul(gamma) : inv) as Tensor1D;
+        const shift = (beta ? beta.sub(mean.mul(scale)) : mean.mul(scale).neg()) as Tensor1D;
+        return { scale: tf.keep(scale), shift: tf.keep(shift) };
+      });
+      this.batchNormCache.set(layer, folded);
+    }
+    return folded;
+  }
+
+  /** The layer's output before its activation, for the layers CNN Lens runs itself; null otherwise. */
+  private linear(layer: Layer, x: Tensor): Tensor | null {
+    const kind = layer.getClassName();
+    if (kind === 'Conv2D' || kind === 'DepthwiseConv2D') {
+      const { strides, padding, dilationRate, dataFormat } = convConfig(layer);
+      if (dataFormat === 'channelsFirst') return null;
+      const [kernel, bias] = layer.getWeights();
+      const z =
+        kind === 'Conv2D'
+          ? tf.conv2d(x as Tensor4D, kernel as Tensor4D, strides, padding, 'NHWC', dilationRate)
+          : depthwiseConv2dInputGrad(x as Tensor4D, kernel as Tensor4D, strides, padding, dilationRate);
+      return bias ? z.add(bias) : z;
+    }
+    if (kind === 'Dense' && x.rank === 2) {
+      const [kernel, bias] = layer.getWeights();
+      const z = tf.matMul(x as Tensor2D, kernel as Tensor2D);
+      return bias ? z.add(bias) : z;
+    }
+    return null;
+  }
+
+  private apply(step: Step, inputs: Tensor[], withActivation = true): Tensor {
+    const { layer } = step;
+    const kind = layer.getClassName();
+    if (kind === 'BatchNormalization' && inputs[0].rank === 4) {
+      const axis = (layer.getConfig() as { axis?: number | number[] }).axis;
+      if (axis === -1 || axis === 3 || (Array.isArray(axis) && (axis[0] === -1 || axis[0] === 3))) {
+        const { scale, shift } = this.batchNorm(layer);
+        return inputs[0].mul(scale).add(shift);
+      }
+    }
+    const z = this.linear(layer, inputs[0]);
+    if (z) {
+      const activation = activationOf(layer);
+      return withActivation && activation ? activation.apply(z) : z;
+    }
+    const out = layer.apply(inputs.length === 1 ? inputs[0] : inputs, { training: false });
+    return Array.isArray(out) ? (out[0] as Tensor) : (out as Tensor);
+  }
+
+  /** Runs `steps` in order, reading and writing tensors by symbolic-tensor id. */
+  private run(steps: Step[], values: Map<number, Tensor>): void {
+    for (const step of steps) {
+      if (step.outputIds.every((id) => values.has(id))) continue;
+      const inputs = step.inputIds.map((id) => {
+        const value = values.get(id);
+        if (!value) throw new Error(`Layer "${step.layer.name}" is missing an input (unsupported graph structure).`);
+        return value;
+      });
+      const linearOnly = step === this.scoreSource.linearOf;
+      values.set(step.outputIds[0], this.apply(step, inputs, !linearOnly));
+    }
+  }
+
+  /** Steps needed to compute the scores, i.e. ancestors of the score tensor. */
+  private stepsToScores(): Step[] {
+    const needed = new Set<number>([this.scoreSource.tensorId]);
+    const chosen: Step[] = [];
+    for (let i = this.steps.length - 1; i >= 0; i--) {
+      const step = this.steps[i];
+      if (step.outputIds.some((id) => needed.has(id))) {
+        chosen.push(step);
+        step.inputIds.forEach((id) => needed.add(id));
+      }
+    }
+    return chosen.reverse();
+  }
+
+  private scoresFrom(values: Map<number, Tensor>, batch: number): Tensor2D {
+    const raw = values.get(this.scoreSource.tensorId);
+    if (!raw) throw new Error('The model did not produce class scores.');
+    return raw.reshape([batch, -1]) as Tensor2D;
+  }
+
+  scores(input: Tensor4D): Tensor2D {
+    return tf.tidy(() => {
+      const values = new Map<number, Tensor>([[this.inputId, input]]);
+      this.run(this.stepsToScores(), values);
+      return this.scoresFrom(values, input.shape[0]);
+    });
+  }
+
+  split(input: Tensor4D, layerName: string): SplitModel {
+    const target = this.stepOf(layerName);
+    const targetId = target.outputIds[0];
+    const plan = this.stepsToScores();
+    if (!plan.includes(target)) throw new Error(`Layer "${layerName}" does not lead to the model's class scores.`);
+    const values = new Map<number, Tensor>([[this.inputId, input]]);
+    this.run(plan, values);
+    const activations = values.get(targetId) as Tensor4D;
+    if (activations.rank !== 4) throw new Error(`Layer "${layerName}" has a ${activations.rank}-D output; a spatial (4-D) layer is needed.`);
+    const downstream = this.downstreamOf(targetId, plan);
+    const head = (replaced: Tensor4D): Tensor2D => {
+      const rerun = new Map(values);
+      downstream.forEach((step) => step.outputIds.forEach((id) => rerun.delete(id)));
+      rerun.set(targetId, replaced);
+      this.run(downstream, rerun);
+      return this.scoresFrom(rerun, replaced.shape[0]);
+    };
+    return { activations, scores: this.scoresFrom(values, input.shape[0]), head };
+  }
+
+  private downstreamOf(tensorId: number, plan: Step[]): Step[] {
+    const reached = new Set<number>([tensorId]);
+    return plan.filter((step) => {
+      if (!step.inputIds.some((id) => reached.has(id))) return false;
+      step.outputIds.forEach((id) => reached.add(id));
+      return true;
+    });
+  }
+
+  gapHead(): GapHead | null {
+    const scoreStep = this.scoreSource.linearOf ?? this.producerOf(this.scoreSource.tensorId);
+    if (!scoreStep) return null;
+    const kind = scoreStep.layer.getClassName();
+    const isPointwise = kind === 'Conv2D' && scoreStep.layer.getWeights()[0].shape.slice(0, 2).every((d) => d === 1);
+    if (kind !== 'Dense' && !isPointwise) return null;
+    if (!this.scoreSource.linearOf && !['', 'linear'].includes(activationName(scoreStep.layer))) return null;
+    // Between the linear layer and a global average pooling only shape-preserving layers may sit.
+    let tensorId = scoreStep.inputIds[0];
+    for (let step = this.producerOf(tensorId); step; step = this.producerOf(tensorId)) {
+      const stepKind = step.layer.getClassName();
+      if (PASS_THROUGH.has(stepKind)) {
+        tensorId = step.inputIds[0];
+        continue;
+      }
+      if (!POOLING_HEADS.has(stepKind)) return null;
+      const pooled = this.producerOf(step.inputIds[0]);
+      if (!pooled) return null;
+      const [kernel, bias] = scoreStep.layer.getWeights();
+      const channels = kernel.shape[kernel.shape.length - 2];
+      const weights = kernel.reshape([channels, -1]) as Tensor2D;
+      return { layer: pooled.layer.name, weights, bias: (bias as Tensor1D | undefined) ?? null };
+    }
+    return null;
+  }
+
+  ownedTensors(): Tensor[] {
+    // Layer weights are tfjs variables, which engine scopes never dispose.
+    return [];
+  }
+
+  dispose(): void {
+    for (const { scale, shift } of this.batchNormCache.values()) tf.dispose([scale, shift]);
+    this.batchNormCache.clear();
+    this.model.dispose();
+  }
+}

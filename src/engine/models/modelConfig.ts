@@ -1,0 +1,148 @@
+/**
+ * Per-model settings: input scaling and class labels. They come from, in order of precedence,
+ * explicit overrides (CLI flags), the sidecar `cnnlens.json` next to model.json, the caller's
+ * defaults (VS Code settings), and finally built-in defaults.
+ * Label files named by the sidecar must stay inside the model's folder.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { SCALING_PRESETS, type Preprocessing, type ScalingPreset } from '../types';
+import { ModelError } from './modelFiles';
+
+export const SIDECAR_NAME = 'cnnlens.json';
+
+export interface ModelConfigOverrides {
+  preprocess?: ScalingPreset;
+  /** A labels file path (CLI/settings: any readable path the user gave). */
+  labelsPath?: string;
+}
+
+export interface ModelConfig {
+  preprocessing: Preprocessing;
+  /** Raw labels as found; fitted to the class count later. */
+  labels: string[] | null;
+  /** Default target layer named by the sidecar, if any. */
+  layer: string | null;
+  displayName: string | null;
+}
+
+interface Sidecar {
+  preprocess?: unknown;
+  labels?: unknown;
+  layer?: unknown;
+  name?: unknown;
+}
+
+export function isScalingPreset(value: unknown): value is ScalingPreset {
+  return typeof value === 'string' && (SCALING_PRESETS as readonly string[]).includes(value);
+}
+
+async function readSidecar(dir: string): Promise<Sidecar | null> {
+  const file = path.join(dir, SIDECAR_NAME);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+    return parsed as Sidecar;
+  } catch (error) {
+    throw new ModelError(`${file} is not valid JSON (${(error as Error).message}).`);
+  }
+}
+
+/** Parses a labels file: a JSON array, a JSON object {index: label} or {labels: [...]}, or text with one label per line. */
+export function parseLabels(text: string, file: string): string[] {
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch (error) {
+      throw new ModelError(`Labels file ${file} is not valid JSON (${(error as Error).message}).`);
+    }
+    if (Array.isArray(parsed)) return parsed.map(String);
+    const record = parsed as Record<string, unknown>;
+    if (Array.isArray(record.labels)) return record.labels.map(String);
+    const entries = Object.entries(record).filter(([key]) => /^\d+$/.test(key));
+    if (entries.length === 0) throw new ModelError(`Labels file ${file} has no labels.`);
+    const labels: string[] = [];
+    for (const [key, value] of entries) labels[Number(key)] = String(value);
+    return Array.from(labels, (label, i) => label ?? `class ${i}`);
+  }
+  return trimmed.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
+}
+
+async function readLabels(file: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new ModelError(`Labels file not found: ${file}`);
+  }
+  return parseLabels(text, file);
+}
+
+function insideFolder(dir: string, relative: string, what: string): string {
+  const resolved = path.resolve(dir, relative);
+  const rel = path.relative(dir, resolved);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new ModelError(`${path.join(dir, SIDECAR_NAME)}: ${what} "${relative}" points outside the model's folder.`);
+  }
+  return resolved;
+}
+
+/** A `metadata.json` with {"labels": [...]} beside the model, as tfjs-models and Teachable Machine write. */
+async function metadataLabels(dir: string): Promise<string[] | null> {
+  try {
+    const parsed = JSON.parse(await fs.readFile(path.join(dir, 'metadata.json'), 'utf8')) as { labels?: unknown };
+    return Array.isArray(parsed.labels) ? parsed.labels.map(String) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function resolveModelConfig(
+  modelDir: string,
+  overrides: ModelConfigOverrides,
+  defaults: ModelConfigOverrides,
+): Promise<ModelConfig> {
+  const sidecar = await readSidecar(modelDir);
+  const sidecarFile = path.join(modelDir, SIDECAR_NAME);
+  if (sidecar?.preprocess !== undefined && !isScalingPreset(sidecar.preprocess)) {
+    throw new ModelError(`${sidecarFile}: "preprocess" must be one of ${SCALING_PRESETS.join(', ')}.`);
+  }
+
+  let preprocessing: Preprocessing;
+  if (overrides.preprocess) preprocessing = { preset: overrides.preprocess, source: 'command line' };
+  else if (isScalingPreset(sidecar?.preprocess)) preprocessing = { preset: sidecar.preprocess, source: SIDECAR_NAME };
+  else if (defaults.preprocess) preprocessing = { preset: defaults.preprocess, source: 'settings' };
+  else preprocessing = { preset: 'mobilenet', source: 'default' };
+
+  let labels: string[] | null = null;
+  if (overrides.labelsPath) labels = await readLabels(overrides.labelsPath);
+  else if (Array.isArray(sidecar?.labels)) labels = sidecar.labels.map(String);
+  else if (typeof sidecar?.labels === 'string') labels = await readLabels(insideFolder(modelDir, sidecar.labels, 'labels file'));
+  else if (defaults.labelsPath) labels = await readLabels(defaults.labelsPath);
+  else labels = await metadataLabels(modelDir);
+
+  return {
+    preprocessing,
+    labels,
+    layer: typeof sidecar?.layer === 'string' ? sidecar.layer : null,
+    displayName: typeof sidecar?.name === 'string' ? sidecar.name : null,
+  };
+}
+
+/**
+ * Fits labels to the model's class count. A list one shorter than the outputs means the model has a
+ * background class at index 0 (TF-Hub / slim classifiers), so it is prepended.
+ */
+export function fitLabels(labels: string[] | null, numClasses: number): string[] {
+  if (labels && labels.length === numClasses) return labels;
+  if (labels && labels.length === numClasses - 1) return ['(background)', ...labels];
+  return Array.from({ length: numClasses }, (_, i) => labels?.[i] ?? `class ${i}`);
+}

@@ -1,0 +1,69 @@
+/**
+ * The shared base of every technique. A technique turns (model, input, class, layer) into a raw,
+ * non-negative map; the pipeline in explain.ts upsamples and normalises it. CAM-style techniques
+ * extend `CamTechnique` and write one method, as in pytorch-grad-cam's BaseCAM: the channel weights.
+ */
+import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { ModelAdapter } from '../models/adapter';
+import { tf } from '../tf';
+import type { TechniqueInfo } from '../types';
+
+export interface TechniqueInput {
+  model: ModelAdapter;
+  /** A batch of one preprocessed image. */
+  input: Tensor4D;
+  classIndex: number;
+  /** The target layer (already validated as CAM-capable when the technique needs one). */
+  layer: string;
+}
+
+export interface TechniqueOutput {
+  /** [height, width] map at the layer's resolution, ≥ 0. */
+  map: Tensor2D;
+  /** The layer actually used (CAM may differ from the one asked for). */
+  layer: string;
+  notes: string[];
+}
+
+export abstract class Technique {
+  abstract readonly info: TechniqueInfo;
+  /** Called inside tf.tidy by the pipeline; returned tensors are kept by it. */
+  abstract run(request: TechniqueInput): TechniqueOutput;
+}
+
+export interface CamEvidence {
+  /** [1, h, w, c] activations of the target layer. */
+  activations: Tensor4D;
+  /** d score / d activations, same shape; null for gradient-free techniques. */
+  gradients: Tensor4D | null;
+}
+
+export abstract class CamTechnique extends Technique {
+  /** Gradient-free subclasses override this to skip the backward pass. */
+  protected readonly usesGradients: boolean = true;
+
+  /** Channel weights [c] from the evidence: the one method each CAM technique writes. */
+  protected abstract channelWeights(evidence: CamEvidence, request: TechniqueInput): Tensor1D;
+
+  /** The layer to explain; CAM overrides it to insist on the layer feeding the pooling head. */
+  protected targetLayer(request: TechniqueInput): { layer: string; notes: string[] } {
+    return { layer: request.layer, notes: [] };
+  }
+
+  run(request: TechniqueInput): TechniqueOutput {
+    const { layer, notes } = this.targetLayer(request);
+    const evidence = this.capture({ ...request, layer });
+    const weights = this.channelWeights(evidence, request);
+    // ReLU of the weighted channel sum: keep only evidence *for* the class.
+    const map = tf.relu(tf.sum(evidence.activations.mul(weights), -1)).squeeze([0]) as Tensor2D;
+    return { map, layer, notes };
+  }
+
+  protected capture(request: TechniqueInput): CamEvidence {
+    const { activations, head } = request.model.split(request.input, request.layer);
+    if (!this.usesGradients) return { activations, gradients: null };
+    const classScore = (a: tf.Tensor) => tf.sum(head(a as Tensor4D).slice([0, request.classIndex], [-1, 1]));
+    const gradients = tf.grad(classScore)(activations) as Tensor4D;
+    return { activations, gradients };
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * Grad-CAM: Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
+ * Localization", ICCV 2017 (https://arxiv.org/abs/1610.02391).
+ * Channel weight = spatial mean of the class score's gradient w.r.t. that channel.
+ */
+import type { Tensor1D } from '@tensorflow/tfjs-core';
+import { tf } from '../tf';
+import { CamTechnique, type CamEvidence } from './base';
+
+export class GradCam extends CamTechnique {
+  readonly info = {
+    id: 'gradcam',
+    title: 'Grad-CAM',
+    summary: 'Gradient-weighted class activation map of a convolutional layer.',
+    needsGradients: true,
+    needsLayer: true,
+  };
+
+  protected channelWeights({ gradients }: CamEvidence): Tensor1D {
+    // NHWC: average over height and width (axes 1, 2); channels are last.
+    return tf.mean(gradients!, [0, 1, 2]) as Tensor1D;
+  }
+}

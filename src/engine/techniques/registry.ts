@@ -1,0 +1,19 @@
+/** Every technique the engine offers, by id. A new technique is a new file plus one line here. */
+import type { TechniqueInfo } from '../types';
+import type { Technique } from './base';
+import { Cam } from './cam';
+import { GradCam } from './gradCam';
+
+const TECHNIQUES: Technique[] = [new GradCam(), new Cam()];
+
+export function techniqueInfos(): TechniqueInfo[] {
+  return TECHNIQUES.map((technique) => technique.info);
+}
+
+export function findTechnique(id: string): Technique {
+  const technique = TECHNIQUES.find((t) => t.info.id === id.toLowerCase());
+  if (!technique) {
+    throw new Error(`Unknown technique "${id}". Available: ${TECHNIQUES.map((t) => t.info.id).join(', ')}.`);
+  }
+  return technique;
+}

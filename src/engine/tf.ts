@@ -1,0 +1,13 @@
+/**
+ * The one place the engine imports TensorFlow.js from, so that every backend package registers
+ * itself with the same tfjs-core instance before anything else runs.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// Typings for the chained tensor methods (x.add(y)); tfjs-core registers their code itself.
+import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import * as tfl from '@tensorflow/tfjs-layers';
+import * as tfc from '@tensorflow/tfjs-converter';
+
+export { tf, tfl, tfc };

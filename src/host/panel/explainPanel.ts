@@ -1,0 +1,478 @@
+/**
+ * The CNN Lens panel's host side: one webview panel per image, its lifecycle, the message switch and
+ * the runs it asks of the engine. The engine is only reached through `EngineApi` (it lives in a
+ * worker); nothing thrown here escapes to the extension host.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Explanation, RgbaImage, TechniqueInfo } from '../../engine/types';
+import { COLORMAP_NAMES } from '../../engine/types';
+import { heatmapToBytes, resizeHeatmap, resizeRgba } from '../../engine/render/overlay';
+import type {
+  ErrorMessage,
+  HostToWebview,
+  InitMessage,
+  PixelsMessagePart,
+  ResultMessage,
+  RunEndedMessage,
+  ViewSettings,
+  WebviewToHost,
+} from '../../shared/protocol';
+import { parseWebviewMessage } from '../../shared/protocol';
+import type { EngineApi } from '../engineApi';
+import { RunCancelledError } from '../engineApi';
+import { CancelSource } from './cancelSource';
+import { renderPanelHtml } from './html';
+
+export const PANEL_VIEW_TYPE = 'cnnLens.explain';
+/** Longest side of the image and map sent to the webview, so messages stay small. */
+export const DISPLAY_MAX_SIDE = 1024;
+/** Runs that finish sooner than this never show a progress notification. */
+export const PROGRESS_DELAY_MS = 500;
+
+/**
+ * `EngineApi` plus the one method the panel needs that it does not have yet. Once `EngineApi` declares
+ * `displayImage` itself this interface adds nothing and can become an alias.
+ */
+export interface PanelEngine extends EngineApi {
+  /** The decoded image, downscaled (aspect kept) so that its longest side is at most `maxSide`. */
+  displayImage(imagePath: string, maxSide: number): Promise<RgbaImage>;
+}
+
+export interface ExplainPanelContext {
+  extensionUri: vscode.Uri;
+  engine: PanelEngine;
+  log: (line: string) => void;
+  /** View settings for a new panel (the last ones the user chose). */
+  viewDefaults: () => ViewSettings;
+  saveView: (view: ViewSettings) => void;
+}
+
+export interface ExplainRequest {
+  technique: string;
+  /** null = the top-1 class. */
+  classIndex: number | null;
+  /** null = the model's default layer. */
+  layer: string | null;
+}
+
+interface ActiveRun {
+  readonly id: number;
+  readonly request: ExplainRequest;
+  readonly cancel: CancelSource;
+  /** Settles when the run ends in any way (kept open by the progress notification). */
+  readonly finished: Promise<void>;
+  readonly finish: () => void;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}
+
+function isCancellation(err: unknown): boolean {
+  return err instanceof RunCancelledError || (err instanceof Error && err.name === 'RunCancelledError');
+}
+
+/** A short, never-throwing description of untrusted input for the log. */
+function describeRaw(raw: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(raw) ?? String(raw);
+  } catch {
+    text = Object.prototype.toString.call(raw);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** A right-sized copy when `data` is a view on a larger buffer (the whole buffer would be sent). */
+function compact(data: Uint8Array): Uint8Array {
+  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
+}
+
+function fitWithin(width: number, height: number, maxSide: number): { width: number; height: number } {
+  const scale = Math.min(1, maxSide / Math.max(width, height));
+  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+export class ExplainPanel {
+  private static readonly panels = new Map<string, ExplainPanel>();
+
+  /** Opens (or reveals and re-runs) the panel for `imageUri`. */
+  static show(context: ExplainPanelContext, imageUri: vscode.Uri, request: ExplainRequest): ExplainPanel {
+    const key = imageUri.fsPath;
+    const existing = ExplainPanel.panels.get(key);
+    if (existing) {
+      existing.panel.reveal(undefined, false);
+      existing.requestRun(request);
+      return existing;
+    }
+    const created = new ExplainPanel(context, imageUri, request);
+    ExplainPanel.panels.set(key, created);
+    return created;
+  }
+
+  /** Test hook: the open panel for an image path, if any. */
+  static current(imagePath: string): ExplainPanel | undefined {
+    return ExplainPanel.panels.get(vscode.Uri.file(imagePath).fsPath);
+  }
+
+  static disposeAll(): void {
+    for (const panel of [...ExplainPanel.panels.values()]) panel.dispose();
+  }
+
+  readonly imagePath: string;
+  private readonly imageName: string;
+  private readonly panel: vscode.WebviewPanel;
+  private readonly disposables: vscode.Disposable[] = [];
+  private disposed = false;
+
+  /** The webview has said `ready` at least once (so a retry need not wait for another). */
+  private webviewLoaded = false;
+  /** `init` was sent: the model is described and runs may start. */
+  private modelReady = false;
+  private readyGeneration = 0;
+  private techniqueList: TechniqueInfo[] = [];
+
+  private nextRunId = 1;
+  private run: ActiveRun | undefined;
+  /** A run asked for before the model was ready. */
+  private pendingRequest: ExplainRequest | undefined;
+
+  private lastExplanation: Explanation | undefined;
+  private lastResultMessage: ResultMessage | undefined;
+  /** A failure after the last result, replayed when the webview reloads. */
+  private lastFailure: RunEndedMessage | ErrorMessage | undefined;
+  private posted = 0;
+
+  private constructor(
+    private readonly context: ExplainPanelContext,
+    imageUri: vscode.Uri,
+    request: ExplainRequest,
+  ) {
+    this.imagePath = imageUri.fsPath;
+    this.imageName = path.basename(this.imagePath);
+    this.pendingRequest = request;
+    this.panel = vscode.window.createWebviewPanel(
+      PANEL_VIEW_TYPE,
+      `CNN Lens: ${this.imageName}`,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+      {
+        enableScripts: true,
+        // Only the bundled UI; the image's pixels arrive by message, the workspace is never exposed.
+        localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'dist')],
+        retainContextWhenHidden: false,
+      },
+    );
+    this.disposables.push(
+      this.panel.webview.onDidReceiveMessage((raw: unknown) => {
+        void this.receive(raw);
+      }),
+      this.panel.onDidDispose(() => this.onDisposed()),
+    );
+    this.panel.webview.html = renderPanelHtml(this.panel.webview, context.extensionUri, `CNN Lens: ${this.imageName}`);
+  }
+
+  // ---- test hooks (read-only) ----
+
+  /** The last `result` message sent to the webview. */
+  get lastResult(): ResultMessage | undefined {
+    return this.lastResultMessage;
+  }
+
+  /** How many messages were posted to the webview. */
+  get postedMessages(): number {
+    return this.posted;
+  }
+
+  get isRunning(): boolean {
+    return this.run !== undefined;
+  }
+
+  /** Feeds `raw` through the same validation and handling as a message from the webview. */
+  receiveForTest(raw: unknown): Promise<void> {
+    return this.receive(raw);
+  }
+
+  // ---- lifecycle ----
+
+  dispose(): void {
+    this.panel.dispose();
+  }
+
+  private onDisposed(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.cancelRun('disposed');
+    this.pendingRequest = undefined;
+    if (ExplainPanel.panels.get(this.imagePath) === this) ExplainPanel.panels.delete(this.imagePath);
+    for (const disposable of this.disposables.splice(0)) {
+      try {
+        disposable.dispose();
+      } catch (err) {
+        this.context.log(`CNN Lens panel: dispose failed: ${errorText(err)}`);
+      }
+    }
+  }
+
+  private post(message: HostToWebview): void {
+    if (this.disposed) return;
+    this.posted++;
+    try {
+      this.panel.webview.postMessage(message).then(undefined, (err: unknown) => {
+        this.context.log(`CNN Lens panel: could not post '${message.type}': ${errorText(err)}`);
+      });
+    } catch (err) {
+      this.context.log(`CNN Lens panel: could not post '${message.type}': ${errorText(err)}`);
+    }
+  }
+
+  private postError(message: string): void {
+    const error: ErrorMessage = { type: 'error', message };
+    this.lastFailure = error;
+    this.post(error);
+  }
+
+  // ---- messages from the webview ----
+
+  private async receive(raw: unknown): Promise<void> {
+    const msg = parseWebviewMessage(raw);
+    if (!msg) {
+      this.context.log(`Ignored malformed message from webview: ${describeRaw(raw)}`);
+      return;
+    }
+    try {
+      await this.handle(msg);
+    } catch (err) {
+      // Handlers catch their own failures; this is the last line so nothing reaches the extension host.
+      this.context.log(`CNN Lens panel: handling '${msg.type}' failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  }
+
+  private async handle(msg: WebviewToHost): Promise<void> {
+    if (this.disposed) return;
+    switch (msg.type) {
+      case 'ready':
+        this.webviewLoaded = true;
+        await this.sendInit();
+        return;
+      case 'run':
+        this.requestRun({ technique: msg.technique, classIndex: msg.classIndex, layer: msg.layer });
+        return;
+      case 'cancel':
+        this.cancelRun('user');
+        return;
+      case 'export':
+        this.saveView(msg.view);
+        await this.exportOverlay(msg.view);
+        return;
+      case 'viewChanged':
+        this.saveView(msg.view);
+        return;
+    }
+  }
+
+  private saveView(view: ViewSettings): void {
+    try {
+      this.context.saveView(view);
+    } catch (err) {
+      this.context.log(`CNN Lens panel: could not save view settings: ${errorText(err)}`);
+    }
+  }
+
+  /** Describes the model to a (re)loaded webview, then starts the pending run or replays the last state. */
+  private async sendInit(): Promise<void> {
+    const generation = ++this.readyGeneration;
+    let init: InitMessage;
+    try {
+      const [info, techniques] = await Promise.all([this.context.engine.describeModel(), this.context.engine.techniques()]);
+      const labels = [...info.labels];
+      for (let i = labels.length; i < info.summary.numClasses; i++) labels.push(`class ${i}`);
+      init = {
+        type: 'init',
+        imageName: this.imageName,
+        model: {
+          name: info.summary.name,
+          backend: info.backend,
+          inputShape: info.summary.inputShape,
+          layers: info.summary.layers,
+          defaultLayer: info.summary.defaultLayer,
+          labels,
+        },
+        techniques,
+        colormaps: COLORMAP_NAMES,
+        view: this.context.viewDefaults(),
+      };
+      this.techniqueList = techniques;
+    } catch (err) {
+      if (this.disposed || generation !== this.readyGeneration) return;
+      const message = `Could not load the model: ${errorText(err)}`;
+      this.context.log(`CNN Lens panel: ${message}`);
+      this.postError(message);
+      void vscode.window.showErrorMessage(`CNN Lens: ${message}`);
+      return;
+    }
+    if (this.disposed || generation !== this.readyGeneration) return;
+    this.post(init);
+    this.modelReady = true;
+
+    const run = this.run;
+    if (run) {
+      this.post({ type: 'runStarted', runId: run.id, technique: run.request.technique });
+    } else if (this.pendingRequest) {
+      const request = this.pendingRequest;
+      this.pendingRequest = undefined;
+      this.startRun(request);
+    } else {
+      if (this.lastResultMessage) this.post(this.lastResultMessage);
+      if (this.lastFailure) this.post(this.lastFailure);
+    }
+  }
+
+  // ---- runs ----
+
+  private requestRun(request: ExplainRequest): void {
+    if (this.disposed) return;
+    if (this.modelReady) {
+      this.startRun(request);
+      return;
+    }
+    this.pendingRequest = request;
+    // The webview is up but the model failed to load: try again now rather than wait for a reload.
+    if (this.webviewLoaded) void this.sendInit();
+  }
+
+  private startRun(request: ExplainRequest): void {
+    this.cancelRun('superseded');
+    let finish: () => void = () => undefined;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    const run: ActiveRun = { id: this.nextRunId++, request, cancel: new CancelSource(), finished, finish };
+    this.run = run;
+    this.post({ type: 'runStarted', runId: run.id, technique: request.technique });
+    const timer = setTimeout(() => this.showProgress(run), PROGRESS_DELAY_MS);
+    void this.execute(run).finally(() => {
+      clearTimeout(timer);
+      run.finish();
+    });
+  }
+
+  private isCurrent(run: ActiveRun): boolean {
+    return !this.disposed && this.run === run;
+  }
+
+  /** Ends the current run at once; the engine hears about it through the run's signal. */
+  private cancelRun(reason: 'user' | 'superseded' | 'disposed'): void {
+    const run = this.run;
+    if (!run) return;
+    this.run = undefined;
+    run.cancel.cancel();
+    run.finish();
+    if (reason === 'user') {
+      this.post({ type: 'runEnded', runId: run.id, outcome: 'cancelled', message: 'Cancelled.' });
+    }
+  }
+
+  private showProgress(run: ActiveRun): void {
+    if (!this.isCurrent(run)) return;
+    const technique = this.techniqueList.find((t) => t.id === run.request.technique)?.title ?? run.request.technique;
+    vscode.window
+      .withProgress(
+        { location: vscode.ProgressLocation.Notification, cancellable: true, title: `CNN Lens: ${technique} on ${this.imageName}` },
+        (_progress, token) => {
+          const subscription = token.onCancellationRequested(() => {
+            if (this.isCurrent(run)) this.cancelRun('user');
+          });
+          return run.finished.finally(() => subscription.dispose());
+        },
+      )
+      .then(undefined, (err: unknown) => this.context.log(`CNN Lens panel: progress failed: ${errorText(err)}`));
+  }
+
+  private async execute(run: ActiveRun): Promise<void> {
+    const { engine } = this.context;
+    try {
+      const explanation = await engine.explain({ imagePath: this.imagePath, ...run.request }, run.cancel);
+      if (!this.isCurrent(run)) return;
+      const image = await engine.displayImage(this.imagePath, DISPLAY_MAX_SIDE);
+      if (!this.isCurrent(run)) return;
+      const result = this.buildResult(run.id, explanation, image);
+      this.run = undefined;
+      this.lastExplanation = explanation;
+      this.lastResultMessage = result;
+      this.lastFailure = undefined;
+      this.post(result);
+    } catch (err) {
+      if (!this.isCurrent(run)) {
+        if (!isCancellation(err)) this.context.log(`CNN Lens panel: run ${run.id} (superseded) failed: ${errorText(err)}`);
+        return;
+      }
+      this.run = undefined;
+      if (isCancellation(err) || run.cancel.cancelled) {
+        this.post({ type: 'runEnded', runId: run.id, outcome: 'cancelled', message: 'Cancelled.' });
+        return;
+      }
+      const message = errorText(err);
+      this.context.log(`CNN Lens panel: run ${run.id} failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
+      const ended: RunEndedMessage = { type: 'runEnded', runId: run.id, outcome: 'failed', message };
+      this.lastFailure = ended;
+      this.post(ended);
+      void vscode.window.showErrorMessage(`CNN Lens: ${message}`);
+    }
+  }
+
+  private buildResult(runId: number, explanation: Explanation, displayImage: RgbaImage): ResultMessage {
+    let image = displayImage;
+    if (Math.max(image.width, image.height) > DISPLAY_MAX_SIDE) {
+      const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
+      image = resizeRgba(image, size.width, size.height);
+    }
+    const map = explanation.heatmap;
+    const heatmap = map.width === image.width && map.height === image.height ? map : resizeHeatmap(map, image.width, image.height);
+    const imagePart: PixelsMessagePart = { width: image.width, height: image.height, data: compact(image.data) };
+    const heatmapPart: PixelsMessagePart = { width: heatmap.width, height: heatmap.height, data: compact(heatmapToBytes(heatmap)) };
+    return {
+      type: 'result',
+      runId,
+      technique: explanation.technique,
+      layer: explanation.layer,
+      target: explanation.target,
+      predictions: explanation.predictions,
+      backend: explanation.backend,
+      timings: explanation.timings,
+      notes: explanation.notes,
+      image: imagePart,
+      heatmap: heatmapPart,
+    };
+  }
+
+  // ---- export ----
+
+  private async exportOverlay(view: ViewSettings): Promise<void> {
+    const explanation = this.lastExplanation;
+    if (!explanation) {
+      this.post({ type: 'error', message: 'Nothing to export yet: wait for an explanation to finish.' });
+      return;
+    }
+    try {
+      const written = await this.context.engine.exportOverlay(this.imagePath, explanation, view.colormap, view.opacity);
+      this.post({ type: 'exported', path: written });
+      void vscode.window.showInformationMessage(`CNN Lens: saved ${path.basename(written)}`, 'Open').then(
+        (choice) => {
+          if (choice === 'Open') {
+            void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(written)).then(undefined, (err: unknown) =>
+              this.context.log(`CNN Lens panel: could not open ${written}: ${errorText(err)}`),
+            );
+          }
+        },
+        (err: unknown) => this.context.log(`CNN Lens panel: ${errorText(err)}`),
+      );
+    } catch (err) {
+      const message = `Export failed: ${errorText(err)}`;
+      this.context.log(`CNN Lens panel: ${message}`);
+      this.post({ type: 'error', message });
+      void vscode.window.showErrorMessage(`CNN Lens: ${message}`);
+    }
+  }
+}
