@@ -3,7 +3,7 @@
  * (see engineClient.ts); the panel and commands only see this interface, so tests can
  * substitute it and the extension host never runs tensor code on its event loop.
  */
-import type { ColormapName, Explanation, ModelSummary, TechniqueInfo } from '../engine/types';
+import type { ColormapName, Explanation, ModelSummary, RgbaImage, TechniqueInfo } from '../engine/types';
 
 export interface ExplainJob {
   imagePath: string;
@@ -38,6 +38,8 @@ export interface EngineApi {
   techniques(): Promise<TechniqueInfo[]>;
   /** Rejects with RunCancelledError when `cancel` fires first. */
   explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation>;
+  /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */
+  displayImage(imagePath: string, maxSide: number): Promise<RgbaImage>;
   /** Renders the overlay like the CLI does and writes it as a PNG; returns the path written. */
   exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string>;
 }

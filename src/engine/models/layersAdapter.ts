@@ -130,7 +130,8 @@ export class LayersAdapter implements ModelAdapter {
       }
       break;
     }
-    return { tensorId: this.model.outputs[0].id, linearOf: null };
+    // No softmax: the scores are the last tensor before any trailing reshapes.
+    return { tensorId, linearOf: null };
   }
 
   private endsInSoftmaxOrSigmoid(): boolean {

@@ -1,0 +1,185 @@
+/**
+ * `cnn-lens`: the engine from a terminal. Same models, techniques and outputs as the panel.
+ *   cnn-lens layers --model PATH [--json]
+ *   cnn-lens explain IMAGE [--model PATH] [--technique gradcam|cam] [--class N|LABEL] [--layer NAME]
+ *                    [--preprocess PRESET] [--labels FILE] [--colormap NAME] [--opacity 0..1]
+ *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BACKEND_CHOICES, type BackendChoice } from './engine/backend';
+import { Engine } from './engine/engine';
+import { DEFAULT_IMAGE_LIMITS, encodeGrayPng, encodePng, readImageFile } from './engine/image';
+import { isScalingPreset } from './engine/models/modelConfig';
+import { blendOverlay, heatmapToBytes } from './engine/render';
+import { bundledModelPath } from './engine/bundledModel';
+import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation } from './engine/types';
+
+class UsageError extends Error {}
+
+const USAGE = `Usage:
+  cnn-lens explain IMAGE [options]   explain a prediction; writes an overlay PNG (and more on request)
+  cnn-lens layers [--model PATH] [--json]   list a model's layers (* = can be mapped)
+  cnn-lens techniques                 list the techniques
+
+Options for explain:
+  --model PATH        model.json or its folder (default: the bundled Fashion-MNIST model)
+  --technique ID      gradcam (default) or cam
+  --class N|LABEL     class index or label (default: the top prediction)
+  --layer NAME        target layer (default: the last layer with a spatial output)
+  --preprocess NAME   ${SCALING_PRESETS.join(' | ')} (default: from cnnlens.json)
+  --labels FILE       labels file: JSON array/object or one label per line
+  --colormap NAME     ${COLORMAP_NAMES.join(' | ')} (default: jet)
+  --opacity X         overlay opacity 0..1 (default: 0.5)
+  --out FILE          overlay PNG (default: IMAGE-NAME.TECHNIQUE.png next to the image)
+  --heatmap FILE      the map as an 8-bit grayscale PNG at the image's size (255 = strongest)
+  --json FILE         result as JSON (- for standard output)
+  --backend NAME      ${BACKEND_CHOICES.join(' | ')} (default: auto)
+  --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6})`;
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      technique: { type: 'string', default: 'gradcam' },
+      class: { type: 'string' },
+      layer: { type: 'string' },
+      preprocess: { type: 'string' },
+      labels: { type: 'string' },
+      colormap: { type: 'string', default: 'jet' },
+      opacity: { type: 'string', default: '0.5' },
+      out: { type: 'string' },
+      heatmap: { type: 'string' },
+      json: { type: 'string' },
+      backend: { type: 'string', default: 'auto' },
+      'max-megapixels': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+type Values = ReturnType<typeof parse>['values'];
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}; got "${value}".`);
+  return value as T;
+}
+
+async function createEngine(values: Values): Promise<Engine> {
+  const choice = oneOf<BackendChoice>(values.backend ?? 'auto', BACKEND_CHOICES, 'backend');
+  // Backend fallbacks are worth knowing about but must not clutter normal output.
+  return Engine.create({ backend: choice, log: (line) => process.env.CNN_LENS_VERBOSE && console.error(line) });
+}
+
+async function loadFromFlags(engine: Engine, values: Values) {
+  if (values.preprocess !== undefined && !isScalingPreset(values.preprocess)) {
+    throw new UsageError(`--preprocess must be one of ${SCALING_PRESETS.join(', ')}; got "${values.preprocess}".`);
+  }
+  const modelPath = values.model ? path.resolve(values.model) : bundledModelPath();
+  return engine.loadModel(modelPath, {
+    preprocess: values.preprocess as (typeof SCALING_PRESETS)[number] | undefined,
+    labelsPath: values.labels ? path.resolve(values.labels) : undefined,
+  });
+}
+
+async function listLayers(values: Values): Promise<void> {
+  const engine = await createEngine(values);
+  const { summary } = await loadFromFlags(engine, values);
+  if (values.json !== undefined) {
+    console.log(JSON.stringify({ model: summary.name, format: summary.format, inputShape: summary.inputShape, defaultLayer: summary.defaultLayer, layers: summary.layers }, null, 2));
+  } else {
+    console.log(`${summary.name} (${summary.format}, input ${summary.inputShape.join('×')}, ${summary.numClasses} classes)`);
+    for (const layer of summary.layers) {
+      const mark = layer.name === summary.defaultLayer ? '>' : layer.camCapable ? '*' : ' ';
+      console.log(`${mark} ${layer.name.padEnd(40)} ${layer.kind.padEnd(24)} [${layer.outputShape.join(', ')}]  ${layer.params}`);
+    }
+    console.log('\n* can be mapped   > default target layer');
+  }
+  engine.dispose();
+}
+
+function defaultOverlayPath(imagePath: string, technique: string): string {
+  const parsed = path.parse(imagePath);
+  return path.join(parsed.dir, `${parsed.name}.${technique}.png`);
+}
+
+function resultJson(explanation: Explanation, modelPath: string) {
+  const { model, backend, technique, layer, target, predictions, timings, notes } = explanation;
+  return { model, modelPath, backend, technique, layer, class: target, predictions, timings, notes };
+}
+
+async function explain(values: Values, imageArg: string | undefined): Promise<void> {
+  if (!imageArg) throw new UsageError('explain needs an IMAGE path.');
+  const colormap = oneOf<ColormapName>(values.colormap ?? 'jet', COLORMAP_NAMES, 'colormap');
+  const opacity = Number(values.opacity);
+  if (!(opacity >= 0 && opacity <= 1)) throw new UsageError(`--opacity must be between 0 and 1; got "${values.opacity}".`);
+  const maxMp = values['max-megapixels'] !== undefined ? Number(values['max-megapixels']) : undefined;
+  if (maxMp !== undefined && !(maxMp > 0)) throw new UsageError('--max-megapixels must be a positive number.');
+  const imagePath = path.resolve(imageArg);
+
+  const engine = await createEngine(values);
+  const loaded = await loadFromFlags(engine, values);
+  const decodeStart = performance.now();
+  const image = await readImageFile(imagePath, { ...DEFAULT_IMAGE_LIMITS, ...(maxMp ? { maxPixels: maxMp * 1e6 } : {}) });
+  const decodeMs = performance.now() - decodeStart;
+  const explanation = await engine.explain(loaded, image, { technique: values.technique, classTarget: values.class, layer: values.layer });
+  explanation.timings.decodeMs = decodeMs;
+  explanation.timings.totalMs += decodeMs;
+
+  const outPath = path.resolve(values.out ?? defaultOverlayPath(imagePath, explanation.technique));
+  await fs.writeFile(outPath, encodePng(blendOverlay(image, explanation.heatmap, colormap, opacity)));
+  if (values.heatmap) {
+    const { width, height } = explanation.heatmap;
+    await fs.writeFile(path.resolve(values.heatmap), encodeGrayPng(heatmapToBytes(explanation.heatmap), width, height));
+  }
+  const json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
+  if (values.json === '-') console.log(json);
+  else if (values.json) await fs.writeFile(path.resolve(values.json), json + '\n');
+
+  if (values.json !== '-') {
+    const { target, timings } = explanation;
+    console.log(`${explanation.technique} of "${target.label}" (class ${target.index}, p=${target.score.toFixed(4)}) at layer ${explanation.layer} on ${explanation.backend}`);
+    for (const p of explanation.predictions) console.log(`  ${p.score.toFixed(4)}  ${p.index}  ${p.label}`);
+    for (const note of explanation.notes) console.log(`  note: ${note}`);
+    console.log(`forward ${timings.forwardMs.toFixed(0)} ms, ${explanation.technique} ${timings.techniqueMs.toFixed(0)} ms, total ${timings.totalMs.toFixed(0)} ms`);
+    console.log(`overlay: ${outPath}`);
+    if (values.heatmap) console.log(`heatmap: ${path.resolve(values.heatmap)}`);
+    if (values.json) console.log(`json: ${path.resolve(values.json)}`);
+  }
+  engine.dispose();
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parse(argv);
+    const [command, ...rest] = positionals;
+    if (values.help || !command) {
+      console.log(USAGE);
+      return command || values.help ? 0 : 2;
+    }
+    if (command === 'layers') await listLayers(values);
+    else if (command === 'explain') await explain(values, rest[0]);
+    else if (command === 'techniques') {
+      const engine = await createEngine(values);
+      for (const t of engine.techniques()) console.log(`${t.id.padEnd(10)} ${t.title.padEnd(10)} ${t.summary}`);
+    } else throw new UsageError(`Unknown command "${command}".`);
+    return 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`cnn-lens: ${message.split('\n')[0]}`);
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error('Run "cnn-lens --help" for usage.');
+      return 2;
+    }
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

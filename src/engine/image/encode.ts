@@ -1,0 +1,21 @@
+/** PNG writers for exports: the overlay (RGBA) and the raw heatmap (8-bit grayscale). */
+import { PNG, type PackerOptions } from 'pngjs';
+import type { RgbaImage } from '../types';
+
+export function encodePng(image: RgbaImage): Buffer {
+  return writePng(image.data, image.width, image.height, 4, { colorType: 6, inputColorType: 6, inputHasAlpha: true });
+}
+
+/** One byte per pixel in, colour type 0 (grayscale) out: a quarter of the RGBA size, and tools read it as a mask. */
+export function encodeGrayPng(values: Uint8Array, width: number, height: number): Buffer {
+  return writePng(values, width, height, 1, { colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
+}
+
+function writePng(data: Uint8Array, width: number, height: number, channels: number, options: PackerOptions): Buffer {
+  if (data.length !== width * height * channels) {
+    throw new RangeError(`PNG encoder got ${data.length} bytes for ${width}×${height}×${channels}`);
+  }
+  // The sync writer only reads width, height and data; a full PNG stream object is not needed.
+  const source = { width, height, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) };
+  return PNG.sync.write(source as unknown as PNG, options);
+}

@@ -1,0 +1,51 @@
+/** Activation: wire the engine client, status bar, panel context and commands. Nothing else. */
+import * as vscode from 'vscode';
+import { registerExplainCommands } from './host/commands/explainCommands';
+import { EngineClient } from './host/engineClient';
+import type { ExplainPanelContext } from './host/panel/explainPanel';
+import { engineSettings, saveView, viewDefaults } from './host/settings';
+
+export interface CnnLensApi {
+  engine: EngineClient;
+}
+
+export function activate(context: vscode.ExtensionContext): CnnLensApi {
+  const output = vscode.window.createOutputChannel('CNN Lens', { log: true });
+  const log = (line: string) => output.info(line);
+
+  const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  status.name = 'CNN Lens backend';
+  status.text = '$(eye) CNN Lens';
+  status.tooltip = 'CNN Lens: the TensorFlow.js backend starts with the first explanation. Click for the log.';
+  status.command = 'cnnLens.showLog';
+  status.show();
+
+  const engine = new EngineClient(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath, engineSettings, log, (backend) => {
+    status.text = `$(eye) CNN Lens: ${backend}`;
+    status.tooltip = `CNN Lens runs on the ${backend} TensorFlow.js backend (setting cnnLens.backend). Click for the log.`;
+  });
+
+  const panelContext: ExplainPanelContext = {
+    extensionUri: context.extensionUri,
+    engine,
+    log,
+    viewDefaults,
+    saveView: (view) => void saveView(view).catch((error: Error) => log(`Could not save view settings: ${error.message}`)),
+  };
+  registerExplainCommands(context, panelContext, engine);
+
+  context.subscriptions.push(
+    output,
+    status,
+    { dispose: () => engine.dispose() },
+    vscode.commands.registerCommand('cnnLens.showLog', () => output.show()),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('cnnLens.backend')) status.text = '$(eye) CNN Lens';
+    }),
+  );
+  return { engine };
+}
+
+export function deactivate(): void {
+  // Disposables registered in activate() stop the worker.
+}

@@ -1,0 +1,152 @@
+/**
+ * The host side of the engine worker: implements EngineApi by posting jobs to the worker thread.
+ * Cancel is cooperative first (a shared flag the worker checks between stages); a job that does not
+ * stop within a grace period gets its worker terminated, and the next job starts a fresh one.
+ */
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { BackendChoice } from '../engine/backend';
+import type { ModelConfigOverrides } from '../engine/models/modelConfig';
+import type { ColormapName, Explanation, RgbaImage, TechniqueInfo } from '../engine/types';
+import type { DescribeResult, ImageLimitsRef, ModelRef, WorkerReply, WorkerRequest, WorkerResults } from '../worker/workerProtocol';
+import { RunCancelledError, type CancelSignal, type EngineApi, type ExplainJob, type LoadedModelInfo } from './engineApi';
+
+export interface EngineSettings {
+  backend: BackendChoice;
+  /** Absolute model.json path, or null for the bundled model. */
+  modelPath: string | null;
+  defaults: ModelConfigOverrides;
+  limits: ImageLimitsRef;
+}
+
+const CANCEL_GRACE_MS = 3000;
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+
+/** Distributes Omit over the request union so each kind keeps its own fields. */
+type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
+
+export class EngineClient implements EngineApi {
+  private worker: Worker | null = null;
+  private cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private workerBackend: BackendChoice | null = null;
+
+  constructor(
+    private readonly distDir: string,
+    private readonly settings: () => EngineSettings,
+    private readonly log: (line: string) => void,
+    private readonly onBackend: (label: string) => void,
+  ) {}
+
+  private ensureWorker(): Worker {
+    const { backend } = this.settings();
+    if (this.worker && this.workerBackend !== backend) this.restart('the backend setting changed');
+    if (this.worker) return this.worker;
+    this.cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(path.join(this.distDir, 'engineWorker.js'), {
+      workerData: { backend, cancelFlag: this.cancelFlag.buffer },
+    });
+    worker.on('message', (message: WorkerReply) => this.receive(message));
+    worker.on('error', (error) => this.failAll(new Error(`The CNN Lens engine stopped: ${error.message}`)));
+    worker.on('exit', (code) => {
+      if (this.worker === worker) {
+        this.worker = null;
+        this.failAll(new Error(`The CNN Lens engine exited (code ${code}).`));
+      }
+    });
+    this.worker = worker;
+    this.workerBackend = backend;
+    return worker;
+  }
+
+  private receive(message: WorkerReply): void {
+    if (message.kind === 'log') this.log(message.line);
+    else if (message.kind === 'ready') this.onBackend(message.backend);
+    else {
+      const pending = this.pending.get(message.id);
+      if (!pending) return;
+      this.pending.delete(message.id);
+      if (message.ok) pending.resolve(message.result);
+      else {
+        const error = message.error.name === 'CancelledError' ? new RunCancelledError() : new Error(message.error.message);
+        pending.reject(error);
+      }
+    }
+  }
+
+  private failAll(error: Error): void {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+
+  private request<K extends keyof WorkerResults>(body: RequestBody & { kind: K }, cancel?: CancelSignal): Promise<WorkerResults[K]> {
+    if (cancel?.cancelled) return Promise.reject(new RunCancelledError());
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    return new Promise<WorkerResults[K]>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      cancel?.onCancel(() => this.cancel(id, worker));
+      worker.postMessage({ ...body, id } as WorkerRequest);
+    });
+  }
+
+  private cancel(id: number, worker: Worker): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    Atomics.store(this.cancelFlag, 0, id);
+    setTimeout(() => {
+      if (!this.pending.has(id) || this.worker !== worker) return;
+      this.log(`Job ${id} did not stop within ${CANCEL_GRACE_MS} ms of cancel; restarting the engine.`);
+      this.pending.delete(id);
+      pending.reject(new RunCancelledError());
+      this.restart('a cancelled job did not stop');
+    }, CANCEL_GRACE_MS);
+  }
+
+  private restart(reason: string): void {
+    const worker = this.worker;
+    if (!worker) return;
+    this.log(`Restarting the engine: ${reason}.`);
+    this.worker = null;
+    this.failAll(new Error(`The engine was restarted (${reason}).`));
+    void worker.terminate();
+  }
+
+  private modelRef(): ModelRef {
+    const { modelPath, defaults } = this.settings();
+    return { modelPath, defaults };
+  }
+
+  async describeModel(): Promise<LoadedModelInfo> {
+    const result: DescribeResult = await this.request({ kind: 'describe', model: this.modelRef() });
+    return { summary: result.summary, labels: result.labels, backend: result.backend };
+  }
+
+  async techniques(): Promise<TechniqueInfo[]> {
+    const result = await this.request({ kind: 'describe', model: this.modelRef() });
+    return result.techniques;
+  }
+
+  explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation> {
+    const { limits } = this.settings();
+    return this.request({ kind: 'explain', model: this.modelRef(), limits, ...job }, cancel);
+  }
+
+  displayImage(imagePath: string, maxSide: number): Promise<RgbaImage> {
+    return this.request({ kind: 'displayImage', imagePath, maxSide, limits: this.settings().limits });
+  }
+
+  exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string> {
+    const parsed = path.parse(imagePath);
+    const outPath = path.join(parsed.dir, `${parsed.name}.${explanation.technique}.png`);
+    return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap: explanation.heatmap, colormap, opacity, outPath });
+  }
+
+  dispose(): void {
+    this.failAll(new Error('CNN Lens is shutting down.'));
+    void this.worker?.terminate();
+    this.worker = null;
+  }
+}

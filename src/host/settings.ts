@@ -1,0 +1,56 @@
+/** Reads CNN Lens settings and turns them into what the engine client needs. */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend';
+import { isScalingPreset } from '../engine/models/modelConfig';
+import { COLORMAP_NAMES, type ColormapName } from '../engine/types';
+import type { ViewSettings } from '../shared/protocol';
+import type { EngineSettings } from './engineClient';
+
+function config(): vscode.WorkspaceConfiguration {
+  return vscode.workspace.getConfiguration('cnnLens');
+}
+
+/** Settings may name paths relative to the first workspace folder. */
+function resolvePath(value: string): string {
+  if (path.isAbsolute(value)) return value;
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  return folder ? path.join(folder, value) : path.resolve(value);
+}
+
+export function engineSettings(): EngineSettings {
+  const c = config();
+  const backend = c.get<string>('backend', 'auto');
+  const model = c.get<string>('model', '').trim();
+  const preprocess = c.get<string>('preprocess', '');
+  const labels = c.get<string>('labels', '').trim();
+  return {
+    backend: (BACKEND_CHOICES as readonly string[]).includes(backend) ? (backend as BackendChoice) : 'auto',
+    modelPath: model ? resolvePath(model) : null,
+    defaults: {
+      preprocess: isScalingPreset(preprocess) ? preprocess : undefined,
+      labelsPath: labels ? resolvePath(labels) : undefined,
+    },
+    limits: {
+      maxPixels: Math.max(1, c.get<number>('maxImageMegapixels', 40)) * 1e6,
+      maxBytes: Math.max(1, c.get<number>('maxImageFileSizeMB', 100)) * 1024 * 1024,
+    },
+  };
+}
+
+export function viewDefaults(): ViewSettings {
+  const c = config();
+  const colormap = c.get<string>('colormap', 'jet');
+  const opacity = c.get<number>('opacity', 0.5);
+  return {
+    colormap: (COLORMAP_NAMES as readonly string[]).includes(colormap) ? (colormap as ColormapName) : 'jet',
+    opacity: Math.min(1, Math.max(0, Number.isFinite(opacity) ? opacity : 0.5)),
+  };
+}
+
+/** Remembers the user's last colormap and opacity as global (user) settings. */
+export async function saveView(view: ViewSettings): Promise<void> {
+  const c = config();
+  if (c.get('colormap') !== view.colormap) await c.update('colormap', view.colormap, vscode.ConfigurationTarget.Global);
+  if (c.get('opacity') !== view.opacity) await c.update('opacity', view.opacity, vscode.ConfigurationTarget.Global);
+}

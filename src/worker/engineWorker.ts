@@ -1,0 +1,107 @@
+/**
+ * The engine's worker thread. Tensor work never runs on the extension host's event loop: the host
+ * posts jobs here one at a time and may cancel them through a shared flag checked between stages
+ * (or terminate the thread when a stage will not finish).
+ */
+import { promises as fs } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { bundledModelPath } from '../engine/bundledModel';
+import { CancelledError, Engine } from '../engine/engine';
+import { encodePng, readImageFile } from '../engine/image';
+import { blendOverlay, resizeRgba } from '../engine/render';
+import type { RgbaImage } from '../engine/types';
+import type { ImageLimitsRef, ModelRef, WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const cancelFlag = new Int32Array(init.cancelFlag);
+
+function post(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+const log = (line: string) => post({ kind: 'log', line });
+const enginePromise = Engine.create({ backend: init.backend, log });
+
+/** The last decoded image, so explain → display → export decode a file once. */
+let imageCache: { path: string; mtimeMs: number; maxPixels: number; image: RgbaImage } | null = null;
+
+async function decode(imagePath: string, limits: ImageLimitsRef): Promise<RgbaImage> {
+  const { mtimeMs } = await fs.stat(imagePath).catch(() => ({ mtimeMs: -1 }));
+  if (imageCache && imageCache.path === imagePath && imageCache.mtimeMs === mtimeMs && imageCache.maxPixels === limits.maxPixels) {
+    return imageCache.image;
+  }
+  const image = await readImageFile(imagePath, limits);
+  imageCache = { path: imagePath, mtimeMs, maxPixels: limits.maxPixels, image };
+  return image;
+}
+
+async function model(engine: Engine, ref: ModelRef) {
+  return engine.loadModel(ref.modelPath ?? bundledModelPath(), {}, ref.defaults);
+}
+
+async function handle(request: WorkerRequest): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {
+  const engine = await enginePromise;
+  const checkCancelled = () => {
+    if (Atomics.load(cancelFlag, 0) === request.id) throw new CancelledError();
+  };
+  switch (request.kind) {
+    case 'describe': {
+      const loaded = await model(engine, request.model);
+      return { result: { summary: loaded.summary, labels: loaded.labels, backend: engine.backend.label, techniques: engine.techniques() } };
+    }
+    case 'explain': {
+      const loaded = await model(engine, request.model);
+      checkCancelled();
+      const decodeStart = performance.now();
+      const image = await decode(request.imagePath, request.limits);
+      const decodeMs = performance.now() - decodeStart;
+      checkCancelled();
+      const explanation = await engine.explain(
+        loaded,
+        image,
+        { technique: request.technique, classTarget: request.classIndex ?? undefined, layer: request.layer ?? undefined },
+        checkCancelled,
+      );
+      explanation.timings.decodeMs = decodeMs;
+      explanation.timings.totalMs += decodeMs;
+      explanation.backend = engine.backend.label + (explanation.backend !== engine.backend.name ? ` → ${explanation.backend}` : '');
+      return { result: explanation, transfer: [explanation.heatmap.data.buffer as ArrayBuffer, explanation.rawMap.data.buffer as ArrayBuffer] };
+    }
+    case 'displayImage': {
+      const image = await decode(request.imagePath, request.limits);
+      const scale = Math.min(1, request.maxSide / Math.max(image.width, image.height));
+      const shown = scale < 1 ? resizeRgba(image, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))) : image;
+      const copy = { width: shown.width, height: shown.height, data: shown.data.slice() };
+      return { result: copy, transfer: [copy.data.buffer as ArrayBuffer] };
+    }
+    case 'export': {
+      const image = await decode(request.imagePath, request.limits);
+      if (image.width !== request.heatmap.width || image.height !== request.heatmap.height) {
+        throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
+      }
+      await fs.writeFile(request.outPath, encodePng(blendOverlay(image, request.heatmap, request.colormap, request.opacity)));
+      return { result: request.outPath };
+    }
+  }
+}
+
+// One job at a time: tfjs state (backend switches, engine scopes) is not safe to interleave.
+let queue: Promise<void> = Promise.resolve();
+
+port.on('message', (request: WorkerRequest) => {
+  queue = queue.then(async () => {
+    try {
+      const { result, transfer } = await handle(request);
+      post({ kind: 'reply', id: request.id, ok: true, result }, transfer);
+    } catch (error) {
+      const err = error instanceof Error ? error : new Error(String(error));
+      post({ kind: 'reply', id: request.id, ok: false, error: { name: err.name, message: err.message } });
+    }
+  });
+});
+
+enginePromise.then(
+  (engine) => post({ kind: 'ready', backend: engine.backend.label }),
+  (error: Error) => log(`The engine could not start: ${error.message}`),
+);

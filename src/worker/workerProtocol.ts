@@ -1,0 +1,50 @@
+/**
+ * Messages between the extension host and the engine's worker thread (not the webview: that is
+ * src/shared/protocol.ts). Every request carries an id; the reply carries it back.
+ */
+import type { BackendChoice } from '../engine/backend';
+import type { ModelConfigOverrides } from '../engine/models/modelConfig';
+import type { ColormapName, Explanation, Heatmap, ModelSummary, RgbaImage, TechniqueInfo } from '../engine/types';
+
+export interface WorkerInit {
+  backend: BackendChoice;
+  /** Shared Int32Array[1]: the id of the job the host wants cancelled. */
+  cancelFlag: SharedArrayBuffer;
+}
+
+export interface ModelRef {
+  /** model.json path; null = the bundled model. */
+  modelPath: string | null;
+  defaults: ModelConfigOverrides;
+}
+
+export interface ImageLimitsRef {
+  maxPixels: number;
+  maxBytes: number;
+}
+
+export type WorkerRequest =
+  | { id: number; kind: 'describe'; model: ModelRef }
+  | { id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; technique: string; classIndex: number | null; layer: string | null }
+  | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
+  | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colormap: ColormapName; opacity: number; outPath: string };
+
+export interface DescribeResult {
+  summary: ModelSummary;
+  labels: string[];
+  backend: string;
+  techniques: TechniqueInfo[];
+}
+
+export interface WorkerResults {
+  describe: DescribeResult;
+  explain: Explanation;
+  displayImage: RgbaImage;
+  export: string;
+}
+
+export type WorkerReply =
+  | { kind: 'ready'; backend: string }
+  | { kind: 'log'; line: string }
+  | { kind: 'reply'; id: number; ok: true; result: unknown }
+  | { kind: 'reply'; id: number; ok: false; error: { name: string; message: string } };

@@ -1,0 +1,63 @@
+/** Tiny models built in the tests, saved to a temp folder in the TF.js format and loaded back. */
+import { mkdtempSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf, tfl } from '../../../src/engine/tf';
+import type { RgbaImage } from '../../../src/engine/types';
+
+export function tempDir(prefix = 'cnnlens-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes model.json + one shard (the TF.js converter's layout) and an optional cnnlens.json. */
+export async function saveModel(model: tfl.LayersModel, dir: string, sidecar?: object): Promise<string> {
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightData = artifacts.weightData as ArrayBuffer;
+      await fs.writeFile(path.join(dir, 'group1-shard1of1.bin'), Buffer.from(weightData));
+      const json = {
+        format: 'layers-model',
+        modelTopology: artifacts.modelTopology,
+        weightsManifest: [{ paths: ['group1-shard1of1.bin'], weights: artifacts.weightSpecs }],
+      };
+      await fs.writeFile(path.join(dir, 'model.json'), JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (sidecar) await fs.writeFile(path.join(dir, 'cnnlens.json'), JSON.stringify(sidecar));
+  return path.join(dir, 'model.json');
+}
+
+/** Sets every weight of a layer from plain arrays. */
+export function setWeights(layer: tfl.layers.Layer, values: number[][]): void {
+  const shapes = layer.getWeights().map((w) => w.shape);
+  layer.setWeights(values.map((v, i) => tf.tensor(v, shapes[i])));
+}
+
+/** conv(3×3, relu) → conv(1×1, relu) → GAP → dense: random weights, a nontrivial Grad-CAM head. */
+export function twoConvGapModel(seed: number, size = 6, channels = 3, classes = 4): tfl.LayersModel {
+  const init = (s: number) => tfl.initializers.randomNormal({ mean: 0, stddev: 0.5, seed: s });
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv2d({ inputShape: [size, size, channels], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv_a', kernelInitializer: init(seed), biasInitializer: init(seed + 1) }));
+  model.add(tfl.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'relu', name: 'conv_b', kernelInitializer: init(seed + 2), biasInitializer: init(seed + 3) }));
+  model.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
+  model.add(tfl.layers.dense({ units: classes, name: 'logits', kernelInitializer: init(seed + 4), biasInitializer: init(seed + 5) }));
+  return model;
+}
+
+export function solidImage(width: number, height: number, rgb: [number, number, number]): RgbaImage {
+  const data = new Uint8Array(width * height * 4);
+  for (let i = 0; i < width * height; i++) data.set([...rgb, 255], i * 4);
+  return { width, height, data };
+}
+
+/** Deterministic pseudo-random RGB image (no Math.random: failures must reproduce). */
+export function noiseImage(width: number, height: number, seed: number): RgbaImage {
+  const data = new Uint8Array(width * height * 4);
+  let state = seed >>> 0 || 1;
+  for (let i = 0; i < data.length; i++) {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    data[i] = i % 4 === 3 ? 255 : state >>> 24;
+  }
+  return { width, height, data };
+}
