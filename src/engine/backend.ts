@@ -24,7 +24,9 @@ const CHAIN: Candidate[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 function defaultWasmDir(): string {
   const bundled = path.join(__dirname, 'wasm');
   if (existsSync(path.join(bundled, 'tfjs-backend-wasm-simd.wasm'))) return bundled;
-  return path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  // Running from source (tests): the package's own dist folder.
+  const resolve: NodeRequire['resolve'] = require.resolve;
+  return path.join(path.dirname(resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 }
 
 function describe(error: unknown): string {
@@ -33,9 +35,8 @@ function describe(error: unknown): string {
 
 /** Loads the native binding; its package registers the 'tensorflow' backend as a side effect. */
 function requireNative(pkg: string): void {
-  // A plain require keeps esbuild from bundling the optional native package.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const load = eval('require') as NodeRequire;
+  // Required by a computed name: the optional native package may be absent and must not be bundled.
+  const load: NodeRequire = require;
   load(pkg);
 }
 

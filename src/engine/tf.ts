@@ -5,9 +5,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 // Typings for the chained tensor methods (x.add(y)); tfjs-core registers their code itself.
 import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
-import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-wasm';
+import { version_cpu } from '@tensorflow/tfjs-backend-cpu';
+import { version_wasm } from '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 
 export { tf, tfl, tfc };
+
+/**
+ * The backend packages register themselves on import, but declare no side effects, so a bundler
+ * would drop a bare import; naming an export keeps them in.
+ */
+export const BACKEND_PACKAGE_VERSIONS = { cpu: version_cpu, wasm: version_wasm };

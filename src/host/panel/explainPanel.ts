@@ -30,18 +30,9 @@ export const DISPLAY_MAX_SIDE = 1024;
 /** Runs that finish sooner than this never show a progress notification. */
 export const PROGRESS_DELAY_MS = 500;
 
-/**
- * `EngineApi` plus the one method the panel needs that it does not have yet. Once `EngineApi` declares
- * `displayImage` itself this interface adds nothing and can become an alias.
- */
-export interface PanelEngine extends EngineApi {
-  /** The decoded image, downscaled (aspect kept) so that its longest side is at most `maxSide`. */
-  displayImage(imagePath: string, maxSide: number): Promise<RgbaImage>;
-}
-
 export interface ExplainPanelContext {
   extensionUri: vscode.Uri;
-  engine: PanelEngine;
+  engine: EngineApi;
   log: (line: string) => void;
   /** View settings for a new panel (the last ones the user chose). */
   viewDefaults: () => ViewSettings;

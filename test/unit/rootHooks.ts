@@ -1,0 +1,8 @@
+/** Every unit test starts with a ready backend (cpu); tests that need another select it themselves. */
+import { selectBackend } from '../../src/engine/backend';
+
+export const mochaHooks = {
+  async beforeAll(): Promise<void> {
+    await selectBackend({ choice: 'cpu', log: () => undefined });
+  },
+};
