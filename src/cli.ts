@@ -152,9 +152,14 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   engine.dispose();
 }
 
+/** `--json` may stand alone (layers --json): then it means standard output. */
+function normaliseJsonFlag(argv: string[]): string[] {
+  return argv.flatMap((arg, i) => (arg === '--json' && (i === argv.length - 1 || argv[i + 1].startsWith('--')) ? ['--json', '-'] : [arg]));
+}
+
 export async function main(argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parse(argv);
+    const { values, positionals } = parse(normaliseJsonFlag(argv));
     const [command, ...rest] = positionals;
     if (values.help || !command) {
       console.log(USAGE);

@@ -1,9 +1,9 @@
 /**
  * BMP headers and decoding. Pixels are decoded by bmp-js, but bmp-js (unmaintained since 2017)
- * assumes one file layout: a 40-byte info header, then the palette or masks, then the pixels. It
- * ignores the pixel-data offset, so files with the larger V4/V5 headers (ImageMagick, GIMP) would
- * come out shifted, and it reads 32-bit bit-field pixels in the wrong channel order. So the file is
- * first rewritten into exactly the layout bmp-js expects, and anything it would misread is refused.
+ * assumes one file layout: a 40-byte info header, then the palette, then the pixels. It ignores
+ * the pixel-data offset, so files with the larger V4/V5 headers (ImageMagick, GIMP) would come out
+ * shifted, and it misreads bit-field pixels. So the file is first rewritten into exactly the
+ * layout bmp-js reads correctly (bit fields unpacked to plain 32-bit here), and the rest refused.
  */
 import * as bmpJs from 'bmp-js';
 import type { RgbaImage } from '../types';
@@ -73,42 +73,21 @@ export function decodeBmp(bytes: Uint8Array, header: BmpHeader, name?: string): 
   return { width: header.width, height: header.height, data: abgrToRgba(decoded.data, hasAlpha) };
 }
 
-/** The file rewritten as: 14-byte file header, 40-byte info header, 16 bytes of masks (16-bit bit fields only), a full palette, pixels. */
+/** The file rewritten as: 14-byte file header, 40-byte info header, a full palette (up to 8 bits), pixels. */
 function toBmpJsLayout(bytes: Uint8Array, header: BmpHeader, name?: string): { layout: Buffer; hasAlpha: boolean } {
   const { width, height, bitsPerPixel: bpp, compression, headerSize } = header;
   const v = view(bytes);
-  const what = `a ${bpp}-bit BMP`;
   if (headerSize === CORE_HEADER) throw unsupported(name, 'an OS/2 1.x BMP');
   if (compression === BI_JPEG || compression === BI_PNG) throw unsupported(name, `a BMP holding ${compression === BI_JPEG ? 'JPEG' : 'PNG'} data`);
 
   const isRle = (compression === BI_RLE8 && bpp === 8) || (compression === BI_RLE4 && bpp === 4);
   const isPlain = compression === BI_RGB && [1, 4, 8, 16, 24, 32].includes(bpp);
   const isBitfields = (compression === BI_BITFIELDS || compression === BI_ALPHABITFIELDS) && (bpp === 16 || bpp === 32);
-  if (!isRle && !isPlain && !isBitfields) throw unsupported(name, `${what} with compression type ${compression}`);
+  if (!isRle && !isPlain && !isBitfields) throw unsupported(name, `a ${bpp}-bit BMP with compression type ${compression}`);
 
-  let layoutCompression = compression;
-  let masks: number[] = [];
-  let hasAlpha = bpp === 32;
-  if (isBitfields) {
-    // Every header version that has masks keeps them right after the first 40 bytes of the info header.
-    const maskCount = headerSize >= 56 || compression === BI_ALPHABITFIELDS ? 4 : 3;
-    if (bytes.length < FILE_HEADER + INFO_HEADER + maskCount * 4) throw endsEarly(TITLE, name);
-    masks = [0, 1, 2, 3].map((i) => (i < maskCount ? v.getUint32(FILE_HEADER + INFO_HEADER + i * 4, true) : 0));
-    const [r, g, b, a] = masks;
-    if (bpp === 32) {
-      // Standard masks are byte-for-byte the plain B,G,R,A layout, which bmp-js reads correctly.
-      if (r !== 0xff0000 || g !== 0xff00 || b !== 0xff || (a !== 0 && a !== 0xff000000)) throw unsupported(name, `${what} with unusual channel masks`);
-      layoutCompression = BI_RGB;
-      hasAlpha = a !== 0;
-    } else {
-      const is555 = r === 0x7c00 && g === 0x3e0 && b === 0x1f;
-      const is565 = r === 0xf800 && g === 0x7e0 && b === 0x1f;
-      if (!is555 && !is565) throw unsupported(name, `${what} with unusual channel masks`);
-      layoutCompression = is555 ? BI_RGB : BI_BITFIELDS;
-      masks = [r, g, b, 0];
-    }
-  }
-  const maskBytes = layoutCompression === BI_BITFIELDS ? 16 : 0;
+  // Every header version that has masks keeps them right after the first 40 bytes of the info header.
+  const maskCount = headerSize >= 56 || compression === BI_ALPHABITFIELDS ? 4 : 3;
+  if (isBitfields && bytes.length < FILE_HEADER + INFO_HEADER + maskCount * 4) throw endsEarly(TITLE, name);
 
   // bmp-js indexes the palette without a bounds check, so it always gets all 2^bpp entries.
   const paletteEntries = bpp <= 8 ? 1 << bpp : 0;
@@ -118,14 +97,26 @@ function toBmpJsLayout(bytes: Uint8Array, header: BmpHeader, name?: string): { l
 
   if (header.dataOffset >= bytes.length) throw endsEarly(TITLE, name);
   if (!isRle) {
-    const rowBytes = Math.floor((bpp * width + 31) / 32) * 4;
     // The last row's padding is often left out; only missing pixels count as truncation.
-    const needed = header.dataOffset + rowBytes * (height - 1) + Math.ceil((bpp * width) / 8);
+    const needed = header.dataOffset + rowBytes(bpp, width) * (height - 1) + Math.ceil((bpp * width) / 8);
     if (bytes.length < needed) throw endsEarly(TITLE, name);
   }
 
-  const pixels = bytes.subarray(header.dataOffset);
-  const pixelStart = FILE_HEADER + INFO_HEADER + maskBytes + paletteEntries * 4;
+  // 16-bit and bit-field pixels are unpacked here (bmp-js reads 32-bit bit fields in the wrong
+  // channel order and scales 5-bit channels to 248 at most); bmp-js then reads plain 32-bit.
+  let layoutBpp = bpp;
+  let hasAlpha = bpp === 32;
+  let pixels = bytes.subarray(header.dataOffset);
+  if (isBitfields || bpp === 16) {
+    const masks = isBitfields
+      ? [0, 1, 2, 3].map((i) => (i < maskCount ? v.getUint32(FILE_HEADER + INFO_HEADER + i * 4, true) : 0))
+      : [0x7c00, 0x3e0, 0x1f, 0]; // 16-bit without masks is 5-5-5
+    pixels = unpackBitfields(bytes, header, masks);
+    layoutBpp = 32;
+    hasAlpha = masks[3] !== 0;
+  }
+
+  const pixelStart = FILE_HEADER + INFO_HEADER + paletteEntries * 4;
   const layout = Buffer.alloc(pixelStart + pixels.length);
   layout.write('BM', 0, 'latin1');
   layout.writeUInt32LE(layout.length, 2);
@@ -134,13 +125,40 @@ function toBmpJsLayout(bytes: Uint8Array, header: BmpHeader, name?: string): { l
   layout.writeInt32LE(width, 18);
   layout.writeInt32LE(header.topDown ? -height : height, 22);
   layout.writeUInt16LE(1, 26);
-  layout.writeUInt16LE(bpp, 28);
-  layout.writeUInt32LE(layoutCompression, 30);
+  layout.writeUInt16LE(layoutBpp, 28);
+  layout.writeUInt32LE(isRle ? compression : BI_RGB, 30);
   // Colours-used stays 0, which tells bmp-js to read the full palette written below.
-  if (maskBytes) masks.forEach((mask, i) => layout.writeUInt32LE(mask, FILE_HEADER + INFO_HEADER + i * 4));
-  layout.set(bytes.subarray(paletteStart, paletteStart + storedEntries * 4), FILE_HEADER + INFO_HEADER + maskBytes);
+  layout.set(bytes.subarray(paletteStart, paletteStart + storedEntries * 4), FILE_HEADER + INFO_HEADER);
   layout.set(pixels, pixelStart);
   return { layout, hasAlpha };
+}
+
+/** 16-bit or bit-field pixels (any masks: R, G, B, A) as 32-bit B,G,R,A rows, rows in stored order. */
+function unpackBitfields(bytes: Uint8Array, header: BmpHeader, masks: number[]): Uint8Array {
+  const { width, height, bitsPerPixel: bpp, dataOffset } = header;
+  const v = view(bytes);
+  const stride = rowBytes(bpp, width);
+  const channels = masks.map((mask) => {
+    const shift = mask ? 31 - Math.clz32(mask & -mask) : 0; // position of the lowest set bit
+    return { mask, shift, max: mask >>> shift };
+  });
+  const target = [2, 1, 0, 3]; // masks come as R, G, B, A; the output is B, G, R, A
+  const out = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = dataOffset + y * stride + (x * bpp) / 8;
+      const value = bpp === 16 ? v.getUint16(at, true) : v.getUint32(at, true);
+      for (let c = 0; c < 4; c++) {
+        const { mask, shift, max } = channels[c];
+        out[(y * width + x) * 4 + target[c]] = mask ? Math.round((((value & mask) >>> shift) * 255) / max) : 0;
+      }
+    }
+  }
+  return out;
+}
+
+function rowBytes(bitsPerPixel: number, width: number): number {
+  return Math.floor((bitsPerPixel * width + 31) / 32) * 4;
 }
 
 /**

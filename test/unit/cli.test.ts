@@ -1,0 +1,97 @@
+import { strict as assert } from 'node:assert';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { main } from '../../src/cli';
+import { saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { encodePng } from '../../src/engine/image';
+import { noiseImage } from './helpers/tinyModels';
+
+/** Runs the CLI in-process, capturing what it prints. */
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
+  console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
+  try {
+    const code = await main(args);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+describe('cnn-lens CLI', () => {
+  let dir: string;
+  let modelDir: string;
+  let imagePath: string;
+  before(async () => {
+    dir = tempDir();
+    modelDir = path.join(dir, 'model');
+    await fs.mkdir(modelDir);
+    const model = twoConvGapModel(5);
+    await saveModel(model, modelDir, { preprocess: 'zero-one', labels: ['ant', 'bee', 'cat', 'dog'] });
+    model.dispose();
+    imagePath = path.join(dir, 'photo.png');
+    await fs.writeFile(imagePath, encodePng(noiseImage(30, 20, 9)));
+  });
+
+  it('explain writes the overlay, an 8-bit heatmap at image size and the JSON result', async () => {
+    const overlay = path.join(dir, 'o.png');
+    const heat = path.join(dir, 'h.png');
+    const json = path.join(dir, 'r.json');
+    const { code, out } = await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--class', 'cat', '--out', overlay, '--heatmap', heat, '--json', json]);
+    assert.equal(code, 0);
+    assert.match(out, /gradcam of "cat" \(class 2/);
+    const overlayPng = PNG.sync.read(await fs.readFile(overlay));
+    assert.deepEqual([overlayPng.width, overlayPng.height], [30, 20]);
+    const heatPng = PNG.sync.read(await fs.readFile(heat));
+    assert.deepEqual([heatPng.width, heatPng.height], [30, 20]);
+    assert.equal(heatPng.colorType, 0, 'grayscale');
+    const values = Array.from({ length: 600 }, (_, i) => heatPng.data[i * 4]);
+    assert.equal(Math.max(...values), 255, '255 = strongest');
+    const result = JSON.parse(await fs.readFile(json, 'utf8'));
+    assert.equal(result.technique, 'gradcam');
+    assert.equal(result.layer, 'conv_b');
+    assert.equal(result.backend, 'cpu');
+    assert.deepEqual(Object.keys(result.class).sort(), ['index', 'label', 'score']);
+    assert.equal(result.class.label, 'cat');
+    assert.equal(result.predictions.length, 4);
+    assert.ok(result.timings.forwardMs >= 0 && result.timings.techniqueMs >= 0);
+  });
+
+  it('explain with --json - prints the result as JSON only', async () => {
+    const { code, out } = await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--technique', 'cam', '--out', path.join(dir, 'c.png'), '--json', '-']);
+    assert.equal(code, 0);
+    assert.equal(JSON.parse(out).technique, 'cam');
+  });
+
+  it('layers lists the layer table and --json gives it as data', async () => {
+    const text = await run(['layers', '--model', modelDir, '--backend', 'cpu']);
+    assert.equal(text.code, 0);
+    assert.match(text.out, />\s+conv_b\s+Conv2D/);
+    const json = await run(['layers', '--model', modelDir, '--backend', 'cpu', '--json']);
+    assert.equal(JSON.parse(json.out).layers.length, 4);
+  });
+
+  const failures: [string, string[], number, RegExp][] = [
+    ['a missing image', ['explain', '/no/such/image.png'], 1, /no\/such\/image\.png/],
+    ['an unknown technique', ['explain', 'IMAGE', '--technique', 'magic'], 1, /Unknown technique "magic"/],
+    ['an unknown class', ['explain', 'IMAGE', '--class', 'zebra'], 1, /No class is labelled "zebra"/],
+    ['a bad colormap', ['explain', 'IMAGE', '--colormap', 'rainbow'], 2, /--colormap must be one of/],
+    ['an unknown flag', ['explain', 'IMAGE', '--frobnicate'], 2, /frobnicate/],
+    ['an unknown command', ['fly'], 2, /Unknown command "fly"/],
+  ];
+  for (const [what, args, exitCode, message] of failures) {
+    it(`exits ${exitCode} with a one-line reason on ${what}`, async () => {
+      const withPaths = args.map((a) => (a === 'IMAGE' ? imagePath : a)).concat(args[0] === 'explain' ? ['--model', modelDir, '--backend', 'cpu', '--out', path.join(dir, 'x.png')] : []);
+      const { code, err } = await run(withPaths);
+      assert.equal(code, exitCode);
+      assert.match(err.split('\n')[0], /^cnn-lens: /);
+      assert.match(err, message);
+    });
+  }
+});

@@ -1,0 +1,80 @@
+/** Pure formatting and parsing for the panel (no DOM), so it can be unit-tested in Node. */
+import type { LayerInfo, Prediction, Timings } from '../../src/engine/types';
+
+export function formatShape(shape: readonly (number | null)[]): string {
+  return shape.length === 0 ? 'scalar' : shape.map((d) => (d === null ? '?' : String(d))).join('×');
+}
+
+export function formatLayer(layer: LayerInfo): string {
+  return `${layer.name} — ${layer.kind} — ${formatShape(layer.outputShape)}`;
+}
+
+/** CAM-capable layers first (each group keeps the model's order). */
+export function groupLayers(layers: readonly LayerInfo[]): { cam: LayerInfo[]; other: LayerInfo[] } {
+  return { cam: layers.filter((l) => l.camCapable), other: layers.filter((l) => !l.camCapable) };
+}
+
+/** True when every score looks like a probability (then scores are shown as percentages). */
+export function scoresAreProbabilities(predictions: readonly Prediction[]): boolean {
+  return predictions.every((p) => Number.isFinite(p.score) && p.score >= 0 && p.score <= 1);
+}
+
+export function formatScore(score: number, asPercent: boolean): string {
+  if (!Number.isFinite(score)) return String(score);
+  if (!asPercent) return score.toFixed(2);
+  const percent = score * 100;
+  if (percent >= 99.95) return '100%';
+  if (percent === 0) return '0%';
+  if (percent < 0.05) return '<0.1%';
+  return `${percent.toFixed(1)}%`;
+}
+
+/** Bar fill in 0..1 for each score: the score itself for probabilities, else relative to the range shown. */
+export function scoreFractions(scores: readonly number[], asPercent: boolean): number[] {
+  if (asPercent) return scores.map((s) => Math.min(1, Math.max(0, s)));
+  const finite = scores.filter(Number.isFinite);
+  const max = Math.max(...finite, 0);
+  const min = Math.min(...finite, 0);
+  const span = max - min || 1;
+  return scores.map((s) => (Number.isFinite(s) ? (s - min) / span : 0));
+}
+
+function ms(value: number): string {
+  if (!Number.isFinite(value)) return '–';
+  return value >= 100 ? `${Math.round(value)} ms` : `${value.toFixed(value >= 10 ? 0 : 1)} ms`;
+}
+
+/** "forward 12 ms · Grad-CAM 34 ms · total 51 ms" */
+export function formatTimings(timings: Timings, techniqueTitle: string): string {
+  const parts = [`forward ${ms(timings.forwardMs)}`, `${techniqueTitle} ${ms(timings.techniqueMs)}`];
+  if (Number.isFinite(timings.totalMs)) parts.push(`total ${ms(timings.totalMs)}`);
+  return parts.join(' · ');
+}
+
+export type ClassResolution = { ok: true; index: number } | { ok: false; error: string };
+
+/**
+ * Reads "any class by name or index": a class index ("207", "#207"), a label (case-insensitive), or
+ * the "label (#207)" form the picker shows.
+ */
+export function resolveClass(input: string, labels: readonly string[]): ClassResolution {
+  const text = input.trim();
+  const count = labels.length;
+  if (text === '') return { ok: false, error: 'Type a class name or index.' };
+  const range = count > 0 ? `0–${count - 1}` : 'none';
+  const numeric = /^#?(\d+)$/.exec(text);
+  if (numeric) {
+    const index = Number(numeric[1]);
+    return index < count ? { ok: true, index } : { ok: false, error: `No class ${index}: indices are ${range}.` };
+  }
+  const suffixed = /\(#(\d+)\)\s*$/.exec(text);
+  if (suffixed) {
+    const index = Number(suffixed[1]);
+    if (index < count) return { ok: true, index };
+  }
+  const wanted = text.toLowerCase();
+  const exact = labels.findIndex((label) => label.toLowerCase() === wanted);
+  if (exact >= 0) return { ok: true, index: exact };
+  const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return { ok: false, error: `Unknown class “${shown}”. Pick a label from the list or an index ${range}.` };
+}

@@ -1,0 +1,187 @@
+/** Builds the panel's DOM once and hands back the elements the app updates. */
+import { h, icon } from './dom';
+import type { OverlayView } from './overlay';
+import type { PredictionList } from './predictions';
+
+export interface Layout {
+  imageName: HTMLElement;
+  headerMeta: HTMLElement;
+  modelName: HTMLElement;
+  inputShape: HTMLElement;
+  backend: HTMLElement;
+  stage: HTMLElement;
+  placeholder: HTMLElement;
+  placeholderIcon: HTMLElement;
+  placeholderText: HTMLElement;
+  caption: HTMLElement;
+  status: HTMLElement;
+  statusIcon: HTMLElement;
+  statusText: HTMLElement;
+  cancel: HTMLButtonElement;
+  retry: HTMLButtonElement;
+  notes: HTMLUListElement;
+  technique: HTMLSelectElement;
+  techniqueHint: HTMLElement;
+  layer: HTMLSelectElement;
+  layerHint: HTMLElement;
+  rerun: HTMLButtonElement;
+  classForm: HTMLFormElement;
+  classInput: HTMLInputElement;
+  classGo: HTMLButtonElement;
+  classLabels: HTMLDataListElement;
+  classError: HTMLElement;
+  colormap: HTMLSelectElement;
+  opacity: HTMLInputElement;
+  opacityValue: HTMLOutputElement;
+  exportButton: HTMLButtonElement;
+}
+
+function section(title: string, id: string, ...children: Node[]): HTMLElement {
+  return h('section', { class: 'section', 'aria-labelledby': id }, h('h2', { id, class: 'section-title' }, title), ...children);
+}
+
+function field(label: HTMLLabelElement, control: HTMLElement, hint?: HTMLElement): HTMLElement {
+  return h('div', { class: 'field' }, label, control, hint);
+}
+
+function button(kind: 'primary' | 'secondary', iconName: string, text: string, attrs: Record<string, string | boolean> = {}): HTMLButtonElement {
+  return h('button', { type: 'button', class: `button ${kind}`, ...attrs }, icon(iconName), h('span', {}, text));
+}
+
+export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions: PredictionList): Layout {
+  const imageName = h('h1', { class: 'image-name', 'data-testid': 'image-name' }, 'CNN Lens');
+  const modelName = h('span', { class: 'model-name', 'data-testid': 'model-name' }, '');
+  const inputShape = h('span', { class: 'input-shape', 'data-testid': 'input-shape' }, '');
+  const backend = h('span', { class: 'badge', 'data-testid': 'backend', hidden: true }, '');
+  const headerMeta = h(
+    'div',
+    { class: 'header-meta', hidden: true },
+    h('span', { class: 'model' }, icon('circuit-board'), modelName),
+    inputShape,
+    backend,
+  );
+  const header = h('header', { class: 'header' }, h('div', { class: 'header-title' }, icon('file-media'), imageName), headerMeta);
+
+  // ---- viewer ----
+  const placeholderIcon = h('span', { class: 'placeholder-icon' }, icon('loading', 'codicon-modifier-spin'));
+  const placeholderText = h('span', { class: 'placeholder-text' }, 'Loading model…');
+  const placeholder = h('div', { class: 'placeholder', 'data-testid': 'placeholder' }, placeholderIcon, placeholderText);
+  const stage = h('div', { class: 'stage' }, h('div', { class: 'progress', 'aria-hidden': 'true' }), overlay.canvas, placeholder);
+  const colorbar = h(
+    'div',
+    { class: 'colorbar' },
+    h('span', { class: 'colorbar-label high' }, 'high'),
+    overlay.ramp,
+    h('span', { class: 'colorbar-label low' }, 'low'),
+  );
+  const caption = h('figcaption', { class: 'caption', 'data-testid': 'caption' }, '');
+  const figure = h('figure', { class: 'figure' }, h('div', { class: 'figure-row' }, stage, colorbar), caption);
+
+  const statusIcon = h('span', { class: 'status-icon' }, icon('loading', 'codicon-modifier-spin'));
+  const statusText = h('span', { class: 'status-text' }, 'Loading model…');
+  const status = h('div', { class: 'status', role: 'status', 'aria-live': 'polite', 'data-testid': 'status' }, statusIcon, statusText);
+  const cancel = button('secondary', 'debug-stop', 'Cancel', { 'data-testid': 'cancel', hidden: true });
+  const retry = button('secondary', 'refresh', 'Retry', { 'data-testid': 'retry', hidden: true });
+  const notes = h('ul', { class: 'notes', 'data-testid': 'notes', 'aria-label': 'Notes' });
+  const viewer = h('section', { class: 'viewer', 'aria-label': 'Explanation' }, figure, h('div', { class: 'statusbar' }, status, cancel, retry), notes);
+
+  // ---- controls ----
+  const technique = h('select', { id: 'technique', 'data-testid': 'technique', disabled: true, 'aria-describedby': 'technique-hint' });
+  const techniqueHint = h('p', { id: 'technique-hint', class: 'hint' }, '');
+  const layer = h('select', { id: 'layer', 'data-testid': 'layer', disabled: true, 'aria-describedby': 'layer-hint' });
+  const layerHint = h('p', { id: 'layer-hint', class: 'hint' }, '');
+  const rerun = button('secondary', 'play', 'Run again', { 'data-testid': 'rerun', disabled: true });
+
+  const classLabels = h('datalist', { id: 'class-labels' });
+  const classInput = h('input', {
+    id: 'class-input',
+    type: 'text',
+    list: 'class-labels',
+    placeholder: 'e.g. tabby or 281',
+    autocomplete: 'off',
+    spellcheck: 'false',
+    disabled: true,
+    'aria-describedby': 'class-error',
+    'data-testid': 'class-input',
+  });
+  const classGo = h(
+    'button',
+    {
+      type: 'submit',
+      class: 'button icon-only secondary',
+      title: 'Explain this class',
+      'aria-label': 'Explain this class',
+      'data-testid': 'class-go',
+      disabled: true,
+    },
+    icon('arrow-right'),
+  );
+  const classError = h('p', { id: 'class-error', class: 'field-error', 'data-testid': 'class-error', hidden: true }, '');
+  const classForm = h(
+    'form',
+    { class: 'class-form', 'data-testid': 'class-form', novalidate: true },
+    h('label', { for: 'class-input' }, 'Any class by name or index'),
+    h('div', { class: 'input-row' }, classInput, classGo),
+    classLabels,
+    classError,
+  );
+
+  const colormap = h('select', { id: 'colormap', 'data-testid': 'colormap' });
+  const opacity = h('input', { id: 'opacity', type: 'range', min: 0, max: 100, step: 1, value: 50, 'data-testid': 'opacity' });
+  const opacityValue = h('output', { for: 'opacity', class: 'range-value', 'data-testid': 'opacity-value' }, '50%');
+  const exportButton = button('primary', 'export', 'Export PNG', { 'data-testid': 'export', disabled: true });
+
+  const controls = h(
+    'aside',
+    { class: 'controls', 'aria-label': 'Controls' },
+    section(
+      'Explanation',
+      'section-explanation',
+      field(h('label', { for: 'technique' }, 'Technique'), technique, techniqueHint),
+      field(h('label', { for: 'layer' }, 'Target layer'), layer, layerHint),
+      h('div', { class: 'actions' }, rerun),
+    ),
+    section('Target class', 'section-class', predictions.element, classForm),
+    section(
+      'Display',
+      'section-display',
+      field(h('label', { for: 'colormap' }, 'Colormap'), colormap),
+      field(h('label', { for: 'opacity' }, 'Heatmap opacity'), h('div', { class: 'range-row' }, opacity, opacityValue)),
+      h('div', { class: 'actions' }, exportButton),
+    ),
+  );
+
+  root.replaceChildren(header, h('main', { class: 'layout' }, viewer, controls));
+  return {
+    imageName,
+    headerMeta,
+    modelName,
+    inputShape,
+    backend,
+    stage,
+    placeholder,
+    placeholderIcon,
+    placeholderText,
+    caption,
+    status,
+    statusIcon,
+    statusText,
+    cancel,
+    retry,
+    notes,
+    technique,
+    techniqueHint,
+    layer,
+    layerHint,
+    rerun,
+    classForm,
+    classInput,
+    classGo,
+    classLabels,
+    classError,
+    colormap,
+    opacity,
+    opacityValue,
+    exportButton,
+  };
+}

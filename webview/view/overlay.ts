@@ -1,0 +1,148 @@
+/**
+ * The overlay canvas and its colour bar. The heatmap arrives as bytes at the image's display size and
+ * is coloured here through the colormap's LUT, so colormap and opacity changes never need a re-run.
+ */
+import { colormapLut } from '../../src/engine/render/colormaps';
+import type { ColormapName } from '../../src/engine/types';
+import type { PixelsMessagePart, ViewSettings } from '../../src/shared/protocol';
+import { h } from './dom';
+
+/** Images smaller than this (longest side) are scaled up by a whole factor, with crisp pixels. */
+export const MIN_DISPLAY_SIDE = 256;
+const COLORBAR_STOPS = 16;
+
+const luts = new Map<ColormapName, Uint8Array>();
+function lutFor(name: ColormapName): Uint8Array {
+  const cached = luts.get(name);
+  if (cached) return cached;
+  const lut = colormapLut(name);
+  luts.set(name, lut);
+  return lut;
+}
+
+/**
+ * Bytes from a message field: a Uint8Array normally, but tolerate an ArrayBuffer, another view, a plain
+ * array or the `{"0":…}` object older serialisations produce. Null when the length is wrong.
+ */
+export function toBytes(data: unknown, expectedLength: number): Uint8Array | null {
+  let bytes: Uint8Array | null = null;
+  if (data instanceof Uint8Array) bytes = data;
+  else if (data instanceof ArrayBuffer) bytes = new Uint8Array(data);
+  else if (ArrayBuffer.isView(data)) bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  else if (Array.isArray(data)) bytes = Uint8Array.from(data as number[]);
+  else if (typeof data === 'object' && data !== null) {
+    const record = data as Record<string, unknown>;
+    if (typeof record[String(expectedLength - 1)] === 'number') {
+      bytes = new Uint8Array(expectedLength);
+      for (let i = 0; i < expectedLength; i++) bytes[i] = Number(record[i]) || 0;
+    }
+  }
+  return bytes && bytes.length === expectedLength ? bytes : null;
+}
+
+/** out = image·(1−α) + colormap(heat)·α, opaque. Exported for tests. */
+export function blend(image: Uint8Array, heat: Uint8Array, lut: Uint8Array, opacity: number, out: Uint8ClampedArray): void {
+  const a = Math.min(1, Math.max(0, opacity));
+  const b = 1 - a;
+  for (let i = 0, p = 0; i < heat.length; i++, p += 4) {
+    const l = heat[i] * 3;
+    out[p] = image[p] * b + lut[l] * a;
+    out[p + 1] = image[p + 1] * b + lut[l + 1] * a;
+    out[p + 2] = image[p + 2] * b + lut[l + 2] * a;
+    out[p + 3] = 255;
+  }
+}
+
+interface Pixels {
+  width: number;
+  height: number;
+  image: Uint8Array;
+  heat: Uint8Array;
+}
+
+export class OverlayView {
+  readonly canvas: HTMLCanvasElement;
+  /** The colour ramp of the legend (low → high). */
+  readonly ramp: HTMLElement;
+  private pixels: Pixels | undefined;
+  private view: ViewSettings;
+  private frame = 0;
+  private imageData: ImageData | undefined;
+
+  constructor(view: ViewSettings) {
+    this.view = view;
+    this.canvas = h('canvas', { id: 'overlay', 'data-testid': 'overlay', role: 'img', 'aria-label': 'No explanation yet' });
+    this.canvas.width = 0;
+    this.canvas.height = 0;
+    this.ramp = h('div', { class: 'colorbar-ramp', 'data-testid': 'colorbar' });
+    this.drawRamp();
+  }
+
+  get hasPixels(): boolean {
+    return this.pixels !== undefined;
+  }
+
+  /** Takes a result's pixels; returns an error text when they are malformed. */
+  setPixels(image: PixelsMessagePart, heatmap: PixelsMessagePart, description: string): string | null {
+    const { width, height } = image;
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) return 'The result has no image.';
+    if (heatmap.width !== width || heatmap.height !== height) return 'The heatmap and the image differ in size.';
+    const imageBytes = toBytes(image.data, width * height * 4);
+    const heatBytes = toBytes(heatmap.data, width * height);
+    if (!imageBytes || !heatBytes) return 'The result’s pixels are malformed.';
+    this.pixels = { width, height, image: imageBytes, heat: heatBytes };
+    this.canvas.width = width;
+    this.canvas.height = height;
+    this.imageData = undefined;
+    const longest = Math.max(width, height);
+    const tiny = longest < MIN_DISPLAY_SIDE;
+    this.canvas.classList.toggle('pixelated', tiny);
+    // CSSOM (not a style attribute), which the CSP allows.
+    if (tiny) this.canvas.style.width = `${width * Math.ceil(MIN_DISPLAY_SIDE / longest)}px`;
+    else this.canvas.style.removeProperty('width');
+    this.canvas.setAttribute('aria-label', description);
+    this.canvas.dataset.width = String(width);
+    this.canvas.dataset.height = String(height);
+    this.draw();
+    return null;
+  }
+
+  setView(view: ViewSettings): void {
+    const colormapChanged = view.colormap !== this.view.colormap;
+    this.view = view;
+    if (colormapChanged) this.drawRamp();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  private draw(): void {
+    const pixels = this.pixels;
+    if (!pixels) return;
+    const context = this.canvas.getContext('2d');
+    if (!context) return;
+    if (!this.imageData) this.imageData = context.createImageData(pixels.width, pixels.height);
+    blend(pixels.image, pixels.heat, lutFor(this.view.colormap), this.view.opacity, this.imageData.data);
+    context.putImageData(this.imageData, 0, 0);
+    this.canvas.dataset.colormap = this.view.colormap;
+    this.canvas.dataset.opacity = String(this.view.opacity);
+  }
+
+  private drawRamp(): void {
+    const lut = lutFor(this.view.colormap);
+    const stops: string[] = [];
+    for (let s = 0; s <= COLORBAR_STOPS; s++) {
+      const i = Math.round((s / COLORBAR_STOPS) * 255) * 3;
+      stops.push(`rgb(${lut[i]}, ${lut[i + 1]}, ${lut[i + 2]}) ${((s / COLORBAR_STOPS) * 100).toFixed(2)}%`);
+    }
+    this.ramp.style.setProperty('--colorbar-stops', stops.join(', '));
+    this.ramp.setAttribute('aria-label', `Colour scale (${this.view.colormap}): low to high relevance`);
+    this.ramp.setAttribute('role', 'img');
+  }
+}
