@@ -159,7 +159,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('leaks no tensors after runs and after failures', async () => {
-      const model = twoConvGapModel(21);
+      const model = twoConvGapModel(21) as tfl.Sequential;
       model.add(tfl.layers.reshape({ targetShape: [4] })); // a pass-through layer after the scores
       const loaded = await load(model, { preprocess: 'zero-one' });
       const image = noiseImage(6, 6, 2);

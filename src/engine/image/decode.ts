@@ -49,7 +49,10 @@ export function decodeImage(bytes: Uint8Array, limits: ImageLimits, name: string
 /** Reads at most `limits.maxBytes`: the size is checked on the open file before any byte is read. */
 export async function readImageFile(path: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<RgbaImage> {
   const name = basename(path);
-  const file = await open(path, 'r');
+  const file = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+    const why = error.code === 'ENOENT' ? 'not found' : error.code === 'EACCES' ? 'not readable (permission denied)' : error.message;
+    throw new Error(`Image ${why}: ${path}`);
+  });
   try {
     const stats = await file.stat();
     if (!stats.isFile()) throw new ImageError('unknown-format', `${fileLabel(name)} is not a file`);

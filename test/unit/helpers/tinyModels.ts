@@ -35,7 +35,7 @@ export function setWeights(layer: tfl.layers.Layer, values: number[][]): void {
 }
 
 /** conv(3×3, relu) → conv(1×1, relu) → GAP → dense: random weights, a nontrivial Grad-CAM head. */
-export function twoConvGapModel(seed: number, size = 6, channels = 3, classes = 4): tfl.LayersModel {
+export function twoConvGapModel(seed: number, size = 6, channels = 3, classes = 4): tfl.Sequential {
   const init = (s: number) => tfl.initializers.randomNormal({ mean: 0, stddev: 0.5, seed: s });
   const model = tfl.sequential();
   model.add(tfl.layers.conv2d({ inputShape: [size, size, channels], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv_a', kernelInitializer: init(seed), biasInitializer: init(seed + 1) }));
