@@ -2,11 +2,13 @@
 import * as vscode from 'vscode';
 import { registerExplainCommands } from './host/commands/explainCommands';
 import { EngineClient } from './host/engineClient';
-import type { ExplainPanelContext } from './host/panel/explainPanel';
+import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
 import { engineSettings, saveView, viewDefaults } from './host/settings';
 
+/** Returned by activate(); the integration tests reach the panels through it. */
 export interface CnnLensApi {
   engine: EngineClient;
+  panelFor(imagePath: string): ExplainPanel | undefined;
 }
 
 export function activate(context: vscode.ExtensionContext): CnnLensApi {
@@ -37,13 +39,14 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
   context.subscriptions.push(
     output,
     status,
+    { dispose: () => ExplainPanel.disposeAll() },
     { dispose: () => engine.dispose() },
     vscode.commands.registerCommand('cnnLens.showLog', () => output.show()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('cnnLens.backend')) status.text = '$(eye) CNN Lens';
     }),
   );
-  return { engine };
+  return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath) };
 }
 
 export function deactivate(): void {

@@ -100,5 +100,11 @@ describe('acceptance on the shared pretrained models', function () {
     const result = await engine.explain(model, snake, {});
     assert.equal(result.target.index, 480);
     assert.ok(Math.abs(result.target.score - 0.8288) < 1e-3);
+    // Its head pools one conv channel per class, so CAM is that channel, and Grad-CAM equals it.
+    const cam = await engine.explain(model, snake, { technique: 'cam' });
+    assert.equal(cam.layer, 'conv2d_16');
+    assert.equal(result.layer, 'conv2d_16');
+    const maxDiff = Math.max(...Array.from(cam.heatmap.data, (v, i) => Math.abs(v - result.heatmap.data[i])));
+    assert.ok(maxDiff < 1e-3, `CAM and Grad-CAM differ by ${maxDiff}`);
   });
 });

@@ -281,6 +281,7 @@ export class LayersAdapter implements ModelAdapter {
     const scoreStep = this.scoreSource.linearOf ?? this.producerOf(this.scoreSource.tensorId);
     if (!scoreStep) return null;
     const kind = scoreStep.layer.getClassName();
+    if (POOLING_HEADS.has(kind)) return this.poolingOnlyHead(scoreStep);
     const isPointwise = kind === 'Conv2D' && scoreStep.layer.getWeights()[0].shape.slice(0, 2).every((d) => d === 1);
     if (kind !== 'Dense' && !isPointwise) return null;
     if (!this.scoreSource.linearOf && !['', 'linear'].includes(activationName(scoreStep.layer))) return null;
@@ -306,6 +307,18 @@ export class LayersAdapter implements ModelAdapter {
   ownedTensors(): Tensor[] {
     // Layer weights are tfjs variables, which engine scopes never dispose.
     return [];
+  }
+
+  /**
+   * Heads that pool class maps directly (Darknet, NiN: a conv with one channel per class, then GAP):
+   * the map of class c is channel c, i.e. CAM with identity weights.
+   */
+  private poolingOnlyHead(pool: Step): GapHead | null {
+    const pooled = this.producerOf(pool.inputIds[0]);
+    if (!pooled) return null;
+    const channels = pooled.layer.outputShape[pooled.layer.outputShape.length - 1] as number;
+    if (channels !== this.numClasses) return null;
+    return { layer: pooled.layer.name, weights: tf.eye(channels) as Tensor2D, bias: null };
   }
 
   dispose(): void {
