@@ -17,6 +17,18 @@
  * Node process exits or gets SIGINT/SIGTERM.
  *
  * Run with tsx: `npx tsx test/ui/some-test.ts`.
+ *
+ * Tests module (extensionTestsPath): its `run()` is awaited inside code-server's Node extension host,
+ * with `require('vscode')`, like @vscode/test-electron. When run() settles the extension host EXITS
+ * (the extension under development is then gone: later UI steps find no commands), and the page
+ * calls `codeAutomationExit(code)`, surfaced as `testsExit` (code 0 = run() resolved). So either
+ * drive the UI without a tests module, or make run() wait (e.g. for a file) until the UI part is done.
+ * `env` passed to startCodeServer reaches the extension host: handy for a results-file path.
+ *
+ * Environment knobs: UI_HARNESS_QUIET=1 (no [ui-harness] lines), UI_HARNESS_KEEP=1 (keep the temp
+ * user-data/extensions dirs, e.g. to read <userDataDir>/logs after a failure).
+ * Timings seen on the 2-core dev machine: code-server answers HTTP in ~0.6 s; the workbench is ready
+ * (files listed, theme applied) ~3.5-4.5 s after page.goto; stop() takes < 0.2 s.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -69,6 +81,7 @@ export interface CodeServer {
 }
 
 const running = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 let exitHooksInstalled = false;
 function killGroupSync(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined) return;
@@ -81,12 +94,16 @@ function killGroupSync(child: ChildProcess, signal: NodeJS.Signals): void {
 function installExitHooks(): void {
   if (exitHooksInstalled) return;
   exitHooksInstalled = true;
-  process.on('exit', () => {
+  const killAll = (): void => {
     for (const child of running) killGroupSync(child, 'SIGKILL');
-  });
+    if (process.env.UI_HARNESS_KEEP !== '1') {
+      for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  process.on('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      for (const child of running) killGroupSync(child, 'SIGKILL');
+      killAll();
       process.kill(process.pid, sig); // handler was `once`: this re-raise gets the default behaviour
     });
   }
@@ -173,6 +190,7 @@ export async function startCodeServer(opts: StartCodeServerOptions): Promise<Cod
   const trust = opts.trust !== false;
   const port = await freePort();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnn-lens-ui-'));
+  tempDirs.add(tmp);
   const userDataDir = path.join(tmp, 'user-data');
   const extensionsDir = path.join(tmp, 'extensions');
   fs.mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
@@ -204,6 +222,9 @@ export async function startCodeServer(opts: StartCodeServerOptions): Promise<Cod
       ...process.env,
       // Keep code-server's default config.yaml (written on first start) out of ~/.config.
       CODE_SERVER_CONFIG: path.join(tmp, 'config.yaml'),
+      // No extension gallery (code-server defaults to open-vsx.org, unreachable here: every start
+      // logged a failed extensionquery). '{}' has no serviceUrl, which turns the gallery off.
+      EXTENSIONS_GALLERY: '{}',
       ...(opts.env ?? {}),
     },
   });
@@ -223,6 +244,7 @@ export async function startCodeServer(opts: StartCodeServerOptions): Promise<Cod
   const stop = async (): Promise<void> => {
     if (stopped) return exitPromise;
     stopped = true;
+    const stopStarted = Date.now();
     if (!exited) {
       killGroupSync(child, 'SIGTERM');
       const killTimer = setTimeout(() => killGroupSync(child, 'SIGKILL'), 5_000);
@@ -232,6 +254,8 @@ export async function startCodeServer(opts: StartCodeServerOptions): Promise<Cod
     // The main process may exit before its children (extension host, pty host): make sure the group is gone.
     killGroupSync(child, 'SIGKILL');
     if (process.env.UI_HARNESS_KEEP !== '1') fs.rmSync(tmp, { recursive: true, force: true });
+    tempDirs.delete(tmp);
+    log(`code-server on port ${port} stopped in ${Date.now() - stopStarted} ms`);
   };
 
   const started = Date.now();
@@ -328,52 +352,84 @@ export interface OpenedWorkbench {
   testsExit: Promise<TestsExit>;
 }
 
-const testsExitByPage = new WeakMap<Page, Promise<TestsExit>>();
+const testsExitByPage = new WeakMap<Page, { promise: Promise<TestsExit> }>();
 
-/** Must run before the page navigates to the workbench (exposeFunction works for later navigations). */
-async function exposeTestsExit(page: Page): Promise<Promise<TestsExit>> {
+/**
+ * Must run before the page navigates to the workbench (exposeFunction applies to later navigations).
+ * PITFALL: returns the promise wrapped in an object. An async function that returns a bare promise
+ * adopts it, so `await exposeTestsExit()` would wait for the tests to END (i.e. hang before goto).
+ */
+async function exposeTestsExit(page: Page): Promise<{ promise: Promise<TestsExit> }> {
   const existing = testsExitByPage.get(page);
   if (existing) return existing;
   let resolveExit!: (e: TestsExit) => void;
-  const p = new Promise<TestsExit>((r) => (resolveExit = r));
+  const promise = new Promise<TestsExit>((r) => (resolveExit = r));
   await page.exposeFunction('codeAutomationExit', (code: number, logs: unknown) => {
     resolveExit({ code, logs });
   });
-  testsExitByPage.set(page, p);
-  return p;
+  const holder = { promise };
+  testsExitByPage.set(page, holder);
+  return holder;
 }
 
 /**
- * Opens the workbench URL and waits until it is usable: `.monaco-workbench` rendered, the
- * Explorer's folder view visible, and no blocking dialog left (the trust dialog is answered per
- * `trustDialog`; a leftover notification toast is closed).
+ * Opens the workbench URL and waits until it is usable and looks final:
+ *  - `.monaco-workbench` rendered and the Explorer's folder view visible (remote connection and
+ *    file service up);
+ *  - the color theme applied: `.monaco-workbench` gets a `vscode-theme-*` class. PITFALL: this comes
+ *    1-2 s AFTER the explorer shows its files (the theme is read from the built-in theme extension on
+ *    the server); a screenshot taken before is in un-themed light colors;
+ *  - the workspace-trust question settled (only when trust is on, i.e. startCodeServer({trust:false})):
+ *    the modal `.monaco-dialog-box` comes ~0.5 s after the files show and ~1 s before the theme, and
+ *    meanwhile a `#status.workspaceTrust` ("Restricted Mode") status-bar item is there. It is answered
+ *    per `trustDialog`.
+ * Then leftover notification toasts are closed.
+ * NB: code-server has no `--enable-smoke-test-driver` (VS Code's `window.driver.whenWorkbenchRestored`),
+ * its CLI rejects the flag, hence these DOM signals.
  */
 export async function openWorkbench(page: Page, url: string, opts: OpenWorkbenchOptions = {}): Promise<OpenedWorkbench> {
   const timeout = opts.timeoutMs ?? 90_000;
+  const trustDialog = opts.trustDialog ?? 'trust';
   const started = Date.now();
-  const testsExit = await exposeTestsExit(page);
+  const testsExit = (await exposeTestsExit(page)).promise;
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout });
   await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout });
 
-  // The Explorer shows the folder once the remote connection and the file service are up. Meanwhile
-  // a trust dialog (modal, `.monaco-dialog-box`) may appear when trust is on: answer it in the loop.
-  const explorer = page.locator('.explorer-folders-view');
   const dialog = page.locator('.monaco-dialog-box');
+  let trustAnswered = false;
+  let trustItemSince = 0;
   for (;;) {
-    if (await dialog.isVisible().catch(() => false)) {
-      const text = (await dialog.innerText().catch(() => '')) ?? '';
-      if (/trust/i.test(text) && (opts.trustDialog ?? 'trust') !== 'leave') {
-        const name = opts.trustDialog === 'restricted' ? /No, I don.t trust/i : /Yes, I trust/i;
-        await dialog.getByRole('button', { name }).first().click();
-      } else if (opts.trustDialog !== 'leave') {
-        throw new Error(`openWorkbench: unexpected dialog: ${text}`);
-      }
+    const st = await page
+      .evaluate(() => {
+        const wb = document.querySelector('.monaco-workbench');
+        const explorer = document.querySelector('.explorer-folders-view') as HTMLElement | null;
+        return {
+          themed: !!wb && /(^|\s)vscode-theme-/.test(wb.className),
+          explorer: !!explorer && explorer.offsetParent !== null,
+          // status-bar items have id="status.xxx"; getElementById needs no CSS escaping of the dot
+          trustItem: !!document.getElementById('status.workspaceTrust'),
+          dialog: !!document.querySelector('.monaco-dialog-box'),
+        };
+      })
+      .catch(() => ({ themed: false, explorer: false, trustItem: false, dialog: false }));
+    if (st.dialog && trustDialog !== 'leave') {
+      const text = await dialog.innerText().catch(() => '');
+      if (!/trust/i.test(text)) throw new Error(`openWorkbench: unexpected dialog: ${text}`);
+      const name = trustDialog === 'restricted' ? /No, I don.t trust/i : /Yes, I trust/i;
+      await dialog.getByRole('button', { name }).first().click();
+      await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+      trustAnswered = true;
+      continue;
     }
-    if (await explorer.isVisible().catch(() => false)) break;
+    if (st.trustItem && !trustItemSince) trustItemSince = Date.now();
+    // Untrusted and not answered yet: the startup prompt is on its way (give up waiting after 10 s,
+    // e.g. with "security.workspace.trust.startupPrompt": "never").
+    const trustPending = st.trustItem && !trustAnswered && !st.dialog && Date.now() - trustItemSince < 10_000;
+    if (st.themed && st.explorer && !trustPending) break;
     if (Date.now() - started > timeout) {
-      throw new Error(`openWorkbench: explorer not visible after ${timeout} ms (url ${url})`);
+      throw new Error(`openWorkbench: workbench not ready after ${timeout} ms (${JSON.stringify(st)}; url ${url})`);
     }
-    await sleep(250);
+    await sleep(100);
   }
   await dismissNotifications(page);
   log(`workbench ready in ${Date.now() - started} ms`);
@@ -406,13 +462,18 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
   const started = Date.now();
   const input = page.locator('.quick-input-widget .quick-input-box input');
   for (let attempt = 1; ; attempt++) {
-    // F1 works in the browser; Ctrl+Shift+P too, but some Chromium builds bind it themselves.
-    // Focus the workbench first: a focused webview iframe swallows the key.
+    // F1 opens the palette (Ctrl+Shift+P too). Keys go to the focused frame: blur a focused
+    // webview iframe first so the workbench gets the key. (Do not "click somewhere neutral" to focus:
+    // the status bar's left corner is the remote indicator and opens its own quick pick.)
     if (!(await input.isVisible().catch(() => false))) {
-      await page.locator('.monaco-workbench .part.statusbar').click({ position: { x: 2, y: 2 } }).catch(() => undefined);
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur()).catch(() => undefined);
       await page.keyboard.press('F1');
       await input.waitFor({ state: 'visible', timeout: 10_000 });
     }
+    // Commands contributed by the extension under development appear a few seconds after the
+    // workbench looks ready (once the extension host has scanned it). The palette recomputes its
+    // list on every input change, so a retry just re-types the filter (no need to reopen).
+    if (attempt > 1) await input.fill('>');
     await input.fill(`>${title}`);
     // Rows: `.quick-input-list .monaco-list-row`; the visible title is in `.label-name` (the highlighted
     // match is split into <span>s, so compare the element's whole text, not a text= selector).
@@ -421,18 +482,18 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
       .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(title)}$`) }) })
       .first();
     try {
-      await row.waitFor({ state: 'visible', timeout: Math.min(5_000, Math.max(1, timeoutMs - (Date.now() - started))) });
+      await row.waitFor({ state: 'visible', timeout: Math.min(1_500, Math.max(1, timeoutMs - (Date.now() - started))) });
       await row.click();
       await input.waitFor({ state: 'hidden', timeout: 5_000 }).catch(() => undefined);
       return;
-    } catch (err) {
+    } catch {
       if (Date.now() - started > timeoutMs) {
         const shown = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts().catch(() => []);
         await page.keyboard.press('Escape').catch(() => undefined);
         throw new Error(`runCommand: no palette entry "${title}" after ${attempt} tries (shown: ${JSON.stringify(shown)})`);
       }
-      await page.keyboard.press('Escape').catch(() => undefined);
-      await sleep(1_000);
+      log(`runCommand: "${title}" not listed yet (try ${attempt}), retrying`);
+      await sleep(500);
     }
   }
 }
@@ -453,7 +514,8 @@ export async function explorerRow(page: Page, relPath: string, timeoutMs = 15_00
       .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(parts[i])}$`) }) })
       .first();
     await row.waitFor({ state: 'visible', timeout: timeoutMs });
-    if (i < parts.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') await row.click();
+    // Clicking a folder row toggles it (no editor opens, unlike a file row).
+    if (i < parts.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') await row.click({ timeout: timeoutMs });
   }
   return row;
 }
@@ -462,20 +524,53 @@ export async function explorerRow(page: Page, relPath: string, timeoutMs = 15_00
  * Right-clicks `fileName` (relative path, '/' for subfolders) in the Explorer and clicks the
  * context-menu item labelled `menuItemLabel`. code-server's menus are DOM menus (no native menu),
  * rendered in a shadow root under `.context-view`; role=menuitem locators pierce it.
+ * Retries (closing and reopening the menu) while the item is missing: items contributed by the
+ * extension under development appear a few seconds after the workbench looks ready.
  */
-export async function explorerContextMenu(page: Page, fileName: string, menuItemLabel: string, timeoutMs = 15_000): Promise<void> {
-  const row = await explorerRow(page, fileName, timeoutMs);
-  await row.click(); // select first: the context menu's `when` clauses see the selected resource
-  await row.click({ button: 'right' });
-  const item = page.getByRole('menuitem', { name: menuItemLabel, exact: true });
-  try {
-    await item.first().waitFor({ state: 'visible', timeout: timeoutMs });
-  } catch {
-    const shown = await page.getByRole('menuitem').allInnerTexts().catch(() => []);
-    await page.keyboard.press('Escape').catch(() => undefined);
-    throw new Error(`explorerContextMenu: no item "${menuItemLabel}" for ${fileName} (menu: ${JSON.stringify(shown.map((s) => s.split('\n')[0]))})`);
+export async function explorerContextMenu(page: Page, fileName: string, menuItemLabel: string, timeoutMs = 30_000): Promise<void> {
+  const started = Date.now();
+  const menu = page.locator('.context-view .monaco-menu');
+  const item = page.getByRole('menuitem', { name: menuItemLabel, exact: true }).first();
+  const left = (): number => Math.max(1, timeoutMs - (Date.now() - started));
+  // A menu left open by an earlier step puts a full-window `.context-view-block` over everything,
+  // and clicks on rows then time out: close it first.
+  if (await menu.count()) await page.keyboard.press('Escape');
+  const row = await explorerRow(page, fileName, left());
+  for (let attempt = 1; ; attempt++) {
+    // Right-click alone selects + focuses the row (the menu's `when` clauses see that resource).
+    // PITFALL: do NOT left-click first: that opens the file in an editor (an image preview for .png),
+    // the context changes while the menu opens, and the following item click is lost.
+    await row.click({ button: 'right', timeout: left() });
+    try {
+      await item.waitFor({ state: 'visible', timeout: Math.min(2_000, left()) });
+      break;
+    } catch {
+      const shown = await page.getByRole('menuitem').allInnerTexts().catch(() => []);
+      await page.keyboard.press('Escape').catch(() => undefined);
+      await menu.first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined);
+      if (Date.now() - started >= timeoutMs) {
+        const labels = shown.map((t) => t.split('\n')[0]).filter(Boolean);
+        throw new Error(`explorerContextMenu: no item "${menuItemLabel}" for ${fileName} after ${attempt} tries (menu: ${JSON.stringify(labels)})`);
+      }
+      log(`explorerContextMenu: "${menuItemLabel}" not in the menu yet (try ${attempt}), retrying`);
+      await sleep(500);
+    }
   }
-  await item.first().click();
+  // PITFALL: a menu item reacts to MOUSE_UP, and that listener is only attached 100 ms after the item
+  // renders (VS Code's BaseMenuActionViewItem uses a 100 ms RunOnceScheduler, so the mouse-up of
+  // the right-click cannot trigger an item). A click right after "visible" is silently lost: wait.
+  await sleep(250);
+  await item.click({ timeout: left() });
+  // The menu closes when the action runs. If it is still open the click was swallowed anyway:
+  // choose the item by keyboard instead.
+  try {
+    await menu.first().waitFor({ state: 'hidden', timeout: 2_000 });
+  } catch {
+    log(`explorerContextMenu: click on "${menuItemLabel}" did not close the menu; choosing it by keyboard`);
+    await item.focus();
+    await page.keyboard.press('Enter');
+    await menu.first().waitFor({ state: 'hidden', timeout: 5_000 });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -547,7 +642,9 @@ export async function withWorkbench<T>(opts: WithWorkbenchOptions, body: (s: Wor
         throw err;
       }
     } finally {
+      const closeStarted = Date.now();
       await launched.browser.close().catch(() => undefined);
+      log(`browser closed in ${Date.now() - closeStarted} ms`);
     }
   });
 }

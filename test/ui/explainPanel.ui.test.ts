@@ -1,0 +1,109 @@
+/**
+ * UI suite: a real VS Code (code-server 4.100.3) driven by Chromium as a user would: right-click a sample
+ * image in the Explorer, choose "Explain with Grad-CAM", and check the panel's pixels and pickers.
+ * Screenshots go to test-results/ (the README's screenshot comes from here).
+ * Needs `bash scripts/setup-code-server.sh` first (npm test runs it).
+ */
+import { strict as assert } from 'node:assert';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Frame, Page } from 'playwright-core';
+import { CODE_SERVER_BIN, REPO_ROOT, explorerContextMenu, findWebviewFrame, hasSelector, notificationTexts, withWorkbench } from './harness';
+
+const RESULTS = path.join(REPO_ROOT, 'test-results');
+const SAMPLES = path.join(REPO_ROOT, 'models', 'samples');
+
+/** Pixel statistics of the overlay canvas, read inside the webview. */
+async function canvasStats(frame: Frame): Promise<{ width: number; height: number; distinctColours: number; mean: number; sample: number[] }> {
+  return frame.evaluate(() => {
+    const canvas = document.querySelector('[data-testid="overlay"]') as HTMLCanvasElement;
+    const ctx = canvas.getContext('2d')!;
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const colours = new Set<number>();
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+      sum += data[i] + data[i + 1] + data[i + 2];
+    }
+    return { width: canvas.width, height: canvas.height, distinctColours: colours.size, mean: sum / (data.length * 0.75), sample: Array.from(data.slice(0, 4096)) };
+  });
+}
+
+async function waitForState(frame: Frame, state: string, timeoutMs = 60_000): Promise<void> {
+  await frame.waitForFunction((wanted) => document.body.dataset.state === wanted, state, { timeout: timeoutMs });
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(RESULTS, { recursive: true });
+  await page.screenshot({ path: path.join(RESULTS, name) });
+}
+
+describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
+  this.timeout(240_000);
+  let workspace: string;
+  let samples: string[];
+
+  before(function () {
+    if (!existsSync(CODE_SERVER_BIN)) throw new Error(`code-server is not installed at ${CODE_SERVER_BIN}; run "bash scripts/setup-code-server.sh".`);
+    if (!existsSync(path.join(REPO_ROOT, 'dist', 'extension.js'))) throw new Error('dist/ is missing; run "npm run build".');
+    workspace = mkdtempSync(path.join(os.tmpdir(), 'cnnlens-ui-ws-'));
+    samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.png')).sort();
+    assert.ok(samples.length > 0, 'sample images exist');
+    for (const file of samples) cpSync(path.join(SAMPLES, file), path.join(workspace, file));
+    writeFileSync(path.join(workspace, 'broken.png'), Buffer.from('not really a png'));
+  });
+
+  it('right-click → Explain with Grad-CAM shows a drawn heatmap, the layers and the top-5; opacity recolours', async () => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+      const sample = samples[0];
+      await explorerContextMenu(page, sample, 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+
+      const stats = await canvasStats(frame);
+      assert.ok(stats.width > 0 && stats.height > 0, 'canvas has a size');
+      assert.ok(stats.mean > 1, 'canvas is not blank');
+      assert.ok(stats.distinctColours > 50, `canvas is not one colour (${stats.distinctColours} colours)`);
+
+      const layers = await frame.$$eval('[data-testid="layer"] option', (options) => options.map((o) => (o as HTMLOptionElement).value));
+      for (const name of ['block4_relu2', 'block1_conv1']) assert.ok(layers.includes(name), `layer picker lists ${name}: ${layers.join(', ')}`);
+      const predictions = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
+      assert.equal(predictions.length, 5, 'top-5 classes listed');
+      const backend = await frame.textContent('[data-testid="backend"]');
+      assert.match(backend ?? '', /wasm|cpu|tensorflow/i);
+      await shot(page, 'panel-gradcam.png');
+
+      // Opacity is applied in the webview: the pixels change without a re-run.
+      const before = await canvasStats(frame);
+      await frame.$eval('[data-testid="opacity"]', (input) => {
+        const slider = input as HTMLInputElement;
+        slider.value = '95';
+        slider.dispatchEvent(new Event('input', { bubbles: true }));
+        slider.dispatchEvent(new Event('change', { bubbles: true }));
+      });
+      await frame.waitForFunction(() => document.querySelector('[data-testid="opacity-value"]')?.textContent === '95%');
+      await page.waitForTimeout(300);
+      const after = await canvasStats(frame);
+      assert.ok(after.mean !== before.mean || after.sample.some((v, i) => v !== before.sample[i]), `moving the opacity slider changes the pixels (mean ${before.mean} → ${after.mean})`);
+      await shot(page, 'panel-opacity.png');
+    });
+  });
+
+  it('a broken image gives an error message and the extension keeps working', async () => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+      await explorerContextMenu(page, 'broken.png', 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'error', 90_000);
+      const status = await frame.textContent('[data-testid="status"]');
+      assert.match(status ?? '', /broken\.png/);
+      const toasts = await notificationTexts(page);
+      assert.ok(toasts.some((t) => /broken\.png/.test(t)), `an error notification names the file: ${toasts.join(' | ')}`);
+      await shot(page, 'panel-broken-image.png');
+
+      await explorerContextMenu(page, samples[1] ?? samples[0], 'Explain with Grad-CAM');
+      const next = await findWebviewFrame(page, async (f) => (await hasSelector('[data-testid="overlay"]')(f)) && (await f.evaluate(() => document.body.dataset.state)) === 'ready', 90_000);
+      assert.ok(next);
+    });
+  });
+});
