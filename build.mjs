@@ -34,6 +34,20 @@ const builds = [
     outdir: 'dist',
     loader: { '.css': 'css' },
   },
+  {
+    // The integration suites run inside VS Code's extension host (extensionTestsPath); never packaged.
+    ...common,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: [...nodeExternals, 'mocha'],
+    entryPoints: {
+      index: 'test/integration/index.ts',
+      trusted: 'test/integration/trusted.ts',
+      restricted: 'test/integration/restricted.ts',
+    },
+    outdir: 'dist/test/integration',
+  },
 ];
 
 // esbuild does not copy the wasm binaries; the wasm backend is pointed at dist/wasm at run time.

@@ -1,0 +1,143 @@
+/**
+ * Integration suite, run inside a real VS Code's extension host (code-server) in a trusted workspace.
+ * The webview is live in the browser; the tests reach the panel through the extension's API and its
+ * test hooks, which pass webview messages through the same validation as real ones.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import * as vscode from 'vscode';
+import type { CnnLensApi } from '../../src/extension';
+import { Engine } from '../../src/engine/engine';
+import { bundledModelPath } from '../../src/engine/bundledModel';
+import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
+import { heatmapToBytes } from '../../src/engine/render';
+import type { ExplainPanel } from '../../src/host/panel/explainPanel';
+
+const EXTENSION_ID = 'cnn-lens.cnn-lens';
+
+function workspaceFile(name: string): string {
+  return path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, name);
+}
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() - started > timeoutMs) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('CNN Lens inside VS Code (trusted workspace)', () => {
+  let api: CnnLensApi;
+  let samples: string[];
+
+  before(async () => {
+    const extension = vscode.extensions.getExtension<CnnLensApi>(EXTENSION_ID);
+    assert.ok(extension, `extension ${EXTENSION_ID} is installed`);
+    api = await extension.activate();
+    samples = readdirSync(vscode.workspace.workspaceFolders![0].uri.fsPath).filter((f) => f.endsWith('.png') && !f.includes('broken') && !f.includes('.gradcam.'));
+    assert.ok(samples.length >= 2, 'the workspace has sample images');
+  });
+
+  async function explain(file: string): Promise<ExplainPanel> {
+    const imagePath = workspaceFile(file);
+    await vscode.commands.executeCommand('cnnLens.explainGradCam', vscode.Uri.file(imagePath));
+    const panel = await until('the panel', () => api.panelFor(imagePath));
+    await until('a result', () => !panel.isRunning && panel.lastResult);
+    return panel;
+  }
+
+  it('activates and registers every contributed command', async () => {
+    const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as { contributes: { commands: { command: string }[] } };
+    const registered = new Set(await vscode.commands.getCommands(true));
+    for (const { command } of manifest.contributes.commands) assert.ok(registered.has(command), `${command} is registered`);
+  });
+
+  it('Explain with Grad-CAM opens the panel with the heatmap the engine computes directly', async () => {
+    const panel = await explain(samples[0]);
+    const result = panel.lastResult!;
+    assert.equal(result.technique, 'gradcam');
+    assert.equal(result.layer, 'block4_relu2');
+
+    const engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    const model = await engine.loadModel(bundledModelPath());
+    const image = await readImageFile(workspaceFile(samples[0]), DEFAULT_IMAGE_LIMITS);
+    const direct = await engine.explain(model, image, { technique: 'gradcam' });
+    engine.dispose();
+    assert.equal(result.target.index, direct.target.index);
+    assert.deepEqual([result.heatmap.width, result.heatmap.height], [image.width, image.height]);
+    const expected = heatmapToBytes(direct.heatmap);
+    const maxDiff = Math.max(...Array.from(result.heatmap.data, (v, i) => Math.abs(v - expected[i])));
+    assert.ok(maxDiff <= 1, `panel heatmap differs from the engine's by ${maxDiff}/255`);
+  });
+
+  it('changing class, layer and technique from the webview side re-runs', async () => {
+    const panel = await explain(samples[1]);
+    const first = panel.lastResult!;
+    const otherClass = first.predictions[1].index;
+    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: otherClass, layer: null });
+    await until('the class re-run', () => !panel.isRunning && panel.lastResult !== first && panel.lastResult);
+    assert.equal(panel.lastResult!.target.index, otherClass);
+
+    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: null, layer: 'block3_relu2' });
+    await until('the layer re-run', () => !panel.isRunning && panel.lastResult?.layer === 'block3_relu2' && panel.lastResult);
+
+    await panel.receiveForTest({ type: 'run', technique: 'cam', classIndex: null, layer: null });
+    await until('the technique re-run', () => !panel.isRunning && panel.lastResult?.technique === 'cam' && panel.lastResult);
+  });
+
+  it('export writes a valid PNG next to the image', async () => {
+    const panel = await explain(samples[0]);
+    const out = workspaceFile(samples[0].replace(/\.png$/, '.gradcam.png'));
+    rmSync(out, { force: true });
+    await panel.receiveForTest({ type: 'export', view: { colormap: 'viridis', opacity: 0.6 } });
+    await until('the exported file', () => existsSync(out));
+    await until('the file to be complete', () => {
+      try {
+        return PNG.sync.read(readFileSync(out));
+      } catch {
+        return undefined;
+      }
+    });
+    const png = PNG.sync.read(readFileSync(out));
+    const image = PNG.sync.read(readFileSync(workspaceFile(samples[0])));
+    assert.deepEqual([png.width, png.height], [image.width, image.height]);
+    rmSync(out, { force: true });
+  });
+
+  it('cancel and closing the panel mid-run leave no run behind', async () => {
+    const panel = await explain(samples[0]);
+    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: 2, layer: null });
+    await panel.receiveForTest({ type: 'cancel' });
+    await until('the cancel', () => !panel.isRunning);
+
+    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: 3, layer: null });
+    const imagePath = panel.imagePath;
+    panel.dispose();
+    assert.equal(panel.isRunning, false, 'closing the panel cancels its run');
+    assert.equal(api.panelFor(imagePath), undefined);
+    // The engine still serves the next explanation.
+    const again = await explain(samples[0]);
+    assert.ok(again.lastResult);
+  });
+
+  it('a broken image and a broken model give clear errors, and the extension keeps working', async () => {
+    const broken = workspaceFile('broken.png');
+    const never = { cancelled: false, onCancel: () => undefined };
+    await assert.rejects(api.engine.explain({ imagePath: broken, technique: 'gradcam', classIndex: null, layer: null }, never), /"broken\.png" is not a readable image/);
+
+    const config = vscode.workspace.getConfiguration('cnnLens');
+    await config.update('model', 'broken-model', vscode.ConfigurationTarget.Workspace);
+    try {
+      await assert.rejects(api.engine.describeModel(), /broken-model[\\/]model\.json: weight file "group1-shard1of1\.bin" is missing/);
+    } finally {
+      await config.update('model', undefined, vscode.ConfigurationTarget.Workspace);
+    }
+    const panel = await explain(samples[1]);
+    assert.ok(panel.lastResult, 'works again after the errors');
+  });
+});
