@@ -3,7 +3,7 @@
  * download VS Code (it cannot run offline: the download is the first thing it does).
  *   npm run test:electron
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runTests } from '@vscode/test-electron';
@@ -15,8 +15,8 @@ async function main(): Promise<void> {
   for (const file of readdirSync(samples).filter((f) => f.endsWith('.png'))) cpSync(path.join(samples, file), path.join(workspace, file));
   writeFileSync(path.join(workspace, 'broken.png'), 'not a png');
   const brokenModel = path.join(workspace, 'broken-model');
-  require('node:fs').mkdirSync(brokenModel);
-  cpSync(path.join(root, "models", "fashion-cam", "model.json"), path.join(brokenModel, "model.json"), { recursive: true });
+  mkdirSync(brokenModel);
+  cpSync(path.join(root, 'models', 'fashion-cam', 'model.json'), path.join(brokenModel, 'model.json'));
   const results = path.join(workspace, '..', `cnnlens-electron-results-${Date.now()}.json`);
   await runTests({
     extensionDevelopmentPath: root,
