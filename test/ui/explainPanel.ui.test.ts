@@ -106,4 +106,28 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       assert.ok(next);
     });
   });
+
+  it("explains with the user's own model from the cnnLens.model setting (MobileNet v1 from ../shared)", async () => {
+    const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+    if (!existsSync(fixtures)) throw new Error(`the shared fixtures are not at ${fixtures}`);
+    const photo = 'cat_dog.png';
+    cpSync(path.join(fixtures, 'images', 'pytorch-cnn-visualizations', photo), path.join(workspace, photo));
+    const settings = { 'cnnLens.model': path.join(fixtures, 'models', 'mobilenet_v1_0.75_224_layers'), 'cnnLens.colormap': 'turbo' };
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings }, async ({ page }) => {
+      await explorerContextMenu(page, photo, 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+      assert.match((await frame.textContent('[data-testid="model-name"]')) ?? '', /mobilenet_v1_0\.75/);
+      const top = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
+      assert.match(top[0], /bull mastiff/);
+      // Pick the cat: the map moves to it.
+      await frame.fill('[data-testid="class-input"]', 'tiger cat');
+      await frame.press('[data-testid="class-input"]', 'Enter');
+      await frame.waitForFunction(() => /tiger cat/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await waitForState(frame, 'ready', 60_000);
+      const stats = await canvasStats(frame);
+      assert.ok(stats.distinctColours > 1000, 'a photo with a heatmap over it');
+      await shot(page, 'panel-own-model.png');
+    });
+  });
 });
