@@ -17,6 +17,9 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     external: nodeExternals,
+    // tfjs backend packages register themselves on import yet declare "sideEffects": false; honouring
+    // that annotation drops the cpu backend from the bundle.
+    ignoreAnnotations: true,
     entryPoints: {
       extension: 'src/extension.ts',
       engineWorker: 'src/worker/engineWorker.ts',

@@ -60,10 +60,11 @@ async function main(): Promise<void> {
   console.log(`|---|---|---|---|---|`);
   for (const choice of backends) {
     let label: string;
+    let reason = '';
     try {
-      label = (await selectBackend({ choice, log: () => undefined })).label;
+      label = (await selectBackend({ choice, log: (line) => (reason = line) })).label;
     } catch {
-      console.log(`| ${choice} | — | not available here | | |`);
+      console.log(`| ${choice} | — | ${reason || 'not available'} | | |`);
       continue;
     }
     for (const model of models) {

@@ -12,8 +12,5 @@ import * as tfc from '@tensorflow/tfjs-converter';
 
 export { tf, tfl, tfc };
 
-/**
- * The backend packages register themselves on import, but declare no side effects, so a bundler
- * would drop a bare import; naming an export keeps them in.
- */
+/** The backend packages' versions, for the log (importing them registers the backends). */
 export const BACKEND_PACKAGE_VERSIONS = { cpu: version_cpu, wasm: version_wasm };

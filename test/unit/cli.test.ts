@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { main } from '../../src/cli';
@@ -92,6 +93,21 @@ describe('cnn-lens CLI', () => {
       assert.equal(code, exitCode);
       assert.match(err.split('\n')[0], /^cnn-lens: /);
       assert.match(err, message);
+    });
+  }
+
+  for (const backend of ['wasm', 'cpu']) {
+    it(`the bundled CLI (dist/) runs the bundled model on the ${backend} backend`, () => {
+      const root = path.resolve(__dirname, '../..');
+      const bin = path.join(root, 'bin', 'cnn-lens.js');
+      const sample = path.join(root, 'models', 'samples', 'bag.png');
+      const out = path.join(dir, `bundled-${backend}.png`);
+      const run = spawnSync(process.execPath, [bin, 'explain', sample, '--backend', backend, '--out', out, '--json', '-'], { encoding: 'utf8' });
+      assert.equal(run.status, 0, run.stderr);
+      const result = JSON.parse(run.stdout);
+      assert.equal(result.backend, backend);
+      assert.equal(result.class.label, 'Bag');
+      assert.ok(PNG.sync.read(readFileSync(out)).width === 64);
     });
   }
 });
