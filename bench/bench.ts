@@ -9,8 +9,12 @@ import * as path from 'node:path';
 import { selectBackend, type BackendChoice } from '../src/engine/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
-import { toModelInput } from '../src/engine/preprocess';
+import { scalerFor, toModelPixels } from '../src/engine/preprocess';
 import { findTechnique } from '../src/engine/techniques/registry';
+import { resolveParameters } from '../src/engine/techniques/parameters';
+
+/** Technique ids timed, with a divisor for their repeats (the slow ones run fewer times). */
+const TECHNIQUES: [string, number][] = [['gradcam', 1], ['saliency', 1], ['guided-backprop', 1], ['integrated-gradients', 10], ['smoothgrad', 10]];
 import { tf } from '../src/engine/tf';
 import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
@@ -35,14 +39,21 @@ function time(run: () => void, warmup: number, repeats: number): number {
 
 function measure(loaded: LoadedModel, image: RgbaImage, repeats: number) {
   const { adapter, summary } = loaded;
-  const input = toModelInput(image, summary.inputShape, summary.preprocessing.preset);
-  const gradCam = findTechnique('gradcam');
+  const preprocess = scalerFor(summary.inputShape[2], summary.preprocessing.preset);
+  const pixels = toModelPixels(image, summary.inputShape);
+  const input = preprocess(pixels);
   const layer = summary.defaultLayer!;
+  const request = (id: string) => {
+    const technique = findTechnique(id);
+    const parameters = resolveParameters(id, technique.info.parameters);
+    return () => technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined }).map.dataSync();
+  };
   // dataSync makes each timing include the work, not just its scheduling.
   const forward = time(() => tf.tidy(() => adapter.scores(input).dataSync()), 2, repeats);
-  const cam = time(() => tf.tidy(() => gradCam.run({ model: adapter, input, classIndex: 0, layer }).map.dataSync()), 2, repeats);
-  input.dispose();
-  return { forward, cam };
+  const results: Record<string, number> = { forward };
+  for (const [id, n] of TECHNIQUES) results[id] = time(() => tf.tidy(request(id)), 1, Math.max(1, Math.round(repeats / n)));
+  tf.dispose([pixels, input]);
+  return results;
 }
 
 async function main(): Promise<void> {
@@ -56,15 +67,15 @@ async function main(): Promise<void> {
   } else {
     console.log(`(MobileNet skipped: no fixtures at ${FIXTURES})`);
   }
-  console.log(`| backend | model | forward (median ms) | Grad-CAM (median ms) | Grad-CAM ÷ forward |`);
-  console.log(`|---|---|---|---|---|`);
+  console.log(`| backend | model | forward (median ms) | ${TECHNIQUES.map(([id]) => `${id} ÷ forward`).join(' | ')} |`);
+  console.log(`|---|---|---|${TECHNIQUES.map(() => '---').join('|')}|`);
   for (const choice of backends) {
     let label: string;
     let reason = '';
     try {
       label = (await selectBackend({ choice, log: (line) => (reason = line) })).label;
     } catch {
-      console.log(`| ${choice} | — | ${reason || 'not available'} | | |`);
+      console.log(`| ${choice} | — | ${reason || 'not available'} |${TECHNIQUES.map(() => ' |').join('')}`);
       continue;
     }
     for (const model of models) {
@@ -72,8 +83,9 @@ async function main(): Promise<void> {
       const imagePath = model.image.endsWith('.png') ? model.image : firstPng(model.image);
       const image = await readImageFile(imagePath, DEFAULT_IMAGE_LIMITS);
       const repeats = choice === 'cpu' && model.name.startsWith('MobileNet') ? 5 : 21;
-      const { forward, cam } = measure(loaded, image, repeats);
-      console.log(`| ${label} | ${model.name} | ${forward.toFixed(1)} | ${cam.toFixed(1)} | ${(cam / forward).toFixed(2)} |`);
+      const results = measure(loaded, image, repeats);
+      const ratios = TECHNIQUES.map(([id]) => (results[id] / results.forward).toFixed(2));
+      console.log(`| ${label} | ${model.name} | ${results.forward.toFixed(1)} | ${ratios.join(' | ')} |`);
       loaded.adapter.dispose();
     }
   }

@@ -14,7 +14,7 @@ import { DEFAULT_IMAGE_LIMITS, encodeGrayPng, encodePng, readImageFile } from '.
 import { isScalingPreset } from './engine/models/modelConfig';
 import { blendOverlay, heatmapToBytes } from './engine/render';
 import { bundledModelPath } from './engine/bundledModel';
-import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation } from './engine/types';
+import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation, type TechniqueParameters } from './engine/types';
 
 class UsageError extends Error {}
 
@@ -25,7 +25,13 @@ const USAGE = `Usage:
 
 Options for explain:
   --model PATH        model.json or its folder (default: the bundled Fashion-MNIST model)
-  --technique ID      gradcam (default) or cam
+  --technique ID      gradcam (default), cam, saliency, guided-backprop, deconvnet, grad-x-image,
+                      integrated-gradients, smoothgrad, guided-gradcam
+  --base ID           smoothgrad: technique to smooth (saliency); grad-x-image: saliency |
+                      guided-backprop | integrated-gradients
+  --samples N --noise S --variant smoothgrad|squaregrad|vargrad    smoothgrad (25, 0.15)
+  --steps M --baseline black|blur|noise --quadrature riemann|gauss-legendre   integrated gradients
+  --param NAME=VALUE  any technique parameter (repeatable)
   --class N|LABEL     class index or label (default: the top prediction)
   --layer NAME        target layer (default: the last layer with a spatial output)
   --preprocess NAME   ${SCALING_PRESETS.join(' | ')} (default: from cnnlens.json)
@@ -56,6 +62,14 @@ function parse(argv: string[]) {
       json: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
       'max-megapixels': { type: 'string' },
+      base: { type: 'string' },
+      samples: { type: 'string' },
+      noise: { type: 'string' },
+      variant: { type: 'string' },
+      steps: { type: 'string' },
+      baseline: { type: 'string' },
+      quadrature: { type: 'string' },
+      param: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -101,14 +115,30 @@ async function listLayers(values: Values): Promise<void> {
   engine.dispose();
 }
 
+const PARAMETER_FLAGS = { base: 'base', samples: 'samples', noise: 'noise', variant: 'variant', steps: 'steps', baseline: 'baseline', quadrature: 'rule' } as const;
+
+function techniqueParameters(values: Values): TechniqueParameters {
+  const parameters: TechniqueParameters = {};
+  for (const [flag, name] of Object.entries(PARAMETER_FLAGS)) {
+    const value = values[flag as keyof typeof PARAMETER_FLAGS];
+    if (value !== undefined) parameters[name] = value;
+  }
+  for (const pair of values.param ?? []) {
+    const [name, ...rest] = pair.split('=');
+    if (!name || rest.length === 0) throw new UsageError(`--param takes NAME=VALUE; got "${pair}".`);
+    parameters[name] = rest.join('=');
+  }
+  return parameters;
+}
+
 function defaultOverlayPath(imagePath: string, technique: string): string {
   const parsed = path.parse(imagePath);
   return path.join(parsed.dir, `${parsed.name}.${technique}.png`);
 }
 
 function resultJson(explanation: Explanation, modelPath: string) {
-  const { model, backend, technique, layer, target, predictions, timings, notes } = explanation;
-  return { model, modelPath, backend, technique, layer, class: target, predictions, timings, notes };
+  const { model, backend, technique, layer, target, predictions, timings, notes, parameters, metrics } = explanation;
+  return { model, modelPath, backend, technique, parameters, layer, class: target, predictions, ...metrics, timings, notes };
 }
 
 async function explain(values: Values, imageArg: string | undefined): Promise<void> {
@@ -125,7 +155,7 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   const decodeStart = performance.now();
   const image = await readImageFile(imagePath, { ...DEFAULT_IMAGE_LIMITS, ...(maxMp ? { maxPixels: maxMp * 1e6 } : {}) });
   const decodeMs = performance.now() - decodeStart;
-  const explanation = await engine.explain(loaded, image, { technique: values.technique, classTarget: values.class, layer: values.layer });
+  const explanation = await engine.explain(loaded, image, { technique: values.technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) });
   explanation.timings.decodeMs = decodeMs;
   explanation.timings.totalMs += decodeMs;
 
@@ -141,7 +171,9 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
 
   if (values.json !== '-') {
     const { target, timings } = explanation;
-    console.log(`${explanation.technique} of "${target.label}" (class ${target.index}, p=${target.score.toFixed(4)}) at layer ${explanation.layer} on ${explanation.backend}`);
+    const where = explanation.layer ? ` at layer ${explanation.layer}` : '';
+    console.log(`${explanation.technique} of "${target.label}" (class ${target.index}, p=${target.score.toFixed(4)})${where} on ${explanation.backend}`);
+    for (const [name, value] of Object.entries(explanation.metrics)) console.log(`  ${name}: ${value.toPrecision(3)}`);
     for (const p of explanation.predictions) console.log(`  ${p.score.toFixed(4)}  ${p.index}  ${p.label}`);
     for (const note of explanation.notes) console.log(`  note: ${note}`);
     console.log(`forward ${timings.forwardMs.toFixed(0)} ms, ${explanation.technique} ${timings.techniqueMs.toFixed(0)} ms, total ${timings.totalMs.toFixed(0)} ms`);

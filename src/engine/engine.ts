@@ -4,12 +4,13 @@
  * Used by the CLI directly and by the extension through its worker thread.
  */
 import { promises as fs } from 'node:fs';
-import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
 import { loadModel, type LoadedModel } from './models/loadModel';
 import type { ModelConfigOverrides } from './models/modelConfig';
 import { probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
-import { toModelInput } from './preprocess';
+import { scalerFor, toModelPixels } from './preprocess';
+import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
 import { tf } from './tf';
 import type { ExplainOptions, Explanation, Prediction, RgbaImage, TechniqueInfo } from './types';
@@ -79,7 +80,10 @@ export class Engine {
     const { adapter, summary, labels } = model;
     const notes: string[] = [];
 
-    const input = toModelInput(image, summary.inputShape, summary.preprocessing.preset);
+    const parameters = resolveParameters(technique.info.id, technique.info.parameters, options.parameters);
+    const preprocess = scalerFor(summary.inputShape[2], summary.preprocessing.preset);
+    const pixels = toModelPixels(image, summary.inputShape);
+    const input = preprocess(pixels);
     try {
       const forwardStart = performance.now();
       const probs = tf.tidy(() => probabilities(adapter.scores(input), adapter.hasLogits));
@@ -95,8 +99,8 @@ export class Engine {
       let raw;
       try {
         raw = tf.tidy(() => {
-          const out = technique.run({ model: adapter, input: input as Tensor4D, classIndex, layer });
-          return { map: out.map as Tensor2D, layer: out.layer, notes: out.notes };
+          const out = technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled });
+          return { map: out.map as Tensor2D, layer: out.layer, notes: out.notes, metrics: out.metrics ?? {} };
         });
       } finally {
         await restoreBackend();
@@ -120,9 +124,11 @@ export class Engine {
         rawMap,
         timings: { decodeMs: 0, forwardMs, techniqueMs, totalMs: performance.now() - started },
         notes,
+        parameters,
+        metrics: raw.metrics,
       };
     } finally {
-      input.dispose();
+      tf.dispose([pixels, input]);
     }
   }
 

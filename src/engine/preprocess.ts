@@ -36,18 +36,27 @@ export function scale(rgb255: Tensor4D, preset: ScalingPreset): Tensor4D {
   });
 }
 
-/** A batch of one, sized and scaled for a model with input [height, width, channels]. */
-export function toModelInput(image: RgbaImage, inputShape: [number, number, number], preset: ScalingPreset): Tensor4D {
+/** A batch of one resized to the model's input, still 0..255 (luminance for 1-channel models). */
+export function toModelPixels(image: RgbaImage, inputShape: [number, number, number]): Tensor4D {
   const [height, width, channels] = inputShape;
+  if (channels !== 1 && channels !== 3) {
+    throw new Error(`The model expects ${channels} input channels; CNN Lens feeds images with 1 or 3 channels.`);
+  }
   return tf.tidy(() => {
     const resized = tf.image.resizeBilinear(rgbTensor(image), [height, width], false, true).expandDims(0) as Tensor4D;
     const rgb = resized.clipByValue(0, 255) as Tensor4D;
-    if (channels === 3) return scale(rgb, preset);
-    if (channels === 1) {
-      // Luminance (ITU-R BT.601), as most grayscale training pipelines compute it.
-      const gray = tf.sum(rgb.mul([0.299, 0.587, 0.114]), -1, true) as Tensor4D;
-      return scale(gray, preset === 'caffe' ? 'raw' : preset);
-    }
-    throw new Error(`The model expects ${channels} input channels; CNN Lens feeds images with 1 or 3 channels.`);
+    // Luminance (ITU-R BT.601), as most grayscale training pipelines compute it.
+    return channels === 3 ? rgb : (tf.sum(rgb.mul([0.299, 0.587, 0.114]), -1, true) as Tensor4D);
   });
+}
+
+/** The scaling for a model's channel count (BGR mean subtraction only makes sense for colour). */
+export function scalerFor(channels: number, preset: ScalingPreset): (pixels: Tensor4D) => Tensor4D {
+  const effective = channels === 1 && preset === 'caffe' ? 'raw' : preset;
+  return (pixels) => scale(pixels, effective);
+}
+
+/** A batch of one, sized and scaled for a model with input [height, width, channels]. */
+export function toModelInput(image: RgbaImage, inputShape: [number, number, number], preset: ScalingPreset): Tensor4D {
+  return tf.tidy(() => scalerFor(inputShape[2], preset)(toModelPixels(image, inputShape)));
 }

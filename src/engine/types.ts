@@ -61,6 +61,20 @@ export interface Prediction {
   score: number;
 }
 
+export interface ParameterSpec {
+  name: string;
+  summary: string;
+  default: number | string;
+  /** For numbers: the allowed range. */
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  /** For choices: the allowed values. */
+  choices?: string[];
+}
+
+export type TechniqueParameters = Record<string, number | string>;
+
 export interface TechniqueInfo {
   id: string;
   title: string;
@@ -68,6 +82,8 @@ export interface TechniqueInfo {
   summary: string;
   needsGradients: boolean;
   needsLayer: boolean;
+  /** Tunable parameters with their defaults (SmoothGrad's samples, IG's steps, …). */
+  parameters?: ParameterSpec[];
 }
 
 /** A request the engine can serve; every field but the image is optional. */
@@ -76,6 +92,8 @@ export interface ExplainOptions {
   /** Class index or label; default top-1. */
   classTarget?: number | string;
   layer?: string;
+  /** Technique parameters by name; missing ones take their defaults. */
+  parameters?: TechniqueParameters;
 }
 
 export interface Timings {
@@ -99,4 +117,8 @@ export interface Explanation {
   timings: Timings;
   /** Notes the user should see (fallbacks, caveats). */
   notes: string[];
+  /** The parameters the technique ran with (defaults filled in). */
+  parameters: TechniqueParameters;
+  /** Numbers the technique measured about itself, e.g. integrated gradients' completenessError. */
+  metrics: Record<string, number>;
 }

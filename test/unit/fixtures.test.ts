@@ -65,6 +65,23 @@ describe('acceptance on the shared pretrained models', function () {
     assert.ok(tf.memory().numTensors - start <= 2 * 27, 'only the lazily folded batch-norm parameters stay');
   });
 
+  it('MobileNet v1 0.25: every gradient technique runs on wasm and guided backprop lands on the snake', async () => {
+    const model = await engine.loadModel(fixture('models/mobilenet_v1_0.25_224_layers'));
+    const mask = snakeMask(snake);
+    for (const technique of ['saliency', 'guided-backprop', 'deconvnet', 'grad-x-image', 'guided-gradcam']) {
+      const result = await engine.explain(model, snake, { technique });
+      assert.equal(result.backend, 'wasm', `${technique} stays on wasm`);
+      assert.equal(result.rawMap.width, 224);
+      if (technique === 'guided-backprop' || technique === 'guided-gradcam') {
+        let inside = 0;
+        let total = 0;
+        result.heatmap.data.forEach((v, i) => ((total += v), mask[i] && (inside += v)));
+        const area = mask.reduce((a: number, b) => a + b, 0) / mask.length;
+        assert.ok(inside / total > 1.3 * area, `${technique}: ${(inside / total).toFixed(2)} of the mass on ${area.toFixed(2)} of the area`);
+      }
+    }
+  });
+
   it('MobileNet v1 0.75: the verified top-5, and CAM agrees with Grad-CAM', async () => {
     const model = await engine.loadModel(fixture('models/mobilenet_v1_0.75_224_layers'));
     const gradCam = await engine.explain(model, snake, { classTarget: 'king snake' });
@@ -89,6 +106,11 @@ describe('acceptance on the shared pretrained models', function () {
     assert.ok(Math.abs(result.target.score - 0.9431) < 1e-3);
     assert.equal(result.rawMap.width, 7);
     assert.ok(result.heatmap.data.some((v) => v > 0.99));
+    assert.equal(tf.memory().numTensors, start);
+    // Input gradients go through the graph's own ops; ReLU backward rules need a layers model.
+    const saliency = await engine.explain(model, snake, { technique: 'saliency' });
+    assert.equal(saliency.rawMap.width, 224);
+    await assert.rejects(engine.explain(model, snake, { technique: 'guided-backprop' }), /layers models only/);
     assert.equal(tf.memory().numTensors, start);
   });
 

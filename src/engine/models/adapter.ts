@@ -4,6 +4,7 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayerInfo } from '../types';
+import type { ReluRule } from './reluRules';
 
 export interface SplitModel {
   /** Activations of the chosen layer for the input batch. */
@@ -33,8 +34,10 @@ export interface ModelAdapter {
   /** False when gradients through this model need kernels the wasm backend lacks. */
   readonly gradientsOnWasm: boolean;
   readonly layers: LayerInfo[];
-  /** Class scores for a batch (caller disposes). */
-  scores(input: Tensor4D): Tensor2D;
+  /** True when `scores` honours a ReLU backward rule (guided backprop, deconvnet). */
+  readonly supportsReluRules: boolean;
+  /** Class scores for a batch (caller disposes); with a rule, rectifiers backpropagate by it. */
+  scores(input: Tensor4D, rule?: ReluRule | null): Tensor2D;
   /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
   split(input: Tensor4D, layer: string): SplitModel;
   gapHead(): GapHead | null;

@@ -22,6 +22,7 @@ const HIDDEN_OPS = new Set(['Const', 'Placeholder', 'Identity', 'NoOp', 'Shape',
 export class GraphAdapter implements ModelAdapter {
   readonly format = 'graph' as const;
   readonly gradientsOnWasm = false;
+  readonly supportsReluRules = false;
   readonly hasLogits: boolean;
   readonly inputShape: [number, number, number];
   readonly numClasses: number;

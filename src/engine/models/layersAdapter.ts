@@ -12,6 +12,7 @@ import { tf } from '../tf';
 import type { LayerInfo } from '../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
 import { depthwiseConv2dInputGrad, type Padding } from './inputGradOps';
+import { rectifierKindOf, withReluRule, type ReluRule } from './reluRules';
 
 type Layer = LayersModel['layers'][number];
 
@@ -65,6 +66,7 @@ function convConfig(layer: Layer): ConvConfig {
 export class LayersAdapter implements ModelAdapter {
   readonly format = 'layers' as const;
   readonly gradientsOnWasm = true;
+  readonly supportsReluRules = true;
   readonly inputShape: [number, number, number];
   readonly numClasses: number;
   readonly hasLogits: boolean;
@@ -187,9 +189,21 @@ export class LayersAdapter implements ModelAdapter {
     return null;
   }
 
-  private apply(step: Step, inputs: Tensor[], withActivation = true): Tensor {
+  /** The rectifier a layer applies as its whole job (ReLU, LeakyReLU, Activation('relu')), if any. */
+  private rectifierLayer(layer: Layer): string | null {
+    const kind = layer.getClassName();
+    const config = layer.getConfig() as { maxValue?: number | null; alpha?: number };
+    if (kind === 'ReLU') return config.maxValue === 6 ? 'relu6' : config.maxValue ? null : 'relu';
+    if (kind === 'LeakyReLU') return rectifierKindOf('leakyrelu', config.alpha);
+    if (kind === 'Activation') return rectifierKindOf(activationName(layer));
+    return null;
+  }
+
+  private apply(step: Step, inputs: Tensor[], withActivation = true, rule: ReluRule | null = null): Tensor {
     const { layer } = step;
     const kind = layer.getClassName();
+    const rectifier = rule ? this.rectifierLayer(layer) : null;
+    if (rule && rectifier) return withReluRule(inputs[0], rectifier, rule, (x) => this.apply(step, [x], withActivation));
     if (kind === 'BatchNormalization' && inputs[0].rank === 4) {
       const axis = (layer.getConfig() as { axis?: number | number[] }).axis;
       if (axis === -1 || axis === 3 || (Array.isArray(axis) && (axis[0] === -1 || axis[0] === 3))) {
@@ -200,14 +214,16 @@ export class LayersAdapter implements ModelAdapter {
     const z = this.linear(layer, inputs[0]);
     if (z) {
       const activation = activationOf(layer);
-      return withActivation && activation ? activation.apply(z) : z;
+      if (!withActivation || !activation) return z;
+      const inline = rule ? rectifierKindOf(activation.getClassName()) : null;
+      return rule && inline ? withReluRule(z, inline, rule, (v) => activation.apply(v)) : activation.apply(z);
     }
     const out = layer.apply(inputs.length === 1 ? inputs[0] : inputs, { training: false });
     return Array.isArray(out) ? (out[0] as Tensor) : (out as Tensor);
   }
 
   /** Runs `steps` in order, reading and writing tensors by symbolic-tensor id. */
-  private run(steps: Step[], values: Map<number, Tensor>): void {
+  private run(steps: Step[], values: Map<number, Tensor>, rule: ReluRule | null = null): void {
     for (const step of steps) {
       if (step.outputIds.every((id) => values.has(id))) continue;
       const inputs = step.inputIds.map((id) => {
@@ -216,7 +232,7 @@ export class LayersAdapter implements ModelAdapter {
         return value;
       });
       const linearOnly = step === this.scoreSource.linearOf;
-      values.set(step.outputIds[0], this.apply(step, inputs, !linearOnly));
+      values.set(step.outputIds[0], this.apply(step, inputs, !linearOnly, rule));
     }
   }
 
@@ -240,10 +256,10 @@ export class LayersAdapter implements ModelAdapter {
     return raw.reshape([batch, -1]) as Tensor2D;
   }
 
-  scores(input: Tensor4D): Tensor2D {
+  scores(input: Tensor4D, rule: ReluRule | null = null): Tensor2D {
     return tf.tidy(() => {
       const values = new Map<number, Tensor>([[this.inputId, input]]);
-      this.run(this.stepsToScores(), values);
+      this.run(this.stepsToScores(), values, rule);
       return this.scoresFrom(values, input.shape[0]);
     });
   }

@@ -6,23 +6,32 @@
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelAdapter } from '../models/adapter';
 import { tf } from '../tf';
-import type { TechniqueInfo } from '../types';
+import type { TechniqueInfo, TechniqueParameters } from '../types';
 
 export interface TechniqueInput {
   model: ModelAdapter;
   /** A batch of one preprocessed image. */
   input: Tensor4D;
+  /** The same image resized to the model's input, as 0..255 RGB (baselines are built from it). */
+  pixels: Tensor4D;
+  /** Maps 0..255 pixels to the model's input scaling. */
+  preprocess: (pixels: Tensor4D) => Tensor4D;
   classIndex: number;
   /** The target layer (already validated as CAM-capable when the technique needs one). */
   layer: string;
+  /** Resolved parameters (defaults filled in). */
+  parameters: TechniqueParameters;
+  /** Throws when the user cancelled; long techniques call it between steps. */
+  checkCancelled: () => void;
 }
 
 export interface TechniqueOutput {
-  /** [height, width] map at the layer's resolution, ≥ 0. */
+  /** [height, width] map at the layer's (or the input's) resolution, ≥ 0. */
   map: Tensor2D;
-  /** The layer actually used (CAM may differ from the one asked for). */
+  /** The layer actually used (CAM may differ from the one asked for; '' for input-space maps). */
   layer: string;
   notes: string[];
+  metrics?: Record<string, number>;
 }
 
 export abstract class Technique {

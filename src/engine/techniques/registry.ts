@@ -3,8 +3,24 @@ import type { TechniqueInfo } from '../types';
 import type { Technique } from './base';
 import { Cam } from './cam';
 import { GradCam } from './gradCam';
+import { GradXImage } from './gradXImage';
+import { Deconvnet, GuidedBackprop } from './guidedBackprop';
+import { GuidedGradCam } from './guidedGradCam';
+import { IntegratedGradients } from './integratedGradients';
+import { Saliency } from './saliency';
+import { SmoothGrad } from './smoothGrad';
 
-const TECHNIQUES: Technique[] = [new GradCam(), new Cam()];
+const TECHNIQUES: Technique[] = [
+  new GradCam(),
+  new Cam(),
+  new Saliency(),
+  new GuidedBackprop(),
+  new Deconvnet(),
+  new GradXImage(),
+  new IntegratedGradients(),
+  new SmoothGrad((id) => findTechnique(id)),
+  new GuidedGradCam(),
+];
 
 export function techniqueInfos(): TechniqueInfo[] {
   return TECHNIQUES.map((technique) => technique.info);
