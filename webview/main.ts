@@ -1,9 +1,9 @@
 /**
  * The CNN Lens panel's UI. It talks to the host only through `WebviewToHost` / `HostToWebview`
- * (src/shared/protocol.ts) and keeps its view settings in the webview state.
+ * (src/shared/protocol.ts) and keeps its view settings and technique parameters in the webview state.
  */
 import './styles.css';
-import type { ColormapName, TechniqueInfo } from '../src/engine/types';
+import type { ColormapName, TechniqueInfo, TechniqueParameters } from '../src/engine/types';
 import { COLORMAP_NAMES } from '../src/engine/types';
 import type {
   ErrorMessage,
@@ -15,10 +15,12 @@ import type {
   RunStartedMessage,
   ViewSettings,
 } from '../src/shared/protocol';
-import { clear, h, icon } from './view/dom';
+import { append, clear, h, icon } from './view/dom';
 import { formatLayer, formatShape, formatTimings, groupLayers, resolveClass } from './view/format';
 import { buildLayout, type Layout } from './view/layout';
 import { OverlayView } from './view/overlay';
+import { ParameterControls } from './view/parameterControls';
+import { describeChanged, parameterValues } from './view/parameters';
 import { PredictionList } from './view/predictions';
 import { isViewSettings, loadState, post, saveState } from './vscodeApi';
 
@@ -26,7 +28,7 @@ type Phase = 'idle' | 'running' | 'ready' | 'error';
 type StatusKind = 'busy' | 'ok' | 'info' | 'error';
 
 const DEFAULT_VIEW: ViewSettings = { colormap: 'jet', opacity: 0.5 };
-/** Changing technique or layer re-runs after this pause, so arrowing through a list runs once. */
+/** Changing technique, layer or a parameter re-runs after this pause, so arrowing through a list runs once. */
 const RERUN_DELAY_MS = 200;
 
 const STATUS_ICONS: Record<StatusKind, [string, string]> = {
@@ -39,7 +41,10 @@ const STATUS_ICONS: Record<StatusKind, [string, string]> = {
 class App {
   private readonly overlay: OverlayView;
   private readonly predictions: PredictionList;
+  private readonly parameters: ParameterControls;
   private readonly ui: Layout;
+  /** Parameter values the user set, by technique (persisted). */
+  private readonly remembered: Record<string, TechniqueParameters>;
   private view: ViewSettings;
   private viewFromState: boolean;
 
@@ -51,14 +56,18 @@ class App {
   /** The class the next run explains (null = top-1). */
   private classIndex: number | null = null;
   private rerunTimer: ReturnType<typeof setTimeout> | undefined;
+  private rerunPending = false;
 
   constructor(root: HTMLElement) {
-    const saved = loadState().view;
+    const state = loadState();
+    const saved = state.view;
     this.view = saved ?? DEFAULT_VIEW;
     this.viewFromState = saved !== undefined;
+    this.remembered = state.parameters ?? {};
     this.overlay = new OverlayView(this.view);
     this.predictions = new PredictionList((index) => this.pickClass(index));
-    this.ui = buildLayout(root, this.overlay, this.predictions);
+    this.parameters = new ParameterControls(() => this.onParametersEdited());
+    this.ui = buildLayout(root, this.overlay, this.predictions, this.parameters);
     this.showView(COLORMAP_NAMES);
     this.wire();
     this.setPhase('idle');
@@ -115,7 +124,8 @@ class App {
     this.fillLayers(model.layers, model.defaultLayer);
     this.fillLabels(model.labels);
     for (const control of [this.ui.technique, this.ui.classInput, this.ui.classGo, this.ui.rerun]) control.disabled = false;
-    this.updateTechniqueHints();
+    this.updateTechniqueHints(true);
+    this.parameters.setDisabled(false);
     this.ui.retry.hidden = true;
     if (!this.result) this.setPlaceholder('busy', 'Waiting for the first run…');
     this.setStatus('info', 'Model loaded.');
@@ -157,10 +167,19 @@ class App {
     if (this.hasOption(this.ui.technique, msg.technique)) this.ui.technique.value = msg.technique;
     if (msg.layer && this.hasOption(this.ui.layer, msg.layer)) this.ui.layer.value = msg.layer;
     this.updateTechniqueHints();
+    const ran = isParameters(msg.parameters) ? msg.parameters : {};
+    // Show what the run used, unless the user has already changed something for the next one.
+    if (!this.rerunPending && this.parameters.technique === msg.technique) {
+      this.parameters.setValues(ran);
+      this.remember(msg.technique, ran);
+    }
 
+    const specs = this.techniqueInfo(msg.technique)?.parameters ?? [];
+    const changed = describeChanged(specs, ran);
     clear(this.ui.caption);
-    this.ui.caption.append(
-      h('span', { class: 'caption-technique' }, title),
+    append(
+      this.ui.caption,
+      h('span', { class: 'caption-technique' }, title, changed ? h('span', { class: 'caption-params', 'data-testid': 'caption-params' }, ` (${changed})`) : null),
       h('span', { class: 'caption-sep', 'aria-hidden': 'true' }, '·'),
       h('span', {}, 'class ', h('strong', {}, msg.target.label), ` #${msg.target.index}`),
     );
@@ -264,16 +283,53 @@ class App {
 
   private scheduleRun(): void {
     clearTimeout(this.rerunTimer);
+    this.rerunPending = true;
     this.rerunTimer = setTimeout(() => this.requestRun(), RERUN_DELAY_MS);
   }
 
-  private requestRun(): void {
+  private cancelScheduledRun(): void {
     clearTimeout(this.rerunTimer);
+    this.rerunPending = false;
+  }
+
+  private requestRun(): void {
+    this.cancelScheduledRun();
     const technique = this.ui.technique.value;
     if (!this.init || !technique) return;
     const info = this.techniqueInfo(technique);
     const layer = info?.needsLayer === false ? null : this.ui.layer.value || null;
-    post({ type: 'run', technique, classIndex: this.classIndex, layer });
+    const read =
+      this.parameters.technique === technique
+        ? this.parameters.read()
+        : { ok: true as const, values: parameterValues(info?.parameters ?? [], this.rememberedFor(technique)) };
+    if (!read.ok) {
+      this.setStatus('error', `Parameter "${read.name}": ${read.error}`);
+      return;
+    }
+    this.remember(technique, read.values);
+    post({ type: 'run', technique, classIndex: this.classIndex, layer, parameters: read.values });
+  }
+
+  /** A control changed: re-run after the usual pause, unless a field cannot be read yet (half typed, empty). */
+  private onParametersEdited(): void {
+    const technique = this.parameters.technique;
+    const read = this.parameters.read();
+    if (!technique || !read.ok) {
+      this.cancelScheduledRun();
+      return;
+    }
+    this.remember(technique, read.values);
+    this.scheduleRun();
+  }
+
+  private remember(technique: string, values: TechniqueParameters): void {
+    if (Object.keys(values).length === 0 && !Object.hasOwn(this.remembered, technique)) return;
+    this.remembered[technique] = { ...values };
+    saveState({ parameters: this.remembered });
+  }
+
+  private rememberedFor(technique: string | undefined): TechniqueParameters | undefined {
+    return technique !== undefined && Object.hasOwn(this.remembered, technique) ? this.remembered[technique] : undefined;
   }
 
   private pickClass(index: number): void {
@@ -340,8 +396,12 @@ class App {
     return this.techniqueInfo(id)?.title ?? id;
   }
 
-  private updateTechniqueHints(): void {
+  private updateTechniqueHints(rebuild = false): void {
     const info = this.techniqueInfo(this.ui.technique.value);
+    // Rebuilt only when the technique changes, so a run starting never takes the focus from a field.
+    if (rebuild || this.parameters.technique !== (info?.id ?? null)) {
+      this.parameters.render(info, parameterValues(info?.parameters ?? [], this.rememberedFor(info?.id)), this.init?.techniques ?? []);
+    }
     this.ui.techniqueHint.textContent = info?.summary ?? '';
     this.ui.technique.title = info?.summary ?? '';
     const usesLayer = info?.needsLayer !== false;
@@ -375,6 +435,10 @@ class App {
   private fillLabels(labels: readonly string[]): void {
     this.ui.classLabels.replaceChildren(...labels.map((label, index) => h('option', { value: `${label} (#${index})` })));
   }
+}
+
+function isParameters(value: unknown): value is TechniqueParameters {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isHostMessage(data: unknown): data is HostToWebview {

@@ -3,7 +3,7 @@
  * (see engineClient.ts); the panel and commands only see this interface, so tests can
  * substitute it and the extension host never runs tensor code on its event loop.
  */
-import type { ColormapName, Explanation, ModelSummary, RgbaImage, TechniqueInfo } from '../engine/types';
+import type { ColormapName, Explanation, ModelSummary, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
 export interface ExplainJob {
   imagePath: string;
@@ -12,6 +12,8 @@ export interface ExplainJob {
   classIndex: number | null;
   /** Target layer; null = the model's default. */
   layer: string | null;
+  /** Technique parameters by name; missing ones take their defaults, the engine rejects bad ones. */
+  parameters: TechniqueParameters;
 }
 
 export interface CancelSignal {

@@ -131,7 +131,8 @@ export class EngineClient implements EngineApi {
 
   explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation> {
     const { limits } = this.settings();
-    return this.request({ kind: 'explain', model: this.modelRef(), limits, ...job }, cancel);
+    const { imagePath, technique, classIndex, layer, parameters } = job;
+    return this.request({ kind: 'explain', model: this.modelRef(), limits, imagePath, technique, classIndex, layer, parameters: { ...parameters } }, cancel);
   }
 
   displayImage(imagePath: string, maxSide: number): Promise<RgbaImage> {

@@ -2,7 +2,7 @@
  * Every message between the extension host and the CNN Lens panel's webview, typed once.
  * Both sides import this module; it imports nothing from vscode, the DOM or tfjs.
  */
-import type { ColormapName, LayerInfo, Prediction, TechniqueInfo, Timings } from '../engine/types';
+import type { ColormapName, LayerInfo, Prediction, TechniqueInfo, TechniqueParameters, Timings } from '../engine/types';
 import { COLORMAP_NAMES } from '../engine/types';
 
 /** Pixels as sent to the webview: RGBA for images, one byte per pixel (0..255) for maps. */
@@ -51,6 +51,8 @@ export interface ResultMessage {
   backend: string;
   timings: Timings;
   notes: string[];
+  /** The parameters the technique ran with (defaults filled in). */
+  parameters: TechniqueParameters;
   /** The image, downscaled for display when large. */
   image: PixelsMessagePart;
   /** The normalised map at the same size as `image`. */
@@ -87,6 +89,8 @@ export interface RunRequestMessage {
   technique: string;
   classIndex: number | null;
   layer: string | null;
+  /** Technique parameters by name; missing ones take their defaults (the engine checks the ranges). */
+  parameters: TechniqueParameters;
 }
 export interface CancelMessage {
   type: 'cancel';
@@ -102,6 +106,11 @@ export interface ViewChangedMessage {
 export type WebviewToHost = ReadyMessage | RunRequestMessage | CancelMessage | ExportMessage | ViewChangedMessage;
 
 const MAX_NAME_LENGTH = 512;
+/** Limits on the `parameters` of a run request (the engine validates names and ranges itself). */
+export const MAX_PARAMETERS = 16;
+export const MAX_PARAMETER_NAME_LENGTH = 32;
+export const MAX_PARAMETER_VALUE_LENGTH = 64;
+const PARAMETER_NAME = /^[a-z][a-zA-Z-]*$/;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -117,6 +126,31 @@ function parseView(value: unknown): ViewSettings | null {
   if (typeof colormap !== 'string' || !(COLORMAP_NAMES as readonly string[]).includes(colormap)) return null;
   if (typeof opacity !== 'number' || !Number.isFinite(opacity) || opacity < 0 || opacity > 1) return null;
   return { colormap: colormap as ColormapName, opacity };
+}
+
+/**
+ * Run parameters: a plain object of at most MAX_PARAMETERS entries, names like `samples` (the regex also
+ * keeps out `__proto__`), values finite numbers or non-empty strings of at most
+ * MAX_PARAMETER_VALUE_LENGTH characters (an empty string would read as 0 where a number is expected).
+ * Rebuilt into a fresh object. Anything else → null; the engine then checks names and ranges.
+ */
+export function parseParameters(value: unknown): TechniqueParameters | null {
+  if (!isRecord(value)) return null;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return null;
+  const keys = Object.keys(value);
+  if (keys.length > MAX_PARAMETERS) return null;
+  const parameters: TechniqueParameters = {};
+  for (const key of keys) {
+    if (key.length > MAX_PARAMETER_NAME_LENGTH || !PARAMETER_NAME.test(key)) return null;
+    const item = value[key];
+    const valid =
+      (typeof item === 'number' && Number.isFinite(item)) ||
+      (typeof item === 'string' && item.length > 0 && item.length <= MAX_PARAMETER_VALUE_LENGTH);
+    if (!valid) return null;
+    parameters[key] = item;
+  }
+  return parameters;
 }
 
 /**
@@ -137,7 +171,9 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
         classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
       if (!validClass) return null;
       if (layer !== null && !isShortString(layer)) return null;
-      return { type: 'run', technique, classIndex: classIndex as number | null, layer: layer as string | null };
+      const parameters = parseParameters(raw.parameters);
+      if (!parameters) return null;
+      return { type: 'run', technique, classIndex: classIndex as number | null, layer: layer as string | null, parameters };
     }
     case 'export': {
       const view = parseView(raw.view);

@@ -60,7 +60,12 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const explanation = await engine.explain(
         loaded,
         image,
-        { technique: request.technique, classTarget: request.classIndex ?? undefined, layer: request.layer ?? undefined },
+        {
+          technique: request.technique,
+          classTarget: request.classIndex ?? undefined,
+          layer: request.layer ?? undefined,
+          parameters: request.parameters,
+        },
         checkCancelled,
       );
       explanation.timings.decodeMs = decodeMs;

@@ -4,7 +4,7 @@
  */
 import type { BackendChoice } from '../engine/backend';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
-import type { ColormapName, Explanation, Heatmap, ModelSummary, RgbaImage, TechniqueInfo } from '../engine/types';
+import type { ColormapName, Explanation, Heatmap, ModelSummary, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
 export interface WorkerInit {
   backend: BackendChoice;
@@ -25,7 +25,7 @@ export interface ImageLimitsRef {
 
 export type WorkerRequest =
   | { id: number; kind: 'describe'; model: ModelRef }
-  | { id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; technique: string; classIndex: number | null; layer: string | null }
+  | { id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; technique: string; classIndex: number | null; layer: string | null; parameters: TechniqueParameters }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
   | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colormap: ColormapName; opacity: number; outPath: string };
 

@@ -79,15 +79,29 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     const panel = await explain(samples[1]);
     const first = panel.lastResult!;
     const otherClass = first.predictions[1].index;
-    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: otherClass, layer: null });
+    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: otherClass, layer: null, parameters: {} });
     await until('the class re-run', () => !panel.isRunning && panel.lastResult !== first && panel.lastResult);
     assert.equal(panel.lastResult!.target.index, otherClass);
 
-    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: null, layer: 'block3_relu2' });
+    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: null, layer: 'block3_relu2', parameters: {} });
     await until('the layer re-run', () => !panel.isRunning && panel.lastResult?.layer === 'block3_relu2' && panel.lastResult);
 
-    await panel.receiveForTest({ type: 'run', technique: 'cam', classIndex: null, layer: null });
+    await panel.receiveForTest({ type: 'run', technique: 'cam', classIndex: null, layer: null, parameters: {} });
     await until('the technique re-run', () => !panel.isRunning && panel.lastResult?.technique === 'cam' && panel.lastResult);
+  });
+
+  it('technique parameters from the webview side reach the engine', async () => {
+    const panel = await explain(samples[1]);
+    const posted = panel.postedMessages;
+    // A malformed parameters object is dropped by the validation: no run starts.
+    await panel.receiveForTest({ type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters: { samples: 'x'.repeat(65) } });
+    assert.equal(panel.isRunning, false);
+    assert.equal(panel.postedMessages, posted, 'nothing was posted for a malformed run message');
+
+    await panel.receiveForTest({ type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters: { samples: 3, noise: 0.1 } });
+    const result = await until('the smoothgrad run', () => !panel.isRunning && panel.lastResult?.technique === 'smoothgrad' && panel.lastResult);
+    assert.equal(result.technique, 'smoothgrad');
+    assert.deepEqual(result.parameters, { base: 'saliency', samples: 3, noise: 0.1, variant: 'smoothgrad' });
   });
 
   it('export writes a valid PNG next to the image', async () => {
@@ -111,11 +125,11 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
 
   it('cancel and closing the panel mid-run leave no run behind', async () => {
     const panel = await explain(samples[0]);
-    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: 2, layer: null });
+    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: 2, layer: null, parameters: {} });
     await panel.receiveForTest({ type: 'cancel' });
     await until('the cancel', () => !panel.isRunning);
 
-    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: 3, layer: null });
+    await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: 3, layer: null, parameters: {} });
     const imagePath = panel.imagePath;
     panel.dispose();
     assert.equal(panel.isRunning, false, 'closing the panel cancels its run');
@@ -128,7 +142,7 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
   it('a broken image and a broken model give clear errors, and the extension keeps working', async () => {
     const broken = workspaceFile('broken.png');
     const never = { cancelled: false, onCancel: () => undefined };
-    await assert.rejects(api.engine.explain({ imagePath: broken, technique: 'gradcam', classIndex: null, layer: null }, never), /"broken\.png" is not a readable image/);
+    await assert.rejects(api.engine.explain({ imagePath: broken, technique: 'gradcam', classIndex: null, layer: null, parameters: {} }, never), /"broken\.png" is not a readable image/);
 
     const config = vscode.workspace.getConfiguration('cnnLens');
     await config.update('model', 'broken-model', vscode.ConfigurationTarget.Workspace);

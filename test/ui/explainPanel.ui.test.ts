@@ -90,6 +90,53 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     });
   });
 
+  it('technique parameters: SmoothGrad with 5 samples re-runs; an out-of-range value shows the engine error; values are kept per technique', async () => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+      await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+      assert.equal(await frame.isVisible('[data-testid="params"]'), false, 'Grad-CAM has no parameters to show');
+
+      await frame.selectOption('[data-testid="technique"]', 'smoothgrad');
+      await frame.waitForSelector('[data-testid="param-samples"]', { state: 'visible' });
+      const samplesInput = await frame.$eval('[data-testid="param-samples"]', (el) => {
+        const input = el as HTMLInputElement;
+        return { type: input.type, value: input.value, min: input.min, max: input.max, step: input.step, label: input.labels?.[0]?.textContent ?? '' };
+      });
+      assert.deepEqual(samplesInput, { type: 'number', value: '25', min: '1', max: '500', step: '1', label: 'Noisy samples (n)' });
+      assert.equal(await frame.getAttribute('[data-testid="param-noise"]', 'step'), '0.01');
+      assert.equal(await frame.inputValue('[data-testid="param-noise"]'), '0.15');
+      const baseChoices = await frame.$$eval('[data-testid="param-base"] option', (options) => options.map((o) => (o as HTMLOptionElement).value));
+      assert.ok(baseChoices.includes('saliency') && baseChoices.includes('guided-backprop'), `base choices: ${baseChoices.join(', ')}`);
+      assert.equal(await frame.inputValue('[data-testid="param-variant"]'), 'smoothgrad');
+
+      await frame.fill('[data-testid="param-samples"]', '5');
+      await frame.waitForFunction(() => /samples 5/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await waitForState(frame, 'ready', 60_000);
+      assert.match((await frame.textContent('[data-testid="caption"]')) ?? '', /SmoothGrad/);
+      const stats = await canvasStats(frame);
+      assert.ok(stats.distinctColours > 50, `a SmoothGrad map is drawn (${stats.distinctColours} colours)`);
+      await shot(page, 'panel-smoothgrad.png');
+
+      // Out of range: the engine refuses it, and its message shows inline like any failed run.
+      await frame.fill('[data-testid="param-samples"]', '0');
+      await waitForState(frame, 'error', 60_000);
+      assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /samples.*1 to 500/);
+      assert.equal(await frame.getAttribute('[data-testid="param-samples"]', 'aria-invalid'), 'true');
+      await shot(page, 'panel-param-error.png');
+      await frame.fill('[data-testid="param-samples"]', '5');
+      await waitForState(frame, 'ready', 60_000);
+
+      // Values are remembered per technique.
+      await frame.selectOption('[data-testid="technique"]', 'gradcam');
+      await frame.waitForSelector('[data-testid="param-samples"]', { state: 'detached' });
+      await frame.selectOption('[data-testid="technique"]', 'smoothgrad');
+      await frame.waitForSelector('[data-testid="param-samples"]', { state: 'visible' });
+      assert.equal(await frame.inputValue('[data-testid="param-samples"]'), '5');
+      await frame.waitForFunction(() => /SmoothGrad \(samples 5\)/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+    });
+  });
+
   it('a broken image gives an error message and the extension keeps working', async () => {
     await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
       await explorerContextMenu(page, 'broken.png', 'Explain with Grad-CAM');

@@ -1,19 +1,39 @@
 import { strict as assert } from 'node:assert';
-import { parseWebviewMessage } from '../../src/shared/protocol';
+import { parseParameters, parseWebviewMessage } from '../../src/shared/protocol';
 
 describe('webview message validation', () => {
   it('accepts well-formed messages and rebuilds them field by field', () => {
     assert.deepEqual(parseWebviewMessage({ type: 'ready', extra: 'dropped' }), { type: 'ready' });
-    assert.deepEqual(parseWebviewMessage({ type: 'run', technique: 'gradcam', classIndex: 3, layer: 'conv', evil: 1 }), {
+    assert.deepEqual(parseWebviewMessage({ type: 'run', technique: 'gradcam', classIndex: 3, layer: 'conv', parameters: {}, evil: 1 }), {
       type: 'run',
       technique: 'gradcam',
       classIndex: 3,
       layer: 'conv',
+      parameters: {},
     });
-    assert.deepEqual(parseWebviewMessage({ type: 'run', technique: 'cam', classIndex: null, layer: null }), { type: 'run', technique: 'cam', classIndex: null, layer: null });
+    assert.deepEqual(parseWebviewMessage({ type: 'run', technique: 'cam', classIndex: null, layer: null, parameters: {} }), {
+      type: 'run',
+      technique: 'cam',
+      classIndex: null,
+      layer: null,
+      parameters: {},
+    });
     assert.deepEqual(parseWebviewMessage({ type: 'export', view: { colormap: 'viridis', opacity: 0.25 } }), { type: 'export', view: { colormap: 'viridis', opacity: 0.25 } });
   });
 
+  it('accepts run parameters: finite numbers and short strings under short names', () => {
+    const parameters = { base: 'guided-backprop', samples: 5, noise: 0.1, variant: 'vargrad', steps: -3, rule: 'gauss-legendre', longName: 'x'.repeat(64) };
+    const parsed = parseWebviewMessage({ type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters });
+    assert.deepEqual(parsed, { type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters });
+    assert.notEqual((parsed as { parameters: object }).parameters, parameters, 'the parameters object is rebuilt');
+    // Sixteen entries is the limit; an object without a prototype is as plain as a literal.
+    const sixteen = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`p${'abcdefghijklmnop'[i]}`, i]));
+    assert.deepEqual(parseParameters(sixteen), sixteen);
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, { samples: 2 });
+    assert.deepEqual(parseParameters(bare), { samples: 2 });
+  });
+
+  const run = (parameters: unknown): unknown => ({ type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters });
   const bad: [string, unknown][] = [
     ['null', null],
     ['a string', 'run'],
@@ -26,6 +46,28 @@ describe('webview message validation', () => {
     ['an unknown colormap', { type: 'export', view: { colormap: 'rainbow', opacity: 0.5 } }],
     ['opacity out of range', { type: 'viewChanged', view: { colormap: 'jet', opacity: 2 } }],
     ['NaN opacity', { type: 'viewChanged', view: { colormap: 'jet', opacity: NaN } }],
+    ['a run without parameters', { type: 'run', technique: 'gradcam', classIndex: null, layer: null }],
+    ['null parameters', run(null)],
+    ['array parameters', run([5])],
+    ['string parameters', run('samples=5')],
+    ['parameters of a class instance', run(new Map([['samples', 5]]))],
+    ['a date as parameters', run(new Date(0))],
+    ['17 parameters', run(Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`p${'abcdefghijklmnopq'[i]}`, i])))],
+    ['a parameter name with a digit', run({ samples2: 5 })],
+    ['a parameter name starting upper-case', run({ Samples: 5 })],
+    ['a parameter name starting with a dash', run({ '-samples': 5 })],
+    ['an empty parameter name', run({ '': 5 })],
+    ['a parameter name with a space', run({ 'sam ples': 5 })],
+    ['a __proto__ parameter name', run(JSON.parse('{"__proto__": {"polluted": 1}}'))],
+    ['a very long parameter name', run({ ['a'.repeat(33)]: 5 })],
+    ['a NaN parameter', run({ noise: NaN })],
+    ['an infinite parameter', run({ steps: Infinity })],
+    ['a boolean parameter', run({ samples: true })],
+    ['a null parameter', run({ samples: null })],
+    ['a nested object parameter', run({ base: { id: 'saliency' } })],
+    ['an array parameter', run({ samples: [5] })],
+    ['an empty string parameter', run({ noise: '' })],
+    ['a 65-character string parameter', run({ base: 'x'.repeat(65) })],
   ];
   for (const [what, raw] of bad) {
     it(`rejects ${what}`, () => assert.equal(parseWebviewMessage(raw), null));

@@ -1,6 +1,7 @@
 /** Builds the panel's DOM once and hands back the elements the app updates. */
 import { h, icon } from './dom';
 import type { OverlayView } from './overlay';
+import type { ParameterControls } from './parameterControls';
 import type { PredictionList } from './predictions';
 
 export interface Layout {
@@ -48,7 +49,7 @@ function button(kind: 'primary' | 'secondary', iconName: string, text: string, a
   return h('button', { type: 'button', class: `button ${kind}`, ...attrs }, icon(iconName), h('span', {}, text));
 }
 
-export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions: PredictionList): Layout {
+export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions: PredictionList, parameters: ParameterControls): Layout {
   const imageName = h('h1', { class: 'image-name', 'data-testid': 'image-name' }, 'CNN Lens');
   const modelName = h('span', { class: 'model-name', 'data-testid': 'model-name' }, '');
   const inputShape = h('span', { class: 'input-shape', 'data-testid': 'input-shape' }, '');
@@ -138,6 +139,7 @@ export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions
       'Explanation',
       'section-explanation',
       field(h('label', { for: 'technique' }, 'Technique'), technique, techniqueHint),
+      parameters.element,
       field(h('label', { for: 'layer' }, 'Target layer'), layer, layerHint),
       h('div', { class: 'actions' }, rerun),
     ),

@@ -7,7 +7,7 @@ import { pickImage } from './pickImage';
 export function registerExplainCommands(context: vscode.ExtensionContext, panelContext: ExplainPanelContext, engine: EngineApi): void {
   const explainWith = (technique: string) => async (clicked?: unknown) => {
     const image = await pickImage(clicked);
-    if (image) ExplainPanel.show(panelContext, image, { technique, classIndex: null, layer: null });
+    if (image) ExplainPanel.show(panelContext, image, { technique, classIndex: null, layer: null, parameters: {} });
   };
 
   context.subscriptions.push(
@@ -27,7 +27,7 @@ export function registerExplainCommands(context: vscode.ExtensionContext, panelC
         techniques.map((t) => ({ label: t.title, description: t.id, detail: t.summary, id: t.id })),
         { placeHolder: 'Technique to explain the prediction with' },
       );
-      if (choice) ExplainPanel.show(panelContext, image, { technique: choice.id, classIndex: null, layer: null });
+      if (choice) ExplainPanel.show(panelContext, image, { technique: choice.id, classIndex: null, layer: null, parameters: {} });
     }),
   );
 }

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Explanation, RgbaImage, TechniqueInfo } from '../../engine/types';
+import type { Explanation, RgbaImage, TechniqueInfo, TechniqueParameters } from '../../engine/types';
 import { COLORMAP_NAMES } from '../../engine/types';
 import { heatmapToBytes, resizeHeatmap, resizeRgba } from '../../engine/render/overlay';
 import type {
@@ -45,6 +45,8 @@ export interface ExplainRequest {
   classIndex: number | null;
   /** null = the model's default layer. */
   layer: string | null;
+  /** Technique parameters; {} = the technique's defaults. */
+  parameters: TechniqueParameters;
 }
 
 interface ActiveRun {
@@ -95,7 +97,7 @@ export class ExplainPanel {
     const existing = ExplainPanel.panels.get(key);
     if (existing) {
       existing.panel.reveal(undefined, false);
-      existing.requestRun(request);
+      existing.requestRun(existing.withKeptParameters(request));
       return existing;
     }
     const created = new ExplainPanel(context, imageUri, request);
@@ -124,6 +126,8 @@ export class ExplainPanel {
   private modelReady = false;
   private readyGeneration = 0;
   private techniqueList: TechniqueInfo[] = [];
+  /** The parameters last asked for per technique, so a command re-running this panel keeps them. */
+  private readonly parametersByTechnique = new Map<string, TechniqueParameters>();
 
   private nextRunId = 1;
   private run: ActiveRun | undefined;
@@ -248,7 +252,8 @@ export class ExplainPanel {
         await this.sendInit();
         return;
       case 'run':
-        this.requestRun({ technique: msg.technique, classIndex: msg.classIndex, layer: msg.layer });
+        this.parametersByTechnique.set(msg.technique, msg.parameters);
+        this.requestRun({ technique: msg.technique, classIndex: msg.classIndex, layer: msg.layer, parameters: msg.parameters });
         return;
       case 'cancel':
         this.cancelRun('user');
@@ -321,6 +326,12 @@ export class ExplainPanel {
   }
 
   // ---- runs ----
+
+  /** `request` with the parameters this panel last ran its technique with under the ones it names. */
+  private withKeptParameters(request: ExplainRequest): ExplainRequest {
+    const kept = this.parametersByTechnique.get(request.technique);
+    return kept ? { ...request, parameters: { ...kept, ...request.parameters } } : request;
+  }
 
   private requestRun(request: ExplainRequest): void {
     if (this.disposed) return;
@@ -433,6 +444,7 @@ export class ExplainPanel {
       backend: explanation.backend,
       timings: explanation.timings,
       notes: explanation.notes,
+      parameters: explanation.parameters,
       image: imagePart,
       heatmap: heatmapPart,
     };
