@@ -154,6 +154,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.equal(tf.memory().numTensors, start, 'a cancelled run leaked');
       await assert.rejects(engine.explain(loaded, image, { technique: 'integrated-gradients', parameters: { steps: 1001 } }), /steps.*from 1 to 1000/);
       await assert.rejects(engine.explain(loaded, image, { technique: 'saliency', parameters: { steps: 3 } }), /no parameter "steps"/);
+      await assert.rejects(engine.explain(loaded, image, { technique: 'smoothgrad', parameters: { noise: '' } }), /"noise".*must be a number/);
       assert.equal(tf.memory().numTensors, start);
     });
   });

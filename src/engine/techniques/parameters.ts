@@ -17,7 +17,7 @@ export function resolveParameters(techniqueId: string, specs: ParameterSpec[] = 
       resolved[spec.name] = String(raw);
       continue;
     }
-    const value = Number(raw);
+    const value = typeof raw === 'string' && raw.trim() === '' ? NaN : Number(raw);
     const inRange = Number.isFinite(value) && (spec.min === undefined || value >= spec.min) && (spec.max === undefined || value <= spec.max);
     if (!inRange || (spec.integer && !Number.isInteger(value))) {
       throw new Error(`Parameter "${spec.name}" of ${techniqueId} must be ${spec.integer ? 'an integer' : 'a number'} from ${spec.min ?? '-∞'} to ${spec.max ?? '∞'}; got "${raw}".`);
