@@ -1,7 +1,7 @@
 """Cluttered, localisation-checkable Fashion-MNIST canvases.
 
 Each sample is a 64x64 RGB canvas holding one Fashion-MNIST item, scaled to
-20-44 px, tinted with a random colour and placed at a random position fully
+24-44 px, tinted with a random colour and placed at a random position fully
 inside the canvas, over background clutter: low-contrast noise, a few small
 crops of *other* items and a few thin line segments. Because the clutter looks
 like bits of clothing but only the one whole item decides the class, where a
@@ -25,14 +25,14 @@ FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 CLASS_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 CANVAS = 64
-ITEM_SIZE = (20, 44)       # inclusive range of the scaled item's side, px
+ITEM_SIZE = (24, 44)       # inclusive range of the scaled item's side, px
 PATCHES = (2, 4)           # clutter crops of other items per canvas
 PATCH_SIZE = (6, 10)       # their side, px
 LINES = (1, 3)             # clutter line segments per canvas
 # Opacity ranges of the clutter. These are the knobs to turn down if the
 # classifier cannot reach its accuracy target (see models/README.md).
-PATCH_ALPHA = (0.35, 0.7)
-LINE_ALPHA = (0.25, 0.6)
+PATCH_ALPHA = (0.25, 0.55)
+LINE_ALPHA = (0.2, 0.5)
 NOISE_STD = 0.03
 
 
