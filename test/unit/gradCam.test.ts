@@ -3,7 +3,7 @@ import { Engine } from '../../src/engine/engine';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { tf, tfl } from '../../src/engine/tf';
 import type { RgbaImage } from '../../src/engine/types';
-import { noiseImage, saveModel, setWeights, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { noiseImage, redGreenModel, saveModel, setWeights, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 const quiet = () => undefined;
 
@@ -134,13 +134,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('is class-discriminative: two classes, two places', async () => {
-      const model = tfl.sequential();
-      model.add(tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 2, kernelSize: 1, activation: 'relu', name: 'colour' }));
-      model.add(tfl.layers.globalAveragePooling2d({}));
-      model.add(tfl.layers.dense({ units: 2, name: 'logits' }));
-      // Channel 0 sees red, channel 1 sees green; class i reads channel i.
-      setWeights(model.getLayer('colour'), [[1, 0, 0, 1, 0, 0], [0, 0]]);
-      setWeights(model.getLayer('logits'), [[1, 0, 0, 1], [0, 0]]);
+      const model = redGreenModel();
       const loaded = await load(model, { preprocess: 'zero-one', labels: ['red', 'green'] });
       const image = solidImage(8, 8, [0, 0, 0]);
       const paint = (x0: number, y0: number, rgb: number[]) => {

@@ -5,7 +5,7 @@ import { inputGradient } from '../../src/engine/techniques/inputGradient';
 import { quadrature } from '../../src/engine/techniques/integratedGradients';
 import { techniqueInfos } from '../../src/engine/techniques/registry';
 import { tf, tfl } from '../../src/engine/tf';
-import { noiseImage, saveModel, setWeights, tempDir } from './helpers/tinyModels';
+import { noiseImage, redGreenModel, saveModel, setWeights, tempDir } from './helpers/tinyModels';
 
 const quiet = () => undefined;
 
@@ -116,12 +116,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('is class-dependent: two classes, two places', async () => {
-      const model = tfl.sequential();
-      model.add(tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 2, kernelSize: 1, activation: 'relu', name: 'colour' }));
-      model.add(tfl.layers.globalAveragePooling2d({}));
-      model.add(tfl.layers.dense({ units: 2, name: 'logits' }));
-      setWeights(model.getLayer('colour'), [[1, 0, 0, 1, 0, 0], [0, 0]]);
-      setWeights(model.getLayer('logits'), [[1, 0, 0, 1], [0, 0]]);
+      const model = redGreenModel();
       const loaded = await load(model, { preprocess: 'zero-one', labels: ['red', 'green'] });
       const image = { width: 8, height: 8, data: new Uint8Array(256) };
       for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) image.data.set(y < 4 ? [200, 0, 0, 255] : [0, 200, 0, 255], (y * 8 + x) * 4);

@@ -45,6 +45,17 @@ export function twoConvGapModel(seed: number, size = 6, channels = 3, classes = 
   return model;
 }
 
+/** 8×8 RGB → 1×1 conv (channel 0 sees red, channel 1 green) → GAP → dense: class i reads channel i. */
+export function redGreenModel(): tfl.Sequential {
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 2, kernelSize: 1, activation: 'relu', name: 'colour' }));
+  model.add(tfl.layers.globalAveragePooling2d({}));
+  model.add(tfl.layers.dense({ units: 2, name: 'logits' }));
+  setWeights(model.getLayer('colour'), [[1, 0, 0, 1, 0, 0], [0, 0]]);
+  setWeights(model.getLayer('logits'), [[1, 0, 0, 1], [0, 0]]);
+  return model;
+}
+
 export function solidImage(width: number, height: number, rgb: [number, number, number]): RgbaImage {
   const data = new Uint8Array(width * height * 4);
   for (let i = 0; i < width * height; i++) data.set([...rgb, 255], i * 4);
