@@ -8,8 +8,9 @@ import type { ReluRule } from '../models/reluRules';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
 import { clipOutliers, inputGradient, maxAbsOverChannels } from './inputGradient';
 
-abstract class RuleBackprop extends Technique {
-  protected abstract readonly rule: ReluRule;
+/** The input gradient under a ReLU backward rule (null = the stock rule: plain saliency). */
+export abstract class RuleBackprop extends Technique {
+  protected abstract readonly rule: ReluRule | null;
 
   run({ model, input, classIndex }: TechniqueInput): TechniqueOutput {
     return { map: clipOutliers(maxAbsOverChannels(inputGradient(model, input, classIndex, this.rule))), layer: '', notes: [] };

@@ -2,10 +2,10 @@
  * Vanilla backpropagation / saliency: Simonyan et al., "Deep Inside Convolutional Networks", 2014
  * (https://arxiv.org/abs/1312.6034). The map is max over channels of |d score / d input|.
  */
-import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
-import { clipOutliers, inputGradient, maxAbsOverChannels } from './inputGradient';
+import { RuleBackprop } from './guidedBackprop';
 
-export class Saliency extends Technique {
+export class Saliency extends RuleBackprop {
+  protected readonly rule = null;
   readonly info = {
     id: 'saliency',
     title: 'Saliency (vanilla gradient)',
@@ -13,8 +13,4 @@ export class Saliency extends Technique {
     needsGradients: true,
     needsLayer: false,
   };
-
-  run({ model, input, classIndex }: TechniqueInput): TechniqueOutput {
-    return { map: clipOutliers(maxAbsOverChannels(inputGradient(model, input, classIndex))), layer: '', notes: [] };
-  }
 }
