@@ -46,7 +46,7 @@ function measure(loaded: LoadedModel, image: RgbaImage, repeats: number) {
   const request = (id: string) => {
     const technique = findTechnique(id);
     const parameters = resolveParameters(id, technique.info.parameters);
-    return () => technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined }).map.dataSync();
+    return () => technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
   };
   // dataSync makes each timing include the work, not just its scheduling.
   const forward = time(() => tf.tidy(() => adapter.scores(input).dataSync()), 2, repeats);

@@ -4,16 +4,18 @@
  * Used by the CLI directly and by the extension through its worker thread.
  */
 import { promises as fs } from 'node:fs';
-import type { Tensor2D } from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
 import { loadModel, type LoadedModel } from './models/loadModel';
 import type { ModelConfigOverrides } from './models/modelConfig';
-import { probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
+import { colourToRgba, normalise, probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
 import { scalerFor, toModelPixels } from './preprocess';
 import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
 import { tf } from './tf';
-import type { ExplainOptions, Explanation, Prediction, RgbaImage, TechniqueInfo } from './types';
+import type { ExplainOptions, Explanation, Prediction, Preview, RgbaImage, TechniqueInfo } from './types';
+import type { TechniqueInput } from './techniques/base';
+import { TechniqueNotApplicableError } from './techniques/cam';
 
 export class CancelledError extends Error {
   constructor() {
@@ -74,7 +76,13 @@ export class Engine {
     this.models.clear();
   }
 
-  async explain(model: LoadedModel, image: RgbaImage, options: ExplainOptions, checkCancelled: CancelCheck = () => {}): Promise<Explanation> {
+  async explain(
+    model: LoadedModel,
+    image: RgbaImage,
+    options: ExplainOptions,
+    checkCancelled: CancelCheck = () => {},
+    onPreview?: (preview: Preview) => void,
+  ): Promise<Explanation> {
     const started = performance.now();
     const technique = findTechnique(options.technique ?? 'gradcam');
     const { adapter, summary, labels } = model;
@@ -96,23 +104,31 @@ export class Engine {
 
       const techniqueStart = performance.now();
       const restoreBackend = await this.backendFor(technique.info.needsGradients, adapter.gradientsOnWasm, notes);
+      const reportProgress = previewReporter(onPreview);
       let raw;
       try {
         raw = tf.tidy(() => {
-          const out = technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled });
-          return { map: out.map as Tensor2D, layer: out.layer, notes: out.notes, metrics: out.metrics ?? {} };
+          const out = technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled, reportProgress });
+          return { ...out, signed: out.signed ?? false, metrics: out.metrics ?? {} };
         });
+      } catch (error) {
+        releaseFailedGradientTape();
+        throw explainFailure(error, technique.info.title, summary.name);
       } finally {
         await restoreBackend();
       }
       notes.push(...raw.notes);
       const techniqueMs = performance.now() - techniqueStart;
-      checkCancelled();
-
-      const { heatmap, flat } = upsampleAndNormalise(raw.map, image.width, image.height);
-      const rawMap = toHeatmap(raw.map);
-      raw.map.dispose();
-      if (flat) notes.push(`The map is flat: "${target.label}" has no positive evidence at layer "${raw.layer}".`);
+      let heatmap, flat, colour, rawMap;
+      try {
+        checkCancelled();
+        ({ heatmap, flat } = upsampleAndNormalise(raw.map, image.width, image.height, raw.signed));
+        colour = raw.colour ? colourToRgba(raw.colour, image.width, image.height) : null;
+        rawMap = toHeatmap(raw.map);
+      } finally {
+        tf.dispose([raw.map, ...(raw.colour ? [raw.colour] : [])]);
+      }
+      if (flat) notes.push(`The map is flat: "${target.label}" has no ${raw.signed ? '' : 'positive '}evidence${raw.layer ? ` at layer "${raw.layer}"` : ''}.`);
       return {
         model: summary.name,
         backend: tf.getBackend(),
@@ -121,6 +137,8 @@ export class Engine {
         target,
         predictions,
         heatmap,
+        signed: raw.signed,
+        colour,
         rawMap,
         timings: { decodeMs: 0, forwardMs, techniqueMs, totalMs: performance.now() - started },
         notes,
@@ -145,6 +163,50 @@ export class Engine {
       await tf.setBackend(active);
     };
   }
+}
+
+/** Previews are drawn at most this often: each costs a normalisation and a message. */
+const PREVIEW_INTERVAL_MS = 250;
+
+/** The technique's progress callback: draws a preview when someone listens and enough time has passed. */
+function previewReporter(onPreview: ((preview: Preview) => void) | undefined): TechniqueInput['reportProgress'] {
+  let last = performance.now();
+  return (fraction, preview) => {
+    if (!onPreview || !preview || fraction >= 1 || performance.now() - last < PREVIEW_INTERVAL_MS) return;
+    last = performance.now();
+    const shown = tf.tidy(() => {
+      const { map, signed = false } = preview();
+      const { normalised } = normalise(map, signed);
+      const [height, width] = map.shape;
+      return { fraction, signed, map: { width, height, data: normalised.dataSync() as Float32Array } };
+    });
+    onPreview(shown);
+  };
+}
+
+/**
+ * tfjs keeps the tensors a failed backward pass had saved (its tape is only cleared on success), and
+ * the next gradient would start a fresh tape over them: dispose them now. Reads engine state, which
+ * tfjs exposes but does not document; a no-op when there is no stale tape.
+ */
+export function releaseFailedGradientTape(): void {
+  const state = (tf.engine() as unknown as { state: { activeTape: { saved?: Tensor[] }[] | null; gradientDepth: number } }).state;
+  if (!state.activeTape || state.gradientDepth !== 0) return;
+  for (const node of state.activeTape) tf.dispose(node.saved ?? []);
+  state.activeTape = null;
+}
+
+const MISSING_GRADIENT = /gradient function not found for (\w+)/i;
+
+/** Turns tfjs's "gradient function not found for Op" into a message naming the op and what still works. */
+function explainFailure(error: unknown, techniqueTitle: string, modelName: string): unknown {
+  const op = error instanceof Error ? MISSING_GRADIENT.exec(error.message)?.[1] : undefined;
+  if (!op) return error;
+  const gradientFree = techniqueInfos().filter((info) => !info.needsGradients);
+  const offer = gradientFree.length ? ` Gradient-free techniques still work: ${gradientFree.map((info) => `${info.title} (${info.id})`).join(', ')}.` : '';
+  return new TechniqueNotApplicableError(
+    `Model "${modelName}" uses the op ${op}, which has no gradient in TensorFlow.js, so ${techniqueTitle} cannot run on it.${offer}`,
+  );
 }
 
 /** A class by index, by label (any of its comma-separated names), or top-1 when absent. */

@@ -20,7 +20,7 @@ export interface Heatmap {
 export const SCALING_PRESETS = ['mobilenet', 'zero-one', 'imagenet', 'caffe', 'raw'] as const;
 export type ScalingPreset = (typeof SCALING_PRESETS)[number];
 
-export const COLORMAP_NAMES = ['jet', 'turbo', 'viridis', 'inferno', 'gray'] as const;
+export const COLORMAP_NAMES = ['jet', 'turbo', 'viridis', 'inferno', 'gray', 'diverging'] as const;
 export type ColormapName = (typeof COLORMAP_NAMES)[number];
 
 /** How an image becomes the model's input, and how its outputs are named. */
@@ -110,8 +110,15 @@ export interface Explanation {
   layer: string;
   target: Prediction;
   predictions: Prediction[];
-  /** The map at the image's own resolution, normalised to 0..1. */
+  /**
+   * The map at the image's own resolution, normalised to 0..1; for signed maps 0.5 is zero and 0 / 1 are
+   * the strongest evidence against / for the class (scaled by the largest magnitude, so signs keep scale).
+   */
   heatmap: Heatmap;
+  /** True when the map is signed (drawn with the diverging colormap). */
+  signed: boolean;
+  /** The colour-gradient view at the image's resolution (RGBA), when that view was asked for. */
+  colour: RgbaImage | null;
   /** The map at the layer's resolution before upsampling (for checks and exports). */
   rawMap: Heatmap;
   timings: Timings;
@@ -121,4 +128,11 @@ export interface Explanation {
   parameters: TechniqueParameters;
   /** Numbers the technique measured about itself, e.g. integrated gradients' completenessError. */
   metrics: Record<string, number>;
+}
+
+/** A map so far, while a long technique runs: at the model's input (or layer) resolution, 0..1. */
+export interface Preview {
+  fraction: number;
+  map: Heatmap;
+  signed: boolean;
 }

@@ -14,12 +14,13 @@ describe('panel technique parameters (webview helpers)', () => {
   });
 
   it('fills defaults and keeps remembered values only where they still fit the specs', () => {
-    assert.deepEqual(parameterValues(specs), { base: 'saliency', samples: 25, noise: 0.15, variant: 'smoothgrad' });
+    assert.deepEqual(parameterValues(specs), { base: 'saliency', samples: 25, noise: 0.15, variant: 'smoothgrad', view: 'max-abs' });
     assert.deepEqual(parameterValues(specs, { samples: 5, noise: 2, variant: 'vargrad', base: 'no-such-technique', stale: 1 }), {
       base: 'saliency',
       samples: 5,
       noise: 2, // out of range but a number: the engine says what is wrong when it runs
       variant: 'vargrad',
+      view: 'max-abs',
     });
     assert.deepEqual(parameterValues(specs, { samples: '5', variant: 3 }), parameterValues(specs));
     assert.deepEqual(parameterValues([]), {});

@@ -90,6 +90,13 @@ export class GraphAdapter implements ModelAdapter {
     });
   }
 
+  layerOutput(input: Tensor4D, layer: string): Tensor4D {
+    if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
+    const output = this.model.execute({ [this.inputName]: input }, layer) as Tensor;
+    if (output.rank !== 4) throw new Error(`Node "${layer}" has a ${output.rank}-D output; a spatial (4-D) node is needed.`);
+    return output as Tensor4D;
+  }
+
   split(input: Tensor4D, layer: string): SplitModel {
     if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
     const [activations, scores] = this.model.execute({ [this.inputName]: input }, [layer, this.scoreNode]) as Tensor[];

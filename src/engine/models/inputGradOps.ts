@@ -1,8 +1,10 @@
 /**
  * Convolutions whose gradient is computed for the input only. Explanations never need weight
- * gradients, and the wasm backend has no DepthwiseConv2dNativeBackpropInput kernel: the input
- * gradient of a depthwise convolution is itself a depthwise convolution of the stride-dilated
- * output gradient with the spatially flipped kernel, which every backend can run.
+ * gradients; the wasm backend has no DepthwiseConv2dNativeBackpropInput kernel, and its
+ * Conv2DBackpropInput is a plain loop ~9× slower than its (XNNPACK) forward convolution. The input
+ * gradient of a convolution is itself a convolution of the stride-dilated, padded output gradient with
+ * the spatially flipped kernel (in/out channels swapped for a full convolution), which every backend
+ * runs at forward speed.
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
@@ -33,15 +35,29 @@ function dilateSpatially(dy: Tensor4D, stride: number): Tensor4D {
   return tf.slice(dilated, [0, 0, 0, 0], [n, (h - 1) * stride + 1, (w - 1) * stride + 1, c]) as Tensor4D;
 }
 
-/** dx of y = depthwiseConv2d(x, filter) for channel multiplier 1 and dilation 1. */
-function depthwiseInputGradient(
+export type ConvKind = 'conv2d' | 'depthwise';
+
+/**
+ * The kernel the input gradient convolves with: spatially flipped, and for a full convolution with
+ * input and output channels swapped. Adapters compute it once per layer (wasm's Reverse is slow).
+ */
+export function gradientKernelOf(kind: ConvKind, filter: Tensor4D): Tensor4D {
+  return tf.tidy(() => {
+    const flipped = tf.reverse(filter, [0, 1]) as Tensor4D;
+    return kind === 'depthwise' ? flipped : (tf.transpose(flipped, [0, 1, 3, 2]) as Tensor4D);
+  });
+}
+
+/** dx of y = conv(x, filter) for dilation 1 (and channel multiplier 1 for depthwise). */
+function convInputGradient(
+  kind: ConvKind,
   dy: Tensor4D,
-  filter: Tensor4D,
+  gradientKernel: Tensor4D,
   xShape: [number, number, number, number],
   strides: [number, number],
   padding: Padding,
 ): Tensor4D {
-  const [kh, kw] = filter.shape;
+  const [kh, kw] = gradientKernel.shape;
   const [, h, w] = xShape;
   const [sh, sw] = strides;
   return tf.tidy(() => {
@@ -54,29 +70,53 @@ function depthwiseInputGradient(
     const bottom = h + kh - 1 - top - spread.shape[1];
     const right = w + kw - 1 - left - spread.shape[2];
     spread = tf.pad(spread, [[0, 0], [top, bottom], [left, right], [0, 0]]);
-    const flipped = tf.reverse(filter, [0, 1]) as Tensor4D;
-    return tf.depthwiseConv2d(spread, flipped, 1, 'valid');
+    return kind === 'depthwise' ? tf.depthwiseConv2d(spread, gradientKernel, 1, 'valid') : tf.conv2d(spread, gradientKernel, 1, 'valid');
   });
+}
+
+function withInputOnlyGradient(
+  kind: ConvKind,
+  x: Tensor4D,
+  gradientKernel: Tensor4D,
+  strides: [number, number],
+  padding: Padding,
+  forward: (input: Tensor4D) => Tensor4D,
+): Tensor4D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [Tensor4D, tf.GradSaveFunc];
+    const value = forward(input);
+    save([input]);
+    return {
+      value,
+      gradFunc: (dy: Tensor4D, saved: tf.Tensor[]) =>
+        convInputGradient(kind, dy as Tensor4D, gradientKernel, saved[0].shape as [number, number, number, number], strides, padding),
+    };
+  });
+  return op(x) as Tensor4D;
 }
 
 export function depthwiseConv2dInputGrad(
   x: Tensor4D,
   filter: Tensor4D,
+  gradientKernel: Tensor4D,
   strides: [number, number],
   padding: Padding,
   dilations: [number, number],
 ): Tensor4D {
   const simple = filter.shape[3] === 1 && dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
   if (!simple) return tf.depthwiseConv2d(x, filter, strides, padding, 'NHWC', dilations);
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [input, save] = args as [Tensor4D, tf.GradSaveFunc];
-    const value = tf.depthwiseConv2d(input, filter, strides, padding);
-    save([input]);
-    return {
-      value,
-      gradFunc: (dy: Tensor4D, saved: tf.Tensor[]) =>
-        depthwiseInputGradient(dy as Tensor4D, filter, saved[0].shape as [number, number, number, number], strides, padding),
-    };
-  });
-  return op(x) as Tensor4D;
+  return withInputOnlyGradient('depthwise', x, gradientKernel, strides, padding, (input) => tf.depthwiseConv2d(input, filter, strides, padding));
+}
+
+export function conv2dInputGrad(
+  x: Tensor4D,
+  filter: Tensor4D,
+  gradientKernel: Tensor4D,
+  strides: [number, number],
+  padding: Padding,
+  dilations: [number, number],
+): Tensor4D {
+  const simple = dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
+  if (!simple) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilations);
+  return withInputOnlyGradient('conv2d', x, gradientKernel, strides, padding, (input) => tf.conv2d(input, filter, strides, padding));
 }

@@ -11,7 +11,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
-import { depthwiseConv2dInputGrad, type Padding } from './inputGradOps';
+import { conv2dInputGrad, depthwiseConv2dInputGrad, gradientKernelOf, type Padding } from './inputGradOps';
 import { rectifierKindOf, withReluRule, type ReluRule } from './reluRules';
 
 type Layer = LayersModel['layers'][number];
@@ -78,6 +78,8 @@ export class LayersAdapter implements ModelAdapter {
   private readonly scoreSource: { tensorId: number; linearOf: Step | null };
   /** Scale and shift of each BatchNormalization layer, folded once for inference. */
   private readonly batchNormCache = new Map<Layer, { scale: Tensor1D; shift: Tensor1D }>();
+  /** Per convolution layer, the kernel its input gradient convolves with (made once, at load). */
+  private readonly gradientKernels = new Map<Layer, Tensor4D>();
 
   constructor(private readonly model: LayersModel) {
     if (model.inputs.length !== 1) throw new Error(`The model has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
@@ -111,6 +113,12 @@ export class LayersAdapter implements ModelAdapter {
           camCapable: isCamCapableShape(withoutBatch),
         };
       });
+    for (const { layer } of this.steps) {
+      const kind = layer.getClassName();
+      if (kind === 'Conv2D' || kind === 'DepthwiseConv2D') {
+        this.gradientKernels.set(layer, gradientKernelOf(kind === 'Conv2D' ? 'conv2d' : 'depthwise', layer.getWeights()[0] as Tensor4D));
+      }
+    }
   }
 
   private producerOf(tensorId: number): Step | undefined {
@@ -175,10 +183,8 @@ export class LayersAdapter implements ModelAdapter {
       const { strides, padding, dilationRate, dataFormat } = convConfig(layer);
       if (dataFormat === 'channelsFirst') return null;
       const [kernel, bias] = layer.getWeights();
-      const z =
-        kind === 'Conv2D'
-          ? tf.conv2d(x as Tensor4D, kernel as Tensor4D, strides, padding, 'NHWC', dilationRate)
-          : depthwiseConv2dInputGrad(x as Tensor4D, kernel as Tensor4D, strides, padding, dilationRate);
+      const convolve = kind === 'Conv2D' ? conv2dInputGrad : depthwiseConv2dInputGrad;
+      const z = convolve(x as Tensor4D, kernel as Tensor4D, this.gradientKernels.get(layer)!, strides, padding, dilationRate);
       return bias ? z.add(bias) : z;
     }
     if (kind === 'Dense' && x.rank === 2) {
@@ -238,7 +244,11 @@ export class LayersAdapter implements ModelAdapter {
 
   /** Steps needed to compute the scores, i.e. ancestors of the score tensor. */
   private stepsToScores(): Step[] {
-    const needed = new Set<number>([this.scoreSource.tensorId]);
+    return this.stepsTo(this.scoreSource.tensorId);
+  }
+
+  private stepsTo(tensorId: number): Step[] {
+    const needed = new Set<number>([tensorId]);
     const chosen: Step[] = [];
     for (let i = this.steps.length - 1; i >= 0; i--) {
       const step = this.steps[i];
@@ -261,6 +271,17 @@ export class LayersAdapter implements ModelAdapter {
       const values = new Map<number, Tensor>([[this.inputId, input]]);
       this.run(this.stepsToScores(), values, rule);
       return this.scoresFrom(values, input.shape[0]);
+    });
+  }
+
+  layerOutput(input: Tensor4D, layerName: string, rule: ReluRule | null = null): Tensor4D {
+    const targetId = this.stepOf(layerName).outputIds[0];
+    return tf.tidy(() => {
+      const values = new Map<number, Tensor>([[this.inputId, input]]);
+      this.run(this.stepsTo(targetId), values, rule);
+      const output = values.get(targetId)!;
+      if (output.rank !== 4) throw new Error(`Layer "${layerName}" has a ${output.rank}-D output; a spatial (4-D) layer is needed.`);
+      return output as Tensor4D;
     });
   }
 
@@ -321,8 +342,8 @@ export class LayersAdapter implements ModelAdapter {
   }
 
   ownedTensors(): Tensor[] {
-    // Layer weights are tfjs variables, which engine scopes never dispose.
-    return [];
+    // Layer weights are tfjs variables, which engine scopes never dispose; the gradient kernels are not.
+    return [...this.gradientKernels.values()];
   }
 
   /**
@@ -340,6 +361,8 @@ export class LayersAdapter implements ModelAdapter {
   dispose(): void {
     for (const { scale, shift } of this.batchNormCache.values()) tf.dispose([scale, shift]);
     this.batchNormCache.clear();
+    tf.dispose([...this.gradientKernels.values()]);
+    this.gradientKernels.clear();
     this.model.dispose();
   }
 }

@@ -42,6 +42,18 @@ const JET_SEGMENTS: readonly (readonly [number, number])[][] = [
   [[0, 0.5], [0.11, 1], [0.34, 1], [0.65, 0], [1, 0]],
 ];
 
+/**
+ * Diverging map for signed attributions: ColorBrewer's RdBu reversed (matplotlib RdBu_r) at 5 of its
+ * 11 classes — dark blue (against) through near-white (zero) to dark red (for).
+ */
+const DIVERGING_STOPS: readonly (readonly [number, number, number])[] = [
+  [5, 48, 97],
+  [67, 147, 195],
+  [247, 247, 247],
+  [214, 96, 77],
+  [103, 0, 31],
+];
+
 const cache = new Map<ColormapName, Uint8Array>();
 
 /** 256 × RGB. Shared and cached: treat it as read-only. */
@@ -79,7 +91,7 @@ export function lutIndex(value: number): number {
 function buildLut(name: ColormapName): Uint8Array {
   const lut = new Uint8Array(256 * 3);
   for (let i = 0; i < 256; i++) {
-    const rgb = name === 'gray' ? [i, i, i] : name === 'jet' ? jet(i / 255) : sampled(SAMPLED_TABLES[name], i);
+    const rgb = name === 'gray' ? [i, i, i] : name === 'jet' ? jet(i / 255) : name === 'diverging' ? diverging(i / 255) : sampled(SAMPLED_TABLES[name], i);
     lut.set(rgb, i * 3);
   }
   return lut;
@@ -93,6 +105,13 @@ function jet(x: number): number[] {
     const [x1, y1] = points[k];
     return Math.round(255 * (y0 + ((y1 - y0) * (x - x0)) / (x1 - x0)));
   });
+}
+
+function diverging(x: number): number[] {
+  const position = x * (DIVERGING_STOPS.length - 1);
+  const k = Math.min(Math.floor(position), DIVERGING_STOPS.length - 2);
+  const t = position - k;
+  return [0, 1, 2].map((c) => Math.round(DIVERGING_STOPS[k][c] + (DIVERGING_STOPS[k + 1][c] - DIVERGING_STOPS[k][c]) * t));
 }
 
 /** Entry i of a table stored as every SAMPLE_STEP-th entry plus the last one. */

@@ -1,9 +1,9 @@
 /**
- * The shared base of every technique. A technique turns (model, input, class, layer) into a raw,
- * non-negative map; the pipeline in explain.ts upsamples and normalises it. CAM-style techniques
+ * The shared base of every technique. A technique turns (model, input, class, layer) into a raw map
+ * (non-negative, or signed when it says so); the engine's pipeline upsamples and normalises it. CAM-style techniques
  * extend `CamTechnique` and write one method, as in pytorch-grad-cam's BaseCAM: the channel weights.
  */
-import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelAdapter } from '../models/adapter';
 import { tf } from '../tf';
 import type { TechniqueInfo, TechniqueParameters } from '../types';
@@ -23,11 +23,25 @@ export interface TechniqueInput {
   parameters: TechniqueParameters;
   /** Throws when the user cancelled; long techniques call it between steps. */
   checkCancelled: () => void;
+  /**
+   * Long techniques report how far they are (0..1) and how to draw the map so far; the pipeline calls
+   * `preview` (inside its own tidy) only when someone is watching and not more often than it can show.
+   */
+  reportProgress: (fraction: number, preview?: () => PreviewMap) => void;
+}
+
+export interface PreviewMap {
+  map: Tensor2D;
+  signed?: boolean;
 }
 
 export interface TechniqueOutput {
-  /** [height, width] map at the layer's (or the input's) resolution, ≥ 0. */
+  /** [height, width] map at the layer's (or the input's) resolution, ≥ 0 unless `signed`. */
   map: Tensor2D;
+  /** True when the map's sign matters (for and against the class): drawn with a diverging colormap. */
+  signed?: boolean;
+  /** [height, width, 3] in 0..1: an attribution drawn as a colour image (the colour-gradient view). */
+  colour?: Tensor3D;
   /** The layer actually used (CAM may differ from the one asked for; '' for input-space maps). */
   layer: string;
   notes: string[];

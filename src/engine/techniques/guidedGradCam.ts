@@ -6,7 +6,8 @@ import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
 import { GradCam } from './gradCam';
-import { clipOutliers, inputGradient, maxAbsOverChannels } from './inputGradient';
+import { clipOutliers } from './attribution';
+import { inputGradient } from './inputGradient';
 
 export class GuidedGradCam extends Technique {
   readonly info = {
@@ -23,7 +24,7 @@ export class GuidedGradCam extends Technique {
     const [, h, w] = request.input.shape;
     const cam = this.gradCam.run(request).map;
     const camUp = tf.image.resizeBilinear(cam.reshape([1, cam.shape[0], cam.shape[1], 1]) as tf.Tensor4D, [h, w], false, true).reshape([h, w]);
-    const guided = maxAbsOverChannels(inputGradient(request.model, request.input, request.classIndex, 'guided'));
+    const guided = tf.max(tf.abs(inputGradient(request.model, request.input, request.classIndex, 'guided')), -1).squeeze([0]) as Tensor2D;
     return { map: clipOutliers(guided.mul(camUp) as Tensor2D), layer: request.layer, notes: [] };
   }
 }

@@ -6,8 +6,9 @@
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
-import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
-import { absSumOverChannels, clipOutliers, inputGradient } from './inputGradient';
+import { AttributionTechnique, renderAttribution, viewParameter, type Attribution, type AttributionView } from './attribution';
+import type { TechniqueInput } from './base';
+import { inputGradient } from './inputGradient';
 
 const BATCH = 16;
 
@@ -47,26 +48,42 @@ export function baselineOf(kind: string, request: TechniqueInput): Tensor4D {
   return preprocess(tf.image.resizeBilinear(small, [h, w], false, true));
 }
 
+/**
+ * The quadrature points in an interleaved order (0, k, 2k, …, then 1, k + 1, …) so that every batch
+ * samples the whole path: the running sum is then a fair preview of the final attribution.
+ */
+function interleaved(steps: number): number[] {
+  const stride = Math.ceil(steps / BATCH);
+  const order: number[] = [];
+  for (let offset = 0; offset < stride; offset++) for (let i = offset; i < steps; i += stride) order.push(i);
+  return order;
+}
+
 /** (x − x′) · Σ wᵢ ∇f(x′ + αᵢ(x − x′)), plus the completeness gap. */
-export function integratedGradients(request: TechniqueInput, baseline: Tensor4D, steps: number, rule: 'riemann' | 'gauss-legendre') {
-  const { model, input, classIndex, checkCancelled } = request;
+export function integratedGradients(request: TechniqueInput, baseline: Tensor4D, steps: number, rule: 'riemann' | 'gauss-legendre', view: AttributionView = 'sum-abs') {
+  const { model, input, classIndex, checkCancelled, reportProgress } = request;
   const { alphas, weights } = quadrature(rule, steps);
+  const order = interleaved(steps);
   const delta = input.sub(baseline) as Tensor4D;
-  let averageGradient = tf.zerosLike(input) as Tensor4D;
+  let weightedGradients = tf.zerosLike(input) as Tensor4D;
+  let weightSoFar = 0;
   for (let start = 0; start < steps; start += BATCH) {
     checkCancelled();
-    const chunk = alphas.slice(start, start + BATCH);
+    const chunk = order.slice(start, start + BATCH);
     const next = tf.tidy(() => {
-      const a = tf.tensor1d(chunk).reshape([-1, 1, 1, 1]);
+      const a = tf.tensor1d(chunk.map((i) => alphas[i])).reshape([-1, 1, 1, 1]);
       const points = baseline.add(delta.mul(a)) as Tensor4D;
       const grads = inputGradient(model, points, classIndex);
-      const w = tf.tensor1d(weights.slice(start, start + BATCH)).reshape([-1, 1, 1, 1]);
-      return averageGradient.add(tf.sum(grads.mul(w), 0, true)) as Tensor4D;
+      const w = tf.tensor1d(chunk.map((i) => weights[i])).reshape([-1, 1, 1, 1]);
+      return weightedGradients.add(tf.sum(grads.mul(w), 0, true)) as Tensor4D;
     });
-    averageGradient.dispose();
-    averageGradient = next;
+    weightedGradients.dispose();
+    weightedGradients = next;
+    weightSoFar += chunk.reduce((sum, i) => sum + weights[i], 0);
+    const scale = 1 / weightSoFar;
+    reportProgress(Math.min(start + BATCH, steps) / steps, () => renderAttribution(delta.mul(weightedGradients).mul(scale) as Tensor4D, view));
   }
-  const attribution = delta.mul(averageGradient) as Tensor4D;
+  const attribution = delta.mul(weightedGradients) as Tensor4D;
   const [fx, fBaseline] = model.scores(tf.concat([input, baseline])).slice([0, classIndex], [2, 1]).dataSync();
   const total = tf.sum(attribution).dataSync()[0];
   const change = fx - fBaseline;
@@ -74,7 +91,7 @@ export function integratedGradients(request: TechniqueInput, baseline: Tensor4D,
   return { attribution, completenessError, change };
 }
 
-export class IntegratedGradients extends Technique {
+export class IntegratedGradients extends AttributionTechnique {
   readonly info = {
     id: 'integrated-gradients',
     title: 'Integrated gradients',
@@ -85,13 +102,19 @@ export class IntegratedGradients extends Technique {
       { name: 'steps', summary: 'Integration steps', default: 50, min: 1, max: 1000, integer: true },
       { name: 'baseline', summary: 'Baseline image', default: 'black', choices: ['black', 'blur', 'noise'] },
       { name: 'rule', summary: 'Quadrature rule', default: 'riemann', choices: ['riemann', 'gauss-legendre'] },
+      viewParameter('sum-abs'),
     ],
   };
 
-  run(request: TechniqueInput): TechniqueOutput {
-    const { steps, baseline, rule } = request.parameters;
-    const { attribution, completenessError } = integratedGradients(request, baselineOf(String(baseline), request), Number(steps), rule as 'riemann');
+  override batchable(): boolean {
+    return false;
+  }
+
+  attribute(request: TechniqueInput): Attribution {
+    const { steps, baseline, rule, view } = request.parameters;
+    const result = integratedGradients(request, baselineOf(String(baseline), request), Number(steps), rule as 'riemann', view as AttributionView);
+    const { attribution, completenessError } = result;
     const notes = completenessError > 0.05 ? [`Attributions miss the score change by ${(100 * completenessError).toFixed(1)} %; use more steps.`] : [];
-    return { map: clipOutliers(absSumOverChannels(attribution)), layer: '', notes, metrics: { completenessError } };
+    return { attribution, notes, metrics: { completenessError } };
   }
 }

@@ -4,7 +4,7 @@ import type { Technique } from './base';
 import { Cam } from './cam';
 import { GradCam } from './gradCam';
 import { GradXImage } from './gradXImage';
-import { Deconvnet, GuidedBackprop } from './guidedBackprop';
+import { Deconvnet, GuidedBackprop, GuidedLayer } from './guidedBackprop';
 import { GuidedGradCam } from './guidedGradCam';
 import { IntegratedGradients } from './integratedGradients';
 import { Saliency } from './saliency';
@@ -16,6 +16,7 @@ const TECHNIQUES: Technique[] = [
   new Saliency(),
   new GuidedBackprop(),
   new Deconvnet(),
+  new GuidedLayer(),
   new GradXImage(),
   new IntegratedGradients(),
   new SmoothGrad((id) => findTechnique(id)),

@@ -1,7 +1,9 @@
 /**
  * Vanilla backpropagation / saliency: Simonyan et al., "Deep Inside Convolutional Networks", 2014
- * (https://arxiv.org/abs/1312.6034). The map is max over channels of |d score / d input|.
+ * (https://arxiv.org/abs/1312.6034): d score / d input. Its default view is their grayscale map, max over
+ * channels of |gradient|; the colour, signed, positive and negative views are the seed project's others.
  */
+import { viewParameter } from './attribution';
 import { RuleBackprop } from './guidedBackprop';
 
 export class Saliency extends RuleBackprop {
@@ -12,5 +14,6 @@ export class Saliency extends RuleBackprop {
     summary: 'Gradient of the class score w.r.t. the input pixels: which pixels change the score most.',
     needsGradients: true,
     needsLayer: false,
+    parameters: [viewParameter('max-abs')],
   };
 }

@@ -1,14 +1,58 @@
 /**
  * SmoothGrad: Smilkov et al., "SmoothGrad: removing noise by adding noise", 2017
  * (https://arxiv.org/abs/1706.03825), as a wrapper over any other technique (like Captum's NoiseTunnel):
- * the base technique's map averaged over n copies of the input with Gaussian noise of σ = noise × the
- * input's value range. Variants (Hooker et al. 2019, Adebayo et al. 2018): SquareGrad averages the
- * squared maps, VarGrad takes their variance.
+ * the base technique's attribution averaged over n copies of the input with Gaussian noise of
+ * σ = noise × the input's value range. Variants (Hooker et al. 2019, Adebayo et al. 2018): SquareGrad
+ * averages the squared attributions, VarGrad takes their variance.
+ *
+ * Input-space bases are averaged as raw attributions, BATCH noisy copies per pass, and then drawn with
+ * the chosen view; map bases (Grad-CAM, guided Grad-CAM) are averaged as maps, one copy at a time.
  */
-import type { Tensor2D } from '@tensorflow/tfjs-core';
+import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
+import { AttributionTechnique, renderAttribution, viewParameter, type AttributionView } from './attribution';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
 import { resolveParameters } from './parameters';
+
+const BATCH = 8;
+
+type Variant = 'smoothgrad' | 'squaregrad' | 'vargrad';
+
+/** Running sums of x and x² over samples, owned here (kept from tidies) until `dispose`. */
+class Moments<T extends Tensor> {
+  private sum: T | null = null;
+  private sumOfSquares: T | null = null;
+  count = 0;
+
+  /** Adds a batch of samples (summed along axis 0 when `batched`). */
+  add(samples: T, batched: boolean, size: number): void {
+    const [sum, squares] = tf.tidy(() => {
+      const s = (batched ? tf.sum(samples, 0, true) : samples) as T;
+      const q = (batched ? tf.sum(samples.square(), 0, true) : samples.square()) as T;
+      // Kept: callers add from inside their own tidy, which must not take the running sums with it.
+      return [tf.keep(this.sum ? this.sum.add(s) : s), tf.keep(this.sumOfSquares ? this.sumOfSquares.add(q) : q)] as [T, T];
+    });
+    tf.dispose([this.sum, this.sumOfSquares].filter((t): t is T => t !== null));
+    this.sum = sum;
+    this.sumOfSquares = squares;
+    this.count += size;
+  }
+
+  /** The aggregate of the samples so far; a new tensor. */
+  aggregate(variant: Variant): T {
+    return tf.tidy(() => {
+      const mean = this.sum!.div(this.count);
+      const meanSquare = this.sumOfSquares!.div(this.count);
+      if (variant === 'squaregrad') return meanSquare as T;
+      if (variant === 'vargrad') return tf.relu(meanSquare.sub(mean.square())) as T;
+      return mean as T;
+    });
+  }
+
+  dispose(): void {
+    tf.dispose([this.sum, this.sumOfSquares].filter((t): t is T => t !== null));
+  }
+}
 
 export class SmoothGrad extends Technique {
   readonly info = {
@@ -18,10 +62,11 @@ export class SmoothGrad extends Technique {
     needsGradients: true,
     needsLayer: false,
     parameters: [
-      { name: 'base', summary: 'Technique to smooth', default: 'saliency', choices: ['saliency', 'guided-backprop', 'deconvnet', 'grad-x-image', 'integrated-gradients', 'gradcam', 'guided-gradcam'] },
+      { name: 'base', summary: 'Technique to smooth', default: 'saliency', choices: ['saliency', 'guided-backprop', 'deconvnet', 'guided-layer', 'grad-x-image', 'integrated-gradients', 'gradcam', 'guided-gradcam'] },
       { name: 'samples', summary: 'Noisy samples (n)', default: 25, min: 1, max: 500, integer: true },
       { name: 'noise', summary: 'Noise σ as a fraction of the input range', default: 0.15, min: 0, max: 1 },
       { name: 'variant', summary: 'Aggregate', default: 'smoothgrad', choices: ['smoothgrad', 'squaregrad', 'vargrad'] },
+      viewParameter('max-abs'),
     ],
   };
 
@@ -30,31 +75,46 @@ export class SmoothGrad extends Technique {
   }
 
   run(request: TechniqueInput): TechniqueOutput {
-    const { base, samples, noise, variant } = request.parameters;
+    const { base, samples, noise, variant, view } = request.parameters;
     const inner = this.find(String(base));
     const n = Number(samples);
     const sigma = tf.tidy(() => Number(noise) * (request.input.max().dataSync()[0] - request.input.min().dataSync()[0]));
-    const innerParameters = resolveParameters(inner.info.id, inner.info.parameters);
-    let sum: Tensor2D | null = null;
-    let sumOfSquares: Tensor2D | null = null;
+    const takesView = inner.info.parameters?.some((spec) => spec.name === 'view');
+    const innerParameters = resolveParameters(inner.info.id, inner.info.parameters, takesView ? { view: String(view) } : {});
+    const noisy = (start: number, size: number) =>
+      request.input.add(tf.randomNormal([size, ...request.input.shape.slice(1)], 0, sigma, 'float32', 1000 + start)) as Tensor4D;
+    const moments = new Moments<Tensor>();
+    const notes: string[] = [];
     let layer = '';
-    for (let i = 0; i < n; i++) {
-      request.checkCancelled();
-      const [nextSum, nextSquares] = tf.tidy(() => {
-        const noisy = request.input.add(tf.randomNormal(request.input.shape, 0, sigma, 'float32', 1000 + i)) as typeof request.input;
-        const out = inner.run({ ...request, input: noisy, parameters: innerParameters });
-        layer = out.layer;
-        const s = sum ? sum.add(out.map) : out.map;
-        const q = sumOfSquares ? sumOfSquares.add(out.map.square()) : out.map.square();
-        return [s as Tensor2D, q as Tensor2D];
-      });
-      tf.dispose([sum!, sumOfSquares!].filter(Boolean));
-      sum = nextSum;
-      sumOfSquares = nextSquares;
+    try {
+      if (inner instanceof AttributionTechnique) {
+        const batch = inner.batchable(innerParameters) ? BATCH : 1;
+        for (let start = 0; start < n; start += batch) {
+          request.checkCancelled();
+          const size = Math.min(batch, n - start);
+          tf.tidy(() => {
+            const out = inner.attribute({ ...request, input: noisy(start, size), parameters: innerParameters, reportProgress: () => undefined });
+            layer = out.layer ?? '';
+            moments.add(out.attribution, true, size);
+          });
+          request.reportProgress(moments.count / n, () => renderAttribution(moments.aggregate(variant as Variant) as Tensor4D, view as AttributionView));
+        }
+        const rendered = renderAttribution(moments.aggregate(variant as Variant) as Tensor4D, view as AttributionView);
+        return { ...rendered, layer, notes };
+      }
+      if (!takesView && view !== 'max-abs') notes.push(`${inner.info.title} draws its own map; the "${view}" view does not apply.`);
+      for (let i = 0; i < n; i++) {
+        request.checkCancelled();
+        tf.tidy(() => {
+          const out = inner.run({ ...request, input: noisy(i, 1), parameters: innerParameters, reportProgress: () => undefined });
+          layer = out.layer;
+          moments.add(out.map, false, 1);
+        });
+        request.reportProgress(moments.count / n, () => ({ map: moments.aggregate(variant as Variant) as tf.Tensor2D }));
+      }
+      return { map: moments.aggregate(variant as Variant) as tf.Tensor2D, layer, notes };
+    } finally {
+      moments.dispose();
     }
-    const mean = sum!.div(n) as Tensor2D;
-    const meanSquare = sumOfSquares!.div(n) as Tensor2D;
-    const map = variant === 'squaregrad' ? meanSquare : variant === 'vargrad' ? (tf.relu(meanSquare.sub(mean.square())) as Tensor2D) : mean;
-    return { map, layer, notes: [] };
   }
 }
