@@ -1,7 +1,7 @@
 /**
  * `cnn-lens`: the engine from a terminal. Same models, techniques and outputs as the panel.
  *   cnn-lens layers --model PATH [--json]
- *   cnn-lens explain IMAGE [--model PATH] [--technique gradcam|cam] [--class N|LABEL] [--layer NAME]
+ *   cnn-lens explain IMAGE [--model PATH] [--technique ID] [--class N|LABEL] [--layer NAME] [--view NAME]
  *                    [--preprocess PRESET] [--labels FILE] [--colormap NAME] [--opacity 0..1]
  *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
  */
@@ -12,7 +12,7 @@ import { BACKEND_CHOICES, type BackendChoice } from './engine/backend';
 import { Engine } from './engine/engine';
 import { DEFAULT_IMAGE_LIMITS, encodeGrayPng, encodePng, readImageFile } from './engine/image';
 import { isScalingPreset } from './engine/models/modelConfig';
-import { blendOverlay, heatmapToBytes } from './engine/render';
+import { heatmapToBytes, renderOverlay } from './engine/render';
 import { bundledModelPath } from './engine/bundledModel';
 import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation, type TechniqueParameters } from './engine/types';
 
@@ -25,21 +25,26 @@ const USAGE = `Usage:
 
 Options for explain:
   --model PATH        model.json or its folder (default: the bundled Fashion-MNIST model)
-  --technique ID      gradcam (default), cam, saliency, guided-backprop, deconvnet, grad-x-image,
-                      integrated-gradients, smoothgrad, guided-gradcam
+  --technique ID      gradcam (default), cam, saliency, guided-backprop, deconvnet, guided-layer,
+                      grad-x-image, integrated-gradients, smoothgrad, guided-gradcam
+  --view NAME         input-space techniques: max-abs | sum-abs | signed | positive | negative | colour
   --base ID           smoothgrad: technique to smooth (saliency); grad-x-image: saliency |
                       guided-backprop | integrated-gradients
   --samples N --noise S --variant smoothgrad|squaregrad|vargrad    smoothgrad (25, 0.15)
   --steps M --baseline black|blur|noise --quadrature riemann|gauss-legendre   integrated gradients
+  --filter K          guided-layer, deconvnet --target activation: filter of --layer (-1 = strongest)
+  --target class|activation   deconvnet: project the class score or one activation (with
+                      --param y=ROW --param x=COLUMN; -1 = strongest)
   --param NAME=VALUE  any technique parameter (repeatable)
   --class N|LABEL     class index or label (default: the top prediction)
   --layer NAME        target layer (default: the last layer with a spatial output)
   --preprocess NAME   ${SCALING_PRESETS.join(' | ')} (default: from cnnlens.json)
   --labels FILE       labels file: JSON array/object or one label per line
-  --colormap NAME     ${COLORMAP_NAMES.join(' | ')} (default: jet)
+  --colormap NAME     ${COLORMAP_NAMES.join(' | ')} (default: jet; diverging for signed maps)
   --opacity X         overlay opacity 0..1 (default: 0.5)
   --out FILE          overlay PNG (default: IMAGE-NAME.TECHNIQUE.png next to the image)
-  --heatmap FILE      the map as an 8-bit grayscale PNG at the image's size (255 = strongest)
+  --heatmap FILE      the map as an 8-bit grayscale PNG at the image's size (255 = strongest; for
+                      signed maps 128 = zero); the colour view writes its RGB image
   --json FILE         result as JSON (- for standard output)
   --backend NAME      ${BACKEND_CHOICES.join(' | ')} (default: auto)
   --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6})`;
@@ -55,7 +60,7 @@ function parse(argv: string[]) {
       layer: { type: 'string' },
       preprocess: { type: 'string' },
       labels: { type: 'string' },
-      colormap: { type: 'string', default: 'jet' },
+      colormap: { type: 'string' },
       opacity: { type: 'string', default: '0.5' },
       out: { type: 'string' },
       heatmap: { type: 'string' },
@@ -69,6 +74,9 @@ function parse(argv: string[]) {
       steps: { type: 'string' },
       baseline: { type: 'string' },
       quadrature: { type: 'string' },
+      view: { type: 'string' },
+      filter: { type: 'string' },
+      target: { type: 'string' },
       param: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
@@ -115,7 +123,18 @@ async function listLayers(values: Values): Promise<void> {
   engine.dispose();
 }
 
-const PARAMETER_FLAGS = { base: 'base', samples: 'samples', noise: 'noise', variant: 'variant', steps: 'steps', baseline: 'baseline', quadrature: 'rule' } as const;
+const PARAMETER_FLAGS = {
+  base: 'base',
+  samples: 'samples',
+  noise: 'noise',
+  variant: 'variant',
+  steps: 'steps',
+  baseline: 'baseline',
+  quadrature: 'rule',
+  view: 'view',
+  filter: 'filter',
+  target: 'target',
+} as const;
 
 function techniqueParameters(values: Values): TechniqueParameters {
   const parameters: TechniqueParameters = {};
@@ -137,13 +156,13 @@ function defaultOverlayPath(imagePath: string, technique: string): string {
 }
 
 function resultJson(explanation: Explanation, modelPath: string) {
-  const { model, backend, technique, layer, target, predictions, timings, notes, parameters, metrics } = explanation;
-  return { model, modelPath, backend, technique, parameters, layer, class: target, predictions, ...metrics, timings, notes };
+  const { model, backend, technique, layer, target, predictions, timings, notes, parameters, metrics, signed } = explanation;
+  return { model, modelPath, backend, technique, parameters, layer, class: target, predictions, signed, ...metrics, timings, notes };
 }
 
 async function explain(values: Values, imageArg: string | undefined): Promise<void> {
   if (!imageArg) throw new UsageError('explain needs an IMAGE path.');
-  const colormap = oneOf<ColormapName>(values.colormap ?? 'jet', COLORMAP_NAMES, 'colormap');
+  const chosenColormap = values.colormap === undefined ? undefined : oneOf<ColormapName>(values.colormap, COLORMAP_NAMES, 'colormap');
   const opacity = Number(values.opacity);
   if (!(opacity >= 0 && opacity <= 1)) throw new UsageError(`--opacity must be between 0 and 1; got "${values.opacity}".`);
   const maxMp = values['max-megapixels'] !== undefined ? Number(values['max-megapixels']) : undefined;
@@ -159,11 +178,13 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   explanation.timings.decodeMs = decodeMs;
   explanation.timings.totalMs += decodeMs;
 
+  const colormap = chosenColormap ?? (explanation.signed ? 'diverging' : 'jet');
   const outPath = path.resolve(values.out ?? defaultOverlayPath(imagePath, explanation.technique));
-  await fs.writeFile(outPath, encodePng(blendOverlay(image, explanation.heatmap, colormap, opacity)));
+  await fs.writeFile(outPath, encodePng(renderOverlay(image, explanation, colormap, opacity)));
   if (values.heatmap) {
     const { width, height } = explanation.heatmap;
-    await fs.writeFile(path.resolve(values.heatmap), encodeGrayPng(heatmapToBytes(explanation.heatmap), width, height));
+    const bytes = explanation.colour ? encodePng(explanation.colour) : encodeGrayPng(heatmapToBytes(explanation.heatmap), width, height);
+    await fs.writeFile(path.resolve(values.heatmap), bytes);
   }
   const json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
   if (values.json === '-') console.log(json);
@@ -201,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === 'explain') await explain(values, rest[0]);
     else if (command === 'techniques') {
       const engine = await createEngine(values);
-      for (const t of engine.techniques()) console.log(`${t.id.padEnd(10)} ${t.title.padEnd(10)} ${t.summary}`);
+      for (const t of engine.techniques()) console.log(`${t.id.padEnd(22)} ${t.summary}`);
     } else throw new UsageError(`Unknown command "${command}".`);
     return 0;
   } catch (error) {

@@ -10,6 +10,7 @@ import type {
   ExportedMessage,
   HostToWebview,
   InitMessage,
+  PreviewMessage,
   ResultMessage,
   RunEndedMessage,
   RunStartedMessage,
@@ -50,6 +51,7 @@ class App {
 
   private init: InitMessage | undefined;
   private result: ResultMessage | undefined;
+  private resultDescription = '';
   /** The run the host is working on, if any. */
   private activeRunId: number | null = null;
   private latestRunId = 0;
@@ -85,6 +87,9 @@ class App {
         break;
       case 'result':
         this.onResult(msg);
+        break;
+      case 'preview':
+        this.onPreview(msg);
         break;
       case 'runEnded':
         this.onRunEnded(msg);
@@ -151,16 +156,18 @@ class App {
     this.latestRunId = msg.runId;
     this.activeRunId = null;
     this.endBusy();
+    delete this.ui.stage.dataset.preview;
     const title = this.techniqueTitle(msg.technique);
     const target = `${msg.target.label} (#${msg.target.index})`;
     const description = `${title} for ${target}${msg.layer ? ` at layer ${msg.layer}` : ''}`;
-    const error = this.overlay.setPixels(msg.image, msg.heatmap, description);
+    const error = this.overlay.setPixels(msg.image, msg.heatmap, description, { signed: msg.signed, colour: msg.colour });
     if (error) {
       this.setStatus('error', error);
       this.setPhase('error');
       return;
     }
     this.result = msg;
+    this.resultDescription = description;
     this.classIndex = msg.target.index;
     this.ui.placeholder.hidden = true;
 
@@ -196,11 +203,23 @@ class App {
     this.setPhase('ready');
   }
 
+  /** The map so far of the running job: drawn as it comes, replaced by the result. */
+  private onPreview(msg: PreviewMessage): void {
+    if (msg.runId !== this.activeRunId) return;
+    const title = this.techniqueTitle(this.ui.technique.value);
+    const percent = Math.round(Math.min(1, Math.max(0, msg.fraction)) * 100);
+    if (this.overlay.setPixels(msg.image, msg.heatmap, `${title}, ${percent} % done (preview)`, { signed: msg.signed })) return;
+    this.ui.placeholder.hidden = true;
+    this.ui.stage.dataset.preview = String(percent);
+    this.setStatus('busy', `${title}: ${percent} % — showing the map so far…`);
+  }
+
   private onRunEnded(msg: RunEndedMessage): void {
     if (this.activeRunId !== null && msg.runId !== this.activeRunId) return;
     if (msg.runId < this.latestRunId && this.activeRunId === null) return;
     this.activeRunId = null;
     this.endBusy();
+    this.dropPreview();
     if (msg.outcome === 'cancelled') {
       this.setStatus('info', 'Cancelled.');
       if (!this.overlay.hasPixels) this.setPlaceholder('info', 'Cancelled. Pick a technique or class to run again.');
@@ -374,6 +393,15 @@ class App {
   private endBusy(): void {
     this.ui.cancel.hidden = true;
     this.ui.stage.classList.remove('busy');
+  }
+
+  /** After a cancelled or failed run, a half-done preview must not pass for a result: show the last result again. */
+  private dropPreview(): void {
+    if (this.ui.stage.dataset.preview === undefined) return;
+    delete this.ui.stage.dataset.preview;
+    const last = this.result;
+    if (last) this.overlay.setPixels(last.image, last.heatmap, this.resultDescription, { signed: last.signed, colour: last.colour });
+    else this.overlay.clear();
   }
 
   private showClassError(text: string | null): void {

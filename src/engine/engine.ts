@@ -81,7 +81,7 @@ export class Engine {
     image: RgbaImage,
     options: ExplainOptions,
     checkCancelled: CancelCheck = () => {},
-    onPreview?: (preview: Preview) => void,
+    previews?: PreviewOptions,
   ): Promise<Explanation> {
     const started = performance.now();
     const technique = findTechnique(options.technique ?? 'gradcam');
@@ -104,7 +104,7 @@ export class Engine {
 
       const techniqueStart = performance.now();
       const restoreBackend = await this.backendFor(technique.info.needsGradients, adapter.gradientsOnWasm, notes);
-      const reportProgress = previewReporter(onPreview);
+      const reportProgress = previewReporter(previews);
       let raw;
       try {
         raw = tf.tidy(() => {
@@ -165,14 +165,18 @@ export class Engine {
   }
 }
 
-/** Previews are drawn at most this often: each costs a normalisation and a message. */
-const PREVIEW_INTERVAL_MS = 250;
+export interface PreviewOptions {
+  onPreview: (preview: Preview) => void;
+  /** Least time between previews (each costs a normalisation and a message); default 250 ms. */
+  intervalMs?: number;
+}
 
 /** The technique's progress callback: draws a preview when someone listens and enough time has passed. */
-function previewReporter(onPreview: ((preview: Preview) => void) | undefined): TechniqueInput['reportProgress'] {
+function previewReporter(previews: PreviewOptions | undefined): TechniqueInput['reportProgress'] {
+  const interval = previews?.intervalMs ?? 250;
   let last = performance.now();
   return (fraction, preview) => {
-    if (!onPreview || !preview || fraction >= 1 || performance.now() - last < PREVIEW_INTERVAL_MS) return;
+    if (!previews || !preview || fraction >= 1 || performance.now() - last < interval) return;
     last = performance.now();
     const shown = tf.tidy(() => {
       const { map, signed = false } = preview();
@@ -180,7 +184,7 @@ function previewReporter(onPreview: ((preview: Preview) => void) | undefined): T
       const [height, width] = map.shape;
       return { fraction, signed, map: { width, height, data: normalised.dataSync() as Float32Array } };
     });
-    onPreview(shown);
+    previews.onPreview(shown);
   };
 }
 

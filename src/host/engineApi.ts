@@ -3,7 +3,7 @@
  * (see engineClient.ts); the panel and commands only see this interface, so tests can
  * substitute it and the extension host never runs tensor code on its event loop.
  */
-import type { ColormapName, Explanation, ModelSummary, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
+import type { ColormapName, Explanation, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
 export interface ExplainJob {
   imagePath: string;
@@ -14,6 +14,8 @@ export interface ExplainJob {
   layer: string | null;
   /** Technique parameters by name; missing ones take their defaults, the engine rejects bad ones. */
   parameters: TechniqueParameters;
+  /** Called with the map so far while long techniques run (SmoothGrad, integrated gradients). */
+  onPreview?: (preview: Preview) => void;
 }
 
 export interface CancelSignal {

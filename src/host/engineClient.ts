@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../engine/backend';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
-import type { ColormapName, Explanation, RgbaImage, TechniqueInfo } from '../engine/types';
+import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
 import type { DescribeResult, ImageLimitsRef, ModelRef, WorkerReply, WorkerRequest, WorkerResults } from '../worker/workerProtocol';
 import { RunCancelledError, type CancelSignal, type EngineApi, type ExplainJob, type LoadedModelInfo } from './engineApi';
 
@@ -21,7 +21,7 @@ export interface EngineSettings {
 
 const CANCEL_GRACE_MS = 3000;
 
-type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
+type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void; onPreview?: (preview: Preview) => void };
 
 /** Distributes Omit over the request union so each kind keeps its own fields. */
 type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
@@ -64,6 +64,7 @@ export class EngineClient implements EngineApi {
   private receive(message: WorkerReply): void {
     if (message.kind === 'log') this.log(message.line);
     else if (message.kind === 'ready') this.onBackend(message.backend);
+    else if (message.kind === 'preview') this.pending.get(message.id)?.onPreview?.(message.preview);
     else {
       const pending = this.pending.get(message.id);
       if (!pending) return;
@@ -81,12 +82,16 @@ export class EngineClient implements EngineApi {
     this.pending.clear();
   }
 
-  private request<K extends keyof WorkerResults>(body: RequestBody & { kind: K }, cancel?: CancelSignal): Promise<WorkerResults[K]> {
+  private request<K extends keyof WorkerResults>(
+    body: RequestBody & { kind: K },
+    cancel?: CancelSignal,
+    onPreview?: (preview: Preview) => void,
+  ): Promise<WorkerResults[K]> {
     if (cancel?.cancelled) return Promise.reject(new RunCancelledError());
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<WorkerResults[K]>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onPreview });
       cancel?.onCancel(() => this.cancel(id, worker));
       worker.postMessage({ ...body, id } as WorkerRequest);
     });
@@ -131,8 +136,8 @@ export class EngineClient implements EngineApi {
 
   explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation> {
     const { limits } = this.settings();
-    const { imagePath, technique, classIndex, layer, parameters } = job;
-    return this.request({ kind: 'explain', model: this.modelRef(), limits, imagePath, technique, classIndex, layer, parameters: { ...parameters } }, cancel);
+    const { imagePath, technique, classIndex, layer, parameters, onPreview } = job;
+    return this.request({ kind: 'explain', model: this.modelRef(), limits, imagePath, technique, classIndex, layer, parameters: { ...parameters } }, cancel, onPreview);
   }
 
   displayImage(imagePath: string, maxSide: number): Promise<RgbaImage> {
@@ -142,7 +147,8 @@ export class EngineClient implements EngineApi {
   exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string> {
     const parsed = path.parse(imagePath);
     const outPath = path.join(parsed.dir, `${parsed.name}.${explanation.technique}.png`);
-    return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap: explanation.heatmap, colormap, opacity, outPath });
+    const { heatmap, colour } = explanation;
+    return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap, colour, colormap, opacity, outPath });
   }
 
   dispose(): void {

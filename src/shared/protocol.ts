@@ -55,8 +55,22 @@ export interface ResultMessage {
   parameters: TechniqueParameters;
   /** The image, downscaled for display when large. */
   image: PixelsMessagePart;
-  /** The normalised map at the same size as `image`. */
+  /** The normalised map at the same size as `image` (for signed maps 128 is zero). */
   heatmap: PixelsMessagePart;
+  /** True when the map is signed: drawn with the diverging colormap, whatever the picker says. */
+  signed: boolean;
+  /** The colour-gradient view (RGBA, same size as `image`), drawn instead of the colormapped map. */
+  colour: PixelsMessagePart | null;
+}
+/** The map so far while a long run goes on (SmoothGrad, integrated gradients). */
+export interface PreviewMessage {
+  type: 'preview';
+  runId: number;
+  /** 0..1 of the work done. */
+  fraction: number;
+  image: PixelsMessagePart;
+  heatmap: PixelsMessagePart;
+  signed: boolean;
 }
 export interface RunEndedMessage {
   type: 'runEnded';
@@ -76,6 +90,7 @@ export type HostToWebview =
   | InitMessage
   | RunStartedMessage
   | ResultMessage
+  | PreviewMessage
   | RunEndedMessage
   | ExportedMessage
   | ErrorMessage;

@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { encodePng, readImageFile } from '../engine/image';
-import { blendOverlay, resizeRgba } from '../engine/render';
+import { renderOverlay, resizeRgba } from '../engine/render';
 import type { RgbaImage } from '../engine/types';
 import type { ImageLimitsRef, ModelRef, WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol';
 
@@ -67,11 +67,13 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
           parameters: request.parameters,
         },
         checkCancelled,
+        { onPreview: (preview) => post({ kind: 'preview', id: request.id, preview }, [preview.map.data.buffer as ArrayBuffer]) },
       );
       explanation.timings.decodeMs = decodeMs;
       explanation.timings.totalMs += decodeMs;
       explanation.backend = engine.backend.label + (explanation.backend !== engine.backend.name ? ` → ${explanation.backend}` : '');
-      return { result: explanation, transfer: [explanation.heatmap.data.buffer as ArrayBuffer, explanation.rawMap.data.buffer as ArrayBuffer] };
+      const transfer = [explanation.heatmap.data.buffer, explanation.rawMap.data.buffer, ...(explanation.colour ? [explanation.colour.data.buffer] : [])];
+      return { result: explanation, transfer: transfer as ArrayBuffer[] };
     }
     case 'displayImage': {
       const image = await decode(request.imagePath, request.limits);
@@ -85,7 +87,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       if (image.width !== request.heatmap.width || image.height !== request.heatmap.height) {
         throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
       }
-      await fs.writeFile(request.outPath, encodePng(blendOverlay(image, request.heatmap, request.colormap, request.opacity)));
+      await fs.writeFile(request.outPath, encodePng(renderOverlay(image, { heatmap: request.heatmap, colour: request.colour }, request.colormap, request.opacity)));
       return { result: request.outPath };
     }
   }

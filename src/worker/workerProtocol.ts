@@ -4,7 +4,7 @@
  */
 import type { BackendChoice } from '../engine/backend';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
-import type { ColormapName, Explanation, Heatmap, ModelSummary, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
+import type { ColormapName, Explanation, Heatmap, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
 export interface WorkerInit {
   backend: BackendChoice;
@@ -27,7 +27,7 @@ export type WorkerRequest =
   | { id: number; kind: 'describe'; model: ModelRef }
   | { id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; technique: string; classIndex: number | null; layer: string | null; parameters: TechniqueParameters }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
-  | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colormap: ColormapName; opacity: number; outPath: string };
+  | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colour: RgbaImage | null; colormap: ColormapName; opacity: number; outPath: string };
 
 export interface DescribeResult {
   summary: ModelSummary;
@@ -46,5 +46,7 @@ export interface WorkerResults {
 export type WorkerReply =
   | { kind: 'ready'; backend: string }
   | { kind: 'log'; line: string }
+  /** A long explain job's map so far (SmoothGrad, integrated gradients). */
+  | { kind: 'preview'; id: number; preview: Preview }
   | { kind: 'reply'; id: number; ok: true; result: unknown }
   | { kind: 'reply'; id: number; ok: false; error: { name: string; message: string } };

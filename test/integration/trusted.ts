@@ -101,7 +101,7 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     await panel.receiveForTest({ type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters: { samples: 3, noise: 0.1 } });
     const result = await until('the smoothgrad run', () => !panel.isRunning && panel.lastResult?.technique === 'smoothgrad' && panel.lastResult);
     assert.equal(result.technique, 'smoothgrad');
-    assert.deepEqual(result.parameters, { base: 'saliency', samples: 3, noise: 0.1, variant: 'smoothgrad' });
+    assert.deepEqual(result.parameters, { base: 'saliency', samples: 3, noise: 0.1, variant: 'smoothgrad', view: 'max-abs' });
   });
 
   it('export writes a valid PNG next to the image', async () => {

@@ -137,6 +137,46 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     });
   });
 
+  it('gradient views: signed saliency is drawn with the diverging map, the colour view as an image; SmoothGrad previews as it goes', async () => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+      await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+      const overlayData = () => frame.$eval('[data-testid="overlay"]', (el) => ({ ...(el as HTMLElement).dataset }));
+
+      await frame.selectOption('[data-testid="technique"]', 'saliency');
+      await frame.waitForSelector('[data-testid="param-view"]', { state: 'visible' });
+      await frame.selectOption('[data-testid="param-view"]', 'signed');
+      await frame.waitForFunction(() => (document.querySelector('[data-testid="overlay"]') as HTMLElement).dataset.mode === 'signed', undefined, { timeout: 60_000 });
+      await waitForState(frame, 'ready', 60_000);
+      assert.equal((await overlayData()).colormap, 'diverging', 'signed maps use the diverging colormap whatever the picker says');
+      assert.deepEqual(await frame.$$eval('.colorbar-label', (labels) => labels.map((l) => l.textContent)), ['for', 'against']);
+      assert.ok((await canvasStats(frame)).distinctColours > 50, 'a signed map is drawn');
+      await shot(page, 'panel-saliency-signed.png');
+
+      await frame.selectOption('[data-testid="param-view"]', 'colour');
+      await frame.waitForFunction(() => (document.querySelector('[data-testid="overlay"]') as HTMLElement).dataset.mode === 'colour', undefined, { timeout: 60_000 });
+      await waitForState(frame, 'ready', 60_000);
+      assert.equal(await frame.isVisible('[data-testid="colorbar"]'), false, 'a colour image has no colour scale');
+      await shot(page, 'panel-saliency-colour.png');
+
+      await frame.selectOption('[data-testid="technique"]', 'smoothgrad');
+      await frame.waitForSelector('[data-testid="param-samples"]', { state: 'visible' });
+      await frame.selectOption('[data-testid="param-view"]', 'max-abs');
+      await waitForState(frame, 'ready', 60_000);
+      await frame.fill('[data-testid="param-samples"]', '400');
+      await frame.waitForFunction(() => (document.querySelector('[data-testid="stage"]') as HTMLElement).dataset.preview !== undefined, undefined, { timeout: 60_000 });
+      const preview = Number(await frame.getAttribute('[data-testid="stage"]', 'data-preview'));
+      assert.ok(preview > 0 && preview < 100, `a preview part-way (${preview} %)`);
+      assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /% — showing the map so far/);
+      assert.ok((await canvasStats(frame)).distinctColours > 50, 'the preview is drawn');
+      await shot(page, 'panel-smoothgrad-preview.png');
+      await waitForState(frame, 'ready', 120_000);
+      assert.equal(await frame.getAttribute('[data-testid="stage"]', 'data-preview'), null, 'the result replaces the preview');
+      assert.match((await frame.textContent('[data-testid="caption"]')) ?? '', /samples 400/);
+    });
+  });
+
   it('a broken image gives an error message and the extension keeps working', async () => {
     await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
       await explorerContextMenu(page, 'broken.png', 'Explain with Grad-CAM');

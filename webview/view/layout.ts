@@ -67,13 +67,13 @@ export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions
   const placeholderIcon = h('span', { class: 'placeholder-icon' }, icon('loading', 'codicon-modifier-spin'));
   const placeholderText = h('span', { class: 'placeholder-text' }, 'Loading model…');
   const placeholder = h('div', { class: 'placeholder', 'data-testid': 'placeholder' }, placeholderIcon, placeholderText);
-  const stage = h('div', { class: 'stage' }, h('div', { class: 'progress', 'aria-hidden': 'true' }), overlay.canvas, placeholder);
+  const stage = h('div', { class: 'stage', 'data-testid': 'stage' }, h('div', { class: 'progress', 'aria-hidden': 'true' }), overlay.canvas, placeholder);
   const colorbar = h(
     'div',
     { class: 'colorbar' },
-    h('span', { class: 'colorbar-label high' }, 'high'),
+    overlay.highLabel,
     overlay.ramp,
-    h('span', { class: 'colorbar-label low' }, 'low'),
+    overlay.lowLabel,
   );
   const caption = h('figcaption', { class: 'caption', 'data-testid': 'caption' }, '');
   const figure = h('figure', { class: 'figure' }, h('div', { class: 'figure-row' }, stage, colorbar), caption);

@@ -53,17 +53,35 @@ export function blend(image: Uint8Array, heat: Uint8Array, lut: Uint8Array, opac
   }
 }
 
+/** out = image·(1−α) + top·α, opaque: the colour-gradient view over the photo. Exported for tests. */
+export function blendRgba(image: Uint8Array, top: Uint8Array, opacity: number, out: Uint8ClampedArray): void {
+  const a = Math.min(1, Math.max(0, opacity));
+  for (let p = 0; p < image.length; p += 4) {
+    out[p] = image[p] * (1 - a) + top[p] * a;
+    out[p + 1] = image[p + 1] * (1 - a) + top[p + 1] * a;
+    out[p + 2] = image[p + 2] * (1 - a) + top[p + 2] * a;
+    out[p + 3] = 255;
+  }
+}
+
+/** How a result is drawn: a map through the picked colormap, a signed map (diverging), or a colour image. */
+export type OverlayMode = 'map' | 'signed' | 'colour';
+
 interface Pixels {
   width: number;
   height: number;
   image: Uint8Array;
   heat: Uint8Array;
+  colour: Uint8Array | null;
+  mode: OverlayMode;
 }
 
 export class OverlayView {
   readonly canvas: HTMLCanvasElement;
-  /** The colour ramp of the legend (low → high). */
+  /** The colour ramp of the legend (low → high) and its end labels. */
   readonly ramp: HTMLElement;
+  readonly highLabel: HTMLElement;
+  readonly lowLabel: HTMLElement;
   private pixels: Pixels | undefined;
   private view: ViewSettings;
   private frame = 0;
@@ -75,6 +93,8 @@ export class OverlayView {
     this.canvas.width = 0;
     this.canvas.height = 0;
     this.ramp = h('div', { class: 'colorbar-ramp', 'data-testid': 'colorbar' });
+    this.highLabel = h('span', { class: 'colorbar-label high' }, 'high');
+    this.lowLabel = h('span', { class: 'colorbar-label low' }, 'low');
     this.drawRamp();
   }
 
@@ -83,14 +103,28 @@ export class OverlayView {
   }
 
   /** Takes a result's pixels; returns an error text when they are malformed. */
-  setPixels(image: PixelsMessagePart, heatmap: PixelsMessagePart, description: string): string | null {
+  setPixels(
+    image: PixelsMessagePart,
+    heatmap: PixelsMessagePart,
+    description: string,
+    extras: { signed?: boolean; colour?: PixelsMessagePart | null } = {},
+  ): string | null {
     const { width, height } = image;
     if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) return 'The result has no image.';
     if (heatmap.width !== width || heatmap.height !== height) return 'The heatmap and the image differ in size.';
     const imageBytes = toBytes(image.data, width * height * 4);
     const heatBytes = toBytes(heatmap.data, width * height);
     if (!imageBytes || !heatBytes) return 'The result’s pixels are malformed.';
-    this.pixels = { width, height, image: imageBytes, heat: heatBytes };
+    let colour: Uint8Array | null = null;
+    if (extras.colour) {
+      if (extras.colour.width !== width || extras.colour.height !== height) return 'The colour view and the image differ in size.';
+      colour = toBytes(extras.colour.data, width * height * 4);
+      if (!colour) return 'The colour view’s pixels are malformed.';
+    }
+    const mode: OverlayMode = colour ? 'colour' : extras.signed ? 'signed' : 'map';
+    const modeChanged = mode !== this.pixels?.mode;
+    this.pixels = { width, height, image: imageBytes, heat: heatBytes, colour, mode };
+    if (modeChanged) this.drawRamp();
     this.canvas.width = width;
     this.canvas.height = height;
     this.imageData = undefined;
@@ -105,6 +139,16 @@ export class OverlayView {
     this.canvas.dataset.height = String(height);
     this.draw();
     return null;
+  }
+
+  /** Back to no picture (a cancelled first run must not leave its half-done preview). */
+  clear(): void {
+    this.pixels = undefined;
+    this.canvas.width = 0;
+    this.canvas.height = 0;
+    this.canvas.setAttribute('aria-label', 'No explanation yet');
+    delete this.canvas.dataset.mode;
+    this.drawRamp();
   }
 
   setView(view: ViewSettings): void {
@@ -128,21 +172,33 @@ export class OverlayView {
     const context = this.canvas.getContext('2d');
     if (!context) return;
     if (!this.imageData) this.imageData = context.createImageData(pixels.width, pixels.height);
-    blend(pixels.image, pixels.heat, lutFor(this.view.colormap), this.view.opacity, this.imageData.data);
+    if (pixels.colour) blendRgba(pixels.image, pixels.colour, this.view.opacity, this.imageData.data);
+    else blend(pixels.image, pixels.heat, lutFor(this.colormap), this.view.opacity, this.imageData.data);
     context.putImageData(this.imageData, 0, 0);
-    this.canvas.dataset.colormap = this.view.colormap;
+    this.canvas.dataset.colormap = this.colormap;
+    this.canvas.dataset.mode = pixels.mode;
     this.canvas.dataset.opacity = String(this.view.opacity);
   }
 
+  /** Signed maps always use the diverging map: a sequential one would hide where zero is. */
+  private get colormap(): ColormapName {
+    return this.pixels?.mode === 'signed' ? 'diverging' : this.view.colormap;
+  }
+
   private drawRamp(): void {
-    const lut = lutFor(this.view.colormap);
+    const mode = this.pixels?.mode ?? 'map';
+    this.ramp.hidden = mode === 'colour';
+    this.highLabel.textContent = mode === 'signed' ? 'for' : mode === 'colour' ? '' : 'high';
+    this.lowLabel.textContent = mode === 'signed' ? 'against' : mode === 'colour' ? '' : 'low';
+    const lut = lutFor(this.colormap);
     const stops: string[] = [];
     for (let s = 0; s <= COLORBAR_STOPS; s++) {
       const i = Math.round((s / COLORBAR_STOPS) * 255) * 3;
       stops.push(`rgb(${lut[i]}, ${lut[i + 1]}, ${lut[i + 2]}) ${((s / COLORBAR_STOPS) * 100).toFixed(2)}%`);
     }
     this.ramp.style.setProperty('--colorbar-stops', stops.join(', '));
-    this.ramp.setAttribute('aria-label', `Colour scale (${this.view.colormap}): low to high relevance`);
+    const scale = mode === 'signed' ? 'evidence against (blue) to for (red) the class, white = none' : 'low to high relevance';
+    this.ramp.setAttribute('aria-label', `Colour scale (${this.colormap}): ${scale}`);
     this.ramp.setAttribute('role', 'img');
   }
 }

@@ -1,2 +1,2 @@
 export { colorize, colormapLut, type ScalarMap } from './colormaps';
-export { blendOverlay, heatmapToBytes, resizeHeatmap, resizeRgba } from './overlay';
+export { blendImages, blendOverlay, heatmapToBytes, renderOverlay, resizeHeatmap, resizeRgba } from './overlay';

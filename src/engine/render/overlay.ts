@@ -30,6 +30,25 @@ export function blendOverlay(image: RgbaImage, heat: Heatmap, colormap: Colormap
   return { width: image.width, height: image.height, data: new Uint8Array(out.buffer) };
 }
 
+/** out = (1 − α)·image + α·top, opaque: colour-gradient views over the photo they explain. */
+export function blendImages(image: RgbaImage, top: RgbaImage, opacity: number): RgbaImage {
+  if (top.width !== image.width || top.height !== image.height) {
+    throw new RangeError(`Image ${top.width}×${top.height} does not match image ${image.width}×${image.height}`);
+  }
+  const a = opacity > 0 ? Math.min(opacity, 1) : 0;
+  const out = new Uint8ClampedArray(image.data.length);
+  for (let p = 0; p < out.length; p += 4) {
+    for (let c = 0; c < 3; c++) out[p + c] = image.data[p + c] * (1 - a) + top.data[p + c] * a;
+    out[p + 3] = 255;
+  }
+  return { width: image.width, height: image.height, data: new Uint8Array(out.buffer) };
+}
+
+/** What a result draws over the image: its colour view when it has one, else its map through the colormap. */
+export function renderOverlay(image: RgbaImage, result: { heatmap: Heatmap; colour: RgbaImage | null }, colormap: ColormapName, opacity: number): RgbaImage {
+  return result.colour ? blendImages(image, result.colour, opacity) : blendOverlay(image, result.heatmap, colormap, opacity);
+}
+
 /** round(v·255), clamped; 255 is the strongest evidence, NaN becomes 0. */
 export function heatmapToBytes(map: Heatmap): Uint8Array {
   const bytes = new Uint8Array(map.data.length);

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Explanation, RgbaImage, TechniqueInfo, TechniqueParameters } from '../../engine/types';
+import type { Explanation, Heatmap, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../../engine/types';
 import { COLORMAP_NAMES } from '../../engine/types';
 import { heatmapToBytes, resizeHeatmap, resizeRgba } from '../../engine/render/overlay';
 import type {
@@ -13,6 +13,7 @@ import type {
   HostToWebview,
   InitMessage,
   PixelsMessagePart,
+  PreviewMessage,
   ResultMessage,
   RunEndedMessage,
   ViewSettings,
@@ -25,6 +26,7 @@ import { CancelSource } from './cancelSource';
 import { renderPanelHtml } from './html';
 
 export const PANEL_VIEW_TYPE = 'cnnLens.explain';
+
 /** Longest side of the image and map sent to the webview, so messages stay small. */
 export const DISPLAY_MAX_SIDE = 1024;
 /** Runs that finish sooner than this never show a progress notification. */
@@ -86,6 +88,26 @@ function compact(data: Uint8Array): Uint8Array {
 function fitWithin(width: number, height: number, maxSide: number): { width: number; height: number } {
   const scale = Math.min(1, maxSide / Math.max(width, height));
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
+}
+
+function fitForDisplay(image: RgbaImage): RgbaImage {
+  if (Math.max(image.width, image.height) <= DISPLAY_MAX_SIDE) return image;
+  const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
+  return resizeRgba(image, size.width, size.height);
+}
+
+function fitRgba(image: RgbaImage, width: number, height: number): RgbaImage {
+  return image.width === width && image.height === height ? image : resizeRgba(image, width, height);
+}
+
+function rgbaPart(image: RgbaImage): PixelsMessagePart {
+  return { width: image.width, height: image.height, data: compact(image.data) };
+}
+
+/** A map as bytes at the display image's size. */
+function heatmapPart(map: Heatmap, image: RgbaImage): PixelsMessagePart {
+  const sized = map.width === image.width && map.height === image.height ? map : resizeHeatmap(map, image.width, image.height);
+  return { width: sized.width, height: sized.height, data: compact(heatmapToBytes(sized)) };
 }
 
 export class ExplainPanel {
@@ -395,9 +417,16 @@ export class ExplainPanel {
   private async execute(run: ActiveRun): Promise<void> {
     const { engine } = this.context;
     try {
-      const explanation = await engine.explain({ imagePath: this.imagePath, ...run.request }, run.cancel);
+      // Asked first: the worker serves jobs in order, and previews need the image while the run goes on.
+      const imagePromise = engine.displayImage(this.imagePath, DISPLAY_MAX_SIDE);
+      const onPreview = (preview: Preview) => {
+        void imagePromise.then((image) => {
+          if (this.isCurrent(run)) this.post(this.buildPreview(run.id, preview, image));
+        }, () => undefined);
+      };
+      const explanation = await engine.explain({ imagePath: this.imagePath, ...run.request, onPreview }, run.cancel);
       if (!this.isCurrent(run)) return;
-      const image = await engine.displayImage(this.imagePath, DISPLAY_MAX_SIDE);
+      const image = await imagePromise;
       if (!this.isCurrent(run)) return;
       const result = this.buildResult(run.id, explanation, image);
       this.run = undefined;
@@ -425,15 +454,8 @@ export class ExplainPanel {
   }
 
   private buildResult(runId: number, explanation: Explanation, displayImage: RgbaImage): ResultMessage {
-    let image = displayImage;
-    if (Math.max(image.width, image.height) > DISPLAY_MAX_SIDE) {
-      const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
-      image = resizeRgba(image, size.width, size.height);
-    }
-    const map = explanation.heatmap;
-    const heatmap = map.width === image.width && map.height === image.height ? map : resizeHeatmap(map, image.width, image.height);
-    const imagePart: PixelsMessagePart = { width: image.width, height: image.height, data: compact(image.data) };
-    const heatmapPart: PixelsMessagePart = { width: heatmap.width, height: heatmap.height, data: compact(heatmapToBytes(heatmap)) };
+    const image = fitForDisplay(displayImage);
+    const colour = explanation.colour ? fitRgba(explanation.colour, image.width, image.height) : null;
     return {
       type: 'result',
       runId,
@@ -445,9 +467,16 @@ export class ExplainPanel {
       timings: explanation.timings,
       notes: explanation.notes,
       parameters: explanation.parameters,
-      image: imagePart,
-      heatmap: heatmapPart,
+      image: rgbaPart(image),
+      heatmap: heatmapPart(explanation.heatmap, image),
+      signed: explanation.signed,
+      colour: colour ? rgbaPart(colour) : null,
     };
+  }
+
+  private buildPreview(runId: number, preview: Preview, displayImage: RgbaImage): PreviewMessage {
+    const image = fitForDisplay(displayImage);
+    return { type: 'preview', runId, fraction: preview.fraction, image: rgbaPart(image), heatmap: heatmapPart(preview.map, image), signed: preview.signed };
   }
 
   // ---- export ----
