@@ -49,7 +49,7 @@ function measure(loaded: LoadedModel, image: RgbaImage, repeats: number) {
     return () => technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
   };
   // dataSync makes each timing include the work, not just its scheduling.
-  const forward = time(() => tf.tidy(() => adapter.scores(input).dataSync()), 2, repeats);
+  const forward = time(() => tf.tidy(() => adapter.scores(input).dataSync()), 5, repeats);
   const results: Record<string, number> = { forward };
   for (const [id, n] of TECHNIQUES) results[id] = time(() => tf.tidy(request(id)), 1, Math.max(1, Math.round(repeats / n)));
   tf.dispose([pixels, input]);

@@ -208,10 +208,16 @@ class App {
     if (msg.runId !== this.activeRunId) return;
     const title = this.techniqueTitle(this.ui.technique.value);
     const percent = Math.round(Math.min(1, Math.max(0, msg.fraction)) * 100);
+    const detail = msg.detail ? ` (${msg.detail})` : '';
+    this.ui.stage.dataset.progress = String(percent);
+    if (!msg.image || !msg.heatmap) {
+      this.setStatus('busy', `${title}: ${percent} %${detail}…`);
+      return;
+    }
     if (this.overlay.setPixels(msg.image, msg.heatmap, `${title}, ${percent} % done (preview)`, { signed: msg.signed })) return;
     this.ui.placeholder.hidden = true;
     this.ui.stage.dataset.preview = String(percent);
-    this.setStatus('busy', `${title}: ${percent} % — showing the map so far…`);
+    this.setStatus('busy', `${title}: ${percent} %${detail} — showing the map so far…`);
   }
 
   private onRunEnded(msg: RunEndedMessage): void {
@@ -393,6 +399,7 @@ class App {
   private endBusy(): void {
     this.ui.cancel.hidden = true;
     this.ui.stage.classList.remove('busy');
+    delete this.ui.stage.dataset.progress;
   }
 
   /** After a cancelled or failed run, a half-done preview must not pass for a result: show the last result again. */

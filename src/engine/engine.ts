@@ -14,7 +14,7 @@ import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
 import { tf } from './tf';
 import type { ExplainOptions, Explanation, Prediction, Preview, RgbaImage, TechniqueInfo } from './types';
-import type { TechniqueInput } from './techniques/base';
+import { CamTechnique, type TechniqueInput } from './techniques/base';
 import { TechniqueNotApplicableError } from './techniques/cam';
 
 export class CancelledError extends Error {
@@ -99,7 +99,7 @@ export class Engine {
       const predictions = topK(probs, labels, TOP_K);
       const classIndex = resolveClass(options.classTarget, labels, predictions);
       const target: Prediction = { index: classIndex, label: labels[classIndex], score: probs[classIndex] };
-      const layer = resolveLayer(model, options.layer, technique.info.needsLayer);
+      const layer = resolveLayer(model, options.layer, technique.info.needsLayer, technique instanceof CamTechnique);
       checkCancelled();
 
       const techniqueStart = performance.now();
@@ -171,19 +171,22 @@ export interface PreviewOptions {
   intervalMs?: number;
 }
 
-/** The technique's progress callback: draws a preview when someone listens and enough time has passed. */
+/** The technique's progress callback: tells the listener when enough time has passed, with a preview if any. */
 function previewReporter(previews: PreviewOptions | undefined): TechniqueInput['reportProgress'] {
   const interval = previews?.intervalMs ?? 250;
   let last = performance.now();
-  return (fraction, preview) => {
-    if (!previews || !preview || fraction >= 1 || performance.now() - last < interval) return;
+  return (fraction, preview, detail = '') => {
+    if (!previews || fraction >= 1 || performance.now() - last < interval) return;
     last = performance.now();
-    const shown = tf.tidy(() => {
-      const { map, signed = false } = preview();
-      const { normalised } = normalise(map, signed);
-      const [height, width] = map.shape;
-      return { fraction, signed, map: { width, height, data: normalised.dataSync() as Float32Array } };
-    });
+    let shown: Preview = { fraction, detail, map: null, signed: false };
+    if (preview) {
+      tf.tidy(() => {
+        const { map, signed = false } = preview();
+        const { normalised } = normalise(map, signed);
+        const [height, width] = map.shape;
+        shown = { fraction, detail, signed, map: { width, height, data: normalised.dataSync() as Float32Array } };
+      });
+    }
     previews.onPreview(shown);
   };
 }
@@ -233,14 +236,25 @@ export function resolveClass(target: number | string | undefined, labels: string
   throw new Error(`No class is labelled "${target}".${hint}`);
 }
 
-export function resolveLayer(model: LoadedModel, requested: string | undefined | null, needsLayer: boolean): string {
+/**
+ * The layer(s) to explain: one name, or for CAM techniques several separated by commas (fused). Empty or
+ * absent = the model's default target layer.
+ */
+export function resolveLayer(model: LoadedModel, requested: string | undefined | null, needsLayer: boolean, fuses = true): string {
   const { summary } = model;
-  const camLayers = summary.layers.filter((layer) => layer.camCapable);
   if (!requested) {
     if (summary.defaultLayer) return summary.defaultLayer;
     if (needsLayer) throw new Error(`Model "${summary.name}" has no convolutional layer with a spatial output, so there is nothing to map.`);
     return '';
   }
+  const names = requested.split(',').map((name) => name.trim()).filter(Boolean);
+  if (names.length > 1 && !fuses) throw new Error('Only the CAM techniques fuse several layers; pick one layer.');
+  return names.map((name) => checkLayer(model, name)).join(',');
+}
+
+function checkLayer(model: LoadedModel, requested: string): string {
+  const { summary } = model;
+  const camLayers = summary.layers.filter((layer) => layer.camCapable);
   const layer = summary.layers.find((info) => info.name === requested);
   const suggestions = camLayers.slice(-5).map((l) => l.name).join(', ');
   if (!layer) throw new Error(`Model "${summary.name}" has no layer "${requested}". Layers that can be mapped include: ${suggestions}.`);

@@ -130,9 +130,12 @@ export interface Explanation {
   metrics: Record<string, number>;
 }
 
-/** A map so far, while a long technique runs: at the model's input (or layer) resolution, 0..1. */
+/** Progress of a long technique: how far, what it is doing, and the map so far when it has one. */
 export interface Preview {
   fraction: number;
-  map: Heatmap;
+  /** e.g. "channel 24 of 64". */
+  detail: string;
+  /** The map so far at the model's input (or layer) resolution, 0..1; null when there is none yet. */
+  map: Heatmap | null;
   signed: boolean;
 }

@@ -68,8 +68,11 @@ export interface PreviewMessage {
   runId: number;
   /** 0..1 of the work done. */
   fraction: number;
-  image: PixelsMessagePart;
-  heatmap: PixelsMessagePart;
+  /** What the technique is at, e.g. "channel 24 of 64"; may be empty. */
+  detail: string;
+  /** The map so far and the image to draw it on; null when the technique has no map yet. */
+  image: PixelsMessagePart | null;
+  heatmap: PixelsMessagePart | null;
   signed: boolean;
 }
 export interface RunEndedMessage {

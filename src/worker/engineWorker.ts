@@ -67,7 +67,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
           parameters: request.parameters,
         },
         checkCancelled,
-        { onPreview: (preview) => post({ kind: 'preview', id: request.id, preview }, [preview.map.data.buffer as ArrayBuffer]) },
+        { onPreview: (preview) => post({ kind: 'preview', id: request.id, preview }, preview.map ? [preview.map.data.buffer as ArrayBuffer] : []) },
       );
       explanation.timings.decodeMs = decodeMs;
       explanation.timings.totalMs += decodeMs;

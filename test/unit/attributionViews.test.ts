@@ -121,8 +121,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
         assert.ok(previews.length >= 3, `${technique}: ${previews.length} previews`);
         previews.forEach((p, i) => {
           assert.ok(p.fraction > 0 && p.fraction < 1 && (i === 0 || p.fraction > previews[i - 1].fraction));
-          assert.deepEqual([p.map.width, p.map.height], [2, 2]);
-          assert.ok(Array.from(p.map.data).every((v) => v >= 0 && v <= 1));
+          assert.deepEqual([p.map!.width, p.map!.height], [2, 2]);
+          assert.ok(Array.from(p.map!.data).every((v) => v >= 0 && v <= 1));
         });
       }
     });

@@ -38,6 +38,15 @@ function dilateSpatially(dy: Tensor4D, stride: number): Tensor4D {
 export type ConvKind = 'conv2d' | 'depthwise';
 
 /**
+ * Only wasm needs these: the cpu and native backends have input-gradient kernels of their own, and on the
+ * plain JS backend the zero-insertion here costs more than its Conv2DBackpropInput (saliency 2.6× vs 1.9×
+ * a forward pass on the bundled model).
+ */
+function needsInputOnlyGradient(): boolean {
+  return tf.getBackend() === 'wasm';
+}
+
+/**
  * The kernel the input gradient convolves with: spatially flipped, and for a full convolution with
  * input and output channels swapped. Adapters compute it once per layer (wasm's Reverse is slow).
  */
@@ -104,7 +113,7 @@ export function depthwiseConv2dInputGrad(
   dilations: [number, number],
 ): Tensor4D {
   const simple = filter.shape[3] === 1 && dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
-  if (!simple) return tf.depthwiseConv2d(x, filter, strides, padding, 'NHWC', dilations);
+  if (!simple || !needsInputOnlyGradient()) return tf.depthwiseConv2d(x, filter, strides, padding, 'NHWC', dilations);
   return withInputOnlyGradient('depthwise', x, gradientKernel, strides, padding, (input) => tf.depthwiseConv2d(input, filter, strides, padding));
 }
 
@@ -117,6 +126,6 @@ export function conv2dInputGrad(
   dilations: [number, number],
 ): Tensor4D {
   const simple = dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
-  if (!simple) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilations);
+  if (!simple || !needsInputOnlyGradient()) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilations);
   return withInputOnlyGradient('conv2d', x, gradientKernel, strides, padding, (input) => tf.conv2d(input, filter, strides, padding));
 }

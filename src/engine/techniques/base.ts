@@ -27,7 +27,7 @@ export interface TechniqueInput {
    * Long techniques report how far they are (0..1) and how to draw the map so far; the pipeline calls
    * `preview` (inside its own tidy) only when someone is watching and not more often than it can show.
    */
-  reportProgress: (fraction: number, preview?: () => PreviewMap) => void;
+  reportProgress: (fraction: number, preview?: () => PreviewMap, detail?: string) => void;
 }
 
 export interface PreviewMap {
@@ -59,14 +59,26 @@ export interface CamEvidence {
   activations: Tensor4D;
   /** d score / d activations, same shape; null for gradient-free techniques. */
   gradients: Tensor4D | null;
+  /** The rest of the model from (replaced) activations to the class scores, for perturbation techniques. */
+  head: (activations: Tensor4D) => Tensor2D;
 }
 
 export abstract class CamTechnique extends Technique {
   /** Gradient-free subclasses override this to skip the backward pass. */
   protected readonly usesGradients: boolean = true;
 
-  /** Channel weights [c] from the evidence: the one method each CAM technique writes. */
-  protected abstract channelWeights(evidence: CamEvidence, request: TechniqueInput): Tensor1D;
+  /** Channel weights [c] from the evidence: the one method most CAM techniques write. */
+  protected channelWeights(_evidence: CamEvidence, _request: TechniqueInput): Tensor1D {
+    throw new Error(`${this.info.id} defines neither channelWeights nor combine.`);
+  }
+
+  /**
+   * The [h, w] map before the final ReLU: Σ_k w_k A_k by default. Techniques that weight element by
+   * element (HiResCAM, LayerCAM) or project (Eigen-CAM) override this instead.
+   */
+  protected combine(evidence: CamEvidence, request: TechniqueInput): Tensor2D {
+    return tf.sum(evidence.activations.mul(this.channelWeights(evidence, request)), -1).squeeze([0]) as Tensor2D;
+  }
 
   /** The layer to explain; CAM overrides it to insist on the layer feeding the pooling head. */
   protected targetLayer(request: TechniqueInput): { layer: string; notes: string[] } {
@@ -74,19 +86,39 @@ export abstract class CamTechnique extends Technique {
   }
 
   run(request: TechniqueInput): TechniqueOutput {
+    const layers = request.layer.split(',');
+    if (layers.length > 1) return this.fuse(request, layers);
     const { layer, notes } = this.targetLayer(request);
     const evidence = this.capture({ ...request, layer });
-    const weights = this.channelWeights(evidence, request);
-    // ReLU of the weighted channel sum: keep only evidence *for* the class.
-    const map = tf.relu(tf.sum(evidence.activations.mul(weights), -1)).squeeze([0]) as Tensor2D;
-    return { map, layer, notes };
+    // ReLU: keep only evidence *for* the class.
+    return { map: tf.relu(this.combine(evidence, { ...request, layer })) as Tensor2D, layer, notes };
+  }
+
+  /**
+   * Multi-layer fusion (pytorch-grad-cam's aggregate_multi_layers): each layer's map upsampled to the
+   * input, min-max scaled to 0..1, then averaged, so coarse and fine layers count alike.
+   */
+  private fuse(request: TechniqueInput, layers: string[]): TechniqueOutput {
+    const [, h, w] = request.input.shape;
+    const notes: string[] = [];
+    const scaled = layers.map((name, i) => {
+      request.checkCancelled();
+      const out = this.run({ ...request, layer: name, reportProgress: (fraction, preview, detail) => request.reportProgress((i + fraction) / layers.length, preview, detail) });
+      notes.push(...out.notes);
+      const [mh, mw] = out.map.shape;
+      const big = tf.image.resizeBilinear(out.map.reshape([mh, mw, 1]) as tf.Tensor3D, [h, w], false, true).reshape([h, w]);
+      const min = big.min();
+      const range = big.max().sub(min);
+      return big.sub(min).div(tf.maximum(range, 1e-12));
+    });
+    return { map: tf.mean(tf.stack(scaled), 0) as Tensor2D, layer: layers.join(','), notes };
   }
 
   protected capture(request: TechniqueInput): CamEvidence {
     const { activations, head } = request.model.split(request.input, request.layer);
-    if (!this.usesGradients) return { activations, gradients: null };
+    if (!this.usesGradients) return { activations, gradients: null, head };
     const classScore = (a: tf.Tensor) => tf.sum(head(a as Tensor4D).slice([0, request.classIndex], [-1, 1]));
     const gradients = tf.grad(classScore)(activations) as Tensor4D;
-    return { activations, gradients };
+    return { activations, gradients, head };
   }
 }

@@ -41,7 +41,7 @@ export class Cam extends CamTechnique {
     return { layer, notes };
   }
 
-  protected channelWeights(_evidence: unknown, request: TechniqueInput): Tensor1D {
+  protected override channelWeights(_evidence: unknown, request: TechniqueInput): Tensor1D {
     const { weights } = this.head(request);
     return tf.slice(weights, [0, request.classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
   }

@@ -16,7 +16,7 @@ export class GradCam extends CamTechnique {
     needsLayer: true,
   };
 
-  protected channelWeights({ gradients }: CamEvidence): Tensor1D {
+  protected override channelWeights({ gradients }: CamEvidence): Tensor1D {
     // NHWC: average over height and width (axes 1, 2); channels are last.
     return tf.mean(gradients!, [0, 1, 2]) as Tensor1D;
   }

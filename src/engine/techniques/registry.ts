@@ -1,8 +1,15 @@
 /** Every technique the engine offers, by id. A new technique is a new file plus one line here. */
 import type { TechniqueInfo } from '../types';
 import type { Technique } from './base';
+import { AblationCam } from './ablationCam';
 import { Cam } from './cam';
+import { EigenCam, EigenGradCam } from './eigenCam';
 import { GradCam } from './gradCam';
+import { GradCamPlusPlus } from './gradCamPlusPlus';
+import { HiResCam } from './hiResCam';
+import { LayerCam } from './layerCam';
+import { ScoreCam } from './scoreCam';
+import { XGradCam } from './xGradCam';
 import { GradXImage } from './gradXImage';
 import { Deconvnet, GuidedBackprop, GuidedLayer } from './guidedBackprop';
 import { GuidedGradCam } from './guidedGradCam';
@@ -13,6 +20,14 @@ import { SmoothGrad } from './smoothGrad';
 const TECHNIQUES: Technique[] = [
   new GradCam(),
   new Cam(),
+  new GradCamPlusPlus(),
+  new XGradCam(),
+  new HiResCam(),
+  new LayerCam(),
+  new ScoreCam(),
+  new AblationCam(),
+  new EigenCam(),
+  new EigenGradCam(),
   new Saliency(),
   new GuidedBackprop(),
   new Deconvnet(),

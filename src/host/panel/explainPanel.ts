@@ -476,7 +476,8 @@ export class ExplainPanel {
 
   private buildPreview(runId: number, preview: Preview, displayImage: RgbaImage): PreviewMessage {
     const image = fitForDisplay(displayImage);
-    return { type: 'preview', runId, fraction: preview.fraction, image: rgbaPart(image), heatmap: heatmapPart(preview.map, image), signed: preview.signed };
+    const { fraction, detail, map, signed } = preview;
+    return { type: 'preview', runId, fraction, detail, image: map ? rgbaPart(image) : null, heatmap: map ? heatmapPart(map, image) : null, signed };
   }
 
   // ---- export ----

@@ -1,0 +1,36 @@
+/**
+ * Ablation-CAM: Desai & Ramaswamy, "Ablation-CAM: Visual Explanations for Deep Convolutional Network via
+ * Gradient-free Localization", WACV 2020. A channel's weight is the relative drop of the class score when
+ * that channel alone is zeroed: (y − y_k) / y. Batched: one copy of the activations per ablated channel.
+ */
+import type { Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
+import { tf } from '../tf';
+import { CamTechnique, type CamEvidence, type TechniqueInput } from './base';
+import { BATCH_PARAMETER, channelBatches } from './perturbation';
+
+export class AblationCam extends CamTechnique {
+  readonly info = {
+    id: 'ablationcam',
+    title: 'Ablation-CAM',
+    summary: 'How much the class score drops when each channel is zeroed weighs that channel. No gradients.',
+    needsGradients: false,
+    needsLayer: true,
+    parameters: [BATCH_PARAMETER],
+  };
+
+  protected override readonly usesGradients = false;
+
+  protected override channelWeights({ activations, head }: CamEvidence, request: TechniqueInput): Tensor1D {
+    const { classIndex, parameters } = request;
+    const c = activations.shape[3];
+    const original = head(activations).slice([0, classIndex], [1, 1]).reshape([]);
+    const channels = Array.from({ length: c }, (_, k) => k);
+    const ablated = channelBatches(request, channels, Number(parameters.batch), (chunk) => {
+      const keep = tf.sub(1, tf.oneHot(tf.tensor1d(chunk, 'int32'), c)).reshape([chunk.length, 1, 1, c]);
+      return head(activations.mul(keep) as Tensor4D).slice([0, classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
+    });
+    // Guard a zero score without flipping its sign.
+    const denominator = tf.where(tf.greaterEqual(original, 0), tf.maximum(original, 1e-7), tf.minimum(original, -1e-7));
+    return original.sub(ablated).div(denominator) as Tensor1D;
+  }
+}

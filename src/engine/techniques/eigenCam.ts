@@ -1,0 +1,76 @@
+/**
+ * Eigen-CAM: Muhammad & Yeasin, "Eigen-CAM: Class Activation Map using Principal Components", IJCNN 2020
+ * (https://arxiv.org/abs/2008.00299): the projection of the layer's activations (one row per location,
+ * centred) on their first principal component. Class-agnostic and gradient-free. EigenGrad-CAM
+ * (pytorch-grad-cam) projects gradient ⊙ activation instead, which makes it class-specific.
+ * A principal component's sign is arbitrary: it is fixed so that the map agrees with the mean activation.
+ */
+import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { tf } from '../tf';
+import { CamTechnique, type CamEvidence } from './base';
+
+/** Top eigenvector of the symmetric c×c matrix (row-major) by power iteration in float64. */
+export function topEigenvector(matrix: Float64Array, c: number): Float64Array {
+  let v = new Float64Array(c).fill(1 / Math.sqrt(c));
+  for (let iteration = 0; iteration < 1000; iteration++) {
+    const next = new Float64Array(c);
+    for (let i = 0; i < c; i++) {
+      let sum = 0;
+      for (let j = 0; j < c; j++) sum += matrix[i * c + j] * v[j];
+      next[i] = sum;
+    }
+    const norm = Math.hypot(...next);
+    if (!(norm > 0)) return v;
+    let change = 0;
+    for (let i = 0; i < c; i++) {
+      next[i] /= norm;
+      change = Math.max(change, Math.abs(next[i] - v[i]));
+    }
+    v = next;
+    if (change < 1e-10) break;
+  }
+  return v;
+}
+
+/** [h, w] projection of the rows of `values` ([1, h, w, c]) on their first principal component. */
+export function firstComponentMap(values: Tensor4D, reference: Tensor4D): Tensor2D {
+  const [, h, w, c] = values.shape;
+  const rows = values.reshape([h * w, c]);
+  const centred = rows.sub(tf.mean(rows, 0, true));
+  const covariance = Float64Array.from(tf.matMul(centred, centred, true, false).dataSync());
+  const component = tf.tensor2d(Float32Array.from(topEigenvector(covariance, c)), [c, 1]);
+  const projection = tf.matMul(centred, component).reshape([h, w]) as Tensor2D;
+  const agreement = tf.sum(projection.mul(tf.mean(reference, -1).reshape([h, w]))).dataSync()[0];
+  return agreement < 0 ? (projection.neg() as Tensor2D) : projection;
+}
+
+export class EigenCam extends CamTechnique {
+  readonly info = {
+    id: 'eigencam',
+    title: 'Eigen-CAM',
+    summary: 'First principal component of the layer’s activations: what the layer sees most, for any class. No gradients.',
+    needsGradients: false,
+    needsLayer: true,
+  };
+
+  protected override readonly usesGradients = false;
+
+  protected override combine({ activations }: CamEvidence): Tensor2D {
+    return firstComponentMap(activations, activations);
+  }
+}
+
+export class EigenGradCam extends CamTechnique {
+  readonly info = {
+    id: 'eigengradcam',
+    title: 'EigenGrad-CAM',
+    summary: 'First principal component of gradient × activation: Eigen-CAM made class-specific.',
+    needsGradients: true,
+    needsLayer: true,
+  };
+
+  protected override combine({ activations, gradients }: CamEvidence): Tensor2D {
+    const product = activations.mul(gradients!) as Tensor4D;
+    return firstComponentMap(product, product);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Score-CAM: Wang et al., "Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural
+ * Networks", CVPR-W 2020 (https://arxiv.org/abs/1910.01279). Gradient-free: each channel's activation,
+ * upsampled to the input and min-max scaled to 0..1, masks the input; the class score of each masked
+ * input, softmaxed over the channels, is that channel's weight (as pytorch-grad-cam computes it).
+ * Faster Score-CAM (Wang et al.'s own follow-up, in their repository): only the N channels whose
+ * activations vary most are scored; the rest weigh 0.
+ */
+import type { Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
+import { tf } from '../tf';
+import { CamTechnique, type CamEvidence, type TechniqueInput } from './base';
+import { BATCH_PARAMETER, channelBatches } from './perturbation';
+
+export class ScoreCam extends CamTechnique {
+  readonly info = {
+    id: 'scorecam',
+    title: 'Score-CAM',
+    summary: 'Each channel masks the image; the class score of the masked image weighs the channel. No gradients.',
+    needsGradients: false,
+    needsLayer: true,
+    parameters: [
+      { name: 'channels', summary: 'Channels to score, the N with the most varied activations (Faster Score-CAM); 0 = all', default: 64, min: 0, integer: true },
+      BATCH_PARAMETER,
+    ],
+  };
+
+  protected override readonly usesGradients = false;
+
+  protected override channelWeights({ activations }: CamEvidence, request: TechniqueInput): Tensor1D {
+    const { input, model, classIndex, parameters } = request;
+    const c = activations.shape[3];
+    const [, height, width] = input.shape;
+    const wanted = Number(parameters.channels);
+    const chosen = wanted > 0 && wanted < c ? mostVariedChannels(activations, wanted) : Array.from({ length: c }, (_, k) => k);
+    const scores = channelBatches(request, chosen, Number(parameters.batch), (channels) => {
+      // [1, h, w, b] → [b, h, w, 1] → input size, each mask scaled to 0..1 on its own.
+      const maps = tf.transpose(tf.gather(activations, channels, 3), [3, 1, 2, 0]) as Tensor4D;
+      const masks = tf.image.resizeBilinear(maps, [height, width], false, true);
+      const min = tf.min(masks, [1, 2, 3], true);
+      const max = tf.max(masks, [1, 2, 3], true);
+      const scaled = masks.sub(min).div(max.sub(min).add(1e-8));
+      return model.scores(input.mul(scaled) as Tensor4D).slice([0, classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
+    });
+    const weights = tf.softmax(scores);
+    return tf.scatterND(tf.tensor2d(chosen, [chosen.length, 1], 'int32'), weights, [c]) as Tensor1D;
+  }
+}
+
+/** The n channels whose activations vary most over the map (Faster Score-CAM's choice). */
+function mostVariedChannels(activations: Tensor4D, n: number): number[] {
+  return tf.tidy(() => {
+    const { variance } = tf.moments(activations, [0, 1, 2]);
+    return Array.from(tf.topk(variance, n).indices.dataSync());
+  });
+}
