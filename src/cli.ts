@@ -14,6 +14,7 @@ import { DEFAULT_IMAGE_LIMITS, encodeGrayPng, encodePng, readImageFile } from '.
 import { isScalingPreset } from './engine/models/modelConfig';
 import { heatmapToBytes, renderOverlay } from './engine/render';
 import { bundledModelPath } from './engine/bundledModel';
+import type { Box } from './engine/metrics/pointingGame';
 import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation, type TechniqueParameters } from './engine/types';
 
 class UsageError extends Error {}
@@ -21,6 +22,7 @@ class UsageError extends Error {}
 const USAGE = `Usage:
   cnn-lens explain IMAGE [options]   explain a prediction; writes an overlay PNG (and more on request)
   cnn-lens layers [--model PATH] [--json]   list a model's layers (* = can be mapped)
+  cnn-lens evaluate IMAGE --techniques ID,ID,...   compare techniques by faithfulness metrics
   cnn-lens techniques                 list the techniques
 
 Options for explain:
@@ -47,7 +49,16 @@ Options for explain:
                       signed maps 128 = zero); the colour view writes its RGB image
   --json FILE         result as JSON (- for standard output)
   --backend NAME      ${BACKEND_CHOICES.join(' | ')} (default: auto)
-  --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6})`;
+  --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6})
+
+Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --backend, --json):
+  --techniques LIST   comma-separated technique ids (default: gradcam,gradcam++,scorecam,eigencam,saliency)
+  --steps K           deletion / insertion steps (default 50)
+  --batch N           images per forward pass (default 16)
+  --box X0,Y0,X1,Y1   the object's box in image pixels for the pointing game (default: from a
+                      boxes.json next to the image, if it lists the image)
+  --sanity            also randomise the model's weights layer by layer and report how much each map
+                      changes (Spearman ρ; slow: one run per weighted layer)`;
 
 function parse(argv: string[]) {
   return parseArgs({
@@ -77,6 +88,10 @@ function parse(argv: string[]) {
       view: { type: 'string' },
       filter: { type: 'string' },
       target: { type: 'string' },
+      techniques: { type: 'string' },
+      batch: { type: 'string' },
+      box: { type: 'string' },
+      sanity: { type: 'boolean' },
       param: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
@@ -205,6 +220,83 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   engine.dispose();
 }
 
+const DEFAULT_EVALUATED = 'gradcam,gradcam++,scorecam,eigencam,saliency';
+
+function integerFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`--${flag} must be an integer; got "${value}".`);
+  return n;
+}
+
+/** --box, or the image's entry in a boxes.json beside it ({"name.png": {"box": [x0, y0, x1, y1]}}). */
+async function boxFor(values: Values, imagePath: string): Promise<Box | undefined> {
+  if (values.box !== undefined) {
+    const parts = values.box.split(',').map(Number);
+    if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) throw new UsageError(`--box takes X0,Y0,X1,Y1; got "${values.box}".`);
+    return parts as Box;
+  }
+  try {
+    const boxes = JSON.parse(await fs.readFile(path.join(path.dirname(imagePath), 'boxes.json'), 'utf8')) as Record<string, { box?: unknown }>;
+    const box = boxes[path.basename(imagePath)]?.box;
+    return Array.isArray(box) && box.length === 4 && box.every((v) => typeof v === 'number') ? (box as Box) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function evaluateCommand(values: Values, imageArg: string | undefined): Promise<void> {
+  if (!imageArg) throw new UsageError('evaluate needs an IMAGE path.');
+  const imagePath = path.resolve(imageArg);
+  const techniques = (values.techniques ?? DEFAULT_EVALUATED).split(',').map((t) => t.trim()).filter(Boolean);
+  const engine = await createEngine(values);
+  const loaded = await loadFromFlags(engine, values);
+  const image = await readImageFile(imagePath, DEFAULT_IMAGE_LIMITS);
+  const box = await boxFor(values, imagePath);
+  const result = await engine.evaluate(loaded, image, {
+    techniques,
+    classTarget: values.class,
+    layer: values.layer,
+    steps: integerFlag(values.steps, 'steps'),
+    batch: integerFlag(values.batch, 'batch'),
+    box,
+    sanity: values.sanity,
+  });
+  engine.dispose();
+  const rows = result.rows.map(({ explanation, ...row }) => ({
+    ...row,
+    layer: explanation?.layer,
+    timeMs: explanation?.timings.techniqueMs,
+    notes: explanation?.notes,
+  }));
+  const json = JSON.stringify({ model: result.model, class: { index: result.classIndex, label: result.label }, steps: result.steps, box, rows }, null, 2);
+  if (values.json === '-') {
+    console.log(json);
+    return;
+  }
+  if (values.json) await fs.writeFile(path.resolve(values.json), json + '\n');
+  console.log(`${result.model}: class "${result.label}" (#${result.classIndex}), ${result.steps} deletion/insertion steps${box ? `, box [${box.join(', ')}]` : ''}`);
+  const header = ['technique', 'time ÷ fwd', 'deletion AUC ↓', 'insertion AUC ↑', 'avg drop ↓', 'increase', ...(box ? ['pointing'] : []), ...(values.sanity ? ['sanity ρ'] : [])];
+  const table = result.rows.map((row) => {
+    if (row.error) return [row.technique, `error: ${row.error}`];
+    const halfway = row.sanity?.steps[Math.max(0, Math.ceil(row.sanity.steps.length / 2) - 1)];
+    return [
+      row.technique,
+      row.timeRatio!.toFixed(1),
+      row.deletion!.auc.toFixed(3),
+      row.insertion!.auc.toFixed(3),
+      `${(100 * row.averageDrop!).toFixed(1)} %`,
+      row.increase ? 'yes' : 'no',
+      ...(box ? [row.pointing!.hit ? 'hit' : 'miss'] : []),
+      ...(values.sanity ? [halfway ? halfway.correlation.toFixed(2) : '—'] : []),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
+  for (const line of [header, ...table]) console.log(line.map((cell, i) => (cell ?? '').padEnd(widths[i])).join('  ').trimEnd());
+  for (const row of result.rows) if (row.sanity?.warning) console.log(`  warning (${row.technique}): ${row.sanity.warning}`);
+  if (values.json) console.log(`json: ${path.resolve(values.json)}`);
+}
+
 /** `--json` may stand alone (layers --json): then it means standard output. */
 function normaliseJsonFlag(argv: string[]): string[] {
   return argv.flatMap((arg, i) => (arg === '--json' && (i === argv.length - 1 || argv[i + 1].startsWith('--')) ? ['--json', '-'] : [arg]));
@@ -220,6 +312,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (command === 'layers') await listLayers(values);
     else if (command === 'explain') await explain(values, rest[0]);
+    else if (command === 'evaluate') await evaluateCommand(values, rest[0]);
     else if (command === 'techniques') {
       const engine = await createEngine(values);
       for (const t of engine.techniques()) console.log(`${t.id.padEnd(22)} ${t.summary}`);

@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
+import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
 import { loadModel, type LoadedModel } from './models/loadModel';
 import type { ModelConfigOverrides } from './models/modelConfig';
 import { colourToRgba, normalise, probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
@@ -148,6 +149,11 @@ export class Engine {
     } finally {
       tf.dispose([pixels, input]);
     }
+  }
+
+  /** Compares techniques by faithfulness metrics on one image (see evaluate.ts). */
+  evaluate(model: LoadedModel, image: RgbaImage, options: EvaluationOptions, checkCancelled?: CancelCheck, onProgress?: (fraction: number, detail: string) => void): Promise<Evaluation> {
+    return evaluate(this, model, image, options, checkCancelled, onProgress);
   }
 
   /**

@@ -43,6 +43,13 @@ export interface ModelAdapter {
   /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
   split(input: Tensor4D, layer: string): SplitModel;
   gapHead(): GapHead | null;
+  /** Layers with learned weights that lead to the scores, output first (for the randomisation check). */
+  weightedLayers(): string[];
+  /**
+   * Runs `run` with the named layers' weights replaced by random ones (same mean and spread), and
+   * restores them afterwards whatever happens. Throws for formats that cannot do it.
+   */
+  withRandomWeights<T>(layers: string[], seed: number, run: () => Promise<T>): Promise<T>;
   /** Tensors the adapter holds that are not tfjs variables (kept alive across engine scopes). */
   ownedTensors(): Tensor[];
   dispose(): void;

@@ -114,6 +114,14 @@ export class GraphAdapter implements ModelAdapter {
     return null;
   }
 
+  weightedLayers(): string[] {
+    return [];
+  }
+
+  withRandomWeights<T>(): Promise<T> {
+    return Promise.reject(new Error('The weight-randomisation check needs a TF.js layers model; graph models keep their weights as constants.'));
+  }
+
   ownedTensors(): Tensor[] {
     return Object.values(this.model.weights).flat();
   }

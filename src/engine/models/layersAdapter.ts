@@ -29,6 +29,8 @@ interface ActivationFn {
 
 const PASS_THROUGH = new Set(['Reshape', 'Flatten', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout']);
 const POOLING_HEADS = new Set(['GlobalAveragePooling2D']);
+/** Layers whose weights the randomisation check replaces (batch-norm statistics are not learned weights). */
+const RANDOMISABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
 
 function activationOf(layer: Layer): ActivationFn | null {
   const activation = (layer as unknown as { activation?: ActivationFn }).activation;
@@ -76,7 +78,7 @@ export class LayersAdapter implements ModelAdapter {
   private readonly inputId: number;
   /** The tensor holding the class scores, or the layer whose linear part (before softmax) gives them. */
   private readonly scoreSource: { tensorId: number; linearOf: Step | null };
-  /** Scale and shift of each BatchNormalization layer, folded once for inference. */
+  /** Scale and shift of each BatchNormalization layer, folded once, at load, for inference. */
   private readonly batchNormCache = new Map<Layer, { scale: Tensor1D; shift: Tensor1D }>();
   /** Per convolution layer, the kernel its input gradient convolves with (made once, at load). */
   private readonly gradientKernels = new Map<Layer, Tensor4D>();
@@ -115,6 +117,7 @@ export class LayersAdapter implements ModelAdapter {
       });
     for (const { layer } of this.steps) {
       const kind = layer.getClassName();
+      if (kind === 'BatchNormalization') this.batchNorm(layer);
       if (kind === 'Conv2D' || kind === 'DepthwiseConv2D') {
         this.gradientKernels.set(layer, gradientKernelOf(kind === 'Conv2D' ? 'conv2d' : 'depthwise', layer.getWeights()[0] as Tensor4D));
       }
@@ -341,9 +344,59 @@ export class LayersAdapter implements ModelAdapter {
     return null;
   }
 
+  weightedLayers(): string[] {
+    return this.stepsToScores()
+      .filter(({ layer }) => RANDOMISABLE.has(layer.getClassName()) && layer.getWeights().length > 0)
+      .map(({ layer }) => layer.name)
+      .reverse();
+  }
+
+  async withRandomWeights<T>(names: string[], seed: number, run: () => Promise<T>): Promise<T> {
+    const saved = names.map((name) => {
+      const { layer } = this.stepOf(name);
+      // getWeights returns the variables themselves: copy, or restoring would restore the random values.
+      return { layer, weights: layer.getWeights().map((w) => w.clone()) };
+    });
+    try {
+      saved.forEach(({ layer, weights }, i) => {
+        const random = weights.map((w, j) =>
+          tf.tidy(() => {
+            const { mean, variance } = tf.moments(w);
+            const spread = Math.sqrt(variance.dataSync()[0]) || 0.05;
+            return tf.randomNormal(w.shape, mean.dataSync()[0], spread, 'float32', seed + 101 * i + j);
+          }),
+        );
+        layer.setWeights(random);
+        tf.dispose(random);
+        this.refreshDerived(layer);
+      });
+      return await run();
+    } finally {
+      for (const { layer, weights } of saved) {
+        layer.setWeights(weights);
+        tf.dispose(weights);
+        this.refreshDerived(layer);
+      }
+    }
+  }
+
+  /** Recomputes what was derived from a layer's weights after they changed. */
+  private refreshDerived(layer: Layer): void {
+    const folded = this.batchNormCache.get(layer);
+    if (folded) tf.dispose([folded.scale, folded.shift]);
+    this.batchNormCache.delete(layer);
+    const kernel = this.gradientKernels.get(layer);
+    if (kernel) {
+      kernel.dispose();
+      const kind = layer.getClassName() === 'Conv2D' ? 'conv2d' : 'depthwise';
+      this.gradientKernels.set(layer, tf.keep(gradientKernelOf(kind, layer.getWeights()[0] as Tensor4D)));
+    }
+  }
+
   ownedTensors(): Tensor[] {
-    // Layer weights are tfjs variables, which engine scopes never dispose; the gradient kernels are not.
-    return [...this.gradientKernels.values()];
+    // Layer weights are tfjs variables, which engine scopes never dispose; what is derived from them is not.
+    const folded = [...this.batchNormCache.values()].flatMap(({ scale, shift }) => [scale, shift]);
+    return [...this.gradientKernels.values(), ...folded];
   }
 
   /**

@@ -1,0 +1,136 @@
+/**
+ * Compares techniques on one image and class: each one's map, time, deletion and insertion curves,
+ * average drop / increase in confidence, the pointing game when a box is known and, on request, the
+ * model-randomisation sanity check. The numbers say how faithful a map is, not only how it looks.
+ */
+import type { Engine } from './engine';
+import { confidenceChange } from './metrics/confidence';
+import { deletionInsertion, type Curve } from './metrics/deletionInsertion';
+import type { ModelProbe } from './metrics/modelProbe';
+import { pointingGame, type Box } from './metrics/pointingGame';
+import { cascadingRandomisation, type SanityResult } from './metrics/sanity';
+import type { LoadedModel } from './models/loadModel';
+import { scalerFor, toModelPixels } from './preprocess';
+import { resizeHeatmap } from './render/overlay';
+import { tf } from './tf';
+import type { Explanation, Heatmap, RgbaImage, TechniqueParameters } from './types';
+
+export interface EvaluationOptions {
+  techniques: string[];
+  classTarget?: number | string;
+  /** Target layer(s) for the techniques that use one; default the model's. */
+  layer?: string;
+  /** Parameters per technique id. */
+  parameters?: Record<string, TechniqueParameters>;
+  /** Deletion / insertion steps (default 50) and images per forward pass (default 16). */
+  steps?: number;
+  batch?: number;
+  /** The object's box in image pixels, for the pointing game. */
+  box?: Box;
+  /** Also run the model-randomisation check (costs one run per weighted layer and technique). */
+  sanity?: boolean;
+}
+
+export interface EvaluationRow {
+  technique: string;
+  /** Set when the technique could not run; the metrics are then absent. */
+  error?: string;
+  explanation?: Explanation;
+  /** The technique's time ÷ the forward pass's, measured in the same run. */
+  timeRatio?: number;
+  deletion?: Curve;
+  insertion?: Curve;
+  averageDrop?: number;
+  increase?: boolean;
+  pointing?: { hit: boolean; peak: [number, number] };
+  sanity?: SanityResult;
+}
+
+export interface Evaluation {
+  model: string;
+  classIndex: number;
+  label: string;
+  steps: number;
+  rows: EvaluationRow[];
+}
+
+/** The map at the model's input size, for perturbing the model's input. */
+function atInput(heatmap: Heatmap, model: LoadedModel): Float32Array {
+  const [h, w] = model.summary.inputShape;
+  return resizeHeatmap(heatmap, w, h).data;
+}
+
+export async function evaluate(
+  engine: Engine,
+  model: LoadedModel,
+  image: RgbaImage,
+  options: EvaluationOptions,
+  checkCancelled: () => void = () => undefined,
+  onProgress: (fraction: number, detail: string) => void = () => undefined,
+): Promise<Evaluation> {
+  if (options.techniques.length === 0) throw new Error('Name at least one technique to evaluate.');
+  const steps = options.steps ?? 50;
+  const batch = options.batch ?? 16;
+  if (!Number.isInteger(steps) || steps < 2 || steps > 1000) throw new Error(`Deletion/insertion steps must be an integer from 2 to 1000; got ${steps}.`);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 512) throw new Error(`The batch size must be an integer from 1 to 512; got ${batch}.`);
+  const { summary } = model;
+  const pixels = toModelPixels(image, summary.inputShape);
+  const rows: EvaluationRow[] = [];
+  let classIndex = -1;
+  let label = '';
+  try {
+    for (const [n, technique] of options.techniques.entries()) {
+      const report = (part: number, what: string) => onProgress((n + part) / options.techniques.length, `${technique}: ${what}`);
+      report(0, 'explaining');
+      const request = { technique, classTarget: options.classTarget, layer: options.layer, parameters: options.parameters?.[technique] };
+      let explanation: Explanation;
+      try {
+        explanation = await engine.explain(model, image, request, checkCancelled);
+      } catch (error) {
+        if ((error as Error).name === 'CancelledError') throw error;
+        rows.push({ technique, error: (error as Error).message });
+        continue;
+      }
+      classIndex = explanation.target.index;
+      label = explanation.target.label;
+      const probe: ModelProbe = { adapter: model.adapter, preprocess: scalerFor(summary.inputShape[2], summary.preprocessing.preset), classIndex, checkCancelled };
+      const map = atInput(explanation.heatmap, model);
+      report(0.3, 'deletion and insertion');
+      const { deletion, insertion } = deletionInsertion(probe, pixels, map, steps, batch);
+      const confidence = confidenceChange(probe, pixels, map);
+      const row: EvaluationRow = {
+        technique,
+        explanation,
+        timeRatio: explanation.timings.techniqueMs / Math.max(explanation.timings.forwardMs, 1e-3),
+        deletion,
+        insertion,
+        averageDrop: confidence.drop,
+        increase: confidence.increase,
+      };
+      if (options.box) row.pointing = pointingGame(explanation.heatmap, options.box);
+      if (options.sanity) {
+        report(0.6, 'randomising weights');
+        const layers = model.adapter.weightedLayers();
+        if (layers.length === 0) {
+          throw new Error(
+            summary.format === 'graph'
+              ? 'The weight-randomisation check needs a TF.js layers model; graph models keep their weights as constants.'
+              : `Model "${summary.name}" has no convolution or dense weights to randomise.`,
+          );
+        }
+        const fixedClass = { ...request, classTarget: classIndex };
+        row.sanity = await cascadingRandomisation(
+          layers,
+          map,
+          (randomised) => model.adapter.withRandomWeights(randomised, 1234, async () => atInput((await engine.explain(model, image, fixedClass, checkCancelled)).heatmap, model)),
+          checkCancelled,
+        );
+      }
+      rows.push(row);
+    }
+  } finally {
+    tf.dispose(pixels);
+  }
+  if (classIndex < 0) throw new Error(`No technique could run: ${rows.map((r) => `${r.technique}: ${r.error}`).join(' ')}`);
+  return { model: summary.name, classIndex, label, steps, rows };
+}

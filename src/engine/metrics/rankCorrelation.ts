@@ -1,0 +1,31 @@
+/** Spearman's rank correlation: Pearson's correlation of the ranks, ties sharing their mean rank. */
+
+function ranks(values: ArrayLike<number>): Float64Array {
+  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b]);
+  const result = new Float64Array(values.length);
+  for (let start = 0; start < order.length; ) {
+    let end = start + 1;
+    while (end < order.length && values[order[end]] === values[order[start]]) end++;
+    const mean = (start + end - 1) / 2;
+    for (let i = start; i < end; i++) result[order[i]] = mean;
+    start = end;
+  }
+  return result;
+}
+
+/** In −1..1; 0 when either input is constant (no ordering to agree with). */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`Cannot correlate ${a.length} values with ${b.length}.`);
+  const ra = ranks(a);
+  const rb = ranks(b);
+  const mean = (ra.length - 1) / 2;
+  let covariance = 0;
+  let va = 0;
+  let vb = 0;
+  for (let i = 0; i < ra.length; i++) {
+    covariance += (ra[i] - mean) * (rb[i] - mean);
+    va += (ra[i] - mean) ** 2;
+    vb += (rb[i] - mean) ** 2;
+  }
+  return va > 0 && vb > 0 ? covariance / Math.sqrt(va * vb) : 0;
+}
