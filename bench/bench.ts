@@ -10,6 +10,7 @@ import { selectBackend, type BackendChoice } from '../src/engine/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
 import { scalerFor, toModelPixels } from '../src/engine/preprocess';
+import { deletionInsertion } from '../src/engine/metrics/deletionInsertion';
 import { findTechnique } from '../src/engine/techniques/registry';
 import { resolveParameters } from '../src/engine/techniques/parameters';
 
@@ -56,8 +57,39 @@ function measure(loaded: LoadedModel, image: RgbaImage, repeats: number) {
   return results;
 }
 
+/** The CAM family's perturbation costs and the metrics, as ratios to forward passes of the same run. */
+function measureCams(loaded: LoadedModel, image: RgbaImage, repeats: number) {
+  const { adapter, summary } = loaded;
+  const preprocess = scalerFor(summary.inputShape[2], summary.preprocessing.preset);
+  const pixels = toModelPixels(image, summary.inputShape);
+  const input = preprocess(pixels);
+  const layer = summary.defaultLayer!;
+  const batch = tf.tile(input, [32, 1, 1, 1]) as tf.Tensor4D;
+  const forward = time(() => tf.tidy(() => adapter.scores(input).dataSync()), 5, repeats);
+  const batchedPerImage = time(() => tf.tidy(() => adapter.scores(batch).dataSync()), 1, Math.max(1, Math.round(repeats / 4))) / 32;
+  const run = (id: string, parameters: Record<string, number> = {}) => () =>
+    tf.tidy(() => {
+      const technique = findTechnique(id);
+      const resolved = resolveParameters(id, technique.info.parameters, parameters);
+      technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters: resolved, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
+    });
+  const slow = Math.max(1, Math.round(repeats / 10));
+  const scoreCam64 = time(run('scorecam', { channels: 64 }), 1, slow);
+  const channels = Math.min(64, summary.layers.find((l) => l.name === layer)!.outputShape[2] ?? 64);
+  const ablation = time(run('ablationcam'), 1, slow);
+  const eigen = time(run('eigencam'), 1, repeats);
+  const map = new Float32Array(summary.inputShape[0] * summary.inputShape[1]).map((_, i) => Math.sin(i));
+  const probe = { adapter, preprocess, classIndex: 0, checkCancelled: () => undefined };
+  const curves = time(() => deletionInsertion(probe, pixels, map, 50, 16), 1, slow);
+  tf.dispose([pixels, input, batch]);
+  return { forward, batchedPerImage, scoreCamPerChannel: scoreCam64 / channels / batchedPerImage, scoreCam64: scoreCam64 / forward, ablation: ablation / forward, eigen: eigen / forward, curves: curves / forward };
+}
+
 async function main(): Promise<void> {
-  const only = process.argv[2] as BackendChoice | undefined;
+  // npm run bench [-- BACKEND] [-- cams]: the gradient table, or with "cams" the CAM-family / metrics table.
+  const args = process.argv.slice(2);
+  const camTable = args.includes('cams');
+  const only = args.find((a) => a !== 'cams') as BackendChoice | undefined;
   const backends: BackendChoice[] = only ? [only] : ['tensorflow', 'wasm', 'cpu'];
   const models: { name: string; path: string; image: string }[] = [
     { name: 'fashion-cam (shipped)', path: bundledModelPath(), image: path.resolve(path.dirname(bundledModelPath()), '../samples') },
@@ -67,8 +99,13 @@ async function main(): Promise<void> {
   } else {
     console.log(`(MobileNet skipped: no fixtures at ${FIXTURES})`);
   }
-  console.log(`| backend | model | forward (median ms) | ${TECHNIQUES.map(([id]) => `${id} ÷ forward`).join(' | ')} |`);
-  console.log(`|---|---|---|${TECHNIQUES.map(() => '---').join('|')}|`);
+  if (camTable) {
+    console.log('| backend | model | forward (median ms) | batched forward per image ÷ forward | Score-CAM per channel ÷ batched forward per image | Faster Score-CAM (64) ÷ forward | Ablation-CAM ÷ forward | Eigen-CAM ÷ forward | deletion + insertion (50 steps) ÷ forward |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+  } else {
+    console.log(`| backend | model | forward (median ms) | ${TECHNIQUES.map(([id]) => `${id} ÷ forward`).join(' | ')} |`);
+    console.log(`|---|---|---|${TECHNIQUES.map(() => '---').join('|')}|`);
+  }
   for (const choice of backends) {
     let label: string;
     let reason = '';
@@ -79,6 +116,7 @@ async function main(): Promise<void> {
       continue;
     }
     for (const model of models) {
+      if (camTable) break;
       const loaded = await loadModel(model.path);
       const imagePath = model.image.endsWith('.png') ? model.image : firstPng(model.image);
       const image = await readImageFile(imagePath, DEFAULT_IMAGE_LIMITS);
@@ -86,6 +124,15 @@ async function main(): Promise<void> {
       const results = measure(loaded, image, repeats);
       const ratios = TECHNIQUES.map(([id]) => (results[id] / results.forward).toFixed(2));
       console.log(`| ${label} | ${model.name} | ${results.forward.toFixed(1)} | ${ratios.join(' | ')} |`);
+      loaded.adapter.dispose();
+    }
+    if (!camTable) continue;
+    for (const model of models) {
+      const loaded = await loadModel(model.path);
+      const image = await readImageFile(model.image.endsWith('.png') ? model.image : firstPng(model.image), DEFAULT_IMAGE_LIMITS);
+      const r = measureCams(loaded, image, choice === 'cpu' && model.name.startsWith('MobileNet') ? 3 : 21);
+      const cells = [r.forward.toFixed(1), (r.batchedPerImage / r.forward).toFixed(2), r.scoreCamPerChannel.toFixed(2), r.scoreCam64.toFixed(1), r.ablation.toFixed(1), r.eigen.toFixed(2), r.curves.toFixed(1)];
+      console.log(`| ${label} | ${model.name} | ${cells.join(' | ')} |`);
       loaded.adapter.dispose();
     }
   }

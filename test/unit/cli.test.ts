@@ -70,6 +70,35 @@ describe('cnn-lens CLI', () => {
     assert.equal(JSON.parse(out).technique, 'cam');
   });
 
+  it('explain --view signed writes a signed map (128 = zero) and the colour view an RGB heatmap', async () => {
+    const heat = path.join(dir, 'signed.png');
+    const json = path.join(dir, 'signed.json');
+    assert.equal((await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--technique', 'saliency', '--view', 'signed', '--heatmap', heat, '--json', json, '--out', path.join(dir, 's.png')])).code, 0);
+    assert.equal(JSON.parse(await fs.readFile(json, 'utf8')).signed, true);
+    const values = Array.from({ length: 600 }, (_, i) => PNG.sync.read(readFileSync(heat)).data[i * 4]);
+    assert.ok(Math.min(...values) < 128 && Math.max(...values) > 128, 'both signs present');
+    assert.ok(Math.min(...values) === 0 || Math.max(...values) === 255, 'the largest magnitude reaches an end');
+    const colour = path.join(dir, 'colour.png');
+    assert.equal((await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--technique', 'guided-backprop', '--view', 'colour', '--heatmap', colour, '--out', path.join(dir, 'c.png')])).code, 0);
+    assert.equal(PNG.sync.read(readFileSync(colour)).colorType, 6, 'RGBA');
+  });
+
+  it('evaluate prints the faithfulness table, reads the box from boxes.json, and --json gives the rows', async () => {
+    await fs.writeFile(path.join(dir, 'boxes.json'), JSON.stringify({ 'photo.png': { box: [0, 0, 15, 10] } }));
+    const table = await run(['evaluate', imagePath, '--model', modelDir, '--backend', 'cpu', '--techniques', 'gradcam,eigencam,nope', '--steps', '5']);
+    assert.equal(table.code, 0, table.err);
+    assert.match(table.out, /technique\s+time ÷ fwd\s+deletion AUC ↓\s+insertion AUC ↑\s+avg drop ↓\s+increase\s+pointing/);
+    assert.match(table.out, /^gradcam\s+[\d.]+\s+0\.\d{3}\s+0\.\d{3}\s+[\d.]+ %\s+(yes|no)\s+(hit|miss)$/m);
+    assert.match(table.out, /^nope\s+error: Unknown technique "nope"/m);
+    const { code, out } = await run(['evaluate', imagePath, '--model', modelDir, '--backend', 'cpu', '--techniques', 'gradcam', '--steps', '4', '--box', '1,2,3,4', '--json', '-']);
+    assert.equal(code, 0);
+    const result = JSON.parse(out);
+    assert.deepEqual(result.box, [1, 2, 3, 4]);
+    assert.equal(result.rows[0].deletion.probabilities.length, 5);
+    assert.equal(typeof result.rows[0].pointing.hit, 'boolean');
+    assert.equal((await run(['evaluate', imagePath, '--box', '1,2'])).code, 2);
+  });
+
   it('layers lists the layer table and --json gives it as data', async () => {
     const text = await run(['layers', '--model', modelDir, '--backend', 'cpu']);
     assert.equal(text.code, 0);
