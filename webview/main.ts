@@ -9,6 +9,7 @@ import type {
   ErrorMessage,
   ExportedMessage,
   HostToWebview,
+  CompareResultMessage,
   InitMessage,
   PreviewMessage,
   ResultMessage,
@@ -19,6 +20,7 @@ import type {
 import { append, clear, h, icon } from './view/dom';
 import { formatLayer, formatShape, formatTimings, groupLayers, resolveClass } from './view/format';
 import { buildLayout, type Layout } from './view/layout';
+import { CompareView } from './view/compare';
 import { OverlayView } from './view/overlay';
 import { ParameterControls } from './view/parameterControls';
 import { describeChanged, parameterValues } from './view/parameters';
@@ -51,6 +53,9 @@ class App {
 
   private init: InitMessage | undefined;
   private result: ResultMessage | undefined;
+  private readonly compare: CompareView;
+  /** The title of the technique (or comparison) the host is running, for progress lines. */
+  private activeTitle = '';
   private resultDescription = '';
   /** The run the host is working on, if any. */
   private activeRunId: number | null = null;
@@ -69,7 +74,13 @@ class App {
     this.overlay = new OverlayView(this.view);
     this.predictions = new PredictionList((index) => this.pickClass(index));
     this.parameters = new ParameterControls(() => this.onParametersEdited());
-    this.ui = buildLayout(root, this.overlay, this.predictions, this.parameters);
+    this.compare = new CompareView(this.view, (techniques, sanity) => {
+      if (!this.init) return;
+      // A re-run still waiting for its pause would supersede the comparison the user just asked for.
+      this.cancelScheduledRun();
+      post({ type: 'compare', techniques, classIndex: this.classIndex, layer: this.ui.layer.value || null, sanity });
+    });
+    this.ui = buildLayout(root, this.overlay, this.predictions, this.parameters, this.compare);
     this.showView(COLORMAP_NAMES);
     this.wire();
     this.setPhase('idle');
@@ -90,6 +101,9 @@ class App {
         break;
       case 'preview':
         this.onPreview(msg);
+        break;
+      case 'compareResult':
+        this.onCompareResult(msg);
         break;
       case 'runEnded':
         this.onRunEnded(msg);
@@ -131,6 +145,8 @@ class App {
     for (const control of [this.ui.technique, this.ui.classInput, this.ui.classGo, this.ui.rerun]) control.disabled = false;
     this.updateTechniqueHints(true);
     this.parameters.setDisabled(false);
+    this.compare.setTechniques(msg.techniques);
+    this.compare.setDisabled(false);
     this.ui.retry.hidden = true;
     if (!this.result) this.setPlaceholder('busy', 'Waiting for the first run…');
     this.setStatus('info', 'Model loaded.');
@@ -144,6 +160,7 @@ class App {
       this.updateTechniqueHints();
     }
     const title = this.techniqueTitle(msg.technique);
+    this.activeTitle = title;
     this.ui.cancel.hidden = false;
     this.ui.stage.classList.add('busy');
     if (!this.overlay.hasPixels) this.setPlaceholder('busy', `Running ${title}…`);
@@ -203,10 +220,22 @@ class App {
     this.setPhase('ready');
   }
 
+  private onCompareResult(msg: CompareResultMessage): void {
+    if (msg.runId < this.latestRunId) return;
+    this.latestRunId = msg.runId;
+    this.activeRunId = null;
+    this.endBusy();
+    this.compare.show(msg);
+    const failed = msg.rows.filter((row) => row.error).length;
+    this.setStatus(failed ? 'error' : 'ok', `Compared ${msg.rows.length} techniques${failed ? `; ${failed} could not run (see their cards)` : ''}.`);
+    this.setPhase(failed === msg.rows.length ? 'error' : 'ready');
+    this.compare.results.scrollIntoView({ block: 'nearest' });
+  }
+
   /** The map so far of the running job: drawn as it comes, replaced by the result. */
   private onPreview(msg: PreviewMessage): void {
     if (msg.runId !== this.activeRunId) return;
-    const title = this.techniqueTitle(this.ui.technique.value);
+    const title = this.activeTitle;
     const percent = Math.round(Math.min(1, Math.max(0, msg.fraction)) * 100);
     const detail = msg.detail ? ` (${msg.detail})` : '';
     this.ui.stage.dataset.progress = String(percent);
@@ -302,6 +331,7 @@ class App {
     this.viewFromState = true;
     this.ui.opacityValue.textContent = `${Math.round(view.opacity * 100)}%`;
     this.overlay.setView(view);
+    this.compare.setView(view);
     saveState({ view });
     if (notifyHost) post({ type: 'viewChanged', view });
   }
@@ -428,7 +458,7 @@ class App {
   }
 
   private techniqueTitle(id: string): string {
-    return this.techniqueInfo(id)?.title ?? id;
+    return this.techniqueInfo(id)?.title ?? (id === 'compare' ? 'Comparison' : id);
   }
 
   private updateTechniqueHints(rebuild = false): void {

@@ -3,6 +3,7 @@
  * (see engineClient.ts); the panel and commands only see this interface, so tests can
  * substitute it and the extension host never runs tensor code on its event loop.
  */
+import type { Evaluation } from '../engine/evaluate';
 import type { ColormapName, Explanation, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
 export interface ExplainJob {
@@ -16,6 +17,16 @@ export interface ExplainJob {
   parameters: TechniqueParameters;
   /** Called with the map so far while long techniques run (SmoothGrad, integrated gradients). */
   onPreview?: (preview: Preview) => void;
+}
+
+export interface EvaluateJob {
+  imagePath: string;
+  /** 2–6 technique ids. */
+  techniques: string[];
+  classIndex: number | null;
+  layer: string | null;
+  sanity: boolean;
+  onProgress?: (preview: Preview) => void;
 }
 
 export interface CancelSignal {
@@ -42,6 +53,8 @@ export interface EngineApi {
   techniques(): Promise<TechniqueInfo[]>;
   /** Rejects with RunCancelledError when `cancel` fires first. */
   explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation>;
+  /** Runs each technique and measures its faithfulness (deletion / insertion, confidence, sanity). */
+  evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation>;
   /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */
   displayImage(imagePath: string, maxSide: number): Promise<RgbaImage>;
   /** Renders the overlay like the CLI does and writes it as a PNG; returns the path written. */

@@ -9,7 +9,8 @@ import type { BackendChoice } from '../engine/backend';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
 import type { DescribeResult, ImageLimitsRef, ModelRef, WorkerReply, WorkerRequest, WorkerResults } from '../worker/workerProtocol';
-import { RunCancelledError, type CancelSignal, type EngineApi, type ExplainJob, type LoadedModelInfo } from './engineApi';
+import type { Evaluation } from '../engine/evaluate';
+import { RunCancelledError, type CancelSignal, type EngineApi, type EvaluateJob, type ExplainJob, type LoadedModelInfo } from './engineApi';
 
 export interface EngineSettings {
   backend: BackendChoice;
@@ -138,6 +139,12 @@ export class EngineClient implements EngineApi {
     const { limits } = this.settings();
     const { imagePath, technique, classIndex, layer, parameters, onPreview } = job;
     return this.request({ kind: 'explain', model: this.modelRef(), limits, imagePath, technique, classIndex, layer, parameters: { ...parameters } }, cancel, onPreview);
+  }
+
+  evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation> {
+    const { limits } = this.settings();
+    const { imagePath, techniques, classIndex, layer, sanity, onProgress } = job;
+    return this.request({ kind: 'evaluate', model: this.modelRef(), limits, imagePath, techniques: [...techniques], classIndex, layer, sanity }, cancel, onProgress);
   }
 
   displayImage(imagePath: string, maxSide: number): Promise<RgbaImage> {

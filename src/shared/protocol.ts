@@ -75,6 +75,37 @@ export interface PreviewMessage {
   heatmap: PixelsMessagePart | null;
   signed: boolean;
 }
+/** One technique's column in the Compare view. */
+export interface CompareRow {
+  technique: string;
+  /** Set when the technique could not run; everything else is then absent. */
+  error?: string;
+  layer?: string;
+  heatmap?: PixelsMessagePart;
+  signed?: boolean;
+  colour?: PixelsMessagePart | null;
+  /** Class probability after 0, 1/k, …, 1 of the pixels were deleted / inserted. */
+  deletion?: number[];
+  insertion?: number[];
+  deletionAuc?: number;
+  insertionAuc?: number;
+  timeMs?: number;
+  /** Technique time ÷ forward-pass time. */
+  timeRatio?: number;
+  averageDrop?: number;
+  /** Spearman ρ with the original map, per randomised layer (output first), when the check ran. */
+  sanity?: { layer: string; correlation: number }[];
+  sanityWarning?: string | null;
+}
+export interface CompareResultMessage {
+  type: 'compareResult';
+  runId: number;
+  classIndex: number;
+  classLabel: string;
+  steps: number;
+  image: PixelsMessagePart;
+  rows: CompareRow[];
+}
 export interface RunEndedMessage {
   type: 'runEnded';
   runId: number;
@@ -93,6 +124,7 @@ export type HostToWebview =
   | InitMessage
   | RunStartedMessage
   | ResultMessage
+  | CompareResultMessage
   | PreviewMessage
   | RunEndedMessage
   | ExportedMessage
@@ -110,6 +142,17 @@ export interface RunRequestMessage {
   /** Technique parameters by name; missing ones take their defaults (the engine checks the ranges). */
   parameters: TechniqueParameters;
 }
+export const MIN_COMPARED = 2;
+export const MAX_COMPARED = 6;
+/** Compare 2–6 techniques on the same class and layer, with faithfulness metrics. */
+export interface CompareRequestMessage {
+  type: 'compare';
+  techniques: string[];
+  classIndex: number | null;
+  layer: string | null;
+  /** Also run the model-randomisation check (slow). */
+  sanity: boolean;
+}
 export interface CancelMessage {
   type: 'cancel';
 }
@@ -121,7 +164,7 @@ export interface ViewChangedMessage {
   type: 'viewChanged';
   view: ViewSettings;
 }
-export type WebviewToHost = ReadyMessage | RunRequestMessage | CancelMessage | ExportMessage | ViewChangedMessage;
+export type WebviewToHost = ReadyMessage | RunRequestMessage | CompareRequestMessage | CancelMessage | ExportMessage | ViewChangedMessage;
 
 const MAX_NAME_LENGTH = 512;
 /** Limits on the `parameters` of a run request (the engine validates names and ranges itself). */
@@ -192,6 +235,14 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       const parameters = parseParameters(raw.parameters);
       if (!parameters) return null;
       return { type: 'run', technique, classIndex: classIndex as number | null, layer: layer as string | null, parameters };
+    }
+    case 'compare': {
+      const { techniques, classIndex, layer, sanity } = raw;
+      if (!Array.isArray(techniques) || techniques.length < MIN_COMPARED || techniques.length > MAX_COMPARED) return null;
+      if (!techniques.every(isShortString) || new Set(techniques).size !== techniques.length) return null;
+      const validClass = classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
+      if (!validClass || (layer !== null && !isShortString(layer)) || typeof sanity !== 'boolean') return null;
+      return { type: 'compare', techniques: [...(techniques as string[])], classIndex: classIndex as number | null, layer: layer as string | null, sanity };
     }
     case 'export': {
       const view = parseView(raw.view);

@@ -75,6 +75,22 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const transfer = [explanation.heatmap.data.buffer, explanation.rawMap.data.buffer, ...(explanation.colour ? [explanation.colour.data.buffer] : [])];
       return { result: explanation, transfer: transfer as ArrayBuffer[] };
     }
+    case 'evaluate': {
+      const loaded = await model(engine, request.model);
+      const image = await decode(request.imagePath, request.limits);
+      checkCancelled();
+      const evaluation = await engine.evaluate(
+        loaded,
+        image,
+        { techniques: request.techniques, classTarget: request.classIndex ?? undefined, layer: request.layer ?? undefined, sanity: request.sanity },
+        checkCancelled,
+        (fraction, detail) => post({ kind: 'preview', id: request.id, preview: { fraction, detail, map: null, signed: false } }),
+      );
+      const transfer = evaluation.rows.flatMap(({ explanation }) =>
+        explanation ? [explanation.heatmap.data.buffer, explanation.rawMap.data.buffer, ...(explanation.colour ? [explanation.colour.data.buffer] : [])] : [],
+      );
+      return { result: evaluation, transfer: transfer as ArrayBuffer[] };
+    }
     case 'displayImage': {
       const image = await decode(request.imagePath, request.limits);
       const scale = Math.min(1, request.maxSide / Math.max(image.width, image.height));

@@ -3,6 +3,7 @@
  * src/shared/protocol.ts). Every request carries an id; the reply carries it back.
  */
 import type { BackendChoice } from '../engine/backend';
+import type { Evaluation } from '../engine/evaluate';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Heatmap, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
@@ -26,6 +27,7 @@ export interface ImageLimitsRef {
 export type WorkerRequest =
   | { id: number; kind: 'describe'; model: ModelRef }
   | { id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; technique: string; classIndex: number | null; layer: string | null; parameters: TechniqueParameters }
+  | { id: number; kind: 'evaluate'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; techniques: string[]; classIndex: number | null; layer: string | null; sanity: boolean }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
   | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colour: RgbaImage | null; colormap: ColormapName; opacity: number; outPath: string };
 
@@ -39,6 +41,7 @@ export interface DescribeResult {
 export interface WorkerResults {
   describe: DescribeResult;
   explain: Explanation;
+  evaluate: Evaluation;
   displayImage: RgbaImage;
   export: string;
 }

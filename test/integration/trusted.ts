@@ -104,6 +104,23 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     assert.deepEqual(result.parameters, { base: 'saliency', samples: 3, noise: 0.1, variant: 'smoothgrad', view: 'max-abs' });
   });
 
+  it('compare from the webview side runs every technique with its metrics; bad requests are ignored', async () => {
+    const panel = await explain(samples[0]);
+    const posted = panel.postedMessages;
+    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam'], classIndex: null, layer: null, sanity: false });
+    assert.equal(panel.postedMessages, posted, 'one technique is not a comparison');
+    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam', 'eigencam', 'no-such'], classIndex: 2, layer: null, sanity: false });
+    const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
+    assert.equal(result.classIndex, 2);
+    assert.deepEqual(result.rows.map((r) => r.technique), ['gradcam', 'eigencam', 'no-such']);
+    assert.match(result.rows[2].error ?? '', /Unknown technique/);
+    for (const row of result.rows.slice(0, 2)) {
+      assert.equal(row.deletion?.length, 51);
+      assert.ok(row.insertionAuc! >= 0 && row.insertionAuc! <= 1);
+      assert.equal(row.heatmap?.width, result.image.width);
+    }
+  });
+
   it('export writes a valid PNG next to the image', async () => {
     const panel = await explain(samples[0]);
     const out = workspaceFile(samples[0].replace(/\.png$/, '.gradcam.png'));

@@ -177,6 +177,62 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     });
   });
 
+  it('Compare: four techniques side by side with deletion / insertion AUCs, times and curves; Score-CAM counts channels', async () => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+      await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+
+      // Score-CAM over every channel, one per batch: long enough to see the channel count.
+      await frame.selectOption('[data-testid="technique"]', 'scorecam');
+      await frame.waitForSelector('[data-testid="param-channels"]', { state: 'visible' });
+      await frame.fill('[data-testid="param-batch"]', '1');
+      await frame.fill('[data-testid="param-channels"]', '0');
+      await frame.waitForFunction(() => /channel \d+ of 128/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(() => /Score-CAM \(.*channels 0/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
+      await waitForState(frame, 'ready', 120_000);
+      // Edit a parameter, then compare at once: the pending re-run must not supersede the comparison.
+      await frame.fill('[data-testid="param-batch"]', '64');
+
+      const picked = await frame.$$eval('[data-testid="compare-list"] input:checked', (boxes) => boxes.map((b) => (b as HTMLInputElement).value));
+      assert.deepEqual([...picked].sort(), ['gradcam', 'saliency', 'scorecam'], 'a classic, a gradient-free and a pixel-space technique are picked at first');
+      await frame.check('[data-testid="compare-eigencam"]');
+      assert.equal(await frame.isEnabled('[data-testid="compare"]'), true);
+      await frame.click('[data-testid="compare"]');
+      await frame.waitForSelector('[data-testid="compare-card"]', { timeout: 120_000 });
+      await waitForState(frame, 'ready', 120_000);
+      const cards = await frame.$$eval('[data-testid="compare-card"]', (elements) =>
+        elements.map((card) => ({
+          technique: (card as HTMLElement).dataset.technique,
+          deletion: card.querySelector('[data-testid="metric-deletion"] .metric-value')?.textContent ?? '',
+          insertion: card.querySelector('[data-testid="metric-insertion"] .metric-value')?.textContent ?? '',
+          time: card.querySelector('[data-testid="metric-time"] .metric-value')?.textContent ?? '',
+          curves: card.querySelectorAll('polyline').length,
+          points: (card.querySelector('polyline')?.getAttribute('points') ?? '').split(' ').length,
+          canvas: (() => {
+            const canvas = card.querySelector('canvas') as HTMLCanvasElement;
+            const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+            const colours = new Set<number>();
+            for (let i = 0; i < data.length; i += 4) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+            return colours.size;
+          })(),
+        })),
+      );
+      assert.deepEqual(cards.map((c) => c.technique).sort(), ['eigencam', 'gradcam', 'saliency', 'scorecam']);
+      for (const card of cards) {
+        assert.match(card.deletion, /^0\.\d{3}$/, `${card.technique} deletion AUC`);
+        assert.match(card.insertion, /^(0|1)\.\d{3}$/, `${card.technique} insertion AUC`);
+        assert.match(card.time, /ms · [\d.]+× fwd/);
+        assert.equal(card.curves, 2, 'deletion and insertion curves');
+        assert.equal(card.points, 51, '50 steps + the start');
+        assert.ok(card.canvas > 50, `${card.technique}: its map is drawn (${card.canvas} colours)`);
+      }
+      assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /Compared 4 techniques/);
+      await frame.$eval('[data-testid="compare-results"]', (el) => el.scrollIntoView());
+      await shot(page, 'panel-compare.png');
+    });
+  });
+
   it('a broken image gives an error message and the extension keeps working', async () => {
     await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
       await explorerContextMenu(page, 'broken.png', 'Explain with Grad-CAM');

@@ -72,4 +72,25 @@ describe('webview message validation', () => {
   for (const [what, raw] of bad) {
     it(`rejects ${what}`, () => assert.equal(parseWebviewMessage(raw), null));
   }
+
+  it('accepts a compare request of 2–6 distinct techniques, rebuilt', () => {
+    const raw = { type: 'compare', techniques: ['gradcam', 'scorecam'], classIndex: 3, layer: 'conv', sanity: true, extra: 'dropped' };
+    assert.deepEqual(parseWebviewMessage(raw), { type: 'compare', techniques: ['gradcam', 'scorecam'], classIndex: 3, layer: 'conv', sanity: true });
+    const six = ['a', 'b', 'c', 'd', 'e', 'f'];
+    assert.deepEqual(parseWebviewMessage({ type: 'compare', techniques: six, classIndex: null, layer: null, sanity: false })?.type, 'compare');
+  });
+  const compare = (fields: object) => ({ type: 'compare', techniques: ['gradcam', 'eigencam'], classIndex: null, layer: null, sanity: false, ...fields });
+  const badCompares: [string, unknown][] = [
+    ['one technique', compare({ techniques: ['gradcam'] })],
+    ['seven techniques', compare({ techniques: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] })],
+    ['a repeated technique', compare({ techniques: ['gradcam', 'gradcam'] })],
+    ['a non-string technique', compare({ techniques: ['gradcam', 7] })],
+    ['techniques as a string', compare({ techniques: 'gradcam,eigencam' })],
+    ['a fractional class', compare({ classIndex: 1.5 })],
+    ['a missing sanity flag', compare({ sanity: undefined })],
+    ['an empty layer', compare({ layer: '' })],
+  ];
+  for (const [what, raw] of badCompares) {
+    it(`rejects a compare request with ${what}`, () => assert.equal(parseWebviewMessage(raw), null));
+  }
 });

@@ -7,8 +7,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Explanation, Heatmap, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../../engine/types';
 import { COLORMAP_NAMES } from '../../engine/types';
-import { heatmapToBytes, resizeHeatmap, resizeRgba } from '../../engine/render/overlay';
 import type {
+  CompareResultMessage,
   ErrorMessage,
   HostToWebview,
   InitMessage,
@@ -20,15 +20,17 @@ import type {
   WebviewToHost,
 } from '../../shared/protocol';
 import { parseWebviewMessage } from '../../shared/protocol';
-import type { EngineApi } from '../engineApi';
+import type { EngineApi, EvaluateJob } from '../engineApi';
 import { RunCancelledError } from '../engineApi';
 import { CancelSource } from './cancelSource';
+import { compareResult, DISPLAY_MAX_SIDE, fitForDisplay, fitRgba, heatmapPart, rgbaPart } from './displayParts';
 import { renderPanelHtml } from './html';
 
 export const PANEL_VIEW_TYPE = 'cnnLens.explain';
 
-/** Longest side of the image and map sent to the webview, so messages stay small. */
-export const DISPLAY_MAX_SIDE = 1024;
+export { DISPLAY_MAX_SIDE } from './displayParts';
+/** The run "technique" of a Compare run (not a technique id, so no technique is shown as selected). */
+export const COMPARE = 'compare';
 /** Runs that finish sooner than this never show a progress notification. */
 export const PROGRESS_DELAY_MS = 500;
 
@@ -80,36 +82,6 @@ function describeRaw(raw: unknown): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-/** A right-sized copy when `data` is a view on a larger buffer (the whole buffer would be sent). */
-function compact(data: Uint8Array): Uint8Array {
-  return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
-}
-
-function fitWithin(width: number, height: number, maxSide: number): { width: number; height: number } {
-  const scale = Math.min(1, maxSide / Math.max(width, height));
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
-}
-
-function fitForDisplay(image: RgbaImage): RgbaImage {
-  if (Math.max(image.width, image.height) <= DISPLAY_MAX_SIDE) return image;
-  const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
-  return resizeRgba(image, size.width, size.height);
-}
-
-function fitRgba(image: RgbaImage, width: number, height: number): RgbaImage {
-  return image.width === width && image.height === height ? image : resizeRgba(image, width, height);
-}
-
-function rgbaPart(image: RgbaImage): PixelsMessagePart {
-  return { width: image.width, height: image.height, data: compact(image.data) };
-}
-
-/** A map as bytes at the display image's size. */
-function heatmapPart(map: Heatmap, image: RgbaImage): PixelsMessagePart {
-  const sized = map.width === image.width && map.height === image.height ? map : resizeHeatmap(map, image.width, image.height);
-  return { width: sized.width, height: sized.height, data: compact(heatmapToBytes(sized)) };
-}
-
 export class ExplainPanel {
   private static readonly panels = new Map<string, ExplainPanel>();
 
@@ -158,6 +130,7 @@ export class ExplainPanel {
 
   private lastExplanation: Explanation | undefined;
   private lastResultMessage: ResultMessage | undefined;
+  private lastCompareMessage: CompareResultMessage | undefined;
   /** A failure after the last result, replayed when the webview reloads. */
   private lastFailure: RunEndedMessage | ErrorMessage | undefined;
   private posted = 0;
@@ -195,6 +168,11 @@ export class ExplainPanel {
   /** The last `result` message sent to the webview. */
   get lastResult(): ResultMessage | undefined {
     return this.lastResultMessage;
+  }
+
+  /** Test hook: the last Compare result posted. */
+  get lastCompare(): CompareResultMessage | undefined {
+    return this.lastCompareMessage;
   }
 
   /** How many messages were posted to the webview. */
@@ -276,6 +254,15 @@ export class ExplainPanel {
       case 'run':
         this.parametersByTechnique.set(msg.technique, msg.parameters);
         this.requestRun({ technique: msg.technique, classIndex: msg.classIndex, layer: msg.layer, parameters: msg.parameters });
+        return;
+      case 'compare':
+        if (!this.modelReady) {
+          this.postError('The model is not loaded yet; compare again once it is.');
+          return;
+        }
+        this.startRun({ technique: COMPARE, classIndex: msg.classIndex, layer: msg.layer, parameters: {} }, (run) =>
+          this.executeCompare(run, { imagePath: this.imagePath, techniques: msg.techniques, classIndex: msg.classIndex, layer: msg.layer, sanity: msg.sanity }),
+        );
         return;
       case 'cancel':
         this.cancelRun('user');
@@ -366,7 +353,7 @@ export class ExplainPanel {
     if (this.webviewLoaded) void this.sendInit();
   }
 
-  private startRun(request: ExplainRequest): void {
+  private startRun(request: ExplainRequest, execute: (run: ActiveRun) => Promise<void> = (run) => this.execute(run)): void {
     this.cancelRun('superseded');
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => {
@@ -376,7 +363,7 @@ export class ExplainPanel {
     this.run = run;
     this.post({ type: 'runStarted', runId: run.id, technique: request.technique });
     const timer = setTimeout(() => this.showProgress(run), PROGRESS_DELAY_MS);
-    void this.execute(run).finally(() => {
+    void execute(run).finally(() => {
       clearTimeout(timer);
       run.finish();
     });
@@ -414,6 +401,25 @@ export class ExplainPanel {
       .then(undefined, (err: unknown) => this.context.log(`CNN Lens panel: progress failed: ${errorText(err)}`));
   }
 
+  /** The Compare view's run: every technique with its faithfulness metrics, drawn side by side. */
+  private async executeCompare(run: ActiveRun, job: EvaluateJob): Promise<void> {
+    const { engine } = this.context;
+    try {
+      const imagePromise = engine.displayImage(this.imagePath, DISPLAY_MAX_SIDE);
+      const onProgress = (preview: Preview) => {
+        if (this.isCurrent(run)) this.post(this.buildPreview(run.id, preview, null));
+      };
+      const evaluation = await engine.evaluate({ ...job, onProgress }, run.cancel);
+      const image = await imagePromise;
+      if (!this.isCurrent(run)) return;
+      this.run = undefined;
+      this.lastCompareMessage = compareResult(run.id, evaluation, image);
+      this.post(this.lastCompareMessage);
+    } catch (err) {
+      this.endFailedRun(run, err);
+    }
+  }
+
   private async execute(run: ActiveRun): Promise<void> {
     const { engine } = this.context;
     try {
@@ -435,22 +441,26 @@ export class ExplainPanel {
       this.lastFailure = undefined;
       this.post(result);
     } catch (err) {
-      if (!this.isCurrent(run)) {
-        if (!isCancellation(err)) this.context.log(`CNN Lens panel: run ${run.id} (superseded) failed: ${errorText(err)}`);
-        return;
-      }
-      this.run = undefined;
-      if (isCancellation(err) || run.cancel.cancelled) {
-        this.post({ type: 'runEnded', runId: run.id, outcome: 'cancelled', message: 'Cancelled.' });
-        return;
-      }
-      const message = errorText(err);
-      this.context.log(`CNN Lens panel: run ${run.id} failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
-      const ended: RunEndedMessage = { type: 'runEnded', runId: run.id, outcome: 'failed', message };
-      this.lastFailure = ended;
-      this.post(ended);
-      void vscode.window.showErrorMessage(`CNN Lens: ${message}`);
+      this.endFailedRun(run, err);
     }
+  }
+
+  private endFailedRun(run: ActiveRun, err: unknown): void {
+    if (!this.isCurrent(run)) {
+      if (!isCancellation(err)) this.context.log(`CNN Lens panel: run ${run.id} (superseded) failed: ${errorText(err)}`);
+      return;
+    }
+    this.run = undefined;
+    if (isCancellation(err) || run.cancel.cancelled) {
+      this.post({ type: 'runEnded', runId: run.id, outcome: 'cancelled', message: 'Cancelled.' });
+      return;
+    }
+    const message = errorText(err);
+    this.context.log(`CNN Lens panel: run ${run.id} failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
+    const ended: RunEndedMessage = { type: 'runEnded', runId: run.id, outcome: 'failed', message };
+    this.lastFailure = ended;
+    this.post(ended);
+    void vscode.window.showErrorMessage(`CNN Lens: ${message}`);
   }
 
   private buildResult(runId: number, explanation: Explanation, displayImage: RgbaImage): ResultMessage {
@@ -474,10 +484,11 @@ export class ExplainPanel {
     };
   }
 
-  private buildPreview(runId: number, preview: Preview, displayImage: RgbaImage): PreviewMessage {
-    const image = fitForDisplay(displayImage);
+  private buildPreview(runId: number, preview: Preview, displayImage: RgbaImage | null): PreviewMessage {
     const { fraction, detail, map, signed } = preview;
-    return { type: 'preview', runId, fraction, detail, image: map ? rgbaPart(image) : null, heatmap: map ? heatmapPart(map, image) : null, signed };
+    if (!map || !displayImage) return { type: 'preview', runId, fraction, detail, image: null, heatmap: null, signed };
+    const image = fitForDisplay(displayImage);
+    return { type: 'preview', runId, fraction, detail, image: rgbaPart(image), heatmap: heatmapPart(map, image), signed };
   }
 
   // ---- export ----

@@ -1,0 +1,168 @@
+/**
+ * The Compare view: 2–6 techniques on the same class and layer, side by side, each with the numbers
+ * that say how faithful its map is — deletion AUC (lower is better), insertion AUC (higher is better),
+ * time, average confidence drop — and both curves as a small chart. The picker lives in the sidebar,
+ * the results under the main figure.
+ */
+import type { TechniqueInfo } from '../../src/engine/types';
+import { MAX_COMPARED, MIN_COMPARED, type CompareResultMessage, type CompareRow, type ViewSettings } from '../../src/shared/protocol';
+import { h, icon } from './dom';
+import { OverlayView } from './overlay';
+
+const SVG = 'http://www.w3.org/2000/svg';
+const CHART = { width: 160, height: 72, pad: 4 };
+/** Checked at first: a classic, a gradient-free and a pixel-space technique. */
+const DEFAULT_PICKS = ['gradcam', 'scorecam', 'saliency'];
+
+function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, String(value));
+  return element;
+}
+
+/** Deletion and insertion curves (probability over the fraction of pixels) as one small line chart. */
+export function curveChart(deletion: number[], insertion: number[]): SVGSVGElement {
+  const { width, height, pad } = CHART;
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'curve-chart', role: 'img', 'aria-label': 'Deletion and insertion curves' });
+  chart.append(svg('rect', { x: pad, y: pad, width: width - 2 * pad, height: height - 2 * pad, class: 'chart-frame' }));
+  const points = (values: number[]) =>
+    values
+      .map((v, i) => {
+        const x = pad + (i / Math.max(1, values.length - 1)) * (width - 2 * pad);
+        const y = height - pad - Math.min(1, Math.max(0, v)) * (height - 2 * pad);
+        return `${x.toFixed(1)},${y.toFixed(1)}`;
+      })
+      .join(' ');
+  chart.append(svg('polyline', { points: points(insertion), class: 'curve insertion' }), svg('polyline', { points: points(deletion), class: 'curve deletion' }));
+  return chart;
+}
+
+function metric(label: string, value: string, title: string, testid: string): HTMLElement {
+  return h('div', { class: 'metric', title, 'data-testid': testid }, h('span', { class: 'metric-label' }, label), h('span', { class: 'metric-value' }, value));
+}
+
+export class CompareView {
+  /** The sidebar section's body: technique checkboxes, the sanity option, the button. */
+  readonly picker: HTMLElement;
+  /** Where results go (under the main figure). */
+  readonly results: HTMLElement;
+  readonly button: HTMLButtonElement;
+  private readonly list: HTMLElement;
+  private readonly sanity: HTMLInputElement;
+  private readonly hint: HTMLElement;
+  private overlays: OverlayView[] = [];
+  private titles = new Map<string, string>();
+
+  constructor(
+    private view: ViewSettings,
+    private readonly onCompare: (techniques: string[], sanity: boolean) => void,
+  ) {
+    this.list = h('div', { class: 'compare-list', role: 'group', 'aria-label': 'Techniques to compare', 'data-testid': 'compare-list' });
+    this.sanity = h('input', { type: 'checkbox', id: 'compare-sanity', 'data-testid': 'compare-sanity' });
+    this.hint = h('p', { class: 'hint', id: 'compare-hint' }, '');
+    this.button = h(
+      'button',
+      { type: 'button', class: 'button secondary', 'data-testid': 'compare', disabled: true, 'aria-describedby': 'compare-hint' },
+      icon('split-horizontal'),
+      h('span', {}, 'Compare'),
+    );
+    this.picker = h(
+      'div',
+      { class: 'compare-picker' },
+      this.list,
+      h('label', { class: 'check', for: 'compare-sanity', title: 'Randomise the weights layer by layer and measure how much each map changes (slow)' }, this.sanity, ' Model-randomisation check (slow)'),
+      this.hint,
+      h('div', { class: 'actions' }, this.button),
+    );
+    this.results = h('section', { class: 'compare-results', 'aria-label': 'Comparison', 'data-testid': 'compare-results', hidden: true });
+    this.button.addEventListener('click', () => this.onCompare(this.checked(), this.sanity.checked));
+    this.list.addEventListener('change', () => this.updateButton());
+  }
+
+  setTechniques(techniques: TechniqueInfo[]): void {
+    const before = new Set(this.checked());
+    this.titles = new Map(techniques.map((t) => [t.id, t.title]));
+    this.list.replaceChildren(
+      ...techniques.map((t) => {
+        const box = h('input', { type: 'checkbox', value: t.id, id: `compare-${t.id}`, 'data-testid': `compare-${t.id}` });
+        box.checked = before.size ? before.has(t.id) : DEFAULT_PICKS.includes(t.id);
+        return h('label', { class: 'check', for: `compare-${t.id}`, title: t.summary }, box, ` ${t.title}`);
+      }),
+    );
+    this.updateButton();
+  }
+
+  setDisabled(disabled: boolean): void {
+    this.list.querySelectorAll('input').forEach((box) => ((box as HTMLInputElement).disabled = disabled));
+    this.sanity.disabled = disabled;
+    this.updateButton(disabled);
+  }
+
+  setView(view: ViewSettings): void {
+    this.view = view;
+    this.overlays.forEach((overlay) => overlay.setView(view));
+  }
+
+  private checked(): string[] {
+    return Array.from(this.list.querySelectorAll('input:checked'), (box) => (box as HTMLInputElement).value);
+  }
+
+  private updateButton(disabled = false): void {
+    const n = this.checked().length;
+    const ok = n >= MIN_COMPARED && n <= MAX_COMPARED;
+    this.button.disabled = disabled || !ok;
+    this.hint.textContent = ok ? `${n} techniques, same class and layer.` : `Pick ${MIN_COMPARED} to ${MAX_COMPARED} techniques (${n} picked).`;
+  }
+
+  show(msg: CompareResultMessage): string | null {
+    this.overlays = [];
+    const cards = msg.rows.map((row) => this.card(row, msg));
+    this.results.replaceChildren(
+      h('h2', { class: 'section-title' }, `Compared on “${msg.classLabel}” (#${msg.classIndex})`),
+      h(
+        'p',
+        { class: 'hint' },
+        `Deletion: the class probability as the map's most important pixels are blacked out (${msg.steps} steps) — lower area is better. `,
+        `Insertion: as they are put back into a blurred copy — higher is better. `,
+        h('span', { class: 'legend deletion' }, '— deletion'),
+        ' ',
+        h('span', { class: 'legend insertion' }, '— insertion'),
+      ),
+      h('div', { class: 'compare-grid' }, ...cards),
+    );
+    this.results.hidden = false;
+    return null;
+  }
+
+  private card(row: CompareRow, msg: CompareResultMessage): HTMLElement {
+    const title = this.titles.get(row.technique) ?? row.technique;
+    if (row.error || !row.heatmap) {
+      return h('article', { class: 'compare-card failed', 'data-testid': 'compare-card' }, h('h3', {}, title), h('p', { class: 'field-error' }, row.error ?? 'No map.'));
+    }
+    const overlay = new OverlayView(this.view);
+    overlay.setPixels(msg.image, row.heatmap, `${title} for ${msg.classLabel}`, { signed: row.signed, colour: row.colour });
+    this.overlays.push(overlay);
+    const fixed = (v: number | undefined, digits = 3) => (v === undefined ? '—' : v.toFixed(digits));
+    const metrics = h(
+      'div',
+      { class: 'metrics' },
+      metric('deletion AUC ↓', fixed(row.deletionAuc), 'Area under the deletion curve: lower means the map found what the class needs', 'metric-deletion'),
+      metric('insertion AUC ↑', fixed(row.insertionAuc), 'Area under the insertion curve: higher means the map found what the class needs', 'metric-insertion'),
+      metric('time', `${fixed(row.timeMs, 0)} ms · ${fixed(row.timeRatio, 1)}× fwd`, 'Technique time, and as a multiple of one forward pass', 'metric-time'),
+      metric('avg drop ↓', row.averageDrop === undefined ? '—' : `${(100 * row.averageDrop).toFixed(1)} %`, 'Confidence lost when the image is multiplied by the map', 'metric-drop'),
+    );
+    if (row.sanity?.length) {
+      const halfway = row.sanity[Math.max(0, Math.ceil(row.sanity.length / 2) - 1)];
+      metrics.append(metric('sanity ρ', halfway.correlation.toFixed(2), `Rank correlation with the original map once the layers down to ${halfway.layer} are random: near 0 is good`, 'metric-sanity'));
+    }
+    return h(
+      'article',
+      { class: 'compare-card', 'data-testid': 'compare-card', 'data-technique': row.technique },
+      h('h3', {}, title),
+      overlay.canvas,
+      metrics,
+      curveChart(row.deletion ?? [], row.insertion ?? []),
+      row.sanityWarning ? h('p', { class: 'field-error', 'data-testid': 'sanity-warning' }, icon('warning'), ` ${row.sanityWarning}`) : null,
+    );
+  }
+}
