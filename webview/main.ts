@@ -78,7 +78,7 @@ class App {
       if (!this.init) return;
       // A re-run still waiting for its pause would supersede the comparison the user just asked for.
       this.cancelScheduledRun();
-      post({ type: 'compare', techniques, classIndex: this.classIndex, layer: this.ui.layer.value || null, sanity });
+      post({ type: 'compare', techniques, classIndex: this.classIndex, layer: this.selectedLayers(), sanity });
     });
     this.ui = buildLayout(root, this.overlay, this.predictions, this.parameters, this.compare);
     this.showView(COLORMAP_NAMES);
@@ -189,7 +189,7 @@ class App {
     this.ui.placeholder.hidden = true;
 
     if (this.hasOption(this.ui.technique, msg.technique)) this.ui.technique.value = msg.technique;
-    if (msg.layer && this.hasOption(this.ui.layer, msg.layer)) this.ui.layer.value = msg.layer;
+    if (msg.layer) this.showLayers(msg.layer);
     this.updateTechniqueHints();
     const ran = isParameters(msg.parameters) ? msg.parameters : {};
     // Show what the run used, unless the user has already changed something for the next one.
@@ -210,7 +210,7 @@ class App {
     if (msg.layer) {
       this.ui.caption.append(
         h('span', { class: 'caption-sep', 'aria-hidden': 'true' }, '·'),
-        h('span', {}, 'layer ', h('code', {}, msg.layer)),
+        h('span', {}, msg.layer.includes(',') ? 'layers ' : 'layer ', h('code', {}, msg.layer.split(',').join(' + '))),
       );
     }
     this.predictions.render(msg.predictions, msg.target);
@@ -288,6 +288,10 @@ class App {
       this.scheduleRun();
     });
     this.ui.layer.addEventListener('change', () => this.scheduleRun());
+    this.ui.fuseLayers.addEventListener('change', () => {
+      this.setFusing(this.ui.fuseLayers.checked);
+      if (!this.ui.fuseLayers.checked) this.scheduleRun();
+    });
     this.ui.rerun.addEventListener('click', () => this.requestRun());
     this.ui.cancel.addEventListener('click', () => post({ type: 'cancel' }));
     this.ui.retry.addEventListener('click', () => {
@@ -352,7 +356,7 @@ class App {
     const technique = this.ui.technique.value;
     if (!this.init || !technique) return;
     const info = this.techniqueInfo(technique);
-    const layer = info?.needsLayer === false ? null : this.ui.layer.value || null;
+    const layer = info?.needsLayer === false ? null : this.selectedLayers();
     const read =
       this.parameters.technique === technique
         ? this.parameters.read()
@@ -473,6 +477,31 @@ class App {
     this.ui.layer.disabled = !this.init || !usesLayer || this.ui.layer.options.length === 0;
     this.ui.layerHint.textContent = usesLayer ? '' : `${info?.title ?? 'This technique'} does not use a layer.`;
     this.ui.layerHint.hidden = usesLayer;
+    this.ui.fuseRow.hidden = !info?.fusesLayers;
+    this.ui.fuseLayers.disabled = this.ui.layer.disabled;
+    if (!info?.fusesLayers && this.ui.fuseLayers.checked) this.setFusing(false);
+  }
+
+  /** Several layers at once (CAM techniques): the picker becomes a multi-select list. */
+  private setFusing(on: boolean): void {
+    this.ui.fuseLayers.checked = on;
+    const keep = this.ui.layer.value;
+    this.ui.layer.multiple = on;
+    this.ui.layer.size = on ? 8 : 0;
+    if (!on) this.ui.layer.value = keep;
+  }
+
+  /** The picked layer, or the picked layers joined by commas when fusing; null = the model's default. */
+  private selectedLayers(): string | null {
+    const picked = Array.from(this.ui.layer.selectedOptions, (option) => option.value).filter(Boolean);
+    return picked.length ? picked.join(',') : null;
+  }
+
+  private showLayers(layers: string): void {
+    const names = layers.split(',');
+    if (names.length > 1 && !this.ui.layer.multiple) this.setFusing(true);
+    if (!names.every((name) => this.hasOption(this.ui.layer, name))) return;
+    for (const option of Array.from(this.ui.layer.options)) option.selected = names.includes(option.value);
   }
 
   private hasOption(select: HTMLSelectElement, value: string): boolean {

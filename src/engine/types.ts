@@ -82,6 +82,8 @@ export interface TechniqueInfo {
   summary: string;
   needsGradients: boolean;
   needsLayer: boolean;
+  /** True for the CAM techniques, which can fuse the maps of several layers. */
+  fusesLayers?: boolean;
   /** Tunable parameters with their defaults (SmoothGrad's samples, IG's steps, …). */
   parameters?: ParameterSpec[];
 }

@@ -230,6 +230,18 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /Compared 4 techniques/);
       await frame.$eval('[data-testid="compare-results"]', (el) => el.scrollIntoView());
       await shot(page, 'panel-compare.png');
+
+      // CAM techniques fuse several layers; the others hide the option.
+      await frame.selectOption('[data-testid="technique"]', 'saliency');
+      assert.equal(await frame.isVisible('[data-testid="fuse-layers"]'), false, 'saliency has no layers to fuse');
+      await frame.selectOption('[data-testid="technique"]', 'layercam');
+      await waitForState(frame, 'ready', 60_000);
+      await frame.check('[data-testid="fuse-layers"]');
+      await frame.selectOption('[data-testid="layer"]', ['block3_relu2', 'block4_relu2']);
+      await frame.waitForFunction(() => /layers block3_relu2 \+ block4_relu2/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await waitForState(frame, 'ready', 60_000);
+      assert.ok((await canvasStats(frame)).distinctColours > 50, 'the fused map is drawn');
+      await shot(page, 'panel-fused-layers.png');
     });
   });
 

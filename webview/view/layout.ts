@@ -26,6 +26,8 @@ export interface Layout {
   techniqueHint: HTMLElement;
   layer: HTMLSelectElement;
   layerHint: HTMLElement;
+  fuseLayers: HTMLInputElement;
+  fuseRow: HTMLElement;
   rerun: HTMLButtonElement;
   classForm: HTMLFormElement;
   classInput: HTMLInputElement;
@@ -92,6 +94,13 @@ export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions
   const techniqueHint = h('p', { id: 'technique-hint', class: 'hint' }, '');
   const layer = h('select', { id: 'layer', 'data-testid': 'layer', disabled: true, 'aria-describedby': 'layer-hint' });
   const layerHint = h('p', { id: 'layer-hint', class: 'hint' }, '');
+  const fuseLayers = h('input', { type: 'checkbox', id: 'fuse-layers', 'data-testid': 'fuse-layers' });
+  const fuseRow = h(
+    'label',
+    { class: 'check', for: 'fuse-layers', title: 'Pick several layers (Ctrl/Cmd-click); their maps are scaled and averaged' },
+    fuseLayers,
+    ' Fuse several layers',
+  );
   const rerun = button('secondary', 'play', 'Run again', { 'data-testid': 'rerun', disabled: true });
 
   const classLabels = h('datalist', { id: 'class-labels' });
@@ -142,6 +151,7 @@ export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions
       field(h('label', { for: 'technique' }, 'Technique'), technique, techniqueHint),
       parameters.element,
       field(h('label', { for: 'layer' }, 'Target layer'), layer, layerHint),
+      fuseRow,
       h('div', { class: 'actions' }, rerun),
     ),
     section('Target class', 'section-class', predictions.element, classForm),
@@ -177,6 +187,8 @@ export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions
     techniqueHint,
     layer,
     layerHint,
+    fuseLayers,
+    fuseRow,
     rerun,
     classForm,
     classInput,

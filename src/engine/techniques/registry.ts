@@ -1,6 +1,6 @@
 /** Every technique the engine offers, by id. A new technique is a new file plus one line here. */
 import type { TechniqueInfo } from '../types';
-import type { Technique } from './base';
+import { CamTechnique, type Technique } from './base';
 import { AblationCam } from './ablationCam';
 import { Cam } from './cam';
 import { EigenCam, EigenGradCam } from './eigenCam';
@@ -39,7 +39,7 @@ const TECHNIQUES: Technique[] = [
 ];
 
 export function techniqueInfos(): TechniqueInfo[] {
-  return TECHNIQUES.map((technique) => technique.info);
+  return TECHNIQUES.map((technique) => ({ ...technique.info, fusesLayers: technique instanceof CamTechnique }));
 }
 
 export function findTechnique(id: string): Technique {
