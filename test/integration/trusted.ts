@@ -109,7 +109,7 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     const posted = panel.postedMessages;
     await panel.receiveForTest({ type: 'compare', techniques: ['gradcam'], classIndex: null, layer: null, sanity: false });
     assert.equal(panel.postedMessages, posted, 'one technique is not a comparison');
-    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam', 'eigencam', 'no-such'], classIndex: 2, layer: null, sanity: false });
+    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam', 'eigencam', 'no-such'], classIndex: 2, layer: null, sanity: true });
     const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
     assert.equal(result.classIndex, 2);
     assert.deepEqual(result.rows.map((r) => r.technique), ['gradcam', 'eigencam', 'no-such']);
@@ -118,6 +118,8 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
       assert.equal(row.deletion?.length, 51);
       assert.ok(row.insertionAuc! >= 0 && row.insertionAuc! <= 1);
       assert.equal(row.heatmap?.width, result.image.width);
+      assert.ok((row.sanity?.length ?? 0) >= 3, 'one correlation per randomised layer');
+      assert.ok(row.sanity!.every(({ correlation }) => correlation >= -1 && correlation <= 1));
     }
   });
 
