@@ -7,23 +7,25 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, type BackendChoice } from './engine/backend';
-import { Engine } from './engine/engine';
+import { BACKEND_CHOICES } from './engine/backend';
 import { DEFAULT_IMAGE_LIMITS, encodeGrayPng, encodePng, readImageFile } from './engine/image';
-import { isScalingPreset } from './engine/models/modelConfig';
 import { heatmapToBytes, renderOverlay } from './engine/render';
-import { bundledModelPath } from './engine/bundledModel';
-import type { Box } from './engine/metrics/pointingGame';
+import { evaluateCommand } from './cli/evaluate';
+import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
+import { createEngine, loadFromFlags, oneOf, parse, UsageError, type Values } from './cli/shared';
 import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation, type TechniqueParameters } from './engine/types';
-
-class UsageError extends Error {}
 
 const USAGE = `Usage:
   cnn-lens explain IMAGE [options]   explain a prediction; writes an overlay PNG (and more on request)
   cnn-lens layers [--model PATH] [--json]   list a model's layers (* = can be mapped)
   cnn-lens evaluate IMAGE --techniques ID,ID,...   compare techniques by faithfulness metrics
   cnn-lens techniques                 list the techniques
+  cnn-lens featuremaps IMAGE --layer L --out grid.png   the layer's channels for the image
+  cnn-lens filters --layer L --out tiles.png            the layer's convolution kernels
+  cnn-lens maximize --layer L --filter K --out img.png  an image that maximises a filter
+  cnn-lens classimage --class C --out img.png           an image that maximises a class score
+  cnn-lens dream IMAGE --layer L [--filter K] --out img.png   deep dream
+  cnn-lens invert IMAGE --layer L --out img.png         invert the layer's representation
 
 Options for explain:
   --model PATH        model.json or its folder (default: the bundled Fashion-MNIST model)
@@ -58,69 +60,16 @@ Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --
   --box X0,Y0,X1,Y1   the object's box in image pixels for the pointing game (default: from a
                       boxes.json next to the image, if it lists the image)
   --sanity            also randomise the model's weights layer by layer and report how much each map
-                      changes (Spearman ρ; slow: one run per weighted layer)`;
+                      changes (Spearman ρ; slow: one run per weighted layer)
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' },
-      technique: { type: 'string', default: 'gradcam' },
-      class: { type: 'string' },
-      layer: { type: 'string' },
-      preprocess: { type: 'string' },
-      labels: { type: 'string' },
-      colormap: { type: 'string' },
-      opacity: { type: 'string', default: '0.5' },
-      out: { type: 'string' },
-      heatmap: { type: 'string' },
-      json: { type: 'string' },
-      backend: { type: 'string', default: 'auto' },
-      'max-megapixels': { type: 'string' },
-      base: { type: 'string' },
-      samples: { type: 'string' },
-      noise: { type: 'string' },
-      variant: { type: 'string' },
-      steps: { type: 'string' },
-      baseline: { type: 'string' },
-      quadrature: { type: 'string' },
-      view: { type: 'string' },
-      filter: { type: 'string' },
-      target: { type: 'string' },
-      techniques: { type: 'string' },
-      batch: { type: 'string' },
-      box: { type: 'string' },
-      sanity: { type: 'boolean' },
-      param: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-}
-
-type Values = ReturnType<typeof parse>['values'];
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}; got "${value}".`);
-  return value as T;
-}
-
-async function createEngine(values: Values): Promise<Engine> {
-  const choice = oneOf<BackendChoice>(values.backend ?? 'auto', BACKEND_CHOICES, 'backend');
-  // Backend fallbacks are worth knowing about but must not clutter normal output.
-  return Engine.create({ backend: choice, log: (line) => process.env.CNN_LENS_VERBOSE && console.error(line) });
-}
-
-async function loadFromFlags(engine: Engine, values: Values) {
-  if (values.preprocess !== undefined && !isScalingPreset(values.preprocess)) {
-    throw new UsageError(`--preprocess must be one of ${SCALING_PRESETS.join(', ')}; got "${values.preprocess}".`);
-  }
-  const modelPath = values.model ? path.resolve(values.model) : bundledModelPath();
-  return engine.loadModel(modelPath, {
-    preprocess: values.preprocess as (typeof SCALING_PRESETS)[number] | undefined,
-    labelsPath: values.labels ? path.resolve(values.labels) : undefined,
-  });
-}
+Options for featuremaps / filters: --sort mean|index, --page N (1-based), --page-size N (64), --colormap.
+Options for maximize / classimage / dream / invert:
+  --steps N --lr X --seed N       steps (per octave for dream), Adam step in pixel units, random seed
+  --filter K --unit ROW,COL       the filter (and one of its units) to maximise; dream: one filter only
+  --from IMAGE                    maximize: start from this image instead of noise
+  --l2 X --blur-every K --blur-sigma S --jitter PX --clip-norm P --clip-contribution P --tv W
+                                  regularisers (Yosinski et al.; percentiles P in 0..1)
+  --octaves N --octave-scale X    dream (3, 1.4)`;
 
 async function listLayers(values: Values): Promise<void> {
   const engine = await createEngine(values);
@@ -220,83 +169,6 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   engine.dispose();
 }
 
-const DEFAULT_EVALUATED = 'gradcam,gradcam++,scorecam,eigencam,saliency';
-
-function integerFlag(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new UsageError(`--${flag} must be an integer; got "${value}".`);
-  return n;
-}
-
-/** --box, or the image's entry in a boxes.json beside it ({"name.png": {"box": [x0, y0, x1, y1]}}). */
-async function boxFor(values: Values, imagePath: string): Promise<Box | undefined> {
-  if (values.box !== undefined) {
-    const parts = values.box.split(',').map(Number);
-    if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) throw new UsageError(`--box takes X0,Y0,X1,Y1; got "${values.box}".`);
-    return parts as Box;
-  }
-  try {
-    const boxes = JSON.parse(await fs.readFile(path.join(path.dirname(imagePath), 'boxes.json'), 'utf8')) as Record<string, { box?: unknown }>;
-    const box = boxes[path.basename(imagePath)]?.box;
-    return Array.isArray(box) && box.length === 4 && box.every((v) => typeof v === 'number') ? (box as Box) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function evaluateCommand(values: Values, imageArg: string | undefined): Promise<void> {
-  if (!imageArg) throw new UsageError('evaluate needs an IMAGE path.');
-  const imagePath = path.resolve(imageArg);
-  const techniques = (values.techniques ?? DEFAULT_EVALUATED).split(',').map((t) => t.trim()).filter(Boolean);
-  const engine = await createEngine(values);
-  const loaded = await loadFromFlags(engine, values);
-  const image = await readImageFile(imagePath, DEFAULT_IMAGE_LIMITS);
-  const box = await boxFor(values, imagePath);
-  const result = await engine.evaluate(loaded, image, {
-    techniques,
-    classTarget: values.class,
-    layer: values.layer,
-    steps: integerFlag(values.steps, 'steps'),
-    batch: integerFlag(values.batch, 'batch'),
-    box,
-    sanity: values.sanity,
-  });
-  engine.dispose();
-  const rows = result.rows.map(({ explanation, ...row }) => ({
-    ...row,
-    layer: explanation?.layer,
-    timeMs: explanation?.timings.techniqueMs,
-    notes: explanation?.notes,
-  }));
-  const json = JSON.stringify({ model: result.model, class: { index: result.classIndex, label: result.label }, steps: result.steps, box, rows }, null, 2);
-  if (values.json === '-') {
-    console.log(json);
-    return;
-  }
-  if (values.json) await fs.writeFile(path.resolve(values.json), json + '\n');
-  console.log(`${result.model}: class "${result.label}" (#${result.classIndex}), ${result.steps} deletion/insertion steps${box ? `, box [${box.join(', ')}]` : ''}`);
-  const header = ['technique', 'time ÷ fwd', 'deletion AUC ↓', 'insertion AUC ↑', 'avg drop ↓', 'increase', ...(box ? ['pointing'] : []), ...(values.sanity ? ['sanity ρ'] : [])];
-  const table = result.rows.map((row) => {
-    if (row.error) return [row.technique, `error: ${row.error}`];
-    const halfway = row.sanity?.steps[Math.max(0, Math.ceil(row.sanity.steps.length / 2) - 1)];
-    return [
-      row.technique,
-      row.timeRatio!.toFixed(1),
-      row.deletion!.auc.toFixed(3),
-      row.insertion!.auc.toFixed(3),
-      `${(100 * row.averageDrop!).toFixed(1)} %`,
-      row.increase ? 'yes' : 'no',
-      ...(box ? [row.pointing!.hit ? 'hit' : 'miss'] : []),
-      ...(values.sanity ? [halfway ? halfway.correlation.toFixed(2) : '—'] : []),
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
-  for (const line of [header, ...table]) console.log(line.map((cell, i) => (cell ?? '').padEnd(widths[i])).join('  ').trimEnd());
-  for (const row of result.rows) if (row.sanity?.warning) console.log(`  warning (${row.technique}): ${row.sanity.warning}`);
-  if (values.json) console.log(`json: ${path.resolve(values.json)}`);
-}
-
 /** `--json` may stand alone (layers --json): then it means standard output. */
 function normaliseJsonFlag(argv: string[]): string[] {
   return argv.flatMap((arg, i) => (arg === '--json' && (i === argv.length - 1 || argv[i + 1].startsWith('--')) ? ['--json', '-'] : [arg]));
@@ -313,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'layers') await listLayers(values);
     else if (command === 'explain') await explain(values, rest[0]);
     else if (command === 'evaluate') await evaluateCommand(values, rest[0]);
+    else if ((INSPECT_COMMANDS as readonly string[]).includes(command)) await inspectCommand(command as (typeof INSPECT_COMMANDS)[number], values, rest[0]);
     else if (command === 'techniques') {
       const engine = await createEngine(values);
       for (const t of engine.techniques()) console.log(`${t.id.padEnd(22)} ${t.summary}`);

@@ -43,6 +43,8 @@ export interface ModelAdapter {
   /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
   split(input: Tensor4D, layer: string): SplitModel;
   gapHead(): GapHead | null;
+  /** A layer's learned weights (kernel first for convolutions); [] when it has none. */
+  layerWeights(layer: string): Tensor[];
   /** Layers with learned weights that lead to the scores, output first (for the randomisation check). */
   weightedLayers(): string[];
   /**

@@ -30,6 +30,8 @@ export class GraphAdapter implements ModelAdapter {
   private readonly inputName: string;
   private readonly scoreNode: string;
 
+  private readonly nodeInputs: Map<string, string[]>;
+
   constructor(private readonly model: GraphModel, nodes: NodeDef[]) {
     if (model.inputs.length !== 1) throw new Error(`The graph has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
     const input = model.inputs[0];
@@ -41,6 +43,7 @@ export class GraphAdapter implements ModelAdapter {
     this.inputShape = [h, w, c];
     this.inputName = input.name;
     const byName = new Map(nodes.map((node) => [node.name, node]));
+    this.nodeInputs = new Map(nodes.map((node) => [node.name, (node.input ?? []).map((name) => name.replace(/:\d+$/, ''))]));
     const outputName = model.outputs[0].name.replace(/:\d+$/, '');
     const outputNode = byName.get(outputName);
     // Score with logits: step back over a trailing Softmax.
@@ -116,6 +119,11 @@ export class GraphAdapter implements ModelAdapter {
 
   weightedLayers(): string[] {
     return [];
+  }
+
+  layerWeights(layer: string): Tensor[] {
+    const weights = this.model.weights as Record<string, Tensor[]>;
+    return (this.nodeInputs.get(layer) ?? []).flatMap((name) => weights[name] ?? []);
   }
 
   withRandomWeights<T>(): Promise<T> {

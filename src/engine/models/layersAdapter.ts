@@ -344,6 +344,10 @@ export class LayersAdapter implements ModelAdapter {
     return null;
   }
 
+  layerWeights(layerName: string): Tensor[] {
+    return this.stepOf(layerName).layer.getWeights();
+  }
+
   weightedLayers(): string[] {
     return this.stepsToScores()
       .filter(({ layer }) => RANDOMISABLE.has(layer.getClassName()) && layer.getWeights().length > 0)

@@ -1,0 +1,77 @@
+/** `cnn-lens evaluate`: techniques compared by faithfulness metrics, as a table or JSON. */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../engine/image';
+import type { Box } from '../engine/metrics/pointingGame';
+import { createEngine, integerFlag, loadFromFlags, UsageError, type Values } from './shared';
+
+const DEFAULT_EVALUATED = 'gradcam,gradcam++,scorecam,eigencam,saliency';
+
+/** --box, or the image's entry in a boxes.json beside it ({"name.png": {"box": [x0, y0, x1, y1]}}). */
+async function boxFor(values: Values, imagePath: string): Promise<Box | undefined> {
+  if (values.box !== undefined) {
+    const parts = values.box.split(',').map(Number);
+    if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) throw new UsageError(`--box takes X0,Y0,X1,Y1; got "${values.box}".`);
+    return parts as Box;
+  }
+  try {
+    const boxes = JSON.parse(await fs.readFile(path.join(path.dirname(imagePath), 'boxes.json'), 'utf8')) as Record<string, { box?: unknown }>;
+    const box = boxes[path.basename(imagePath)]?.box;
+    return Array.isArray(box) && box.length === 4 && box.every((v) => typeof v === 'number') ? (box as Box) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function evaluateCommand(values: Values, imageArg: string | undefined): Promise<void> {
+  if (!imageArg) throw new UsageError('evaluate needs an IMAGE path.');
+  const imagePath = path.resolve(imageArg);
+  const techniques = (values.techniques ?? DEFAULT_EVALUATED).split(',').map((t) => t.trim()).filter(Boolean);
+  const engine = await createEngine(values);
+  const loaded = await loadFromFlags(engine, values);
+  const image = await readImageFile(imagePath, DEFAULT_IMAGE_LIMITS);
+  const box = await boxFor(values, imagePath);
+  const result = await engine.evaluate(loaded, image, {
+    techniques,
+    classTarget: values.class,
+    layer: values.layer,
+    steps: integerFlag(values.steps, 'steps'),
+    batch: integerFlag(values.batch, 'batch'),
+    box,
+    sanity: values.sanity,
+  });
+  engine.dispose();
+  const rows = result.rows.map(({ explanation, ...row }) => ({
+    ...row,
+    layer: explanation?.layer,
+    timeMs: explanation?.timings.techniqueMs,
+    notes: explanation?.notes,
+  }));
+  const json = JSON.stringify({ model: result.model, class: { index: result.classIndex, label: result.label }, steps: result.steps, box, rows }, null, 2);
+  if (values.json === '-') {
+    console.log(json);
+    return;
+  }
+  if (values.json) await fs.writeFile(path.resolve(values.json), json + '\n');
+  console.log(`${result.model}: class "${result.label}" (#${result.classIndex}), ${result.steps} deletion/insertion steps${box ? `, box [${box.join(', ')}]` : ''}`);
+  const header = ['technique', 'time ÷ fwd', 'deletion AUC ↓', 'insertion AUC ↑', 'avg drop ↓', 'increase', ...(box ? ['pointing'] : []), ...(values.sanity ? ['sanity ρ'] : [])];
+  const table = result.rows.map((row) => {
+    if (row.error) return [row.technique, `error: ${row.error}`];
+    const halfway = row.sanity?.steps[Math.max(0, Math.ceil(row.sanity.steps.length / 2) - 1)];
+    return [
+      row.technique,
+      row.timeRatio!.toFixed(1),
+      row.deletion!.auc.toFixed(3),
+      row.insertion!.auc.toFixed(3),
+      `${(100 * row.averageDrop!).toFixed(1)} %`,
+      row.increase ? 'yes' : 'no',
+      ...(box ? [row.pointing!.hit ? 'hit' : 'miss'] : []),
+      ...(values.sanity ? [halfway ? halfway.correlation.toFixed(2) : '—'] : []),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
+  for (const line of [header, ...table]) console.log(line.map((cell, i) => (cell ?? '').padEnd(widths[i])).join('  ').trimEnd());
+  for (const row of result.rows) if (row.sanity?.warning) console.log(`  warning (${row.technique}): ${row.sanity.warning}`);
+  if (values.json) console.log(`json: ${path.resolve(values.json)}`);
+}
+

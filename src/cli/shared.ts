@@ -1,0 +1,103 @@
+/** What every CLI command shares: flags, usage errors, the engine and the model from the flags. */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend';
+import { bundledModelPath } from '../engine/bundledModel';
+import { Engine } from '../engine/engine';
+import { isScalingPreset } from '../engine/models/modelConfig';
+import { SCALING_PRESETS } from '../engine/types';
+
+export class UsageError extends Error {}
+
+export function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' },
+      technique: { type: 'string', default: 'gradcam' },
+      class: { type: 'string' },
+      layer: { type: 'string' },
+      preprocess: { type: 'string' },
+      labels: { type: 'string' },
+      colormap: { type: 'string' },
+      opacity: { type: 'string', default: '0.5' },
+      out: { type: 'string' },
+      heatmap: { type: 'string' },
+      json: { type: 'string' },
+      backend: { type: 'string', default: 'auto' },
+      'max-megapixels': { type: 'string' },
+      base: { type: 'string' },
+      samples: { type: 'string' },
+      noise: { type: 'string' },
+      variant: { type: 'string' },
+      steps: { type: 'string' },
+      baseline: { type: 'string' },
+      quadrature: { type: 'string' },
+      view: { type: 'string' },
+      filter: { type: 'string' },
+      target: { type: 'string' },
+      techniques: { type: 'string' },
+      batch: { type: 'string' },
+      box: { type: 'string' },
+      sanity: { type: 'boolean' },
+      sort: { type: 'string' },
+      page: { type: 'string' },
+      'page-size': { type: 'string' },
+      unit: { type: 'string' },
+      lr: { type: 'string' },
+      seed: { type: 'string' },
+      l2: { type: 'string' },
+      'blur-every': { type: 'string' },
+      'blur-sigma': { type: 'string' },
+      jitter: { type: 'string' },
+      'clip-norm': { type: 'string' },
+      'clip-contribution': { type: 'string' },
+      tv: { type: 'string' },
+      octaves: { type: 'string' },
+      'octave-scale': { type: 'string' },
+      from: { type: 'string' },
+      param: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+export type Values = ReturnType<typeof parse>['values'];
+
+export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}; got "${value}".`);
+  return value as T;
+}
+
+export async function createEngine(values: Values): Promise<Engine> {
+  const choice = oneOf<BackendChoice>(values.backend ?? 'auto', BACKEND_CHOICES, 'backend');
+  // Backend fallbacks are worth knowing about but must not clutter normal output.
+  return Engine.create({ backend: choice, log: (line) => process.env.CNN_LENS_VERBOSE && console.error(line) });
+}
+
+export async function loadFromFlags(engine: Engine, values: Values) {
+  if (values.preprocess !== undefined && !isScalingPreset(values.preprocess)) {
+    throw new UsageError(`--preprocess must be one of ${SCALING_PRESETS.join(', ')}; got "${values.preprocess}".`);
+  }
+  const modelPath = values.model ? path.resolve(values.model) : bundledModelPath();
+  return engine.loadModel(modelPath, {
+    preprocess: values.preprocess as (typeof SCALING_PRESETS)[number] | undefined,
+    labelsPath: values.labels ? path.resolve(values.labels) : undefined,
+  });
+}
+
+
+export function integerFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new UsageError(`--${flag} must be an integer; got "${value}".`);
+  return n;
+}
+
+export function numberFlag(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number; got "${value}".`);
+  return n;
+}
