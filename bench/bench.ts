@@ -10,6 +10,7 @@ import { selectBackend, type BackendChoice } from '../src/engine/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
 import { scalerFor, toModelPixels } from '../src/engine/preprocess';
+import { visualize } from '../src/engine/inspect/visualize';
 import { deletionInsertion } from '../src/engine/metrics/deletionInsertion';
 import { findTechnique } from '../src/engine/techniques/registry';
 import { resolveParameters } from '../src/engine/techniques/parameters';
@@ -81,8 +82,22 @@ function measureCams(loaded: LoadedModel, image: RgbaImage, repeats: number) {
   const map = new Float32Array(summary.inputShape[0] * summary.inputShape[1]).map((_, i) => Math.sin(i));
   const probe = { adapter, preprocess, classIndex: 0, checkCancelled: () => undefined };
   const curves = time(() => deletionInsertion(probe, pixels, map, 50, 16), 1, slow);
+  // One optimisation step = forward + backward + the regularisers (default settings), per step of 20.
+  const stepOf = (kind: 'maximize' | 'classimage') => time(() => visualize(loaded, { kind, layer, filter: 0, classTarget: 0, steps: 20 }), 1, slow) / 20;
+  const maximizeStep = stepOf('maximize');
+  const classStep = stepOf('classimage');
   tf.dispose([pixels, input, batch]);
-  return { forward, batchedPerImage, scoreCamPerChannel: scoreCam64 / channels / batchedPerImage, scoreCam64: scoreCam64 / forward, ablation: ablation / forward, eigen: eigen / forward, curves: curves / forward };
+  return {
+    forward,
+    batchedPerImage,
+    scoreCamPerChannel: scoreCam64 / channels / batchedPerImage,
+    scoreCam64: scoreCam64 / forward,
+    ablation: ablation / forward,
+    eigen: eigen / forward,
+    curves: curves / forward,
+    maximizeStep: `${(maximizeStep / forward).toFixed(2)} (${(1000 / maximizeStep).toFixed(1)}/s)`,
+    classStep: `${(classStep / forward).toFixed(2)} (${(1000 / classStep).toFixed(1)}/s)`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -100,8 +115,8 @@ async function main(): Promise<void> {
     console.log(`(MobileNet skipped: no fixtures at ${FIXTURES})`);
   }
   if (camTable) {
-    console.log('| backend | model | forward (median ms) | batched forward per image ÷ forward | Score-CAM per channel ÷ batched forward per image | Faster Score-CAM (64) ÷ forward | Ablation-CAM ÷ forward | Eigen-CAM ÷ forward | deletion + insertion (50 steps) ÷ forward |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log('| backend | model | forward (median ms) | batched forward per image ÷ forward | Score-CAM per channel ÷ batched forward per image | Faster Score-CAM (64) ÷ forward | Ablation-CAM ÷ forward | Eigen-CAM ÷ forward | deletion + insertion (50 steps) ÷ forward | maximize step ÷ forward (steps/s) | class-image step ÷ forward (steps/s) |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   } else {
     console.log(`| backend | model | forward (median ms) | ${TECHNIQUES.map(([id]) => `${id} ÷ forward`).join(' | ')} |`);
     console.log(`|---|---|---|${TECHNIQUES.map(() => '---').join('|')}|`);
@@ -131,7 +146,7 @@ async function main(): Promise<void> {
       const loaded = await loadModel(model.path);
       const image = await readImageFile(model.image.endsWith('.png') ? model.image : firstPng(model.image), DEFAULT_IMAGE_LIMITS);
       const r = measureCams(loaded, image, choice === 'cpu' && model.name.startsWith('MobileNet') ? 3 : 21);
-      const cells = [r.forward.toFixed(1), (r.batchedPerImage / r.forward).toFixed(2), r.scoreCamPerChannel.toFixed(2), r.scoreCam64.toFixed(1), r.ablation.toFixed(1), r.eigen.toFixed(2), r.curves.toFixed(1)];
+      const cells = [r.forward.toFixed(1), (r.batchedPerImage / r.forward).toFixed(2), r.scoreCamPerChannel.toFixed(2), r.scoreCam64.toFixed(1), r.ablation.toFixed(1), r.eigen.toFixed(2), r.curves.toFixed(1), r.maximizeStep, r.classStep];
       console.log(`| ${label} | ${model.name} | ${cells.join(' | ')} |`);
       loaded.adapter.dispose();
     }

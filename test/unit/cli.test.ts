@@ -99,6 +99,30 @@ describe('cnn-lens CLI', () => {
     assert.equal((await run(['evaluate', imagePath, '--box', '1,2'])).code, 2);
   });
 
+  it('featuremaps, filters, maximize, classimage, dream and invert write their PNGs', async () => {
+    const out = (name: string) => path.join(dir, `${name}.png`);
+    const common = ['--model', modelDir, '--backend', 'cpu'];
+    const runs: [string, string[]][] = [
+      ['featuremaps', [imagePath, '--layer', 'conv_a', '--page-size', '2', '--page', '2']],
+      ['filters', ['--layer', 'conv_a']],
+      ['maximize', ['--layer', 'conv_b', '--filter', '1', '--steps', '5', '--jitter', '1', '--tv', '0.1']],
+      ['classimage', ['--class', 'bee', '--steps', '5']],
+      ['dream', [imagePath, '--layer', 'conv_a', '--steps', '3', '--octaves', '2']],
+      ['invert', [imagePath, '--layer', 'conv_a', '--steps', '5']],
+    ];
+    for (const [command, args] of runs) {
+      const { code, out: printed, err } = await run([command, ...args, ...common, '--out', out(command)]);
+      assert.equal(code, 0, `${command}: ${err}`);
+      const png = PNG.sync.read(readFileSync(out(command)));
+      assert.ok(png.width > 0 && png.height > 0, `${command} wrote an image`);
+      if (command === 'featuremaps') assert.match(printed, /conv_a: 4 channels of 6×6, page 2 of 2/);
+      if (command === 'classimage') assert.match(printed, /class 1 \(bee\): objective .* in 5 steps/);
+    }
+    assert.equal((await run(['maximize', '--layer', 'conv_b', ...common])).code, 2, '--out is required');
+    assert.equal((await run(['dream', '--layer', 'conv_b', '--out', out('x'), ...common])).code, 2, 'dream needs an image');
+    assert.equal((await run(['maximize', '--layer', 'conv_b', '--clip-norm', '3', '--out', out('x'), ...common])).code, 2);
+  });
+
   it('layers lists the layer table and --json gives it as data', async () => {
     const text = await run(['layers', '--model', modelDir, '--backend', 'cpu']);
     assert.equal(text.code, 0);
