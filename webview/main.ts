@@ -11,6 +11,7 @@ import type {
   HostToWebview,
   CompareResultMessage,
   InitMessage,
+  InspectResultMessage,
   PreviewMessage,
   ResultMessage,
   RunEndedMessage,
@@ -21,6 +22,7 @@ import { append, clear, h, icon } from './view/dom';
 import { formatLayer, formatShape, formatTimings, groupLayers, resolveClass } from './view/format';
 import { buildLayout, type Layout } from './view/layout';
 import { CompareView } from './view/compare';
+import { InspectView } from './view/inspect';
 import { OverlayView } from './view/overlay';
 import { ParameterControls } from './view/parameterControls';
 import { describeChanged, parameterValues } from './view/parameters';
@@ -54,6 +56,7 @@ class App {
   private init: InitMessage | undefined;
   private result: ResultMessage | undefined;
   private readonly compare: CompareView;
+  private readonly inspect: InspectView;
   /** The title of the technique (or comparison) the host is running, for progress lines. */
   private activeTitle = '';
   private resultDescription = '';
@@ -80,7 +83,15 @@ class App {
       this.cancelScheduledRun();
       post({ type: 'compare', techniques, classIndex: this.classIndex, layer: this.selectedLayers(), sanity });
     });
-    this.ui = buildLayout(root, this.overlay, this.predictions, this.parameters, this.compare);
+    this.inspect = new InspectView(
+      (fields) => {
+        if (!this.init) return;
+        this.cancelScheduledRun();
+        post({ type: 'inspect', ...fields, layer: this.selectedLayers()?.split(',')[0] ?? null, classIndex: this.classIndex });
+      },
+      () => post({ type: 'saveInspect' }),
+    );
+    this.ui = buildLayout(root, this.overlay, this.predictions, this.parameters, this.compare, this.inspect);
     this.showView(COLORMAP_NAMES);
     this.wire();
     this.setPhase('idle');
@@ -104,6 +115,15 @@ class App {
         break;
       case 'compareResult':
         this.onCompareResult(msg);
+        break;
+      case 'inspectPreview':
+        if (msg.runId === this.activeRunId) {
+          this.inspect.showPreview(msg);
+          this.setStatus('busy', `${this.activeTitle}: ${Math.round(msg.fraction * 100)} % — showing the image so far…`);
+        }
+        break;
+      case 'inspectResult':
+        this.onInspectResult(msg);
         break;
       case 'runEnded':
         this.onRunEnded(msg);
@@ -147,6 +167,7 @@ class App {
     this.parameters.setDisabled(false);
     this.compare.setTechniques(msg.techniques);
     this.compare.setDisabled(false);
+    this.inspect.setDisabled(false);
     this.ui.retry.hidden = true;
     if (!this.result) this.setPlaceholder('busy', 'Waiting for the first run…');
     this.setStatus('info', 'Model loaded.');
@@ -220,6 +241,17 @@ class App {
     this.setPhase('ready');
   }
 
+  private onInspectResult(msg: InspectResultMessage): void {
+    if (msg.runId < this.latestRunId) return;
+    this.latestRunId = msg.runId;
+    this.activeRunId = null;
+    this.endBusy();
+    const error = this.inspect.show(msg);
+    this.setStatus(error ? 'error' : 'ok', error ?? msg.caption);
+    this.setPhase(error ? 'error' : 'ready');
+    this.inspect.results.scrollIntoView({ block: 'nearest' });
+  }
+
   private onCompareResult(msg: CompareResultMessage): void {
     if (msg.runId < this.latestRunId) return;
     this.latestRunId = msg.runId;
@@ -255,6 +287,7 @@ class App {
     this.activeRunId = null;
     this.endBusy();
     this.dropPreview();
+    this.inspect.endPreview();
     if (msg.outcome === 'cancelled') {
       this.setStatus('info', 'Cancelled.');
       if (!this.overlay.hasPixels) this.setPlaceholder('info', 'Cancelled. Pick a technique or class to run again.');
@@ -267,7 +300,7 @@ class App {
   }
 
   private onExported(msg: ExportedMessage): void {
-    this.setStatus('ok', `Saved overlay to ${msg.path}`);
+    this.setStatus('ok', `Saved ${msg.path}`);
   }
 
   private onError(msg: ErrorMessage): void {
@@ -462,7 +495,7 @@ class App {
   }
 
   private techniqueTitle(id: string): string {
-    return this.techniqueInfo(id)?.title ?? (id === 'compare' ? 'Comparison' : id);
+    return this.techniqueInfo(id)?.title ?? (id === 'compare' ? 'Comparison' : id === 'inspect' ? 'Look inside' : id);
   }
 
   private updateTechniqueHints(rebuild = false): void {

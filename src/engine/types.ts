@@ -141,3 +141,12 @@ export interface Preview {
   map: Heatmap | null;
   signed: boolean;
 }
+
+/** Where each channel's tile sits in a grid picture, so a click can pick the channel. */
+export interface TileLayout {
+  columns: number;
+  tileWidth: number;
+  tileHeight: number;
+  gap: number;
+  channels: number[];
+}

@@ -4,6 +4,7 @@
  * substitute it and the extension host never runs tensor code on its event loop.
  */
 import type { Evaluation } from '../engine/evaluate';
+import type { InspectRequest, InspectResult } from '../engine/inspect/inspect';
 import type { ColormapName, Explanation, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
 export interface ExplainJob {
@@ -27,6 +28,13 @@ export interface EvaluateJob {
   layer: string | null;
   sanity: boolean;
   onProgress?: (preview: Preview) => void;
+}
+
+export interface InspectJob {
+  imagePath: string;
+  request: InspectRequest;
+  /** The image so far while an optimisation runs. */
+  onImage?: (image: RgbaImage, fraction: number) => void;
 }
 
 export interface CancelSignal {
@@ -55,6 +63,8 @@ export interface EngineApi {
   explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation>;
   /** Runs each technique and measures its faithfulness (deletion / insertion, confidence, sanity). */
   evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation>;
+  /** Feature maps, kernels or an optimised image for the "Look inside" section. */
+  inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult>;
   /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */
   displayImage(imagePath: string, maxSide: number): Promise<RgbaImage>;
   /** Renders the overlay like the CLI does and writes it as a PNG; returns the path written. */

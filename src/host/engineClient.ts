@@ -10,7 +10,8 @@ import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
 import type { DescribeResult, ImageLimitsRef, ModelRef, WorkerReply, WorkerRequest, WorkerResults } from '../worker/workerProtocol';
 import type { Evaluation } from '../engine/evaluate';
-import { RunCancelledError, type CancelSignal, type EngineApi, type EvaluateJob, type ExplainJob, type LoadedModelInfo } from './engineApi';
+import type { InspectResult } from '../engine/inspect/inspect';
+import { RunCancelledError, type CancelSignal, type EngineApi, type EvaluateJob, type ExplainJob, type InspectJob, type LoadedModelInfo } from './engineApi';
 
 export interface EngineSettings {
   backend: BackendChoice;
@@ -22,7 +23,12 @@ export interface EngineSettings {
 
 const CANCEL_GRACE_MS = 3000;
 
-type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void; onPreview?: (preview: Preview) => void };
+type Pending = {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  onPreview?: (preview: Preview) => void;
+  onImage?: (image: RgbaImage, fraction: number) => void;
+};
 
 /** Distributes Omit over the request union so each kind keeps its own fields. */
 type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
@@ -66,6 +72,7 @@ export class EngineClient implements EngineApi {
     if (message.kind === 'log') this.log(message.line);
     else if (message.kind === 'ready') this.onBackend(message.backend);
     else if (message.kind === 'preview') this.pending.get(message.id)?.onPreview?.(message.preview);
+    else if (message.kind === 'inspectPreview') this.pending.get(message.id)?.onImage?.(message.image, message.fraction);
     else {
       const pending = this.pending.get(message.id);
       if (!pending) return;
@@ -87,12 +94,13 @@ export class EngineClient implements EngineApi {
     body: RequestBody & { kind: K },
     cancel?: CancelSignal,
     onPreview?: (preview: Preview) => void,
+    onImage?: (image: RgbaImage, fraction: number) => void,
   ): Promise<WorkerResults[K]> {
     if (cancel?.cancelled) return Promise.reject(new RunCancelledError());
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<WorkerResults[K]>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onPreview });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onPreview, onImage });
       cancel?.onCancel(() => this.cancel(id, worker));
       worker.postMessage({ ...body, id } as WorkerRequest);
     });
@@ -145,6 +153,11 @@ export class EngineClient implements EngineApi {
     const { limits } = this.settings();
     const { imagePath, techniques, classIndex, layer, sanity, onProgress } = job;
     return this.request({ kind: 'evaluate', model: this.modelRef(), limits, imagePath, techniques: [...techniques], classIndex, layer, sanity }, cancel, onProgress);
+  }
+
+  inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult> {
+    const { imagePath, request, onImage } = job;
+    return this.request({ kind: 'inspect', model: this.modelRef(), limits: this.settings().limits, imagePath, request: { ...request } }, cancel, undefined, onImage);
   }
 
   displayImage(imagePath: string, maxSide: number): Promise<RgbaImage> {

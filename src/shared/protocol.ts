@@ -2,7 +2,7 @@
  * Every message between the extension host and the CNN Lens panel's webview, typed once.
  * Both sides import this module; it imports nothing from vscode, the DOM or tfjs.
  */
-import type { ColormapName, LayerInfo, Prediction, TechniqueInfo, TechniqueParameters, Timings } from '../engine/types';
+import type { ColormapName, LayerInfo, Prediction, TechniqueInfo, TechniqueParameters, TileLayout, Timings } from '../engine/types';
 import { COLORMAP_NAMES } from '../engine/types';
 
 /** Pixels as sent to the webview: RGBA for images, one byte per pixel (0..255) for maps. */
@@ -106,6 +106,29 @@ export interface CompareResultMessage {
   image: PixelsMessagePart;
   rows: CompareRow[];
 }
+export const INSPECT_KINDS = ['featuremaps', 'filters', 'maximize', 'classimage', 'dream', 'invert'] as const;
+export type InspectKind = (typeof INSPECT_KINDS)[number];
+
+/** A picture of what a layer or filter responds to (feature maps, kernels, an optimised image). */
+export interface InspectResultMessage {
+  type: 'inspectResult';
+  runId: number;
+  kind: InspectKind;
+  image: PixelsMessagePart;
+  /** One line saying what the picture shows. */
+  caption: string;
+  /** The objective after every step, for the optimised images. */
+  history: number[];
+  /** For feature-map grids: where each channel's tile is (a click picks it). */
+  tiles: TileLayout | null;
+}
+/** The image so far while an optimisation runs. */
+export interface InspectPreviewMessage {
+  type: 'inspectPreview';
+  runId: number;
+  fraction: number;
+  image: PixelsMessagePart;
+}
 export interface RunEndedMessage {
   type: 'runEnded';
   runId: number;
@@ -125,6 +148,8 @@ export type HostToWebview =
   | RunStartedMessage
   | ResultMessage
   | CompareResultMessage
+  | InspectResultMessage
+  | InspectPreviewMessage
   | PreviewMessage
   | RunEndedMessage
   | ExportedMessage
@@ -153,6 +178,21 @@ export interface CompareRequestMessage {
   /** Also run the model-randomisation check (slow). */
   sanity: boolean;
 }
+export interface InspectRequestMessage {
+  type: 'inspect';
+  kind: InspectKind;
+  layer: string | null;
+  /** Filter of the layer; null = the default (the most active for feature maps, 0 to maximise, all to dream). */
+  filter: number | null;
+  classIndex: number | null;
+  /** Optimisation steps; null = the default. */
+  steps: number | null;
+  seed: number;
+}
+/** Save the last inspection picture as a PNG next to the image. */
+export interface SaveInspectMessage {
+  type: 'saveInspect';
+}
 export interface CancelMessage {
   type: 'cancel';
 }
@@ -164,7 +204,17 @@ export interface ViewChangedMessage {
   type: 'viewChanged';
   view: ViewSettings;
 }
-export type WebviewToHost = ReadyMessage | RunRequestMessage | CompareRequestMessage | CancelMessage | ExportMessage | ViewChangedMessage;
+export type WebviewToHost =
+  | ReadyMessage
+  | RunRequestMessage
+  | CompareRequestMessage
+  | InspectRequestMessage
+  | SaveInspectMessage
+  | CancelMessage
+  | ExportMessage
+  | ViewChangedMessage;
+
+export const MAX_INSPECT_STEPS = 5000;
 
 const MAX_NAME_LENGTH = 512;
 /** Limits on the `parameters` of a run request (the engine validates names and ranges itself). */
@@ -244,6 +294,16 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       if (!validClass || (layer !== null && !isShortString(layer)) || typeof sanity !== 'boolean') return null;
       return { type: 'compare', techniques: [...(techniques as string[])], classIndex: classIndex as number | null, layer: layer as string | null, sanity };
     }
+    case 'inspect': {
+      const { kind, layer, filter, classIndex, steps, seed } = raw;
+      if (typeof kind !== 'string' || !(INSPECT_KINDS as readonly string[]).includes(kind)) return null;
+      const wholeOrNull = (v: unknown, max: number) => v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max);
+      if ((layer !== null && !isShortString(layer)) || !wholeOrNull(filter, 1e6) || !wholeOrNull(classIndex, 1e6) || !wholeOrNull(steps, MAX_INSPECT_STEPS)) return null;
+      if (steps === 0 || typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) return null;
+      return { type: 'inspect', kind: kind as InspectKind, layer: layer as string | null, filter: filter as number | null, classIndex: classIndex as number | null, steps: steps as number | null, seed };
+    }
+    case 'saveInspect':
+      return { type: 'saveInspect' };
     case 'export': {
       const view = parseView(raw.view);
       return view ? { type: 'export', view } : null;

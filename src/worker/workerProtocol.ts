@@ -4,6 +4,7 @@
  */
 import type { BackendChoice } from '../engine/backend';
 import type { Evaluation } from '../engine/evaluate';
+import type { InspectRequest, InspectResult } from '../engine/inspect/inspect';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Heatmap, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
@@ -28,6 +29,7 @@ export type WorkerRequest =
   | { id: number; kind: 'describe'; model: ModelRef }
   | { id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; technique: string; classIndex: number | null; layer: string | null; parameters: TechniqueParameters }
   | { id: number; kind: 'evaluate'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; techniques: string[]; classIndex: number | null; layer: string | null; sanity: boolean }
+  | { id: number; kind: 'inspect'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; request: InspectRequest }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
   | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colour: RgbaImage | null; colormap: ColormapName; opacity: number; outPath: string };
 
@@ -42,6 +44,7 @@ export interface WorkerResults {
   describe: DescribeResult;
   explain: Explanation;
   evaluate: Evaluation;
+  inspect: InspectResult;
   displayImage: RgbaImage;
   export: string;
 }
@@ -51,5 +54,7 @@ export type WorkerReply =
   | { kind: 'log'; line: string }
   /** A long explain job's map so far (SmoothGrad, integrated gradients). */
   | { kind: 'preview'; id: number; preview: Preview }
+  /** An optimisation's image so far. */
+  | { kind: 'inspectPreview'; id: number; fraction: number; image: RgbaImage }
   | { kind: 'reply'; id: number; ok: true; result: unknown }
   | { kind: 'reply'; id: number; ok: false; error: { name: string; message: string } };

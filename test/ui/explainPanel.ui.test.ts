@@ -245,6 +245,55 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     });
   });
 
+  it('Look inside: feature maps (click a tile to see it over the image), kernels, and a filter maximised live, then saved', async () => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+      await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+      const pictureColours = () =>
+        frame.$eval('[data-testid="inspect-canvas"]', (el) => {
+          const canvas = el as HTMLCanvasElement;
+          const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+          const colours = new Set<number>();
+          for (let i = 0; i < data.length; i += 4) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+          return colours.size;
+        });
+
+      await frame.selectOption('[data-testid="inspect-kind"]', 'featuremaps');
+      await frame.click('[data-testid="inspect-run"]');
+      await frame.waitForFunction(() => /block4_relu2: the 64 most active of 128 channels/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      assert.ok((await pictureColours()) > 50, 'the grid is drawn');
+      await shot(page, 'panel-feature-maps.png');
+      // The first tile is the most active channel: clicking it shows that channel over the image.
+      await frame.click('[data-testid="inspect-canvas"]', { position: { x: 4, y: 4 } });
+      await frame.waitForFunction(() => /^Channel \d+ of block4_relu2/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+
+      await frame.selectOption('[data-testid="inspect-kind"]', 'filters');
+      await frame.selectOption('[data-testid="layer"]', 'block1_conv1');
+      await waitForState(frame, 'ready', 60_000);
+      await frame.click('[data-testid="inspect-run"]');
+      await frame.waitForFunction(() => /block1_conv1: 16 RGB 3×3 kernels/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+
+      await frame.selectOption('[data-testid="layer"]', 'block3_relu2');
+      await waitForState(frame, 'ready', 60_000);
+      await frame.selectOption('[data-testid="inspect-kind"]', 'maximize');
+      await frame.fill('[data-testid="inspect-filter"]', '3');
+      await frame.fill('[data-testid="inspect-steps"]', '400');
+      await frame.click('[data-testid="inspect-run"]');
+      await frame.waitForFunction(() => (document.querySelector('[data-testid="inspect-results"]') as HTMLElement).dataset.preview !== undefined, undefined, { timeout: 60_000 });
+      assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /Look inside: \d+ % — showing the image so far/);
+      await shot(page, 'panel-maximize-preview.png');
+      await frame.waitForFunction(() => /^Maximises block3_relu2 filter 3: objective .* in 400 steps \(seed 0\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
+      assert.ok((await pictureColours()) > 100, 'the optimised image is drawn');
+      assert.equal(await frame.$$eval('.inspect-chart polyline', (lines) => lines.length), 1, 'the objective curve');
+      await frame.$eval('[data-testid="inspect-results"]', (el) => el.scrollIntoView());
+      await shot(page, 'panel-maximize.png');
+      await frame.click('[data-testid="inspect-save"]');
+      await frame.waitForFunction(() => /Saved .*\.maximize\.png/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''), undefined, { timeout: 30_000 });
+      assert.ok(existsSync(path.join(workspace, `${path.parse(samples[0]).name}.maximize.png`)), 'the PNG is next to the image');
+    });
+  });
+
   it('a broken image gives an error message and the extension keeps working', async () => {
     await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
       await explorerContextMenu(page, 'broken.png', 'Explain with Grad-CAM');

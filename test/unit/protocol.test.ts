@@ -93,4 +93,23 @@ describe('webview message validation', () => {
   for (const [what, raw] of badCompares) {
     it(`rejects a compare request with ${what}`, () => assert.equal(parseWebviewMessage(raw), null));
   }
+
+  it('accepts inspect requests and saveInspect', () => {
+    const raw = { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, extra: 1 };
+    assert.deepEqual(parseWebviewMessage(raw), { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7 });
+    assert.deepEqual(parseWebviewMessage({ type: 'saveInspect' }), { type: 'saveInspect' });
+  });
+  const inspect = (fields: object) => ({ type: 'inspect', kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0, ...fields });
+  const badInspects: [string, unknown][] = [
+    ['an unknown kind', inspect({ kind: 'explode' })],
+    ['a negative filter', inspect({ filter: -1 })],
+    ['zero steps', inspect({ steps: 0 })],
+    ['too many steps', inspect({ steps: 5001 })],
+    ['a fractional seed', inspect({ seed: 0.5 })],
+    ['a missing seed', inspect({ seed: undefined })],
+    ['a numeric layer', inspect({ layer: 3 })],
+  ];
+  for (const [what, raw] of badInspects) {
+    it(`rejects an inspect request with ${what}`, () => assert.equal(parseWebviewMessage(raw), null));
+  }
 });

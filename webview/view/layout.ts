@@ -1,6 +1,7 @@
 /** Builds the panel's DOM once and hands back the elements the app updates. */
 import { h, icon } from './dom';
 import type { CompareView } from './compare';
+import type { InspectView } from './inspect';
 import type { OverlayView } from './overlay';
 import type { ParameterControls } from './parameterControls';
 import type { PredictionList } from './predictions';
@@ -52,7 +53,14 @@ function button(kind: 'primary' | 'secondary', iconName: string, text: string, a
   return h('button', { type: 'button', class: `button ${kind}`, ...attrs }, icon(iconName), h('span', {}, text));
 }
 
-export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions: PredictionList, parameters: ParameterControls, compare: CompareView): Layout {
+export function buildLayout(
+  root: HTMLElement,
+  overlay: OverlayView,
+  predictions: PredictionList,
+  parameters: ParameterControls,
+  compare: CompareView,
+  inspect: InspectView,
+): Layout {
   const imageName = h('h1', { class: 'image-name', 'data-testid': 'image-name' }, 'CNN Lens');
   const modelName = h('span', { class: 'model-name', 'data-testid': 'model-name' }, '');
   const inputShape = h('span', { class: 'input-shape', 'data-testid': 'input-shape' }, '');
@@ -87,7 +95,7 @@ export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions
   const cancel = button('secondary', 'debug-stop', 'Cancel', { 'data-testid': 'cancel', hidden: true });
   const retry = button('secondary', 'refresh', 'Retry', { 'data-testid': 'retry', hidden: true });
   const notes = h('ul', { class: 'notes', 'data-testid': 'notes', 'aria-label': 'Notes' });
-  const viewer = h('section', { class: 'viewer', 'aria-label': 'Explanation' }, figure, h('div', { class: 'statusbar' }, status, cancel, retry), notes, compare.results);
+  const viewer = h('section', { class: 'viewer', 'aria-label': 'Explanation' }, figure, h('div', { class: 'statusbar' }, status, cancel, retry), notes, inspect.results, compare.results);
 
   // ---- controls ----
   const technique = h('select', { id: 'technique', 'data-testid': 'technique', disabled: true, 'aria-describedby': 'technique-hint' });
@@ -156,6 +164,7 @@ export function buildLayout(root: HTMLElement, overlay: OverlayView, predictions
     ),
     section('Target class', 'section-class', predictions.element, classForm),
     section('Compare techniques', 'section-compare', compare.picker),
+    section('Look inside', 'section-inspect', inspect.picker),
     section(
       'Display',
       'section-display',

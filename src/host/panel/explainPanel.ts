@@ -3,7 +3,9 @@
  * the runs it asks of the engine. The engine is only reached through `EngineApi` (it lives in a
  * worker); nothing thrown here escapes to the extension host.
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { encodePng } from '../../engine/image/encode';
 import * as vscode from 'vscode';
 import type { Explanation, Heatmap, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../../engine/types';
 import { COLORMAP_NAMES } from '../../engine/types';
@@ -11,6 +13,7 @@ import type {
   CompareResultMessage,
   ErrorMessage,
   HostToWebview,
+  InspectRequestMessage,
   InitMessage,
   PixelsMessagePart,
   PreviewMessage,
@@ -29,8 +32,9 @@ import { renderPanelHtml } from './html';
 export const PANEL_VIEW_TYPE = 'cnnLens.explain';
 
 export { DISPLAY_MAX_SIDE } from './displayParts';
-/** The run "technique" of a Compare run (not a technique id, so no technique is shown as selected). */
+/** The run "technique" of Compare and "Look inside" runs (not technique ids: no technique shows as selected). */
 export const COMPARE = 'compare';
+export const INSPECT = 'inspect';
 /** Runs that finish sooner than this never show a progress notification. */
 export const PROGRESS_DELAY_MS = 500;
 
@@ -131,6 +135,7 @@ export class ExplainPanel {
   private lastExplanation: Explanation | undefined;
   private lastResultMessage: ResultMessage | undefined;
   private lastCompareMessage: CompareResultMessage | undefined;
+  private lastInspection: { kind: string; image: RgbaImage } | undefined;
   /** A failure after the last result, replayed when the webview reloads. */
   private lastFailure: RunEndedMessage | ErrorMessage | undefined;
   private posted = 0;
@@ -263,6 +268,16 @@ export class ExplainPanel {
         this.startRun({ technique: COMPARE, classIndex: msg.classIndex, layer: msg.layer, parameters: {} }, (run) =>
           this.executeCompare(run, { imagePath: this.imagePath, techniques: msg.techniques, classIndex: msg.classIndex, layer: msg.layer, sanity: msg.sanity }),
         );
+        return;
+      case 'inspect':
+        if (!this.modelReady) {
+          this.postError('The model is not loaded yet; try again once it is.');
+          return;
+        }
+        this.startRun({ technique: INSPECT, classIndex: msg.classIndex, layer: msg.layer, parameters: {} }, (run) => this.executeInspect(run, msg));
+        return;
+      case 'saveInspect':
+        await this.saveInspection();
         return;
       case 'cancel':
         this.cancelRun('user');
@@ -417,6 +432,39 @@ export class ExplainPanel {
       this.post(this.lastCompareMessage);
     } catch (err) {
       this.endFailedRun(run, err);
+    }
+  }
+
+  /** "Look inside": feature maps, kernels or an optimised image, with previews while it optimises. */
+  private async executeInspect(run: ActiveRun, msg: InspectRequestMessage): Promise<void> {
+    try {
+      const { kind, layer, filter, classIndex, steps, seed } = msg;
+      const onImage = (image: RgbaImage, fraction: number) => {
+        if (this.isCurrent(run)) this.post({ type: 'inspectPreview', runId: run.id, fraction, image: rgbaPart(image) });
+      };
+      const result = await this.context.engine.inspect({ imagePath: this.imagePath, request: { kind, layer, filter, classIndex, steps, seed }, onImage }, run.cancel);
+      if (!this.isCurrent(run)) return;
+      this.run = undefined;
+      this.lastInspection = { kind, image: result.image };
+      this.post({ type: 'inspectResult', runId: run.id, kind, image: rgbaPart(result.image), caption: result.caption, history: result.history, tiles: result.tiles });
+    } catch (err) {
+      this.endFailedRun(run, err);
+    }
+  }
+
+  private async saveInspection(): Promise<void> {
+    const last = this.lastInspection;
+    if (!last) {
+      this.post({ type: 'error', message: 'Nothing to save yet: run a "Look inside" view first.' });
+      return;
+    }
+    const parsed = path.parse(this.imagePath);
+    const written = path.join(parsed.dir, `${parsed.name}.${last.kind}.png`);
+    try {
+      await fs.writeFile(written, encodePng(last.image));
+      this.post({ type: 'exported', path: written });
+    } catch (err) {
+      this.postError(`Could not save ${written}: ${errorText(err)}`);
     }
   }
 

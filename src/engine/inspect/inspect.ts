@@ -1,0 +1,99 @@
+/** One entry point for the panel's "Look inside" section: every view as a picture with a caption. */
+import type { LoadedModel } from '../models/loadModel';
+import { blendOverlay, resizeHeatmap } from '../render/overlay';
+import { gridOf, scaleToUnit } from '../render/grid';
+import type { RgbaImage, TileLayout } from '../types';
+import { channelMap, featureGrid, featureMaps } from './featureMaps';
+import { filterTiles } from './filters';
+import { visualize, type VisualizationKind } from './visualize';
+
+export type InspectKind = 'featuremaps' | 'filters' | VisualizationKind;
+
+export interface InspectRequest {
+  kind: InspectKind;
+  layer: string | null;
+  filter: number | null;
+  classIndex: number | null;
+  steps: number | null;
+  seed: number;
+}
+
+
+export interface InspectResult {
+  image: RgbaImage;
+  caption: string;
+  history: number[];
+  tiles: TileLayout | null;
+}
+
+const FEATURE_PAGE = 64;
+
+export function inspect(
+  model: LoadedModel,
+  image: RgbaImage,
+  request: InspectRequest,
+  checkCancelled: () => void = () => undefined,
+  onPreview?: (image: RgbaImage, fraction: number) => void,
+): InspectResult {
+  const { summary } = model;
+  const layer = request.layer ?? summary.defaultLayer;
+  if (request.kind !== 'classimage' && !layer) throw new Error(`Model "${summary.name}" has no layer with a spatial output to look into.`);
+  switch (request.kind) {
+    case 'featuremaps': {
+      const maps = featureMaps(model, image, layer!, 'mean');
+      if (request.filter !== null) {
+        const map = channelMap(maps, request.filter);
+        const over = blendOverlay(image, resizeHeatmap({ ...map, data: scaleToUnit(map.data) }, image.width, image.height), 'viridis', 0.6);
+        return { image: over, caption: `Channel ${request.filter} of ${layer} (${maps.width}×${maps.height}, mean ${maps.means[request.filter].toPrecision(3)}) over the image`, history: [], tiles: null };
+      }
+      const grid = featureGrid(maps, 0, FEATURE_PAGE, 'viridis');
+      const factor = Math.max(1, Math.floor(48 / Math.max(maps.width, maps.height)));
+      const shown = grid.channels.length < maps.channels ? `the ${grid.channels.length} most active of ${maps.channels}` : `all ${maps.channels}`;
+      return {
+        image: grid.image,
+        caption: `${layer}: ${shown} channels (${maps.width}×${maps.height}), strongest first; click one to see it over the image`,
+        history: [],
+        tiles: { columns: Math.ceil(Math.sqrt(grid.channels.length)), tileWidth: maps.width * factor, tileHeight: maps.height * factor, gap: 2, channels: grid.channels },
+      };
+    }
+    case 'filters': {
+      const tiles = filterTiles(model, layer!);
+      const columns = Math.ceil(Math.sqrt(tiles.tiles.length));
+      return {
+        image: gridOf(tiles.tiles, columns, 2),
+        caption: `${layer}: ${tiles.tiles.length} ${tiles.kind === 'rgb' ? 'RGB' : 'per-input-channel'} ${tiles.kernel.join('×')} kernels, each scaled on its own`,
+        history: [],
+        tiles: null,
+      };
+    }
+    default: {
+      const result = visualize(
+        model,
+        {
+          kind: request.kind,
+          layer: layer ?? undefined,
+          filter: request.filter ?? undefined,
+          classTarget: request.classIndex ?? 0,
+          steps: request.steps ?? undefined,
+          seed: request.seed,
+          image: request.kind === 'dream' || request.kind === 'invert' ? image : undefined,
+        },
+        checkCancelled,
+        onPreview,
+      );
+      const what =
+        request.kind === 'classimage'
+          ? `class ${result.classIndex} (${model.labels[result.classIndex] ?? '?'})`
+          : `${result.layer}${result.filter >= 0 ? ` filter ${result.filter}` : ''}`;
+      const verb = { maximize: 'Maximises', classimage: 'Maximises', dream: 'Dreams on', invert: 'Inverts' }[request.kind];
+      const first = result.history[0];
+      const last = result.history[result.history.length - 1];
+      return {
+        image: result.image,
+        caption: `${verb} ${what}: objective ${first.toPrecision(3)} → ${last.toPrecision(3)} in ${result.history.length} steps (seed ${result.settings.seed})${result.notes.length ? `. ${result.notes.join(' ')}` : ''}`,
+        history: result.history,
+        tiles: null,
+      };
+    }
+  }
+}

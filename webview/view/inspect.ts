@@ -1,0 +1,196 @@
+/**
+ * "Look inside": what a layer and a filter respond to — feature maps of the image (click a tile to see
+ * that channel over the image), kernels, and images optimised for a filter or class, dreamed, or inverted
+ * from the layer. The picker lives in the sidebar; the picture, its caption and the objective's curve
+ * under the main figure, updated live while an optimisation runs.
+ */
+import { INSPECT_KINDS, type InspectKind, type InspectPreviewMessage, type InspectResultMessage, type PixelsMessagePart } from '../../src/shared/protocol';
+import type { TileLayout } from '../../src/engine/types';
+import { h, icon } from './dom';
+import { toBytes } from './overlay';
+
+const KIND_TITLES: Record<InspectKind, string> = {
+  featuremaps: 'Feature maps',
+  filters: 'Filter weights',
+  maximize: 'Maximise a filter',
+  classimage: 'Class image',
+  dream: 'Deep dream',
+  invert: 'Invert the layer',
+};
+
+const KIND_HINTS: Record<InspectKind, string> = {
+  featuremaps: 'Every channel of the target layer for this image, most active first. Filter: one channel over the image.',
+  filters: 'The target layer’s convolution kernels (RGB for a first layer).',
+  maximize: 'An image, grown from noise, that excites the filter of the target layer most.',
+  classimage: 'An image, grown from noise, that the model scores highest for the target class.',
+  dream: 'This image, pushed towards what the target layer (or filter) responds to.',
+  invert: 'An image whose representation at the target layer matches this one’s.',
+};
+
+function svgLine(values: number[]): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const [width, height, pad] = [200, 48, 3];
+  const chart = document.createElementNS(ns, 'svg');
+  chart.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  chart.setAttribute('class', 'curve-chart objective');
+  chart.setAttribute('role', 'img');
+  chart.setAttribute('aria-label', 'Objective per step');
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const points = values.map((v, i) => {
+    const x = pad + (i / Math.max(1, values.length - 1)) * (width - 2 * pad);
+    const y = height - pad - (max > min ? (v - min) / (max - min) : 0.5) * (height - 2 * pad);
+    return `${x.toFixed(1)},${y.toFixed(1)}`;
+  });
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('points', points.join(' '));
+  line.setAttribute('class', 'curve insertion');
+  chart.append(line);
+  return chart;
+}
+
+export interface InspectRequestFields {
+  kind: InspectKind;
+  filter: number | null;
+  steps: number | null;
+  seed: number;
+}
+
+export class InspectView {
+  readonly picker: HTMLElement;
+  readonly results: HTMLElement;
+  private readonly kind: HTMLSelectElement;
+  private readonly filter: HTMLInputElement;
+  private readonly steps: HTMLInputElement;
+  private readonly seed: HTMLInputElement;
+  private readonly hint: HTMLElement;
+  private readonly run: HTMLButtonElement;
+  private readonly save: HTMLButtonElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly caption: HTMLElement;
+  private readonly chart: HTMLElement;
+  private tiles: TileLayout | null = null;
+
+  constructor(
+    private readonly onRun: (fields: InspectRequestFields) => void,
+    onSave: () => void,
+  ) {
+    this.kind = h('select', { id: 'inspect-kind', 'data-testid': 'inspect-kind' });
+    this.kind.replaceChildren(...INSPECT_KINDS.map((k) => h('option', { value: k }, KIND_TITLES[k])));
+    this.filter = h('input', { id: 'inspect-filter', type: 'number', min: 0, step: 1, placeholder: 'auto', 'data-testid': 'inspect-filter' });
+    this.steps = h('input', { id: 'inspect-steps', type: 'number', min: 1, max: 5000, step: 1, placeholder: 'default', 'data-testid': 'inspect-steps' });
+    this.seed = h('input', { id: 'inspect-seed', type: 'number', min: 0, step: 1, value: 0, 'data-testid': 'inspect-seed' });
+    this.hint = h('p', { class: 'hint', id: 'inspect-hint' }, '');
+    this.run = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-run', disabled: true }, icon('eye'), h('span', {}, 'Show'));
+    this.save = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-save', disabled: true }, icon('save'), h('span', {}, 'Save PNG'));
+    const small = (id: string, text: string, control: HTMLElement) => h('div', { class: 'field inline' }, h('label', { for: id }, text), control);
+    this.picker = h(
+      'div',
+      { class: 'inspect-picker' },
+      h('div', { class: 'field' }, h('label', { for: 'inspect-kind' }, 'View'), this.kind, this.hint),
+      h('div', { class: 'inline-fields' }, small('inspect-filter', 'Filter', this.filter), small('inspect-steps', 'Steps', this.steps), small('inspect-seed', 'Seed', this.seed)),
+      h('div', { class: 'actions' }, this.save, this.run),
+    );
+    this.canvas = h('canvas', { class: 'inspect-canvas pixelated', 'data-testid': 'inspect-canvas', role: 'img', 'aria-label': 'Nothing shown yet' });
+    this.caption = h('p', { class: 'caption', 'data-testid': 'inspect-caption' }, '');
+    this.chart = h('div', { class: 'inspect-chart' });
+    this.results = h(
+      'section',
+      { class: 'inspect-results', 'aria-label': 'Look inside', 'data-testid': 'inspect-results', hidden: true },
+      h('h2', { class: 'section-title' }, 'Look inside'),
+      this.canvas,
+      this.caption,
+      this.chart,
+    );
+    this.kind.addEventListener('change', () => this.updateHint());
+    this.run.addEventListener('click', () => this.submit());
+    this.save.addEventListener('click', onSave);
+    this.canvas.addEventListener('click', (event) => this.pickTile(event));
+    this.updateHint();
+  }
+
+  setDisabled(disabled: boolean): void {
+    for (const control of [this.kind, this.filter, this.steps, this.seed, this.run]) control.disabled = disabled;
+  }
+
+  private updateHint(): void {
+    const kind = this.kind.value as InspectKind;
+    this.hint.textContent = KIND_HINTS[kind];
+    const optimises = !['featuremaps', 'filters'].includes(kind);
+    this.steps.disabled = !optimises;
+    this.seed.disabled = !optimises;
+    this.filter.disabled = kind === 'filters' || kind === 'classimage' || kind === 'invert';
+  }
+
+  private whole(input: HTMLInputElement): number | null {
+    const text = input.value.trim();
+    if (input.disabled || text === '') return null;
+    const n = Number(text);
+    return Number.isInteger(n) && n >= 0 ? n : NaN;
+  }
+
+  private submit(): void {
+    const filter = this.whole(this.filter);
+    const steps = this.whole(this.steps);
+    const seed = this.whole(this.seed) ?? 0;
+    for (const [value, input] of [[filter, this.filter], [steps, this.steps], [seed, this.seed]] as const) {
+      input.toggleAttribute('aria-invalid', Number.isNaN(value));
+    }
+    if ([filter, steps, seed].some((v) => Number.isNaN(v)) || steps === 0) return;
+    this.onRun({ kind: this.kind.value as InspectKind, filter, steps, seed });
+  }
+
+  /** A click on a feature-map grid picks that channel and shows it over the image. */
+  private pickTile(event: MouseEvent): void {
+    const tiles = this.tiles;
+    if (!tiles) return;
+    const bounds = this.canvas.getBoundingClientRect();
+    const x = ((event.clientX - bounds.left) / bounds.width) * this.canvas.width;
+    const y = ((event.clientY - bounds.top) / bounds.height) * this.canvas.height;
+    const column = Math.floor(x / (tiles.tileWidth + tiles.gap));
+    const row = Math.floor(y / (tiles.tileHeight + tiles.gap));
+    const channel = tiles.channels[row * tiles.columns + column];
+    if (channel === undefined || column >= tiles.columns) return;
+    this.kind.value = 'featuremaps';
+    this.filter.value = String(channel);
+    this.updateHint();
+    this.submit();
+  }
+
+  private draw(image: PixelsMessagePart, label: string): boolean {
+    const bytes = toBytes(image.data, image.width * image.height * 4);
+    const context = this.canvas.getContext('2d');
+    if (!bytes || !context) return false;
+    this.canvas.width = image.width;
+    this.canvas.height = image.height;
+    const data = context.createImageData(image.width, image.height);
+    data.data.set(bytes);
+    context.putImageData(data, 0, 0);
+    // CSSOM (allowed by the CSP): small pictures are shown enlarged with crisp pixels.
+    this.canvas.style.width = `${Math.min(512, image.width * Math.max(1, Math.floor(256 / Math.max(image.width, image.height))))}px`;
+    this.canvas.setAttribute('aria-label', label);
+    this.results.hidden = false;
+    return true;
+  }
+
+  showPreview(msg: InspectPreviewMessage): void {
+    this.tiles = null;
+    if (this.draw(msg.image, 'Optimising…')) this.results.dataset.preview = String(Math.round(msg.fraction * 100));
+  }
+
+  show(msg: InspectResultMessage): string | null {
+    if (!this.draw(msg.image, msg.caption)) return 'The picture’s pixels are malformed.';
+    delete this.results.dataset.preview;
+    this.results.dataset.kind = msg.kind;
+    this.tiles = msg.tiles;
+    this.canvas.classList.toggle('clickable', msg.tiles !== null);
+    this.caption.textContent = msg.caption;
+    this.chart.replaceChildren(...(msg.history.length > 1 ? [svgLine(msg.history)] : []));
+    this.save.disabled = false;
+    return null;
+  }
+
+  endPreview(): void {
+    delete this.results.dataset.preview;
+  }
+}
