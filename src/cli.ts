@@ -69,7 +69,9 @@ Options for maximize / classimage / dream / invert:
   --from IMAGE                    maximize: start from this image instead of noise
   --l2 X --blur-every K --blur-sigma S --jitter PX --clip-norm P --clip-contribution P --tv W
                                   regularisers (Yosinski et al.; percentiles P in 0..1)
-  --octaves N --octave-scale X    dream (3, 1.4)`;
+  --octaves N --octave-scale X    dream (3, 1.4)
+  --fourier                       maximize / classimage: optimise Lucid's decorrelated Fourier spectrum
+                                  instead of pixels (cleaner images; only --jitter and --tv apply)`;
 
 async function listLayers(values: Values): Promise<void> {
   const engine = await createEngine(values);

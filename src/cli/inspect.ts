@@ -92,6 +92,7 @@ export async function inspectCommand(command: (typeof INSPECT_COMMANDS)[number],
       octaveScale: numberFlag(values['octave-scale'], 'octave-scale'),
       regularisers: regularisersFrom(values),
       image: start ? await readImageFile(path.resolve(start), DEFAULT_IMAGE_LIMITS) : undefined,
+      parameterisation: values.fourier ? 'fourier' : 'pixels',
     });
     const written = await write(result.image, values.out);
     const target = command === 'classimage' ? `class ${result.classIndex} (${model.labels[result.classIndex]})` : `${result.layer}${result.filter >= 0 ? ` filter ${result.filter}` : ''}`;

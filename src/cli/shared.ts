@@ -57,6 +57,7 @@ export function parse(argv: string[]) {
       octaves: { type: 'string' },
       'octave-scale': { type: 'string' },
       from: { type: 'string' },
+      fourier: { type: 'boolean' },
       param: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },

@@ -188,6 +188,8 @@ export interface InspectRequestMessage {
   /** Optimisation steps; null = the default. */
   steps: number | null;
   seed: number;
+  /** maximize / classimage: optimise a decorrelated Fourier spectrum instead of pixels. */
+  fourier: boolean;
 }
 /** Save the last inspection picture as a PNG next to the image. */
 export interface SaveInspectMessage {
@@ -295,12 +297,13 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       return { type: 'compare', techniques: [...(techniques as string[])], classIndex: classIndex as number | null, layer: layer as string | null, sanity };
     }
     case 'inspect': {
-      const { kind, layer, filter, classIndex, steps, seed } = raw;
+      const { kind, layer, filter, classIndex, steps, seed, fourier } = raw;
+      if (typeof fourier !== 'boolean') return null;
       if (typeof kind !== 'string' || !(INSPECT_KINDS as readonly string[]).includes(kind)) return null;
       const wholeOrNull = (v: unknown, max: number) => v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max);
       if ((layer !== null && !isShortString(layer)) || !wholeOrNull(filter, 1e6) || !wholeOrNull(classIndex, 1e6) || !wholeOrNull(steps, MAX_INSPECT_STEPS)) return null;
       if (steps === 0 || typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) return null;
-      return { type: 'inspect', kind: kind as InspectKind, layer: layer as string | null, filter: filter as number | null, classIndex: classIndex as number | null, steps: steps as number | null, seed };
+      return { type: 'inspect', kind: kind as InspectKind, layer: layer as string | null, filter: filter as number | null, classIndex: classIndex as number | null, steps: steps as number | null, seed, fourier };
     }
     case 'saveInspect':
       return { type: 'saveInspect' };

@@ -106,7 +106,7 @@ describe('cnn-lens CLI', () => {
       ['featuremaps', [imagePath, '--layer', 'conv_a', '--page-size', '2', '--page', '2']],
       ['filters', ['--layer', 'conv_a']],
       ['maximize', ['--layer', 'conv_b', '--filter', '1', '--steps', '5', '--jitter', '1', '--tv', '0.1']],
-      ['classimage', ['--class', 'bee', '--steps', '5']],
+      ['classimage', ['--class', 'bee', '--steps', '5', '--fourier']],
       ['dream', [imagePath, '--layer', 'conv_a', '--steps', '3', '--octaves', '2']],
       ['invert', [imagePath, '--layer', 'conv_a', '--steps', '5']],
     ];

@@ -6,6 +6,7 @@ import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { ascend, gaussianBlur, NO_REGULARISERS, roll, totalVariation } from '../../src/engine/inspect/ascent';
 import { channelMap, featureGrid, featureMaps } from '../../src/engine/inspect/featureMaps';
 import { filterTiles } from '../../src/engine/inspect/filters';
+import { fourierImage } from '../../src/engine/inspect/fourier';
 import { visualize } from '../../src/engine/inspect/visualize';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { scalerFor, toModelPixels } from '../../src/engine/preprocess';
@@ -89,6 +90,28 @@ describe('optimisation loops', () => {
     x.dispose();
   });
 
+  it('Fourier parameterisation: zero spectrum is mid-grey, DC is flat, one column frequency is a cosine along x', () => {
+    const [h, w] = [6, 8];
+    const image = fourierImage(h, w, 1);
+    const pixels = (spectrum: tf.Tensor) => tf.tidy(() => image.toPixels(spectrum).dataSync());
+    const k = w / 2 + 1;
+    const zero = tf.zeros([2, 3, h, k]);
+    assert.ok(pixels(zero).every((v) => Math.abs(v - 127.5) < 1e-3));
+    const single = (row: number, column: number) => tf.tidy(() => tf.zeros([2, 3, h, k]).add(tf.oneHot([row * k + column], h * k).reshape([1, 1, h, k]).mul(tf.tensor([1, 0]).reshape([2, 1, 1, 1]))));
+    const dc = single(0, 0);
+    const flat = pixels(dc);
+    for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p++) assert.ok(Math.abs(flat[p * 3 + c] - flat[c]) < 1e-3, 'a DC coefficient makes a flat image');
+    const wave = single(0, 1);
+    const cosine = pixels(wave);
+    const logit = (v: number) => Math.log(v / (255 - v));
+    // Constant down each column; along a row, symmetric about x = 0 and opposite at x = w/2 (a cosine).
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) assert.ok(Math.abs(cosine[(y * w + x) * 3] - cosine[x * 3]) < 1e-3);
+    for (let x = 1; x < w; x++) assert.ok(Math.abs(cosine[x * 3] - cosine[(w - x) * 3]) < 1e-3);
+    assert.ok(Math.abs(logit(cosine[0]) + logit(cosine[(w / 2) * 3])) < 1e-3);
+    tf.dispose([zero, dc, wave]);
+    image.dispose();
+  });
+
   it('memory stays flat over hundreds of steps, and a cancel stops within one step without leaks', async () => {
     const engine = await Engine.create({ backend: 'cpu', log: quiet });
     const model = await engine.loadModel(await saveModel(twoConvGapModel(4), tempDir(), { preprocess: 'zero-one' }));
@@ -156,6 +179,16 @@ describe('visualisations on the bundled model', function () {
     const smooth = visualize(model, { kind: 'maximize', layer: 'block3_relu2', filter: 3, steps: 120, regularisers: { ...plain, blurEvery: 2, blurSigma: 1 }, seed: 5 });
     const [hfSharp, hfSmooth] = [highFrequencyEnergy(sharp.image), highFrequencyEnergy(smooth.image)];
     assert.ok(hfSmooth < hfSharp, `high-frequency energy with blur ${hfSmooth} vs without ${hfSharp}`);
+  });
+
+  it('the Fourier parameterisation raises a filter ≥ 5× from its start too, leaking nothing', () => {
+    const start = tf.memory().numTensors;
+    const result = visualize(model, { kind: 'maximize', layer: 'block3_relu2', filter: 3, steps: 120, seed: 5, parameterisation: 'fourier', regularisers: { blurEvery: 4 } });
+    const [first, last] = [result.history[0], result.history[result.history.length - 1]];
+    assert.ok(last >= 5 * Math.max(first, 0.01), `activation ${first} → ${last}`);
+    assert.match(result.notes.join(' '), /only jitter and total variation apply/);
+    assert.equal(tf.memory().numTensors, start);
+    assert.throws(() => visualize(model, { kind: 'dream', layer: 'block3_relu2', image: bag, parameterisation: 'fourier' }), /grows images from noise/);
   });
 
   it('class-image generation raises the class probability above 0.9', () => {

@@ -95,11 +95,11 @@ describe('webview message validation', () => {
   }
 
   it('accepts inspect requests and saveInspect', () => {
-    const raw = { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, extra: 1 };
-    assert.deepEqual(parseWebviewMessage(raw), { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7 });
+    const raw = { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, extra: 1 };
+    assert.deepEqual(parseWebviewMessage(raw), { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true });
     assert.deepEqual(parseWebviewMessage({ type: 'saveInspect' }), { type: 'saveInspect' });
   });
-  const inspect = (fields: object) => ({ type: 'inspect', kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0, ...fields });
+  const inspect = (fields: object) => ({ type: 'inspect', kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0, fourier: false, ...fields });
   const badInspects: [string, unknown][] = [
     ['an unknown kind', inspect({ kind: 'explode' })],
     ['a negative filter', inspect({ filter: -1 })],
@@ -108,6 +108,7 @@ describe('webview message validation', () => {
     ['a fractional seed', inspect({ seed: 0.5 })],
     ['a missing seed', inspect({ seed: undefined })],
     ['a numeric layer', inspect({ layer: 3 })],
+    ['a missing fourier flag', inspect({ fourier: undefined })],
   ];
   for (const [what, raw] of badInspects) {
     it(`rejects an inspect request with ${what}`, () => assert.equal(parseWebviewMessage(raw), null));

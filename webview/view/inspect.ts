@@ -54,6 +54,7 @@ export interface InspectRequestFields {
   filter: number | null;
   steps: number | null;
   seed: number;
+  fourier: boolean;
 }
 
 export class InspectView {
@@ -63,6 +64,8 @@ export class InspectView {
   private readonly filter: HTMLInputElement;
   private readonly steps: HTMLInputElement;
   private readonly seed: HTMLInputElement;
+  private readonly fourier: HTMLInputElement;
+  private readonly fourierRow: HTMLElement;
   private readonly hint: HTMLElement;
   private readonly run: HTMLButtonElement;
   private readonly save: HTMLButtonElement;
@@ -81,6 +84,13 @@ export class InspectView {
     this.steps = h('input', { id: 'inspect-steps', type: 'number', min: 1, max: 5000, step: 1, placeholder: 'default', 'data-testid': 'inspect-steps' });
     this.seed = h('input', { id: 'inspect-seed', type: 'number', min: 0, step: 1, value: 0, 'data-testid': 'inspect-seed' });
     this.hint = h('p', { class: 'hint', id: 'inspect-hint' }, '');
+    this.fourier = h('input', { type: 'checkbox', id: 'inspect-fourier', 'data-testid': 'inspect-fourier' });
+    this.fourierRow = h(
+      'label',
+      { class: 'check', for: 'inspect-fourier', title: 'Optimise a decorrelated Fourier spectrum (as Lucid) instead of pixels: cleaner images' },
+      this.fourier,
+      ' Fourier parameterisation',
+    );
     this.run = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-run', disabled: true }, icon('eye'), h('span', {}, 'Show'));
     this.save = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-save', disabled: true }, icon('save'), h('span', {}, 'Save PNG'));
     const small = (id: string, text: string, control: HTMLElement) => h('div', { class: 'field inline' }, h('label', { for: id }, text), control);
@@ -89,6 +99,7 @@ export class InspectView {
       { class: 'inspect-picker' },
       h('div', { class: 'field' }, h('label', { for: 'inspect-kind' }, 'View'), this.kind, this.hint),
       h('div', { class: 'inline-fields' }, small('inspect-filter', 'Filter', this.filter), small('inspect-steps', 'Steps', this.steps), small('inspect-seed', 'Seed', this.seed)),
+      this.fourierRow,
       h('div', { class: 'actions' }, this.save, this.run),
     );
     this.canvas = h('canvas', { class: 'inspect-canvas pixelated', 'data-testid': 'inspect-canvas', role: 'img', 'aria-label': 'Nothing shown yet' });
@@ -110,7 +121,8 @@ export class InspectView {
   }
 
   setDisabled(disabled: boolean): void {
-    for (const control of [this.kind, this.filter, this.steps, this.seed, this.run]) control.disabled = disabled;
+    for (const control of [this.kind, this.filter, this.steps, this.seed, this.fourier, this.run]) control.disabled = disabled;
+    if (!disabled) this.updateHint();
   }
 
   private updateHint(): void {
@@ -120,6 +132,7 @@ export class InspectView {
     this.steps.disabled = !optimises;
     this.seed.disabled = !optimises;
     this.filter.disabled = kind === 'filters' || kind === 'classimage' || kind === 'invert';
+    this.fourierRow.hidden = kind !== 'maximize' && kind !== 'classimage';
   }
 
   private whole(input: HTMLInputElement): number | null {
@@ -137,7 +150,8 @@ export class InspectView {
       input.toggleAttribute('aria-invalid', Number.isNaN(value));
     }
     if ([filter, steps, seed].some((v) => Number.isNaN(v)) || steps === 0) return;
-    this.onRun({ kind: this.kind.value as InspectKind, filter, steps, seed });
+    const kind = this.kind.value as InspectKind;
+    this.onRun({ kind, filter, steps, seed, fourier: this.fourier.checked && (kind === 'maximize' || kind === 'classimage') });
   }
 
   /** A click on a feature-map grid picks that channel and shows it over the image. */

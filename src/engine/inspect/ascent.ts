@@ -102,14 +102,27 @@ export function toRgba(x: Tensor4D): RgbaImage {
   });
 }
 
+/** What the optimiser changes, and how that becomes pixels (identity for plain pixel-space optimisation). */
+export interface Parameterisation {
+  initial: tf.Tensor;
+  toPixels: (parameters: tf.Tensor) => Tensor4D;
+}
+
 /**
  * Maximises `objective` (a scalar of the image in 0..255) from `start`, which it does not dispose.
- * Returns the final image (caller disposes) and the objective after every step.
+ * Returns the final image (caller disposes) and the objective after every step. With a parameterisation
+ * other than pixels, the pixel-space regularisers (l2, blur, clipping) do not apply; jitter and tv do.
  */
-export function ascend(start: Tensor4D, objective: (x: Tensor4D) => Scalar, options: AscentOptions): { image: Tensor4D; history: number[] } {
+export function ascend(
+  start: Tensor4D | Parameterisation,
+  objective: (x: Tensor4D) => Scalar,
+  options: AscentOptions,
+): { image: Tensor4D; history: number[] } {
   const { steps, learningRate, regularisers: r, seed } = options;
   const [beta1, beta2, epsilon] = [0.9, 0.999, 1e-8];
-  let x = tf.clone(start) as Tensor4D;
+  const inPixels = start instanceof tf.Tensor;
+  const toPixels = inPixels ? (p: tf.Tensor) => p as Tensor4D : start.toPixels;
+  let x = tf.clone(inPixels ? start : start.initial) as Tensor4D;
   let m = tf.zerosLike(x);
   let v = tf.zerosLike(x);
   const history: number[] = [];
@@ -123,8 +136,9 @@ export function ascend(start: Tensor4D, objective: (x: Tensor4D) => Scalar, opti
       options.checkCancelled();
       const [dy, dx] = r.jitter > 0 ? [nextShift(), nextShift()] : [0, 0];
       const next = tf.tidy(() => {
-        const penalised = (image: tf.Tensor) => {
-          const shifted = roll(image as Tensor4D, dy, dx);
+        const penalised = (parameters: tf.Tensor) => {
+          const image = toPixels(parameters);
+          const shifted = roll(image, dy, dx);
           const value = objective(shifted);
           return r.tv > 0 ? tf.sub(value, tf.mul(r.tv, totalVariation(tf.div(image, 255) as Tensor4D))) : value;
         };
@@ -135,6 +149,7 @@ export function ascend(start: Tensor4D, objective: (x: Tensor4D) => Scalar, opti
         const mHat = m1.div(1 - beta1 ** step);
         const vHat = v1.div(1 - beta2 ** step);
         let updated = x.add(mHat.mul(learningRate).div(vHat.sqrt().add(epsilon))) as Tensor4D;
+        if (!inPixels) return { x: updated, m: m1 as Tensor4D, v: v1 as Tensor4D, value: value.dataSync()[0] };
         if (r.l2 > 0) updated = updated.sub(128).mul(1 - r.l2).add(128) as Tensor4D;
         if (r.blurEvery > 0 && step % r.blurEvery === 0) updated = gaussianBlur(updated, r.blurSigma);
         if (r.clipNorm > 0) {
@@ -151,7 +166,11 @@ export function ascend(start: Tensor4D, objective: (x: Tensor4D) => Scalar, opti
       ({ x, m, v } = next);
       history.push(next.value);
       options.onStep?.(step, next.value);
-      if (options.onPreview && options.previewEvery && step % options.previewEvery === 0 && step < steps) options.onPreview(toRgba(x), step, next.value);
+      if (options.onPreview && options.previewEvery && step % options.previewEvery === 0 && step < steps) {
+        const shown = tf.tidy(() => toPixels(x));
+        options.onPreview(toRgba(shown), step, next.value);
+        shown.dispose();
+      }
     }
   } catch (error) {
     x.dispose();
@@ -159,5 +178,8 @@ export function ascend(start: Tensor4D, objective: (x: Tensor4D) => Scalar, opti
   } finally {
     tf.dispose([m, v]);
   }
-  return { image: x, history };
+  if (inPixels) return { image: x, history };
+  const image = tf.tidy(() => toPixels(x));
+  x.dispose();
+  return { image, history };
 }

@@ -16,6 +16,7 @@ export interface InspectRequest {
   classIndex: number | null;
   steps: number | null;
   seed: number;
+  fourier: boolean;
 }
 
 
@@ -77,6 +78,7 @@ export function inspect(
           steps: request.steps ?? undefined,
           seed: request.seed,
           image: request.kind === 'dream' || request.kind === 'invert' ? image : undefined,
+          parameterisation: request.fourier && (request.kind === 'maximize' || request.kind === 'classimage') ? 'fourier' : 'pixels',
         },
         checkCancelled,
         onPreview,

@@ -13,7 +13,8 @@ import { resolveClass } from '../engine';
 import { scalerFor, toModelPixels } from '../preprocess';
 import { tf } from '../tf';
 import type { RgbaImage } from '../types';
-import { ascend, NO_REGULARISERS, toRgba, type Regularisers } from './ascent';
+import { ascend, NO_REGULARISERS, toRgba, type Parameterisation, type Regularisers } from './ascent';
+import { fourierImage } from './fourier';
 
 export const VISUALIZATIONS = ['maximize', 'classimage', 'dream', 'invert'] as const;
 export type VisualizationKind = (typeof VISUALIZATIONS)[number];
@@ -37,6 +38,8 @@ export interface VisualizeOptions {
   octaveScale?: number;
   /** Start image (maximize), the image to dream on or to invert (required for dream, invert). */
   image?: RgbaImage;
+  /** maximize / classimage from noise: optimise pixels, or Lucid's decorrelated Fourier spectrum. */
+  parameterisation?: 'pixels' | 'fourier';
 }
 
 export interface Visualization {
@@ -48,7 +51,7 @@ export interface Visualization {
   filter: number;
   classIndex: number;
   /** Effective settings, defaults filled in. */
-  settings: { steps: number; learningRate: number; seed: number; regularisers: Regularisers; octaves: number; octaveScale: number };
+  settings: { steps: number; learningRate: number; seed: number; regularisers: Regularisers; octaves: number; octaveScale: number; parameterisation: 'pixels' | 'fourier' };
   notes: string[];
 }
 
@@ -70,10 +73,19 @@ export function visualize(
   const kind = options.kind;
   if (!VISUALIZATIONS.includes(kind)) throw new Error(`Unknown visualisation "${kind}". Available: ${VISUALIZATIONS.join(', ')}.`);
   const defaults = DEFAULTS[kind];
+  const parameterisation = options.parameterisation ?? 'pixels';
+  const fourier = parameterisation === 'fourier';
+  if (fourier && (kind === 'dream' || kind === 'invert' || options.image)) {
+    throw new Error('The Fourier parameterisation grows images from noise: use it with maximize or classimage, without a start image.');
+  }
   const steps = options.steps ?? defaults.steps;
-  const learningRate = options.learningRate ?? defaults.learningRate;
+  // Adam's step is in the variables' units: pixels (0..255), or spectrum coefficients (Lucid uses 0.05).
+  const learningRate = options.learningRate ?? (fourier ? 0.05 : defaults.learningRate);
   const seed = options.seed ?? 0;
-  const regularisers: Regularisers = { ...NO_REGULARISERS, ...defaults.regularisers, ...options.regularisers };
+  // The spectrum's 1/f scaling does the smoothing: the pixel-space regularisers are for pixels only.
+  const regularisers: Regularisers = fourier
+    ? { ...NO_REGULARISERS, jitter: defaults.regularisers.jitter ?? 0, ...options.regularisers }
+    : { ...NO_REGULARISERS, ...defaults.regularisers, ...options.regularisers };
   const octaves = kind === 'dream' ? (options.octaves ?? 3) : 1;
   const octaveScale = options.octaveScale ?? 1.4;
   checkRange('steps', steps, 1, 100_000, true);
@@ -94,11 +106,14 @@ export function visualize(
   if ((kind === 'dream' || kind === 'invert') && !options.image) throw new Error(`${kind === 'dream' ? 'Deep dream' : 'Inversion'} needs an image to start from.`);
   const classIndex = kind === 'classimage' ? resolveClass(options.classTarget ?? 0, model.labels, []) : -1;
   const notes: string[] = [];
-  const settings = { steps, learningRate, seed, regularisers, octaves, octaveScale };
+  const settings = { steps, learningRate, seed, regularisers, octaves, octaveScale, parameterisation };
+  if (fourier && (regularisers.l2 || regularisers.blurEvery || regularisers.clipNorm || regularisers.clipContribution)) {
+    notes.push('With the Fourier parameterisation only jitter and total variation apply; l2, blur and clipping act on pixels.');
+  }
   const history: number[] = [];
   const totalSteps = steps * octaves;
   const previewEvery = Math.max(1, Math.round(steps / 20));
-  const run = (start: Tensor4D, objective: (x: Tensor4D) => Scalar, done: number) =>
+  const run = (start: Tensor4D | Parameterisation, objective: (x: Tensor4D) => Scalar, done: number) =>
     ascend(start, objective, {
       steps,
       learningRate,
@@ -111,30 +126,35 @@ export function visualize(
     });
 
   const activationOf = (x: Tensor4D) => adapter.layerOutput(preprocess(x), layer);
+  // Maximisation reads the unit before its rectifier: through a ReLU that is off, no gradient flows and
+  // the image never leaves its start (Lucid optimises "pre_relu" layers for the same reason).
+  const responseOf = (x: Tensor4D) => adapter.layerOutput(preprocess(x), layer, null, true);
   const pick = (a: Tensor4D) => (filter >= 0 ? a.slice([0, 0, 0, filter], [-1, -1, -1, 1]) : a);
   const noise = () => tf.tidy(() => tf.clipByValue(tf.randomNormal([1, ...summary.inputShape], 128, 20, 'float32', seed), 0, 255) as Tensor4D);
   const start = (): Tensor4D => (options.image ? toModelPixels(options.image, summary.inputShape) : noise());
 
   let result: Tensor4D;
   const first = start();
+  const spectrum = fourier ? fourierImage(summary.inputShape[0], summary.inputShape[1], seed) : null;
+  const origin = (): Tensor4D | Parameterisation => spectrum ?? first;
   try {
     switch (kind) {
       case 'maximize': {
         const objective = (x: Tensor4D) => {
-          const a = pick(activationOf(x));
+          const a = pick(responseOf(x));
           return (options.unit ? a.slice([0, options.unit.y, options.unit.x, 0], [1, 1, 1, 1]).reshape([]) : tf.mean(a)) as Scalar;
         };
         if (options.unit) {
-          const [, h, w] = tf.tidy(() => activationOf(first).shape);
+          const [, h, w] = tf.tidy(() => responseOf(first).shape);
           if (options.unit.y < 0 || options.unit.y >= h || options.unit.x < 0 || options.unit.x >= w) throw new Error(`Layer "${layer}" is ${h}×${w}; unit (${options.unit.y}, ${options.unit.x}) is outside it.`);
         }
-        result = run(first, objective, 0).image;
+        result = run(origin(), objective, 0).image;
         break;
       }
       case 'classimage': {
         const objective = (x: Tensor4D) => adapter.scores(preprocess(x)).slice([0, classIndex], [1, 1]).reshape([]) as Scalar;
         if (!adapter.hasLogits) notes.push('The model gives probabilities, not logits: the class score includes the softmax, which can stall the optimisation.');
-        result = run(first, objective, 0).image;
+        result = run(origin(), objective, 0).image;
         break;
       }
       case 'dream':
@@ -162,6 +182,7 @@ export function visualize(
     }
   } finally {
     first.dispose();
+    spectrum?.dispose();
   }
   const image = toRgba(result);
   result.dispose();

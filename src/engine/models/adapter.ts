@@ -38,8 +38,12 @@ export interface ModelAdapter {
   readonly supportsReluRules: boolean;
   /** Class scores for a batch (caller disposes); with a rule, rectifiers backpropagate by it. */
   scores(input: Tensor4D, rule?: ReluRule | null): Tensor2D;
-  /** The activations of `layer` for the batch, differentiable w.r.t. the input (under the rule, if any). */
-  layerOutput(input: Tensor4D, layer: string, rule?: ReluRule | null): Tensor4D;
+  /**
+   * The activations of `layer` for the batch, differentiable w.r.t. the input (under the rule, if any).
+   * With `beforeRectifier`, a rectifier's input instead of its output where the layer is or ends in one
+   * (optimising a unit through a ReLU that is off gets no gradient).
+   */
+  layerOutput(input: Tensor4D, layer: string, rule?: ReluRule | null, beforeRectifier?: boolean): Tensor4D;
   /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
   split(input: Tensor4D, layer: string): SplitModel;
   gapHead(): GapHead | null;

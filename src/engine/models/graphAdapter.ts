@@ -16,6 +16,8 @@ interface NodeDef {
   input?: string[];
 }
 
+const RECTIFIER_OPS = new Set(['Relu', 'Relu6', 'LeakyRelu']);
+
 /** Bookkeeping ops that are not worth listing as layers. */
 const HIDDEN_OPS = new Set(['Const', 'Placeholder', 'Identity', 'NoOp', 'Shape', 'StridedSlice', 'Pack', 'Squeeze']);
 
@@ -93,9 +95,11 @@ export class GraphAdapter implements ModelAdapter {
     });
   }
 
-  layerOutput(input: Tensor4D, layer: string): Tensor4D {
-    if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
-    const output = this.model.execute({ [this.inputName]: input }, layer) as Tensor;
+  layerOutput(input: Tensor4D, layer: string, _rule: unknown = null, beforeRectifier = false): Tensor4D {
+    const info = this.layers.find((l) => l.name === layer);
+    if (!info) throw new Error(`The graph has no node named "${layer}".`);
+    const node = beforeRectifier && RECTIFIER_OPS.has(info.kind) ? (this.nodeInputs.get(layer)?.[0] ?? layer) : layer;
+    const output = this.model.execute({ [this.inputName]: input }, node) as Tensor;
     if (output.rank !== 4) throw new Error(`Node "${layer}" has a ${output.rank}-D output; a spatial (4-D) node is needed.`);
     return output as Tensor4D;
   }

@@ -29,6 +29,8 @@ interface ActivationFn {
 
 const PASS_THROUGH = new Set(['Reshape', 'Flatten', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout']);
 const POOLING_HEADS = new Set(['GlobalAveragePooling2D']);
+/** Layers CNN Lens runs as a linear part plus their own activation (see `linear`). */
+const LINEAR_WITH_ACTIVATION = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense']);
 /** Layers whose weights the randomisation check replaces (batch-norm statistics are not learned weights). */
 const RANDOMISABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
 
@@ -277,12 +279,23 @@ export class LayersAdapter implements ModelAdapter {
     });
   }
 
-  layerOutput(input: Tensor4D, layerName: string, rule: ReluRule | null = null): Tensor4D {
-    const targetId = this.stepOf(layerName).outputIds[0];
+  layerOutput(input: Tensor4D, layerName: string, rule: ReluRule | null = null, beforeRectifier = false): Tensor4D {
+    const target = this.stepOf(layerName);
+    const targetId = target.outputIds[0];
     return tf.tidy(() => {
       const values = new Map<number, Tensor>([[this.inputId, input]]);
-      this.run(this.stepsTo(targetId), values, rule);
-      const output = values.get(targetId)!;
+      const plan = this.stepsTo(targetId);
+      let output: Tensor;
+      if (beforeRectifier && this.rectifierLayer(target.layer)) {
+        this.run(plan.slice(0, -1), values, rule);
+        output = values.get(target.inputIds[0])!;
+      } else if (beforeRectifier && LINEAR_WITH_ACTIVATION.has(target.layer.getClassName()) && rectifierKindOf(activationName(target.layer))) {
+        this.run(plan.slice(0, -1), values, rule);
+        output = this.apply(target, target.inputIds.map((id) => values.get(id)!), false, rule);
+      } else {
+        this.run(plan, values, rule);
+        output = values.get(targetId)!;
+      }
       if (output.rank !== 4) throw new Error(`Layer "${layerName}" has a ${output.rank}-D output; a spatial (4-D) layer is needed.`);
       return output as Tensor4D;
     });
