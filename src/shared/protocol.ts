@@ -119,8 +119,10 @@ export interface InspectResultMessage {
   caption: string;
   /** The objective after every step, for the optimised images. */
   history: number[];
-  /** For feature-map grids: where each channel's tile is (a click picks it). */
+  /** For feature-map grids: where each channel's tile is (a click picks it), and the paging. */
   tiles: TileLayout | null;
+  page: number;
+  pages: number;
 }
 /** The image so far while an optimisation runs. */
 export interface InspectPreviewMessage {
@@ -190,6 +192,9 @@ export interface InspectRequestMessage {
   seed: number;
   /** maximize / classimage: optimise a decorrelated Fourier spectrum instead of pixels. */
   fourier: boolean;
+  /** Feature maps: order of the channels and which page of them (0-based). */
+  sort: 'mean' | 'index';
+  page: number;
 }
 /** Save the last inspection picture as a PNG next to the image. */
 export interface SaveInspectMessage {
@@ -297,13 +302,13 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       return { type: 'compare', techniques: [...(techniques as string[])], classIndex: classIndex as number | null, layer: layer as string | null, sanity };
     }
     case 'inspect': {
-      const { kind, layer, filter, classIndex, steps, seed, fourier } = raw;
-      if (typeof fourier !== 'boolean') return null;
-      if (typeof kind !== 'string' || !(INSPECT_KINDS as readonly string[]).includes(kind)) return null;
       const wholeOrNull = (v: unknown, max: number) => v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max);
+      const { kind, layer, filter, classIndex, steps, seed, fourier, sort, page } = raw;
+      if (typeof fourier !== 'boolean' || (sort !== 'mean' && sort !== 'index') || !wholeOrNull(page, 1e5) || page === null) return null;
+      if (typeof kind !== 'string' || !(INSPECT_KINDS as readonly string[]).includes(kind)) return null;
       if ((layer !== null && !isShortString(layer)) || !wholeOrNull(filter, 1e6) || !wholeOrNull(classIndex, 1e6) || !wholeOrNull(steps, MAX_INSPECT_STEPS)) return null;
       if (steps === 0 || typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) return null;
-      return { type: 'inspect', kind: kind as InspectKind, layer: layer as string | null, filter: filter as number | null, classIndex: classIndex as number | null, steps: steps as number | null, seed, fourier };
+      return { type: 'inspect', kind: kind as InspectKind, layer: layer as string | null, filter: filter as number | null, classIndex: classIndex as number | null, steps: steps as number | null, seed, fourier, sort, page: page as number };
     }
     case 'saveInspect':
       return { type: 'saveInspect' };

@@ -129,6 +129,8 @@ port.on('message', (request: WorkerRequest) => {
       post({ kind: 'reply', id: request.id, ok: true, result }, transfer);
     } catch (error) {
       const err = error instanceof Error ? error : new Error(String(error));
+      // The stack helps whoever reads the log; the user sees the message.
+      if (err.name !== 'CancelledError') log(`The ${request.kind} job failed: ${err.stack ?? err.message}`);
       post({ kind: 'reply', id: request.id, ok: false, error: { name: err.name, message: err.message } });
     }
   });

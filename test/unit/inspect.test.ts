@@ -153,6 +153,15 @@ describe('optimisation loops', () => {
     );
     assert.equal(stepsAfterCancel, 1, 'the next step checks and stops');
     assert.equal(tf.memory().numTensors, before);
+
+    // Previews along the way leave the run intact, in pixel space and in Fourier space.
+    for (const parameterisation of ['pixels', 'fourier'] as const) {
+      const previews: RgbaImage[] = [];
+      const result = visualize(model, { kind: 'maximize', layer: 'conv_b', filter: 1, steps: 40, parameterisation }, () => undefined, (image) => previews.push(image));
+      assert.equal(result.history.length, 40, `${parameterisation}: every step ran`);
+      assert.ok(previews.length >= 10 && previews.every((p) => p.width === 6 && p.data.length === 6 * 6 * 4));
+      assert.equal(tf.memory().numTensors, before, `${parameterisation}: previews leak nothing`);
+    }
     start.dispose();
     engine.dispose();
   });

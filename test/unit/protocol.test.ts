@@ -95,11 +95,11 @@ describe('webview message validation', () => {
   }
 
   it('accepts inspect requests and saveInspect', () => {
-    const raw = { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, extra: 1 };
-    assert.deepEqual(parseWebviewMessage(raw), { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true });
+    const raw = { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, sort: 'index', page: 2, extra: 1 };
+    assert.deepEqual(parseWebviewMessage(raw), { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, sort: 'index', page: 2 });
     assert.deepEqual(parseWebviewMessage({ type: 'saveInspect' }), { type: 'saveInspect' });
   });
-  const inspect = (fields: object) => ({ type: 'inspect', kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0, fourier: false, ...fields });
+  const inspect = (fields: object) => ({ type: 'inspect', kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0, fourier: false, sort: 'mean', page: 0, ...fields });
   const badInspects: [string, unknown][] = [
     ['an unknown kind', inspect({ kind: 'explode' })],
     ['a negative filter', inspect({ filter: -1 })],
@@ -109,6 +109,9 @@ describe('webview message validation', () => {
     ['a missing seed', inspect({ seed: undefined })],
     ['a numeric layer', inspect({ layer: 3 })],
     ['a missing fourier flag', inspect({ fourier: undefined })],
+    ['an unknown sort', inspect({ sort: 'random' })],
+    ['a negative page', inspect({ page: -1 })],
+    ['a null page', inspect({ page: null })],
   ];
   for (const [what, raw] of badInspects) {
     it(`rejects an inspect request with ${what}`, () => assert.equal(parseWebviewMessage(raw), null));

@@ -55,6 +55,8 @@ export interface InspectRequestFields {
   steps: number | null;
   seed: number;
   fourier: boolean;
+  sort: 'mean' | 'index';
+  page: number;
 }
 
 export class InspectView {
@@ -66,6 +68,14 @@ export class InspectView {
   private readonly seed: HTMLInputElement;
   private readonly fourier: HTMLInputElement;
   private readonly fourierRow: HTMLElement;
+  private readonly sort: HTMLSelectElement;
+  private readonly sortRow: HTMLElement;
+  private readonly pager: HTMLElement;
+  private readonly pageLabel: HTMLElement;
+  private readonly previous: HTMLButtonElement;
+  private readonly next: HTMLButtonElement;
+  private page = 0;
+  private pages = 1;
   private readonly hint: HTMLElement;
   private readonly run: HTMLButtonElement;
   private readonly save: HTMLButtonElement;
@@ -84,6 +94,12 @@ export class InspectView {
     this.steps = h('input', { id: 'inspect-steps', type: 'number', min: 1, max: 5000, step: 1, placeholder: 'default', 'data-testid': 'inspect-steps' });
     this.seed = h('input', { id: 'inspect-seed', type: 'number', min: 0, step: 1, value: 0, 'data-testid': 'inspect-seed' });
     this.hint = h('p', { class: 'hint', id: 'inspect-hint' }, '');
+    this.sort = h('select', { id: 'inspect-sort', 'data-testid': 'inspect-sort' }, h('option', { value: 'mean' }, 'Most active first'), h('option', { value: 'index' }, 'Index order'));
+    this.sortRow = h('div', { class: 'field' }, h('label', { for: 'inspect-sort' }, 'Channel order'), this.sort);
+    this.previous = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-previous', title: 'Previous page' }, icon('chevron-left'));
+    this.next = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-next', title: 'Next page' }, icon('chevron-right'));
+    this.pageLabel = h('span', { 'data-testid': 'inspect-page' }, '');
+    this.pager = h('div', { class: 'pager', hidden: true }, this.previous, this.pageLabel, this.next);
     this.fourier = h('input', { type: 'checkbox', id: 'inspect-fourier', 'data-testid': 'inspect-fourier' });
     this.fourierRow = h(
       'label',
@@ -100,6 +116,7 @@ export class InspectView {
       h('div', { class: 'field' }, h('label', { for: 'inspect-kind' }, 'View'), this.kind, this.hint),
       h('div', { class: 'inline-fields' }, small('inspect-filter', 'Filter', this.filter), small('inspect-steps', 'Steps', this.steps), small('inspect-seed', 'Seed', this.seed)),
       this.fourierRow,
+      this.sortRow,
       h('div', { class: 'actions' }, this.save, this.run),
     );
     this.canvas = h('canvas', { class: 'inspect-canvas pixelated', 'data-testid': 'inspect-canvas', role: 'img', 'aria-label': 'Nothing shown yet' });
@@ -110,18 +127,27 @@ export class InspectView {
       { class: 'inspect-results', 'aria-label': 'Look inside', 'data-testid': 'inspect-results', hidden: true },
       h('h2', { class: 'section-title' }, 'Look inside'),
       this.canvas,
+      this.pager,
       this.caption,
       this.chart,
     );
     this.kind.addEventListener('change', () => this.updateHint());
-    this.run.addEventListener('click', () => this.submit());
+    this.run.addEventListener('click', () => this.submit(0));
+    // Paging and reordering show the grid again, not the channel picked from it.
+    const grid = (page: number) => {
+      this.filter.value = '';
+      this.submit(page);
+    };
+    this.sort.addEventListener('change', () => grid(0));
+    this.previous.addEventListener('click', () => grid(this.page - 1));
+    this.next.addEventListener('click', () => grid(this.page + 1));
     this.save.addEventListener('click', onSave);
     this.canvas.addEventListener('click', (event) => this.pickTile(event));
     this.updateHint();
   }
 
   setDisabled(disabled: boolean): void {
-    for (const control of [this.kind, this.filter, this.steps, this.seed, this.fourier, this.run]) control.disabled = disabled;
+    for (const control of [this.kind, this.filter, this.steps, this.seed, this.fourier, this.sort, this.run]) control.disabled = disabled;
     if (!disabled) this.updateHint();
   }
 
@@ -133,6 +159,7 @@ export class InspectView {
     this.seed.disabled = !optimises;
     this.filter.disabled = kind === 'filters' || kind === 'classimage' || kind === 'invert';
     this.fourierRow.hidden = kind !== 'maximize' && kind !== 'classimage';
+    this.sortRow.hidden = kind !== 'featuremaps';
   }
 
   private whole(input: HTMLInputElement): number | null {
@@ -142,7 +169,7 @@ export class InspectView {
     return Number.isInteger(n) && n >= 0 ? n : NaN;
   }
 
-  private submit(): void {
+  private submit(page = 0): void {
     const filter = this.whole(this.filter);
     const steps = this.whole(this.steps);
     const seed = this.whole(this.seed) ?? 0;
@@ -151,7 +178,8 @@ export class InspectView {
     }
     if ([filter, steps, seed].some((v) => Number.isNaN(v)) || steps === 0) return;
     const kind = this.kind.value as InspectKind;
-    this.onRun({ kind, filter, steps, seed, fourier: this.fourier.checked && (kind === 'maximize' || kind === 'classimage') });
+    const fourier = this.fourier.checked && (kind === 'maximize' || kind === 'classimage');
+    this.onRun({ kind, filter, steps, seed, fourier, sort: this.sort.value === 'index' ? 'index' : 'mean', page: Math.max(0, Math.min(page, this.pages - 1)) });
   }
 
   /** A click on a feature-map grid picks that channel and shows it over the image. */
@@ -168,7 +196,7 @@ export class InspectView {
     this.kind.value = 'featuremaps';
     this.filter.value = String(channel);
     this.updateHint();
-    this.submit();
+    this.submit(0);
   }
 
   private draw(image: PixelsMessagePart, label: string): boolean {
@@ -197,6 +225,12 @@ export class InspectView {
     delete this.results.dataset.preview;
     this.results.dataset.kind = msg.kind;
     this.tiles = msg.tiles;
+    this.page = msg.page;
+    this.pages = msg.tiles ? msg.pages : 1;
+    this.pager.hidden = this.pages <= 1;
+    this.pageLabel.textContent = `page ${msg.page + 1} of ${msg.pages}`;
+    this.previous.disabled = msg.page <= 0;
+    this.next.disabled = msg.page >= msg.pages - 1;
     this.canvas.classList.toggle('clickable', msg.tiles !== null);
     this.caption.textContent = msg.caption;
     this.chart.replaceChildren(...(msg.history.length > 1 ? [svgLine(msg.history)] : []));

@@ -167,9 +167,12 @@ export function ascend(
       history.push(next.value);
       options.onStep?.(step, next.value);
       if (options.onPreview && options.previewEvery && step % options.previewEvery === 0 && step < steps) {
-        const shown = tf.tidy(() => toPixels(x));
-        options.onPreview(toRgba(shown), step, next.value);
-        shown.dispose();
+        if (inPixels) options.onPreview(toRgba(x), step, next.value);
+        else {
+          const shown = tf.tidy(() => toPixels(x));
+          options.onPreview(toRgba(shown), step, next.value);
+          shown.dispose();
+        }
       }
     }
   } catch (error) {

@@ -17,6 +17,9 @@ export interface InspectRequest {
   steps: number | null;
   seed: number;
   fourier: boolean;
+  sort?: 'mean' | 'index';
+  /** 0-based page of feature maps. */
+  page?: number;
 }
 
 
@@ -25,6 +28,8 @@ export interface InspectResult {
   caption: string;
   history: number[];
   tiles: TileLayout | null;
+  page: number;
+  pages: number;
 }
 
 const FEATURE_PAGE = 64;
@@ -41,20 +46,25 @@ export function inspect(
   if (request.kind !== 'classimage' && !layer) throw new Error(`Model "${summary.name}" has no layer with a spatial output to look into.`);
   switch (request.kind) {
     case 'featuremaps': {
-      const maps = featureMaps(model, image, layer!, 'mean');
+      const maps = featureMaps(model, image, layer!, request.sort ?? 'mean');
       if (request.filter !== null) {
         const map = channelMap(maps, request.filter);
         const over = blendOverlay(image, resizeHeatmap({ ...map, data: scaleToUnit(map.data) }, image.width, image.height), 'viridis', 0.6);
-        return { image: over, caption: `Channel ${request.filter} of ${layer} (${maps.width}×${maps.height}, mean ${maps.means[request.filter].toPrecision(3)}) over the image`, history: [], tiles: null };
+        const caption = `Channel ${request.filter} of ${layer} (${maps.width}×${maps.height}, mean ${maps.means[request.filter].toPrecision(3)}) over the image`;
+        return { image: over, caption, history: [], tiles: null, page: 0, pages: 1 };
       }
-      const grid = featureGrid(maps, 0, FEATURE_PAGE, 'viridis');
+      const page = request.page ?? 0;
+      const grid = featureGrid(maps, page, FEATURE_PAGE, 'viridis');
       const factor = Math.max(1, Math.floor(48 / Math.max(maps.width, maps.height)));
-      const shown = grid.channels.length < maps.channels ? `the ${grid.channels.length} most active of ${maps.channels}` : `all ${maps.channels}`;
+      const order = request.sort === 'index' ? 'in index order' : 'strongest first';
+      const range = grid.pages > 1 ? `channels ${page * FEATURE_PAGE + 1}–${page * FEATURE_PAGE + grid.channels.length} of ${maps.channels}` : `all ${maps.channels} channels`;
       return {
         image: grid.image,
-        caption: `${layer}: ${shown} channels (${maps.width}×${maps.height}), strongest first; click one to see it over the image`,
+        caption: `${layer}: ${range} (${maps.width}×${maps.height}), ${order}; click one to see it over the image`,
         history: [],
         tiles: { columns: Math.ceil(Math.sqrt(grid.channels.length)), tileWidth: maps.width * factor, tileHeight: maps.height * factor, gap: 2, channels: grid.channels },
+        page,
+        pages: grid.pages,
       };
     }
     case 'filters': {
@@ -65,6 +75,8 @@ export function inspect(
         caption: `${layer}: ${tiles.tiles.length} ${tiles.kind === 'rgb' ? 'RGB' : 'per-input-channel'} ${tiles.kernel.join('×')} kernels, each scaled on its own`,
         history: [],
         tiles: null,
+        page: 0,
+        pages: 1,
       };
     }
     default: {
@@ -95,6 +107,8 @@ export function inspect(
         caption: `${verb} ${what}: objective ${first.toPrecision(3)} → ${last.toPrecision(3)} in ${result.history.length} steps (seed ${result.settings.seed})${result.notes.length ? `. ${result.notes.join(' ')}` : ''}`,
         history: result.history,
         tiles: null,
+        page: 0,
+        pages: 1,
       };
     }
   }

@@ -438,15 +438,15 @@ export class ExplainPanel {
   /** "Look inside": feature maps, kernels or an optimised image, with previews while it optimises. */
   private async executeInspect(run: ActiveRun, msg: InspectRequestMessage): Promise<void> {
     try {
-      const { kind, layer, filter, classIndex, steps, seed, fourier } = msg;
+      const { kind, layer, filter, classIndex, steps, seed, fourier, sort, page } = msg;
       const onImage = (image: RgbaImage, fraction: number) => {
         if (this.isCurrent(run)) this.post({ type: 'inspectPreview', runId: run.id, fraction, image: rgbaPart(image) });
       };
-      const result = await this.context.engine.inspect({ imagePath: this.imagePath, request: { kind, layer, filter, classIndex, steps, seed, fourier }, onImage }, run.cancel);
+      const result = await this.context.engine.inspect({ imagePath: this.imagePath, request: { kind, layer, filter, classIndex, steps, seed, fourier, sort, page }, onImage }, run.cancel);
       if (!this.isCurrent(run)) return;
       this.run = undefined;
       this.lastInspection = { kind, image: result.image };
-      this.post({ type: 'inspectResult', runId: run.id, kind, image: rgbaPart(result.image), caption: result.caption, history: result.history, tiles: result.tiles });
+      this.post({ type: 'inspectResult', runId: run.id, kind, image: rgbaPart(result.image), caption: result.caption, history: result.history, tiles: result.tiles, page: result.page, pages: result.pages });
     } catch (err) {
       this.endFailedRun(run, err);
     }
