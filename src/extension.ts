@@ -3,7 +3,7 @@ import * as vscode from 'vscode';
 import { registerExplainCommands } from './host/commands/explainCommands';
 import { EngineClient } from './host/engineClient';
 import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
-import { engineSettings, saveView, viewDefaults } from './host/settings';
+import { engineSettings, saveView, seedDefault, viewDefaults } from './host/settings';
 
 /** Returned by activate(); the integration tests reach the panels through it. */
 export interface CnnLensApi {
@@ -32,6 +32,7 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
     engine,
     log,
     viewDefaults,
+    seedDefault,
     saveView: (view) => void saveView(view).catch((error: Error) => log(`Could not save view settings: ${error.message}`)),
   };
   registerExplainCommands(context, panelContext, engine);

@@ -168,6 +168,7 @@ class App {
     this.compare.setTechniques(msg.techniques);
     this.compare.setDisabled(false);
     this.inspect.setDisabled(false);
+    this.inspect.setSeed(msg.seed);
     this.ui.retry.hidden = true;
     if (!this.result) this.setPlaceholder('busy', 'Waiting for the first run…');
     this.setStatus('info', 'Model loaded.');

@@ -54,3 +54,9 @@ export async function saveView(view: ViewSettings): Promise<void> {
   if (c.get('colormap') !== view.colormap) await c.update('colormap', view.colormap, vscode.ConfigurationTarget.Global);
   if (c.get('opacity') !== view.opacity) await c.update('opacity', view.opacity, vscode.ConfigurationTarget.Global);
 }
+
+/** The seed a new panel's "Look inside" optimisations start from. */
+export function seedDefault(): number {
+  const seed = config().get<number>('seed', 0);
+  return Number.isInteger(seed) && seed >= 0 && seed <= 2 ** 31 ? seed : 0;
+}

@@ -35,6 +35,8 @@ export interface InitMessage {
   techniques: TechniqueInfo[];
   colormaps: readonly ColormapName[];
   view: ViewSettings;
+  /** The seed for "Look inside" optimisations (the cnnLens.seed setting). */
+  seed: number;
 }
 export interface RunStartedMessage {
   type: 'runStarted';

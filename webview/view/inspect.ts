@@ -132,6 +132,7 @@ export class InspectView {
       this.chart,
     );
     this.kind.addEventListener('change', () => this.updateHint());
+    this.seed.addEventListener('input', () => (this.seed.dataset.edited = 'true'));
     this.run.addEventListener('click', () => this.submit(0));
     // Paging and reordering show the grid again, not the channel picked from it.
     const grid = (page: number) => {
@@ -144,6 +145,11 @@ export class InspectView {
     this.save.addEventListener('click', onSave);
     this.canvas.addEventListener('click', (event) => this.pickTile(event));
     this.updateHint();
+  }
+
+  /** The setting's seed, unless the user typed one already. */
+  setSeed(seed: number): void {
+    if (!this.seed.dataset.edited && Number.isInteger(seed) && seed >= 0) this.seed.value = String(seed);
   }
 
   setDisabled(disabled: boolean): void {

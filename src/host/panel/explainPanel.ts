@@ -44,6 +44,8 @@ export interface ExplainPanelContext {
   log: (line: string) => void;
   /** View settings for a new panel (the last ones the user chose). */
   viewDefaults: () => ViewSettings;
+  /** The seed "Look inside" starts with (the cnnLens.seed setting). */
+  seedDefault: () => number;
   saveView: (view: ViewSettings) => void;
 }
 
@@ -322,6 +324,7 @@ export class ExplainPanel {
         techniques,
         colormaps: COLORMAP_NAMES,
         view: this.context.viewDefaults(),
+        seed: this.context.seedDefault(),
       };
       this.techniqueList = techniques;
     } catch (err) {
