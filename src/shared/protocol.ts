@@ -197,7 +197,25 @@ export interface InspectRequestMessage {
   /** Feature maps: order of the channels and which page of them (0-based). */
   sort: 'mean' | 'index';
   page: number;
+  /** maximize: one unit (row, column) of the filter instead of its mean; start from the image instead of noise. */
+  unit: { y: number; x: number } | null;
+  fromImage: boolean;
+  /** Regularisers by name (l2, blurEvery, blurSigma, jitter, clipNorm, clipContribution, tv); absent = default. */
+  regularisers: Partial<Record<RegulariserName, number>>;
 }
+
+export const REGULARISER_NAMES = ['l2', 'blurEvery', 'blurSigma', 'jitter', 'clipNorm', 'clipContribution', 'tv'] as const;
+export type RegulariserName = (typeof REGULARISER_NAMES)[number];
+/** Bounds the engine accepts for each regulariser (percentiles below 1, steps and pixels small). */
+export const REGULARISER_RANGES: Record<RegulariserName, [number, number]> = {
+  l2: [0, 1],
+  blurEvery: [0, 1000],
+  blurSigma: [0.1, 10],
+  jitter: [0, 64],
+  clipNorm: [0, 0.99],
+  clipContribution: [0, 0.99],
+  tv: [0, 1000],
+};
 /** Save the last inspection picture as a PNG next to the image. */
 export interface SaveInspectMessage {
   type: 'saveInspect';
@@ -273,6 +291,19 @@ export function parseParameters(value: unknown): TechniqueParameters | null {
   return parameters;
 }
 
+/** Known regulariser names with finite numbers inside their ranges, rebuilt; anything else → null. */
+function parseRegularisers(value: unknown): Partial<Record<RegulariserName, number>> | null {
+  if (!isRecord(value)) return null;
+  const result: Partial<Record<RegulariserName, number>> = {};
+  for (const [name, item] of Object.entries(value)) {
+    if (!(REGULARISER_NAMES as readonly string[]).includes(name)) return null;
+    const [min, max] = REGULARISER_RANGES[name as RegulariserName];
+    if (typeof item !== 'number' || !Number.isFinite(item) || item < min || item > max) return null;
+    result[name as RegulariserName] = item;
+  }
+  return result;
+}
+
 /**
  * The webview is untrusted input: accept only well-formed messages, rebuilt field by field so that
  * nothing unexpected travels further. Returns null for anything else.
@@ -305,12 +336,20 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
     }
     case 'inspect': {
       const wholeOrNull = (v: unknown, max: number) => v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max);
-      const { kind, layer, filter, classIndex, steps, seed, fourier, sort, page } = raw;
+      const { kind, layer, filter, classIndex, steps, seed, fourier, sort, page, unit, fromImage } = raw;
       if (typeof fourier !== 'boolean' || (sort !== 'mean' && sort !== 'index') || !wholeOrNull(page, 1e5) || page === null) return null;
+      if (typeof fromImage !== 'boolean') return null;
+      let cell: { y: number; x: number } | null = null;
+      if (unit !== null) {
+        if (!isRecord(unit) || !wholeOrNull(unit.y, 1e5) || !wholeOrNull(unit.x, 1e5) || unit.y === null || unit.x === null) return null;
+        cell = { y: unit.y as number, x: unit.x as number };
+      }
+      const regularisers = parseRegularisers(raw.regularisers);
+      if (!regularisers) return null;
       if (typeof kind !== 'string' || !(INSPECT_KINDS as readonly string[]).includes(kind)) return null;
       if ((layer !== null && !isShortString(layer)) || !wholeOrNull(filter, 1e6) || !wholeOrNull(classIndex, 1e6) || !wholeOrNull(steps, MAX_INSPECT_STEPS)) return null;
       if (steps === 0 || typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) return null;
-      return { type: 'inspect', kind: kind as InspectKind, layer: layer as string | null, filter: filter as number | null, classIndex: classIndex as number | null, steps: steps as number | null, seed, fourier, sort, page: page as number };
+      return { type: 'inspect', kind: kind as InspectKind, layer: layer as string | null, filter: filter as number | null, classIndex: classIndex as number | null, steps: steps as number | null, seed, fourier, sort, page: page as number, unit: cell, fromImage, regularisers };
     }
     case 'saveInspect':
       return { type: 'saveInspect' };

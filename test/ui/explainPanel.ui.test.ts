@@ -284,6 +284,9 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.selectOption('[data-testid="inspect-kind"]', 'maximize');
       await frame.fill('[data-testid="inspect-filter"]', '3');
       await frame.fill('[data-testid="inspect-steps"]', '400');
+      await frame.click('[data-testid="inspect-options"] summary');
+      await frame.fill('[data-testid="inspect-blurEvery"]', '2');
+      await frame.fill('[data-testid="inspect-tv"]', '0.05');
       await frame.click('[data-testid="inspect-run"]');
       await frame.waitForFunction(() => (document.querySelector('[data-testid="inspect-results"]') as HTMLElement).dataset.preview !== undefined, undefined, { timeout: 60_000 });
       assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /Look inside: \d+ % — showing the image so far/);

@@ -95,11 +95,11 @@ describe('webview message validation', () => {
   }
 
   it('accepts inspect requests and saveInspect', () => {
-    const raw = { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, sort: 'index', page: 2, extra: 1 };
-    assert.deepEqual(parseWebviewMessage(raw), { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, sort: 'index', page: 2 });
+    const raw = { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, sort: 'index', page: 2, unit: { y: 1, x: 2, z: 3 }, fromImage: false, regularisers: { jitter: 2, tv: 0.5 }, extra: 1 };
+    assert.deepEqual(parseWebviewMessage(raw), { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, sort: 'index', page: 2, unit: { y: 1, x: 2 }, fromImage: false, regularisers: { jitter: 2, tv: 0.5 } });
     assert.deepEqual(parseWebviewMessage({ type: 'saveInspect' }), { type: 'saveInspect' });
   });
-  const inspect = (fields: object) => ({ type: 'inspect', kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0, fourier: false, sort: 'mean', page: 0, ...fields });
+  const inspect = (fields: object) => ({ type: 'inspect', kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0, fourier: false, sort: 'mean', page: 0, unit: null, fromImage: false, regularisers: {}, ...fields });
   const badInspects: [string, unknown][] = [
     ['an unknown kind', inspect({ kind: 'explode' })],
     ['a negative filter', inspect({ filter: -1 })],
@@ -112,6 +112,13 @@ describe('webview message validation', () => {
     ['an unknown sort', inspect({ sort: 'random' })],
     ['a negative page', inspect({ page: -1 })],
     ['a null page', inspect({ page: null })],
+    ['a unit without a column', inspect({ unit: { y: 1 } })],
+    ['a negative unit row', inspect({ unit: { y: -1, x: 0 } })],
+    ['a missing fromImage flag', inspect({ fromImage: undefined })],
+    ['an unknown regulariser', inspect({ regularisers: { sharpen: 1 } })],
+    ['a clip percentile of 1', inspect({ regularisers: { clipNorm: 1 } })],
+    ['a string regulariser', inspect({ regularisers: { tv: '0.5' } })],
+    ['regularisers as an array', inspect({ regularisers: [1] })],
   ];
   for (const [what, raw] of badInspects) {
     it(`rejects an inspect request with ${what}`, () => assert.equal(parseWebviewMessage(raw), null));

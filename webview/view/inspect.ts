@@ -4,7 +4,16 @@
  * from the layer. The picker lives in the sidebar; the picture, its caption and the objective's curve
  * under the main figure, updated live while an optimisation runs.
  */
-import { INSPECT_KINDS, type InspectKind, type InspectPreviewMessage, type InspectResultMessage, type PixelsMessagePart } from '../../src/shared/protocol';
+import {
+  INSPECT_KINDS,
+  REGULARISER_NAMES,
+  REGULARISER_RANGES,
+  type InspectKind,
+  type InspectPreviewMessage,
+  type InspectResultMessage,
+  type PixelsMessagePart,
+  type RegulariserName,
+} from '../../src/shared/protocol';
 import type { TileLayout } from '../../src/engine/types';
 import { h, icon } from './dom';
 import { toBytes } from './overlay';
@@ -57,7 +66,20 @@ export interface InspectRequestFields {
   fourier: boolean;
   sort: 'mean' | 'index';
   page: number;
+  unit: { y: number; x: number } | null;
+  fromImage: boolean;
+  regularisers: Partial<Record<RegulariserName, number>>;
 }
+
+const REGULARISER_LABELS: Record<RegulariserName, [string, string]> = {
+  l2: ['L2 decay', 'Pull towards grey each step, x ← 128 + (x − 128)(1 − l2)'],
+  blurEvery: ['Blur every (steps)', 'A Gaussian blur every k steps; 0 = never'],
+  blurSigma: ['Blur σ (px)', 'Width of that blur'],
+  jitter: ['Jitter (px)', 'Random shift of the image each step'],
+  clipNorm: ['Clip small norm', 'Pixels below this percentile of |x − grey| go grey (0–0.99)'],
+  clipContribution: ['Clip small contribution', 'Pixels below this percentile of |x · gradient| go grey (0–0.99)'],
+  tv: ['Total variation', 'Weight of the smoothness penalty'],
+};
 
 export class InspectView {
   readonly picker: HTMLElement;
@@ -76,6 +98,11 @@ export class InspectView {
   private readonly next: HTMLButtonElement;
   private page = 0;
   private pages = 1;
+  private readonly options: HTMLDetailsElement;
+  private readonly unitY: HTMLInputElement;
+  private readonly unitX: HTMLInputElement;
+  private readonly fromImage: HTMLInputElement;
+  private readonly regulariserInputs: Record<RegulariserName, HTMLInputElement>;
   private readonly hint: HTMLElement;
   private readonly run: HTMLButtonElement;
   private readonly save: HTMLButtonElement;
@@ -101,6 +128,15 @@ export class InspectView {
     this.pageLabel = h('span', { 'data-testid': 'inspect-page' }, '');
     this.pager = h('div', { class: 'pager', hidden: true }, this.previous, this.pageLabel, this.next);
     this.fourier = h('input', { type: 'checkbox', id: 'inspect-fourier', 'data-testid': 'inspect-fourier' });
+    this.unitY = h('input', { id: 'inspect-unit-y', type: 'number', min: 0, step: 1, placeholder: 'mean', 'data-testid': 'inspect-unit-y' });
+    this.unitX = h('input', { id: 'inspect-unit-x', type: 'number', min: 0, step: 1, placeholder: 'mean', 'data-testid': 'inspect-unit-x' });
+    this.fromImage = h('input', { type: 'checkbox', id: 'inspect-from-image', 'data-testid': 'inspect-from-image' });
+    this.regulariserInputs = Object.fromEntries(
+      REGULARISER_NAMES.map((name) => {
+        const [min, max] = REGULARISER_RANGES[name];
+        return [name, h('input', { id: `inspect-${name}`, type: 'number', min, max, step: 'any', placeholder: 'default', 'data-testid': `inspect-${name}` })];
+      }),
+    ) as Record<RegulariserName, HTMLInputElement>;
     this.fourierRow = h(
       'label',
       { class: 'check', for: 'inspect-fourier', title: 'Optimise a decorrelated Fourier spectrum (as Lucid) instead of pixels: cleaner images' },
@@ -117,6 +153,21 @@ export class InspectView {
       h('div', { class: 'inline-fields' }, small('inspect-filter', 'Filter', this.filter), small('inspect-steps', 'Steps', this.steps), small('inspect-seed', 'Seed', this.seed)),
       this.fourierRow,
       this.sortRow,
+      (this.options = h(
+        'details',
+        { class: 'inspect-options', 'data-testid': 'inspect-options' },
+        h('summary', {}, 'Unit, start and regularisers'),
+        h('div', { class: 'inline-fields' }, small('inspect-unit-y', 'Unit row', this.unitY), small('inspect-unit-x', 'Unit column', this.unitX)),
+        h('label', { class: 'check', for: 'inspect-from-image' }, this.fromImage, ' Maximise starting from this image'),
+        h(
+          'div',
+          { class: 'inline-fields two' },
+          ...REGULARISER_NAMES.map((name) => {
+            const [label, title] = REGULARISER_LABELS[name];
+            return h('div', { class: 'field inline', title }, h('label', { for: `inspect-${name}` }, label), this.regulariserInputs[name]);
+          }),
+        ),
+      )),
       h('div', { class: 'actions' }, this.save, this.run),
     );
     this.canvas = h('canvas', { class: 'inspect-canvas pixelated', 'data-testid': 'inspect-canvas', role: 'img', 'aria-label': 'Nothing shown yet' });
@@ -153,7 +204,8 @@ export class InspectView {
   }
 
   setDisabled(disabled: boolean): void {
-    for (const control of [this.kind, this.filter, this.steps, this.seed, this.fourier, this.sort, this.run]) control.disabled = disabled;
+    const controls = [this.kind, this.filter, this.steps, this.seed, this.fourier, this.sort, this.unitY, this.unitX, this.fromImage, ...Object.values(this.regulariserInputs), this.run];
+    for (const control of controls) control.disabled = disabled;
     if (!disabled) this.updateHint();
   }
 
@@ -166,6 +218,8 @@ export class InspectView {
     this.filter.disabled = kind === 'filters' || kind === 'classimage' || kind === 'invert';
     this.fourierRow.hidden = kind !== 'maximize' && kind !== 'classimage';
     this.sortRow.hidden = kind !== 'featuremaps';
+    this.options.hidden = !optimises;
+    for (const input of [this.unitY, this.unitX, this.fromImage]) input.disabled = kind !== 'maximize';
   }
 
   private whole(input: HTMLInputElement): number | null {
@@ -182,10 +236,36 @@ export class InspectView {
     for (const [value, input] of [[filter, this.filter], [steps, this.steps], [seed, this.seed]] as const) {
       input.toggleAttribute('aria-invalid', Number.isNaN(value));
     }
-    if ([filter, steps, seed].some((v) => Number.isNaN(v)) || steps === 0) return;
+    const [y, x] = [this.whole(this.unitY), this.whole(this.unitX)];
+    for (const input of [this.unitY, this.unitX]) input.toggleAttribute('aria-invalid', Number.isNaN(this.whole(input)) || (y === null) !== (x === null));
+    const regularisers: Partial<Record<RegulariserName, number>> = {};
+    let regularisersOk = true;
+    for (const name of REGULARISER_NAMES) {
+      const input = this.regulariserInputs[name];
+      const text = input.value.trim();
+      if (text === '' || input.disabled) continue;
+      const [min, max] = REGULARISER_RANGES[name];
+      const value = Number(text);
+      const ok = Number.isFinite(value) && value >= min && value <= max;
+      input.toggleAttribute('aria-invalid', !ok);
+      if (ok) regularisers[name] = value;
+      regularisersOk &&= ok;
+    }
+    if ([filter, steps, seed, y, x].some((v) => Number.isNaN(v)) || steps === 0 || (y === null) !== (x === null) || !regularisersOk) return;
     const kind = this.kind.value as InspectKind;
     const fourier = this.fourier.checked && (kind === 'maximize' || kind === 'classimage');
-    this.onRun({ kind, filter, steps, seed, fourier, sort: this.sort.value === 'index' ? 'index' : 'mean', page: Math.max(0, Math.min(page, this.pages - 1)) });
+    this.onRun({
+      kind,
+      filter,
+      steps,
+      seed,
+      fourier,
+      sort: this.sort.value === 'index' ? 'index' : 'mean',
+      page: Math.max(0, Math.min(page, this.pages - 1)),
+      unit: kind === 'maximize' && y !== null && x !== null ? { y, x } : null,
+      fromImage: kind === 'maximize' && this.fromImage.checked,
+      regularisers,
+    });
   }
 
   /** A click on a feature-map grid picks that channel and shows it over the image. */

@@ -6,6 +6,7 @@ import type { RgbaImage, TileLayout } from '../types';
 import { channelMap, featureGrid, featureMaps } from './featureMaps';
 import { filterTiles } from './filters';
 import { visualize, type VisualizationKind } from './visualize';
+import type { Regularisers } from './ascent';
 
 export type InspectKind = 'featuremaps' | 'filters' | VisualizationKind;
 
@@ -20,6 +21,10 @@ export interface InspectRequest {
   sort?: 'mean' | 'index';
   /** 0-based page of feature maps. */
   page?: number;
+  unit?: { y: number; x: number } | null;
+  /** maximize: start from the image instead of noise. */
+  fromImage?: boolean;
+  regularisers?: Partial<Regularisers>;
 }
 
 
@@ -89,7 +94,9 @@ export function inspect(
           classTarget: request.classIndex ?? 0,
           steps: request.steps ?? undefined,
           seed: request.seed,
-          image: request.kind === 'dream' || request.kind === 'invert' ? image : undefined,
+          image: request.kind === 'dream' || request.kind === 'invert' || (request.kind === 'maximize' && request.fromImage) ? image : undefined,
+          unit: request.kind === 'maximize' ? (request.unit ?? undefined) : undefined,
+          regularisers: request.regularisers,
           parameterisation: request.fourier && (request.kind === 'maximize' || request.kind === 'classimage') ? 'fourier' : 'pixels',
         },
         checkCancelled,
