@@ -6,7 +6,9 @@
 import { promises as fs } from 'node:fs';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
+import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
+import { inspect, type InspectRequest, type InspectResult } from './inspect/inspect';
 import { loadModel, type LoadedModel } from './models/loadModel';
 import type { ModelConfigOverrides } from './models/modelConfig';
 import { colourToRgba, normalise, probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
@@ -17,6 +19,8 @@ import { tf } from './tf';
 import type { ExplainOptions, Explanation, Prediction, Preview, RgbaImage, TechniqueInfo } from './types';
 import { CamTechnique, type TechniqueInput } from './techniques/base';
 import { TechniqueNotApplicableError } from './techniques/cam';
+
+export { resolveClass } from './classes';
 
 export class CancelledError extends Error {
   constructor() {
@@ -151,6 +155,22 @@ export class Engine {
     }
   }
 
+  /** "Look inside" views (see inspect/inspect.ts), with the same backend choice and failure handling as explain. */
+  async inspect(model: LoadedModel, image: RgbaImage, request: InspectRequest, checkCancelled: CancelCheck = () => {}, onPreview?: (image: RgbaImage, fraction: number) => void): Promise<InspectResult> {
+    const notes: string[] = [];
+    const needsGradients = request.kind !== 'featuremaps' && request.kind !== 'filters';
+    const restoreBackend = await this.backendFor(needsGradients, model.adapter.gradientsOnWasm, notes);
+    try {
+      const result = inspect(model, image, request, checkCancelled, onPreview);
+      return notes.length ? { ...result, caption: `${result.caption}. ${notes.join(' ')}` } : result;
+    } catch (error) {
+      releaseFailedGradientTape();
+      throw explainFailure(error, 'this view', model.summary.name);
+    } finally {
+      await restoreBackend();
+    }
+  }
+
   /** Compares techniques by faithfulness metrics on one image (see evaluate.ts). */
   evaluate(model: LoadedModel, image: RgbaImage, options: EvaluationOptions, checkCancelled?: CancelCheck, onProgress?: (fraction: number, detail: string) => void): Promise<Evaluation> {
     return evaluate(this, model, image, options, checkCancelled, onProgress);
@@ -222,26 +242,6 @@ function explainFailure(error: unknown, techniqueTitle: string, modelName: strin
   );
 }
 
-/** A class by index, by label (any of its comma-separated names), or top-1 when absent. */
-export function resolveClass(target: number | string | undefined, labels: string[], predictions: Prediction[]): number {
-  if (target === undefined || target === '') return predictions[0].index;
-  const asNumber = typeof target === 'number' ? target : /^\d+$/.test(target.trim()) ? Number(target) : NaN;
-  if (!Number.isNaN(asNumber)) {
-    if (!Number.isInteger(asNumber) || asNumber < 0 || asNumber >= labels.length) {
-      throw new Error(`Class ${target} is out of range: the model has classes 0 to ${labels.length - 1}.`);
-    }
-    return asNumber;
-  }
-  const wanted = String(target).trim().toLowerCase();
-  const exact = labels.findIndex((label) => label.toLowerCase() === wanted);
-  if (exact >= 0) return exact;
-  const synonym = labels.findIndex((label) => label.toLowerCase().split(',').some((name) => name.trim() === wanted));
-  if (synonym >= 0) return synonym;
-  const close = labels.filter((label) => label.toLowerCase().includes(wanted)).slice(0, 5);
-  const hint = close.length ? ` Did you mean: ${close.map((l) => `"${l}"`).join(', ')}?` : '';
-  throw new Error(`No class is labelled "${target}".${hint}`);
-}
-
 /**
  * The layer(s) to explain: one name, or for CAM techniques several separated by commas (fused). Empty or
  * absent = the model's default target layer.
@@ -253,8 +253,12 @@ export function resolveLayer(model: LoadedModel, requested: string | undefined |
     if (needsLayer) throw new Error(`Model "${summary.name}" has no convolutional layer with a spatial output, so there is nothing to map.`);
     return '';
   }
-  const names = requested.split(',').map((name) => name.trim()).filter(Boolean);
-  if (names.length > 1 && !fuses) throw new Error('Only the CAM techniques fuse several layers; pick one layer.');
+  let names = requested.split(',').map((name) => name.trim()).filter(Boolean);
+  if (names.length > 1 && !fuses) {
+    // A technique that only reads a layer when it has one (SmoothGrad over Grad-CAM) takes the first.
+    if (needsLayer) throw new Error('Only the CAM techniques fuse several layers; pick one layer.');
+    names = names.slice(0, 1);
+  }
   return names.map((name) => checkLayer(model, name)).join(',');
 }
 

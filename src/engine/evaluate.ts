@@ -13,7 +13,7 @@ import type { LoadedModel } from './models/loadModel';
 import { scalerFor, toModelPixels } from './preprocess';
 import { resizeHeatmap } from './render/overlay';
 import { tf } from './tf';
-import type { Explanation, Heatmap, RgbaImage, TechniqueParameters } from './types';
+import type { Explanation, RgbaImage, TechniqueParameters } from './types';
 
 export interface EvaluationOptions {
   techniques: string[];
@@ -54,10 +54,15 @@ export interface Evaluation {
   rows: EvaluationRow[];
 }
 
-/** The map at the model's input size, for perturbing the model's input. */
-function atInput(heatmap: Heatmap, model: LoadedModel): Float32Array {
+/**
+ * The map at the model's input size, for perturbing the model's input, as evidence *for* the class in
+ * 0..1: a signed map (0.5 = none) keeps only its positive half, so that masking by it means the same as
+ * for the other techniques (the order of importance is unchanged).
+ */
+function atInput(explanation: Explanation, model: LoadedModel): Float32Array {
   const [h, w] = model.summary.inputShape;
-  return resizeHeatmap(heatmap, w, h).data;
+  const map = resizeHeatmap(explanation.heatmap, w, h).data;
+  return explanation.signed ? map.map((v) => Math.max(0, 2 * v - 1)) : map;
 }
 
 export async function evaluate(
@@ -74,6 +79,13 @@ export async function evaluate(
   if (!Number.isInteger(steps) || steps < 2 || steps > 1000) throw new Error(`Deletion/insertion steps must be an integer from 2 to 1000; got ${steps}.`);
   if (!Number.isInteger(batch) || batch < 1 || batch > 512) throw new Error(`The batch size must be an integer from 1 to 512; got ${batch}.`);
   const { summary } = model;
+  if (options.sanity && model.adapter.weightedLayers().length === 0) {
+    throw new Error(
+      summary.format === 'graph'
+        ? 'The weight-randomisation check needs a TF.js layers model; graph models keep their weights as constants.'
+        : `Model "${summary.name}" has no convolution or dense weights to randomise.`,
+    );
+  }
   const pixels = toModelPixels(image, summary.inputShape);
   const rows: EvaluationRow[] = [];
   let classIndex = -1;
@@ -94,7 +106,7 @@ export async function evaluate(
       classIndex = explanation.target.index;
       label = explanation.target.label;
       const probe: ModelProbe = { adapter: model.adapter, preprocess: scalerFor(summary.inputShape[2], summary.preprocessing.preset), classIndex, checkCancelled };
-      const map = atInput(explanation.heatmap, model);
+      const map = atInput(explanation, model);
       report(0.3, 'deletion and insertion');
       const { deletion, insertion } = deletionInsertion(probe, pixels, map, steps, batch);
       const confidence = confidenceChange(probe, pixels, map);
@@ -111,18 +123,11 @@ export async function evaluate(
       if (options.sanity) {
         report(0.6, 'randomising weights');
         const layers = model.adapter.weightedLayers();
-        if (layers.length === 0) {
-          throw new Error(
-            summary.format === 'graph'
-              ? 'The weight-randomisation check needs a TF.js layers model; graph models keep their weights as constants.'
-              : `Model "${summary.name}" has no convolution or dense weights to randomise.`,
-          );
-        }
         const fixedClass = { ...request, classTarget: classIndex };
         row.sanity = await cascadingRandomisation(
           layers,
           map,
-          (randomised) => model.adapter.withRandomWeights(randomised, 1234, async () => atInput((await engine.explain(model, image, fixedClass, checkCancelled)).heatmap, model)),
+          (randomised) => model.adapter.withRandomWeights(randomised, 1234, async () => atInput(await engine.explain(model, image, fixedClass, checkCancelled), model)),
           checkCancelled,
         );
       }

@@ -60,3 +60,12 @@ export function scalerFor(channels: number, preset: ScalingPreset): (pixels: Ten
 export function toModelInput(image: RgbaImage, inputShape: [number, number, number], preset: ScalingPreset): Tensor4D {
   return tf.tidy(() => scalerFor(inputShape[2], preset)(toModelPixels(image, inputShape)));
 }
+
+/** A heavy blur that keeps colours but not shapes: shrink by `factor`, then back (half-pixel bilinear). */
+export function shrinkBlur(pixels: Tensor4D, factor: number): Tensor4D {
+  const [, h, w] = pixels.shape;
+  return tf.tidy(() => {
+    const small = tf.image.resizeBilinear(pixels, [Math.max(1, Math.round(h / factor)), Math.max(1, Math.round(w / factor))], false, true);
+    return tf.image.resizeBilinear(small, [h, w], false, true);
+  });
+}

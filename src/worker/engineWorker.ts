@@ -8,7 +8,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { encodePng, readImageFile } from '../engine/image';
-import { inspect } from '../engine/inspect/inspect';
 import { renderOverlay, resizeRgba } from '../engine/render';
 import type { RgbaImage } from '../engine/types';
 import type { ImageLimitsRef, ModelRef, WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol';
@@ -96,7 +95,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const loaded = await model(engine, request.model);
       const image = await decode(request.imagePath, request.limits);
       checkCancelled();
-      const result = inspect(loaded, image, request.request, checkCancelled, (preview, fraction) =>
+      const result = await engine.inspect(loaded, image, request.request, checkCancelled, (preview, fraction) =>
         post({ kind: 'inspectPreview', id: request.id, fraction, image: preview }, [preview.data.buffer as ArrayBuffer]),
       );
       return { result, transfer: [result.image.data.buffer as ArrayBuffer] };

@@ -261,14 +261,14 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
 
       await frame.selectOption('[data-testid="inspect-kind"]', 'featuremaps');
       await frame.click('[data-testid="inspect-run"]');
-      await frame.waitForFunction(() => /block4_relu2: channels 1–64 of 128 \(8×8\), strongest first/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(() => /block4_relu2: channels ranked 1–64 of 128 by mean activation \(8×8\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
       assert.ok((await pictureColours()) > 50, 'the grid is drawn');
       await shot(page, 'panel-feature-maps.png');
       await frame.click('[data-testid="inspect-next"]');
-      await frame.waitForFunction(() => /channels 65–128 of 128/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(() => /channels ranked 65–128 of 128/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
       assert.equal(await frame.textContent('[data-testid="inspect-page"]'), 'page 2 of 2');
       await frame.selectOption('[data-testid="inspect-sort"]', 'index');
-      await frame.waitForFunction(() => /channels 1–64 of 128 \(8×8\), in index order/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(() => /channels 0–63 of 128 in index order \(8×8\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
       // The first tile is the most active channel: clicking it shows that channel over the image.
       await frame.click('[data-testid="inspect-canvas"]', { position: { x: 4, y: 4 } });
       await frame.waitForFunction(() => /^Channel \d+ of block4_relu2/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });

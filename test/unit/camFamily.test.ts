@@ -145,6 +145,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const mixed = await run('layercam', {}, 'conv_a,conv_b');
       assert.ok(mixed.rawMap.data.some((v) => v > 0));
       await assert.rejects(engine.explain(loaded, image, { technique: 'guided-layer', layer: 'conv_a,conv_b' }), /Only the CAM techniques fuse/);
+      // Techniques that do not need a layer (as in a comparison with fused layers picked) take the first or none.
+      assert.ok((await engine.explain(loaded, image, { technique: 'saliency', layer: 'conv_a,conv_b' })).rawMap.data.some((v) => v > 0));
+      const smooth = await engine.explain(loaded, image, { technique: 'smoothgrad', layer: 'conv_a,conv_b', parameters: { base: 'gradcam', samples: 2 } });
+      assert.equal(smooth.layer, 'conv_a');
       await assert.rejects(run('gradcam', {}, 'conv_a,nope'), /no layer "nope"/);
     });
 

@@ -12,6 +12,7 @@ import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { scalerFor, toModelPixels } from '../../src/engine/preprocess';
 import { tf, tfl } from '../../src/engine/tf';
 import type { RgbaImage } from '../../src/engine/types';
+import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, saveModel, setWeights, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 const quiet = () => undefined;
@@ -163,6 +164,25 @@ describe('optimisation loops', () => {
       assert.equal(tf.memory().numTensors, before, `${parameterisation}: previews leak nothing`);
     }
     start.dispose();
+    engine.dispose();
+  });
+});
+
+describe('Look inside on a graph model whose ops have no gradient', () => {
+  it('names the op when an optimisation needs its gradient, still maximises filters before it, and leaks nothing', async () => {
+    const engine = await Engine.create({ backend: 'cpu', log: quiet });
+    const model = await engine.loadModel(await writeTinyGraphModel(tempDir()));
+    const image = noiseImage(8, 8, 4);
+    // The class score reads through the StridedSlice; the layer before it does not.
+    const request = { kind: 'classimage' as const, layer: null, filter: null, classIndex: 1, steps: 5, seed: 0, fourier: false };
+    await assert.rejects(engine.inspect(model, image, request), /uses the op StridedSlice/); // warm-up
+    const start = tf.memory().numTensors;
+    await assert.rejects(engine.inspect(model, image, request), /uses the op StridedSlice, which has no gradient/);
+    assert.equal(tf.memory().numTensors, start);
+    const maps = await engine.inspect(model, image, { ...request, kind: 'featuremaps', layer: 'conv/Relu' });
+    assert.match(maps.caption, /conv\/Relu: all 4 channels/);
+    const maximised = await engine.inspect(model, image, { ...request, kind: 'maximize', layer: 'conv/Relu', filter: 1 });
+    assert.match(maximised.caption, /^Maximises conv\/Relu filter 1: objective .* in 5 steps/);
     engine.dispose();
   });
 });

@@ -7,7 +7,7 @@ import type { LoadedModel } from '../models/loadModel';
 import { scalerFor, toModelPixels } from '../preprocess';
 import { gridOf, mapTile, enlarge } from '../render/grid';
 import { tf } from '../tf';
-import type { ColormapName, Heatmap, RgbaImage } from '../types';
+import type { ColormapName, Heatmap, RgbaImage, TileLayout } from '../types';
 
 export interface FeatureMaps {
   layer: string;
@@ -50,11 +50,12 @@ export function channelMap(maps: FeatureMaps, k: number): Heatmap {
 }
 
 /** One page of channels (in display order) as a grid, each tile scaled on its own. */
-export function featureGrid(maps: FeatureMaps, page: number, pageSize: number, colormap: ColormapName): { image: RgbaImage; channels: number[]; pages: number } {
+export function featureGrid(maps: FeatureMaps, page: number, pageSize: number, colormap: ColormapName): { image: RgbaImage; channels: number[]; pages: number; layout: TileLayout } {
   const pages = Math.max(1, Math.ceil(maps.channels / pageSize));
   if (!Number.isInteger(page) || page < 0 || page >= pages) throw new Error(`Layer "${maps.layer}" has ${pages} page(s) of ${pageSize} channels; got page ${page + 1}.`);
   const channels = maps.order.slice(page * pageSize, (page + 1) * pageSize);
   const factor = Math.max(1, Math.floor(48 / Math.max(maps.width, maps.height)));
   const tiles = channels.map((k) => enlarge(mapTile(channelMap(maps, k).data, maps.width, maps.height, colormap), factor));
-  return { image: gridOf(tiles, Math.ceil(Math.sqrt(channels.length)), 2), channels, pages };
+  const layout: TileLayout = { columns: Math.ceil(Math.sqrt(channels.length)), tileWidth: maps.width * factor, tileHeight: maps.height * factor, gap: 2, channels };
+  return { image: gridOf(tiles, layout.columns, layout.gap), channels, pages, layout };
 }

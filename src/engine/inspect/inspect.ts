@@ -60,14 +60,20 @@ export function inspect(
       }
       const page = request.page ?? 0;
       const grid = featureGrid(maps, page, FEATURE_PAGE, 'viridis');
-      const factor = Math.max(1, Math.floor(48 / Math.max(maps.width, maps.height)));
-      const order = request.sort === 'index' ? 'in index order' : 'strongest first';
-      const range = grid.pages > 1 ? `channels ${page * FEATURE_PAGE + 1}–${page * FEATURE_PAGE + grid.channels.length} of ${maps.channels}` : `all ${maps.channels} channels`;
+      const byIndex = request.sort === 'index';
+      const [first, last] = [page * FEATURE_PAGE + 1, page * FEATURE_PAGE + grid.channels.length];
+      const size = `${maps.width}×${maps.height}`;
+      const shown =
+        grid.pages === 1
+          ? `all ${maps.channels} channels (${size}), ${byIndex ? 'in index order' : 'strongest first'}`
+          : byIndex
+            ? `channels ${first - 1}–${last - 1} of ${maps.channels} in index order (${size})`
+            : `channels ranked ${first}–${last} of ${maps.channels} by mean activation (${size})`;
       return {
         image: grid.image,
-        caption: `${layer}: ${range} (${maps.width}×${maps.height}), ${order}; click one to see it over the image`,
+        caption: `${layer}: ${shown}; click one to see it over the image`,
         history: [],
-        tiles: { columns: Math.ceil(Math.sqrt(grid.channels.length)), tileWidth: maps.width * factor, tileHeight: maps.height * factor, gap: 2, channels: grid.channels },
+        tiles: grid.layout,
         page,
         pages: grid.pages,
       };

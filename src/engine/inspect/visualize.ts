@@ -9,7 +9,7 @@
  */
 import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../models/loadModel';
-import { resolveClass } from '../engine';
+import { resolveClass } from '../classes';
 import { scalerFor, toModelPixels } from '../preprocess';
 import { tf } from '../tf';
 import type { RgbaImage } from '../types';

@@ -6,6 +6,7 @@
  * (trapezoids over the fraction 0..1) summarises it — lower is better for deletion, higher for insertion.
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { shrinkBlur } from '../preprocess';
 import { tf } from '../tf';
 import { classProbability, type ModelProbe } from './modelProbe';
 
@@ -31,13 +32,9 @@ export function importanceRanks(map: Float32Array): Int32Array {
   return ranks;
 }
 
-/** A heavy blur (shrink to 1/8, back up): insertion's starting image, colours without shapes. */
+/** Insertion's starting image: the image blurred to 1/8 (colours without shapes). */
 export function blurred(pixels: Tensor4D): Tensor4D {
-  const [, h, w] = pixels.shape;
-  return tf.tidy(() => {
-    const small = tf.image.resizeBilinear(pixels, [Math.max(1, Math.round(h / 8)), Math.max(1, Math.round(w / 8))], false, true);
-    return tf.image.resizeBilinear(small, [h, w], false, true);
-  });
+  return shrinkBlur(pixels, 8);
 }
 
 /**

@@ -397,11 +397,8 @@ export class LayersAdapter implements ModelAdapter {
     }
   }
 
-  /** Recomputes what was derived from a layer's weights after they changed. */
+  /** Recomputes what was derived from a (convolution) layer's weights after they changed. */
   private refreshDerived(layer: Layer): void {
-    const folded = this.batchNormCache.get(layer);
-    if (folded) tf.dispose([folded.scale, folded.shift]);
-    this.batchNormCache.delete(layer);
     const kernel = this.gradientKernels.get(layer);
     if (kernel) {
       kernel.dispose();

@@ -5,6 +5,7 @@
  * of attributions should equal f(x) − f(x′) (completeness); the relative gap is reported.
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { shrinkBlur } from '../preprocess';
 import { tf } from '../tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type Attribution, type AttributionView } from './attribution';
 import type { TechniqueInput } from './base';
@@ -43,9 +44,7 @@ export function baselineOf(kind: string, request: TechniqueInput): Tensor4D {
   if (kind === 'black') return preprocess(tf.zerosLike(pixels));
   if (kind === 'noise') return preprocess(tf.randomUniform(pixels.shape, 0, 255, 'float32', 7) as Tensor4D);
   // A heavy blur: shrink to 1/16 and back, which keeps colours but removes shapes.
-  const [, h, w] = pixels.shape;
-  const small = tf.image.resizeBilinear(pixels, [Math.max(1, Math.round(h / 16)), Math.max(1, Math.round(w / 16))], false, true);
-  return preprocess(tf.image.resizeBilinear(small, [h, w], false, true));
+  return preprocess(shrinkBlur(pixels, 16));
 }
 
 /**

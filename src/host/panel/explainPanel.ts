@@ -14,6 +14,7 @@ import type {
   ErrorMessage,
   HostToWebview,
   InspectRequestMessage,
+  InspectResultMessage,
   InitMessage,
   PixelsMessagePart,
   PreviewMessage,
@@ -138,6 +139,7 @@ export class ExplainPanel {
   private lastResultMessage: ResultMessage | undefined;
   private lastCompareMessage: CompareResultMessage | undefined;
   private lastInspection: { kind: string; image: RgbaImage } | undefined;
+  private lastInspectMessage: InspectResultMessage | undefined;
   /** A failure after the last result, replayed when the webview reloads. */
   private lastFailure: RunEndedMessage | ErrorMessage | undefined;
   private posted = 0;
@@ -347,8 +349,8 @@ export class ExplainPanel {
       this.pendingRequest = undefined;
       this.startRun(request);
     } else {
-      if (this.lastResultMessage) this.post(this.lastResultMessage);
-      if (this.lastFailure) this.post(this.lastFailure);
+      // A reloaded webview gets back everything it showed.
+      for (const shown of [this.lastResultMessage, this.lastCompareMessage, this.lastInspectMessage, this.lastFailure]) if (shown) this.post(shown);
     }
   }
 
@@ -405,7 +407,8 @@ export class ExplainPanel {
 
   private showProgress(run: ActiveRun): void {
     if (!this.isCurrent(run)) return;
-    const technique = this.techniqueList.find((t) => t.id === run.request.technique)?.title ?? run.request.technique;
+    const { technique: id } = run.request;
+    const technique = this.techniqueList.find((t) => t.id === id)?.title ?? (id === COMPARE ? 'comparing techniques' : id === INSPECT ? 'looking inside' : id);
     vscode.window
       .withProgress(
         { location: vscode.ProgressLocation.Notification, cancellable: true, title: `CNN Lens: ${technique} on ${this.imageName}` },
@@ -432,6 +435,7 @@ export class ExplainPanel {
       if (!this.isCurrent(run)) return;
       this.run = undefined;
       this.lastCompareMessage = compareResult(run.id, evaluation, image);
+      this.lastFailure = undefined;
       this.post(this.lastCompareMessage);
     } catch (err) {
       this.endFailedRun(run, err);
@@ -449,7 +453,9 @@ export class ExplainPanel {
       if (!this.isCurrent(run)) return;
       this.run = undefined;
       this.lastInspection = { kind, image: result.image };
-      this.post({ type: 'inspectResult', runId: run.id, kind, image: rgbaPart(result.image), caption: result.caption, history: result.history, tiles: result.tiles, page: result.page, pages: result.pages });
+      this.lastInspectMessage = { type: 'inspectResult', runId: run.id, kind, image: rgbaPart(result.image), caption: result.caption, history: result.history, tiles: result.tiles, page: result.page, pages: result.pages };
+      this.lastFailure = undefined;
+      this.post(this.lastInspectMessage);
     } catch (err) {
       this.endFailedRun(run, err);
     }
