@@ -8,8 +8,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { encodePng, readImageFile } from '../engine/image';
-import { renderOverlay, resizeRgba } from '../engine/render';
-import type { RgbaImage } from '../engine/types';
+import { renderOverlay, resizeHeatmap, resizeRgba } from '../engine/render';
+import { DISPLAY_MAX_SIDE, fitWithin } from '../shared/display';
+import type { Preview, RgbaImage } from '../engine/types';
 import type { ImageLimitsRef, ModelRef, WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol';
 
 const port = parentPort!;
@@ -67,7 +68,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
           parameters: request.parameters,
         },
         checkCancelled,
-        { onPreview: (preview) => post({ kind: 'preview', id: request.id, preview }, preview.map ? [preview.map.data.buffer as ArrayBuffer] : []) },
+        { onPreview: (preview) => postPreview(request.id, preview, image) },
       );
       explanation.timings.decodeMs = decodeMs;
       explanation.timings.totalMs += decodeMs;
@@ -102,8 +103,8 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'displayImage': {
       const image = await decode(request.imagePath, request.limits);
-      const scale = Math.min(1, request.maxSide / Math.max(image.width, image.height));
-      const shown = scale < 1 ? resizeRgba(image, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))) : image;
+      const size = fitWithin(image.width, image.height, request.maxSide);
+      const shown = size.width < image.width || size.height < image.height ? resizeRgba(image, size.width, size.height) : image;
       const copy = { width: shown.width, height: shown.height, data: shown.data.slice() };
       return { result: copy, transfer: [copy.data.buffer as ArrayBuffer] };
     }
@@ -116,6 +117,13 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return { result: request.outPath };
     }
   }
+}
+
+/** Previews go out at the panel's display size, so the extension host does no resizing per preview. */
+function postPreview(id: number, preview: Preview, image: RgbaImage): void {
+  const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
+  const map = preview.map ? resizeHeatmap(preview.map, size.width, size.height) : null;
+  post({ kind: 'preview', id, preview: { ...preview, map } }, map ? [map.data.buffer as ArrayBuffer] : []);
 }
 
 // One job at a time: tfjs state (backend switches, engine scopes) is not safe to interleave.

@@ -2,20 +2,16 @@
 import { heatmapToBytes, resizeHeatmap, resizeRgba } from '../../engine/render/overlay';
 import type { Evaluation } from '../../engine/evaluate';
 import type { Heatmap, RgbaImage } from '../../engine/types';
+import { DISPLAY_MAX_SIDE, fitWithin } from '../../shared/display';
 import type { CompareResultMessage, CompareRow, PixelsMessagePart } from '../../shared/protocol';
 
-/** Longest side of the image and map sent to the webview, so messages stay small. */
-export const DISPLAY_MAX_SIDE = 1024;
+export { DISPLAY_MAX_SIDE, fitWithin };
 
 /** A right-sized copy when `data` is a view on a larger buffer (the whole buffer would be sent). */
 function compact(data: Uint8Array): Uint8Array {
   return data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data : data.slice();
 }
 
-export function fitWithin(width: number, height: number, maxSide: number): { width: number; height: number } {
-  const scale = Math.min(1, maxSide / Math.max(width, height));
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
-}
 
 export function fitForDisplay(image: RgbaImage, maxSide = DISPLAY_MAX_SIDE): RgbaImage {
   if (Math.max(image.width, image.height) <= maxSide) return image;
