@@ -8,7 +8,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
 import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
-import { inspect, type InspectRequest, type InspectResult } from './inspect/inspect';
+import { inspect, type InspectOptions, type InspectResult } from './inspect/inspect';
 import { loadModel, type LoadedModel } from './models/loadModel';
 import type { ModelConfigOverrides } from './models/modelConfig';
 import { colourToRgba, normalise, probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
@@ -156,7 +156,7 @@ export class Engine {
   }
 
   /** "Look inside" views (see inspect/inspect.ts), with the same backend choice and failure handling as explain. */
-  async inspect(model: LoadedModel, image: RgbaImage, request: InspectRequest, checkCancelled: CancelCheck = () => {}, onPreview?: (image: RgbaImage, fraction: number) => void): Promise<InspectResult> {
+  async inspect(model: LoadedModel, image: RgbaImage, request: InspectOptions, checkCancelled: CancelCheck = () => {}, onPreview?: (image: RgbaImage, fraction: number) => void): Promise<InspectResult> {
     const notes: string[] = [];
     const needsGradients = request.kind !== 'featuremaps' && request.kind !== 'filters';
     const restoreBackend = await this.backendFor(needsGradients, model.adapter.gradientsOnWasm, notes);

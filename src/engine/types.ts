@@ -150,3 +150,41 @@ export interface TileLayout {
   gap: number;
   channels: number[];
 }
+
+export const INSPECT_KINDS = ['featuremaps', 'filters', 'maximize', 'classimage', 'dream', 'invert'] as const;
+export type InspectKind = (typeof INSPECT_KINDS)[number];
+
+export const REGULARISER_NAMES = ['l2', 'blurEvery', 'blurSigma', 'jitter', 'clipNorm', 'clipContribution', 'tv'] as const;
+export type RegulariserName = (typeof REGULARISER_NAMES)[number];
+/** Bounds accepted for each regulariser (percentiles below 1, steps and pixels small). */
+export const REGULARISER_RANGES: Record<RegulariserName, [number, number]> = {
+  l2: [0, 1],
+  blurEvery: [0, 1000],
+  blurSigma: [0.1, 10],
+  jitter: [0, 64],
+  clipNorm: [0, 0.99],
+  clipContribution: [0, 0.99],
+  tv: [0, 1000],
+};
+
+/** A "Look inside" request: which view, of what, with which optimisation settings. */
+export interface InspectRequest {
+  kind: InspectKind;
+  layer: string | null;
+  /** Filter of the layer; null = the default (the most active for feature maps, 0 to maximise, all to dream). */
+  filter: number | null;
+  classIndex: number | null;
+  /** Optimisation steps; null = the default. */
+  steps: number | null;
+  seed: number;
+  /** maximize / classimage: optimise a decorrelated Fourier spectrum instead of pixels. */
+  fourier: boolean;
+  /** Feature maps: order of the channels and which page of them (0-based). */
+  sort: 'mean' | 'index';
+  page: number;
+  /** maximize: one unit (row, column) of the filter instead of its mean; start from the image instead of noise. */
+  unit: { y: number; x: number } | null;
+  fromImage: boolean;
+  /** Regularisers by name; absent = the view's default. */
+  regularisers: Partial<Record<RegulariserName, number>>;
+}

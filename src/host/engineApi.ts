@@ -4,7 +4,8 @@
  * substitute it and the extension host never runs tensor code on its event loop.
  */
 import type { Evaluation } from '../engine/evaluate';
-import type { InspectRequest, InspectResult } from '../engine/inspect/inspect';
+import type { InspectResult } from '../engine/inspect/inspect';
+import type { InspectRequest } from '../engine/types';
 import type { ColormapName, Explanation, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 
 export interface ExplainJob {

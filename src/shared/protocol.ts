@@ -3,7 +3,10 @@
  * Both sides import this module; it imports nothing from vscode, the DOM or tfjs.
  */
 import type { ColormapName, LayerInfo, Prediction, TechniqueInfo, TechniqueParameters, TileLayout, Timings } from '../engine/types';
-import { COLORMAP_NAMES } from '../engine/types';
+import { COLORMAP_NAMES, INSPECT_KINDS, REGULARISER_NAMES, REGULARISER_RANGES } from '../engine/types';
+import type { InspectKind, InspectRequest, RegulariserName } from '../engine/types';
+
+export { INSPECT_KINDS, REGULARISER_NAMES, REGULARISER_RANGES, type InspectKind, type RegulariserName };
 
 /** Pixels as sent to the webview: RGBA for images, one byte per pixel (0..255) for maps. */
 export interface PixelsMessagePart {
@@ -108,8 +111,6 @@ export interface CompareResultMessage {
   image: PixelsMessagePart;
   rows: CompareRow[];
 }
-export const INSPECT_KINDS = ['featuremaps', 'filters', 'maximize', 'classimage', 'dream', 'invert'] as const;
-export type InspectKind = (typeof INSPECT_KINDS)[number];
 
 /** A picture of what a layer or filter responds to (feature maps, kernels, an optimised image). */
 export interface InspectResultMessage {
@@ -182,40 +183,9 @@ export interface CompareRequestMessage {
   /** Also run the model-randomisation check (slow). */
   sanity: boolean;
 }
-export interface InspectRequestMessage {
+export interface InspectRequestMessage extends InspectRequest {
   type: 'inspect';
-  kind: InspectKind;
-  layer: string | null;
-  /** Filter of the layer; null = the default (the most active for feature maps, 0 to maximise, all to dream). */
-  filter: number | null;
-  classIndex: number | null;
-  /** Optimisation steps; null = the default. */
-  steps: number | null;
-  seed: number;
-  /** maximize / classimage: optimise a decorrelated Fourier spectrum instead of pixels. */
-  fourier: boolean;
-  /** Feature maps: order of the channels and which page of them (0-based). */
-  sort: 'mean' | 'index';
-  page: number;
-  /** maximize: one unit (row, column) of the filter instead of its mean; start from the image instead of noise. */
-  unit: { y: number; x: number } | null;
-  fromImage: boolean;
-  /** Regularisers by name (l2, blurEvery, blurSigma, jitter, clipNorm, clipContribution, tv); absent = default. */
-  regularisers: Partial<Record<RegulariserName, number>>;
 }
-
-export const REGULARISER_NAMES = ['l2', 'blurEvery', 'blurSigma', 'jitter', 'clipNorm', 'clipContribution', 'tv'] as const;
-export type RegulariserName = (typeof REGULARISER_NAMES)[number];
-/** Bounds the engine accepts for each regulariser (percentiles below 1, steps and pixels small). */
-export const REGULARISER_RANGES: Record<RegulariserName, [number, number]> = {
-  l2: [0, 1],
-  blurEvery: [0, 1000],
-  blurSigma: [0.1, 10],
-  jitter: [0, 64],
-  clipNorm: [0, 0.99],
-  clipContribution: [0, 0.99],
-  tv: [0, 1000],
-};
 /** Save the last inspection picture as a PNG next to the image. */
 export interface SaveInspectMessage {
   type: 'saveInspect';

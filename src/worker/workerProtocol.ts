@@ -4,7 +4,8 @@
  */
 import type { BackendChoice } from '../engine/backend';
 import type { Evaluation } from '../engine/evaluate';
-import type { InspectRequest, InspectResult } from '../engine/inspect/inspect';
+import type { InspectResult } from '../engine/inspect/inspect';
+import type { InspectRequest } from '../engine/types';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Heatmap, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 

@@ -2,31 +2,13 @@
 import type { LoadedModel } from '../models/loadModel';
 import { blendOverlay, resizeHeatmap } from '../render/overlay';
 import { gridOf, scaleToUnit } from '../render/grid';
-import type { RgbaImage, TileLayout } from '../types';
+import type { InspectRequest, RgbaImage, TileLayout } from '../types';
 import { channelMap, featureGrid, featureMaps } from './featureMaps';
 import { filterTiles } from './filters';
-import { visualize, type VisualizationKind } from './visualize';
-import type { Regularisers } from './ascent';
+import { visualize } from './visualize';
 
-export type InspectKind = 'featuremaps' | 'filters' | VisualizationKind;
-
-export interface InspectRequest {
-  kind: InspectKind;
-  layer: string | null;
-  filter: number | null;
-  classIndex: number | null;
-  steps: number | null;
-  seed: number;
-  fourier: boolean;
-  sort?: 'mean' | 'index';
-  /** 0-based page of feature maps. */
-  page?: number;
-  unit?: { y: number; x: number } | null;
-  /** maximize: start from the image instead of noise. */
-  fromImage?: boolean;
-  regularisers?: Partial<Regularisers>;
-}
-
+/** The request with the settings most callers leave at their defaults made optional. */
+export type InspectOptions = Pick<InspectRequest, 'kind' | 'layer' | 'filter' | 'classIndex' | 'steps' | 'seed' | 'fourier'> & Partial<InspectRequest>;
 
 export interface InspectResult {
   image: RgbaImage;
@@ -42,7 +24,7 @@ const FEATURE_PAGE = 64;
 export function inspect(
   model: LoadedModel,
   image: RgbaImage,
-  request: InspectRequest,
+  request: InspectOptions,
   checkCancelled: () => void = () => undefined,
   onPreview?: (image: RgbaImage, fraction: number) => void,
 ): InspectResult {

@@ -445,11 +445,12 @@ export class ExplainPanel {
   /** "Look inside": feature maps, kernels or an optimised image, with previews while it optimises. */
   private async executeInspect(run: ActiveRun, msg: InspectRequestMessage): Promise<void> {
     try {
-      const { kind, layer, filter, classIndex, steps, seed, fourier, sort, page, unit, fromImage, regularisers } = msg;
+      const { type: _message, ...request } = msg;
+      const { kind } = request;
       const onImage = (image: RgbaImage, fraction: number) => {
         if (this.isCurrent(run)) this.post({ type: 'inspectPreview', runId: run.id, fraction, image: rgbaPart(image) });
       };
-      const result = await this.context.engine.inspect({ imagePath: this.imagePath, request: { kind, layer, filter, classIndex, steps, seed, fourier, sort, page, unit, fromImage, regularisers }, onImage }, run.cancel);
+      const result = await this.context.engine.inspect({ imagePath: this.imagePath, request, onImage }, run.cancel);
       if (!this.isCurrent(run)) return;
       this.run = undefined;
       this.lastInspection = { kind, image: result.image };
