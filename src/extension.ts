@@ -1,6 +1,7 @@
 /** Activation: wire the engine client, status bar, panel context and commands. Nothing else. */
 import * as vscode from 'vscode';
 import { registerExplainCommands } from './host/commands/explainCommands';
+import { findWorkspaceModels, registerModelCommands, type FoundModel } from './host/commands/modelCommands';
 import { EngineClient } from './host/engineClient';
 import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
 import { engineSettings, saveView, seedDefault, viewDefaults } from './host/settings';
@@ -9,6 +10,7 @@ import { engineSettings, saveView, seedDefault, viewDefaults } from './host/sett
 export interface CnnLensApi {
   engine: EngineClient;
   panelFor(imagePath: string): ExplainPanel | undefined;
+  findModels(): Promise<FoundModel[]>;
 }
 
 export function activate(context: vscode.ExtensionContext): CnnLensApi {
@@ -36,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
     saveView: (view) => void saveView(view).catch((error: Error) => log(`Could not save view settings: ${error.message}`)),
   };
   registerExplainCommands(context, panelContext, engine);
+  registerModelCommands(context, log);
 
   context.subscriptions.push(
     output,
@@ -45,9 +48,11 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
     vscode.commands.registerCommand('cnnLens.showLog', () => output.show()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('cnnLens.backend')) status.text = '$(eye) CNN Lens';
+      // Another model (or its scaling or labels): open panels describe it and explain again.
+      if (['cnnLens.model', 'cnnLens.preprocess', 'cnnLens.labels'].some((key) => event.affectsConfiguration(key))) ExplainPanel.reloadAll();
     }),
   );
-  return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath) };
+  return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath), findModels: () => findWorkspaceModels() };
 }
 
 export function deactivate(): void {

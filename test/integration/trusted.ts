@@ -4,7 +4,7 @@
  * test hooks, which pass webview messages through the same validation as real ones.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import * as vscode from 'vscode';
@@ -120,6 +120,32 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
       assert.equal(row.heatmap?.width, result.image.width);
       assert.ok((row.sanity?.length ?? 0) >= 3, 'one correlation per randomised layer');
       assert.ok(row.sanity!.every(({ correlation }) => correlation >= -1 && correlation <= 1));
+    }
+  });
+
+  it('finds the workspace\'s own TF.js models (not in node_modules, not other model.json files) and switches to one', async () => {
+    const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const bundled = path.dirname(bundledModelPath().endsWith('.json') ? bundledModelPath() : path.join(bundledModelPath(), 'model.json'));
+    const mine = path.join(root, 'my-models', 'fashion');
+    cpSync(bundled, mine, { recursive: true });
+    cpSync(bundled, path.join(root, 'node_modules', 'some-package'), { recursive: true });
+    mkdirSync(path.join(root, 'other'), { recursive: true });
+    writeFileSync(path.join(root, 'other', 'model.json'), JSON.stringify({ name: 'not a model' }));
+    try {
+      const found = await api.findModels();
+      const listed = found.map((m) => [path.relative(root, m.uri.fsPath), m.kind].join(' '));
+      assert.ok(listed.includes(`${path.join('my-models', 'fashion', 'model.json')} layers`), listed.join(', '));
+      assert.ok(!listed.some((entry) => entry.startsWith('node_modules') || entry.startsWith('other')), listed.join(', '));
+      const mineFound = found.find((m) => m.uri.fsPath === path.join(mine, 'model.json'))!;
+      await vscode.commands.executeCommand('cnnLens.useModel', mineFound.uri);
+      assert.equal(vscode.workspace.getConfiguration('cnnLens').get('model'), path.join('my-models', 'fashion', 'model.json'));
+      const described = await api.engine.describeModel();
+      assert.equal(described.summary.path, path.join(mine, 'model.json'));
+      const panel = await explain(samples[0]);
+      assert.equal(panel.lastResult?.technique, 'gradcam');
+    } finally {
+      await vscode.workspace.getConfiguration('cnnLens').update('model', undefined, vscode.ConfigurationTarget.Workspace);
+      for (const dir of ['my-models', 'node_modules', 'other']) rmSync(path.join(root, dir), { recursive: true, force: true });
     }
   });
 

@@ -111,6 +111,11 @@ export class ExplainPanel {
     return ExplainPanel.panels.get(vscode.Uri.file(imagePath).fsPath);
   }
 
+  /** The configured model changed: every open panel describes the new one and explains again. */
+  static reloadAll(): void {
+    for (const panel of ExplainPanel.panels.values()) panel.reload();
+  }
+
   static disposeAll(): void {
     for (const panel of [...ExplainPanel.panels.values()]) panel.dispose();
   }
@@ -199,6 +204,17 @@ export class ExplainPanel {
   }
 
   // ---- lifecycle ----
+
+  private reload(): void {
+    if (this.disposed) return;
+    this.cancelRun('superseded');
+    this.lastResultMessage = this.lastCompareMessage = this.lastInspectMessage = this.lastFailure = undefined;
+    this.lastExplanation = undefined;
+    this.lastInspection = undefined;
+    this.modelReady = false;
+    this.pendingRequest = { technique: 'gradcam', classIndex: null, layer: null, parameters: {} };
+    if (this.webviewLoaded) void this.sendInit();
+  }
 
   dispose(): void {
     this.panel.dispose();
