@@ -1,4 +1,5 @@
 /** Activation: wire the engine client, status bar, panel context and commands. Nothing else. */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { registerExplainCommands } from './host/commands/explainCommands';
 import { findWorkspaceModels, registerModelCommands, type FoundModel } from './host/commands/modelCommands';
@@ -24,6 +25,19 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
   status.command = 'cnnLens.showLog';
   status.show();
 
+  // Which model explanations use, one click from changing it.
+  const modelStatus = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 99);
+  modelStatus.name = 'CNN Lens model';
+  modelStatus.command = 'cnnLens.selectModel';
+  const showModel = () => {
+    const { modelPath } = engineSettings();
+    const name = !modelPath ? 'bundled model' : path.basename(modelPath.endsWith('.json') ? path.dirname(modelPath) : modelPath);
+    modelStatus.text = `$(circuit-board) ${name}`;
+    modelStatus.tooltip = `CNN Lens explains with ${modelPath ?? 'the bundled Fashion-MNIST model'}. Click to select another model.`;
+  };
+  showModel();
+  modelStatus.show();
+
   const engine = new EngineClient(vscode.Uri.joinPath(context.extensionUri, 'dist').fsPath, engineSettings, log, (backend) => {
     status.text = `$(eye) CNN Lens: ${backend}`;
     status.tooltip = `CNN Lens runs on the ${backend} TensorFlow.js backend (setting cnnLens.backend). Click for the log.`;
@@ -43,13 +57,17 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
   context.subscriptions.push(
     output,
     status,
+    modelStatus,
     { dispose: () => ExplainPanel.disposeAll() },
     { dispose: () => engine.dispose() },
     vscode.commands.registerCommand('cnnLens.showLog', () => output.show()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('cnnLens.backend')) status.text = '$(eye) CNN Lens';
       // Another model (or its scaling or labels): open panels describe it and explain again.
-      if (['cnnLens.model', 'cnnLens.preprocess', 'cnnLens.labels'].some((key) => event.affectsConfiguration(key))) ExplainPanel.reloadAll();
+      if (['cnnLens.model', 'cnnLens.preprocess', 'cnnLens.labels'].some((key) => event.affectsConfiguration(key))) {
+        showModel();
+        ExplainPanel.reloadAll();
+      }
     }),
   );
   return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath), findModels: () => findWorkspaceModels() };
