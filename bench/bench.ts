@@ -39,17 +39,23 @@ function time(run: () => void, warmup: number, repeats: number): number {
   return median(samples);
 }
 
-function measure(loaded: LoadedModel, image: RgbaImage, repeats: number) {
+/** The image prepared for a model, and a runner for any technique on it at the default layer. */
+function prepare(loaded: LoadedModel, image: RgbaImage) {
   const { adapter, summary } = loaded;
   const preprocess = scalerFor(summary.inputShape[2], summary.preprocessing.preset);
   const pixels = toModelPixels(image, summary.inputShape);
   const input = preprocess(pixels);
   const layer = summary.defaultLayer!;
-  const request = (id: string) => {
+  const request = (id: string, given: Record<string, number> = {}) => () => {
     const technique = findTechnique(id);
-    const parameters = resolveParameters(id, technique.info.parameters);
-    return () => technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
+    const parameters = resolveParameters(id, technique.info.parameters, given);
+    technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
   };
+  return { adapter, summary, preprocess, pixels, input, layer, request };
+}
+
+function measure(loaded: LoadedModel, image: RgbaImage, repeats: number) {
+  const { adapter, pixels, input, request } = prepare(loaded, image);
   // dataSync makes each timing include the work, not just its scheduling.
   const forward = time(() => tf.tidy(() => adapter.scores(input).dataSync()), 5, repeats);
   const results: Record<string, number> = { forward };
@@ -60,20 +66,11 @@ function measure(loaded: LoadedModel, image: RgbaImage, repeats: number) {
 
 /** The CAM family's perturbation costs and the metrics, as ratios to forward passes of the same run. */
 function measureCams(loaded: LoadedModel, image: RgbaImage, repeats: number) {
-  const { adapter, summary } = loaded;
-  const preprocess = scalerFor(summary.inputShape[2], summary.preprocessing.preset);
-  const pixels = toModelPixels(image, summary.inputShape);
-  const input = preprocess(pixels);
-  const layer = summary.defaultLayer!;
+  const { adapter, summary, preprocess, pixels, input, layer, request } = prepare(loaded, image);
   const batch = tf.tile(input, [32, 1, 1, 1]) as tf.Tensor4D;
   const forward = time(() => tf.tidy(() => adapter.scores(input).dataSync()), 5, repeats);
   const batchedPerImage = time(() => tf.tidy(() => adapter.scores(batch).dataSync()), 1, Math.max(1, Math.round(repeats / 4))) / 32;
-  const run = (id: string, parameters: Record<string, number> = {}) => () =>
-    tf.tidy(() => {
-      const technique = findTechnique(id);
-      const resolved = resolveParameters(id, technique.info.parameters, parameters);
-      technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters: resolved, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
-    });
+  const run = (id: string, parameters: Record<string, number> = {}) => () => tf.tidy(request(id, parameters));
   const slow = Math.max(1, Math.round(repeats / 10));
   const scoreCam64 = time(run('scorecam', { channels: 64 }), 1, slow);
   const channels = Math.min(64, summary.layers.find((l) => l.name === layer)!.outputShape[2] ?? 64);

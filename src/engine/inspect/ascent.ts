@@ -12,6 +12,7 @@
  *  - tv: weight of the total-variation penalty (mean squared difference of neighbours, image in 0..1).
  */
 import type { Scalar, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import { quantile } from '../quantile';
 import { tf } from '../tf';
 import type { RgbaImage } from '../types';
 
@@ -85,9 +86,7 @@ export function totalVariation(x01: Tensor4D): Scalar {
 }
 
 function percentileMask(score: Tensor3D, percentile: number): tf.Tensor {
-  const values = Float32Array.from(score.dataSync()).sort();
-  const cut = values[Math.min(values.length - 1, Math.floor(percentile * values.length))];
-  return tf.greaterEqual(score, cut).toFloat().expandDims(0).expandDims(-1);
+  return tf.greaterEqual(score, quantile(score.dataSync(), percentile)).toFloat().expandDims(0).expandDims(-1);
 }
 
 /** 0..255 pixels [1, h, w, 3] → RGBA. */

@@ -104,7 +104,12 @@ function withInputOnlyGradient(
   return op(x) as Tensor4D;
 }
 
-export function depthwiseConv2dInputGrad(
+/**
+ * A convolution (full or depthwise) whose gradient is computed for the input only where that pays (see
+ * `needsInputOnlyGradient`); dilated, unequal-stride or channel-multiplying cases use the stock op.
+ */
+export function convolveInputOnly(
+  kind: ConvKind,
   x: Tensor4D,
   filter: Tensor4D,
   gradientKernel: Tensor4D,
@@ -112,20 +117,9 @@ export function depthwiseConv2dInputGrad(
   padding: Padding,
   dilations: [number, number],
 ): Tensor4D {
-  const simple = filter.shape[3] === 1 && dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
-  if (!simple || !needsInputOnlyGradient()) return tf.depthwiseConv2d(x, filter, strides, padding, 'NHWC', dilations);
-  return withInputOnlyGradient('depthwise', x, gradientKernel, strides, padding, (input) => tf.depthwiseConv2d(input, filter, strides, padding));
-}
-
-export function conv2dInputGrad(
-  x: Tensor4D,
-  filter: Tensor4D,
-  gradientKernel: Tensor4D,
-  strides: [number, number],
-  padding: Padding,
-  dilations: [number, number],
-): Tensor4D {
-  const simple = dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
-  if (!simple || !needsInputOnlyGradient()) return tf.conv2d(x, filter, strides, padding, 'NHWC', dilations);
-  return withInputOnlyGradient('conv2d', x, gradientKernel, strides, padding, (input) => tf.conv2d(input, filter, strides, padding));
+  const stock = (input: Tensor4D, s: [number, number], d: [number, number]) =>
+    kind === 'depthwise' ? tf.depthwiseConv2d(input, filter, s, padding, 'NHWC', d) : tf.conv2d(input, filter, s, padding, 'NHWC', d);
+  const simple = (kind === 'conv2d' || filter.shape[3] === 1) && dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
+  if (!simple || !needsInputOnlyGradient()) return stock(x, strides, dilations);
+  return withInputOnlyGradient(kind, x, gradientKernel, strides, padding, (input) => stock(input, strides, [1, 1]));
 }

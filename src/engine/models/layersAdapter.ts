@@ -11,7 +11,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
-import { conv2dInputGrad, depthwiseConv2dInputGrad, gradientKernelOf, type Padding } from './inputGradOps';
+import { convolveInputOnly, gradientKernelOf, type Padding } from './inputGradOps';
 import { rectifierKindOf, withReluRule, type ReluRule } from './reluRules';
 
 type Layer = LayersModel['layers'][number];
@@ -188,8 +188,8 @@ export class LayersAdapter implements ModelAdapter {
       const { strides, padding, dilationRate, dataFormat } = convConfig(layer);
       if (dataFormat === 'channelsFirst') return null;
       const [kernel, bias] = layer.getWeights();
-      const convolve = kind === 'Conv2D' ? conv2dInputGrad : depthwiseConv2dInputGrad;
-      const z = convolve(x as Tensor4D, kernel as Tensor4D, this.gradientKernels.get(layer)!, strides, padding, dilationRate);
+      const convKind = kind === 'Conv2D' ? 'conv2d' : 'depthwise';
+      const z = convolveInputOnly(convKind, x as Tensor4D, kernel as Tensor4D, this.gradientKernels.get(layer)!, strides, padding, dilationRate);
       return bias ? z.add(bias) : z;
     }
     if (kind === 'Dense' && x.rank === 2) {

@@ -12,6 +12,7 @@
  *  - colour: the attribution as an RGB image, each channel scaled on its own about grey.
  */
 import type { Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import { quantile } from '../quantile';
 import { tf } from '../tf';
 import type { ParameterSpec, TechniqueParameters } from '../types';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
@@ -44,12 +45,6 @@ export abstract class AttributionTechnique extends Technique {
     const { attribution, layer = '', notes = [], metrics } = this.attribute(request);
     return { ...renderAttribution(attribution, String(request.parameters.view ?? 'max-abs') as AttributionView), layer, notes, metrics };
   }
-}
-
-/** The value below which `share` of the entries lie (a float32 copy is sorted; maps are small). */
-function quantile(values: Float32Array | Int32Array | Uint8Array, share: number): number {
-  const sorted = Float32Array.from(values).sort();
-  return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))] ?? 0;
 }
 
 /**

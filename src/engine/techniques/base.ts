@@ -5,6 +5,7 @@
  */
 import type { Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelAdapter } from '../models/adapter';
+import { normalise } from '../postprocess';
 import { tf } from '../tf';
 import type { TechniqueInfo, TechniqueParameters } from '../types';
 
@@ -107,9 +108,7 @@ export abstract class CamTechnique extends Technique {
       notes.push(...out.notes);
       const [mh, mw] = out.map.shape;
       const big = tf.image.resizeBilinear(out.map.reshape([mh, mw, 1]) as tf.Tensor3D, [h, w], false, true).reshape([h, w]);
-      const min = big.min();
-      const range = big.max().sub(min);
-      return big.sub(min).div(tf.maximum(range, 1e-12));
+      return normalise(big, false).normalised;
     });
     return { map: tf.mean(tf.stack(scaled), 0) as Tensor2D, layer: layers.join(','), notes };
   }
