@@ -5,6 +5,7 @@ import { registerExplainCommands } from './host/commands/explainCommands';
 import { findWorkspaceModels, registerModelCommands, type FoundModel } from './host/commands/modelCommands';
 import { EngineClient } from './host/engineClient';
 import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
+import { refreshIfShown, registerModelView, type ModelTreeProvider } from './host/modelView/modelView';
 import { engineSettings, saveView, seedDefault, viewDefaults } from './host/settings';
 
 /** Returned by activate(); the integration tests reach the panels through it. */
@@ -12,6 +13,7 @@ export interface CnnLensApi {
   engine: EngineClient;
   panelFor(imagePath: string): ExplainPanel | undefined;
   findModels(): Promise<FoundModel[]>;
+  modelTree: ModelTreeProvider;
 }
 
 export function activate(context: vscode.ExtensionContext): CnnLensApi {
@@ -53,6 +55,7 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
   };
   registerExplainCommands(context, panelContext, engine);
   registerModelCommands(context, log);
+  const modelTree = registerModelView(context, panelContext, engine, log);
 
   context.subscriptions.push(
     output,
@@ -62,15 +65,19 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
     { dispose: () => engine.dispose() },
     vscode.commands.registerCommand('cnnLens.showLog', () => output.show()),
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration('cnnLens.backend')) status.text = '$(eye) CNN Lens';
+      if (event.affectsConfiguration('cnnLens.backend')) {
+        status.text = '$(eye) CNN Lens';
+        refreshIfShown(modelTree);
+      }
       // Another model (or its scaling or labels): open panels describe it and explain again.
       if (['cnnLens.model', 'cnnLens.preprocess', 'cnnLens.labels'].some((key) => event.affectsConfiguration(key))) {
         showModel();
         ExplainPanel.reloadAll();
+        refreshIfShown(modelTree);
       }
     }),
   );
-  return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath), findModels: () => findWorkspaceModels() };
+  return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath), findModels: () => findWorkspaceModels(), modelTree };
 }
 
 export function deactivate(): void {

@@ -10,6 +10,7 @@ import type {
   ExportedMessage,
   HostToWebview,
   CompareResultMessage,
+  FocusLayerMessage,
   InitMessage,
   InspectResultMessage,
   PreviewMessage,
@@ -134,7 +135,30 @@ class App {
       case 'error':
         this.onError(msg);
         break;
+      case 'focusLayer':
+        this.onFocusLayer(msg);
+        break;
     }
+  }
+
+  /** The model tree picked a layer: target it (switching to Grad-CAM if the technique has no layer), or inspect it. */
+  private onFocusLayer(msg: FocusLayerMessage): void {
+    if (!this.init || !this.hasOption(this.ui.layer, msg.layer)) {
+      this.setStatus('error', `This panel's model has no layer "${msg.layer}".`);
+      return;
+    }
+    if (this.ui.fuseLayers.checked) this.setFusing(false);
+    this.ui.layer.value = msg.layer;
+    if (msg.action === 'explain') {
+      if (this.techniqueInfo(this.ui.technique.value)?.needsLayer === false && this.hasOption(this.ui.technique, 'gradcam')) {
+        this.ui.technique.value = 'gradcam';
+        this.updateTechniqueHints();
+      }
+      this.requestRun();
+      return;
+    }
+    this.cancelScheduledRun();
+    this.inspect.start(msg.action);
   }
 
   private onInit(msg: InitMessage): void {

@@ -39,6 +39,8 @@ export interface LayerInfo {
   params: number;
   /** 4-D output with spatial size > 1: Grad-CAM can target it. */
   camCapable: boolean;
+  /** A convolution with a 4-D kernel: its filters can be drawn ("Look inside" → Filters). */
+  hasKernel: boolean;
 }
 
 export interface ModelSummary {

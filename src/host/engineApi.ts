@@ -54,6 +54,8 @@ export interface LoadedModelInfo {
   summary: ModelSummary;
   labels: string[];
   backend: string;
+  /** model.json plus its weight files, in bytes. */
+  sizeOnDisk: number;
 }
 
 export interface EngineApi {

@@ -135,7 +135,7 @@ export class EngineClient implements EngineApi {
 
   async describeModel(): Promise<LoadedModelInfo> {
     const result: DescribeResult = await this.request({ kind: 'describe', model: this.modelRef() });
-    return { summary: result.summary, labels: result.labels, backend: result.backend };
+    return { summary: result.summary, labels: result.labels, backend: result.backend, sizeOnDisk: result.sizeOnDisk };
   }
 
   async techniques(): Promise<TechniqueInfo[]> {

@@ -148,8 +148,17 @@ export interface ErrorMessage {
   type: 'error';
   message: string;
 }
+/** What a click in the model tree asks of the panel: target a layer, or look at its maps or filters. */
+export const LAYER_ACTIONS = ['explain', 'featuremaps', 'filters'] as const;
+export type LayerAction = (typeof LAYER_ACTIONS)[number];
+export interface FocusLayerMessage {
+  type: 'focusLayer';
+  layer: string;
+  action: LayerAction;
+}
 export type HostToWebview =
   | InitMessage
+  | FocusLayerMessage
   | RunStartedMessage
   | ResultMessage
   | CompareResultMessage

@@ -49,7 +49,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
   switch (request.kind) {
     case 'describe': {
       const loaded = await model(engine, request.model);
-      return { result: { summary: loaded.summary, labels: loaded.labels, backend: engine.backend.label, techniques: engine.techniques() } };
+      return { result: { summary: loaded.summary, labels: loaded.labels, backend: engine.backend.label, techniques: engine.techniques(), sizeOnDisk: loaded.sizeOnDisk } };
     }
     case 'explain': {
       const loaded = await model(engine, request.model);

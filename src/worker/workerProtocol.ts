@@ -39,6 +39,8 @@ export interface DescribeResult {
   labels: string[];
   backend: string;
   techniques: TechniqueInfo[];
+  /** model.json plus its weight files, in bytes. */
+  sizeOnDisk: number;
 }
 
 export interface WorkerResults {

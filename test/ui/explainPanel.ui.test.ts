@@ -9,7 +9,18 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
-import { CODE_SERVER_BIN, REPO_ROOT, explorerContextMenu, findWebviewFrame, hasSelector, notificationTexts, withWorkbench } from './harness';
+import {
+  CODE_SERVER_BIN,
+  REPO_ROOT,
+  explorerContextMenu,
+  findWebviewFrame,
+  hasSelector,
+  notificationTexts,
+  rowContextMenu,
+  runCommand,
+  treeViewRow,
+  withWorkbench,
+} from './harness';
 
 const RESULTS = path.join(REPO_ROOT, 'test-results');
 const SAMPLES = path.join(REPO_ROOT, 'models', 'samples');
@@ -340,6 +351,49 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       const stats = await canvasStats(frame);
       assert.ok(stats.distinctColours > 1000, 'a photo with a heatmap over it');
       await shot(page, 'panel-own-model.png');
+    });
+  });
+
+  it('Select Model from the quick pick, then the model view: its summary and layers; a click targets a layer; Show Feature Maps', async () => {
+    const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+    if (!existsSync(fixtures)) throw new Error(`the shared fixtures are not at ${fixtures}`);
+    const photo = 'snake.png';
+    cpSync(path.join(fixtures, 'images', 'pytorch-cnn-visualizations', photo), path.join(workspace, photo));
+    cpSync(path.join(fixtures, 'models', 'mobilenet_v1_0.25_224_layers'), path.join(workspace, 'models', 'mobilenet'), { recursive: true });
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+      await explorerContextMenu(page, photo, 'Explain with Grad-CAM');
+      let frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+
+      await runCommand(page, 'CNN Lens: Select Model…', 60_000);
+      const choice = page.locator('.quick-input-list .monaco-list-row').filter({ hasText: 'models/mobilenet/model.json' }).first();
+      await choice.waitFor({ state: 'visible', timeout: 30_000 });
+      await choice.click();
+      // The panel reloads with the chosen model.
+      await frame.waitForFunction(() => /mobilenet/.test(document.querySelector('[data-testid="model-name"]')?.textContent ?? ''), undefined, { timeout: 90_000 });
+      await waitForState(frame, 'ready', 90_000);
+
+      await page.locator('.activitybar .action-item .action-label[aria-label^="CNN Lens"]').first().click();
+      const layersRow = treeViewRow(page, 'Model', 'Layers (87)');
+      await layersRow.waitFor({ state: 'visible', timeout: 60_000 });
+      for (const label of ['mobilenet', 'Input', 'Parameters', 'conv1', 'conv1_relu']) {
+        await treeViewRow(page, 'Model', label).waitFor({ state: 'visible', timeout: 10_000 });
+      }
+      const parameters = await treeViewRow(page, 'Model', 'Parameters').locator('.label-description').textContent();
+      assert.match(parameters ?? '', /^\d{3},\d{3}$/, 'total parameters shown');
+      await page.locator('.pane-body .monaco-list-row').first().waitFor();
+      await shot(page, 'model-view.png');
+
+      await treeViewRow(page, 'Model', 'conv_dw_1_relu').click();
+      frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 30_000);
+      await frame.waitForFunction(() => (document.querySelector('[data-testid="layer"]') as HTMLSelectElement | null)?.value === 'conv_dw_1_relu', undefined, { timeout: 30_000 });
+      await frame.waitForFunction(() => /conv_dw_1_relu/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 90_000 });
+      await waitForState(frame, 'ready', 90_000);
+
+      await rowContextMenu(page, treeViewRow(page, 'Model', 'conv_dw_1_relu'), 'Show Feature Maps', 30_000, 'conv_dw_1_relu');
+      await frame.waitForFunction(() => /conv_dw_1_relu: all 8 channels \(112×112\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 90_000 });
+      await waitForState(frame, 'ready', 90_000);
+      await shot(page, 'model-view-feature-maps.png');
     });
   });
 });

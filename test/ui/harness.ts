@@ -529,13 +529,26 @@ export async function explorerRow(page: Page, relPath: string, timeoutMs = 15_00
  */
 export async function explorerContextMenu(page: Page, fileName: string, menuItemLabel: string, timeoutMs = 30_000): Promise<void> {
   const started = Date.now();
+  // A menu left open by an earlier step puts a full-window `.context-view-block` over everything,
+  // and clicks on rows then time out: close it first.
+  if (await page.locator('.context-view .monaco-menu').count()) await page.keyboard.press('Escape');
+  const row = await explorerRow(page, fileName, timeoutMs);
+  await rowContextMenu(page, row, menuItemLabel, Math.max(1, timeoutMs - (Date.now() - started)), fileName);
+}
+
+/** The row labelled `label` in the tree view titled `viewTitle` (e.g. CNN Lens's "Model" view). */
+export function treeViewRow(page: Page, viewTitle: string, label: string): ReturnType<Page['locator']> {
+  const pane = page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: new RegExp(`^\\W*${escapeRegExp(viewTitle)}`, 'i') }) });
+  return pane.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) }).first();
+}
+
+/** Right-clicks a row (Explorer or any tree view) and clicks the context-menu item labelled `menuItemLabel`. */
+export async function rowContextMenu(page: Page, row: ReturnType<Page['locator']>, menuItemLabel: string, timeoutMs = 30_000, what = 'the row'): Promise<void> {
+  const started = Date.now();
   const menu = page.locator('.context-view .monaco-menu');
   const item = page.getByRole('menuitem', { name: menuItemLabel, exact: true }).first();
   const left = (): number => Math.max(1, timeoutMs - (Date.now() - started));
-  // A menu left open by an earlier step puts a full-window `.context-view-block` over everything,
-  // and clicks on rows then time out: close it first.
   if (await menu.count()) await page.keyboard.press('Escape');
-  const row = await explorerRow(page, fileName, left());
   for (let attempt = 1; ; attempt++) {
     // Right-click alone selects + focuses the row (the menu's `when` clauses see that resource).
     // PITFALL: do NOT left-click first: that opens the file in an editor (an image preview for .png),
@@ -550,9 +563,9 @@ export async function explorerContextMenu(page: Page, fileName: string, menuItem
       await menu.first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined);
       if (Date.now() - started >= timeoutMs) {
         const labels = shown.map((t) => t.split('\n')[0]).filter(Boolean);
-        throw new Error(`explorerContextMenu: no item "${menuItemLabel}" for ${fileName} after ${attempt} tries (menu: ${JSON.stringify(labels)})`);
+        throw new Error(`rowContextMenu: no item "${menuItemLabel}" for ${what} after ${attempt} tries (menu: ${JSON.stringify(labels)})`);
       }
-      log(`explorerContextMenu: "${menuItemLabel}" not in the menu yet (try ${attempt}), retrying`);
+      log(`rowContextMenu: "${menuItemLabel}" not in the menu yet (try ${attempt}), retrying`);
       await sleep(500);
     }
   }
@@ -566,7 +579,7 @@ export async function explorerContextMenu(page: Page, fileName: string, menuItem
   try {
     await menu.first().waitFor({ state: 'hidden', timeout: 2_000 });
   } catch {
-    log(`explorerContextMenu: click on "${menuItemLabel}" did not close the menu; choosing it by keyboard`);
+    log(`rowContextMenu: click on "${menuItemLabel}" did not close the menu; choosing it by keyboard`);
     await item.focus();
     await page.keyboard.press('Enter');
     await menu.first().waitFor({ state: 'hidden', timeout: 5_000 });

@@ -1,9 +1,8 @@
 /** Pure formatting and parsing for the panel (no DOM), so it can be unit-tested in Node. */
 import type { LayerInfo, Prediction, Timings } from '../../src/engine/types';
+import { formatShape } from '../../src/shared/display';
 
-export function formatShape(shape: readonly (number | null)[]): string {
-  return shape.length === 0 ? 'scalar' : shape.map((d) => (d === null ? '?' : String(d))).join('×');
-}
+export { formatShape };
 
 export function formatLayer(layer: LayerInfo): string {
   return `${layer.name} — ${layer.kind} — ${formatShape(layer.outputShape)}`;

@@ -268,6 +268,15 @@ export class InspectView {
     });
   }
 
+  /** Asked from outside (the model tree): show the whole grid of maps or filters of the picked layer. */
+  start(kind: 'featuremaps' | 'filters'): void {
+    this.kind.value = kind;
+    this.filter.value = '';
+    this.updateHint();
+    this.picker.scrollIntoView({ block: 'nearest' });
+    this.submit(0);
+  }
+
   /** A click on a feature-map grid picks that channel and shows it over the image. */
   private pickTile(event: MouseEvent): void {
     const tiles = this.tiles;

@@ -54,13 +54,15 @@ export class GraphAdapter implements ModelAdapter {
 
     const listed = nodes.filter((node) => !HIDDEN_OPS.has(node.op) && node.name !== this.inputName);
     const shapes = this.probeShapes(listed.map((node) => node.name));
-    const constSizes = this.constSizes(nodes);
+    const constShapes = this.constShapes(nodes);
+    const constOf = (input: string) => constShapes.get(input.replace(/:\d+$/, ''));
     this.layers = listed
       .filter((node) => shapes.has(node.name))
       .map((node) => {
         const outputShape = (shapes.get(node.name) ?? []).slice(1);
-        const params = (node.input ?? []).reduce((sum, name) => sum + (constSizes.get(name.replace(/:\d+$/, '')) ?? 0), 0);
-        return { name: node.name, kind: node.op, outputShape, params, camCapable: isCamCapableShape(outputShape) };
+        const params = (node.input ?? []).reduce((sum, name) => sum + (constOf(name)?.reduce((a, b) => a * b, 1) ?? 0), 0);
+        const hasKernel = (node.input ?? []).some((name) => constOf(name)?.length === 4);
+        return { name: node.name, kind: node.op, outputShape, params, camCapable: isCamCapableShape(outputShape), hasKernel };
       });
     const scores = shapes.get(this.scoreNode);
     this.numClasses = scores ? scores.slice(1).reduce((a: number, b) => a * (b ?? 1), 1) : 0;
@@ -79,13 +81,13 @@ export class GraphAdapter implements ModelAdapter {
     return shapes;
   }
 
-  private constSizes(nodes: NodeDef[]): Map<string, number> {
-    const sizes = new Map<string, number>();
+  private constShapes(nodes: NodeDef[]): Map<string, number[]> {
+    const shapes = new Map<string, number[]>();
     const weights = (this.model as unknown as { weights: Record<string, Tensor[]> }).weights ?? {};
     for (const node of nodes) {
-      if (node.op === 'Const' && weights[node.name]) sizes.set(node.name, weights[node.name][0].size);
+      if (node.op === 'Const' && weights[node.name]) shapes.set(node.name, weights[node.name][0].shape);
     }
-    return sizes;
+    return shapes;
   }
 
   scores(input: Tensor4D): Tensor2D {

@@ -115,6 +115,7 @@ export class LayersAdapter implements ModelAdapter {
           outputShape: withoutBatch,
           params: layer.countParams(),
           camCapable: isCamCapableShape(withoutBatch),
+          hasKernel: layer.getWeights().some((weight) => weight.rank === 4),
         };
       });
     for (const { layer } of this.steps) {

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { tfjsModelKind, type ModelKind } from '../../engine/models/modelKind';
+import { MODEL_VIEW_ID } from '../modelView/modelView';
 
 export interface FoundModel {
   uri: vscode.Uri;
@@ -74,6 +75,9 @@ export function registerModelCommands(context: vscode.ExtensionContext, log: (li
           return;
         }
         await useModel(clicked);
+        if (!vscode.workspace.isTrusted) return;
+        // Show the model's layers: the reason the user picked "Inspect Model".
+        await vscode.commands.executeCommand(`${MODEL_VIEW_ID}.focus`);
         void vscode.window.showInformationMessage(`CNN Lens: explaining with ${settingValue(clicked)} (${kind} model).`);
       } catch (error) {
         void vscode.window.showErrorMessage(`CNN Lens: could not use ${clicked.fsPath}: ${(error as Error).message}`);

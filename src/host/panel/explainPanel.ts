@@ -12,6 +12,7 @@ import { COLORMAP_NAMES } from '../../engine/types';
 import type {
   CompareResultMessage,
   ErrorMessage,
+  FocusLayerMessage,
   HostToWebview,
   InspectRequestMessage,
   InspectResultMessage,
@@ -20,6 +21,7 @@ import type {
   PreviewMessage,
   ResultMessage,
   RunEndedMessage,
+  LayerAction,
   ViewSettings,
   WebviewToHost,
 } from '../../shared/protocol';
@@ -91,6 +93,8 @@ function describeRaw(raw: unknown): string {
 
 export class ExplainPanel {
   private static readonly panels = new Map<string, ExplainPanel>();
+  /** The panel the user looked at last: where the model tree's clicks go. */
+  private static lastActive: ExplainPanel | undefined;
 
   /** Opens (or reveals and re-runs) the panel for `imageUri`. */
   static show(context: ExplainPanelContext, imageUri: vscode.Uri, request: ExplainRequest): ExplainPanel {
@@ -116,6 +120,13 @@ export class ExplainPanel {
     for (const panel of ExplainPanel.panels.values()) panel.reload();
   }
 
+  /** The panel the model tree acts on: the last one active, else any open one. */
+  static focused(): ExplainPanel | undefined {
+    const last = ExplainPanel.lastActive;
+    if (last && !last.disposed) return last;
+    return ExplainPanel.panels.values().next().value;
+  }
+
   static disposeAll(): void {
     for (const panel of [...ExplainPanel.panels.values()]) panel.dispose();
   }
@@ -139,6 +150,8 @@ export class ExplainPanel {
   private run: ActiveRun | undefined;
   /** A run asked for before the model was ready. */
   private pendingRequest: ExplainRequest | undefined;
+  /** A model-tree action that arrived before the model was ready. */
+  private pendingFocus: FocusLayerMessage | undefined;
 
   private lastExplanation: Explanation | undefined;
   private lastResultMessage: ResultMessage | undefined;
@@ -173,7 +186,11 @@ export class ExplainPanel {
         void this.receive(raw);
       }),
       this.panel.onDidDispose(() => this.onDisposed()),
+      this.panel.onDidChangeViewState(({ webviewPanel }) => {
+        if (webviewPanel.active) ExplainPanel.lastActive = this;
+      }),
     );
+    ExplainPanel.lastActive = this;
     this.panel.webview.html = renderPanelHtml(this.panel.webview, context.extensionUri, `CNN Lens: ${this.imageName}`);
   }
 
@@ -203,6 +220,15 @@ export class ExplainPanel {
     return this.receive(raw);
   }
 
+  /** From the model tree: target `layer` (and explain again), or show its feature maps or filters. */
+  focusLayer(layer: string, action: LayerAction): void {
+    if (this.disposed) return;
+    this.panel.reveal(undefined, true);
+    const message: FocusLayerMessage = { type: 'focusLayer', layer, action };
+    if (this.modelReady) this.post(message);
+    else this.pendingFocus = message;
+  }
+
   // ---- lifecycle ----
 
   private reload(): void {
@@ -225,6 +251,8 @@ export class ExplainPanel {
     this.disposed = true;
     this.cancelRun('disposed');
     this.pendingRequest = undefined;
+    this.pendingFocus = undefined;
+    if (ExplainPanel.lastActive === this) ExplainPanel.lastActive = undefined;
     if (ExplainPanel.panels.get(this.imagePath) === this) ExplainPanel.panels.delete(this.imagePath);
     for (const disposable of this.disposables.splice(0)) {
       try {
@@ -356,6 +384,14 @@ export class ExplainPanel {
     if (this.disposed || generation !== this.readyGeneration) return;
     this.post(init);
     this.modelReady = true;
+    const focus = this.pendingFocus;
+    this.pendingFocus = undefined;
+    if (focus) {
+      // The focus message runs what it asks for; a pending default run would only be superseded.
+      this.pendingRequest = undefined;
+      this.post(focus);
+      return;
+    }
 
     const run = this.run;
     if (run) {
