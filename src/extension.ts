@@ -6,6 +6,7 @@ import { findWorkspaceModels, registerModelCommands, type FoundModel } from './h
 import { EngineClient } from './host/engineClient';
 import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
 import { refreshIfShown, registerModelView, type ModelTreeProvider } from './host/modelView/modelView';
+import { offerConfiguration, registerConfigureCommands, type ConfigureContext } from './host/configure/configureModel';
 import { engineSettings, saveView, seedDefault, viewDefaults } from './host/settings';
 
 /** Returned by activate(); the integration tests reach the panels through it. */
@@ -54,8 +55,17 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
     saveView: (view) => void saveView(view).catch((error: Error) => log(`Could not save view settings: ${error.message}`)),
   };
   registerExplainCommands(context, panelContext, engine);
-  registerModelCommands(context, log);
   const modelTree = registerModelView(context, panelContext, engine, log);
+  const configure: ConfigureContext = {
+    engine,
+    log,
+    onChanged: debounce(() => {
+      ExplainPanel.reloadAll();
+      refreshIfShown(modelTree);
+    }, 300),
+  };
+  registerConfigureCommands(context, configure);
+  registerModelCommands(context, log, (modelJsonPath) => void offerConfiguration(configure, modelJsonPath).catch((error: Error) => log(error.message)));
 
   context.subscriptions.push(
     output,
@@ -78,6 +88,15 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
     }),
   );
   return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath), findModels: () => findWorkspaceModels(), modelTree };
+}
+
+/** Runs `run` once `ms` after the last call: a saved cnnlens.json is also seen by the file watcher. */
+function debounce(run: () => void, ms: number): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return () => {
+    clearTimeout(timer);
+    timer = setTimeout(run, ms);
+  };
 }
 
 export function deactivate(): void {

@@ -4,15 +4,17 @@
  * Used by the CLI directly and by the extension through its worker thread.
  */
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
 import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
 import { inspect, type InspectOptions, type InspectResult } from './inspect/inspect';
 import { loadModel, type LoadedModel } from './models/loadModel';
-import type { ModelConfigOverrides } from './models/modelConfig';
+import { SIDECAR_NAME, type ModelConfigOverrides } from './models/modelConfig';
+import { modelJsonPathOf } from './models/modelFiles';
 import { colourToRgba, normalise, probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
-import { scalerFor, toModelPixels } from './preprocess';
+import { modelScaler, toModelPixels } from './preprocess';
 import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
 import { tf } from './tf';
@@ -58,15 +60,17 @@ export class Engine {
     return techniqueInfos();
   }
 
-  /** Loads a model, reusing the loaded copy while model.json and the settings are unchanged. */
+  /** Loads a model, reusing the loaded copy while model.json, its cnnlens.json and the settings are unchanged. */
   async loadModel(modelPath: string, overrides: ModelConfigOverrides = {}, defaults: ModelConfigOverrides = {}): Promise<LoadedModel> {
-    const key = JSON.stringify([overrides, defaults]);
-    let mtimeMs = -1;
-    try {
-      mtimeMs = (await fs.stat(modelPath)).mtimeMs;
-    } catch {
-      // readModelFiles reports the missing file with a proper message.
-    }
+    const mtime = (file: string) =>
+      fs.stat(file).then(
+        (stat) => stat.mtimeMs,
+        // readModelFiles reports a missing model file with a proper message.
+        () => -1,
+      );
+    const sidecar = path.join(path.dirname(modelJsonPathOf(modelPath)), SIDECAR_NAME);
+    const [mtimeMs, sidecarMtimeMs] = await Promise.all([mtime(modelPath), mtime(sidecar)]);
+    const key = JSON.stringify([overrides, defaults, sidecarMtimeMs]);
     const cached = this.models.get(modelPath);
     if (cached && cached.mtimeMs === mtimeMs && cached.key === key) return cached.model;
     const model = await loadModel(modelPath, overrides, defaults);
@@ -94,7 +98,7 @@ export class Engine {
     const notes: string[] = [];
 
     const parameters = resolveParameters(technique.info.id, technique.info.parameters, options.parameters);
-    const preprocess = scalerFor(summary.inputShape[2], summary.preprocessing.preset);
+    const preprocess = modelScaler(summary);
     const pixels = toModelPixels(image, summary.inputShape);
     const input = preprocess(pixels);
     try {

@@ -10,7 +10,7 @@ import type { ModelProbe } from './metrics/modelProbe';
 import { pointingGame, type Box } from './metrics/pointingGame';
 import { cascadingRandomisation, type SanityResult } from './metrics/sanity';
 import type { LoadedModel } from './models/loadModel';
-import { scalerFor, toModelPixels } from './preprocess';
+import { modelScaler, toModelPixels } from './preprocess';
 import { resizeHeatmap } from './render/overlay';
 import { tf } from './tf';
 import type { Explanation, RgbaImage, TechniqueParameters } from './types';
@@ -105,7 +105,7 @@ export async function evaluate(
       }
       classIndex = explanation.target.index;
       label = explanation.target.label;
-      const probe: ModelProbe = { adapter: model.adapter, preprocess: scalerFor(summary.inputShape[2], summary.preprocessing.preset), classIndex, checkCancelled };
+      const probe: ModelProbe = { adapter: model.adapter, preprocess: modelScaler(summary), classIndex, checkCancelled };
       const map = atInput(explanation, model);
       report(0.3, 'deletion and insertion');
       const { deletion, insertion } = deletionInsertion(probe, pixels, map, steps, batch);

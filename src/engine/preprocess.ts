@@ -4,7 +4,7 @@
  */
 import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
-import type { RgbaImage, ScalingPreset } from './types';
+import type { ChannelOrder, ModelSummary, RgbaImage, ScalingPreset } from './types';
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 const IMAGENET_STD = [0.229, 0.224, 0.225];
@@ -50,10 +50,19 @@ export function toModelPixels(image: RgbaImage, inputShape: [number, number, num
   });
 }
 
-/** The scaling for a model's channel count (BGR mean subtraction only makes sense for colour). */
-export function scalerFor(channels: number, preset: ScalingPreset): (pixels: Tensor4D) => Tensor4D {
+/**
+ * The scaling for a model's channel count (BGR mean subtraction only makes sense for colour).
+ * A BGR model gets its channels reversed after scaling; caffe is BGR already.
+ */
+export function scalerFor(channels: number, preset: ScalingPreset, channelOrder: ChannelOrder = 'rgb'): (pixels: Tensor4D) => Tensor4D {
   const effective = channels === 1 && preset === 'caffe' ? 'raw' : preset;
-  return (pixels) => scale(pixels, effective);
+  if (channels !== 3 || channelOrder === 'rgb' || preset === 'caffe') return (pixels) => scale(pixels, effective);
+  return (pixels) => tf.tidy(() => tf.reverse(scale(pixels, effective), -1) as Tensor4D);
+}
+
+/** The scaling a loaded model's summary asks for. */
+export function modelScaler(summary: Pick<ModelSummary, 'inputShape' | 'preprocessing'>): (pixels: Tensor4D) => Tensor4D {
+  return scalerFor(summary.inputShape[2], summary.preprocessing.preset, summary.preprocessing.channelOrder);
 }
 
 /** A batch of one, sized and scaled for a model with input [height, width, channels]. */

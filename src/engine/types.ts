@@ -23,9 +23,14 @@ export type ScalingPreset = (typeof SCALING_PRESETS)[number];
 export const COLORMAP_NAMES = ['jet', 'turbo', 'viridis', 'inferno', 'gray', 'diverging'] as const;
 export type ColormapName = (typeof COLORMAP_NAMES)[number];
 
+export const CHANNEL_ORDERS = ['rgb', 'bgr'] as const;
+export type ChannelOrder = (typeof CHANNEL_ORDERS)[number];
+
 /** How an image becomes the model's input, and how its outputs are named. */
 export interface Preprocessing {
   preset: ScalingPreset;
+  /** Channel order the model reads; absent = RGB. (The caffe preset is BGR by definition.) */
+  channelOrder?: ChannelOrder;
   /** Where the setting came from, for messages ("cnnlens.json", "settings", "CLI", "default"). */
   source: string;
 }

@@ -7,6 +7,7 @@ import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
 import type { InspectRequest } from '../engine/types';
 import type { ColormapName, Explanation, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
+import type { ScalingCheck } from '../engine/preprocessCheck';
 
 export interface ExplainJob {
   imagePath: string;
@@ -68,6 +69,8 @@ export interface EngineApi {
   evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation>;
   /** Feature maps, kernels or an optimised image for the "Look inside" section. */
   inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult>;
+  /** The model's top-5 on the image under every input scaling ("Check preprocessing"). */
+  checkScalings(imagePath: string, cancel: CancelSignal): Promise<ScalingCheck[]>;
   /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */
   displayImage(imagePath: string, maxSide: number): Promise<RgbaImage>;
   /** Renders the overlay like the CLI does and writes it as a PNG; returns the path written. */

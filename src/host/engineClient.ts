@@ -10,6 +10,7 @@ import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
 import type { DescribeResult, ImageLimitsRef, ModelRef, WorkerReply, WorkerRequest, WorkerResults } from '../worker/workerProtocol';
 import type { Evaluation } from '../engine/evaluate';
+import type { ScalingCheck } from '../engine/preprocessCheck';
 import type { InspectResult } from '../engine/inspect/inspect';
 import { RunCancelledError, type CancelSignal, type EngineApi, type EvaluateJob, type ExplainJob, type InspectJob, type LoadedModelInfo } from './engineApi';
 
@@ -158,6 +159,10 @@ export class EngineClient implements EngineApi {
   inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult> {
     const { imagePath, request, onImage } = job;
     return this.request({ kind: 'inspect', model: this.modelRef(), limits: this.settings().limits, imagePath, request: { ...request } }, cancel, undefined, onImage);
+  }
+
+  checkScalings(imagePath: string, cancel: CancelSignal): Promise<ScalingCheck[]> {
+    return this.request({ kind: 'checkScalings', model: this.modelRef(), limits: this.settings().limits, imagePath }, cancel);
   }
 
   displayImage(imagePath: string, maxSide: number): Promise<RgbaImage> {

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
+import { checkScalings } from '../engine/preprocessCheck';
 import { encodePng, readImageFile } from '../engine/image';
 import { renderOverlay, resizeHeatmap, resizeRgba } from '../engine/render';
 import { DISPLAY_MAX_SIDE, fitWithin } from '../shared/display';
@@ -100,6 +101,12 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
         post({ kind: 'inspectPreview', id: request.id, fraction, image: preview }, [preview.data.buffer as ArrayBuffer]),
       );
       return { result, transfer: [result.image.data.buffer as ArrayBuffer] };
+    }
+    case 'checkScalings': {
+      const loaded = await model(engine, request.model);
+      const image = await decode(request.imagePath, request.limits);
+      checkCancelled();
+      return { result: checkScalings(loaded, image) };
     }
     case 'displayImage': {
       const image = await decode(request.imagePath, request.limits);

@@ -8,6 +8,7 @@ import type { InspectResult } from '../engine/inspect/inspect';
 import type { InspectRequest } from '../engine/types';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Heatmap, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
+import type { ScalingCheck } from '../engine/preprocessCheck';
 
 export interface WorkerInit {
   backend: BackendChoice;
@@ -31,6 +32,7 @@ export type WorkerRequest =
   | { id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; technique: string; classIndex: number | null; layer: string | null; parameters: TechniqueParameters }
   | { id: number; kind: 'evaluate'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; techniques: string[]; classIndex: number | null; layer: string | null; sanity: boolean }
   | { id: number; kind: 'inspect'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; request: InspectRequest }
+  | { id: number; kind: 'checkScalings'; model: ModelRef; imagePath: string; limits: ImageLimitsRef }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
   | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colour: RgbaImage | null; colormap: ColormapName; opacity: number; outPath: string };
 
@@ -48,6 +50,7 @@ export interface WorkerResults {
   explain: Explanation;
   evaluate: Evaluation;
   inspect: InspectResult;
+  checkScalings: ScalingCheck[];
   displayImage: RgbaImage;
   export: string;
 }

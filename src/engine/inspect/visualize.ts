@@ -10,7 +10,7 @@
 import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../models/loadModel';
 import { resolveClass } from '../classes';
-import { scalerFor, toModelPixels } from '../preprocess';
+import { modelScaler, toModelPixels } from '../preprocess';
 import { tf } from '../tf';
 import type { RgbaImage } from '../types';
 import { ascend, NO_REGULARISERS, toRgba, type Parameterisation, type Regularisers } from './ascent';
@@ -92,7 +92,7 @@ export function visualize(
   checkRange('learning rate', learningRate, 1e-6, 1000);
   checkRange('octaves', octaves, 1, 8, true);
   checkRange('octave scale', octaveScale, 1.01, 4);
-  const preprocess = scalerFor(summary.inputShape[2], summary.preprocessing.preset);
+  const preprocess = modelScaler(summary);
   const layer = kind === 'classimage' ? '' : (options.layer ?? summary.defaultLayer ?? '');
   if (kind !== 'classimage') {
     const info = summary.layers.find((l) => l.name === layer);

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { SCALING_PRESETS, type Preprocessing, type ScalingPreset } from '../types';
+import { CHANNEL_ORDERS, SCALING_PRESETS, type ChannelOrder, type Preprocessing, type ScalingPreset } from '../types';
 import { ModelError } from './modelFiles';
 
 export const SIDECAR_NAME = 'cnnlens.json';
@@ -26,8 +26,10 @@ export interface ModelConfig {
   displayName: string | null;
 }
 
-interface Sidecar {
+/** What `cnnlens.json` may hold; the configure flow writes it, the loader reads it. */
+export interface Sidecar {
   preprocess?: unknown;
+  channelOrder?: unknown;
   labels?: unknown;
   layer?: unknown;
   name?: unknown;
@@ -37,7 +39,11 @@ export function isScalingPreset(value: unknown): value is ScalingPreset {
   return typeof value === 'string' && (SCALING_PRESETS as readonly string[]).includes(value);
 }
 
-async function readSidecar(dir: string): Promise<Sidecar | null> {
+export function isChannelOrder(value: unknown): value is ChannelOrder {
+  return typeof value === 'string' && (CHANNEL_ORDERS as readonly string[]).includes(value);
+}
+
+export async function readSidecar(dir: string): Promise<Sidecar | null> {
   const file = path.join(dir, SIDECAR_NAME);
   let text: string;
   try {
@@ -115,12 +121,16 @@ export async function resolveModelConfig(
   if (sidecar?.preprocess !== undefined && !isScalingPreset(sidecar.preprocess)) {
     throw new ModelError(`${sidecarFile}: "preprocess" must be one of ${SCALING_PRESETS.join(', ')}.`);
   }
+  if (sidecar?.channelOrder !== undefined && !isChannelOrder(sidecar.channelOrder)) {
+    throw new ModelError(`${sidecarFile}: "channelOrder" must be one of ${CHANNEL_ORDERS.join(', ')}.`);
+  }
 
   let preprocessing: Preprocessing;
   if (overrides.preprocess) preprocessing = { preset: overrides.preprocess, source: 'command line' };
   else if (isScalingPreset(sidecar?.preprocess)) preprocessing = { preset: sidecar.preprocess, source: SIDECAR_NAME };
   else if (defaults.preprocess) preprocessing = { preset: defaults.preprocess, source: 'settings' };
   else preprocessing = { preset: 'mobilenet', source: 'default' };
+  if (isChannelOrder(sidecar?.channelOrder) && sidecar.channelOrder !== 'rgb') preprocessing.channelOrder = sidecar.channelOrder;
 
   let labels: string[] | null = null;
   if (overrides.labelsPath) labels = await readLabels(overrides.labelsPath);
@@ -145,4 +155,29 @@ export function fitLabels(labels: string[] | null, numClasses: number): string[]
   if (labels && labels.length === numClasses) return labels;
   if (labels && labels.length === numClasses - 1) return ['(background)', ...labels];
   return Array.from({ length: numClasses }, (_, i) => labels?.[i] ?? `class ${i}`);
+}
+
+/** What the configure flow sets; keys it does not name (layer, name, …) are kept as they were. */
+export interface SidecarUpdate {
+  preprocess: ScalingPreset;
+  channelOrder: ChannelOrder;
+  /** A file name inside the model's folder, the labels themselves, null for none; undefined keeps them. */
+  labels?: string | string[] | null;
+}
+
+/** Writes `cnnlens.json` next to the model, merged into what is there, through a temp file and a rename. */
+export async function writeSidecar(modelDir: string, update: SidecarUpdate): Promise<string> {
+  const file = path.join(modelDir, SIDECAR_NAME);
+  const existing = (await readSidecar(modelDir)) ?? {};
+  if (typeof update.labels === 'string') insideFolder(modelDir, update.labels, 'labels file');
+  const next: Sidecar & Record<string, unknown> = { ...existing, preprocess: update.preprocess };
+  // RGB is the default; caffe is BGR by definition. Only a real choice is written.
+  if (update.channelOrder === 'bgr' && update.preprocess !== 'caffe') next.channelOrder = 'bgr';
+  else delete next.channelOrder;
+  if (update.labels === null) delete next.labels;
+  else if (update.labels !== undefined) next.labels = update.labels;
+  const temp = `${file}.${process.pid}.tmp`;
+  await fs.writeFile(temp, `${JSON.stringify(next, null, 2)}\n`, 'utf8');
+  await fs.rename(temp, file);
+  return file;
 }

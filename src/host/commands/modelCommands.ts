@@ -38,7 +38,7 @@ function settingValue(uri: vscode.Uri): string {
   return folder ? path.relative(folder.uri.fsPath, uri.fsPath) : uri.fsPath;
 }
 
-async function useModel(uri: vscode.Uri | null): Promise<void> {
+export async function useModel(uri: vscode.Uri | null): Promise<void> {
   if (uri && !vscode.workspace.isTrusted) {
     void vscode.window.showWarningMessage('CNN Lens: in Restricted Mode only the bundled model is used. Trust this workspace to explain with its own models.');
     return;
@@ -47,7 +47,8 @@ async function useModel(uri: vscode.Uri | null): Promise<void> {
   await vscode.workspace.getConfiguration('cnnLens').update('model', uri ? settingValue(uri) : '', target);
 }
 
-export function registerModelCommands(context: vscode.ExtensionContext, log: (line: string) => void): void {
+/** `onChosen` hears of every user model picked (the guided setup is offered for ones without cnnlens.json). */
+export function registerModelCommands(context: vscode.ExtensionContext, log: (line: string) => void, onChosen: (modelJsonPath: string) => void = () => undefined): void {
   const select = async () => {
     const models = await findWorkspaceModels();
     const current = vscode.workspace.getConfiguration('cnnLens').get<string>('model', '').trim();
@@ -62,7 +63,9 @@ export function registerModelCommands(context: vscode.ExtensionContext, log: (li
     const choice = await vscode.window.showQuickPick(items, {
       placeHolder: models.length ? 'Model to explain images with' : 'No TF.js model.json found in this workspace (node_modules and build folders are skipped)',
     });
-    if (choice) await useModel(choice.uri);
+    if (!choice) return;
+    await useModel(choice.uri);
+    if (choice.uri && vscode.workspace.isTrusted) onChosen(choice.uri.fsPath);
   };
   context.subscriptions.push(
     vscode.commands.registerCommand('cnnLens.selectModel', () => select().catch((error: Error) => log(`Select model failed: ${error.message}`))),
@@ -79,6 +82,7 @@ export function registerModelCommands(context: vscode.ExtensionContext, log: (li
         // Show the model's layers: the reason the user picked "Inspect Model".
         await vscode.commands.executeCommand(`${MODEL_VIEW_ID}.focus`);
         void vscode.window.showInformationMessage(`CNN Lens: explaining with ${settingValue(clicked)} (${kind} model).`);
+        onChosen(clicked.fsPath);
       } catch (error) {
         void vscode.window.showErrorMessage(`CNN Lens: could not use ${clicked.fsPath}: ${(error as Error).message}`);
       }

@@ -1,0 +1,62 @@
+/**
+ * "Check preprocessing": the model's top-5 on one image under each input scaling, so a user sees at
+ * once which scaling the model was trained with (the right one gives a confident, sensible answer;
+ * a wrong one gives the same few classes for every image, or a flat distribution).
+ */
+import type { Tensor4D } from '@tensorflow/tfjs-core';
+import type { LoadedModel } from './models/loadModel';
+import { probabilities, topK } from './postprocess';
+import { scalerFor, toModelPixels } from './preprocess';
+import { tf } from './tf';
+import { SCALING_PRESETS, type ChannelOrder, type Prediction, type RgbaImage, type ScalingPreset } from './types';
+
+export interface ScalingCandidate {
+  preset: ScalingPreset;
+  channelOrder: ChannelOrder;
+}
+
+export interface ScalingCheck extends ScalingCandidate {
+  predictions: Prediction[];
+  /** Smallest and largest value the model was fed. */
+  inputRange: [number, number];
+  /** The scaling the model is configured with now. */
+  inUse: boolean;
+}
+
+/** Every preset in RGB (caffe is BGR by definition), plus the model's own scaling if it is a BGR one. */
+export function scalingCandidates(model: LoadedModel): ScalingCandidate[] {
+  const candidates: ScalingCandidate[] = SCALING_PRESETS.map((preset) => ({ preset, channelOrder: preset === 'caffe' ? 'bgr' : 'rgb' }));
+  const { preset, channelOrder = 'rgb' } = model.summary.preprocessing;
+  if (!candidates.some((c) => c.preset === preset && c.channelOrder === channelOrder)) candidates.push({ preset, channelOrder });
+  return candidates;
+}
+
+function sameScaling(a: ScalingCandidate, preset: ScalingPreset, channelOrder: ChannelOrder): boolean {
+  return a.preset === preset && (a.channelOrder === channelOrder || preset === 'caffe');
+}
+
+/** One batched forward pass over the image scaled every way. */
+export function checkScalings(model: LoadedModel, image: RgbaImage, candidates = scalingCandidates(model), k = 5): ScalingCheck[] {
+  const { adapter, summary, labels } = model;
+  const channels = summary.inputShape[2];
+  const { preset: usedPreset, channelOrder: usedOrder = 'rgb' } = summary.preprocessing;
+  const { inputs, scores } = tf.tidy(() => {
+    const pixels = toModelPixels(image, summary.inputShape);
+    const scaled = candidates.map((c) => scalerFor(channels, c.preset, c.channelOrder)(pixels));
+    return { inputs: scaled, scores: adapter.scores(tf.concat(scaled, 0) as Tensor4D) };
+  });
+  try {
+    return candidates.map((candidate, i) => {
+      const probs = tf.tidy(() => probabilities(scores.slice([i, 0], [1, -1]), adapter.hasLogits));
+      let min = Infinity;
+      let max = -Infinity;
+      for (const v of inputs[i].dataSync()) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      return { ...candidate, predictions: topK(probs, labels, k), inputRange: [min, max] as [number, number], inUse: sameScaling(candidate, usedPreset, usedOrder) };
+    });
+  } finally {
+    tf.dispose([...inputs, scores]);
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * "Check Preprocessing": runs the model on one image under every input scaling and lists the top-5 of
+ * each in a quick pick, the configured one ticked. The right scaling is usually obvious: a confident,
+ * sensible top-5; wrong ones give a flat or absurd one.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { ScalingCandidate, ScalingCheck } from '../../engine/preprocessCheck';
+import { RunCancelledError, type EngineApi } from '../engineApi';
+import { CancelSource } from '../panel/cancelSource';
+import { PRESET_TEXT, scalingTitle } from './presetText';
+
+function percent(score: number): string {
+  return `${(score * 100).toFixed(score >= 0.1 ? 0 : 1)}%`;
+}
+
+function describeCheck(check: ScalingCheck, mostConfident: boolean): vscode.QuickPickItem & { check: ScalingCheck } {
+  const [top] = check.predictions;
+  const marks = `${check.inUse ? '$(check) ' : ''}${mostConfident ? '$(star-full) ' : ''}`;
+  const [min, max] = check.inputRange;
+  return {
+    label: `${marks}${scalingTitle(check.preset, check.channelOrder)}`,
+    description: top ? `${top.label} ${percent(top.score)}${check.inUse ? ' · in use' : ''}${mostConfident ? ' · most confident' : ''}` : '',
+    detail: `${check.predictions.map((p) => `${p.label} ${percent(p.score)}`).join(' · ')}   (input ${min.toFixed(2)} … ${max.toFixed(2)}; ${PRESET_TEXT[check.preset].detail})`,
+    check,
+  };
+}
+
+/** The scalings' top-5 on `image`, with a cancellable progress notification; undefined when cancelled. */
+async function runChecks(engine: EngineApi, image: vscode.Uri): Promise<ScalingCheck[] | undefined> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, cancellable: true, title: `CNN Lens: running the model on ${path.basename(image.fsPath)} under each input scaling…` },
+    async (_progress, token) => {
+      const cancel = new CancelSource();
+      const subscription = token.onCancellationRequested(() => cancel.cancel());
+      try {
+        return await engine.checkScalings(image.fsPath, cancel);
+      } catch (error) {
+        if (error instanceof RunCancelledError) return undefined;
+        throw error;
+      } finally {
+        subscription.dispose();
+      }
+    },
+  );
+}
+
+/** Shows the check for `image`; resolves to the scaling the user picked (undefined: dismissed). */
+export async function pickScalingOnImage(engine: EngineApi, image: vscode.Uri, modelName: string): Promise<ScalingCandidate | undefined> {
+  const checks = await runChecks(engine, image);
+  if (!checks) return undefined;
+  const best = checks.reduce((a, b) => ((b.predictions[0]?.score ?? 0) > (a.predictions[0]?.score ?? 0) ? b : a));
+  const items = checks.map((check) => describeCheck(check, check === best));
+  const picked = await vscode.window.showQuickPick(items, {
+    title: `${modelName} on ${path.basename(image.fsPath)}: top-5 under each input scaling`,
+    placeHolder: 'Pick the scaling whose predictions look right for this image (✓ = in use)',
+    matchOnDetail: true,
+  });
+  return picked ? { preset: picked.check.preset, channelOrder: picked.check.channelOrder } : undefined;
+}
