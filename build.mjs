@@ -1,6 +1,7 @@
 // One script builds every bundle. `tsc --noEmit` type-checks first (npm run compile); esbuild only bundles.
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
@@ -60,6 +61,12 @@ for (const file of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tf
 }
 cpSync('node_modules/@vscode/codicons/dist/codicon.css', 'dist/codicon.css');
 cpSync('node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/codicon.ttf');
+
+// The model zoo writes these ImageNet class names (Apache-2.0, from @tensorflow-models/mobilenet, a dev
+// dependency) next to each downloaded model: an array, index = class id.
+const { IMAGENET_CLASSES } = createRequire(import.meta.url)('@tensorflow-models/mobilenet/dist/imagenet_classes.js');
+mkdirSync('dist/zoo', { recursive: true });
+writeFileSync('dist/zoo/imagenet_classes.json', JSON.stringify(Object.keys(IMAGENET_CLASSES).map((i) => IMAGENET_CLASSES[i])));
 
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();

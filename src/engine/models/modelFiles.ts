@@ -25,18 +25,18 @@ export interface ModelFiles {
   sizeOnDisk: number;
 }
 
-const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
 
-interface WeightSpec {
+export interface WeightSpec {
   name: string;
   shape: number[];
   dtype: string;
   quantization?: { dtype?: string };
 }
 
-function weightBytes(spec: WeightSpec, file: string): number {
+export function weightBytes(spec: WeightSpec, file: string): number {
   const storedType = spec.quantization?.dtype ?? spec.dtype;
   const size = BYTES_PER_ELEMENT[storedType];
   if (size === undefined) {
@@ -49,7 +49,7 @@ function weightBytes(spec: WeightSpec, file: string): number {
 }
 
 /** A manifest path must name a file inside the model's folder: no "..", no absolute paths, no URLs. */
-function resolveShardPath(dir: string, shard: unknown, file: string): string {
+export function resolveShardPath(dir: string, shard: unknown, file: string): string {
   if (typeof shard !== 'string' || shard.length === 0) {
     throw new ModelError(`${file}: a weightsManifest path is not a file name.`);
   }
@@ -64,7 +64,7 @@ function resolveShardPath(dir: string, shard: unknown, file: string): string {
   return resolved;
 }
 
-function formatOf(json: Record<string, unknown>, file: string): ModelFormat {
+export function formatOf(json: Record<string, unknown>, file: string): ModelFormat {
   const topology = json.modelTopology as Record<string, unknown> | null | undefined;
   if (!topology || typeof topology !== 'object') {
     throw new ModelError(`${file} has no modelTopology: it is a weights-only manifest, not a model.`);
