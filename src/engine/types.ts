@@ -51,7 +51,7 @@ export interface LayerInfo {
 export interface ModelSummary {
   name: string;
   path: string;
-  format: 'layers' | 'graph';
+  format: 'layers' | 'graph' | 'onnx';
   /** [height, width, channels] */
   inputShape: [number, number, number];
   numClasses: number;

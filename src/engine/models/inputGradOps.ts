@@ -9,10 +9,12 @@
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
 
-export type Padding = 'same' | 'valid';
+/** tfjs's padding: 'same', 'valid', or explicit [[0, 0], [top, bottom], [left, right], [0, 0]] (NHWC). */
+export type Padding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 
 /** Leading (top/left) padding tfjs applies for one spatial axis. */
-function leadingPad(size: number, kernel: number, stride: number, padding: Padding): number {
+function leadingPad(size: number, kernel: number, stride: number, padding: Padding, axis: 1 | 2): number {
+  if (Array.isArray(padding)) return padding[axis][0];
   if (padding === 'valid') return 0;
   const out = Math.ceil(size / stride);
   const total = Math.max((out - 1) * stride + kernel - size, 0);
@@ -72,13 +74,17 @@ function convInputGradient(
   return tf.tidy(() => {
     let spread = dilateSpatially(dy, sh);
     if (sw !== sh) throw new Error('Unequal strides are not supported by the input-gradient depthwise convolution.');
-    const pt = leadingPad(h, kh, sh, padding);
-    const pl = leadingPad(w, kw, sw, padding);
+    const pt = leadingPad(h, kh, sh, padding, 1);
+    const pl = leadingPad(w, kw, sw, padding, 2);
     const top = kh - 1 - pt;
     const left = kw - 1 - pl;
     const bottom = h + kh - 1 - top - spread.shape[1];
     const right = w + kw - 1 - left - spread.shape[2];
-    spread = tf.pad(spread, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    if (bottom < 0 || right < 0) {
+      // Explicit padding past the last input row/column: those outputs' gradients reach no input there.
+      spread = tf.slice(spread, [0, 0, 0, 0], [-1, spread.shape[1] + Math.min(bottom, 0), spread.shape[2] + Math.min(right, 0), -1]);
+    }
+    spread = tf.pad(spread, [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]]);
     return kind === 'depthwise' ? tf.depthwiseConv2d(spread, gradientKernel, 1, 'valid') : tf.conv2d(spread, gradientKernel, 1, 'valid');
   });
 }

@@ -8,7 +8,9 @@ import { defaultCamLayer, type ModelAdapter } from './adapter';
 import { GraphAdapter } from './graphAdapter';
 import { LayersAdapter } from './layersAdapter';
 import { fitLabels, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
-import { ModelError, readModelFiles, type ModelFiles } from './modelFiles';
+import { isOnnxPath, ModelError, readModelFiles, type ModelFiles, type ModelFormat } from './modelFiles';
+import { OnnxAdapter } from './onnx/onnxAdapter';
+import { readOnnxFile } from './onnx/onnxFile';
 import type { ModelSummary } from '../types';
 
 export interface LoadedModel {
@@ -20,7 +22,7 @@ export interface LoadedModel {
 
 type AdapterFactory = (files: ModelFiles) => Promise<ModelAdapter>;
 
-const ADAPTERS: Record<ModelFiles['format'], AdapterFactory> = {
+const TFJS_ADAPTERS: Record<ModelFiles['format'], AdapterFactory> = {
   layers: async (files) => new LayersAdapter(await tfl.loadLayersModel(tf.io.fromMemory(files.artifacts))),
   graph: async (files) => {
     const model = await tfc.loadGraphModel(tf.io.fromMemory(files.artifacts));
@@ -58,28 +60,47 @@ async function withoutLeaks(load: () => Promise<ModelAdapter>): Promise<ModelAda
   }
 }
 
+/** What loadModel reads before it builds the adapter: the model's folder and path, and a factory. */
+interface ModelSource {
+  dir: string;
+  file: string;
+  format: ModelFormat;
+  sizeOnDisk: number;
+  build: () => Promise<ModelAdapter>;
+}
+
+async function readModelSource(modelPath: string): Promise<ModelSource> {
+  if (isOnnxPath(modelPath)) {
+    const file = path.resolve(modelPath);
+    const { model, sizeOnDisk } = await readOnnxFile(file);
+    return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async () => new OnnxAdapter(model, file) };
+  }
+  const files = await readModelFiles(modelPath);
+  return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build: () => TFJS_ADAPTERS[files.format](files) };
+}
+
 export async function loadModel(
   modelPath: string,
   overrides: ModelConfigOverrides = {},
   defaults: ModelConfigOverrides = {},
 ): Promise<LoadedModel> {
-  const files = await readModelFiles(modelPath);
-  const config = await resolveModelConfig(files.dir, overrides, defaults);
+  const source = await readModelSource(modelPath);
+  const config = await resolveModelConfig(source.dir, overrides, defaults);
   const adapter = await withoutLeaks(async () => {
     try {
-      return await ADAPTERS[files.format](files);
+      return await source.build();
     } catch (error) {
       if (error instanceof ModelError) throw error;
-      throw new ModelError(`${files.modelJsonPath} could not be loaded: ${(error as Error).message}`);
+      throw new ModelError(`${source.file} could not be loaded: ${(error as Error).message}`);
     }
   });
   const labels = fitLabels(config.labels, adapter.numClasses);
   const layerNames = new Set(adapter.layers.map((layer) => layer.name));
   const sidecarLayer = config.layer && layerNames.has(config.layer) ? config.layer : null;
   const summary: ModelSummary = {
-    name: config.displayName ?? path.basename(files.dir),
-    path: files.modelJsonPath,
-    format: files.format,
+    name: config.displayName ?? (source.format === 'onnx' ? path.basename(source.file, path.extname(source.file)) : path.basename(source.dir)),
+    path: source.file,
+    format: source.format,
     inputShape: adapter.inputShape,
     numClasses: adapter.numClasses,
     layers: adapter.layers,
@@ -87,5 +108,5 @@ export async function loadModel(
     preprocessing: config.preprocessing,
     hasLogits: adapter.hasLogits,
   };
-  return { adapter, summary, labels, sizeOnDisk: files.sizeOnDisk };
+  return { adapter, summary, labels, sizeOnDisk: source.sizeOnDisk };
 }

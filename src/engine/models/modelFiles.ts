@@ -14,15 +14,21 @@ export class ModelError extends Error {
   }
 }
 
-export type ModelFormat = 'layers' | 'graph';
+export type TfjsFormat = 'layers' | 'graph';
+export type ModelFormat = TfjsFormat | 'onnx';
 
 export interface ModelFiles {
   dir: string;
   modelJsonPath: string;
-  format: ModelFormat;
+  format: TfjsFormat;
   artifacts: io.ModelArtifacts;
   /** model.json plus every shard, in bytes. */
   sizeOnDisk: number;
+}
+
+/** An `.onnx` file is a model by itself (loadModel reads it with onnx/onnxFile.ts). */
+export function isOnnxPath(modelPath: string): boolean {
+  return path.extname(modelPath).toLowerCase() === '.onnx';
 }
 
 export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
@@ -64,7 +70,7 @@ export function resolveShardPath(dir: string, shard: unknown, file: string): str
   return resolved;
 }
 
-export function formatOf(json: Record<string, unknown>, file: string): ModelFormat {
+export function formatOf(json: Record<string, unknown>, file: string): TfjsFormat {
   const topology = json.modelTopology as Record<string, unknown> | null | undefined;
   if (!topology || typeof topology !== 'object') {
     throw new ModelError(`${file} has no modelTopology: it is a weights-only manifest, not a model.`);
@@ -93,9 +99,9 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
   }
 }
 
-/** Accepts a model.json path or its folder. */
+/** Accepts a model.json path or its folder, or an .onnx file. */
 export function modelJsonPathOf(modelPath: string): string {
-  return path.basename(modelPath).toLowerCase().endsWith('.json') ? modelPath : path.join(modelPath, 'model.json');
+  return path.basename(modelPath).toLowerCase().endsWith('.json') || isOnnxPath(modelPath) ? modelPath : path.join(modelPath, 'model.json');
 }
 
 export async function readModelFiles(modelPath: string): Promise<ModelFiles> {

@@ -1,0 +1,291 @@
+/**
+ * ONNX models (issue #8), run by CNN Lens's own executor on TF.js ops. The engine hands NHWC images and
+ * reads NHWC activations; the graph is NCHW. An NCHW image input is fed as an NHWC-stored value (no
+ * transpose), convolutions and pools run in NHWC, and a 4-D layer's output is handed out in NHWC — the
+ * same [h, w, c] maps the TF.js adapters give.
+ */
+import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { tf } from '../../tf';
+import type { LayerInfo } from '../../types';
+import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
+import { ModelError } from '../modelFiles';
+import type { ReluRule } from '../reluRules';
+import { OnnxExecutor, type Step } from './executor';
+import type { OnnxModel, OnnxNode } from './onnxFile';
+import { rectifierOf } from './ops/activation';
+import { isGlobalAverage } from './ops/pool';
+import { asNhwc, attr, logicalShape, nhwcValue, numbers, plain, plainValue, type Value } from './ops/types';
+
+/** Bookkeeping nodes not worth listing as layers. */
+const HIDDEN_OPS = new Set(['Shape', 'Cast', 'Identity', 'Dropout', 'Constant', 'ConstantOfShape']);
+/** Nodes whose weights the randomisation check replaces. */
+const WEIGHTED_OPS = new Set(['Conv', 'Gemm', 'MatMul']);
+/** Ops that only reshape on the way from a pooled map to the classifier. */
+const RESHAPES = new Set(['Flatten', 'Reshape', 'Squeeze', 'Identity', 'Dropout']);
+
+interface Probe {
+  shape: number[];
+  dtype: string;
+}
+
+export class OnnxAdapter implements ModelAdapter {
+  readonly format = 'onnx' as const;
+  readonly supportsReluRules = true;
+  readonly gradientsOnWasm: boolean;
+  readonly hasLogits: boolean;
+  readonly inputShape: [number, number, number];
+  readonly numClasses: number;
+  readonly layers: LayerInfo[];
+
+  private readonly executor: OnnxExecutor;
+  private readonly inputName: string;
+  /** True when the graph's input is NCHW (the usual PyTorch export); false for NHWC inputs. */
+  private readonly channelsFirst: boolean;
+  private readonly scoreTensor: string;
+  /** Layer name → the step (exact plan) whose first output is the layer's output. */
+  private readonly layerSteps = new Map<string, Step>();
+  /** Conv layers' kernels in HWIO (unfolded), for layerWeights. */
+  private readonly kernels = new Map<string, Tensor4D>();
+  private head: GapHead | null = null;
+
+  constructor(model: OnnxModel, private readonly file: string) {
+    if (model.inputs.length !== 1) {
+      throw new ModelError(`${file} has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')}); CNN Lens explains single-input image models.`);
+    }
+    const input = model.inputs[0];
+    const dims = input.dims;
+    if (!dims || dims.length !== 4) throw new ModelError(`${file}: input "${input.name}" has shape ${JSON.stringify(dims)}; CNN Lens needs a 4-D image input [batch, channels, height, width].`);
+    const [, d1, d2, d3] = dims;
+    this.channelsFirst = !(d3 !== null && d3 <= 4 && (d1 === null || d1 > 4));
+    const [h, w, c] = this.channelsFirst ? [d2, d3, d1] : [d1, d2, d3];
+    if (!h || !w || !c) {
+      throw new ModelError(`${file}: input "${input.name}" has shape ${JSON.stringify(dims.map((d) => d ?? '?'))}; CNN Lens needs a fixed height, width and channel count (export with a fixed input size).`);
+    }
+    this.inputShape = [h, w, c];
+    this.inputName = input.name;
+    if (!model.outputs.length) throw new ModelError(`${file} declares no graph output.`);
+    this.executor = new OnnxExecutor(model, file);
+    try {
+      const outputName = model.outputs[0].name;
+      const last = this.executor.producerOf(outputName)?.node;
+      // Score with logits: step back over a trailing Softmax.
+      this.scoreTensor = last?.opType === 'Softmax' || last?.opType === 'LogSoftmax' ? last.inputs[0] : outputName;
+      this.hasLogits = last?.opType !== 'Sigmoid';
+      const probes = this.probe();
+      const score = probes.get(this.scoreTensor);
+      this.numClasses = score ? score.shape.slice(1).reduce((a, b) => a * b, 1) : 0;
+      if (!this.numClasses) throw new ModelError(`${file}: could not read the class count from "${this.scoreTensor}".`);
+      this.layers = this.listLayers(probes);
+      this.head = this.findGapHead();
+      this.gradientsOnWasm = this.executor.exact.every((step) => this.gradientOnWasm(step, probes));
+      for (const step of this.executor.exact) {
+        if (step.node.opType === 'Conv' && step.prepared && this.layerSteps.has(step.node.name)) {
+          const weight = this.executor.constants.get(step.node.inputs[1])!.tensor;
+          this.kernels.set(step.node.name, tf.tidy(() => tf.transpose(weight, [2, 3, 1, 0]) as Tensor4D));
+        }
+      }
+    } catch (error) {
+      this.dispose();
+      if (error instanceof ModelError) throw error;
+      throw new ModelError(`${file} could not be run: ${(error as Error).message}`);
+    }
+  }
+
+  private feed(input: Tensor4D): Value {
+    if (input.shape[3] !== this.inputShape[2]) throw new Error(`The input has ${input.shape[3]} channels; the model expects ${this.inputShape[2]}.`);
+    return this.channelsFirst ? nhwcValue(input) : plainValue(input);
+  }
+
+  /** Shapes and dtypes of every tensor for one zero image (ONNX files need not store them). */
+  private probe(): Map<string, Probe> {
+    const probes = new Map<string, Probe>();
+    tf.tidy(() => {
+      const values = new Map([[this.inputName, this.feed(tf.zeros([1, ...this.inputShape]) as Tensor4D)]]);
+      this.executor.run(this.executor.exact, values);
+      for (const [name, value] of values) probes.set(name, { shape: logicalShape(value), dtype: value.tensor.dtype });
+    });
+    return probes;
+  }
+
+  private listLayers(probes: Map<string, Probe>): LayerInfo[] {
+    const layers: LayerInfo[] = [];
+    for (const step of this.executor.exact) {
+      const { node } = step;
+      const probe = probes.get(node.outputs[0]);
+      if (HIDDEN_OPS.has(node.opType) || !probe || probe.dtype !== 'float32') continue;
+      const shape = probe.shape.length === 4 ? [probe.shape[2], probe.shape[3], probe.shape[1]] : probe.shape.slice(1);
+      const constants = node.inputs.filter((name) => name && this.executor.constants.get(name)?.tensor.dtype === 'float32');
+      const params = constants.reduce((sum, name) => sum + this.executor.constants.get(name)!.tensor.size, 0);
+      const kernel = node.opType === 'Conv' && this.executor.constants.get(node.inputs[1])?.tensor.rank === 4;
+      this.layerSteps.set(node.name, step);
+      layers.push({ name: node.name, kind: node.opType, outputShape: shape, params, camCapable: isCamCapableShape(shape), hasKernel: kernel });
+    }
+    return layers;
+  }
+
+  /** Whether tf.grad through the step works on wasm (see inputGradOps; wasm lacks some gradient kernels). */
+  private gradientOnWasm(step: Step, probes: Map<string, Probe>): boolean {
+    const { node } = step;
+    if (node.opType === 'Conv') {
+      const dilated = (attr.ints(node, 'dilations') ?? [1, 1]).some((d) => d !== 1);
+      const strides = attr.ints(node, 'strides') ?? [1, 1];
+      const depthwise = step.prepared?.mode === 'depthwise';
+      return !depthwise || (step.prepared!.filters[0].shape[3] === 1 && !dilated && strides[0] === strides[1]);
+    }
+    if (node.opType === 'Gather') return probes.get(node.inputs[0])?.dtype !== 'float32';
+    if (node.opType === 'Pad') return attr.string(node, 'mode', 'constant') === 'constant';
+    return true;
+  }
+
+  private stepOf(layer: string): Step {
+    const step = this.layerSteps.get(layer);
+    if (!step) throw new Error(`The model has no layer named "${layer}".`);
+    return step;
+  }
+
+  private scoresOf(values: Map<string, Value>, batch: number): Tensor2D {
+    const value = values.get(this.scoreTensor);
+    if (!value) throw new Error('The model did not produce class scores.');
+    return plain(value).reshape([batch, -1]) as Tensor2D;
+  }
+
+  private spatial(value: Value | undefined, layer: string): Tensor4D {
+    if (!value) throw new Error(`Layer "${layer}" produced no output.`);
+    if (value.tensor.rank !== 4) throw new Error(`Layer "${layer}" has a ${value.tensor.rank}-D output; a spatial (4-D) layer is needed.`);
+    return asNhwc(value, layer);
+  }
+
+  scores(input: Tensor4D, rule: ReluRule | null = null): Tensor2D {
+    return tf.tidy(() => {
+      const values = new Map([[this.inputName, this.feed(input)]]);
+      this.executor.run(this.executor.plan([this.scoreTensor]), values, rule);
+      return this.scoresOf(values, input.shape[0]);
+    });
+  }
+
+  /** The rectifier's input when `layer` is a rectifier node (Relu, LeakyRelu, Clip as ReLU6). */
+  private beforeRectifier(node: OnnxNode): string | null {
+    const inputs = node.inputs.map((name) => (name ? this.executor.constants.get(name) : undefined));
+    return rectifierOf(node, inputs, this.executor.opset) ? node.inputs[0] : null;
+  }
+
+  layerOutput(input: Tensor4D, layer: string, rule: ReluRule | null = null, beforeRectifier = false): Tensor4D {
+    const { node } = this.stepOf(layer);
+    const target = (beforeRectifier && this.beforeRectifier(node)) || node.outputs[0];
+    return tf.tidy(() => {
+      const values = new Map([[this.inputName, this.feed(input)]]);
+      this.executor.run(this.executor.plan([target]), values, rule);
+      return this.spatial(values.get(target), layer);
+    });
+  }
+
+  split(input: Tensor4D, layer: string): SplitModel {
+    const target = this.stepOf(layer).node.outputs[0];
+    const plan = this.executor.plan([this.scoreTensor, target]);
+    if (!plan.some((step) => step.outputs.includes(target))) throw new Error(`Layer "${layer}" does not lead to the model's class scores.`);
+    const values = new Map([[this.inputName, this.feed(input)]]);
+    this.executor.run(plan, values);
+    const activations = this.spatial(values.get(target), layer);
+    const downstream = this.executor.downstreamOf(target, plan);
+    if (!downstream.length && target !== this.scoreTensor) throw new Error(`Layer "${layer}" does not lead to the model's class scores.`);
+    const head = (replaced: Tensor4D): Tensor2D => {
+      const rerun = new Map(values);
+      downstream.forEach((step) => step.outputs.forEach((name) => rerun.delete(name)));
+      rerun.set(target, nhwcValue(replaced));
+      this.executor.run(downstream, rerun);
+      return this.scoresOf(rerun, replaced.shape[0]);
+    };
+    return { activations, scores: this.scoresOf(values, input.shape[0]), head };
+  }
+
+  gapHead(): GapHead | null {
+    return this.head;
+  }
+
+  /** GlobalAveragePool (or ReduceMean over H, W) → reshapes → Gemm with constant weights; made once, at load. */
+  private findGapHead(): GapHead | null {
+    const gemm = this.executor.producerOf(this.scoreTensor)?.node;
+    if (!gemm || gemm.opType !== 'Gemm' || attr.int(gemm, 'transA', 0) !== 0) return null;
+    const b = this.executor.constants.get(gemm.inputs[1])?.tensor;
+    const c = gemm.inputs[2] ? this.executor.constants.get(gemm.inputs[2])?.tensor : null;
+    if (!b || b.rank !== 2 || c === undefined) return null;
+    let tensor = gemm.inputs[0];
+    let pool = this.executor.producerOf(tensor)?.node;
+    while (pool && RESHAPES.has(pool.opType)) {
+      tensor = pool.inputs[0];
+      pool = this.executor.producerOf(tensor)?.node;
+    }
+    const axes = pool?.opType === 'ReduceMean' ? numbers(this.executor.constants.get(pool.inputs[1] ?? '')) : null;
+    if (!pool || !isGlobalAverage(pool, axes)) return null;
+    const pooled = this.executor.producerOf(pool.inputs[0])?.node;
+    if (!pooled || !this.layerSteps.has(pooled.name)) return null;
+    const transB = attr.int(gemm, 'transB', 0) === 1;
+    if ((transB ? b.shape[0] : b.shape[1]) !== this.numClasses || (c && c.size !== this.numClasses)) return null;
+    const alpha = attr.float(gemm, 'alpha', 1);
+    const beta = attr.float(gemm, 'beta', 1);
+    const weights = tf.tidy(() => (transB ? b.transpose() : b).mul(alpha) as Tensor2D);
+    const bias = c ? tf.tidy(() => c.mul(beta).reshape([-1]) as Tensor1D) : null;
+    return { layer: pooled.name, weights, bias };
+  }
+
+  layerWeights(layer: string): Tensor[] {
+    const { node } = this.stepOf(layer);
+    const kernel = this.kernels.get(layer);
+    if (kernel) {
+      const bias = node.inputs[2] ? this.executor.constants.get(node.inputs[2])?.tensor : undefined;
+      return bias ? [kernel, bias] : [kernel];
+    }
+    return node.inputs.flatMap((name) => {
+      const t = name ? this.executor.constants.get(name)?.tensor : undefined;
+      return t && t.dtype === 'float32' ? [t] : [];
+    });
+  }
+
+  weightedLayers(): string[] {
+    return this.executor
+      .plan([this.scoreTensor], true)
+      .filter((step) => WEIGHTED_OPS.has(step.node.opType) && this.layerSteps.has(step.node.name) && this.weightNames(step.node).length > 0)
+      .map((step) => step.node.name)
+      .reverse();
+  }
+
+  /** The constant float weights (and bias) a layer node reads. */
+  private weightNames(node: OnnxNode): string[] {
+    return node.inputs.slice(1, 3).filter((name) => name && this.executor.constants.get(name)?.tensor.dtype === 'float32');
+  }
+
+  async withRandomWeights<T>(names: string[], seed: number, run: () => Promise<T>): Promise<T> {
+    const replacements = new Map<string, Tensor>();
+    names.forEach((layer, i) => {
+      this.weightNames(this.stepOf(layer).node).forEach((name, j) => {
+        const original = this.executor.constants.get(name)!.tensor;
+        const random = tf.tidy(() => {
+          const { mean, variance } = tf.moments(original);
+          const spread = Math.sqrt(variance.dataSync()[0]) || 0.05;
+          return tf.randomNormal(original.shape, mean.dataSync()[0], spread, 'float32', seed + 101 * i + j);
+        });
+        replacements.set(name, tf.keep(random));
+      });
+    });
+    const originals = this.executor.replaceConstants(replacements);
+    try {
+      return await run();
+    } finally {
+      this.executor.replaceConstants(originals);
+      tf.dispose([...replacements.values()]);
+    }
+  }
+
+  ownedTensors(): Tensor[] {
+    const head = this.head ? [this.head.weights, ...(this.head.bias ? [this.head.bias] : [])] : [];
+    return [...this.executor.ownedTensors(), ...this.kernels.values(), ...head];
+  }
+
+  dispose(): void {
+    this.executor?.dispose();
+    tf.dispose([...this.kernels.values()]);
+    this.kernels.clear();
+    if (this.head) tf.dispose([this.head.weights, ...(this.head.bias ? [this.head.bias] : [])]);
+    this.head = null;
+  }
+}

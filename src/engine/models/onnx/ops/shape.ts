@@ -1,0 +1,261 @@
+/**
+ * Shape and data-movement ops: Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Concat, Shape, Gather,
+ * Slice, Pad, Identity, Dropout, Constant, ConstantOfShape, Cast, ReduceMean. The shape arithmetic that
+ * exporters emit (Shape → Gather → Unsqueeze → Concat → Reshape) runs on small int32 tensors whose values
+ * are read on the host where an op needs them as numbers.
+ */
+import type { DataType, Tensor } from '@tensorflow/tfjs-core';
+import { tf } from '../../../tf';
+import type { OnnxNode } from '../onnxFile';
+import {
+  NHWC_AXIS,
+  asNhwc,
+  attr,
+  logicalShape,
+  nhwcValue,
+  normaliseAxis,
+  numbers,
+  plain,
+  plainValue,
+  required,
+  tensorOf,
+  type OpFn,
+  type Registry,
+  type Value,
+} from './types';
+
+/** An op's list argument: an attribute before `inputSince`, an (optional) input from it on. */
+function listArgument(node: OnnxNode, inputs: (Value | undefined)[], opset: number, name: string, index: number, inputSince: number): number[] | null {
+  return opset < inputSince ? attr.ints(node, name) : numbers(inputs[index]);
+}
+
+const flatten: OpFn = (inputs, node) => {
+  const x = plain(required(inputs, 0, node));
+  const axis = attr.int(node, 'axis', 1);
+  const a = axis < 0 ? axis + x.rank : axis;
+  if (a < 0 || a > x.rank) throw new Error(`Flatten node "${node.name}": axis ${axis} is out of range for rank ${x.rank}.`);
+  const rows = x.shape.slice(0, a).reduce((p, d) => p * d, 1);
+  return [plainValue(x.reshape([rows, x.size / Math.max(rows, 1) || 0]))];
+};
+
+const reshape: OpFn = (inputs, node) => {
+  const value = required(inputs, 0, node);
+  const x = plain(value);
+  const target = numbers(required(inputs, 1, node)) ?? [];
+  const allowZero = attr.int(node, 'allowzero', 0) === 1;
+  const shape = target.map((d, i) => (d === 0 && !allowZero ? x.shape[i] : d));
+  return [plainValue(x.reshape(shape))];
+};
+
+const transpose: OpFn = (inputs, node) => {
+  const value = required(inputs, 0, node);
+  const rank = value.tensor.rank;
+  const perm = attr.ints(node, 'perm') ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  if (value.nhwc) {
+    // One transpose from the stored NHWC order straight to the requested one.
+    const physical = perm.map((p) => NHWC_AXIS[p]);
+    return [plainValue(physical.every((p, i) => p === i) ? value.tensor : tf.transpose(value.tensor, physical))];
+  }
+  // NHWC → NCHW (what converters put after an NHWC input): keep the data, mark it NHWC-stored.
+  if (rank === 4 && perm.join() === '0,3,1,2') return [nhwcValue(value.tensor)];
+  return [plainValue(tf.transpose(value.tensor, perm))];
+};
+
+const squeeze: OpFn = (inputs, node, ctx) => {
+  const x = plain(required(inputs, 0, node));
+  const axes = listArgument(node, inputs, ctx.opset, 'axes', 1, 13);
+  const normalised = axes?.map((a) => normaliseAxis(a, x.rank, node));
+  return [plainValue(normalised ? x.reshape(x.shape.filter((_, i) => !normalised.includes(i))) : x.squeeze())];
+};
+
+const unsqueeze: OpFn = (inputs, node, ctx) => {
+  const x = plain(required(inputs, 0, node));
+  const axes = listArgument(node, inputs, ctx.opset, 'axes', 1, 13) ?? [];
+  const rank = x.rank + axes.length;
+  const inserted = new Set(axes.map((a) => normaliseAxis(a, rank, node)));
+  const shape: number[] = [];
+  let next = 0;
+  for (let i = 0; i < rank; i++) shape.push(inserted.has(i) ? 1 : x.shape[next++]);
+  return [plainValue(x.reshape(shape))];
+};
+
+const concat: OpFn = (inputs, node) => {
+  const values = inputs.filter((v): v is Value => !!v);
+  const rank = values[0].tensor.rank;
+  const axis = normaliseAxis(attr.int(node, 'axis', 0), rank, node);
+  if (values.some((v) => v.nhwc) && values.every((v) => v.tensor.rank === 4)) {
+    return [nhwcValue(tf.concat(values.map((v) => asNhwc(v, 'Concat')), NHWC_AXIS[axis]))];
+  }
+  const tensors = values.map(plain).filter((t) => t.size > 0 || values.length === 1);
+  return [plainValue(tensors.length === 1 ? tensors[0] : tf.concat(tensors, axis))];
+};
+
+const shapeOp: OpFn = (inputs, node) => {
+  const shape = logicalShape(required(inputs, 0, node));
+  const clamp = (i: number) => Math.min(Math.max(i < 0 ? i + shape.length : i, 0), shape.length);
+  const start = clamp(attr.int(node, 'start', 0));
+  const end = clamp(attr.int(node, 'end', shape.length));
+  return [plainValue(tf.tensor1d(shape.slice(start, end), 'int32'))];
+};
+
+const gather: OpFn = (inputs, node) => {
+  const x = plain(required(inputs, 0, node));
+  const indicesValue = plain(required(inputs, 1, node));
+  const axis = normaliseAxis(attr.int(node, 'axis', 0), x.rank, node);
+  const size = x.shape[axis];
+  const raw = Array.from(indicesValue.dataSync());
+  if (raw.some((i) => i < -size || i >= size)) throw new Error(`Gather node "${node.name}": an index is out of range for size ${size}.`);
+  const indices = tf.tensor(raw.map((i) => (i < 0 ? i + size : i)), indicesValue.shape, 'int32');
+  return [plainValue(tf.gather(x, indices, axis))];
+};
+
+const slice: OpFn = (inputs, node, ctx) => {
+  const x = plain(required(inputs, 0, node));
+  const starts = listArgument(node, inputs, ctx.opset, 'starts', 1, 10) ?? [];
+  const ends = listArgument(node, inputs, ctx.opset, 'ends', 2, 10) ?? [];
+  const axes = (listArgument(node, inputs, ctx.opset, 'axes', 3, 10) ?? starts.map((_, i) => i)).map((a) => normaliseAxis(a, x.rank, node));
+  const steps = (ctx.opset < 10 ? null : numbers(inputs[4])) ?? starts.map(() => 1);
+  const begin = x.shape.map(() => 0);
+  const end = [...x.shape];
+  const stride = x.shape.map(() => 1);
+  let endMask = 0;
+  axes.forEach((axis, i) => {
+    const dim = x.shape[axis];
+    const step = steps[i];
+    if (step === 0) throw new Error(`Slice node "${node.name}" has step 0.`);
+    let s = starts[i] < 0 ? starts[i] + dim : starts[i];
+    let e = ends[i] < 0 ? ends[i] + dim : ends[i];
+    if (step > 0) {
+      s = Math.min(Math.max(s, 0), dim);
+      e = Math.min(Math.max(e, 0), dim);
+    } else {
+      s = Math.min(Math.max(s, 0), dim - 1);
+      e = Math.min(Math.max(e, -1), dim - 1);
+      if (e === -1) endMask |= 1 << axis; // "through the first element": tfjs would read -1 as the last
+    }
+    begin[axis] = s;
+    end[axis] = e;
+    stride[axis] = step;
+  });
+  if (stride.every((s) => s === 1)) {
+    return [plainValue(tf.slice(x, begin, end.map((e, i) => Math.max(e - begin[i], 0))))];
+  }
+  return [plainValue(tf.stridedSlice(x, begin, end, stride, 0, endMask))];
+};
+
+function edgePad(x: Tensor, pads: [number, number][]): Tensor {
+  let y = x;
+  pads.forEach(([before, after], axis) => {
+    if (!before && !after) return;
+    const size = y.shape[axis];
+    const parts: Tensor[] = [];
+    const edge = (at: number, count: number) => {
+      const begin = y.shape.map((_, i) => (i === axis ? at : 0));
+      const extent = y.shape.map((d, i) => (i === axis ? 1 : d));
+      const reps = y.shape.map((_, i) => (i === axis ? count : 1));
+      return tf.tile(tf.slice(y, begin, extent), reps);
+    };
+    if (before) parts.push(edge(0, before));
+    parts.push(y);
+    if (after) parts.push(edge(size - 1, after));
+    y = tf.concat(parts, axis);
+  });
+  return y;
+}
+
+const pad: OpFn = (inputs, node, ctx) => {
+  const value = required(inputs, 0, node);
+  const rank = value.tensor.rank;
+  const raw = (ctx.opset < 11 ? attr.ints(node, 'pads') : numbers(inputs[1])) ?? [];
+  const fill = ctx.opset < 11 ? attr.float(node, 'value', 0) : (numbers(inputs[2])?.[0] ?? 0);
+  const axes = ctx.opset >= 18 && inputs[3] ? (numbers(inputs[3]) ?? []).map((a) => normaliseAxis(a, rank, node)) : Array.from({ length: rank }, (_, i) => i);
+  const logical: [number, number][] = Array.from({ length: rank }, () => [0, 0]);
+  axes.forEach((axis, i) => (logical[axis] = [raw[i], raw[i + axes.length]]));
+  if (raw.length !== 2 * axes.length) throw new Error(`Pad node "${node.name}" has ${raw.length} pads for ${axes.length} axes.`);
+  if (logical.some(([a, b]) => a < 0 || b < 0)) throw new Error(`Pad node "${node.name}" has negative pads (cropping), which CNN Lens does not support yet.`);
+  const mode = attr.string(node, 'mode', 'constant');
+  const x = value.tensor;
+  const pairs = value.nhwc ? [0, 2, 3, 1].map((axis) => logical[axis]) : logical;
+  let y: Tensor;
+  if (mode === 'constant') y = tf.pad(x, pairs, fill);
+  else if (mode === 'reflect') y = tf.mirrorPad(x, pairs, 'reflect');
+  else if (mode === 'edge') y = edgePad(x, pairs);
+  else throw new Error(`Pad node "${node.name}" has mode "${mode}"; CNN Lens supports constant, reflect and edge.`);
+  return [{ tensor: y, nhwc: value.nhwc }];
+};
+
+const passThrough: OpFn = (inputs, node) => {
+  const x = required(inputs, 0, node);
+  const training = node.opType === 'Dropout' && (attr.int(node, 'is_test', 1) === 0 && !node.attributes.has('is_test') ? false : attr.int(node, 'is_test', 1) === 0);
+  if (training || (node.opType === 'Dropout' && numbers(inputs[2])?.[0])) {
+    throw new Error(`Dropout node "${node.name}" is in training mode; CNN Lens runs models for inference (export in eval mode).`);
+  }
+  const outputs: (Value | undefined)[] = [x];
+  // Dropout's optional mask: all kept at inference.
+  if (node.opType === 'Dropout' && node.outputs[1]) outputs.push(plainValue(tf.onesLike(plain(x)).cast('bool')));
+  return outputs;
+};
+
+const constant: OpFn = (_inputs, node) => {
+  const t = attr.tensor(node, 'value');
+  if (t) return [plainValue(tensorOf(t))];
+  const a = node.attributes;
+  if (typeof a.get('value_float') === 'number') return [plainValue(tf.scalar(a.get('value_float') as number))];
+  if (Array.isArray(a.get('value_floats'))) return [plainValue(tf.tensor1d(a.get('value_floats') as number[]))];
+  if (typeof a.get('value_int') === 'number') return [plainValue(tf.scalar(a.get('value_int') as number, 'int32'))];
+  if (Array.isArray(a.get('value_ints'))) return [plainValue(tf.tensor1d(a.get('value_ints') as number[], 'int32'))];
+  throw new Error(`Constant node "${node.name}" has no value CNN Lens can read (sparse or string constants are not supported).`);
+};
+
+const constantOfShape: OpFn = (inputs, node) => {
+  const shape = numbers(required(inputs, 0, node)) ?? [];
+  const t = attr.tensor(node, 'value');
+  const fill = t ? t.data[0] : 0;
+  return [plainValue(tf.fill(shape, fill, t?.dtype ?? 'float32'))];
+};
+
+/** TensorProto.DataType → tfjs dtype (float16/double compute as float32, integer types as int32). */
+const CAST_TARGETS: Record<number, DataType> = { 1: 'float32', 10: 'float32', 11: 'float32', 9: 'bool', 2: 'int32', 3: 'int32', 4: 'int32', 5: 'int32', 6: 'int32', 7: 'int32', 12: 'int32', 13: 'int32' };
+
+const cast: OpFn = (inputs, node) => {
+  const x = required(inputs, 0, node);
+  const to = CAST_TARGETS[attr.int(node, 'to', 1)];
+  if (!to) throw new Error(`Cast node "${node.name}" casts to data type ${attr.int(node, 'to', 0)}, which CNN Lens does not support.`);
+  return [{ tensor: x.tensor.dtype === to ? x.tensor : x.tensor.cast(to), nhwc: x.nhwc }];
+};
+
+const reduceMean: OpFn = (inputs, node, ctx) => {
+  const value = required(inputs, 0, node);
+  const rank = value.tensor.rank;
+  const keepDims = attr.int(node, 'keepdims', 1) === 1;
+  let axes = listArgument(node, inputs, ctx.opset, 'axes', 1, 18);
+  if (!axes || axes.length === 0) {
+    if (ctx.opset >= 18 && attr.int(node, 'noop_with_empty_axes', 0) === 1) return [value];
+    axes = Array.from({ length: rank }, (_, i) => i);
+  }
+  const logical = axes.map((a) => normaliseAxis(a, rank, node));
+  if (!value.nhwc) return [plainValue(tf.mean(value.tensor, logical, keepDims))];
+  const reduced = tf.mean(value.tensor, logical.map((a) => NHWC_AXIS[a]), true);
+  if (keepDims) return [nhwcValue(reduced)];
+  const back = plain(nhwcValue(reduced));
+  return [plainValue(back.reshape(back.shape.filter((_, i) => !logical.includes(i))))];
+};
+
+export const shapeOps: Registry = {
+  Flatten: flatten,
+  Reshape: reshape,
+  Transpose: transpose,
+  Squeeze: squeeze,
+  Unsqueeze: unsqueeze,
+  Concat: concat,
+  Shape: shapeOp,
+  Gather: gather,
+  Slice: slice,
+  Pad: pad,
+  Identity: passThrough,
+  Dropout: passThrough,
+  Constant: constant,
+  ConstantOfShape: constantOfShape,
+  Cast: cast,
+  ReduceMean: reduceMean,
+};
