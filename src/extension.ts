@@ -7,7 +7,8 @@ import { EngineClient } from './host/engineClient';
 import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
 import { refreshIfShown, registerModelView, type ModelTreeProvider } from './host/modelView/modelView';
 import { offerConfiguration, registerConfigureCommands, type ConfigureContext } from './host/configure/configureModel';
-import { engineSettings, saveView, seedDefault, viewDefaults } from './host/settings';
+import { engineSettings, saveView, seedDefault, setZooStorage, viewDefaults } from './host/settings';
+import { registerZooCommands, zooStorageDir } from './host/commands/zooCommands';
 
 /** Returned by activate(); the integration tests reach the panels through it. */
 export interface CnnLensApi {
@@ -15,9 +16,12 @@ export interface CnnLensApi {
   panelFor(imagePath: string): ExplainPanel | undefined;
   findModels(): Promise<FoundModel[]>;
   modelTree: ModelTreeProvider;
+  /** Where downloaded zoo models are kept. */
+  zooStorage: string;
 }
 
 export function activate(context: vscode.ExtensionContext): CnnLensApi {
+  setZooStorage(zooStorageDir(context));
   const output = vscode.window.createOutputChannel('CNN Lens', { log: true });
   const log = (line: string) => output.info(line);
 
@@ -66,6 +70,7 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
   };
   registerConfigureCommands(context, configure);
   registerModelCommands(context, log, (modelJsonPath) => void offerConfiguration(configure, modelJsonPath).catch((error: Error) => log(error.message)));
+  registerZooCommands(context, log);
 
   context.subscriptions.push(
     output,
@@ -87,7 +92,7 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
       }
     }),
   );
-  return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath), findModels: () => findWorkspaceModels(), modelTree };
+  return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath), findModels: () => findWorkspaceModels(), modelTree, zooStorage: zooStorageDir(context) };
 }
 
 /** Runs `run` once `ms` after the last call: a saved cnnlens.json is also seen by the file watcher. */

@@ -11,8 +11,31 @@ function config(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('cnnLens');
 }
 
-/** Settings may name paths relative to the first workspace folder. */
+/** Where downloaded zoo models live (the extension's global storage); set at activation. */
+let zooStorage: string | null = null;
+const ZOO_PREFIX = 'zoo:';
+
+export function setZooStorage(dir: string): void {
+  zooStorage = dir;
+}
+
+/**
+ * How the cnnLens.model setting names a model: `zoo:<id>` for a downloaded one (portable: no
+ * machine-specific storage path lands in a shared settings.json), relative to the workspace folder
+ * for one inside it, else absolute.
+ */
+export function modelSettingValue(uri: vscode.Uri): string {
+  if (zooStorage) {
+    const inZoo = path.relative(zooStorage, uri.fsPath);
+    if (!inZoo.startsWith('..') && !path.isAbsolute(inZoo)) return `${ZOO_PREFIX}${inZoo.split(path.sep)[0]}`;
+  }
+  const folder = vscode.workspace.getWorkspaceFolder(uri);
+  return folder ? path.relative(folder.uri.fsPath, uri.fsPath) : uri.fsPath;
+}
+
+/** Settings may name paths relative to the first workspace folder, or a downloaded model as `zoo:<id>`. */
 function resolvePath(value: string): string {
+  if (value.startsWith(ZOO_PREFIX) && zooStorage) return path.join(zooStorage, path.basename(value.slice(ZOO_PREFIX.length)), 'model.json');
   if (path.isAbsolute(value)) return value;
   const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   return folder ? path.join(folder, value) : path.resolve(value);

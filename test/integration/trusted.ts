@@ -4,7 +4,7 @@
  * test hooks, which pass webview messages through the same validation as real ones.
  */
 import { strict as assert } from 'node:assert';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import * as vscode from 'vscode';
@@ -123,29 +123,59 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     }
   });
 
-  it('finds the workspace\'s own TF.js models (not in node_modules, not other model.json files) and switches to one', async () => {
+  it('finds the workspace\'s own TF.js models (nested; not in node_modules/.venv/dist, not other model.json files, once through a symlink loop), switches to one and shows its tree', async () => {
     const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
     const bundled = path.dirname(bundledModelPath().endsWith('.json') ? bundledModelPath() : path.join(bundledModelPath(), 'model.json'));
     const mine = path.join(root, 'my-models', 'fashion');
     cpSync(bundled, mine, { recursive: true });
     cpSync(bundled, path.join(root, 'node_modules', 'some-package'), { recursive: true });
+    const nested = path.join(root, 'my-models', 'runs', '2026-11', 'best');
+    cpSync(bundled, nested, { recursive: true });
+    for (const ignored of ['.venv', 'dist']) cpSync(bundled, path.join(root, ignored, 'exported'), { recursive: true });
+    // A link back to the workspace root: discovery must neither hang nor list a model twice.
+    symlinkSync(root, path.join(root, 'my-models', 'loop'), 'dir');
     mkdirSync(path.join(root, 'other'), { recursive: true });
     writeFileSync(path.join(root, 'other', 'model.json'), JSON.stringify({ name: 'not a model' }));
     try {
       const found = await api.findModels();
       const listed = found.map((m) => [path.relative(root, m.uri.fsPath), m.kind].join(' '));
       assert.ok(listed.includes(`${path.join('my-models', 'fashion', 'model.json')} layers`), listed.join(', '));
-      assert.ok(!listed.some((entry) => entry.startsWith('node_modules') || entry.startsWith('other')), listed.join(', '));
+      assert.ok(listed.includes(`${path.join('my-models', 'runs', '2026-11', 'best', 'model.json')} layers`), listed.join(', '));
+      assert.ok(!listed.some((entry) => /^(node_modules|other|\.venv|dist)/.test(entry)), listed.join(', '));
+      const real = found.map((m) => realpathSync(m.uri.fsPath));
+      assert.equal(new Set(real).size, real.length, `each model once: ${listed.join(', ')}`);
       const mineFound = found.find((m) => m.uri.fsPath === path.join(mine, 'model.json'))!;
       await vscode.commands.executeCommand('cnnLens.useModel', mineFound.uri);
       assert.equal(vscode.workspace.getConfiguration('cnnLens').get('model'), path.join('my-models', 'fashion', 'model.json'));
       const described = await api.engine.describeModel();
       assert.equal(described.summary.path, path.join(mine, 'model.json'));
+      // The model view shows the new model's layers, in order.
+      await api.modelTree.refresh();
+      const [summaryNode, layersNode] = api.modelTree.nodes;
+      assert.equal(summaryNode.label, described.summary.name);
+      assert.deepEqual(layersNode.children?.map((node) => node.layer), described.summary.layers.map((layer) => layer.name));
       const panel = await explain(samples[0]);
       assert.equal(panel.lastResult?.technique, 'gradcam');
     } finally {
       await vscode.workspace.getConfiguration('cnnLens').update('model', undefined, vscode.ConfigurationTarget.Workspace);
-      for (const dir of ['my-models', 'node_modules', 'other']) rmSync(path.join(root, dir), { recursive: true, force: true });
+      for (const dir of ['my-models', 'node_modules', 'other', '.venv', 'dist']) rmSync(path.join(root, dir), { recursive: true, force: true });
+    }
+  });
+
+  it('a downloaded (zoo) model is set as zoo:<id>, portable across machines, and explains', async () => {
+    const bundled = path.dirname(bundledModelPath().endsWith('.json') ? bundledModelPath() : path.join(bundledModelPath(), 'model.json'));
+    const zooModel = path.join(api.zooStorage, 'test-zoo-model');
+    cpSync(bundled, zooModel, { recursive: true });
+    try {
+      await vscode.commands.executeCommand('cnnLens.useModel', vscode.Uri.file(path.join(zooModel, 'model.json')));
+      assert.equal(vscode.workspace.getConfiguration('cnnLens').get('model'), 'zoo:test-zoo-model');
+      const described = await api.engine.describeModel();
+      assert.equal(described.summary.path, path.join(zooModel, 'model.json'));
+      const panel = await explain(samples[0]);
+      assert.equal(panel.lastResult?.technique, 'gradcam');
+    } finally {
+      await vscode.workspace.getConfiguration('cnnLens').update('model', undefined, vscode.ConfigurationTarget.Workspace);
+      rmSync(zooModel, { recursive: true, force: true });
     }
   });
 

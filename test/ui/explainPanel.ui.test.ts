@@ -13,6 +13,7 @@ import {
   CODE_SERVER_BIN,
   REPO_ROOT,
   explorerContextMenu,
+  explorerRow,
   findWebviewFrame,
   hasSelector,
   notificationTexts,
@@ -394,6 +395,20 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.waitForFunction(() => /conv_dw_1_relu: all 8 channels \(112×112\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 90_000 });
       await waitForState(frame, 'ready', 90_000);
       await shot(page, 'model-view-feature-maps.png');
+
+      // Check Preprocessing on the image open in the editor: one row per scaling, the right one ticked.
+      await page.locator('.activitybar .action-item .action-label[aria-label^="Explorer"]').first().click();
+      await (await explorerRow(page, photo)).click();
+      await page.locator('.tab.active', { hasText: photo }).waitFor({ timeout: 30_000 });
+      await runCommand(page, 'CNN Lens: Check Preprocessing on an Image…', 60_000);
+      const rows = page.locator('.quick-input-list .monaco-list-row');
+      await page.waitForFunction(() => document.querySelectorAll('.quick-input-list .monaco-list-row').length >= 5, undefined, { timeout: 90_000 });
+      const texts = await rows.allInnerTexts();
+      const inUse = texts.find((text) => text.includes('in use')) ?? '';
+      assert.match(inUse, /\[-1, 1\]/, `the default scaling is in use: ${texts.join(' | ')}`);
+      assert.match(inUse, /king snake/, 'and gives the right top-1');
+      await shot(page, 'check-preprocessing.png');
+      await page.keyboard.press('Escape');
     });
   });
 });

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { findZooEntry, ZOO_CATALOG, type ZooEntry } from '../../engine/zoo/catalog';
 import { DownloadCancelledError, downloadModel, listDownloaded, removeDownloaded } from '../../engine/zoo/download';
-import { useModel } from './modelCommands';
+import { isModelInUse, useModel } from './useModel';
 
 export interface ZooModel {
   id: string;
@@ -15,14 +15,14 @@ export interface ZooModel {
   modelJsonPath: string;
 }
 
-const storageDir = (context: vscode.ExtensionContext) => path.join(context.globalStorageUri.fsPath, 'models');
+export const zooStorageDir = (context: vscode.ExtensionContext) => path.join(context.globalStorageUri.fsPath, 'models');
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 /** Ids being downloaded in this window: a second request for one would race the first. */
 const downloading = new Set<string>();
 
 /** The downloaded zoo models, for Select Model to offer. */
 export async function downloadedModels(context: vscode.ExtensionContext): Promise<ZooModel[]> {
-  return (await listDownloaded(storageDir(context))).map((m) => ({ id: m.id, title: findZooEntry(m.id)?.title ?? m.name ?? m.id, modelJsonPath: m.modelJsonPath }));
+  return (await listDownloaded(zooStorageDir(context))).map((m) => ({ id: m.id, title: findZooEntry(m.id)?.title ?? m.name ?? m.id, modelJsonPath: m.modelJsonPath }));
 }
 
 /** Written by build.mjs from @tensorflow-models/mobilenet's class list. */
@@ -37,14 +37,8 @@ async function imagenetLabels(context: vscode.ExtensionContext): Promise<string[
   throw new Error(`The ImageNet labels are missing or unreadable (${uri.fsPath}); rebuild the extension with "npm run build".`);
 }
 
-/** Downloaded models are set by absolute path, so a relative setting is never one of them. */
-function inUse(modelJsonPath: string): boolean {
-  const value = vscode.workspace.getConfiguration('cnnLens').get<string>('model', '').trim();
-  return path.isAbsolute(value) && [modelJsonPath, path.dirname(modelJsonPath)].includes(path.normalize(value));
-}
-
 async function pickAndDownload(context: vscode.ExtensionContext, log: (line: string) => void, onDownloaded?: (modelJsonPath: string) => void): Promise<void> {
-  const dir = storageDir(context);
+  const dir = zooStorageDir(context);
   const installed = new Set((await listDownloaded(dir)).map((m) => m.id));
   type Item = vscode.QuickPickItem & { entry: ZooEntry };
   const items: Item[] = ZOO_CATALOG.map((entry) => ({
@@ -105,7 +99,7 @@ async function pickAndDownload(context: vscode.ExtensionContext, log: (line: str
 }
 
 async function pickAndRemove(context: vscode.ExtensionContext, log: (line: string) => void): Promise<void> {
-  const dir = storageDir(context);
+  const dir = zooStorageDir(context);
   const models = await listDownloaded(dir);
   if (models.length === 0) {
     void vscode.window.showInformationMessage('CNN Lens: no downloaded models. "CNN Lens: Download Pretrained Model…" fetches one.');
@@ -113,14 +107,14 @@ async function pickAndRemove(context: vscode.ExtensionContext, log: (line: strin
   }
   const items = models.map((model) => ({
     label: findZooEntry(model.id)?.title ?? model.name ?? model.id,
-    description: `${mb(model.bytes)}${inUse(model.modelJsonPath) ? ' · in use' : ''}`,
+    description: `${mb(model.bytes)}${isModelInUse(model.modelJsonPath) ? ' · in use' : ''}`,
     model,
   }));
   const choice = await vscode.window.showQuickPick(items, { placeHolder: 'Downloaded model to remove' });
   if (!choice) return;
   const confirmed = await vscode.window.showWarningMessage(`Remove ${choice.label} (${mb(choice.model.bytes)}) from CNN Lens's storage?`, { modal: true }, 'Remove');
   if (confirmed !== 'Remove') return;
-  const wasInUse = inUse(choice.model.modelJsonPath);
+  const wasInUse = isModelInUse(choice.model.modelJsonPath);
   await removeDownloaded(dir, choice.model.id);
   log(`Removed the downloaded model ${choice.model.id}.`);
   // A setting naming a deleted model would fail every explanation; fall back to the bundled one instead.
