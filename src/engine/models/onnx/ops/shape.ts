@@ -140,6 +140,8 @@ const slice: OpFn = (inputs, node, ctx) => {
   if (stride.every((s) => s === 1)) {
     return [plainValue(tf.slice(x, begin, end.map((e, i) => Math.max(e - begin[i], 0))))];
   }
+  // wasm's StridedSlice returns int32 data marked float32 (seen: 1 → 1.4e-45): slice integers as floats.
+  if (x.dtype === 'int32') return [plainValue(tf.stridedSlice(x.toFloat(), begin, end, stride, 0, endMask).toInt())];
   return [plainValue(tf.stridedSlice(x, begin, end, stride, 0, endMask))];
 };
 

@@ -1,0 +1,43 @@
+/**
+ * ONNX test models: torchvision architectures and small CNNs exported with random weights by
+ * scripts/export-onnx-test-models.py (Debian's python3-torch) into test-results/onnx-models (not in git),
+ * on first use; and onnxruntime-node as the independent runtime to compare with.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+
+export const ONNX_MODEL_DIR = path.resolve(__dirname, '../../../test-results/onnx-models');
+const SCRIPT = path.resolve(__dirname, '../../../scripts/export-onnx-test-models.py');
+const PYTHON = '/usr/bin/python3';
+
+/** Paths of the named models, exporting the missing ones; or a reason why they cannot be made here. */
+export function onnxTestModels(names: string[]): { paths: Record<string, string> } | { skip: string } {
+  const paths = Object.fromEntries(names.map((name) => [name, path.join(ONNX_MODEL_DIR, `${name}.onnx`)]));
+  const missing = names.filter((name) => !existsSync(paths[name]));
+  if (missing.length === 0) return { paths };
+  if (!existsSync(PYTHON)) return { skip: `${PYTHON} is missing; it exports the ONNX test models` };
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' });
+  } catch {
+    return { skip: 'python3-torch / python3-torchvision are not installed; they export the ONNX test models' };
+  }
+  execFileSync(PYTHON, [SCRIPT, ONNX_MODEL_DIR], { stdio: 'ignore', env: { ...process.env, ONNX_MODELS: missing.join(',') }, timeout: 600_000 });
+  const still = missing.filter((name) => !existsSync(paths[name]));
+  if (still.length) throw new Error(`The export script did not write ${still.join(', ')}.`);
+  return { paths };
+}
+
+/** onnxruntime-node's output for an NCHW float input (the reference). */
+export async function runOnnxRuntime(file: string, nchw: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  try {
+    const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', nchw, dims) };
+    const out = (await session.run(feeds))[session.outputNames[0]];
+    return { data: out.data as Float32Array, dims: out.dims };
+  } finally {
+    await session.release();
+  }
+}
