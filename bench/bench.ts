@@ -22,6 +22,7 @@ import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 
 const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
+const ONNX_MODELS = path.resolve(__dirname, '../test-results/onnx-models');
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -110,6 +111,13 @@ async function main(): Promise<void> {
     models.push({ name: 'MobileNet v1 0.75', path: path.join(FIXTURES, 'models/mobilenet_v1_0.75_224_layers'), image: path.join(FIXTURES, 'images/pytorch-cnn-visualizations/snake.png') });
   } else {
     console.log(`(MobileNet skipped: no fixtures at ${FIXTURES})`);
+  }
+  // The same architecture imported from ONNX (random weights; /usr/bin/python3 scripts/export-onnx-test-models.py).
+  const onnxModel = path.join(ONNX_MODELS, 'mobilenet_v1_075.onnx');
+  if (existsSync(onnxModel) && existsSync(FIXTURES)) {
+    models.push({ name: 'MobileNet v1 0.75 (ONNX)', path: onnxModel, image: path.join(FIXTURES, 'images/pytorch-cnn-visualizations/snake.png') });
+  } else {
+    console.log(`(ONNX MobileNet skipped: no ${onnxModel}; export it with /usr/bin/python3 scripts/export-onnx-test-models.py)`);
   }
   if (camTable) {
     console.log('| backend | model | forward (median ms) | batched forward per image ÷ forward | Score-CAM per channel ÷ batched forward per image | Faster Score-CAM (64) ÷ forward | Ablation-CAM ÷ forward | Eigen-CAM ÷ forward | deletion + insertion (50 steps) ÷ forward | maximize step ÷ forward (steps/s) | class-image step ÷ forward (steps/s) |');

@@ -5,10 +5,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { selectBackend } from '../../src/engine/backend';
+import { Engine } from '../../src/engine/engine';
+import { evaluate } from '../../src/engine/evaluate';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { tf } from '../../src/engine/tf';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { onnxTestModels, runOnnxRuntime } from './helpers/onnxModels';
+import { noiseImage } from './helpers/tinyModels';
 
 const MODELS = ['layoutnet', 'gapnet', 'mlp', 'mobilenet_v2', 'mobilenet_v2_bn', 'resnet18', 'squeezenet1_1', 'mobilenet_v3_small'];
 
@@ -190,6 +193,25 @@ describe('ONNX models against onnxruntime', function () {
         assert.ok(maxAbsDiff(plain.dataSync(), guided.dataSync()) > 1e-2 * scale, `${name}: the rule changes the gradient`);
       });
     }
+  });
+
+  it('the engine runs every technique, Look inside and the randomisation check on an ONNX model (wasm)', async () => {
+    const engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    const m = await model('gapnet');
+    const image = noiseImage(20, 20, 3);
+    const before = tf.memory().numTensors;
+    for (const { id } of engine.techniques()) {
+      const result = await engine.explain(m, image, { technique: id, classTarget: 1, parameters: id === 'smoothgrad' ? { samples: 2 } : id === 'integrated-gradients' ? { steps: 4 } : undefined });
+      assert.ok(result.heatmap, id);
+    }
+    for (const kind of ['featuremaps', 'filters', 'maximize', 'dream'] as const) {
+      const result = await engine.inspect(m, image, { kind, layer: '/conv1/Conv', filter: 0, classIndex: null, steps: 2, seed: 1, fourier: false });
+      assert.ok(result.image.width > 0, kind);
+    }
+    const evaluation = await evaluate(engine, m, image, { techniques: ['gradcam'], steps: 4, sanity: true });
+    assert.equal(evaluation.rows[0].error, undefined);
+    assert.equal(evaluation.rows[0].sanity?.steps.length, 3, 'one step per weighted layer');
+    assert.equal(tf.memory().numTensors, before, 'nothing left behind');
   });
 
   it('loads and disposes without leaving tensors behind', async () => {
