@@ -244,6 +244,18 @@ describe('ONNX import (tiny models)', () => {
     adapter.dispose();
   });
 
+  it('an NHWC input followed by Transpose(0, 3, 1, 2) (as tf2onnx writes) gives the same scores', async () => {
+    const spec = tinySpec();
+    spec.inputs = [{ name: 'image_nhwc', dims: [1, H, W, C] }];
+    spec.nodes.unshift({ op: 'Transpose', name: 'to_nchw', inputs: ['image_nhwc'], outputs: ['image'], attrs: { perm: [0, 3, 1, 2] } });
+    const { adapter, summary } = await loadModel(await writeModel(spec));
+    assert.deepEqual(summary.inputShape, [H, W, C]);
+    const image = pseudoRandom(C * H * W, 15);
+    const got = tf.tidy(() => adapter.scores(tf.tensor4d(toNhwc(image), [1, H, W, C])).dataSync());
+    reference(image).forEach((v, k) => assert.ok(Math.abs(got[k] - v) < 1e-5));
+    adapter.dispose();
+  });
+
   it('a failing forward pass (wrong channel count) throws and leaks nothing', async () => {
     const { adapter } = await loadModel(await writeModel(tinySpec()));
     const before = tf.memory().numTensors;

@@ -278,9 +278,14 @@ export function decodeOnnx(bytes: Uint8Array, file: string, external: ExternalRe
   const opset = defaultOpset ? int64(defaultOpset.version) : 1;
   const initializers = (graph.initializer ?? []).map((t) => tensorFrom(t, file, external));
   const initialized = new Set(initializers.map((t) => t.name));
+  const names = new Set<string>();
   const nodes: OnnxNode[] = graph.node.map((n, i) => {
     const outputs = n.output ?? [];
-    const name = n.name || outputs[0] || `node_${i}`;
+    // Node names are optional and need not be unique; layers are addressed by them.
+    let name = n.name || outputs[0] || `node_${i}`;
+    if (names.has(name)) name = `${name} → ${outputs[0] ?? i}`;
+    if (names.has(name)) name = `${name} #${i}`;
+    names.add(name);
     const attributes = new Map((n.attribute ?? []).map((a) => [a.name ?? '', attributeValue(a, `${file}: node "${name}"`, external)]));
     return { name, opType: n.opType ?? '', domain: n.domain ?? '', inputs: n.input ?? [], outputs, attributes };
   });
