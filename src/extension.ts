@@ -6,9 +6,9 @@ import { findWorkspaceModels, registerModelCommands, type FoundModel } from './h
 import { EngineClient } from './host/engineClient';
 import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
 import { refreshIfShown, registerModelView, type ModelTreeProvider } from './host/modelView/modelView';
-import { offerConfiguration, registerConfigureCommands, type ConfigureContext } from './host/configure/configureModel';
+import { guarded, offerConfiguration, registerConfigureCommands, type ConfigureContext } from './host/configure/configureModel';
 import { engineSettings, saveView, seedDefault, setZooStorage, viewDefaults } from './host/settings';
-import { registerZooCommands, zooStorageDir } from './host/commands/zooCommands';
+import { offerMissingDownload, registerZooCommands, zooStorageDir } from './host/commands/zooCommands';
 
 /** Returned by activate(); the integration tests reach the panels through it. */
 export interface CnnLensApi {
@@ -69,8 +69,9 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
     }, 300),
   };
   registerConfigureCommands(context, configure);
-  registerModelCommands(context, log, (modelJsonPath) => void offerConfiguration(configure, modelJsonPath).catch((error: Error) => log(error.message)));
-  registerZooCommands(context, log);
+  registerModelCommands(context, log, (modelJsonPath) => void guarded(configure, () => offerConfiguration(configure, modelJsonPath))());
+  registerZooCommands(context, log, configure.onChanged);
+  void offerMissingDownload(context, log).catch((error: Error) => log(error.message));
 
   context.subscriptions.push(
     output,
@@ -89,6 +90,7 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
         showModel();
         ExplainPanel.reloadAll();
         refreshIfShown(modelTree);
+        void offerMissingDownload(context, log).catch((error: Error) => log(error.message));
       }
     }),
   );

@@ -23,15 +23,20 @@ export interface ScalingCheck extends ScalingCandidate {
   inUse: boolean;
 }
 
-/** Every preset in RGB (caffe is BGR by definition), plus the model's own scaling if it is a BGR one. */
+/**
+ * Every preset in RGB (caffe is BGR by definition; for 1-channel models it equals raw, so it is left
+ * out), plus the model's own scaling if it is a BGR one.
+ */
 export function scalingCandidates(model: LoadedModel): ScalingCandidate[] {
-  const candidates: ScalingCandidate[] = SCALING_PRESETS.map((preset) => ({ preset, channelOrder: preset === 'caffe' ? 'bgr' : 'rgb' }));
+  const presets = model.summary.inputShape[2] === 3 ? SCALING_PRESETS : SCALING_PRESETS.filter((p) => p !== 'caffe');
+  const candidates: ScalingCandidate[] = presets.map((preset) => ({ preset, channelOrder: preset === 'caffe' ? 'bgr' : 'rgb' }));
   const { preset, channelOrder = 'rgb' } = model.summary.preprocessing;
   if (!candidates.some((c) => c.preset === preset && c.channelOrder === channelOrder)) candidates.push({ preset, channelOrder });
   return candidates;
 }
 
-function sameScaling(a: ScalingCandidate, preset: ScalingPreset, channelOrder: ChannelOrder): boolean {
+/** BGR and RGB are the same for caffe, which is BGR by definition. */
+export function sameScaling(a: ScalingCandidate, preset: ScalingPreset, channelOrder: ChannelOrder): boolean {
   return a.preset === preset && (a.channelOrder === channelOrder || preset === 'caffe');
 }
 

@@ -18,6 +18,8 @@ export interface EngineSettings {
   backend: BackendChoice;
   /** Absolute model.json path, or null for the bundled model. */
   modelPath: string | null;
+  /** Why the model setting cannot be used (a bad `zoo:` id, a model not downloaded here); jobs fail with it. */
+  modelProblem: string | null;
   defaults: ModelConfigOverrides;
   limits: ImageLimitsRef;
 }
@@ -98,6 +100,8 @@ export class EngineClient implements EngineApi {
     onImage?: (image: RgbaImage, fraction: number) => void,
   ): Promise<WorkerResults[K]> {
     if (cancel?.cancelled) return Promise.reject(new RunCancelledError());
+    const problem = 'model' in body ? this.settings().modelProblem : null;
+    if (problem) return Promise.reject(new Error(problem));
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<WorkerResults[K]>((resolve, reject) => {

@@ -1,11 +1,14 @@
 /** Reads CNN Lens settings and turns them into what the engine client needs. */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend';
 import { isScalingPreset } from '../engine/models/modelConfig';
+import { findZooEntry } from '../engine/zoo/catalog';
 import { COLORMAP_NAMES, type ColormapName } from '../engine/types';
 import type { ViewSettings } from '../shared/protocol';
 import type { EngineSettings } from './engineClient';
+import { modelSettingValue as modelSettingValueFor, resolveModelSetting, type ModelSetting, type SettingPlaces } from './modelSetting';
 
 function config(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('cnnLens');
@@ -13,46 +16,48 @@ function config(): vscode.WorkspaceConfiguration {
 
 /** Where downloaded zoo models live (the extension's global storage); set at activation. */
 let zooStorage: string | null = null;
-const ZOO_PREFIX = 'zoo:';
 
 export function setZooStorage(dir: string): void {
   zooStorage = dir;
 }
 
-/**
- * How the cnnLens.model setting names a model: `zoo:<id>` for a downloaded one (portable: no
- * machine-specific storage path lands in a shared settings.json), relative to the workspace folder
- * for one inside it, else absolute.
- */
-export function modelSettingValue(uri: vscode.Uri): string {
-  if (zooStorage) {
-    const inZoo = path.relative(zooStorage, uri.fsPath);
-    if (!inZoo.startsWith('..') && !path.isAbsolute(inZoo)) return `${ZOO_PREFIX}${inZoo.split(path.sep)[0]}`;
-  }
-  const folder = vscode.workspace.getWorkspaceFolder(uri);
-  return folder ? path.relative(folder.uri.fsPath, uri.fsPath) : uri.fsPath;
+function places(): SettingPlaces {
+  return { workspaceRoot: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? null, zooStorage };
 }
 
-/** Settings may name paths relative to the first workspace folder, or a downloaded model as `zoo:<id>`. */
-function resolvePath(value: string): string {
-  if (value.startsWith(ZOO_PREFIX) && zooStorage) return path.join(zooStorage, path.basename(value.slice(ZOO_PREFIX.length)), 'model.json');
-  if (path.isAbsolute(value)) return value;
-  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-  return folder ? path.join(folder, value) : path.resolve(value);
+/** How the cnnLens.model setting names this model.json (see modelSetting.ts). */
+export function modelSettingValue(uri: vscode.Uri): string {
+  return modelSettingValueFor(uri.fsPath, places());
+}
+
+/** The cnnLens.model setting, resolved. */
+export function modelSetting(): ModelSetting {
+  return resolveModelSetting(config().get<string>('model', ''), places());
+}
+
+function modelProblem(setting: ModelSetting): string | null {
+  if (setting.kind === 'invalid') return setting.message;
+  if (setting.kind === 'zoo' && !existsSync(setting.path)) {
+    const entry = findZooEntry(setting.id);
+    return `cnnLens.model names the downloaded model "${setting.id}"${entry ? ` (${entry.title})` : ''}, which is not downloaded on this machine: run "CNN Lens: Download Pretrained Model…" or select another model.`;
+  }
+  return null;
 }
 
 export function engineSettings(): EngineSettings {
   const c = config();
   const backend = c.get<string>('backend', 'auto');
-  const model = c.get<string>('model', '').trim();
   const preprocess = c.get<string>('preprocess', '');
   const labels = c.get<string>('labels', '').trim();
+  const setting = modelSetting();
+  const { workspaceRoot } = places();
   return {
     backend: (BACKEND_CHOICES as readonly string[]).includes(backend) ? (backend as BackendChoice) : 'auto',
-    modelPath: model ? resolvePath(model) : null,
+    modelPath: setting.kind === 'path' || setting.kind === 'zoo' ? setting.path : null,
+    modelProblem: modelProblem(setting),
     defaults: {
       preprocess: isScalingPreset(preprocess) ? preprocess : undefined,
-      labelsPath: labels ? resolvePath(labels) : undefined,
+      labelsPath: labels ? (path.isAbsolute(labels) || !workspaceRoot ? path.resolve(labels) : path.join(workspaceRoot, labels)) : undefined,
     },
     limits: {
       maxPixels: Math.max(1, c.get<number>('maxImageMegapixels', 40)) * 1e6,

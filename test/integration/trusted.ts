@@ -90,6 +90,17 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     await until('the technique re-run', () => !panel.isRunning && panel.lastResult?.technique === 'cam' && panel.lastResult);
   });
 
+  it('a layer clicked in the model view reaches the panel, also when the panel is hidden behind another tab', async () => {
+    const panel = await explain(samples[0]);
+    const before = panel.lastResult;
+    // Another editor in the same group hides the panel; its webview is discarded (no retained context).
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ content: 'hide the panel' }), { viewColumn: vscode.ViewColumn.Active, preview: false });
+    await vscode.commands.executeCommand('cnnLens.targetLayer', 'block3_relu2');
+    const result = await until('the run at the clicked layer', () => !panel.isRunning && panel.lastResult !== before && panel.lastResult?.layer === 'block3_relu2' && panel.lastResult);
+    assert.equal(result.technique, 'gradcam');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   it('technique parameters from the webview side reach the engine', async () => {
     const panel = await explain(samples[1]);
     const posted = panel.postedMessages;

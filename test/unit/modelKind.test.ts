@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { bundledModelPath } from '../../src/engine/bundledModel';
-import { tfjsModelKind } from '../../src/engine/models/modelKind';
+import { onnxModelKind, tfjsModelKind } from '../../src/engine/models/modelKind';
+import { modelSettingValue, resolveModelSetting } from '../../src/host/modelSetting';
+import { encodeModel } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { tempDir } from './helpers/tinyModels';
 
@@ -14,5 +16,43 @@ describe('telling TF.js model.json files from others', () => {
     for (const text of ['{"name": "my-app", "version": "1.0.0"}', 'not json', '[]', 'null', '{"modelTopology": {}, "weightsManifest": {}}', '{"modelTopology": {"foo": 1}, "weightsManifest": []}']) {
       assert.equal(tfjsModelKind(text), null, text);
     }
+  });
+});
+
+describe('telling ONNX files from others named .onnx', () => {
+  it('takes a ModelProto (field 1 first) and refuses a Git LFS pointer or an HTML page', () => {
+    const encoder = new TextEncoder();
+    const relu = { nodes: [{ op: 'Relu', name: 'relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dims: [1, 3, 2, 2] }], outputs: [{ name: 'y', dims: [1, 3, 2, 2] }] };
+    assert.equal(onnxModelKind(encodeModel(relu)), 'onnx');
+    assert.equal(onnxModelKind(encoder.encode('version https://git-lfs.github.com/spec/v1\noid sha256:…')), null);
+    assert.equal(onnxModelKind(encoder.encode('<!DOCTYPE html>')), null);
+    assert.equal(onnxModelKind(new Uint8Array([0x08])), null, 'too short to be a model');
+  });
+});
+
+describe('the cnnLens.model setting', () => {
+  const places = { workspaceRoot: path.join(path.sep, 'ws'), zooStorage: path.join(path.sep, 'storage', 'models') };
+
+  it('names downloaded models zoo:<id>, workspace models by a /-separated relative path, others absolutely', () => {
+    assert.equal(modelSettingValue(path.join(places.zooStorage, 'mobilenet_v1_0.25_224', 'model.json'), places), 'zoo:mobilenet_v1_0.25_224');
+    assert.equal(modelSettingValue(path.join(places.workspaceRoot, 'models', 'net', 'model.json'), places), 'models/net/model.json');
+    const elsewhere = path.join(path.sep, 'home', 'me', 'net.onnx');
+    assert.equal(modelSettingValue(elsewhere, places), elsewhere);
+    assert.equal(modelSettingValue(path.join(places.workspaceRoot, 'a.onnx'), { workspaceRoot: places.workspaceRoot, zooStorage: null }), 'a.onnx');
+  });
+
+  it('resolves every value back to the same file, and refuses ids that would leave the zoo', () => {
+    for (const file of [path.join(places.zooStorage, 'mobilenet_v2_1.0_224_tfhub', 'model.json'), path.join(places.workspaceRoot, 'm', 'model.json'), path.join(path.sep, 'x', 'y.onnx')]) {
+      const resolved = resolveModelSetting(modelSettingValue(file, places), places);
+      assert.ok(resolved.kind === 'zoo' || resolved.kind === 'path', JSON.stringify(resolved));
+      assert.equal(resolved.path, file);
+    }
+    assert.deepEqual(resolveModelSetting('  ', places), { kind: 'bundled' });
+    for (const bad of ['zoo:..', 'zoo:', 'zoo:a/b', 'zoo:../../etc', 'zoo:.hidden']) {
+      const resolved = resolveModelSetting(bad, places);
+      assert.equal(resolved.kind, 'invalid', bad);
+      assert.match(resolved.kind === 'invalid' ? resolved.message : '', /is not a downloaded model's id/);
+    }
+    assert.equal(resolveModelSetting('zoo:m', { workspaceRoot: null, zooStorage: null }).kind, 'invalid', 'no zoo outside VS Code');
   });
 });

@@ -95,6 +95,25 @@ describe('model loading and validation', () => {
     assert.equal((files.artifacts.weightData as ArrayBuffer).byteLength, expected);
   });
 
+  it('a model ending in a Softmax layer scores logits and shows the softmax of them as probabilities', async () => {
+    const dir = tempDir();
+    const model = tfl.sequential();
+    model.add(tfl.layers.conv2d({ inputShape: [4, 4, 3], filters: 2, kernelSize: 3, padding: 'same' }));
+    model.add(tfl.layers.flatten());
+    model.add(tfl.layers.dense({ units: 3 }));
+    model.add(tfl.layers.softmax());
+    await saveModel(model, dir, { preprocess: 'zero-one' });
+    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    const loaded = await engine.loadModel(dir);
+    assert.equal(loaded.adapter.hasLogits, true, 'the scores are the Dense layer\'s logits');
+    const image = { width: 4, height: 4, data: new Uint8Array(64).map((_, i) => (i * 37) % 256) };
+    const explanation = await engine.explain(loaded, image, { technique: 'saliency' });
+    const expected = tf.tidy(() => model.predict(tf.tensor4d(Array.from(image.data).filter((_, i) => i % 4 !== 3).map((v) => v / 255), [1, 4, 4, 3])) as tf.Tensor).dataSync();
+    for (const p of explanation.predictions) assert.ok(Math.abs(p.score - expected[p.index]) < 1e-5, `class ${p.index}: ${p.score} vs the model's ${expected[p.index]}`);
+    engine.dispose();
+    model.dispose();
+  });
+
   it('refuses a model without a spatial layer for Grad-CAM, but still lists it', async () => {
     const dir = tempDir();
     const model = tfl.sequential();

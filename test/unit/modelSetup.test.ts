@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Engine } from '../../src/engine/engine';
@@ -13,8 +13,12 @@ import { fixture, requireFixtures } from './helpers/fixtures';
 
 const quiet = () => undefined;
 
+const copies: string[] = [];
+
 function copyOfMobileNet(): string {
-  const dir = path.join(mkdtempSync(path.join(os.tmpdir(), 'cnnlens-setup-')), 'mobilenet');
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'cnnlens-setup-'));
+  copies.push(parent);
+  const dir = path.join(parent, 'mobilenet');
   cpSync(fixture('models', 'mobilenet_v1_0.25_224_layers'), dir, { recursive: true });
   return dir;
 }
@@ -28,7 +32,10 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
     engine = await Engine.create({ backend: 'cpu', log: quiet });
     snake = await readImageFile(fixture('images/pytorch-cnn-visualizations/snake.png'), DEFAULT_IMAGE_LIMITS);
   });
-  after(() => engine?.dispose());
+  after(() => {
+    engine?.dispose();
+    for (const dir of copies.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('writes cnnlens.json that reads back the same, keeping keys it does not set', async () => {
     const dir = copyOfMobileNet();
@@ -52,6 +59,12 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
     await writeSidecar(dir, { preprocess: 'raw', channelOrder: 'rgb', labels: null });
     assert.equal(JSON.parse(readFileSync(path.join(dir, 'cnnlens.json'), 'utf8')).labels, undefined);
     await assert.rejects(writeSidecar(dir, { preprocess: 'raw', channelOrder: 'rgb', labels: '../elsewhere.txt' }), /outside the model's folder/);
+
+    // A broken cnnlens.json: merging refuses, naming the file; replacing writes a fresh one.
+    writeFileSync(path.join(dir, 'cnnlens.json'), '{ "preprocess": ');
+    await assert.rejects(writeSidecar(dir, { preprocess: 'raw', channelOrder: 'rgb' }), /cnnlens\.json is not valid JSON/);
+    await writeSidecar(dir, { preprocess: 'zero-one', channelOrder: 'rgb', labels: null }, true);
+    assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'cnnlens.json'), 'utf8')), { preprocess: 'zero-one' });
   });
 
   it('refuses a channelOrder that is not rgb or bgr, naming the file', async () => {

@@ -50,7 +50,8 @@ export class GraphAdapter implements ModelAdapter {
     const outputNode = byName.get(outputName);
     // Score with logits: step back over a trailing Softmax.
     this.scoreNode = outputNode?.op === 'Softmax' && outputNode.input?.[0] ? outputNode.input[0].replace(/:\d+$/, '') : outputName;
-    this.hasLogits = outputNode?.op !== 'Softmax' && outputNode?.op !== 'Sigmoid';
+    // Scores step back over a trailing Softmax, so they are logits unless the graph ends in a Sigmoid.
+    this.hasLogits = outputNode?.op !== 'Sigmoid';
 
     const listed = nodes.filter((node) => !HIDDEN_OPS.has(node.op) && node.name !== this.inputName);
     const shapes = this.probeShapes(listed.map((node) => node.name));

@@ -101,7 +101,8 @@ export class LayersAdapter implements ModelAdapter {
         return { layer, inputIds: node.inputTensors.map((t) => t.id), outputIds: node.outputTensors.map((t) => t.id) };
       });
     this.scoreSource = this.findScoreSource();
-    this.hasLogits = this.scoreSource.linearOf !== null || !this.endsInSoftmaxOrSigmoid();
+    // Scores step back over a softmax (see findScoreSource), so they are logits unless the model ends in a sigmoid.
+    this.hasLogits = !this.endsInSigmoid();
     const outShape = model.outputs[0].shape;
     this.numClasses = outShape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
     this.layers = model.layers
@@ -150,9 +151,10 @@ export class LayersAdapter implements ModelAdapter {
     return { tensorId, linearOf: null };
   }
 
-  private endsInSoftmaxOrSigmoid(): boolean {
-    const last = this.producerOf(this.model.outputs[0].id);
-    return !!last && (isSoftmaxLayer(last.layer) || ['softmax', 'sigmoid'].includes(activationName(last.layer)));
+  private endsInSigmoid(): boolean {
+    let last = this.producerOf(this.model.outputs[0].id);
+    while (last && PASS_THROUGH.has(last.layer.getClassName())) last = this.producerOf(last.inputIds[0]);
+    return !!last && activationName(last.layer) === 'sigmoid';
   }
 
   private stepOf(layerName: string): Step {

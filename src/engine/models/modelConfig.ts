@@ -165,10 +165,13 @@ export interface SidecarUpdate {
   labels?: string | string[] | null;
 }
 
-/** Writes `cnnlens.json` next to the model, merged into what is there, through a temp file and a rename. */
-export async function writeSidecar(modelDir: string, update: SidecarUpdate): Promise<string> {
+/**
+ * Writes `cnnlens.json` next to the model, merged into what is there (or, with `replace`, over a
+ * broken one), through a temp file and a rename.
+ */
+export async function writeSidecar(modelDir: string, update: SidecarUpdate, replace = false): Promise<string> {
   const file = path.join(modelDir, SIDECAR_NAME);
-  const existing = (await readSidecar(modelDir)) ?? {};
+  const existing = replace ? {} : ((await readSidecar(modelDir)) ?? {});
   if (typeof update.labels === 'string') insideFolder(modelDir, update.labels, 'labels file');
   const next: Sidecar & Record<string, unknown> = { ...existing, preprocess: update.preprocess };
   // RGB is the default; caffe is BGR by definition. Only a real choice is written.

@@ -71,6 +71,11 @@ export const ZOO_CATALOG: readonly ZooEntry[] = [
   v2Hub('1.00', '100', 14 * MB),
 ];
 
+/** A zoo id names one folder in the zoo's storage: no separators, no leading dot. */
+export function isZooId(id: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id);
+}
+
 export function findZooEntry(id: string): ZooEntry | undefined {
   return ZOO_CATALOG.find((entry) => entry.id === id);
 }

@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fitLabels, SIDECAR_NAME } from '../models/modelConfig';
 import { formatOf, MAX_MODEL_JSON_BYTES, ModelError, readModelFiles, resolveShardPath, weightBytes, type WeightSpec } from '../models/modelFiles';
-import type { ZooEntry } from './catalog';
+import { isZooId, type ZooEntry } from './catalog';
 import { DownloadCancelledError, DownloadError, fetchTo, type Transfer } from './http';
 
 export { DownloadCancelledError, DownloadError } from './http';
@@ -40,14 +40,13 @@ const MODEL_JSON = 'model.json';
 const LABELS_FILE = 'labels.json';
 const PARTIAL = '.partial-';
 const OLD = '.old-';
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Far beyond the idle timeout: a temporary folder untouched this long belongs to no live download. */
 const STALE_AFTER_MS = 10 * 60_000;
 /** Temporary folders of this process's downloads; other VS Code windows' are recognised by age. */
 const active = new Set<string>();
 
 function checkId(id: string): void {
-  if (!ID_PATTERN.test(id)) throw new DownloadError(`"${id}" is not a valid model id.`, 'invalid');
+  if (!isZooId(id)) throw new DownloadError(`"${id}" is not a valid model id.`, 'invalid');
 }
 
 async function fetchModelJson(url: URL, transfer: Transfer): Promise<{ bytes: Buffer; json: Record<string, unknown> }> {
@@ -162,7 +161,7 @@ function finalError(error: unknown, entry: ZooEntry, signal?: AbortSignal): Erro
     const manual =
       `To use it anyway, download ${entry.url} and the weight files its weightsManifest lists (from the same folder${query ? `, each with ${query}` : ''}) ` +
       `into one folder on a machine that can reach the host, then choose that model.json with "CNN Lens: Select Model…" (or right-click it ` +
-      `in the Explorer → "Use This Model in CNN Lens").`;
+      `in the Explorer → "Inspect Model with CNN Lens").`;
     return new DownloadError(`${entry.title} could not be downloaded. ${error.message} ${manual}`, error.kind);
   }
   const next = error.kind === 'interrupted' ? ' Nothing was kept; try again.' : ' Nothing was kept.';
@@ -238,7 +237,7 @@ export async function listDownloaded(storageDir: string): Promise<DownloadedMode
   }
   const models: DownloadedModel[] = [];
   for (const id of names.sort()) {
-    if (!ID_PATTERN.test(id)) continue;
+    if (!isZooId(id)) continue;
     const dir = path.join(storageDir, id);
     try {
       const files = await fs.readdir(dir, { recursive: true });

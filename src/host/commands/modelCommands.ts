@@ -1,12 +1,13 @@
 /**
- * Choosing the model to explain with: "CNN Lens: Select Model…" lists the TF.js models found in the
- * workspace (and the bundled one); "Use This Model in CNN Lens" on a model.json in the Explorer picks it.
- * The choice is the workspace's cnnLens.model setting, so it is visible and editable like any other.
+ * Choosing the model to explain with: "CNN Lens: Select Model…" lists the models found in the workspace
+ * (TF.js model.json, ONNX), the downloaded ones and the bundled one, or browses for a file; "Inspect
+ * Model with CNN Lens" on a model file in the Explorer picks it. The choice is the cnnLens.model
+ * setting, so it is visible and editable like any other.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { tfjsModelKind, type ModelKind } from '../../engine/models/modelKind';
+import { onnxModelKind, tfjsModelKind, type ModelKind } from '../../engine/models/modelKind';
 import { MODEL_VIEW_ID } from '../modelView/modelView';
 import { engineSettings, modelSettingValue } from '../settings';
 import { isModelInUse, useModel } from './useModel';
@@ -21,8 +22,24 @@ export interface FoundModel {
 const SKIPPED = '**/{node_modules,.git,.vscode-test,dist,out,.venv,__pycache__}/**';
 const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
+/** The kind of model a file holds, or null when it is not one CNN Lens can read. */
+export async function modelKindOf(uri: vscode.Uri): Promise<ModelKind | null> {
+  if (uri.fsPath.toLowerCase().endsWith('.onnx')) {
+    const handle = await fs.open(uri.fsPath, 'r');
+    try {
+      const head = new Uint8Array(8);
+      const { bytesRead } = await handle.read(head, 0, head.length, 0);
+      return onnxModelKind(head.subarray(0, bytesRead));
+    } finally {
+      await handle.close();
+    }
+  }
+  if ((await vscode.workspace.fs.stat(uri)).size > MAX_MODEL_JSON_BYTES) return null;
+  return tfjsModelKind(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
+}
+
 export async function findWorkspaceModels(limit = 200): Promise<FoundModel[]> {
-  const candidates = await vscode.workspace.findFiles('**/model.json', SKIPPED, limit);
+  const candidates = await vscode.workspace.findFiles('**/{model.json,*.onnx}', SKIPPED, limit);
   const found: FoundModel[] = [];
   const seen = new Set<string>();
   for (const uri of candidates.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
@@ -31,8 +48,7 @@ export async function findWorkspaceModels(limit = 200): Promise<FoundModel[]> {
       const real = await fs.realpath(uri.fsPath);
       if (seen.has(real)) continue;
       seen.add(real);
-      if ((await vscode.workspace.fs.stat(uri)).size > MAX_MODEL_JSON_BYTES) continue;
-      const kind = tfjsModelKind(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
+      const kind = await modelKindOf(uri);
       if (kind) found.push({ uri, kind });
     } catch {
       // Unreadable files are simply not models we can offer.
@@ -41,13 +57,33 @@ export async function findWorkspaceModels(limit = 200): Promise<FoundModel[]> {
   return found;
 }
 
+/** A model file the user points at (Explorer or Browse…): used when it is one, else a message saying why not. */
+async function useModelFile(uri: vscode.Uri, onChosen: (modelPath: string) => void): Promise<void> {
+  try {
+    const kind = await modelKindOf(uri);
+    if (!kind) {
+      const what = uri.fsPath.toLowerCase().endsWith('.onnx') ? 'an ONNX model (it does not start like a ModelProto; a Git LFS pointer?)' : 'a TensorFlow.js model (no modelTopology and weightsManifest)';
+      void vscode.window.showErrorMessage(`CNN Lens: ${path.basename(uri.fsPath)} is not ${what}.`);
+      return;
+    }
+    await useModel(uri);
+    if (!vscode.workspace.isTrusted) return;
+    // Show the model's layers: the reason the user picked "Inspect Model".
+    await vscode.commands.executeCommand(`${MODEL_VIEW_ID}.focus`);
+    void vscode.window.showInformationMessage(`CNN Lens: explaining with ${modelSettingValue(uri)} (${kind} model).`);
+    onChosen(uri.fsPath);
+  } catch (error) {
+    void vscode.window.showErrorMessage(`CNN Lens: could not use ${uri.fsPath}: ${(error as Error).message}`);
+  }
+}
+
 /** `onChosen` hears of every user model picked (the guided setup is offered for ones without cnnlens.json). */
 export function registerModelCommands(context: vscode.ExtensionContext, log: (line: string) => void, onChosen: (modelJsonPath: string) => void = () => undefined): void {
   const select = async () => {
     const [models, downloaded] = await Promise.all([findWorkspaceModels(), downloadedModels(context)]);
     const bundledInUse = !engineSettings().modelPath;
     const inUse = (uri: vscode.Uri) => (isModelInUse(uri.fsPath) ? ' · in use' : '');
-    type Item = vscode.QuickPickItem & { uri: vscode.Uri | null | 'download' };
+    type Item = vscode.QuickPickItem & { uri: vscode.Uri | null | 'download' | 'browse' };
     const items: Item[] = [
       { label: '$(package) Bundled Fashion-MNIST model', description: bundledInUse ? 'in use' : '', detail: 'fashion-cam: 64×64 RGB, 10 classes', uri: null },
       ...models.map((m) => ({ label: `$(circuit-board) ${modelSettingValue(m.uri)}`, description: `${m.kind} model${inUse(m.uri)}`, uri: m.uri })),
@@ -55,38 +91,35 @@ export function registerModelCommands(context: vscode.ExtensionContext, log: (li
         const uri = vscode.Uri.file(m.modelJsonPath);
         return { label: `$(cloud) ${m.title}`, description: `downloaded${inUse(uri)}`, uri };
       }),
+      { label: '$(folder-opened) Browse for a model file…', detail: 'a TF.js model.json or an .onnx file anywhere on this machine', uri: 'browse' },
       { label: '$(cloud-download) Download a pretrained model…', detail: 'MobileNet v1 / v2 ImageNet classifiers from Google\'s TF.js model hosting', uri: 'download' },
     ];
     const choice = await vscode.window.showQuickPick(items, {
-      placeHolder: models.length ? 'Model to explain images with' : 'No TF.js model.json found in this workspace (node_modules and build folders are skipped)',
+      placeHolder: models.length ? 'Model to explain images with' : 'No model.json or .onnx model found in this workspace (node_modules and build folders are skipped)',
     });
     if (!choice) return;
     if (choice.uri === 'download') {
       await vscode.commands.executeCommand('cnnLens.downloadModel');
       return;
     }
+    if (choice.uri === 'browse') {
+      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use Model', filters: { Models: ['json', 'onnx'] } });
+      if (picked?.[0]) await useModelFile(picked[0], onChosen);
+      return;
+    }
     await useModel(choice.uri);
     if (choice.uri && vscode.workspace.isTrusted) onChosen(choice.uri.fsPath);
   };
   context.subscriptions.push(
-    vscode.commands.registerCommand('cnnLens.selectModel', () => select().catch((error: Error) => log(`Select model failed: ${error.message}`))),
+    vscode.commands.registerCommand('cnnLens.selectModel', () =>
+      select().catch((error: Error) => {
+        log(`Select model failed: ${error.message}`);
+        void vscode.window.showErrorMessage(`CNN Lens: Select Model failed: ${error.message}`);
+      }),
+    ),
     vscode.commands.registerCommand('cnnLens.useModel', async (clicked?: unknown) => {
       if (!(clicked instanceof vscode.Uri)) return select();
-      try {
-        const kind = tfjsModelKind(new TextDecoder().decode(await vscode.workspace.fs.readFile(clicked)));
-        if (!kind) {
-          void vscode.window.showErrorMessage(`CNN Lens: ${path.basename(clicked.fsPath)} is not a TensorFlow.js model (no modelTopology and weightsManifest).`);
-          return;
-        }
-        await useModel(clicked);
-        if (!vscode.workspace.isTrusted) return;
-        // Show the model's layers: the reason the user picked "Inspect Model".
-        await vscode.commands.executeCommand(`${MODEL_VIEW_ID}.focus`);
-        void vscode.window.showInformationMessage(`CNN Lens: explaining with ${modelSettingValue(clicked)} (${kind} model).`);
-        onChosen(clicked.fsPath);
-      } catch (error) {
-        void vscode.window.showErrorMessage(`CNN Lens: could not use ${clicked.fsPath}: ${(error as Error).message}`);
-      }
+      await useModelFile(clicked, onChosen);
     }),
   );
 }

@@ -15,13 +15,13 @@ function activeTabImage(): vscode.Uri | undefined {
   return uri && isImage(uri) ? uri : undefined;
 }
 
-export async function pickImage(clicked: unknown): Promise<vscode.Uri | undefined> {
+export async function pickImage(clicked: unknown, openLabel = 'Explain'): Promise<vscode.Uri | undefined> {
   if (clicked instanceof vscode.Uri && isImage(clicked)) return clicked;
   const fromTab = activeTabImage();
   if (fromTab) return fromTab;
   const picked = await vscode.window.showOpenDialog({
     canSelectMany: false,
-    openLabel: 'Explain',
+    openLabel,
     defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
     filters: { Images: IMAGE_EXTENSIONS },
   });

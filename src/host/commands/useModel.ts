@@ -2,15 +2,40 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { engineSettings, modelSettingValue } from '../settings';
+import { ZOO_PREFIX } from '../modelSetting';
 
-/** null = the bundled model. Refused in Restricted Mode, where only the bundled model is used. */
+/**
+ * null = the bundled model. Written to the workspace when a folder is open. In Restricted Mode
+ * workspace values are ignored, so only a downloaded model (not workspace content) can be chosen,
+ * and it goes to the user settings.
+ */
 export async function useModel(uri: vscode.Uri | null): Promise<void> {
-  if (uri && !vscode.workspace.isTrusted) {
-    void vscode.window.showWarningMessage('CNN Lens: in Restricted Mode only the bundled model is used. Trust this workspace to explain with its own models.');
+  const value = uri ? modelSettingValue(uri) : '';
+  const isZoo = value.startsWith(ZOO_PREFIX);
+  if (uri && !vscode.workspace.isTrusted && !isZoo) {
+    const answer = await vscode.window.showWarningMessage(
+      'CNN Lens: in Restricted Mode the workspace\'s own models are not used. Trust this workspace to explain with them.',
+      'Manage Workspace Trust',
+    );
+    if (answer) await vscode.commands.executeCommand('workbench.trust.manage');
     return;
   }
-  const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
-  await vscode.workspace.getConfiguration('cnnLens').update('model', uri ? modelSettingValue(uri) : '', target);
+  const workspace = vscode.workspace.workspaceFolders?.length && vscode.workspace.isTrusted;
+  await vscode.workspace.getConfiguration('cnnLens').update('model', value, workspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
+}
+
+/** Clears cnnLens.model wherever (user, workspace) it names this model: it was removed. */
+export async function forgetModelSetting(uri: vscode.Uri): Promise<void> {
+  const value = modelSettingValue(uri);
+  const config = vscode.workspace.getConfiguration('cnnLens');
+  const inspected = config.inspect<string>('model');
+  const levels: [string | undefined, vscode.ConfigurationTarget][] = [
+    [inspected?.globalValue, vscode.ConfigurationTarget.Global],
+    [inspected?.workspaceValue, vscode.ConfigurationTarget.Workspace],
+  ];
+  for (const [held, target] of levels) {
+    if (held?.trim() === value || (held && path.normalize(held) === path.normalize(uri.fsPath))) await config.update('model', undefined, target);
+  }
 }
 
 /** True when the setting resolves to this model.json (or its folder). */

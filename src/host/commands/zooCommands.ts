@@ -3,11 +3,13 @@
  * global storage in a cancellable progress notification; "Remove Downloaded Model…" deletes one. The
  * engine's downloader guarantees that a failed or cancelled download leaves nothing behind.
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { findZooEntry, ZOO_CATALOG, type ZooEntry } from '../../engine/zoo/catalog';
 import { DownloadCancelledError, downloadModel, listDownloaded, removeDownloaded } from '../../engine/zoo/download';
-import { isModelInUse, useModel } from './useModel';
+import { modelSetting } from '../settings';
+import { forgetModelSetting, isModelInUse, useModel } from './useModel';
 
 export interface ZooModel {
   id: string;
@@ -37,7 +39,7 @@ async function imagenetLabels(context: vscode.ExtensionContext): Promise<string[
   throw new Error(`The ImageNet labels are missing or unreadable (${uri.fsPath}); rebuild the extension with "npm run build".`);
 }
 
-async function pickAndDownload(context: vscode.ExtensionContext, log: (line: string) => void, onDownloaded?: (modelJsonPath: string) => void): Promise<void> {
+async function pickAndDownload(context: vscode.ExtensionContext, log: (line: string) => void): Promise<void> {
   const dir = zooStorageDir(context);
   const installed = new Set((await listDownloaded(dir)).map((m) => m.id));
   type Item = vscode.QuickPickItem & { entry: ZooEntry };
@@ -55,6 +57,12 @@ async function pickAndDownload(context: vscode.ExtensionContext, log: (line: str
     if (answer === 'Use Now') return useModel(vscode.Uri.file(path.join(dir, entry.id, 'model.json')));
     if (answer !== 'Download Again') return;
   }
+  await downloadEntry(context, log, entry, 'Use Now');
+}
+
+/** Downloads one catalog model with a cancellable progress notification; `then` is offered on success. */
+async function downloadEntry(context: vscode.ExtensionContext, log: (line: string) => void, entry: ZooEntry, then: 'Use Now' | null): Promise<void> {
+  const dir = zooStorageDir(context);
   if (downloading.has(entry.id)) {
     void vscode.window.showInformationMessage(`CNN Lens: ${entry.title} is already being downloaded.`);
     return;
@@ -66,7 +74,7 @@ async function pickAndDownload(context: vscode.ExtensionContext, log: (line: str
       { location: vscode.ProgressLocation.Notification, title: `CNN Lens: downloading ${entry.title}`, cancellable: true },
       (progress, token) => {
         const controller = new AbortController();
-        token.onCancellationRequested(() => controller.abort());
+        const subscription = token.onCancellationRequested(() => controller.abort());
         let shown = 0;
         const onProgress = (done: number, total: number) => {
           const percent = total > 0 ? Math.floor((100 * done) / total) : 0;
@@ -74,12 +82,15 @@ async function pickAndDownload(context: vscode.ExtensionContext, log: (line: str
           progress.report({ increment: percent - shown, message: `${mb(done)} of ${mb(total)}` });
           shown = percent;
         };
-        return downloadModel(entry, dir, { labels, signal: controller.signal, onProgress });
+        return downloadModel(entry, dir, { labels, signal: controller.signal, onProgress }).finally(() => subscription.dispose());
       },
     );
     log(`Downloaded ${entry.title} from ${entry.url} to ${path.dirname(modelJsonPath)}.`);
-    onDownloaded?.(modelJsonPath);
-    if ((await vscode.window.showInformationMessage(`CNN Lens: ${entry.title} is downloaded.`, 'Use Now')) === 'Use Now') {
+    if (!then) {
+      // The setting already names it: panels and the model view load it now.
+      void vscode.window.showInformationMessage(`CNN Lens: ${entry.title} is downloaded.`);
+      onModelFilesChanged();
+    } else if ((await vscode.window.showInformationMessage(`CNN Lens: ${entry.title} is downloaded.`, then)) === then) {
       await useModel(vscode.Uri.file(modelJsonPath));
     }
   } catch (error) {
@@ -118,17 +129,32 @@ async function pickAndRemove(context: vscode.ExtensionContext, log: (line: strin
   await removeDownloaded(dir, choice.model.id);
   log(`Removed the downloaded model ${choice.model.id}.`);
   // A setting naming a deleted model would fail every explanation; fall back to the bundled one instead.
-  if (wasInUse) await useModel(null);
+  if (wasInUse) await forgetModelSetting(vscode.Uri.file(choice.model.modelJsonPath));
   void vscode.window.showInformationMessage(`CNN Lens: removed ${choice.label}.${wasInUse ? ' It was the model in use; CNN Lens explains with the bundled model again.' : ''}`);
 }
 
-export function registerZooCommands(context: vscode.ExtensionContext, log: (line: string) => void, onDownloaded?: (modelJsonPath: string) => void): void {
+/** Set at registration: what to do when the model the setting names appears on disk. */
+let onModelFilesChanged: () => void = () => undefined;
+
+/** The setting names a downloaded model this machine does not have (a shared settings.json): offer it. */
+export async function offerMissingDownload(context: vscode.ExtensionContext, log: (line: string) => void): Promise<void> {
+  const setting = modelSetting();
+  if (setting.kind !== 'zoo' || existsSync(setting.path)) return;
+  const entry = findZooEntry(setting.id);
+  if (!entry) return;
+  const answer = await vscode.window.showWarningMessage(`CNN Lens: this workspace explains with ${entry.title}, which is not downloaded on this machine.`, 'Download', 'Select Another Model…');
+  if (answer === 'Download') await downloadEntry(context, log, entry, null);
+  else if (answer) await vscode.commands.executeCommand('cnnLens.selectModel');
+}
+
+export function registerZooCommands(context: vscode.ExtensionContext, log: (line: string) => void, onModelFiles: () => void): void {
+  onModelFilesChanged = onModelFiles;
   const failed = (what: string) => (error: Error) => {
     log(`${what} failed: ${error.message}`);
     void vscode.window.showErrorMessage(`CNN Lens: ${what} failed: ${error.message}`);
   };
   context.subscriptions.push(
-    vscode.commands.registerCommand('cnnLens.downloadModel', () => pickAndDownload(context, log, onDownloaded).catch(failed('Download Pretrained Model'))),
+    vscode.commands.registerCommand('cnnLens.downloadModel', () => pickAndDownload(context, log).catch(failed('Download Pretrained Model'))),
     vscode.commands.registerCommand('cnnLens.removeDownloadedModel', () => pickAndRemove(context, log).catch(failed('Remove Downloaded Model'))),
   );
 }

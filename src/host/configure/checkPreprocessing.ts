@@ -14,13 +14,17 @@ function percent(score: number): string {
   return `${(score * 100).toFixed(score >= 0.1 ? 0 : 1)}%`;
 }
 
-function describeCheck(check: ScalingCheck, mostConfident: boolean): vscode.QuickPickItem & { check: ScalingCheck } {
+/**
+ * Confidence alone cannot pick the scaling (nearby ones such as [-1, 1] and ImageNet mean/std give
+ * MobileNet the same answer at 90 % and 93 %), so rows say whether they agree with the one in use.
+ */
+function describeCheck(check: ScalingCheck, inUseTop: number | undefined): vscode.QuickPickItem & { check: ScalingCheck } {
   const [top] = check.predictions;
-  const marks = `${check.inUse ? '$(check) ' : ''}${mostConfident ? '$(star-full) ' : ''}`;
+  const agreement = check.inUse ? ' · in use' : top && top.index === inUseTop ? ' · same top-1 as in use' : '';
   const [min, max] = check.inputRange;
   return {
-    label: `${marks}${scalingTitle(check.preset, check.channelOrder)}`,
-    description: top ? `${top.label} ${percent(top.score)}${check.inUse ? ' · in use' : ''}${mostConfident ? ' · most confident' : ''}` : '',
+    label: `${check.inUse ? '$(check) ' : ''}${scalingTitle(check.preset, check.channelOrder)}`,
+    description: top ? `${top.label} ${percent(top.score)}${agreement}` : '',
     detail: `${check.predictions.map((p) => `${p.label} ${percent(p.score)}`).join(' · ')}   (input ${min.toFixed(2)} … ${max.toFixed(2)}; ${PRESET_TEXT[check.preset].detail})`,
     check,
   };
@@ -49,12 +53,13 @@ async function runChecks(engine: EngineApi, image: vscode.Uri): Promise<ScalingC
 export async function pickScalingOnImage(engine: EngineApi, image: vscode.Uri, modelName: string): Promise<ScalingCandidate | undefined> {
   const checks = await runChecks(engine, image);
   if (!checks) return undefined;
-  const best = checks.reduce((a, b) => ((b.predictions[0]?.score ?? 0) > (a.predictions[0]?.score ?? 0) ? b : a));
-  const items = checks.map((check) => describeCheck(check, check === best));
+  const inUseTop = checks.find((check) => check.inUse)?.predictions[0]?.index;
+  const items = checks.map((check) => describeCheck(check, inUseTop));
   const picked = await vscode.window.showQuickPick(items, {
     title: `${modelName} on ${path.basename(image.fsPath)}: top-5 under each input scaling`,
     placeHolder: 'Pick the scaling whose predictions look right for this image (✓ = in use)',
     matchOnDetail: true,
+    ignoreFocusOut: true,
   });
   return picked ? { preset: picked.check.preset, channelOrder: picked.check.channelOrder } : undefined;
 }

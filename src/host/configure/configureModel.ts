@@ -6,15 +6,15 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { ScalingCandidate } from '../../engine/preprocessCheck';
-import { parseLabels, readSidecar, SIDECAR_NAME, writeSidecar } from '../../engine/models/modelConfig';
+import { sameScaling, type ScalingCandidate } from '../../engine/preprocessCheck';
+import { parseLabels, readSidecar, SIDECAR_NAME, writeSidecar, type Sidecar } from '../../engine/models/modelConfig';
 import { modelJsonPathOf } from '../../engine/models/modelFiles';
 import { CHANNEL_ORDERS, SCALING_PRESETS, type ChannelOrder, type ScalingPreset } from '../../engine/types';
 import { pickImage } from '../commands/pickImage';
 import type { EngineApi } from '../engineApi';
 import { engineSettings } from '../settings';
 import { pickScalingOnImage } from './checkPreprocessing';
-import { ORDER_TEXT, PRESET_TEXT } from './presetText';
+import { ORDER_TEXT, PRESET_TEXT, scalingTitle } from './presetText';
 
 export interface ConfigureContext {
   engine: EngineApi;
@@ -27,8 +27,16 @@ type Labels = string | string[] | null | undefined;
 
 /** The model.json in use, or null (with a message) for the bundled model or in Restricted Mode. */
 async function userModel(action: string): Promise<string | null> {
+  if (!vscode.workspace.isTrusted) {
+    const answer = await vscode.window.showInformationMessage(
+      `CNN Lens: ${action} writes a cnnlens.json beside the model, which Restricted Mode does not allow. Trust this workspace first.`,
+      'Manage Workspace Trust',
+    );
+    if (answer) await vscode.commands.executeCommand('workbench.trust.manage');
+    return null;
+  }
   const { modelPath } = engineSettings();
-  if (modelPath && vscode.workspace.isTrusted) return modelJsonPathOf(modelPath);
+  if (modelPath) return modelJsonPathOf(modelPath);
   const choice = await vscode.window.showInformationMessage(
     `CNN Lens: ${action} applies to your own model; the bundled one is set up already. Select your model first.`,
     'Select Model…',
@@ -68,7 +76,7 @@ async function pickLabels(dir: string, numClasses: number | null, current: unkno
   for (const file of await labelFilesIn(dir)) items.push({ label: `$(file) ${file.name}`, description: fitText(file.count, numClasses), labels: file.name });
   items.push({ label: '$(folder-opened) Choose a labels file…', description: 'text (one label per line) or JSON (array or {index: label})', labels: 'browse' });
   items.push({ label: '$(circle-slash) No labels', description: 'classes are shown as "class 0", "class 1", …', labels: null });
-  const picked = await vscode.window.showQuickPick(items, { title: 'CNN Lens: class labels (3/3)', placeHolder: 'Names for the model\'s outputs' });
+  const picked = await vscode.window.showQuickPick(items, { title: 'CNN Lens: class labels (3/3)', placeHolder: 'Names for the model\'s outputs', ignoreFocusOut: true });
   if (!picked) return undefined;
   if (picked.labels !== 'browse') return { labels: picked.labels };
   const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, defaultUri: vscode.Uri.file(dir), filters: { Labels: ['txt', 'json'] }, openLabel: 'Use Labels' });
@@ -89,16 +97,16 @@ async function pickScaling(context: ConfigureContext, current: ScalingPreset | u
     preset,
   }));
   items.push({ label: '$(beaker) Not sure: compare them on an image…', detail: 'Runs the model under every scaling and shows each top-5', preset: 'check' });
-  const picked = await vscode.window.showQuickPick(items, { title: 'CNN Lens: input scaling (1/3)', placeHolder: 'How were images scaled when the model was trained?', matchOnDetail: true });
+  const picked = await vscode.window.showQuickPick(items, { title: 'CNN Lens: input scaling (1/3)', placeHolder: 'How were images scaled when the model was trained?', matchOnDetail: true, ignoreFocusOut: true });
   if (!picked) return undefined;
   if (picked.preset === 'check') {
-    const image = await pickImage(undefined);
+    const image = await pickImage(undefined, 'Check');
     return image ? pickScalingOnImage(context.engine, image, modelName) : undefined;
   }
   if (picked.preset === 'caffe') return { preset: 'caffe', channelOrder: 'bgr' };
   const order = await vscode.window.showQuickPick(
     CHANNEL_ORDERS.map((o) => ({ label: ORDER_TEXT[o].title, detail: ORDER_TEXT[o].detail, order: o })),
-    { title: 'CNN Lens: channel order (2/3)', placeHolder: 'Which channel comes first in the model\'s input?' },
+    { title: 'CNN Lens: channel order (2/3)', placeHolder: 'Which channel comes first in the model\'s input?', ignoreFocusOut: true },
   );
   return order ? { preset: picked.preset, channelOrder: order.order as ChannelOrder } : undefined;
 }
@@ -107,7 +115,17 @@ export async function configureModel(context: ConfigureContext): Promise<void> {
   const modelJson = await userModel('Configure Model Input and Labels');
   if (!modelJson) return;
   const dir = path.dirname(modelJson);
-  const sidecar = (await readSidecar(dir).catch(() => null)) ?? {};
+  let sidecar: Sidecar = {};
+  let replace = false;
+  try {
+    sidecar = (await readSidecar(dir)) ?? {};
+  } catch (error) {
+    // A broken cnnlens.json also stops the model from loading: this flow is how to fix it.
+    const answer = await vscode.window.showWarningMessage(`CNN Lens: ${(error as Error).message}`, 'Replace It', 'Open It');
+    if (answer === 'Open It') await vscode.window.showTextDocument(vscode.Uri.file(path.join(dir, SIDECAR_NAME)));
+    if (answer !== 'Replace It') return;
+    replace = true;
+  }
   let numClasses: number | null = null;
   let modelName = path.basename(dir);
   try {
@@ -122,7 +140,7 @@ export async function configureModel(context: ConfigureContext): Promise<void> {
   if (!scaling) return;
   const labels = await pickLabels(dir, numClasses, sidecar.labels);
   if (!labels) return;
-  const written = await writeSidecar(dir, { preprocess: scaling.preset, channelOrder: scaling.channelOrder, labels: labels.labels });
+  const written = await writeSidecar(dir, { preprocess: scaling.preset, channelOrder: scaling.channelOrder, labels: labels.labels }, replace);
   context.log(`Wrote ${written}.`);
   context.onChanged();
   const choice = await vscode.window.showInformationMessage(`CNN Lens: saved ${path.basename(dir)}/${SIDECAR_NAME}.`, 'Check Preprocessing…', `Open ${SIDECAR_NAME}`);
@@ -132,19 +150,28 @@ export async function configureModel(context: ConfigureContext): Promise<void> {
 
 /** Check on an image; picking another scaling than the one in use saves it to cnnlens.json. */
 export async function checkPreprocessingCommand(context: ConfigureContext, clicked?: unknown): Promise<void> {
-  const image = await pickImage(clicked);
+  const image = await pickImage(clicked, 'Check');
   if (!image) return;
   const info = await context.engine.describeModel();
   const picked = await pickScalingOnImage(context.engine, image, info.summary.name);
   if (!picked) return;
-  const { preset, channelOrder = 'rgb' } = info.summary.preprocessing;
-  if (picked.preset === preset && (picked.channelOrder === channelOrder || preset === 'caffe')) return;
+  const { preset, channelOrder = 'rgb', source } = info.summary.preprocessing;
+  const title = scalingTitle(picked.preset, picked.channelOrder);
+  if (sameScaling(picked, preset, channelOrder) && source === SIDECAR_NAME) {
+    void vscode.window.showInformationMessage(`CNN Lens: ${info.summary.name} keeps ${title}.`);
+    return;
+  }
+  if (!engineSettings().modelPath) {
+    void vscode.window.showInformationMessage(`CNN Lens: the bundled model's scaling is fixed; select your own model to set one.`);
+    return;
+  }
+  const save = await vscode.window.showInformationMessage(`CNN Lens: save ${title} as ${info.summary.name}'s input scaling (${SIDECAR_NAME})?`, 'Save');
+  if (save !== 'Save') return;
   const modelJson = await userModel('Saving a scaling');
   if (!modelJson) return;
   const written = await writeSidecar(path.dirname(modelJson), { preprocess: picked.preset, channelOrder: picked.channelOrder });
   context.log(`Wrote ${written} (scaling ${picked.preset}, ${picked.channelOrder}).`);
   context.onChanged();
-  void vscode.window.showInformationMessage(`CNN Lens: ${path.basename(path.dirname(modelJson))} now uses ${PRESET_TEXT[picked.preset].title}${picked.channelOrder === 'bgr' && picked.preset !== 'caffe' ? ', BGR' : ''} (saved in ${SIDECAR_NAME}).`);
 }
 
 /** After a model without cnnlens.json is selected: offer the guided setup once. */
@@ -160,8 +187,9 @@ export async function offerConfiguration(context: ConfigureContext, modelJsonPat
   else if (choice) await checkPreprocessingCommand(context);
 }
 
-export function registerConfigureCommands(extension: vscode.ExtensionContext, context: ConfigureContext): void {
-  const guard = (run: (arg?: unknown) => Promise<void>) => async (arg?: unknown) => {
+/** Runs a flow; a failure is shown to the user and logged, never left as an unhandled rejection. */
+export function guarded(context: Pick<ConfigureContext, 'log'>, run: (arg?: unknown) => Promise<void>): (arg?: unknown) => Promise<void> {
+  return async (arg?: unknown) => {
     try {
       await run(arg);
     } catch (error) {
@@ -170,17 +198,28 @@ export function registerConfigureCommands(extension: vscode.ExtensionContext, co
       void vscode.window.showErrorMessage(`CNN Lens: ${message}`);
     }
   };
-  // Hand edits of the model's cnnlens.json count too (our own writes also land here; onChanged is debounced).
-  const watcher = vscode.workspace.createFileSystemWatcher(`**/${SIDECAR_NAME}`);
-  const onSidecar = (uri: vscode.Uri) => {
+}
+
+export function registerConfigureCommands(extension: vscode.ExtensionContext, context: ConfigureContext): void {
+  const guard = (run: (arg?: unknown) => Promise<void>) => guarded(context, run);
+  // Hand edits of the model's cnnlens.json count too, wherever the model is (our own writes land here
+  // as well; onChanged is debounced). The watcher follows the model setting.
+  let watcher: vscode.Disposable | undefined;
+  const watchModelFolder = () => {
+    watcher?.dispose();
+    watcher = undefined;
     const { modelPath } = engineSettings();
-    if (modelPath && path.dirname(modelJsonPathOf(modelPath)) === path.dirname(uri.fsPath)) context.onChanged();
+    if (!modelPath) return;
+    const sidecar = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(modelJsonPathOf(modelPath))), SIDECAR_NAME));
+    const changed = () => context.onChanged();
+    watcher = vscode.Disposable.from(sidecar, sidecar.onDidChange(changed), sidecar.onDidCreate(changed), sidecar.onDidDelete(changed));
   };
+  watchModelFolder();
   extension.subscriptions.push(
-    watcher,
-    watcher.onDidChange(onSidecar),
-    watcher.onDidCreate(onSidecar),
-    watcher.onDidDelete(onSidecar),
+    { dispose: () => watcher?.dispose() },
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration('cnnLens.model')) watchModelFolder();
+    }),
     vscode.commands.registerCommand('cnnLens.configureModel', guard(() => configureModel(context))),
     vscode.commands.registerCommand('cnnLens.checkPreprocessing', guard((arg) => checkPreprocessingCommand(context, arg))),
   );

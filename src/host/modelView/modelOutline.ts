@@ -5,6 +5,7 @@
  */
 import type { LayerInfo } from '../../engine/types';
 import { formatShape } from '../../shared/display';
+import { scalingTitle } from '../configure/presetText';
 import type { LoadedModelInfo } from '../engineApi';
 
 export interface OutlineNode {
@@ -19,6 +20,8 @@ export interface OutlineNode {
   contextValue?: string;
   /** For layer rows: the layer's name. */
   layer?: string;
+  /** A command the row runs when clicked, with its arguments. */
+  command?: { id: string; args: unknown[] };
   children?: OutlineNode[];
   expanded?: boolean;
 }
@@ -61,10 +64,16 @@ function layerNode(layer: LayerInfo, index: number, defaultLayer: string | null)
     id: `layer:${layer.name}`,
     label: layer.name,
     description: `${layer.kind} · ${shape}${params}${layer.camCapable ? ' · CAM' : ''}`,
-    tooltip: [`#${index + 1} ${layer.name}`, `${layer.kind}, output ${shape}, ${formatCount(layer.params)} parameters`, ...offers, 'Click to make it the target layer of the open panel.'].join('\n'),
+    tooltip: [
+      `#${index + 1} ${layer.name}`,
+      `${layer.kind}, output ${shape}, ${formatCount(layer.params)} parameters`,
+      ...offers,
+      layer.camCapable ? 'Click to make it the target layer of the open panel.' : 'Not a target layer: CAM techniques need an output with height and width.',
+    ].join('\n'),
     icon: isDefault ? 'star-full' : layer.camCapable ? 'target' : 'symbol-field',
     contextValue: layerContext(layer),
     layer: layer.name,
+    command: layer.camCapable ? { id: 'cnnLens.targetLayer', args: [layer.name] } : undefined,
   };
 }
 
@@ -112,7 +121,7 @@ export function modelOutline(info: LoadedModelInfo): OutlineNode[] {
     row('size', 'Size on disk', formatBytes(sizeOnDisk), 'database'),
     row('format', 'Format', FORMAT_NAMES[summary.format] ?? summary.format, 'file-code'),
     row('backend', 'Backend', backend, 'server-process'),
-    row('preprocess', 'Input scaling', `${summary.preprocessing.preset} (from ${summary.preprocessing.source})`, 'settings'),
+    row('preprocess', 'Input scaling', `${scalingTitle(summary.preprocessing.preset, summary.preprocessing.channelOrder)} (from ${summary.preprocessing.source})`, 'settings'),
     row('labels', 'Labels', named ? `${formatCount(named)} of ${formatCount(summary.numClasses)} named` : 'none (class 0, class 1, …)', 'tag'),
     row('path', 'File', summary.path, 'file', summary.path),
   ];

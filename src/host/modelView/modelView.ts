@@ -4,7 +4,7 @@
  * The model is described by the engine worker, and only once the view is first shown.
  */
 import * as vscode from 'vscode';
-import type { EngineApi, LoadedModelInfo } from '../engineApi';
+import type { EngineApi } from '../engineApi';
 import { pickImage } from '../commands/pickImage';
 import { ExplainPanel, type ExplainPanelContext } from '../panel/explainPanel';
 import type { LayerAction } from '../../shared/protocol';
@@ -14,7 +14,6 @@ export const MODEL_VIEW_ID = 'cnnLens.model';
 
 export class ModelTreeProvider implements vscode.TreeDataProvider<OutlineNode> {
   private roots: OutlineNode[] = [];
-  private loaded: LoadedModelInfo | undefined;
   private generation = 0;
   private readonly changed = new vscode.EventEmitter<undefined>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -23,11 +22,6 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<OutlineNode> {
     private readonly engine: EngineApi,
     private readonly log: (line: string) => void,
   ) {}
-
-  /** The last model described, if any. */
-  get model(): LoadedModelInfo | undefined {
-    return this.loaded;
-  }
 
   /** Test hook: what the tree shows now. */
   get nodes(): OutlineNode[] {
@@ -41,16 +35,14 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<OutlineNode> {
     try {
       const info = await this.engine.describeModel();
       if (generation !== this.generation) return;
-      this.loaded = info;
       this.show(modelOutline(info));
     } catch (error) {
       if (generation !== this.generation) return;
       const message = (error as Error).message;
       this.log(`Model view: ${message}`);
-      this.loaded = undefined;
       this.show([
         { id: 'error', label: 'The model could not be loaded', description: message, tooltip: message, icon: 'error' },
-        { id: 'select', label: 'Select another model…', icon: 'circuit-board', contextValue: 'command:cnnLens.selectModel' },
+        { id: 'select', label: 'Select another model…', icon: 'circuit-board', command: { id: 'cnnLens.selectModel', args: [] } },
       ]);
     }
   }
@@ -72,8 +64,7 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<OutlineNode> {
     item.tooltip = node.tooltip;
     item.iconPath = new vscode.ThemeIcon(node.icon);
     item.contextValue = node.contextValue;
-    if (node.layer) item.command = { command: 'cnnLens.targetLayer', title: 'Make Target Layer', arguments: [node.layer] };
-    else if (node.contextValue?.startsWith('command:')) item.command = { command: node.contextValue.slice('command:'.length), title: node.label };
+    if (node.command) item.command = { command: node.command.id, title: node.label, arguments: node.command.args };
     return item;
   }
 

@@ -225,7 +225,9 @@ export class ExplainPanel {
     if (this.disposed) return;
     this.panel.reveal(undefined, true);
     const message: FocusLayerMessage = { type: 'focusLayer', layer, action };
-    if (this.modelReady) this.post(message);
+    // A hidden panel's webview is gone (no retained context): it reloads on reveal and says 'ready',
+    // and sendInit delivers the pending focus then.
+    if (this.modelReady && this.panel.visible) this.post(message);
     else this.pendingFocus = message;
   }
 
