@@ -14,6 +14,15 @@ import torch.nn.functional as F
 import torchvision
 
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', 'test-results', 'onnx-models')
+FIXTURES = os.environ.get('CNN_LENS_FIXTURES', os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'fixtures'))
+
+
+def fixture_model(name):
+    """A pretrained TF.js fixture rebuilt in PyTorch with its own weights (a known answer for the importer)."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from tfjs_to_torch import load_tfjs_layers_model, scores_before_softmax
+    model = load_tfjs_layers_model(os.path.join(FIXTURES, 'models', name, 'model.json'))
+    return scores_before_softmax(model)
 
 
 def randomise_batch_norms(model):
@@ -113,7 +122,10 @@ MODELS = {
     'squeezenet1_1': (lambda: torchvision.models.squeezenet1_1(), [1, 3, 128, 128], 13, False),
     'mobilenet_v3_small': (lambda: torchvision.models.mobilenet_v3_small(), [1, 3, 128, 128], 14, False),
     'mobilenet_v1_075': (lambda: mobilenet_v1(0.75), [1, 3, 224, 224], 13, False),
+    # Real weights (../shared/fixtures), logits out: the importer must reproduce the fixture's verified top-5.
+    'fixture_mobilenet_v1_025': (lambda: fixture_model('mobilenet_v1_0.25_224_layers'), [1, 3, 224, 224], 13, False),
 }
+PRETRAINED = {'fixture_mobilenet_v1_025'}
 
 
 def export(name, build, shape, opset, keep_bn):
@@ -122,7 +134,8 @@ def export(name, build, shape, opset, keep_bn):
         return
     torch.manual_seed(sum(map(ord, name)))
     model = build()
-    randomise_batch_norms(model)
+    if name not in PRETRAINED:
+        randomise_batch_norms(model)
     model.eval()
     x = torch.randn(*shape)
     tmp = path + '.tmp'
