@@ -9,51 +9,19 @@ import * as path from 'node:path';
 import { selectBackend, type BackendChoice } from '../src/engine/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
-import { scalerFor, toModelPixels } from '../src/engine/preprocess';
 import { visualize } from '../src/engine/inspect/visualize';
 import { deletionInsertion } from '../src/engine/metrics/deletionInsertion';
-import { findTechnique } from '../src/engine/techniques/registry';
-import { resolveParameters } from '../src/engine/techniques/parameters';
 
 /** Technique ids timed, with a divisor for their repeats (the slow ones run fewer times). */
 const TECHNIQUES: [string, number][] = [['gradcam', 1], ['saliency', 1], ['guided-backprop', 1], ['integrated-gradients', 10], ['smoothgrad', 10]];
 import { tf } from '../src/engine/tf';
 import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
+import { prepare, time } from './measure';
+import { comparePytorch } from './pytorchCompare';
 
 const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
 const ONNX_MODELS = path.resolve(__dirname, '../test-results/onnx-models');
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
-
-function time(run: () => void, warmup: number, repeats: number): number {
-  for (let i = 0; i < warmup; i++) run();
-  const samples: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    run();
-    samples.push(performance.now() - start);
-  }
-  return median(samples);
-}
-
-/** The image prepared for a model, and a runner for any technique on it at the default layer. */
-function prepare(loaded: LoadedModel, image: RgbaImage) {
-  const { adapter, summary } = loaded;
-  const preprocess = scalerFor(summary.inputShape[2], summary.preprocessing.preset);
-  const pixels = toModelPixels(image, summary.inputShape);
-  const input = preprocess(pixels);
-  const layer = summary.defaultLayer!;
-  const request = (id: string, given: Record<string, number> = {}) => () => {
-    const technique = findTechnique(id);
-    const parameters = resolveParameters(id, technique.info.parameters, given);
-    technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
-  };
-  return { adapter, summary, preprocess, pixels, input, layer, request };
-}
 
 function measure(loaded: LoadedModel, image: RgbaImage, repeats: number) {
   const { adapter, pixels, input, request } = prepare(loaded, image);
@@ -101,6 +69,7 @@ function measureCams(loaded: LoadedModel, image: RgbaImage, repeats: number) {
 async function main(): Promise<void> {
   // npm run bench [-- BACKEND] [-- cams]: the gradient table, or with "cams" the CAM-family / metrics table.
   const args = process.argv.slice(2);
+  if (args.includes('pytorch')) return comparePytorch(FIXTURES, (args.find((a) => a !== 'pytorch') ?? 'wasm') as BackendChoice);
   const camTable = args.includes('cams');
   const only = args.find((a) => a !== 'cams') as BackendChoice | undefined;
   const backends: BackendChoice[] = only ? [only] : ['tensorflow', 'wasm', 'cpu'];

@@ -1,0 +1,37 @@
+/** Timing helpers shared by the benchmarks: medians, and a runner for any technique on a prepared image. */
+import type { LoadedModel } from '../src/engine/models/loadModel';
+import { modelScaler, toModelPixels } from '../src/engine/preprocess';
+import { resolveParameters } from '../src/engine/techniques/parameters';
+import { findTechnique } from '../src/engine/techniques/registry';
+import type { RgbaImage } from '../src/engine/types';
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+export function time(run: () => void, warmup: number, repeats: number): number {
+  for (let i = 0; i < warmup; i++) run();
+  const samples: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    run();
+    samples.push(performance.now() - start);
+  }
+  return median(samples);
+}
+
+/** The image prepared for a model, and a runner for any technique on it at the default layer. */
+export function prepare(loaded: LoadedModel, image: RgbaImage) {
+  const { adapter, summary } = loaded;
+  const preprocess = modelScaler(summary);
+  const pixels = toModelPixels(image, summary.inputShape);
+  const input = preprocess(pixels);
+  const layer = summary.defaultLayer!;
+  const request = (id: string, given: Record<string, number> = {}) => () => {
+    const technique = findTechnique(id);
+    const parameters = resolveParameters(id, technique.info.parameters, given);
+    technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
+  };
+  return { adapter, summary, preprocess, pixels, input, layer, request };
+}
