@@ -18,6 +18,7 @@ import { tf } from '../src/engine/tf';
 import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { prepare, time } from './measure';
+import { measureHostLoad } from './hostLoad';
 import { comparePytorch } from './pytorchCompare';
 
 const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
@@ -70,6 +71,7 @@ async function main(): Promise<void> {
   // npm run bench [-- BACKEND] [-- cams]: the gradient table, or with "cams" the CAM-family / metrics table.
   const args = process.argv.slice(2);
   if (args.includes('pytorch')) return comparePytorch(FIXTURES, (args.find((a) => a !== 'pytorch') ?? 'wasm') as BackendChoice);
+  if (args.includes('host')) return measureHostLoad(FIXTURES, (args.find((a) => a !== 'host') ?? 'wasm') as BackendChoice);
   const camTable = args.includes('cams');
   const only = args.find((a) => a !== 'cams') as BackendChoice | undefined;
   const backends: BackendChoice[] = only ? [only] : ['tensorflow', 'wasm', 'cpu'];

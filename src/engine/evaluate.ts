@@ -14,6 +14,7 @@ import { modelScaler, toModelPixels } from './preprocess';
 import { resizeHeatmap } from './render/overlay';
 import { tf } from './tf';
 import type { Explanation, RgbaImage, TechniqueParameters } from './types';
+import { memoryBoundBatch } from './techniques/batching';
 
 export interface EvaluationOptions {
   techniques: string[];
@@ -108,7 +109,7 @@ export async function evaluate(
       const probe: ModelProbe = { adapter: model.adapter, preprocess: modelScaler(summary), classIndex, checkCancelled };
       const map = atInput(explanation, model);
       report(0.3, 'deletion and insertion');
-      const { deletion, insertion } = deletionInsertion(probe, pixels, map, steps, batch);
+      const { deletion, insertion } = deletionInsertion(probe, pixels, map, steps, memoryBoundBatch(model.adapter.layers, batch, false));
       const confidence = confidenceChange(probe, pixels, map);
       const row: EvaluationRow = {
         technique,

@@ -10,8 +10,10 @@ import { tf } from '../tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type Attribution, type AttributionView } from './attribution';
 import type { TechniqueInput } from './base';
 import { inputGradient } from './inputGradient';
+import { memoryBoundBatch } from './batching';
 
-const BATCH = 16;
+/** Path points per backward pass, at most (memoryBoundBatch lowers it for big models). */
+const MAX_BATCH = 16;
 
 /** Nodes and weights on [0, 1]. */
 export function quadrature(rule: 'riemann' | 'gauss-legendre', steps: number): { alphas: number[]; weights: number[] } {
@@ -51,8 +53,8 @@ export function baselineOf(kind: string, request: TechniqueInput): Tensor4D {
  * The quadrature points in an interleaved order (0, k, 2k, …, then 1, k + 1, …) so that every batch
  * samples the whole path: the running sum is then a fair preview of the final attribution.
  */
-function interleaved(steps: number): number[] {
-  const stride = Math.ceil(steps / BATCH);
+function interleaved(steps: number, batch: number): number[] {
+  const stride = Math.ceil(steps / batch);
   const order: number[] = [];
   for (let offset = 0; offset < stride; offset++) for (let i = offset; i < steps; i += stride) order.push(i);
   return order;
@@ -62,13 +64,14 @@ function interleaved(steps: number): number[] {
 export function integratedGradients(request: TechniqueInput, baseline: Tensor4D, steps: number, rule: 'riemann' | 'gauss-legendre', view: AttributionView = 'sum-abs') {
   const { model, input, classIndex, checkCancelled, reportProgress } = request;
   const { alphas, weights } = quadrature(rule, steps);
-  const order = interleaved(steps);
+  const batch = memoryBoundBatch(model.layers, MAX_BATCH, true);
+  const order = interleaved(steps, batch);
   const delta = input.sub(baseline) as Tensor4D;
   let weightedGradients = tf.zerosLike(input) as Tensor4D;
   let weightSoFar = 0;
-  for (let start = 0; start < steps; start += BATCH) {
+  for (let start = 0; start < steps; start += batch) {
     checkCancelled();
-    const chunk = order.slice(start, start + BATCH);
+    const chunk = order.slice(start, start + batch);
     const next = tf.tidy(() => {
       const a = tf.tensor1d(chunk.map((i) => alphas[i])).reshape([-1, 1, 1, 1]);
       const points = baseline.add(delta.mul(a)) as Tensor4D;
@@ -80,7 +83,7 @@ export function integratedGradients(request: TechniqueInput, baseline: Tensor4D,
     weightedGradients = next;
     weightSoFar += chunk.reduce((sum, i) => sum + weights[i], 0);
     const scale = 1 / weightSoFar;
-    reportProgress(Math.min(start + BATCH, steps) / steps, () => renderAttribution(delta.mul(weightedGradients).mul(scale) as Tensor4D, view));
+    reportProgress(Math.min(start + batch, steps) / steps, () => renderAttribution(delta.mul(weightedGradients).mul(scale) as Tensor4D, view));
   }
   const attribution = delta.mul(weightedGradients) as Tensor4D;
   const [fx, fBaseline] = model.scores(tf.concat([input, baseline])).slice([0, classIndex], [2, 1]).dataSync();

@@ -3,14 +3,16 @@ import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
 import type { ParameterSpec } from '../types';
 import type { TechniqueInput } from './base';
+import { memoryBoundBatch } from './batching';
 
-export const BATCH_PARAMETER: ParameterSpec = { name: 'batch', summary: 'Perturbed copies per forward pass', default: 32, min: 1, max: 512, integer: true };
+export const BATCH_PARAMETER: ParameterSpec = { name: 'batch', summary: 'Perturbed copies per forward pass (at most; fewer for big models, to bound memory)', default: 32, min: 1, max: 512, integer: true };
 
 /**
  * Runs `score` over `channels` in batches and concatenates the per-channel scores, checking for cancel
  * before each batch and reporting "channel i of n" after it.
  */
-export function channelBatches(request: TechniqueInput, channels: number[], batch: number, score: (channels: number[]) => Tensor1D): Tensor1D {
+export function channelBatches(request: TechniqueInput, channels: number[], requested: number, score: (channels: number[]) => Tensor1D): Tensor1D {
+  const batch = memoryBoundBatch(request.model.layers, requested, false);
   const parts: Tensor1D[] = [];
   try {
     for (let start = 0; start < channels.length; start += batch) {

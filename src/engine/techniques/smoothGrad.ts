@@ -5,7 +5,7 @@
  * σ = noise × the input's value range. Variants (Hooker et al. 2019, Adebayo et al. 2018): SquareGrad
  * averages the squared attributions, VarGrad takes their variance.
  *
- * Input-space bases are averaged as raw attributions, BATCH noisy copies per pass, and then drawn with
+ * Input-space bases are averaged as raw attributions, up to MAX_BATCH noisy copies per pass, and then drawn with
  * the chosen view; map bases (Grad-CAM, guided Grad-CAM) are averaged as maps, one copy at a time.
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
@@ -13,8 +13,10 @@ import { tf } from '../tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type AttributionView } from './attribution';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
 import { resolveParameters } from './parameters';
+import { memoryBoundBatch } from './batching';
 
-const BATCH = 8;
+/** Noisy copies per pass, at most (memoryBoundBatch lowers it for big models). */
+const MAX_BATCH = 8;
 
 type Variant = 'smoothgrad' | 'squaregrad' | 'vargrad';
 
@@ -88,7 +90,7 @@ export class SmoothGrad extends Technique {
     let layer = '';
     try {
       if (inner instanceof AttributionTechnique) {
-        const batch = inner.batchable(innerParameters) ? BATCH : 1;
+        const batch = inner.batchable(innerParameters) ? memoryBoundBatch(request.model.layers, MAX_BATCH, true) : 1;
         for (let start = 0; start < n; start += batch) {
           request.checkCancelled();
           const size = Math.min(batch, n - start);
