@@ -51,7 +51,7 @@ export interface LayerInfo {
 export interface ModelSummary {
   name: string;
   path: string;
-  format: 'layers' | 'graph' | 'onnx';
+  format: 'layers' | 'graph' | 'onnx' | 'keras';
   /** [height, width, channels] */
   inputShape: [number, number, number];
   numClasses: number;

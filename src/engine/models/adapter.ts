@@ -1,6 +1,6 @@
 /**
  * The one interface every model format implements (TF.js layers and graph models, ONNX files; Keras
- * files later). Techniques only talk to this.
+ * files run as layers models). Techniques only talk to this.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayerInfo } from '../types';
@@ -25,7 +25,7 @@ export interface GapHead {
 }
 
 export interface ModelAdapter {
-  readonly format: 'layers' | 'graph' | 'onnx';
+  readonly format: 'layers' | 'graph' | 'onnx' | 'keras';
   /** [height, width, channels] */
   readonly inputShape: [number, number, number];
   readonly numClasses: number;

@@ -68,7 +68,8 @@ function convConfig(layer: Layer): ConvConfig {
 }
 
 export class LayersAdapter implements ModelAdapter {
-  readonly format = 'layers' as const;
+  /** 'keras' for models imported from Keras files (keras/kerasModel.ts); they run exactly as layers models. */
+  readonly format: 'layers' | 'keras';
   readonly gradientsOnWasm = true;
   readonly supportsReluRules = true;
   readonly inputShape: [number, number, number];
@@ -85,7 +86,11 @@ export class LayersAdapter implements ModelAdapter {
   /** Per convolution layer, the kernel its input gradient convolves with (made once, at load). */
   private readonly gradientKernels = new Map<Layer, Tensor4D>();
 
-  constructor(private readonly model: LayersModel) {
+  constructor(
+    private readonly model: LayersModel,
+    format: 'layers' | 'keras' = 'layers',
+  ) {
+    this.format = format;
     if (model.inputs.length !== 1) throw new Error(`The model has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
     const shape = model.inputs[0].shape;
     if (shape.length !== 4) throw new Error(`The model's input has shape ${JSON.stringify(shape)}; CNN Lens expects images [batch, height, width, channels].`);

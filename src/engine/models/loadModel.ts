@@ -8,7 +8,9 @@ import { defaultCamLayer, type ModelAdapter } from './adapter';
 import { GraphAdapter } from './graphAdapter';
 import { LayersAdapter } from './layersAdapter';
 import { fitLabels, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
-import { isOnnxPath, ModelError, readModelFiles, type ModelFiles, type ModelFormat } from './modelFiles';
+import { readKerasFile } from './keras/kerasFile';
+import { buildKerasModel } from './keras/kerasModel';
+import { isKerasPath, isOnnxPath, ModelError, readModelFiles, type ModelFiles, type ModelFormat } from './modelFiles';
 import { OnnxAdapter } from './onnx/onnxAdapter';
 import { readOnnxFile } from './onnx/onnxFile';
 import type { ModelSummary } from '../types';
@@ -75,6 +77,11 @@ async function readModelSource(modelPath: string): Promise<ModelSource> {
     const { model, sizeOnDisk } = await readOnnxFile(file);
     return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async () => new OnnxAdapter(model, file) };
   }
+  if (isKerasPath(modelPath)) {
+    const file = path.resolve(modelPath);
+    const keras = await readKerasFile(file);
+    return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build: async () => new LayersAdapter(await buildKerasModel(keras, file), 'keras') };
+  }
   const files = await readModelFiles(modelPath);
   return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build: () => TFJS_ADAPTERS[files.format](files) };
 }
@@ -98,7 +105,7 @@ export async function loadModel(
   const layerNames = new Set(adapter.layers.map((layer) => layer.name));
   const sidecarLayer = config.layer && layerNames.has(config.layer) ? config.layer : null;
   const summary: ModelSummary = {
-    name: config.displayName ?? (source.format === 'onnx' ? path.basename(source.file, path.extname(source.file)) : path.basename(source.dir)),
+    name: config.displayName ?? (source.format === 'onnx' || source.format === 'keras' ? path.basename(source.file, path.extname(source.file)) : path.basename(source.dir)),
     path: source.file,
     format: source.format,
     inputShape: adapter.inputShape,

@@ -15,7 +15,7 @@ export class ModelError extends Error {
 }
 
 export type TfjsFormat = 'layers' | 'graph';
-export type ModelFormat = TfjsFormat | 'onnx';
+export type ModelFormat = TfjsFormat | 'onnx' | 'keras';
 
 export interface ModelFiles {
   dir: string;
@@ -99,9 +99,14 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
   }
 }
 
-/** Accepts a model.json path or its folder, or an .onnx file. */
+/** A Keras `.keras` or `.h5` / `.hdf5` file is a model by itself (loadModel reads it with keras/kerasFile.ts). */
+export function isKerasPath(modelPath: string): boolean {
+  return ['.keras', '.h5', '.hdf5'].includes(path.extname(modelPath).toLowerCase());
+}
+
+/** Accepts a model.json path or its folder, or a single-file model (.onnx, .keras, .h5), returned as is. */
 export function modelJsonPathOf(modelPath: string): string {
-  return path.basename(modelPath).toLowerCase().endsWith('.json') || isOnnxPath(modelPath) ? modelPath : path.join(modelPath, 'model.json');
+  return path.basename(modelPath).toLowerCase().endsWith('.json') || isOnnxPath(modelPath) || isKerasPath(modelPath) ? modelPath : path.join(modelPath, 'model.json');
 }
 
 export async function readModelFiles(modelPath: string): Promise<ModelFiles> {

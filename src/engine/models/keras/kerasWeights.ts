@@ -1,0 +1,71 @@
+/**
+ * Reads a Keras model's weights from HDF5, by layer name, in each layer's own order:
+ * - legacy `.h5` (Keras 2 `model.save`, and Keras 3's legacy writer): `/model_weights/<layer>` has the
+ *   attribute `weight_names` (`conv2d/kernel:0`, … — Keras 3 writes bare `kernel`), each a dataset path
+ *   relative to that group; a `save_weights` file has the same layout at its root
+ *   (tf_keras legacy/hdf5_format.py, keras saving/legacy/legacy_h5_format.py);
+ * - Keras 3 `model.weights.h5`: `layers/<group>/vars/0..n`, the layer's trainable then non-trainable
+ *   variables (Layer.save_own_variables). The group is named after the layer's *class* in snake case,
+ *   numbered per class in layer order (`conv2d`, `conv2d_1`, …: saving_lib._save_container_state), not after
+ *   the layer; newer Keras also store the layer's name as the `name` attribute of `vars`, preferred when
+ *   present. Files from Keras 2.13/2.14's `.keras` use `_layer_checkpoint_dependencies` for `layers`.
+ */
+import { ModelError } from '../modelFiles';
+import type { Hdf5Reader } from './hdf5';
+import { kerasSnakeCase, type KerasLayerRef } from './kerasConfig';
+
+/** One stored weight: where it is in the file, its shape and values. */
+export interface StoredWeight {
+  path: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Stored weights by layer name, in the order the layer lists them. */
+export type StoredWeights = Map<string, StoredWeight[]>;
+
+/** No single weight of an image classifier comes close; caps what one dataset may allocate. */
+export const MAX_WEIGHT_ELEMENTS = 2 ** 28;
+
+function readDataset(reader: Hdf5Reader, where: string, layer: string, label: string): StoredWeight {
+  const dataset = reader.dataset(where, MAX_WEIGHT_ELEMENTS);
+  if (!dataset) throw new ModelError(`${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`);
+  return { path: where, ...dataset };
+}
+
+/** Legacy `.h5`: weights under `/model_weights` (full model) or the root (weights-only file). */
+export function readLegacyWeights(reader: Hdf5Reader, layers: KerasLayerRef[]): StoredWeights {
+  const root = reader.isGroup('model_weights') ? 'model_weights' : '';
+  const out: StoredWeights = new Map();
+  for (const { name } of layers) {
+    const group = root ? `${root}/${name}` : name;
+    if (!reader.isGroup(group)) continue;
+    const names = reader.stringListAttribute(group, 'weight_names') ?? [];
+    out.set(name, names.map((weight) => readDataset(reader, `${group}/${weight}`, name, weight)));
+  }
+  return out;
+}
+
+/** Keras 3 `model.weights.h5` (inside a `.keras` archive). */
+export function readKeras3Weights(reader: Hdf5Reader, layers: KerasLayerRef[]): StoredWeights {
+  const base = ['layers', '_layer_checkpoint_dependencies'].find((group) => reader.isGroup(group));
+  const out: StoredWeights = new Map();
+  if (!base) return out; // a model without weights, or a file that lacks them: loading names what is missing
+  const byName = new Map<string, string>();
+  for (const key of reader.keys(base)) {
+    const stored = reader.isGroup(`${base}/${key}/vars`) ? reader.stringAttribute(`${base}/${key}/vars`, 'name') : null;
+    if (stored) byName.set(stored, `${base}/${key}`);
+  }
+  const used = new Map<string, number>();
+  for (const { name, kerasClass } of layers) {
+    const snake = kerasSnakeCase(kerasClass);
+    const seen = used.get(snake);
+    used.set(snake, seen === undefined ? 0 : seen + 1);
+    const group = byName.get(name) ?? `${base}/${seen === undefined ? snake : `${snake}_${seen + 1}`}`;
+    const vars = `${group}/vars`;
+    if (!reader.isGroup(vars)) continue;
+    const keys = reader.keys(vars).filter((key) => /^\d+$/.test(key)).sort((a, b) => Number(a) - Number(b));
+    out.set(name, keys.map((key) => readDataset(reader, `${vars}/${key}`, name, `vars/${key}`)));
+  }
+  return out;
+}
