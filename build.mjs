@@ -11,6 +11,13 @@ const nodeExternals = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info' };
 
+// h5wasm (Keras .h5 / .keras import) is ESM and finds Node's `require` through `import.meta.url`, which a CJS
+// bundle leaves empty: give it the bundle's own file URL. (Its WebAssembly is inlined: nothing to copy.)
+const importMetaUrl = {
+  define: { 'import.meta.url': '__cnnLensImportMetaUrl' },
+  banner: { js: 'var __cnnLensImportMetaUrl = require("url").pathToFileURL(__filename).href;' },
+};
+
 const builds = [
   {
     ...common,
@@ -18,6 +25,7 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     external: nodeExternals,
+    ...importMetaUrl,
     // tfjs backend packages register themselves on import yet declare "sideEffects": false; honouring
     // that annotation drops the cpu backend from the bundle.
     ignoreAnnotations: true,
