@@ -28,7 +28,7 @@ const USAGE = `Usage:
   cnn-lens invert IMAGE --layer L --out img.png         invert the layer's representation
 
 Options for explain:
-  --model PATH        TF.js model.json (or its folder) or .onnx file (default: the bundled Fashion-MNIST model)
+  --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the bundled Fashion-MNIST model)
   --technique ID      gradcam (default), cam, saliency, guided-backprop, deconvnet, guided-layer,
                       grad-x-image, integrated-gradients, smoothgrad, guided-gradcam
   --view NAME         input-space techniques: max-abs | sum-abs | signed | positive | negative | colour

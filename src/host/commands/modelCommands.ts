@@ -1,13 +1,13 @@
 /**
  * Choosing the model to explain with: "CNN Lens: Select Model…" lists the models found in the workspace
- * (TF.js model.json, ONNX), the downloaded ones and the bundled one, or browses for a file; "Inspect
+ * (TF.js model.json, ONNX, Keras .keras / .h5), the downloaded ones and the bundled one, or browses for a file; "Inspect
  * Model with CNN Lens" on a model file in the Explorer picks it. The choice is the cnnLens.model
  * setting, so it is visible and editable like any other.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { onnxModelKind, tfjsModelKind, type ModelKind } from '../../engine/models/modelKind';
+import { kerasModelKind, onnxModelKind, tfjsModelKind, type ModelKind } from '../../engine/models/modelKind';
 import { MODEL_VIEW_ID } from '../modelView/modelView';
 import { engineSettings, modelSettingValue } from '../settings';
 import { isModelInUse, useModel } from './useModel';
@@ -24,12 +24,14 @@ const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 /** The kind of model a file holds, or null when it is not one CNN Lens can read. */
 export async function modelKindOf(uri: vscode.Uri): Promise<ModelKind | null> {
-  if (uri.fsPath.toLowerCase().endsWith('.onnx')) {
+  const lower = uri.fsPath.toLowerCase();
+  if (/\.(onnx|keras|h5|hdf5)$/.test(lower)) {
     const handle = await fs.open(uri.fsPath, 'r');
     try {
       const head = new Uint8Array(8);
       const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      return onnxModelKind(head.subarray(0, bytesRead));
+      // A .h5 may hold only weights: that needs an HDF5 reader to tell, so loading reports it.
+      return lower.endsWith('.onnx') ? onnxModelKind(head.subarray(0, bytesRead)) : kerasModelKind(head.subarray(0, bytesRead), lower);
     } finally {
       await handle.close();
     }
@@ -39,7 +41,7 @@ export async function modelKindOf(uri: vscode.Uri): Promise<ModelKind | null> {
 }
 
 export async function findWorkspaceModels(limit = 200): Promise<FoundModel[]> {
-  const candidates = await vscode.workspace.findFiles('**/{model.json,*.onnx}', SKIPPED, limit);
+  const candidates = await vscode.workspace.findFiles('**/{model.json,*.onnx,*.keras,*.h5}', SKIPPED, limit);
   const found: FoundModel[] = [];
   const seen = new Set<string>();
   for (const uri of candidates.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
@@ -62,7 +64,14 @@ async function useModelFile(uri: vscode.Uri, onChosen: (modelPath: string) => vo
   try {
     const kind = await modelKindOf(uri);
     if (!kind) {
-      const what = uri.fsPath.toLowerCase().endsWith('.onnx') ? 'an ONNX model (it does not start like a ModelProto; a Git LFS pointer?)' : 'a TensorFlow.js model (no modelTopology and weightsManifest)';
+      const lower = uri.fsPath.toLowerCase();
+      const what = lower.endsWith('.onnx')
+        ? 'an ONNX model (it does not start like a ModelProto; a Git LFS pointer?)'
+        : lower.endsWith('.keras')
+          ? 'a Keras model (not a zip archive; a Git LFS pointer?)'
+          : /\.(h5|hdf5)$/.test(lower)
+            ? 'a Keras model (not an HDF5 file; a Git LFS pointer?)'
+            : 'a TensorFlow.js model (no modelTopology and weightsManifest)';
       void vscode.window.showErrorMessage(`CNN Lens: ${path.basename(uri.fsPath)} is not ${what}.`);
       return;
     }
@@ -91,11 +100,11 @@ export function registerModelCommands(context: vscode.ExtensionContext, log: (li
         const uri = vscode.Uri.file(m.modelJsonPath);
         return { label: `$(cloud) ${m.title}`, description: `downloaded${inUse(uri)}`, uri };
       }),
-      { label: '$(folder-opened) Browse for a model file…', detail: 'a TF.js model.json or an .onnx file anywhere on this machine', uri: 'browse' },
+      { label: '$(folder-opened) Browse for a model file…', detail: 'a TF.js model.json, an .onnx, .keras or .h5 file anywhere on this machine', uri: 'browse' },
       { label: '$(cloud-download) Download a pretrained model…', detail: 'MobileNet v1 / v2 ImageNet classifiers from Google\'s TF.js model hosting', uri: 'download' },
     ];
     const choice = await vscode.window.showQuickPick(items, {
-      placeHolder: models.length ? 'Model to explain images with' : 'No model.json or .onnx model found in this workspace (node_modules and build folders are skipped)',
+      placeHolder: models.length ? 'Model to explain images with' : 'No model.json, .onnx, .keras or .h5 model found in this workspace (node_modules and build folders are skipped)',
     });
     if (!choice) return;
     if (choice.uri === 'download') {
@@ -103,7 +112,7 @@ export function registerModelCommands(context: vscode.ExtensionContext, log: (li
       return;
     }
     if (choice.uri === 'browse') {
-      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use Model', filters: { Models: ['json', 'onnx'] } });
+      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use Model', filters: { Models: ['json', 'onnx', 'keras', 'h5'] } });
       if (picked?.[0]) await useModelFile(picked[0], onChosen);
       return;
     }

@@ -30,7 +30,7 @@ export interface OutlineNode {
 export const FLAT_LIMIT = 200;
 export const GROUP_SIZE = 100;
 
-const FORMAT_NAMES: Record<string, string> = { layers: 'TF.js layers model', graph: 'TF.js graph model', onnx: 'ONNX model' };
+const FORMAT_NAMES: Record<string, string> = { layers: 'TF.js layers model', graph: 'TF.js graph model', onnx: 'ONNX model', keras: 'Keras model' };
 
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
