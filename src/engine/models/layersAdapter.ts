@@ -11,6 +11,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
+import { InferencePlan, recordingGradients } from './inferencePlan';
 import { convolveInputOnly, gradientKernelOf, type Padding } from './inputGradOps';
 import { rectifierKindOf, withReluRule, type ReluRule } from './reluRules';
 
@@ -41,6 +42,11 @@ function activationOf(layer: Layer): ActivationFn | null {
 
 function activationName(layer: Layer): string {
   return activationOf(layer)?.getClassName().toLowerCase() ?? '';
+}
+
+function channelsLastBatchNorm(layer: Layer): boolean {
+  const axis = (layer.getConfig() as { axis?: number | number[] }).axis;
+  return axis === -1 || axis === 3 || (Array.isArray(axis) && (axis[0] === -1 || axis[0] === 3));
 }
 
 function isSoftmaxLayer(layer: Layer): boolean {
@@ -85,6 +91,8 @@ export class LayersAdapter implements ModelAdapter {
   private readonly batchNormCache = new Map<Layer, { scale: Tensor1D; shift: Tensor1D }>();
   /** Per convolution layer, the kernel its input gradient convolves with (made once, at load). */
   private readonly gradientKernels = new Map<Layer, Tensor4D>();
+  /** Fused, batch-norm-folded steps for forward passes no gradient goes through. */
+  private readonly inference: InferencePlan;
 
   constructor(
     private readonly model: LayersModel,
@@ -124,6 +132,12 @@ export class LayersAdapter implements ModelAdapter {
           hasKernel: layer.getWeights().some((weight) => weight.rank === 4),
         };
       });
+    this.inference = new InferencePlan(this.stepsToScores(), {
+      convSettings: convConfig,
+      batchNorm: (layer) => (channelsLastBatchNorm(layer) ? this.batchNorm(layer) : null),
+      activationName,
+      keep: new Set([this.scoreSource.tensorId, ...(this.scoreSource.linearOf ? this.scoreSource.linearOf.outputIds : [])]),
+    });
     for (const { layer } of this.steps) {
       const kind = layer.getClassName();
       if (kind === 'BatchNormalization') this.batchNorm(layer);
@@ -223,12 +237,9 @@ export class LayersAdapter implements ModelAdapter {
     const kind = layer.getClassName();
     const rectifier = rule ? this.rectifierLayer(layer) : null;
     if (rule && rectifier) return withReluRule(inputs[0], rectifier, rule, (x) => this.apply(step, [x], withActivation));
-    if (kind === 'BatchNormalization' && inputs[0].rank === 4) {
-      const axis = (layer.getConfig() as { axis?: number | number[] }).axis;
-      if (axis === -1 || axis === 3 || (Array.isArray(axis) && (axis[0] === -1 || axis[0] === 3))) {
-        const { scale, shift } = this.batchNorm(layer);
-        return inputs[0].mul(scale).add(shift);
-      }
+    if (kind === 'BatchNormalization' && inputs[0].rank === 4 && channelsLastBatchNorm(layer)) {
+      const { scale, shift } = this.batchNorm(layer);
+      return inputs[0].mul(scale).add(shift);
     }
     const z = this.linear(layer, inputs[0]);
     if (z) {
@@ -241,10 +252,15 @@ export class LayersAdapter implements ModelAdapter {
     return Array.isArray(out) ? (out[0] as Tensor) : (out as Tensor);
   }
 
-  /** Runs `steps` in order, reading and writing tensors by symbolic-tensor id. */
-  private run(steps: Step[], values: Map<number, Tensor>, rule: ReluRule | null = null): void {
+  /** Runs `steps` in order, reading and writing tensors by symbolic-tensor id (forward-only: fused where it can). */
+  private run(steps: Step[], values: Map<number, Tensor>, rule: ReluRule | null = null, fused: InferencePlan | null = null): void {
     for (const step of steps) {
-      if (step.outputIds.every((id) => values.has(id))) continue;
+      if (step.outputIds.every((id) => values.has(id)) || fused?.absorbs(step)) continue;
+      const quick = fused?.apply(step, values.get(step.inputIds[0])!);
+      if (quick) {
+        values.set(quick.id, quick.value);
+        continue;
+      }
       const inputs = step.inputIds.map((id) => {
         const value = values.get(id);
         if (!value) throw new Error(`Layer "${step.layer.name}" is missing an input (unsupported graph structure).`);
@@ -280,9 +296,10 @@ export class LayersAdapter implements ModelAdapter {
   }
 
   scores(input: Tensor4D, rule: ReluRule | null = null): Tensor2D {
+    const fused = rule || recordingGradients() ? null : this.inference;
     return tf.tidy(() => {
       const values = new Map<number, Tensor>([[this.inputId, input]]);
-      this.run(this.stepsToScores(), values, rule);
+      this.run(this.stepsToScores(), values, rule, fused);
       return this.scoresFrom(values, input.shape[0]);
     });
   }
@@ -418,7 +435,7 @@ export class LayersAdapter implements ModelAdapter {
   ownedTensors(): Tensor[] {
     // Layer weights are tfjs variables, which engine scopes never dispose; what is derived from them is not.
     const folded = [...this.batchNormCache.values()].flatMap(({ scale, shift }) => [scale, shift]);
-    return [...this.gradientKernels.values(), ...folded];
+    return [...this.gradientKernels.values(), ...folded, ...this.inference.ownedTensors()];
   }
 
   /**
@@ -438,6 +455,7 @@ export class LayersAdapter implements ModelAdapter {
     this.batchNormCache.clear();
     tf.dispose([...this.gradientKernels.values()]);
     this.gradientKernels.clear();
+    this.inference.dispose();
     this.model.dispose();
   }
 }
