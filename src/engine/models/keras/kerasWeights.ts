@@ -1,9 +1,9 @@
 /**
  * Reads a Keras model's weights from HDF5, by layer name, in each layer's own order:
  * - legacy `.h5` (Keras 2 `model.save`, and Keras 3's legacy writer): `/model_weights/<layer>` has the
- *   attribute `weight_names` (`conv2d/kernel:0`, … — Keras 3 writes bare `kernel`), each a dataset path
- *   relative to that group; a `save_weights` file has the same layout at its root
- *   (tf_keras legacy/hdf5_format.py, keras saving/legacy/legacy_h5_format.py);
+ *   attribute `weight_names` (Keras 2: `conv2d/kernel:0`; Keras 3: the variable path `conv2d/kernel`), each a
+ *   dataset path relative to that group, in the layer's weight order; a `save_weights` file has the same
+ *   layout at its root (tf_keras saving/legacy/hdf5_format.py, keras src/legacy/saving/legacy_h5_format.py);
  * - Keras 3 `model.weights.h5`: `layers/<group>/vars/0..n`, the layer's trainable then non-trainable
  *   variables (Layer.save_own_variables). The group is named after the layer's *class* in snake case,
  *   numbered per class in layer order (`conv2d`, `conv2d_1`, …: saving_lib._save_container_state), not after
