@@ -27,6 +27,8 @@ interface Fusion {
   leakyAlpha?: number;
   /** The steps whose work this one does (batch norm, rectifier); the last one's output is produced. */
   absorbed: PlanStep[];
+  /** The batch norm folded into `filter` and `bias` (they are then tensors this plan made and owns). */
+  folded: PlanStep | null;
 }
 
 interface ConvSettings {
@@ -67,6 +69,8 @@ function ownActivation(name: string): { activation: FusedActivation } | null {
 export class InferencePlan {
   private readonly fusions = new Map<PlanStep, Fusion>();
   private readonly absorbed = new Set<PlanStep>();
+  /** Outputs a fused step computes past without producing (a convolution's before its batch norm, …). */
+  private readonly skipped = new Set<number>();
 
   constructor(
     steps: PlanStep[],
@@ -84,6 +88,7 @@ export class InferencePlan {
       if (!fusion) continue;
       this.fusions.set(step, fusion);
       fusion.absorbed.forEach((s) => this.absorbed.add(s));
+      [step, ...fusion.absorbed].slice(0, -1).forEach((s) => s.outputIds.forEach((id) => this.skipped.add(id)));
     }
   }
 
@@ -96,15 +101,13 @@ export class InferencePlan {
     const own = ownActivation(this.context.activationName(layer));
     if (!own) return null;
     const [kernel, bias] = layer.getWeights() as [Tensor, Tensor1D | undefined];
-    const fusion: Fusion = { kind: kind === 'Conv2D' ? 'conv2d' : kind === 'Dense' ? 'dense' : 'depthwise', filter: kernel, bias: bias ?? null, activation: own.activation, absorbed: [] };
+    const fusion: Fusion = { kind: kind === 'Conv2D' ? 'conv2d' : kind === 'Dense' ? 'dense' : 'depthwise', filter: kernel, bias: bias ?? null, activation: own.activation, absorbed: [], folded: null };
     let last = step;
     if (own.activation === 'linear' && isConv) {
       const next = soleConsumer(last);
-      const folded = next?.layer.getClassName() === 'BatchNormalization' ? this.context.batchNorm(next.layer) : null;
-      if (next && folded) {
-        const { scale, shift } = folded;
-        fusion.filter = tf.keep(tf.tidy(() => kernel.mul(fusion.kind === 'depthwise' ? scale.reshape([1, 1, kernel.shape[2] as number, kernel.shape[3] as number]) : scale)));
-        fusion.bias = tf.keep(tf.tidy(() => (bias ? (bias.mul(scale).add(shift) as Tensor1D) : shift.clone())));
+      if (next?.layer.getClassName() === 'BatchNormalization' && this.context.batchNorm(next.layer)) {
+        fusion.folded = next;
+        this.fold(step, fusion);
         fusion.absorbed.push(next);
         last = next;
       }
@@ -120,6 +123,28 @@ export class InferencePlan {
     }
     // Nothing to gain from a lone convolution with no bias, norm or rectifier to fuse.
     return fusion.absorbed.length || fusion.bias || fusion.activation !== 'linear' ? fusion : null;
+  }
+
+  /** Rescales the convolution's current kernel and bias by its batch norm (at load, and after weights change). */
+  private fold(step: PlanStep, fusion: Fusion): void {
+    const { scale, shift } = this.context.batchNorm(fusion.folded!.layer)!;
+    const [kernel, bias] = step.layer.getWeights() as [Tensor, Tensor1D | undefined];
+    fusion.filter = tf.keep(tf.tidy(() => kernel.mul(fusion.kind === 'depthwise' ? scale.reshape([1, 1, kernel.shape[2] as number, kernel.shape[3] as number]) : scale)));
+    fusion.bias = tf.keep(tf.tidy(() => (bias ? (bias.mul(scale).add(shift) as Tensor1D) : shift.clone())));
+  }
+
+  /** A layer's weights were replaced (the randomisation check): fold them again. */
+  refresh(layer: Layer): void {
+    for (const [step, fusion] of this.fusions) {
+      if (step.layer !== layer || !fusion.folded) continue;
+      tf.dispose([fusion.filter, ...(fusion.bias ? [fusion.bias] : [])]);
+      this.fold(step, fusion);
+    }
+  }
+
+  /** True when running the plan yields this tensor (so a layer there can be read from a fused run). */
+  produces(tensorId: number): boolean {
+    return !this.skipped.has(tensorId);
   }
 
   /** True for steps a fused step already computed. */
@@ -146,7 +171,7 @@ export class InferencePlan {
 
   /** Kernels and biases made at load (the layers' own weights are not among them). */
   ownedTensors(): Tensor[] {
-    return [...this.fusions.values()].flatMap((f) => (f.absorbed.some((s) => s.layer.getClassName() === 'BatchNormalization') ? [f.filter, ...(f.bias ? [f.bias] : [])] : []));
+    return [...this.fusions.values()].flatMap((f) => (f.folded ? [f.filter, ...(f.bias ? [f.bias] : [])] : []));
   }
 
   dispose(): void {

@@ -295,8 +295,13 @@ export class LayersAdapter implements ModelAdapter {
     return raw.reshape([batch, -1]) as Tensor2D;
   }
 
+  /** The forward-only plan, when no rule or gradient tape needs the layer-by-layer path and it yields `tensorId`. */
+  private fusedFor(rule: ReluRule | null, tensorId = this.scoreSource.tensorId): InferencePlan | null {
+    return rule || recordingGradients() || !this.inference.produces(tensorId) ? null : this.inference;
+  }
+
   scores(input: Tensor4D, rule: ReluRule | null = null): Tensor2D {
-    const fused = rule || recordingGradients() ? null : this.inference;
+    const fused = this.fusedFor(rule);
     return tf.tidy(() => {
       const values = new Map<number, Tensor>([[this.inputId, input]]);
       this.run(this.stepsToScores(), values, rule, fused);
@@ -318,7 +323,7 @@ export class LayersAdapter implements ModelAdapter {
         this.run(plan.slice(0, -1), values, rule);
         output = this.apply(target, target.inputIds.map((id) => values.get(id)!), false, rule);
       } else {
-        this.run(plan, values, rule);
+        this.run(plan, values, rule, this.fusedFor(rule, targetId));
         output = values.get(targetId)!;
       }
       if (output.rank !== 4) throw new Error(`Layer "${layerName}" has a ${output.rank}-D output; a spatial (4-D) layer is needed.`);
@@ -332,7 +337,8 @@ export class LayersAdapter implements ModelAdapter {
     const plan = this.stepsToScores();
     if (!plan.includes(target)) throw new Error(`Layer "${layerName}" does not lead to the model's class scores.`);
     const values = new Map<number, Tensor>([[this.inputId, input]]);
-    this.run(plan, values);
+    // Up to the target nothing is differentiated: the fused plan may run it (the head re-runs layer by layer).
+    this.run(plan, values, null, this.fusedFor(null, targetId));
     const activations = values.get(targetId) as Tensor4D;
     if (activations.rank !== 4) throw new Error(`Layer "${layerName}" has a ${activations.rank}-D output; a spatial (4-D) layer is needed.`);
     const downstream = this.downstreamOf(targetId, plan);
@@ -424,6 +430,7 @@ export class LayersAdapter implements ModelAdapter {
 
   /** Recomputes what was derived from a (convolution) layer's weights after they changed. */
   private refreshDerived(layer: Layer): void {
+    this.inference.refresh(layer);
     const kernel = this.gradientKernels.get(layer);
     if (kernel) {
       kernel.dispose();
