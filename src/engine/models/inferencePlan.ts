@@ -1,14 +1,17 @@
 /**
- * The forward-only copy of a layers model, for passes no gradient goes through (predictions, Score-CAM,
- * Ablation-CAM, deletion/insertion): each convolution absorbs the BatchNormalization after it (kernel and
- * bias rescaled once, at load) and its rectifier, and runs as one tfjs fused op. On wasm this halves a
- * MobileNet forward pass (`npm run bench:pytorch`). Gradients never take this path: tfjs's fused ops
- * also ask for weight gradients, which wasm cannot compute, and intermediate outputs are skipped.
+ * The fused copy of a layers model: each convolution absorbs the BatchNormalization after it (kernel and
+ * bias rescaled once, at load) and its rectifier, and runs as one tfjs fused op — half a MobileNet
+ * forward pass on wasm (`npm run bench:pytorch`). Used for forward passes no gradient goes through
+ * (predictions, Score-CAM, deletion/insertion, a target layer's activations) and, on wasm, for input
+ * gradients too: a fused convolution then gets a custom gradient for its input only (the rectifier's
+ * mask from the saved output, then the convolution's input gradient with the folded kernel), since
+ * tfjs's own fused-op gradients ask for weight gradients wasm cannot compute. Intermediate outputs a
+ * fusion computes past (a convolution's before its batch norm) are not produced.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf } from '../tf';
-import type { Padding } from './inputGradOps';
+import { fusedInputOnlyGradient, gradientKernelOf, inputOnlyGradients, type Padding } from './inputGradOps';
 
 type Layer = LayersModel['layers'][number];
 type FusedActivation = 'linear' | 'relu' | 'relu6' | 'leakyrelu' | 'sigmoid';
@@ -29,6 +32,8 @@ interface Fusion {
   absorbed: PlanStep[];
   /** The batch norm folded into `filter` and `bias` (they are then tensors this plan made and owns). */
   folded: PlanStep | null;
+  /** For convolutions the input-only gradient handles (dilation 1, equal strides, no channel multiplier). */
+  gradientKernel: Tensor4D | null;
 }
 
 interface ConvSettings {
@@ -68,9 +73,10 @@ function ownActivation(name: string): { activation: FusedActivation } | null {
 
 export class InferencePlan {
   private readonly fusions = new Map<PlanStep, Fusion>();
-  private readonly absorbed = new Set<PlanStep>();
+  /** Absorbed step → the fused step that does its work. */
+  private readonly owner = new Map<PlanStep, Fusion>();
   /** Outputs a fused step computes past without producing (a convolution's before its batch norm, …). */
-  private readonly skipped = new Set<number>();
+  private readonly skipped = new Map<number, Fusion>();
 
   constructor(
     steps: PlanStep[],
@@ -87,8 +93,8 @@ export class InferencePlan {
       const fusion = this.fuse(step, soleConsumer);
       if (!fusion) continue;
       this.fusions.set(step, fusion);
-      fusion.absorbed.forEach((s) => this.absorbed.add(s));
-      [step, ...fusion.absorbed].slice(0, -1).forEach((s) => s.outputIds.forEach((id) => this.skipped.add(id)));
+      fusion.absorbed.forEach((s) => this.owner.set(s, fusion));
+      [step, ...fusion.absorbed].slice(0, -1).forEach((s) => s.outputIds.forEach((id) => this.skipped.set(id, fusion)));
     }
   }
 
@@ -97,11 +103,14 @@ export class InferencePlan {
     const kind = layer.getClassName();
     const isConv = kind === 'Conv2D' || kind === 'DepthwiseConv2D';
     if (!isConv && kind !== 'Dense') return null;
-    if (isConv && this.context.convSettings(layer).dataFormat === 'channelsFirst') return null;
+    // Dense on a 2-D input only; convolutions channels-last with 'same'/'valid' padding (what fused ops take).
+    if (kind === 'Dense' && (layer.input as { shape: unknown[] }).shape.length !== 2) return null;
+    const settings = isConv ? this.context.convSettings(layer) : null;
+    if (settings && (settings.dataFormat === 'channelsFirst' || Array.isArray(settings.padding))) return null;
     const own = ownActivation(this.context.activationName(layer));
     if (!own) return null;
     const [kernel, bias] = layer.getWeights() as [Tensor, Tensor1D | undefined];
-    const fusion: Fusion = { kind: kind === 'Conv2D' ? 'conv2d' : kind === 'Dense' ? 'dense' : 'depthwise', filter: kernel, bias: bias ?? null, activation: own.activation, absorbed: [], folded: null };
+    const fusion: Fusion = { kind: kind === 'Conv2D' ? 'conv2d' : kind === 'Dense' ? 'dense' : 'depthwise', filter: kernel, bias: bias ?? null, activation: own.activation, absorbed: [], folded: null, gradientKernel: null };
     let last = step;
     if (own.activation === 'linear' && isConv) {
       const next = soleConsumer(last);
@@ -122,7 +131,22 @@ export class InferencePlan {
       }
     }
     // Nothing to gain from a lone convolution with no bias, norm or rectifier to fuse.
-    return fusion.absorbed.length || fusion.bias || fusion.activation !== 'linear' ? fusion : null;
+    if (!fusion.absorbed.length && !fusion.bias && fusion.activation === 'linear') {
+      if (fusion.folded) tf.dispose([fusion.filter, ...(fusion.bias ? [fusion.bias] : [])]);
+      return null;
+    }
+    if (settings && fusion.kind !== 'dense' && this.inputOnlyApplies(fusion, settings)) fusion.gradientKernel = tf.keep(gradientKernelOf(fusion.kind, fusion.filter as Tensor4D));
+    return fusion;
+  }
+
+  private inputOnlyApplies(fusion: Fusion, { strides, dilationRate }: ConvSettings): boolean {
+    const multiplier = fusion.kind === 'depthwise' ? (fusion.filter.shape[3] as number) : 1;
+    return multiplier === 1 && dilationRate[0] === 1 && dilationRate[1] === 1 && strides[0] === strides[1];
+  }
+
+  /** In a differentiable run only fusions with an input-only gradient apply; the others run layer by layer. */
+  private active(fusion: Fusion | undefined, differentiable: boolean): fusion is Fusion {
+    return !!fusion && (!differentiable || fusion.gradientKernel !== null);
   }
 
   /** Rescales the convolution's current kernel and bias by its batch norm (at load, and after weights change). */
@@ -137,41 +161,54 @@ export class InferencePlan {
   refresh(layer: Layer): void {
     for (const [step, fusion] of this.fusions) {
       if (step.layer !== layer || !fusion.folded) continue;
-      tf.dispose([fusion.filter, ...(fusion.bias ? [fusion.bias] : [])]);
+      tf.dispose([fusion.filter, ...(fusion.bias ? [fusion.bias] : []), ...(fusion.gradientKernel ? [fusion.gradientKernel] : [])]);
       this.fold(step, fusion);
+      if (fusion.gradientKernel) fusion.gradientKernel = tf.keep(gradientKernelOf(fusion.kind as 'conv2d' | 'depthwise', fusion.filter as Tensor4D));
     }
   }
 
-  /** True when running the plan yields this tensor (so a layer there can be read from a fused run). */
-  produces(tensorId: number): boolean {
-    return !this.skipped.has(tensorId);
+  /**
+   * How the plan can run now: forward-only, differentiable (wasm, where its input-only gradients pay),
+   * or not at all (a gradient on another backend: their own kernels are faster than zero insertion).
+   */
+  static mode(recording: boolean): 'forward' | 'differentiable' | null {
+    if (!recording) return 'forward';
+    return inputOnlyGradients() ? 'differentiable' : null;
+  }
+
+  /** True when a run in this mode yields this tensor (so a layer there can be read from it). */
+  produces(tensorId: number, differentiable: boolean): boolean {
+    return !this.active(this.skipped.get(tensorId), differentiable);
   }
 
   /** True for steps a fused step already computed. */
-  absorbs(step: PlanStep): boolean {
-    return this.absorbed.has(step);
+  absorbs(step: PlanStep, differentiable: boolean): boolean {
+    return this.active(this.owner.get(step), differentiable);
   }
 
-  /** The step's output (of its last absorbed step), or null when the step is not fused. */
-  apply(step: PlanStep, input: Tensor): { id: number; value: Tensor } | null {
+  /** The step's output (of its last absorbed step), or null when the step is not fused in this mode. */
+  apply(step: PlanStep, input: Tensor, differentiable: boolean): { id: number; value: Tensor } | null {
     const fusion = this.fusions.get(step);
-    if (!fusion) return null;
+    if (!this.active(fusion, differentiable)) return null;
     const id = (fusion.absorbed[fusion.absorbed.length - 1] ?? step).outputIds[0];
     const common = { bias: fusion.bias ?? undefined, activation: fusion.activation, leakyreluAlpha: fusion.leakyAlpha };
-    if (fusion.kind === 'dense') {
-      if (input.rank !== 2) return null;
-      return { id, value: tf.fused.matMul({ a: input as Tensor2D, b: fusion.filter as Tensor2D, ...common }) };
-    }
+    if (fusion.kind === 'dense') return { id, value: tf.fused.matMul({ a: input as Tensor2D, b: fusion.filter as Tensor2D, ...common }) };
     const { strides, padding, dilationRate } = this.context.convSettings(step.layer);
-    // Keras layers pad 'same' or 'valid'; explicit padding (not taken by fused depthwise) runs unfused.
-    if (Array.isArray(padding)) return null;
-    const args = { x: input as Tensor4D, filter: fusion.filter as Tensor4D, strides, pad: padding, dilations: dilationRate, ...common };
-    return { id, value: fusion.kind === 'conv2d' ? tf.fused.conv2d(args) : tf.fused.depthwiseConv2d(args) };
+    const run = (x: Tensor4D) => {
+      const args = { x, filter: fusion.filter as Tensor4D, strides, pad: padding as 'same' | 'valid', dilations: dilationRate, ...common };
+      return fusion.kind === 'conv2d' ? tf.fused.conv2d(args) : tf.fused.depthwiseConv2d(args);
+    };
+    if (!differentiable) return { id, value: run(input as Tensor4D) };
+    const rectifier = { activation: fusion.activation, alpha: fusion.leakyAlpha };
+    return { id, value: fusedInputOnlyGradient(fusion.kind, input as Tensor4D, fusion.gradientKernel!, strides, padding, rectifier, run) };
   }
 
-  /** Kernels and biases made at load (the layers' own weights are not among them). */
+  /** Kernels, biases and gradient kernels made at load (the layers' own weights are not among them). */
   ownedTensors(): Tensor[] {
-    return [...this.fusions.values()].flatMap((f) => (f.folded ? [f.filter, ...(f.bias ? [f.bias] : [])] : []));
+    return [...this.fusions.values()].flatMap((f) => [
+      ...(f.folded ? [f.filter, ...(f.bias ? [f.bias] : [])] : []),
+      ...(f.gradientKernel ? [f.gradientKernel] : []),
+    ]);
   }
 
   dispose(): void {

@@ -48,6 +48,56 @@ function needsInputOnlyGradient(): boolean {
   return tf.getBackend() === 'wasm';
 }
 
+/** True on the backends where CNN Lens computes convolution input gradients itself (see above). */
+export const inputOnlyGradients = needsInputOnlyGradient;
+
+export type FusedRectifier = { activation: 'linear' | 'relu' | 'relu6' | 'leakyrelu' | 'sigmoid'; alpha?: number };
+
+/** dz from dy through the fused op's activation, read from its saved output y. */
+function throughActivation(dy: Tensor4D, y: Tensor4D, { activation, alpha }: FusedRectifier): Tensor4D {
+  switch (activation) {
+    case 'linear':
+      return dy;
+    case 'relu':
+      return dy.mul(tf.step(y, 0)) as Tensor4D;
+    case 'relu6':
+      return dy.mul(tf.logicalAnd(tf.greater(y, 0), tf.less(y, 6)).toFloat()) as Tensor4D;
+    case 'leakyrelu':
+      return tf.where(tf.greater(y, 0), dy, dy.mul(alpha ?? 0.2)) as Tensor4D;
+    case 'sigmoid':
+      return dy.mul(y.mul(tf.sub(1, y))) as Tensor4D;
+  }
+}
+
+/**
+ * A fused convolution (bias and rectifier included) with a gradient for its input only: the
+ * rectifier's mask from the saved output, then the convolution's input gradient.
+ */
+export function fusedInputOnlyGradient(
+  kind: ConvKind,
+  x: Tensor4D,
+  gradientKernel: Tensor4D,
+  strides: [number, number],
+  padding: Padding,
+  rectifier: FusedRectifier,
+  forward: (input: Tensor4D) => Tensor4D,
+): Tensor4D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [Tensor4D, tf.GradSaveFunc];
+    const value = forward(input);
+    save([input, value]);
+    return {
+      value,
+      gradFunc: (dy: Tensor4D, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const dz = throughActivation(dy, saved[1] as Tensor4D, rectifier);
+          return convInputGradient(kind, dz, gradientKernel, saved[0].shape as [number, number, number, number], strides, padding);
+        }),
+    };
+  });
+  return op(x) as Tensor4D;
+}
+
 /**
  * The kernel the input gradient convolves with: spatially flipped, and for a full convolution with
  * input and output channels swapped. Adapters compute it once per layer (wasm's Reverse is slow).

@@ -17,6 +17,12 @@ import { rectifierKindOf, withReluRule, type ReluRule } from './reluRules';
 
 type Layer = LayersModel['layers'][number];
 
+/** The fused plan in the mode a run may use it. */
+interface FusedRun {
+  plan: InferencePlan;
+  differentiable: boolean;
+}
+
 interface Step {
   layer: Layer;
   inputIds: number[];
@@ -253,10 +259,10 @@ export class LayersAdapter implements ModelAdapter {
   }
 
   /** Runs `steps` in order, reading and writing tensors by symbolic-tensor id (forward-only: fused where it can). */
-  private run(steps: Step[], values: Map<number, Tensor>, rule: ReluRule | null = null, fused: InferencePlan | null = null): void {
+  private run(steps: Step[], values: Map<number, Tensor>, rule: ReluRule | null = null, fused: FusedRun | null = null): void {
     for (const step of steps) {
-      if (step.outputIds.every((id) => values.has(id)) || fused?.absorbs(step)) continue;
-      const quick = fused?.apply(step, values.get(step.inputIds[0])!);
+      if (step.outputIds.every((id) => values.has(id)) || fused?.plan.absorbs(step, fused.differentiable)) continue;
+      const quick = fused?.plan.apply(step, values.get(step.inputIds[0])!, fused.differentiable);
       if (quick) {
         values.set(quick.id, quick.value);
         continue;
@@ -295,9 +301,12 @@ export class LayersAdapter implements ModelAdapter {
     return raw.reshape([batch, -1]) as Tensor2D;
   }
 
-  /** The forward-only plan, when no rule or gradient tape needs the layer-by-layer path and it yields `tensorId`. */
-  private fusedFor(rule: ReluRule | null, tensorId = this.scoreSource.tensorId): InferencePlan | null {
-    return rule || recordingGradients() || !this.inference.produces(tensorId) ? null : this.inference;
+  /** The fused plan, when no ReLU rule needs the layer-by-layer path and a run of it yields `tensorId`. */
+  private fusedFor(rule: ReluRule | null, tensorId = this.scoreSource.tensorId): FusedRun | null {
+    const mode = rule ? null : InferencePlan.mode(recordingGradients());
+    if (!mode) return null;
+    const differentiable = mode === 'differentiable';
+    return this.inference.produces(tensorId, differentiable) ? { plan: this.inference, differentiable } : null;
   }
 
   scores(input: Tensor4D, rule: ReluRule | null = null): Tensor2D {
@@ -346,7 +355,8 @@ export class LayersAdapter implements ModelAdapter {
       const rerun = new Map(values);
       downstream.forEach((step) => step.outputIds.forEach((id) => rerun.delete(id)));
       rerun.set(targetId, replaced);
-      this.run(downstream, rerun);
+      // No fusion straddles the target when the fused plan produces it, so the head may run fused too.
+      this.run(downstream, rerun, null, this.fusedFor(null, targetId));
       return this.scoresFrom(rerun, replaced.shape[0]);
     };
     return { activations, scores: this.scoresFrom(values, input.shape[0]), head };
