@@ -2,21 +2,30 @@ import { strict as assert } from 'node:assert';
 import { LayersAdapter } from '../../src/engine/models/layersAdapter';
 import { tf, tfl } from '../../src/engine/tf';
 
-/** Conv→BN→ReLU, depthwise→BN→ReLU6, a conv with its own ReLU, a BN read twice (not fused), LeakyReLU, dense. */
+/** Conv→BN→ReLU, depthwise→BN→ReLU6, a conv with its own ReLU, a BN read twice (not fused), LeakyReLU, dense (sigmoid). */
 function mixedModel(depthMultiplier: number): tfl.LayersModel {
+  // Seeded weights: the same model every run (random ones could leave every rectifier off, and no gradient).
+  let seed = 1;
+  const init = () => tfl.initializers.glorotUniform({ seed: seed++ });
   const input = tfl.input({ shape: [9, 9, 3] });
-  const bn = () => tfl.layers.batchNormalization({ betaInitializer: 'randomNormal', gammaInitializer: 'randomUniform', movingMeanInitializer: 'randomNormal', movingVarianceInitializer: 'ones' });
-  let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(input) as tfl.SymbolicTensor;
+  const bn = () =>
+    tfl.layers.batchNormalization({
+      betaInitializer: tfl.initializers.randomNormal({ stddev: 0.3, seed: seed++ }),
+      gammaInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: seed++ }),
+      movingMeanInitializer: tfl.initializers.randomNormal({ stddev: 0.3, seed: seed++ }),
+      movingVarianceInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 2, seed: seed++ }),
+    });
+  let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: init() }).apply(input) as tfl.SymbolicTensor;
   x = tfl.layers.reLU().apply(bn().apply(x)) as tfl.SymbolicTensor;
-  x = tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier, useBias: true }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier, useBias: true, depthwiseInitializer: init() }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.reLU({ maxValue: 6 }).apply(bn().apply(x)) as tfl.SymbolicTensor;
-  x = tfl.layers.conv2d({ filters: 6, kernelSize: 1, activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
-  const shared = bn().apply(tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'valid' }).apply(x)) as tfl.SymbolicTensor;
+  x = tfl.layers.conv2d({ filters: 6, kernelSize: 1, activation: 'relu', kernelInitializer: init() }).apply(x) as tfl.SymbolicTensor;
+  const shared = bn().apply(tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'valid', kernelInitializer: init() }).apply(x)) as tfl.SymbolicTensor;
   const joined = tfl.layers.add().apply([tfl.layers.leakyReLU({ alpha: 0.2 }).apply(shared) as tfl.SymbolicTensor, shared]) as tfl.SymbolicTensor;
   const pooled = tfl.layers.globalAveragePooling2d({}).apply(joined) as tfl.SymbolicTensor;
-  const hidden = tfl.layers.dense({ units: 5, activation: 'relu' }).apply(pooled) as tfl.SymbolicTensor;
+  const hidden = tfl.layers.dense({ units: 5, activation: 'sigmoid', kernelInitializer: init() }).apply(pooled) as tfl.SymbolicTensor;
   // Linear scores, so model.predict gives the very values the adapter scores.
-  const out = tfl.layers.dense({ units: 3 }).apply(hidden) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 3, kernelInitializer: init() }).apply(hidden) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out });
 }
 
@@ -30,7 +39,7 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
       // wasm runs depthwise convolutions with a channel multiplier layer by layer; cpu tests one.
       const model = mixedModel(backend === 'cpu' ? 2 : 1);
       const adapter = new LayersAdapter(model);
-      const x = tf.randomUniform([3, 9, 9, 3], -1, 1) as tf.Tensor4D;
+      const x = tf.randomUniform([3, 9, 9, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
       const classScore = (scores: tf.Tensor) => scores.slice([0, 1], [-1, 1]).sum();
       const scores = adapter.scores(x);
       const predicted = model.predict(x) as tf.Tensor;
@@ -39,6 +48,7 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
       await tf.setBackend('cpu');
       const reference = tf.grad((input: tf.Tensor) => classScore(model.apply(input) as tf.Tensor))(x);
       const scale = tf.tidy(() => tf.max(tf.abs(reference)).dataSync()[0]);
+      assert.ok(scale > 0, 'the class score depends on the input');
       const gradientGap = maxGap(gradient, reference) / scale;
       await tf.setBackend(backend);
       assert.ok(maxGap(scores, predicted) < 1e-5, `scores vs predict: ${maxGap(scores, predicted)}`);

@@ -53,17 +53,21 @@ export const inputOnlyGradients = needsInputOnlyGradient;
 
 export type FusedRectifier = { activation: 'linear' | 'relu' | 'relu6' | 'leakyrelu' | 'sigmoid'; alpha?: number };
 
-/** dz from dy through the fused op's activation, read from its saved output y. */
+/**
+ * dz from dy through the fused op's activation, read from its saved output y. The masks use wasm's
+ * Step kernel (y > 0 and 6 − y > 0): its comparison, logical, Sign and Minimum kernels are slow and
+ * cost a third of a MobileNet input gradient.
+ */
 function throughActivation(dy: Tensor4D, y: Tensor4D, { activation, alpha }: FusedRectifier): Tensor4D {
   switch (activation) {
     case 'linear':
       return dy;
     case 'relu':
-      return dy.mul(tf.step(y, 0)) as Tensor4D;
+      return dy.mul(tf.step(y)) as Tensor4D;
     case 'relu6':
-      return dy.mul(tf.logicalAnd(tf.greater(y, 0), tf.less(y, 6)).toFloat()) as Tensor4D;
+      return dy.mul(tf.step(y)).mul(tf.step(tf.sub(6, y))) as Tensor4D;
     case 'leakyrelu':
-      return tf.where(tf.greater(y, 0), dy, dy.mul(alpha ?? 0.2)) as Tensor4D;
+      return dy.mul(tf.step(y, alpha ?? 0.2)) as Tensor4D;
     case 'sigmoid':
       return dy.mul(y.mul(tf.sub(1, y))) as Tensor4D;
   }

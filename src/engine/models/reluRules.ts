@@ -24,9 +24,9 @@ export function rectifierKindOf(activationName: string, alpha?: number): Rectifi
 /** The slope of the rectifier at x (the stock derivative). */
 function slope(kind: RectifierKind, x: Tensor): Tensor {
   if (kind === 'relu') return tf.step(x, 0);
-  if (kind === 'relu6') return tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6)).toFloat();
-  const alpha = Number(kind.split(':')[1]);
-  return tf.where(tf.greater(x, 0), tf.onesLike(x), tf.fill(x.shape, alpha));
+  // Step, not comparisons and logical ops: those kernels are slow on wasm.
+  if (kind === 'relu6') return tf.step(x).mul(tf.step(tf.sub(6, x)));
+  return tf.step(x, Number(kind.split(':')[1]));
 }
 
 /** Applies `forward` to x with the rule's backward pass. */
