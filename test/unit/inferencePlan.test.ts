@@ -39,7 +39,8 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
       // wasm runs depthwise convolutions with a channel multiplier layer by layer; cpu tests one.
       const model = mixedModel(backend === 'cpu' ? 2 : 1);
       const adapter = new LayersAdapter(model);
-      const x = tf.randomUniform([3, 9, 9, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
+      // Wide enough that some ReLU6 units saturate (their gradient is 0 above 6).
+      const x = tf.randomUniform([3, 9, 9, 3], -30, 30, 'float32', 7) as tf.Tensor4D;
       const classScore = (scores: tf.Tensor) => scores.slice([0, 1], [-1, 1]).sum();
       const scores = adapter.scores(x);
       const predicted = model.predict(x) as tf.Tensor;
