@@ -11,7 +11,7 @@ import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
 import { inspect, type InspectOptions, type InspectResult } from './inspect/inspect';
 import { loadModel, type LoadedModel } from './models/loadModel';
-import { SIDECAR_NAME, type ModelConfigOverrides } from './models/modelConfig';
+import { readSidecar, SIDECAR_NAME, type ModelConfigOverrides } from './models/modelConfig';
 import { modelJsonPathOf } from './models/modelFiles';
 import { colourToRgba, normalise, probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
 import { modelScaler, toModelPixels } from './preprocess';
@@ -60,7 +60,10 @@ export class Engine {
     return techniqueInfos();
   }
 
-  /** Loads a model, reusing the loaded copy while model.json, its cnnlens.json and the settings are unchanged. */
+  /**
+   * Loads a model, reusing the loaded copy while the model file, the settings and the files that
+   * configure it (cnnlens.json, the labels it names or the settings name, metadata.json) are unchanged.
+   */
   async loadModel(modelPath: string, overrides: ModelConfigOverrides = {}, defaults: ModelConfigOverrides = {}): Promise<LoadedModel> {
     const mtime = (file: string) =>
       fs.stat(file).then(
@@ -68,9 +71,14 @@ export class Engine {
         // readModelFiles reports a missing model file with a proper message.
         () => -1,
       );
-    const sidecar = path.join(path.dirname(modelJsonPathOf(modelPath)), SIDECAR_NAME);
-    const [mtimeMs, sidecarMtimeMs] = await Promise.all([mtime(modelPath), mtime(sidecar)]);
-    const key = JSON.stringify([overrides, defaults, sidecarMtimeMs]);
+    const dir = path.dirname(modelJsonPathOf(modelPath));
+    const sidecarLabels = await readSidecar(dir).then(
+      (sidecar) => (typeof sidecar?.labels === 'string' ? [path.resolve(dir, sidecar.labels)] : []),
+      () => [],
+    );
+    const configFiles = [path.join(dir, SIDECAR_NAME), path.join(dir, 'metadata.json'), ...sidecarLabels, overrides.labelsPath, defaults.labelsPath].filter((f): f is string => !!f);
+    const [mtimeMs, ...configMtimes] = await Promise.all([mtime(modelPath), ...configFiles.map(mtime)]);
+    const key = JSON.stringify([overrides, defaults, configMtimes]);
     const cached = this.models.get(modelPath);
     if (cached && cached.mtimeMs === mtimeMs && cached.key === key) return cached.model;
     const model = await loadModel(modelPath, overrides, defaults);

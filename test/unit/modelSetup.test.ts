@@ -67,6 +67,17 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
     assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'cnnlens.json'), 'utf8')), { preprocess: 'zero-one' });
   });
 
+  it('a changed labels file reloads the model with the new labels', async () => {
+    const dir = copyOfMobileNet();
+    writeFileSync(path.join(dir, 'names.txt'), Array.from({ length: 1000 }, (_, i) => `old ${i}`).join('\n'));
+    await writeSidecar(dir, { preprocess: 'mobilenet', channelOrder: 'rgb', labels: 'names.txt' });
+    assert.equal((await engine.loadModel(dir)).labels[56], 'old 56');
+    // A later modification time, as an editor's save gives.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    writeFileSync(path.join(dir, 'names.txt'), Array.from({ length: 1000 }, (_, i) => `new ${i}`).join('\n'));
+    assert.equal((await engine.loadModel(dir)).labels[56], 'new 56');
+  });
+
   it('refuses a channelOrder that is not rgb or bgr, naming the file', async () => {
     const dir = copyOfMobileNet();
     writeFileSync(path.join(dir, 'cnnlens.json'), JSON.stringify({ channelOrder: 'grb' }));
