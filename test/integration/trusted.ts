@@ -190,6 +190,36 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     }
   });
 
+  it('explains with an ONNX model exported from PyTorch (found by discovery, its node names as layers)', async function () {
+    // Written by the unit tests (scripts/export-onnx-test-models.py), which npm test runs first.
+    const onnx = path.resolve(__dirname, '../../../test-results/onnx-models/fixture_mobilenet_v1_025.onnx');
+    if (!existsSync(onnx)) {
+      console.log(`      (skipped: ${onnx} was not exported here)`);
+      this.skip();
+    }
+    const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const copy = path.join(root, 'onnx-model', 'mobilenet.onnx');
+    mkdirSync(path.dirname(copy), { recursive: true });
+    cpSync(onnx, copy);
+    try {
+      const found = await api.findModels();
+      const entry = found.find((m) => m.uri.fsPath === copy);
+      assert.equal(entry?.kind, 'onnx', found.map((m) => `${m.uri.fsPath} ${m.kind}`).join(', '));
+      await vscode.commands.executeCommand('cnnLens.useModel', entry!.uri);
+      const described = await api.engine.describeModel();
+      assert.equal(described.summary.format, 'onnx');
+      assert.deepEqual(described.summary.inputShape, [224, 224, 3]);
+      const panel = await explain(samples[0]);
+      assert.equal(panel.lastResult?.technique, 'gradcam');
+      assert.equal(panel.lastResult?.layer, described.summary.defaultLayer);
+      await panel.receiveForTest({ type: 'run', technique: 'saliency', classIndex: null, layer: null, parameters: {} });
+      await until('the saliency run on the ONNX model', () => !panel.isRunning && panel.lastResult?.technique === 'saliency' && panel.lastResult);
+    } finally {
+      await vscode.workspace.getConfiguration('cnnLens').update('model', undefined, vscode.ConfigurationTarget.Workspace);
+      rmSync(path.join(root, 'onnx-model'), { recursive: true, force: true });
+    }
+  });
+
   it('export writes a valid PNG next to the image', async () => {
     const panel = await explain(samples[0]);
     const out = workspaceFile(samples[0].replace(/\.png$/, '.gradcam.png'));

@@ -411,4 +411,32 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await page.keyboard.press('Escape');
     });
   });
+
+  it('explains with an ONNX export of a PyTorch model: king snake on the snake photo, its nodes in the model view', async function () {
+    const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+    const onnx = path.join(REPO_ROOT, 'test-results', 'onnx-models', 'fixture_mobilenet_v1_025.onnx');
+    if (!existsSync(onnx) || !existsSync(fixtures)) {
+      console.log(`      (skipped: ${onnx} or the fixtures are missing; the unit tests export it)`);
+      this.skip();
+    }
+    const dir = path.join(workspace, 'pytorch-export');
+    mkdirSync(dir, { recursive: true });
+    cpSync(onnx, path.join(dir, 'mobilenet.onnx'));
+    cpSync(path.join(fixtures, 'labels', 'imagenet_classes.json'), path.join(dir, 'labels.json'));
+    writeFileSync(path.join(dir, 'cnnlens.json'), JSON.stringify({ preprocess: 'mobilenet', labels: 'labels.json', name: 'MobileNet (ONNX from PyTorch)' }));
+    const photo = 'snake.png';
+    cpSync(path.join(fixtures, 'images', 'pytorch-cnn-visualizations', photo), path.join(workspace, photo));
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: { 'cnnLens.model': 'pytorch-export/mobilenet.onnx' } }, async ({ page }) => {
+      await explorerContextMenu(page, photo, 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+      const top = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
+      assert.match(top[0], /king snake/);
+      assert.ok((await canvasStats(frame)).distinctColours > 1000, 'a photo with a heatmap over it');
+      await page.locator('.activitybar .action-item .action-label[aria-label^="CNN Lens"]').first().click();
+      await treeViewRow(page, 'Model', 'Format').waitFor({ state: 'visible', timeout: 60_000 });
+      assert.equal(await treeViewRow(page, 'Model', 'Format').locator('.label-description').textContent(), 'ONNX model');
+      await shot(page, 'panel-onnx-model.png');
+    });
+  });
 });

@@ -114,7 +114,9 @@ export class OnnxAdapter implements ModelAdapter {
       const probe = probes.get(node.outputs[0]);
       if (HIDDEN_OPS.has(node.opType) || !probe || probe.dtype !== 'float32') continue;
       const shape = probe.shape.length === 4 ? [probe.shape[2], probe.shape[3], probe.shape[1]] : probe.shape.slice(1);
-      const constants = node.inputs.filter((name) => name && this.executor.constants.get(name)?.tensor.dtype === 'float32');
+      // Learned weights only: settings given as inputs (Clip's bounds, Pad's value) are not parameters.
+      const settingsOnly = node.opType === 'Clip' || node.opType === 'Pad';
+      const constants = settingsOnly ? [] : node.inputs.filter((name) => name && this.executor.constants.get(name)?.tensor.dtype === 'float32');
       const params = constants.reduce((sum, name) => sum + this.executor.constants.get(name)!.tensor.size, 0);
       const kernel = node.opType === 'Conv' && this.executor.constants.get(node.inputs[1])?.tensor.rank === 4;
       this.layerSteps.set(node.name, step);
