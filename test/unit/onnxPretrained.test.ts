@@ -1,23 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../src/engine/engine';
+import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import type { RgbaImage } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { onnxTestModels } from './helpers/onnxModels';
-
-function correlation(a: Float32Array, b: Float32Array): number {
-  const mean = (v: Float32Array) => v.reduce((s, x) => s + x, 0) / v.length;
-  const [ma, mb] = [mean(a), mean(b)];
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += (a[i] - ma) * (b[i] - mb);
-    aa += (a[i] - ma) ** 2;
-    bb += (b[i] - mb) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 // The TF.js MobileNet v1 0.25 fixture rebuilt in PyTorch with its own weights (scripts/tfjs_to_torch.py)
 // and exported to ONNX: the importer must give the fixture's verified answer and the same Grad-CAM.
@@ -52,7 +39,7 @@ describe('ONNX import on real pretrained weights (MobileNet v1 0.25 via PyTorch)
     assert.equal(fromOnnx.predictions[0].label, 'king snake, kingsnake');
     const [a, b] = [fromOnnx.rawMap, fromTfjs.rawMap];
     assert.deepEqual([a.width, a.height], [b.width, b.height], `${fromOnnx.layer} and ${fromTfjs.layer} are both 7×7`);
-    const r = correlation(a.data, b.data);
+    const r = pearson(a.data, b.data);
     assert.ok(r > 0.999, `Grad-CAM at ${fromOnnx.layer} vs conv_pw_13_relu: r = ${r}`);
     console.log(`      Grad-CAM ONNX (${fromOnnx.layer}) vs TF.js (conv_pw_13_relu): r = ${r.toFixed(6)}`);
   });

@@ -1,4 +1,4 @@
-/** Spearman's rank correlation: Pearson's correlation of the ranks, ties sharing their mean rank. */
+/** Pearson's and Spearman's correlations (Spearman: Pearson's of the ranks, ties sharing their mean rank). */
 
 function ranks(values: ArrayLike<number>): Float64Array {
   const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b]);
@@ -13,19 +13,29 @@ function ranks(values: ArrayLike<number>): Float64Array {
   return result;
 }
 
-/** In −1..1; 0 when either input is constant (no ordering to agree with). */
-export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+function mean(values: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i];
+  return sum / values.length;
+}
+
+/** In −1..1; 0 when either input is constant. */
+export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError(`Cannot correlate ${a.length} values with ${b.length}.`);
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const mean = (ra.length - 1) / 2;
+  const [ma, mb] = [mean(a), mean(b)];
   let covariance = 0;
   let va = 0;
   let vb = 0;
-  for (let i = 0; i < ra.length; i++) {
-    covariance += (ra[i] - mean) * (rb[i] - mean);
-    va += (ra[i] - mean) ** 2;
-    vb += (rb[i] - mean) ** 2;
+  for (let i = 0; i < a.length; i++) {
+    covariance += (a[i] - ma) * (b[i] - mb);
+    va += (a[i] - ma) ** 2;
+    vb += (b[i] - mb) ** 2;
   }
   return va > 0 && vb > 0 ? covariance / Math.sqrt(va * vb) : 0;
+}
+
+/** In −1..1; 0 when either input is constant (no ordering to agree with). */
+export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`Cannot correlate ${a.length} values with ${b.length}.`);
+  return pearson(ranks(a), ranks(b));
 }

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as H5 from 'h5wasm';
 import { ModelError } from '../modelFiles';
+import { halfToFloat } from '../halfFloat';
 
 type H5Lib = typeof H5;
 let loading: Promise<H5Lib> | null = null;
@@ -188,15 +189,6 @@ export class Hdf5Reader {
       return null;
     }
   }
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
 function toFloat32(value: unknown, size: number, bfloat16: boolean): Float32Array | null {

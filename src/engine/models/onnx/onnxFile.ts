@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { ModelError } from '../modelFiles';
 import schema from './onnxSchema.json';
+import { halfToFloat } from '../halfFloat';
 
 /** ONNX caps a protobuf at 2 GB; CNN Lens explains image classifiers, which are far smaller. */
 export const MAX_ONNX_BYTES = 1024 * 1024 * 1024;
@@ -105,15 +106,6 @@ function dtypeOf(dataType: number, where: string): OnnxDtype {
     default:
       throw new ModelError(`${where} has data type ${DT_NAMES[dataType] ?? dataType}, which CNN Lens cannot read.`);
   }
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
 function fromRaw(bytes: Uint8Array, dataType: number, count: number): Float32Array | Int32Array | Uint8Array {
