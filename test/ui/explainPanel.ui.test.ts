@@ -426,10 +426,14 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     writeFileSync(path.join(dir, 'cnnlens.json'), JSON.stringify({ preprocess: 'mobilenet', labels: 'labels.json', name: 'MobileNet (ONNX from PyTorch)' }));
     const photo = 'snake.png';
     cpSync(path.join(fixtures, 'images', 'pytorch-cnn-visualizations', photo), path.join(workspace, photo));
-    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: { 'cnnLens.model': 'pytorch-export/mobilenet.onnx' } }, async ({ page }) => {
+    // The workspace setting (an earlier test's Select Model wrote one) decides over user settings.
+    mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'cnnLens.model': 'pytorch-export/mobilenet.onnx' }));
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
       await explorerContextMenu(page, photo, 'Explain with Grad-CAM');
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
       await waitForState(frame, 'ready', 90_000);
+      assert.match((await frame.textContent('[data-testid="model-name"]')) ?? '', /ONNX from PyTorch/);
       const top = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
       assert.match(top[0], /king snake/);
       assert.ok((await canvasStats(frame)).distinctColours > 1000, 'a photo with a heatmap over it');
