@@ -78,12 +78,14 @@ export class InferencePlan {
   /** Outputs a fused step computes past without producing (a convolution's before its batch norm, …). */
   private readonly skipped = new Map<number, Fusion>();
 
+  /** `steps` lead to the scores; `allSteps` are the whole model's (a branch off the path also reads tensors). */
   constructor(
     steps: PlanStep[],
+    allSteps: PlanStep[],
     private readonly context: PlanContext,
   ) {
     const consumers = new Map<number, PlanStep[]>();
-    for (const step of steps) for (const id of step.inputIds) consumers.set(id, [...(consumers.get(id) ?? []), step]);
+    for (const step of allSteps) for (const id of step.inputIds) consumers.set(id, [...(consumers.get(id) ?? []), step]);
     const soleConsumer = (step: PlanStep): PlanStep | null => {
       const id = step.outputIds[0];
       const users = consumers.get(id) ?? [];
@@ -160,10 +162,16 @@ export class InferencePlan {
   /** A layer's weights were replaced (the randomisation check): fold them again. */
   refresh(layer: Layer): void {
     for (const [step, fusion] of this.fusions) {
-      if (step.layer !== layer || !fusion.folded) continue;
-      tf.dispose([fusion.filter, ...(fusion.bias ? [fusion.bias] : []), ...(fusion.gradientKernel ? [fusion.gradientKernel] : [])]);
-      this.fold(step, fusion);
-      if (fusion.gradientKernel) fusion.gradientKernel = tf.keep(gradientKernelOf(fusion.kind as 'conv2d' | 'depthwise', fusion.filter as Tensor4D));
+      if (step.layer !== layer) continue;
+      if (fusion.folded) {
+        tf.dispose([fusion.filter, ...(fusion.bias ? [fusion.bias] : [])]);
+        this.fold(step, fusion);
+      }
+      // Unfolded fusions read the layer's own (updated) kernel, but their gradient kernel is a copy.
+      if (fusion.gradientKernel) {
+        fusion.gradientKernel.dispose();
+        fusion.gradientKernel = tf.keep(gradientKernelOf(fusion.kind as 'conv2d' | 'depthwise', fusion.filter as Tensor4D));
+      }
     }
   }
 

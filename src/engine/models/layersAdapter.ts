@@ -138,7 +138,7 @@ export class LayersAdapter implements ModelAdapter {
           hasKernel: layer.getWeights().some((weight) => weight.rank === 4),
         };
       });
-    this.inference = new InferencePlan(this.stepsToScores(), {
+    this.inference = new InferencePlan(this.stepsToScores(), this.steps, {
       convSettings: convConfig,
       batchNorm: (layer) => (channelsLastBatchNorm(layer) ? this.batchNorm(layer) : null),
       activationName,

@@ -65,7 +65,8 @@ export function integratedGradients(request: TechniqueInput, baseline: Tensor4D,
   const { model, input, classIndex, checkCancelled, reportProgress } = request;
   const { alphas, weights } = quadrature(rule, steps);
   const batch = memoryBoundBatch(model.layers, MAX_BATCH, true);
-  const order = interleaved(steps, batch);
+  // Interleaved by the largest batch, whatever memory allows, so each stretch of the order spans the path.
+  const order = interleaved(steps, MAX_BATCH);
   const delta = input.sub(baseline) as Tensor4D;
   let weightedGradients = tf.zerosLike(input) as Tensor4D;
   let weightSoFar = 0;
