@@ -19,6 +19,7 @@ const JOBS: { technique: string; parameters: Record<string, number | string> }[]
 export async function measureHostLoad(fixtures: string, backend: BackendChoice): Promise<void> {
   const settings: EngineSettings = {
     backend,
+    onnxRuntime: process.env.CNN_LENS_ONNXRUNTIME === 'off' ? 'off' : 'auto',
     modelPath: path.join(fixtures, 'models/mobilenet_v1_0.75_224_layers'),
     modelProblem: null,
     defaults: {},

@@ -51,6 +51,7 @@ Options for explain:
                       signed maps 128 = zero); the colour view writes its RGB image
   --json FILE         result as JSON (- for standard output)
   --backend NAME      ${BACKEND_CHOICES.join(' | ')} (default: auto)
+  --no-onnxruntime    run everything on TensorFlow.js even where onnxruntime-node is installed
   --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6})
 
 Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --backend, --json):

@@ -26,6 +26,7 @@ export function parse(argv: string[]) {
       heatmap: { type: 'string' },
       json: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
+      'no-onnxruntime': { type: 'boolean' },
       'max-megapixels': { type: 'string' },
       base: { type: 'string' },
       samples: { type: 'string' },
@@ -74,7 +75,7 @@ export function oneOf<T extends string>(value: string, allowed: readonly T[], fl
 export async function createEngine(values: Values): Promise<Engine> {
   const choice = oneOf<BackendChoice>(values.backend ?? 'auto', BACKEND_CHOICES, 'backend');
   // Backend fallbacks are worth knowing about but must not clutter normal output.
-  return Engine.create({ backend: choice, log: (line) => process.env.CNN_LENS_VERBOSE && console.error(line) });
+  return Engine.create({ backend: choice, onnxRuntime: values['no-onnxruntime'] ? 'off' : 'auto', log: (line) => process.env.CNN_LENS_VERBOSE && console.error(line) });
 }
 
 export async function loadFromFlags(engine: Engine, values: Values) {

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { fixWasmMaxPoolGradient } from './maxPoolGradientFix';
 import { tf } from './tf';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -90,6 +91,7 @@ export interface SelectedBackend {
 }
 
 export async function selectBackend(options: BackendOptions): Promise<SelectedBackend> {
+  fixWasmMaxPoolGradient();
   const candidates = options.choice === 'auto' ? CHAIN : [options.choice];
   for (const candidate of candidates) {
     try {

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
+import { ortRuntime, setAcceleration, type AccelerationChoice } from './accel/ortRuntime';
 import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
 import { inspect, type InspectOptions, type InspectResult } from './inspect/inspect';
@@ -36,6 +37,8 @@ export type CancelCheck = () => void;
 
 export interface EngineOptions {
   backend: BackendChoice;
+  /** 'auto' runs exported models on onnxruntime-node where it is installed (see accel/ortRuntime.ts). */
+  onnxRuntime?: AccelerationChoice;
   wasmDir?: string;
   log: (line: string) => void;
 }
@@ -52,8 +55,10 @@ export class Engine {
 
   static async create(options: EngineOptions): Promise<Engine> {
     const backend = await selectBackend({ choice: options.backend, wasmDir: options.wasmDir, log: options.log });
-    options.log(`Using the ${backend.label} backend.`);
-    return new Engine(backend, options.log);
+    setAcceleration(options.onnxRuntime ?? 'auto', options.log);
+    const { runtime, reason } = ortRuntime();
+    options.log(`Using the ${backend.label} backend; onnxruntime: ${reason}.`);
+    return new Engine(runtime ? { ...backend, label: `${backend.label} + onnxruntime` } : backend, options.log);
   }
 
   techniques(): TechniqueInfo[] {

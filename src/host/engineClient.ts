@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../engine/backend';
+import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
 import type { DescribeResult, ImageLimitsRef, ModelRef, WorkerReply, WorkerRequest, WorkerResults } from '../worker/workerProtocol';
@@ -16,6 +17,7 @@ import { RunCancelledError, type CancelSignal, type EngineApi, type EvaluateJob,
 
 export interface EngineSettings {
   backend: BackendChoice;
+  onnxRuntime: AccelerationChoice;
   /** Absolute model.json path, or null for the bundled model. */
   modelPath: string | null;
   /** Why the model setting cannot be used (a bad `zoo:` id, a model not downloaded here); jobs fail with it. */
@@ -41,7 +43,7 @@ export class EngineClient implements EngineApi {
   private cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private workerBackend: BackendChoice | null = null;
+  private workerBackend: string | null = null;
 
   constructor(
     private readonly distDir: string,
@@ -51,12 +53,13 @@ export class EngineClient implements EngineApi {
   ) {}
 
   private ensureWorker(): Worker {
-    const { backend } = this.settings();
-    if (this.worker && this.workerBackend !== backend) this.restart('the backend setting changed');
+    const { backend, onnxRuntime } = this.settings();
+    const runtimes = `${backend}/${onnxRuntime}`;
+    if (this.worker && this.workerBackend !== runtimes) this.restart('the backend setting changed');
     if (this.worker) return this.worker;
     this.cancelFlag = new Int32Array(new SharedArrayBuffer(4));
     const worker = new Worker(path.join(this.distDir, 'engineWorker.js'), {
-      workerData: { backend, cancelFlag: this.cancelFlag.buffer },
+      workerData: { backend, onnxRuntime, cancelFlag: this.cancelFlag.buffer },
     });
     worker.on('message', (message: WorkerReply) => this.receive(message));
     worker.on('error', (error) => this.failAll(new Error(`The CNN Lens engine stopped: ${error.message}`)));
@@ -67,7 +70,7 @@ export class EngineClient implements EngineApi {
       }
     });
     this.worker = worker;
-    this.workerBackend = backend;
+    this.workerBackend = runtimes;
     return worker;
   }
 

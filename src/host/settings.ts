@@ -53,6 +53,7 @@ export function engineSettings(): EngineSettings {
   const { workspaceRoot } = places();
   return {
     backend: (BACKEND_CHOICES as readonly string[]).includes(backend) ? (backend as BackendChoice) : 'auto',
+    onnxRuntime: c.get<string>('onnxRuntime', 'auto') === 'off' ? 'off' : 'auto',
     modelPath: setting.kind === 'path' || setting.kind === 'zoo' ? setting.path : null,
     modelProblem: modelProblem(setting),
     defaults: {

@@ -23,7 +23,7 @@ function post(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
 }
 
 const log = (line: string) => post({ kind: 'log', line });
-const enginePromise = Engine.create({ backend: init.backend, log });
+const enginePromise = Engine.create({ backend: init.backend, onnxRuntime: init.onnxRuntime, log });
 
 /** The last decoded image, so explain → display → export decode a file once. */
 let imageCache: { path: string; mtimeMs: number; maxPixels: number; image: RgbaImage } | null = null;

@@ -3,6 +3,7 @@
  * src/shared/protocol.ts). Every request carries an id; the reply carries it back.
  */
 import type { BackendChoice } from '../engine/backend';
+import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
 import type { InspectRequest } from '../engine/types';
@@ -12,6 +13,7 @@ import type { ScalingCheck } from '../engine/preprocessCheck';
 
 export interface WorkerInit {
   backend: BackendChoice;
+  onnxRuntime: AccelerationChoice;
   /** Shared Int32Array[1]: the id of the job the host wants cancelled. */
   cancelFlag: SharedArrayBuffer;
 }

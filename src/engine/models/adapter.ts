@@ -44,6 +44,13 @@ export interface ModelAdapter {
    * (optimising a unit through a ReLU that is off gets no gradient).
    */
   layerOutput(input: Tensor4D, layer: string, rule?: ReluRule | null, beforeRectifier?: boolean): Tensor4D;
+  /**
+   * d score[classIndex] / d input per image, computed outside TF.js (onnxruntime) where this model can;
+   * null means: differentiate with TF.js.
+   */
+  inputGradients?(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null;
+  /** A layer's activations and d score[classIndex] / d activations outside TF.js, or null (as above). */
+  layerGradients?(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null;
   /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
   split(input: Tensor4D, layer: string): SplitModel;
   gapHead(): GapHead | null;

@@ -11,6 +11,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
+import { LayersAccelerator } from '../accel/layersAccelerator';
 import { InferencePlan, recordingGradients } from './inferencePlan';
 import { convolveInputOnly, gradientKernelOf, type Padding } from './inputGradOps';
 import { rectifierKindOf, withReluRule, type ReluRule } from './reluRules';
@@ -99,6 +100,8 @@ export class LayersAdapter implements ModelAdapter {
   private readonly gradientKernels = new Map<Layer, Tensor4D>();
   /** Fused, batch-norm-folded steps for forward passes no gradient goes through. */
   private readonly inference: InferencePlan;
+  /** The same model exported to onnxruntime, where it is installed (forward passes and input gradients). */
+  private readonly accelerator: LayersAccelerator;
 
   constructor(
     private readonly model: LayersModel,
@@ -143,6 +146,23 @@ export class LayersAdapter implements ModelAdapter {
       batchNorm: (layer) => (channelsLastBatchNorm(layer) ? this.batchNorm(layer) : null),
       activationName,
       keep: new Set([this.scoreSource.tensorId, ...(this.scoreSource.linearOf ? this.scoreSource.linearOf.outputIds : [])]),
+    });
+    this.accelerator = new LayersAccelerator({
+      inputId: this.inputId,
+      inputShape: this.inputShape,
+      scoreId: this.scoreSource.tensorId,
+      numClasses: this.numClasses,
+      stepsTo: (id) => this.stepsTo(id),
+      layerTensor: (name) => {
+        const step = this.stepOf(name);
+        return { id: step.outputIds[0], shape: this.layers.find((l) => l.name === name)!.outputShape.map((d) => d ?? -1) };
+      },
+      context: {
+        convSettings: convConfig,
+        batchNorm: (layer) => (channelsLastBatchNorm(layer) ? this.batchNorm(layer) : null),
+        activationName,
+        linearOnly: this.scoreSource.linearOf,
+      },
     });
     for (const { layer } of this.steps) {
       const kind = layer.getClassName();
@@ -310,6 +330,10 @@ export class LayersAdapter implements ModelAdapter {
   }
 
   scores(input: Tensor4D, rule: ReluRule | null = null): Tensor2D {
+    if (!rule && !recordingGradients()) {
+      const fast = this.accelerator.scores(input);
+      if (fast) return fast;
+    }
     const fused = this.fusedFor(rule);
     return tf.tidy(() => {
       const values = new Map<number, Tensor>([[this.inputId, input]]);
@@ -352,6 +376,8 @@ export class LayersAdapter implements ModelAdapter {
     if (activations.rank !== 4) throw new Error(`Layer "${layerName}" has a ${activations.rank}-D output; a spatial (4-D) layer is needed.`);
     const downstream = this.downstreamOf(targetId, plan);
     const head = (replaced: Tensor4D): Tensor2D => {
+      const fast = recordingGradients() ? null : this.accelerator.head(layerName, replaced);
+      if (fast) return fast;
       const rerun = new Map(values);
       downstream.forEach((step) => step.outputIds.forEach((id) => rerun.delete(id)));
       rerun.set(targetId, replaced);
@@ -360,6 +386,14 @@ export class LayersAdapter implements ModelAdapter {
       return this.scoresFrom(rerun, replaced.shape[0]);
     };
     return { activations, scores: this.scoresFrom(values, input.shape[0]), head };
+  }
+
+  inputGradients(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
+    return recordingGradients() ? null : this.accelerator.inputGradient(input, classIndex, rule);
+  }
+
+  layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
+    return recordingGradients() ? null : this.accelerator.layerGradient(input, layer, classIndex);
   }
 
   private downstreamOf(tensorId: number, plan: Step[]): Step[] {
@@ -441,6 +475,7 @@ export class LayersAdapter implements ModelAdapter {
   /** Recomputes what was derived from a (convolution) layer's weights after they changed. */
   private refreshDerived(layer: Layer): void {
     this.inference.refresh(layer);
+    this.accelerator.invalidate();
     const kernel = this.gradientKernels.get(layer);
     if (kernel) {
       kernel.dispose();
@@ -473,6 +508,7 @@ export class LayersAdapter implements ModelAdapter {
     tf.dispose([...this.gradientKernels.values()]);
     this.gradientKernels.clear();
     this.inference.dispose();
+    this.accelerator.dispose();
     this.model.dispose();
   }
 }

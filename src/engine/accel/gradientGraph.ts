@@ -1,0 +1,166 @@
+/**
+ * Reverse-mode differentiation of an exported graph, written into the graph itself, for the input (or a
+ * layer's activations) only: no weight gradients, and the backward pass runs in onnxruntime with the
+ * forward one. Each forward op's rule is the textbook one (a convolution's input gradient is the
+ * transposed convolution with the same kernel); rectifiers follow the ReLU rule when one is asked for
+ * (guided backprop, deconvnet: models/reluRules.ts). An op without a rule here makes the gradient graph
+ * fail, and the technique then runs on TF.js.
+ */
+import type { ReluRule } from '../models/reluRules';
+import type { GraphNode, OnnxGraph } from './onnxGraph';
+import { UnsupportedLayerError } from './exportLayers';
+
+const FLOAT = 1;
+
+/**
+ * Adds d(Σ seed · output)/d(x) for each x of `wrt` to the graph and returns their names. `seed` is a graph
+ * input shaped like `output` (a one-hot row per image gives one class score's gradient per image).
+ */
+export function addGradients(graph: OnnxGraph, output: string, seed: string, wrt: string[], rule: ReluRule | null = null): string[] {
+  const forward = [...graph.nodes];
+  const dependsOnWrt = new Set(wrt);
+  for (const node of forward) if (node.inputs.some((name) => dependsOnWrt.has(name))) node.outputs.forEach((name) => dependsOnWrt.add(name));
+  const leadsToOutput = new Set([output]);
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const node = forward[i];
+    if (node.outputs.some((name) => leadsToOutput.has(name))) node.inputs.forEach((name) => leadsToOutput.add(name));
+  }
+  const grads = new Map<string, string>([[output, seed]]);
+  const accumulate = (name: string, gradient: string) => {
+    if (!dependsOnWrt.has(name) || !leadsToOutput.has(name)) return;
+    const existing = grads.get(name);
+    grads.set(name, existing ? graph.op('Add', [existing, gradient], {}, graph.shapes.get(name)) : gradient);
+  };
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const node = forward[i];
+    const dy = grads.get(node.outputs[0]);
+    if (!dy || !node.inputs.some((name) => dependsOnWrt.has(name))) continue;
+    backward(graph, node, dy, rule, accumulate);
+  }
+  return wrt.map((name) => {
+    const gradient = grads.get(name);
+    if (!gradient) throw new UnsupportedLayerError(`${name} does not lead to ${output}`);
+    return gradient;
+  });
+}
+
+type Accumulate = (name: string, gradient: string) => void;
+
+function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | null, accumulate: Accumulate): void {
+  const [x] = node.inputs;
+  const y = node.outputs[0];
+  const shape = g.shapes.get(x);
+  const masked = (mask: string) => g.op('Mul', [rule ? g.op('Relu', [dy]) : dy, mask], {}, shape);
+  const positive = (t: string) => g.op('Cast', [g.op('Greater', [t, g.scalar(0)])], { to: FLOAT });
+  switch (node.op) {
+    case 'Identity':
+      return accumulate(x, dy);
+    case 'Transpose': {
+      const perm = node.attributes.perm as number[];
+      const inverse = perm.map((_, i) => perm.indexOf(i));
+      return accumulate(x, g.op('Transpose', [dy], { perm: inverse }, shape));
+    }
+    case 'Flatten':
+    case 'Reshape':
+      return accumulate(x, g.op('Reshape', [dy, g.op('Shape', [x])], {}, shape));
+    case 'Relu':
+      if (rule === 'deconvnet') return accumulate(x, g.op('Relu', [dy], {}, shape));
+      return accumulate(x, masked(positive(y)));
+    case 'Clip': {
+      const [, min, max] = node.inputs.map((name) => g.constantValue(name)?.data[0]);
+      if (min !== 0 || max === undefined) throw new UnsupportedLayerError(`no gradient rule for Clip(${min}, ${max})`);
+      if (rule === 'deconvnet') return accumulate(x, g.op('Relu', [dy], {}, shape));
+      const below = g.op('Cast', [g.op('Less', [y, g.scalar(max)])], { to: FLOAT });
+      return accumulate(x, masked(g.op('Mul', [positive(y), below])));
+    }
+    case 'LeakyRelu': {
+      if (rule === 'deconvnet') return accumulate(x, g.op('Relu', [dy], {}, shape));
+      const alpha = (node.attributes.alpha as { float: number }).float;
+      const incoming = rule ? g.op('Relu', [dy]) : dy;
+      return accumulate(x, g.op('Where', [g.op('Greater', [y, g.scalar(0)]), incoming, g.op('Mul', [incoming, g.scalar(alpha)])], {}, shape));
+    }
+    case 'Sigmoid':
+      return accumulate(x, g.op('Mul', [dy, g.op('Mul', [y, g.op('Sub', [g.scalar(1), y])])], {}, shape));
+    case 'Tanh':
+      return accumulate(x, g.op('Mul', [dy, g.op('Sub', [g.scalar(1), g.op('Mul', [y, y])])], {}, shape));
+    case 'Conv':
+      return accumulate(x, convInputGradient(g, node, dy));
+    case 'Gemm':
+      if (node.attributes.transA || node.attributes.transB || !g.isConstant(node.inputs[1])) throw new UnsupportedLayerError('no gradient rule for this Gemm');
+      return accumulate(x, g.op('Gemm', [dy, node.inputs[1]], { transB: 1 }, shape));
+    case 'MatMul':
+      if (!g.isConstant(node.inputs[1])) throw new UnsupportedLayerError('no gradient rule for a MatMul of two computed tensors');
+      return accumulate(x, g.op('MatMul', [dy, g.op('Transpose', [node.inputs[1]])], {}, shape));
+    case 'Add':
+    case 'Sub':
+    case 'Sum':
+      return node.inputs.forEach((input, i) => {
+        if (g.isConstant(input)) return;
+        if (g.shapes.get(input)?.join() !== g.shapes.get(y)?.join()) throw new UnsupportedLayerError(`no gradient rule for a broadcasting ${node.op}`);
+        accumulate(input, node.op === 'Sub' && i === 1 ? g.op('Neg', [dy], {}, shape) : dy);
+      });
+    case 'Mul': {
+      const [a, b] = node.inputs;
+      if (g.isConstant(b)) return accumulate(a, g.op('Mul', [dy, b], {}, shape));
+      if (g.isConstant(a)) return accumulate(b, g.op('Mul', [dy, a], {}, g.shapes.get(b)));
+      if (g.shapes.get(a)?.join() !== g.shapes.get(b)?.join()) throw new UnsupportedLayerError('no gradient rule for a broadcasting Mul');
+      accumulate(a, g.op('Mul', [dy, b], {}, shape));
+      return accumulate(b, g.op('Mul', [dy, a], {}, shape));
+    }
+    case 'GlobalAveragePool': {
+      const [, h, w] = g.shapeOf(x);
+      return accumulate(x, g.op('Expand', [g.op('Mul', [dy, g.scalar(1 / (h * w))]), g.op('Shape', [x])], {}, shape));
+    }
+    case 'MaxPool':
+      return accumulate(x, maxPoolInputGradient(g, node, dy));
+    case 'Pad': {
+      const pads = padsOf(g, node);
+      const [, h, w] = g.shapeOf(x);
+      const sliced = g.op('Slice', [dy, g.ints([pads[2], pads[3]]), g.ints([pads[2] + h, pads[3] + w]), g.ints([2, 3])], {}, shape);
+      return accumulate(x, sliced);
+    }
+    case 'Concat': {
+      const axis = node.attributes.axis as number;
+      let start = 0;
+      return node.inputs.forEach((input) => {
+        const size = g.shapeOf(input)[axis - 1];
+        accumulate(input, g.op('Slice', [dy, g.ints([start]), g.ints([start + size]), g.ints([axis])], {}, g.shapes.get(input)));
+        start += size;
+      });
+    }
+    default:
+      throw new UnsupportedLayerError(`no gradient rule for ${node.op}`);
+  }
+}
+
+/** The input gradient of a convolution: the transposed convolution with the same kernel and geometry. */
+function convInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
+  const [x, weights] = node.inputs;
+  const [, inH, inW] = g.shapeOf(x);
+  const [, outH, outW] = g.shapeOf(node.outputs[0]);
+  const kernel = node.attributes.kernel_shape as number[];
+  const strides = node.attributes.strides as number[];
+  const dilations = node.attributes.dilations as number[];
+  const pads = node.attributes.pads as number[];
+  // Rows (columns) the forward stride skipped at the end come back as output padding.
+  const extent = (i: number, out: number) => strides[i] * (out - 1) + (kernel[i] - 1) * dilations[i] + 1 - pads[i] - pads[i + 2];
+  const outputPadding = [inH - extent(0, outH), inW - extent(1, outW)];
+  const attributes = { kernel_shape: kernel, strides, dilations, pads, group: node.attributes.group as number, output_padding: outputPadding };
+  return g.op('ConvTranspose', [dy, weights], attributes, g.shapeOf(x));
+}
+
+/** Routes each pooled gradient to the input cell that won (ties: the one MaxPool reports), summing overlaps. */
+function maxPoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
+  const [x] = node.inputs;
+  const [, indices] = g.node('MaxPool', [x], node.attributes, undefined, 2);
+  const flat = g.ints([-1]);
+  const zeros = g.op('ConstantOfShape', [g.op('Reshape', [g.op('Size', [x]), flat])]);
+  const scattered = g.op('ScatterElements', [zeros, g.op('Reshape', [indices, flat]), g.op('Reshape', [dy, flat])], { axis: 0, reduction: 'add' });
+  return g.op('Reshape', [scattered, g.op('Shape', [x])], {}, g.shapeOf(x));
+}
+
+function padsOf(g: OnnxGraph, node: GraphNode): number[] {
+  const values = g.intValues(node.inputs[1]);
+  if (!values) throw new UnsupportedLayerError('no gradient rule for a computed Pad');
+  return values;
+}

@@ -1,0 +1,138 @@
+/**
+ * A small ONNX graph under construction: nodes, float/int64 constants, inputs and outputs, encoded with
+ * the same onnx.proto descriptor the importer reads. Static shapes are tracked per tensor (batch left out)
+ * because gradients need them (a transposed convolution's output padding, a pooling's extent).
+ */
+import * as protobuf from 'protobufjs';
+import schema from '../models/onnx/onnxSchema.json';
+
+/** The opset written: ScatterElements' reduction (MaxPool gradients) needs 16. */
+export const OPSET = 17;
+
+export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] };
+
+export interface GraphNode {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attributes: Record<string, AttributeValue>;
+}
+
+interface Constant {
+  name: string;
+  dims: number[];
+  data: Float32Array | BigInt64Array;
+}
+
+const root = protobuf.Root.fromJSON(schema as protobuf.INamespace);
+const ModelProto = root.lookupType('onnx.ModelProto');
+const ATTRIBUTE_TYPE = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
+const DATA_TYPE = { FLOAT: 1, INT64: 7 } as const;
+
+export class OnnxGraph {
+  readonly nodes: GraphNode[] = [];
+  /** Shape of each tensor without its batch dimension (as ONNX lays it out). */
+  readonly shapes = new Map<string, number[]>();
+  private readonly constants = new Map<string, Constant>();
+  private readonly inputs: { name: string; shape: number[] }[] = [];
+  private readonly outputs: string[] = [];
+  private counter = 0;
+
+  fresh(hint: string): string {
+    return `${hint.replace(/[^A-Za-z0-9_]/g, '_')}_${this.counter++}`;
+  }
+
+  input(name: string, shape: number[]): string {
+    this.inputs.push({ name, shape });
+    this.shapes.set(name, shape);
+    return name;
+  }
+
+  output(name: string): void {
+    this.outputs.push(name);
+  }
+
+  floats(data: Float32Array, dims: number[], hint = 'const'): string {
+    const name = this.fresh(hint);
+    this.constants.set(name, { name, dims, data });
+    return name;
+  }
+
+  ints(values: number[], hint = 'ints'): string {
+    const name = this.fresh(hint);
+    this.constants.set(name, { name, dims: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
+    return name;
+  }
+
+  scalar(value: number): string {
+    return this.floats(Float32Array.of(value), [], 'scalar');
+  }
+
+  /** The value of a float constant, or undefined for computed tensors (gradients treat constants as fixed). */
+  constantValue(name: string): { dims: number[]; data: Float32Array } | undefined {
+    const constant = this.constants.get(name);
+    return constant && constant.data instanceof Float32Array ? { dims: constant.dims, data: constant.data } : undefined;
+  }
+
+  /** The values of an int64 constant (pads, shapes), or undefined. */
+  intValues(name: string): number[] | undefined {
+    const constant = this.constants.get(name);
+    return constant && constant.data instanceof BigInt64Array ? Array.from(constant.data, Number) : undefined;
+  }
+
+  isConstant(name: string): boolean {
+    return this.constants.has(name);
+  }
+
+  /** Adds a node; returns its outputs' names (the first gets `shape` when given). */
+  node(op: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, shape?: number[], outputCount = 1): string[] {
+    const outputs = Array.from({ length: outputCount }, () => this.fresh(op));
+    this.nodes.push({ op, inputs, outputs, attributes });
+    if (shape) this.shapes.set(outputs[0], shape);
+    return outputs;
+  }
+
+  /** One-output node. */
+  op(op: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, shape?: number[]): string {
+    return this.node(op, inputs, attributes, shape)[0];
+  }
+
+  shapeOf(name: string): number[] {
+    const shape = this.shapes.get(name);
+    if (!shape) throw new Error(`internal: no static shape for ${name}`);
+    return shape;
+  }
+
+  encode(): Uint8Array {
+    const valueInfo = (name: string, shape: number[] | null) => ({
+      name,
+      type: { tensorType: { elemType: DATA_TYPE.FLOAT, ...(shape ? { shape: { dim: [{ dimParam: 'batch' }, ...shape.map((d) => ({ dimValue: d }))] } } : {}) } },
+    });
+    const message = ModelProto.fromObject({
+      irVersion: 8,
+      producerName: 'cnn-lens',
+      opsetImport: [{ domain: '', version: OPSET }],
+      graph: {
+        name: 'cnn_lens',
+        node: this.nodes.map((n, i) => ({ name: `n${i}_${n.op}`, opType: n.op, input: n.inputs, output: n.outputs, attribute: Object.entries(n.attributes).map(([key, value]) => attribute(key, value)) })),
+        initializer: [...this.constants.values()].map((c) => ({
+          name: c.name,
+          dims: c.dims,
+          dataType: c.data instanceof Float32Array ? DATA_TYPE.FLOAT : DATA_TYPE.INT64,
+          rawData: new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength),
+        })),
+        input: this.inputs.map(({ name, shape }) => valueInfo(name, shape)),
+        output: this.outputs.map((name) => valueInfo(name, null)),
+      },
+    });
+    return ModelProto.encode(message).finish();
+  }
+}
+
+function attribute(name: string, value: AttributeValue): Record<string, unknown> {
+  if (typeof value === 'string') return { name, type: ATTRIBUTE_TYPE.STRING, s: new TextEncoder().encode(value) };
+  if (typeof value === 'number') return { name, type: ATTRIBUTE_TYPE.INT, i: value };
+  if (Array.isArray(value)) return { name, type: ATTRIBUTE_TYPE.INTS, ints: value };
+  if ('float' in value) return { name, type: ATTRIBUTE_TYPE.FLOAT, f: value.float };
+  return { name, type: ATTRIBUTE_TYPE.FLOATS, floats: value.floats };
+}
