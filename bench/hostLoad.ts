@@ -3,6 +3,7 @@
  * EngineClient starts the real worker (dist/engineWorker.js); the main thread's event-loop delay is
  * sampled meanwhile (perf_hooks), and the process's resident memory (worker included) every 50 ms.
  */
+import { defaultAcceleration } from '../src/engine/accel/ortRuntime';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { BackendChoice } from '../src/engine/backend';
@@ -19,7 +20,7 @@ const JOBS: { technique: string; parameters: Record<string, number | string> }[]
 export async function measureHostLoad(fixtures: string, backend: BackendChoice): Promise<void> {
   const settings: EngineSettings = {
     backend,
-    onnxRuntime: process.env.CNN_LENS_ONNXRUNTIME === 'off' ? 'off' : 'auto',
+    onnxRuntime: defaultAcceleration(),
     modelPath: path.join(fixtures, 'models/mobilenet_v1_0.75_224_layers'),
     modelProblem: null,
     defaults: {},

@@ -22,7 +22,7 @@ export function time(run: () => void, warmup: number, repeats: number): number {
 }
 
 /** The image prepared for a model, and a runner for any technique on it at the default layer. */
-export function prepare(loaded: LoadedModel, image: RgbaImage) {
+export function prepare(loaded: LoadedModel, image: RgbaImage, classIndex = 0) {
   const { adapter, summary } = loaded;
   const preprocess = modelScaler(summary);
   const pixels = toModelPixels(image, summary.inputShape);
@@ -31,7 +31,7 @@ export function prepare(loaded: LoadedModel, image: RgbaImage) {
   const request = (id: string, given: Record<string, number> = {}) => () => {
     const technique = findTechnique(id);
     const parameters = resolveParameters(id, technique.info.parameters, given);
-    technique.run({ model: adapter, input, pixels, preprocess, classIndex: 0, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
+    technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
   };
   return { adapter, summary, preprocess, pixels, input, layer, request };
 }

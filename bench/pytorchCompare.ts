@@ -1,8 +1,10 @@
 /**
  * `npm run bench:pytorch [-- BACKEND]`: CNN Lens against a PyTorch reference on the same network and
  * weights (bench/pytorch_reference.py rebuilds the TF.js model in PyTorch), same image, same machine,
- * one run: forward (batch 1, batch 32 per image), Grad-CAM, saliency, Score-CAM (64 channels, all).
- * Prints each time, its ratio to PyTorch's and to our own forward pass. Without PyTorch it says why.
+ * one run: forward (batch 1, batch 32 per image), Grad-CAM, saliency, SmoothGrad, integrated gradients,
+ * Score-CAM (64 channels, all), deletion/insertion — CNN Lens as shipped (onnxruntime where installed)
+ * and on TF.js alone. Prints each time, its ratio to PyTorch's and to our own forward pass, and checks
+ * both sides computed the same Grad-CAM map. Without PyTorch it says why.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,7 +13,13 @@ import * as path from 'node:path';
 import { selectBackend, type BackendChoice } from '../src/engine/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
-import { loadModel } from '../src/engine/models/loadModel';
+import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
+import { defaultAcceleration, ortRuntime, setAcceleration, type AccelerationChoice } from '../src/engine/accel/ortRuntime';
+import { deletionInsertion } from '../src/engine/metrics/deletionInsertion';
+import { pearson } from '../src/engine/metrics/rankCorrelation';
+import { resolveParameters } from '../src/engine/techniques/parameters';
+import { findTechnique } from '../src/engine/techniques/registry';
+import type { RgbaImage } from '../src/engine/types';
 import { modelJsonPathOf } from '../src/engine/models/modelFiles';
 import { tf } from '../src/engine/tf';
 import { prepare, time } from './measure';
@@ -19,7 +27,9 @@ import { prepare, time } from './measure';
 const PYTHON = '/usr/bin/python3';
 const REFERENCE = path.resolve(__dirname, '../bench/pytorch_reference.py');
 
-type Timings = Record<'forward' | 'forward_batch32_per_image' | 'gradcam' | 'saliency' | 'scorecam64', number> & { scorecam_all?: number; threads?: number; torch?: string };
+const MEASURES = ['forward', 'forward_batch32_per_image', 'gradcam', 'saliency', 'smoothgrad', 'integrated_gradients', 'scorecam64', 'scorecam_all', 'deletion'] as const;
+type Measure = (typeof MEASURES)[number];
+type Timings = Partial<Record<Measure, number>> & { threads?: number; torch?: string; class?: number; gradcam_map?: number[] };
 
 function pytorchMissing(): string | null {
   if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
@@ -36,6 +46,30 @@ function pytorchTimings(modelJson: string, image: string, preset: string, layer:
   return JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8', timeout: 30 * 60_000 }).trim().split('\n').pop()!) as Timings;
 }
 
+/** Our timings for one model, on onnxruntime ('auto') or TF.js alone ('off'), in the same process. */
+function measureOurs(loaded: LoadedModel, image: RgbaImage, classIndex: number, all: boolean, runtime: AccelerationChoice): { timings: Timings; gradcamMap: number[] } {
+  setAcceleration(runtime);
+  const { adapter, summary, pixels, preprocess, input, request } = prepare(loaded, image, classIndex);
+  const batch = tf.tile(input, [32, 1, 1, 1]) as tf.Tensor4D;
+  const map = new Float32Array(summary.inputShape[0] * summary.inputShape[1]).map((_, i) => Math.sin(i));
+  const probe = { adapter, preprocess, classIndex, checkCancelled: () => undefined };
+  const timings: Timings = {
+    forward: time(() => tf.tidy(() => adapter.scores(input).dataSync()), 5, 21),
+    forward_batch32_per_image: time(() => tf.tidy(() => adapter.scores(batch).dataSync()), 1, 5) / 32,
+    gradcam: time(() => tf.tidy(request('gradcam')), 2, 11),
+    saliency: time(() => tf.tidy(request('saliency')), 2, 11),
+    smoothgrad: time(() => tf.tidy(request('smoothgrad', { samples: 25 })), 1, 3),
+    integrated_gradients: time(() => tf.tidy(request('integrated-gradients', { steps: 50 })), 1, 3),
+    scorecam64: time(() => tf.tidy(request('scorecam', { channels: 64 })), 1, 3),
+    deletion: time(() => deletionInsertion(probe, pixels, map, 50, 16), 1, 3),
+  };
+  if (all) timings.scorecam_all = time(() => tf.tidy(request('scorecam', { channels: 0 })), 0, 1);
+  const gradcamMap = tf.tidy(() => Array.from(runTechnique(loaded, input, pixels, preprocess, 'gradcam', classIndex).dataSync()));
+  tf.dispose([pixels, input, batch]);
+  setAcceleration(defaultAcceleration());
+  return { timings, gradcamMap };
+}
+
 export async function comparePytorch(fixtures: string, backend: BackendChoice): Promise<void> {
   const missing = pytorchMissing();
   if (missing) {
@@ -43,46 +77,60 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice): 
     return;
   }
   const label = (await selectBackend({ choice: backend, log: () => undefined })).label;
+  setAcceleration('auto');
+  const { runtime, reason } = ortRuntime();
   const models = [{ name: 'fashion-cam (shipped)', path: modelJsonPathOf(bundledModelPath()), image: path.resolve(path.dirname(modelJsonPathOf(bundledModelPath())), '../samples/bag.png') }];
   for (const alpha of ['0.25', '0.75']) {
     const dir = path.join(fixtures, `models/mobilenet_v1_${alpha}_224_layers`);
     if (existsSync(dir)) models.push({ name: `MobileNet v1 ${alpha}`, path: path.join(dir, 'model.json'), image: path.join(fixtures, 'images/pytorch-cnn-visualizations/snake.png') });
   }
-  console.log(`CNN Lens on ${label} vs PyTorch (same weights, same image); medians in ms; "÷ PyTorch" < 1 means CNN Lens is faster.`);
-  console.log('| model | measure | CNN Lens ms | PyTorch ms | CNN Lens ÷ PyTorch | CNN Lens ÷ own forward |');
-  console.log('|---|---|---|---|---|---|');
+  console.log(`CNN Lens (onnxruntime: ${reason}; TF.js: ${label}) vs PyTorch (same weights, image and class); medians in ms; "÷ PyTorch" < 1 means CNN Lens is faster.`);
+  console.log('| model | measure | CNN Lens ms | TF.js only ms | PyTorch ms | CNN Lens ÷ PyTorch | TF.js only ÷ PyTorch | CNN Lens ÷ own forward |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (const model of models) {
     const loaded = await loadModel(model.path);
     const image = await readImageFile(model.image, DEFAULT_IMAGE_LIMITS);
-    const { adapter, summary, pixels, input, layer, request } = prepare(loaded, image);
-    const channels = summary.layers.find((l) => l.name === layer)?.outputShape[2] ?? 0;
+    const layer = loaded.summary.defaultLayer!;
+    const channels = loaded.summary.layers.find((l) => l.name === layer)?.outputShape[2] ?? 0;
     const all = channels <= 1024;
-    const torch = pytorchTimings(model.path, model.image, summary.preprocessing.preset, layer, all);
-    const batch = tf.tile(input, [32, 1, 1, 1]);
-    const ours: Partial<Timings> = {
-      forward: time(() => tf.tidy(() => adapter.scores(input).dataSync()), 5, 21),
-      forward_batch32_per_image: time(() => tf.tidy(() => adapter.scores(batch as tf.Tensor4D).dataSync()), 1, 5) / 32,
-      gradcam: time(() => tf.tidy(request('gradcam')), 2, 11),
-      saliency: time(() => tf.tidy(request('saliency')), 2, 11),
-      scorecam64: time(() => tf.tidy(request('scorecam', { channels: 64 })), 1, 3),
-    };
-    if (all) ours.scorecam_all = time(() => tf.tidy(request('scorecam', { channels: 0 })), 0, 1);
-    tf.dispose([pixels, input, batch]);
+    const torch = pytorchTimings(model.path, model.image, loaded.summary.preprocessing.preset, layer, all);
+    const classIndex = torch.class ?? 0;
+    const fast = runtime ? measureOurs(loaded, image, classIndex, all, 'auto') : null;
+    const tfjs = measureOurs(loaded, image, classIndex, all, 'off');
     loaded.adapter.dispose();
-    const rows: [keyof Timings, string][] = [
-      ['forward', 'forward, batch 1'],
-      ['forward_batch32_per_image', 'forward, batch 32 (per image)'],
-      ['gradcam', `Grad-CAM (${layer})`],
-      ['saliency', 'saliency'],
-      ['scorecam64', 'Score-CAM, top-64 channels'],
-      ['scorecam_all', `Score-CAM, all ${channels} channels`],
-    ];
-    for (const [key, what] of rows) {
-      const a = ours[key] as number | undefined;
-      const b = torch[key] as number | undefined;
-      if (a === undefined || b === undefined) continue;
-      console.log(`| ${model.name} | ${what} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(a / b).toFixed(2)} | ${(a / ours.forward!).toFixed(2)} |`);
+    const ours = fast ?? tfjs;
+    const labels: Record<Measure, string> = {
+      forward: 'forward, batch 1',
+      forward_batch32_per_image: 'forward, batch 32 (per image)',
+      gradcam: `Grad-CAM (${layer})`,
+      saliency: 'saliency',
+      smoothgrad: 'SmoothGrad, 25 samples',
+      integrated_gradients: 'integrated gradients, 50 steps',
+      scorecam64: 'Score-CAM, top-64 channels',
+      scorecam_all: `Score-CAM, all ${channels} channels`,
+      deletion: 'deletion + insertion AUC, 50 steps',
+    };
+    const ms = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(1));
+    const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? '—' : (a / b).toFixed(2));
+    for (const key of MEASURES) {
+      const a = ours.timings[key];
+      if (a === undefined) continue;
+      const t = torch[key];
+      console.log(`| ${model.name} | ${labels[key]} | ${fast ? ms(a) : '—'} | ${ms(tfjs.timings[key])} | ${ms(t)} | ${fast ? ratio(a, t) : '—'} | ${ratio(tfjs.timings[key], t)} | ${ratio(a, ours.timings.forward)} |`);
+    }
+    if (torch.gradcam_map) {
+      const r = pearson(ours.gradcamMap, torch.gradcam_map);
+      console.log(`| ${model.name} | Grad-CAM maps, CNN Lens vs PyTorch (class ${classIndex}) | r = ${r.toFixed(6)} | | | | | |`);
+      if (!(r > 0.99)) throw new Error(`${model.name}: CNN Lens's and PyTorch's Grad-CAM maps differ (r = ${r}); the comparison is not like for like.`);
     }
   }
-  console.log(`(PyTorch on ${Math.min(2, os.cpus().length)} threads; CNN Lens on one ${label} thread.)`);
+  console.log(`(PyTorch on ${Math.min(2, os.cpus().length)} threads; onnxruntime on ${runtime?.threads ?? '—'}; TF.js on one ${label} thread.)`);
+}
+
+/** One technique's raw map on the prepared input (for comparing maps, not timing). */
+function runTechnique(loaded: LoadedModel, input: tf.Tensor4D, pixels: tf.Tensor4D, preprocess: (p: tf.Tensor4D) => tf.Tensor4D, id: string, classIndex: number): tf.Tensor {
+  const technique = findTechnique(id);
+  const parameters = resolveParameters(id, technique.info.parameters, {});
+  const layer = loaded.summary.defaultLayer!;
+  return technique.run({ model: loaded.adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map;
 }

@@ -4,7 +4,9 @@ The PyTorch reference for `npm run bench:pytorch`: the same network CNN Lens run
 TF.js model's own weights by scripts/tfjs_to_torch.py), the same image and scaling, timed doing what
 the PyTorch tools do — forward, Grad-CAM, saliency and Score-CAM written the way pytorch-grad-cam
 computes them (activations and gradients by autograd; Score-CAM: every channel upsampled, min-max
-normalised, multiplied into the input, the masked batch run forward, softmax scores as weights).
+normalised, multiplied into the input, the masked batch run forward, the target's scores softmaxed
+across the channels as weights), SmoothGrad (25 samples) and integrated gradients (50 steps) as
+Captum batches them.
 Prints one JSON object of median milliseconds. Run with Debian's /usr/bin/python3 (python3-torch).
 
     pytorch_reference.py MODEL_JSON IMAGE PRESET LAYER [--threads N] [--scorecam-all]
@@ -95,6 +97,27 @@ def saliency(split, x, cls):
     return g.abs().amax(dim=1)
 
 
+def input_gradients(split, xs, cls):
+    xs = xs.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(split.head(split.activations(xs))[:, cls].sum(), xs)
+    return g
+
+
+def smooth_grad(split, x, cls, samples=25, sigma=0.15, batch=25):
+    spread = sigma * (x.max() - x.min())
+    grads = [input_gradients(split, x + spread * torch.randn((min(batch, samples - i),) + x.shape[1:]), cls) for i in range(0, samples, batch)]
+    return torch.cat(grads).mean(0).abs().amax(0)
+
+
+def integrated_gradients(split, x, cls, steps=50, batch=25):
+    alphas = (torch.arange(steps, dtype=torch.float32) + 0.5) / steps
+    total = torch.zeros_like(x)
+    for i in range(0, steps, batch):
+        a = alphas[i:i + batch, None, None, None]
+        total += input_gradients(split, a * x, cls).sum(0, keepdim=True)
+    return (x * total / steps).sum(1)
+
+
 @torch.no_grad()
 def score_cam(split, x, cls, channels=None, batch=32):
     a = split.activations(x)
@@ -108,8 +131,9 @@ def score_cam(split, x, cls, channels=None, batch=32):
     weights = []
     for i in range(0, masks.shape[0], batch):
         scores = split.head(split.activations(x * masks[i:i + batch, None]))
-        weights.append(F.softmax(scores, dim=1)[:, cls])
-    w = torch.cat(weights)
+        weights.append(scores[:, cls])
+    # As pytorch-grad-cam (and CNN Lens): the target's score under each mask, softmaxed across the channels.
+    w = F.softmax(torch.cat(weights), dim=0)
     return F.relu((w[:, None, None] * a[0]).sum(0))
 
 
@@ -142,10 +166,16 @@ def main():
         'forward_batch32_per_image': forward32,
         'gradcam': timed(lambda: grad_cam(split, x, cls), 2, args.repeats),
         'saliency': timed(lambda: saliency(split, x, cls), 2, args.repeats),
+        'smoothgrad': timed(lambda: smooth_grad(split, x, cls), 1, max(3, args.repeats // 3)),
+        'integrated_gradients': timed(lambda: integrated_gradients(split, x, cls), 1, max(3, args.repeats // 3)),
         'scorecam64': timed(lambda: score_cam(split, x, cls, 64), 1, 3),
     }
     if args.scorecam_all:
         result['scorecam_all'] = timed(lambda: score_cam(split, x, cls), 0, 1)
+    # Grad-CAM at the layer's resolution, for checking both sides computed the same map.
+    a = split.activations(x)
+    (g,) = torch.autograd.grad(split.head(a)[0, cls], a)
+    result['gradcam_map'] = F.relu((g.mean(dim=(2, 3), keepdim=True) * a).sum(1))[0].flatten().tolist()
     print(json.dumps(result))
 
 

@@ -84,30 +84,47 @@ class GlobalAveragePool(nn.Module):
         return x.mean(dim=(2, 3))
 
 
+def symmetric_same(config):
+    """PyTorch's own padding= where TF's 'same' is symmetric (stride 1, odd extent): no extra F.pad pass."""
+    if config['padding'] != 'same' or any(s != 1 for s in config['strides']):
+        return None
+    extents = [(k - 1) * d for k, d in zip(config['kernel_size'], config.get('dilation_rate', [1, 1]))]
+    return tuple(e // 2 for e in extents) if all(e % 2 == 0 for e in extents) else None
+
+
+def refuse(condition, what):
+    if condition:
+        raise ValueError(f'tfjs_to_torch does not rebuild {what}')
+
+
 def layer_module(cls, config, weights, name):
     w = lambda key: torch.from_numpy(weights[f'{name}/{key}'])
     if cls == 'Conv2D':
         kernel = w('kernel').permute(3, 2, 0, 1).contiguous()  # HWIO -> OIHW
-        conv = nn.Conv2d(kernel.shape[1], kernel.shape[0], kernel.shape[2:], stride=config['strides'], dilation=config.get('dilation_rate', [1, 1]), bias=config['use_bias'])
+        symmetric = symmetric_same(config)
+        conv = nn.Conv2d(kernel.shape[1], kernel.shape[0], kernel.shape[2:], stride=config['strides'], dilation=config.get('dilation_rate', [1, 1]), bias=config['use_bias'], padding=symmetric or 0)
         conv.weight.data = kernel
         if config['use_bias']:
             conv.bias.data = w('bias')
         parts = [conv, activation(config.get('activation', 'linear'))]
-        if config['padding'] == 'same':
+        if config['padding'] == 'same' and not symmetric:
             parts.insert(0, SamePad(tuple(config['kernel_size']), tuple(config['strides']), tuple(config.get('dilation_rate', [1, 1]))))
         return nn.Sequential(*parts)
     if cls == 'DepthwiseConv2D':
+        refuse(any(d != 1 for d in config.get('dilation_rate', [1, 1])), 'dilated depthwise convolutions')
         kernel = w('depthwise_kernel')  # H, W, C, M
         h, k, c, m = kernel.shape
-        conv = nn.Conv2d(c, c * m, (h, k), stride=config['strides'], groups=c, bias=config['use_bias'])
+        symmetric = symmetric_same(config)
+        conv = nn.Conv2d(c, c * m, (h, k), stride=config['strides'], groups=c, bias=config['use_bias'], padding=symmetric or 0)
         conv.weight.data = kernel.permute(2, 3, 0, 1).reshape(c * m, 1, h, k).contiguous()
         if config['use_bias']:
             conv.bias.data = w('bias')
         parts = [conv, activation(config.get('activation', 'linear'))]
-        if config['padding'] == 'same':
+        if config['padding'] == 'same' and not symmetric:
             parts.insert(0, SamePad(tuple(config['kernel_size']), tuple(config['strides'])))
         return nn.Sequential(*parts)
     if cls == 'BatchNormalization':
+        refuse(config.get('axis', -1) not in (-1, 3, [-1], [3]), 'batch norm over an axis other than the channels')
         gamma = w('gamma') if config.get('scale', True) else None
         bn = nn.BatchNorm2d(weights[f'{name}/moving_mean'].shape[0], eps=config['epsilon'])
         bn.running_mean.data, bn.running_var.data = w('moving_mean'), w('moving_variance')
@@ -117,6 +134,7 @@ def layer_module(cls, config, weights, name):
     if cls == 'Activation':
         return activation(config['activation'])
     if cls == 'ReLU':
+        refuse(config.get('max_value') not in (None, 6) or config.get('negative_slope') or config.get('threshold'), f'ReLU({config})')
         return nn.ReLU6() if config.get('max_value') == 6 else nn.ReLU()
     if cls == 'MaxPooling2D':
         pool = nn.MaxPool2d(config['pool_size'], config['strides'])
@@ -130,6 +148,7 @@ def layer_module(cls, config, weights, name):
     if cls == 'Dropout':
         return nn.Identity()
     if cls == 'Dense':
+        refuse(not config.get('use_bias', True), 'Dense without a bias')
         dense = nn.Linear(*weights[f'{name}/kernel'].shape)
         dense.weight.data = w('kernel').t().contiguous()
         dense.bias.data = w('bias')

@@ -91,13 +91,13 @@ export interface SelectedBackend {
 }
 
 export async function selectBackend(options: BackendOptions): Promise<SelectedBackend> {
-  fixWasmMaxPoolGradient();
   const candidates = options.choice === 'auto' ? CHAIN : [options.choice];
   for (const candidate of candidates) {
     try {
       if (await tryBackend(candidate, options)) {
         await tf.ready();
         silenceCpuBanner();
+        fixWasmMaxPoolGradient();
         return { name: tf.getBackend(), label: await labelFor(candidate) };
       }
       options.log(`Backend ${candidate}: did not initialise.`);

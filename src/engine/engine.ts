@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
-import { ortRuntime, setAcceleration, type AccelerationChoice } from './accel/ortRuntime';
+import { defaultAcceleration, ortRuntime, setAcceleration, type AccelerationChoice } from './accel/ortRuntime';
 import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
 import { inspect, type InspectOptions, type InspectResult } from './inspect/inspect';
@@ -55,7 +55,7 @@ export class Engine {
 
   static async create(options: EngineOptions): Promise<Engine> {
     const backend = await selectBackend({ choice: options.backend, wasmDir: options.wasmDir, log: options.log });
-    setAcceleration(options.onnxRuntime ?? 'auto', options.log);
+    setAcceleration(options.onnxRuntime ?? defaultAcceleration(), options.log);
     const { runtime, reason } = ortRuntime();
     options.log(`Using the ${backend.label} backend; onnxruntime: ${reason}.`);
     return new Engine(runtime ? { ...backend, label: `${backend.label} + onnxruntime` } : backend, options.log);

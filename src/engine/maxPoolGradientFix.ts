@@ -9,8 +9,6 @@
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 
-let registered = false;
-
 interface CpuBackend {
   write(values: Float32Array, shape: number[], dtype: 'float32'): object;
   readSync(dataId: object): Float32Array;
@@ -34,9 +32,11 @@ function onCpu(dy: Tensor4D, x: Tensor4D, y: Tensor4D, attrs: Record<string, unk
   }
 }
 
+/**
+ * Registers the corrected gradient. Called after every backend selection: loading another tfjs package
+ * (@tensorflow/tfjs-node, even one whose native library is missing) registers tfjs's own gradients over it.
+ */
 export function fixWasmMaxPoolGradient(): void {
-  if (registered) return;
-  registered = true;
   tf.registerGradient({
     kernelName: 'MaxPool',
     inputsToSave: ['x'],

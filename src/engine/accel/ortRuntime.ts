@@ -71,7 +71,12 @@ export class OrtRuntime {
 
 export type AccelerationChoice = 'auto' | 'off';
 
-let choice: AccelerationChoice = 'auto';
+/** CNN_LENS_ONNXRUNTIME=off: the default for runs that pass no choice (tests of the TF.js path, benchmarks). */
+export function defaultAcceleration(): AccelerationChoice {
+  return process.env.CNN_LENS_ONNXRUNTIME === 'off' ? 'off' : 'auto';
+}
+
+let choice: AccelerationChoice = defaultAcceleration();
 let loaded: { runtime: OrtRuntime | null; reason: string } | null = null;
 let log: (line: string) => void = () => undefined;
 

@@ -1,0 +1,233 @@
+/**
+ * onnxruntime runs CNN Lens's own ONNX export of a layers model: scores, the head after a layer, input
+ * gradients (under ReLU rules too) and a layer's gradients must equal TF.js's on the same model. TF.js
+ * (cpu backend, its own autodiff) is the independent reference here; its gradients are themselves
+ * checked against finite differences in gradientTechniques.test.ts.
+ */
+import { strict as assert } from 'node:assert';
+import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
+import { bundledModelPath } from '../../src/engine/bundledModel';
+import { Engine } from '../../src/engine/engine';
+import { loadModel } from '../../src/engine/models/loadModel';
+import { LayersAdapter } from '../../src/engine/models/layersAdapter';
+import type { ReluRule } from '../../src/engine/models/reluRules';
+import { pearson } from '../../src/engine/metrics/rankCorrelation';
+import { tf, tfl } from '../../src/engine/tf';
+import { fixture, requireFixtures } from './helpers/fixtures';
+import { noiseImage } from './helpers/tinyModels';
+
+type Sym = tfl.SymbolicTensor;
+type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;
+
+function seeded(): () => Initializer {
+  let seed = 11;
+  return () => tfl.initializers.randomNormal({ stddev: 0.4, seed: seed++ });
+}
+
+function bn(init: () => Initializer) {
+  return tfl.layers.batchNormalization({
+    betaInitializer: init(),
+    gammaInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 1.5, seed: 3 }),
+    movingMeanInitializer: init(),
+    movingVarianceInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 2, seed: 4 }),
+  });
+}
+
+/**
+ * Every op with a gradient rule: strided and valid convolutions, a depthwise one with a multiplier,
+ * batch norm, ReLU/ReLU6/LeakyReLU/sigmoid/tanh, zero padding, overlapping max pooling with 'same'
+ * padding, a residual Add, Concatenate, a Multiply of two computed tensors, GAP and a softmax Dense.
+ */
+function gradientModel(): tfl.LayersModel {
+  const init = seeded();
+  const input = tfl.input({ shape: [13, 13, 3] });
+  let x = tfl.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(), biasInitializer: init(), name: 'stem' }).apply(input) as Sym;
+  x = tfl.layers.reLU({ maxValue: 6 }).apply(bn(init).apply(x)) as Sym;
+  x = tfl.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]] }).apply(x) as Sym;
+  x = tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'valid', depthwiseInitializer: init(), name: 'dw' }).apply(x) as Sym;
+  x = tfl.layers.leakyReLU({ alpha: 0.2 }).apply(x) as Sym;
+  x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as Sym;
+  const branch = tfl.layers.conv2d({ filters: 12, kernelSize: 3, padding: 'same', activation: 'tanh', kernelInitializer: init(), name: 'branch' }).apply(x) as Sym;
+  const residual = tfl.layers.add().apply([x, branch]) as Sym;
+  const gate = tfl.layers.conv2d({ filters: 12, kernelSize: 1, activation: 'sigmoid', kernelInitializer: init(), name: 'gate' }).apply(residual) as Sym;
+  const gated = tfl.layers.multiply().apply([residual, gate]) as Sym;
+  const joined = tfl.layers.concatenate().apply([gated, residual]) as Sym;
+  const features = tfl.layers.conv2d({ filters: 8, kernelSize: 1, activation: 'relu', kernelInitializer: init(), biasInitializer: init(), name: 'features' }).apply(joined) as Sym;
+  const pooled = tfl.layers.globalAveragePooling2d({}).apply(features) as Sym;
+  const out = tfl.layers.dense({ units: 5, activation: 'softmax', kernelInitializer: init(), name: 'scores' }).apply(pooled) as Sym;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
+/**
+ * Forward-only ops (no gradient rule, or none needed): a dilated convolution (TF.js cannot differentiate
+ * it), average pooling, ELU, swish, flatten, global max pooling, dropout.
+ */
+function forwardModel(): tfl.LayersModel {
+  const init = seeded();
+  const input = tfl.input({ shape: [12, 12, 2] });
+  let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'elu', kernelInitializer: init() }).apply(input) as Sym;
+  x = tfl.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(x) as Sym;
+  x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', dilationRate: 2, activation: 'swish', kernelInitializer: init() }).apply(x) as Sym;
+  const averaged = tfl.layers.average().apply([x, tfl.layers.conv2d({ filters: 4, kernelSize: 1, kernelInitializer: init() }).apply(x) as Sym]) as Sym;
+  const flat = tfl.layers.flatten().apply(tfl.layers.dropout({ rate: 0.5 }).apply(averaged) as Sym) as Sym;
+  const maxed = tfl.layers.globalMaxPooling2d({}).apply(averaged) as Sym;
+  const both = tfl.layers.concatenate().apply([flat, maxed]) as Sym;
+  const out = tfl.layers.dense({ units: 3, kernelInitializer: init() }).apply(both) as Sym;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
+/** max |a − b| ÷ max |b|, so gaps read as a fraction of the reference's scale. */
+function relativeGap(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0] / Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-12));
+}
+
+function onTfjs<T>(run: () => T): T {
+  setAcceleration('off');
+  try {
+    return run();
+  } finally {
+    setAcceleration('auto');
+  }
+}
+
+describe('onnxruntime acceleration (exported layers models)', function () {
+  before(function () {
+    setAcceleration('auto');
+    const { runtime, reason } = ortRuntime();
+    // onnxruntime-node is an optional dependency that npm ci installs here and on CI: its absence is a failure.
+    assert.ok(runtime, `onnxruntime-node should load: ${reason}`);
+  });
+  afterEach(() => setAcceleration('auto'));
+  after(() => setAcceleration(defaultAcceleration()));
+
+  it('gives TF.js scores, input gradients (stock, guided, deconvnet) and layer gradients, leaking nothing', () => {
+    const before = tf.memory().numTensors;
+    const model = gradientModel();
+    const adapter = new LayersAdapter(model);
+    const x = tf.randomUniform([3, 13, 13, 3], -3, 3, 'float32', 5) as tf.Tensor4D;
+    const scores = adapter.scores(x);
+    const reference = onTfjs(() => adapter.scores(x));
+    assert.ok(relativeGap(scores, reference) < 1e-5, `scores: ${relativeGap(scores, reference)}`);
+    for (const rule of [null, 'guided', 'deconvnet'] as (ReluRule | null)[]) {
+      const fast = adapter.inputGradients(x, 2, rule);
+      assert.ok(fast, `the ${rule ?? 'stock'} gradient runs on onnxruntime`);
+      const slow = tf.grad((input: tf.Tensor) => adapter.scores(input as tf.Tensor4D, rule).slice([0, 2], [-1, 1]).sum())(x);
+      assert.ok(tf.tidy(() => tf.max(tf.abs(slow)).dataSync()[0]) > 0, 'the class score depends on the input');
+      assert.ok(relativeGap(fast, slow) < 1e-4, `${rule ?? 'stock'} input gradient: ${relativeGap(fast, slow)}`);
+      tf.dispose([fast, slow]);
+    }
+    for (const layer of ['dw', 'branch', 'features']) {
+      // split keeps its forward pass's tensors for the head: it runs inside a tidy.
+      const gaps = tf.tidy(() => {
+        const image = x.slice([1, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+        const fast = adapter.layerGradients(image, layer, 4);
+        assert.ok(fast, `layer ${layer} runs on onnxruntime`);
+        const split = onTfjs(() => adapter.split(image, layer));
+        const slow = tf.grad((a: tf.Tensor) => split.head(a as tf.Tensor4D).slice([0, 4], [-1, 1]).sum())(split.activations);
+        // The head (Ablation-CAM's batched forward passes) from replaced activations.
+        const replaced = split.activations.mul(tf.randomUniform(split.activations.shape, 0, 2, 'float32', 9)) as tf.Tensor4D;
+        return {
+          activations: relativeGap(fast.activations, split.activations),
+          gradients: relativeGap(fast.gradients, slow),
+          head: relativeGap(split.head(replaced), onTfjs(() => split.head(replaced))),
+        };
+      });
+      assert.ok(gaps.activations < 1e-5, `${layer} activations: ${gaps.activations}`);
+      assert.ok(gaps.gradients < 1e-4, `${layer} gradient: ${gaps.gradients}`);
+      assert.ok(gaps.head < 1e-5, `${layer} head: ${gaps.head}`);
+    }
+    tf.dispose([x, scores, reference]);
+    adapter.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('runs forward-only layers (dilated convolution, average pooling, ELU, swish, flatten, global max pooling) and falls back for their gradients', () => {
+    const lines: string[] = [];
+    setAcceleration('auto', (line) => lines.push(line));
+    const model = forwardModel();
+    const adapter = new LayersAdapter(model);
+    const x = tf.randomUniform([4, 12, 12, 2], -2, 2, 'float32', 8) as tf.Tensor4D;
+    const scores = adapter.scores(x);
+    const reference = onTfjs(() => adapter.scores(x));
+    assert.ok(relativeGap(scores, reference) < 1e-5, `scores: ${relativeGap(scores, reference)}`);
+    assert.equal(adapter.inputGradients(x, 0, null), null, 'no gradient rule for average pooling: TF.js differentiates');
+    assert.ok(lines.some((line) => /gradient runs on TF\.js .*no gradient rule for (GlobalMaxPool|AveragePool)/.test(line)), lines.join('\n'));
+    tf.dispose([x, scores, reference]);
+    adapter.dispose();
+  });
+
+  it('keeps a model with a layer it cannot export on TF.js, saying which layer', () => {
+    const lines: string[] = [];
+    setAcceleration('auto', (line) => lines.push(line));
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, activation: 'relu' }),
+        tfl.layers.upSampling2d({ size: [2, 2], name: 'upsample' }),
+        tfl.layers.globalAveragePooling2d({}),
+        tfl.layers.dense({ units: 2 }),
+      ],
+    });
+    const adapter = new LayersAdapter(model);
+    const x = tf.randomUniform([2, 6, 6, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
+    const scores = adapter.scores(x);
+    const predicted = model.predict(x) as tf.Tensor;
+    assert.ok(relativeGap(scores, predicted) < 1e-6);
+    assert.ok(lines.some((line) => /scores runs on TF\.js .*"upsample" \(UpSampling2D\)/.test(line)), lines.join('\n'));
+    tf.dispose([x, scores, predicted]);
+    adapter.dispose();
+  });
+
+  it('re-exports after the randomisation check replaces weights, and again after it restores them', async () => {
+    const model = gradientModel();
+    const adapter = new LayersAdapter(model);
+    const x = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 6) as tf.Tensor4D;
+    const original = adapter.scores(x);
+    const [fast, slow] = await adapter.withRandomWeights(['features', 'branch'], 3, async () => [adapter.scores(x), onTfjs(() => adapter.scores(x))]);
+    assert.ok(relativeGap(fast, slow) < 1e-5, 'onnxruntime sees the random weights');
+    assert.ok(relativeGap(fast, original) > 1e-3, 'the random weights change the scores');
+    const restored = adapter.scores(x);
+    assert.ok(relativeGap(restored, original) < 1e-6);
+    tf.dispose([x, original, fast, slow, restored]);
+    adapter.dispose();
+  });
+
+  it('gives the same maps through the engine with and without onnxruntime (bundled model)', async () => {
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: 'auto', log: () => undefined });
+    const loaded = await engine.loadModel(bundledModelPath());
+    const image = noiseImage(28, 28, 4);
+    for (const technique of ['saliency', 'guided-backprop', 'deconvnet', 'gradcam', 'gradcam++', 'scorecam', 'ablationcam', 'integrated-gradients']) {
+      const fast = await engine.explain(loaded, image, { technique, classTarget: 3 });
+      setAcceleration('off');
+      const slow = await engine.explain(loaded, image, { technique, classTarget: 3 });
+      setAcceleration('auto');
+      const r = pearson(Array.from(fast.rawMap.data), Array.from(slow.rawMap.data));
+      assert.ok(r > 0.9999, `${technique}: r = ${r}`);
+      assert.deepEqual(fast.predictions.map((p) => p.index), slow.predictions.map((p) => p.index));
+    }
+    engine.dispose();
+  });
+
+  it('matches TF.js on the pretrained MobileNet v1 0.25 (scores to 1e-4 of their range, Grad-CAM and saliency maps)', async function () {
+    requireFixtures(this);
+    const { adapter, summary } = await loadModel(fixture('models/mobilenet_v1_0.25_224_layers'));
+    const x = tf.randomUniform([2, 224, 224, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+    const scores = adapter.scores(x);
+    const reference = onTfjs(() => adapter.scores(x));
+    const range = tf.tidy(() => tf.max(reference).sub(tf.min(reference)).dataSync()[0]);
+    const gap = tf.tidy(() => tf.max(tf.abs(scores.sub(reference))).dataSync()[0]);
+    assert.ok(gap / range < 1e-4, `scores: ${gap / range} of the logit range`);
+    const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+    const layer = summary.defaultLayer!;
+    const fast = adapter.layerGradients!(image, layer, 56)!;
+    const split = onTfjs(() => adapter.split(image, layer));
+    const slow = tf.grad((a: tf.Tensor) => split.head(a as tf.Tensor4D).slice([0, 56], [-1, 1]).sum())(split.activations);
+    assert.ok(relativeGap(fast.gradients, slow) < 1e-4, `Grad-CAM gradient at ${layer}`);
+    const saliency = adapter.inputGradients!(image, 56, null)!;
+    const saliencyReference = tf.grad((input: tf.Tensor) => adapter.scores(input as tf.Tensor4D).slice([0, 56], [-1, 1]).sum())(image);
+    // Deep ReLU6 masks may flip for units within rounding of 0 or 6; the maps agree, not every pixel to 1e-4.
+    const r = pearson(Array.from(saliency.dataSync()), Array.from(saliencyReference.dataSync()));
+    assert.ok(r > 0.9999, `saliency r = ${r}`);
+    tf.dispose([x, scores, reference, image, fast.activations, fast.gradients, split.activations, split.scores, slow, saliency, saliencyReference]);
+    adapter.dispose();
+  });
+});
