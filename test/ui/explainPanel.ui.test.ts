@@ -190,10 +190,13 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('Compare: four techniques side by side with deletion / insertion AUCs, times and curves; Score-CAM counts channels', async () => {
-    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+    // On TF.js alone (cnnLens.onnxRuntime: off): onnxruntime scores the shipped model's 128 channels before any progress shows.
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: { 'cnnLens.onnxRuntime': 'off' } }, async ({ page }) => {
       await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
       await waitForState(frame, 'ready', 90_000);
+      const backend = (await frame.textContent('[data-testid="backend"]')) ?? '';
+      assert.ok(/wasm/.test(backend) && !/onnxruntime/.test(backend), `the setting keeps everything on TF.js: "${backend}"`);
 
       // Score-CAM over every channel, one per batch: long enough to see the channel count.
       await frame.selectOption('[data-testid="technique"]', 'scorecam');
