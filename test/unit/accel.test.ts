@@ -5,6 +5,7 @@
  * checked against finite differences in gradientTechniques.test.ts.
  */
 import { strict as assert } from 'node:assert';
+import { MAX_SESSIONS } from '../../src/engine/accel/layersAccelerator';
 import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { Engine } from '../../src/engine/engine';
@@ -139,6 +140,24 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     tf.dispose([x, scores, reference]);
     adapter.dispose();
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('keeps at most MAX_SESSIONS sessions, evicting the least recently used, and re-exports an evicted one', () => {
+    const model = gradientModel();
+    const adapter = new LayersAdapter(model);
+    const image = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 12) as tf.Tensor4D;
+    const layers = adapter.layers.filter((l) => l.outputShape.length === 3).map((l) => l.name);
+    assert.ok(layers.length > MAX_SESSIONS, 'more target layers than sessions kept');
+    const gradientAt = (layer: string) => tf.tidy(() => Array.from(adapter.layerGradients(image, layer, 1)!.gradients.dataSync()));
+    const first = gradientAt(layers[0]);
+    layers.slice(1).forEach(gradientAt);
+    // The accelerator is the adapter's own; its session map is read here only to check the bound.
+    const sessions = (adapter as unknown as { accelerator: { sessions: Map<string, unknown> } }).accelerator.sessions;
+    assert.ok(sessions.size <= MAX_SESSIONS, `${sessions.size} sessions kept`);
+    assert.ok(!sessions.has(`layer:${layers[0]}`), 'the least recently used went first');
+    assert.deepEqual(gradientAt(layers[0]), first, 'an evicted layer is exported again, same gradients');
+    image.dispose();
+    adapter.dispose();
   });
 
   it('runs forward-only layers (dilated convolution, average pooling, ELU, swish, flatten, global max pooling) and falls back for their gradients', () => {

@@ -20,12 +20,19 @@ export interface ExportableModel {
   numClasses: number;
   /** Steps computing `tensorId`, in order. */
   stepsTo(tensorId: number): ExportStep[];
+  /** Of `steps`, those that read `tensorId` or what was computed from it, in order. */
+  downstreamOf(tensorId: number, steps: ExportStep[]): ExportStep[];
   /** The output tensor of a layer and its shape without the batch. */
   layerTensor(layer: string): { id: number; shape: number[] };
   context: ExportContext;
 }
 
 const INPUT = 'input';
+/**
+ * Sessions kept at once (least recently used go first): each holds a copy of the weights, and every target
+ * layer a user tries adds one or two (its gradient, Ablation-CAM's head).
+ */
+export const MAX_SESSIONS = 8;
 const SEED = 'seed';
 
 export class LayersAccelerator {
@@ -51,13 +58,7 @@ export class LayersAccelerator {
   head(layer: string, activations: Tensor4D): Tensor2D | null {
     const session = this.session(`head:${layer}`, (exporter) => {
       const target = this.model.layerTensor(layer);
-      const steps = this.model.stepsTo(this.model.scoreId);
-      const reached = new Set([target.id]);
-      const downstream = steps.filter((step) => {
-        if (!step.inputIds.some((id) => reached.has(id))) return false;
-        step.outputIds.forEach((id) => reached.add(id));
-        return true;
-      });
+      const downstream = this.model.downstreamOf(target.id, this.model.stepsTo(this.model.scoreId));
       exporter.addInput(target.id, 'activations', target.shape);
       // A step needing a tensor from before the target (a skip connection over it) fails here: TF.js runs it.
       exporter.addSteps(downstream);
@@ -126,7 +127,18 @@ export class LayersAccelerator {
   private session(key: string, build: (exporter: LayersExporter) => void): OrtSession | null {
     const { runtime } = ortRuntime();
     if (!runtime) return null;
-    if (this.sessions.has(key)) return this.sessions.get(key)!;
+    if (this.sessions.has(key)) {
+      const cached = this.sessions.get(key)!;
+      // Re-inserted: a Map iterates in insertion order, so the first key is the least recently used.
+      this.sessions.delete(key);
+      this.sessions.set(key, cached);
+      return cached;
+    }
+    if (this.sessions.size >= MAX_SESSIONS) {
+      const [oldest, session] = this.sessions.entries().next().value!;
+      session?.dispose();
+      this.sessions.delete(oldest);
+    }
     let session: OrtSession | null = null;
     try {
       const exporter = new LayersExporter(this.model.context);

@@ -74,8 +74,8 @@ function throughActivation(dy: Tensor4D, y: Tensor4D, { activation, alpha }: Fus
 }
 
 /**
- * A fused convolution (bias and rectifier included) with a gradient for its input only: the
- * rectifier's mask from the saved output, then the convolution's input gradient.
+ * A convolution (fused with its bias and rectifier, or plain with 'linear') with a gradient for its
+ * input only: the rectifier's mask from the saved output, then the convolution's input gradient.
  */
 export function fusedInputOnlyGradient(
   kind: ConvKind,
@@ -143,27 +143,6 @@ function convInputGradient(
   });
 }
 
-function withInputOnlyGradient(
-  kind: ConvKind,
-  x: Tensor4D,
-  gradientKernel: Tensor4D,
-  strides: [number, number],
-  padding: Padding,
-  forward: (input: Tensor4D) => Tensor4D,
-): Tensor4D {
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [input, save] = args as [Tensor4D, tf.GradSaveFunc];
-    const value = forward(input);
-    save([input]);
-    return {
-      value,
-      gradFunc: (dy: Tensor4D, saved: tf.Tensor[]) =>
-        convInputGradient(kind, dy as Tensor4D, gradientKernel, saved[0].shape as [number, number, number, number], strides, padding),
-    };
-  });
-  return op(x) as Tensor4D;
-}
-
 /**
  * A convolution (full or depthwise) whose gradient is computed for the input only where that pays (see
  * `needsInputOnlyGradient`); dilated, unequal-stride or channel-multiplying cases use the stock op.
@@ -181,5 +160,5 @@ export function convolveInputOnly(
     kind === 'depthwise' ? tf.depthwiseConv2d(input, filter, s, padding, 'NHWC', d) : tf.conv2d(input, filter, s, padding, 'NHWC', d);
   const simple = (kind === 'conv2d' || filter.shape[3] === 1) && dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
   if (!simple || !needsInputOnlyGradient()) return stock(x, strides, dilations);
-  return withInputOnlyGradient(kind, x, gradientKernel, strides, padding, (input) => stock(input, strides, [1, 1]));
+  return fusedInputOnlyGradient(kind, x, gradientKernel, strides, padding, { activation: 'linear' }, (input) => stock(input, strides, [1, 1]));
 }

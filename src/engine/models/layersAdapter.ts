@@ -153,6 +153,7 @@ export class LayersAdapter implements ModelAdapter {
       scoreId: this.scoreSource.tensorId,
       numClasses: this.numClasses,
       stepsTo: (id) => this.stepsTo(id),
+      downstreamOf: (id, steps) => this.downstreamOf(id, steps),
       layerTensor: (name) => {
         const step = this.stepOf(name);
         return { id: step.outputIds[0], shape: this.layers.find((l) => l.name === name)!.outputShape.map((d) => d ?? -1) };
