@@ -59,4 +59,49 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
       assert.equal(tf.memory().numTensors, before, 'folded kernels, biases and gradient kernels are disposed with the adapter');
     });
   }
+
+  it('reads a layer whose output also feeds a side branch off the scores path (fusion counts every consumer)', async () => {
+    await tf.setBackend('wasm');
+    const init = (seed: number) => tfl.initializers.glorotUniform({ seed });
+    const input = tfl.input({ shape: [6, 6, 2] });
+    const a = tfl.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: init(1), name: 'a' }).apply(input) as tfl.SymbolicTensor;
+    const main = tfl.layers.reLU().apply(tfl.layers.batchNormalization({ name: 'bn' }).apply(a)) as tfl.SymbolicTensor;
+    const scores = tfl.layers.dense({ units: 2, kernelInitializer: init(2) }).apply(tfl.layers.globalAveragePooling2d({}).apply(main)) as tfl.SymbolicTensor;
+    const side = tfl.layers.conv2d({ filters: 1, kernelSize: 1, kernelInitializer: init(3), name: 'side' }).apply(a) as tfl.SymbolicTensor;
+    const model = tfl.model({ inputs: input, outputs: [scores, side] });
+    const adapter = new LayersAdapter(model);
+    const x = tf.randomUniform([2, 6, 6, 2], -1, 1, 'float32', 3) as tf.Tensor4D;
+    const [, sideReference] = model.predict(x) as tf.Tensor[];
+    const sideOutput = adapter.layerOutput(x, 'side');
+    const aOutput = adapter.layerOutput(x, 'a');
+    const aReference = model.getLayer('a').apply(x) as tf.Tensor;
+    assert.ok(maxGap(sideOutput, sideReference) < 1e-5, 'the side branch reads the convolution before its batch norm');
+    assert.ok(maxGap(aOutput, aReference) < 1e-5);
+    tf.dispose([x, sideReference, sideOutput, aOutput, aReference]);
+    adapter.dispose();
+    await tf.setBackend('cpu');
+  });
+
+  it('backpropagates through the randomised weights of a fused convolution without batch norm on wasm', async () => {
+    await tf.setBackend('wasm');
+    const model = mixedModel(1);
+    const adapter = new LayersAdapter(model);
+    const x = tf.randomUniform([1, 9, 9, 3], -3, 3, 'float32', 4) as tf.Tensor4D;
+    const classScore = (scores: tf.Tensor) => scores.slice([0, 0], [-1, 1]).sum();
+    // The 1×1 convolution with its own ReLU is fused without a batch norm: its gradient kernel is a copy.
+    const pointwise = model.layers.find((l) => l.getClassName() === 'Conv2D' && (l.getConfig() as { kernelSize: number[] }).kernelSize[0] === 1)!;
+    const [gradient, reference] = await adapter.withRandomWeights([pointwise.name], 5, async () => {
+      const onWasm = tf.grad((input: tf.Tensor) => classScore(adapter.scores(input as tf.Tensor4D)))(x);
+      await tf.setBackend('cpu');
+      const onCpu = tf.grad((input: tf.Tensor) => classScore(model.apply(input) as tf.Tensor))(x);
+      await tf.setBackend('wasm');
+      return [onWasm, onCpu];
+    });
+    const scale = tf.tidy(() => tf.max(tf.abs(reference)).dataSync()[0]);
+    assert.ok(scale > 0);
+    assert.ok(maxGap(gradient, reference) / scale < 1e-4, `gradient with random weights: ${maxGap(gradient, reference) / scale}`);
+    tf.dispose([x, gradient, reference]);
+    adapter.dispose();
+    await tf.setBackend('cpu');
+  });
 });
