@@ -112,7 +112,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     for (const rule of [null, 'guided', 'deconvnet'] as (ReluRule | null)[]) {
       const fast = adapter.inputGradients(x, 2, rule);
       assert.ok(fast, `the ${rule ?? 'stock'} gradient runs on onnxruntime`);
-      const slow = tf.grad((input: tf.Tensor) => adapter.scores(input as tf.Tensor4D, rule).slice([0, 2], [-1, 1]).sum())(x);
+      const slow = onTfjs(() => tf.grad((input: tf.Tensor) => adapter.scores(input as tf.Tensor4D, rule).slice([0, 2], [-1, 1]).sum())(x));
       assert.ok(tf.tidy(() => tf.max(tf.abs(slow)).dataSync()[0]) > 0, 'the class score depends on the input');
       assert.ok(relativeGap(fast, slow) < 1e-4, `${rule ?? 'stock'} input gradient: ${relativeGap(fast, slow)}`);
       tf.dispose([fast, slow]);
@@ -124,7 +124,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
         const fast = adapter.layerGradients(image, layer, 4);
         assert.ok(fast, `layer ${layer} runs on onnxruntime`);
         const split = onTfjs(() => adapter.split(image, layer));
-        const slow = tf.grad((a: tf.Tensor) => split.head(a as tf.Tensor4D).slice([0, 4], [-1, 1]).sum())(split.activations);
+        const slow = onTfjs(() => tf.grad((a: tf.Tensor) => split.head(a as tf.Tensor4D).slice([0, 4], [-1, 1]).sum())(split.activations));
         // The head (Ablation-CAM's batched forward passes) from replaced activations.
         const replaced = split.activations.mul(tf.randomUniform(split.activations.shape, 0, 2, 'float32', 9)) as tf.Tensor4D;
         return {
@@ -138,6 +138,52 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       assert.ok(gaps.head < 1e-5, `${layer} head: ${gaps.head}`);
     }
     tf.dispose([x, scores, reference]);
+    adapter.dispose();
+    assert.equal(tf.memory().numTensors, before);
+  });
+
+  it('reads layers (after and before their rectifiers) differentiably: gradients of any objective through them, under ReLU rules too', () => {
+    const before = tf.memory().numTensors;
+    const model = gradientModel();
+    const adapter = new LayersAdapter(model);
+    const x = tf.randomUniform([2, 13, 13, 3], -3, 3, 'float32', 13) as tf.Tensor4D;
+    // A TF.js objective around the layer, as activation maximisation and deep dream use.
+    const objective = (a: tf.Tensor) => tf.sum(tf.square(a.slice([0, 0, 0, 1], [-1, -1, -1, 1])));
+    const rectifiers = adapter.layers.filter((l) => l.kind === 'ReLU' || l.kind === 'LeakyReLU').map((l) => l.name);
+    assert.equal(rectifiers.length, 2);
+    const lines: string[] = [];
+    setAcceleration('auto', (line) => lines.push(line));
+    for (const layer of ['stem', 'dw', 'branch', 'features', ...rectifiers]) {
+      for (const beforeRectifier of [false, true]) {
+        for (const rule of [null, 'guided'] as (ReluRule | null)[]) {
+          const gaps = tf.tidy(() => {
+            const value = adapter.layerOutput(x, layer, rule, beforeRectifier);
+            const reference = onTfjs(() => adapter.layerOutput(x, layer, rule, beforeRectifier));
+            const gradient = tf.grad((input: tf.Tensor) => objective(adapter.layerOutput(input as tf.Tensor4D, layer, rule, beforeRectifier)))(x);
+            const gradientReference = onTfjs(() => tf.grad((input: tf.Tensor) => objective(adapter.layerOutput(input as tf.Tensor4D, layer, rule, beforeRectifier)))(x));
+            return { value: relativeGap(value, reference), gradient: relativeGap(gradient, gradientReference) };
+          });
+          const what = `${layer}${beforeRectifier ? ' before its rectifier' : ''}, ${rule ?? 'stock'}`;
+          assert.ok(gaps.value < 1e-5, `${what}: value ${gaps.value}`);
+          assert.ok(gaps.gradient < 1e-4, `${what}: gradient ${gaps.gradient}`);
+        }
+      }
+    }
+    // The class score under tf.grad (class-image generation), and an input of another size (deep dream's octaves): TF.js.
+    const gaps = tf.tidy(() => {
+      const score = (input: tf.Tensor) => adapter.scores(input as tf.Tensor4D, 'guided').slice([0, 3], [-1, 1]).sum();
+      const small = tf.randomUniform([1, 9, 9, 3], -3, 3, 'float32', 2) as tf.Tensor4D;
+      return {
+        score: relativeGap(tf.grad(score)(x), onTfjs(() => tf.grad(score)(x))),
+        small: relativeGap(adapter.layerOutput(small, 'dw'), onTfjs(() => adapter.layerOutput(small, 'dw'))),
+      };
+    });
+    assert.ok(gaps.score < 1e-4, `class score gradient: ${gaps.score}`);
+    assert.deepEqual(lines, [], 'everything above ran on onnxruntime');
+    const sessions = [...(adapter as unknown as { accelerator: { sessions: Map<string, unknown> } }).accelerator.sessions.keys()];
+    assert.ok(sessions.some((key) => /^out:\d+:value$/.test(key)) && sessions.some((key) => /^gradient:\d+:value:guided$/.test(key)), sessions.join(', '));
+    assert.ok(gaps.small < 1e-6, `another input size: ${gaps.small}`);
+    tf.dispose(x);
     adapter.dispose();
     assert.equal(tf.memory().numTensors, before);
   });
@@ -170,7 +216,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const reference = onTfjs(() => adapter.scores(x));
     assert.ok(relativeGap(scores, reference) < 1e-5, `scores: ${relativeGap(scores, reference)}`);
     assert.equal(adapter.inputGradients(x, 0, null), null, 'no gradient rule for average pooling: TF.js differentiates');
-    assert.ok(lines.some((line) => /gradient runs on TF\.js .*no gradient rule for (GlobalMaxPool|AveragePool)/.test(line)), lines.join('\n'));
+    assert.ok(lines.some((line) => /TF\.js computes the gradient .*no gradient rule for (GlobalMaxPool|AveragePool)/.test(line)), lines.join('\n'));
     tf.dispose([x, scores, reference]);
     adapter.dispose();
   });
@@ -191,7 +237,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const scores = adapter.scores(x);
     const predicted = model.predict(x) as tf.Tensor;
     assert.ok(relativeGap(scores, predicted) < 1e-6);
-    assert.ok(lines.some((line) => /scores runs on TF\.js .*"upsample" \(UpSampling2D\)/.test(line)), lines.join('\n'));
+    assert.ok(lines.some((line) => /TF\.js computes the scores .*"upsample" \(UpSampling2D\)/.test(line)), lines.join('\n'));
     tf.dispose([x, scores, predicted]);
     adapter.dispose();
   });
@@ -239,10 +285,10 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const layer = summary.defaultLayer!;
     const fast = adapter.layerGradients!(image, layer, 56)!;
     const split = onTfjs(() => adapter.split(image, layer));
-    const slow = tf.grad((a: tf.Tensor) => split.head(a as tf.Tensor4D).slice([0, 56], [-1, 1]).sum())(split.activations);
+    const slow = onTfjs(() => tf.grad((a: tf.Tensor) => split.head(a as tf.Tensor4D).slice([0, 56], [-1, 1]).sum())(split.activations));
     assert.ok(relativeGap(fast.gradients, slow) < 1e-4, `Grad-CAM gradient at ${layer}`);
     const saliency = adapter.inputGradients!(image, 56, null)!;
-    const saliencyReference = tf.grad((input: tf.Tensor) => adapter.scores(input as tf.Tensor4D).slice([0, 56], [-1, 1]).sum())(image);
+    const saliencyReference = onTfjs(() => tf.grad((input: tf.Tensor) => adapter.scores(input as tf.Tensor4D).slice([0, 56], [-1, 1]).sum())(image));
     // Deep ReLU6 masks may flip for units within rounding of 0 or 6; the maps agree, not every pixel to 1e-4.
     const r = pearson(Array.from(saliency.dataSync()), Array.from(saliencyReference.dataSync()));
     assert.ok(r > 0.9999, `saliency r = ${r}`);

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { defaultAcceleration, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { LayersAdapter } from '../../src/engine/models/layersAdapter';
 import { tf, tfl } from '../../src/engine/tf';
 
@@ -32,6 +33,10 @@ function mixedModel(depthMultiplier: number): tfl.LayersModel {
 const maxGap = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0]);
 
 describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm)', () => {
+  // The fused plan is TF.js's path: onnxruntime (which would otherwise run these models) is kept out.
+  before(() => setAcceleration('off'));
+  after(() => setAcceleration(defaultAcceleration()));
+
   for (const backend of ['cpu', 'wasm']) {
     it(`gives model.predict's scores and tfjs's own input gradients, and frees what it made (${backend})`, async () => {
       await tf.setBackend(backend);

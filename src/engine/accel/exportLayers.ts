@@ -60,6 +60,8 @@ function outputShapeOf(layer: Layer): number[] {
 export class LayersExporter {
   readonly graph = new OnnxGraph();
   private readonly values = new Map<number, GraphValue>();
+  /** Convolutions' and dense layers' outputs before their own activation (what "before the rectifier" reads). */
+  private readonly linearValues = new Map<number, GraphValue>();
   private readonly transposed = new Map<string, string>();
 
   constructor(private readonly context: ExportContext) {}
@@ -111,9 +113,16 @@ export class LayersExporter {
     }
   }
 
-  /** Names the tensor `id`, in TF.js's layout and flattened past the batch when `flatten`, as a graph output. */
-  addOutput(id: number, name: string, flatten = false): string {
-    const value = this.value(id);
+  /** A convolution's or dense layer's output before its activation. */
+  linearValue(id: number): GraphValue {
+    const value = this.linearValues.get(id);
+    if (!value) throw new UnsupportedLayerError(`tensor ${id} has no linear part exported`);
+    return value;
+  }
+
+  /** Names the tensor `id` (or the given value), in TF.js's layout and flattened past the batch when `flatten`, as a graph output. */
+  addOutput(id: number | GraphValue, name: string, flatten = false): string {
+    const value = typeof id === 'number' ? this.value(id) : id;
     let source = this.plain(value);
     if (flatten && value.shape.length !== 1) source = this.graph.op('Flatten', [source], { axis: 1 }, [value.shape.reduce((a, b) => a * b, 1)]);
     this.graph.nodes.push({ op: 'Identity', inputs: [source], outputs: [name], attributes: {} });
@@ -132,9 +141,11 @@ export class LayersExporter {
     switch (kind) {
       case 'Conv2D':
       case 'DepthwiseConv2D':
-        return this.activation(this.convolution(layer, x, kind === 'DepthwiseConv2D', shape), step === this.context.linearOnly ? 'linear' : this.context.activationName(layer));
-      case 'Dense':
-        return this.activation(this.dense(layer, x, shape), step === this.context.linearOnly ? 'linear' : this.context.activationName(layer));
+      case 'Dense': {
+        const linear = kind === 'Dense' ? this.dense(layer, x, shape) : this.convolution(layer, x, kind === 'DepthwiseConv2D', shape);
+        this.linearValues.set(step.outputIds[0], linear);
+        return this.activation(linear, step === this.context.linearOnly ? 'linear' : this.context.activationName(layer));
+      }
       case 'BatchNormalization':
         return this.batchNorm(layer, x);
       case 'Activation':

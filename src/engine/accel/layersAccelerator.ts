@@ -34,6 +34,11 @@ const INPUT = 'input';
  */
 export const MAX_SESSIONS = 8;
 const SEED = 'seed';
+const OUTPUT = 'output';
+const GRADIENT = 'gradient';
+
+/** The class scores, or a tensor of the model: its value, or for a convolution or dense layer the part before its activation. */
+export type Target = 'scores' | { id: number; linear: boolean };
 
 export class LayersAccelerator {
   private readonly sessions = new Map<string, OrtSession | null>();
@@ -46,12 +51,56 @@ export class LayersAccelerator {
 
   /** Class scores [batch, classes] (logits where the model has them). */
   scores(input: Tensor4D): Tensor2D | null {
-    const session = this.session('scores', (exporter) => {
-      exporter.addInput(this.model.inputId, INPUT, this.model.inputShape);
-      exporter.addSteps(this.model.stepsTo(this.model.scoreId));
-      exporter.addOutput(this.model.scoreId, 'scores', true);
+    return this.output(input, 'scores', null, false) as Tensor2D | null;
+  }
+
+  /**
+   * A tensor of the model (the scores, or a layer's output, or its part before the activation) for the
+   * batch. `differentiable`: an op whose gradient w.r.t. the input (under the ReLU rule) onnxruntime
+   * computes too, so it composes with any TF.js objective around it (activation maximisation, deep dream).
+   * Null for an input of another size than the model's (exported shapes are fixed) or anything not exported.
+   */
+  output(input: Tensor4D, target: Target, rule: ReluRule | null, differentiable: boolean): Tensor | null {
+    if (input.shape.slice(1).join() !== this.model.inputShape.join()) return null;
+    const key = target === 'scores' ? 'scores' : `out:${target.id}:${target.linear ? 'linear' : 'value'}`;
+    const forward = this.session(key, (exporter) => this.exportTo(exporter, target));
+    if (!forward) return null;
+    if (!differentiable) return this.run(forward, { [INPUT]: input }, [OUTPUT])[0];
+    const backward = this.vectorJacobian(target, rule);
+    if (!backward) return null;
+    const op = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
+      const [x, save] = args as [Tensor4D, tf.GradSaveFunc];
+      save([x]);
+      return {
+        value: this.run(forward, { [INPUT]: x }, [OUTPUT])[0],
+        gradFunc: (dy: Tensor | Tensor[], [saved]: Tensor[]) => this.run(backward, { [INPUT]: saved, [SEED]: dy as Tensor }, [GRADIENT])[0],
+      };
     });
-    return session ? (this.run(session, { [INPUT]: input }, ['scores'])[0] as Tensor2D) : null;
+    return op(input);
+  }
+
+  /** A session taking the input and a seed shaped like the target, giving Σ seed · d target / d input. */
+  private vectorJacobian(target: Target, rule: ReluRule | null): OrtSession | null {
+    const key = target === 'scores' ? 'scores' : `${target.id}:${target.linear ? 'linear' : 'value'}`;
+    return this.session(`gradient:${key}:${rule ?? 'stock'}`, (exporter) => {
+      const output = this.exportTo(exporter, target);
+      const { graph } = exporter;
+      graph.input(SEED, graph.shapeOf(output));
+      const [gradient] = addGradients(graph, output, SEED, [INPUT], rule);
+      graph.nodes.push({ op: 'Identity', inputs: [gradient], outputs: [GRADIENT], attributes: {} });
+      graph.output(GRADIENT);
+    });
+  }
+
+  /** Exports the steps from the input to the target and names the target OUTPUT (TF.js's layout). */
+  private exportTo(exporter: LayersExporter, target: Target): string {
+    exporter.addInput(this.model.inputId, INPUT, this.model.inputShape);
+    if (target === 'scores') {
+      exporter.addSteps(this.model.stepsTo(this.model.scoreId));
+      return exporter.addOutput(this.model.scoreId, OUTPUT, true);
+    }
+    exporter.addSteps(this.model.stepsTo(target.id));
+    return exporter.addOutput(target.linear ? exporter.linearValue(target.id) : exporter.value(target.id), OUTPUT);
   }
 
   /** Scores from replaced activations of `layer` (the rest of the input held fixed is not needed: chains only). */
@@ -67,20 +116,12 @@ export class LayersAccelerator {
     return session ? (this.run(session, { activations }, ['scores'])[0] as Tensor2D) : null;
   }
 
-  /** d score[classIndex] / d input for each image, under the ReLU rule if any. */
+  /** d score[classIndex] / d input for each image, under the ReLU rule if any (one run: a one-hot seed). */
   inputGradient(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
-    const session = this.session(`gradient:${rule ?? 'stock'}`, (exporter) => {
-      exporter.addInput(this.model.inputId, INPUT, this.model.inputShape);
-      exporter.addSteps(this.model.stepsTo(this.model.scoreId));
-      const scores = exporter.addOutput(this.model.scoreId, 'scores', true);
-      const { graph } = exporter;
-      graph.input(SEED, [this.model.numClasses]);
-      const [gradient] = addGradients(graph, scores, SEED, [INPUT], rule);
-      graph.nodes.push({ op: 'Identity', inputs: [gradient], outputs: ['gradient'], attributes: {} });
-      graph.output('gradient');
-    });
+    if (input.shape.slice(1).join() !== this.model.inputShape.join()) return null;
+    const session = this.vectorJacobian('scores', rule);
     if (!session) return null;
-    return this.run(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, ['gradient'])[0] as Tensor4D;
+    return this.run(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [GRADIENT])[0] as Tensor4D;
   }
 
   /** The activations of `layer` and d score[classIndex] / d activations, from one run. */
@@ -157,7 +198,8 @@ export class LayersAccelerator {
     const kind = key.split(':')[0];
     if (this.reported.has(kind)) return;
     this.reported.add(kind);
-    this.log(`onnxruntime: ${kind} runs on TF.js for this model (${reason}).`);
+    const what: Record<string, string> = { scores: 'the scores', out: 'reading layers', gradient: 'the gradient', head: 'the head after a layer', layer: 'the layer gradient' };
+    this.log(`onnxruntime: TF.js computes ${what[kind] ?? kind} for this model (${reason}).`);
   }
 
   private run(session: OrtSession, feeds: Record<string, Tensor | OrtArray>, outputs: string[]): Tensor[] {

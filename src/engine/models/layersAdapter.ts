@@ -331,10 +331,8 @@ export class LayersAdapter implements ModelAdapter {
   }
 
   scores(input: Tensor4D, rule: ReluRule | null = null): Tensor2D {
-    if (!rule && !recordingGradients()) {
-      const fast = this.accelerator.scores(input);
-      if (fast) return fast;
-    }
+    const fast = this.accelerator.output(input, 'scores', rule, recordingGradients());
+    if (fast) return fast as Tensor2D;
     const fused = this.fusedFor(rule);
     return tf.tidy(() => {
       const values = new Map<number, Tensor>([[this.inputId, input]]);
@@ -346,14 +344,18 @@ export class LayersAdapter implements ModelAdapter {
   layerOutput(input: Tensor4D, layerName: string, rule: ReluRule | null = null, beforeRectifier = false): Tensor4D {
     const target = this.stepOf(layerName);
     const targetId = target.outputIds[0];
+    const at = this.readAt(target, beforeRectifier);
+    const fast = this.accelerator.output(input, at, rule, recordingGradients());
+    if (fast && fast.rank === 4) return fast as Tensor4D;
+    tf.dispose(fast ?? []);
     return tf.tidy(() => {
       const values = new Map<number, Tensor>([[this.inputId, input]]);
       const plan = this.stepsTo(targetId);
       let output: Tensor;
-      if (beforeRectifier && this.rectifierLayer(target.layer)) {
+      if (at.id !== targetId) {
         this.run(plan.slice(0, -1), values, rule);
-        output = values.get(target.inputIds[0])!;
-      } else if (beforeRectifier && LINEAR_WITH_ACTIVATION.has(target.layer.getClassName()) && rectifierKindOf(activationName(target.layer))) {
+        output = values.get(at.id)!;
+      } else if (at.linear) {
         this.run(plan.slice(0, -1), values, rule);
         output = this.apply(target, target.inputIds.map((id) => values.get(id)!), false, rule);
       } else {
@@ -363,6 +365,13 @@ export class LayersAdapter implements ModelAdapter {
       if (output.rank !== 4) throw new Error(`Layer "${layerName}" has a ${output.rank}-D output; a spatial (4-D) layer is needed.`);
       return output as Tensor4D;
     });
+  }
+
+  /** Where layerOutput reads a layer: its output, or before its rectifier (a rectifier's input, a convolution's linear part). */
+  private readAt(target: Step, beforeRectifier: boolean): { id: number; linear: boolean } {
+    if (beforeRectifier && this.rectifierLayer(target.layer)) return { id: target.inputIds[0], linear: false };
+    const linear = beforeRectifier && LINEAR_WITH_ACTIVATION.has(target.layer.getClassName()) && !!rectifierKindOf(activationName(target.layer));
+    return { id: target.outputIds[0], linear };
   }
 
   split(input: Tensor4D, layerName: string): SplitModel {
