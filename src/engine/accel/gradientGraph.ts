@@ -10,8 +10,6 @@ import type { ReluRule } from '../models/reluRules';
 import type { GraphNode, OnnxGraph } from './onnxGraph';
 import { UnsupportedLayerError } from './exportLayers';
 
-const FLOAT = 1;
-
 /**
  * Adds d(Σ seed · output)/d(x) for each x of `wrt` to the graph and returns their names. `seed` is a graph
  * input shaped like `output` (a one-hot row per image gives one class score's gradient per image).
@@ -50,8 +48,9 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
   const [x] = node.inputs;
   const y = node.outputs[0];
   const shape = g.shapes.get(x);
-  const masked = (mask: string) => g.op('Mul', [rule ? g.op('Relu', [dy]) : dy, mask], {}, shape);
-  const positive = (t: string) => g.op('Cast', [g.op('Greater', [t, g.scalar(0)])], { to: FLOAT });
+  // Where on a boolean mask: fewer passes over the activations than casting the mask and multiplying.
+  const masked = (mask: string) => g.op('Where', [mask, rule ? g.op('Relu', [dy]) : dy, g.scalar(0)], {}, shape);
+  const positive = (t: string) => g.op('Greater', [t, g.scalar(0)]);
   switch (node.op) {
     case 'Identity':
       return accumulate(x, dy);
@@ -70,8 +69,7 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       const [, min, max] = node.inputs.map((name) => g.constantValue(name)?.data[0]);
       if (min !== 0 || max === undefined) throw new UnsupportedLayerError(`no gradient rule for Clip(${min}, ${max})`);
       if (rule === 'deconvnet') return accumulate(x, g.op('Relu', [dy], {}, shape));
-      const below = g.op('Cast', [g.op('Less', [y, g.scalar(max)])], { to: FLOAT });
-      return accumulate(x, masked(g.op('Mul', [positive(y), below])));
+      return accumulate(x, masked(g.op('And', [positive(y), g.op('Less', [y, g.scalar(max)])])));
     }
     case 'LeakyRelu': {
       if (rule === 'deconvnet') return accumulate(x, g.op('Relu', [dy], {}, shape));
@@ -133,9 +131,16 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
   }
 }
 
-/** The input gradient of a convolution: the transposed convolution with the same kernel and geometry. */
+/**
+ * The input gradient of a convolution: the transposed convolution with the same kernel and geometry. With
+ * stride 1 it is computed as a plain convolution with the flipped, channel-swapped kernel instead, which
+ * onnxruntime runs ~3× faster (its grouped ConvTranspose took half of a MobileNet input gradient).
+ */
 function convInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
   const [x, weights] = node.inputs;
+  const unitStride = (node.attributes.strides as number[]).every((s) => s === 1) && (node.attributes.dilations as number[]).every((d) => d === 1);
+  const constantKernel = g.constantValue(weights);
+  if (unitStride && constantKernel) return flippedConvolution(g, node, dy, constantKernel);
   const [, inH, inW] = g.shapeOf(x);
   const [, outH, outW] = g.shapeOf(node.outputs[0]);
   const kernel = node.attributes.kernel_shape as number[];
@@ -147,6 +152,30 @@ function convInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
   const outputPadding = [inH - extent(0, outH), inW - extent(1, outW)];
   const attributes = { kernel_shape: kernel, strides, dilations, pads, group: node.attributes.group as number, output_padding: outputPadding };
   return g.op('ConvTranspose', [dy, weights], attributes, g.shapeOf(x));
+}
+
+function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: { dims: number[]; data: Float32Array }): string {
+  const [outChannels, perGroupIn, kh, kw] = kernel.dims;
+  const group = node.attributes.group as number;
+  const perGroupOut = outChannels / group;
+  // W[o][i][y][x] (o in group j at j·perGroupOut + o', i within the group) → W'[j·perGroupIn + i][o'][kh−1−y][kw−1−x].
+  const flipped = new Float32Array(kernel.data.length);
+  for (let o = 0; o < outChannels; o++) {
+    const j = Math.floor(o / perGroupOut);
+    const oInGroup = o % perGroupOut;
+    for (let i = 0; i < perGroupIn; i++)
+      for (let y = 0; y < kh; y++)
+        for (let xx = 0; xx < kw; xx++) {
+          const from = ((o * perGroupIn + i) * kh + y) * kw + xx;
+          const to = (((j * perGroupIn + i) * perGroupOut + oInGroup) * kh + (kh - 1 - y)) * kw + (kw - 1 - xx);
+          flipped[to] = kernel.data[from];
+        }
+  }
+  const [top, left, bottom, right] = node.attributes.pads as number[];
+  const pads = [kh - 1 - top, kw - 1 - left, kh - 1 - bottom, kw - 1 - right];
+  if (pads.some((p) => p < 0)) throw new UnsupportedLayerError('no gradient rule for a convolution padded by more than its kernel');
+  const attributes = { kernel_shape: [kh, kw], strides: [1, 1], dilations: [1, 1], pads, group };
+  return g.op('Conv', [dy, g.floats(flipped, [group * perGroupIn, perGroupOut, kh, kw], 'W_flipped')], attributes, g.shapeOf(node.inputs[0]));
 }
 
 /** Routes each pooled gradient to the input cell that won (ties: the one MaxPool reports), summing overlaps. */
