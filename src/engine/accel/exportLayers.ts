@@ -125,10 +125,7 @@ export class LayersExporter {
     const value = typeof id === 'number' ? this.value(id) : id;
     let source = this.plain(value);
     if (flatten && value.shape.length !== 1) source = this.graph.op('Flatten', [source], { axis: 1 }, [value.shape.reduce((a, b) => a * b, 1)]);
-    this.graph.nodes.push({ op: 'Identity', inputs: [source], outputs: [name], attributes: {} });
-    this.graph.shapes.set(name, this.graph.shapes.get(source) ?? []);
-    this.graph.output(name);
-    return name;
+    return this.graph.nameOutput(source, name);
   }
 
   private layer(step: ExportStep, inputs: GraphValue[]): GraphValue {

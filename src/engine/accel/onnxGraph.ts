@@ -52,6 +52,14 @@ export class OnnxGraph {
     this.outputs.push(name);
   }
 
+  /** Makes `source` a graph output called `name` (an Identity node: outputs need names of their own). */
+  nameOutput(source: string, name: string): string {
+    this.nodes.push({ op: 'Identity', inputs: [source], outputs: [name], attributes: {} });
+    this.shapes.set(name, this.shapes.get(source) ?? []);
+    this.outputs.push(name);
+    return name;
+  }
+
   floats(data: Float32Array, dims: number[], hint = 'const'): string {
     const name = this.fresh(hint);
     this.constants.set(name, { name, dims, data });

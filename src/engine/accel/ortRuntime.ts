@@ -126,8 +126,7 @@ function selfCheck(runtime: OrtRuntime): void {
   const weights = graph.floats(Float32Array.of(1, 2, 3, 4), [1, 1, 2, 2]);
   const conv = graph.op('Conv', ['x', weights, graph.floats(Float32Array.of(-10), [1])], { kernel_shape: [2, 2], pads: [0, 0, 0, 0], strides: [1, 1] });
   const relu = graph.op('Relu', [conv]);
-  graph.nodes.push({ op: 'Identity', inputs: [relu], outputs: ['y'], attributes: {} });
-  graph.output('y');
+  graph.nameOutput(relu, 'y');
   const session = runtime.session(graph.encode());
   try {
     const { y } = session.run({ x: { data: Float32Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8), dims: [1, 1, 3, 3] } }, ['y']);

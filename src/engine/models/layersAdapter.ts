@@ -403,7 +403,7 @@ export class LayersAdapter implements ModelAdapter {
   }
 
   layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
-    return recordingGradients() ? null : this.accelerator.layerGradient(input, layer, classIndex);
+    return recordingGradients() ? null : this.accelerator.layerGradient(input, { id: this.stepOf(layer).outputIds[0], linear: false }, classIndex);
   }
 
   private downstreamOf(tensorId: number, plan: Step[]): Step[] {

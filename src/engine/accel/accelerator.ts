@@ -1,0 +1,193 @@
+/**
+ * What every accelerated model shares: a model exported to ONNX runs its forward passes, input gradients
+ * and a layer's gradients on onnxruntime. Each kind of run is exported once (its graph from the image to the
+ * target, plus a backward pass where one is asked for) and kept as a session until the weights change.
+ * Every method returns null when it cannot run here (no runtime, a layer or op without an export or gradient
+ * rule, an input of another size than the export's): the caller then runs on TF.js, so results never
+ * depend on whether onnxruntime is installed. Subclasses say how to write the graph (exportLayers.ts for
+ * TF.js layers models, onnxFileGraph.ts for ONNX files).
+ */
+import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { ReluRule } from '../models/reluRules';
+import { tf } from '../tf';
+import { UnsupportedLayerError } from './exportLayers';
+import { addGradients } from './gradientGraph';
+import type { OnnxGraph } from './onnxGraph';
+import { accelerationLog, ortRuntime, type OrtArray, type OrtSession } from './ortRuntime';
+
+/** Graph input holding the image batch, channels-last as TF.js feeds it. */
+export const INPUT = 'input';
+const SEED = 'seed';
+const GRADIENT = 'gradient';
+
+/**
+ * Sessions kept at once (least recently used go first): each holds a copy of the weights, and every target
+ * layer a user tries adds one or two (its gradient, Ablation-CAM's head).
+ */
+export const MAX_SESSIONS = 8;
+
+/** A graph from INPUT to its targets: output i is named `outputs[i].name` (TF.js's layout, scores flattened). */
+export interface ExportedGraph {
+  graph: OnnxGraph;
+  outputs: { name: string; /** The target's own tensor (for gradients w.r.t. it). */ native: string; /** Transposes `native`'s layout to TF.js's, if needed. */ perm: number[] | null }[];
+}
+
+export abstract class Accelerator<T> {
+  private readonly sessions = new Map<string, OrtSession | null>();
+  private readonly reported = new Set<string>();
+
+  constructor(
+    private readonly inputShape: readonly number[],
+    private readonly numClasses: number,
+    private readonly log: (line: string) => void = accelerationLog,
+  ) {}
+
+  /** Writes the graph from INPUT to the targets; throws UnsupportedLayerError for what it cannot write. */
+  protected abstract exportGraph(targets: ('scores' | T)[]): ExportedGraph;
+
+  /** A short, unique key for a target (session names). */
+  protected abstract keyOf(target: T): string;
+
+  /** Class scores [batch, classes] (logits where the model has them). */
+  scores(input: Tensor4D): Tensor2D | null {
+    return this.output(input, 'scores', null, false) as Tensor2D | null;
+  }
+
+  /**
+   * The scores or a target tensor for the batch. `differentiable`: an op whose gradient w.r.t. the input
+   * (under the ReLU rule) onnxruntime computes too, so it composes with any TF.js objective around it
+   * (activation maximisation, deep dream, class images).
+   */
+  output(input: Tensor4D, target: 'scores' | T, rule: ReluRule | null, differentiable: boolean): Tensor | null {
+    if (!this.fits(input)) return null;
+    const key = target === 'scores' ? 'scores' : `out:${this.keyOf(target)}`;
+    const forward = this.session(key, () => this.exportGraph([target]));
+    if (!forward) return null;
+    const [name] = this.outputNames([target]);
+    if (!differentiable) return this.run(forward, { [INPUT]: input }, [name])[0];
+    const backward = this.vectorJacobian(target, rule);
+    if (!backward) return null;
+    const op = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
+      const [x, save] = args as [Tensor4D, tf.GradSaveFunc];
+      save([x]);
+      return {
+        value: this.run(forward, { [INPUT]: x }, [name])[0],
+        gradFunc: (dy: Tensor | Tensor[], [saved]: Tensor[]) => this.run(backward, { [INPUT]: saved, [SEED]: dy as Tensor }, [GRADIENT])[0],
+      };
+    });
+    return op(input);
+  }
+
+  /** d score[classIndex] / d input for each image, under the ReLU rule if any (one run: a one-hot seed). */
+  inputGradient(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
+    if (!this.fits(input)) return null;
+    const session = this.vectorJacobian('scores', rule);
+    if (!session) return null;
+    return this.run(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [GRADIENT])[0] as Tensor4D;
+  }
+
+  /** The target's activations and d score[classIndex] / d activations, from one run. */
+  layerGradient(input: Tensor4D, target: T, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
+    if (!this.fits(input)) return null;
+    const session = this.session(`layer:${this.keyOf(target)}`, () => {
+      const exported = this.exportGraph(['scores', target]);
+      const { graph } = exported;
+      const [scores, layer] = exported.outputs;
+      graph.input(SEED, [this.numClasses]);
+      let [gradient] = addGradients(graph, scores.name, SEED, [layer.native]);
+      if (layer.perm) gradient = graph.op('Transpose', [gradient], { perm: layer.perm });
+      graph.nameOutput(gradient, GRADIENT);
+      return exported;
+    });
+    if (!session) return null;
+    const [, activationsName] = this.outputNames(['scores', target]);
+    const [activations, gradients] = this.run(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [activationsName, GRADIENT]);
+    if (activations.rank !== 4) {
+      tf.dispose([activations, gradients]);
+      return null;
+    }
+    return { activations: activations as Tensor4D, gradients: gradients as Tensor4D };
+  }
+
+  /** The weights changed (the randomisation check): every session is exported again when next needed. */
+  invalidate(): void {
+    for (const session of this.sessions.values()) session?.dispose();
+    this.sessions.clear();
+  }
+
+  dispose(): void {
+    this.invalidate();
+  }
+
+  /** Output names exportGraph gives its targets, in order. */
+  protected outputNames(targets: unknown[]): string[] {
+    return targets.map((_, i) => `output${i}`);
+  }
+
+  /** A session taking the input and a seed shaped like the target, giving Σ seed · d target / d input. */
+  private vectorJacobian(target: 'scores' | T, rule: ReluRule | null): OrtSession | null {
+    const key = target === 'scores' ? 'scores' : this.keyOf(target);
+    return this.session(`gradient:${key}:${rule ?? 'stock'}`, () => {
+      const exported = this.exportGraph([target]);
+      const { graph } = exported;
+      const [output] = exported.outputs;
+      graph.input(SEED, graph.shapeOf(output.name));
+      const [gradient] = addGradients(graph, output.name, SEED, [INPUT], rule);
+      graph.nameOutput(gradient, GRADIENT);
+      return exported;
+    });
+  }
+
+  /** Exports are made for the model's own input size. */
+  private fits(input: Tensor4D): boolean {
+    return input.shape.slice(1).join() === this.inputShape.join();
+  }
+
+  private oneHot(batch: number, classIndex: number): OrtArray {
+    const seed = new Float32Array(batch * this.numClasses);
+    for (let i = 0; i < batch; i++) seed[i * this.numClasses + classIndex] = 1;
+    return { data: seed, dims: [batch, this.numClasses] };
+  }
+
+  protected session(key: string, build: () => ExportedGraph): OrtSession | null {
+    const { runtime } = ortRuntime();
+    if (!runtime) return null;
+    if (this.sessions.has(key)) {
+      const cached = this.sessions.get(key)!;
+      // Re-inserted: a Map iterates in insertion order, so the first key is the least recently used.
+      this.sessions.delete(key);
+      this.sessions.set(key, cached);
+      return cached;
+    }
+    if (this.sessions.size >= MAX_SESSIONS) {
+      const [oldest, session] = this.sessions.entries().next().value!;
+      session?.dispose();
+      this.sessions.delete(oldest);
+    }
+    let session: OrtSession | null = null;
+    try {
+      session = runtime.session(build().graph.encode());
+    } catch (error) {
+      // Unsupported layers are expected; anything else (ORT refusing the graph) is logged the same way.
+      const reason = error instanceof UnsupportedLayerError ? error.message : `export failed: ${String(error).split('\n')[0]}`;
+      this.report(key, reason);
+    }
+    this.sessions.set(key, session);
+    return session;
+  }
+
+  private report(key: string, reason: string): void {
+    const kind = key.split(':')[0];
+    if (this.reported.has(kind)) return;
+    this.reported.add(kind);
+    const what: Record<string, string> = { scores: 'the scores', out: 'reading layers', gradient: 'the gradient', head: 'the head after a layer', layer: 'the layer gradient' };
+    this.log(`onnxruntime: TF.js computes ${what[kind] ?? kind} for this model (${reason}).`);
+  }
+
+  protected run(session: OrtSession, feeds: Record<string, Tensor | OrtArray>, outputs: string[]): Tensor[] {
+    const arrays: Record<string, OrtArray> = {};
+    for (const [name, value] of Object.entries(feeds)) arrays[name] = value instanceof tf.Tensor ? { data: value.dataSync() as Float32Array, dims: value.shape } : value;
+    const results = session.run(arrays, outputs);
+    return outputs.map((name) => tf.tensor(results[name].data, results[name].dims));
+  }
+}
