@@ -4,6 +4,7 @@
  * them: NHWC feature maps, split heads, CAM heads, gradients, the randomisation check, memory.
  */
 import { strict as assert } from 'node:assert';
+import { defaultAcceleration, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { selectBackend } from '../../src/engine/backend';
 import { Engine } from '../../src/engine/engine';
 import { evaluate } from '../../src/engine/evaluate';
@@ -50,8 +51,13 @@ describe('ONNX models against onnxruntime', function () {
     await selectBackend({ choice: 'wasm', log: () => undefined });
   });
 
+  // CNN Lens's own executor is what these tests check against onnxruntime: the accelerated path (which is
+  // onnxruntime itself) is kept out; onnxAccel.test.ts compares the two.
+  beforeEach(() => setAcceleration('off'));
+
   after(async () => {
     for (const model of loaded.values()) model.adapter.dispose();
+    setAcceleration(defaultAcceleration());
     await selectBackend({ choice: 'cpu', log: () => undefined });
   });
 

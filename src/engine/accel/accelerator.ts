@@ -16,9 +16,9 @@ import type { OnnxGraph } from './onnxGraph';
 import { accelerationLog, ortRuntime, type OrtArray, type OrtSession } from './ortRuntime';
 
 /** Graph input holding the image batch, channels-last as TF.js feeds it. */
-export const INPUT = 'input';
-const SEED = 'seed';
-const GRADIENT = 'gradient';
+export const INPUT = 'cnn_lens_image';
+const SEED = 'cnn_lens_seed';
+const GRADIENT = 'cnn_lens_gradient';
 
 /**
  * Sessions kept at once (least recently used go first): each holds a copy of the weights, and every target
@@ -121,7 +121,7 @@ export abstract class Accelerator<T> {
 
   /** Output names exportGraph gives its targets, in order. */
   protected outputNames(targets: unknown[]): string[] {
-    return targets.map((_, i) => `output${i}`);
+    return targets.map((_, i) => `cnn_lens_output${i}`);
   }
 
   /** A session taking the input and a seed shaped like the target, giving Σ seed · d target / d input. */

@@ -53,6 +53,7 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
   const positive = (t: string) => g.op('Greater', [t, g.scalar(0)]);
   switch (node.op) {
     case 'Identity':
+    case 'Dropout':
       return accumulate(x, dy);
     case 'Transpose': {
       const perm = node.attributes.perm as number[];
@@ -61,6 +62,8 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
     }
     case 'Flatten':
     case 'Reshape':
+    case 'Squeeze':
+    case 'Unsqueeze':
       return accumulate(x, g.op('Reshape', [dy, g.op('Shape', [x])], {}, shape));
     case 'Relu':
       if (rule === 'deconvnet') return accumulate(x, g.op('Relu', [dy], {}, shape));
@@ -83,9 +86,29 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       return accumulate(x, g.op('Mul', [dy, g.op('Sub', [g.scalar(1), g.op('Mul', [y, y])])], {}, shape));
     case 'Conv':
       return accumulate(x, convInputGradient(g, node, dy));
-    case 'Gemm':
-      if (node.attributes.transA || node.attributes.transB || !g.isConstant(node.inputs[1])) throw new UnsupportedLayerError('no gradient rule for this Gemm');
-      return accumulate(x, g.op('Gemm', [dy, node.inputs[1]], { transB: 1 }, shape));
+    case 'Gemm': {
+      if (node.attributes.transA || !g.isConstant(node.inputs[1])) throw new UnsupportedLayerError('no gradient rule for this Gemm');
+      // y = α·x·B (+ c) → dx = α·dy·Bᵀ; B stored transposed (PyTorch's Linear) needs no transpose back.
+      const alpha = (node.attributes.alpha as { float: number } | undefined)?.float ?? 1;
+      return accumulate(x, g.op('Gemm', [dy, node.inputs[1]], { transB: node.attributes.transB ? 0 : 1, alpha: { float: alpha } }, shape));
+    }
+    case 'BatchNormalization': {
+      const [, scale, , , variance] = node.inputs.map((name) => g.constantValue(name));
+      if (!scale || !variance) throw new UnsupportedLayerError('no gradient rule for a batch norm with computed statistics');
+      const epsilon = (node.attributes.epsilon as { float: number } | undefined)?.float ?? 1e-5;
+      const factor = scale.data.map((s, c) => s / Math.sqrt(variance.data[c] + epsilon));
+      const rank = g.shapeOf(x).length;
+      return accumulate(x, g.op('Mul', [dy, g.floats(factor, [factor.length, ...Array(rank - 1).fill(1)], 'bn_factor')], {}, shape));
+    }
+    case 'ReduceMean': {
+      const axes = (node.attributes.axes as number[] | undefined) ?? (node.inputs[1] ? g.intValues(node.inputs[1]) : undefined);
+      const spatial = axes && axes.length === 2 && axes.every((a) => a === 2 || a === 3 || a === -1 || a === -2);
+      if (!spatial) throw new UnsupportedLayerError('no gradient rule for a ReduceMean over other axes than height and width');
+      const [, h, w] = g.shapeOf(x);
+      // keepdims = 0 dropped the two axes: put them back before broadcasting.
+      const kept = node.attributes.keepdims === 0 ? g.op('Reshape', [dy, g.ints([0, 0, 1, 1])]) : dy;
+      return accumulate(x, g.op('Expand', [g.op('Mul', [kept, g.scalar(1 / (h * w))]), g.op('Shape', [x])], {}, shape));
+    }
     case 'MatMul':
       if (!g.isConstant(node.inputs[1])) throw new UnsupportedLayerError('no gradient rule for a MatMul of two computed tensors');
       return accumulate(x, g.op('MatMul', [dy, g.op('Transpose', [node.inputs[1]])], {}, shape));

@@ -9,7 +9,15 @@ import schema from '../models/onnx/onnxSchema.json';
 /** The opset written: ScatterElements' reduction (MaxPool gradients) needs 16. */
 export const OPSET = 17;
 
-export type AttributeValue = number | number[] | string | { float: number } | { floats: number[] };
+export type AttributeValue = number | number[] | string | string[] | { float: number } | { floats: number[] } | { tensor: TensorData };
+
+/** A tensor's values in one of the types CNN Lens writes. */
+export interface TensorData {
+  dims: number[];
+  data: Float32Array | BigInt64Array | Int32Array | Uint8Array;
+  /** TensorProto.DataType; for Uint8Array data: BOOL or UINT8. */
+  dataType: number;
+}
 
 export interface GraphNode {
   op: string;
@@ -18,16 +26,14 @@ export interface GraphNode {
   attributes: Record<string, AttributeValue>;
 }
 
-interface Constant {
+interface Constant extends TensorData {
   name: string;
-  dims: number[];
-  data: Float32Array | BigInt64Array;
 }
 
 const root = protobuf.Root.fromJSON(schema as protobuf.INamespace);
 const ModelProto = root.lookupType('onnx.ModelProto');
-const ATTRIBUTE_TYPE = { FLOAT: 1, INT: 2, STRING: 3, FLOATS: 6, INTS: 7 } as const;
-const DATA_TYPE = { FLOAT: 1, INT64: 7 } as const;
+const ATTRIBUTE_TYPE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+export const DATA_TYPE = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7, BOOL: 9 } as const;
 
 export class OnnxGraph {
   readonly nodes: GraphNode[] = [];
@@ -37,6 +43,9 @@ export class OnnxGraph {
   private readonly inputs: { name: string; shape: number[] }[] = [];
   private readonly outputs: string[] = [];
   private counter = 0;
+
+  /** `opset`: the default-domain opset the graph is written against (an imported model keeps its own). */
+  constructor(readonly opset = OPSET) {}
 
   fresh(hint: string): string {
     return `${hint.replace(/[^A-Za-z0-9_]/g, '_')}_${this.counter++}`;
@@ -62,13 +71,18 @@ export class OnnxGraph {
 
   floats(data: Float32Array, dims: number[], hint = 'const'): string {
     const name = this.fresh(hint);
-    this.constants.set(name, { name, dims, data });
+    this.constants.set(name, { name, dims, data, dataType: DATA_TYPE.FLOAT });
     return name;
+  }
+
+  /** A constant under its own name (an imported model's initializer). */
+  constant(name: string, dims: number[], data: TensorData['data'], dataType: number): void {
+    this.constants.set(name, { name, dims, data, dataType });
   }
 
   ints(values: number[], hint = 'ints'): string {
     const name = this.fresh(hint);
-    this.constants.set(name, { name, dims: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
+    this.constants.set(name, { name, dims: [values.length], data: BigInt64Array.from(values.map(BigInt)), dataType: DATA_TYPE.INT64 });
     return name;
   }
 
@@ -119,16 +133,11 @@ export class OnnxGraph {
     const message = ModelProto.fromObject({
       irVersion: 8,
       producerName: 'cnn-lens',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [{ domain: '', version: this.opset }],
       graph: {
         name: 'cnn_lens',
         node: this.nodes.map((n, i) => ({ name: `n${i}_${n.op}`, opType: n.op, input: n.inputs, output: n.outputs, attribute: Object.entries(n.attributes).map(([key, value]) => attribute(key, value)) })),
-        initializer: [...this.constants.values()].map((c) => ({
-          name: c.name,
-          dims: c.dims,
-          dataType: c.data instanceof Float32Array ? DATA_TYPE.FLOAT : DATA_TYPE.INT64,
-          rawData: new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength),
-        })),
+        initializer: [...this.constants.values()].map((c) => ({ name: c.name, ...tensorProto(c) })),
         input: this.inputs.map(({ name, shape }) => valueInfo(name, shape)),
         output: this.outputs.map((name) => valueInfo(name, null)),
       },
@@ -140,7 +149,13 @@ export class OnnxGraph {
 function attribute(name: string, value: AttributeValue): Record<string, unknown> {
   if (typeof value === 'string') return { name, type: ATTRIBUTE_TYPE.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'number') return { name, type: ATTRIBUTE_TYPE.INT, i: value };
+  if (Array.isArray(value) && value.some((v) => typeof v === 'string')) return { name, type: ATTRIBUTE_TYPE.STRINGS, strings: (value as string[]).map((v) => new TextEncoder().encode(v)) };
   if (Array.isArray(value)) return { name, type: ATTRIBUTE_TYPE.INTS, ints: value };
+  if ('tensor' in value) return { name, type: ATTRIBUTE_TYPE.TENSOR, t: tensorProto(value.tensor) };
   if ('float' in value) return { name, type: ATTRIBUTE_TYPE.FLOAT, f: value.float };
   return { name, type: ATTRIBUTE_TYPE.FLOATS, floats: value.floats };
+}
+
+function tensorProto({ dims, data, dataType }: TensorData): Record<string, unknown> {
+  return { dims, dataType, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }

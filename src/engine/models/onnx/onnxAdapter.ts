@@ -10,6 +10,8 @@ import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { ModelError } from '../modelFiles';
 import type { ReluRule } from '../reluRules';
+import { OnnxFileAccelerator } from '../../accel/onnxFileAccelerator';
+import { recordingGradients } from '../inferencePlan';
 import { OnnxExecutor, type Step } from './executor';
 import type { OnnxModel, OnnxNode } from './onnxFile';
 import { rectifierOf } from './ops/activation';
@@ -47,6 +49,8 @@ export class OnnxAdapter implements ModelAdapter {
   /** Conv layers' kernels in HWIO (unfolded), for layerWeights. */
   private readonly kernels = new Map<string, Tensor4D>();
   private head: GapHead | null = null;
+  /** The same graph on onnxruntime, where it is installed. */
+  private accelerator: OnnxFileAccelerator | null = null;
 
   constructor(model: OnnxModel, private readonly file: string) {
     if (model.inputs.length !== 1) {
@@ -78,6 +82,8 @@ export class OnnxAdapter implements ModelAdapter {
       this.layers = this.listLayers(probes);
       this.head = this.findGapHead();
       this.gradientsOnWasm = this.executor.exact.every((step) => this.gradientOnWasm(step, probes));
+      const { channelsFirst, inputName, inputShape, numClasses, scoreTensor, executor } = this;
+      this.accelerator = new OnnxFileAccelerator({ model, executor, probes, inputName, channelsFirst, inputShape, numClasses, scoreTensor });
       for (const step of this.executor.exact) {
         if (step.node.opType === 'Conv' && step.prepared && this.layerSteps.has(step.node.name)) {
           const weight = this.executor.constants.get(step.node.inputs[1])!.tensor;
@@ -158,6 +164,8 @@ export class OnnxAdapter implements ModelAdapter {
   }
 
   scores(input: Tensor4D, rule: ReluRule | null = null): Tensor2D {
+    const fast = this.accelerator?.output(input, 'scores', rule, recordingGradients());
+    if (fast) return fast as Tensor2D;
     return tf.tidy(() => {
       const values = new Map([[this.inputName, this.feed(input)]]);
       this.executor.run(this.executor.plan([this.scoreTensor]), values, rule);
@@ -174,11 +182,22 @@ export class OnnxAdapter implements ModelAdapter {
   layerOutput(input: Tensor4D, layer: string, rule: ReluRule | null = null, beforeRectifier = false): Tensor4D {
     const { node } = this.stepOf(layer);
     const target = (beforeRectifier && this.beforeRectifier(node)) || node.outputs[0];
+    const fast = this.accelerator?.output(input, target, rule, recordingGradients());
+    if (fast && fast.rank === 4) return fast as Tensor4D;
+    tf.dispose(fast ?? []);
     return tf.tidy(() => {
       const values = new Map([[this.inputName, this.feed(input)]]);
       this.executor.run(this.executor.plan([target]), values, rule);
       return this.spatial(values.get(target), layer);
     });
+  }
+
+  inputGradients(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
+    return recordingGradients() ? null : (this.accelerator?.inputGradient(input, classIndex, rule) ?? null);
+  }
+
+  layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
+    return recordingGradients() ? null : (this.accelerator?.layerGradient(input, this.stepOf(layer).node.outputs[0], classIndex) ?? null);
   }
 
   split(input: Tensor4D, layer: string): SplitModel {
@@ -270,11 +289,14 @@ export class OnnxAdapter implements ModelAdapter {
       });
     });
     const originals = this.executor.replaceConstants(replacements);
+    // Sessions hold the weights they were exported with: export again with the random ones, and after.
+    this.accelerator?.invalidate();
     try {
       return await run();
     } finally {
       this.executor.replaceConstants(originals);
       tf.dispose([...replacements.values()]);
+      this.accelerator?.invalidate();
     }
   }
 
@@ -284,6 +306,7 @@ export class OnnxAdapter implements ModelAdapter {
   }
 
   dispose(): void {
+    this.accelerator?.dispose();
     this.executor?.dispose();
     tf.dispose([...this.kernels.values()]);
     this.kernels.clear();

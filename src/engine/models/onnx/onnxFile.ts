@@ -23,6 +23,8 @@ export interface OnnxTensor {
   dims: number[];
   dtype: OnnxDtype;
   data: Float32Array | Int32Array | Uint8Array;
+  /** TensorProto.DataType as stored (dtype widens or narrows it), for writing the model out again. */
+  sourceType: number;
 }
 
 export type AttributeValue = number | number[] | string | string[] | OnnxTensor | null;
@@ -36,6 +38,8 @@ export interface OnnxNode {
   inputs: string[];
   outputs: string[];
   attributes: Map<string, AttributeValue>;
+  /** AttributeProto.AttributeType of each attribute (numbers alone do not say INT or FLOAT). */
+  attributeTypes: Map<string, number>;
 }
 
 export interface OnnxValueInfo {
@@ -181,7 +185,7 @@ function tensorFrom(proto: TensorProtoLike, where: string, external: ExternalRea
     if (raw.length !== expected) {
       throw new ModelError(`${label} ${JSON.stringify(dims)} holds ${raw.length} bytes of data, expected ${expected} (the file is damaged or truncated).`);
     }
-    return { name, dims, dtype, data: fromRaw(raw, dataType, count) };
+    return { name, dims, dtype, data: fromRaw(raw, dataType, count), sourceType: dataType };
   }
   let values: number[];
   if (dataType === DT.INT64) values = (proto.int64Data ?? []).map(int64);
@@ -194,7 +198,7 @@ function tensorFrom(proto: TensorProtoLike, where: string, external: ExternalRea
     throw new ModelError(`${label} ${JSON.stringify(dims)} holds ${values.length} values, expected ${count} (the file is damaged or truncated).`);
   }
   const data = dtype === 'bool' ? Uint8Array.from(values) : dtype === 'float32' ? Float32Array.from(values) : Int32Array.from(values);
-  return { name, dims, dtype, data };
+  return { name, dims, dtype, data, sourceType: dataType };
 }
 
 interface AttributeLike {
@@ -214,10 +218,13 @@ interface AttributeLike {
 
 const text = (bytes: Uint8Array | undefined) => (bytes ? Buffer.from(bytes).toString('utf8') : '');
 
-function attributeValue(a: AttributeLike, where: string, external: ExternalReader | null): AttributeValue {
+function attributeType(a: AttributeLike): number {
   // Files from old exporters may leave `type` unset: go by the field that is present.
-  const type = a.type || (a.t ? 4 : a.s?.length ? 3 : a.ints?.length ? 7 : a.floats?.length ? 6 : a.strings?.length ? 8 : a.g ? 5 : a.i !== undefined && int64(a.i) !== 0 ? 2 : 1);
-  switch (type) {
+  return a.type || (a.t ? 4 : a.s?.length ? 3 : a.ints?.length ? 7 : a.floats?.length ? 6 : a.strings?.length ? 8 : a.g ? 5 : a.i !== undefined && int64(a.i) !== 0 ? 2 : 1);
+}
+
+function attributeValue(a: AttributeLike, where: string, external: ExternalReader | null): AttributeValue {
+  switch (attributeType(a)) {
     case 1: return a.f ?? 0;
     case 2: return int64(a.i);
     case 3: return text(a.s);
@@ -279,7 +286,8 @@ export function decodeOnnx(bytes: Uint8Array, file: string, external: ExternalRe
     if (names.has(name)) name = `${name} #${i}`;
     names.add(name);
     const attributes = new Map((n.attribute ?? []).map((a) => [a.name ?? '', attributeValue(a, `${file}: node "${name}"`, external)]));
-    return { name, opType: n.opType ?? '', domain: n.domain ?? '', inputs: n.input ?? [], outputs, attributes };
+    const attributeTypes = new Map((n.attribute ?? []).map((a) => [a.name ?? '', attributeType(a)]));
+    return { name, opType: n.opType ?? '', domain: n.domain ?? '', inputs: n.input ?? [], outputs, attributes, attributeTypes };
   });
   return {
     opset,

@@ -1,0 +1,138 @@
+/**
+ * An ONNX file on onnxruntime: the imported graph is written back out (its own nodes, attributes and
+ * opset; constants as they are now, so the randomisation check's weights are seen after `invalidate`),
+ * behind an NHWC image input like the other formats', with targets read out channels-last. Gradients come
+ * from the same backward-pass writer as for layers models (gradientGraph.ts); ops it has no rule for, and
+ * ops the runtime refuses, keep that run on TF.js. A target is a tensor of the graph, by name.
+ */
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { OnnxExecutor } from '../models/onnx/executor';
+import type { OnnxModel, OnnxNode, OnnxTensor } from '../models/onnx/onnxFile';
+import { plain } from '../models/onnx/ops/types';
+import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
+import { UnsupportedLayerError } from './exportLayers';
+import { DATA_TYPE, OnnxGraph, type AttributeValue, type TensorData } from './onnxGraph';
+
+export interface ImportedModel {
+  model: OnnxModel;
+  executor: OnnxExecutor;
+  /** Shape (with the batch) and dtype of every tensor, from a probe run. */
+  probes: Map<string, { shape: number[]; dtype: string }>;
+  inputName: string;
+  /** True when the graph's input is NCHW. */
+  channelsFirst: boolean;
+  /** [height, width, channels] */
+  inputShape: [number, number, number];
+  numClasses: number;
+  scoreTensor: string;
+}
+
+const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+
+export class OnnxFileAccelerator extends Accelerator<string> {
+  constructor(
+    private readonly source: ImportedModel,
+    log?: (line: string) => void,
+  ) {
+    super(source.inputShape, source.numClasses, log);
+  }
+
+  protected keyOf(target: string): string {
+    return target;
+  }
+
+  protected exportGraph(targets: ('scores' | string)[]): ExportedGraph {
+    const { model, executor, probes, inputName, channelsFirst, inputShape, scoreTensor } = this.source;
+    const graph = new OnnxGraph(writtenOpset(model.opset));
+    const [h, w, c] = inputShape;
+    graph.input(INPUT, [h, w, c]);
+    if (channelsFirst) graph.nodes.push({ op: 'Transpose', inputs: [INPUT], outputs: [inputName], attributes: { perm: [0, 3, 1, 2] } });
+    else graph.nodes.push({ op: 'Identity', inputs: [INPUT], outputs: [inputName], attributes: {} });
+    const names = targets.map((t) => (t === 'scores' ? scoreTensor : t));
+    // Nodes that do not depend on the image (pads computed from constants, as torch.onnx writes F.pad) are
+    // folded into constants: the gradient rules read such values.
+    const dependent = new Set([inputName]);
+    const steps = executor.plan(names, true).filter(({ node }) => {
+      if (!node.inputs.some((name) => dependent.has(name))) return false;
+      node.outputs.forEach((name) => dependent.add(name));
+      return true;
+    });
+    const produced = dependent;
+    const written = new Set<string>();
+    for (const { node } of steps) {
+      if (node.domain && node.domain !== 'ai.onnx') throw new UnsupportedLayerError(`node "${node.name}" is in the domain "${node.domain}"`);
+      for (const name of node.inputs) {
+        if (!name || produced.has(name) || written.has(name)) continue;
+        this.writeConstant(graph, name);
+        written.add(name);
+      }
+      graph.nodes.push({ op: node.opType, inputs: node.inputs, outputs: node.outputs, attributes: attributesOf(node) });
+    }
+    for (const [name, probe] of probes) if (probe.dtype === 'float32') graph.shapes.set(name, probe.shape.slice(1));
+    graph.shapes.set(inputName, channelsFirst ? [c, h, w] : [h, w, c]);
+    const outputNames = this.outputNames(targets);
+    const outputs = targets.map((target, i) => {
+      const native = names[i];
+      const shape = graph.shapes.get(native);
+      if (!shape) throw new UnsupportedLayerError(`"${native}" is not a float tensor`);
+      if (target === 'scores') {
+        graph.nameOutput(graph.op('Flatten', [native], { axis: 1 }, [shape.reduce((a, b) => a * b, 1)]), outputNames[i]);
+        return { name: outputNames[i], native, perm: null };
+      }
+      // 4-D tensors of an ONNX graph are NCHW (as the adapter reads them); handed out channels-last.
+      const perm = shape.length === 3 ? [0, 2, 3, 1] : null;
+      const [ch, hh, ww] = shape;
+      graph.nameOutput(perm ? graph.op('Transpose', [native], { perm }, [hh, ww, ch]) : native, outputNames[i]);
+      return { name: outputNames[i], native, perm };
+    });
+    return { graph, outputs };
+  }
+
+  /** A constant input as it is now (initializer, Constant node or a value computed from them), in its stored data type. */
+  private writeConstant(graph: OnnxGraph, name: string): void {
+    const { executor } = this.source;
+    const value = executor.constants.get(name);
+    const stored = this.source.model.initializers.find((t) => t.name === name)?.sourceType;
+    const tensor = value ? (plain(value) as Tensor) : executor.runPlain({}, [name])[0];
+    const values = tensor.dataSync() as OnnxTensor['data'];
+    const { shape, dtype } = tensor;
+    if (tensor !== value?.tensor) tensor.dispose();
+    const { dims, data, dataType } = tensorData({ name, dims: shape, dtype: dtype as OnnxTensor['dtype'], data: values, sourceType: stored ?? DATA_TYPE.INT64 });
+    graph.constant(name, dims, data, dataType);
+  }
+}
+
+/** The node's attributes with their stored kinds (INT vs FLOAT), as OnnxGraph writes them. */
+function attributesOf(node: OnnxNode): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [key, value] of node.attributes) {
+    const type = node.attributeTypes.get(key);
+    if (value === null) throw new UnsupportedLayerError(`node "${node.name}" has a graph attribute "${key}"`);
+    if (type === ATTRIBUTE.FLOAT) out[key] = { float: value as number };
+    else if (type === ATTRIBUTE.FLOATS) out[key] = { floats: value as number[] };
+    else if (type === ATTRIBUTE.INT || type === ATTRIBUTE.INTS || type === ATTRIBUTE.STRING || type === ATTRIBUTE.STRINGS) out[key] = value as AttributeValue;
+    else if (type === ATTRIBUTE.TENSOR) out[key] = { tensor: tensorData(value as OnnxTensor) };
+    else throw new UnsupportedLayerError(`node "${node.name}" has an attribute "${key}" of type ${type}`);
+  }
+  return out;
+}
+
+/** Values as imported (float32, int32, bool) back in their stored type: integers were widened or narrowed to int32. */
+function tensorData(tensor: OnnxTensor): TensorData {
+  const { dims, data, dtype, sourceType } = tensor;
+  if (dtype === 'float32') return { dims, data: Float32Array.from(data), dataType: DATA_TYPE.FLOAT };
+  if (dtype === 'bool') return { dims, data: Uint8Array.from(data), dataType: DATA_TYPE.BOOL };
+  if (sourceType === DATA_TYPE.INT32) return { dims, data: Int32Array.from(data), dataType: DATA_TYPE.INT32 };
+  // ONNX's shapes, axes and pads are int64; other integer types are not written back.
+  if (sourceType !== DATA_TYPE.INT64) throw new UnsupportedLayerError(`tensor "${tensor.name}" has data type ${sourceType}`);
+  return { dims, data: BigInt64Array.from(Array.from(data, (v) => BigInt(v))), dataType: DATA_TYPE.INT64 };
+}
+
+/**
+ * The opset the export is written against: the model's own, raised to 16 from 13 on (no op the importer
+ * runs changed meaning for inference from 13 to 17; 16 adds ScatterElements' reduction, which max-pooling
+ * gradients need). Older models keep theirs, and their max-pooling gradients stay on TF.js.
+ */
+function writtenOpset(opset: number): number {
+  return opset >= 13 ? Math.max(opset, 16) : opset;
+}

@@ -1,0 +1,140 @@
+/**
+ * ONNX files on onnxruntime (accel/onnxFileAccelerator.ts) against CNN Lens's own TF.js executor on the
+ * same models (torchvision architectures with random weights, exported by PyTorch): scores, input and
+ * layer gradients, differentiable layer reads, the randomisation check; and what stays on TF.js says why.
+ */
+import { strict as assert } from 'node:assert';
+import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { defaultAcceleration, setAcceleration } from '../../src/engine/accel/ortRuntime';
+import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
+import { pearson } from '../../src/engine/metrics/rankCorrelation';
+import { tf } from '../../src/engine/tf';
+import { onnxTestModels } from './helpers/onnxModels';
+
+const MODELS = ['gapnet', 'mobilenet_v2', 'mobilenet_v2_bn', 'resnet18', 'squeezenet1_1', 'mobilenet_v3_small'];
+
+/** max |a − b| ÷ max |b|. */
+function relativeGap(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0] / Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-30));
+}
+
+/**
+ * 1 − Pearson's r. Gradients of deep random nets differ where a rectifier's input sits within rounding of 0
+ * (ResNet-18: ~1e-2 of the largest value at a few pixels); the maps agree, so they are compared as maps.
+ */
+function correlationGap(a: tf.Tensor, b: tf.Tensor): number {
+  return Math.max(0, 1 - pearson(a.dataSync(), b.dataSync()));
+}
+
+function onTfjs<T>(run: () => T): T {
+  setAcceleration('off');
+  try {
+    return run();
+  } finally {
+    setAcceleration('auto');
+  }
+}
+
+describe('ONNX files on onnxruntime (exported back from the imported graph)', function () {
+  let paths: Record<string, string> = {};
+  const lines: string[] = [];
+
+  before(function () {
+    this.timeout(900_000);
+    const models = onnxTestModels(MODELS);
+    if ('skip' in models) {
+      console.log(`      skipped: ${models.skip}`);
+      this.skip();
+    }
+    paths = models.paths;
+  });
+  beforeEach(() => setAcceleration('auto', (line) => lines.push(line)));
+  after(() => setAcceleration(defaultAcceleration()));
+
+  /** Loads the model, runs `run` on a batch of two random images, and checks nothing is left behind. */
+  async function withModel(name: string, run: (model: LoadedModel, x: Tensor4D) => void): Promise<void> {
+    const before = tf.memory().numTensors;
+    const model = await loadModel(paths[name]);
+    const [h, w, c] = model.adapter.inputShape;
+    const x = tf.randomUniform([2, h, w, c], -1, 1, 'float32', 5) as Tensor4D;
+    try {
+      run(model, x);
+    } finally {
+      x.dispose();
+      model.adapter.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+  }
+
+  for (const name of MODELS) {
+    it(`${name}: scores (1e-5) and the input and default layer's gradients (r > 0.9999) as the TF.js executor's`, async () => {
+      lines.length = 0;
+      await withModel(name, ({ adapter, summary }, x) => {
+        // Gaps as plain numbers (tidy keeps tensors only); -1 where onnxruntime did not run it.
+        const gaps = { scores: 0, input: -1, activations: -1, layer: -1 };
+        tf.tidy(() => {
+          const scores = adapter.scores(x);
+          const reference = onTfjs(() => adapter.scores(x));
+          gaps.scores = relativeGap(scores, reference);
+          // A class the images actually score (random nets leave some classes without any gradient).
+          const classIndex = tf.argMax(reference.sum(0)).dataSync()[0];
+          const fast = adapter.inputGradients!(x, classIndex, null);
+          const slow = onTfjs(() => tf.grad((v: tf.Tensor) => adapter.scores(v as Tensor4D).slice([0, classIndex], [-1, 1]).sum())(x));
+          if (fast) gaps.input = correlationGap(fast, slow);
+          const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
+          const layer = summary.defaultLayer!;
+          const layerFast = adapter.layerGradients!(image, layer, classIndex);
+          const split = onTfjs(() => adapter.split(image, layer));
+          const layerSlow = onTfjs(() => tf.grad((a: tf.Tensor) => split.head(a as Tensor4D).slice([0, classIndex], [-1, 1]).sum())(split.activations));
+          if (layerFast) {
+            gaps.activations = relativeGap(layerFast.activations, split.activations);
+            gaps.layer = correlationGap(layerFast.gradients, layerSlow);
+          }
+        });
+        assert.ok(gaps.scores < 1e-5, `scores: ${gaps.scores}`);
+        if (name === 'mobilenet_v3_small') {
+          // HardSwish has no gradient rule: TF.js differentiates, and the log says why.
+          assert.equal(gaps.input, -1);
+          assert.ok(lines.some((line) => /TF\.js computes the gradient .*HardSwish/.test(line)), lines.join('\n'));
+          return;
+        }
+        assert.ok(gaps.input >= 0 && gaps.input < 1e-4, `input gradient: 1 − r = ${gaps.input}`);
+        assert.ok(gaps.activations >= 0 && gaps.activations < 1e-5, `activations: ${gaps.activations}`);
+        assert.ok(gaps.layer >= 0 && gaps.layer < 1e-4, `layer gradient: 1 − r = ${gaps.layer}`);
+      });
+    });
+  }
+
+  it('reads a layer differentiably (activation maximisation through onnxruntime), guided rule included', async () => {
+    await withModel('resnet18', ({ adapter, summary }, x) => {
+      const layer = summary.layers.filter((l) => l.camCapable)[4].name;
+      const objective = (a: tf.Tensor) => tf.sum(tf.square(a.slice([0, 0, 0, 2], [-1, -1, -1, 1])));
+      for (const rule of [null, 'guided'] as const) {
+        const gap = tf.tidy(() => {
+          const fast = tf.grad((v: tf.Tensor) => objective(adapter.layerOutput(v as Tensor4D, layer, rule)))(x);
+          const slow = onTfjs(() => tf.grad((v: tf.Tensor) => objective(adapter.layerOutput(v as Tensor4D, layer, rule)))(x));
+          return relativeGap(fast, slow);
+        });
+        assert.ok(gap < 1e-4, `${layer}, ${rule ?? 'stock'}: ${gap}`);
+      }
+    });
+  });
+
+  it('exports the random weights of the randomisation check, and the real ones again after', async () => {
+    const model = await loadModel(paths.gapnet);
+    const { adapter } = model;
+    const [h, w, c] = adapter.inputShape;
+    const x = tf.randomUniform([1, h, w, c], -1, 1, 'float32', 6) as Tensor4D;
+    const original = tf.tidy(() => Array.from(adapter.scores(x).dataSync()));
+    const [randomFast, randomSlow] = await adapter.withRandomWeights(['/conv2/Conv'], 3, async () =>
+      tf.tidy(() => [Array.from(adapter.scores(x).dataSync()), onTfjs(() => Array.from(adapter.scores(x).dataSync()))]),
+    );
+    const restored = tf.tidy(() => Array.from(adapter.scores(x).dataSync()));
+    const gap = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+    assert.ok(gap(randomFast, randomSlow) < 1e-4, 'onnxruntime sees the random weights');
+    assert.ok(gap(randomFast, original) > 1e-3, 'the random weights change the scores');
+    assert.ok(gap(restored, original) < 1e-5, 'and the real ones come back');
+    x.dispose();
+    adapter.dispose();
+  });
+});
