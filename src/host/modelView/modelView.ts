@@ -28,9 +28,22 @@ export class ModelTreeProvider implements vscode.TreeDataProvider<OutlineNode> {
     return this.roots;
   }
 
-  /** Describes the configured model again; a newer refresh wins over an older one still loading. */
+  /**
+   * Describes the configured model again; a newer refresh wins over an older one still loading, and an older
+   * one's promise resolves when the newest is done (so callers see the tree as it ends up).
+   */
   async refresh(): Promise<void> {
-    const generation = ++this.generation;
+    this.latest = this.load(++this.generation);
+    let awaited: Promise<void>;
+    do {
+      awaited = this.latest;
+      await awaited;
+    } while (awaited !== this.latest);
+  }
+
+  private latest: Promise<void> = Promise.resolve();
+
+  private async load(generation: number): Promise<void> {
     this.show([{ id: 'loading', label: 'Loading model…', icon: 'loading~spin' }]);
     try {
       const info = await this.engine.describeModel();
