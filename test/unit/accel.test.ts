@@ -137,6 +137,18 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       assert.ok(gaps.gradients < 1e-4, `${layer} gradient: ${gaps.gradients}`);
       assert.ok(gaps.head < 1e-5, `${layer} head: ${gaps.head}`);
     }
+    // Score-CAM's masked batch, built and scored in one onnxruntime run, against the same masks in TF.js.
+    const maskedGap = tf.tidy(() => {
+      const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
+      const maps = tf.randomUniform([5, 4, 4, 1], -1, 2, 'float32', 8) as tf.Tensor4D;
+      const fast = adapter.maskedScores(image, maps);
+      assert.ok(fast, 'the masked batch runs on onnxruntime');
+      const masks = tf.image.resizeBilinear(maps, [13, 13], false, true);
+      const low = tf.min(masks, [1, 2, 3], true);
+      const scaled = masks.sub(low).div(tf.max(masks, [1, 2, 3], true).sub(low).add(1e-8));
+      return relativeGap(fast, onTfjs(() => adapter.scores(image.mul(scaled) as tf.Tensor4D)));
+    });
+    assert.ok(maskedGap < 1e-5, `masked scores: ${maskedGap}`);
     tf.dispose([x, scores, reference]);
     adapter.dispose();
     assert.equal(tf.memory().numTensors, before);

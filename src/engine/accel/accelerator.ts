@@ -19,6 +19,8 @@ import { accelerationLog, ortRuntime, type OrtArray, type OrtSession } from './o
 export const INPUT = 'cnn_lens_image';
 const SEED = 'cnn_lens_seed';
 const GRADIENT = 'cnn_lens_gradient';
+const BASE = 'cnn_lens_base';
+const MAPS = 'cnn_lens_maps';
 
 /**
  * Sessions kept at once (least recently used go first): each holds a copy of the weights, and every target
@@ -107,6 +109,42 @@ export abstract class Accelerator<T> {
       return null;
     }
     return { activations: activations as Tensor4D, gradients: gradients as Tensor4D };
+  }
+
+  /**
+   * Score-CAM's batch in one run: each map [b, mh, mw, 1] upsampled to the input (bilinear, half-pixel
+   * centres, as tf.image.resizeBilinear), min-max scaled to 0..1 on its own, multiplied into the image
+   * [1, h, w, c], and scored: [b, classes]. Building the masked batch in TF.js and copying it over cost more
+   * than scoring it.
+   */
+  maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
+    if (!this.fits(input) || input.shape[0] !== 1) return null;
+    const [, mh, mw] = maps.shape;
+    const session = this.session(`masked:${mh}x${mw}`, () => {
+      const exported = this.exportGraph(['scores']);
+      const { graph } = exported;
+      const [h, w, c] = this.inputShape;
+      const start = graph.nodes.length;
+      graph.removeInput(INPUT);
+      graph.input(BASE, [h, w, c]);
+      graph.input(MAPS, [mh, mw, 1]);
+      const nchw = graph.op('Reshape', [MAPS, graph.ints([0, 1, mh, mw])]);
+      const sizes = graph.op('Concat', [graph.op('Slice', [graph.op('Shape', [MAPS]), graph.ints([0]), graph.ints([1])]), graph.ints([1, h, w])], { axis: 0 });
+      const empty = graph.floats(new Float32Array(0), [0], 'no_scales');
+      const up = graph.op('Resize', [nchw, '', empty, sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
+      const masks = graph.op('Reshape', [up, graph.ints([0, h, w, 1])]);
+      // Opset 18 moved the reduction axes from an attribute to an input.
+      const reduce = (op: string) => (graph.opset >= 18 ? graph.op(op, [masks, graph.ints([1, 2, 3])], { keepdims: 1 }) : graph.op(op, [masks], { axes: [1, 2, 3], keepdims: 1 }));
+      const low = reduce('ReduceMin');
+      const high = reduce('ReduceMax');
+      const scaled = graph.op('Div', [graph.op('Sub', [masks, low]), graph.op('Add', [graph.op('Sub', [high, low]), graph.scalar(1e-8)])]);
+      graph.nodes.push({ op: 'Mul', inputs: [BASE, scaled], outputs: [INPUT], attributes: {} });
+      graph.moveToFront(start);
+      return exported;
+    });
+    if (!session) return null;
+    const [name] = this.outputNames(['scores']);
+    return this.run(session, { [BASE]: input, [MAPS]: maps }, [name])[0] as Tensor2D;
   }
 
   /** The weights changed (the randomisation check): every session is exported again when next needed. */

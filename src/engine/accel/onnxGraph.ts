@@ -57,6 +57,17 @@ export class OnnxGraph {
     return name;
   }
 
+  /** Makes a graph input an internal tensor (nodes added later compute it; see `moveToFront`). */
+  removeInput(name: string): void {
+    const i = this.inputs.findIndex((input) => input.name === name);
+    if (i >= 0) this.inputs.splice(i, 1);
+  }
+
+  /** Moves the nodes added since `count` nodes existed to the front (they compute what the rest reads). */
+  moveToFront(count: number): void {
+    this.nodes.unshift(...this.nodes.splice(count));
+  }
+
   output(name: string): void {
     this.outputs.push(name);
   }

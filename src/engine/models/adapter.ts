@@ -51,6 +51,11 @@ export interface ModelAdapter {
   inputGradients?(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null;
   /** A layer's activations and d score[classIndex] / d activations outside TF.js, or null (as above). */
   layerGradients?(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null;
+  /**
+   * Score-CAM's masked batch scored outside TF.js (onnxruntime): each map [b, mh, mw, 1] upsampled
+   * (bilinear, half-pixel), min-max scaled to 0..1 and multiplied into the one image; null: use TF.js.
+   */
+  maskedScores?(input: Tensor4D, maps: Tensor4D): Tensor2D | null;
   /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
   split(input: Tensor4D, layer: string): SplitModel;
   gapHead(): GapHead | null;

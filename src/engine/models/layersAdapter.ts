@@ -398,6 +398,10 @@ export class LayersAdapter implements ModelAdapter {
     return { activations, scores: this.scoresFrom(values, input.shape[0]), head };
   }
 
+  maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
+    return recordingGradients() ? null : this.accelerator.maskedScores(input, maps);
+  }
+
   inputGradients(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
     return recordingGradients() ? null : this.accelerator.inputGradient(input, classIndex, rule);
   }

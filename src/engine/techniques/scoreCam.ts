@@ -35,6 +35,8 @@ export class ScoreCam extends CamTechnique {
     const scores = channelBatches(request, chosen, Number(parameters.batch), (channels) => {
       // [1, h, w, b] → [b, h, w, 1] → input size, each mask scaled to 0..1 on its own.
       const maps = tf.transpose(tf.gather(activations, channels, 3), [3, 1, 2, 0]) as Tensor4D;
+      const scored = model.maskedScores?.(input, maps);
+      if (scored) return scored.slice([0, classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
       const masks = tf.image.resizeBilinear(maps, [height, width], false, true);
       const min = tf.min(masks, [1, 2, 3], true);
       const max = tf.max(masks, [1, 2, 3], true);

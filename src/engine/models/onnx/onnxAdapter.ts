@@ -192,6 +192,10 @@ export class OnnxAdapter implements ModelAdapter {
     });
   }
 
+  maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
+    return recordingGradients() ? null : (this.accelerator?.maskedScores(input, maps) ?? null);
+  }
+
   inputGradients(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
     return recordingGradients() ? null : (this.accelerator?.inputGradient(input, classIndex, rule) ?? null);
   }
