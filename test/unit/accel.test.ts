@@ -15,6 +15,7 @@ import type { ReluRule } from '../../src/engine/models/reluRules';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { tf, tfl } from '../../src/engine/tf';
 import { fixture, requireFixtures } from './helpers/fixtures';
+import { onTfjs, relativeGap } from './helpers/acceleration';
 import { noiseImage } from './helpers/tinyModels';
 
 type Sym = tfl.SymbolicTensor;
@@ -75,20 +76,6 @@ function forwardModel(): tfl.LayersModel {
   const both = tfl.layers.concatenate().apply([flat, maxed]) as Sym;
   const out = tfl.layers.dense({ units: 3, kernelInitializer: init() }).apply(both) as Sym;
   return tfl.model({ inputs: input, outputs: out });
-}
-
-/** max |a − b| ÷ max |b|, so gaps read as a fraction of the reference's scale. */
-function relativeGap(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0] / Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-12));
-}
-
-function onTfjs<T>(run: () => T): T {
-  setAcceleration('off');
-  try {
-    return run();
-  } finally {
-    setAcceleration('auto');
-  }
 }
 
 describe('onnxruntime acceleration (exported layers models)', function () {

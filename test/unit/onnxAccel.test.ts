@@ -9,14 +9,10 @@ import { defaultAcceleration, setAcceleration } from '../../src/engine/accel/ort
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { tf } from '../../src/engine/tf';
+import { onTfjs, relativeGap } from './helpers/acceleration';
 import { onnxTestModels } from './helpers/onnxModels';
 
 const MODELS = ['gapnet', 'mobilenet_v2', 'mobilenet_v2_bn', 'resnet18', 'squeezenet1_1', 'mobilenet_v3_small'];
-
-/** max |a − b| ÷ max |b|. */
-function relativeGap(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0] / Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-30));
-}
 
 /**
  * 1 − Pearson's r. Gradients of deep random nets differ where a rectifier's input sits within rounding of 0
@@ -24,15 +20,6 @@ function relativeGap(a: tf.Tensor, b: tf.Tensor): number {
  */
 function correlationGap(a: tf.Tensor, b: tf.Tensor): number {
   return Math.max(0, 1 - pearson(a.dataSync(), b.dataSync()));
-}
-
-function onTfjs<T>(run: () => T): T {
-  setAcceleration('off');
-  try {
-    return run();
-  } finally {
-    setAcceleration('auto');
-  }
 }
 
 describe('ONNX files on onnxruntime (exported back from the imported graph)', function () {
