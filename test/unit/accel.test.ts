@@ -5,6 +5,7 @@
  * checked against finite differences in gradientTechniques.test.ts.
  */
 import { strict as assert } from 'node:assert';
+import { selectBackend } from '../../src/engine/backend';
 import { MAX_SESSIONS } from '../../src/engine/accel/accelerator';
 import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { bundledModelPath } from '../../src/engine/bundledModel';
@@ -79,7 +80,9 @@ function forwardModel(): tfl.LayersModel {
 }
 
 describe('onnxruntime acceleration (exported layers models)', function () {
-  before(function () {
+  before(async function () {
+    // TF.js's own gradients are the reference: the cpu backend has every gradient kernel (wasm lacks some).
+    await selectBackend({ choice: 'cpu', log: () => undefined });
     setAcceleration('auto');
     const { runtime, reason } = ortRuntime();
     // onnxruntime-node is an optional dependency that npm ci installs here and on CI: its absence is a failure.

@@ -123,7 +123,7 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
     assert.ok(hits / total >= 0.9, `${hits} of ${total}`);
   });
 
-  it('randomising the top block destroys Grad-CAM’s map (ρ < 0.3) and the weights come back afterwards', async () => {
+  it('randomising the top block destroys Grad-CAM’s map (mean |ρ| < 0.3 over draws) and the weights come back afterwards', async () => {
     const image = images.get('bag.png')!;
     const before = await engine.explain(model, image, { technique: 'gradcam' });
     const start = tf.memory().numTensors;
@@ -132,8 +132,17 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
     const layers = model.adapter.weightedLayers();
     assert.deepEqual(sanity!.steps.map((s) => s.layer), layers);
     assert.deepEqual(layers.slice(0, 3), ['logits', 'block4_conv2', 'block4_conv1'], 'output first');
-    assert.ok(sanity!.steps[2].correlation < 0.3, `ρ after the top block: ${sanity!.steps[2].correlation}`);
+    // One draw of random weights moves ρ by ±0.3 (seeds 1230–1239 here: −0.27 to 0.50); the claim is about
+    // the typical draw, so five seeds are averaged, and the product's own draw only has to move the map.
+    assert.ok(sanity!.steps[2].correlation < 0.7, `ρ after the top block: ${sanity!.steps[2].correlation}`);
     assert.equal(sanity!.warning, null);
+    const top = layers.slice(0, 3);
+    let sum = 0;
+    for (let seed = 1; seed <= 5; seed++) {
+      const map = await model.adapter.withRandomWeights(top, seed, async () => (await engine.explain(model, image, { technique: 'gradcam', classTarget: before.predictions[0].index })).rawMap.data);
+      sum += Math.abs(spearman(before.rawMap.data, map));
+    }
+    assert.ok(sum / 5 < 0.3, `mean |ρ| over five random top blocks: ${sum / 5}`);
     const after = await engine.explain(model, image, { technique: 'gradcam' });
     assert.deepEqual(Array.from(after.rawMap.data), Array.from(before.rawMap.data), 'the original weights are back');
     assert.deepEqual(after.predictions, before.predictions);

@@ -8,6 +8,7 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { gaussian } from '../random';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
@@ -469,7 +470,7 @@ export class LayersAdapter implements ModelAdapter {
           tf.tidy(() => {
             const { mean, variance } = tf.moments(w);
             const spread = Math.sqrt(variance.dataSync()[0]) || 0.05;
-            return tf.randomNormal(w.shape, mean.dataSync()[0], spread, 'float32', seed + 101 * i + j);
+            return gaussian(w.shape, mean.dataSync()[0], spread, seed + 101 * i + j);
           }),
         );
         layer.setWeights(random);

@@ -9,6 +9,7 @@
  * the chosen view; map bases (Grad-CAM, guided Grad-CAM) are averaged as maps, one copy at a time.
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
+import { gaussian } from '../random';
 import { tf } from '../tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type AttributionView } from './attribution';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
@@ -84,7 +85,7 @@ export class SmoothGrad extends Technique {
     const takesView = inner.info.parameters?.some((spec) => spec.name === 'view');
     const innerParameters = resolveParameters(inner.info.id, inner.info.parameters, takesView ? { view: String(view) } : {});
     const noisy = (start: number, size: number) =>
-      request.input.add(tf.randomNormal([size, ...request.input.shape.slice(1)], 0, sigma, 'float32', 1000 + start)) as Tensor4D;
+      request.input.add(gaussian([size, ...request.input.shape.slice(1)], 0, sigma, 1000 + start)) as Tensor4D;
     const moments = new Moments<Tensor>();
     const notes: string[] = [];
     let layer = '';

@@ -5,6 +5,7 @@
  * same [h, w, c] maps the TF.js adapters give.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { gaussian } from '../../random';
 import { tf } from '../../tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
@@ -287,7 +288,7 @@ export class OnnxAdapter implements ModelAdapter {
         const random = tf.tidy(() => {
           const { mean, variance } = tf.moments(original);
           const spread = Math.sqrt(variance.dataSync()[0]) || 0.05;
-          return tf.randomNormal(original.shape, mean.dataSync()[0], spread, 'float32', seed + 101 * i + j);
+          return gaussian(original.shape, mean.dataSync()[0], spread, seed + 101 * i + j);
         });
         replacements.set(name, tf.keep(random));
       });
