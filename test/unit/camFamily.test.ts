@@ -6,7 +6,7 @@ import { firstComponentMap, topEigenvector } from '../../src/engine/techniques/e
 import { tf } from '../../src/engine/tf';
 import type { Preview, RgbaImage } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
-import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { noiseImage, saveModel, setWeights, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 const quiet = () => undefined;
 const SIZE = 6;
@@ -110,6 +110,39 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const chosenWeights = softmax(top2.map((k) => scores[k]));
       const weights = Array.from({ length: c }, (_, k) => (top2.includes(k) ? chosenWeights[top2.indexOf(k)] : 0));
       assertClose((await run('scorecam', { channels: 2 })).rawMap.data, weightedMap(weights), 'faster scorecam', 1e-4);
+    });
+
+    it('Score-CAM scores each distinct map once: a duplicated and a dead channel cost no extra passes and change nothing', async () => {
+      const model = twoConvGapModel(3, SIZE);
+      const conv = model.getLayer('conv_a');
+      const [kernel, bias] = conv.getWeights().map((w) => Array.from(w.dataSync()));
+      // Kernel [3, 3, 3, 4] (filters last): filter 1 copies filter 0; filter 3 never fires (bias −100).
+      for (let i = 0; i < kernel.length; i += 4) kernel[i + 1] = kernel[i];
+      bias[1] = bias[0];
+      bias[3] = -100;
+      setWeights(conv, [kernel, bias]);
+      const doctored = await engine.loadModel(await saveModel(model, tempDir(), { preprocess: 'zero-one' }));
+      model.dispose();
+      const maps = tf.tidy(() => rows(doctored.adapter.split(input, 'conv_a').activations));
+      const distinctMaps = new Set([0, 1, 2, 3].map((k) => maps.map((row) => row[k]).join())).size;
+      assert.ok(distinctMaps <= 3, 'channels 0 and 1 have the same map');
+      const scoreOf = (k: number) =>
+        tf.tidy(() => {
+          const { activations } = doctored.adapter.split(input, 'conv_a');
+          const mask = tf.image.resizeBilinear(activations.slice([0, 0, 0, k], [1, -1, -1, 1]) as tf.Tensor4D, [SIZE, SIZE], false, true);
+          const scaled = mask.sub(mask.min()).div(mask.max().sub(mask.min()).add(1e-8));
+          return doctored.adapter.scores(input.mul(scaled) as tf.Tensor4D).dataSync()[classIndex];
+        });
+      const scores = [0, 1, 2, 3].map(scoreOf);
+      const top = Math.max(...scores);
+      const total = scores.reduce((sum, v) => sum + Math.exp(v - top), 0);
+      const expected = maps.map((a) => relu(a.reduce((sum, v, k) => sum + (v * Math.exp(scores[k] - top)) / total, 0)));
+      // One batch per masked image: the progress counts the images scored.
+      const details: string[] = [];
+      const request = { technique: 'scorecam', classTarget: classIndex, layer: 'conv_a', parameters: { channels: 0, batch: 1 } };
+      const explanation = await engine.explain(doctored, image, request, undefined, { intervalMs: 0, onPreview: (p) => details.push(p.detail) });
+      assertClose(explanation.rawMap.data, expected, 'scorecam with repeated maps', 1e-4);
+      assert.equal(details.at(-1), `channel ${distinctMaps - 1} of ${distinctMaps}`, 'one masked image per distinct map');
     });
 
     it('Ablation-CAM: each weight is the relative score drop with that channel zeroed', async () => {

@@ -54,11 +54,11 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
   }
 
   for (const name of MODELS) {
-    it(`${name}: scores (1e-5) and the input and default layer's gradients (r > 0.9999) as the TF.js executor's`, async () => {
+    it(`${name}: scores and Score-CAM's masked batch (1e-5) and the input and default layer's gradients (r > 0.9999) as the TF.js executor's`, async () => {
       lines.length = 0;
       await withModel(name, ({ adapter, summary }, x) => {
         // Gaps as plain numbers (tidy keeps tensors only); -1 where onnxruntime did not run it.
-        const gaps = { scores: 0, input: -1, activations: -1, layer: -1 };
+        const gaps = { scores: 0, input: -1, activations: -1, layer: -1, masked: -1 };
         tf.tidy(() => {
           const scores = adapter.scores(x);
           const reference = onTfjs(() => adapter.scores(x));
@@ -77,8 +77,16 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
             gaps.activations = relativeGap(layerFast.activations, split.activations);
             gaps.layer = correlationGap(layerFast.gradients, layerSlow);
           }
+          // Score-CAM's masked batch (masks built and applied inside the graph) against the same masks in TF.js.
+          const maps = tf.randomUniform([3, 5, 5, 1], -1, 2, 'float32', 8) as Tensor4D;
+          const maskedFast = adapter.maskedScores!(image, maps);
+          const masks = tf.image.resizeBilinear(maps, [image.shape[1], image.shape[2]], false, true);
+          const low = tf.min(masks, [1, 2, 3], true);
+          const scaled = masks.sub(low).div(tf.max(masks, [1, 2, 3], true).sub(low).add(1e-8));
+          if (maskedFast) gaps.masked = relativeGap(maskedFast, onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D)));
         });
         assert.ok(gaps.scores < 1e-5, `scores: ${gaps.scores}`);
+        assert.ok(gaps.masked >= 0 && gaps.masked < 1e-5, `masked scores: ${gaps.masked}`);
         if (name === 'mobilenet_v3_small') {
           // HardSwish has no gradient rule: TF.js differentiates, and the log says why.
           assert.equal(gaps.input, -1);
