@@ -64,7 +64,11 @@ export class OrtRuntime {
     const native = new this.binding.binding.InferenceSession();
     // Copy: the binding reads the bytes during loadModel only, but must not see a view into a shared pool.
     const bytes = model.slice();
-    native.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { graphOptimizationLevel: 'all', intraOpNumThreads: this.threads, executionMode: 'sequential' });
+    // Each session has its own thread pool, whose threads spin after a run: the next run of another session
+    // (integrated gradients' gradient and score sessions) then shared the second core with them, 1.6× slower
+    // on the bundled model. Spinning stops when a run ends; within a run, between ops, it still spins.
+    const extra = { session: { force_spinning_stop: '1' } };
+    native.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { graphOptimizationLevel: 'all', intraOpNumThreads: this.threads, executionMode: 'sequential', extra });
     return new OrtSession(native, this.makeTensor);
   }
 }
