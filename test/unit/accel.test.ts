@@ -38,8 +38,8 @@ function bn(init: () => Initializer) {
 
 /**
  * Every op with a gradient rule: strided and valid convolutions, a depthwise one with a multiplier,
- * batch norm, ReLU/ReLU6/LeakyReLU/sigmoid/tanh, zero padding, overlapping max pooling with 'same'
- * padding, a residual Add, Concatenate, a Multiply of two computed tensors, GAP and a softmax Dense.
+ * batch norm, ReLU/ReLU6/LeakyReLU/sigmoid/tanh, zero padding, max pooling with 'same' padding (overlapping
+ * windows, and windows that do not overlap), a residual Add, Concatenate, a Multiply of two computed tensors, GAP and a softmax Dense.
  */
 function gradientModel(): tfl.LayersModel {
   const init = seeded();
@@ -56,7 +56,9 @@ function gradientModel(): tfl.LayersModel {
   const gated = tfl.layers.multiply().apply([residual, gate]) as Sym;
   const joined = tfl.layers.concatenate().apply([gated, residual]) as Sym;
   const features = tfl.layers.conv2d({ filters: 8, kernelSize: 1, activation: 'relu', kernelInitializer: init(), biasInitializer: init(), name: 'features' }).apply(joined) as Sym;
-  const pooled = tfl.layers.globalAveragePooling2d({}).apply(features) as Sym;
+  // Windows that do not overlap, padded at the bottom ('same' on 3 rows): the MaxUnpool route.
+  const halved = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(features) as Sym;
+  const pooled = tfl.layers.globalAveragePooling2d({}).apply(halved) as Sym;
   const out = tfl.layers.dense({ units: 5, activation: 'softmax', kernelInitializer: init(), name: 'scores' }).apply(pooled) as Sym;
   return tfl.model({ inputs: input, outputs: out });
 }

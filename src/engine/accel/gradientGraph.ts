@@ -202,10 +202,21 @@ function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: {
   return g.op('Conv', [dy, g.floats(flipped, [group * perGroupIn, perGroupOut, kh, kw], 'W_flipped')], attributes, g.shapeOf(node.inputs[0]));
 }
 
-/** Routes each pooled gradient to the input cell that won (ties: the one MaxPool reports), summing overlaps. */
+/**
+ * Routes each pooled gradient to the input cell that won (ties: the one MaxPool reports). Windows that do not
+ * overlap send at most one gradient to a cell: MaxUnpool places them (half the time of the general scatter,
+ * which sums overlaps).
+ */
 function maxPoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
   const [x] = node.inputs;
   const [, indices] = g.node('MaxPool', [x], node.attributes, undefined, 2);
+  const kernel = node.attributes.kernel_shape as number[];
+  const strides = (node.attributes.strides as number[] | undefined) ?? kernel.map(() => 1);
+  const dilated = (node.attributes.dilations as number[] | undefined)?.some((d) => d !== 1) ?? false;
+  if (!dilated && kernel.every((k, i) => strides[i] >= k)) {
+    const { kernel_shape, strides: s, pads } = node.attributes;
+    return g.op('MaxUnpool', [dy, indices, g.op('Shape', [x])], { kernel_shape, strides: s ?? strides, ...(pads ? { pads } : {}) }, g.shapeOf(x));
+  }
   const flat = g.ints([-1]);
   const zeros = g.op('ConstantOfShape', [g.op('Reshape', [g.op('Size', [x]), flat])]);
   const scattered = g.op('ScatterElements', [zeros, g.op('Reshape', [indices, flat]), g.op('Reshape', [dy, flat])], { axis: 0, reduction: 'add' });
