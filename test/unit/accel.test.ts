@@ -220,9 +220,33 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const scores = adapter.scores(x);
     const reference = onTfjs(() => adapter.scores(x));
     assert.ok(relativeGap(scores, reference) < 1e-5, `scores: ${relativeGap(scores, reference)}`);
-    assert.equal(adapter.inputGradients(x, 0, null), null, 'no gradient rule for average pooling: TF.js differentiates');
-    assert.ok(lines.some((line) => /TF\.js computes the gradient .*no gradient rule for (GlobalMaxPool|AveragePool)/.test(line)), lines.join('\n'));
+    assert.equal(adapter.inputGradients(x, 0, null), null, 'no gradient rule for global max pooling: TF.js differentiates');
+    assert.ok(lines.some((line) => /TF\.js computes the gradient .*no gradient rule for GlobalMaxPool/.test(line)), lines.join('\n'));
     tf.dispose([x, scores, reference]);
+    adapter.dispose();
+  });
+
+  it(`differentiates average pooling exactly, padded borders averaging fewer cells (tfjs's own gradient counts the padding)`, () => {
+    // Linear in the input: the gradient is f(eᵢ) − f(0) for each cell, exactly.
+    const init = seeded();
+    const input = tfl.input({ shape: [5, 5, 2] });
+    const pooled = tfl.layers.averagePooling2d({ poolSize: 2, strides: 1, padding: 'same' }).apply(input) as Sym;
+    const strided = tfl.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(pooled) as Sym;
+    const flat = tfl.layers.flatten().apply(strided) as Sym;
+    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3, kernelInitializer: init(), name: 'scores' }).apply(flat) as Sym });
+    const adapter = new LayersAdapter(model);
+    const before = tf.memory().numTensors;
+    const [expected, actual] = tf.tidy(() => {
+      const basis = tf.concat([tf.zeros([1, 50]), tf.eye(50)]).reshape([51, 5, 5, 2]) as tf.Tensor4D;
+      const scores = onTfjs(() => adapter.scores(basis)).slice([0, 1], [-1, 1]).reshape([51]);
+      const differences = scores.slice(1).sub(scores.slice(0, 1));
+      const gradient = adapter.inputGradients(tf.randomUniform([1, 5, 5, 2], -1, 1, 'float32', 3) as tf.Tensor4D, 1, null);
+      assert.ok(gradient, 'average pooling has a gradient rule');
+      return [Array.from(differences.dataSync()), Array.from(gradient.dataSync())];
+    });
+    const scale = Math.max(...expected.map(Math.abs));
+    expected.forEach((e, i) => assert.ok(Math.abs(actual[i] - e) < 1e-5 * scale, `cell ${i}: ${actual[i]} vs ${e}`));
+    assert.equal(tf.memory().numTensors, before);
     adapter.dispose();
   });
 

@@ -8,7 +8,9 @@
 import type { Tensor, Tensor1D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Padding } from '../models/inputGradOps';
-import { OnnxGraph } from './onnxGraph';
+import { LayoutWriter, onnxKernel, UnsupportedLayerError, type GraphValue } from './layoutWriter';
+
+export { UnsupportedLayerError, type GraphValue } from './layoutWriter';
 
 type Layer = LayersModel['layers'][number];
 
@@ -27,24 +29,7 @@ export interface ExportContext {
   linearOnly: ExportStep | null;
 }
 
-export class UnsupportedLayerError extends Error {}
-
-/** A tensor of the layers model inside the graph. `shape` is TF.js's (channels-last), without the batch. */
-export interface GraphValue {
-  name: string;
-  layout: 'nchw' | 'plain';
-  shape: number[];
-}
-
 const IDENTITY_LAYERS = new Set(['Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout', 'InputLayer']);
-
-/** Leading and trailing padding TF's 'same' adds along one axis. */
-export function samePads(size: number, kernel: number, stride: number, dilation: number): [number, number] {
-  const effective = (kernel - 1) * dilation + 1;
-  const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + effective - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
-}
 
 function pair(value: unknown, fallback: number): [number, number] {
   if (Array.isArray(value)) return [Number(value[0]), Number(value[1] ?? value[0])];
@@ -57,14 +42,14 @@ function outputShapeOf(layer: Layer): number[] {
   return shape.slice(1).map((d) => d ?? -1);
 }
 
-export class LayersExporter {
-  readonly graph = new OnnxGraph();
+export class LayersExporter extends LayoutWriter {
   private readonly values = new Map<number, GraphValue>();
   /** Convolutions' and dense layers' outputs before their own activation (what "before the rectifier" reads). */
   private readonly linearValues = new Map<number, GraphValue>();
-  private readonly transposed = new Map<string, string>();
 
-  constructor(private readonly context: ExportContext) {}
+  constructor(private readonly context: ExportContext) {
+    super();
+  }
 
   /** A graph input holding the layers-model tensor `id` (channels-last, as TF.js feeds it). */
   addInput(id: number, name: string, shape: number[]): void {
@@ -75,29 +60,6 @@ export class LayersExporter {
     const value = this.values.get(id);
     if (!value) throw new UnsupportedLayerError(`tensor ${id} is not computed by the exported steps`);
     return value;
-  }
-
-  /** The tensor in TF.js's own layout (what callers feed and read). */
-  plain(value: GraphValue): string {
-    if (value.layout === 'plain') return value.name;
-    return this.transpose(value.name, [0, 2, 3, 1], value.shape);
-  }
-
-  nchw(value: GraphValue): string {
-    if (value.layout === 'nchw') return value.name;
-    if (value.shape.length !== 3) throw new UnsupportedLayerError(`a ${value.shape.length}-D tensor where an image-shaped one is needed`);
-    const [h, w, c] = value.shape;
-    return this.transpose(value.name, [0, 3, 1, 2], [c, h, w]);
-  }
-
-  private transpose(name: string, perm: number[], shape: number[]): string {
-    const key = `${name}:${perm.join('')}`;
-    let out = this.transposed.get(key);
-    if (!out) {
-      out = this.graph.op('Transpose', [name], { perm }, shape);
-      this.transposed.set(key, out);
-    }
-    return out;
   }
 
   /** Exports the steps in order; each must have all its inputs computed by then. */
@@ -204,18 +166,8 @@ export class LayersExporter {
     if (dataFormat === 'channelsFirst') throw new UnsupportedLayerError('channels-first data');
     const [kernel, bias] = layer.getWeights() as [Tensor, Tensor | undefined];
     const [kh, kw, cin, last] = kernel.shape as number[];
-    const source = kernel.dataSync() as Float32Array;
     const outChannels = depthwise ? cin * last : last;
-    // TF: [kh, kw, in, out] (depthwise: [kh, kw, in, multiplier]) → ONNX: [out, in / group, kh, kw].
-    const weights = new Float32Array(source.length);
-    for (let y = 0; y < kh; y++)
-      for (let xx = 0; xx < kw; xx++)
-        for (let i = 0; i < cin; i++)
-          for (let o = 0; o < last; o++) {
-            const from = ((y * kw + xx) * cin + i) * last + o;
-            const to = depthwise ? ((i * last + o) * kh + y) * kw + xx : ((o * cin + i) * kh + y) * kw + xx;
-            weights[to] = source[from];
-          }
+    const weights = onnxKernel(kernel.dataSync() as Float32Array, [kh, kw, cin, last], depthwise);
     const [h, w] = x.shape;
     const pads = this.padsFor(padding, [h, w], [kh, kw], strides, dilationRate);
     const inputs = [this.nchw(x), this.graph.floats(weights, [outChannels, depthwise ? 1 : cin, kh, kw], 'W')];
@@ -223,15 +175,6 @@ export class LayersExporter {
     const [oh, ow] = shape;
     const name = this.graph.op('Conv', inputs, { kernel_shape: [kh, kw], strides, dilations: dilationRate, pads, group: depthwise ? cin : 1 }, [outChannels, oh, ow]);
     return { name, layout: 'nchw', shape };
-  }
-
-  /** ONNX pads [top, left, bottom, right] for TF's padding of an [h, w] input. */
-  private padsFor(padding: Padding, [h, w]: number[], [kh, kw]: number[], strides: [number, number], dilations: [number, number]): number[] {
-    if (Array.isArray(padding)) return [padding[1][0], padding[2][0], padding[1][1], padding[2][1]];
-    if (padding === 'valid') return [0, 0, 0, 0];
-    const [top, bottom] = samePads(h, kh, strides[0], dilations[0]);
-    const [left, right] = samePads(w, kw, strides[1], dilations[1]);
-    return [top, left, bottom, right];
   }
 
   private dense(layer: Layer, x: GraphValue, shape: number[]): GraphValue {

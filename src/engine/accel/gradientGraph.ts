@@ -129,12 +129,19 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       accumulate(a, g.op('Mul', [dy, b], {}, shape));
       return accumulate(b, g.op('Mul', [dy, a], {}, shape));
     }
+    case 'Div': {
+      const [a, b] = node.inputs;
+      if (!g.isConstant(b)) throw new UnsupportedLayerError('no gradient rule for a division by a computed tensor');
+      return accumulate(a, g.op('Div', [dy, b], {}, shape));
+    }
     case 'GlobalAveragePool': {
       const [, h, w] = g.shapeOf(x);
       return accumulate(x, g.op('Expand', [g.op('Mul', [dy, g.scalar(1 / (h * w))]), g.op('Shape', [x])], {}, shape));
     }
     case 'MaxPool':
       return accumulate(x, maxPoolInputGradient(g, node, dy));
+    case 'AveragePool':
+      return accumulate(x, averagePoolInputGradient(g, node, dy));
     case 'Pad': {
       const pads = padsOf(g, node);
       const [, h, w] = g.shapeOf(x);
@@ -165,17 +172,49 @@ function convInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
   const unitStride = (node.attributes.strides as number[]).every((s) => s === 1) && (node.attributes.dilations as number[]).every((d) => d === 1);
   const constantKernel = g.constantValue(weights);
   if (unitStride && constantKernel) return flippedConvolution(g, node, dy, constantKernel);
-  const [, inH, inW] = g.shapeOf(x);
+  const geometry = { kernel: node.attributes.kernel_shape as number[], strides: node.attributes.strides as number[], dilations: node.attributes.dilations as number[], pads: node.attributes.pads as number[] };
+  return transposedConvolution(g, node, dy, weights, geometry, node.attributes.group as number);
+}
+
+interface WindowGeometry {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  pads: number[];
+}
+
+/** The transposed convolution of `dy` that undoes the geometry of `node` (back to its input's shape). */
+function transposedConvolution(g: OnnxGraph, node: GraphNode, dy: string, weights: string, { kernel, strides, dilations, pads }: WindowGeometry, group: number): string {
+  const [, inH, inW] = g.shapeOf(node.inputs[0]);
   const [, outH, outW] = g.shapeOf(node.outputs[0]);
-  const kernel = node.attributes.kernel_shape as number[];
-  const strides = node.attributes.strides as number[];
-  const dilations = node.attributes.dilations as number[];
-  const pads = node.attributes.pads as number[];
   // Rows (columns) the forward stride skipped at the end come back as output padding.
   const extent = (i: number, out: number) => strides[i] * (out - 1) + (kernel[i] - 1) * dilations[i] + 1 - pads[i] - pads[i + 2];
   const outputPadding = [inH - extent(0, outH), inW - extent(1, outW)];
-  const attributes = { kernel_shape: kernel, strides, dilations, pads, group: node.attributes.group as number, output_padding: outputPadding };
-  return g.op('ConvTranspose', [dy, weights], attributes, g.shapeOf(x));
+  const attributes = { kernel_shape: kernel, strides, dilations, pads, group, output_padding: outputPadding };
+  return g.op('ConvTranspose', [dy, weights], attributes, g.shapeOf(node.inputs[0]));
+}
+
+/**
+ * Each pooled gradient spread evenly over its window: divided by the cells the window averaged (padding
+ * left out unless counted), then a transposed convolution with a kernel of ones per channel.
+ */
+function averagePoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
+  const kernel = node.attributes.kernel_shape as number[];
+  const strides = (node.attributes.strides as number[] | undefined) ?? kernel.map(() => 1);
+  const pads = (node.attributes.pads as number[] | undefined) ?? [0, 0, 0, 0];
+  if (node.attributes.ceil_mode || kernel.length !== 2) throw new UnsupportedLayerError('no gradient rule for this AveragePool');
+  const [c, inH, inW] = g.shapeOf(node.inputs[0]);
+  const [, outH, outW] = g.shapeOf(node.outputs[0]);
+  const covered = (out: number, axis: number, size: number) => {
+    const start = out * strides[axis] - pads[axis];
+    return Math.min(start + kernel[axis], size) - Math.max(start, 0);
+  };
+  const share = new Float32Array(outH * outW);
+  for (let i = 0; i < outH; i++)
+    for (let j = 0; j < outW; j++) share[i * outW + j] = 1 / (node.attributes.count_include_pad ? kernel[0] * kernel[1] : covered(i, 0, inH) * covered(j, 1, inW));
+  const scaled = g.op('Mul', [dy, g.floats(share, [1, 1, outH, outW], 'pool_share')]);
+  const ones = g.floats(new Float32Array(c * kernel[0] * kernel[1]).fill(1), [c, 1, kernel[0], kernel[1]], 'pool_ones');
+  return transposedConvolution(g, node, scaled, ones, { kernel, strides, dilations: [1, 1], pads }, c);
 }
 
 function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: { dims: number[]; data: Float32Array }): string {

@@ -6,20 +6,21 @@
  */
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
+import type { TfNode } from '../accel/exportGraphModel';
+import { UnsupportedLayerError } from '../accel/layoutWriter';
+import { GraphModelAccelerator } from '../accel/graphModelAccelerator';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
-
-interface NodeDef {
-  name: string;
-  op: string;
-  input?: string[];
-}
+import { recordingGradients } from './inferencePlan';
 
 const RECTIFIER_OPS = new Set(['Relu', 'Relu6', 'LeakyRelu']);
 
 /** Bookkeeping ops that are not worth listing as layers. */
 const HIDDEN_OPS = new Set(['Const', 'Placeholder', 'Identity', 'NoOp', 'Shape', 'StridedSlice', 'Pack', 'Squeeze']);
+
+/** Ops without an output worth a shape (the export reads constants from the weights instead). */
+const UNPROBED_OPS = new Set(['Const', 'Placeholder', 'NoOp']);
 
 export class GraphAdapter implements ModelAdapter {
   readonly format = 'graph' as const;
@@ -33,8 +34,9 @@ export class GraphAdapter implements ModelAdapter {
   private readonly scoreNode: string;
 
   private readonly nodeInputs: Map<string, string[]>;
+  private readonly accelerator: GraphModelAccelerator;
 
-  constructor(private readonly model: GraphModel, nodes: NodeDef[]) {
+  constructor(private readonly model: GraphModel, nodes: TfNode[]) {
     if (model.inputs.length !== 1) throw new Error(`The graph has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
     const input = model.inputs[0];
     const shape = input.shape ?? [];
@@ -54,7 +56,13 @@ export class GraphAdapter implements ModelAdapter {
     this.hasLogits = outputNode?.op !== 'Sigmoid';
 
     const listed = nodes.filter((node) => !HIDDEN_OPS.has(node.op) && node.name !== this.inputName);
-    const shapes = this.probeShapes(listed.map((node) => node.name));
+    // Every node's shape, for the export; the listed ones alone where some node cannot be fetched.
+    let shapes: Map<string, number[]>;
+    try {
+      shapes = this.probeShapes(nodes.filter((node) => !UNPROBED_OPS.has(node.op)).map((node) => node.name));
+    } catch {
+      shapes = this.probeShapes(listed.map((node) => node.name));
+    }
     const constShapes = this.constShapes(nodes);
     const constOf = (input: string) => constShapes.get(input.replace(/:\d+$/, ''));
     this.layers = listed
@@ -68,6 +76,25 @@ export class GraphAdapter implements ModelAdapter {
     const scores = shapes.get(this.scoreNode);
     this.numClasses = scores ? scores.slice(1).reduce((a: number, b) => a * (b ?? 1), 1) : 0;
     if (!this.numClasses) throw new Error(`Could not read the class count from node "${this.scoreNode}".`);
+    const weights = this.model.weights as Record<string, Tensor[]>;
+    this.accelerator = new GraphModelAccelerator(
+      {
+        nodes: byName,
+        inputName: this.inputName,
+        inputShape: this.inputShape,
+        constant: (name) => {
+          const tensor = byName.get(name)?.op === 'Const' ? weights[name]?.[0] : undefined;
+          return tensor && (tensor.dtype === 'float32' || tensor.dtype === 'int32') ? { data: tensor.dataSync() as Float32Array | Int32Array, shape: tensor.shape } : null;
+        },
+        shapeOf: (name) => {
+          const shape = shapes.get(name);
+          if (!shape) throw new UnsupportedLayerError(`no shape for node "${name}"`);
+          return shape.slice(1);
+        },
+      },
+      this.scoreNode,
+      this.numClasses,
+    );
   }
 
   /** Output shapes are not stored in graph models: run one zero image and read them. */
@@ -82,7 +109,7 @@ export class GraphAdapter implements ModelAdapter {
     return shapes;
   }
 
-  private constShapes(nodes: NodeDef[]): Map<string, number[]> {
+  private constShapes(nodes: TfNode[]): Map<string, number[]> {
     const shapes = new Map<string, number[]>();
     const weights = (this.model as unknown as { weights: Record<string, Tensor[]> }).weights ?? {};
     for (const node of nodes) {
@@ -92,6 +119,8 @@ export class GraphAdapter implements ModelAdapter {
   }
 
   scores(input: Tensor4D): Tensor2D {
+    const fast = this.accelerator.output(input, 'scores', null, recordingGradients());
+    if (fast) return fast as Tensor2D;
     return tf.tidy(() => {
       const out = this.model.execute({ [this.inputName]: input }, this.scoreNode) as Tensor;
       return out.reshape([input.shape[0], -1]) as Tensor2D;
@@ -102,7 +131,7 @@ export class GraphAdapter implements ModelAdapter {
     const info = this.layers.find((l) => l.name === layer);
     if (!info) throw new Error(`The graph has no node named "${layer}".`);
     const node = beforeRectifier && RECTIFIER_OPS.has(info.kind) ? (this.nodeInputs.get(layer)?.[0] ?? layer) : layer;
-    const output = this.model.execute({ [this.inputName]: input }, node) as Tensor;
+    const output = this.accelerator.output(input, node, null, recordingGradients()) ?? (this.model.execute({ [this.inputName]: input }, node) as Tensor);
     if (output.rank !== 4) throw new Error(`Node "${layer}" has a ${output.rank}-D output; a spatial (4-D) node is needed.`);
     return output as Tensor4D;
   }
@@ -117,6 +146,19 @@ export class GraphAdapter implements ModelAdapter {
       return out.reshape([replaced.shape[0], -1]) as Tensor2D;
     };
     return { activations: activations as Tensor4D, scores: scores.reshape([input.shape[0], -1]) as Tensor2D, head };
+  }
+
+  inputGradients(input: Tensor4D, classIndex: number): Tensor4D | null {
+    return recordingGradients() ? null : this.accelerator.inputGradient(input, classIndex, null);
+  }
+
+  layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
+    if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
+    return recordingGradients() ? null : this.accelerator.layerGradient(input, layer, classIndex);
+  }
+
+  maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
+    return recordingGradients() ? null : this.accelerator.maskedScores(input, maps);
   }
 
   gapHead(): GapHead | null {
@@ -142,6 +184,7 @@ export class GraphAdapter implements ModelAdapter {
   }
 
   dispose(): void {
+    this.accelerator.dispose();
     this.model.dispose();
   }
 }

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 import { tf, tfc, tfl } from '../tf';
 import { defaultCamLayer, type ModelAdapter } from './adapter';
+import type { TfNode } from '../accel/exportGraphModel';
 import { GraphAdapter } from './graphAdapter';
 import { LayersAdapter } from './layersAdapter';
 import { fitLabels, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
@@ -28,7 +29,7 @@ const TFJS_ADAPTERS: Record<ModelFiles['format'], AdapterFactory> = {
   layers: async (files) => new LayersAdapter(await tfl.loadLayersModel(tf.io.fromMemory(files.artifacts))),
   graph: async (files) => {
     const model = await tfc.loadGraphModel(tf.io.fromMemory(files.artifacts));
-    const nodes = (files.artifacts.modelTopology as { node: { name: string; op: string; input?: string[] }[] }).node;
+    const nodes = (files.artifacts.modelTopology as { node: TfNode[] }).node;
     try {
       return new GraphAdapter(model, nodes);
     } catch (error) {

@@ -1,0 +1,33 @@
+/**
+ * A TF.js graph model on onnxruntime: exportGraphModel.ts writes the graph from the image to the asked-for
+ * nodes; a target is a node, by name. Everything else (sessions, gradients, Score-CAM's masked batch) is
+ * the shared accelerator's.
+ */
+import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
+import { GraphModelExporter, type GraphExportSource } from './exportGraphModel';
+
+export class GraphModelAccelerator extends Accelerator<string> {
+  constructor(
+    private readonly source: GraphExportSource,
+    private readonly scoreNode: string,
+    numClasses: number,
+    log?: (line: string) => void,
+  ) {
+    super(source.inputShape, numClasses, log);
+  }
+
+  protected keyOf(target: string): string {
+    return target;
+  }
+
+  protected exportGraph(targets: ('scores' | string)[]): ExportedGraph {
+    const exporter = new GraphModelExporter(this.source, INPUT);
+    const names = this.outputNames(targets);
+    const outputs = targets.map((target, i) => {
+      const value = exporter.value(target === 'scores' ? this.scoreNode : target);
+      exporter.addOutput(value, names[i], target === 'scores');
+      return { name: names[i], native: value.name, perm: value.layout === 'nchw' ? [0, 2, 3, 1] : null };
+    });
+    return { graph: exporter.graph, outputs };
+  }
+}

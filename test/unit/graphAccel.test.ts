@@ -1,0 +1,122 @@
+/**
+ * TF.js graph models on onnxruntime (accel/exportGraphModel.ts) against tfjs-converter's own execution of
+ * the same graph (cpu backend, tfjs's op gradients): a hand-written graph with the ops converted models use,
+ * and the TF-Hub MobileNet v1 fixture. Scores, node outputs (differentiable), input and node gradients,
+ * Score-CAM's masked batch; a graph with an op the export lacks stays on TF.js and says which node.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { selectBackend } from '../../src/engine/backend';
+import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
+import { pearson } from '../../src/engine/metrics/rankCorrelation';
+import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
+import { tf } from '../../src/engine/tf';
+import { onTfjs, relativeGap } from './helpers/acceleration';
+import { writeOpsGraphModel, writeTinyGraphModel } from './helpers/tinyGraphModel';
+import { tempDir } from './helpers/tinyModels';
+
+const MOBILENET = path.resolve(__dirname, '../../../shared/fixtures/models/mobilenet_v1_0.25_224_graph_tfhub/model.json');
+
+/**
+ * Gaps between onnxruntime and TF.js on a batch of two images: values as a fraction of the reference's
+ * scale; gradients as 1 − Pearson's r where `asMaps` (a deep net's ReLU6 inputs within rounding of 0 or 6
+ * flip a few cells of its gradients either way).
+ */
+function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string, number> {
+  const gradientGap = (a: tf.Tensor, b: tf.Tensor) => (asMaps ? Math.max(0, 1 - pearson(a.dataSync(), b.dataSync())) : relativeGap(a, b));
+  const { adapter } = model;
+  const [h, w, c] = adapter.inputShape;
+  return tf.tidy(() => {
+    const x = tf.randomUniform([2, h, w, c], 0, 1, 'float32', 5) as Tensor4D;
+    const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
+    const reference = onTfjs(() => adapter.scores(x));
+    const classIndex = tf.argMax(reference.sum(0)).dataSync()[0];
+    const score = (v: tf.Tensor) => adapter.scores(v as Tensor4D).slice([0, classIndex], [-1, 1]).sum();
+    const layerFast = adapter.layerGradients!(image, layer, classIndex);
+    assert.ok(layerFast, 'the node gradient runs on onnxruntime');
+    const split = onTfjs(() => adapter.split(image, layer));
+    const objective = (v: tf.Tensor) => tf.sum(tf.square(adapter.layerOutput(v as Tensor4D, layer)));
+    const maps = tf.randomUniform([3, 4, 4, 1], -1, 2, 'float32', 8) as Tensor4D;
+    const masks = tf.image.resizeBilinear(maps, [h, w], false, true);
+    const low = tf.min(masks, [1, 2, 3], true);
+    const scaled = masks.sub(low).div(tf.max(masks, [1, 2, 3], true).sub(low).add(1e-8));
+    const masked = adapter.maskedScores!(image, maps);
+    assert.ok(masked, 'the masked batch runs on onnxruntime');
+    const inputGradient = adapter.inputGradients!(x, classIndex, null);
+    assert.ok(inputGradient, 'the input gradient runs on onnxruntime');
+    return {
+      scores: relativeGap(adapter.scores(x), reference),
+      node: relativeGap(adapter.layerOutput(x, layer), onTfjs(() => adapter.layerOutput(x, layer))),
+      input: gradientGap(inputGradient, onTfjs(() => tf.grad(score)(x))),
+      activations: relativeGap(layerFast.activations, split.activations),
+      layer: gradientGap(layerFast.gradients, onTfjs(() => tf.grad((a: tf.Tensor) => split.head(a as Tensor4D).slice([0, classIndex], [1, 1]).sum())(split.activations))),
+      // Through onnxruntime's node output as a differentiable op (activation maximisation's objective).
+      objective: gradientGap(tf.grad(objective)(x), onTfjs(() => tf.grad(objective)(x))),
+      masked: relativeGap(masked, onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D))),
+    };
+  });
+}
+
+describe('TF.js graph models on onnxruntime (exported node by node)', function () {
+  const lines: string[] = [];
+  before(async function () {
+    await selectBackend({ choice: 'cpu', log: () => undefined });
+    setAcceleration('auto');
+    assert.ok(ortRuntime().runtime, `onnxruntime-node should load: ${ortRuntime().reason}`);
+  });
+  beforeEach(() => {
+    lines.length = 0;
+    setAcceleration('auto', (line) => lines.push(line));
+  });
+  after(() => setAcceleration(defaultAcceleration()));
+
+  it('a graph of fused convolutions, batch norms, pads, pools, a concat and a transposed MatMul: as tfjs-converter runs it', async () => {
+    const before = tf.memory().numTensors;
+    const model = await loadModel(await writeOpsGraphModel(tempDir()));
+    try {
+      assert.equal(model.summary.layers.find((l) => l.name === 'logits')?.outputShape.join(), '5');
+      for (const layer of ['stem', 'bn', 'concat', 'mix']) {
+        const found = gaps(model, layer);
+        for (const [what, gap] of Object.entries(found)) assert.ok(gap < (what === 'scores' || what === 'node' || what === 'masked' || what === 'activations' ? 1e-5 : 1e-4), `${layer} ${what}: ${gap}`);
+      }
+      assert.deepEqual(lines, [], 'nothing fell back to TF.js');
+    } finally {
+      model.adapter.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+  });
+
+  it('MobileNet v1 0.25 from TF-Hub: scores, gradients and masked batches as TF.js computes them', async function () {
+    if (!existsSync(MOBILENET)) this.skip();
+    this.timeout(300_000);
+    const before = tf.memory().numTensors;
+    const model = await loadModel(MOBILENET);
+    try {
+      const found = gaps(model, model.summary.defaultLayer!, true);
+      for (const [what, gap] of Object.entries(found)) assert.ok(gap < 1e-4, `${what}: ${gap}`);
+      assert.deepEqual(lines, [], 'nothing fell back to TF.js');
+    } finally {
+      model.adapter.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+  });
+
+  it('an op without an export (StridedSlice) keeps the model on TF.js, and the log names the node', async () => {
+    const before = tf.memory().numTensors;
+    const model = await loadModel(await writeTinyGraphModel(tempDir(), { withStridedSlice: true }));
+    try {
+      const gap = tf.tidy(() => {
+        const x = tf.randomUniform([1, 8, 8, 3], 0, 1, 'float32', 2) as Tensor4D;
+        return relativeGap(model.adapter.scores(x), onTfjs(() => model.adapter.scores(x)));
+      });
+      assert.equal(gap, 0, 'the same TF.js scores');
+      tf.tidy(() => assert.equal(model.adapter.inputGradients!(tf.zeros([1, 8, 8, 3]) as Tensor4D, 0, null), null));
+      assert.ok(lines.some((line) => /TF\.js computes the scores .*node "slice" \(StridedSlice\): no ONNX export/.test(line)), lines.join('\n'));
+    } finally {
+      model.adapter.dispose();
+    }
+    assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+  });
+});
