@@ -80,6 +80,14 @@ export abstract class Accelerator<T> {
     return op(input);
   }
 
+  /**
+   * Whether onnxruntime differentiates the scores w.r.t. the image (exporting that session if not yet done).
+   * Every other gradient session is a part of this graph, so their ops have rules too.
+   */
+  differentiates(): boolean {
+    return this.vectorJacobian('scores', null) !== null;
+  }
+
   /** d score[classIndex] / d input for each image, under the ReLU rule if any (one run: a one-hot seed). */
   inputGradient(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
     if (!this.fits(input)) return null;

@@ -24,7 +24,14 @@ const UNPROBED_OPS = new Set(['Const', 'Placeholder', 'NoOp']);
 
 export class GraphAdapter implements ModelAdapter {
   readonly format = 'graph' as const;
-  readonly gradientsOnWasm = false;
+  /**
+   * tfjs's op gradients lack wasm kernels, so gradient techniques move to the cpu backend, unless
+   * onnxruntime computes every gradient this model needs.
+   */
+  get gradientsOnWasm(): boolean {
+    return this.accelerator.differentiates();
+  }
+
   readonly supportsReluRules = false;
   readonly hasLogits: boolean;
   readonly inputShape: [number, number, number];
