@@ -17,7 +17,8 @@ export class GradCam extends CamTechnique {
   };
 
   protected override channelWeights({ gradients }: CamEvidence): Tensor1D {
-    // NHWC: average over height and width (axes 1, 2); channels are last.
-    return tf.mean(gradients!, [0, 1, 2]) as Tensor1D;
+    // NHWC: average over height and width; channels are last (one batch image: as rows of [h·w, c]).
+    const c = gradients!.shape[3];
+    return tf.mean(gradients!.reshape([-1, c]), 0) as Tensor1D;
   }
 }
