@@ -81,6 +81,18 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       const incoming = rule ? g.op('Relu', [dy]) : dy;
       return accumulate(x, g.op('Where', [g.op('Greater', [y, g.scalar(0)]), incoming, g.op('Mul', [incoming, g.scalar(alpha)])], {}, shape));
     }
+    case 'HardSigmoid':
+    case 'HardSwish': {
+      // y = x·h (HardSwish) or h, with h = clip(αx + β, 0, 1); its slope α counts where αx + β is within
+      // [0, 1], edges included (as tfjs differentiates clipByValue).
+      const alpha = node.op === 'HardSwish' ? 1 / 6 : ((node.attributes.alpha as { float: number } | undefined)?.float ?? 0.2);
+      const beta = node.op === 'HardSwish' ? 0.5 : ((node.attributes.beta as { float: number } | undefined)?.float ?? 0.5);
+      const linear = g.op('Add', [g.op('Mul', [x, g.scalar(alpha)]), g.scalar(beta)]);
+      const inside = g.op('Cast', [g.op('And', [g.op('GreaterOrEqual', [linear, g.scalar(0)]), g.op('LessOrEqual', [linear, g.scalar(1)])])], { to: DATA_TYPE.FLOAT });
+      const slope = g.op('Mul', [inside, g.scalar(alpha)]);
+      const derivative = node.op === 'HardSwish' ? g.op('Add', [g.op('Clip', [linear, g.scalar(0), g.scalar(1)]), g.op('Mul', [x, slope])]) : slope;
+      return accumulate(x, g.op('Mul', [dy, derivative], {}, shape));
+    }
     case 'Sigmoid':
       return accumulate(x, g.op('Mul', [dy, g.op('Mul', [y, g.op('Sub', [g.scalar(1), y])])], {}, shape));
     case 'Tanh':
@@ -125,9 +137,17 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       const [a, b] = node.inputs;
       if (g.isConstant(b)) return accumulate(a, g.op('Mul', [dy, b], {}, shape));
       if (g.isConstant(a)) return accumulate(b, g.op('Mul', [dy, a], {}, g.shapes.get(b)));
-      if (g.shapes.get(a)?.join() !== g.shapes.get(b)?.join()) throw new UnsupportedLayerError('no gradient rule for a broadcasting Mul');
-      accumulate(a, g.op('Mul', [dy, b], {}, shape));
-      return accumulate(b, g.op('Mul', [dy, a], {}, shape));
+      // A factor broadcast over others' axes (a squeeze-excitation gate [c, 1, 1]) gets its gradient summed over them.
+      const unbroadcast = (gradient: string, of: string) => {
+        const target = g.shapeOf(of);
+        const full = g.shapeOf(y);
+        if (target.join() === full.join()) return gradient;
+        if (target.length !== full.length || target.some((d, i) => d !== 1 && d !== full[i])) throw new UnsupportedLayerError('no gradient rule for this broadcasting Mul');
+        const axes = target.flatMap((d, i) => (d === 1 && full[i] !== 1 ? [i + 1] : []));
+        return g.opset >= 13 ? g.op('ReduceSum', [gradient, g.ints(axes)], { keepdims: 1 }, target) : g.op('ReduceSum', [gradient], { axes, keepdims: 1 }, target);
+      };
+      accumulate(a, unbroadcast(g.op('Mul', [dy, b]), a));
+      return accumulate(b, unbroadcast(g.op('Mul', [dy, a]), b));
     }
     case 'Div': {
       const [a, b] = node.inputs;
