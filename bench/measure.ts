@@ -10,13 +10,19 @@ export function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/** Sub-millisecond runs repeat until their samples add up to this much, so their medians settle. */
+const MIN_SAMPLED_MS = 300;
+
+/** Median of at least `repeats` runs after `warmup` ones (more for fast runs: MIN_SAMPLED_MS in all). */
 export function time(run: () => void, warmup: number, repeats: number): number {
   for (let i = 0; i < warmup; i++) run();
   const samples: number[] = [];
-  for (let i = 0; i < repeats; i++) {
+  let total = 0;
+  while (samples.length < repeats || (total < MIN_SAMPLED_MS && samples.length < 2000)) {
     const start = performance.now();
     run();
     samples.push(performance.now() - start);
+    total += samples[samples.length - 1];
   }
   return median(samples);
 }
