@@ -93,6 +93,12 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       const derivative = node.op === 'HardSwish' ? g.op('Add', [g.op('Clip', [linear, g.scalar(0), g.scalar(1)]), g.op('Mul', [x, slope])]) : slope;
       return accumulate(x, g.op('Mul', [dy, derivative], {}, shape));
     }
+    case 'Elu': {
+      // 1 where the output is ≥ 0, else y + α (= α·eˣ), as tfjs differentiates elu.
+      const alpha = (node.attributes.alpha as { float: number } | undefined)?.float ?? 1;
+      const slope = g.op('Where', [g.op('GreaterOrEqual', [y, g.scalar(0)]), g.scalar(1), g.op('Add', [y, g.scalar(alpha)])]);
+      return accumulate(x, g.op('Mul', [dy, slope], {}, shape));
+    }
     case 'Sigmoid':
       return accumulate(x, g.op('Mul', [dy, g.op('Mul', [y, g.op('Sub', [g.scalar(1), y])])], {}, shape));
     case 'Tanh':
@@ -158,6 +164,9 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       const [, h, w] = g.shapeOf(x);
       return accumulate(x, g.op('Expand', [g.op('Mul', [dy, g.scalar(1 / (h * w))]), g.op('Shape', [x])], {}, shape));
     }
+    case 'GlobalMaxPool':
+      // Every cell equal to its channel's maximum gets the gradient (tfjs's rule for max).
+      return accumulate(x, g.op('Mul', [dy, g.op('Cast', [g.op('Equal', [x, y])], { to: DATA_TYPE.FLOAT })], {}, shape));
     case 'MaxPool':
       return accumulate(x, maxPoolInputGradient(g, node, dy));
     case 'AveragePool':
