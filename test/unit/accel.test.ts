@@ -17,7 +17,7 @@ import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { tf, tfl } from '../../src/engine/tf';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { onTfjs, relativeGap } from './helpers/acceleration';
-import { noiseImage } from './helpers/tinyModels';
+import { noiseImage, saveModel, tempDir } from './helpers/tinyModels';
 
 type Sym = tfl.SymbolicTensor;
 type Initializer = ReturnType<typeof tfl.initializers.randomNormal>;
@@ -249,6 +249,25 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     assert.ok(lines.some((line) => /TF\.js computes the gradient .*no gradient rule for Softplus/.test(line)), lines.join('\n'));
     assert.equal(tf.memory().numTensors, before);
     adapter.dispose();
+  });
+
+  it('Grad-CAM through a head without gradient rules: activations from onnxruntime, the head differentiated on TF.js, the same map', async () => {
+    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    const input = tfl.input({ shape: [8, 8, 3] });
+    const a = tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: seeded()(), name: 'conv_a' }).apply(input) as Sym;
+    const b = tfl.layers.conv2d({ filters: 4, kernelSize: 1, activation: 'softplus', kernelInitializer: seeded()(), name: 'conv_b' }).apply(a) as Sym;
+    const out = tfl.layers.dense({ units: 3, kernelInitializer: seeded()(), name: 'logits' }).apply(tfl.layers.globalAveragePooling2d({}).apply(b) as Sym) as Sym;
+    const model = await engine.loadModel(await saveModel(tfl.model({ inputs: input, outputs: out }), tempDir(), { preprocess: 'zero-one' }));
+    const image = noiseImage(8, 8, 3);
+    const request = { technique: 'gradcam', layer: 'conv_a', classTarget: 1 };
+    const fast = await engine.explain(model, image, request);
+    setAcceleration('off');
+    const slow = await engine.explain(model, image, request);
+    setAcceleration('auto');
+    const scale = Math.max(...slow.rawMap.data);
+    assert.ok(scale > 0, 'a map to compare');
+    fast.rawMap.data.forEach((v, i) => assert.ok(Math.abs(v - slow.rawMap.data[i]) < 1e-5 * scale, `cell ${i}: ${v} vs ${slow.rawMap.data[i]}`));
+    engine.dispose();
   });
 
   it(`differentiates average pooling exactly, padded borders averaging fewer cells (tfjs's own gradient counts the padding)`, () => {

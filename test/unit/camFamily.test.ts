@@ -210,6 +210,26 @@ for (const backend of ['cpu', 'wasm'] as const) {
 }
 
 describe('Eigen-CAM projection', () => {
+  it('with more channels than cells (through the Gram matrix) equals the projection on the covariance’s top eigenvector', () => {
+    // 4 cells × 6 channels of deterministic, sign-mixed values; the reference goes through the 6×6 covariance.
+    const values = Array.from({ length: 24 }, (_, i) => Math.sin(1.3 * i) + 0.2 * Math.cos(0.7 * i * i));
+    const activations = tf.tensor4d(values, [1, 2, 2, 6]);
+    const map = firstComponentMap(activations, activations);
+    const rows = Array.from({ length: 4 }, (_, p) => values.slice(p * 6, p * 6 + 6));
+    const mean = Array.from({ length: 6 }, (_, k) => rows.reduce((s, r) => s + r[k], 0) / 4);
+    const centred = rows.map((r) => r.map((v, k) => v - mean[k]));
+    const covariance = Float64Array.from({ length: 36 }, (_, i) => centred.reduce((s, r) => s + r[Math.floor(i / 6)] * r[i % 6], 0));
+    const v = topEigenvector(covariance, 6);
+    const projection = centred.map((r) => r.reduce((s, x, k) => s + x * v[k], 0));
+    const meanActivation = rows.map((r) => r.reduce((a, b) => a + b, 0) / 6);
+    const sign = projection.reduce((s, x, p) => s + x * meanActivation[p], 0) < 0 ? -1 : 1;
+    assertClose(map.dataSync() as Float32Array, projection.map((x) => sign * x), 'gram route', 1e-4);
+    const zeros = tf.zeros([1, 2, 2, 6]) as tf.Tensor4D;
+    const flat = firstComponentMap(zeros, zeros);
+    assert.deepEqual(Array.from(flat.dataSync()), [0, 0, 0, 0], 'equal rows: no component');
+    tf.dispose([activations, map, zeros, flat]);
+  });
+
   it('finds the top eigenvector and projects a rank-one activation onto it', () => {
     const v = topEigenvector(Float64Array.from([2, 1, 1, 2]), 2);
     assert.ok(Math.abs(Math.abs(v[0]) - Math.SQRT1_2) < 1e-9 && Math.abs(v[0] - v[1]) < 1e-9);

@@ -88,6 +88,14 @@ export abstract class Accelerator<T> {
     return this.vectorJacobian('scores', null) !== null;
   }
 
+  /** Several targets' values from one forward run (not differentiable), in TF.js's layout. */
+  outputs(input: Tensor4D, targets: ('scores' | T)[]): Tensor[] | null {
+    if (!this.fits(input)) return null;
+    const key = `outs:${targets.map((target) => (target === 'scores' ? 'scores' : this.keyOf(target))).join(',')}`;
+    const session = this.session(key, () => this.exportGraph(targets));
+    return session ? this.run(session, { [INPUT]: input }, this.outputNames(targets)) : null;
+  }
+
   /** d score[classIndex] / d input for each image, under the ReLU rule if any (one run: a one-hot seed). */
   inputGradient(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
     if (!this.fits(input)) return null;
@@ -235,7 +243,7 @@ export abstract class Accelerator<T> {
     const kind = key.split(':')[0];
     if (this.reported.has(kind)) return;
     this.reported.add(kind);
-    const what: Record<string, string> = { scores: 'the scores', out: 'reading layers', gradient: 'the gradient', head: 'the head after a layer', layer: 'the layer gradient' };
+    const what: Record<string, string> = { scores: 'the scores', out: 'reading layers', outs: 'reading layers', gradient: 'the gradient', head: 'the head after a layer', layer: 'the layer gradient' };
     this.log(`onnxruntime: TF.js computes ${what[kind] ?? kind} for this model (${reason}).`);
   }
 

@@ -57,7 +57,17 @@ export class LayersAccelerator extends Accelerator<LayersTarget> {
 
   /** Scores from replaced activations of `layer` (chains only: a skip connection over the layer stays on TF.js). */
   head(layer: string, activations: Tensor4D): Tensor2D | null {
-    const session = this.session(`head:${layer}`, () => {
+    const session = this.headSession(layer);
+    return session ? (this.run(session, { activations }, ['scores'])[0] as Tensor2D) : null;
+  }
+
+  /** Whether the head after `layer` runs here (exporting it if not yet done). */
+  hasHead(layer: string): boolean {
+    return this.headSession(layer) !== null;
+  }
+
+  private headSession(layer: string) {
+    return this.session(`head:${layer}`, () => {
       const exporter = new LayersExporter(this.model.context);
       const target = this.model.layerTensor(layer);
       exporter.addInput(target.id, 'activations', target.shape);
@@ -65,6 +75,5 @@ export class LayersAccelerator extends Accelerator<LayersTarget> {
       exporter.addOutput(this.model.scoreId, 'scores', true);
       return { graph: exporter.graph, outputs: [] };
     });
-    return session ? (this.run(session, { activations }, ['scores'])[0] as Tensor2D) : null;
   }
 }

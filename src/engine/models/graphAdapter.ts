@@ -145,7 +145,8 @@ export class GraphAdapter implements ModelAdapter {
 
   split(input: Tensor4D, layer: string): SplitModel {
     if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
-    const [activations, scores] = this.model.execute({ [this.inputName]: input }, [layer, this.scoreNode]) as Tensor[];
+    const fast = recordingGradients() ? null : this.accelerator.outputs(input, [layer, 'scores']);
+    const [activations, scores] = fast ?? (this.model.execute({ [this.inputName]: input }, [layer, this.scoreNode]) as Tensor[]);
     if (activations.rank !== 4) throw new Error(`Node "${layer}" has a ${activations.rank}-D output; a spatial (4-D) node is needed.`);
     const head = (replaced: Tensor4D): Tensor2D => {
       // The input stays fed so that branches which bypass the node still see the image.

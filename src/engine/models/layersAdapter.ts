@@ -380,6 +380,24 @@ export class LayersAdapter implements ModelAdapter {
     const targetId = target.outputIds[0];
     const plan = this.stepsToScores();
     if (!plan.includes(target)) throw new Error(`Layer "${layerName}" does not lead to the model's class scores.`);
+    // On onnxruntime when both the run to the layer and the head after it export (Eigen-CAM, Score-CAM's and
+    // Ablation-CAM's activations: one ORT run instead of a TF.js forward pass).
+    if (!recordingGradients() && this.accelerator.hasHead(layerName)) {
+      const fast = this.accelerator.outputs(input, ['scores', { id: targetId, linear: false }]);
+      if (fast && fast[1].rank === 4) {
+        // Differentiated (Grad-CAM's TF.js fallback), the head runs on TF.js, where tfjs records it.
+        const head = (replaced: Tensor4D) => (recordingGradients() ? this.tfjsSplit(input, layerName).head(replaced) : this.accelerator.head(layerName, replaced)!);
+        return { activations: fast[1] as Tensor4D, scores: fast[0] as Tensor2D, head };
+      }
+      tf.dispose(fast ?? []);
+    }
+    return this.tfjsSplit(input, layerName);
+  }
+
+  private tfjsSplit(input: Tensor4D, layerName: string): SplitModel {
+    const target = this.stepOf(layerName);
+    const targetId = target.outputIds[0];
+    const plan = this.stepsToScores();
     const values = new Map<number, Tensor>([[this.inputId, input]]);
     // Up to the target nothing is differentiated: the fused plan may run it (the head re-runs layer by layer).
     this.run(plan, values, null, this.fusedFor(null, targetId));
