@@ -2,7 +2,7 @@
  * `npm run bench:pytorch [-- BACKEND]`: CNN Lens against a PyTorch reference on the same network and
  * weights (bench/pytorch_reference.py rebuilds the TF.js model in PyTorch), same image, same machine,
  * one run: forward (batch 1, batch 32 per image), Grad-CAM, saliency, SmoothGrad, integrated gradients,
- * Score-CAM (64 channels, all), deletion/insertion — CNN Lens as shipped (onnxruntime where installed)
+ * Score-CAM (64 channels, all), Eigen-CAM, Ablation-CAM, deletion/insertion — CNN Lens as shipped (onnxruntime where installed)
  * and on TF.js alone. Prints each time, its ratio to PyTorch's and to our own forward pass, and checks
  * both sides computed the same Grad-CAM map. Without PyTorch it says why.
  */
@@ -27,7 +27,7 @@ import { prepare, time } from './measure';
 const PYTHON = '/usr/bin/python3';
 const REFERENCE = path.resolve(__dirname, '../bench/pytorch_reference.py');
 
-const MEASURES = ['forward', 'forward_batch32_per_image', 'gradcam', 'saliency', 'smoothgrad', 'integrated_gradients', 'scorecam64', 'scorecam_all', 'deletion'] as const;
+const MEASURES = ['forward', 'forward_batch32_per_image', 'gradcam', 'saliency', 'smoothgrad', 'integrated_gradients', 'scorecam64', 'scorecam_all', 'eigencam', 'ablationcam', 'deletion'] as const;
 type Measure = (typeof MEASURES)[number];
 type Timings = Partial<Record<Measure, number>> & { threads?: number; torch?: string; class?: number; gradcam_map?: number[] };
 
@@ -61,6 +61,8 @@ function measureOurs(loaded: LoadedModel, image: RgbaImage, classIndex: number, 
     smoothgrad: time(() => tf.tidy(request('smoothgrad', { samples: 25 })), 1, 3),
     integrated_gradients: time(() => tf.tidy(request('integrated-gradients', { steps: 50 })), 1, 3),
     scorecam64: time(() => tf.tidy(request('scorecam', { channels: 64 })), 1, 3),
+    eigencam: time(() => tf.tidy(request('eigencam')), 2, 11),
+    ablationcam: time(() => tf.tidy(request('ablationcam')), 1, 3),
     deletion: time(() => deletionInsertion(probe, pixels, map, 50, 16), 1, 3),
   };
   // One warm-up run: its first batch exports the masked-batch session (onnxruntime).
@@ -109,6 +111,8 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice): 
       integrated_gradients: 'integrated gradients, 50 steps',
       scorecam64: 'Score-CAM, top-64 channels',
       scorecam_all: `Score-CAM, all ${channels} channels`,
+      eigencam: 'Eigen-CAM',
+      ablationcam: `Ablation-CAM, all ${channels} channels`,
       deletion: 'deletion + insertion AUC, 50 steps',
     };
     const ms = (v: number | undefined) => (v === undefined ? '—' : v.toFixed(1));

@@ -137,6 +137,32 @@ def score_cam(split, x, cls, channels=None, batch=32):
     return F.relu((w[:, None, None] * a[0]).sum(0))
 
 
+@torch.no_grad()
+def eigen_cam(split, x):
+    # As pytorch-grad-cam's get_2d_projection: SVD of the centred [h·w, c] activations, projection on the first.
+    a = split.activations(x)[0]
+    rows = a.flatten(1).T.numpy()
+    rows = rows - rows.mean(axis=0)
+    _, _, vt = np.linalg.svd(rows, full_matrices=True)
+    return torch.from_numpy((rows @ vt[0]).reshape(a.shape[1:]))
+
+
+@torch.no_grad()
+def ablation_cam(split, x, cls, batch=32):
+    # As pytorch-grad-cam's AblationCAM: each channel zeroed in turn, the head rerun in batches; weight = relative drop.
+    a = split.activations(x)
+    original = split.head(a)[0, cls]
+    drops = []
+    for start in range(0, a.shape[1], batch):
+        channels = range(start, min(start + batch, a.shape[1]))
+        ablated = a.repeat(len(channels), 1, 1, 1)
+        for i, c in enumerate(channels):
+            ablated[i, c] = 0
+        drops.append((original - split.head(ablated)[:, cls]) / original)
+    w = torch.cat(drops)
+    return F.relu((w[:, None, None] * a[0]).sum(0))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('model_json')
@@ -169,6 +195,8 @@ def main():
         'smoothgrad': timed(lambda: smooth_grad(split, x, cls), 1, max(3, args.repeats // 3)),
         'integrated_gradients': timed(lambda: integrated_gradients(split, x, cls), 1, max(3, args.repeats // 3)),
         'scorecam64': timed(lambda: score_cam(split, x, cls, 64), 1, 3),
+        'eigencam': timed(lambda: eigen_cam(split, x), 2, args.repeats),
+        'ablationcam': timed(lambda: ablation_cam(split, x, cls), 1, 3),
     }
     if args.scorecam_all:
         result['scorecam_all'] = timed(lambda: score_cam(split, x, cls), 0, 1)
