@@ -333,10 +333,13 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const engine = await Engine.create({ backend: 'cpu', onnxRuntime: 'auto', log: () => undefined });
     const loaded = await engine.loadModel(bundledModelPath());
     const image = noiseImage(28, 28, 4);
-    for (const technique of ['saliency', 'guided-backprop', 'deconvnet', 'gradcam', 'gradcam++', 'scorecam', 'ablationcam', 'integrated-gradients']) {
-      const fast = await engine.explain(loaded, image, { technique, classTarget: 3 });
+    // Ablation-CAM twice: at the last block (its copies made after the head's pooling) and inside the network.
+    const runs = [...['saliency', 'guided-backprop', 'deconvnet', 'gradcam', 'gradcam++', 'scorecam', 'ablationcam', 'eigencam', 'integrated-gradients'].map((technique) => ({ technique })), { technique: 'ablationcam', layer: 'block3_relu1' }];
+    for (const run of runs) {
+      const technique = `${run.technique}${'layer' in run ? ` at ${run.layer}` : ''}`;
+      const fast = await engine.explain(loaded, image, { ...run, classTarget: 3 });
       setAcceleration('off');
-      const slow = await engine.explain(loaded, image, { technique, classTarget: 3 });
+      const slow = await engine.explain(loaded, image, { ...run, classTarget: 3 });
       setAcceleration('auto');
       const r = pearson(Array.from(fast.rawMap.data), Array.from(slow.rawMap.data));
       assert.ok(r > 0.9999, `${technique}: r = ${r}`);

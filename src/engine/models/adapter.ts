@@ -56,6 +56,11 @@ export interface ModelAdapter {
    * (bilinear, half-pixel), min-max scaled to 0..1 and multiplied into the one image; null: use TF.js.
    */
   maskedScores?(input: Tensor4D, maps: Tensor4D): Tensor2D | null;
+  /**
+   * Ablation-CAM's batch scored outside TF.js (onnxruntime): `activations` [1, h, w, c] of `layer` with
+   * channel channels[i] zeroed in copy i, through the rest of the model; null: use `split`'s head.
+   */
+  ablatedScores?(layer: string, activations: Tensor4D, channels: number[]): Tensor2D | null;
   /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
   split(input: Tensor4D, layer: string): SplitModel;
   gapHead(): GapHead | null;

@@ -417,6 +417,10 @@ export class LayersAdapter implements ModelAdapter {
     return { activations, scores: this.scoresFrom(values, input.shape[0]), head };
   }
 
+  ablatedScores(layer: string, activations: Tensor4D, channels: number[]): Tensor2D | null {
+    return recordingGradients() ? null : this.accelerator.ablatedScores(layer, activations, channels);
+  }
+
   maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
     return recordingGradients() ? null : this.accelerator.maskedScores(input, maps);
   }

@@ -25,10 +25,16 @@ export class AblationCam extends CamTechnique {
     const c = activations.shape[3];
     const original = head(activations).slice([0, classIndex], [1, 1]).reshape([]);
     const channels = Array.from({ length: c }, (_, k) => k);
-    const ablated = channelBatches(request, channels, Number(parameters.batch), (chunk) => {
+    // The copies run through the layers after this one only (the head), so those bound the batch.
+    const { layers } = request.model;
+    const after = layers.slice(layers.findIndex((layer) => layer.name === request.layer) + 1);
+    const score = (chunk: number[]) => {
+      const scored = request.model.ablatedScores?.(request.layer, activations, chunk);
+      if (scored) return scored.slice([0, classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
       const keep = tf.sub(1, tf.oneHot(tf.tensor1d(chunk, 'int32'), c)).reshape([chunk.length, 1, 1, c]);
       return head(activations.mul(keep) as Tensor4D).slice([0, classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
-    });
+    };
+    const ablated = channelBatches(request, channels, Number(parameters.batch), score, after.length ? after : layers);
     // Guard a zero score without flipping its sign.
     const denominator = tf.where(tf.greaterEqual(original, 0), tf.maximum(original, 1e-7), tf.minimum(original, -1e-7));
     return original.sub(ablated).div(denominator) as Tensor1D;

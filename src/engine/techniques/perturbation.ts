@@ -9,10 +9,12 @@ export const BATCH_PARAMETER: ParameterSpec = { name: 'batch', summary: 'Perturb
 
 /**
  * Runs `score` over `channels` in batches and concatenates the per-channel scores, checking for cancel
- * before each batch and reporting "channel i of n" after it.
+ * before each batch and reporting "channel i of n" after it. Batches hold at most `requested` copies, fewer
+ * where the activations of `through` (the layers the copies run through: default, the whole model) would
+ * take more memory than batching.ts allows.
  */
-export function channelBatches(request: TechniqueInput, channels: number[], requested: number, score: (channels: number[]) => Tensor1D): Tensor1D {
-  const batch = memoryBoundBatch(request.model.layers, requested, false);
+export function channelBatches(request: TechniqueInput, channels: number[], requested: number, score: (channels: number[]) => Tensor1D, through = request.model.layers): Tensor1D {
+  const batch = memoryBoundBatch(through, requested, false);
   const parts: Tensor1D[] = [];
   try {
     for (let start = 0; start < channels.length; start += batch) {
