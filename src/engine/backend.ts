@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { fixAvgPoolGradient } from './avgPoolGradientFix';
 import { fixWasmMaxPoolGradient } from './maxPoolGradientFix';
 import { tf } from './tf';
 
@@ -98,6 +99,7 @@ export async function selectBackend(options: BackendOptions): Promise<SelectedBa
         await tf.ready();
         silenceCpuBanner();
         fixWasmMaxPoolGradient();
+        fixAvgPoolGradient();
         return { name: tf.getBackend(), label: await labelFor(candidate) };
       }
       options.log(`Backend ${candidate}: did not initialise.`);

@@ -4,7 +4,7 @@
  * are all ≤ 0 sends its gradient to its first cell whatever the maximum was (LeakyReLU nets, deconvnet
  * through any max pooling). On wasm the gradient is therefore computed by the cpu backend's kernel (the
  * reference semantics: first maximum wins, as onnxruntime's), copying the three tensors over and back —
- * cheap next to the convolutions. Other backends keep tfjs's own gradient. Test: maxPoolGradient.test.ts.
+ * cheap next to the convolutions. Other backends keep tfjs's own gradient. Test: poolGradients.test.ts.
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
