@@ -297,6 +297,30 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     adapter.dispose();
   });
 
+  it('drops a session that fails at run time: that call and later ones fall back to TF.js, said once, nothing leaked', () => {
+    const lines: string[] = [];
+    setAcceleration('auto', (line) => lines.push(line));
+    const adapter = new LayersAdapter(gradientModel());
+    const image = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 12) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    tf.tidy(() => assert.ok(adapter.inputGradients(image, 1, null), 'onnxruntime differentiates it'));
+    // The accelerator is the adapter's own: its gradient session is made to fail as onnxruntime does on a bad shape.
+    const sessions = (adapter as unknown as { accelerator: { sessions: Map<string, { run: () => never } | null> } }).accelerator.sessions;
+    const key = [...sessions.keys()].find((k) => k.startsWith('gradient:scores:'))!;
+    sessions.get(key)!.run = () => {
+      throw new Error('Non-zero status code returned while running MaxUnpool node');
+    };
+    tf.tidy(() => {
+      assert.equal(adapter.inputGradients(image, 1, null), null, 'TF.js differentiates instead');
+      assert.equal(adapter.inputGradients(image, 1, null), null, 'and keeps doing so');
+    });
+    assert.equal(sessions.get(key), null, 'the session is dropped');
+    assert.equal(lines.filter((line) => /TF\.js computes the gradient .*run failed: Error: Non-zero status/.test(line)).length, 1, lines.join('\n'));
+    assert.equal(tf.memory().numTensors, before);
+    image.dispose();
+    adapter.dispose();
+  });
+
   it('keeps a model with a layer it cannot export on TF.js, saying which layer', () => {
     const lines: string[] = [];
     setAcceleration('auto', (line) => lines.push(line));

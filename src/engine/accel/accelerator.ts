@@ -66,7 +66,7 @@ export abstract class Accelerator<T> {
     const forward = this.session(key, () => this.exportGraph([target]));
     if (!forward) return null;
     const [name] = this.outputNames([target]);
-    if (!differentiable) return this.run(forward, { [INPUT]: input }, [name])[0];
+    if (!differentiable) return this.tryRun(forward, { [INPUT]: input }, [name])?.[0] ?? null;
     const backward = this.vectorJacobian(target, rule);
     if (!backward) return null;
     const op = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
@@ -93,7 +93,7 @@ export abstract class Accelerator<T> {
     if (!this.fits(input)) return null;
     const key = `outs:${targets.map((target) => (target === 'scores' ? 'scores' : this.keyOf(target))).join(',')}`;
     const session = this.session(key, () => this.exportGraph(targets));
-    return session ? this.run(session, { [INPUT]: input }, this.outputNames(targets)) : null;
+    return session ? this.tryRun(session, { [INPUT]: input }, this.outputNames(targets)) : null;
   }
 
   /** d score[classIndex] / d input for each image, under the ReLU rule if any (one run: a one-hot seed). */
@@ -101,7 +101,7 @@ export abstract class Accelerator<T> {
     if (!this.fits(input)) return null;
     const session = this.vectorJacobian('scores', rule);
     if (!session) return null;
-    return this.run(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [GRADIENT])[0] as Tensor4D;
+    return (this.tryRun(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [GRADIENT])?.[0] as Tensor4D | undefined) ?? null;
   }
 
   /** The target's activations and d score[classIndex] / d activations, from one run. */
@@ -119,7 +119,9 @@ export abstract class Accelerator<T> {
     });
     if (!session) return null;
     const [, activationsName] = this.outputNames(['scores', target]);
-    const [activations, gradients] = this.run(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [activationsName, GRADIENT]);
+    const results = this.tryRun(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [activationsName, GRADIENT]);
+    if (!results) return null;
+    const [activations, gradients] = results;
     if (activations.rank !== 4) {
       tf.dispose([activations, gradients]);
       return null;
@@ -169,7 +171,7 @@ export abstract class Accelerator<T> {
     });
     if (!session) return null;
     const [name] = this.outputNames(['scores']);
-    return this.run(session, { [BASE]: input, [MAPS]: maps }, [name])[0] as Tensor2D;
+    return (this.tryRun(session, { [BASE]: input, [MAPS]: maps }, [name])?.[0] as Tensor2D | undefined) ?? null;
   }
 
   /** The weights changed (the randomisation check): every session is exported again when next needed. */
@@ -245,6 +247,22 @@ export abstract class Accelerator<T> {
     this.reported.add(kind);
     const what: Record<string, string> = { scores: 'the scores', out: 'reading layers', outs: 'reading layers', gradient: 'the gradient', head: 'the head after a layer', layer: 'the layer gradient' };
     this.log(`onnxruntime: TF.js computes ${what[kind] ?? kind} for this model (${reason}).`);
+  }
+
+  /**
+   * A run that fails (onnxruntime refusing a shape or attribute only at run time) drops its session: this
+   * call and later ones are computed by TF.js, and the log says why once.
+   */
+  protected tryRun(session: OrtSession, feeds: Record<string, Tensor | OrtArray>, outputs: string[]): Tensor[] | null {
+    try {
+      return this.run(session, feeds, outputs);
+    } catch (error) {
+      const key = [...this.sessions].find(([, cached]) => cached === session)?.[0] ?? 'run';
+      this.sessions.set(key, null);
+      session.dispose();
+      this.report(key, `run failed: ${String(error).split('\n')[0]}`);
+      return null;
+    }
   }
 
   protected run(session: OrtSession, feeds: Record<string, Tensor | OrtArray>, outputs: string[]): Tensor[] {

@@ -192,34 +192,71 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
 }
 
 /**
+ * A 2-D window op's geometry as it ran: attribute defaults filled in, auto_pad resolved, and the padding
+ * after the input read off the shapes (so ceil_mode's extra window counts, and rows a stride skipped at the
+ * end show as a negative `after`).
+ */
+interface Window {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** Padding before the input: [top, left]. */
+  before: number[];
+  /** How far the last window reaches past the input: [bottom, right], negative where it stops short. */
+  after: number[];
+}
+
+function windowOf(g: OnnxGraph, node: GraphNode): Window {
+  const { attributes } = node;
+  const kernel = (attributes.kernel_shape as number[] | undefined) ?? (node.op === 'Conv' ? g.constantValue(node.inputs[1])?.dims.slice(2) : undefined);
+  if (!kernel || kernel.length !== 2) throw new UnsupportedLayerError(`no gradient rule for a ${node.op} that is not 2-D`);
+  const strides = (attributes.strides as number[] | undefined) ?? [1, 1];
+  const dilations = (attributes.dilations as number[] | undefined) ?? [1, 1];
+  const [, inH, inW] = g.shapeOf(node.inputs[0]);
+  const [, outH, outW] = g.shapeOf(node.outputs[0]);
+  const size = [inH, inW];
+  const out = [outH, outW];
+  const span = (i: number) => (kernel[i] - 1) * dilations[i] + 1;
+  const autoPad = (attributes.auto_pad as string | undefined) ?? 'NOTSET';
+  let before: number[];
+  if (autoPad === 'NOTSET') before = ((attributes.pads as number[] | undefined) ?? [0, 0, 0, 0]).slice(0, 2);
+  else if (autoPad === 'VALID') before = [0, 0];
+  else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    // The odd padded row goes after the input (UPPER) or before it (LOWER).
+    before = [0, 1].map((i) => {
+      const total = Math.max(0, (out[i] - 1) * strides[i] + span(i) - size[i]);
+      return autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
+    });
+  } else throw new UnsupportedLayerError(`no gradient rule for auto_pad ${autoPad}`);
+  const after = [0, 1].map((i) => (out[i] - 1) * strides[i] + span(i) - before[i] - size[i]);
+  return { kernel, strides, dilations, before, after };
+}
+
+/** ONNX pads for the window: before, then after where it reaches past the input. */
+function padsOfWindow({ before, after }: Window): number[] {
+  return [...before, ...after.map((a) => Math.max(a, 0))];
+}
+
+/**
  * The input gradient of a convolution: the transposed convolution with the same kernel and geometry. With
  * stride 1 it is computed as a plain convolution with the flipped, channel-swapped kernel instead, which
  * onnxruntime runs ~3× faster (its grouped ConvTranspose took half of a MobileNet input gradient).
  */
 function convInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
-  const [x, weights] = node.inputs;
-  const unitStride = (node.attributes.strides as number[]).every((s) => s === 1) && (node.attributes.dilations as number[]).every((d) => d === 1);
+  const weights = node.inputs[1];
+  const window = windowOf(g, node);
+  const unitStride = window.strides.every((s) => s === 1) && window.dilations.every((d) => d === 1);
   const constantKernel = g.constantValue(weights);
-  if (unitStride && constantKernel) return flippedConvolution(g, node, dy, constantKernel);
-  const geometry = { kernel: node.attributes.kernel_shape as number[], strides: node.attributes.strides as number[], dilations: node.attributes.dilations as number[], pads: node.attributes.pads as number[] };
-  return transposedConvolution(g, node, dy, weights, geometry, node.attributes.group as number);
+  if (unitStride && constantKernel) return flippedConvolution(g, node, dy, constantKernel, window);
+  return transposedConvolution(g, node, dy, weights, window, (node.attributes.group as number | undefined) ?? 1);
 }
 
-interface WindowGeometry {
-  kernel: number[];
-  strides: number[];
-  dilations: number[];
-  pads: number[];
-}
-
-/** The transposed convolution of `dy` that undoes the geometry of `node` (back to its input's shape). */
-function transposedConvolution(g: OnnxGraph, node: GraphNode, dy: string, weights: string, { kernel, strides, dilations, pads }: WindowGeometry, group: number): string {
-  const [, inH, inW] = g.shapeOf(node.inputs[0]);
-  const [, outH, outW] = g.shapeOf(node.outputs[0]);
+/** The transposed convolution of `dy` that undoes the window's geometry (back to the input's shape). */
+function transposedConvolution(g: OnnxGraph, node: GraphNode, dy: string, weights: string, window: Window, group: number): string {
+  const { kernel, strides, dilations, after } = window;
   // Rows (columns) the forward stride skipped at the end come back as output padding.
-  const extent = (i: number, out: number) => strides[i] * (out - 1) + (kernel[i] - 1) * dilations[i] + 1 - pads[i] - pads[i + 2];
-  const outputPadding = [inH - extent(0, outH), inW - extent(1, outW)];
-  const attributes = { kernel_shape: kernel, strides, dilations, pads, group, output_padding: outputPadding };
+  const outputPadding = after.map((a) => Math.max(-a, 0));
+  const attributes = { kernel_shape: kernel, strides, dilations, pads: padsOfWindow(window), group, output_padding: outputPadding };
   return g.op('ConvTranspose', [dy, weights], attributes, g.shapeOf(node.inputs[0]));
 }
 
@@ -228,27 +265,30 @@ function transposedConvolution(g: OnnxGraph, node: GraphNode, dy: string, weight
  * left out unless counted), then a transposed convolution with a kernel of ones per channel.
  */
 function averagePoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
-  const kernel = node.attributes.kernel_shape as number[];
-  const strides = (node.attributes.strides as number[] | undefined) ?? kernel.map(() => 1);
-  const pads = (node.attributes.pads as number[] | undefined) ?? [0, 0, 0, 0];
-  if (node.attributes.ceil_mode || kernel.length !== 2) throw new UnsupportedLayerError('no gradient rule for this AveragePool');
+  const window = windowOf(g, node);
+  const { kernel, strides, dilations, before } = window;
+  const countsPadding = node.attributes.count_include_pad === 1;
+  if (dilations.some((d) => d !== 1)) throw new UnsupportedLayerError('no gradient rule for a dilated AveragePool');
+  // Which cells ceil_mode's or auto_pad's extra padding counts in is left open by ONNX: not guessed.
+  if (countsPadding && (node.attributes.ceil_mode === 1 || ((node.attributes.auto_pad as string | undefined) ?? 'NOTSET') !== 'NOTSET'))
+    throw new UnsupportedLayerError('no gradient rule for an AveragePool counting implicit padding');
   const [c, inH, inW] = g.shapeOf(node.inputs[0]);
   const [, outH, outW] = g.shapeOf(node.outputs[0]);
   const covered = (out: number, axis: number, size: number) => {
-    const start = out * strides[axis] - pads[axis];
+    const start = out * strides[axis] - before[axis];
     return Math.min(start + kernel[axis], size) - Math.max(start, 0);
   };
   const share = new Float32Array(outH * outW);
   for (let i = 0; i < outH; i++)
-    for (let j = 0; j < outW; j++) share[i * outW + j] = 1 / (node.attributes.count_include_pad ? kernel[0] * kernel[1] : covered(i, 0, inH) * covered(j, 1, inW));
+    for (let j = 0; j < outW; j++) share[i * outW + j] = 1 / (countsPadding ? kernel[0] * kernel[1] : covered(i, 0, inH) * covered(j, 1, inW));
   const scaled = g.op('Mul', [dy, g.floats(share, [1, 1, outH, outW], 'pool_share')]);
   const ones = g.floats(new Float32Array(c * kernel[0] * kernel[1]).fill(1), [c, 1, kernel[0], kernel[1]], 'pool_ones');
-  return transposedConvolution(g, node, scaled, ones, { kernel, strides, dilations: [1, 1], pads }, c);
+  return transposedConvolution(g, node, scaled, ones, window, c);
 }
 
-function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: { dims: number[]; data: Float32Array }): string {
+function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: { dims: number[]; data: Float32Array }, window: Window): string {
   const [outChannels, perGroupIn, kh, kw] = kernel.dims;
-  const group = node.attributes.group as number;
+  const group = (node.attributes.group as number | undefined) ?? 1;
   const perGroupOut = outChannels / group;
   // W[o][i][y][x] (o in group j at j·perGroupOut + o', i within the group) → W'[j·perGroupIn + i][o'][kh−1−y][kw−1−x].
   const flipped = new Float32Array(kernel.data.length);
@@ -263,7 +303,8 @@ function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: {
           flipped[to] = kernel.data[from];
         }
   }
-  const [top, left, bottom, right] = node.attributes.pads as number[];
+  const [top, left] = window.before;
+  const [bottom, right] = window.after;
   const pads = [kh - 1 - top, kw - 1 - left, kh - 1 - bottom, kw - 1 - right];
   if (pads.some((p) => p < 0)) throw new UnsupportedLayerError('no gradient rule for a convolution padded by more than its kernel');
   const attributes = { kernel_shape: [kh, kw], strides: [1, 1], dilations: [1, 1], pads, group };
@@ -277,13 +318,13 @@ function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: {
  */
 function maxPoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string {
   const [x] = node.inputs;
-  const [, indices] = g.node('MaxPool', [x], node.attributes, undefined, 2);
-  const kernel = node.attributes.kernel_shape as number[];
-  const strides = (node.attributes.strides as number[] | undefined) ?? kernel.map(() => 1);
-  const dilated = (node.attributes.dilations as number[] | undefined)?.some((d) => d !== 1) ?? false;
-  if (!dilated && kernel.every((k, i) => strides[i] >= k)) {
-    const { kernel_shape, strides: s, pads } = node.attributes;
-    return g.op('MaxUnpool', [dy, indices, g.op('Shape', [x])], { kernel_shape, strides: s ?? strides, ...(pads ? { pads } : {}) }, g.shapeOf(x));
+  // Row-major indices (storage_order 0), as MaxUnpool and the scatter read them.
+  const [, indices] = g.node('MaxPool', [x], { ...node.attributes, storage_order: 0 }, undefined, 2);
+  const window = windowOf(g, node);
+  const { kernel, strides, dilations } = window;
+  if (dilations.every((d) => d === 1) && kernel.every((k, i) => strides[i] >= k)) {
+    // Explicit pads (auto_pad and ceil_mode resolved): MaxUnpool's own size rule then fits the input.
+    return g.op('MaxUnpool', [dy, indices, g.op('Shape', [x])], { kernel_shape: kernel, strides, pads: padsOfWindow(window) }, g.shapeOf(x));
   }
   const flat = g.ints([-1]);
   const zeros = g.op('ConstantOfShape', [g.op('Reshape', [g.op('Size', [x]), flat])]);

@@ -62,7 +62,7 @@ export class LayersAccelerator extends Accelerator<LayersTarget> {
   /** Scores from replaced activations of `layer` (chains only: a skip connection over the layer stays on TF.js). */
   head(layer: string, activations: Tensor4D): Tensor2D | null {
     const session = this.headSession(layer);
-    return session ? (this.run(session, { activations }, ['scores'])[0] as Tensor2D) : null;
+    return session ? ((this.tryRun(session, { activations }, ['scores'])?.[0] as Tensor2D | undefined) ?? null) : null;
   }
 
   /**
@@ -102,7 +102,7 @@ export class LayersAccelerator extends Accelerator<LayersTarget> {
     if (!session) return null;
     const keep = new Float32Array(channels.length * c).fill(1);
     channels.forEach((channel, i) => (keep[i * c + channel] = 0));
-    return this.run(session, { activations, keep: { data: keep, dims: [channels.length, c] } }, ['scores'])[0] as Tensor2D;
+    return (this.tryRun(session, { activations, keep: { data: keep, dims: [channels.length, c] } }, ['scores'])?.[0] as Tensor2D | undefined) ?? null;
   }
 
   /** Whether the head after `layer` runs here (exporting it if not yet done). */
