@@ -243,6 +243,16 @@ describe('Eigen-CAM projection', () => {
     assertClose(map.dataSync() as Float32Array, s.map((sp) => (sp - mean) * norm), 'projection', 1e-5);
     tf.dispose([activations, map]);
   });
+
+  it('projects a rank-one activation with more channels than cells, where the Gram matrix maps the uniform vector to exactly 0', () => {
+    // Small integers: centring and the Gram matrix are exact, so no rounding noise can steer the iteration.
+    const s = [1, 3, 5, 7];
+    const u = [1, 2, 0, 1, 1, 2];
+    const activations = tf.tensor4d(s.flatMap((sp) => u.map((uk) => sp * uk)), [1, 2, 2, 6]);
+    const map = firstComponentMap(activations, activations);
+    assertClose(map.dataSync() as Float32Array, s.map((sp) => (sp - 4) * Math.hypot(...u)), 'projection', 1e-5);
+    tf.dispose([activations, map]);
+  });
 });
 
 describe('gradient-free CAMs on a graph model whose ops have no gradient', () => {

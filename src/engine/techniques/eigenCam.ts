@@ -6,16 +6,19 @@
  * A principal component's sign is arbitrary: it is fixed so that the map agrees with the mean activation.
  */
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { gaussianValues } from '../random';
 import { tf } from '../tf';
 import { CamTechnique, type CamEvidence } from './base';
 
 /**
  * Top eigenvector of the symmetric c×c matrix (row-major) by power iteration, accumulated in float64.
  * At most 300 iterations (≈ 0.3 s for c = 1024): with nearly equal top eigenvalues the answer is then a
- * mix of their eigenvectors, which is as good a "main direction" as either.
+ * mix of their eigenvectors, which is as good a "main direction" as either. The start is a fixed Gaussian
+ * draw, not the uniform vector: a Gram matrix of centred rows maps the uniform vector to exactly 0, and
+ * only rounding noise would have led the iteration away from it.
  */
 export function topEigenvector(matrix: Float64Array, c: number): Float64Array {
-  let v = new Float64Array(c).fill(1 / Math.sqrt(c));
+  let v = Float64Array.from(gaussianValues(c, 0, 1, 20200731));
   for (let iteration = 0; iteration < 300; iteration++) {
     const next = new Float64Array(c);
     for (let i = 0; i < c; i++) {
