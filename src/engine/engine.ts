@@ -12,6 +12,7 @@ import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
 import { inspect, type InspectOptions, type InspectResult } from './inspect/inspect';
 import { loadModel, type LoadedModel } from './models/loadModel';
+import type { ModelAdapter } from './models/adapter';
 import { readSidecar, SIDECAR_NAME, type ModelConfigOverrides } from './models/modelConfig';
 import { modelJsonPathOf } from './models/modelFiles';
 import { colourToRgba, normalise, probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
@@ -125,7 +126,7 @@ export class Engine {
       checkCancelled();
 
       const techniqueStart = performance.now();
-      const restoreBackend = await this.backendFor(technique.info.needsGradients, adapter.gradientsOnWasm, notes);
+      const restoreBackend = await this.backendFor(technique.info.needsGradients, () => gradientsOnWasm(adapter, layer, 'scores', technique instanceof CamTechnique), notes);
       const reportProgress = previewReporter(previews);
       let raw;
       try {
@@ -176,7 +177,7 @@ export class Engine {
   async inspect(model: LoadedModel, image: RgbaImage, request: InspectOptions, checkCancelled: CancelCheck = () => {}, onPreview?: (image: RgbaImage, fraction: number) => void): Promise<InspectResult> {
     const notes: string[] = [];
     const needsGradients = request.kind !== 'featuremaps' && request.kind !== 'filters';
-    const restoreBackend = await this.backendFor(needsGradients, model.adapter.gradientsOnWasm, notes);
+    const restoreBackend = await this.backendFor(needsGradients, () => gradientsOnWasm(model.adapter, request.layer, 'activations'), notes);
     try {
       const result = inspect(model, image, request, checkCancelled, onPreview);
       return notes.length ? { ...result, caption: `${result.caption}. ${notes.join(' ')}` } : result;
@@ -197,9 +198,10 @@ export class Engine {
    * Graph-model gradients use tfjs's stock op gradients, several of which have no wasm kernel; such
    * runs move to the cpu backend (tensors follow automatically) and come back afterwards.
    */
-  private async backendFor(needsGradients: boolean, gradientsOnWasm: boolean, notes: string[]): Promise<() => Promise<void>> {
+  private async backendFor(needsGradients: boolean, gradientsOnWasm: () => boolean, notes: string[]): Promise<() => Promise<void>> {
     const active = tf.getBackend();
-    if (!needsGradients || gradientsOnWasm || active !== 'wasm') return async () => {};
+    // Asked last: a graph model's answer exports gradient sessions, wanted only when wasm would run them.
+    if (!needsGradients || active !== 'wasm' || gradientsOnWasm()) return async () => {};
     await tf.setBackend('cpu');
     notes.push('Gradients of graph models run on the cpu backend (wasm lacks some gradient kernels).');
     return async () => {
@@ -263,6 +265,17 @@ function explainFailure(error: unknown, techniqueTitle: string, modelName: strin
  * The layer(s) to explain: one name, or for CAM techniques several separated by commas (fused). Empty or
  * absent = the model's default target layer.
  */
+/**
+ * Whether the gradients a run needs avoid wasm's missing kernels: the image's gradient unless `layersOnly`
+ * (a CAM reads only its layers' gradients), and each comma-separated layer's where the answer depends on it.
+ */
+function gradientsOnWasm(adapter: ModelAdapter, layers: string | null | undefined, of: 'scores' | 'activations', layersOnly = false): boolean {
+  const names = (layers ?? '').split(',').filter(Boolean);
+  if (!adapter.gradientsOnWasmAt) return adapter.gradientsOnWasm;
+  if (!(layersOnly && names.length > 0) && !adapter.gradientsOnWasm) return false;
+  return names.every((layer) => adapter.gradientsOnWasmAt!(layer, of));
+}
+
 export function resolveLayer(model: LoadedModel, requested: string | undefined | null, needsLayer: boolean, fuses = true): string {
   const { summary } = model;
   if (!requested) {

@@ -9,13 +9,14 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend';
+import { Engine } from '../../src/engine/engine';
 import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { tf } from '../../src/engine/tf';
 import { onTfjs, relativeGap } from './helpers/acceleration';
 import { writeOpsGraphModel, writeTinyGraphModel } from './helpers/tinyGraphModel';
-import { tempDir } from './helpers/tinyModels';
+import { noiseImage, tempDir } from './helpers/tinyModels';
 
 const MOBILENET = path.resolve(__dirname, '../../../shared/fixtures/models/mobilenet_v1_0.25_224_graph_tfhub/model.json');
 
@@ -101,6 +102,32 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
       model.adapter.dispose();
     }
     assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+  });
+
+  it('on wasm, Grad-CAM stays on wasm where onnxruntime differentiates the head, and saliency moves to cpu where it cannot reach the image', async () => {
+    const engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    try {
+      const model = await engine.loadModel(await writeTinyGraphModel(tempDir(), { withStridedSlice: false, softplusInput: true }));
+      const { adapter } = model;
+      assert.equal(adapter.gradientsOnWasmAt!('conv/Relu', 'scores'), true, 'scores → conv/Relu has gradient rules');
+      assert.equal(adapter.gradientsOnWasm, false, 'Softplus on the image has none');
+      const image = noiseImage(8, 8, 6);
+      const request = { technique: 'gradcam', layer: 'conv/Relu', classTarget: 1 };
+      const fast = await engine.explain(model, image, request);
+      assert.ok(!fast.notes.some((note) => /cpu backend/.test(note)), fast.notes.join(' '));
+      const saliency = await engine.explain(model, image, { technique: 'saliency', classTarget: 1 });
+      assert.ok(saliency.notes.some((note) => /cpu backend/.test(note)), saliency.notes.join(' '));
+      assert.equal(tf.getBackend(), 'wasm', 'the backend is restored');
+      setAcceleration('off');
+      const slow = await engine.explain(model, image, request);
+      setAcceleration('auto');
+      const scale = Math.max(...slow.rawMap.data.map(Math.abs));
+      assert.ok(scale > 0, 'a map to compare');
+      fast.rawMap.data.forEach((v, i) => assert.ok(Math.abs(v - slow.rawMap.data[i]) < 1e-5 * scale, `cell ${i}: ${v} vs ${slow.rawMap.data[i]}`));
+    } finally {
+      engine.dispose();
+      await selectBackend({ choice: 'cpu', log: () => undefined });
+    }
   });
 
   it('an op without an export (StridedSlice) keeps the model on TF.js, and the log names the node', async () => {

@@ -84,8 +84,13 @@ export abstract class Accelerator<T> {
    * Whether onnxruntime differentiates the scores w.r.t. the image (exporting that session if not yet done).
    * Every other gradient session is a part of this graph, so their ops have rules too.
    */
-  differentiates(): boolean {
-    return this.vectorJacobian('scores', null) !== null;
+  differentiates(target: 'scores' | T = 'scores'): boolean {
+    return this.vectorJacobian(target, null) !== null;
+  }
+
+  /** Whether onnxruntime gives the target's activations and the scores' gradient w.r.t. them (exporting that session if not yet done). */
+  layerDifferentiates(target: T): boolean {
+    return this.layerSession(target) !== null;
   }
 
   /** Several targets' values from one forward run (not differentiable), in TF.js's layout. */
@@ -107,16 +112,7 @@ export abstract class Accelerator<T> {
   /** The target's activations and d score[classIndex] / d activations, from one run. */
   layerGradient(input: Tensor4D, target: T, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
     if (!this.fits(input)) return null;
-    const session = this.session(`layer:${this.keyOf(target)}`, () => {
-      const exported = this.exportGraph(['scores', target]);
-      const { graph } = exported;
-      const [scores, layer] = exported.outputs;
-      graph.input(SEED, [this.numClasses]);
-      let [gradient] = addGradients(graph, scores.name, SEED, [layer.native]);
-      if (layer.perm) gradient = graph.op('Transpose', [gradient], { perm: layer.perm });
-      graph.nameOutput(gradient, GRADIENT);
-      return exported;
-    });
+    const session = this.layerSession(target);
     if (!session) return null;
     const [, activationsName] = this.outputNames(['scores', target]);
     const results = this.tryRun(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [activationsName, GRADIENT]);
@@ -187,6 +183,20 @@ export abstract class Accelerator<T> {
   /** Output names exportGraph gives its targets, in order. */
   protected outputNames(targets: unknown[]): string[] {
     return targets.map((_, i) => `cnn_lens_output${i}`);
+  }
+
+  /** A session giving the target's activations and Σ seed · d scores / d activations. */
+  private layerSession(target: T): OrtSession | null {
+    return this.session(`layer:${this.keyOf(target)}`, () => {
+      const exported = this.exportGraph(['scores', target]);
+      const { graph } = exported;
+      const [scores, layer] = exported.outputs;
+      graph.input(SEED, [this.numClasses]);
+      let [gradient] = addGradients(graph, scores.name, SEED, [layer.native]);
+      if (layer.perm) gradient = graph.op('Transpose', [gradient], { perm: layer.perm });
+      graph.nameOutput(gradient, GRADIENT);
+      return exported;
+    });
   }
 
   /** A session taking the input and a seed shaped like the target, giving Σ seed · d target / d input. */

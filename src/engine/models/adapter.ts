@@ -33,6 +33,12 @@ export interface ModelAdapter {
   readonly hasLogits: boolean;
   /** False when gradients through this model need kernels the wasm backend lacks. */
   readonly gradientsOnWasm: boolean;
+  /**
+   * Where it depends on the layer (graph models, differentiated by onnxruntime when every op on the way has
+   * a rule): whether the gradients a run needs at `layer` avoid tfjs's op gradients — of the scores w.r.t.
+   * the layer's activations ('scores'), or of the activations w.r.t. the image ('activations').
+   */
+  gradientsOnWasmAt?(layer: string, of: 'scores' | 'activations'): boolean;
   readonly layers: LayerInfo[];
   /** True when `scores` honours a ReLU backward rule (guided backprop, deconvnet). */
   readonly supportsReluRules: boolean;

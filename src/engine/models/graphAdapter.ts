@@ -32,6 +32,10 @@ export class GraphAdapter implements ModelAdapter {
     return this.accelerator.differentiates();
   }
 
+  gradientsOnWasmAt(layer: string, of: 'scores' | 'activations'): boolean {
+    return of === 'scores' ? this.accelerator.layerDifferentiates(layer) : this.accelerator.differentiates(layer);
+  }
+
   readonly supportsReluRules = false;
   readonly hasLogits: boolean;
   readonly inputShape: [number, number, number];
@@ -139,7 +143,10 @@ export class GraphAdapter implements ModelAdapter {
     if (!info) throw new Error(`The graph has no node named "${layer}".`);
     const node = beforeRectifier && RECTIFIER_OPS.has(info.kind) ? (this.nodeInputs.get(layer)?.[0] ?? layer) : layer;
     const output = this.accelerator.output(input, node, null, recordingGradients()) ?? (this.model.execute({ [this.inputName]: input }, node) as Tensor);
-    if (output.rank !== 4) throw new Error(`Node "${layer}" has a ${output.rank}-D output; a spatial (4-D) node is needed.`);
+    if (output.rank !== 4) {
+      output.dispose();
+      throw new Error(`Node "${layer}" has a ${output.rank}-D output; a spatial (4-D) node is needed.`);
+    }
     return output as Tensor4D;
   }
 
@@ -147,7 +154,10 @@ export class GraphAdapter implements ModelAdapter {
     if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
     const fast = recordingGradients() ? null : this.accelerator.outputs(input, [layer, 'scores']);
     const [activations, scores] = fast ?? (this.model.execute({ [this.inputName]: input }, [layer, this.scoreNode]) as Tensor[]);
-    if (activations.rank !== 4) throw new Error(`Node "${layer}" has a ${activations.rank}-D output; a spatial (4-D) node is needed.`);
+    if (activations.rank !== 4) {
+      tf.dispose([activations, scores]);
+      throw new Error(`Node "${layer}" has a ${activations.rank}-D output; a spatial (4-D) node is needed.`);
+    }
     const head = (replaced: Tensor4D): Tensor2D => {
       // The input stays fed so that branches which bypass the node still see the image.
       const out = this.model.execute({ [this.inputName]: input, [layer]: replaced }, this.scoreNode) as Tensor;

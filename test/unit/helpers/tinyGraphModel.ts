@@ -57,10 +57,12 @@ const wave = (n: number, phase: number, scale = 0.5) => Array.from({ length: n }
 
 /**
  * Writes model.json, one weights shard and a cnnlens.json (zero-one, labels left/right) into `dir`;
- * returns the model.json path. Nodes: input, conv/Conv2D, conv/BiasAdd, conv/Relu, [slice], pool, logits.
+ * returns the model.json path. Nodes: input, [soft], conv/Conv2D, conv/BiasAdd, conv/Relu, [slice], pool, logits.
  */
-export async function writeTinyGraphModel(dir: string, options: { withStridedSlice?: boolean } = {}): Promise<string> {
+export async function writeTinyGraphModel(dir: string, options: { withStridedSlice?: boolean; softplusInput?: boolean } = {}): Promise<string> {
   const withSlice = options.withStridedSlice ?? true;
+  // A Softplus on the image: exported to ONNX, but without a gradient rule there (the input's gradient stays on TF.js).
+  const convInput = options.softplusInput ? 'soft' : 'input';
   const channels = withSlice ? 2 : 4;
   const weights: Weight[] = [
     { name: 'conv/kernel', dtype: 'float32', shape: [3, 3, 3, 4], values: wave(108, 0.3) },
@@ -77,7 +79,8 @@ export async function writeTinyGraphModel(dir: string, options: { withStridedSli
   }
   const nodes = [
     placeholder([8, 8, 3]),
-    node('conv/Conv2D', 'Conv2D', ['input', 'conv/kernel'], {
+    ...(options.softplusInput ? [node('soft', 'Softplus', ['input'])] : []),
+    node('conv/Conv2D', 'Conv2D', [convInput, 'conv/kernel'], {
       strides: ints([1, 1, 1, 1]),
       dilations: ints([1, 1, 1, 1]),
       padding: bytes('SAME'),
