@@ -4,7 +4,8 @@
  * got too little gradient (a 2×2 pool over 3×3 ones: 0.25 at the corner cell its window averaged alone,
  * not 1). The corrected gradient scales each pooled gradient by full size ÷ cells averaged before tfjs's
  * own AvgPoolGrad spreads it, so TF.js agrees with finite differences and with onnxruntime's gradient
- * graph (accel/gradientGraph.ts). Test: poolGradients.test.ts.
+ * graph (accel/gradientGraph.ts). Only backends whose kernel has the fault are corrected (probed once each).
+ * Test: poolGradients.test.ts.
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
@@ -29,6 +30,26 @@ function borderCorrection(inputShape: number[], attrs: Record<string, unknown>):
   return partial ? tf.tensor4d(scale, [1, outHeight, outWidth, 1]) : null;
 }
 
+const divisesByFullWindow = new Map<string, boolean>();
+
+/**
+ * Whether the active backend's AvgPoolGrad kernel has the fault (cpu and wasm 4.22 do; tfjs-node's calls
+ * TensorFlow's own kernel, which divides by the cells averaged): one 2×2 'same' window over a 3×3 input
+ * averages its corner cell alone, so a correct kernel sends it the whole gradient, a faulty one a quarter.
+ */
+function kernelDividesByFullWindow(): boolean {
+  const backend = tf.getBackend();
+  let faulty = divisesByFullWindow.get(backend);
+  if (faulty === undefined) {
+    faulty = tf.tidy(() => {
+      const probe = tf.engine().runKernel('AvgPoolGrad', { dy: tf.ones([1, 2, 2, 1]), input: tf.zeros([1, 3, 3, 1]) }, { filterSize: 2, strides: 2, pad: 'same' } as never) as Tensor;
+      return Math.abs(probe.dataSync()[8] - 0.25) < 1e-6;
+    });
+    divisesByFullWindow.set(backend, faulty);
+  }
+  return faulty;
+}
+
 /** Registers the corrected gradient (after every backend selection, as maxPoolGradientFix.ts says why). */
 export function fixAvgPoolGradient(): void {
   tf.registerGradient({
@@ -39,7 +60,7 @@ export function fixAvgPoolGradient(): void {
       const { filterSize, strides, pad, dimRoundingMode } = attrs;
       return {
         x: () => {
-          const correction = borderCorrection(x.shape, attrs);
+          const correction = kernelDividesByFullWindow() ? borderCorrection(x.shape, attrs) : null;
           const scaled = correction ? (dy as Tensor4D).mul(correction) : (dy as Tensor4D);
           const grad = tf.engine().runKernel('AvgPoolGrad', { dy: scaled, input: x }, { filterSize, strides, pad, dimRoundingMode } as never) as Tensor4D;
           if (correction) tf.dispose([correction, scaled]);

@@ -128,12 +128,14 @@ export class Engine {
       const techniqueStart = performance.now();
       const restoreBackend = await this.backendFor(technique.info.needsGradients, () => gradientsOnWasm(adapter, layer, 'scores', technique instanceof CamTechnique), notes);
       const reportProgress = previewReporter(previews);
-      let raw;
-      try {
-        raw = tf.tidy(() => {
+      const run = () =>
+        tf.tidy(() => {
           const out = technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled, reportProgress });
           return { ...out, signed: out.signed ?? false, metrics: out.metrics ?? {} };
         });
+      let raw;
+      try {
+        raw = await this.retriedOnCpu(run, notes);
       } catch (error) {
         releaseFailedGradientTape();
         throw explainFailure(error, technique.info.title, summary.name);
@@ -179,7 +181,7 @@ export class Engine {
     const needsGradients = request.kind !== 'featuremaps' && request.kind !== 'filters';
     const restoreBackend = await this.backendFor(needsGradients, () => gradientsOnWasm(model.adapter, request.layer, 'activations'), notes);
     try {
-      const result = inspect(model, image, request, checkCancelled, onPreview);
+      const result = await this.retriedOnCpu(() => inspect(model, image, request, checkCancelled, onPreview), notes);
       return notes.length ? { ...result, caption: `${result.caption}. ${notes.join(' ')}` } : result;
     } catch (error) {
       releaseFailedGradientTape();
@@ -192,6 +194,27 @@ export class Engine {
   /** Compares techniques by faithfulness metrics on one image (see evaluate.ts). */
   evaluate(model: LoadedModel, image: RgbaImage, options: EvaluationOptions, checkCancelled?: CancelCheck, onProgress?: (fraction: number, detail: string) => void): Promise<Evaluation> {
     return evaluate(this, model, image, options, checkCancelled, onProgress);
+  }
+
+  /**
+   * Runs `run`; if it stopped on a kernel wasm lacks (the backend check expected onnxruntime to compute a
+   * gradient, and it fell back to TF.js instead), once more on the cpu backend.
+   */
+  private async retriedOnCpu<T>(run: () => T, notes: string[]): Promise<T> {
+    try {
+      return run();
+    } catch (error) {
+      const active = tf.getBackend();
+      if (active !== 'wasm' || !(error instanceof Error) || !MISSING_WASM_KERNEL.test(error.message)) throw error;
+      releaseFailedGradientTape();
+      await tf.setBackend('cpu');
+      notes.push(`Computed on the cpu backend (wasm lacks ${MISSING_WASM_KERNEL.exec(error.message)![1]}).`);
+      try {
+        return run();
+      } finally {
+        await tf.setBackend(active);
+      }
+    }
   }
 
   /**
@@ -249,6 +272,7 @@ export function releaseFailedGradientTape(): void {
 }
 
 const MISSING_GRADIENT = /gradient function not found for (\w+)/i;
+const MISSING_WASM_KERNEL = /Kernel '(\w+)' not registered for backend 'wasm'/;
 
 /** Turns tfjs's "gradient function not found for Op" into a message naming the op and what still works. */
 function explainFailure(error: unknown, techniqueTitle: string, modelName: string): unknown {
@@ -262,10 +286,6 @@ function explainFailure(error: unknown, techniqueTitle: string, modelName: strin
 }
 
 /**
- * The layer(s) to explain: one name, or for CAM techniques several separated by commas (fused). Empty or
- * absent = the model's default target layer.
- */
-/**
  * Whether the gradients a run needs avoid wasm's missing kernels: the image's gradient unless `layersOnly`
  * (a CAM reads only its layers' gradients), and each comma-separated layer's where the answer depends on it.
  */
@@ -276,6 +296,10 @@ function gradientsOnWasm(adapter: ModelAdapter, layers: string | null | undefine
   return names.every((layer) => adapter.gradientsOnWasmAt!(layer, of));
 }
 
+/**
+ * The layer(s) to explain: one name, or for CAM techniques several separated by commas (fused). Empty or
+ * absent = the model's default target layer.
+ */
 export function resolveLayer(model: LoadedModel, requested: string | undefined | null, needsLayer: boolean, fuses = true): string {
   const { summary } = model;
   if (!requested) {

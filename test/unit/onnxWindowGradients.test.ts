@@ -1,9 +1,10 @@
 /**
  * onnxruntime's gradient graph (accel/gradientGraph.ts) through every window geometry ONNX files use:
- * attribute defaults left out, auto_pad SAME_UPPER / SAME_LOWER / VALID, ceil_mode's extra window, strides
- * that skip the last rows, counted padding, column-major argmax indices. Each model is one window op on a
- * 7×7 image, weighted per cell and pooled to one score per channel; its input gradient must equal the TF.js
- * executor's (written independently, from the ONNX semantics) and must not fall back.
+ * attribute defaults left out, auto_pad SAME_UPPER / SAME_LOWER / VALID (windows narrower than their stride
+ * included), ceil_mode's extra window, strides that skip the last rows, counted padding, column-major argmax
+ * indices. Each model is one window op on a 7×7 image, weighted per cell and pooled to one score per
+ * channel; its scores and input gradient must equal the TF.js executor's (written independently, from the
+ * ONNX semantics), and nothing may fall back.
  */
 import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
@@ -39,6 +40,11 @@ const CASES: WindowCase[] = [
   { name: 'AveragePool 3×3, stride 2, auto_pad SAME_UPPER', op: 'AveragePool', attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_UPPER' }, out: 4 },
   { name: 'AveragePool 2×2, stride 2, ceil_mode', op: 'AveragePool', attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, out: 4 },
   { name: 'AveragePool 3×3, stride 2, pads [1, 0, 0, 1], count_include_pad', op: 'AveragePool', attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 0, 0, 1], count_include_pad: 1 }, out: 3 },
+  { name: 'AveragePool 3×3, stride 2, auto_pad SAME_LOWER, count_include_pad', op: 'AveragePool', attrs: { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_LOWER', count_include_pad: 1 }, out: 4 },
+  { name: 'AveragePool 2×2, stride 2, auto_pad VALID, count_include_pad', op: 'AveragePool', attrs: { kernel_shape: [2, 2], strides: [2, 2], auto_pad: 'VALID', count_include_pad: 1 }, out: 3 },
+  // SAME's padding would be negative: onnxruntime would start the windows a cell late, TF.js (and CNN Lens) does not.
+  { name: 'Conv 1×1, stride 4, auto_pad SAME_UPPER (a window narrower than its stride)', op: 'Conv', attrs: { auto_pad: 'SAME_UPPER', strides: [4, 4] }, kernel: [3, CHANNELS, 1, 1], out: 2 },
+  { name: 'MaxPool 1×1, stride 4, auto_pad SAME_LOWER (a window narrower than its stride)', op: 'MaxPool', attrs: { kernel_shape: [1, 1], strides: [4, 4], auto_pad: 'SAME_LOWER' }, out: 2 },
 ];
 
 /** window op → × a weight per output cell → GlobalAveragePool → Flatten: one score per output channel. */

@@ -69,13 +69,19 @@ export abstract class Accelerator<T> {
     if (!differentiable) return this.tryRun(forward, { [INPUT]: input }, [name])?.[0] ?? null;
     const backward = this.vectorJacobian(target, rule);
     if (!backward) return null;
+    // Run before the op is recorded, so that a failing run still leaves TF.js to compute it.
+    const value = this.tryRun(forward, { [INPUT]: input }, [name])?.[0];
+    if (!value) return null;
     const op = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
       const [x, save] = args as [Tensor4D, tf.GradSaveFunc];
       save([x]);
-      return {
-        value: this.run(forward, { [INPUT]: x }, [name])[0],
-        gradFunc: (dy: Tensor | Tensor[], [saved]: Tensor[]) => this.run(backward, { [INPUT]: saved, [SEED]: dy as Tensor }, [GRADIENT])[0],
+      const gradFunc = (dy: Tensor | Tensor[], [saved]: Tensor[]) => {
+        const gradient = this.tryRun(backward, { [INPUT]: saved, [SEED]: dy as Tensor }, [GRADIENT])?.[0];
+        // Too late to fall back within this gradient; the next one is computed by TF.js.
+        if (!gradient) throw new Error('onnxruntime failed to compute this gradient (see the log); run it again to compute it with TF.js.');
+        return gradient;
       };
+      return { value, gradFunc };
     });
     return op(input);
   }
@@ -267,10 +273,13 @@ export abstract class Accelerator<T> {
     try {
       return this.run(session, feeds, outputs);
     } catch (error) {
-      const key = [...this.sessions].find(([, cached]) => cached === session)?.[0] ?? 'run';
-      this.sessions.set(key, null);
-      session.dispose();
-      this.report(key, `run failed: ${String(error).split('\n')[0]}`);
+      const key = [...this.sessions].find(([, cached]) => cached === session)?.[0];
+      // A session already evicted was disposed then; one still cached is replaced by "TF.js computes it".
+      if (key !== undefined) {
+        this.sessions.set(key, null);
+        session.dispose();
+      }
+      this.report(key ?? 'run', `run failed: ${String(error).split('\n')[0]}`);
       return null;
     }
   }

@@ -224,7 +224,9 @@ function windowOf(g: OnnxGraph, node: GraphNode): Window {
   else if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
     // The odd padded row goes after the input (UPPER) or before it (LOWER).
     before = [0, 1].map((i) => {
-      const total = Math.max(0, (out[i] - 1) * strides[i] + span(i) - size[i]);
+      const total = (out[i] - 1) * strides[i] + span(i) - size[i];
+      // onnxruntime pads a window narrower than its stride negatively; not followed here.
+      if (total < 0) throw new UnsupportedLayerError(`no gradient rule for auto_pad ${autoPad} on a window narrower than its stride`);
       return autoPad === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
     });
   } else throw new UnsupportedLayerError(`no gradient rule for auto_pad ${autoPad}`);
@@ -269,8 +271,8 @@ function averagePoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): st
   const { kernel, strides, dilations, before } = window;
   const countsPadding = node.attributes.count_include_pad === 1;
   if (dilations.some((d) => d !== 1)) throw new UnsupportedLayerError('no gradient rule for a dilated AveragePool');
-  // Which cells ceil_mode's or auto_pad's extra padding counts in is left open by ONNX: not guessed.
-  if (countsPadding && (node.attributes.ceil_mode === 1 || ((node.attributes.auto_pad as string | undefined) ?? 'NOTSET') !== 'NOTSET'))
+  // Which cells ceil_mode's or auto_pad SAME's padding counts in is left open by ONNX: not guessed.
+  if (countsPadding && (node.attributes.ceil_mode === 1 || String(node.attributes.auto_pad ?? '').startsWith('SAME')))
     throw new UnsupportedLayerError('no gradient rule for an AveragePool counting implicit padding');
   const [c, inH, inW] = g.shapeOf(node.inputs[0]);
   const [, outH, outW] = g.shapeOf(node.outputs[0]);

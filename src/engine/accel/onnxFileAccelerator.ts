@@ -8,6 +8,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { OnnxExecutor } from '../models/onnx/executor';
 import type { OnnxModel, OnnxNode, OnnxTensor } from '../models/onnx/onnxFile';
+import { pair, windowPadding } from '../models/onnx/ops/conv';
 import { plain } from '../models/onnx/ops/types';
 import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
 import { UnsupportedLayerError } from './exportLayers';
@@ -66,7 +67,7 @@ export class OnnxFileAccelerator extends Accelerator<string> {
         this.writeConstant(graph, name);
         written.add(name);
       }
-      graph.nodes.push({ op: node.opType, inputs: node.inputs, outputs: node.outputs, attributes: attributesOf(node) });
+      graph.nodes.push({ op: node.opType, inputs: node.inputs, outputs: node.outputs, attributes: this.samePadsResolved(node, attributesOf(node)) });
     }
     for (const [name, probe] of probes) if (probe.dtype === 'float32') graph.shapes.set(name, probe.shape.slice(1));
     graph.shapes.set(inputName, channelsFirst ? [c, h, w] : [h, w, c]);
@@ -86,6 +87,26 @@ export class OnnxFileAccelerator extends Accelerator<string> {
       return { name: outputNames[i], native, perm };
     });
     return { graph, outputs };
+  }
+
+  /**
+   * A window op's auto_pad SAME_UPPER / SAME_LOWER written as the explicit pads the TF.js executor uses
+   * (ops/conv.ts), so both runtimes pad alike: onnxruntime pads a window narrower than its stride by a
+   * negative amount (a 1×1 convolution with stride 4 then starts its windows one cell late).
+   */
+  private samePadsResolved(node: OnnxNode, attributes: Record<string, AttributeValue>): Record<string, AttributeValue> {
+    const autoPad = attributes.auto_pad;
+    if (autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER') return attributes;
+    const { inputName, inputShape, probes, model } = this.source;
+    const input = node.inputs[0];
+    const size = input === inputName ? inputShape.slice(0, 2) : probes.get(input)?.shape.slice(2);
+    const weights = node.opType === 'Conv' ? (model.initializers.find((t) => t.name === node.inputs[1])?.dims ?? probes.get(node.inputs[1])?.shape) : undefined;
+    const kernel = (attributes.kernel_shape as number[] | undefined) ?? weights?.slice(2);
+    if (size?.length !== 2 || kernel?.length !== 2) throw new UnsupportedLayerError(`node "${node.name}" has auto_pad ${autoPad} on a window that is not 2-D`);
+    const padding = windowPadding(node, size as [number, number], kernel as [number, number], pair(node, 'strides', 1), pair(node, 'dilations', 1));
+    const pads = Array.isArray(padding) ? [padding[1][0], padding[2][0], padding[1][1], padding[2][1]] : [0, 0, 0, 0];
+    const { auto_pad: _resolved, ...rest } = attributes;
+    return { ...rest, pads };
   }
 
   /** A constant input as it is now (initializer, Constant node or a value computed from them), in its stored data type. */
