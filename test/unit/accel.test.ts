@@ -192,6 +192,30 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     assert.equal(tf.memory().numTensors, before);
   });
 
+  it("computes Grad-CAM's map inside onnxruntime as TF.js combines its own gradients, at every spatial layer, leaking nothing", () => {
+    const adapter = new LayersAdapter(gradientModel());
+    const image = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 12) as tf.Tensor4D;
+    const before = tf.memory().numTensors;
+    const layers = adapter.layers.filter((l) => l.outputShape.length === 3).map((l) => l.name);
+    for (const layer of layers) {
+      const gap = tf.tidy(() => {
+        const fast = adapter.gradCamMap(image, layer, 1);
+        assert.ok(fast, `${layer}: onnxruntime computes it`);
+        const slow = onTfjs(() => {
+          const { activations, head } = adapter.split(image, layer);
+          const gradients = tf.grad((a: tf.Tensor) => head(a as tf.Tensor4D).slice([0, 1], [1, 1]).sum())(activations);
+          return tf.sum(activations.mul(tf.mean(gradients, [1, 2], true)), 3);
+        });
+        assert.deepEqual(fast.shape, slow.shape);
+        return relativeGap(fast, slow);
+      });
+      assert.ok(gap < 1e-5, `${layer}: ${gap}`);
+    }
+    assert.equal(tf.memory().numTensors, before);
+    image.dispose();
+    adapter.dispose();
+  });
+
   it('keeps at most MAX_SESSIONS sessions, evicting the least recently used, and re-exports an evicted one', () => {
     const model = gradientModel();
     const adapter = new LayersAdapter(model);

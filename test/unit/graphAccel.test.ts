@@ -20,6 +20,15 @@ import { noiseImage, tempDir } from './helpers/tinyModels';
 
 const MOBILENET = path.resolve(__dirname, '../../../shared/fixtures/models/mobilenet_v1_0.25_224_graph_tfhub/model.json');
 
+/** Grad-CAM's pre-ReLU map [1, h, w] from TF.js's own gradient of the head (the reference for gradCamMap). */
+export function gradCamOnTfjs({ adapter }: LoadedModel, image: Tensor4D, layer: string, classIndex: number): tf.Tensor {
+  return onTfjs(() => {
+    const { activations, head } = adapter.split(image, layer);
+    const gradients = tf.grad((a: tf.Tensor) => head(a as Tensor4D).slice([0, classIndex], [1, 1]).sum())(activations);
+    return tf.sum(activations.mul(tf.mean(gradients, [1, 2], true)), 3);
+  });
+}
+
 /**
  * Gaps between onnxruntime and TF.js on a batch of two images: values as a fraction of the reference's
  * scale; gradients as 1 − Pearson's r where `asMaps` (a deep net's ReLU6 inputs within rounding of 0 or 6
@@ -56,6 +65,7 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
       // Through onnxruntime's node output as a differentiable op (activation maximisation's objective).
       objective: gradientGap(tf.grad(objective)(x), onTfjs(() => tf.grad(objective)(x))),
       masked: relativeGap(masked, onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D))),
+      gradcam: relativeGap(adapter.gradCamMap!(image, layer, classIndex)!, gradCamOnTfjs(model, image, layer, classIndex)),
     };
   });
 }
@@ -142,6 +152,7 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
       const { adapter } = model;
       const split = adapter.split.bind(adapter);
       Object.assign(adapter, {
+        gradCamMap: () => null,
         layerGradients: () => null,
         split: (input: Tensor4D, layer: string) => {
           const parts = split(input, layer);

@@ -54,11 +54,11 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
   }
 
   for (const name of MODELS) {
-    it(`${name}: scores and Score-CAM's masked batch (1e-5) and the input and default layer's gradients (r > 0.9999) as the TF.js executor's`, async () => {
+    it(`${name}: scores and Score-CAM's masked batch (1e-5), the input and default layer's gradients and Grad-CAM's map (r > 0.9999) as the TF.js executor's`, async () => {
       lines.length = 0;
       await withModel(name, ({ adapter, summary }, x) => {
         // Gaps as plain numbers (tidy keeps tensors only); -1 where onnxruntime did not run it.
-        const gaps = { scores: 0, input: -1, activations: -1, layer: -1, masked: -1 };
+        const gaps = { scores: 0, input: -1, activations: -1, layer: -1, masked: -1, gradcam: -1 };
         tf.tidy(() => {
           const scores = adapter.scores(x);
           const reference = onTfjs(() => adapter.scores(x));
@@ -77,6 +77,9 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
             gaps.activations = relativeGap(layerFast.activations, split.activations);
             gaps.layer = correlationGap(layerFast.gradients, layerSlow);
           }
+          // Grad-CAM's map combined inside the graph against the same combination of TF.js's gradients.
+          const camFast = adapter.gradCamMap!(image, layer, classIndex);
+          if (camFast) gaps.gradcam = correlationGap(camFast, tf.sum(split.activations.mul(tf.mean(layerSlow, [1, 2], true)), 3));
           // Score-CAM's masked batch (masks built and applied inside the graph) against the same masks in TF.js.
           const maps = tf.randomUniform([3, 5, 5, 1], -1, 2, 'float32', 8) as Tensor4D;
           const maskedFast = adapter.maskedScores!(image, maps);
@@ -92,6 +95,7 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
         assert.ok(gaps.input >= 0 && gaps.input < 1e-4, `input gradient: 1 − r = ${gaps.input}`);
         assert.ok(gaps.activations >= 0 && gaps.activations < 1e-5, `activations: ${gaps.activations}`);
         assert.ok(gaps.layer >= 0 && gaps.layer < 1e-4, `layer gradient: 1 − r = ${gaps.layer}`);
+        assert.ok(gaps.gradcam >= 0 && gaps.gradcam < 1e-4, `Grad-CAM map: 1 − r = ${gaps.gradcam}`);
       });
     });
   }

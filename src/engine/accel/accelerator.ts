@@ -21,6 +21,7 @@ const SEED = 'cnn_lens_seed';
 const GRADIENT = 'cnn_lens_gradient';
 const BASE = 'cnn_lens_base';
 const MAPS = 'cnn_lens_maps';
+const CAM = 'cnn_lens_cam';
 
 /**
  * Sessions kept at once (least recently used go first): each holds a copy of the weights, and every target
@@ -157,9 +158,8 @@ export abstract class Accelerator<T> {
       const empty = graph.floats(new Float32Array(0), [0], 'no_scales');
       const masks = graph.op('Resize', [nchw, '', empty, sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
       // Opset 18 moved the reduction axes from an attribute to an input.
-      const reduce = (op: string) => (graph.opset >= 18 ? graph.op(op, [masks, graph.ints([1, 2, 3])], { keepdims: 1 }) : graph.op(op, [masks], { axes: [1, 2, 3], keepdims: 1 }));
-      const low = reduce('ReduceMin');
-      const high = reduce('ReduceMax');
+      const low = reduce(graph, 'ReduceMin', masks, [1, 2, 3], true);
+      const high = reduce(graph, 'ReduceMax', masks, [1, 2, 3], true);
       const scaled = graph.op('Div', [graph.op('Sub', [masks, low]), graph.op('Add', [graph.op('Sub', [high, low]), graph.scalar(1e-8)])]);
       if (channelsFirst) {
         const image = graph.op('Transpose', [BASE], { perm: [0, 3, 1, 2] });
@@ -194,15 +194,40 @@ export abstract class Accelerator<T> {
   /** A session giving the target's activations and Σ seed · d scores / d activations. */
   private layerSession(target: T): OrtSession | null {
     return this.session(`layer:${this.keyOf(target)}`, () => {
-      const exported = this.exportGraph(['scores', target]);
-      const { graph } = exported;
-      const [scores, layer] = exported.outputs;
-      graph.input(SEED, [this.numClasses]);
-      let [gradient] = addGradients(graph, scores.name, SEED, [layer.native]);
-      if (layer.perm) gradient = graph.op('Transpose', [gradient], { perm: layer.perm });
-      graph.nameOutput(gradient, GRADIENT);
+      const { exported, layer, gradient } = this.gradientAtLayer(target);
+      exported.graph.nameOutput(layer.perm ? exported.graph.op('Transpose', [gradient], { perm: layer.perm }) : gradient, GRADIENT);
       return exported;
     });
+  }
+
+  /** The graph to the scores and the target, with Σ seed · d scores / d target in the target's own layout. */
+  private gradientAtLayer(target: T): { exported: ExportedGraph; layer: ExportedGraph['outputs'][number]; gradient: string } {
+    const exported = this.exportGraph(['scores', target]);
+    const [scores, layer] = exported.outputs;
+    exported.graph.input(SEED, [this.numClasses]);
+    const [gradient] = addGradients(exported.graph, scores.name, SEED, [layer.native]);
+    return { exported, layer, gradient };
+  }
+
+  /**
+   * Grad-CAM's map before its ReLU, [batch, h, w]: Σ_k mean(d score[classIndex] / d A_k) · A_k, from one run.
+   * The activations and gradients never leave onnxruntime: on the shipped model, copying them out and
+   * combining them in TF.js took as long as the forward pass.
+   */
+  gradCamMap(input: Tensor4D, target: T, classIndex: number): Tensor | null {
+    if (!this.fits(input)) return null;
+    const session = this.session(`gradcam:${this.keyOf(target)}`, () => {
+      const { exported, layer, gradient } = this.gradientAtLayer(target);
+      const { graph } = exported;
+      if (graph.shapeOf(layer.native).length !== 3) throw new UnsupportedLayerError('Grad-CAM needs a spatial layer');
+      // The target's own layout: channels-first where it is transposed for TF.js, else channels-last.
+      const [channels, spatial] = layer.perm ? [1, [2, 3]] : [3, [1, 2]];
+      const weights = reduce(graph, 'ReduceMean', gradient, spatial, true);
+      graph.nameOutput(reduce(graph, 'ReduceSum', graph.op('Mul', [layer.native, weights]), [channels], false), CAM);
+      return exported;
+    });
+    if (!session) return null;
+    return this.tryRun(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [CAM])?.[0] ?? null;
   }
 
   /** A session taking the input and a seed shaped like the target, giving Σ seed · d target / d input. */
@@ -290,4 +315,10 @@ export abstract class Accelerator<T> {
     const results = session.run(arrays, outputs);
     return outputs.map((name) => tf.tensor(results[name].data, results[name].dims));
   }
+}
+
+/** A reduction over `axes`: opset 18 moved them from an attribute to an input (opset 13 for ReduceSum). */
+function reduce(graph: OnnxGraph, op: 'ReduceMean' | 'ReduceSum' | 'ReduceMin' | 'ReduceMax', x: string, axes: number[], keepdims: boolean): string {
+  const axesAsInput = graph.opset >= (op === 'ReduceSum' ? 13 : 18);
+  return axesAsInput ? graph.op(op, [x, graph.ints(axes)], { keepdims: keepdims ? 1 : 0 }) : graph.op(op, [x], { axes, keepdims: keepdims ? 1 : 0 });
 }

@@ -57,6 +57,8 @@ export interface ModelAdapter {
   inputGradients?(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null;
   /** A layer's activations and d score[classIndex] / d activations outside TF.js, or null (as above). */
   layerGradients?(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null;
+  /** Grad-CAM's map before its ReLU, [batch, h, w], computed where the layer's gradient is (onnxruntime); null where not. */
+  gradCamMap?(input: Tensor4D, layer: string, classIndex: number): Tensor | null;
   /**
    * Score-CAM's masked batch scored outside TF.js (onnxruntime): each map [b, mh, mw, 1] upsampled
    * (bilinear, half-pixel), min-max scaled to 0..1 and multiplied into the one image; null: use TF.js.

@@ -175,6 +175,11 @@ export class GraphAdapter implements ModelAdapter {
     return recordingGradients() ? null : this.accelerator.layerGradient(input, layer, classIndex);
   }
 
+  gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {
+    if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
+    return recordingGradients() ? null : this.accelerator.gradCamMap(input, layer, classIndex);
+  }
+
   maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
     return recordingGradients() ? null : this.accelerator.maskedScores(input, maps);
   }

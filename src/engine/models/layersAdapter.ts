@@ -433,6 +433,10 @@ export class LayersAdapter implements ModelAdapter {
     return recordingGradients() ? null : this.accelerator.layerGradient(input, { id: this.stepOf(layer).outputIds[0], linear: false }, classIndex);
   }
 
+  gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {
+    return recordingGradients() ? null : this.accelerator.gradCamMap(input, { id: this.stepOf(layer).outputIds[0], linear: false }, classIndex);
+  }
+
   private downstreamOf(tensorId: number, plan: Step[]): Step[] {
     const reached = new Set<number>([tensorId]);
     return plan.filter((step) => {

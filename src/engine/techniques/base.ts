@@ -93,9 +93,14 @@ export abstract class CamTechnique extends Technique {
     const layers = request.layer.split(',');
     if (layers.length > 1) return this.fuse(request, layers);
     const { layer, notes } = this.targetLayer(request);
-    const evidence = this.capture({ ...request, layer });
+    const map = this.mapWhereEvidenceIs({ ...request, layer }) ?? this.combine(this.capture({ ...request, layer }), { ...request, layer });
     // ReLU: keep only evidence *for* the class.
-    return { map: tf.relu(this.combine(evidence, { ...request, layer })) as Tensor2D, layer, notes };
+    return { map: tf.relu(map) as Tensor2D, layer, notes };
+  }
+
+  /** The [h, w] map before the ReLU, computed where the evidence is (onnxruntime); null: captured and combined here. */
+  protected mapWhereEvidenceIs(_request: TechniqueInput): Tensor2D | null {
+    return null;
   }
 
   /**

@@ -3,9 +3,9 @@
  * Localization", ICCV 2017 (https://arxiv.org/abs/1610.02391).
  * Channel weight = spatial mean of the class score's gradient w.r.t. that channel.
  */
-import type { Tensor1D } from '@tensorflow/tfjs-core';
+import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
-import { CamTechnique, type CamEvidence } from './base';
+import { CamTechnique, type CamEvidence, type TechniqueInput } from './base';
 
 export class GradCam extends CamTechnique {
   readonly info = {
@@ -15,6 +15,11 @@ export class GradCam extends CamTechnique {
     needsGradients: true,
     needsLayer: true,
   };
+
+  protected override mapWhereEvidenceIs({ model, input, layer, classIndex }: TechniqueInput): Tensor2D | null {
+    const map = model.gradCamMap?.(input, layer, classIndex);
+    return map ? (map.squeeze([0]) as Tensor2D) : null;
+  }
 
   protected override channelWeights({ gradients }: CamEvidence): Tensor1D {
     // NHWC: average over height and width; channels are last (one batch image: as rows of [h·w, c]).

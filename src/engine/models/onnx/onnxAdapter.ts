@@ -205,6 +205,10 @@ export class OnnxAdapter implements ModelAdapter {
     return recordingGradients() ? null : (this.accelerator?.layerGradient(input, this.stepOf(layer).node.outputs[0], classIndex) ?? null);
   }
 
+  gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {
+    return recordingGradients() ? null : (this.accelerator?.gradCamMap(input, this.stepOf(layer).node.outputs[0], classIndex) ?? null);
+  }
+
   split(input: Tensor4D, layer: string): SplitModel {
     const target = this.stepOf(layer).node.outputs[0];
     const plan = this.executor.plan([this.scoreTensor, target]);
