@@ -27,6 +27,30 @@ export function time(run: () => void, warmup: number, repeats: number): number {
   return median(samples);
 }
 
+/**
+ * Medians of `run` and of `reference` timed alternately (one of each per round), so that the machine's
+ * slow and fast spells (up to 30 % here) hit both alike and their ratio holds still.
+ */
+export function timeAlongside(run: () => void, reference: () => void, warmup: number, repeats: number): { ms: number; referenceMs: number } {
+  for (let i = 0; i < warmup; i++) {
+    run();
+    reference();
+  }
+  const samples: number[] = [];
+  const references: number[] = [];
+  let total = 0;
+  while (samples.length < repeats || (total < MIN_SAMPLED_MS && samples.length < 2000)) {
+    let start = performance.now();
+    run();
+    samples.push(performance.now() - start);
+    total += samples[samples.length - 1];
+    start = performance.now();
+    reference();
+    references.push(performance.now() - start);
+  }
+  return { ms: median(samples), referenceMs: median(references) };
+}
+
 /** The image prepared for a model, and a runner for any technique on it at the default layer. */
 export function prepare(loaded: LoadedModel, image: RgbaImage, classIndex = 0) {
   const { adapter, summary } = loaded;
