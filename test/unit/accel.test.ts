@@ -14,6 +14,7 @@ import { loadModel } from '../../src/engine/models/loadModel';
 import { LayersAdapter } from '../../src/engine/models/layersAdapter';
 import type { ReluRule } from '../../src/engine/models/reluRules';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
+import { gaussianValues } from '../../src/engine/random';
 import { tf, tfl } from '../../src/engine/tf';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { onTfjs, relativeGap } from './helpers/acceleration';
@@ -213,6 +214,36 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     }
     assert.equal(tf.memory().numTensors, before);
     image.dispose();
+    adapter.dispose();
+  });
+
+  it("sums input gradients along integrated gradients' path and over SmoothGrad's noisy copies inside onnxruntime as TF.js does", () => {
+    const adapter = new LayersAdapter(gradientModel());
+    const before = tf.memory().numTensors;
+    const gaps = tf.tidy(() => {
+      const origin = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 21) as tf.Tensor4D;
+      const step = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 22) as tf.Tensor4D;
+      const classGradient = (points: tf.Tensor4D, rule: ReluRule | null) =>
+        onTfjs(() => tf.grad((v: tf.Tensor) => adapter.scores(v as tf.Tensor4D, rule).slice([0, 1], [-1, 1]).sum())(points));
+      const path = { kind: 'path' as const, origin, step, alphas: [0.1, 0.5, 0.9], weights: [0.2, 0.3, 0.5] };
+      const alongPath = adapter.gradientSums(path, 1, null);
+      assert.ok(alongPath && alongPath.squares === null, 'onnxruntime sums the path');
+      const pathPoints = origin.add(step.mul(tf.tensor1d(path.alphas).reshape([-1, 1, 1, 1]))) as tf.Tensor4D;
+      const pathReference = tf.sum(classGradient(pathPoints, null).mul(tf.tensor1d(path.weights).reshape([-1, 1, 1, 1])), 0, true);
+      const found: Record<string, number> = { path: relativeGap(alongPath.sum, pathReference) };
+      const dims = [4, 13, 13, 3];
+      const offsets = { data: gaussianValues(4 * 13 * 13 * 3, 0, 0.5, 4), dims };
+      for (const rule of [null, 'guided'] as const) {
+        const noisy = adapter.gradientSums({ kind: 'noise', origin, offsets }, 1, rule);
+        assert.ok(noisy?.squares, `onnxruntime sums the noisy copies (${rule})`);
+        const gradients = classGradient(origin.add(tf.tensor(offsets.data, dims)) as tf.Tensor4D, rule);
+        found[`noise ${rule} sum`] = relativeGap(noisy.sum, tf.sum(gradients, 0, true));
+        found[`noise ${rule} squares`] = relativeGap(noisy.squares, tf.sum(gradients.square(), 0, true));
+      }
+      return found;
+    });
+    for (const [what, gap] of Object.entries(gaps)) assert.ok(gap < 1e-5, `${what}: ${gap}`);
+    assert.equal(tf.memory().numTensors, before);
     adapter.dispose();
   });
 

@@ -12,6 +12,7 @@ import { selectBackend } from '../../src/engine/backend';
 import { Engine } from '../../src/engine/engine';
 import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
+import { gaussianValues } from '../../src/engine/random';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { tf } from '../../src/engine/tf';
 import { onTfjs, relativeGap } from './helpers/acceleration';
@@ -40,6 +41,12 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
   const [h, w, c] = adapter.inputShape;
   return tf.tidy(() => {
     const x = tf.randomUniform([2, h, w, c], 0, 1, 'float32', 5) as Tensor4D;
+    const offsets = { data: gaussianValues(3 * h * w * c, 0, 0.1, 6), dims: [3, h, w, c] };
+    const noisySums = ({ adapter: a }: LoadedModel, origin: Tensor4D, classIndex: number) => {
+      const sums = a.gradientSums!({ kind: 'noise', origin, offsets }, classIndex, null);
+      assert.ok(sums, 'the gradient sums run on onnxruntime');
+      return sums;
+    };
     const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
     const reference = onTfjs(() => adapter.scores(x));
     const classIndex = tf.argMax(reference.sum(0)).dataSync()[0];
@@ -66,6 +73,8 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
       objective: gradientGap(tf.grad(objective)(x), onTfjs(() => tf.grad(objective)(x))),
       masked: relativeGap(masked, onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D))),
       gradcam: relativeGap(adapter.gradCamMap!(image, layer, classIndex)!, gradCamOnTfjs(model, image, layer, classIndex)),
+      // SmoothGrad's sums over noisy copies of the image, built and reduced inside the graph.
+      sums: gradientGap(noisySums(model, image, classIndex).sum, onTfjs(() => tf.sum(tf.grad(score)(image.add(tf.tensor(offsets.data, offsets.dims))), 0, true))),
     };
   });
 }

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { loadModel } from '../../src/engine/models/loadModel';
+import { gaussianValues } from '../../src/engine/random';
 import { tf } from '../../src/engine/tf';
 import { onTfjs, relativeGap } from './helpers/acceleration';
 import { encodeModel, pseudoRandom, type Attr, type Initializer, type NodeSpec } from './helpers/onnxBuilder';
@@ -86,17 +87,24 @@ describe('onnxruntime gradients through ONNX window geometries (auto_pad, ceil_m
       const gaps = tf.tidy(() => {
         const x = tf.randomUniform([2, SIZE, SIZE, CHANNELS], -1, 1, 'float32', 11) as Tensor4D;
         const scores = relativeGap(adapter.scores(x), onTfjs(() => adapter.scores(x)));
+        const origin = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
+        const offsets = { data: gaussianValues(x.size, 0, 0.3, 12), dims: x.shape };
         return Array.from({ length: classes }, (_, classIndex) => {
           const fast = adapter.inputGradients!(x, classIndex, null);
           assert.ok(fast, 'onnxruntime differentiates it');
           const slow = onTfjs(() => tf.grad((v: tf.Tensor) => adapter.scores(v as Tensor4D).slice([0, classIndex], [-1, 1]).sum())(x));
-          return { scores, gradient: relativeGap(fast, slow) };
+          // SmoothGrad's sums: the same gradients at the origin plus each offset, summed inside the graph.
+          const sums = adapter.gradientSums!({ kind: 'noise', origin, offsets }, classIndex, null);
+          assert.ok(sums, 'onnxruntime sums them');
+          const noisy = onTfjs(() => tf.grad((v: tf.Tensor) => adapter.scores(v as Tensor4D).slice([0, classIndex], [-1, 1]).sum())(origin.add(tf.tensor(offsets.data, offsets.dims))));
+          return { scores, gradient: relativeGap(fast, slow), sums: relativeGap(sums.sum, tf.sum(noisy, 0, true)) };
         });
       });
       assert.deepEqual(lines, [], 'nothing fell back to TF.js');
-      for (const { scores, gradient } of gaps) {
+      for (const { scores, gradient, sums } of gaps) {
         assert.ok(scores < 1e-5, `scores: ${scores}`);
         assert.ok(gradient < 1e-5, `input gradient: ${gradient}`);
+        assert.ok(sums < 1e-5, `summed gradients of noisy copies: ${sums}`);
       }
       assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
       adapter.dispose();

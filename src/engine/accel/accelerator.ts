@@ -22,6 +22,21 @@ const GRADIENT = 'cnn_lens_gradient';
 const BASE = 'cnn_lens_base';
 const MAPS = 'cnn_lens_maps';
 const CAM = 'cnn_lens_cam';
+const ORIGIN = 'cnn_lens_origin';
+const STEP = 'cnn_lens_step';
+const ALPHAS = 'cnn_lens_alphas';
+const WEIGHTS = 'cnn_lens_weights';
+const OFFSETS = 'cnn_lens_offsets';
+const SUM = 'cnn_lens_sum';
+const SQUARES = 'cnn_lens_squares';
+
+/**
+ * Points for gradientSums, each [1, h, w, c] but the offsets: a path origin + αᵢ·step with quadrature
+ * weights, or noisy copies origin + offsetᵢ (offsets [n, h, w, c], as generated).
+ */
+export type PointBatch =
+  | { kind: 'path'; origin: Tensor4D; step: Tensor4D; alphas: number[]; weights: number[] }
+  | { kind: 'noise'; origin: Tensor4D; offsets: OrtArray };
 
 /**
  * Sessions kept at once (least recently used go first): each holds a copy of the weights, and every target
@@ -174,6 +189,56 @@ export abstract class Accelerator<T> {
     if (!session) return null;
     const [name] = this.outputNames(['scores']);
     return (this.tryRun(session, { [BASE]: input, [MAPS]: maps }, [name])?.[0] as Tensor2D | undefined) ?? null;
+  }
+
+  /**
+   * Σᵢ wᵢ · d score[classIndex] / d pointᵢ over a batch of points built inside the graph, and for noisy
+   * points Σᵢ (d score / d pointᵢ)² too: integrated gradients' path (origin + αᵢ·step, weights wᵢ) or
+   * SmoothGrad's noisy copies (origin + offsetᵢ, weights 1). Only the image, the offsets and two sums cross
+   * over instead of a batch of points and one of gradients, and no TF.js op runs per batch: on the shipped
+   * model that overhead was a third of SmoothGrad and IG.
+   */
+  gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
+    if (!this.fits(points.origin)) return null;
+    const noisy = points.kind === 'noise';
+    const session = this.session(`sums:${points.kind}:${rule ?? 'stock'}`, () => {
+      const exported = this.exportGraph(['scores']);
+      const { graph } = exported;
+      const [scores] = exported.outputs;
+      graph.input(SEED, [this.numClasses]);
+      const [gradient] = addGradients(graph, scores.name, SEED, [INPUT], rule);
+      const [h, w, c] = this.inputShape;
+      const start = graph.nodes.length;
+      graph.removeInput(INPUT);
+      graph.input(ORIGIN, [h, w, c]);
+      if (noisy) {
+        graph.input(OFFSETS, [h, w, c]);
+        graph.nodes.push({ op: 'Add', inputs: [ORIGIN, OFFSETS], outputs: [INPUT], attributes: {} });
+      } else {
+        graph.input(STEP, [h, w, c]);
+        graph.input(ALPHAS, []);
+        const alphas = graph.op('Reshape', [ALPHAS, graph.ints([-1, 1, 1, 1])]);
+        graph.nodes.push({ op: 'Add', inputs: [ORIGIN, graph.op('Mul', [alphas, STEP])], outputs: [INPUT], attributes: {} });
+      }
+      graph.moveToFront(start);
+      if (noisy) {
+        graph.nameOutput(reduce(graph, 'ReduceSum', gradient, [0], true), SUM);
+        graph.nameOutput(reduce(graph, 'ReduceSum', graph.op('Mul', [gradient, gradient]), [0], true), SQUARES);
+      } else {
+        graph.input(WEIGHTS, []);
+        const weights = graph.op('Reshape', [WEIGHTS, graph.ints([-1, 1, 1, 1])]);
+        graph.nameOutput(reduce(graph, 'ReduceSum', graph.op('Mul', [gradient, weights]), [0], true), SUM);
+      }
+      return exported;
+    });
+    if (!session) return null;
+    const batch = points.kind === 'noise' ? points.offsets.dims[0] : points.alphas.length;
+    const feeds: Record<string, Tensor | OrtArray> = { [ORIGIN]: points.origin, [SEED]: this.oneHot(batch, classIndex) };
+    if (points.kind === 'noise') feeds[OFFSETS] = points.offsets;
+    else Object.assign(feeds, { [STEP]: points.step, [ALPHAS]: { data: Float32Array.from(points.alphas), dims: [batch] }, [WEIGHTS]: { data: Float32Array.from(points.weights), dims: [batch] } });
+    const results = this.tryRun(session, feeds, noisy ? [SUM, SQUARES] : [SUM]);
+    if (!results) return null;
+    return { sum: results[0] as Tensor4D, squares: (results[1] as Tensor4D | undefined) ?? null };
   }
 
   /** The weights changed (the randomisation check): every session is exported again when next needed. */

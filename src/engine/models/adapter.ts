@@ -3,6 +3,7 @@
  * files run as layers models). Techniques only talk to this.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { PointBatch } from '../accel/accelerator';
 import type { LayerInfo } from '../types';
 import type { ReluRule } from './reluRules';
 
@@ -57,6 +58,11 @@ export interface ModelAdapter {
   inputGradients?(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null;
   /** A layer's activations and d score[classIndex] / d activations outside TF.js, or null (as above). */
   layerGradients?(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null;
+  /**
+   * Sums of input gradients over a batch of points built outside TF.js (integrated gradients' path,
+   * SmoothGrad's noisy copies; see PointBatch), or null: compute them with inputGradients / TF.js.
+   */
+  gradientSums?(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null;
   /** Grad-CAM's map before its ReLU, [batch, h, w], computed where the layer's gradient is (onnxruntime); null where not. */
   gradCamMap?(input: Tensor4D, layer: string, classIndex: number): Tensor | null;
   /**

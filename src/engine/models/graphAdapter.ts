@@ -6,6 +6,8 @@
  */
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
+import type { ReluRule } from './reluRules';
+import type { PointBatch } from '../accel/accelerator';
 import type { TfNode } from '../accel/exportGraphModel';
 import { UnsupportedLayerError } from '../accel/layoutWriter';
 import { GraphModelAccelerator } from '../accel/graphModelAccelerator';
@@ -173,6 +175,10 @@ export class GraphAdapter implements ModelAdapter {
   layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
     if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
     return recordingGradients() ? null : this.accelerator.layerGradient(input, layer, classIndex);
+  }
+
+  gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
+    return recordingGradients() || rule ? null : this.accelerator.gradientSums(points, classIndex, null);
   }
 
   gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {

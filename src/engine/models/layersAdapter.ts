@@ -8,6 +8,7 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { PointBatch } from '../accel/accelerator';
 import { gaussian } from '../random';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';
@@ -431,6 +432,10 @@ export class LayersAdapter implements ModelAdapter {
 
   layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
     return recordingGradients() ? null : this.accelerator.layerGradient(input, { id: this.stepOf(layer).outputIds[0], linear: false }, classIndex);
+  }
+
+  gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
+    return recordingGradients() ? null : this.accelerator.gradientSums(points, classIndex, rule);
   }
 
   gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {

@@ -74,11 +74,12 @@ export function integratedGradients(request: TechniqueInput, baseline: Tensor4D,
     checkCancelled();
     const chunk = order.slice(start, start + batch);
     const next = tf.tidy(() => {
-      const a = tf.tensor1d(chunk.map((i) => alphas[i])).reshape([-1, 1, 1, 1]);
-      const points = baseline.add(delta.mul(a)) as Tensor4D;
+      const path = { kind: 'path' as const, origin: baseline, step: delta, alphas: chunk.map((i) => alphas[i]), weights: chunk.map((i) => weights[i]) };
+      const fast = model.gradientSums?.(path, classIndex, null);
+      if (fast) return weightedGradients.add(fast.sum) as Tensor4D;
+      const points = baseline.add(delta.mul(tf.tensor1d(path.alphas).reshape([-1, 1, 1, 1]))) as Tensor4D;
       const grads = inputGradient(model, points, classIndex);
-      const w = tf.tensor1d(chunk.map((i) => weights[i])).reshape([-1, 1, 1, 1]);
-      return weightedGradients.add(tf.sum(grads.mul(w), 0, true)) as Tensor4D;
+      return weightedGradients.add(tf.sum(grads.mul(tf.tensor1d(path.weights).reshape([-1, 1, 1, 1])), 0, true)) as Tensor4D;
     });
     weightedGradients.dispose();
     weightedGradients = next;

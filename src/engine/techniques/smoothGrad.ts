@@ -9,11 +9,13 @@
  * the chosen view; map bases (Grad-CAM, guided Grad-CAM) are averaged as maps, one copy at a time.
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
-import { gaussian } from '../random';
+import { gaussian, gaussianValues } from '../random';
 import { tf } from '../tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type AttributionView } from './attribution';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
+import { GuidedBackprop } from './guidedBackprop';
 import { resolveParameters } from './parameters';
+import { Saliency } from './saliency';
 import { memoryBoundBatch } from './batching';
 
 /** Noisy copies per pass, at most (memoryBoundBatch lowers it for big models). */
@@ -38,6 +40,15 @@ class Moments<T extends Tensor> {
     tf.dispose([this.sum, this.sumOfSquares].filter((t): t is T => t !== null));
     this.sum = sum;
     this.sumOfSquares = squares;
+    this.count += size;
+  }
+
+  /** Adds sums of a batch of samples and of their squares, computed elsewhere (taken over: disposed here). */
+  addSums(sum: T, squares: T, size: number): void {
+    const [total, totalSquares] = this.sum && this.sumOfSquares ? tf.tidy(() => [tf.keep(this.sum!.add(sum)), tf.keep(this.sumOfSquares!.add(squares))] as [T, T]) : [tf.keep(sum), tf.keep(squares)];
+    if (total !== sum) tf.dispose([this.sum!, this.sumOfSquares!, sum, squares]);
+    this.sum = total;
+    this.sumOfSquares = totalSquares;
     this.count += size;
   }
 
@@ -92,14 +103,24 @@ export class SmoothGrad extends Technique {
     try {
       if (inner instanceof AttributionTechnique) {
         const batch = inner.batchable(innerParameters) ? memoryBoundBatch(request.model.layers, MAX_BATCH, true) : 1;
+        // Plain input gradients (saliency, guided backprop) are summed where they are computed (onnxruntime).
+        const rule = inner instanceof Saliency ? null : inner instanceof GuidedBackprop && request.model.supportsReluRules ? ('guided' as const) : undefined;
         for (let start = 0; start < n; start += batch) {
           request.checkCancelled();
           const size = Math.min(batch, n - start);
-          tf.tidy(() => {
-            const out = inner.attribute({ ...request, input: noisy(start, size), parameters: innerParameters, reportProgress: () => undefined });
-            layer = out.layer ?? '';
-            moments.add(out.attribution, true, size);
-          });
+          const dims = [size, ...request.input.shape.slice(1)];
+          const offsets = { data: gaussianValues(dims.reduce((a, b) => a * b, 1), 0, sigma, 1000 + start), dims };
+          const sums = rule !== undefined ? request.model.gradientSums?.({ kind: 'noise', origin: request.input, offsets }, request.classIndex, rule) : null;
+          if (sums) {
+            moments.addSums(sums.sum, sums.squares!, size);
+          } else {
+            tf.tidy(() => {
+              const input = request.input.add(tf.tensor(offsets.data, dims)) as Tensor4D;
+              const out = inner.attribute({ ...request, input, parameters: innerParameters, reportProgress: () => undefined });
+              layer = out.layer ?? '';
+              moments.add(out.attribution, true, size);
+            });
+          }
           request.reportProgress(moments.count / n, () => renderAttribution(moments.aggregate(variant as Variant) as Tensor4D, view as AttributionView));
         }
         const rendered = renderAttribution(moments.aggregate(variant as Variant) as Tensor4D, view as AttributionView);

@@ -5,6 +5,7 @@
  * same [h, w, c] maps the TF.js adapters give.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { PointBatch } from '../../accel/accelerator';
 import { gaussian } from '../../random';
 import { tf } from '../../tf';
 import type { LayerInfo } from '../../types';
@@ -203,6 +204,10 @@ export class OnnxAdapter implements ModelAdapter {
 
   layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
     return recordingGradients() ? null : (this.accelerator?.layerGradient(input, this.stepOf(layer).node.outputs[0], classIndex) ?? null);
+  }
+
+  gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
+    return recordingGradients() ? null : (this.accelerator?.gradientSums(points, classIndex, rule) ?? null);
   }
 
   gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {
