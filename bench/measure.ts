@@ -15,16 +15,7 @@ const MIN_SAMPLED_MS = 300;
 
 /** Median of at least `repeats` runs after `warmup` ones (more for fast runs: MIN_SAMPLED_MS in all). */
 export function time(run: () => void, warmup: number, repeats: number): number {
-  for (let i = 0; i < warmup; i++) run();
-  const samples: number[] = [];
-  let total = 0;
-  while (samples.length < repeats || (total < MIN_SAMPLED_MS && samples.length < 2000)) {
-    const start = performance.now();
-    run();
-    samples.push(performance.now() - start);
-    total += samples[samples.length - 1];
-  }
-  return median(samples);
+  return timeAlongside(run, () => undefined, warmup, repeats).ms;
 }
 
 /**
