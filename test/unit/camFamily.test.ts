@@ -158,6 +158,22 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assertClose((await run('ablationcam', { batch: 3 })).rawMap.data, weightedMap(dropped), 'ablationcam', 1e-4);
     });
 
+    it('Ablation-CAM at the layer a GAP + dense head pools (drops read off the head): the ablated copies’ own scores', async () => {
+      const c = channels();
+      const [activationRows, dropped] = tf.tidy(() => {
+        const { activations, head } = loaded.adapter.split(input, 'conv_b');
+        const y = head(activations).dataSync()[classIndex];
+        const drops = Array.from({ length: activations.shape[3] }, (_, k) => {
+          const mask = tf.oneHot([k], activations.shape[3]).reshape([1, 1, 1, -1]);
+          return (y - head(activations.mul(tf.sub(1, mask)) as tf.Tensor4D).dataSync()[classIndex]) / y;
+        });
+        return [rows(activations), drops] as const;
+      });
+      assert.ok(c > 0 && dropped.some((d) => d !== 0), 'channels whose ablation moves the score');
+      const expected = activationRows.map((a) => relu(a.reduce((sum, v, k) => sum + v * dropped[k], 0)));
+      assertClose((await run('ablationcam', { batch: 3 }, 'conv_b')).rawMap.data, expected, 'ablationcam at the pooled layer', 1e-4);
+    });
+
     it('Eigen-CAM is sign-fixed and stable; EigenGrad-CAM depends on the class', async () => {
       const first = await run('eigencam');
       const second = await run('eigencam');
