@@ -31,24 +31,20 @@ class Moments<T extends Tensor> {
 
   /** Adds a batch of samples (summed along axis 0 when `batched`). */
   add(samples: T, batched: boolean, size: number): void {
-    const [sum, squares] = tf.tidy(() => {
-      const s = (batched ? tf.sum(samples, 0, true) : samples) as T;
-      const q = (batched ? tf.sum(samples.square(), 0, true) : samples.square()) as T;
-      // Kept: callers add from inside their own tidy, which must not take the running sums with it.
-      return [tf.keep(this.sum ? this.sum.add(s) : s), tf.keep(this.sumOfSquares ? this.sumOfSquares.add(q) : q)] as [T, T];
-    });
-    tf.dispose([this.sum, this.sumOfSquares].filter((t): t is T => t !== null));
-    this.sum = sum;
-    this.sumOfSquares = squares;
-    this.count += size;
+    const [sum, squares] = tf.tidy(() => (batched ? [tf.sum(samples, 0, true), tf.sum(samples.square(), 0, true)] : [samples.clone(), samples.square()]) as [T, T]);
+    this.addSums(sum, squares, size);
   }
 
-  /** Adds sums of a batch of samples and of their squares, computed elsewhere (taken over: disposed here). */
+  /** Adds sums of samples and of their squares made elsewhere (taken over: disposed here). */
   addSums(sum: T, squares: T, size: number): void {
-    const [total, totalSquares] = this.sum && this.sumOfSquares ? tf.tidy(() => [tf.keep(this.sum!.add(sum)), tf.keep(this.sumOfSquares!.add(squares))] as [T, T]) : [tf.keep(sum), tf.keep(squares)];
-    if (total !== sum) tf.dispose([this.sum!, this.sumOfSquares!, sum, squares]);
-    this.sum = total;
-    this.sumOfSquares = totalSquares;
+    if (this.sum && this.sumOfSquares) {
+      const totals = tf.tidy(() => [this.sum!.add(sum), this.sumOfSquares!.add(squares)] as [T, T]);
+      tf.dispose([this.sum, this.sumOfSquares, sum, squares]);
+      [sum, squares] = totals;
+    }
+    // Kept: callers add from inside their own tidy, which must not take the running sums with it.
+    this.sum = tf.keep(sum);
+    this.sumOfSquares = tf.keep(squares);
     this.count += size;
   }
 
