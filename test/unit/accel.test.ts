@@ -416,9 +416,15 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const loaded = await engine.loadModel(bundledModelPath());
     const image = noiseImage(28, 28, 4);
     // Ablation-CAM twice: at the last block (its copies made after the head's pooling) and inside the network.
-    const runs = [...['saliency', 'guided-backprop', 'deconvnet', 'gradcam', 'gradcam++', 'scorecam', 'ablationcam', 'eigencam', 'integrated-gradients'].map((technique) => ({ technique })), { technique: 'ablationcam', layer: 'block3_relu1' }];
+    // SmoothGrad over saliency and guided backprop (sums made inside onnxruntime) and over grad × image (copy by copy).
+    const smoothed = ['saliency', 'guided-backprop', 'grad-x-image'].map((base) => ({ technique: 'smoothgrad', parameters: { base, samples: 10 } as { base: string; samples: number } }));
+    const runs = [
+      ...['saliency', 'guided-backprop', 'deconvnet', 'gradcam', 'gradcam++', 'scorecam', 'ablationcam', 'eigencam', 'integrated-gradients'].map((technique) => ({ technique })),
+      { technique: 'ablationcam', layer: 'block3_relu1' },
+      ...smoothed,
+    ];
     for (const run of runs) {
-      const technique = `${run.technique}${'layer' in run ? ` at ${run.layer}` : ''}`;
+      const technique = `${run.technique}${'layer' in run ? ` at ${run.layer}` : ''}${'parameters' in run ? ` over ${(run.parameters as { base: string }).base}` : ''}`;
       const fast = await engine.explain(loaded, image, { ...run, classTarget: 3 });
       setAcceleration('off');
       const slow = await engine.explain(loaded, image, { ...run, classTarget: 3 });
