@@ -10,6 +10,7 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ReluRule } from '../models/reluRules';
 import { tf } from '../tf';
+import { addGradCamMap, ALPHAS, BASE, CAM, feedMaskedImage, feedPointBatch, MAPS, OFFSETS, ORIGIN, SQUARES, STEP, SUM, sumGradients, WEIGHTS, type PointBatch } from './batchGraphs';
 import { UnsupportedLayerError } from './exportLayers';
 import { addGradients } from './gradientGraph';
 import type { OnnxGraph } from './onnxGraph';
@@ -19,24 +20,6 @@ import { accelerationLog, ortRuntime, type OrtArray, type OrtSession } from './o
 export const INPUT = 'cnn_lens_image';
 const SEED = 'cnn_lens_seed';
 const GRADIENT = 'cnn_lens_gradient';
-const BASE = 'cnn_lens_base';
-const MAPS = 'cnn_lens_maps';
-const CAM = 'cnn_lens_cam';
-const ORIGIN = 'cnn_lens_origin';
-const STEP = 'cnn_lens_step';
-const ALPHAS = 'cnn_lens_alphas';
-const WEIGHTS = 'cnn_lens_weights';
-const OFFSETS = 'cnn_lens_offsets';
-const SUM = 'cnn_lens_sum';
-const SQUARES = 'cnn_lens_squares';
-
-/**
- * Points for gradientSums, each [1, h, w, c] but the offsets: a path origin + αᵢ·step with quadrature
- * weights, or noisy copies origin + offsetᵢ (offsets [n, h, w, c], as generated).
- */
-export type PointBatch =
-  | { kind: 'path'; origin: Tensor4D; step: Tensor4D; alphas: number[]; weights: number[] }
-  | { kind: 'noise'; origin: Tensor4D; offsets: OrtArray };
 
 /**
  * Sessions kept at once (least recently used go first): each holds a copy of the weights, and every target
@@ -148,12 +131,9 @@ export abstract class Accelerator<T> {
   }
 
   /**
-   * Score-CAM's batch in one run: each map [b, mh, mw, 1] upsampled to the input (bilinear, half-pixel
-   * centres, as tf.image.resizeBilinear), min-max scaled to 0..1 on its own, multiplied into the image
-   * [1, h, w, c], and scored: [b, classes]. Building the masked batch in TF.js and copying it over cost more
-   * than scoring it. Where the graph only reads the image through its channels-first transpose, the masks
-   * multiply the image channels-first: a broadcast over whole rows instead of one per pixel, and no
-   * transpose of the batch (the two took a third of the run on MobileNet v1 0.25).
+   * Score-CAM's batch in one run: the image [1, h, w, c] masked by each map [b, mh, mw, 1] inside the graph
+   * (batchGraphs.ts feedMaskedImage) and scored: [b, classes]. Building the masked batch in TF.js and
+   * copying it over cost more than scoring it.
    */
   maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
     if (!this.fits(input) || input.shape[0] !== 1) return null;
@@ -161,29 +141,7 @@ export abstract class Accelerator<T> {
     const session = this.session(`masked:${mh}x${mw}`, () => {
       const exported = this.exportGraph(['scores']);
       const { graph } = exported;
-      const [h, w, c] = this.inputShape;
-      const start = graph.nodes.length;
-      const readers = graph.nodes.filter((node) => node.inputs.includes(INPUT));
-      const channelsFirst = readers.length > 0 && readers.every((node) => node.op === 'Transpose' && (node.attributes.perm as number[]).join() === '0,3,1,2');
-      graph.removeInput(INPUT);
-      graph.input(BASE, [h, w, c]);
-      graph.input(MAPS, [mh, mw, 1]);
-      const nchw = graph.op('Reshape', [MAPS, graph.ints([0, 1, mh, mw])]);
-      const sizes = graph.op('Concat', [graph.op('Slice', [graph.op('Shape', [MAPS]), graph.ints([0]), graph.ints([1])]), graph.ints([1, h, w])], { axis: 0 });
-      const empty = graph.floats(new Float32Array(0), [0], 'no_scales');
-      const masks = graph.op('Resize', [nchw, '', empty, sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
-      // Opset 18 moved the reduction axes from an attribute to an input.
-      const low = reduce(graph, 'ReduceMin', masks, [1, 2, 3], true);
-      const high = reduce(graph, 'ReduceMax', masks, [1, 2, 3], true);
-      const scaled = graph.op('Div', [graph.op('Sub', [masks, low]), graph.op('Add', [graph.op('Sub', [high, low]), graph.scalar(1e-8)])]);
-      if (channelsFirst) {
-        const image = graph.op('Transpose', [BASE], { perm: [0, 3, 1, 2] });
-        const masked = graph.op('Mul', [image, scaled]);
-        for (const reader of readers) Object.assign(reader, { op: 'Identity', inputs: [masked], attributes: {} });
-      } else {
-        graph.nodes.push({ op: 'Mul', inputs: [BASE, graph.op('Reshape', [scaled, graph.ints([0, h, w, 1])])], outputs: [INPUT], attributes: {} });
-      }
-      graph.moveToFront(start);
+      feedMaskedImage(graph, INPUT, this.inputShape, [mh, mw]);
       return exported;
     });
     if (!session) return null;
@@ -207,28 +165,8 @@ export abstract class Accelerator<T> {
       const [scores] = exported.outputs;
       graph.input(SEED, [this.numClasses]);
       const [gradient] = addGradients(graph, scores.name, SEED, [INPUT], rule);
-      const [h, w, c] = this.inputShape;
-      const start = graph.nodes.length;
-      graph.removeInput(INPUT);
-      graph.input(ORIGIN, [h, w, c]);
-      if (noisy) {
-        graph.input(OFFSETS, [h, w, c]);
-        graph.nodes.push({ op: 'Add', inputs: [ORIGIN, OFFSETS], outputs: [INPUT], attributes: {} });
-      } else {
-        graph.input(STEP, [h, w, c]);
-        graph.input(ALPHAS, []);
-        const alphas = graph.op('Reshape', [ALPHAS, graph.ints([-1, 1, 1, 1])]);
-        graph.nodes.push({ op: 'Add', inputs: [ORIGIN, graph.op('Mul', [alphas, STEP])], outputs: [INPUT], attributes: {} });
-      }
-      graph.moveToFront(start);
-      if (noisy) {
-        graph.nameOutput(reduce(graph, 'ReduceSum', gradient, [0], true), SUM);
-        graph.nameOutput(reduce(graph, 'ReduceSum', graph.op('Mul', [gradient, gradient]), [0], true), SQUARES);
-      } else {
-        graph.input(WEIGHTS, []);
-        const weights = graph.op('Reshape', [WEIGHTS, graph.ints([-1, 1, 1, 1])]);
-        graph.nameOutput(reduce(graph, 'ReduceSum', graph.op('Mul', [gradient, weights]), [0], true), SUM);
-      }
+      feedPointBatch(graph, INPUT, this.inputShape, points.kind);
+      sumGradients(graph, gradient, points.kind);
       return exported;
     });
     if (!session) return null;
@@ -284,11 +222,7 @@ export abstract class Accelerator<T> {
     const session = this.session(`gradcam:${this.keyOf(target)}`, () => {
       const { exported, layer, gradient } = this.gradientAtLayer(target);
       const { graph } = exported;
-      if (graph.shapeOf(layer.native).length !== 3) throw new UnsupportedLayerError('Grad-CAM needs a spatial layer');
-      // The target's own layout: channels-first where it is transposed for TF.js, else channels-last.
-      const [channels, spatial] = layer.perm ? [1, [2, 3]] : [3, [1, 2]];
-      const weights = reduce(graph, 'ReduceMean', gradient, spatial, true);
-      graph.nameOutput(reduce(graph, 'ReduceSum', graph.op('Mul', [layer.native, weights]), [channels], false), CAM);
+      addGradCamMap(graph, layer.native, gradient, layer.perm !== null);
       return exported;
     });
     if (!session) return null;
@@ -380,10 +314,4 @@ export abstract class Accelerator<T> {
     const results = session.run(arrays, outputs);
     return outputs.map((name) => tf.tensor(results[name].data, results[name].dims));
   }
-}
-
-/** A reduction over `axes`: opset 18 moved them from an attribute to an input (opset 13 for ReduceSum). */
-function reduce(graph: OnnxGraph, op: 'ReduceMean' | 'ReduceSum' | 'ReduceMin' | 'ReduceMax', x: string, axes: number[], keepdims: boolean): string {
-  const axesAsInput = graph.opset >= (op === 'ReduceSum' ? 13 : 18);
-  return axesAsInput ? graph.op(op, [x, graph.ints(axes)], { keepdims: keepdims ? 1 : 0 }) : graph.op(op, [x], { axes, keepdims: keepdims ? 1 : 0 });
 }

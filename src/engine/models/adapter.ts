@@ -3,7 +3,7 @@
  * files run as layers models). Techniques only talk to this.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import type { PointBatch } from '../accel/accelerator';
+import type { PointBatch } from '../accel/batchGraphs';
 import type { LayerInfo } from '../types';
 import type { ReluRule } from './reluRules';
 

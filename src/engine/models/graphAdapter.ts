@@ -7,7 +7,7 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { ReluRule } from './reluRules';
-import type { PointBatch } from '../accel/accelerator';
+import type { PointBatch } from '../accel/batchGraphs';
 import type { TfNode } from '../accel/exportGraphModel';
 import { UnsupportedLayerError } from '../accel/layoutWriter';
 import { GraphModelAccelerator } from '../accel/graphModelAccelerator';

@@ -8,7 +8,7 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { PointBatch } from '../accel/accelerator';
+import type { PointBatch } from '../accel/batchGraphs';
 import { gaussian } from '../random';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';

@@ -5,7 +5,7 @@
  * same [h, w, c] maps the TF.js adapters give.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import type { PointBatch } from '../../accel/accelerator';
+import type { PointBatch } from '../../accel/batchGraphs';
 import { gaussian } from '../../random';
 import { tf } from '../../tf';
 import type { LayerInfo } from '../../types';
