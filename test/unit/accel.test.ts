@@ -240,6 +240,13 @@ describe('onnxruntime acceleration (exported layers models)', function () {
         found[`noise ${rule} sum`] = relativeGap(noisy.sum, tf.sum(gradients, 0, true));
         found[`noise ${rule} squares`] = relativeGap(noisy.squares, tf.sum(gradients.square(), 0, true));
       }
+      // Gradient × image over the noisy copies: each gradient times its own copy.
+      const copies = origin.add(tf.tensor(offsets.data, dims)) as tf.Tensor4D;
+      const timesInput = adapter.gradientSums({ kind: 'noise', origin, offsets, timesInput: true }, 1, null);
+      assert.ok(timesInput?.squares, 'onnxruntime sums gradient × copy');
+      const products = classGradient(copies, null).mul(copies);
+      found['noise × input sum'] = relativeGap(timesInput.sum, tf.sum(products, 0, true));
+      found['noise × input squares'] = relativeGap(timesInput.squares, tf.sum(products.square(), 0, true));
       return found;
     });
     for (const [what, gap] of Object.entries(gaps)) assert.ok(gap < 1e-5, `${what}: ${gap}`);

@@ -152,21 +152,22 @@ export abstract class Accelerator<T> {
   /**
    * Σᵢ wᵢ · d score[classIndex] / d pointᵢ over a batch of points built inside the graph, and for noisy
    * points Σᵢ (d score / d pointᵢ)² too: integrated gradients' path (origin + αᵢ·step, weights wᵢ) or
-   * SmoothGrad's noisy copies (origin + offsetᵢ, weights 1). Only the image, the offsets and two sums cross
+   * SmoothGrad's noisy copies (origin + offsetᵢ, weights 1; gradient × copy for gradient × image). Only the image, the offsets and two sums cross
    * over instead of a batch of points and one of gradients, and no TF.js op runs per batch: on the shipped
    * model that overhead was a third of SmoothGrad and IG.
    */
   gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
     if (!this.fits(points.origin)) return null;
     const noisy = points.kind === 'noise';
-    const session = this.session(`sums:${points.kind}:${rule ?? 'stock'}`, () => {
+    const timesInput = points.kind === 'noise' && points.timesInput === true;
+    const session = this.session(`sums:${points.kind}${timesInput ? '-times-input' : ''}:${rule ?? 'stock'}`, () => {
       const exported = this.exportGraph(['scores']);
       const { graph } = exported;
       const [scores] = exported.outputs;
       graph.input(SEED, [this.numClasses]);
       const [gradient] = addGradients(graph, scores.name, SEED, [INPUT], rule);
       feedPointBatch(graph, INPUT, this.inputShape, points.kind);
-      sumGradients(graph, gradient, points.kind);
+      sumGradients(graph, gradient, points.kind, INPUT, timesInput);
       return exported;
     });
     if (!session) return null;

@@ -27,7 +27,7 @@ export const SQUARES = 'cnn_lens_squares';
  */
 export type PointBatch =
   | { kind: 'path'; origin: Tensor4D; step: Tensor4D; alphas: number[]; weights: number[] }
-  | { kind: 'noise'; origin: Tensor4D; offsets: OrtArray };
+  | { kind: 'noise'; origin: Tensor4D; offsets: OrtArray; /** Sum gradient × point (gradient × image) instead. */ timesInput?: boolean };
 
 /** A reduction over `axes`: opset 18 moved them from an attribute to an input (opset 13 for ReduceSum). */
 export function reduce(graph: OnnxGraph, op: 'ReduceMean' | 'ReduceSum' | 'ReduceMin' | 'ReduceMax', x: string, axes: number[], keepdims: boolean): string {
@@ -82,11 +82,15 @@ export function feedPointBatch(graph: OnnxGraph, input: string, [h, w, c]: reado
   graph.moveToFront(start);
 }
 
-/** SUM: the gradients weighted by WEIGHTS (a path) and summed over the batch; noisy copies: plain sums, and SQUARES. */
-export function sumGradients(graph: OnnxGraph, gradient: string, kind: PointBatch['kind']): void {
+/**
+ * SUM: the gradients weighted by WEIGHTS (a path) and summed over the batch; noisy copies: plain sums (of
+ * gradient × point with `timesInput`, whose points are `input`), and SQUARES.
+ */
+export function sumGradients(graph: OnnxGraph, gradient: string, kind: PointBatch['kind'], input: string, timesInput = false): void {
   if (kind === 'noise') {
-    graph.nameOutput(reduce(graph, 'ReduceSum', gradient, [0], true), SUM);
-    graph.nameOutput(reduce(graph, 'ReduceSum', graph.op('Mul', [gradient, gradient]), [0], true), SQUARES);
+    const attribution = timesInput ? graph.op('Mul', [gradient, input]) : gradient;
+    graph.nameOutput(reduce(graph, 'ReduceSum', attribution, [0], true), SUM);
+    graph.nameOutput(reduce(graph, 'ReduceSum', graph.op('Mul', [attribution, attribution]), [0], true), SQUARES);
     return;
   }
   graph.input(WEIGHTS, []);

@@ -13,6 +13,7 @@ import { gaussian, gaussianValues } from '../random';
 import { tf } from '../tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type AttributionView } from './attribution';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
+import { GradXImage } from './gradXImage';
 import { GuidedBackprop } from './guidedBackprop';
 import { resolveParameters } from './parameters';
 import { Saliency } from './saliency';
@@ -99,14 +100,16 @@ export class SmoothGrad extends Technique {
     try {
       if (inner instanceof AttributionTechnique) {
         const batch = inner.batchable(innerParameters) ? memoryBoundBatch(request.model.layers, MAX_BATCH, true) : 1;
-        // Plain input gradients (saliency, guided backprop) are summed where they are computed (onnxruntime).
-        const rule = inner instanceof Saliency ? null : inner instanceof GuidedBackprop && request.model.supportsReluRules ? ('guided' as const) : undefined;
+        // Input gradients (saliency, guided backprop, gradient × image over saliency) are summed where they
+        // are computed (onnxruntime).
+        const timesInput = inner instanceof GradXImage && innerParameters.base === 'saliency';
+        const rule = inner instanceof Saliency || timesInput ? null : inner instanceof GuidedBackprop && request.model.supportsReluRules ? ('guided' as const) : undefined;
         for (let start = 0; start < n; start += batch) {
           request.checkCancelled();
           const size = Math.min(batch, n - start);
           const dims = [size, ...request.input.shape.slice(1)];
           const offsets = { data: gaussianValues(dims.reduce((a, b) => a * b, 1), 0, sigma, 1000 + start), dims };
-          const sums = rule !== undefined ? request.model.gradientSums?.({ kind: 'noise', origin: request.input, offsets }, request.classIndex, rule) : null;
+          const sums = rule !== undefined ? request.model.gradientSums?.({ kind: 'noise', origin: request.input, offsets, timesInput }, request.classIndex, rule) : null;
           if (sums) {
             moments.addSums(sums.sum, sums.squares!, size);
           } else {
