@@ -10,27 +10,32 @@
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 
+/**
+ * How many cells of a window of `span` cells starting at `start` (negative: in the padding) lie in
+ * [0, size): what an average over it divides by. Shared with onnxruntime's rule (accel/gradientGraph.ts).
+ */
+export function cellsInside(start: number, span: number, size: number): number {
+  return Math.min(start + span, size) - Math.max(start, 0);
+}
+
 /** Per output cell, the window's full size ÷ the cells of it inside the input ([1, oh, ow, 1]), or null where all are full. */
 function borderCorrection(inputShape: number[], attrs: Record<string, unknown>): Tensor4D | null {
   const { filterSize, strides, pad, dimRoundingMode } = attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
   const info = tf.backend_util.computePool2DInfo(inputShape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth, padInfo } = info;
-  const covered = (out: number, stride: number, before: number, filter: number, size: number) => {
-    const start = out * stride - before;
-    return Math.min(start + filter, size) - Math.max(start, 0);
-  };
   const scale = new Float32Array(outHeight * outWidth);
   let partial = false;
   for (let i = 0; i < outHeight; i++)
     for (let j = 0; j < outWidth; j++) {
-      const cells = covered(i, strideHeight, padInfo.top, filterHeight, inHeight) * covered(j, strideWidth, padInfo.left, filterWidth, inWidth);
+      const cells = cellsInside(i * strideHeight - padInfo.top, filterHeight, inHeight) * cellsInside(j * strideWidth - padInfo.left, filterWidth, inWidth);
       scale[i * outWidth + j] = (filterHeight * filterWidth) / cells;
       partial ||= cells !== filterHeight * filterWidth;
     }
   return partial ? tf.tensor4d(scale, [1, outHeight, outWidth, 1]) : null;
 }
 
-const divisesByFullWindow = new Map<string, boolean>();
+/** Per backend name: whether its AvgPoolGrad kernel divides by the full window (probed once). */
+const faultyKernel = new Map<string, boolean>();
 
 /**
  * Whether the active backend's AvgPoolGrad kernel has the fault (cpu and wasm 4.22 do; tfjs-node's calls
@@ -39,13 +44,13 @@ const divisesByFullWindow = new Map<string, boolean>();
  */
 function kernelDividesByFullWindow(): boolean {
   const backend = tf.getBackend();
-  let faulty = divisesByFullWindow.get(backend);
+  let faulty = faultyKernel.get(backend);
   if (faulty === undefined) {
     faulty = tf.tidy(() => {
       const probe = tf.engine().runKernel('AvgPoolGrad', { dy: tf.ones([1, 2, 2, 1]), input: tf.zeros([1, 3, 3, 1]) }, { filterSize: 2, strides: 2, pad: 'same' } as never) as Tensor;
       return Math.abs(probe.dataSync()[8] - 0.25) < 1e-6;
     });
-    divisesByFullWindow.set(backend, faulty);
+    faultyKernel.set(backend, faulty);
   }
   return faulty;
 }

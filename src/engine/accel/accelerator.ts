@@ -158,7 +158,6 @@ export abstract class Accelerator<T> {
    */
   gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
     if (!this.fits(points.origin)) return null;
-    const noisy = points.kind === 'noise';
     const timesInput = points.kind === 'noise' && points.timesInput === true;
     const session = this.session(`sums:${points.kind}${timesInput ? '-times-input' : ''}:${rule ?? 'stock'}`, () => {
       const exported = this.exportGraph(['scores']);
@@ -171,11 +170,12 @@ export abstract class Accelerator<T> {
       return exported;
     });
     if (!session) return null;
-    const batch = points.kind === 'noise' ? points.offsets.dims[0] : points.alphas.length;
-    const feeds: Record<string, Tensor | OrtArray> = { [ORIGIN]: points.origin, [SEED]: this.oneHot(batch, classIndex) };
-    if (points.kind === 'noise') feeds[OFFSETS] = points.offsets;
-    else Object.assign(feeds, { [STEP]: points.step, [ALPHAS]: { data: Float32Array.from(points.alphas), dims: [batch] }, [WEIGHTS]: { data: Float32Array.from(points.weights), dims: [batch] } });
-    const results = this.tryRun(session, feeds, noisy ? [SUM, SQUARES] : [SUM]);
+    const vector = (values: number[]) => ({ data: Float32Array.from(values), dims: [values.length] });
+    const feeds: Record<string, Tensor | OrtArray> =
+      points.kind === 'noise'
+        ? { [ORIGIN]: points.origin, [OFFSETS]: points.offsets, [SEED]: this.oneHot(points.offsets.dims[0], classIndex) }
+        : { [ORIGIN]: points.origin, [STEP]: points.step, [ALPHAS]: vector(points.alphas), [WEIGHTS]: vector(points.weights), [SEED]: this.oneHot(points.alphas.length, classIndex) };
+    const results = this.tryRun(session, feeds, points.kind === 'noise' ? [SUM, SQUARES] : [SUM]);
     if (!results) return null;
     return { sum: results[0] as Tensor4D, squares: (results[1] as Tensor4D | undefined) ?? null };
   }
@@ -286,7 +286,18 @@ export abstract class Accelerator<T> {
     const kind = key.split(':')[0];
     if (this.reported.has(kind)) return;
     this.reported.add(kind);
-    const what: Record<string, string> = { scores: 'the scores', out: 'reading layers', outs: 'reading layers', gradient: 'the gradient', head: 'the head after a layer', layer: 'the layer gradient' };
+    const what: Record<string, string> = {
+      scores: 'the scores',
+      out: 'reading layers',
+      outs: 'reading layers',
+      gradient: 'the gradient',
+      head: 'the head after a layer',
+      layer: 'the layer gradient',
+      gradcam: "Grad-CAM's map",
+      masked: "Score-CAM's masked batches",
+      sums: 'the gradients of batched copies',
+      ablate: "Ablation-CAM's copies",
+    };
     this.log(`onnxruntime: TF.js computes ${what[kind] ?? kind} for this model (${reason}).`);
   }
 
@@ -309,7 +320,7 @@ export abstract class Accelerator<T> {
     }
   }
 
-  protected run(session: OrtSession, feeds: Record<string, Tensor | OrtArray>, outputs: string[]): Tensor[] {
+  private run(session: OrtSession, feeds: Record<string, Tensor | OrtArray>, outputs: string[]): Tensor[] {
     const arrays: Record<string, OrtArray> = {};
     for (const [name, value] of Object.entries(feeds)) arrays[name] = value instanceof tf.Tensor ? { data: value.dataSync() as Float32Array, dims: value.shape } : value;
     const results = session.run(arrays, outputs);

@@ -6,6 +6,7 @@
  * (guided backprop, deconvnet: models/reluRules.ts). An op without a rule here makes the gradient graph
  * fail, and the technique then runs on TF.js.
  */
+import { cellsInside } from '../avgPoolGradientFix';
 import type { ReluRule } from '../models/reluRules';
 import { DATA_TYPE, type GraphNode, type OnnxGraph } from './onnxGraph';
 import { UnsupportedLayerError } from './exportLayers';
@@ -276,10 +277,7 @@ function averagePoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): st
     throw new UnsupportedLayerError('no gradient rule for an AveragePool counting implicit padding');
   const [c, inH, inW] = g.shapeOf(node.inputs[0]);
   const [, outH, outW] = g.shapeOf(node.outputs[0]);
-  const covered = (out: number, axis: number, size: number) => {
-    const start = out * strides[axis] - before[axis];
-    return Math.min(start + kernel[axis], size) - Math.max(start, 0);
-  };
+  const covered = (out: number, axis: number, size: number) => cellsInside(out * strides[axis] - before[axis], kernel[axis], size);
   const share = new Float32Array(outH * outW);
   for (let i = 0; i < outH; i++)
     for (let j = 0; j < outW; j++) share[i * outW + j] = 1 / (countsPadding ? kernel[0] * kernel[1] : covered(i, 0, inH) * covered(j, 1, inW));

@@ -8,7 +8,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { OnnxExecutor } from '../models/onnx/executor';
 import type { OnnxModel, OnnxNode, OnnxTensor } from '../models/onnx/onnxFile';
-import { pair, windowPadding } from '../models/onnx/ops/conv';
+import { onnxPads, pair, windowPadding } from '../models/onnx/ops/conv';
 import { plain } from '../models/onnx/ops/types';
 import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
 import { UnsupportedLayerError } from './exportLayers';
@@ -103,8 +103,7 @@ export class OnnxFileAccelerator extends Accelerator<string> {
     const weights = node.opType === 'Conv' ? (model.initializers.find((t) => t.name === node.inputs[1])?.dims ?? probes.get(node.inputs[1])?.shape) : undefined;
     const kernel = (attributes.kernel_shape as number[] | undefined) ?? weights?.slice(2);
     if (size?.length !== 2 || kernel?.length !== 2) throw new UnsupportedLayerError(`node "${node.name}" has auto_pad ${autoPad} on a window that is not 2-D`);
-    const padding = windowPadding(node, size as [number, number], kernel as [number, number], pair(node, 'strides', 1), pair(node, 'dilations', 1));
-    const pads = Array.isArray(padding) ? [padding[1][0], padding[2][0], padding[1][1], padding[2][1]] : [0, 0, 0, 0];
+    const pads = onnxPads(windowPadding(node, size as [number, number], kernel as [number, number], pair(node, 'strides', 1), pair(node, 'dilations', 1)));
     const { auto_pad: _resolved, ...rest } = attributes;
     return { ...rest, pads };
   }

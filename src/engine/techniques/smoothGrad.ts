@@ -9,7 +9,9 @@
  * the chosen view; map bases (Grad-CAM, guided Grad-CAM) are averaged as maps, one copy at a time.
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
-import { gaussian, gaussianValues } from '../random';
+import type { ModelAdapter } from '../models/adapter';
+import type { ReluRule } from '../models/reluRules';
+import { gaussianValues } from '../random';
 import { tf } from '../tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type AttributionView } from './attribution';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
@@ -65,6 +67,18 @@ class Moments<T extends Tensor> {
   }
 }
 
+/**
+ * The bases whose attributions of the noisy copies onnxruntime sums where it computes their gradients
+ * (ModelAdapter.gradientSums): input gradients under a ReLU rule, or times the copy (gradient × image over
+ * saliency). Null: the base attributes each batch itself.
+ */
+function inGraphSums(inner: AttributionTechnique, parameters: TechniqueInput['parameters'], model: ModelAdapter): { rule: ReluRule | null; timesInput: boolean } | null {
+  if (inner instanceof Saliency) return { rule: null, timesInput: false };
+  if (inner instanceof GuidedBackprop && model.supportsReluRules) return { rule: 'guided', timesInput: false };
+  if (inner instanceof GradXImage && parameters.base === 'saliency') return { rule: null, timesInput: true };
+  return null;
+}
+
 export class SmoothGrad extends Technique {
   readonly info = {
     id: 'smoothgrad',
@@ -92,30 +106,30 @@ export class SmoothGrad extends Technique {
     const sigma = tf.tidy(() => Number(noise) * (request.input.max().dataSync()[0] - request.input.min().dataSync()[0]));
     const takesView = inner.info.parameters?.some((spec) => spec.name === 'view');
     const innerParameters = resolveParameters(inner.info.id, inner.info.parameters, takesView ? { view: String(view) } : {});
-    const noisy = (start: number, size: number) =>
-      request.input.add(gaussian([size, ...request.input.shape.slice(1)], 0, sigma, 1000 + start)) as Tensor4D;
+    // Noise for copies start … start + size − 1, the same whichever way the copies are then attributed.
+    const offsets = (start: number, size: number) => {
+      const dims = [size, ...request.input.shape.slice(1)];
+      return { data: gaussianValues(dims.reduce((a, b) => a * b, 1), 0, sigma, 1000 + start), dims };
+    };
+    const noisy = ({ data, dims }: { data: Float32Array; dims: number[] }) => request.input.add(tf.tensor(data, dims)) as Tensor4D;
     const moments = new Moments<Tensor>();
     const notes: string[] = [];
     let layer = '';
     try {
       if (inner instanceof AttributionTechnique) {
         const batch = inner.batchable(innerParameters) ? memoryBoundBatch(request.model.layers, MAX_BATCH, true) : 1;
-        // Input gradients (saliency, guided backprop, gradient × image over saliency) are summed where they
-        // are computed (onnxruntime).
-        const timesInput = inner instanceof GradXImage && innerParameters.base === 'saliency';
-        const rule = inner instanceof Saliency || timesInput ? null : inner instanceof GuidedBackprop && request.model.supportsReluRules ? ('guided' as const) : undefined;
+        const summed = inGraphSums(inner, innerParameters, request.model);
         for (let start = 0; start < n; start += batch) {
           request.checkCancelled();
           const size = Math.min(batch, n - start);
-          const dims = [size, ...request.input.shape.slice(1)];
-          const offsets = { data: gaussianValues(dims.reduce((a, b) => a * b, 1), 0, sigma, 1000 + start), dims };
-          const sums = rule !== undefined ? request.model.gradientSums?.({ kind: 'noise', origin: request.input, offsets, timesInput }, request.classIndex, rule) : null;
+          const noise = offsets(start, size);
+          const points = { kind: 'noise' as const, origin: request.input, offsets: noise, timesInput: summed?.timesInput };
+          const sums = summed ? request.model.gradientSums?.(points, request.classIndex, summed.rule) : null;
           if (sums) {
             moments.addSums(sums.sum, sums.squares!, size);
           } else {
             tf.tidy(() => {
-              const input = request.input.add(tf.tensor(offsets.data, dims)) as Tensor4D;
-              const out = inner.attribute({ ...request, input, parameters: innerParameters, reportProgress: () => undefined });
+              const out = inner.attribute({ ...request, input: noisy(noise), parameters: innerParameters, reportProgress: () => undefined });
               layer = out.layer ?? '';
               moments.add(out.attribution, true, size);
             });
@@ -129,7 +143,7 @@ export class SmoothGrad extends Technique {
       for (let i = 0; i < n; i++) {
         request.checkCancelled();
         tf.tidy(() => {
-          const out = inner.run({ ...request, input: noisy(i, 1), parameters: innerParameters, reportProgress: () => undefined });
+          const out = inner.run({ ...request, input: noisy(offsets(i, 1)), parameters: innerParameters, reportProgress: () => undefined });
           layer = out.layer;
           moments.add(out.map, false, 1);
         });

@@ -105,6 +105,11 @@ export function windowPadding(node: OnnxNode, size: [number, number], kernel: [n
   return [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]];
 }
 
+/** tfjs padding back as ONNX pads [top, left, bottom, right]. */
+export function onnxPads(padding: Padding): number[] {
+  return Array.isArray(padding) ? [padding[1][0], padding[2][0], padding[1][1], padding[2][1]] : [0, 0, 0, 0];
+}
+
 export function pair(node: OnnxNode, name: string, fallback: number): [number, number] {
   const v = attr.ints(node, name);
   if (!v) return [fallback, fallback];

@@ -1,7 +1,7 @@
 /** MaxPool, AveragePool (2-D; pads, auto_pad, ceil_mode, count_include_pad), GlobalAveragePool, GlobalMaxPool. */
 import { tf } from '../../../tf';
 import type { OnnxNode } from '../onnxFile';
-import { pair, subsample, windowPadding } from './conv';
+import { onnxPads, pair, subsample, windowPadding } from './conv';
 import { asNhwc, attr, nhwcValue, required, type OpFn, type Registry } from './types';
 
 function pool(kind: 'max' | 'avg'): OpFn {
@@ -19,8 +19,7 @@ function pool(kind: 'max' | 'avg'): OpFn {
     if (kind === 'avg' && attr.int(node, 'count_include_pad', 0) === 1 && Array.isArray(padding)) {
       // Padding counts in the average: pad with zeros ourselves, then pool without padding. The pads are
       // the attribute's or auto_pad's, without ceil_mode's extra window (its cells beyond them do not count).
-      const counted = windowPadding(node, [x.shape[1], x.shape[2]], kernel, strides, dilations);
-      const pads = Array.isArray(counted) ? [counted[1][0], counted[2][0], counted[1][1], counted[2][1]] : [0, 0, 0, 0];
+      const pads = onnxPads(windowPadding(node, [x.shape[1], x.shape[2]], kernel, strides, dilations));
       x = tf.pad(x, [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]]);
       const extra: [number, number] = [padding[1][1] - pads[2], padding[2][1] - pads[3]];
       padding = extra[0] > 0 || extra[1] > 0 ? [[0, 0], [0, Math.max(extra[0], 0)], [0, Math.max(extra[1], 0)], [0, 0]] : 'valid';
