@@ -7,7 +7,7 @@ const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 
 // Native / optional packages (tfjs backends, onnxruntime) are resolved at run time and may be absent.
-const nodeExternals = ['vscode', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node', 'onnxruntime-common'];
+const nodeExternals = ['vscode', 'sharp', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node', 'onnxruntime-common'];
 
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'info' };
 

@@ -1,6 +1,6 @@
 /** Timing helpers shared by the benchmarks: medians, and a runner for any technique on a prepared image. */
 import type { LoadedModel } from '../src/engine/models/loadModel';
-import { modelScaler, toModelPixels } from '../src/engine/preprocess';
+import { modelPixels, modelScaler } from '../src/engine/preprocess';
 import { resolveParameters } from '../src/engine/techniques/parameters';
 import { findTechnique } from '../src/engine/techniques/registry';
 import type { RgbaImage } from '../src/engine/types';
@@ -46,7 +46,7 @@ export function timeAlongside(run: () => void, reference: () => void, warmup: nu
 export function prepare(loaded: LoadedModel, image: RgbaImage, classIndex = 0) {
   const { adapter, summary } = loaded;
   const preprocess = modelScaler(summary);
-  const pixels = toModelPixels(image, summary.inputShape);
+  const pixels = modelPixels(image, summary);
   const input = preprocess(pixels);
   const layer = summary.defaultLayer!;
   const request = (id: string, given: Record<string, number> = {}) => () => {

@@ -5,11 +5,12 @@
  *                    [--preprocess PRESET] [--labels FILE] [--colormap NAME] [--opacity 0..1]
  *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/backend';
-import { DEFAULT_IMAGE_LIMITS, encodeGrayPng, encodePng, readImageFile } from './engine/image';
-import { heatmapToBytes, renderOverlay } from './engine/render';
+import { writeFileAtomic } from './engine/atomicWrite';
+import { DEFAULT_IMAGE_LIMITS, encodePngFast, readImage, readImagePixels, WORKING_MAX_SIDE } from './engine/image';
+import { colourOver, drawOverlay, heatmapBytesOver } from './engine/render';
 import { evaluateCommand } from './cli/evaluate';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
 import { createEngine, loadFromFlags, oneOf, parse, UsageError, type Values } from './cli/shared';
@@ -136,26 +137,38 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   if (maxMp !== undefined && !(maxMp > 0)) throw new UsageError('--max-megapixels must be a positive number.');
   const imagePath = path.resolve(imageArg);
 
+  const outPath = path.resolve(values.out ?? defaultOverlayPath(imagePath, values.technique ?? 'gradcam'));
+  const heatmapPath = values.heatmap ? path.resolve(values.heatmap) : undefined;
+  const jsonPath = values.json && values.json !== '-' ? path.resolve(values.json) : undefined;
+  // Found out now, not after the whole run.
+  await Promise.all([outPath, heatmapPath, jsonPath].flatMap((file) => (file ? [checkWritableFolder(file)] : [])));
+
   const engine = await createEngine(values);
-  const loaded = await loadFromFlags(engine, values);
+  const limits = { ...DEFAULT_IMAGE_LIMITS, ...(maxMp ? { maxPixels: maxMp * 1e6 } : {}) };
   const decodeStart = performance.now();
-  const image = await readImageFile(imagePath, { ...DEFAULT_IMAGE_LIMITS, ...(maxMp ? { maxPixels: maxMp * 1e6 } : {}) });
+  // The engine works on the same reduced copy as the panel; the full size is decoded only to draw on.
+  const [loaded, working] = await Promise.all([loadFromFlags(engine, values), readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE })]);
   const decodeMs = performance.now() - decodeStart;
-  const explanation = await engine.explain(loaded, image, { technique: values.technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) });
+  const explanation = await engine.explain(loaded, working.image, { technique: values.technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) });
+  explanation.imageSize = { width: working.width, height: working.height };
   explanation.timings.decodeMs = decodeMs;
   explanation.timings.totalMs += decodeMs;
 
   const colormap = chosenColormap ?? (explanation.signed ? 'diverging' : 'jet');
-  const outPath = path.resolve(values.out ?? defaultOverlayPath(imagePath, explanation.technique));
-  await fs.writeFile(outPath, encodePng(renderOverlay(image, explanation, colormap, opacity)));
-  if (values.heatmap) {
-    const { width, height } = explanation.heatmap;
-    const bytes = explanation.colour ? encodePng(explanation.colour) : encodeGrayPng(heatmapToBytes(explanation.heatmap), width, height);
-    await fs.writeFile(path.resolve(values.heatmap), bytes);
+  // After the model work, not beside it: peak memory is then the larger of the two, not their sum.
+  const { image: full } = await readImagePixels(imagePath, limits, { channels: 3 });
+  const { width, height } = full;
+  const overlay = drawOverlay(full, explanation, colormap, opacity);
+  const outputs: [string, Promise<Buffer>][] = [[outPath, encodePngFast(overlay.data, width, height, overlay.channels)]];
+  if (heatmapPath) {
+    const { heatmap, colour, region, signed } = explanation;
+    const picture = colour ? encodePngFast(colourOver(colour, region, width, height).data, width, height, 4) : encodePngFast(heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1);
+    outputs.push([heatmapPath, picture]);
   }
+  await Promise.all(outputs.map(async ([file, png]) => writeFileAtomic(file, await png)));
   const json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
   if (values.json === '-') console.log(json);
-  else if (values.json) await fs.writeFile(path.resolve(values.json), json + '\n');
+  else if (jsonPath) await writeFileAtomic(jsonPath, json + '\n');
 
   if (values.json !== '-') {
     const { target, timings } = explanation;
@@ -170,6 +183,19 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
     if (values.json) console.log(`json: ${path.resolve(values.json)}`);
   }
   engine.dispose();
+}
+
+/** The folder an output goes to exists and takes new files (checked before any work is done). */
+async function checkWritableFolder(file: string): Promise<void> {
+  const folder = path.dirname(file);
+  try {
+    if (!(await fs.stat(folder)).isDirectory()) throw new Error('not a folder');
+    await fs.access(folder, fsConstants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not writable' : (error as Error).message;
+    throw new UsageError(`Cannot write ${file}: the folder ${folder} ${why}.`);
+  }
 }
 
 /** `--json` may stand alone (layers --json): then it means standard output. */

@@ -223,7 +223,7 @@ class App {
     const title = this.techniqueTitle(msg.technique);
     const target = `${msg.target.label} (#${msg.target.index})`;
     const description = `${title} for ${target}${msg.layer ? ` at layer ${msg.layer}` : ''}`;
-    const error = this.overlay.setPixels(msg.image, msg.heatmap, description, { signed: msg.signed, colour: msg.colour });
+    const error = this.overlay.setPixels(msg.image, msg.heatmap, description, { signed: msg.signed, colour: msg.colour, region: msg.region });
     if (error) {
       this.setStatus('error', error);
       this.setPhase('error');
@@ -257,6 +257,14 @@ class App {
       this.ui.caption.append(
         h('span', { class: 'caption-sep', 'aria-hidden': 'true' }, '·'),
         h('span', {}, msg.layer.includes(',') ? 'layers ' : 'layer ', h('code', {}, msg.layer.split(',').join(' + '))),
+      );
+    }
+    const size = msg.imageSize;
+    if (size && Number.isInteger(size.width) && Number.isInteger(size.height)) {
+      const cropped = msg.region && (msg.region.width < 1 || msg.region.height < 1);
+      this.ui.caption.append(
+        h('span', { class: 'caption-sep', 'aria-hidden': 'true' }, '·'),
+        h('span', { 'data-testid': 'caption-image', title: cropped ? 'The model saw the bright centre crop (torchvision-style resize); the rest is dimmed.' : 'The whole image, resized to the model input' }, `${size.width}×${size.height}${cropped ? ', centre crop' : ''}`),
       );
     }
     this.predictions.render(msg.predictions, msg.target);
@@ -300,7 +308,7 @@ class App {
       this.setStatus('busy', `${title}: ${percent} %${detail}…`);
       return;
     }
-    if (this.overlay.setPixels(msg.image, msg.heatmap, `${title}, ${percent} % done (preview)`, { signed: msg.signed })) return;
+    if (this.overlay.setPixels(msg.image, msg.heatmap, `${title}, ${percent} % done (preview)`, { signed: msg.signed, region: msg.region })) return;
     this.ui.placeholder.hidden = true;
     this.ui.stage.dataset.preview = String(percent);
     this.setStatus('busy', `${title}: ${percent} %${detail} — showing the map so far…`);
@@ -499,7 +507,7 @@ class App {
     if (this.ui.stage.dataset.preview === undefined) return;
     delete this.ui.stage.dataset.preview;
     const last = this.result;
-    if (last) this.overlay.setPixels(last.image, last.heatmap, this.resultDescription, { signed: last.signed, colour: last.colour });
+    if (last) this.overlay.setPixels(last.image, last.heatmap, this.resultDescription, { signed: last.signed, colour: last.colour, region: last.region });
     else this.overlay.clear();
   }
 

@@ -1,9 +1,8 @@
 /** `cnn-lens evaluate`: techniques compared by faithfulness metrics, as a table or JSON. */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../engine/image';
 import type { Box } from '../engine/metrics/pointingGame';
-import { createEngine, integerFlag, loadFromFlags, UsageError, type Values } from './shared';
+import { createEngine, integerFlag, loadFromFlags, readWorkingImage, UsageError, type Values } from './shared';
 
 const DEFAULT_EVALUATED = 'gradcam,gradcam++,scorecam,eigencam,saliency';
 
@@ -29,15 +28,17 @@ export async function evaluateCommand(values: Values, imageArg: string | undefin
   const techniques = (values.techniques ?? DEFAULT_EVALUATED).split(',').map((t) => t.trim()).filter(Boolean);
   const engine = await createEngine(values);
   const loaded = await loadFromFlags(engine, values);
-  const image = await readImageFile(imagePath, DEFAULT_IMAGE_LIMITS);
+  const working = await readWorkingImage(imagePath);
   const box = await boxFor(values, imagePath);
-  const result = await engine.evaluate(loaded, image, {
+  // The box is in the file's pixels; the engine sees the working copy.
+  const scale = working.image.width / working.width;
+  const result = await engine.evaluate(loaded, working.image, {
     techniques,
     classTarget: values.class,
     layer: values.layer,
     steps: integerFlag(values.steps, 'steps'),
     batch: integerFlag(values.batch, 'batch'),
-    box,
+    box: box?.map((v) => v * scale) as Box | undefined,
     sanity: values.sanity,
   });
   engine.dispose();

@@ -4,10 +4,16 @@ import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend';
 import { bundledModelPath } from '../engine/bundledModel';
 import { Engine } from '../engine/engine';
+import { DEFAULT_IMAGE_LIMITS, readImage, WORKING_MAX_SIDE, type DecodedImage, type ImageLimits } from '../engine/image';
 import { isScalingPreset } from '../engine/models/modelConfig';
 import { SCALING_PRESETS } from '../engine/types';
 
 export class UsageError extends Error {}
+
+/** The copy of an image the engine works on (as in the panel): decoded at working size, full size remembered. */
+export function readWorkingImage(file: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
+  return readImage(path.resolve(file), limits, { maxSide: WORKING_MAX_SIDE });
+}
 
 export function parse(argv: string[]) {
   return parseArgs({

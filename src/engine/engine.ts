@@ -15,12 +15,12 @@ import { loadModel, type LoadedModel } from './models/loadModel';
 import type { ModelAdapter } from './models/adapter';
 import { readSidecar, SIDECAR_NAME, type ModelConfigOverrides } from './models/modelConfig';
 import { modelJsonPathOf } from './models/modelFiles';
-import { colourToRgba, normalise, probabilities, toHeatmap, topK, upsampleAndNormalise } from './postprocess';
-import { modelScaler, toModelPixels } from './preprocess';
+import { colourToRgba, normalise, normalisedMap, probabilities, toHeatmap, topK } from './postprocess';
+import { inputWindow, modelScaler, regionOf, toModelPixels } from './preprocess';
 import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
 import { tf } from './tf';
-import type { ExplainOptions, Explanation, Prediction, Preview, RgbaImage, TechniqueInfo } from './types';
+import { DEFAULT_RESIZE, type ExplainOptions, type Explanation, type Prediction, type Preview, type Region, type RgbaImage, type TechniqueInfo } from './types';
 import { CamTechnique, type TechniqueInput } from './techniques/base';
 import { TechniqueNotApplicableError } from './techniques/cam';
 
@@ -113,7 +113,9 @@ export class Engine {
 
     const parameters = resolveParameters(technique.info.id, technique.info.parameters, options.parameters);
     const preprocess = modelScaler(summary);
-    const pixels = toModelPixels(image, summary.inputShape);
+    const policy = summary.preprocessing.resize ?? DEFAULT_RESIZE;
+    const region = regionOf(inputWindow(image.width, image.height, summary.inputShape, policy));
+    const pixels = toModelPixels(image, summary.inputShape, policy, checkCancelled);
     const input = preprocess(pixels);
     try {
       const forwardStart = performance.now();
@@ -127,7 +129,7 @@ export class Engine {
 
       const techniqueStart = performance.now();
       const restoreBackend = await this.backendFor(technique.info.needsGradients, () => gradientsOnWasm(adapter, layer, 'scores', technique instanceof CamTechnique), notes);
-      const reportProgress = previewReporter(previews);
+      const reportProgress = previewReporter(previews, region);
       const run = () =>
         tf.tidy(() => {
           const out = technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled, reportProgress });
@@ -147,8 +149,8 @@ export class Engine {
       let heatmap, flat, colour, rawMap;
       try {
         checkCancelled();
-        ({ heatmap, flat } = upsampleAndNormalise(raw.map, image.width, image.height, raw.signed));
-        colour = raw.colour ? colourToRgba(raw.colour, image.width, image.height) : null;
+        ({ heatmap, flat } = normalisedMap(raw.map, raw.signed));
+        colour = raw.colour ? colourToRgba(raw.colour) : null;
         rawMap = toHeatmap(raw.map);
       } finally {
         tf.dispose([raw.map, ...(raw.colour ? [raw.colour] : [])]);
@@ -162,6 +164,8 @@ export class Engine {
         target,
         predictions,
         heatmap,
+        region,
+        imageSize: { width: image.width, height: image.height },
         signed: raw.signed,
         colour,
         rawMap,
@@ -240,19 +244,19 @@ export interface PreviewOptions {
 }
 
 /** The technique's progress callback: tells the listener when enough time has passed, with a preview if any. */
-function previewReporter(previews: PreviewOptions | undefined): TechniqueInput['reportProgress'] {
+function previewReporter(previews: PreviewOptions | undefined, region: Region): TechniqueInput['reportProgress'] {
   const interval = previews?.intervalMs ?? 250;
   let last = performance.now();
   return (fraction, preview, detail = '') => {
     if (!previews || fraction >= 1 || performance.now() - last < interval) return;
     last = performance.now();
-    let shown: Preview = { fraction, detail, map: null, signed: false };
+    let shown: Preview = { fraction, detail, map: null, signed: false, region };
     if (preview) {
       tf.tidy(() => {
         const { map, signed = false } = preview();
         const { normalised } = normalise(map, signed);
         const [height, width] = map.shape;
-        shown = { fraction, detail, signed, map: { width, height, data: normalised.dataSync() as Float32Array } };
+        shown = { fraction, detail, signed, region, map: { width, height, data: normalised.dataSync() as Float32Array } };
       });
     }
     previews.onPreview(shown);

@@ -10,8 +10,8 @@ import type { ModelProbe } from './metrics/modelProbe';
 import { pointingGame, type Box } from './metrics/pointingGame';
 import { cascadingRandomisation, type SanityResult } from './metrics/sanity';
 import type { LoadedModel } from './models/loadModel';
-import { modelScaler, toModelPixels } from './preprocess';
-import { resizeHeatmap } from './render/overlay';
+import { modelPixels, modelScaler } from './preprocess';
+import { mapOver, resizeHeatmap } from './render/overlay';
 import { tf } from './tf';
 import type { Explanation, RgbaImage, TechniqueParameters } from './types';
 import { memoryBoundBatch } from './techniques/batching';
@@ -87,7 +87,7 @@ export async function evaluate(
         : `Model "${summary.name}" has no convolution or dense weights to randomise.`,
     );
   }
-  const pixels = toModelPixels(image, summary.inputShape);
+  const pixels = modelPixels(image, summary, checkCancelled);
   const rows: EvaluationRow[] = [];
   let classIndex = -1;
   let label = '';
@@ -120,7 +120,7 @@ export async function evaluate(
         averageDrop: confidence.drop,
         increase: confidence.increase,
       };
-      if (options.box) row.pointing = pointingGame(explanation.heatmap, options.box);
+      if (options.box) row.pointing = pointingGame(mapOver(explanation.heatmap, explanation.region, image.width, image.height, explanation.signed ? 0.5 : 0), options.box);
       if (options.sanity) {
         report(0.6, 'randomising weights');
         const layers = model.adapter.weightedLayers();

@@ -15,11 +15,6 @@ export function topK(probs: Float32Array, labels: string[], k: number): Predicti
     .map(({ index, score }) => ({ index, label: labels[index] ?? `class ${index}`, score }));
 }
 
-/** Bilinear resize of [h, w, c] with half-pixel centres (align_corners=false, as PyTorch and TF2). */
-function resize(map: tf.Tensor3D, width: number, height: number): tf.Tensor3D {
-  return tf.image.resizeBilinear(map, [height, width], false, true);
-}
-
 /**
  * 0..1 from a raw map: min-max for ordinary maps; for signed maps v / max|v| mapped to 0..1 around 0.5,
  * so that zero stays in the middle of the diverging colormap and both signs share one scale.
@@ -39,22 +34,23 @@ export function normalise(map: tf.Tensor, signed: boolean): { normalised: tf.Ten
 }
 
 /**
- * Upsamples a raw [h, w] map to the image with half-pixel centres (so each map cell covers the image
- * region it came from; without them the map drifts half a cell up and left), then normalises it.
+ * A raw [h, w] map normalised at its own resolution. Renderers upsample it (bilinear, half-pixel centres,
+ * so each cell covers the image region it came from) only when they draw, at the size they draw.
  */
-export function upsampleAndNormalise(map: Tensor2D, width: number, height: number, signed = false): { heatmap: Heatmap; flat: boolean } {
+export function normalisedMap(map: Tensor2D, signed = false): { heatmap: Heatmap; flat: boolean } {
   return tf.tidy(() => {
-    const [h, w] = map.shape;
-    const big = resize(map.reshape([h, w, 1]) as tf.Tensor3D, width, height).reshape([height, width]);
-    const { normalised, flat } = normalise(big, signed);
-    return { heatmap: { width, height, data: normalised.dataSync() as Float32Array }, flat };
+    const [height, width] = map.shape;
+    const { normalised, flat } = normalise(map, signed);
+    // A copy: dataSync may hand out the backend's own buffer, which must not be transferred to another thread.
+    return { heatmap: { width, height, data: Float32Array.from(normalised.dataSync() as Float32Array) }, flat };
   });
 }
 
-/** A [h, w, 3] image in 0..1 upsampled to the image as opaque RGBA. */
-export function colourToRgba(colour: tf.Tensor3D, width: number, height: number): RgbaImage {
+/** A [h, w, 3] image in 0..1 as opaque RGBA at its own resolution. */
+export function colourToRgba(colour: tf.Tensor3D): RgbaImage {
+  const [height, width] = colour.shape;
   return tf.tidy(() => {
-    const rgb = resize(colour, width, height).mul(255).round().clipByValue(0, 255);
+    const rgb = colour.mul(255).round().clipByValue(0, 255);
     const rgba = tf.concat([rgb, tf.fill([height, width, 1], 255)], 2).toInt();
     return { width, height, data: Uint8Array.from(rgba.dataSync()) };
   });
@@ -62,5 +58,5 @@ export function colourToRgba(colour: tf.Tensor3D, width: number, height: number)
 
 export function toHeatmap(map: Tensor2D): Heatmap {
   const [height, width] = map.shape;
-  return { width, height, data: map.dataSync() as Float32Array };
+  return { width, height, data: Float32Array.from(map.dataSync() as Float32Array) };
 }

@@ -1,23 +1,17 @@
 /**
- * Image → model input. The whole image is resized bilinearly to the model's input size (no crop),
- * alpha is dropped, and the scaling preset maps 0..255 RGB to what the model was trained on.
+ * Image → model input. The image is resized to the model's input size as the model's resize policy says
+ * (stretched, or shorter side + centre crop; antialiased by default, as PIL and torchvision do), alpha is
+ * dropped, and the scaling preset maps 0..255 RGB to what the model was trained on.
  */
-import type { Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { resampleToRgb, type OutputWindow } from './image/resample';
 import { tf } from './tf';
-import type { ChannelOrder, ModelSummary, RgbaImage, ScalingPreset } from './types';
+import { DEFAULT_RESIZE, type ChannelOrder, type ModelSummary, type Region, type ResizePolicy, type RgbaImage, type ScalingPreset } from './types';
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 const IMAGENET_STD = [0.229, 0.224, 0.225];
 /** Caffe models take BGR with the per-channel means subtracted (in BGR order). */
 const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68];
-
-/** RGBA bytes → float RGB tensor [h, w, 3] in 0..255. */
-export function rgbTensor(image: RgbaImage): Tensor3D {
-  return tf.tidy(() => {
-    const rgba = tf.tensor3d(image.data, [image.height, image.width, 4], 'int32');
-    return tf.slice(rgba, [0, 0, 0], [-1, -1, 3]).toFloat() as Tensor3D;
-  });
-}
 
 export function scale(rgb255: Tensor4D, preset: ScalingPreset): Tensor4D {
   return tf.tidy(() => {
@@ -36,15 +30,52 @@ export function scale(rgb255: Tensor4D, preset: ScalingPreset): Tensor4D {
   });
 }
 
+/**
+ * Which pixels of the resized image the model sees: the whole of it (stretch), or the input-sized centre
+ * of the image resized so its shorter side is `shorterSide` (torchvision's CenterCrop rounds the offset).
+ */
+export function inputWindow(imageWidth: number, imageHeight: number, inputShape: readonly number[], policy: ResizePolicy = DEFAULT_RESIZE): OutputWindow {
+  const [height, width] = inputShape;
+  if (policy.mode === 'stretch') return { fullWidth: width, fullHeight: height, x: 0, y: 0, width, height };
+  const shorter = Math.max(policy.shorterSide ?? Math.round((Math.min(width, height) * 256) / 224), width, height);
+  const scale = shorter / Math.min(imageWidth, imageHeight);
+  const fullWidth = Math.max(width, Math.round(imageWidth * scale));
+  const fullHeight = Math.max(height, Math.round(imageHeight * scale));
+  return { fullWidth, fullHeight, x: Math.round((fullWidth - width) / 2), y: Math.round((fullHeight - height) / 2), width, height };
+}
+
+/** The window as fractions of the image: where a map of the input lies on any copy of the image. */
+export function regionOf(window: OutputWindow): Region {
+  return { x: window.x / window.fullWidth, y: window.y / window.fullHeight, width: window.width / window.fullWidth, height: window.height / window.fullHeight };
+}
+
+/**
+ * The resized RGB of an image, kept per image object and policy: the worker holds one image per open
+ * panel, so a class, layer or technique change reuses the resize and redoes only the model work.
+ */
+const resizedCache = new WeakMap<RgbaImage, Map<string, Float32Array>>();
+
+function resizedRgb(image: RgbaImage, window: OutputWindow, policy: ResizePolicy, checkCancelled?: () => void): Float32Array {
+  const key = JSON.stringify([window, policy.interpolation, policy.antialias]);
+  let perImage = resizedCache.get(image);
+  const cached = perImage?.get(key);
+  if (cached) return cached;
+  const rgb = resampleToRgb(image, window, policy, checkCancelled);
+  if (!perImage) resizedCache.set(image, (perImage = new Map()));
+  if (perImage.size >= 4) perImage.delete(perImage.keys().next().value!);
+  perImage.set(key, rgb);
+  return rgb;
+}
+
 /** A batch of one resized to the model's input, still 0..255 (luminance for 1-channel models). */
-export function toModelPixels(image: RgbaImage, inputShape: [number, number, number]): Tensor4D {
+export function toModelPixels(image: RgbaImage, inputShape: [number, number, number], policy: ResizePolicy = DEFAULT_RESIZE, checkCancelled?: () => void): Tensor4D {
   const [height, width, channels] = inputShape;
   if (channels !== 1 && channels !== 3) {
     throw new Error(`The model expects ${channels} input channels; CNN Lens feeds images with 1 or 3 channels.`);
   }
+  const rgbValues = resizedRgb(image, inputWindow(image.width, image.height, inputShape, policy), policy, checkCancelled);
   return tf.tidy(() => {
-    const resized = tf.image.resizeBilinear(rgbTensor(image), [height, width], false, true).expandDims(0) as Tensor4D;
-    const rgb = resized.clipByValue(0, 255) as Tensor4D;
+    const rgb = tf.tensor4d(rgbValues, [1, height, width, 3]).clipByValue(0, 255) as Tensor4D;
     // Luminance (ITU-R BT.601), as most grayscale training pipelines compute it.
     return channels === 3 ? rgb : (tf.sum(rgb.mul([0.299, 0.587, 0.114]), -1, true) as Tensor4D);
   });
@@ -65,9 +96,14 @@ export function modelScaler(summary: Pick<ModelSummary, 'inputShape' | 'preproce
   return scalerFor(summary.inputShape[2], summary.preprocessing.preset, summary.preprocessing.channelOrder);
 }
 
+/** The pixels a loaded model sees of an image: toModelPixels with the model's input shape and resize policy. */
+export function modelPixels(image: RgbaImage, summary: Pick<ModelSummary, 'inputShape' | 'preprocessing'>, checkCancelled?: () => void): Tensor4D {
+  return toModelPixels(image, summary.inputShape, summary.preprocessing.resize ?? DEFAULT_RESIZE, checkCancelled);
+}
+
 /** A batch of one, sized and scaled for a model with input [height, width, channels]. */
-export function toModelInput(image: RgbaImage, inputShape: [number, number, number], preset: ScalingPreset): Tensor4D {
-  return tf.tidy(() => scalerFor(inputShape[2], preset)(toModelPixels(image, inputShape)));
+export function toModelInput(image: RgbaImage, inputShape: [number, number, number], preset: ScalingPreset, policy: ResizePolicy = DEFAULT_RESIZE): Tensor4D {
+  return tf.tidy(() => scalerFor(inputShape[2], preset)(toModelPixels(image, inputShape, policy)));
 }
 
 /** A heavy blur that keeps colours but not shapes: shrink by `factor`, then back (half-pixel bilinear). */

@@ -10,12 +10,50 @@ export interface RgbaImage {
   data: Uint8Array;
 }
 
+/** Packed 8-bit pixels, RGB (3 channels) or RGBA (4), row-major, top row first: full-size exports. */
+export interface PackedPixels {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  data: Uint8Array;
+}
+
 /** A single-channel float map (0..1 once normalised), row-major, top row first. */
 export interface Heatmap {
   width: number;
   height: number;
   data: Float32Array;
 }
+
+/** A rectangle of an image as fractions of its width and height: where the model's input was cut from. */
+export interface Region {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+export const WHOLE_IMAGE: Region = { x: 0, y: 0, width: 1, height: 1 };
+
+export const RESIZE_MODES = ['stretch', 'center-crop'] as const;
+export const INTERPOLATIONS = ['bilinear', 'bicubic', 'nearest', 'area'] as const;
+export type Interpolation = (typeof INTERPOLATIONS)[number];
+
+/**
+ * How an image becomes the model's input size. `stretch`: the whole image to the input size (aspect not
+ * kept). `center-crop`: the shorter side to `shorterSide`, then the input size cut from the centre
+ * (torchvision's Resize(256) + CenterCrop(224)). `antialias`: downscaling filters over every source pixel
+ * it covers (PIL, torchvision on PIL images); off = tf.image.resize's default, which samples.
+ */
+export interface ResizePolicy {
+  mode: (typeof RESIZE_MODES)[number];
+  /** center-crop only; default: the input's shorter side × 256/224. */
+  shorterSide?: number;
+  interpolation: Interpolation;
+  antialias: boolean;
+}
+
+export const DEFAULT_RESIZE: ResizePolicy = { mode: 'stretch', interpolation: 'bilinear', antialias: true };
 
 export const SCALING_PRESETS = ['mobilenet', 'zero-one', 'imagenet', 'caffe', 'raw'] as const;
 export type ScalingPreset = (typeof SCALING_PRESETS)[number];
@@ -31,6 +69,8 @@ export interface Preprocessing {
   preset: ScalingPreset;
   /** Channel order the model reads; absent = RGB. (The caffe preset is BGR by definition.) */
   channelOrder?: ChannelOrder;
+  /** How images are resized to the input; absent = DEFAULT_RESIZE. */
+  resize?: ResizePolicy;
   /** Where the setting came from, for messages ("cnnlens.json", "settings", "CLI", "default"). */
   source: string;
 }
@@ -120,13 +160,18 @@ export interface Explanation {
   target: Prediction;
   predictions: Prediction[];
   /**
-   * The map at the image's own resolution, normalised to 0..1; for signed maps 0.5 is zero and 0 / 1 are
-   * the strongest evidence against / for the class (scaled by the largest magnitude, so signs keep scale).
+   * The map at its own resolution (the layer's, or the model input's for pixel-space techniques),
+   * normalised to 0..1; for signed maps 0.5 is zero and 0 / 1 are the strongest evidence against / for
+   * the class (scaled by the largest magnitude, so signs keep scale). Drawn over `region` of the image.
    */
   heatmap: Heatmap;
+  /** The part of the image the model saw (all of it unless the input was a centre crop). */
+  region: Region;
+  /** The image's full size (what `region` is a fraction of), EXIF orientation applied. */
+  imageSize: { width: number; height: number };
   /** True when the map is signed (drawn with the diverging colormap). */
   signed: boolean;
-  /** The colour-gradient view at the image's resolution (RGBA), when that view was asked for. */
+  /** The colour-gradient view at the model input's resolution (RGBA), when that view was asked for. */
   colour: RgbaImage | null;
   /** The map at the layer's resolution before upsampling (for checks and exports). */
   rawMap: Heatmap;
@@ -146,6 +191,8 @@ export interface Preview {
   detail: string;
   /** The map so far at the model's input (or layer) resolution, 0..1; null when there is none yet. */
   map: Heatmap | null;
+  /** Where the map lies on the image. */
+  region: Region;
   signed: boolean;
 }
 

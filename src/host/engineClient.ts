@@ -179,8 +179,8 @@ export class EngineClient implements EngineApi {
   exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string> {
     const parsed = path.parse(imagePath);
     const outPath = path.join(parsed.dir, `${parsed.name}.${explanation.technique}.png`);
-    const { heatmap, colour } = explanation;
-    return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap, colour, colormap, opacity, outPath });
+    const { heatmap, colour, region, imageSize } = explanation;
+    return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap, colour, region, imageSize, colormap, opacity, outPath });
   }
 
   dispose(): void {

@@ -2,7 +2,7 @@
  * Every message between the extension host and the CNN Lens panel's webview, typed once.
  * Both sides import this module; it imports nothing from vscode, the DOM or tfjs.
  */
-import type { ColormapName, LayerInfo, Prediction, TechniqueInfo, TechniqueParameters, TileLayout, Timings } from '../engine/types';
+import type { ColormapName, LayerInfo, Prediction, Region, TechniqueInfo, TechniqueParameters, TileLayout, Timings } from '../engine/types';
 import { COLORMAP_NAMES, INSPECT_KINDS, REGULARISER_NAMES, REGULARISER_RANGES } from '../engine/types';
 import type { InspectKind, InspectRequest, RegulariserName } from '../engine/types';
 
@@ -60,11 +60,15 @@ export interface ResultMessage {
   parameters: TechniqueParameters;
   /** The image, downscaled for display when large. */
   image: PixelsMessagePart;
-  /** The normalised map at the same size as `image` (for signed maps 128 is zero). */
+  /** The normalised map at its own resolution (for signed maps 128 is zero); the webview scales it onto `region`. */
   heatmap: PixelsMessagePart;
+  /** Where on the image the model looked (fractions; the whole image unless it was centre-cropped). */
+  region: Region;
+  /** The image's full size in pixels, for the caption. */
+  imageSize: { width: number; height: number };
   /** True when the map is signed: drawn with the diverging colormap, whatever the picker says. */
   signed: boolean;
-  /** The colour-gradient view (RGBA, same size as `image`), drawn instead of the colormapped map. */
+  /** The colour-gradient view (RGBA at the model input's size), drawn instead of the colormapped map. */
   colour: PixelsMessagePart | null;
 }
 /** The map so far while a long run goes on (SmoothGrad, integrated gradients). */
@@ -78,6 +82,7 @@ export interface PreviewMessage {
   /** The map so far and the image to draw it on; null when the technique has no map yet. */
   image: PixelsMessagePart | null;
   heatmap: PixelsMessagePart | null;
+  region: Region;
   signed: boolean;
 }
 /** One technique's column in the Compare view. */
@@ -87,6 +92,7 @@ export interface CompareRow {
   error?: string;
   layer?: string;
   heatmap?: PixelsMessagePart;
+  region?: Region;
   signed?: boolean;
   colour?: PixelsMessagePart | null;
   /** Class probability after 0, 1/k, …, 1 of the pixels were deleted / inserted. */

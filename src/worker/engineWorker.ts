@@ -8,10 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
-import { encodePng, readImageFile } from '../engine/image';
-import { renderOverlay, resizeHeatmap, resizeRgba } from '../engine/render';
-import { DISPLAY_MAX_SIDE, fitWithin } from '../shared/display';
-import type { Preview, RgbaImage } from '../engine/types';
+import { encodePngFast, readImage, readImagePixels, WORKING_MAX_SIDE, type DecodedImage } from '../engine/image';
+import { drawOverlay, resizeRgba } from '../engine/render';
+import { writeFileAtomic } from '../engine/atomicWrite';
+import { fitWithin } from '../shared/display';
+import { WHOLE_IMAGE, type Preview } from '../engine/types';
 import type { ImageLimitsRef, ModelRef, WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol';
 
 const port = parentPort!;
@@ -25,17 +26,26 @@ function post(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
 const log = (line: string) => post({ kind: 'log', line });
 const enginePromise = Engine.create({ backend: init.backend, onnxRuntime: init.onnxRuntime, log });
 
-/** The last decoded image, so explain → display → export decode a file once. */
-let imageCache: { path: string; mtimeMs: number; maxPixels: number; image: RgbaImage } | null = null;
+/**
+ * The open panels' images, decoded once at working size (longest side WORKING_MAX_SIDE): class, layer,
+ * technique and parameter changes reuse it, and its resize to the model input (preprocess.ts keeps that
+ * per image object). A handful of panels at most; the oldest is dropped first.
+ */
+const imageCache = new Map<string, { mtimeMs: number; maxPixels: number; decoded: DecodedImage }>();
+const IMAGES_KEPT = 4;
 
-async function decode(imagePath: string, limits: ImageLimitsRef): Promise<RgbaImage> {
+async function decode(imagePath: string, limits: ImageLimitsRef, checkCancelled?: () => void): Promise<DecodedImage> {
   const { mtimeMs } = await fs.stat(imagePath).catch(() => ({ mtimeMs: -1 }));
-  if (imageCache && imageCache.path === imagePath && imageCache.mtimeMs === mtimeMs && imageCache.maxPixels === limits.maxPixels) {
-    return imageCache.image;
+  const cached = imageCache.get(imagePath);
+  if (cached && cached.mtimeMs === mtimeMs && cached.maxPixels === limits.maxPixels) {
+    imageCache.delete(imagePath);
+    imageCache.set(imagePath, cached);
+    return cached.decoded;
   }
-  const image = await readImageFile(imagePath, limits);
-  imageCache = { path: imagePath, mtimeMs, maxPixels: limits.maxPixels, image };
-  return image;
+  const decoded = await readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE, checkCancelled });
+  imageCache.set(imagePath, { mtimeMs, maxPixels: limits.maxPixels, decoded });
+  if (imageCache.size > IMAGES_KEPT) imageCache.delete(imageCache.keys().next().value!);
+  return decoded;
 }
 
 async function model(engine: Engine, ref: ModelRef) {
@@ -56,12 +66,12 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const loaded = await model(engine, request.model);
       checkCancelled();
       const decodeStart = performance.now();
-      const image = await decode(request.imagePath, request.limits);
+      const decoded = await decode(request.imagePath, request.limits, checkCancelled);
       const decodeMs = performance.now() - decodeStart;
       checkCancelled();
       const explanation = await engine.explain(
         loaded,
-        image,
+        decoded.image,
         {
           technique: request.technique,
           classTarget: request.classIndex ?? undefined,
@@ -69,8 +79,9 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
           parameters: request.parameters,
         },
         checkCancelled,
-        { onPreview: (preview) => postPreview(request.id, preview, image) },
+        { onPreview: (preview) => postPreview(request.id, preview) },
       );
+      explanation.imageSize = { width: decoded.width, height: decoded.height };
       explanation.timings.decodeMs = decodeMs;
       explanation.timings.totalMs += decodeMs;
       explanation.backend = engine.backend.label + (explanation.backend !== engine.backend.name ? ` → ${explanation.backend}` : '');
@@ -79,14 +90,14 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'evaluate': {
       const loaded = await model(engine, request.model);
-      const image = await decode(request.imagePath, request.limits);
+      const { image } = await decode(request.imagePath, request.limits, checkCancelled);
       checkCancelled();
       const evaluation = await engine.evaluate(
         loaded,
         image,
         { techniques: request.techniques, classTarget: request.classIndex ?? undefined, layer: request.layer ?? undefined, sanity: request.sanity },
         checkCancelled,
-        (fraction, detail) => post({ kind: 'preview', id: request.id, preview: { fraction, detail, map: null, signed: false } }),
+        (fraction, detail) => post({ kind: 'preview', id: request.id, preview: { fraction, detail, map: null, signed: false, region: WHOLE_IMAGE } }),
       );
       const transfer = evaluation.rows.flatMap(({ explanation }) =>
         explanation ? [explanation.heatmap.data.buffer, explanation.rawMap.data.buffer, ...(explanation.colour ? [explanation.colour.data.buffer] : [])] : [],
@@ -95,7 +106,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'inspect': {
       const loaded = await model(engine, request.model);
-      const image = await decode(request.imagePath, request.limits);
+      const { image } = await decode(request.imagePath, request.limits, checkCancelled);
       checkCancelled();
       const result = await engine.inspect(loaded, image, request.request, checkCancelled, (preview, fraction) =>
         post({ kind: 'inspectPreview', id: request.id, fraction, image: preview }, [preview.data.buffer as ArrayBuffer]),
@@ -104,33 +115,36 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'checkScalings': {
       const loaded = await model(engine, request.model);
-      const image = await decode(request.imagePath, request.limits);
+      const { image } = await decode(request.imagePath, request.limits, checkCancelled);
       checkCancelled();
       return { result: checkScalings(loaded, image) };
     }
     case 'displayImage': {
-      const image = await decode(request.imagePath, request.limits);
+      const { image } = await decode(request.imagePath, request.limits, checkCancelled);
       const size = fitWithin(image.width, image.height, request.maxSide);
       const shown = size.width < image.width || size.height < image.height ? resizeRgba(image, size.width, size.height) : image;
       const copy = { width: shown.width, height: shown.height, data: shown.data.slice() };
       return { result: copy, transfer: [copy.data.buffer as ArrayBuffer] };
     }
     case 'export': {
-      const image = await decode(request.imagePath, request.limits);
-      if (image.width !== request.heatmap.width || image.height !== request.heatmap.height) {
+      // The one place the full-size image is decoded: the overlay is drawn once, at the photo's own size.
+      const full = await readImagePixels(request.imagePath, request.limits, { channels: 3, checkCancelled });
+      const { imageSize } = request;
+      if (full.width !== imageSize.width || full.height !== imageSize.height) {
         throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
       }
-      await fs.writeFile(request.outPath, encodePng(renderOverlay(image, { heatmap: request.heatmap, colour: request.colour }, request.colormap, request.opacity)));
+      const { width, height, channels, data } = drawOverlay(full.image, request, request.colormap, request.opacity, checkCancelled);
+      const png = await encodePngFast(data, width, height, channels);
+      checkCancelled();
+      await writeFileAtomic(request.outPath, png);
       return { result: request.outPath };
     }
   }
 }
 
-/** Previews go out at the panel's display size, so the extension host does no resizing per preview. */
-function postPreview(id: number, preview: Preview, image: RgbaImage): void {
-  const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
-  const map = preview.map ? resizeHeatmap(preview.map, size.width, size.height) : null;
-  post({ kind: 'preview', id, preview: { ...preview, map } }, map ? [map.data.buffer as ArrayBuffer] : []);
+/** Previews go out at the map's own size: the webview lays them over its display copy. */
+function postPreview(id: number, preview: Preview): void {
+  post({ kind: 'preview', id, preview }, preview.map ? [preview.map.data.buffer as ArrayBuffer] : []);
 }
 
 // One job at a time: tfjs state (backend switches, engine scopes) is not safe to interleave.

@@ -8,7 +8,7 @@ import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
 import type { InspectRequest } from '../engine/types';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
-import type { ColormapName, Explanation, Heatmap, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
+import type { ColormapName, Explanation, Heatmap, ModelSummary, Preview, Region, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
 import type { ScalingCheck } from '../engine/preprocessCheck';
 
 export interface WorkerInit {
@@ -36,7 +36,8 @@ export type WorkerRequest =
   | { id: number; kind: 'inspect'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; request: InspectRequest }
   | { id: number; kind: 'checkScalings'; model: ModelRef; imagePath: string; limits: ImageLimitsRef }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
-  | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colour: RgbaImage | null; colormap: ColormapName; opacity: number; outPath: string };
+  /** The small map (and colour view) go back with the region they cover; the worker draws them over the full-size photo. */
+  | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colour: RgbaImage | null; region: Region; imageSize: { width: number; height: number }; colormap: ColormapName; opacity: number; outPath: string };
 
 export interface DescribeResult {
   summary: ModelSummary;

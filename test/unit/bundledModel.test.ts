@@ -1,5 +1,6 @@
 /** The shipped model on its shipped samples: right class, and Grad-CAM's peak inside the item's box. */
 import { strict as assert } from 'node:assert';
+import { mapOver } from '../../src/engine/render';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { bundledModelPath } from '../../src/engine/bundledModel';
@@ -18,8 +19,10 @@ describe('the bundled model on its samples', () => {
       const image = await readImageFile(path.join(SAMPLES, file), DEFAULT_IMAGE_LIMITS);
       const result = await engine.explain(model, image, {});
       assert.equal(result.target.index, index, `${file} is classified as its label`);
+      // The map comes at its own resolution; laid over the image as the panel and exports draw it.
+      const map = mapOver(result.heatmap, result.region, image.width, image.height);
       let peak = 0;
-      result.heatmap.data.forEach((v, i) => v > result.heatmap.data[peak] && (peak = i));
+      map.data.forEach((v, i) => v > map.data[peak] && (peak = i));
       const [x, y] = [peak % image.width, Math.floor(peak / image.width)];
       if (x >= box[0] && x < box[2] && y >= box[1] && y < box[3]) hits++;
     }

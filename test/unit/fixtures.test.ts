@@ -2,6 +2,7 @@
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
+import { mapOver } from '../../src/engine/render';
 import { tf } from '../../src/engine/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
@@ -51,15 +52,17 @@ describe('acceptance on the shared pretrained models', function () {
     let inside = 0;
     let outside = 0;
     let insideArea = 0;
-    result.heatmap.data.forEach((v, i) => {
+    const map = mapOver(result.heatmap, result.region, snake.width, snake.height);
+    map.data.forEach((v, i) => {
       if (mask[i]) (inside += v), insideArea++;
       else outside += v;
     });
     const meanIn = inside / insideArea;
     const meanOut = outside / (mask.length - insideArea);
     assert.ok(meanIn > 1.25 * meanOut, `mean map on the snake ${meanIn.toFixed(3)} vs off it ${meanOut.toFixed(3)}`);
-    // The map is returned at the photo's resolution.
-    assert.equal(result.heatmap.width, snake.width);
+    // The map is returned at the layer's resolution, laid over the whole photo (stretch resize).
+    assert.equal(result.heatmap.width, 7);
+    assert.deepEqual(result.region, { x: 0, y: 0, width: 1, height: 1 });
     assert.equal(result.rawMap.width, 7);
     await engine.explain(model, snake, { technique: 'cam' });
     assert.ok(tf.memory().numTensors - start <= 2 * 27, 'only the lazily folded batch-norm parameters stay');

@@ -256,12 +256,12 @@ describe('image decoding', () => {
     });
 
     for (const chunk of ['VP8 ', 'VP8L', 'VP8X'] as const) {
-      it(`WebP ${chunk.trim()} size is probed, then refused as unsupported`, () => {
+      it(`WebP ${chunk.trim()} size is probed; the pure-JS decoders refuse it, naming sharp`, () => {
         const bytes = webpHeader(chunk, 640, 480);
         assert.deepEqual(probeImage(bytes), { format: 'webp', width: 640, height: 480 });
         const err = expectImageError(() => decodeImage(bytes, LIMITS, 'cat.webp'), 'unsupported', 'cat.webp');
-        assert.match(err.message, /WebP/);
-        assert.match(err.message, /PNG, JPEG, GIF and BMP/);
+        assert.match(err.message, /WebP image \(640×480\)/);
+        assert.match(err.message, /needs the optional "sharp" package/);
       });
     }
   });
@@ -370,9 +370,12 @@ describe('image decoding', () => {
       assert.match(err.message, /JPEG/);
     });
 
-    it('TIFF and HEIC are named as unsupported', () => {
-      const tiff = Buffer.from('II*\0\x08\0\0\0', 'latin1');
-      assert.match(expectImageError(() => decodeImage(tiff, LIMITS, 'scan.tif'), 'unsupported', 'scan.tif').message, /TIFF/);
+    it('TIFF is named and sized from its header (the pure-JS decoders need sharp for it); HEIC is unsupported', () => {
+      // Little-endian header, IFD at 8 with two entries: ImageWidth (SHORT) 300, ImageLength (LONG) 200.
+      const tiff = Buffer.from([0x49, 0x49, 42, 0, 8, 0, 0, 0, 2, 0, 0, 1, 3, 0, 1, 0, 0, 0, 44, 1, 0, 0, 1, 1, 4, 0, 1, 0, 0, 0, 200, 0, 0, 0, 0, 0, 0, 0]);
+      assert.deepEqual(probeImage(tiff), { format: 'tiff', width: 300, height: 200 });
+      assert.match(expectImageError(() => decodeImage(tiff, LIMITS, 'scan.tif'), 'unsupported', 'scan.tif').message, /TIFF image \(300×200\).*sharp/);
+      assert.equal(expectImageError(() => probeImage(Buffer.from('II*\0\x08\0\0\0', 'latin1'), 'cut.tif'), 'truncated', 'cut.tif').code, 'truncated');
       const heic = Buffer.from('\0\0\0\x18ftypheic\0\0\0\0mif1heic', 'latin1');
       assert.match(expectImageError(() => decodeImage(heic, LIMITS, 'IMG_1.HEIC'), 'unsupported', 'IMG_1.HEIC').message, /HEIC/);
     });

@@ -140,7 +140,7 @@ export class CompareView {
       return h('article', { class: 'compare-card failed', 'data-testid': 'compare-card' }, h('h3', {}, title), h('p', { class: 'field-error' }, row.error ?? 'No map.'));
     }
     const overlay = new OverlayView(this.view);
-    overlay.setPixels(msg.image, row.heatmap, `${title} for ${msg.classLabel}`, { signed: row.signed, colour: row.colour });
+    overlay.setPixels(msg.image, row.heatmap, `${title} for ${msg.classLabel}`, { signed: row.signed, colour: row.colour, region: row.region });
     this.overlays.push(overlay);
     const fixed = (v: number | undefined, digits = 3) => (v === undefined ? '—' : v.toFixed(digits));
     const metrics = h(

@@ -43,9 +43,10 @@ function ms(value: number): string {
   return value >= 100 ? `${Math.round(value)} ms` : `${value.toFixed(value >= 10 ? 0 : 1)} ms`;
 }
 
-/** "forward 12 ms · Grad-CAM 34 ms · total 51 ms" */
+/** "decode 80 ms · forward 12 ms · Grad-CAM 34 ms · total 51 ms" (decode only when the image was not already open) */
 export function formatTimings(timings: Timings, techniqueTitle: string): string {
   const parts = [`forward ${ms(timings.forwardMs)}`, `${techniqueTitle} ${ms(timings.techniqueMs)}`];
+  if (timings.decodeMs >= 1) parts.unshift(`decode ${ms(timings.decodeMs)}`);
   if (Number.isFinite(timings.totalMs)) parts.push(`total ${ms(timings.totalMs)}`);
   return parts.join(' · ');
 }

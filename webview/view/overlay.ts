@@ -1,9 +1,12 @@
 /**
- * The overlay canvas and its colour bar. The heatmap arrives as bytes at the image's display size and
- * is coloured here through the colormap's LUT, so colormap and opacity changes never need a re-run.
+ * The overlay canvas and its colour bar. The heatmap arrives as bytes at its own resolution (a layer's
+ * 7×7, or the model input's 224×224) with the region of the image it covers; it is scaled onto the display
+ * image here once per result (bilinear, as the exports draw it) and coloured through the colormap's LUT,
+ * so colormap and opacity changes never need a re-run.
  */
-import { colormapLut } from '../../src/engine/render/colormaps';
-import type { ColormapName } from '../../src/engine/types';
+import { colormapLut, lutIndex } from '../../src/engine/render/colormaps';
+import { colourOver, mapOver, OUTSIDE_BRIGHTNESS } from '../../src/engine/render/overlay';
+import { WHOLE_IMAGE, type ColormapName, type Region } from '../../src/engine/types';
 import type { PixelsMessagePart, ViewSettings } from '../../src/shared/protocol';
 import { h } from './dom';
 
@@ -40,11 +43,47 @@ export function toBytes(data: unknown, expectedLength: number): Uint8Array | nul
   return bytes && bytes.length === expectedLength ? bytes : null;
 }
 
-/** out = image·(1−α) + colormap(heat)·α, opaque. Exported for tests. */
-export function blend(image: Uint8Array, heat: Uint8Array, lut: Uint8Array, opacity: number, out: Uint8ClampedArray): void {
+/** A valid region (fractions inside 0..1, non-empty), else the whole image. */
+export function checkedRegion(region: unknown): Region {
+  const r = region as Partial<Region> | null | undefined;
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
+  if (!r || !ok(r.x) || !ok(r.y) || !ok(r.width) || !ok(r.height) || r.width <= 0 || r.height <= 0 || r.x + r.width > 1 + 1e-6 || r.y + r.height > 1 + 1e-6) return WHOLE_IMAGE;
+  return { x: r.x, y: r.y, width: r.width, height: r.height };
+}
+
+/** The region in whole pixels of a width × height picture: [x0, x1) × [y0, y1), pixel centres inside. */
+function pixelBox(region: Region, width: number, height: number): [number, number, number, number] {
+  const edge = (start: number, size: number) => Math.min(size, Math.max(0, Math.ceil(start * size - 0.5)));
+  return [edge(region.x, width), edge(region.y, height), edge(region.x + region.width, width), edge(region.y + region.height, height)];
+}
+
+/** Where `region` of the image draws its map: the box and a per-pixel flag, so blending dims the rest. */
+function insideMask(region: Region, width: number, height: number): Uint8Array | null {
+  if (region.x <= 0 && region.y <= 0 && region.width >= 1 && region.height >= 1) return null;
+  const [x0, y0, x1, y1] = pixelBox(region, width, height);
+  const mask = new Uint8Array(width * height);
+  for (let y = y0; y < y1; y++) mask.fill(1, y * width + x0, y * width + x1);
+  return mask;
+}
+
+/** Map bytes (0..255) at their own size → LUT indices at width × height over the region (bilinear). Exported for tests. */
+export function heatAt(heat: PixelsMessagePart & { data: Uint8Array }, region: Region, width: number, height: number): Uint8Array {
+  const map = { width: heat.width, height: heat.height, data: Float32Array.from(heat.data, (v) => v / 255) };
+  const sampled = mapOver(map, region, width, height).data;
+  const out = new Uint8Array(sampled.length);
+  for (let i = 0; i < out.length; i++) out[i] = lutIndex(sampled[i]);
+  return out;
+}
+
+/** out = image·(1−α) + colormap(heat)·α, opaque; pixels outside `inside` (when given) dimmed. Exported for tests. */
+export function blend(image: Uint8Array, heat: Uint8Array, lut: Uint8Array, opacity: number, out: Uint8ClampedArray, inside: Uint8Array | null = null): void {
   const a = Math.min(1, Math.max(0, opacity));
   const b = 1 - a;
   for (let i = 0, p = 0; i < heat.length; i++, p += 4) {
+    if (inside && !inside[i]) {
+      dim(image, p, out);
+      continue;
+    }
     const l = heat[i] * 3;
     out[p] = image[p] * b + lut[l] * a;
     out[p + 1] = image[p + 1] * b + lut[l + 1] * a;
@@ -54,14 +93,25 @@ export function blend(image: Uint8Array, heat: Uint8Array, lut: Uint8Array, opac
 }
 
 /** out = image·(1−α) + top·α, opaque: the colour-gradient view over the photo. Exported for tests. */
-export function blendRgba(image: Uint8Array, top: Uint8Array, opacity: number, out: Uint8ClampedArray): void {
+export function blendRgba(image: Uint8Array, top: Uint8Array, opacity: number, out: Uint8ClampedArray, inside: Uint8Array | null = null): void {
   const a = Math.min(1, Math.max(0, opacity));
   for (let p = 0; p < image.length; p += 4) {
+    if (inside && !inside[p >> 2]) {
+      dim(image, p, out);
+      continue;
+    }
     out[p] = image[p] * (1 - a) + top[p] * a;
     out[p + 1] = image[p + 1] * (1 - a) + top[p + 1] * a;
     out[p + 2] = image[p + 2] * (1 - a) + top[p + 2] * a;
     out[p + 3] = 255;
   }
+}
+
+function dim(image: Uint8Array, p: number, out: Uint8ClampedArray): void {
+  out[p] = image[p] * OUTSIDE_BRIGHTNESS;
+  out[p + 1] = image[p + 1] * OUTSIDE_BRIGHTNESS;
+  out[p + 2] = image[p + 2] * OUTSIDE_BRIGHTNESS;
+  out[p + 3] = 255;
 }
 
 /** How a result is drawn: a map through the picked colormap, a signed map (diverging), or a colour image. */
@@ -73,6 +123,8 @@ interface Pixels {
   image: Uint8Array;
   heat: Uint8Array;
   colour: Uint8Array | null;
+  /** 1 where the model looked; null = everywhere. */
+  inside: Uint8Array | null;
   mode: OverlayMode;
 }
 
@@ -107,23 +159,27 @@ export class OverlayView {
     image: PixelsMessagePart,
     heatmap: PixelsMessagePart,
     description: string,
-    extras: { signed?: boolean; colour?: PixelsMessagePart | null } = {},
+    extras: { signed?: boolean; colour?: PixelsMessagePart | null; region?: Region } = {},
   ): string | null {
     const { width, height } = image;
-    if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) return 'The result has no image.';
-    if (heatmap.width !== width || heatmap.height !== height) return 'The heatmap and the image differ in size.';
+    const validSize = (w: unknown, h: unknown) => Number.isInteger(w) && Number.isInteger(h) && (w as number) > 0 && (h as number) > 0 && (w as number) * (h as number) <= 2 ** 24;
+    if (!validSize(width, height)) return 'The result has no image.';
+    if (!validSize(heatmap.width, heatmap.height)) return 'The heatmap has no size.';
     const imageBytes = toBytes(image.data, width * height * 4);
-    const heatBytes = toBytes(heatmap.data, width * height);
-    if (!imageBytes || !heatBytes) return 'The result’s pixels are malformed.';
+    const mapBytes = toBytes(heatmap.data, heatmap.width * heatmap.height);
+    if (!imageBytes || !mapBytes) return 'The result’s pixels are malformed.';
+    const region = checkedRegion(extras.region);
     let colour: Uint8Array | null = null;
     if (extras.colour) {
-      if (extras.colour.width !== width || extras.colour.height !== height) return 'The colour view and the image differ in size.';
-      colour = toBytes(extras.colour.data, width * height * 4);
-      if (!colour) return 'The colour view’s pixels are malformed.';
+      if (!validSize(extras.colour.width, extras.colour.height)) return 'The colour view has no size.';
+      const colourBytes = toBytes(extras.colour.data, extras.colour.width * extras.colour.height * 4);
+      if (!colourBytes) return 'The colour view’s pixels are malformed.';
+      colour = colourOver({ width: extras.colour.width, height: extras.colour.height, data: colourBytes }, region, width, height).data;
     }
+    const heat = heatAt({ width: heatmap.width, height: heatmap.height, data: mapBytes }, region, width, height);
     const mode: OverlayMode = colour ? 'colour' : extras.signed ? 'signed' : 'map';
     const modeChanged = mode !== this.pixels?.mode;
-    this.pixels = { width, height, image: imageBytes, heat: heatBytes, colour, mode };
+    this.pixels = { width, height, image: imageBytes, heat, colour, inside: insideMask(region, width, height), mode };
     if (modeChanged) this.drawRamp();
     this.canvas.width = width;
     this.canvas.height = height;
@@ -172,8 +228,8 @@ export class OverlayView {
     const context = this.canvas.getContext('2d');
     if (!context) return;
     if (!this.imageData) this.imageData = context.createImageData(pixels.width, pixels.height);
-    if (pixels.colour) blendRgba(pixels.image, pixels.colour, this.view.opacity, this.imageData.data);
-    else blend(pixels.image, pixels.heat, lutFor(this.colormap), this.view.opacity, this.imageData.data);
+    if (pixels.colour) blendRgba(pixels.image, pixels.colour, this.view.opacity, this.imageData.data, pixels.inside);
+    else blend(pixels.image, pixels.heat, lutFor(this.colormap), this.view.opacity, this.imageData.data, pixels.inside);
     context.putImageData(this.imageData, 0, 0);
     this.canvas.dataset.colormap = this.colormap;
     this.canvas.dataset.mode = pixels.mode;

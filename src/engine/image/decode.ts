@@ -2,14 +2,19 @@
  * Bytes or a file → RGBA, refusing anything too big before a decoder allocates for it: the file
  * size is checked before reading, the header's dimensions before decoding (pngjs has no cap of its
  * own: a 68-byte PNG claiming 30000×30000 would otherwise take ~40 s and gigabytes).
+ *
+ * Photos are decoded at the size the work needs (`maxSide`): sharp shrinks JPEGs while decoding them,
+ * so a 12 MP photo never exists at full size in memory unless an export asks for it.
  */
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { RgbaImage } from '../types';
+import { resizeRgba } from '../render/overlay';
+import type { PackedPixels, RgbaImage } from '../types';
 import { decodeBmp, readBmpHeader } from './bmp';
 import { decodeGif, decodeJpeg, decodePng } from './decoders';
 import { ImageError, damaged, endsEarly, fileLabel, unsupported } from './errors';
 import { FORMAT_TITLES, type ImageFormat, type ImageInfo, probeImage, readJpegFrame } from './probe';
+import { decodeWithSharp, SHARP_ONLY_FORMATS, sharpCodec, sharpHeader } from './sharpCodec';
 
 export interface ImageLimits {
   maxPixels: number;
@@ -18,21 +23,121 @@ export interface ImageLimits {
 
 export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxPixels: 40_000_000, maxBytes: 100 * 1024 * 1024 };
 
+/**
+ * Longest side of the copy the engine works on: several times any common model input (so the final,
+ * antialiased resize to the input still sees every detail it would at full size) and more than the panel
+ * shows (DISPLAY_MAX_SIDE), yet a 12 MP JPEG decodes at 1/2 scale and the copy takes 7 MB.
+ */
+export const WORKING_MAX_SIDE = 1536;
+
 /** Baseline, extended-sequential and progressive Huffman JPEG: what jpeg-js decodes. */
 const JPEG_FRAMES_DECODED = [0xc0, 0xc1, 0xc2];
 
-/** `name` is used in messages only; the format always comes from the bytes. */
+export interface DecodeOptions {
+  /** Longest side wanted; larger images are reduced (antialiased) while or after decoding. Absent: full size. */
+  maxSide?: number;
+  /** 3: RGB where the decoder can give it (sharp), for full-size exports; default RGBA. */
+  channels?: 3 | 4;
+  /** Throws to stop; polled while sharp decodes off-thread (the pure-JS decoders cannot be interrupted). */
+  checkCancelled?: () => void;
+}
+
+/** A decoded image with what the file held: its full size (upright) and format. */
+export interface DecodedImage<Pixels = RgbaImage> {
+  image: Pixels;
+  /** The full image's size, EXIF orientation applied: what `image` is a reduction of. */
+  width: number;
+  height: number;
+  format: ImageFormat;
+  codec: 'sharp' | 'js';
+}
+
+/**
+ * The pure-JS decoders only (PNG, JPEG, GIF, BMP), synchronous and at full size. `name` is used in
+ * messages only; the format always comes from the bytes.
+ */
 export function decodeImage(bytes: Uint8Array, limits: ImageLimits, name: string): RgbaImage {
+  const info = checkedInfo(bytes, limits, name);
+  if (SHARP_ONLY_FORMATS.includes(info.format)) throw needsSharp(info, name, 'the pure-JS decoders');
+  return decodeWithJs(info, bytes, limits, name);
+}
+
+/** sharp where it is installed (every format, shrink-on-load), else the pure-JS decoders. */
+export async function decodeImageAsync(bytes: Uint8Array, limits: ImageLimits, name: string, options: DecodeOptions = {}): Promise<DecodedImage<PackedPixels>> {
+  const info = checkedInfo(bytes, limits, name);
+  const { sharp, reason } = sharpCodec();
+  if (!sharp) {
+    if (SHARP_ONLY_FORMATS.includes(info.format)) throw needsSharp(info, name, reason);
+    const full = decodeWithJs(info, bytes, limits, name);
+    options.checkCancelled?.();
+    const image = reduced(full, options.maxSide);
+    return { image: { ...image, channels: 4 }, width: full.width, height: full.height, format: info.format, codec: 'js' };
+  }
+  // AVIF keeps its size deep in its box tree: sharp reads the header (without decoding) for the pixel cap.
+  const header = info.format === 'avif' ? await sharpHeader(sharp, bytes, info.format, name) : info;
+  checkPixels(header.width, header.height, limits, name);
+  const image = await untilCancelled(decodeWithSharp(sharp, bytes, info.format, { maxPixels: limits.maxPixels, maxSide: options.maxSide, channels: options.channels }, name), options.checkCancelled);
+  // EXIF orientations 5–8 turn the image a quarter: the result's aspect tells which way it stands.
+  const turned = (image.width > image.height) !== (header.width > header.height) && header.width !== header.height;
+  const upright = turned ? { width: header.height, height: header.width } : { width: header.width, height: header.height };
+  return { image, ...upright, format: info.format, codec: 'sharp' };
+}
+
+function checkedInfo(bytes: Uint8Array, limits: ImageLimits, name: string): ImageInfo {
   if (bytes.length > limits.maxBytes) throw fileTooLarge(name, bytes.length, limits.maxBytes);
   const info = probeImage(bytes, name);
-  const { width, height } = info;
-  if (info.format === 'webp') throw unsupported(name, `a WebP image (${width}×${height})`);
+  checkPixels(info.width, info.height, limits, name);
+  return info;
+}
+
+function checkPixels(width: number, height: number, limits: ImageLimits, name: string): void {
   if (width * height > limits.maxPixels) {
     throw new ImageError(
       'too-large',
       `${fileLabel(name)} is too large to open: ${width}×${height} pixels (${megapixels(width * height)}) is over the ${megapixels(limits.maxPixels)} limit`,
     );
   }
+}
+
+function needsSharp(info: ImageInfo, name: string, reason: string): ImageError {
+  const size = info.width > 0 ? ` (${info.width}×${info.height})` : '';
+  return new ImageError('unsupported', `${fileLabel(name)} is a ${FORMAT_TITLES[info.format]} image${size}, which needs the optional "sharp" package to decode: ${reason}. Install it (npm install sharp) or convert the image to PNG or JPEG.`);
+}
+
+/** An area-averaged reduction when the image is larger than `maxSide` (the JS path's shrink). */
+function reduced(image: RgbaImage, maxSide: number | undefined): RgbaImage {
+  if (!maxSide || Math.max(image.width, image.height) <= maxSide) return image;
+  const scale = maxSide / Math.max(image.width, image.height);
+  return resizeRgba(image, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale)));
+}
+
+/** Resolves with `work`, or rejects as soon as `checkCancelled` throws (polled every 20 ms); the work's late result is dropped. */
+function untilCancelled<T>(work: Promise<T>, checkCancelled: (() => void) | undefined): Promise<T> {
+  if (!checkCancelled) return work;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setInterval(() => {
+      try {
+        checkCancelled();
+      } catch (error) {
+        clearInterval(timer);
+        reject(error);
+      }
+    }, 20);
+    work.then(
+      (value) => {
+        clearInterval(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearInterval(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function decodeWithJs(info: ImageInfo, bytes: Uint8Array, limits: ImageLimits, name: string): RgbaImage {
+  const { width, height } = info;
   let image: RgbaImage;
   try {
     image = decodeAs(info, bytes, limits, name);
@@ -46,8 +151,20 @@ export function decodeImage(bytes: Uint8Array, limits: ImageLimits, name: string
   return image;
 }
 
-/** Reads at most `limits.maxBytes`: the size is checked on the open file before any byte is read. */
+/** The whole image at full size as RGBA; see readImage for a reduced copy. */
 export async function readImageFile(path: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<RgbaImage> {
+  return (await readImage(path, limits)).image;
+}
+
+/** RGBA, reduced to `options.maxSide` when given (the copy the engine works on). */
+export async function readImage(path: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS, options: Omit<DecodeOptions, 'channels'> = {}): Promise<DecodedImage> {
+  const decoded = await readImagePixels(path, limits, { ...options, channels: 4 });
+  const { width, height, data } = decoded.image;
+  return { ...decoded, image: { width, height, data } };
+}
+
+/** Reads at most `limits.maxBytes`: the size is checked on the open file before any byte is read. */
+export async function readImagePixels(path: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS, options: DecodeOptions = {}): Promise<DecodedImage<PackedPixels>> {
   const name = basename(path);
   const file = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
     const why = error.code === 'ENOENT' ? 'not found' : error.code === 'EACCES' ? 'not readable (permission denied)' : error.message;
@@ -64,7 +181,8 @@ export async function readImageFile(path: string, limits: ImageLimits = DEFAULT_
       if (bytesRead === 0) break; // the file shrank since stat: decode what is there
       filled += bytesRead;
     }
-    return decodeImage(bytes.subarray(0, filled), limits, name);
+    options.checkCancelled?.();
+    return await decodeImageAsync(bytes.subarray(0, filled), limits, name, options);
   } finally {
     await file.close();
   }
@@ -84,7 +202,9 @@ function decodeAs(info: ImageInfo, bytes: Uint8Array, limits: ImageLimits, name:
     case 'bmp':
       return decodeBmp(bytes, readBmpHeader(bytes, name), name);
     case 'webp':
-      throw unsupported(name, 'a WebP image');
+    case 'tiff':
+    case 'avif':
+      throw needsSharp(info, name, 'the pure-JS decoders');
   }
 }
 

@@ -16,7 +16,7 @@ export class ImageError extends Error {
   }
 }
 
-export const SUPPORTED_FORMATS_TEXT = 'PNG, JPEG, GIF and BMP';
+export const SUPPORTED_FORMATS_TEXT = 'PNG, JPEG, GIF, BMP; with the sharp package also WebP, TIFF and AVIF';
 
 /** How messages refer to the file: its quoted name, or a neutral subject when none was given. */
 export function fileLabel(name?: string): string {

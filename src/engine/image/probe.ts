@@ -6,15 +6,16 @@
 import { looksLikeBmp, readBmpHeader } from './bmp';
 import { ImageError, damaged, endsEarly, fileLabel, unsupported } from './errors';
 
-export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'bmp' | 'webp';
+export type ImageFormat = 'png' | 'jpeg' | 'gif' | 'bmp' | 'webp' | 'tiff' | 'avif';
 
 export interface ImageInfo {
   format: ImageFormat;
+  /** 0 × 0 for AVIF, whose size sits deep in its box tree: sharp reads it (sharpHeader). */
   width: number;
   height: number;
 }
 
-export const FORMAT_TITLES: Record<ImageFormat, string> = { png: 'PNG', jpeg: 'JPEG', gif: 'GIF', bmp: 'BMP', webp: 'WebP' };
+export const FORMAT_TITLES: Record<ImageFormat, string> = { png: 'PNG', jpeg: 'JPEG', gif: 'GIF', bmp: 'BMP', webp: 'WebP', tiff: 'TIFF', avif: 'AVIF' };
 
 /** `name` only makes error messages name the file. */
 export function probeImage(bytes: Uint8Array, name?: string): ImageInfo {
@@ -22,6 +23,7 @@ export function probeImage(bytes: Uint8Array, name?: string): ImageInfo {
   const format = sniffFormat(bytes);
   if (!format) throw notAnImage(bytes, name);
   const { width, height } = readSize[format](bytes, name);
+  if (format === 'avif') return { format, width, height };
   if (width <= 0 || height <= 0) throw damaged(FORMAT_TITLES[format], name, `header says ${width}×${height} pixels`);
   return { format, width, height };
 }
@@ -31,6 +33,8 @@ export function sniffFormat(bytes: Uint8Array): ImageFormat | null {
   if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'jpeg';
   if (startsWith(bytes, ascii('GIF8'))) return 'gif';
   if (startsWith(bytes, ascii('RIFF')) && startsWith(bytes.subarray(8), ascii('WEBP'))) return 'webp';
+  if (startsWith(bytes, ascii('II*\0')) || startsWith(bytes, ascii('MM\0*'))) return 'tiff';
+  if (startsWith(bytes.subarray(4), ascii('ftyp')) && /^avi[fs]$/.test(String.fromCharCode(...bytes.subarray(8, 12)))) return 'avif';
   if (looksLikeBmp(bytes)) return 'bmp';
   return null;
 }
@@ -41,7 +45,29 @@ const readSize: Record<ImageFormat, (bytes: Uint8Array, name?: string) => { widt
   gif: readGifSize,
   bmp: readBmpHeader,
   webp: readWebpSize,
+  tiff: readTiffSize,
+  avif: () => ({ width: 0, height: 0 }),
 };
+
+/** Classic TIFF: the first IFD's ImageWidth (256) and ImageLength (257) tags, SHORT or LONG. */
+function readTiffSize(bytes: Uint8Array, name?: string): { width: number; height: number } {
+  if (bytes.length < 8) throw endsEarly('TIFF', name);
+  const v = view(bytes);
+  const little = bytes[0] === 0x49;
+  const ifd = v.getUint32(4, little);
+  if (ifd + 2 > bytes.length) throw endsEarly('TIFF', name);
+  const count = v.getUint16(ifd, little);
+  const size = { width: 0, height: 0 };
+  for (let i = 0; i < count; i++) {
+    const entry = ifd + 2 + i * 12;
+    if (entry + 12 > bytes.length) throw endsEarly('TIFF', name);
+    const tag = v.getUint16(entry, little);
+    if (tag !== 256 && tag !== 257) continue;
+    const value = v.getUint16(entry + 2, little) === 3 ? v.getUint16(entry + 8, little) : v.getUint32(entry + 8, little);
+    size[tag === 256 ? 'width' : 'height'] = value;
+  }
+  return size;
+}
 
 function readPngSize(bytes: Uint8Array, name?: string): { width: number; height: number } {
   // Signature (8), IHDR length (4) and type (4), then width and height.
@@ -158,16 +184,14 @@ function readWebpSize(bytes: Uint8Array, name?: string): { width: number; height
 
 /** Names the formats people most often try (and we cannot read) instead of a bare "unknown". */
 function notAnImage(bytes: Uint8Array, name?: string): ImageError {
-  if (startsWith(bytes, ascii('II*\0')) || startsWith(bytes, ascii('MM\0*'))) return unsupported(name, 'a TIFF image');
   if (startsWith(bytes.subarray(4), ascii('ftyp'))) {
     const brand = String.fromCharCode(...bytes.subarray(8, 12));
-    if (/^(heic|heix|hevc|mif1|msf1)$/.test(brand)) return unsupported(name, 'a HEIC/HEIF image');
-    if (/^avi[fs]$/.test(brand)) return unsupported(name, 'an AVIF image');
+    if (/^(heic|heix|hevc|mif1|msf1)$/.test(brand)) return unsupported(name, 'a HEIC/HEIF image (its HEVC codec is patent-encumbered and not in sharp\'s prebuilt libvips)');
   }
   const start = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
   return new ImageError(
     'unknown-format',
-    `${fileLabel(name)} is not a readable image: its content is not PNG, JPEG, GIF, BMP or WebP (it starts with ${start})`,
+    `${fileLabel(name)} is not a readable image: its content is not PNG, JPEG, GIF, BMP, WebP, TIFF or AVIF (it starts with ${start})`,
   );
 }
 

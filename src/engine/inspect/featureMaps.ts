@@ -4,7 +4,7 @@
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../models/loadModel';
-import { modelScaler, toModelPixels } from '../preprocess';
+import { modelPixels, modelScaler } from '../preprocess';
 import { gridOf, mapTile, enlarge } from '../render/grid';
 import { tf } from '../tf';
 import type { ColormapName, Heatmap, RgbaImage, TileLayout } from '../types';
@@ -30,7 +30,7 @@ export function featureMaps(model: LoadedModel, image: RgbaImage, layer: string,
   if (!info) throw new Error(`Model "${summary.name}" has no layer "${layer}".`);
   if (!info.camCapable) throw new Error(`Layer "${layer}" has output shape [${info.outputShape.join(', ')}]; feature maps need a spatial (height × width × channels) layer.`);
   return tf.tidy(() => {
-    const input = modelScaler(summary)(toModelPixels(image, summary.inputShape));
+    const input = modelScaler(summary)(modelPixels(image, summary));
     const output = adapter.layerOutput(input, layer) as Tensor4D;
     const [, height, width, channels] = output.shape;
     const means = tf.mean(output, [0, 1, 2]).dataSync() as Float32Array;

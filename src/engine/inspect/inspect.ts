@@ -1,6 +1,8 @@
 /** One entry point for the panel's "Look inside" section: every view as a picture with a caption. */
 import type { LoadedModel } from '../models/loadModel';
-import { blendOverlay, resizeHeatmap } from '../render/overlay';
+import { inputWindow, regionOf } from '../preprocess';
+import { drawOverlay, resizeRgba } from '../render/overlay';
+import { DISPLAY_MAX_SIDE, fitWithin } from '../../shared/display';
 import { gridOf, scaleToUnit } from '../render/grid';
 import type { InspectRequest, RgbaImage, TileLayout } from '../types';
 import { channelMap, featureGrid, featureMaps } from './featureMaps';
@@ -36,7 +38,13 @@ export function inspect(
       const maps = featureMaps(model, image, layer!, request.sort ?? 'mean');
       if (request.filter !== null) {
         const map = channelMap(maps, request.filter);
-        const over = blendOverlay(image, resizeHeatmap({ ...map, data: scaleToUnit(map.data) }, image.width, image.height), 'viridis', 0.6);
+        // Drawn over a display-size copy, on the part of the image the model saw.
+        const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
+        // A copy either way: the overlay is drawn into it, and `image` is the worker's cached copy.
+        const shown = size.width < image.width ? resizeRgba(image, size.width, size.height) : { ...image, data: image.data.slice() };
+        const region = regionOf(inputWindow(image.width, image.height, summary.inputShape, summary.preprocessing.resize));
+        drawOverlay({ ...shown, channels: 4 }, { heatmap: { ...map, data: scaleToUnit(map.data) }, colour: null, region }, 'viridis', 0.6);
+        const over = shown;
         const caption = `Channel ${request.filter} of ${layer} (${maps.width}×${maps.height}, mean ${maps.means[request.filter].toPrecision(3)}) over the image`;
         return { image: over, caption, history: [], tiles: null, page: 0, pages: 1 };
       }

@@ -10,7 +10,7 @@
 import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../models/loadModel';
 import { resolveClass } from '../classes';
-import { modelScaler, toModelPixels } from '../preprocess';
+import { modelPixels, modelScaler } from '../preprocess';
 import { tf } from '../tf';
 import type { RgbaImage } from '../types';
 import { ascend, NO_REGULARISERS, toRgba, type Parameterisation, type Regularisers } from './ascent';
@@ -131,7 +131,7 @@ export function visualize(
   const responseOf = (x: Tensor4D) => adapter.layerOutput(preprocess(x), layer, null, true);
   const pick = (a: Tensor4D) => (filter >= 0 ? a.slice([0, 0, 0, filter], [-1, -1, -1, 1]) : a);
   const noise = () => tf.tidy(() => tf.clipByValue(tf.randomNormal([1, ...summary.inputShape], 128, 20, 'float32', seed), 0, 255) as Tensor4D);
-  const start = (): Tensor4D => (options.image ? toModelPixels(options.image, summary.inputShape) : noise());
+  const start = (): Tensor4D => (options.image ? modelPixels(options.image, summary) : noise());
 
   let result: Tensor4D;
   const first = start();

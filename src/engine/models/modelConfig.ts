@@ -6,7 +6,8 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { CHANNEL_ORDERS, SCALING_PRESETS, type ChannelOrder, type Preprocessing, type ScalingPreset } from '../types';
+import { writeFileAtomic } from '../atomicWrite';
+import { CHANNEL_ORDERS, DEFAULT_RESIZE, INTERPOLATIONS, RESIZE_MODES, SCALING_PRESETS, type ChannelOrder, type Interpolation, type Preprocessing, type ResizePolicy, type ScalingPreset } from '../types';
 import { ModelError } from './modelFiles';
 
 export const SIDECAR_NAME = 'cnnlens.json';
@@ -30,6 +31,7 @@ export interface ModelConfig {
 export interface Sidecar {
   preprocess?: unknown;
   channelOrder?: unknown;
+  resize?: unknown;
   labels?: unknown;
   layer?: unknown;
   name?: unknown;
@@ -111,6 +113,39 @@ async function metadataLabels(dir: string): Promise<string[] | null> {
   }
 }
 
+/**
+ * `"resize": {"mode": "center-crop", "shorterSide": 256, "interpolation": "bicubic", "antialias": true}`;
+ * every key optional (defaults: stretch, bilinear, antialiased). Unknown keys or values are errors, so a
+ * typo never silently changes what the model sees.
+ */
+export function parseResize(value: unknown, file: string): ResizePolicy {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ModelError(`${file}: "resize" must be an object such as {"mode": "center-crop"}.`);
+  const record = value as Record<string, unknown>;
+  const known = ['mode', 'shorterSide', 'interpolation', 'antialias'];
+  const unknown = Object.keys(record).filter((key) => !known.includes(key));
+  if (unknown.length) throw new ModelError(`${file}: "resize" has no setting ${unknown.map((k) => `"${k}"`).join(', ')} (it takes ${known.join(', ')}).`);
+  const policy: ResizePolicy = { ...DEFAULT_RESIZE };
+  if (record.mode !== undefined) {
+    if (!(RESIZE_MODES as readonly unknown[]).includes(record.mode)) throw new ModelError(`${file}: "resize.mode" must be one of ${RESIZE_MODES.join(', ')}.`);
+    policy.mode = record.mode as ResizePolicy['mode'];
+  }
+  if (record.interpolation !== undefined) {
+    if (!(INTERPOLATIONS as readonly unknown[]).includes(record.interpolation)) throw new ModelError(`${file}: "resize.interpolation" must be one of ${INTERPOLATIONS.join(', ')}.`);
+    policy.interpolation = record.interpolation as Interpolation;
+  }
+  if (record.antialias !== undefined) {
+    if (typeof record.antialias !== 'boolean') throw new ModelError(`${file}: "resize.antialias" must be true or false.`);
+    policy.antialias = record.antialias;
+  }
+  if (record.shorterSide !== undefined) {
+    const side = record.shorterSide;
+    if (typeof side !== 'number' || !Number.isInteger(side) || side < 1 || side > 8192) throw new ModelError(`${file}: "resize.shorterSide" must be a whole number of pixels from 1 to 8192.`);
+    if (policy.mode !== 'center-crop') throw new ModelError(`${file}: "resize.shorterSide" only applies with "mode": "center-crop".`);
+    policy.shorterSide = side;
+  }
+  return policy;
+}
+
 export async function resolveModelConfig(
   modelDir: string,
   overrides: ModelConfigOverrides,
@@ -131,6 +166,7 @@ export async function resolveModelConfig(
   else if (defaults.preprocess) preprocessing = { preset: defaults.preprocess, source: 'settings' };
   else preprocessing = { preset: 'mobilenet', source: 'default' };
   if (isChannelOrder(sidecar?.channelOrder) && sidecar.channelOrder !== 'rgb') preprocessing.channelOrder = sidecar.channelOrder;
+  if (sidecar?.resize !== undefined) preprocessing.resize = parseResize(sidecar.resize, sidecarFile);
 
   let labels: string[] | null = null;
   if (overrides.labelsPath) labels = await readLabels(overrides.labelsPath);
@@ -163,6 +199,8 @@ export interface SidecarUpdate {
   channelOrder: ChannelOrder;
   /** A file name inside the model's folder, the labels themselves, null for none; undefined keeps them. */
   labels?: string | string[] | null;
+  /** How images are resized to the input; undefined keeps what is there. */
+  resize?: ResizePolicy;
 }
 
 /**
@@ -177,10 +215,9 @@ export async function writeSidecar(modelDir: string, update: SidecarUpdate, repl
   // RGB is the default; caffe is BGR by definition. Only a real choice is written.
   if (update.channelOrder === 'bgr' && update.preprocess !== 'caffe') next.channelOrder = 'bgr';
   else delete next.channelOrder;
+  if (update.resize) next.resize = update.resize;
   if (update.labels === null) delete next.labels;
   else if (update.labels !== undefined) next.labels = update.labels;
-  const temp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(temp, `${JSON.stringify(next, null, 2)}\n`, 'utf8');
-  await fs.rename(temp, file);
+  await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`);
   return file;
 }

@@ -1,2 +1,2 @@
 export { colorize, colormapLut, type ScalarMap } from './colormaps';
-export { blendImages, blendOverlay, heatmapToBytes, renderOverlay, resizeHeatmap, resizeRgba } from './overlay';
+export { blendOverlay, colourOver, drawOverlay, heatmapBytesOver, heatmapToBytes, mapOver, OUTSIDE_BRIGHTNESS, resizeHeatmap, resizeRgba, type MapLayer } from './overlay';

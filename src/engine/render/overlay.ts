@@ -1,9 +1,176 @@
 /**
- * Heatmap-over-image blending and the resizing that builds display-size copies without tfjs.
+ * Heatmap-over-image drawing (a small map laid over any copy of the image) and display-size copies, without tfjs.
  * Pure TS: the webview bundle imports this too, so no Node APIs here.
  */
-import type { ColormapName, Heatmap, RgbaImage } from '../types';
+import { resampleRgba } from '../image/resample';
+import { WHOLE_IMAGE, type ColormapName, type Heatmap, type PackedPixels, type Region, type RgbaImage } from '../types';
 import { colormapLut, lutIndex } from './colormaps';
+
+/** What a result lays over the image: its normalised map (or colour view) at its own resolution, and where. */
+export interface MapLayer {
+  heatmap: Heatmap;
+  colour: RgbaImage | null;
+  region: Region;
+}
+
+/** How much of the image's brightness is kept where the model did not look (outside a centre crop). */
+export const OUTSIDE_BRIGHTNESS = 0.35;
+
+/** Per output pixel along one axis: the map cell it samples (bilinear, half-pixel centres), the next cell's weight, and whether it lies in the region. */
+interface AxisSamples {
+  index: Int32Array;
+  frac: Float32Array;
+  /** Output pixels [first, end) lie inside the region. */
+  first: number;
+  end: number;
+}
+
+function axisSamples(mapLength: number, outLength: number, start: number, span: number): AxisSamples {
+  const index = new Int32Array(outLength);
+  const frac = new Float32Array(outLength);
+  let first = outLength;
+  let end = 0;
+  for (let o = 0; o < outLength; o++) {
+    const centre = o + 0.5;
+    if (centre >= start && centre < start + span) {
+      first = Math.min(first, o);
+      end = o + 1;
+    }
+    const position = Math.min(Math.max(((centre - start) / span) * mapLength - 0.5, 0), mapLength - 1);
+    const i = Math.min(Math.floor(position), Math.max(mapLength - 2, 0));
+    index[o] = i;
+    frac[o] = mapLength > 1 ? position - i : 0;
+  }
+  return { index, frac, first, end: Math.max(end, first) };
+}
+
+/**
+ * Calls `row(y, values)` for each output row inside the region, `values[x]` being the map (channel
+ * `channel` of `channels`) sampled bilinearly at pixel x of a width × height picture the region is laid on.
+ * Only one map row's worth is interpolated per output row: a 12 MP overlay costs two lerps per pixel.
+ */
+function sampleRows(
+  data: ArrayLike<number>,
+  mapWidth: number,
+  mapHeight: number,
+  channels: number,
+  region: Region,
+  width: number,
+  height: number,
+  row: (y: number, values: Float32Array[], xs: AxisSamples) => void,
+): void {
+  const xs = axisSamples(mapWidth, width, region.x * width, region.width * width);
+  const ys = axisSamples(mapHeight, height, region.y * height, region.height * height);
+  const mapRows = Array.from({ length: channels }, () => new Float32Array(mapWidth));
+  const values = Array.from({ length: channels }, () => new Float32Array(width));
+  const next = mapHeight > 1 ? 1 : 0;
+  for (let y = ys.first; y < ys.end; y++) {
+    const r0 = ys.index[y] * mapWidth;
+    const r1 = r0 + next * mapWidth;
+    const f = ys.frac[y];
+    for (let c = 0; c < channels; c++) {
+      const mapRow = mapRows[c];
+      for (let i = 0; i < mapWidth; i++) mapRow[i] = data[(r0 + i) * channels + c] * (1 - f) + data[(r1 + i) * channels + c] * f;
+      const out = values[c];
+      const step = mapWidth > 1 ? 1 : 0;
+      for (let x = xs.first; x < xs.end; x++) {
+        const i = xs.index[x];
+        const g = xs.frac[x];
+        out[x] = mapRow[i] * (1 - g) + mapRow[i + step] * g;
+      }
+    }
+    row(y, values, xs);
+  }
+}
+
+/** The map sampled at width × height over its region (bilinear); `outside` elsewhere. */
+export function mapOver(map: Heatmap, region: Region, width: number, height: number, outside = 0): Heatmap {
+  const data = new Float32Array(width * height).fill(outside);
+  sampleRows(map.data, map.width, map.height, 1, region, width, height, (y, [values], xs) => {
+    data.set(values.subarray(xs.first, xs.end), y * width + xs.first);
+  });
+  return { width, height, data };
+}
+
+/**
+ * Draws the overlay into the image's own pixels (RGB or RGBA, alpha left alone): the map through the
+ * colormap (or the colour view) blended over the region, the rest of the image dimmed. Rows are drawn
+ * straight from the small map, in place: a 12 MP export needs no second full-size buffer and no full-size
+ * float map. `checkCancelled` is called every 256 rows.
+ */
+export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: ColormapName, opacity: number, checkCancelled?: () => void): PackedPixels {
+  const { width, height, channels, data } = image;
+  const a = opacity > 0 ? Math.min(opacity, 1) : 0;
+  const b = 1 - a;
+  const lut = colormapLut(colormap);
+  const { heatmap, colour, region } = layer;
+  const clamp = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
+  let drawnFrom = 0;
+  // Rows above the region (and, per row, pixels beside it) are dimmed as the drawing passes them.
+  const dimRows = (from: number, to: number) => {
+    for (let p = from * width * channels; p < to * width * channels; p += channels) {
+      data[p] = data[p] * OUTSIDE_BRIGHTNESS;
+      data[p + 1] = data[p + 1] * OUTSIDE_BRIGHTNESS;
+      data[p + 2] = data[p + 2] * OUTSIDE_BRIGHTNESS;
+    }
+  };
+  const draw = (y: number, values: Float32Array[], xs: AxisSamples) => {
+    if ((y & 255) === 0) checkCancelled?.();
+    dimRows(drawnFrom, y);
+    drawnFrom = y + 1;
+    const row = y * width * channels;
+    for (let x = 0; x < width; x++) {
+      const p = row + x * channels;
+      if (x < xs.first || x >= xs.end) {
+        for (let c = 0; c < 3; c++) data[p + c] = data[p + c] * OUTSIDE_BRIGHTNESS;
+      } else if (colour) {
+        for (let c = 0; c < 3; c++) data[p + c] = clamp(data[p + c] * b + values[c][x] * a);
+      } else {
+        const l = lutIndex(values[0][x]) * 3;
+        data[p] = clamp(data[p] * b + lut[l] * a);
+        data[p + 1] = clamp(data[p + 1] * b + lut[l + 1] * a);
+        data[p + 2] = clamp(data[p + 2] * b + lut[l + 2] * a);
+      }
+    }
+  };
+  if (colour) sampleRows(colour.data, colour.width, colour.height, 4, region, width, height, draw);
+  else sampleRows(heatmap.data, heatmap.width, heatmap.height, 1, region, width, height, draw);
+  dimRows(drawnFrom, height);
+  return image;
+}
+
+/**
+ * The map as 8-bit gray at width × height over its region, 0 outside (signed maps: 128 = zero, also
+ * outside). Stretched so the strongest drawn pixel is 255 (signed: the largest magnitude reaches 0 or
+ * 255): bilinear sampling rarely lands exactly on the peak cell's centre, and a mask file's users expect
+ * its maximum at 255. Two passes over the rows; no full-size float map.
+ */
+export function heatmapBytesOver(map: Heatmap, region: Region, width: number, height: number, signed: boolean): Uint8Array {
+  let low = Infinity;
+  let high = -Infinity;
+  sampleRows(map.data, map.width, map.height, 1, region, width, height, (_y, [values], xs) => {
+    for (let x = xs.first; x < xs.end; x++) {
+      if (values[x] < low) low = values[x];
+      if (values[x] > high) high = values[x];
+    }
+  });
+  const magnitude = Math.max(Math.abs(high - 0.5), Math.abs(low - 0.5));
+  const stretch = signed ? (v: number) => 0.5 + (v - 0.5) * (magnitude > 1e-9 ? 0.5 / magnitude : 1) : (v: number) => (high - low > 1e-9 ? (v - low) / (high - low) : v);
+  const bytes = new Uint8Array(width * height).fill(signed ? 128 : 0);
+  sampleRows(map.data, map.width, map.height, 1, region, width, height, (y, [values], xs) => {
+    for (let x = xs.first; x < xs.end; x++) bytes[y * width + x] = lutIndex(stretch(values[x]));
+  });
+  return bytes;
+}
+
+/** The colour view as RGBA at width × height over its region; black outside. */
+export function colourOver(colour: RgbaImage, region: Region, width: number, height: number): RgbaImage {
+  const data = new Uint8ClampedArray(width * height * 4);
+  sampleRows(colour.data, colour.width, colour.height, 4, region, width, height, (y, values, xs) => {
+    for (let x = xs.first; x < xs.end; x++) for (let c = 0; c < 4; c++) data[(y * width + x) * 4 + c] = values[c][x];
+  });
+  return { width, height, data: new Uint8Array(data.buffer) };
+}
 
 /**
  * out = (1 − α)·image + α·colormap(heat), opaque. Every pixel gets the same α whatever its heat
@@ -30,25 +197,6 @@ export function blendOverlay(image: RgbaImage, heat: Heatmap, colormap: Colormap
   return { width: image.width, height: image.height, data: new Uint8Array(out.buffer) };
 }
 
-/** out = (1 − α)·image + α·top, opaque: colour-gradient views over the photo they explain. */
-export function blendImages(image: RgbaImage, top: RgbaImage, opacity: number): RgbaImage {
-  if (top.width !== image.width || top.height !== image.height) {
-    throw new RangeError(`Image ${top.width}×${top.height} does not match image ${image.width}×${image.height}`);
-  }
-  const a = opacity > 0 ? Math.min(opacity, 1) : 0;
-  const out = new Uint8ClampedArray(image.data.length);
-  for (let p = 0; p < out.length; p += 4) {
-    for (let c = 0; c < 3; c++) out[p + c] = image.data[p + c] * (1 - a) + top.data[p + c] * a;
-    out[p + 3] = 255;
-  }
-  return { width: image.width, height: image.height, data: new Uint8Array(out.buffer) };
-}
-
-/** What a result draws over the image: its colour view when it has one, else its map through the colormap. */
-export function renderOverlay(image: RgbaImage, result: { heatmap: Heatmap; colour: RgbaImage | null }, colormap: ColormapName, opacity: number): RgbaImage {
-  return result.colour ? blendImages(image, result.colour, opacity) : blendOverlay(image, result.heatmap, colormap, opacity);
-}
-
 /** round(v·255), clamped; 255 is the strongest evidence, NaN becomes 0. */
 export function heatmapToBytes(map: Heatmap): Uint8Array {
   const bytes = new Uint8Array(map.data.length);
@@ -57,13 +205,12 @@ export function heatmapToBytes(map: Heatmap): Uint8Array {
 }
 
 /**
- * Per axis: area average when shrinking (every source pixel counts, no aliasing), bilinear when
- * enlarging. Channels are averaged as stored, not premultiplied by alpha.
+ * Display copies: area average when shrinking (every source pixel counts, no aliasing; Pillow's BOX),
+ * bilinear when enlarging. Channels are averaged as stored, not premultiplied by alpha.
  */
 export function resizeRgba(image: RgbaImage, width: number, height: number): RgbaImage {
-  const pick = (from: number, to: number) => (to < from ? areaTaps(from, to) : bilinearTaps(from, to));
-  const values = resample(image.data, image.width, image.height, 4, pick(image.width, width), pick(image.height, height));
-  return { width, height, data: new Uint8Array(Uint8ClampedArray.from(values).buffer) };
+  const shrinking = width < image.width || height < image.height;
+  return resampleRgba(image, width, height, { interpolation: shrinking ? 'area' : 'bilinear', antialias: true });
 }
 
 /**
@@ -73,61 +220,5 @@ export function resizeRgba(image: RgbaImage, width: number, height: number): Rgb
  * instead samples o·in/out, which shifts the map up and left by half a source pixel.
  */
 export function resizeHeatmap(map: Heatmap, width: number, height: number): Heatmap {
-  const taps = [bilinearTaps(map.width, width), bilinearTaps(map.height, height)] as const;
-  return { width, height, data: resample(map.data, map.width, map.height, 1, ...taps) };
-}
-
-/** Output position o is Σ weights[j] · source[start + j]. */
-interface Tap {
-  start: number;
-  weights: number[];
-}
-
-function bilinearTaps(from: number, to: number): Tap[] {
-  return Array.from({ length: to }, (_, o) => {
-    const position = Math.max(0, ((o + 0.5) * from) / to - 0.5);
-    const start = Math.min(Math.floor(position), from - 1);
-    const f = position - start;
-    return start + 1 < from && f > 0 ? { start, weights: [1 - f, f] } : { start, weights: [1] };
-  });
-}
-
-/** Output pixel o covers source span [o·s, (o+1)·s), s = from/to; each source pixel weighs its overlap. */
-function areaTaps(from: number, to: number): Tap[] {
-  const scale = from / to;
-  return Array.from({ length: to }, (_, o) => {
-    const begin = o * scale;
-    const end = (o + 1) * scale;
-    const start = Math.floor(begin);
-    const weights: number[] = [];
-    for (let i = start; i < end && i < from; i++) weights.push((Math.min(i + 1, end) - Math.max(i, begin)) / scale);
-    return { start, weights };
-  });
-}
-
-/** Separable resampling: rows first, then columns; float output. */
-function resample(src: ArrayLike<number>, width: number, height: number, channels: number, tapsX: Tap[], tapsY: Tap[]): Float32Array {
-  const outWidth = tapsX.length;
-  const rows = new Float32Array(height * outWidth * channels);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < outWidth; x++) {
-      const { start, weights } = tapsX[x];
-      for (let c = 0; c < channels; c++) {
-        let sum = 0;
-        for (let j = 0; j < weights.length; j++) sum += weights[j] * src[(y * width + start + j) * channels + c];
-        rows[(y * outWidth + x) * channels + c] = sum;
-      }
-    }
-  }
-  const out = new Float32Array(tapsY.length * outWidth * channels);
-  const stride = outWidth * channels;
-  for (let y = 0; y < tapsY.length; y++) {
-    const { start, weights } = tapsY[y];
-    for (let i = 0; i < stride; i++) {
-      let sum = 0;
-      for (let j = 0; j < weights.length; j++) sum += weights[j] * rows[(start + j) * stride + i];
-      out[y * stride + i] = sum;
-    }
-  }
-  return out;
+  return mapOver(map, WHOLE_IMAGE, width, height);
 }

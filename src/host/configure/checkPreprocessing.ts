@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { ScalingCandidate, ScalingCheck } from '../../engine/preprocessCheck';
 import { RunCancelledError, type EngineApi } from '../engineApi';
 import { CancelSource } from '../panel/cancelSource';
-import { PRESET_TEXT, scalingTitle } from './presetText';
+import { PRESET_TEXT, resizeTitle, scalingTitle } from './presetText';
 
 function percent(score: number): string {
   return `${(score * 100).toFixed(score >= 0.1 ? 0 : 1)}%`;
@@ -23,7 +23,7 @@ function describeCheck(check: ScalingCheck, inUseTop: number | undefined): vscod
   const agreement = check.inUse ? ' · in use' : top && top.index === inUseTop ? ' · same top-1 as in use' : '';
   const [min, max] = check.inputRange;
   return {
-    label: `${check.inUse ? '$(check) ' : ''}${scalingTitle(check.preset, check.channelOrder)}`,
+    label: `${check.inUse ? '$(check) ' : ''}${scalingTitle(check.preset, check.channelOrder)}${check.resize ? ` · resized ${resizeTitle(check.resize)}` : ''}`,
     description: top ? `${top.label} ${percent(top.score)}${agreement}` : '',
     detail: `${check.predictions.map((p) => `${p.label} ${percent(p.score)}`).join(' · ')}   (input ${min.toFixed(2)} … ${max.toFixed(2)}; ${PRESET_TEXT[check.preset].detail})`,
     check,
@@ -57,9 +57,11 @@ export async function pickScalingOnImage(engine: EngineApi, image: vscode.Uri, m
   const items = checks.map((check) => describeCheck(check, inUseTop));
   const picked = await vscode.window.showQuickPick(items, {
     title: `${modelName} on ${path.basename(image.fsPath)}: top-5 under each input scaling`,
-    placeHolder: 'Pick the scaling whose predictions look right for this image (✓ = in use)',
+    placeHolder: 'Pick the scaling (and resizing) whose predictions look right for this image (✓ = in use)',
     matchOnDetail: true,
     ignoreFocusOut: true,
   });
-  return picked ? { preset: picked.check.preset, channelOrder: picked.check.channelOrder } : undefined;
+  if (!picked) return undefined;
+  const { preset, channelOrder, resize } = picked.check;
+  return resize ? { preset, channelOrder, resize } : { preset, channelOrder };
 }

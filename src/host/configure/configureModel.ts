@@ -14,7 +14,7 @@ import { pickImage } from '../commands/pickImage';
 import type { EngineApi } from '../engineApi';
 import { engineSettings } from '../settings';
 import { pickScalingOnImage } from './checkPreprocessing';
-import { ORDER_TEXT, PRESET_TEXT, scalingTitle } from './presetText';
+import { ORDER_TEXT, PRESET_TEXT, resizeTitle, scalingTitle } from './presetText';
 
 export interface ConfigureContext {
   engine: EngineApi;
@@ -156,8 +156,8 @@ export async function checkPreprocessingCommand(context: ConfigureContext, click
   const picked = await pickScalingOnImage(context.engine, image, info.summary.name);
   if (!picked) return;
   const { preset, channelOrder = 'rgb', source } = info.summary.preprocessing;
-  const title = scalingTitle(picked.preset, picked.channelOrder);
-  if (sameScaling(picked, preset, channelOrder) && source === SIDECAR_NAME) {
+  const title = scalingTitle(picked.preset, picked.channelOrder) + (picked.resize ? `, resized ${resizeTitle(picked.resize)}` : '');
+  if (!picked.resize && sameScaling(picked, preset, channelOrder) && source === SIDECAR_NAME) {
     void vscode.window.showInformationMessage(`CNN Lens: ${info.summary.name} keeps ${title}.`);
     return;
   }
@@ -165,12 +165,12 @@ export async function checkPreprocessingCommand(context: ConfigureContext, click
     void vscode.window.showInformationMessage(`CNN Lens: the bundled model's scaling is fixed; select your own model to set one.`);
     return;
   }
-  const save = await vscode.window.showInformationMessage(`CNN Lens: save ${title} as ${info.summary.name}'s input scaling (${SIDECAR_NAME})?`, 'Save');
+  const save = await vscode.window.showInformationMessage(`CNN Lens: save ${title} as ${info.summary.name}'s input preprocessing (${SIDECAR_NAME})?`, 'Save');
   if (save !== 'Save') return;
   const modelJson = await userModel('Saving a scaling');
   if (!modelJson) return;
-  const written = await writeSidecar(path.dirname(modelJson), { preprocess: picked.preset, channelOrder: picked.channelOrder });
-  context.log(`Wrote ${written} (scaling ${picked.preset}, ${picked.channelOrder}).`);
+  const written = await writeSidecar(path.dirname(modelJson), { preprocess: picked.preset, channelOrder: picked.channelOrder, resize: picked.resize });
+  context.log(`Wrote ${written} (scaling ${picked.preset}, ${picked.channelOrder}${picked.resize ? `, resize ${JSON.stringify(picked.resize)}` : ''}).`);
   context.onChanged();
 }
 

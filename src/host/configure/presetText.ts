@@ -1,5 +1,5 @@
 /** How the input scalings read in pickers: what each does and which models use it. */
-import type { ChannelOrder, ScalingPreset } from '../../engine/types';
+import type { ChannelOrder, ResizePolicy, ScalingPreset } from '../../engine/types';
 
 export const PRESET_TEXT: Record<ScalingPreset, { title: string; detail: string }> = {
   mobilenet: { title: '[-1, 1]  (x / 127.5 − 1)', detail: 'Keras MobileNet / Inception / Xception, TF.js layers models from Keras' },
@@ -17,4 +17,10 @@ export const ORDER_TEXT: Record<ChannelOrder, { title: string; detail: string }>
 export function scalingTitle(preset: ScalingPreset, channelOrder: ChannelOrder = 'rgb'): string {
   const order = channelOrder === 'bgr' && preset !== 'caffe' ? ', BGR' : '';
   return `${PRESET_TEXT[preset].title}${order}`;
+}
+
+/** A resize policy in a picker: "stretched, antialiased" or "shorter side 256 + centre crop, bicubic". */
+export function resizeTitle(resize: ResizePolicy): string {
+  const how = resize.mode === 'stretch' ? 'stretched to the input' : `shorter side ${resize.shorterSide ?? 'input × 256/224'} + centre crop`;
+  return `${how}, ${resize.interpolation}${resize.antialias ? ', antialiased' : ', no antialiasing'}`;
 }

@@ -29,7 +29,7 @@ import { parseWebviewMessage } from '../../shared/protocol';
 import type { EngineApi, EvaluateJob } from '../engineApi';
 import { RunCancelledError } from '../engineApi';
 import { CancelSource } from './cancelSource';
-import { compareResult, DISPLAY_MAX_SIDE, fitForDisplay, fitRgba, heatmapPart, rgbaPart } from './displayParts';
+import { COMPARE_MAX_SIDE, compareResult, DISPLAY_MAX_SIDE, heatmapPart, rgbaPart } from './displayParts';
 import { renderPanelHtml } from './html';
 
 export const PANEL_VIEW_TYPE = 'cnnLens.explain';
@@ -480,7 +480,7 @@ export class ExplainPanel {
   private async executeCompare(run: ActiveRun, job: EvaluateJob): Promise<void> {
     const { engine } = this.context;
     try {
-      const imagePromise = engine.displayImage(this.imagePath, DISPLAY_MAX_SIDE);
+      const imagePromise = engine.displayImage(this.imagePath, COMPARE_MAX_SIDE);
       const onProgress = (preview: Preview) => {
         if (this.isCurrent(run)) this.post(this.buildPreview(run.id, preview, null));
       };
@@ -575,9 +575,8 @@ export class ExplainPanel {
     void vscode.window.showErrorMessage(`CNN Lens: ${message}`);
   }
 
-  private buildResult(runId: number, explanation: Explanation, displayImage: RgbaImage): ResultMessage {
-    const image = fitForDisplay(displayImage);
-    const colour = explanation.colour ? fitRgba(explanation.colour, image.width, image.height) : null;
+  private buildResult(runId: number, explanation: Explanation, image: RgbaImage): ResultMessage {
+    const { colour } = explanation;
     return {
       type: 'result',
       runId,
@@ -590,17 +589,18 @@ export class ExplainPanel {
       notes: explanation.notes,
       parameters: explanation.parameters,
       image: rgbaPart(image),
-      heatmap: heatmapPart(explanation.heatmap, image),
+      heatmap: heatmapPart(explanation.heatmap),
+      region: explanation.region,
+      imageSize: explanation.imageSize,
       signed: explanation.signed,
       colour: colour ? rgbaPart(colour) : null,
     };
   }
 
-  private buildPreview(runId: number, preview: Preview, displayImage: RgbaImage | null): PreviewMessage {
-    const { fraction, detail, map, signed } = preview;
-    if (!map || !displayImage) return { type: 'preview', runId, fraction, detail, image: null, heatmap: null, signed };
-    const image = fitForDisplay(displayImage);
-    return { type: 'preview', runId, fraction, detail, image: rgbaPart(image), heatmap: heatmapPart(map, image), signed };
+  private buildPreview(runId: number, preview: Preview, image: RgbaImage | null): PreviewMessage {
+    const { fraction, detail, map, signed, region } = preview;
+    if (!map || !image) return { type: 'preview', runId, fraction, detail, image: null, heatmap: null, region, signed };
+    return { type: 'preview', runId, fraction, detail, image: rgbaPart(image), heatmap: heatmapPart(map), region, signed };
   }
 
   // ---- export ----
