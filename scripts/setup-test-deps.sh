@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the unit tests use for ONNX conformance: python3-torch / python3-torchvision export
-# the whole test models (scripts/export-onnx-test-models.py), libonnx-testdata holds ONNX's own
+# the whole test models (scripts/export-onnx-test-models.py), python3-pil is the resize reference
+# (test/unit/resample.test.ts), libonnx-testdata holds ONNX's own
 # operator test cases. The product never needs them. Idempotent: installs only what is missing;
 # without root or apt it says so and the ONNX suites skip with a printed reason.
 set -euo pipefail
-PACKAGES=(python3-torch python3-torchvision libonnx-testdata)
+PACKAGES=(python3-torch python3-torchvision python3-pil libonnx-testdata)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -124,8 +124,8 @@ function defaultOverlayPath(imagePath: string, technique: string): string {
 }
 
 function resultJson(explanation: Explanation, modelPath: string) {
-  const { model, backend, technique, layer, target, predictions, timings, notes, parameters, metrics, signed } = explanation;
-  return { model, modelPath, backend, technique, parameters, layer, class: target, predictions, signed, ...metrics, timings, notes };
+  const { model, backend, technique, layer, target, predictions, timings, notes, parameters, metrics, signed, imageSize, region } = explanation;
+  return { model, modelPath, backend, technique, parameters, layer, class: target, predictions, signed, imageSize, region, ...metrics, timings, notes };
 }
 
 async function explain(values: Values, imageArg: string | undefined): Promise<void> {

@@ -358,6 +358,50 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     });
   });
 
+  it('a 12 MP phone photo: right-click → heatmap over the photo; a class change re-runs on the open image without decoding it again', async () => {
+    const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+    if (!existsSync(fixtures)) throw new Error(`the shared fixtures are not at ${fixtures}`);
+    // A phone-size JPEG made from a fixture photo: upscaled to 4032×3024 with grain, as a camera writes it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const sharp = require('sharp') as typeof import('sharp');
+    const photo = 'IMG_4032x3024.jpg';
+    await sharp(path.join(fixtures, 'images', 'pytorch-cnn-visualizations', 'cat_dog.png'))
+      .removeAlpha()
+      .resize(4032, 3024, { fit: 'fill' })
+      .jpeg({ quality: 90 })
+      .toFile(path.join(workspace, photo));
+    const settings = { 'cnnLens.model': path.join(fixtures, 'models', 'mobilenet_v1_0.75_224_layers') };
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings }, async ({ page }) => {
+      await explorerContextMenu(page, photo, 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+      const first = await canvasStats(frame);
+      assert.ok(Math.max(first.width, first.height) <= 1024, `the panel gets a display-size copy (${first.width}×${first.height})`);
+      assert.equal(first.width / first.height, 4 / 3, 'with the photo\'s aspect');
+      assert.ok(first.distinctColours > 1000, 'a photo with a heatmap over it');
+      assert.match((await frame.textContent('[data-testid="caption-image"]')) ?? '', /4032×3024/);
+      const top = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
+      assert.match(top[0], /bull mastiff/);
+      await shot(page, 'panel-photo-1400.png');
+
+      await frame.fill('[data-testid="class-input"]', 'tiger cat');
+      await frame.press('[data-testid="class-input"]', 'Enter');
+      await frame.waitForFunction(() => /tiger cat/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await waitForState(frame, 'ready', 60_000);
+      const status = (await frame.textContent('[data-testid="status"]')) ?? '';
+      // Timing is the benchmark's business; here it is only reported. The photo must not be decoded again.
+      console.log(`      (class change on the open 12 MP photo, as the panel reports it: ${status})`);
+      assert.doesNotMatch(status, /decode/, `the class change reuses the decoded photo: ${status}`);
+      assert.match(status, /forward .* · Grad-CAM .* · total/);
+      const after = await canvasStats(frame);
+      assert.ok(after.sample.some((v, i) => v !== first.sample[i]), 'the map moved to the cat');
+
+      await page.setViewportSize({ width: 900, height: 900 });
+      await page.waitForTimeout(500);
+      await shot(page, 'panel-photo-900.png');
+    });
+  });
+
   it('Select Model from the quick pick, then the model view: its summary and layers; a click targets a layer; Show Feature Maps', async () => {
     const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
     if (!existsSync(fixtures)) throw new Error(`the shared fixtures are not at ${fixtures}`);

@@ -23,6 +23,10 @@ function copyOfMobileNet(): string {
   return dir;
 }
 
+function mobilenet0(checks: { preset: string; resize?: unknown; predictions: { score: number }[] }[]) {
+  return checks.find((c) => c.preset === 'mobilenet' && !c.resize)!;
+}
+
 describe('model setup: cnnlens.json and Check preprocessing', () => {
   let engine: Engine;
   let snake: RgbaImage;
@@ -101,8 +105,15 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
     const before = tf.memory().numTensors;
     const checks = checkScalings(model, snake);
     assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
-    assert.deepEqual(checks.map((c) => `${c.preset}/${c.channelOrder}`), ['mobilenet/rgb', 'zero-one/rgb', 'imagenet/rgb', 'caffe/bgr', 'raw/rgb']);
-    const byPreset = new Map(checks.map((c) => [c.preset, c]));
+    const scalings = checks.filter((c) => !c.resize);
+    assert.deepEqual(scalings.map((c) => `${c.preset}/${c.channelOrder}`), ['mobilenet/rgb', 'zero-one/rgb', 'imagenet/rgb', 'caffe/bgr', 'raw/rgb']);
+    // Then the scaling in use under the other resize choices (the default, stretched + antialiased, is the row above).
+    const resizes = checks.filter((c) => c.resize);
+    assert.deepEqual(resizes.map((c) => `${c.preset}/${c.resize!.mode}/${c.resize!.antialias}`), ['mobilenet/stretch/false', 'mobilenet/center-crop/true']);
+    assert.ok(resizes.every((c) => !c.inUse && c.predictions.length === 5));
+    assert.equal(resizes[0].predictions[0].index, 56, 'a 224-px photo needs no antialiasing: same top-1');
+    assert.notEqual(resizes[1].predictions[0].score, mobilenet0(checks).predictions[0].score, 'the centre crop feeds other pixels');
+    const byPreset = new Map(scalings.map((c) => [c.preset, c]));
     const mobilenet = byPreset.get('mobilenet')!;
     assert.equal(mobilenet.inUse, true, 'the default scaling is in use');
     // fixtures/README.md: 56 king snake 0.9033 under x/127.5 − 1.
@@ -121,7 +132,34 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
     assert.equal(reloaded.summary.preprocessing.channelOrder, 'bgr');
     const again = checkScalings(reloaded, snake);
     const inUse = again.filter((c) => c.inUse);
+    assert.ok(again.filter((c) => c.resize).every((c) => c.preset === 'mobilenet' && c.channelOrder === 'bgr'), 'resize choices use the scaling in use');
     assert.deepEqual(inUse.map((c) => `${c.preset}/${c.channelOrder}`), ['mobilenet/bgr']);
     assert.ok(again.some((c) => c.preset === 'mobilenet' && c.channelOrder === 'rgb' && !c.inUse));
+  });
+
+  it('cnnlens.json "resize": read into the summary, saved by writeSidecar, and every mistake named', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cnnlens-resize-'));
+    try {
+      writeFileSync(path.join(dir, 'cnnlens.json'), JSON.stringify({ resize: { mode: 'center-crop', shorterSide: 288, interpolation: 'bicubic' } }));
+      const config = await resolveModelConfig(dir, {}, {});
+      assert.deepEqual(config.preprocessing.resize, { mode: 'center-crop', shorterSide: 288, interpolation: 'bicubic', antialias: true });
+      await writeSidecar(dir, { preprocess: 'imagenet', channelOrder: 'rgb', resize: { mode: 'stretch', interpolation: 'bilinear', antialias: false } });
+      assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'cnnlens.json'), 'utf8')).resize, { mode: 'stretch', interpolation: 'bilinear', antialias: false });
+      const bad: [unknown, RegExp][] = [
+        ['crop', /"resize" must be an object/],
+        [{ mode: 'fit' }, /"resize.mode" must be one of stretch, center-crop/],
+        [{ interpolation: 'lanczos' }, /"resize.interpolation" must be one of bilinear, bicubic, nearest, area/],
+        [{ antialias: 'yes' }, /"resize.antialias" must be true or false/],
+        [{ mode: 'center-crop', shorterSide: 0 }, /"resize.shorterSide" must be a whole number/],
+        [{ shorterSide: 256 }, /only applies with "mode": "center-crop"/],
+        [{ mode: 'center-crop', crop: 224 }, /"resize" has no setting "crop"/],
+      ];
+      for (const [resize, message] of bad) {
+        writeFileSync(path.join(dir, 'cnnlens.json'), JSON.stringify({ resize }));
+        await assert.rejects(resolveModelConfig(dir, {}, {}), message);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -114,9 +114,12 @@ const PILLOW_CASES: PillowCase[] = [
  * Σ|weights| up to 1.25 (taps −1/16, 9/16, 9/16, −1/16 at upscaling's half-way points), so up to
  * 1.125 (1.04 is seen here). Nearest copies pixels: exact.
  */
-const PILLOW_TOLERANCE: Record<Interpolation, number> = { bilinear: 1, bicubic: 1.125, nearest: 0, area: 1 };
+const PILLOW_TOLERANCE: Record<PillowInterpolation, number> = { bilinear: 1, bicubic: 1.125, nearest: 0 };
 
-const PILLOW_FILTERS: Record<Interpolation, string> = { bilinear: 'BILINEAR', bicubic: 'BICUBIC', nearest: 'NEAREST', area: 'BOX' };
+/** `area` is exact area averaging (TF, OpenCV), which Pillow lacks (its BOX takes whole pixels): checked below against a direct integral. */
+type PillowInterpolation = Exclude<Interpolation, 'area'>;
+const PILLOW_INTERPOLATIONS: PillowInterpolation[] = ['bilinear', 'bicubic', 'nearest'];
+const PILLOW_FILTERS: Record<PillowInterpolation, string> = { bilinear: 'BILINEAR', bicubic: 'BICUBIC', nearest: 'NEAREST' };
 
 /** Reads raw RGB or RGBA files, resizes them with Pillow (no reducing_gap), crops, and writes the bytes back. */
 const PILLOW_SCRIPT = `
@@ -175,7 +178,7 @@ describe('resample', () => {
         writeFileSync(join(dir, `${name}.rgba`), image.data);
       }
       PILLOW_CASES.forEach((c, i) => {
-        for (const interpolation of INTERPOLATIONS) {
+        for (const interpolation of PILLOW_INTERPOLATIONS) {
           const { fullWidth, fullHeight, x, y, width, height } = c.window;
           const dst = join(dir, `out-${i}-${interpolation}.rgb`);
           jobs.push({
@@ -191,16 +194,16 @@ describe('resample', () => {
           });
         }
       });
-      for (const interpolation of INTERPOLATIONS) {
+      for (const interpolation of PILLOW_INTERPOLATIONS) {
         const dst = join(dir, `opaque-${interpolation}.rgba`);
         jobs.push({ src: join(dir, 'opaque.rgba'), mode: 'RGBA', srcWidth: 97, srcHeight: 61, width: 30, height: 17, filter: PILLOW_FILTERS[interpolation], dst });
       }
       execFileSync(PYTHON, ['-c', PILLOW_SCRIPT, JSON.stringify(jobs)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
       let j = 0;
       for (const c of PILLOW_CASES) {
-        for (const interpolation of INTERPOLATIONS) results.set(key(c.label, interpolation), readFileSync(jobs[j++].dst));
+        for (const interpolation of PILLOW_INTERPOLATIONS) results.set(key(c.label, interpolation), readFileSync(jobs[j++].dst));
       }
-      for (const interpolation of INTERPOLATIONS) results.set(key('opaque rgba', interpolation), readFileSync(jobs[j++].dst));
+      for (const interpolation of PILLOW_INTERPOLATIONS) results.set(key('opaque rgba', interpolation), readFileSync(jobs[j++].dst));
     });
 
     after(() => {
@@ -208,7 +211,7 @@ describe('resample', () => {
     });
 
     for (const c of PILLOW_CASES) {
-      for (const interpolation of INTERPOLATIONS) {
+      for (const interpolation of PILLOW_INTERPOLATIONS) {
         it(`${interpolation}: ${c.label}`, () => {
           const expected = results.get(key(c.label, interpolation))!;
           const actual = resampleToRgb(IMAGES[c.image], c.window, { interpolation, antialias: true });
@@ -219,7 +222,7 @@ describe('resample', () => {
       }
     }
 
-    for (const interpolation of INTERPOLATIONS) {
+    for (const interpolation of PILLOW_INTERPOLATIONS) {
       it(`resampleRgba, ${interpolation}: opaque 97×61 → 30×17 as Pillow's RGBA resize`, () => {
         const expected = results.get(key('opaque rgba', interpolation))!;
         const actual = resampleRgba(IMAGES.opaque, 30, 17, { interpolation, antialias: true });
@@ -228,6 +231,36 @@ describe('resample', () => {
         assertClose(actual.data, expected, interpolation === 'nearest' ? 0 : 1, interpolation);
         assert.ok(meanAbsDifference(actual.data, expected) <= 0.1, 'both round: they differ only where Pillow rounded its intermediate the other way');
         assert.ok(actual.data.every((v, i) => i % 4 !== 3 || v === 255), 'opaque stays opaque');
+      });
+    }
+  });
+
+  describe('area is exact area averaging', () => {
+    /** Each output pixel as a 2-D integral of the source over its span, computed directly (not separably). */
+    function areaIntegral(image: RgbaImage, width: number, height: number): number[] {
+      const sx = image.width / width;
+      const sy = image.height / height;
+      const out: number[] = [];
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const sums = [0, 0, 0];
+          for (let j = Math.floor(y * sy); j < Math.min(image.height, (y + 1) * sy); j++) {
+            const wy = Math.min(j + 1, (y + 1) * sy) - Math.max(j, y * sy);
+            for (let i = Math.floor(x * sx); i < Math.min(image.width, (x + 1) * sx); i++) {
+              const wx = Math.min(i + 1, (x + 1) * sx) - Math.max(i, x * sx);
+              for (let c = 0; c < 3; c++) sums[c] += wx * wy * image.data[(j * image.width + i) * 4 + c];
+            }
+          }
+          out.push(...sums.map((v) => v / (sx * sy)));
+        }
+      }
+      return out;
+    }
+
+    for (const [name, width, height] of [['a', 30, 17], ['c', 57, 38], ['b', 40, 31]] as [ImageName, number, number][]) {
+      it(`${IMAGES[name].width}×${IMAGES[name].height} → ${width}×${height} equals the direct integral`, () => {
+        const actual = resampleToRgb(IMAGES[name], whole(width, height), { interpolation: 'area', antialias: true });
+        assertClose(actual, areaIntegral(IMAGES[name], width, height), 1e-3, `${name} area`);
       });
     }
   });

@@ -1,6 +1,7 @@
 /**
  * Image resizing that matches Pillow's `Image.resize` (libImaging/Resample.c and, for nearest,
- * Geometry.c), which is what PIL / torchvision training pipelines feed their models.
+ * Geometry.c), which is what PIL / torchvision training pipelines feed their models; `area` is exact
+ * area averaging, as TensorFlow's and OpenCV's.
  *
  * Separable convolution in two passes, horizontal then vertical as Pillow does (the intermediate is
  * clamped to 0..255 like Pillow's 8-bit intermediate, which matters only where bicubic overshoots).
@@ -23,9 +24,9 @@ export interface ResampleOptions {
   /**
    * Stretch the filter by the scale factor when downscaling (Pillow's behaviour). Without it the
    * support is never scaled: for bilinear and bicubic this is TensorFlow's
-   * tf.image.resize(..., antialias=False) with half-pixel centres. 'area' averages the covered
-   * source pixels either way (an area filter that ignored most of the area would not be one), and
-   * 'nearest' has no filter to stretch.
+   * tf.image.resize(..., antialias=False) with half-pixel centres. 'area' averages exactly the
+   * covered source pixels either way (an area filter that ignored most of the area would not be one),
+   * and 'nearest' has no filter to stretch.
    */
   antialias: boolean;
 }
@@ -73,9 +74,7 @@ interface Filter {
   weight(x: number): number;
 }
 
-const FILTERS: Record<Exclude<Interpolation, 'nearest'>, Filter> = {
-  // Pillow's BOX: half-open so that a pixel centre on the boundary counts once.
-  area: { support: 0.5, weight: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
+const FILTERS: Record<Exclude<Interpolation, 'nearest' | 'area'>, Filter> = {
   bilinear: {
     support: 1,
     weight: (x) => {
@@ -180,10 +179,34 @@ function nearestTaps(inSize: number, outSize: number, first: number, count: numb
   return { start, count: counts, weights, stride: 1 };
 }
 
+/**
+ * Area averaging as TensorFlow's `area` and OpenCV's INTER_AREA: output pixel o covers the source span
+ * [o·s, (o+1)·s), s = in/out, and each source pixel weighs the part of it inside the span, fractions
+ * included (Pillow's BOX instead takes whole pixels whose centres fall inside, which differs at
+ * non-integer ratios). Enlarging, a span lies within one or two pixels: nearest, blended at the seams.
+ */
+function areaTaps(inSize: number, outSize: number, first: number, count: number): Taps {
+  const scale = inSize / outSize;
+  const stride = Math.ceil(scale) + 1;
+  const start = new Int32Array(count);
+  const counts = new Int32Array(count);
+  const weights = new Float32Array(count * stride);
+  for (let i = 0; i < count; i++) {
+    const begin = (first + i) * scale;
+    const end = Math.min(inSize, (first + i + 1) * scale);
+    const lo = Math.floor(begin);
+    let n = 0;
+    for (let j = lo; j < end && n < stride; j++, n++) weights[i * stride + n] = (Math.min(j + 1, end) - Math.max(j, begin)) / scale;
+    start[i] = lo;
+    counts[i] = n;
+  }
+  return { start, count: counts, weights, stride };
+}
+
 function taps(inSize: number, outSize: number, first: number, count: number, options: ResampleOptions): Taps {
   if (options.interpolation === 'nearest') return nearestTaps(inSize, outSize, first, count);
-  const stretch = options.antialias || options.interpolation === 'area';
-  return filterTaps(inSize, outSize, first, count, FILTERS[options.interpolation], stretch);
+  if (options.interpolation === 'area') return areaTaps(inSize, outSize, first, count);
+  return filterTaps(inSize, outSize, first, count, FILTERS[options.interpolation], options.antialias);
 }
 
 function resample(src: RgbaImage, window: OutputWindow, options: ResampleOptions, channels: 3 | 4, checkCancelled?: () => void): Float32Array {
