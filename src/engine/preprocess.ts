@@ -32,16 +32,24 @@ export function scale(rgb255: Tensor4D, preset: ScalingPreset): Tensor4D {
 
 /**
  * Which pixels of the resized image the model sees: the whole of it (stretch), or the input-sized centre
- * of the image resized so its shorter side is `shorterSide` (torchvision's CenterCrop rounds the offset).
+ * of the image resized so its shorter side is `shorterSide`, with torchvision's integer arithmetic:
+ * Resize truncates the longer side (int(size·long/short)), CenterCrop rounds the offset half to even.
  */
 export function inputWindow(imageWidth: number, imageHeight: number, inputShape: readonly number[], policy: ResizePolicy = DEFAULT_RESIZE): OutputWindow {
   const [height, width] = inputShape;
   if (policy.mode === 'stretch') return { fullWidth: width, fullHeight: height, x: 0, y: 0, width, height };
   const shorter = Math.max(policy.shorterSide ?? Math.round((Math.min(width, height) * 256) / 224), width, height);
-  const scale = shorter / Math.min(imageWidth, imageHeight);
-  const fullWidth = Math.max(width, Math.round(imageWidth * scale));
-  const fullHeight = Math.max(height, Math.round(imageHeight * scale));
-  return { fullWidth, fullHeight, x: Math.round((fullWidth - width) / 2), y: Math.round((fullHeight - height) / 2), width, height };
+  const longer = (long: number, short: number) => Math.max(width, height, Math.floor((shorter * long) / short));
+  const [fullWidth, fullHeight] = imageWidth <= imageHeight ? [shorter, longer(imageHeight, imageWidth)] : [longer(imageWidth, imageHeight), shorter];
+  return { fullWidth, fullHeight, x: roundHalfEven((fullWidth - width) / 2), y: roundHalfEven((fullHeight - height) / 2), width, height };
+}
+
+/** Python's round(): halves go to the even neighbour. */
+function roundHalfEven(value: number): number {
+  const floor = Math.floor(value);
+  const fraction = value - floor;
+  if (fraction !== 0.5) return Math.round(value);
+  return floor % 2 === 0 ? floor : floor + 1;
 }
 
 /** The window as fractions of the image: where a map of the input lies on any copy of the image. */

@@ -13,7 +13,7 @@ import type { PackedPixels, RgbaImage } from '../types';
 import { decodeBmp, readBmpHeader } from './bmp';
 import { decodeGif, decodeJpeg, decodePng } from './decoders';
 import { ImageError, damaged, endsEarly, fileLabel, unsupported } from './errors';
-import { FORMAT_TITLES, type ImageFormat, type ImageInfo, probeImage, readJpegFrame } from './probe';
+import { FORMAT_TITLES, type ImageFormat, type ImageInfo, probeImage, readJpegFrame, readJpegOrientation } from './probe';
 import { decodeWithSharp, SHARP_ONLY_FORMATS, sharpCodec, sharpHeader } from './sharpCodec';
 
 export interface ImageLimits {
@@ -68,19 +68,57 @@ export async function decodeImageAsync(bytes: Uint8Array, limits: ImageLimits, n
   const { sharp, reason } = sharpCodec();
   if (!sharp) {
     if (SHARP_ONLY_FORMATS.includes(info.format)) throw needsSharp(info, name, reason);
-    const full = decodeWithJs(info, bytes, limits, name);
+    const full = upright(decodeWithJs(info, bytes, limits, name), info.format === 'jpeg' ? readJpegOrientation(bytes) : 1);
     options.checkCancelled?.();
     const image = reduced(full, options.maxSide);
     return { image: { ...image, channels: 4 }, width: full.width, height: full.height, format: info.format, codec: 'js' };
   }
-  // AVIF keeps its size deep in its box tree: sharp reads the header (without decoding) for the pixel cap.
-  const header = info.format === 'avif' ? await sharpHeader(sharp, bytes, info.format, name) : info;
+  // The header through libvips too: AVIF keeps its size deep in its box tree, and EXIF orientation says
+  // which way up the full image stands (a reduced copy's shape cannot tell for near-square photos).
+  const header = await sharpHeader(sharp, bytes, info.format, name);
   checkPixels(header.width, header.height, limits, name);
-  const image = await untilCancelled(decodeWithSharp(sharp, bytes, info.format, { maxPixels: limits.maxPixels, maxSide: options.maxSide, channels: options.channels }, name), options.checkCancelled);
-  // EXIF orientations 5–8 turn the image a quarter: the result's aspect tells which way it stands.
-  const turned = (image.width > image.height) !== (header.width > header.height) && header.width !== header.height;
-  const upright = turned ? { width: header.height, height: header.width } : { width: header.width, height: header.height };
-  return { image, ...upright, format: info.format, codec: 'sharp' };
+  let image;
+  try {
+    image = await untilCancelled(decodeWithSharp(sharp, bytes, info.format, { maxPixels: limits.maxPixels, maxSide: options.maxSide, channels: options.channels }, name), options.checkCancelled);
+  } catch (error) {
+    // libvips' words for a file cut short vary by codec; the file's structure says it plainly.
+    if (error instanceof ImageError && error.code === 'corrupt' && looksCutShort(info.format, bytes, name)) throw withCause(endsEarly(FORMAT_TITLES[info.format], name), error);
+    throw error;
+  }
+  return { image, width: header.uprightWidth, height: header.uprightHeight, format: info.format, codec: 'sharp' };
+}
+
+function withCause(error: ImageError, cause: unknown): ImageError {
+  error.cause = cause;
+  return error;
+}
+
+/**
+ * The image as it is meant to be seen under EXIF orientation `orientation` (2–8: mirrored and/or turned;
+ * 5–8 swap width and height), as sharp's rotate() does on the native path.
+ */
+function upright(image: RgbaImage, orientation: number): RgbaImage {
+  if (orientation <= 1 || orientation > 8) return image;
+  const { width: w, height: h, data } = image;
+  const swap = orientation >= 5;
+  const width = swap ? h : w;
+  const height = swap ? w : h;
+  const out = new Uint32Array(width * height);
+  const aligned = data.byteOffset % 4 === 0 ? data : data.slice();
+  const src = new Uint32Array(aligned.buffer, aligned.byteOffset, w * h);
+  // For each output pixel (x, y), the stored pixel it shows.
+  const from: Record<number, (x: number, y: number) => number> = {
+    2: (x, y) => y * w + (w - 1 - x),
+    3: (x, y) => (h - 1 - y) * w + (w - 1 - x),
+    4: (x, y) => (h - 1 - y) * w + x,
+    5: (x, y) => x * w + y,
+    6: (x, y) => (h - 1 - x) * w + y,
+    7: (x, y) => (h - 1 - x) * w + (w - 1 - y),
+    8: (x, y) => x * w + (w - 1 - y),
+  };
+  const pick = from[orientation];
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = src[pick(x, y)];
+  return { width, height, data: new Uint8Array(out.buffer) };
 }
 
 function checkedInfo(bytes: Uint8Array, limits: ImageLimits, name: string): ImageInfo {
@@ -240,6 +278,9 @@ function looksCutShort(format: ImageFormat, bytes: Uint8Array, name: string): bo
     }
     case 'gif':
       return bytes[bytes.length - 1] !== 0x3b; // the trailer byte
+    case 'webp':
+      // RIFF's size field counts the bytes after its first 8.
+      return bytes.length < 12 || new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true) + 8 > bytes.length;
     default:
       return false;
   }

@@ -124,6 +124,37 @@ export function readJpegFrame(bytes: Uint8Array, name?: string): JpegFrame {
   }
 }
 
+/**
+ * The EXIF orientation (1–8) of a JPEG, from its APP1 "Exif" segment's first IFD (tag 0x0112); 1 when
+ * absent or unreadable. Only the pure-JS path needs it: sharp applies orientation itself.
+ */
+export function readJpegOrientation(bytes: Uint8Array): number {
+  const v = view(bytes);
+  for (let p = 2; p + 4 <= bytes.length && bytes[p] === 0xff; ) {
+    const marker = bytes[p + 1];
+    if (marker === 0xda || marker === 0xd9) break;
+    const length = v.getUint16(p + 2);
+    const body = p + 4;
+    if (marker === 0xe1 && body + 14 <= bytes.length && String.fromCharCode(...bytes.subarray(body, body + 4)) === 'Exif') {
+      const tiff = body + 6;
+      const little = bytes[tiff] === 0x49;
+      const ifd = tiff + v.getUint32(tiff + 4, little);
+      if (ifd + 2 > bytes.length) return 1;
+      const count = v.getUint16(ifd, little);
+      for (let i = 0; i < count && ifd + 2 + i * 12 + 12 <= bytes.length; i++) {
+        const entry = ifd + 2 + i * 12;
+        if (v.getUint16(entry, little) === 0x0112) {
+          const value = v.getUint16(entry + 8, little);
+          return value >= 1 && value <= 8 ? value : 1;
+        }
+      }
+      return 1;
+    }
+    p += 2 + length;
+  }
+  return 1;
+}
+
 /** SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC), which share the range. */
 function isFrameHeader(marker: number): boolean {
   return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;

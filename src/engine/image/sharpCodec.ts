@@ -65,12 +65,18 @@ export async function decodeWithSharp(sharp: SharpModule, bytes: Uint8Array, for
   }
 }
 
-/** Width and height from the header (TIFF, AVIF: formats our own probe does not parse). */
-export async function sharpHeader(sharp: SharpModule, bytes: Uint8Array, format: ImageFormat, name: string): Promise<{ width: number; height: number }> {
+/** Width and height as stored, and as shown once EXIF orientation is applied (read from the header only). */
+export async function sharpHeader(
+  sharp: SharpModule,
+  bytes: Uint8Array,
+  format: ImageFormat,
+  name: string,
+): Promise<{ width: number; height: number; uprightWidth: number; uprightHeight: number }> {
   try {
     const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     if (!meta.width || !meta.height) throw new Error('no size in its header');
-    return { width: meta.width, height: meta.height };
+    const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
+    return { width: meta.width, height: meta.height, uprightWidth: upright.width, uprightHeight: upright.height };
   } catch (error) {
     throw sharpError(error, format, name);
   }
