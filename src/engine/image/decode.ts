@@ -13,6 +13,7 @@ import type { PackedPixels, RgbaImage } from '../types';
 import { decodeBmp, readBmpHeader } from './bmp';
 import { decodeGif, decodeJpeg, decodePng } from './decoders';
 import { ImageError, damaged, endsEarly, fileLabel, unsupported } from './errors';
+import { upright } from './orientation';
 import { FORMAT_TITLES, type ImageFormat, type ImageInfo, probeImage, readJpegFrame, readJpegOrientation } from './probe';
 import { decodeWithSharp, SHARP_ONLY_FORMATS, sharpCodec, sharpHeader } from './sharpCodec';
 
@@ -58,7 +59,7 @@ export interface DecodedImage<Pixels = RgbaImage> {
  */
 export function decodeImage(bytes: Uint8Array, limits: ImageLimits, name: string): RgbaImage {
   const info = checkedInfo(bytes, limits, name);
-  if (SHARP_ONLY_FORMATS.includes(info.format)) throw needsSharp(info, name, 'the pure-JS decoders');
+  if (SHARP_ONLY_FORMATS.includes(info.format)) throw needsSharp(info, name, 'the synchronous decoders are pure JavaScript');
   return decodeWithJs(info, bytes, limits, name);
 }
 
@@ -93,34 +94,6 @@ function withCause(error: ImageError, cause: unknown): ImageError {
   return error;
 }
 
-/**
- * The image as it is meant to be seen under EXIF orientation `orientation` (2–8: mirrored and/or turned;
- * 5–8 swap width and height), as sharp's rotate() does on the native path.
- */
-function upright(image: RgbaImage, orientation: number): RgbaImage {
-  if (orientation <= 1 || orientation > 8) return image;
-  const { width: w, height: h, data } = image;
-  const swap = orientation >= 5;
-  const width = swap ? h : w;
-  const height = swap ? w : h;
-  const out = new Uint32Array(width * height);
-  const aligned = data.byteOffset % 4 === 0 ? data : data.slice();
-  const src = new Uint32Array(aligned.buffer, aligned.byteOffset, w * h);
-  // For each output pixel (x, y), the stored pixel it shows.
-  const from: Record<number, (x: number, y: number) => number> = {
-    2: (x, y) => y * w + (w - 1 - x),
-    3: (x, y) => (h - 1 - y) * w + (w - 1 - x),
-    4: (x, y) => (h - 1 - y) * w + x,
-    5: (x, y) => x * w + y,
-    6: (x, y) => (h - 1 - x) * w + y,
-    7: (x, y) => (h - 1 - x) * w + (w - 1 - y),
-    8: (x, y) => x * w + (w - 1 - y),
-  };
-  const pick = from[orientation];
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = src[pick(x, y)];
-  return { width, height, data: new Uint8Array(out.buffer) };
-}
-
 function checkedInfo(bytes: Uint8Array, limits: ImageLimits, name: string): ImageInfo {
   if (bytes.length > limits.maxBytes) throw fileTooLarge(name, bytes.length, limits.maxBytes);
   const info = probeImage(bytes, name);
@@ -139,7 +112,7 @@ function checkPixels(width: number, height: number, limits: ImageLimits, name: s
 
 function needsSharp(info: ImageInfo, name: string, reason: string): ImageError {
   const size = info.width > 0 ? ` (${info.width}×${info.height})` : '';
-  return new ImageError('unsupported', `${fileLabel(name)} is a ${FORMAT_TITLES[info.format]} image${size}, which needs the optional "sharp" package to decode: ${reason}. Install it (npm install sharp) or convert the image to PNG or JPEG.`);
+  return new ImageError('unsupported', `${fileLabel(name)} is a ${FORMAT_TITLES[info.format]} image${size}, which needs the optional "sharp" package to decode (${reason}). Install it (npm install sharp) or convert the image to PNG or JPEG.`);
 }
 
 /** An area-averaged reduction when the image is larger than `maxSide` (the JS path's shrink). */
@@ -242,7 +215,7 @@ function decodeAs(info: ImageInfo, bytes: Uint8Array, limits: ImageLimits, name:
     case 'webp':
     case 'tiff':
     case 'avif':
-      throw needsSharp(info, name, 'the pure-JS decoders');
+      throw needsSharp(info, name, 'the synchronous decoders are pure JavaScript');
   }
 }
 
