@@ -9,7 +9,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/backend';
 import { writeFileAtomic } from './engine/atomicWrite';
-import { DEFAULT_IMAGE_LIMITS, encodePngFast, readImage, readImagePixels, WORKING_MAX_SIDE } from './engine/image';
+import { DEFAULT_IMAGE_LIMITS, readImage, readImagePixels, WORKING_MAX_SIDE, writePngFile } from './engine/image';
 import { colourOver, drawOverlay, heatmapBytesOver } from './engine/render';
 import { evaluateCommand } from './cli/evaluate';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
@@ -159,13 +159,12 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   const { image: full } = await readImagePixels(imagePath, limits, { channels: 3 });
   const { width, height } = full;
   const overlay = drawOverlay(full, explanation, colormap, opacity);
-  const outputs: [string, Promise<Buffer>][] = [[outPath, encodePngFast(overlay.data, width, height, overlay.channels)]];
+  await writePngFile(outPath, overlay.data, width, height, overlay.channels);
   if (heatmapPath) {
     const { heatmap, colour, region, signed } = explanation;
-    const picture = colour ? encodePngFast(colourOver(colour, region, width, height).data, width, height, 4) : encodePngFast(heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1);
-    outputs.push([heatmapPath, picture]);
+    if (colour) await writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4);
+    else await writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1);
   }
-  await Promise.all(outputs.map(async ([file, png]) => writeFileAtomic(file, await png)));
   const json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
   if (values.json === '-') console.log(json);
   else if (jsonPath) await writeFileAtomic(jsonPath, json + '\n');

@@ -5,13 +5,18 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-export async function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
+/** Runs `write` on a fresh temporary path beside `target`, then renames it into place; removes it on failure. */
+export async function writeAtomically(target: string, write: (temp: string) => Promise<unknown>): Promise<void> {
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   try {
-    await fs.writeFile(temp, data, { flag: 'wx' });
+    await write(temp);
     await fs.rename(temp, target);
   } catch (error) {
     await fs.rm(temp, { force: true });
     throw error;
   }
+}
+
+export function writeFileAtomic(target: string, data: Uint8Array | string): Promise<void> {
+  return writeAtomically(target, (temp) => fs.writeFile(temp, data, { flag: 'wx' }));
 }

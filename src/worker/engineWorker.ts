@@ -8,9 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
-import { encodePngFast, readImage, readImagePixels, WORKING_MAX_SIDE, type DecodedImage } from '../engine/image';
+import { readImage, readImagePixels, WORKING_MAX_SIDE, writePngFile, type DecodedImage } from '../engine/image';
 import { drawOverlay, resizeRgba } from '../engine/render';
-import { writeFileAtomic } from '../engine/atomicWrite';
 import { fitWithin } from '../shared/display';
 import { WHOLE_IMAGE, type Preview } from '../engine/types';
 import type { ImageLimitsRef, ModelRef, WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol';
@@ -141,9 +140,8 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
         throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
       }
       const { width, height, channels, data } = drawOverlay(full.image, request, request.colormap, request.opacity, checkCancelled);
-      const png = await encodePngFast(data, width, height, channels);
       checkCancelled();
-      await writeFileAtomic(request.outPath, png);
+      await writePngFile(request.outPath, data, width, height, channels);
       return { result: request.outPath };
     }
   }

@@ -1,7 +1,19 @@
 /** PNG writers for exports: the overlay (RGBA or RGB) and the raw heatmap (8-bit grayscale). */
 import { PNG, type PackerOptions } from 'pngjs';
+import { writeAtomically, writeFileAtomic } from '../atomicWrite';
 import type { RgbaImage } from '../types';
-import { encodePngWithSharp, sharpCodec } from './sharpCodec';
+import { encodePngWithSharp, pngPipeline, sharpCodec } from './sharpCodec';
+
+/**
+ * Packed pixels → a PNG file, atomically. With sharp the PNG streams from libvips straight into the
+ * temporary file: a 12 MP overlay's ~35 MB of PNG is never held in memory.
+ */
+export async function writePngFile(target: string, data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<void> {
+  const { sharp } = sharpCodec();
+  if (!sharp) return writeFileAtomic(target, await encodePngFast(data, width, height, channels));
+  if (data.length !== width * height * channels) throw new RangeError(`PNG encoder got ${data.length} bytes for ${width}×${height}×${channels}`);
+  return writeAtomically(target, (temp) => pngPipeline(sharp, data, width, height, channels).toFile(temp));
+}
 
 /**
  * Packed pixels (1 = gray, 3 = RGB, 4 = RGBA) → PNG, with sharp off the JavaScript thread where it is

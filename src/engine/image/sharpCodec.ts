@@ -83,10 +83,14 @@ export async function sharpHeader(
 }
 
 /** Opaque RGB(A) → PNG. Level 1 without adaptive filtering: a 12 MP overlay in ~0.3 s instead of ~0.9 s. */
-export async function encodePngWithSharp(sharp: SharpModule, data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
+export function encodePngWithSharp(sharp: SharpModule, data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
+  return pngPipeline(sharp, data, width, height, channels).toBuffer();
+}
+
+export function pngPipeline(sharp: SharpModule, data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): import('sharp').Sharp {
   // One raw channel would be written as RGB unless it is said to be gray.
   const pipeline = sharp(data, { raw: { width, height, channels } });
-  return (channels === 1 ? pipeline.toColourspace('b-w') : pipeline).png({ compressionLevel: 1, adaptiveFiltering: false }).toBuffer();
+  return (channels === 1 ? pipeline.toColourspace('b-w') : pipeline).png({ compressionLevel: 1, adaptiveFiltering: false });
 }
 
 function sharpError(error: unknown, format: ImageFormat, name: string): ImageError {
