@@ -21,6 +21,7 @@ import { prepare, time, timeAlongside } from './measure';
 import { measureHostLoad } from './hostLoad';
 import { comparePytorch } from './pytorchCompare';
 import { compareGraphModel } from './graphModel';
+import { comparePhoto } from './photo';
 
 const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
 const ONNX_MODELS = path.resolve(__dirname, '../test-results/onnx-models');
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.includes('pytorch')) return comparePytorch(FIXTURES, (args.find((a) => a !== 'pytorch') ?? 'wasm') as BackendChoice);
   if (args.includes('host')) return measureHostLoad(FIXTURES, (args.find((a) => a !== 'host') ?? 'wasm') as BackendChoice);
+  if (args.includes('photo')) return comparePhoto(FIXTURES);
   if (args.includes('graph')) return compareGraphModel(FIXTURES, (args.find((a) => a !== 'graph') ?? 'wasm') as BackendChoice);
   const camTable = args.includes('cams');
   const only = args.find((a) => a !== 'cams') as BackendChoice | undefined;

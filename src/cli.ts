@@ -9,8 +9,8 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/backend';
 import { writeFileAtomic } from './engine/atomicWrite';
-import { DEFAULT_IMAGE_LIMITS, readImage, readImagePixels, WORKING_MAX_SIDE, writePngFile } from './engine/image';
-import { colourOver, drawOverlay, heatmapBytesOver } from './engine/render';
+import { DEFAULT_IMAGE_LIMITS } from './engine/image';
+import { explainImageFile } from './engine/photoFiles';
 import { evaluateCommand } from './cli/evaluate';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
 import { createEngine, loadFromFlags, oneOf, parse, UsageError, type Values } from './cli/shared';
@@ -145,26 +145,14 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
 
   const engine = await createEngine(values);
   const limits = { ...DEFAULT_IMAGE_LIMITS, ...(maxMp ? { maxPixels: maxMp * 1e6 } : {}) };
-  const decodeStart = performance.now();
-  // The engine works on the same reduced copy as the panel; the full size is decoded only to draw on.
-  const [loaded, working] = await Promise.all([loadFromFlags(engine, values), readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE })]);
-  const decodeMs = performance.now() - decodeStart;
-  const explanation = await engine.explain(loaded, working.image, { technique: values.technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) });
-  explanation.imageSize = { width: working.width, height: working.height };
-  explanation.timings.decodeMs = decodeMs;
-  explanation.timings.totalMs += decodeMs;
-
-  const colormap = chosenColormap ?? (explanation.signed ? 'diverging' : 'jet');
-  // After the model work, not beside it: peak memory is then the larger of the two, not their sum.
-  const { image: full } = await readImagePixels(imagePath, limits, { channels: 3 });
-  const { width, height } = full;
-  const overlay = drawOverlay(full, explanation, colormap, opacity);
-  await writePngFile(outPath, overlay.data, width, height, overlay.channels);
-  if (heatmapPath) {
-    const { heatmap, colour, region, signed } = explanation;
-    if (colour) await writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4);
-    else await writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1);
-  }
+  const loaded = await loadFromFlags(engine, values);
+  const request = { technique: values.technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) };
+  const explanation = await explainImageFile(engine, loaded, imagePath, limits, request, (result) => ({
+    overlayPath: outPath,
+    heatmapPath,
+    colormap: chosenColormap ?? (result.signed ? 'diverging' : 'jet'),
+    opacity,
+  }));
   const json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
   if (values.json === '-') console.log(json);
   else if (jsonPath) await writeFileAtomic(jsonPath, json + '\n');

@@ -8,10 +8,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
-import { readImage, readImagePixels, WORKING_MAX_SIDE, writePngFile, type DecodedImage } from '../engine/image';
-import { drawOverlay, resizeRgba } from '../engine/render';
+import { readImage, WORKING_MAX_SIDE, type DecodedImage } from '../engine/image';
+import { writeOverlayFiles } from '../engine/photoFiles';
+import { resizeRgba } from '../engine/render';
 import { fitWithin } from '../shared/display';
-import { WHOLE_IMAGE, type Preview } from '../engine/types';
+import { WHOLE_IMAGE, type Preview, type RgbaImage } from '../engine/types';
 import type { ImageLimitsRef, ModelRef, WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol';
 
 const port = parentPort!;
@@ -32,6 +33,21 @@ const enginePromise = Engine.create({ backend: init.backend, onnxRuntime: init.o
  */
 const imageCache = new Map<string, { mtimeMs: number; maxPixels: number; decoded: DecodedImage }>();
 const IMAGES_KEPT = 4;
+
+/** Display copies per working image and size: the panel asks for one with every run (a class change too). */
+const displayCopies = new WeakMap<RgbaImage, Map<number, RgbaImage>>();
+
+function displayCopy(image: RgbaImage, maxSide: number): RgbaImage {
+  let sizes = displayCopies.get(image);
+  if (!sizes) displayCopies.set(image, (sizes = new Map()));
+  let shown = sizes.get(maxSide);
+  if (!shown) {
+    const size = fitWithin(image.width, image.height, maxSide);
+    shown = size.width < image.width || size.height < image.height ? resizeRgba(image, size.width, size.height) : image;
+    sizes.set(maxSide, shown);
+  }
+  return shown;
+}
 
 async function decode(imagePath: string, limits: ImageLimitsRef, checkCancelled?: () => void): Promise<DecodedImage> {
   return (await openImage(imagePath, limits, checkCancelled)).decoded;
@@ -127,22 +143,16 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'displayImage': {
       const { image } = await decode(request.imagePath, request.limits, checkCancelled);
-      const size = fitWithin(image.width, image.height, request.maxSide);
-      const shown = size.width < image.width || size.height < image.height ? resizeRgba(image, size.width, size.height) : image;
+      const shown = displayCopy(image, request.maxSide);
+      // A copy to transfer: the cached one stays here for the next run.
       const copy = { width: shown.width, height: shown.height, data: shown.data.slice() };
       return { result: copy, transfer: [copy.data.buffer as ArrayBuffer] };
     }
     case 'export': {
       // The one place the full-size image is decoded: the overlay is drawn once, at the photo's own size.
-      const full = await readImagePixels(request.imagePath, request.limits, { channels: 3, checkCancelled });
-      const { imageSize } = request;
-      if (full.width !== imageSize.width || full.height !== imageSize.height) {
-        throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
-      }
-      const { width, height, channels, data } = drawOverlay(full.image, request, request.colormap, request.opacity, checkCancelled);
-      checkCancelled();
-      await writePngFile(request.outPath, data, width, height, channels);
-      return { result: request.outPath };
+      const { imagePath, limits, outPath, colormap, opacity, heatmap, colour, region, imageSize } = request;
+      await writeOverlayFiles(imagePath, limits, { heatmap, colour, region, imageSize, signed: false }, { overlayPath: outPath, colormap, opacity }, checkCancelled);
+      return { result: outPath };
     }
   }
 }

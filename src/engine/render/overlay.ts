@@ -23,6 +23,8 @@ interface AxisSamples {
   /** Output pixels [first, end) lie inside the region. */
   first: number;
   end: number;
+  /** For each output pixel, where its run of pixels sampling the same pair of cells ends (within [first, end)). */
+  runEnd: Int32Array;
 }
 
 function axisSamples(mapLength: number, outLength: number, start: number, span: number): AxisSamples {
@@ -41,7 +43,13 @@ function axisSamples(mapLength: number, outLength: number, start: number, span: 
     index[o] = i;
     frac[o] = mapLength > 1 ? position - i : 0;
   }
-  return { index, frac, first, end: Math.max(end, first) };
+  end = Math.max(end, first);
+  const runEnd = new Int32Array(outLength);
+  for (let o = end - 1, stop = end; o >= first; o--) {
+    if (o + 1 < end && index[o + 1] !== index[o]) stop = o + 1;
+    runEnd[o] = stop;
+  }
+  return { index, frac, first, end, runEnd };
 }
 
 /**
@@ -72,11 +80,13 @@ function sampleRows(
       const mapRow = mapRows[c];
       for (let i = 0; i < mapWidth; i++) mapRow[i] = data[(r0 + i) * channels + c] * (1 - f) + data[(r1 + i) * channels + c] * f;
       const out = values[c];
-      const step = mapWidth > 1 ? 1 : 0;
-      for (let x = xs.first; x < xs.end; x++) {
+      // Between two cell centres the row is a straight line: walk it by the cell index's runs.
+      for (let x = xs.first; x < xs.end; ) {
         const i = xs.index[x];
-        const g = xs.frac[x];
-        out[x] = mapRow[i] * (1 - g) + mapRow[i + step] * g;
+        const m0 = mapRow[i];
+        const slope = (mapWidth > 1 ? mapRow[i + 1] : m0) - m0;
+        const stop = xs.runEnd[x];
+        for (; x < stop; x++) out[x] = m0 + slope * xs.frac[x];
       }
     }
     row(y, values, xs);
@@ -99,43 +109,50 @@ export function mapOver(map: Heatmap, region: Region, width: number, height: num
  * float map. `checkCancelled` is called every 256 rows.
  */
 export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: ColormapName, opacity: number, checkCancelled?: () => void): PackedPixels {
-  const { width, height, channels, data } = image;
+  const { width, height, channels } = image;
+  // Blends of bytes with weights summing to 1 stay within 0..255: adding ½ and truncating rounds them.
+  const px = image.data;
   const a = opacity > 0 ? Math.min(opacity, 1) : 0;
   const b = 1 - a;
-  const lut = colormapLut(colormap);
+  const lutA = Float64Array.from(colormapLut(colormap), (v) => v * a);
   const { heatmap, colour, region } = layer;
-  const clamp = (v: number) => (v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v));
-  let drawnFrom = 0;
-  // Rows above the region (and, per row, pixels beside it) are dimmed as the drawing passes them.
-  const dimRows = (from: number, to: number) => {
-    for (let p = from * width * channels; p < to * width * channels; p += channels) {
-      data[p] = data[p] * OUTSIDE_BRIGHTNESS;
-      data[p + 1] = data[p + 1] * OUTSIDE_BRIGHTNESS;
-      data[p + 2] = data[p + 2] * OUTSIDE_BRIGHTNESS;
+  const dim = (from: number, to: number) => {
+    for (let p = from; p < to; p += channels) {
+      px[p] = px[p] * OUTSIDE_BRIGHTNESS + 0.5;
+      px[p + 1] = px[p + 1] * OUTSIDE_BRIGHTNESS + 0.5;
+      px[p + 2] = px[p + 2] * OUTSIDE_BRIGHTNESS + 0.5;
     }
   };
+  const rowBytes = width * channels;
+  // Rows above the region, then per row the pixels beside it, are dimmed as the drawing passes them.
+  let drawnTo = 0;
   const draw = (y: number, values: Float32Array[], xs: AxisSamples) => {
     if ((y & 255) === 0) checkCancelled?.();
-    dimRows(drawnFrom, y);
-    drawnFrom = y + 1;
-    const row = y * width * channels;
-    for (let x = 0; x < width; x++) {
-      const p = row + x * channels;
-      if (x < xs.first || x >= xs.end) {
-        for (let c = 0; c < 3; c++) data[p + c] = data[p + c] * OUTSIDE_BRIGHTNESS;
-      } else if (colour) {
-        for (let c = 0; c < 3; c++) data[p + c] = clamp(data[p + c] * b + values[c][x] * a);
-      } else {
-        const l = lutIndex(values[0][x]) * 3;
-        data[p] = clamp(data[p] * b + lut[l] * a);
-        data[p + 1] = clamp(data[p + 1] * b + lut[l + 1] * a);
-        data[p + 2] = clamp(data[p + 2] * b + lut[l + 2] * a);
+    const row = y * rowBytes;
+    dim(drawnTo, row + xs.first * channels);
+    drawnTo = row + xs.end * channels;
+    if (colour) {
+      const [r, g, bl] = values;
+      for (let x = xs.first, p = row + x * channels; x < xs.end; x++, p += channels) {
+        px[p] = px[p] * b + r[x] * a + 0.5;
+        px[p + 1] = px[p + 1] * b + g[x] * a + 0.5;
+        px[p + 2] = px[p + 2] * b + bl[x] * a + 0.5;
       }
+      return;
+    }
+    const v = values[0];
+    for (let x = xs.first, p = row + x * channels; x < xs.end; x++, p += channels) {
+      const value = v[x];
+      // lutIndex inline: NaN and ≤ 0 → 0, ≥ 1 → 255.
+      const l = value > 0 ? (value >= 1 ? 765 : ((value * 255 + 0.5) | 0) * 3) : 0;
+      px[p] = px[p] * b + lutA[l] + 0.5;
+      px[p + 1] = px[p + 1] * b + lutA[l + 1] + 0.5;
+      px[p + 2] = px[p + 2] * b + lutA[l + 2] + 0.5;
     }
   };
   if (colour) sampleRows(colour.data, colour.width, colour.height, 4, region, width, height, draw);
   else sampleRows(heatmap.data, heatmap.width, heatmap.height, 1, region, width, height, draw);
-  dimRows(drawnFrom, height);
+  dim(drawnTo, height * rowBytes);
   return image;
 }
 

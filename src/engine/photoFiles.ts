@@ -1,0 +1,69 @@
+/**
+ * An image file in, PNG files out: what the CLI's `explain` and the panel's Export do around the model
+ * work. The model sees the working copy (decoded at WORKING_MAX_SIDE, as in the panel); the photo is
+ * decoded at full size (RGB, drawn on in place) only for the files.
+ */
+import type { CancelCheck, Engine } from './engine';
+import { readImage, readImagePixels, WORKING_MAX_SIDE, writePngFile, type ImageLimits } from './image';
+import type { LoadedModel } from './models/loadModel';
+import { colourOver, drawOverlay, heatmapBytesOver, type MapLayer } from './render/overlay';
+import type { ColormapName, ExplainOptions, Explanation } from './types';
+
+export interface OverlayOutputs {
+  overlayPath: string;
+  /** The map alone as 8-bit gray (the colour view as RGBA) at the photo's size. */
+  heatmapPath?: string;
+  colormap: ColormapName;
+  opacity: number;
+}
+
+type FullImage = Awaited<ReturnType<typeof readImagePixels>>;
+
+/** Decodes the photo at full size (unless given) and writes the overlay (and heatmap) over it, atomically. */
+export async function writeOverlayFiles(
+  imagePath: string,
+  limits: ImageLimits,
+  layer: MapLayer & { signed: boolean; imageSize: { width: number; height: number } },
+  outputs: OverlayOutputs,
+  checkCancelled?: CancelCheck,
+  decoded?: Promise<FullImage>,
+): Promise<void> {
+  const full = await (decoded ?? readImagePixels(imagePath, limits, { channels: 3, checkCancelled }));
+  if (full.width !== layer.imageSize.width || full.height !== layer.imageSize.height) {
+    throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
+  }
+  const { width, height } = full.image;
+  const overlay = drawOverlay(full.image, layer, outputs.colormap, outputs.opacity, checkCancelled);
+  checkCancelled?.();
+  await writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels);
+  if (!outputs.heatmapPath) return;
+  const { heatmap, colour, region, signed } = layer;
+  if (colour) await writePngFile(outputs.heatmapPath, colourOver(colour, region, width, height).data, width, height, 4);
+  else await writePngFile(outputs.heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1);
+}
+
+/**
+ * The whole job on a file: decode the working copy, explain, write the overlay. `outputs` may pick the
+ * colormap from the result (signed maps want the diverging one).
+ */
+export async function explainImageFile(
+  engine: Engine,
+  model: LoadedModel,
+  imagePath: string,
+  limits: ImageLimits,
+  options: ExplainOptions,
+  outputs: (explanation: Explanation) => OverlayOutputs,
+): Promise<Explanation> {
+  const decodeStart = performance.now();
+  // Both decodes at once, on libvips' threads (the two cores): the full size is only drawn on, later.
+  const full = readImagePixels(imagePath, limits, { channels: 3 });
+  full.catch(() => undefined);
+  const working = await readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE });
+  const decodeMs = performance.now() - decodeStart;
+  const explanation = await engine.explain(model, working.image, options);
+  explanation.imageSize = { width: working.width, height: working.height };
+  explanation.timings.decodeMs = decodeMs;
+  explanation.timings.totalMs += decodeMs;
+  await writeOverlayFiles(imagePath, limits, explanation, outputs(explanation), undefined, full);
+  return explanation;
+}
