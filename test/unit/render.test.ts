@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
-import { blendOverlay, colorize, colormapLut, heatmapToBytes, resizeHeatmap, resizeRgba } from '../../src/engine/render';
-import { COLORMAP_NAMES, type ColormapName, type Heatmap, type RgbaImage } from '../../src/engine/types';
+import { blendOverlay, colorize, colormapLut, colourOver, drawOverlay, heatmapBytesOver, heatmapToBytes, mapOver, OUTSIDE_BRIGHTNESS, resizeHeatmap, resizeRgba } from '../../src/engine/render';
+import { COLORMAP_NAMES, WHOLE_IMAGE, type ColormapName, type Heatmap, type RgbaImage } from '../../src/engine/types';
 
 function entry(name: ColormapName, index: number): number[] {
   return Array.from(colormapLut(name).subarray(index * 3, index * 3 + 3));
@@ -167,5 +167,63 @@ describe('resizing', () => {
     // Columns sample source x = 0, ¼, ¾, 1 (clamped), the same in both rows.
     const row = [0, 0.25, 0.75, 1].flatMap((t) => [200 * t, 100 * t, 40 * t, 255].map(Math.round));
     assert.deepEqual(Array.from(out.data), [...row, ...row]);
+  });
+});
+
+describe('drawing a small map over a photo (drawOverlay, heatmapBytesOver, colourOver)', () => {
+  const photo = randomImage(61, 45);
+  const map = heatmap(4, 3, [0, 0.2, 0.9, 1, 0.1, 0.5, 0.4, 0.3, 0.7, 0.05, 0.6, 0.8]);
+  const rgb = (image: RgbaImage) => ({ width: image.width, height: image.height, channels: 3 as const, data: Uint8Array.from(image.data.filter((_, i) => i % 4 !== 3)) });
+
+  it('over the whole image it equals blending the map resized to the image (an independent path: float map, lutIndex, float blend)', () => {
+    for (const opacity of [0, 0.35, 1]) {
+      const drawn = drawOverlay(rgb(photo), { heatmap: map, colour: null, region: WHOLE_IMAGE }, 'turbo', opacity);
+      const expected = blendOverlay(photo, resizeHeatmap(map, photo.width, photo.height), 'turbo', opacity);
+      for (let i = 0, p = 0; i < photo.width * photo.height; i++, p += 3) {
+        for (let c = 0; c < 3; c++) assert.ok(Math.abs(drawn.data[p + c] - expected.data[i * 4 + c]) <= 1, `pixel ${i} channel ${c} at opacity ${opacity}`);
+      }
+    }
+  });
+
+  it('a centre-crop region: the map is laid on the region only, the rest is dimmed; RGBA keeps alpha', () => {
+    const region = { x: 0.2, y: 0.1, width: 0.6, height: 0.75 };
+    const drawn = drawOverlay({ ...photo, channels: 4, data: photo.data.slice() }, { heatmap: map, colour: null, region }, 'jet', 0.5);
+    const inside = mapOver(map, region, photo.width, photo.height, Number.NaN);
+    const lut = colormapLut('jet');
+    let insideCount = 0;
+    for (let i = 0; i < photo.width * photo.height; i++) {
+      const p = i * 4;
+      const v = inside.data[i];
+      const x = i % photo.width;
+      const y = Math.floor(i / photo.width);
+      const centreInside = x + 0.5 >= 0.2 * 61 && x + 0.5 < 0.8 * 61 && y + 0.5 >= 0.1 * 45 && y + 0.5 < 0.85 * 45;
+      assert.equal(!Number.isNaN(v), centreInside, `pixel (${x}, ${y}) inside the region exactly when its centre is`);
+      for (let c = 0; c < 3; c++) {
+        const expected = Number.isNaN(v) ? photo.data[p + c] * OUTSIDE_BRIGHTNESS : 0.5 * photo.data[p + c] + 0.5 * lut[Math.round(Math.min(1, Math.max(0, v)) * 255) * 3 + c];
+        assert.ok(Math.abs(drawn.data[p + c] - expected) <= 1, `pixel (${x}, ${y}) channel ${c}: ${drawn.data[p + c]} vs ${expected}`);
+      }
+      assert.equal(drawn.data[p + 3], photo.data[p + 3], 'alpha untouched');
+      if (!Number.isNaN(v)) insideCount++;
+    }
+    assert.ok(insideCount > 0.4 * 61 * 45 && insideCount < 0.5 * 61 * 45);
+  });
+
+  it('the colour view is blended as an image over its region', () => {
+    const colour = randomImage(5, 4);
+    const drawn = drawOverlay(rgb(photo), { heatmap: map, colour, region: WHOLE_IMAGE }, 'jet', 0.25);
+    const top = colourOver(colour, WHOLE_IMAGE, photo.width, photo.height);
+    for (let i = 0; i < photo.width * photo.height; i++) {
+      for (let c = 0; c < 3; c++) assert.ok(Math.abs(drawn.data[i * 3 + c] - (0.75 * photo.data[i * 4 + c] + 0.25 * top.data[i * 4 + c])) <= 1);
+    }
+  });
+
+  it('heatmapBytesOver: the strongest drawn pixel is 255, 0 outside the region; signed maps keep 128 as zero', () => {
+    const region = { x: 0, y: 0.25, width: 1, height: 0.5 };
+    const bytes = heatmapBytesOver(map, region, 40, 20, false);
+    assert.equal(Math.max(...bytes), 255);
+    assert.equal(bytes[0], 0, 'outside the region');
+    const signed = heatmapBytesOver(heatmap(2, 1, [0.25, 0.5]), WHOLE_IMAGE, 8, 1, true);
+    assert.equal(Math.min(...signed), 0, 'the largest magnitude (against) reaches 0');
+    assert.equal(signed[7], 128, 'zero stays at 128');
   });
 });

@@ -53,9 +53,8 @@ function axisSamples(mapLength: number, outLength: number, start: number, span: 
 }
 
 /**
- * Calls `row(y, values)` for each output row inside the region, `values[x]` being the map (channel
- * `channel` of `channels`) sampled bilinearly at pixel x of a width × height picture the region is laid on.
- * Only one map row's worth is interpolated per output row: a 12 MP overlay costs two lerps per pixel.
+ * Calls `row(y, mapRows, xs)` for each output row inside the region, `mapRows[c]` being channel c of the
+ * map interpolated vertically to that row (one map row's worth); `horizontal` then reads it at pixel x.
  */
 function sampleRows(
   data: ArrayLike<number>,
@@ -65,12 +64,12 @@ function sampleRows(
   region: Region,
   width: number,
   height: number,
-  row: (y: number, values: Float32Array[], xs: AxisSamples) => void,
+  row: (y: number, mapRows: Float32Array[], xs: AxisSamples) => void,
 ): void {
   const xs = axisSamples(mapWidth, width, region.x * width, region.width * width);
   const ys = axisSamples(mapHeight, height, region.y * height, region.height * height);
-  const mapRows = Array.from({ length: channels }, () => new Float32Array(mapWidth));
-  const values = Array.from({ length: channels }, () => new Float32Array(width));
+  // One spare cell, equal to the last, so a one-cell-wide map needs no special case.
+  const mapRows = Array.from({ length: channels }, () => new Float32Array(mapWidth + 1));
   const next = mapHeight > 1 ? 1 : 0;
   for (let y = ys.first; y < ys.end; y++) {
     const r0 = ys.index[y] * mapWidth;
@@ -79,25 +78,29 @@ function sampleRows(
     for (let c = 0; c < channels; c++) {
       const mapRow = mapRows[c];
       for (let i = 0; i < mapWidth; i++) mapRow[i] = data[(r0 + i) * channels + c] * (1 - f) + data[(r1 + i) * channels + c] * f;
-      const out = values[c];
-      // Between two cell centres the row is a straight line: walk it by the cell index's runs.
-      for (let x = xs.first; x < xs.end; ) {
-        const i = xs.index[x];
-        const m0 = mapRow[i];
-        const slope = (mapWidth > 1 ? mapRow[i + 1] : m0) - m0;
-        const stop = xs.runEnd[x];
-        for (; x < stop; x++) out[x] = m0 + slope * xs.frac[x];
-      }
+      mapRow[mapWidth] = mapRow[mapWidth - 1];
     }
-    row(y, values, xs);
+    row(y, mapRows, xs);
   }
+}
+
+/** The row interpolated horizontally into `out` over [xs.first, xs.end): between two cell centres it is a straight line. */
+function horizontal(mapRow: Float32Array, xs: AxisSamples, out: Float32Array): Float32Array {
+  for (let x = xs.first; x < xs.end; ) {
+    const i = xs.index[x];
+    const m0 = mapRow[i];
+    const slope = mapRow[i + 1] - m0;
+    for (const stop = xs.runEnd[x]; x < stop; x++) out[x] = m0 + slope * xs.frac[x];
+  }
+  return out;
 }
 
 /** The map sampled at width × height over its region (bilinear); `outside` elsewhere. */
 export function mapOver(map: Heatmap, region: Region, width: number, height: number, outside = 0): Heatmap {
   const data = new Float32Array(width * height).fill(outside);
-  sampleRows(map.data, map.width, map.height, 1, region, width, height, (y, [values], xs) => {
-    data.set(values.subarray(xs.first, xs.end), y * width + xs.first);
+  const values = new Float32Array(width);
+  sampleRows(map.data, map.width, map.height, 1, region, width, height, (y, [mapRow], xs) => {
+    data.set(horizontal(mapRow, xs, values).subarray(xs.first, xs.end), y * width + xs.first);
   });
   return { width, height, data };
 }
@@ -115,6 +118,9 @@ export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: Colo
   const a = opacity > 0 ? Math.min(opacity, 1) : 0;
   const b = 1 - a;
   const lutA = Float64Array.from(colormapLut(colormap), (v) => v * a);
+  // The heatmap blend in 16.16 fixed point (integer multiplies in the 12 MP loop), rounding included.
+  const bFixed = Math.round(b * 65536);
+  const lutFixed = Int32Array.from(lutA, (v) => Math.round(v * 65536) + 32768);
   const { heatmap, colour, region } = layer;
   const dim = (from: number, to: number) => {
     for (let p = from; p < to; p += channels) {
@@ -126,13 +132,16 @@ export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: Colo
   const rowBytes = width * channels;
   // Rows above the region, then per row the pixels beside it, are dimmed as the drawing passes them.
   let drawnTo = 0;
-  const draw = (y: number, values: Float32Array[], xs: AxisSamples) => {
+  const [r, g, bl] = Array.from({ length: colour ? 3 : 0 }, () => new Float32Array(width));
+  const draw = (y: number, mapRows: Float32Array[], xs: AxisSamples) => {
     if ((y & 255) === 0) checkCancelled?.();
     const row = y * rowBytes;
     dim(drawnTo, row + xs.first * channels);
     drawnTo = row + xs.end * channels;
     if (colour) {
-      const [r, g, bl] = values;
+      horizontal(mapRows[0], xs, r);
+      horizontal(mapRows[1], xs, g);
+      horizontal(mapRows[2], xs, bl);
       for (let x = xs.first, p = row + x * channels; x < xs.end; x++, p += channels) {
         px[p] = px[p] * b + r[x] * a + 0.5;
         px[p + 1] = px[p + 1] * b + g[x] * a + 0.5;
@@ -140,14 +149,20 @@ export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: Colo
       }
       return;
     }
-    const v = values[0];
-    for (let x = xs.first, p = row + x * channels; x < xs.end; x++, p += channels) {
-      const value = v[x];
-      // lutIndex inline: NaN and ≤ 0 → 0, ≥ 1 → 255.
-      const l = value > 0 ? (value >= 1 ? 765 : ((value * 255 + 0.5) | 0) * 3) : 0;
-      px[p] = px[p] * b + lutA[l] + 0.5;
-      px[p + 1] = px[p + 1] * b + lutA[l + 1] + 0.5;
-      px[p + 2] = px[p + 2] * b + lutA[l + 2] + 0.5;
+    // The heatmap's 12 M pixels: interpolated and blended in one pass (no intermediate row).
+    const mapRow = mapRows[0];
+    for (let x = xs.first, p = row + x * channels; x < xs.end; ) {
+      const i = xs.index[x];
+      const m0 = mapRow[i];
+      const slope = mapRow[i + 1] - m0;
+      for (const stop = xs.runEnd[x]; x < stop; x++, p += channels) {
+        const value = m0 + slope * xs.frac[x];
+        // lutIndex inline: NaN and ≤ 0 → 0, ≥ 1 → 255.
+        const l = value > 0 ? (value >= 1 ? 765 : ((value * 255 + 0.5) | 0) * 3) : 0;
+        px[p] = (px[p] * bFixed + lutFixed[l]) >> 16;
+        px[p + 1] = (px[p + 1] * bFixed + lutFixed[l + 1]) >> 16;
+        px[p + 2] = (px[p + 2] * bFixed + lutFixed[l + 2]) >> 16;
+      }
     }
   };
   if (colour) sampleRows(colour.data, colour.width, colour.height, 4, region, width, height, draw);
@@ -165,7 +180,9 @@ export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: Colo
 export function heatmapBytesOver(map: Heatmap, region: Region, width: number, height: number, signed: boolean): Uint8Array {
   let low = Infinity;
   let high = -Infinity;
-  sampleRows(map.data, map.width, map.height, 1, region, width, height, (_y, [values], xs) => {
+  const values = new Float32Array(width);
+  sampleRows(map.data, map.width, map.height, 1, region, width, height, (_y, [mapRow], xs) => {
+    horizontal(mapRow, xs, values);
     for (let x = xs.first; x < xs.end; x++) {
       if (values[x] < low) low = values[x];
       if (values[x] > high) high = values[x];
@@ -174,7 +191,8 @@ export function heatmapBytesOver(map: Heatmap, region: Region, width: number, he
   const magnitude = Math.max(Math.abs(high - 0.5), Math.abs(low - 0.5));
   const stretch = signed ? (v: number) => 0.5 + (v - 0.5) * (magnitude > 1e-9 ? 0.5 / magnitude : 1) : (v: number) => (high - low > 1e-9 ? (v - low) / (high - low) : v);
   const bytes = new Uint8Array(width * height).fill(signed ? 128 : 0);
-  sampleRows(map.data, map.width, map.height, 1, region, width, height, (y, [values], xs) => {
+  sampleRows(map.data, map.width, map.height, 1, region, width, height, (y, [mapRow], xs) => {
+    horizontal(mapRow, xs, values);
     for (let x = xs.first; x < xs.end; x++) bytes[y * width + x] = lutIndex(stretch(values[x]));
   });
   return bytes;
@@ -183,7 +201,9 @@ export function heatmapBytesOver(map: Heatmap, region: Region, width: number, he
 /** The colour view as RGBA at width × height over its region; black outside. */
 export function colourOver(colour: RgbaImage, region: Region, width: number, height: number): RgbaImage {
   const data = new Uint8ClampedArray(width * height * 4);
-  sampleRows(colour.data, colour.width, colour.height, 4, region, width, height, (y, values, xs) => {
+  const values = Array.from({ length: 4 }, () => new Float32Array(width));
+  sampleRows(colour.data, colour.width, colour.height, 4, region, width, height, (y, mapRows, xs) => {
+    mapRows.forEach((mapRow, c) => horizontal(mapRow, xs, values[c]));
     for (let x = xs.first; x < xs.end; x++) for (let c = 0; c < 4; c++) data[(y * width + x) * 4 + c] = values[c][x];
   });
   return { width, height, data: new Uint8Array(data.buffer) };
