@@ -11,6 +11,7 @@ import { BACKEND_CHOICES } from './engine/backend';
 import { writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile } from './engine/photoFiles';
+import { findTechnique } from './engine/techniques/registry';
 import { evaluateCommand } from './cli/evaluate';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
 import { createEngine, loadFromFlags, oneOf, parse, UsageError, type Values } from './cli/shared';
@@ -137,7 +138,8 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   if (maxMp !== undefined && !(maxMp > 0)) throw new UsageError('--max-megapixels must be a positive number.');
   const imagePath = path.resolve(imageArg);
 
-  const outPath = path.resolve(values.out ?? defaultOverlayPath(imagePath, values.technique ?? 'gradcam'));
+  // Named by the technique's id, as the panel's Export names it (an unknown technique is reported here).
+  const outPath = path.resolve(values.out ?? defaultOverlayPath(imagePath, findTechnique(values.technique ?? 'gradcam').info.id));
   const heatmapPath = values.heatmap ? path.resolve(values.heatmap) : undefined;
   const jsonPath = values.json && values.json !== '-' ? path.resolve(values.json) : undefined;
   // Found out now, not after the whole run.

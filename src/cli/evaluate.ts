@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Box } from '../engine/metrics/pointingGame';
-import { createEngine, integerFlag, loadFromFlags, readWorkingImage, UsageError, type Values } from './shared';
+import { createEngine, integerFlag, loadFromFlags, readImageForModel, UsageError, type Values } from './shared';
 
 const DEFAULT_EVALUATED = 'gradcam,gradcam++,scorecam,eigencam,saliency';
 
@@ -28,22 +28,24 @@ export async function evaluateCommand(values: Values, imageArg: string | undefin
   const techniques = (values.techniques ?? DEFAULT_EVALUATED).split(',').map((t) => t.trim()).filter(Boolean);
   const engine = await createEngine(values);
   const loaded = await loadFromFlags(engine, values);
-  const working = await readWorkingImage(imagePath);
+  const working = await readImageForModel(imagePath, loaded);
   const box = await boxFor(values, imagePath);
-  // The box is in the file's pixels; the engine sees the working copy.
-  const scale = working.image.width / working.width;
+  // The box is in the file's pixels; the engine sees the working copy (each axis rounded on its own).
+  const [sx, sy] = [working.image.width / working.width, working.image.height / working.height];
   const result = await engine.evaluate(loaded, working.image, {
     techniques,
     classTarget: values.class,
     layer: values.layer,
     steps: integerFlag(values.steps, 'steps'),
     batch: integerFlag(values.batch, 'batch'),
-    box: box?.map((v) => v * scale) as Box | undefined,
+    box: box && ([box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy] as Box),
     sanity: values.sanity,
   });
   engine.dispose();
   const rows = result.rows.map(({ explanation, ...row }) => ({
     ...row,
+    // Back in the file's pixels, like the box.
+    ...(row.pointing ? { pointing: { ...row.pointing, peak: [Math.round(row.pointing.peak[0] / sx), Math.round(row.pointing.peak[1] / sy)] } } : {}),
     layer: explanation?.layer,
     timeMs: explanation?.timings.techniqueMs,
     notes: explanation?.notes,

@@ -16,7 +16,7 @@ import type { Regularisers } from '../engine/inspect/ascent';
 import { visualize, type VisualizationKind } from '../engine/inspect/visualize';
 import { gridOf } from '../engine/render/grid';
 import { COLORMAP_NAMES, type ColormapName, type RgbaImage } from '../engine/types';
-import { createEngine, integerFlag, loadFromFlags, numberFlag, oneOf, readWorkingImage, UsageError, type Values } from './shared';
+import { createEngine, integerFlag, loadFromFlags, numberFlag, oneOf, readImageForModel, UsageError, type Values } from './shared';
 
 export const INSPECT_COMMANDS = ['featuremaps', 'filters', 'maximize', 'classimage', 'dream', 'invert'] as const;
 
@@ -55,7 +55,7 @@ export async function inspectCommand(command: (typeof INSPECT_COMMANDS)[number],
     const model = await loadFromFlags(engine, values);
     const layer = values.layer ?? model.summary.defaultLayer ?? undefined;
     if (command === 'featuremaps') {
-      const { image } = await readWorkingImage(imageArg!);
+      const { image } = await readImageForModel(imageArg!, model);
       const sort = oneOf<FeatureOrder>(values.sort ?? 'mean', ['mean', 'index'], 'sort');
       const colormap = oneOf<ColormapName>(values.colormap ?? 'viridis', COLORMAP_NAMES, 'colormap');
       if (!layer) throw new UsageError('featuremaps needs --layer.');
@@ -91,7 +91,7 @@ export async function inspectCommand(command: (typeof INSPECT_COMMANDS)[number],
       octaves: integerFlag(values.octaves, 'octaves'),
       octaveScale: numberFlag(values['octave-scale'], 'octave-scale'),
       regularisers: regularisersFrom(values),
-      image: start ? (await readWorkingImage(start)).image : undefined,
+      image: start ? (await readImageForModel(start, model)).image : undefined,
       parameterisation: values.fourier ? 'fourier' : 'pixels',
     });
     const written = await write(result.image, values.out);

@@ -6,13 +6,18 @@ import { bundledModelPath } from '../engine/bundledModel';
 import { Engine } from '../engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImage, WORKING_MAX_SIDE, type DecodedImage, type ImageLimits } from '../engine/image';
 import { isScalingPreset } from '../engine/models/modelConfig';
-import { SCALING_PRESETS } from '../engine/types';
+import type { LoadedModel } from '../engine/models/loadModel';
+import { DEFAULT_RESIZE, resizeSamples, SCALING_PRESETS } from '../engine/types';
 
 export class UsageError extends Error {}
 
-/** The copy of an image the engine works on (as in the panel): decoded at working size, full size remembered. */
-export function readWorkingImage(file: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
-  return readImage(path.resolve(file), limits, { maxSide: WORKING_MAX_SIDE });
+/**
+ * The copy of an image the model reads (as in the panel): decoded at working size with the full size
+ * remembered, or at full size when the model's resize samples the image.
+ */
+export function readImageForModel(file: string, model: LoadedModel, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<DecodedImage> {
+  const full = resizeSamples(model.summary.preprocessing.resize ?? DEFAULT_RESIZE);
+  return readImage(path.resolve(file), limits, { maxSide: full ? undefined : WORKING_MAX_SIDE });
 }
 
 export function parse(argv: string[]) {

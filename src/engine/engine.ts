@@ -16,7 +16,7 @@ import type { ModelAdapter } from './models/adapter';
 import { readSidecar, SIDECAR_NAME, type ModelConfigOverrides } from './models/modelConfig';
 import { modelJsonPathOf } from './models/modelFiles';
 import { colourToRgba, normalise, normalisedMap, probabilities, toHeatmap, topK } from './postprocess';
-import { inputWindow, modelScaler, regionOf, toModelPixels } from './preprocess';
+import { imageWindow, modelScaler, regionOf, toModelPixels } from './preprocess';
 import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
 import { tf } from './tf';
@@ -114,7 +114,7 @@ export class Engine {
     const parameters = resolveParameters(technique.info.id, technique.info.parameters, options.parameters);
     const preprocess = modelScaler(summary);
     const policy = summary.preprocessing.resize ?? DEFAULT_RESIZE;
-    const region = regionOf(inputWindow(image.width, image.height, summary.inputShape, policy));
+    const region = regionOf(imageWindow(image, summary.inputShape, policy));
     const pixels = toModelPixels(image, summary.inputShape, policy, checkCancelled);
     const input = preprocess(pixels);
     try {
@@ -165,7 +165,7 @@ export class Engine {
         predictions,
         heatmap,
         region,
-        imageSize: { width: image.width, height: image.height },
+        imageSize: image.full ?? { width: image.width, height: image.height },
         signed: raw.signed,
         colour,
         rawMap,
@@ -256,7 +256,8 @@ function previewReporter(previews: PreviewOptions | undefined, region: Region): 
         const { map, signed = false } = preview();
         const { normalised } = normalise(map, signed);
         const [height, width] = map.shape;
-        shown = { fraction, detail, signed, region, map: { width, height, data: normalised.dataSync() as Float32Array } };
+        // A copy: the preview's buffer is transferred to the host.
+        shown = { fraction, detail, signed, region, map: { width, height, data: Float32Array.from(normalised.dataSync() as Float32Array) } };
       });
     }
     previews.onPreview(shown);

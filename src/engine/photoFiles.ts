@@ -4,10 +4,10 @@
  * decoded at full size (RGB, drawn on in place) only for the files.
  */
 import type { CancelCheck, Engine } from './engine';
-import { readImage, readImagePixels, WORKING_MAX_SIDE, writePngFile, type ImageLimits } from './image';
+import { readImage, readImagePixels, reduceToWorkingCopy, sharpCodec, WORKING_MAX_SIDE, writePngFile, type ImageLimits } from './image';
 import type { LoadedModel } from './models/loadModel';
 import { colourOver, drawOverlay, heatmapBytesOver, type MapLayer } from './render/overlay';
-import type { ColormapName, ExplainOptions, Explanation } from './types';
+import { DEFAULT_RESIZE, resizeSamples, type ColormapName, type ExplainOptions, type Explanation, type RgbaImage } from './types';
 
 export interface OverlayOutputs {
   overlayPath: string;
@@ -55,13 +55,27 @@ export async function explainImageFile(
   outputs: (explanation: Explanation) => OverlayOutputs,
 ): Promise<Explanation> {
   const decodeStart = performance.now();
-  // Both decodes at once, on libvips' threads (the two cores): the full size is only drawn on, later.
-  const full = readImagePixels(imagePath, limits, { channels: 3 });
-  full.catch(() => undefined);
-  const working = await readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE });
+  const samples = resizeSamples(model.summary.preprocessing.resize ?? DEFAULT_RESIZE);
+  let full: Promise<FullImage>;
+  let working: RgbaImage;
+  if (samples || !sharpCodec().sharp) {
+    // One full-size decode serves both: the model's resize samples the photo itself, or (pure-JS codecs)
+    // a second decode would cost as much again.
+    full = readImagePixels(imagePath, limits, { channels: 4 });
+    const image = (await full).image;
+    working = samples ? image : reduceToWorkingCopy(image);
+  } else {
+    // Both decodes at once, on libvips' threads (the two cores): the full size is only drawn on, later.
+    full = readImagePixels(imagePath, limits, { channels: 3 });
+    full.catch(() => undefined);
+    working = (await readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE }).catch(async (error: unknown) => {
+      await full.catch(() => undefined);
+      throw error;
+    })).image;
+  }
   const decodeMs = performance.now() - decodeStart;
-  const explanation = await engine.explain(model, working.image, options);
-  explanation.imageSize = { width: working.width, height: working.height };
+  // The model reads `working` before anything is drawn into the full image (they may be one buffer).
+  const explanation = await engine.explain(model, working, options);
   explanation.timings.decodeMs = decodeMs;
   explanation.timings.totalMs += decodeMs;
   await writeOverlayFiles(imagePath, limits, explanation, outputs(explanation), undefined, full);

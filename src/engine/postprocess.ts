@@ -1,4 +1,4 @@
-/** From scores and raw maps to what users see: top-k predictions and normalised, upsampled maps. */
+/** From scores and raw maps to what users see: top-k predictions and maps normalised at their own resolution. */
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { tf } from './tf';
 import type { Heatmap, Prediction, RgbaImage } from './types';

@@ -52,6 +52,16 @@ function roundHalfEven(value: number): number {
   return floor % 2 === 0 ? floor : floor + 1;
 }
 
+/**
+ * The window for an image or a reduced copy of it: computed on the full size (torchvision's integer
+ * arithmetic on the photo's own size), and valid on any copy, since the resampler scales its taps to
+ * whatever it reads.
+ */
+export function imageWindow(image: RgbaImage, inputShape: readonly number[], policy: ResizePolicy = DEFAULT_RESIZE): OutputWindow {
+  const size = image.full ?? image;
+  return inputWindow(size.width, size.height, inputShape, policy);
+}
+
 /** The window as fractions of the image: where a map of the input lies on any copy of the image. */
 export function regionOf(window: OutputWindow): Region {
   return { x: window.x / window.fullWidth, y: window.y / window.fullHeight, width: window.width / window.fullWidth, height: window.height / window.fullHeight };
@@ -81,7 +91,7 @@ export function toModelPixels(image: RgbaImage, inputShape: [number, number, num
   if (channels !== 1 && channels !== 3) {
     throw new Error(`The model expects ${channels} input channels; CNN Lens feeds images with 1 or 3 channels.`);
   }
-  const rgbValues = resizedRgb(image, inputWindow(image.width, image.height, inputShape, policy), policy, checkCancelled);
+  const rgbValues = resizedRgb(image, imageWindow(image, inputShape, policy), policy, checkCancelled);
   return tf.tidy(() => {
     const rgb = tf.tensor4d(rgbValues, [1, height, width, 3]).clipByValue(0, 255) as Tensor4D;
     // Luminance (ITU-R BT.601), as most grayscale training pipelines compute it.

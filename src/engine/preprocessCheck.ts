@@ -26,8 +26,10 @@ export const RESIZE_CHOICES: ResizePolicy[] = [
   { mode: 'center-crop', interpolation: 'bilinear', antialias: true },
 ];
 
-export function sameResize(a: ResizePolicy, b: ResizePolicy): boolean {
-  return a.mode === b.mode && a.interpolation === b.interpolation && a.antialias === b.antialias && (a.mode !== 'center-crop' || a.shorterSide === b.shorterSide);
+/** Whether two policies resize a `inputSide`-px model's input alike (an absent shorter side is input × 256/224). */
+export function sameResize(a: ResizePolicy, b: ResizePolicy, inputSide: number): boolean {
+  const shorter = (p: ResizePolicy) => p.shorterSide ?? Math.round((inputSide * 256) / 224);
+  return a.mode === b.mode && a.interpolation === b.interpolation && a.antialias === b.antialias && (a.mode !== 'center-crop' || shorter(a) === shorter(b));
 }
 
 export interface ScalingCheck extends ScalingCandidate {
@@ -48,7 +50,8 @@ export function scalingCandidates(model: LoadedModel): ScalingCandidate[] {
   const { preset, channelOrder = 'rgb' } = model.summary.preprocessing;
   if (!candidates.some((c) => c.preset === preset && c.channelOrder === channelOrder)) candidates.push({ preset, channelOrder });
   const inUse = model.summary.preprocessing.resize ?? DEFAULT_RESIZE;
-  for (const resize of RESIZE_CHOICES) if (!sameResize(resize, inUse)) candidates.push({ preset, channelOrder, resize });
+  const inputSide = Math.min(model.summary.inputShape[0], model.summary.inputShape[1]);
+  for (const resize of RESIZE_CHOICES) if (!sameResize(resize, inUse, inputSide)) candidates.push({ preset, channelOrder, resize });
   return candidates;
 }
 

@@ -8,6 +8,8 @@ export interface RgbaImage {
   width: number;
   height: number;
   data: Uint8Array;
+  /** When this is a reduced copy (the engine's working copy of a photo): the full image's size, upright. */
+  full?: { width: number; height: number };
 }
 
 /** Packed 8-bit pixels, RGB (3 channels) or RGBA (4), row-major, top row first: full-size exports. */
@@ -16,6 +18,7 @@ export interface PackedPixels {
   height: number;
   channels: 3 | 4;
   data: Uint8Array;
+  full?: { width: number; height: number };
 }
 
 /** A single-channel float map (0..1 once normalised), row-major, top row first. */
@@ -38,6 +41,11 @@ export const WHOLE_IMAGE: Region = { x: 0, y: 0, width: 1, height: 1 };
 export const RESIZE_MODES = ['stretch', 'center-crop'] as const;
 export const INTERPOLATIONS = ['bilinear', 'bicubic', 'nearest', 'area'] as const;
 export type Interpolation = (typeof INTERPOLATIONS)[number];
+
+/** Whether a resize samples the image (no antialiasing, or nearest): then it must read the full-size image, not a reduced copy. */
+export function resizeSamples(policy: ResizePolicy): boolean {
+  return !policy.antialias || policy.interpolation === 'nearest';
+}
 
 /**
  * How an image becomes the model's input size. `stretch`: the whole image to the input size (aspect not
@@ -173,7 +181,7 @@ export interface Explanation {
   signed: boolean;
   /** The colour-gradient view at the model input's resolution (RGBA), when that view was asked for. */
   colour: RgbaImage | null;
-  /** The map at the layer's resolution before upsampling (for checks and exports). */
+  /** The map before normalisation, at the same resolution as `heatmap` (for checks and exports). */
   rawMap: Heatmap;
   timings: Timings;
   /** Notes the user should see (fallbacks, caveats). */

@@ -72,7 +72,7 @@ export interface EngineApi {
   /** The model's top-5 on the image under every input scaling ("Check preprocessing"). */
   checkScalings(imagePath: string, cancel: CancelSignal): Promise<ScalingCheck[]>;
   /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */
-  displayImage(imagePath: string, maxSide: number): Promise<RgbaImage>;
+  displayImage(imagePath: string, maxSide: number, cancel?: CancelSignal): Promise<RgbaImage>;
   /** Renders the overlay like the CLI does and writes it as a PNG; returns the path written. */
   exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string>;
 }

@@ -9,7 +9,7 @@ import type { BackendChoice } from '../engine/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
-import type { DescribeResult, ImageLimitsRef, ModelRef, WorkerReply, WorkerRequest, WorkerResults } from '../worker/workerProtocol';
+import { CANCEL_SLOTS, type DescribeResult, type ImageLimitsRef, type ModelRef, type WorkerReply, type WorkerRequest, type WorkerResults } from '../worker/workerProtocol';
 import type { Evaluation } from '../engine/evaluate';
 import type { ScalingCheck } from '../engine/preprocessCheck';
 import type { InspectResult } from '../engine/inspect/inspect';
@@ -40,7 +40,8 @@ type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Om
 
 export class EngineClient implements EngineApi {
   private worker: Worker | null = null;
-  private cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  private cancelFlag = new Int32Array(new SharedArrayBuffer(4 * CANCEL_SLOTS));
+  private nextCancelSlot = 0;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private workerBackend: string | null = null;
@@ -57,7 +58,7 @@ export class EngineClient implements EngineApi {
     const runtimes = `${backend}/${onnxRuntime}`;
     if (this.worker && this.workerBackend !== runtimes) this.restart('the backend setting changed');
     if (this.worker) return this.worker;
-    this.cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+    this.cancelFlag = new Int32Array(new SharedArrayBuffer(4 * CANCEL_SLOTS));
     const worker = new Worker(path.join(this.distDir, 'engineWorker.js'), {
       workerData: { backend, onnxRuntime, cancelFlag: this.cancelFlag.buffer },
     });
@@ -117,7 +118,8 @@ export class EngineClient implements EngineApi {
   private cancel(id: number, worker: Worker): void {
     const pending = this.pending.get(id);
     if (!pending) return;
-    Atomics.store(this.cancelFlag, 0, id);
+    Atomics.store(this.cancelFlag, this.nextCancelSlot, id);
+    this.nextCancelSlot = (this.nextCancelSlot + 1) % CANCEL_SLOTS;
     setTimeout(() => {
       if (!this.pending.has(id) || this.worker !== worker) return;
       this.log(`Job ${id} did not stop within ${CANCEL_GRACE_MS} ms of cancel; restarting the engine.`);
@@ -172,15 +174,15 @@ export class EngineClient implements EngineApi {
     return this.request({ kind: 'checkScalings', model: this.modelRef(), limits: this.settings().limits, imagePath }, cancel);
   }
 
-  displayImage(imagePath: string, maxSide: number): Promise<RgbaImage> {
-    return this.request({ kind: 'displayImage', imagePath, maxSide, limits: this.settings().limits });
+  displayImage(imagePath: string, maxSide: number, cancel?: CancelSignal): Promise<RgbaImage> {
+    return this.request({ kind: 'displayImage', imagePath, maxSide, limits: this.settings().limits }, cancel);
   }
 
   exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string> {
     const parsed = path.parse(imagePath);
     const outPath = path.join(parsed.dir, `${parsed.name}.${explanation.technique}.png`);
-    const { heatmap, colour, region, imageSize } = explanation;
-    return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap, colour, region, imageSize, colormap, opacity, outPath });
+    const { heatmap, signed, colour, region, imageSize } = explanation;
+    return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap, signed, colour, region, imageSize, colormap, opacity, outPath });
   }
 
   dispose(): void {

@@ -3,17 +3,15 @@
  * posts jobs here one at a time and may cancel them through a shared flag checked between stages
  * (or terminate the thread when a stage will not finish).
  */
-import { promises as fs } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
-import { readImage, WORKING_MAX_SIDE, type DecodedImage } from '../engine/image';
 import { writeOverlayFiles } from '../engine/photoFiles';
-import { resizeRgba } from '../engine/render';
-import { fitWithin } from '../shared/display';
-import { WHOLE_IMAGE, type Preview, type RgbaImage } from '../engine/types';
-import type { ImageLimitsRef, ModelRef, WorkerInit, WorkerReply, WorkerRequest } from './workerProtocol';
+import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Preview } from '../engine/types';
+import type { LoadedModel } from '../engine/models/loadModel';
+import { OpenImages } from './openImages';
+import { isCancelled, type ImageLimitsRef, type ModelRef, type WorkerInit, type WorkerReply, type WorkerRequest } from './workerProtocol';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -26,46 +24,11 @@ function post(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
 const log = (line: string) => post({ kind: 'log', line });
 const enginePromise = Engine.create({ backend: init.backend, onnxRuntime: init.onnxRuntime, log });
 
-/**
- * The open panels' images, decoded once at working size (longest side WORKING_MAX_SIDE): class, layer,
- * technique and parameter changes reuse it, and its resize to the model input (preprocess.ts keeps that
- * per image object). A handful of panels at most; the oldest is dropped first.
- */
-const imageCache = new Map<string, { mtimeMs: number; maxPixels: number; decoded: DecodedImage }>();
-const IMAGES_KEPT = 4;
+const images = new OpenImages();
 
-/** Display copies per working image and size: the panel asks for one with every run (a class change too). */
-const displayCopies = new WeakMap<RgbaImage, Map<number, RgbaImage>>();
-
-function displayCopy(image: RgbaImage, maxSide: number): RgbaImage {
-  let sizes = displayCopies.get(image);
-  if (!sizes) displayCopies.set(image, (sizes = new Map()));
-  let shown = sizes.get(maxSide);
-  if (!shown) {
-    const size = fitWithin(image.width, image.height, maxSide);
-    shown = size.width < image.width || size.height < image.height ? resizeRgba(image, size.width, size.height) : image;
-    sizes.set(maxSide, shown);
-  }
-  return shown;
-}
-
-async function decode(imagePath: string, limits: ImageLimitsRef, checkCancelled?: () => void): Promise<DecodedImage> {
-  return (await openImage(imagePath, limits, checkCancelled)).decoded;
-}
-
-/** The cached working copy, or a fresh decode (`fresh`) when the file is new or changed on disk. */
-async function openImage(imagePath: string, limits: ImageLimitsRef, checkCancelled?: () => void): Promise<{ decoded: DecodedImage; fresh: boolean }> {
-  const { mtimeMs } = await fs.stat(imagePath).catch(() => ({ mtimeMs: -1 }));
-  const cached = imageCache.get(imagePath);
-  if (cached && cached.mtimeMs === mtimeMs && cached.maxPixels === limits.maxPixels) {
-    imageCache.delete(imagePath);
-    imageCache.set(imagePath, cached);
-    return { decoded: cached.decoded, fresh: false };
-  }
-  const decoded = await readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE, checkCancelled });
-  imageCache.set(imagePath, { mtimeMs, maxPixels: limits.maxPixels, decoded });
-  if (imageCache.size > IMAGES_KEPT) imageCache.delete(imageCache.keys().next().value!);
-  return { decoded, fresh: true };
+/** The image as the model reads it: the working copy, or the full image when its resize samples. */
+function openFor(loaded: LoadedModel, imagePath: string, limits: ImageLimitsRef, checkCancelled: () => void) {
+  return images.open(imagePath, limits, resizeSamples(loaded.summary.preprocessing.resize ?? DEFAULT_RESIZE), checkCancelled);
 }
 
 async function model(engine: Engine, ref: ModelRef) {
@@ -75,7 +38,7 @@ async function model(engine: Engine, ref: ModelRef) {
 async function handle(request: WorkerRequest): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {
   const engine = await enginePromise;
   const checkCancelled = () => {
-    if (Atomics.load(cancelFlag, 0) === request.id) throw new CancelledError();
+    if (isCancelled(cancelFlag, request.id)) throw new CancelledError();
   };
   switch (request.kind) {
     case 'describe': {
@@ -85,11 +48,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     case 'explain': {
       const loaded = await model(engine, request.model);
       checkCancelled();
-      const decodeStart = performance.now();
-      const opened = await openImage(request.imagePath, request.limits, checkCancelled);
-      const decoded = opened.decoded;
-      // An image already open (the panel's display copy asked first, or a re-run) costs no decode.
-      const decodeMs = opened.fresh ? performance.now() - decodeStart : 0;
+      const { decoded, decodeMs } = await openFor(loaded, request.imagePath, request.limits, checkCancelled);
       checkCancelled();
       const explanation = await engine.explain(
         loaded,
@@ -103,7 +62,6 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
         checkCancelled,
         { onPreview: (preview) => postPreview(request.id, preview) },
       );
-      explanation.imageSize = { width: decoded.width, height: decoded.height };
       explanation.timings.decodeMs = decodeMs;
       explanation.timings.totalMs += decodeMs;
       explanation.backend = engine.backend.label + (explanation.backend !== engine.backend.name ? ` → ${explanation.backend}` : '');
@@ -112,7 +70,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'evaluate': {
       const loaded = await model(engine, request.model);
-      const { image } = await decode(request.imagePath, request.limits, checkCancelled);
+      const { image } = (await openFor(loaded, request.imagePath, request.limits, checkCancelled)).decoded;
       checkCancelled();
       const evaluation = await engine.evaluate(
         loaded,
@@ -128,7 +86,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'inspect': {
       const loaded = await model(engine, request.model);
-      const { image } = await decode(request.imagePath, request.limits, checkCancelled);
+      const { image } = (await openFor(loaded, request.imagePath, request.limits, checkCancelled)).decoded;
       checkCancelled();
       const result = await engine.inspect(loaded, image, request.request, checkCancelled, (preview, fraction) =>
         post({ kind: 'inspectPreview', id: request.id, fraction, image: preview }, [preview.data.buffer as ArrayBuffer]),
@@ -137,21 +95,24 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'checkScalings': {
       const loaded = await model(engine, request.model);
-      const { image } = await decode(request.imagePath, request.limits, checkCancelled);
+      // Full size: the check compares resizes that sample the image, which a reduced copy would hide.
+      const { image } = (await images.open(request.imagePath, request.limits, true, checkCancelled)).decoded;
       checkCancelled();
       return { result: checkScalings(loaded, image) };
     }
     case 'displayImage': {
-      const { image } = await decode(request.imagePath, request.limits, checkCancelled);
-      const shown = displayCopy(image, request.maxSide);
+      const { image } = (await images.open(request.imagePath, request.limits, false, checkCancelled, false)).decoded;
+      const shown = images.display(image, request.maxSide);
       // A copy to transfer: the cached one stays here for the next run.
       const copy = { width: shown.width, height: shown.height, data: shown.data.slice() };
       return { result: copy, transfer: [copy.data.buffer as ArrayBuffer] };
     }
     case 'export': {
       // The one place the full-size image is decoded: the overlay is drawn once, at the photo's own size.
-      const { imagePath, limits, outPath, colormap, opacity, heatmap, colour, region, imageSize } = request;
-      await writeOverlayFiles(imagePath, limits, { heatmap, colour, region, imageSize, signed: false }, { overlayPath: outPath, colormap, opacity }, checkCancelled);
+      const { imagePath, limits, outPath, opacity, heatmap, signed, colour, region, imageSize } = request;
+      // As the panel draws them: signed maps always with the diverging colormap.
+      const colormap = signed ? 'diverging' : request.colormap;
+      await writeOverlayFiles(imagePath, limits, { heatmap, colour, region, imageSize, signed }, { overlayPath: outPath, colormap, opacity }, checkCancelled);
       return { result: outPath };
     }
   }

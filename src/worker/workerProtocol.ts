@@ -14,8 +14,18 @@ import type { ScalingCheck } from '../engine/preprocessCheck';
 export interface WorkerInit {
   backend: BackendChoice;
   onnxRuntime: AccelerationChoice;
-  /** Shared Int32Array[1]: the id of the job the host wants cancelled. */
+  /**
+   * Shared Int32Array[CANCEL_SLOTS]: the ids of the jobs the host last cancelled, written round-robin (a
+   * panel's run is two jobs, its display copy and its explanation, and a cancel must reach both).
+   */
   cancelFlag: SharedArrayBuffer;
+}
+
+export const CANCEL_SLOTS = 8;
+
+export function isCancelled(flags: Int32Array, id: number): boolean {
+  for (let i = 0; i < flags.length; i++) if (Atomics.load(flags, i) === id) return true;
+  return false;
 }
 
 export interface ModelRef {
@@ -37,7 +47,7 @@ export type WorkerRequest =
   | { id: number; kind: 'checkScalings'; model: ModelRef; imagePath: string; limits: ImageLimitsRef }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
   /** The small map (and colour view) go back with the region they cover; the worker draws them over the full-size photo. */
-  | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; colour: RgbaImage | null; region: Region; imageSize: { width: number; height: number }; colormap: ColormapName; opacity: number; outPath: string };
+  | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; signed: boolean; colour: RgbaImage | null; region: Region; imageSize: { width: number; height: number }; colormap: ColormapName; opacity: number; outPath: string };
 
 export interface DescribeResult {
   summary: ModelSummary;

@@ -380,6 +380,7 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       assert.equal(first.width / first.height, 4 / 3, 'with the photo\'s aspect');
       assert.ok(first.distinctColours > 1000, 'a photo with a heatmap over it');
       assert.match((await frame.textContent('[data-testid="caption-image"]')) ?? '', /4032×3024/);
+      assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /^decode .* · forward/, 'the first run shows the photo\'s decode');
       const top = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
       assert.match(top[0], /bull mastiff/);
       await shot(page, 'panel-photo-1400.png');

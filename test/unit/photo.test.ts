@@ -15,6 +15,8 @@ import { Engine } from '../../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, ImageError, readImage, sharpCodec, WORKING_MAX_SIDE, type ImageErrorCode } from '../../src/engine/image';
 import { inputWindow, regionOf } from '../../src/engine/preprocess';
 import { mapOver } from '../../src/engine/render';
+import { writeOverlayFiles } from '../../src/engine/photoFiles';
+import * as bmpJs from 'bmp-js';
 import { tf, tfl } from '../../src/engine/tf';
 import { DEFAULT_RESIZE, type Explanation, type Region, type ResizePolicy } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
@@ -46,8 +48,8 @@ async function upscaledRaw(sharp: Sharp, width: number, height: number, grain: n
   return data;
 }
 
-function raw(width: number, height: number) {
-  return { raw: { width, height, channels: 3 as const } };
+function raw(width: number, height: number, channels: 3 | 4 = 3) {
+  return { raw: { width, height, channels } };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -333,6 +335,31 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
         }
       });
     }
+
+    it('BMP decodes to the PNG\'s pixels whatever the codec (sharp\'s libvips has no BMP reader: the JS decoder serves it)', async () => {
+      const rgba = Buffer.from(reference);
+      // bmp-js writes ABGR: its first byte per pixel is alpha.
+      const abgr = Buffer.alloc(rgba.length);
+      for (let p = 0; p < rgba.length; p += 4) abgr.set([255, rgba[p + 2], rgba[p + 1], rgba[p]], p);
+      const target = path.join(dir, 'image.bmp');
+      writeFileSync(target, bmpJs.encode({ width: W, height: H, data: abgr }).data);
+      const decoded = await readImage(target, LIMITS, { maxSide: WORKING_MAX_SIDE });
+      assert.equal(decoded.format, 'bmp');
+      assert.equal(decoded.codec, 'js');
+      assert.ok(Buffer.from(decoded.image.data).equals(rgba), `BMP pixels differ (mean ${meanAbsRgbDifference(decoded.image.data, reference).toFixed(3)})`);
+    });
+
+    it('a transparent PNG gives an opaque overlay (the exports never inherit the photo\'s alpha)', async () => {
+      const target = path.join(dir, 'transparent.png');
+      writeFileSync(target, await sharp(Buffer.alloc(64 * 48 * 4, 0), raw(64, 48, 4)).png().toBuffer());
+      const out = path.join(dir, 'transparent.overlay.png');
+      const layer = { heatmap: { width: 2, height: 2, data: Float32Array.from([0, 1, 0.5, 0.25]) }, colour: null, region: { x: 0, y: 0, width: 1, height: 1 }, signed: false, imageSize: { width: 64, height: 48 } };
+      await writeOverlayFiles(target, LIMITS, layer, { overlayPath: out, colormap: 'jet', opacity: 0.5 });
+      const written = await sharp(out).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      assert.deepEqual([written.info.width, written.info.height], [64, 48]);
+      for (let p = 3; p < written.data.length; p += 4) assert.equal(written.data[p], 255, 'opaque');
+      assert.ok(written.data.some((v, i) => i % 4 !== 3 && v > 0), 'the map is drawn');
+    });
 
     it(`AVIF (where sharp can write it here) ${CODEC === 'sharp' ? 'decodes close to the PNG' : 'is refused, naming the "sharp" package'}`, async function () {
       let bytes: Buffer;

@@ -51,28 +51,23 @@ export function checkedRegion(region: unknown): Region {
   return { x: r.x, y: r.y, width: r.width, height: r.height };
 }
 
-/** The region in whole pixels of a width × height picture: [x0, x1) × [y0, y1), pixel centres inside. */
-function pixelBox(region: Region, width: number, height: number): [number, number, number, number] {
-  const edge = (start: number, size: number) => Math.min(size, Math.max(0, Math.ceil(start * size - 0.5)));
-  return [edge(region.x, width), edge(region.y, height), edge(region.x + region.width, width), edge(region.y + region.height, height)];
-}
-
-/** Where `region` of the image draws its map: the box and a per-pixel flag, so blending dims the rest. */
-function insideMask(region: Region, width: number, height: number): Uint8Array | null {
-  if (region.x <= 0 && region.y <= 0 && region.width >= 1 && region.height >= 1) return null;
-  const [x0, y0, x1, y1] = pixelBox(region, width, height);
-  const mask = new Uint8Array(width * height);
-  for (let y = y0; y < y1; y++) mask.fill(1, y * width + x0, y * width + x1);
-  return mask;
-}
-
-/** Map bytes (0..255) at their own size → LUT indices at width × height over the region (bilinear). Exported for tests. */
-export function heatAt(heat: PixelsMessagePart & { data: Uint8Array }, region: Region, width: number, height: number): Uint8Array {
+/**
+ * Map bytes (0..255) at their own size → LUT indices at width × height over the region (bilinear, as the
+ * exports draw it), and which pixels the region covers (null: all). Exported for tests.
+ */
+export function heatAt(heat: PixelsMessagePart & { data: Uint8Array }, region: Region, width: number, height: number): { heat: Uint8Array; inside: Uint8Array | null } {
   const map = { width: heat.width, height: heat.height, data: Float32Array.from(heat.data, (v) => v / 255) };
-  const sampled = mapOver(map, region, width, height).data;
+  // NaN marks the pixels outside the region: the same rule the exports dim by.
+  const sampled = mapOver(map, region, width, height, Number.NaN).data;
   const out = new Uint8Array(sampled.length);
-  for (let i = 0; i < out.length; i++) out[i] = lutIndex(sampled[i]);
-  return out;
+  const inside = new Uint8Array(sampled.length);
+  let outside = false;
+  for (let i = 0; i < out.length; i++) {
+    out[i] = lutIndex(sampled[i]);
+    inside[i] = Number.isNaN(sampled[i]) ? 0 : 1;
+    outside ||= !inside[i];
+  }
+  return { heat: out, inside: outside ? inside : null };
 }
 
 /** out = image·(1−α) + colormap(heat)·α, opaque; pixels outside `inside` (when given) dimmed. Exported for tests. */
@@ -176,10 +171,10 @@ export class OverlayView {
       if (!colourBytes) return 'The colour view’s pixels are malformed.';
       colour = colourOver({ width: extras.colour.width, height: extras.colour.height, data: colourBytes }, region, width, height).data;
     }
-    const heat = heatAt({ width: heatmap.width, height: heatmap.height, data: mapBytes }, region, width, height);
+    const { heat, inside } = heatAt({ width: heatmap.width, height: heatmap.height, data: mapBytes }, region, width, height);
     const mode: OverlayMode = colour ? 'colour' : extras.signed ? 'signed' : 'map';
     const modeChanged = mode !== this.pixels?.mode;
-    this.pixels = { width, height, image: imageBytes, heat, colour, inside: insideMask(region, width, height), mode };
+    this.pixels = { width, height, image: imageBytes, heat, colour, inside, mode };
     if (modeChanged) this.drawRamp();
     this.canvas.width = width;
     this.canvas.height = height;

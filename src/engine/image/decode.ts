@@ -66,13 +66,15 @@ export function decodeImage(bytes: Uint8Array, limits: ImageLimits, name: string
 /** sharp where it is installed (every format, shrink-on-load), else the pure-JS decoders. */
 export async function decodeImageAsync(bytes: Uint8Array, limits: ImageLimits, name: string, options: DecodeOptions = {}): Promise<DecodedImage<PackedPixels>> {
   const info = checkedInfo(bytes, limits, name);
-  const { sharp, reason } = sharpCodec();
+  const { sharp: loaded, reason } = sharpCodec();
+  // sharp's prebuilt libvips has no BMP reader: BMP always takes the pure-JS path.
+  const sharp = info.format === 'bmp' ? null : loaded;
   if (!sharp) {
     if (SHARP_ONLY_FORMATS.includes(info.format)) throw needsSharp(info, name, reason);
     const full = upright(decodeWithJs(info, bytes, limits, name), info.format === 'jpeg' ? readJpegOrientation(bytes) : 1);
     options.checkCancelled?.();
     const image = reduced(full, options.maxSide);
-    return { image: { ...image, channels: 4 }, width: full.width, height: full.height, format: info.format, codec: 'js' };
+    return { image: { ...image, channels: 4, ...fullSizeOf(image, full) }, width: full.width, height: full.height, format: info.format, codec: 'js' };
   }
   // The header through libvips too: AVIF keeps its size deep in its box tree, and EXIF orientation says
   // which way up the full image stands (a reduced copy's shape cannot tell for near-square photos).
@@ -86,7 +88,13 @@ export async function decodeImageAsync(bytes: Uint8Array, limits: ImageLimits, n
     if (error instanceof ImageError && error.code === 'corrupt' && looksCutShort(info.format, bytes, name)) throw withCause(endsEarly(FORMAT_TITLES[info.format], name), error);
     throw error;
   }
-  return { image, width: header.uprightWidth, height: header.uprightHeight, format: info.format, codec: 'sharp' };
+  const full = { width: header.uprightWidth, height: header.uprightHeight };
+  return { image: { ...image, ...fullSizeOf(image, full) }, ...full, format: info.format, codec: 'sharp' };
+}
+
+/** `{ full }` when `image` is a reduced copy of a `full`-sized image: windows and regions are computed on the full size. */
+function fullSizeOf(image: { width: number; height: number }, full: { width: number; height: number }): Pick<RgbaImage, 'full'> {
+  return image.width === full.width && image.height === full.height ? {} : { full: { width: full.width, height: full.height } };
 }
 
 function withCause(error: ImageError, cause: unknown): ImageError {
@@ -113,6 +121,24 @@ function checkPixels(width: number, height: number, limits: ImageLimits, name: s
 function needsSharp(info: ImageInfo, name: string, reason: string): ImageError {
   const size = info.width > 0 ? ` (${info.width}×${info.height})` : '';
   return new ImageError('unsupported', `${fileLabel(name)} is a ${FORMAT_TITLES[info.format]} image${size}, which needs the optional "sharp" package to decode (${reason}). Install it (npm install sharp) or convert the image to PNG or JPEG.`);
+}
+
+/** The working copy (longest side WORKING_MAX_SIDE, area-averaged) of an image decoded at full size; it remembers the full size. */
+export function reduceToWorkingCopy(image: PackedPixels): RgbaImage {
+  const rgba = image.channels === 4 ? image : { ...image, data: withAlpha(image.data) };
+  const copy = reduced({ width: rgba.width, height: rgba.height, data: rgba.data }, WORKING_MAX_SIDE);
+  return { ...copy, ...fullSizeOf(copy, image) };
+}
+
+function withAlpha(rgb: Uint8Array): Uint8Array {
+  const rgba = new Uint8Array((rgb.length / 3) * 4);
+  for (let i = 0, p = 0; i < rgb.length; i += 3, p += 4) {
+    rgba[p] = rgb[i];
+    rgba[p + 1] = rgb[i + 1];
+    rgba[p + 2] = rgb[i + 2];
+    rgba[p + 3] = 255;
+  }
+  return rgba;
 }
 
 /** An area-averaged reduction when the image is larger than `maxSide` (the JS path's shrink). */
@@ -170,8 +196,8 @@ export async function readImageFile(path: string, limits: ImageLimits = DEFAULT_
 /** RGBA, reduced to `options.maxSide` when given (the copy the engine works on). */
 export async function readImage(path: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS, options: Omit<DecodeOptions, 'channels'> = {}): Promise<DecodedImage> {
   const decoded = await readImagePixels(path, limits, { ...options, channels: 4 });
-  const { width, height, data } = decoded.image;
-  return { ...decoded, image: { width, height, data } };
+  const { width, height, data, full } = decoded.image;
+  return { ...decoded, image: { width, height, data, ...(full ? { full } : {}) } };
 }
 
 /** Reads at most `limits.maxBytes`: the size is checked on the open file before any byte is read. */

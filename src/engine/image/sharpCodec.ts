@@ -1,9 +1,10 @@
 /**
  * libvips through `sharp`, an optional dependency with prebuilt N-API binaries (it loads in Node and in
  * VS Code's Electron alike). It decodes JPEG with shrink-on-load (DCT scaling to 1/2, 1/4 or 1/8 before a
- * Lanczos reduction), reads WebP, TIFF and AVIF, runs off the JavaScript thread, and writes PNG several
- * times faster than pngjs. Where it is missing (or CNN_LENS_IMAGE_CODEC=js), the pure-JS decoders in
- * decoders.ts do the same job for PNG, JPEG, GIF and BMP, more slowly.
+ * Lanczos reduction), reads PNG, GIF, WebP, TIFF and AVIF, runs off the JavaScript thread, and writes PNG
+ * several times faster than pngjs. Where it is missing (or CNN_LENS_IMAGE_CODEC=js), the pure-JS decoders
+ * in decoders.ts do the same job for PNG, JPEG and GIF, more slowly; BMP (which its libvips lacks) always
+ * goes that way.
  */
 import type { PackedPixels } from '../types';
 import { ImageError, damaged, endsEarly, fileLabel } from './errors';

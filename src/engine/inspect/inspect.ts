@@ -1,6 +1,6 @@
 /** One entry point for the panel's "Look inside" section: every view as a picture with a caption. */
 import type { LoadedModel } from '../models/loadModel';
-import { inputWindow, regionOf } from '../preprocess';
+import { imageWindow, regionOf } from '../preprocess';
 import { drawOverlay, resizeRgba } from '../render/overlay';
 import { DISPLAY_MAX_SIDE, fitWithin } from '../../shared/display';
 import { gridOf, scaleToUnit } from '../render/grid';
@@ -42,7 +42,7 @@ export function inspect(
         const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
         // A copy either way: the overlay is drawn into it, and `image` is the worker's cached copy.
         const shown = size.width < image.width ? resizeRgba(image, size.width, size.height) : { ...image, data: image.data.slice() };
-        const region = regionOf(inputWindow(image.width, image.height, summary.inputShape, summary.preprocessing.resize));
+        const region = regionOf(imageWindow(image, summary.inputShape, summary.preprocessing.resize));
         drawOverlay({ ...shown, channels: 4 }, { heatmap: { ...map, data: scaleToUnit(map.data) }, colour: null, region }, 'viridis', 0.6);
         const over = shown;
         const caption = `Channel ${request.filter} of ${layer} (${maps.width}×${maps.height}, mean ${maps.means[request.filter].toPrecision(3)}) over the image`;

@@ -106,7 +106,7 @@ export function mapOver(map: Heatmap, region: Region, width: number, height: num
 }
 
 /**
- * Draws the overlay into the image's own pixels (RGB or RGBA, alpha left alone): the map through the
+ * Draws the overlay into the image's own pixels (RGB, or RGBA made opaque): the map through the
  * colormap (or the colour view) blended over the region, the rest of the image dimmed. Rows are drawn
  * straight from the small map, in place: a 12 MP export needs no second full-size buffer and no full-size
  * float map. `checkCancelled` is called every 256 rows.
@@ -168,6 +168,8 @@ export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: Colo
   if (colour) sampleRows(colour.data, colour.width, colour.height, 4, region, width, height, draw);
   else sampleRows(heatmap.data, heatmap.width, heatmap.height, 1, region, width, height, draw);
   dim(drawnTo, height * rowBytes);
+  // The overlay is opaque, whatever the photo's alpha (a transparent PNG must not give an invisible export).
+  if (channels === 4) for (let p = 3; p < px.length; p += 4) px[p] = 255;
   return image;
 }
 
@@ -198,7 +200,7 @@ export function heatmapBytesOver(map: Heatmap, region: Region, width: number, he
   return bytes;
 }
 
-/** The colour view as RGBA at width × height over its region; black outside. */
+/** The colour view as RGBA at width × height over its region; transparent outside. */
 export function colourOver(colour: RgbaImage, region: Region, width: number, height: number): RgbaImage {
   const data = new Uint8ClampedArray(width * height * 4);
   const values = Array.from({ length: 4 }, () => new Float32Array(width));
@@ -242,8 +244,8 @@ export function heatmapToBytes(map: Heatmap): Uint8Array {
 }
 
 /**
- * Display copies: area average when shrinking (every source pixel counts, no aliasing; Pillow's BOX),
- * bilinear when enlarging. Channels are averaged as stored, not premultiplied by alpha.
+ * Display copies: exact area average when shrinking (every source pixel counts, no aliasing), bilinear
+ * when enlarging. Channels are averaged as stored, not premultiplied by alpha.
  */
 export function resizeRgba(image: RgbaImage, width: number, height: number): RgbaImage {
   const shrinking = width < image.width || height < image.height;

@@ -5,10 +5,10 @@
 import { heatmapToBytes } from '../../engine/render/overlay';
 import type { Evaluation } from '../../engine/evaluate';
 import type { Heatmap, RgbaImage } from '../../engine/types';
-import { DISPLAY_MAX_SIDE, fitWithin } from '../../shared/display';
+import { DISPLAY_MAX_SIDE } from '../../shared/display';
 import type { CompareResultMessage, CompareRow, PixelsMessagePart } from '../../shared/protocol';
 
-export { DISPLAY_MAX_SIDE, fitWithin };
+export { DISPLAY_MAX_SIDE };
 
 /** The Compare view's columns are small: their image is asked of the worker at most this big. */
 export const COMPARE_MAX_SIDE = 320;

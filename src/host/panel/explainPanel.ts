@@ -480,7 +480,7 @@ export class ExplainPanel {
   private async executeCompare(run: ActiveRun, job: EvaluateJob): Promise<void> {
     const { engine } = this.context;
     try {
-      const imagePromise = engine.displayImage(this.imagePath, COMPARE_MAX_SIDE);
+      const imagePromise = engine.displayImage(this.imagePath, COMPARE_MAX_SIDE, run.cancel);
       const onProgress = (preview: Preview) => {
         if (this.isCurrent(run)) this.post(this.buildPreview(run.id, preview, null));
       };
@@ -536,7 +536,8 @@ export class ExplainPanel {
     const { engine } = this.context;
     try {
       // Asked first: the worker serves jobs in order, and previews need the image while the run goes on.
-      const imagePromise = engine.displayImage(this.imagePath, DISPLAY_MAX_SIDE);
+      // The display copy's job decodes the photo: cancelling the run stops that decode too.
+      const imagePromise = engine.displayImage(this.imagePath, DISPLAY_MAX_SIDE, run.cancel);
       const onPreview = (preview: Preview) => {
         void imagePromise.then((image) => {
           if (this.isCurrent(run)) this.post(this.buildPreview(run.id, preview, image));
