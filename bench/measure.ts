@@ -1,4 +1,6 @@
 /** Timing helpers shared by the benchmarks: medians, and a runner for any technique on a prepared image. */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { LoadedModel } from '../src/engine/models/loadModel';
 import { modelPixels, modelScaler } from '../src/engine/preprocess';
 import { resolveParameters } from '../src/engine/techniques/parameters';
@@ -55,4 +57,18 @@ export function prepare(loaded: LoadedModel, image: RgbaImage, classIndex = 0) {
     technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
   };
   return { adapter, summary, preprocess, pixels, input, layer, request };
+}
+
+/** Debian's Python, which runs the references (python3-torch and friends). */
+export const PYTHON = '/usr/bin/python3';
+
+/** Why the Python reference cannot run here (a module missing: the Debian packages to install), or null. */
+export function pythonMissing(modules: string[], packages: string[]): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
+  try {
+    execFileSync(PYTHON, ['-c', `import ${modules.join(', ')}`], { stdio: 'ignore' });
+    return null;
+  } catch {
+    return `${packages.join(', ')} not all installed: apt-get install ${packages.join(' ')}`;
+  }
 }

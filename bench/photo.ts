@@ -13,7 +13,7 @@
  * and given per-pixel grain, so the JPEG (quality 90) weighs what a real one does. Not a test: it prints a
  * table for the README.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -26,10 +26,9 @@ import type { Explanation } from '../src/engine/types';
 import { EngineClient, type EngineSettings } from '../src/host/engineClient';
 import { CancelSource } from '../src/host/panel/cancelSource';
 import { DISPLAY_MAX_SIDE } from '../src/shared/display';
-import { median } from './measure';
+import { median, PYTHON, pythonMissing } from './measure';
 
 const ROOT = path.resolve(__dirname, '..');
-const PYTHON = '/usr/bin/python3';
 const TIME = '/usr/bin/time';
 const REFERENCE = path.join(ROOT, 'bench/photo_reference.py');
 const CLI = path.join(ROOT, 'bin/cnn-lens.js');
@@ -96,16 +95,6 @@ function loadSharp(): Sharp | null {
     return createRequire(__filename)('sharp') as Sharp;
   } catch {
     return null;
-  }
-}
-
-function pythonMissing(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, PIL, cv2'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    return 'python3-torch, python3-pil or python3-opencv is not installed: apt-get install python3-torch python3-pil python3-opencv';
   }
 }
 
@@ -241,7 +230,7 @@ export async function comparePhoto(fixtures: string): Promise<void> {
       ? `no ${source} or ${modelDir}`
       : !existsSync(TIME)
         ? `${TIME} is missing: apt-get install time`
-        : pythonMissing();
+        : pythonMissing(['torch', 'PIL', 'cv2'], ['python3-torch', 'python3-pil', 'python3-opencv']);
   if (missing || !sharp) {
     console.log(`(photo benchmark skipped: ${missing})`);
     return;

@@ -22,25 +22,14 @@ import { findTechnique } from '../src/engine/techniques/registry';
 import type { RgbaImage } from '../src/engine/types';
 import { modelJsonPathOf } from '../src/engine/models/modelFiles';
 import { tf } from '../src/engine/tf';
-import { prepare, time, timeAlongside } from './measure';
+import { prepare, PYTHON, pythonMissing, time, timeAlongside } from './measure';
 
-const PYTHON = '/usr/bin/python3';
 const REFERENCE = path.resolve(__dirname, '../bench/pytorch_reference.py');
 
 const MEASURES = ['forward', 'forward_batch32_per_image', 'gradcam', 'saliency', 'smoothgrad', 'integrated_gradients', 'scorecam64', 'scorecam_all', 'eigencam', 'ablationcam', 'deletion'] as const;
 type Measure = (typeof MEASURES)[number];
 const ALTERNATED = new Set<Measure>(['gradcam', 'saliency', 'eigencam', 'ablationcam']);
 type Timings = Partial<Record<Measure, number>> & { threads?: number; torch?: string; class?: number; gradcam_map?: number[]; forwardAlongside?: Partial<Record<Measure, number>> };
-
-function pytorchMissing(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, PIL'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    return 'python3-torch (or python3-pil) is not installed: apt-get install python3-torch python3-pil';
-  }
-}
 
 function pytorchTimings(modelJson: string, image: string, preset: string, layer: string, all: boolean): Timings {
   const args = [REFERENCE, modelJson, image, preset, layer, '--threads', String(Math.min(2, os.cpus().length)), ...(all ? ['--scorecam-all'] : [])];
@@ -88,7 +77,7 @@ function measureOurs(loaded: LoadedModel, image: RgbaImage, classIndex: number, 
 }
 
 export async function comparePytorch(fixtures: string, backend: BackendChoice): Promise<void> {
-  const missing = pytorchMissing();
+  const missing = pythonMissing(['torch', 'PIL'], ['python3-torch', 'python3-pil']);
   if (missing) {
     console.log(`(PyTorch comparison skipped: ${missing})`);
     return;
