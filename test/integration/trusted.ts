@@ -69,7 +69,10 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     const direct = await engine.explain(model, image, { technique: 'gradcam' });
     engine.dispose();
     assert.equal(result.target.index, direct.target.index);
-    assert.deepEqual([result.heatmap.width, result.heatmap.height], [image.width, image.height]);
+    // The map travels at its own resolution (the layer's), with the region it covers; the webview scales it.
+    assert.deepEqual([result.heatmap.width, result.heatmap.height], [direct.heatmap.width, direct.heatmap.height]);
+    assert.deepEqual(result.region, direct.region);
+    assert.ok(result.image.width <= 1024 && result.image.height <= 1024, 'the image at display size');
     const expected = heatmapToBytes(direct.heatmap);
     const maxDiff = Math.max(...Array.from(result.heatmap.data, (v, i) => Math.abs(v - expected[i])));
     assert.ok(maxDiff <= 1, `panel heatmap differs from the engine's by ${maxDiff}/255`);
@@ -128,7 +131,9 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     for (const row of result.rows.slice(0, 2)) {
       assert.equal(row.deletion?.length, 51);
       assert.ok(row.insertionAuc! >= 0 && row.insertionAuc! <= 1);
-      assert.equal(row.heatmap?.width, result.image.width);
+      assert.equal(row.heatmap?.width, 8, 'the map at block4_relu2\'s resolution');
+      assert.deepEqual(row.region, { x: 0, y: 0, width: 1, height: 1 });
+      assert.ok(result.image.width <= 320 && result.image.height <= 320, 'the Compare image at its column size');
       assert.ok((row.sanity?.length ?? 0) >= 3, 'one correlation per randomised layer');
       assert.ok(row.sanity!.every(({ correlation }) => correlation >= -1 && correlation <= 1));
     }
