@@ -10,8 +10,9 @@ import { fixAvgPoolGradient } from './avgPoolGradientFix';
 import { fixWasmMaxPoolGradient } from './maxPoolGradientFix';
 import { tf } from './tf';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+import type { BackendChoice } from './types';
+
+export { BACKEND_CHOICES, type BackendChoice } from './types';
 
 export interface BackendOptions {
   choice: BackendChoice;

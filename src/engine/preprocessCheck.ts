@@ -10,27 +10,10 @@ import type { LoadedModel } from './models/loadModel';
 import { probabilities, topK } from './postprocess';
 import { modelPixels, scalerFor, toModelPixels } from './preprocess';
 import { tf } from './tf';
-import { DEFAULT_RESIZE, SCALING_PRESETS, type ChannelOrder, type Prediction, type ResizePolicy, type RgbaImage, type ScalingPreset } from './types';
+import { RESIZE_CHOICES, sameResize, sameScaling, type ScalingCandidate } from './scalingChoices';
+import { DEFAULT_RESIZE, SCALING_PRESETS, type Prediction, type RgbaImage } from './types';
 
-export interface ScalingCandidate {
-  preset: ScalingPreset;
-  channelOrder: ChannelOrder;
-  /** How the image is resized; absent = as the model is configured. */
-  resize?: ResizePolicy;
-}
-
-/** The resize choices compared: what PIL/torchvision, TF (tf.image.resize) and torchvision's eval transform do. */
-export const RESIZE_CHOICES: ResizePolicy[] = [
-  DEFAULT_RESIZE,
-  { mode: 'stretch', interpolation: 'bilinear', antialias: false },
-  { mode: 'center-crop', interpolation: 'bilinear', antialias: true },
-];
-
-/** Whether two policies resize a `inputSide`-px model's input alike (an absent shorter side is input × 256/224). */
-export function sameResize(a: ResizePolicy, b: ResizePolicy, inputSide: number): boolean {
-  const shorter = (p: ResizePolicy) => p.shorterSide ?? Math.round((inputSide * 256) / 224);
-  return a.mode === b.mode && a.interpolation === b.interpolation && a.antialias === b.antialias && (a.mode !== 'center-crop' || shorter(a) === shorter(b));
-}
+export { sameScaling, type ScalingCandidate } from './scalingChoices';
 
 export interface ScalingCheck extends ScalingCandidate {
   predictions: Prediction[];
@@ -55,10 +38,6 @@ export function scalingCandidates(model: LoadedModel): ScalingCandidate[] {
   return candidates;
 }
 
-/** BGR and RGB are the same for caffe, which is BGR by definition. */
-export function sameScaling(a: ScalingCandidate, preset: ScalingPreset, channelOrder: ChannelOrder): boolean {
-  return a.preset === preset && (a.channelOrder === channelOrder || preset === 'caffe');
-}
 
 /** One batched forward pass over the image scaled every way. */
 export function checkScalings(model: LoadedModel, image: RgbaImage, candidates = scalingCandidates(model), k = 5): ScalingCheck[] {

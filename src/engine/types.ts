@@ -63,6 +63,10 @@ export interface ResizePolicy {
 
 export const DEFAULT_RESIZE: ResizePolicy = { mode: 'stretch', interpolation: 'bilinear', antialias: true };
 
+/** The `cnnLens.backend` setting's values (backend.ts picks one; the host only validates the setting). */
+export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
 export const SCALING_PRESETS = ['mobilenet', 'zero-one', 'imagenet', 'caffe', 'raw'] as const;
 export type ScalingPreset = (typeof SCALING_PRESETS)[number];
 

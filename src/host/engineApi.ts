@@ -68,7 +68,10 @@ export interface EngineApi {
   /** Runs each technique and measures its faithfulness (deletion / insertion, confidence, sanity). */
   evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation>;
   /** Feature maps, kernels or an optimised image for the "Look inside" section. */
-  inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult>;
+  /** `jobId` names the picture for saveInspection. */
+  inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult & { jobId: number }>;
+  /** Writes an earlier inspect job's picture (kept in the worker) as a PNG; returns the path written. */
+  saveInspection(jobId: number, outPath: string): Promise<string>;
   /** The model's top-5 on the image under every input scaling ("Check preprocessing"). */
   checkScalings(imagePath: string, cancel: CancelSignal): Promise<ScalingCheck[]>;
   /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */

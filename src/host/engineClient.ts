@@ -165,7 +165,7 @@ export class EngineClient implements EngineApi {
     return this.request({ kind: 'evaluate', model: this.modelRef(), limits, imagePath, techniques: [...techniques], classIndex, layer, sanity }, cancel, onProgress);
   }
 
-  inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult> {
+  inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult & { jobId: number }> {
     const { imagePath, request, onImage } = job;
     return this.request({ kind: 'inspect', model: this.modelRef(), limits: this.settings().limits, imagePath, request: { ...request } }, cancel, undefined, onImage);
   }
@@ -183,6 +183,10 @@ export class EngineClient implements EngineApi {
     const outPath = path.join(parsed.dir, `${parsed.name}.${explanation.technique}.png`);
     const { heatmap, signed, colour, region, imageSize } = explanation;
     return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap, signed, colour, region, imageSize, colormap, opacity, outPath });
+  }
+
+  saveInspection(jobId: number, outPath: string): Promise<string> {
+    return this.request({ kind: 'saveInspection', inspectId: jobId, outPath });
   }
 
   dispose(): void {

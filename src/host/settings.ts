@@ -2,10 +2,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend';
 import { isScalingPreset } from '../engine/models/modelConfig';
 import { findZooEntry } from '../engine/zoo/catalog';
-import { COLORMAP_NAMES, type ColormapName } from '../engine/types';
+import { BACKEND_CHOICES, COLORMAP_NAMES, type BackendChoice, type ColormapName } from '../engine/types';
 import type { ViewSettings } from '../shared/protocol';
 import type { EngineSettings } from './engineClient';
 import { modelSettingValue as modelSettingValueFor, resolveModelSetting, type ModelSetting, type SettingPlaces } from './modelSetting';

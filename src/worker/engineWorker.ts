@@ -8,7 +8,8 @@ import { bundledModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
 import { writeOverlayFiles } from '../engine/photoFiles';
-import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Preview } from '../engine/types';
+import { writePngFile } from '../engine/image';
+import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Preview, type RgbaImage } from '../engine/types';
 import type { LoadedModel } from '../engine/models/loadModel';
 import { OpenImages } from './openImages';
 import { isCancelled, type ImageLimitsRef, type ModelRef, type WorkerInit, type WorkerReply, type WorkerRequest } from './workerProtocol';
@@ -25,6 +26,13 @@ const log = (line: string) => post({ kind: 'log', line });
 const enginePromise = Engine.create({ backend: init.backend, onnxRuntime: init.onnxRuntime, log });
 
 const images = new OpenImages();
+
+/** The last few "Look inside" pictures by job id, so a save writes them without their pixels crossing back. */
+const inspections = new Map<number, RgbaImage>();
+function keepInspection(id: number, image: RgbaImage): void {
+  inspections.set(id, image);
+  for (const old of inspections.keys()) if (inspections.size > 4) inspections.delete(old);
+}
 
 /** The image as the model reads it: the working copy, or the full image when its resize samples. */
 function openFor(loaded: LoadedModel, imagePath: string, limits: ImageLimitsRef, checkCancelled: () => void) {
@@ -91,7 +99,15 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const result = await engine.inspect(loaded, image, request.request, checkCancelled, (preview, fraction) =>
         post({ kind: 'inspectPreview', id: request.id, fraction, image: preview }, [preview.data.buffer as ArrayBuffer]),
       );
-      return { result, transfer: [result.image.data.buffer as ArrayBuffer] };
+      // A copy stays here for saveInspection; the original goes to the host.
+      keepInspection(request.id, { ...result.image, data: result.image.data.slice() });
+      return { result: { ...result, jobId: request.id }, transfer: [result.image.data.buffer as ArrayBuffer] };
+    }
+    case 'saveInspection': {
+      const image = inspections.get(request.inspectId);
+      if (!image) throw new Error('That picture is no longer kept; run the "Look inside" view again before saving.');
+      await writePngFile(request.outPath, image.data, image.width, image.height, 4);
+      return { result: request.outPath };
     }
     case 'checkScalings': {
       const loaded = await model(engine, request.model);

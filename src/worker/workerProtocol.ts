@@ -46,6 +46,8 @@ export type WorkerRequest =
   | { id: number; kind: 'inspect'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; request: InspectRequest }
   | { id: number; kind: 'checkScalings'; model: ModelRef; imagePath: string; limits: ImageLimitsRef }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
+  /** Writes the picture of an earlier inspect job (by its id) as a PNG: the pixels stay in the worker. */
+  | { id: number; kind: 'saveInspection'; inspectId: number; outPath: string }
   /** The small map (and colour view) go back with the region they cover; the worker draws them over the full-size photo. */
   | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; signed: boolean; colour: RgbaImage | null; region: Region; imageSize: { width: number; height: number }; colormap: ColormapName; opacity: number; outPath: string };
 
@@ -62,10 +64,12 @@ export interface WorkerResults {
   describe: DescribeResult;
   explain: Explanation;
   evaluate: Evaluation;
-  inspect: InspectResult;
+  /** `jobId` names the picture for saveInspection. */
+  inspect: InspectResult & { jobId: number };
   checkScalings: ScalingCheck[];
   displayImage: RgbaImage;
   export: string;
+  saveInspection: string;
 }
 
 export type WorkerReply =

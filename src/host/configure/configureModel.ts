@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { sameScaling, type ScalingCandidate } from '../../engine/preprocessCheck';
+import { sameScaling, type ScalingCandidate } from '../../engine/scalingChoices';
 import { parseLabels, readSidecar, SIDECAR_NAME, writeSidecar, type Sidecar } from '../../engine/models/modelConfig';
 import { modelJsonPathOf } from '../../engine/models/modelFiles';
 import { CHANNEL_ORDERS, SCALING_PRESETS, type ChannelOrder, type ScalingPreset } from '../../engine/types';

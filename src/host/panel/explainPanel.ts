@@ -3,9 +3,7 @@
  * the runs it asks of the engine. The engine is only reached through `EngineApi` (it lives in a
  * worker); nothing thrown here escapes to the extension host.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { encodePng } from '../../engine/image/encode';
 import * as vscode from 'vscode';
 import type { Explanation, Heatmap, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../../engine/types';
 import { COLORMAP_NAMES } from '../../engine/types';
@@ -156,7 +154,7 @@ export class ExplainPanel {
   private lastExplanation: Explanation | undefined;
   private lastResultMessage: ResultMessage | undefined;
   private lastCompareMessage: CompareResultMessage | undefined;
-  private lastInspection: { kind: string; image: RgbaImage } | undefined;
+  private lastInspection: { kind: string; jobId: number } | undefined;
   private lastInspectMessage: InspectResultMessage | undefined;
   /** A failure after the last result, replayed when the webview reloads. */
   private lastFailure: RunEndedMessage | ErrorMessage | undefined;
@@ -507,7 +505,7 @@ export class ExplainPanel {
       const result = await this.context.engine.inspect({ imagePath: this.imagePath, request, onImage }, run.cancel);
       if (!this.isCurrent(run)) return;
       this.run = undefined;
-      this.lastInspection = { kind, image: result.image };
+      this.lastInspection = { kind, jobId: result.jobId };
       this.lastInspectMessage = { type: 'inspectResult', runId: run.id, kind, image: rgbaPart(result.image), caption: result.caption, history: result.history, tiles: result.tiles, page: result.page, pages: result.pages };
       this.lastFailure = undefined;
       this.post(this.lastInspectMessage);
@@ -525,7 +523,7 @@ export class ExplainPanel {
     const parsed = path.parse(this.imagePath);
     const written = path.join(parsed.dir, `${parsed.name}.${last.kind}.png`);
     try {
-      await fs.writeFile(written, encodePng(last.image));
+      await this.context.engine.saveInspection(last.jobId, written);
       this.post({ type: 'exported', path: written });
     } catch (err) {
       this.postError(`Could not save ${written}: ${errorText(err)}`);
