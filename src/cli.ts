@@ -11,11 +11,22 @@ import { BACKEND_CHOICES } from './engine/backend';
 import { writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile } from './engine/photoFiles';
-import { findTechnique } from './engine/techniques/registry';
+import { findTechnique, techniqueInfos } from './engine/techniques/registry';
 import { evaluateCommand } from './cli/evaluate';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
 import { createEngine, loadFromFlags, oneOf, parse, UsageError, type Values } from './cli/shared';
 import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation, type TechniqueParameters } from './engine/types';
+
+/** Items joined by ", " into lines of at most `width` characters. */
+function wrapList(items: string[], width: number, lineBreak: string): string {
+  const lines: string[] = [];
+  for (const item of items) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + item.length + 2 <= width) lines[last] += `, ${item}`;
+    else lines.push(item);
+  }
+  return lines.join(`,${lineBreak}`);
+}
 
 const USAGE = `Usage:
   cnn-lens explain IMAGE [options]   explain a prediction; writes an overlay PNG (and more on request)
@@ -31,8 +42,8 @@ const USAGE = `Usage:
 
 Options for explain:
   --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the bundled Fashion-MNIST model)
-  --technique ID      gradcam (default), cam, saliency, guided-backprop, deconvnet, guided-layer,
-                      grad-x-image, integrated-gradients, smoothgrad, guided-gradcam
+  --technique ID      ${wrapList(techniqueInfos().map((t) => t.id), 78, '\n                      ')}
+                      (default: gradcam; "cnn-lens techniques" says what each does)
   --view NAME         input-space techniques: max-abs | sum-abs | signed | positive | negative | colour
   --base ID           smoothgrad: technique to smooth (saliency); grad-x-image: saliency |
                       guided-backprop | integrated-gradients

@@ -4,8 +4,9 @@
  * target, plus a backward pass where one is asked for) and kept as a session until the weights change.
  * Every method returns null when it cannot run here (no runtime, a layer or op without an export or gradient
  * rule, an input of another size than the export's): the caller then runs on TF.js, so results never
- * depend on whether onnxruntime is installed. Subclasses say how to write the graph (exportLayers.ts for
- * TF.js layers models, onnxFileGraph.ts for ONNX files).
+ * depend on whether onnxruntime is installed. Subclasses say how to write the graph (layersAccelerator.ts
+ * with exportLayers.ts for TF.js layers models, graphModelAccelerator.ts with exportGraphModel.ts for graph
+ * models, onnxFileAccelerator.ts for ONNX files).
  */
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ReluRule } from '../models/reluRules';
