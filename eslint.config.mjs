@@ -4,7 +4,20 @@
 // host, worker, or the engine beyond its plain data and pure drawing code.
 import tseslint from 'typescript-eslint';
 
-const HEAVY_PACKAGES = ['@tensorflow/*', 'onnxruntime-node', 'onnxruntime-common', 'protobufjs', 'protobufjs/*', 'h5wasm', 'fflate', 'pngjs', 'jpeg-js', 'omggif', 'bmp-js', 'sharp'];
+const HEAVY_PACKAGES = [
+  '@tensorflow/*',
+  'onnxruntime-node',
+  'onnxruntime-common',
+  'protobufjs',
+  'protobufjs/*',
+  'h5wasm',
+  'fflate',
+  'pngjs',
+  'jpeg-js',
+  'omggif',
+  'bmp-js',
+  'sharp',
+];
 /** Engine modules that load tfjs or a codec when imported at run time. */
 const ENGINE_RUNTIME = [
   '**/engine/tf',
@@ -41,15 +54,24 @@ export default tseslint.config(
   },
   {
     files: ['src/engine/**/*.ts'],
-    rules: restricted(['vscode', '**/host/**', '**/webview/**', '**/worker/**'], 'The engine runs in plain Node: no vscode, host, worker or webview code.'),
+    rules: restricted(
+      ['vscode', '**/host/**', '**/webview/**', '**/worker/**'],
+      'The engine runs in plain Node: no vscode, host, worker or webview code.',
+    ),
   },
   {
     files: ['src/worker/**/*.ts'],
-    rules: restricted(['vscode', '**/host/**', '**/webview/**'], 'The worker runs the engine; it knows nothing of vscode, the host or the webview.'),
+    rules: restricted(
+      ['vscode', '**/host/**', '**/webview/**'],
+      'The worker runs the engine; it knows nothing of vscode, the host or the webview.',
+    ),
   },
   {
     files: ['src/host/**/*.ts', 'src/extension.ts'],
-    rules: restricted([...HEAVY_PACKAGES, ...ENGINE_RUNTIME, '**/worker/engineWorker'], 'The extension host talks to the engine only through its worker (EngineClient); import types, or tfjs-free modules.'),
+    rules: restricted(
+      [...HEAVY_PACKAGES, ...ENGINE_RUNTIME, '**/worker/engineWorker'],
+      'The extension host talks to the engine only through its worker (EngineClient); import types, or tfjs-free modules.',
+    ),
   },
   {
     files: ['webview/**/*.ts'],

@@ -13,7 +13,13 @@ import { visualize } from '../src/engine/inspect/visualize';
 import { deletionInsertion } from '../src/engine/metrics/deletionInsertion';
 
 /** Technique ids timed, with a divisor for their repeats (the slow ones run fewer times). */
-const TECHNIQUES: [string, number][] = [['gradcam', 1], ['saliency', 1], ['guided-backprop', 1], ['integrated-gradients', 10], ['smoothgrad', 10]];
+const TECHNIQUES: [string, number][] = [
+  ['gradcam', 1],
+  ['saliency', 1],
+  ['guided-backprop', 1],
+  ['integrated-gradients', 10],
+  ['smoothgrad', 10],
+];
 import { tf } from '../src/engine/tf';
 import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
@@ -51,7 +57,10 @@ function measureCams(loaded: LoadedModel, image: RgbaImage, repeats: number) {
   const batch = tf.tile(input, [32, 1, 1, 1]) as tf.Tensor4D;
   const forward = time(() => tf.tidy(() => adapter.scores(input).dataSync()), 5, repeats);
   const batchedPerImage = time(() => tf.tidy(() => adapter.scores(batch).dataSync()), 1, Math.max(1, Math.round(repeats / 4))) / 32;
-  const run = (id: string, parameters: Record<string, number> = {}) => () => tf.tidy(request(id, parameters));
+  const run =
+    (id: string, parameters: Record<string, number> = {}) =>
+    () =>
+      tf.tidy(request(id, parameters));
   const slow = Math.max(1, Math.round(repeats / 10));
   const scoreCam64 = time(run('scorecam', { channels: 64 }), 1, slow);
   const channels = Math.min(64, summary.layers.find((l) => l.name === layer)!.outputShape[2] ?? 64);
@@ -61,7 +70,8 @@ function measureCams(loaded: LoadedModel, image: RgbaImage, repeats: number) {
   const probe = { adapter, preprocess, classIndex: 0, checkCancelled: () => undefined };
   const curves = time(() => deletionInsertion(probe, pixels, map, 50, 16), 1, slow);
   // One optimisation step = forward + backward + the regularisers (default settings), per step of 20.
-  const stepOf = (kind: 'maximize' | 'classimage') => time(() => visualize(loaded, { kind, layer, filter: 0, classTarget: 0, steps: 20 }), 1, slow) / 20;
+  const stepOf = (kind: 'maximize' | 'classimage') =>
+    time(() => visualize(loaded, { kind, layer, filter: 0, classTarget: 0, steps: 20 }), 1, slow) / 20;
   const maximizeStep = stepOf('maximize');
   const classStep = stepOf('classimage');
   tf.dispose([pixels, input, batch]);
@@ -92,19 +102,29 @@ async function main(): Promise<void> {
     { name: 'fashion-cam (shipped)', path: bundledModelPath(), image: path.resolve(path.dirname(bundledModelPath()), '../samples') },
   ];
   if (existsSync(FIXTURES)) {
-    models.push({ name: 'MobileNet v1 0.75', path: path.join(FIXTURES, 'models/mobilenet_v1_0.75_224_layers'), image: path.join(FIXTURES, 'images/pytorch-cnn-visualizations/snake.png') });
+    models.push({
+      name: 'MobileNet v1 0.75',
+      path: path.join(FIXTURES, 'models/mobilenet_v1_0.75_224_layers'),
+      image: path.join(FIXTURES, 'images/pytorch-cnn-visualizations/snake.png'),
+    });
   } else {
     console.log(`(MobileNet skipped: no fixtures at ${FIXTURES})`);
   }
   // The same architecture imported from ONNX (random weights; /usr/bin/python3 scripts/export-onnx-test-models.py).
   const onnxModel = path.join(ONNX_MODELS, 'mobilenet_v1_075.onnx');
   if (existsSync(onnxModel) && existsSync(FIXTURES)) {
-    models.push({ name: 'MobileNet v1 0.75 (ONNX)', path: onnxModel, image: path.join(FIXTURES, 'images/pytorch-cnn-visualizations/snake.png') });
+    models.push({
+      name: 'MobileNet v1 0.75 (ONNX)',
+      path: onnxModel,
+      image: path.join(FIXTURES, 'images/pytorch-cnn-visualizations/snake.png'),
+    });
   } else {
     console.log(`(ONNX MobileNet skipped: no ${onnxModel}; export it with /usr/bin/python3 scripts/export-onnx-test-models.py)`);
   }
   if (camTable) {
-    console.log('| backend | model | forward (median ms) | batched forward per image ÷ forward | Score-CAM per channel ÷ batched forward per image | Faster Score-CAM (64) ÷ forward | Ablation-CAM ÷ forward | Eigen-CAM ÷ forward | deletion + insertion (50 steps) ÷ forward | maximize step ÷ forward (steps/s) | class-image step ÷ forward (steps/s) |');
+    console.log(
+      '| backend | model | forward (median ms) | batched forward per image ÷ forward | Score-CAM per channel ÷ batched forward per image | Faster Score-CAM (64) ÷ forward | Ablation-CAM ÷ forward | Eigen-CAM ÷ forward | deletion + insertion (50 steps) ÷ forward | maximize step ÷ forward (steps/s) | class-image step ÷ forward (steps/s) |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   } else {
     console.log(`| backend | model | forward (median ms) | ${TECHNIQUES.map(([id]) => `${id} ÷ forward`).join(' | ')} |`);
@@ -134,7 +154,17 @@ async function main(): Promise<void> {
       const loaded = await loadModel(model.path);
       const image = await readImageFile(model.image.endsWith('.png') ? model.image : firstPng(model.image), DEFAULT_IMAGE_LIMITS);
       const r = measureCams(loaded, image, choice === 'cpu' && model.name.startsWith('MobileNet') ? 3 : 21);
-      const cells = [r.forward.toFixed(1), (r.batchedPerImage / r.forward).toFixed(2), r.scoreCamPerChannel.toFixed(2), r.scoreCam64.toFixed(1), r.ablation.toFixed(1), r.eigen.toFixed(2), r.curves.toFixed(1), r.maximizeStep, r.classStep];
+      const cells = [
+        r.forward.toFixed(1),
+        (r.batchedPerImage / r.forward).toFixed(2),
+        r.scoreCamPerChannel.toFixed(2),
+        r.scoreCam64.toFixed(1),
+        r.ablation.toFixed(1),
+        r.eigen.toFixed(2),
+        r.curves.toFixed(1),
+        r.maximizeStep,
+        r.classStep,
+      ];
       console.log(`| ${label} | ${model.name} | ${cells.join(' | ')} |`);
       loaded.adapter.dispose();
     }
@@ -143,7 +173,10 @@ async function main(): Promise<void> {
 
 function firstPng(dir: string): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const files = (require('node:fs') as typeof import('node:fs')).readdirSync(dir).filter((f) => f.endsWith('.png')).sort();
+  const files = (require('node:fs') as typeof import('node:fs'))
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.png'))
+    .sort();
   if (!files.length) throw new Error(`No sample PNG in ${dir}`);
   return path.join(dir, files[0]);
 }

@@ -11,7 +11,13 @@ import { Engine } from '../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { median } from './measure';
 
-const TECHNIQUES: [string, number][] = [['gradcam', 7], ['saliency', 5], ['scorecam', 3], ['smoothgrad', 3], ['integrated-gradients', 1]];
+const TECHNIQUES: [string, number][] = [
+  ['gradcam', 7],
+  ['saliency', 5],
+  ['scorecam', 3],
+  ['smoothgrad', 3],
+  ['integrated-gradients', 1],
+];
 
 export async function compareGraphModel(fixtures: string, backend: BackendChoice): Promise<void> {
   const modelPath = path.join(fixtures, 'models/mobilenet_v1_0.25_224_graph_tfhub');
@@ -20,7 +26,10 @@ export async function compareGraphModel(fixtures: string, backend: BackendChoice
     return;
   }
   const engine = await Engine.create({ backend, log: () => undefined });
-  const model = await engine.loadModel(modelPath, { preprocess: 'zero-one', labelsPath: path.join(fixtures, 'labels/imagenet_classes.json') });
+  const model = await engine.loadModel(modelPath, {
+    preprocess: 'zero-one',
+    labelsPath: path.join(fixtures, 'labels/imagenet_classes.json'),
+  });
   const image = await readImageFile(path.join(fixtures, 'images/pytorch-cnn-visualizations/snake.png'), DEFAULT_IMAGE_LIMITS);
   console.log('MobileNet v1 0.25, TF-Hub graph model, through the engine (explain: preprocessing, technique, rendering); medians in ms.');
   console.log('| technique | with onnxruntime | TF.js alone | TF.js ÷ onnxruntime |');

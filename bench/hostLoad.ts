@@ -26,7 +26,12 @@ export async function measureHostLoad(fixtures: string, backend: BackendChoice):
     defaults: {},
     limits: { maxPixels: 40e6, maxBytes: 100 * 1024 * 1024 },
   };
-  const client = new EngineClient(__dirname, () => settings, () => undefined, () => undefined);
+  const client = new EngineClient(
+    __dirname,
+    () => settings,
+    () => undefined,
+    () => undefined,
+  );
   const imagePath = path.join(fixtures, 'images/pytorch-cnn-visualizations/snake.png');
   await client.describeModel();
   console.log(`Extension-host event loop while MobileNet v1 0.75 explains in the worker (${backend}):`);
@@ -38,11 +43,16 @@ export async function measureHostLoad(fixtures: string, backend: BackendChoice):
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
     delay.enable();
     const started = performance.now();
-    await client.explain({ imagePath, technique: job.technique, classIndex: null, layer: null, parameters: job.parameters }, new CancelSource());
+    await client.explain(
+      { imagePath, technique: job.technique, classIndex: null, layer: null, parameters: job.parameters },
+      new CancelSource(),
+    );
     const seconds = (performance.now() - started) / 1000;
     delay.disable();
     clearInterval(sampler);
-    console.log(`| ${job.technique} | ${seconds.toFixed(1)} | ${(delay.percentile(99) / 1e6).toFixed(1)} | ${(delay.max / 1e6).toFixed(1)} | ${(peak / 2 ** 20).toFixed(0)} |`);
+    console.log(
+      `| ${job.technique} | ${seconds.toFixed(1)} | ${(delay.percentile(99) / 1e6).toFixed(1)} | ${(delay.max / 1e6).toFixed(1)} | ${(peak / 2 ** 20).toFixed(0)} |`,
+    );
   }
   client.dispose();
 }

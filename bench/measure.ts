@@ -24,7 +24,12 @@ export function time(run: () => void, warmup: number, repeats: number): number {
  * Medians of `run` and of `reference` timed alternately (one of each per round), so that the machine's
  * slow and fast spells (up to 30 % here) hit both alike and their ratio holds still.
  */
-export function timeAlongside(run: () => void, reference: () => void, warmup: number, repeats: number): { ms: number; referenceMs: number } {
+export function timeAlongside(
+  run: () => void,
+  reference: () => void,
+  warmup: number,
+  repeats: number,
+): { ms: number; referenceMs: number } {
   for (let i = 0; i < warmup; i++) {
     run();
     reference();
@@ -51,11 +56,25 @@ export function prepare(loaded: LoadedModel, image: RgbaImage, classIndex = 0) {
   const pixels = modelPixels(image, summary);
   const input = preprocess(pixels);
   const layer = summary.defaultLayer!;
-  const request = (id: string, given: Record<string, number> = {}) => () => {
-    const technique = findTechnique(id);
-    const parameters = resolveParameters(id, technique.info.parameters, given);
-    technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map.dataSync();
-  };
+  const request =
+    (id: string, given: Record<string, number> = {}) =>
+    () => {
+      const technique = findTechnique(id);
+      const parameters = resolveParameters(id, technique.info.parameters, given);
+      technique
+        .run({
+          model: adapter,
+          input,
+          pixels,
+          preprocess,
+          classIndex,
+          layer,
+          parameters,
+          checkCancelled: () => undefined,
+          reportProgress: () => undefined,
+        })
+        .map.dataSync();
+    };
   return { adapter, summary, preprocess, pixels, input, layer, request };
 }
 

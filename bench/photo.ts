@@ -113,7 +113,11 @@ function seeded(seed: number): () => number {
 async function makePhoto(sharp: Sharp, source: string, dir: string, spec: (typeof PHOTOS)[number]): Promise<Photo> {
   const file = path.join(dir, `photo-${spec.width}x${spec.height}-${PHOTO_RECIPE}.jpg`);
   if (!existsSync(file)) {
-    const { data } = await sharp(source).removeAlpha().resize(spec.width, spec.height, { fit: 'cover', kernel: 'lanczos3' }).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(source)
+      .removeAlpha()
+      .resize(spec.width, spec.height, { fit: 'cover', kernel: 'lanczos3' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const random = seeded(spec.width * spec.height);
     // Sum of three uniforms: close enough to a normal for grain, and cheap.
     const normal = () => (random() + random() + random() - 1.5) * 2;
@@ -121,7 +125,9 @@ async function makePhoto(sharp: Sharp, source: string, dir: string, spec: (typeo
       const luma = LUMA_GRAIN * normal();
       for (let c = 0; c < 3; c++) data[i + c] = Math.min(255, Math.max(0, Math.round(data[i + c] + luma + CHROMA_GRAIN * normal())));
     }
-    const jpeg = await sharp(data, { raw: { width: spec.width, height: spec.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+    const jpeg = await sharp(data, { raw: { width: spec.width, height: spec.height, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
     writeFileSync(`${file}.part`, jpeg);
     renameSync(`${file}.part`, file);
   }
@@ -165,7 +171,12 @@ let timeFiles = 0;
 function timedProcess(command: string, args: string[], work: string, env: NodeJS.ProcessEnv = process.env): Promise<ProcessRun> {
   const timeFile = path.join(work, `time-${timeFiles++}.txt`);
   return new Promise((resolve) => {
-    const child = spawn(TIME, ['-f', '%e %M %U %S', '-o', timeFile, command, ...args], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(TIME, ['-f', '%e %M %U %S', '-o', timeFile, command, ...args], {
+      cwd: ROOT,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout = (stdout + chunk.toString()).slice(-200_000)));
@@ -185,7 +196,15 @@ function timedProcess(command: string, args: string[], work: string, env: NodeJS
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (timedOut) return resolve({ ok: false, seconds: NaN, peakMb: NaN, cpuSeconds: NaN, stdout, failure: `timed out after ${TIMEOUT_MS / 1000} s` });
+      if (timedOut)
+        return resolve({
+          ok: false,
+          seconds: NaN,
+          peakMb: NaN,
+          cpuSeconds: NaN,
+          stdout,
+          failure: `timed out after ${TIMEOUT_MS / 1000} s`,
+        });
       // time(1) writes "Command exited with non-zero status N" before the format line when the command fails.
       const lines = existsSync(timeFile) ? readFileSync(timeFile, 'utf8').trim().split('\n') : [];
       const [seconds, kb, user, system] = (lines.pop() ?? '').split(' ').map(Number);
@@ -210,13 +229,16 @@ function checkOverlay(run: ProcessRun, out: string, photo: Photo): ProcessRun {
   rmSync(out, { force: true });
   if (!run.ok) return run;
   if (!size) return { ...run, ok: false, failure: `no PNG written at ${out}` };
-  if (size.width !== photo.width || size.height !== photo.height) return { ...run, ok: false, failure: `overlay is ${size.width}×${size.height}, not ${photo.width}×${photo.height}` };
+  if (size.width !== photo.width || size.height !== photo.height)
+    return { ...run, ok: false, failure: `overlay is ${size.width}×${size.height}, not ${photo.width}×${photo.height}` };
   return run;
 }
 
 function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} timed out after ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)),
+  );
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
@@ -245,21 +267,38 @@ export async function comparePhoto(fixtures: string): Promise<void> {
 
   const ours = (photo: Photo, env?: NodeJS.ProcessEnv) => {
     const out = path.join(work, `ours-${photo.width}.png`);
-    return timedProcess(process.execPath, [CLI, 'explain', photo.path, '--model', modelDir, '--preprocess', 'mobilenet', '--out', out], work, env).then((run) => checkOverlay(run, out, photo));
+    return timedProcess(
+      process.execPath,
+      [CLI, 'explain', photo.path, '--model', modelDir, '--preprocess', 'mobilenet', '--out', out],
+      work,
+      env,
+    ).then((run) => checkOverlay(run, out, photo));
   };
   // The same job warm in this process (model loaded, one job before timing), as the Python script's warm jobs.
   const engine = await Engine.create({ backend: 'auto', onnxRuntime: defaultAcceleration(), log: () => undefined });
   const warmModel = await engine.loadModel(path.join(modelDir, 'model.json'));
   const warmJob = async () => {
     const start = performance.now();
-    await explainImageFile(engine, warmModel, photo12.path, DEFAULT_IMAGE_LIMITS, {}, () => ({ overlayPath: path.join(work, 'ours-warm.png'), colormap: 'jet', opacity: 0.5 }));
+    await explainImageFile(engine, warmModel, photo12.path, DEFAULT_IMAGE_LIMITS, {}, () => ({
+      overlayPath: path.join(work, 'ours-warm.png'),
+      colormap: 'jet',
+      opacity: 0.5,
+    }));
     return performance.now() - start;
   };
   const oursWarm: number[] = [];
   const jsCodec12: ProcessRun[] = [];
   const python = async (photo: Photo, extra: string[] = []) => {
     const out = path.join(work, `python-${photo.width}.png`);
-    const run = checkOverlay(await timedProcess(PYTHON, [REFERENCE, path.join(modelDir, 'model.json'), photo.path, out, '--layer', LAYER, '--threads', String(threads), ...extra], work), out, photo);
+    const run = checkOverlay(
+      await timedProcess(
+        PYTHON,
+        [REFERENCE, path.join(modelDir, 'model.json'), photo.path, out, '--layer', LAYER, '--threads', String(threads), ...extra],
+        work,
+      ),
+      out,
+      photo,
+    );
     let result: PythonResult | null = null;
     if (run.ok) {
       try {
@@ -283,9 +322,17 @@ export async function comparePhoto(fixtures: string): Promise<void> {
   };
   const engineLog: string[] = [];
   let engineBackend = '';
-  const client = new EngineClient(__dirname, () => settings, (line) => engineLog.push(line), (label) => (engineBackend = label));
+  const client = new EngineClient(
+    __dirname,
+    () => settings,
+    (line) => engineLog.push(line),
+    (label) => (engineBackend = label),
+  );
   const explain = (classIndex: number | null) =>
-    withTimeout(client.explain({ imagePath: photo12.path, technique: 'gradcam', classIndex, layer: null, parameters: {} }, new CancelSource()), 'explain');
+    withTimeout(
+      client.explain({ imagePath: photo12.path, technique: 'gradcam', classIndex, layer: null, parameters: {} }, new CancelSource()),
+      'explain',
+    );
   let engineFailure: string | null = null;
   let coldMs = NaN;
   let first = null as Explanation | null;
@@ -317,17 +364,26 @@ export async function comparePhoto(fixtures: string): Promise<void> {
   // more than OTHER_LIMIT of a CPU while it ran: the machine's busy CPU time less ours (this process, the
   // engine worker included, and the commands' own CPU time from time(1)).
   const otherWork: number[] = [];
-  const quietly = async <T>(what: string, step: () => Promise<T>, commands: (result: T) => ProcessRun[], attempts = ATTEMPTS): Promise<T> => {
+  const quietly = async <T>(
+    what: string,
+    step: () => Promise<T>,
+    commands: (result: T) => ProcessRun[],
+    attempts = ATTEMPTS,
+  ): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       const idle = await waitForQuiet();
       const start = { machine: machineCpu(), own: process.cpuUsage(), wall: performance.now() };
       const result = await step();
       const own = process.cpuUsage(start.own);
       const commandsMs = commands(result).reduce((sum, run) => sum + (Number.isFinite(run.cpuSeconds) ? run.cpuSeconds * 1000 : 0), 0);
-      const other = (machineCpu().busy - start.machine.busy - (own.user + own.system) / 1000 - commandsMs) / (performance.now() - start.wall);
+      const other =
+        (machineCpu().busy - start.machine.busy - (own.user + own.system) / 1000 - commandsMs) / (performance.now() - start.wall);
       if (other <= OTHER_LIMIT || attempt >= attempts) {
         otherWork.push(other);
-        if (other > OTHER_LIMIT) problems.push(`${what}: other work used ${(other * 100).toFixed(0)} % of a CPU while it ran (${idle >= QUIET ? 'the machine never went quiet; ' : ''}kept after ${attempt} attempt${attempt > 1 ? 's' : ''})`);
+        if (other > OTHER_LIMIT)
+          problems.push(
+            `${what}: other work used ${(other * 100).toFixed(0)} % of a CPU while it ran (${idle >= QUIET ? 'the machine never went quiet; ' : ''}kept after ${attempt} attempt${attempt > 1 ? 's' : ''})`,
+          );
         return result;
       }
       process.stderr.write(`  ${what}: other work used ${(other * 100).toFixed(0)} % of a CPU meanwhile; again\n`);
@@ -336,24 +392,41 @@ export async function comparePhoto(fixtures: string): Promise<void> {
 
   for (let round = 0; round < ROUNDS; round++) {
     process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
-    const o12 = await quietly(`CLI on ${photo12.name}, round ${round + 1}`, () => ours(photo12), (run) => [run]);
+    const o12 = await quietly(
+      `CLI on ${photo12.name}, round ${round + 1}`,
+      () => ours(photo12),
+      (run) => [run],
+    );
     runs.ours12.push(o12);
     note(`CLI on ${photo12.name}, round ${round + 1}`, o12);
     const match = /of "(.*)" \(class (\d+)/.exec(o12.stdout);
-    if (match) cliClasses.add(`${match[2]} "${match[1]}"${labels[Number(match[2])] === match[1] ? '' : ' (not the label in metadata.json!)'}`);
+    if (match)
+      cliClasses.add(`${match[2]} "${match[1]}"${labels[Number(match[2])] === match[1] ? '' : ' (not the label in metadata.json!)'}`);
 
-    const warmRuns = await quietly(`our warm jobs, round ${round + 1}`, async () => {
-      if (round === 0) await warmJob();
-      const times: number[] = [];
-      for (let i = 0; i < PYTHON_REPEAT; i++) times.push(await warmJob());
-      return times;
-    }, () => []);
+    const warmRuns = await quietly(
+      `our warm jobs, round ${round + 1}`,
+      async () => {
+        if (round === 0) await warmJob();
+        const times: number[] = [];
+        for (let i = 0; i < PYTHON_REPEAT; i++) times.push(await warmJob());
+        return times;
+      },
+      () => [],
+    );
     oursWarm.push(...warmRuns);
-    const js12 = await quietly(`CLI with the pure-JS codecs on ${photo12.name}, round ${round + 1}`, () => ours(photo12, { ...process.env, CNN_LENS_IMAGE_CODEC: 'js' }), (run) => [run]);
+    const js12 = await quietly(
+      `CLI with the pure-JS codecs on ${photo12.name}, round ${round + 1}`,
+      () => ours(photo12, { ...process.env, CNN_LENS_IMAGE_CODEC: 'js' }),
+      (run) => [run],
+    );
     jsCodec12.push(js12);
     note(`CLI with the pure-JS codecs on ${photo12.name}, round ${round + 1}`, js12);
 
-    const p12 = await quietly(`Python on ${photo12.name}, round ${round + 1}`, () => python(photo12), ({ run }) => [run]);
+    const p12 = await quietly(
+      `Python on ${photo12.name}, round ${round + 1}`,
+      () => python(photo12),
+      ({ run }) => [run],
+    );
     runs.python12.push(p12.run);
     note(`Python on ${photo12.name}, round ${round + 1}`, p12.run);
     if (p12.result) {
@@ -361,10 +434,18 @@ export async function comparePhoto(fixtures: string): Promise<void> {
       pythonFirstJob.push(p12.result.job_ms);
     }
 
-    const o40 = await quietly(`CLI on ${photo40.name}, round ${round + 1}`, () => ours(photo40), (run) => [run]);
+    const o40 = await quietly(
+      `CLI on ${photo40.name}, round ${round + 1}`,
+      () => ours(photo40),
+      (run) => [run],
+    );
     runs.ours40.push(o40);
     note(`CLI on ${photo40.name}, round ${round + 1}`, o40);
-    const p40 = await quietly(`Python on ${photo40.name}, round ${round + 1}`, () => python(photo40), ({ run }) => [run]);
+    const p40 = await quietly(
+      `Python on ${photo40.name}, round ${round + 1}`,
+      () => python(photo40),
+      ({ run }) => [run],
+    );
     runs.python40.push(p40.run);
     note(`Python on ${photo40.name}, round ${round + 1}`, p40.run);
 
@@ -373,26 +454,35 @@ export async function comparePhoto(fixtures: string): Promise<void> {
       try {
         if (!first) {
           numClasses = (await withTimeout(client.describeModel(), 'describeModel')).summary.numClasses;
-          await quietly('first explain in the worker', async () => {
-            const start = performance.now();
-            first = await explain(null);
-            coldMs = performance.now() - start;
-          }, () => [], 1);
+          await quietly(
+            'first explain in the worker',
+            async () => {
+              const start = performance.now();
+              first = await explain(null);
+              coldMs = performance.now() - start;
+            },
+            () => [],
+            1,
+          );
         }
-        const block = await quietly(`class changes, round ${round + 1}`, async () => {
-          const alone: number[] = [];
-          const withDisplay: number[] = [];
-          for (let i = 0; i < CLASS_CHANGES; i++) {
-            let start = performance.now();
-            await explain(nextClass());
-            alone.push(performance.now() - start);
-            // As the panel asks on a class change: the display image and the explanation, together.
-            start = performance.now();
-            await Promise.all([withTimeout(client.displayImage(photo12.path, DISPLAY_MAX_SIDE), 'displayImage'), explain(nextClass())]);
-            withDisplay.push(performance.now() - start);
-          }
-          return { alone, withDisplay };
-        }, () => []);
+        const block = await quietly(
+          `class changes, round ${round + 1}`,
+          async () => {
+            const alone: number[] = [];
+            const withDisplay: number[] = [];
+            for (let i = 0; i < CLASS_CHANGES; i++) {
+              let start = performance.now();
+              await explain(nextClass());
+              alone.push(performance.now() - start);
+              // As the panel asks on a class change: the display image and the explanation, together.
+              start = performance.now();
+              await Promise.all([withTimeout(client.displayImage(photo12.path, DISPLAY_MAX_SIDE), 'displayImage'), explain(nextClass())]);
+              withDisplay.push(performance.now() - start);
+            }
+            return { alone, withDisplay };
+          },
+          () => [],
+        );
         changes.push(...block.alone);
         panelChanges.push(...block.withDisplay);
       } catch (error) {
@@ -401,7 +491,11 @@ export async function comparePhoto(fixtures: string): Promise<void> {
       }
     }
 
-    const warm = await quietly(`Python warm jobs, round ${round + 1}`, () => python(photo12, ['--repeat', String(PYTHON_REPEAT), '--class-changes', String(CLASS_CHANGES)]), ({ run }) => [run]);
+    const warm = await quietly(
+      `Python warm jobs, round ${round + 1}`,
+      () => python(photo12, ['--repeat', String(PYTHON_REPEAT), '--class-changes', String(CLASS_CHANGES)]),
+      ({ run }) => [run],
+    );
     note(`Python warm jobs, round ${round + 1}`, warm.run);
     if (warm.result) {
       pythonWarm.push(...warm.result.warm_jobs);
@@ -435,15 +529,69 @@ export async function comparePhoto(fixtures: string): Promise<void> {
   const change = med(changes);
   const pythonChange = med(pythonChanges);
   const rows: [string, string, string, string, string][] = [
-    [`whole job, ${photo12.name}: CLI process ÷ Python process (incl. torch import)${failed(runs.ours12, runs.python12)}`, fmt(ours12, 2, 's'), fmt(python12, 2, 's'), ratio(ours12, python12), `≤ 1.0×${mark(check(ours12 / python12, (r) => r <= 1))}`],
-    [`whole job, ${photo12.name}, warm in one process (file open → PNG written)`, fmt(oursWarm12, 2, 's'), fmt(warm12, 2, 's'), ratio(oursWarm12, warm12), `≤ 1.0×${mark(check(oursWarm12 / warm12, (r) => r <= 1))}`],
-    [`whole job, ${photo12.name}: CLI process ÷ Python warm in-process job`, fmt(ours12, 2, 's'), fmt(warm12, 2, 's'), ratio(ours12, warm12), ''],
-    [`whole job, ${photo12.name}: CLI with the pure-JS codecs (no sharp) ÷ with sharp${failed(jsCodec12, [])}`, fmt(wall(jsCodec12), 2, 's'), fmt(ours12, 2, 's'), ratio(wall(jsCodec12), ours12), ''],
-    [`peak RSS, ${photo12.name}: pure-JS codecs ÷ sharp`, fmt(peak(jsCodec12), 0, 'MB'), fmt(rss12, 0, 'MB'), ratio(peak(jsCodec12), rss12), ''],
-    [`peak RSS, ${photo12.name}`, fmt(rss12, 0, 'MB'), fmt(peak(runs.python12), 0, 'MB'), ratio(rss12, peak(runs.python12)), `≤ 400 MB${mark(check(rss12, (v) => v <= 400))}`],
-    [`peak RSS, ${photo40.name}${failed(runs.ours40, runs.python40)}`, fmt(rss40, 0, 'MB'), fmt(peak(runs.python40), 0, 'MB'), ratio(rss40, peak(runs.python40)), `< 1.5 GB${mark(check(rss40, (v) => v < 1536))}`],
-    [`whole job, ${photo40.name}: process wall`, fmt(wall(runs.ours40), 2, 's'), fmt(wall(runs.python40), 2, 's'), ratio(wall(runs.ours40), wall(runs.python40)), ''],
-    [`class change, ${photo12.name} open: engine worker explain ÷ Python Grad-CAM + map upscaled`, fmt(change, 0, 'ms'), fmt(pythonChange, 0, 'ms'), ratio(change, pythonChange), `≤ 150 ms${mark(check(change, (v) => v <= 150))}`],
+    [
+      `whole job, ${photo12.name}: CLI process ÷ Python process (incl. torch import)${failed(runs.ours12, runs.python12)}`,
+      fmt(ours12, 2, 's'),
+      fmt(python12, 2, 's'),
+      ratio(ours12, python12),
+      `≤ 1.0×${mark(check(ours12 / python12, (r) => r <= 1))}`,
+    ],
+    [
+      `whole job, ${photo12.name}, warm in one process (file open → PNG written)`,
+      fmt(oursWarm12, 2, 's'),
+      fmt(warm12, 2, 's'),
+      ratio(oursWarm12, warm12),
+      `≤ 1.0×${mark(check(oursWarm12 / warm12, (r) => r <= 1))}`,
+    ],
+    [
+      `whole job, ${photo12.name}: CLI process ÷ Python warm in-process job`,
+      fmt(ours12, 2, 's'),
+      fmt(warm12, 2, 's'),
+      ratio(ours12, warm12),
+      '',
+    ],
+    [
+      `whole job, ${photo12.name}: CLI with the pure-JS codecs (no sharp) ÷ with sharp${failed(jsCodec12, [])}`,
+      fmt(wall(jsCodec12), 2, 's'),
+      fmt(ours12, 2, 's'),
+      ratio(wall(jsCodec12), ours12),
+      '',
+    ],
+    [
+      `peak RSS, ${photo12.name}: pure-JS codecs ÷ sharp`,
+      fmt(peak(jsCodec12), 0, 'MB'),
+      fmt(rss12, 0, 'MB'),
+      ratio(peak(jsCodec12), rss12),
+      '',
+    ],
+    [
+      `peak RSS, ${photo12.name}`,
+      fmt(rss12, 0, 'MB'),
+      fmt(peak(runs.python12), 0, 'MB'),
+      ratio(rss12, peak(runs.python12)),
+      `≤ 400 MB${mark(check(rss12, (v) => v <= 400))}`,
+    ],
+    [
+      `peak RSS, ${photo40.name}${failed(runs.ours40, runs.python40)}`,
+      fmt(rss40, 0, 'MB'),
+      fmt(peak(runs.python40), 0, 'MB'),
+      ratio(rss40, peak(runs.python40)),
+      `< 1.5 GB${mark(check(rss40, (v) => v < 1536))}`,
+    ],
+    [
+      `whole job, ${photo40.name}: process wall`,
+      fmt(wall(runs.ours40), 2, 's'),
+      fmt(wall(runs.python40), 2, 's'),
+      ratio(wall(runs.ours40), wall(runs.python40)),
+      '',
+    ],
+    [
+      `class change, ${photo12.name} open: engine worker explain ÷ Python Grad-CAM + map upscaled`,
+      fmt(change, 0, 'ms'),
+      fmt(pythonChange, 0, 'ms'),
+      ratio(change, pythonChange),
+      `≤ 150 ms${mark(check(change, (v) => v <= 150))}`,
+    ],
     [`class change as the panel asks (display image + explain)`, fmt(med(panelChanges), 0, 'ms'), '—', '—', ''],
     [`first explain of the photo in the worker (model loaded; decode + explain)`, fmt(coldMs, 0, 'ms'), '—', '—', ''],
     [`Python first in-process job (file open → PNG written, cold torch)`, '—', fmt(med(pythonFirstJob), 0, 'ms'), '—', ''],
@@ -459,13 +607,20 @@ export async function comparePhoto(fixtures: string): Promise<void> {
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
   const list = (values: number[], digits: number) => values.map((v) => (Number.isFinite(v) ? v.toFixed(digits) : '✗')).join(', ');
   // Failed runs show what time(1) saw of them (✗ alone: killed, or no reading).
-  const cell = (r: ProcessRun, v: number, digits: number) => (r.ok ? v.toFixed(digits) : Number.isFinite(v) ? `✗ ${v.toFixed(digits)}` : '✗');
+  const cell = (r: ProcessRun, v: number, digits: number) =>
+    r.ok ? v.toFixed(digits) : Number.isFinite(v) ? `✗ ${v.toFixed(digits)}` : '✗';
   const secs = (l: ProcessRun[]) => l.map((r) => cell(r, r.seconds, 2)).join(', ');
   const mbs = (l: ProcessRun[]) => l.map((r) => cell(r, r.peakMb, 0)).join(', ');
   console.log();
-  console.log(`Runs: CLI ${photo12.name} ${secs(runs.ours12)} s / ${mbs(runs.ours12)} MB; Python process ${secs(runs.python12)} s / ${mbs(runs.python12)} MB; Python warm jobs ${list(pythonWarm, 0)} ms.`);
-  console.log(`      CLI ${photo40.name} ${secs(runs.ours40)} s / ${mbs(runs.ours40)} MB; Python process ${secs(runs.python40)} s / ${mbs(runs.python40)} MB.`);
-  console.log(`      class changes: worker ${list(changes, 0)} ms; as the panel asks ${list(panelChanges, 0)} ms; Python ${list(pythonChanges, 0)} ms (of which Grad-CAM, before the upscale: median ${fmt(med(pythonCams), 0, 'ms')}).`);
+  console.log(
+    `Runs: CLI ${photo12.name} ${secs(runs.ours12)} s / ${mbs(runs.ours12)} MB; Python process ${secs(runs.python12)} s / ${mbs(runs.python12)} MB; Python warm jobs ${list(pythonWarm, 0)} ms.`,
+  );
+  console.log(
+    `      CLI ${photo40.name} ${secs(runs.ours40)} s / ${mbs(runs.ours40)} MB; Python process ${secs(runs.python40)} s / ${mbs(runs.python40)} MB.`,
+  );
+  console.log(
+    `      class changes: worker ${list(changes, 0)} ms; as the panel asks ${list(panelChanges, 0)} ms; Python ${list(pythonChanges, 0)} ms (of which Grad-CAM, before the upscale: median ${fmt(med(pythonCams), 0, 'ms')}).`,
+  );
   const pyTop = pythonInfo ? `${pythonInfo.class} "${labels[pythonInfo.class] ?? '?'}"` : '—';
   console.log(
     `(Top class: CLI ${[...cliClasses].join(' / ') || 'not read from its output'}; worker ${first ? `${first.target.index} "${first.target.label}"` : '—'} on ${engineBackend || '—'}; ` +

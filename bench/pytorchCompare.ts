@@ -26,18 +26,56 @@ import { prepare, PYTHON, pythonMissing, time, timeAlongside } from './measure';
 
 const REFERENCE = path.resolve(__dirname, '../bench/pytorch_reference.py');
 
-const MEASURES = ['forward', 'forward_batch32_per_image', 'gradcam', 'saliency', 'smoothgrad', 'integrated_gradients', 'scorecam64', 'scorecam_all', 'eigencam', 'ablationcam', 'deletion'] as const;
+const MEASURES = [
+  'forward',
+  'forward_batch32_per_image',
+  'gradcam',
+  'saliency',
+  'smoothgrad',
+  'integrated_gradients',
+  'scorecam64',
+  'scorecam_all',
+  'eigencam',
+  'ablationcam',
+  'deletion',
+] as const;
 type Measure = (typeof MEASURES)[number];
 const ALTERNATED = new Set<Measure>(['gradcam', 'saliency', 'eigencam', 'ablationcam']);
-type Timings = Partial<Record<Measure, number>> & { threads?: number; torch?: string; class?: number; gradcam_map?: number[]; forwardAlongside?: Partial<Record<Measure, number>> };
+type Timings = Partial<Record<Measure, number>> & {
+  threads?: number;
+  torch?: string;
+  class?: number;
+  gradcam_map?: number[];
+  forwardAlongside?: Partial<Record<Measure, number>>;
+};
 
 function pytorchTimings(modelJson: string, image: string, preset: string, layer: string, all: boolean): Timings {
-  const args = [REFERENCE, modelJson, image, preset, layer, '--threads', String(Math.min(2, os.cpus().length)), ...(all ? ['--scorecam-all'] : [])];
-  return JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8', timeout: 30 * 60_000 }).trim().split('\n').pop()!) as Timings;
+  const args = [
+    REFERENCE,
+    modelJson,
+    image,
+    preset,
+    layer,
+    '--threads',
+    String(Math.min(2, os.cpus().length)),
+    ...(all ? ['--scorecam-all'] : []),
+  ];
+  return JSON.parse(
+    execFileSync(PYTHON, args, { encoding: 'utf8', timeout: 30 * 60_000 })
+      .trim()
+      .split('\n')
+      .pop()!,
+  ) as Timings;
 }
 
 /** Our timings for one model, on onnxruntime ('auto') or TF.js alone ('off'), in the same process. */
-function measureOurs(loaded: LoadedModel, image: RgbaImage, classIndex: number, all: boolean, runtime: AccelerationChoice): { timings: Timings; gradcamMap: number[] } {
+function measureOurs(
+  loaded: LoadedModel,
+  image: RgbaImage,
+  classIndex: number,
+  all: boolean,
+  runtime: AccelerationChoice,
+): { timings: Timings; gradcamMap: number[] } {
   setAcceleration(runtime);
   const { adapter, summary, pixels, preprocess, input, request } = prepare(loaded, image, classIndex);
   const batch = tf.tile(input, [32, 1, 1, 1]) as tf.Tensor4D;
@@ -85,13 +123,28 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice): 
   const label = (await selectBackend({ choice: backend, log: () => undefined })).label;
   setAcceleration('auto');
   const { runtime, reason } = ortRuntime();
-  const models = [{ name: 'fashion-cam (shipped)', path: modelJsonPathOf(bundledModelPath()), image: path.resolve(path.dirname(modelJsonPathOf(bundledModelPath())), '../samples/bag.png') }];
+  const models = [
+    {
+      name: 'fashion-cam (shipped)',
+      path: modelJsonPathOf(bundledModelPath()),
+      image: path.resolve(path.dirname(modelJsonPathOf(bundledModelPath())), '../samples/bag.png'),
+    },
+  ];
   for (const alpha of ['0.25', '0.75']) {
     const dir = path.join(fixtures, `models/mobilenet_v1_${alpha}_224_layers`);
-    if (existsSync(dir)) models.push({ name: `MobileNet v1 ${alpha}`, path: path.join(dir, 'model.json'), image: path.join(fixtures, 'images/pytorch-cnn-visualizations/snake.png') });
+    if (existsSync(dir))
+      models.push({
+        name: `MobileNet v1 ${alpha}`,
+        path: path.join(dir, 'model.json'),
+        image: path.join(fixtures, 'images/pytorch-cnn-visualizations/snake.png'),
+      });
   }
-  console.log(`CNN Lens (onnxruntime: ${reason}; TF.js: ${label}) vs PyTorch (same weights, image and class); medians in ms; "÷ PyTorch" < 1 means CNN Lens is faster.`);
-  console.log('| model | measure | CNN Lens ms | TF.js only ms | PyTorch ms | CNN Lens ÷ PyTorch | TF.js only ÷ PyTorch | CNN Lens ÷ own forward |');
+  console.log(
+    `CNN Lens (onnxruntime: ${reason}; TF.js: ${label}) vs PyTorch (same weights, image and class); medians in ms; "÷ PyTorch" < 1 means CNN Lens is faster.`,
+  );
+  console.log(
+    '| model | measure | CNN Lens ms | TF.js only ms | PyTorch ms | CNN Lens ÷ PyTorch | TF.js only ÷ PyTorch | CNN Lens ÷ own forward |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const model of models) {
     const loaded = await loadModel(model.path);
@@ -124,21 +177,43 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice): 
       const a = ours.timings[key];
       if (a === undefined) continue;
       const t = torch[key];
-      console.log(`| ${model.name} | ${labels[key]} | ${fast ? ms(a) : '—'} | ${ms(tfjs.timings[key])} | ${ms(t)} | ${fast ? ratio(a, t) : '—'} | ${ratio(tfjs.timings[key], t)} | ${ratio(a, ours.timings.forwardAlongside?.[key] ?? ours.timings.forward)} |`);
+      console.log(
+        `| ${model.name} | ${labels[key]} | ${fast ? ms(a) : '—'} | ${ms(tfjs.timings[key])} | ${ms(t)} | ${fast ? ratio(a, t) : '—'} | ${ratio(tfjs.timings[key], t)} | ${ratio(a, ours.timings.forwardAlongside?.[key] ?? ours.timings.forward)} |`,
+      );
     }
     if (torch.gradcam_map) {
       const r = pearson(ours.gradcamMap, torch.gradcam_map);
       console.log(`| ${model.name} | Grad-CAM maps, CNN Lens vs PyTorch (class ${classIndex}) | r = ${r.toFixed(6)} | | | | | |`);
-      if (!(r > 0.99)) throw new Error(`${model.name}: CNN Lens's and PyTorch's Grad-CAM maps differ (r = ${r}); the comparison is not like for like.`);
+      if (!(r > 0.99))
+        throw new Error(`${model.name}: CNN Lens's and PyTorch's Grad-CAM maps differ (r = ${r}); the comparison is not like for like.`);
     }
   }
-  console.log(`(PyTorch on ${Math.min(2, os.cpus().length)} threads; onnxruntime on ${runtime?.threads ?? '—'}; TF.js on one ${label} thread. "÷ own forward" for ${[...ALTERNATED].join(', ')}: against forward passes timed alternately with it.)`);
+  console.log(
+    `(PyTorch on ${Math.min(2, os.cpus().length)} threads; onnxruntime on ${runtime?.threads ?? '—'}; TF.js on one ${label} thread. "÷ own forward" for ${[...ALTERNATED].join(', ')}: against forward passes timed alternately with it.)`,
+  );
 }
 
 /** One technique's raw map on the prepared input (for comparing maps, not timing). */
-function runTechnique(loaded: LoadedModel, input: tf.Tensor4D, pixels: tf.Tensor4D, preprocess: (p: tf.Tensor4D) => tf.Tensor4D, id: string, classIndex: number): tf.Tensor {
+function runTechnique(
+  loaded: LoadedModel,
+  input: tf.Tensor4D,
+  pixels: tf.Tensor4D,
+  preprocess: (p: tf.Tensor4D) => tf.Tensor4D,
+  id: string,
+  classIndex: number,
+): tf.Tensor {
   const technique = findTechnique(id);
   const parameters = resolveParameters(id, technique.info.parameters, {});
   const layer = loaded.summary.defaultLayer!;
-  return technique.run({ model: loaded.adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled: () => undefined, reportProgress: () => undefined }).map;
+  return technique.run({
+    model: loaded.adapter,
+    input,
+    pixels,
+    preprocess,
+    classIndex,
+    layer,
+    parameters,
+    checkCancelled: () => undefined,
+    reportProgress: () => undefined,
+  }).map;
 }

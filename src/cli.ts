@@ -42,7 +42,11 @@ const USAGE = `Usage:
 
 Options for explain:
   --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the bundled Fashion-MNIST model)
-  --technique ID      ${wrapList(techniqueInfos().map((t) => t.id), 78, '\n                      ')}
+  --technique ID      ${wrapList(
+    techniqueInfos().map((t) => t.id),
+    78,
+    '\n                      ',
+  )}
                       (default: gradcam; "cnn-lens techniques" says what each does)
   --view NAME         input-space techniques: max-abs | sum-abs | signed | positive | negative | colour
   --base ID           smoothgrad: technique to smooth (saliency); grad-x-image: saliency |
@@ -91,7 +95,19 @@ async function listLayers(values: Values): Promise<void> {
   const engine = await createEngine(values);
   const { summary } = await loadFromFlags(engine, values);
   if (values.json !== undefined) {
-    console.log(JSON.stringify({ model: summary.name, format: summary.format, inputShape: summary.inputShape, defaultLayer: summary.defaultLayer, layers: summary.layers }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          model: summary.name,
+          format: summary.format,
+          inputShape: summary.inputShape,
+          defaultLayer: summary.defaultLayer,
+          layers: summary.layers,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     console.log(`${summary.name} (${summary.format}, input ${summary.inputShape.join('×')}, ${summary.numClasses} classes)`);
     for (const layer of summary.layers) {
@@ -136,8 +152,24 @@ function defaultOverlayPath(imagePath: string, technique: string): string {
 }
 
 function resultJson(explanation: Explanation, modelPath: string) {
-  const { model, backend, technique, layer, target, predictions, timings, notes, parameters, metrics, signed, imageSize, region } = explanation;
-  return { model, modelPath, backend, technique, parameters, layer, class: target, predictions, signed, imageSize, region, ...metrics, timings, notes };
+  const { model, backend, technique, layer, target, predictions, timings, notes, parameters, metrics, signed, imageSize, region } =
+    explanation;
+  return {
+    model,
+    modelPath,
+    backend,
+    technique,
+    parameters,
+    layer,
+    class: target,
+    predictions,
+    signed,
+    imageSize,
+    region,
+    ...metrics,
+    timings,
+    notes,
+  };
 }
 
 async function explain(values: Values, imageArg: string | undefined): Promise<void> {
@@ -173,11 +205,15 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   if (values.json !== '-') {
     const { target, timings } = explanation;
     const where = explanation.layer ? ` at layer ${explanation.layer}` : '';
-    console.log(`${explanation.technique} of "${target.label}" (class ${target.index}, p=${target.score.toFixed(4)})${where} on ${explanation.backend}`);
+    console.log(
+      `${explanation.technique} of "${target.label}" (class ${target.index}, p=${target.score.toFixed(4)})${where} on ${explanation.backend}`,
+    );
     for (const [name, value] of Object.entries(explanation.metrics)) console.log(`  ${name}: ${value.toPrecision(3)}`);
     for (const p of explanation.predictions) console.log(`  ${p.score.toFixed(4)}  ${p.index}  ${p.label}`);
     for (const note of explanation.notes) console.log(`  note: ${note}`);
-    console.log(`forward ${timings.forwardMs.toFixed(0)} ms, ${explanation.technique} ${timings.techniqueMs.toFixed(0)} ms, total ${timings.totalMs.toFixed(0)} ms`);
+    console.log(
+      `forward ${timings.forwardMs.toFixed(0)} ms, ${explanation.technique} ${timings.techniqueMs.toFixed(0)} ms, total ${timings.totalMs.toFixed(0)} ms`,
+    );
     console.log(`overlay: ${outPath}`);
     if (values.heatmap) console.log(`heatmap: ${path.resolve(values.heatmap)}`);
     if (values.json) console.log(`json: ${path.resolve(values.json)}`);
@@ -214,7 +250,8 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'layers') await listLayers(values);
     else if (command === 'explain') await explain(values, rest[0]);
     else if (command === 'evaluate') await evaluateCommand(values, rest[0]);
-    else if ((INSPECT_COMMANDS as readonly string[]).includes(command)) await inspectCommand(command as (typeof INSPECT_COMMANDS)[number], values, rest[0]);
+    else if ((INSPECT_COMMANDS as readonly string[]).includes(command))
+      await inspectCommand(command as (typeof INSPECT_COMMANDS)[number], values, rest[0]);
     else if (command === 'techniques') {
       const engine = await createEngine(values);
       for (const t of engine.techniques()) console.log(`${t.id.padEnd(22)} ${t.summary}`);

@@ -94,7 +94,13 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
       }
     }),
   );
-  return { engine, panelFor: (imagePath) => ExplainPanel.current(imagePath), findModels: () => findWorkspaceModels(), modelTree, zooStorage: zooStorageDir(context) };
+  return {
+    engine,
+    panelFor: (imagePath) => ExplainPanel.current(imagePath),
+    findModels: () => findWorkspaceModels(),
+    modelTree,
+    zooStorage: zooStorageDir(context),
+  };
 }
 
 /** Runs `run` once `ms` after the last call: a saved cnnlens.json is also seen by the file watcher. */

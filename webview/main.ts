@@ -223,7 +223,11 @@ class App {
     const title = this.techniqueTitle(msg.technique);
     const target = `${msg.target.label} (#${msg.target.index})`;
     const description = `${title} for ${target}${msg.layer ? ` at layer ${msg.layer}` : ''}`;
-    const error = this.overlay.setPixels(msg.image, msg.heatmap, description, { signed: msg.signed, colour: msg.colour, region: msg.region });
+    const error = this.overlay.setPixels(msg.image, msg.heatmap, description, {
+      signed: msg.signed,
+      colour: msg.colour,
+      region: msg.region,
+    });
     if (error) {
       this.setStatus('error', error);
       this.setPhase('error');
@@ -249,7 +253,12 @@ class App {
     clear(this.ui.caption);
     append(
       this.ui.caption,
-      h('span', { class: 'caption-technique' }, title, changed ? h('span', { class: 'caption-params', 'data-testid': 'caption-params' }, ` (${changed})`) : null),
+      h(
+        'span',
+        { class: 'caption-technique' },
+        title,
+        changed ? h('span', { class: 'caption-params', 'data-testid': 'caption-params' }, ` (${changed})`) : null,
+      ),
       h('span', { class: 'caption-sep', 'aria-hidden': 'true' }, '·'),
       h('span', {}, 'class ', h('strong', {}, msg.target.label), ` #${msg.target.index}`),
     );
@@ -264,7 +273,16 @@ class App {
       const cropped = msg.region && (msg.region.width < 1 || msg.region.height < 1);
       this.ui.caption.append(
         h('span', { class: 'caption-sep', 'aria-hidden': 'true' }, '·'),
-        h('span', { 'data-testid': 'caption-image', title: cropped ? 'The model saw the bright centre crop (torchvision-style resize); the rest is dimmed.' : 'The whole image, resized to the model input' }, `${size.width}×${size.height}${cropped ? ', centre crop' : ''}`),
+        h(
+          'span',
+          {
+            'data-testid': 'caption-image',
+            title: cropped
+              ? 'The model saw the bright centre crop (torchvision-style resize); the rest is dimmed.'
+              : 'The whole image, resized to the model input',
+          },
+          `${size.width}×${size.height}${cropped ? ', centre crop' : ''}`,
+        ),
       );
     }
     this.predictions.render(msg.predictions, msg.target);
@@ -292,7 +310,10 @@ class App {
     this.endBusy();
     this.compare.show(msg);
     const failed = msg.rows.filter((row) => row.error).length;
-    this.setStatus(failed ? 'error' : 'ok', `Compared ${msg.rows.length} techniques${failed ? `; ${failed} could not run (see their cards)` : ''}.`);
+    this.setStatus(
+      failed ? 'error' : 'ok',
+      `Compared ${msg.rows.length} techniques${failed ? `; ${failed} could not run (see their cards)` : ''}.`,
+    );
     this.setPhase(failed === msg.rows.length ? 'error' : 'ready');
     this.compare.results.scrollIntoView({ block: 'nearest' });
   }
@@ -308,7 +329,8 @@ class App {
       this.setStatus('busy', `${title}: ${percent} %${detail}…`);
       return;
     }
-    if (this.overlay.setPixels(msg.image, msg.heatmap, `${title}, ${percent} % done (preview)`, { signed: msg.signed, region: msg.region })) return;
+    if (this.overlay.setPixels(msg.image, msg.heatmap, `${title}, ${percent} % done (preview)`, { signed: msg.signed, region: msg.region }))
+      return;
     this.ui.placeholder.hidden = true;
     this.ui.stage.dataset.preview = String(percent);
     this.setStatus('busy', `${title}: ${percent} %${detail} — showing the map so far…`);
@@ -389,7 +411,11 @@ class App {
 
   /** Puts the view settings into the colormap and opacity controls and the overlay. */
   private showView(colormaps: readonly ColormapName[]): void {
-    this.fillSelect(this.ui.colormap, colormaps.map((name) => ({ value: name, text: name })), this.view.colormap);
+    this.fillSelect(
+      this.ui.colormap,
+      colormaps.map((name) => ({ value: name, text: name })),
+      this.view.colormap,
+    );
     this.ui.opacity.value = String(Math.round(this.view.opacity * 100));
     this.ui.opacityValue.textContent = `${this.ui.opacity.value}%`;
     this.overlay.setView(this.view);
@@ -507,7 +533,12 @@ class App {
     if (this.ui.stage.dataset.preview === undefined) return;
     delete this.ui.stage.dataset.preview;
     const last = this.result;
-    if (last) this.overlay.setPixels(last.image, last.heatmap, this.resultDescription, { signed: last.signed, colour: last.colour, region: last.region });
+    if (last)
+      this.overlay.setPixels(last.image, last.heatmap, this.resultDescription, {
+        signed: last.signed,
+        colour: last.colour,
+        region: last.region,
+      });
     else this.overlay.clear();
   }
 
@@ -582,7 +613,11 @@ class App {
   private fillLayers(layers: InitMessage['model']['layers'], defaultLayer: string | null): void {
     const { cam, other } = groupLayers(layers);
     const option = (layer: (typeof layers)[number]): HTMLOptionElement =>
-      h('option', { value: layer.name, title: formatLayer(layer) }, `${formatLayer(layer)}${layer.name === defaultLayer ? ' (default)' : ''}`);
+      h(
+        'option',
+        { value: layer.name, title: formatLayer(layer) },
+        `${formatLayer(layer)}${layer.name === defaultLayer ? ' (default)' : ''}`,
+      );
     const groups: HTMLElement[] = [];
     if (cam.length > 0) groups.push(h('optgroup', { label: 'CAM-capable layers' }, ...cam.map(option)));
     if (other.length > 0) groups.push(h('optgroup', { label: 'Other layers' }, ...other.map(option)));

@@ -14,7 +14,10 @@ async function boxFor(values: Values, imagePath: string): Promise<Box | undefine
     return parts as Box;
   }
   try {
-    const boxes = JSON.parse(await fs.readFile(path.join(path.dirname(imagePath), 'boxes.json'), 'utf8')) as Record<string, { box?: unknown }>;
+    const boxes = JSON.parse(await fs.readFile(path.join(path.dirname(imagePath), 'boxes.json'), 'utf8')) as Record<
+      string,
+      { box?: unknown }
+    >;
     const box = boxes[path.basename(imagePath)]?.box;
     return Array.isArray(box) && box.length === 4 && box.every((v) => typeof v === 'number') ? (box as Box) : undefined;
   } catch {
@@ -25,7 +28,10 @@ async function boxFor(values: Values, imagePath: string): Promise<Box | undefine
 export async function evaluateCommand(values: Values, imageArg: string | undefined): Promise<void> {
   if (!imageArg) throw new UsageError('evaluate needs an IMAGE path.');
   const imagePath = path.resolve(imageArg);
-  const techniques = (values.techniques ?? DEFAULT_EVALUATED).split(',').map((t) => t.trim()).filter(Boolean);
+  const techniques = (values.techniques ?? DEFAULT_EVALUATED)
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const engine = await createEngine(values);
   const loaded = await loadFromFlags(engine, values);
   const working = await readImageForModel(imagePath, loaded);
@@ -45,19 +51,36 @@ export async function evaluateCommand(values: Values, imageArg: string | undefin
   const rows = result.rows.map(({ explanation, ...row }) => ({
     ...row,
     // Back in the file's pixels, like the box.
-    ...(row.pointing ? { pointing: { ...row.pointing, peak: [Math.round(row.pointing.peak[0] / sx), Math.round(row.pointing.peak[1] / sy)] } } : {}),
+    ...(row.pointing
+      ? { pointing: { ...row.pointing, peak: [Math.round(row.pointing.peak[0] / sx), Math.round(row.pointing.peak[1] / sy)] } }
+      : {}),
     layer: explanation?.layer,
     timeMs: explanation?.timings.techniqueMs,
     notes: explanation?.notes,
   }));
-  const json = JSON.stringify({ model: result.model, class: { index: result.classIndex, label: result.label }, steps: result.steps, box, rows }, null, 2);
+  const json = JSON.stringify(
+    { model: result.model, class: { index: result.classIndex, label: result.label }, steps: result.steps, box, rows },
+    null,
+    2,
+  );
   if (values.json === '-') {
     console.log(json);
     return;
   }
   if (values.json) await fs.writeFile(path.resolve(values.json), json + '\n');
-  console.log(`${result.model}: class "${result.label}" (#${result.classIndex}), ${result.steps} deletion/insertion steps${box ? `, box [${box.join(', ')}]` : ''}`);
-  const header = ['technique', 'time ÷ fwd', 'deletion AUC ↓', 'insertion AUC ↑', 'avg drop ↓', 'increase', ...(box ? ['pointing'] : []), ...(values.sanity ? ['sanity ρ'] : [])];
+  console.log(
+    `${result.model}: class "${result.label}" (#${result.classIndex}), ${result.steps} deletion/insertion steps${box ? `, box [${box.join(', ')}]` : ''}`,
+  );
+  const header = [
+    'technique',
+    'time ÷ fwd',
+    'deletion AUC ↓',
+    'insertion AUC ↑',
+    'avg drop ↓',
+    'increase',
+    ...(box ? ['pointing'] : []),
+    ...(values.sanity ? ['sanity ρ'] : []),
+  ];
   const table = result.rows.map((row) => {
     if (row.error) return [row.technique, `error: ${row.error}`];
     const halfway = row.sanity?.steps[Math.max(0, Math.ceil(row.sanity.steps.length / 2) - 1)];
@@ -73,8 +96,13 @@ export async function evaluateCommand(values: Values, imageArg: string | undefin
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((r) => (r[i] ?? '').length)));
-  for (const line of [header, ...table]) console.log(line.map((cell, i) => (cell ?? '').padEnd(widths[i])).join('  ').trimEnd());
+  for (const line of [header, ...table])
+    console.log(
+      line
+        .map((cell, i) => (cell ?? '').padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
   for (const row of result.rows) if (row.sanity?.warning) console.log(`  warning (${row.technique}): ${row.sanity.warning}`);
   if (values.json) console.log(`json: ${path.resolve(values.json)}`);
 }
-

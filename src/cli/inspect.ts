@@ -41,12 +41,18 @@ function regularisersFrom(values: Values): Partial<Regularisers> {
     const value = numberFlag(values[flag as keyof Values] as string | undefined, flag);
     if (value !== undefined) result[name] = value;
   }
-  if (result.clipNorm !== undefined && !(result.clipNorm >= 0 && result.clipNorm < 1)) throw new UsageError('--clip-norm is a percentile from 0 to 1 (e.g. 0.3).');
-  if (result.clipContribution !== undefined && !(result.clipContribution >= 0 && result.clipContribution < 1)) throw new UsageError('--clip-contribution is a percentile from 0 to 1.');
+  if (result.clipNorm !== undefined && !(result.clipNorm >= 0 && result.clipNorm < 1))
+    throw new UsageError('--clip-norm is a percentile from 0 to 1 (e.g. 0.3).');
+  if (result.clipContribution !== undefined && !(result.clipContribution >= 0 && result.clipContribution < 1))
+    throw new UsageError('--clip-contribution is a percentile from 0 to 1.');
   return result;
 }
 
-export async function inspectCommand(command: (typeof INSPECT_COMMANDS)[number], values: Values, imageArg: string | undefined): Promise<void> {
+export async function inspectCommand(
+  command: (typeof INSPECT_COMMANDS)[number],
+  values: Values,
+  imageArg: string | undefined,
+): Promise<void> {
   const needsImage = command === 'featuremaps' || command === 'dream' || command === 'invert';
   if (needsImage && !imageArg) throw new UsageError(`${command} needs an IMAGE path.`);
   if (!values.out) throw new UsageError(`${command} needs --out PATH for the PNG it writes.`);
@@ -64,7 +70,9 @@ export async function inspectCommand(command: (typeof INSPECT_COMMANDS)[number],
       const page = (integerFlag(values.page, 'page') ?? 1) - 1;
       const grid = featureGrid(maps, page, pageSize, colormap);
       const written = await write(grid.image, values.out);
-      console.log(`${layer}: ${maps.channels} channels of ${maps.width}×${maps.height}, page ${page + 1} of ${grid.pages} (${sort} order): ${grid.channels.join(' ')}`);
+      console.log(
+        `${layer}: ${maps.channels} channels of ${maps.width}×${maps.height}, page ${page + 1} of ${grid.pages} (${sort} order): ${grid.channels.join(' ')}`,
+      );
       console.log(`grid: ${written}`);
       return;
     }
@@ -72,12 +80,15 @@ export async function inspectCommand(command: (typeof INSPECT_COMMANDS)[number],
       if (!layer) throw new UsageError('filters needs --layer.');
       const tiles = filterTiles(model, layer);
       const written = await write(gridOf(tiles.tiles, Math.ceil(Math.sqrt(tiles.tiles.length)), 2), values.out);
-      console.log(`${layer}: ${tiles.tiles.length} ${tiles.kind === 'rgb' ? 'RGB' : 'per-channel'} ${tiles.kernel.join('×')} filters, each scaled on its own`);
+      console.log(
+        `${layer}: ${tiles.tiles.length} ${tiles.kind === 'rgb' ? 'RGB' : 'per-channel'} ${tiles.kernel.join('×')} filters, each scaled on its own`,
+      );
       console.log(`tiles: ${written}`);
       return;
     }
     const unit = values.unit?.split(',').map(Number);
-    if (unit && (unit.length !== 2 || unit.some((v) => !Number.isInteger(v)))) throw new UsageError(`--unit takes ROW,COLUMN; got "${values.unit}".`);
+    if (unit && (unit.length !== 2 || unit.some((v) => !Number.isInteger(v))))
+      throw new UsageError(`--unit takes ROW,COLUMN; got "${values.unit}".`);
     const start = imageArg ?? values.from;
     const result = visualize(model, {
       kind: command as VisualizationKind,
@@ -95,10 +106,15 @@ export async function inspectCommand(command: (typeof INSPECT_COMMANDS)[number],
       parameterisation: values.fourier ? 'fourier' : 'pixels',
     });
     const written = await write(result.image, values.out);
-    const target = command === 'classimage' ? `class ${result.classIndex} (${model.labels[result.classIndex]})` : `${result.layer}${result.filter >= 0 ? ` filter ${result.filter}` : ''}`;
+    const target =
+      command === 'classimage'
+        ? `class ${result.classIndex} (${model.labels[result.classIndex]})`
+        : `${result.layer}${result.filter >= 0 ? ` filter ${result.filter}` : ''}`;
     const first = result.history[0];
     const last = result.history[result.history.length - 1];
-    console.log(`${command} of ${target}: objective ${first.toPrecision(3)} → ${last.toPrecision(3)} in ${result.history.length} steps (seed ${result.settings.seed})`);
+    console.log(
+      `${command} of ${target}: objective ${first.toPrecision(3)} → ${last.toPrecision(3)} in ${result.history.length} steps (seed ${result.settings.seed})`,
+    );
     for (const note of result.notes) console.log(`  note: ${note}`);
     console.log(`image: ${written}`);
   } finally {

@@ -79,14 +79,19 @@ export function parse(argv: string[]) {
 export type Values = ReturnType<typeof parse>['values'];
 
 export function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}; got "${value}".`);
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}; got "${value}".`);
   return value as T;
 }
 
 export async function createEngine(values: Values): Promise<Engine> {
   const choice = oneOf<BackendChoice>(values.backend ?? 'auto', BACKEND_CHOICES, 'backend');
   // Backend fallbacks are worth knowing about but must not clutter normal output.
-  return Engine.create({ backend: choice, onnxRuntime: values['no-onnxruntime'] ? 'off' : 'auto', log: (line) => process.env.CNN_LENS_VERBOSE && console.error(line) });
+  return Engine.create({
+    backend: choice,
+    onnxRuntime: values['no-onnxruntime'] ? 'off' : 'auto',
+    log: (line) => process.env.CNN_LENS_VERBOSE && console.error(line),
+  });
 }
 
 export async function loadFromFlags(engine: Engine, values: Values) {
@@ -99,7 +104,6 @@ export async function loadFromFlags(engine: Engine, values: Values) {
     labelsPath: values.labels ? path.resolve(values.labels) : undefined,
   });
 }
-
 
 export function integerFlag(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;

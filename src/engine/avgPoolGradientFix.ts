@@ -20,14 +20,28 @@ export function cellsInside(start: number, span: number, size: number): number {
 
 /** Per output cell, the window's full size ÷ the cells of it inside the input ([1, oh, ow, 1]), or null where all are full. */
 function borderCorrection(inputShape: number[], attrs: Record<string, unknown>): Tensor4D | null {
-  const { filterSize, strides, pad, dimRoundingMode } = attrs as { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'valid' | 'same' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' };
-  const info = tf.backend_util.computePool2DInfo(inputShape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: 'valid' | 'same' | number;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  const info = tf.backend_util.computePool2DInfo(
+    inputShape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const { inHeight, inWidth, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth, padInfo } = info;
   const scale = new Float32Array(outHeight * outWidth);
   let partial = false;
   for (let i = 0; i < outHeight; i++)
     for (let j = 0; j < outWidth; j++) {
-      const cells = cellsInside(i * strideHeight - padInfo.top, filterHeight, inHeight) * cellsInside(j * strideWidth - padInfo.left, filterWidth, inWidth);
+      const cells =
+        cellsInside(i * strideHeight - padInfo.top, filterHeight, inHeight) *
+        cellsInside(j * strideWidth - padInfo.left, filterWidth, inWidth);
       scale[i * outWidth + j] = (filterHeight * filterWidth) / cells;
       partial ||= cells !== filterHeight * filterWidth;
     }
@@ -47,7 +61,11 @@ function kernelDividesByFullWindow(): boolean {
   let faulty = faultyKernel.get(backend);
   if (faulty === undefined) {
     faulty = tf.tidy(() => {
-      const probe = tf.engine().runKernel('AvgPoolGrad', { dy: tf.ones([1, 2, 2, 1]), input: tf.zeros([1, 3, 3, 1]) }, { filterSize: 2, strides: 2, pad: 'same' } as never) as Tensor;
+      const probe = tf.engine().runKernel('AvgPoolGrad', { dy: tf.ones([1, 2, 2, 1]), input: tf.zeros([1, 3, 3, 1]) }, {
+        filterSize: 2,
+        strides: 2,
+        pad: 'same',
+      } as never) as Tensor;
       return Math.abs(probe.dataSync()[8] - 0.25) < 1e-6;
     });
     faultyKernel.set(backend, faulty);
@@ -67,7 +85,9 @@ export function fixAvgPoolGradient(): void {
         x: () => {
           const correction = kernelDividesByFullWindow() ? borderCorrection(x.shape, attrs) : null;
           const scaled = correction ? (dy as Tensor4D).mul(correction) : (dy as Tensor4D);
-          const grad = tf.engine().runKernel('AvgPoolGrad', { dy: scaled, input: x }, { filterSize, strides, pad, dimRoundingMode } as never) as Tensor4D;
+          const grad = tf
+            .engine()
+            .runKernel('AvgPoolGrad', { dy: scaled, input: x }, { filterSize, strides, pad, dimRoundingMode } as never) as Tensor4D;
           if (correction) tf.dispose([correction, scaled]);
           return grad;
         },

@@ -14,10 +14,14 @@ export function resolveClass(target: number | string | undefined, labels: string
   const wanted = String(target).trim().toLowerCase();
   const exact = labels.findIndex((label) => label.toLowerCase() === wanted);
   if (exact >= 0) return exact;
-  const synonym = labels.findIndex((label) => label.toLowerCase().split(',').some((name) => name.trim() === wanted));
+  const synonym = labels.findIndex((label) =>
+    label
+      .toLowerCase()
+      .split(',')
+      .some((name) => name.trim() === wanted),
+  );
   if (synonym >= 0) return synonym;
   const close = labels.filter((label) => label.toLowerCase().includes(wanted)).slice(0, 5);
   const hint = close.length ? ` Did you mean: ${close.map((l) => `"${l}"`).join(', ')}?` : '';
   throw new Error(`No class is labelled "${target}".${hint}`);
 }
-

@@ -20,7 +20,16 @@ import { imageWindow, modelScaler, regionOf, toModelPixels } from './preprocess'
 import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
 import { tf } from './tf';
-import { DEFAULT_RESIZE, type ExplainOptions, type Explanation, type Prediction, type Preview, type Region, type RgbaImage, type TechniqueInfo } from './types';
+import {
+  DEFAULT_RESIZE,
+  type ExplainOptions,
+  type Explanation,
+  type Prediction,
+  type Preview,
+  type Region,
+  type RgbaImage,
+  type TechniqueInfo,
+} from './types';
 import { CamTechnique, type TechniqueInput } from './techniques/base';
 import { TechniqueNotApplicableError } from './techniques/cam';
 
@@ -82,7 +91,13 @@ export class Engine {
       (sidecar) => (typeof sidecar?.labels === 'string' ? [path.resolve(dir, sidecar.labels)] : []),
       () => [],
     );
-    const configFiles = [path.join(dir, SIDECAR_NAME), path.join(dir, 'metadata.json'), ...sidecarLabels, overrides.labelsPath, defaults.labelsPath].filter((f): f is string => !!f);
+    const configFiles = [
+      path.join(dir, SIDECAR_NAME),
+      path.join(dir, 'metadata.json'),
+      ...sidecarLabels,
+      overrides.labelsPath,
+      defaults.labelsPath,
+    ].filter((f): f is string => !!f);
     const [mtimeMs, ...configMtimes] = await Promise.all([mtime(modelPath), ...configFiles.map(mtime)]);
     const key = JSON.stringify([overrides, defaults, configMtimes]);
     const cached = this.models.get(modelPath);
@@ -128,11 +143,25 @@ export class Engine {
       checkCancelled();
 
       const techniqueStart = performance.now();
-      const restoreBackend = await this.backendFor(technique.info.needsGradients, () => gradientsOnWasm(adapter, layer, 'scores', technique instanceof CamTechnique), notes);
+      const restoreBackend = await this.backendFor(
+        technique.info.needsGradients,
+        () => gradientsOnWasm(adapter, layer, 'scores', technique instanceof CamTechnique),
+        notes,
+      );
       const reportProgress = previewReporter(previews, region);
       const run = () =>
         tf.tidy(() => {
-          const out = technique.run({ model: adapter, input, pixels, preprocess, classIndex, layer, parameters, checkCancelled, reportProgress });
+          const out = technique.run({
+            model: adapter,
+            input,
+            pixels,
+            preprocess,
+            classIndex,
+            layer,
+            parameters,
+            checkCancelled,
+            reportProgress,
+          });
           return { ...out, signed: out.signed ?? false, metrics: out.metrics ?? {} };
         });
       let raw;
@@ -155,7 +184,10 @@ export class Engine {
       } finally {
         tf.dispose([raw.map, ...(raw.colour ? [raw.colour] : [])]);
       }
-      if (flat) notes.push(`The map is flat: "${target.label}" has no ${raw.signed ? '' : 'positive '}evidence${raw.layer ? ` at layer "${raw.layer}"` : ''}.`);
+      if (flat)
+        notes.push(
+          `The map is flat: "${target.label}" has no ${raw.signed ? '' : 'positive '}evidence${raw.layer ? ` at layer "${raw.layer}"` : ''}.`,
+        );
       return {
         model: summary.name,
         backend: tf.getBackend(),
@@ -180,7 +212,13 @@ export class Engine {
   }
 
   /** "Look inside" views (see inspect/inspect.ts), with the same backend choice and failure handling as explain. */
-  async inspect(model: LoadedModel, image: RgbaImage, request: InspectOptions, checkCancelled: CancelCheck = () => {}, onPreview?: (image: RgbaImage, fraction: number) => void): Promise<InspectResult> {
+  async inspect(
+    model: LoadedModel,
+    image: RgbaImage,
+    request: InspectOptions,
+    checkCancelled: CancelCheck = () => {},
+    onPreview?: (image: RgbaImage, fraction: number) => void,
+  ): Promise<InspectResult> {
     const notes: string[] = [];
     const needsGradients = request.kind !== 'featuremaps' && request.kind !== 'filters';
     const restoreBackend = await this.backendFor(needsGradients, () => gradientsOnWasm(model.adapter, request.layer, 'activations'), notes);
@@ -196,7 +234,13 @@ export class Engine {
   }
 
   /** Compares techniques by faithfulness metrics on one image (see evaluate.ts). */
-  evaluate(model: LoadedModel, image: RgbaImage, options: EvaluationOptions, checkCancelled?: CancelCheck, onProgress?: (fraction: number, detail: string) => void): Promise<Evaluation> {
+  evaluate(
+    model: LoadedModel,
+    image: RgbaImage,
+    options: EvaluationOptions,
+    checkCancelled?: CancelCheck,
+    onProgress?: (fraction: number, detail: string) => void,
+  ): Promise<Evaluation> {
     return evaluate(this, model, image, options, checkCancelled, onProgress);
   }
 
@@ -257,7 +301,13 @@ function previewReporter(previews: PreviewOptions | undefined, region: Region): 
         const { normalised } = normalise(map, signed);
         const [height, width] = map.shape;
         // A copy: the preview's buffer is transferred to the host.
-        shown = { fraction, detail, signed, region, map: { width, height, data: Float32Array.from(normalised.dataSync() as Float32Array) } };
+        shown = {
+          fraction,
+          detail,
+          signed,
+          region,
+          map: { width, height, data: Float32Array.from(normalised.dataSync() as Float32Array) },
+        };
       });
     }
     previews.onPreview(shown);
@@ -284,7 +334,9 @@ function explainFailure(error: unknown, techniqueTitle: string, modelName: strin
   const op = error instanceof Error ? MISSING_GRADIENT.exec(error.message)?.[1] : undefined;
   if (!op) return error;
   const gradientFree = techniqueInfos().filter((info) => !info.needsGradients);
-  const offer = gradientFree.length ? ` Gradient-free techniques still work: ${gradientFree.map((info) => `${info.title} (${info.id})`).join(', ')}.` : '';
+  const offer = gradientFree.length
+    ? ` Gradient-free techniques still work: ${gradientFree.map((info) => `${info.title} (${info.id})`).join(', ')}.`
+    : '';
   return new TechniqueNotApplicableError(
     `Model "${modelName}" uses the op ${op}, which has no gradient in TensorFlow.js, so ${techniqueTitle} cannot run on it.${offer}`,
   );
@@ -294,7 +346,12 @@ function explainFailure(error: unknown, techniqueTitle: string, modelName: strin
  * Whether the gradients a run needs avoid wasm's missing kernels: the image's gradient unless `layersOnly`
  * (a CAM reads only its layers' gradients), and each comma-separated layer's where the answer depends on it.
  */
-function gradientsOnWasm(adapter: ModelAdapter, layers: string | null | undefined, of: 'scores' | 'activations', layersOnly = false): boolean {
+function gradientsOnWasm(
+  adapter: ModelAdapter,
+  layers: string | null | undefined,
+  of: 'scores' | 'activations',
+  layersOnly = false,
+): boolean {
   const names = (layers ?? '').split(',').filter(Boolean);
   if (!adapter.gradientsOnWasmAt) return adapter.gradientsOnWasm;
   if (!(layersOnly && names.length > 0) && !adapter.gradientsOnWasm) return false;
@@ -309,10 +366,14 @@ export function resolveLayer(model: LoadedModel, requested: string | undefined |
   const { summary } = model;
   if (!requested) {
     if (summary.defaultLayer) return summary.defaultLayer;
-    if (needsLayer) throw new Error(`Model "${summary.name}" has no convolutional layer with a spatial output, so there is nothing to map.`);
+    if (needsLayer)
+      throw new Error(`Model "${summary.name}" has no convolutional layer with a spatial output, so there is nothing to map.`);
     return '';
   }
-  let names = requested.split(',').map((name) => name.trim()).filter(Boolean);
+  let names = requested
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   if (names.length > 1 && !fuses) {
     // A technique that only reads a layer when it has one (SmoothGrad over Grad-CAM) takes the first.
     if (needsLayer) throw new Error('Only the CAM techniques fuse several layers; pick one layer.');
@@ -325,10 +386,15 @@ function checkLayer(model: LoadedModel, requested: string): string {
   const { summary } = model;
   const camLayers = summary.layers.filter((layer) => layer.camCapable);
   const layer = summary.layers.find((info) => info.name === requested);
-  const suggestions = camLayers.slice(-5).map((l) => l.name).join(', ');
+  const suggestions = camLayers
+    .slice(-5)
+    .map((l) => l.name)
+    .join(', ');
   if (!layer) throw new Error(`Model "${summary.name}" has no layer "${requested}". Layers that can be mapped include: ${suggestions}.`);
   if (!layer.camCapable) {
-    throw new Error(`Layer "${requested}" has output shape [${layer.outputShape.join(', ')}]; a map needs a layer with a spatial (height × width × channels) output, e.g. ${suggestions}.`);
+    throw new Error(
+      `Layer "${requested}" has output shape [${layer.outputShape.join(', ')}]; a map needs a layer with a spatial (height × width × channels) output, e.g. ${suggestions}.`,
+    );
   }
   return requested;
 }

@@ -77,8 +77,10 @@ export async function evaluate(
   if (options.techniques.length === 0) throw new Error('Name at least one technique to evaluate.');
   const steps = options.steps ?? 50;
   const batch = options.batch ?? 16;
-  if (!Number.isInteger(steps) || steps < 2 || steps > 1000) throw new Error(`Deletion/insertion steps must be an integer from 2 to 1000; got ${steps}.`);
-  if (!Number.isInteger(batch) || batch < 1 || batch > 512) throw new Error(`The batch size must be an integer from 1 to 512; got ${batch}.`);
+  if (!Number.isInteger(steps) || steps < 2 || steps > 1000)
+    throw new Error(`Deletion/insertion steps must be an integer from 2 to 1000; got ${steps}.`);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 512)
+    throw new Error(`The batch size must be an integer from 1 to 512; got ${batch}.`);
   const { summary } = model;
   if (options.sanity && model.adapter.weightedLayers().length === 0) {
     throw new Error(
@@ -120,7 +122,11 @@ export async function evaluate(
         averageDrop: confidence.drop,
         increase: confidence.increase,
       };
-      if (options.box) row.pointing = pointingGame(mapOver(explanation.heatmap, explanation.region, image.width, image.height, explanation.signed ? 0.5 : 0), options.box);
+      if (options.box)
+        row.pointing = pointingGame(
+          mapOver(explanation.heatmap, explanation.region, image.width, image.height, explanation.signed ? 0.5 : 0),
+          options.box,
+        );
       if (options.sanity) {
         report(0.6, 'randomising weights');
         const layers = model.adapter.weightedLayers();
@@ -128,7 +134,10 @@ export async function evaluate(
         row.sanity = await cascadingRandomisation(
           layers,
           map,
-          (randomised) => model.adapter.withRandomWeights(randomised, 1234, async () => atInput(await engine.explain(model, image, fixedClass, checkCancelled), model)),
+          (randomised) =>
+            model.adapter.withRandomWeights(randomised, 1234, async () =>
+              atInput(await engine.explain(model, image, fixedClass, checkCancelled), model),
+            ),
           checkCancelled,
         );
       }

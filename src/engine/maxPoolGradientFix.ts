@@ -20,7 +20,11 @@ function onCpu(dy: Tensor4D, x: Tensor4D, y: Tensor4D, attrs: Record<string, unk
   const cpu = tf.findBackend('cpu') as unknown as CpuBackend | null;
   const kernel = tf.getKernel('MaxPoolGrad', 'cpu');
   if (!cpu || !kernel) throw new Error('The cpu backend is needed for max-pooling gradients on wasm.');
-  const info = (t: Tensor) => ({ dataId: cpu.write(t.dataSync() as Float32Array, t.shape, 'float32'), shape: t.shape, dtype: 'float32' as const });
+  const info = (t: Tensor) => ({
+    dataId: cpu.write(t.dataSync() as Float32Array, t.shape, 'float32'),
+    shape: t.shape,
+    dtype: 'float32' as const,
+  });
   const inputs = { dy: info(dy), input: info(x), output: info(y) };
   try {
     const result = kernel.kernelFunc({ inputs, backend: cpu as never, attrs: attrs as never }) as { dataId: object; shape: number[] };
@@ -45,7 +49,12 @@ export function fixWasmMaxPoolGradient(): void {
       const [x, y] = saved as [Tensor4D, Tensor4D];
       const { filterSize, strides, pad, dimRoundingMode } = attrs;
       const grad = (input: Tensor4D, output: Tensor4D) =>
-        tf.engine().runKernel('MaxPoolGrad', { dy: dy as Tensor4D, input, output }, { filterSize, strides, pad, dimRoundingMode } as never) as Tensor4D;
+        tf.engine().runKernel('MaxPoolGrad', { dy: dy as Tensor4D, input, output }, {
+          filterSize,
+          strides,
+          pad,
+          dimRoundingMode,
+        } as never) as Tensor4D;
       return { x: () => (tf.getBackend() === 'wasm' ? onCpu(dy as Tensor4D, x, y, attrs) : grad(x, y)) };
     },
   });

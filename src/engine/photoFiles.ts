@@ -68,10 +68,12 @@ export async function explainImageFile(
     // Both decodes at once, on libvips' threads (the two cores): the full size is only drawn on, later.
     full = readImagePixels(imagePath, limits, { channels: 3 });
     full.catch(() => undefined);
-    working = (await readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE }).catch(async (error: unknown) => {
-      await full.catch(() => undefined);
-      throw error;
-    })).image;
+    working = (
+      await readImage(imagePath, limits, { maxSide: WORKING_MAX_SIDE }).catch(async (error: unknown) => {
+        await full.catch(() => undefined);
+        throw error;
+      })
+    ).image;
   }
   const decodeMs = performance.now() - decodeStart;
   // The model reads `working` before anything is drawn into the full image (they may be one buffer).

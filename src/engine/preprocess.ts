@@ -6,7 +6,15 @@
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { resampleToRgb, type OutputWindow } from './image/resample';
 import { tf } from './tf';
-import { DEFAULT_RESIZE, type ChannelOrder, type ModelSummary, type Region, type ResizePolicy, type RgbaImage, type ScalingPreset } from './types';
+import {
+  DEFAULT_RESIZE,
+  type ChannelOrder,
+  type ModelSummary,
+  type Region,
+  type ResizePolicy,
+  type RgbaImage,
+  type ScalingPreset,
+} from './types';
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
 const IMAGENET_STD = [0.229, 0.224, 0.225];
@@ -35,12 +43,18 @@ export function scale(rgb255: Tensor4D, preset: ScalingPreset): Tensor4D {
  * of the image resized so its shorter side is `shorterSide`, with torchvision's integer arithmetic:
  * Resize truncates the longer side (int(size·long/short)), CenterCrop rounds the offset half to even.
  */
-export function inputWindow(imageWidth: number, imageHeight: number, inputShape: readonly number[], policy: ResizePolicy = DEFAULT_RESIZE): OutputWindow {
+export function inputWindow(
+  imageWidth: number,
+  imageHeight: number,
+  inputShape: readonly number[],
+  policy: ResizePolicy = DEFAULT_RESIZE,
+): OutputWindow {
   const [height, width] = inputShape;
   if (policy.mode === 'stretch') return { fullWidth: width, fullHeight: height, x: 0, y: 0, width, height };
   const shorter = Math.max(policy.shorterSide ?? Math.round((Math.min(width, height) * 256) / 224), width, height);
   const longer = (long: number, short: number) => Math.max(width, height, Math.floor((shorter * long) / short));
-  const [fullWidth, fullHeight] = imageWidth <= imageHeight ? [shorter, longer(imageHeight, imageWidth)] : [longer(imageWidth, imageHeight), shorter];
+  const [fullWidth, fullHeight] =
+    imageWidth <= imageHeight ? [shorter, longer(imageHeight, imageWidth)] : [longer(imageWidth, imageHeight), shorter];
   return { fullWidth, fullHeight, x: roundHalfEven((fullWidth - width) / 2), y: roundHalfEven((fullHeight - height) / 2), width, height };
 }
 
@@ -64,7 +78,12 @@ export function imageWindow(image: RgbaImage, inputShape: readonly number[], pol
 
 /** The window as fractions of the image: where a map of the input lies on any copy of the image. */
 export function regionOf(window: OutputWindow): Region {
-  return { x: window.x / window.fullWidth, y: window.y / window.fullHeight, width: window.width / window.fullWidth, height: window.height / window.fullHeight };
+  return {
+    x: window.x / window.fullWidth,
+    y: window.y / window.fullHeight,
+    width: window.width / window.fullWidth,
+    height: window.height / window.fullHeight,
+  };
 }
 
 /**
@@ -86,7 +105,12 @@ function resizedRgb(image: RgbaImage, window: OutputWindow, policy: ResizePolicy
 }
 
 /** A batch of one resized to the model's input, still 0..255 (luminance for 1-channel models). */
-export function toModelPixels(image: RgbaImage, inputShape: [number, number, number], policy: ResizePolicy = DEFAULT_RESIZE, checkCancelled?: () => void): Tensor4D {
+export function toModelPixels(
+  image: RgbaImage,
+  inputShape: [number, number, number],
+  policy: ResizePolicy = DEFAULT_RESIZE,
+  checkCancelled?: () => void,
+): Tensor4D {
   const [height, width, channels] = inputShape;
   if (channels !== 1 && channels !== 3) {
     throw new Error(`The model expects ${channels} input channels; CNN Lens feeds images with 1 or 3 channels.`);
@@ -115,12 +139,21 @@ export function modelScaler(summary: Pick<ModelSummary, 'inputShape' | 'preproce
 }
 
 /** The pixels a loaded model sees of an image: toModelPixels with the model's input shape and resize policy. */
-export function modelPixels(image: RgbaImage, summary: Pick<ModelSummary, 'inputShape' | 'preprocessing'>, checkCancelled?: () => void): Tensor4D {
+export function modelPixels(
+  image: RgbaImage,
+  summary: Pick<ModelSummary, 'inputShape' | 'preprocessing'>,
+  checkCancelled?: () => void,
+): Tensor4D {
   return toModelPixels(image, summary.inputShape, summary.preprocessing.resize ?? DEFAULT_RESIZE, checkCancelled);
 }
 
 /** A batch of one, sized and scaled for a model with input [height, width, channels]. */
-export function toModelInput(image: RgbaImage, inputShape: [number, number, number], preset: ScalingPreset, policy: ResizePolicy = DEFAULT_RESIZE): Tensor4D {
+export function toModelInput(
+  image: RgbaImage,
+  inputShape: [number, number, number],
+  preset: ScalingPreset,
+  policy: ResizePolicy = DEFAULT_RESIZE,
+): Tensor4D {
   return tf.tidy(() => scalerFor(inputShape[2], preset)(toModelPixels(image, inputShape, policy)));
 }
 

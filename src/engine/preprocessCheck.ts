@@ -38,7 +38,6 @@ export function scalingCandidates(model: LoadedModel): ScalingCandidate[] {
   return candidates;
 }
 
-
 /** One batched forward pass over the image scaled every way. */
 export function checkScalings(model: LoadedModel, image: RgbaImage, candidates = scalingCandidates(model), k = 5): ScalingCheck[] {
   const { adapter, summary, labels } = model;
@@ -59,7 +58,12 @@ export function checkScalings(model: LoadedModel, image: RgbaImage, candidates =
         if (v < min) min = v;
         if (v > max) max = v;
       }
-      return { ...candidate, predictions: topK(probs, labels, k), inputRange: [min, max] as [number, number], inUse: !candidate.resize && sameScaling(candidate, usedPreset, usedOrder) };
+      return {
+        ...candidate,
+        predictions: topK(probs, labels, k),
+        inputRange: [min, max] as [number, number],
+        inUse: !candidate.resize && sameScaling(candidate, usedPreset, usedOrder),
+      };
     });
   } finally {
     tf.dispose([...inputs, scores]);

@@ -112,5 +112,13 @@ function standardNormal(random: Sfc32): number {
 
 /** A tensor of N(mean, std²) values, the same for the same seed. */
 export function gaussian<T extends Tensor>(shape: number[], mean: number, std: number, seed: number): T {
-  return tf.tensor(gaussianValues(shape.reduce((n, d) => n * d, 1), mean, std, seed), shape) as T;
+  return tf.tensor(
+    gaussianValues(
+      shape.reduce((n, d) => n * d, 1),
+      mean,
+      std,
+      seed,
+    ),
+    shape,
+  ) as T;
 }

@@ -21,7 +21,12 @@ export const RESIZE_CHOICES: ResizePolicy[] = [
 /** Whether two policies resize a `inputSide`-px model's input alike (an absent shorter side is input × 256/224). */
 export function sameResize(a: ResizePolicy, b: ResizePolicy, inputSide: number): boolean {
   const shorter = (p: ResizePolicy) => p.shorterSide ?? Math.round((inputSide * 256) / 224);
-  return a.mode === b.mode && a.interpolation === b.interpolation && a.antialias === b.antialias && (a.mode !== 'center-crop' || shorter(a) === shorter(b));
+  return (
+    a.mode === b.mode &&
+    a.interpolation === b.interpolation &&
+    a.antialias === b.antialias &&
+    (a.mode !== 'center-crop' || shorter(a) === shorter(b))
+  );
 }
 
 /** BGR and RGB are the same for caffe, which is BGR by definition. */

@@ -9,11 +9,27 @@ import type { BackendChoice } from '../engine/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
-import { CANCEL_SLOTS, type DescribeResult, type ImageLimitsRef, type ModelRef, type WorkerReply, type WorkerRequest, type WorkerResults } from '../worker/workerProtocol';
+import {
+  CANCEL_SLOTS,
+  type DescribeResult,
+  type ImageLimitsRef,
+  type ModelRef,
+  type WorkerReply,
+  type WorkerRequest,
+  type WorkerResults,
+} from '../worker/workerProtocol';
 import type { Evaluation } from '../engine/evaluate';
 import type { ScalingCheck } from '../engine/preprocessCheck';
 import type { InspectResult } from '../engine/inspect/inspect';
-import { RunCancelledError, type CancelSignal, type EngineApi, type EvaluateJob, type ExplainJob, type InspectJob, type LoadedModelInfo } from './engineApi';
+import {
+  RunCancelledError,
+  type CancelSignal,
+  type EngineApi,
+  type EvaluateJob,
+  type ExplainJob,
+  type InspectJob,
+  type LoadedModelInfo,
+} from './engineApi';
 
 export interface EngineSettings {
   backend: BackendChoice;
@@ -156,18 +172,31 @@ export class EngineClient implements EngineApi {
   explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation> {
     const { limits } = this.settings();
     const { imagePath, technique, classIndex, layer, parameters, onPreview } = job;
-    return this.request({ kind: 'explain', model: this.modelRef(), limits, imagePath, technique, classIndex, layer, parameters: { ...parameters } }, cancel, onPreview);
+    return this.request(
+      { kind: 'explain', model: this.modelRef(), limits, imagePath, technique, classIndex, layer, parameters: { ...parameters } },
+      cancel,
+      onPreview,
+    );
   }
 
   evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation> {
     const { limits } = this.settings();
     const { imagePath, techniques, classIndex, layer, sanity, onProgress } = job;
-    return this.request({ kind: 'evaluate', model: this.modelRef(), limits, imagePath, techniques: [...techniques], classIndex, layer, sanity }, cancel, onProgress);
+    return this.request(
+      { kind: 'evaluate', model: this.modelRef(), limits, imagePath, techniques: [...techniques], classIndex, layer, sanity },
+      cancel,
+      onProgress,
+    );
   }
 
   inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult & { jobId: number }> {
     const { imagePath, request, onImage } = job;
-    return this.request({ kind: 'inspect', model: this.modelRef(), limits: this.settings().limits, imagePath, request: { ...request } }, cancel, undefined, onImage);
+    return this.request(
+      { kind: 'inspect', model: this.modelRef(), limits: this.settings().limits, imagePath, request: { ...request } },
+      cancel,
+      undefined,
+      onImage,
+    );
   }
 
   checkScalings(imagePath: string, cancel: CancelSignal): Promise<ScalingCheck[]> {
@@ -182,7 +211,19 @@ export class EngineClient implements EngineApi {
     const parsed = path.parse(imagePath);
     const outPath = path.join(parsed.dir, `${parsed.name}.${explanation.technique}.png`);
     const { heatmap, signed, colour, region, imageSize } = explanation;
-    return this.request({ kind: 'export', imagePath, limits: this.settings().limits, heatmap, signed, colour, region, imageSize, colormap, opacity, outPath });
+    return this.request({
+      kind: 'export',
+      imagePath,
+      limits: this.settings().limits,
+      heatmap,
+      signed,
+      colour,
+      region,
+      imageSize,
+      colormap,
+      opacity,
+      outPath,
+    });
   }
 
   saveInspection(jobId: number, outPath: string): Promise<string> {

@@ -17,10 +17,7 @@ export interface SettingPlaces {
 }
 
 export type ModelSetting =
-  | { kind: 'bundled' }
-  | { kind: 'path'; path: string }
-  | { kind: 'zoo'; id: string; path: string }
-  | { kind: 'invalid'; message: string };
+  { kind: 'bundled' } | { kind: 'path'; path: string } | { kind: 'zoo'; id: string; path: string } | { kind: 'invalid'; message: string };
 
 function inside(dir: string, file: string): string | null {
   const relative = path.relative(dir, file);
@@ -32,8 +29,13 @@ export function resolveModelSetting(raw: string, places: SettingPlaces): ModelSe
   if (!value) return { kind: 'bundled' };
   if (value.startsWith(ZOO_PREFIX)) {
     const id = value.slice(ZOO_PREFIX.length);
-    if (!isZooId(id)) return { kind: 'invalid', message: `cnnLens.model "${value}": "${id}" is not a downloaded model's id (letters, digits, ".", "_", "-").` };
-    if (!places.zooStorage) return { kind: 'invalid', message: `cnnLens.model "${value}": downloaded models are only available in VS Code.` };
+    if (!isZooId(id))
+      return {
+        kind: 'invalid',
+        message: `cnnLens.model "${value}": "${id}" is not a downloaded model's id (letters, digits, ".", "_", "-").`,
+      };
+    if (!places.zooStorage)
+      return { kind: 'invalid', message: `cnnLens.model "${value}": downloaded models are only available in VS Code.` };
     return { kind: 'zoo', id, path: path.join(places.zooStorage, id, 'model.json') };
   }
   if (path.isAbsolute(value)) return { kind: 'path', path: value };

@@ -57,7 +57,11 @@ export function engineSettings(): EngineSettings {
     modelProblem: modelProblem(setting),
     defaults: {
       preprocess: isScalingPreset(preprocess) ? preprocess : undefined,
-      labelsPath: labels ? (path.isAbsolute(labels) || !workspaceRoot ? path.resolve(labels) : path.join(workspaceRoot, labels)) : undefined,
+      labelsPath: labels
+        ? path.isAbsolute(labels) || !workspaceRoot
+          ? path.resolve(labels)
+          : path.join(workspaceRoot, labels)
+        : undefined,
     },
     limits: {
       maxPixels: Math.max(1, c.get<number>('maxImageMegapixels', 40)) * 1e6,

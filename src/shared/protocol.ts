@@ -303,8 +303,7 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
     case 'run': {
       const { technique, classIndex, layer } = raw;
       if (!isShortString(technique)) return null;
-      const validClass =
-        classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
+      const validClass = classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
       if (!validClass) return null;
       if (layer !== null && !isShortString(layer)) return null;
       const parameters = parseParameters(raw.parameters);
@@ -317,7 +316,13 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       if (!techniques.every(isShortString) || new Set(techniques).size !== techniques.length) return null;
       const validClass = classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
       if (!validClass || (layer !== null && !isShortString(layer)) || typeof sanity !== 'boolean') return null;
-      return { type: 'compare', techniques: [...(techniques as string[])], classIndex: classIndex as number | null, layer: layer as string | null, sanity };
+      return {
+        type: 'compare',
+        techniques: [...(techniques as string[])],
+        classIndex: classIndex as number | null,
+        layer: layer as string | null,
+        sanity,
+      };
     }
     case 'inspect': {
       const wholeOrNull = (v: unknown, max: number) => v === null || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max);
@@ -332,9 +337,29 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       const regularisers = parseRegularisers(raw.regularisers);
       if (!regularisers) return null;
       if (typeof kind !== 'string' || !(INSPECT_KINDS as readonly string[]).includes(kind)) return null;
-      if ((layer !== null && !isShortString(layer)) || !wholeOrNull(filter, 1e6) || !wholeOrNull(classIndex, 1e6) || !wholeOrNull(steps, MAX_INSPECT_STEPS)) return null;
+      if (
+        (layer !== null && !isShortString(layer)) ||
+        !wholeOrNull(filter, 1e6) ||
+        !wholeOrNull(classIndex, 1e6) ||
+        !wholeOrNull(steps, MAX_INSPECT_STEPS)
+      )
+        return null;
       if (steps === 0 || typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) return null;
-      return { type: 'inspect', kind: kind as InspectKind, layer: layer as string | null, filter: filter as number | null, classIndex: classIndex as number | null, steps: steps as number | null, seed, fourier, sort, page: page as number, unit: cell, fromImage, regularisers };
+      return {
+        type: 'inspect',
+        kind: kind as InspectKind,
+        layer: layer as string | null,
+        filter: filter as number | null,
+        classIndex: classIndex as number | null,
+        steps: steps as number | null,
+        seed,
+        fourier,
+        sort,
+        page: page as number,
+        unit: cell,
+        fromImage,
+        regularisers,
+      };
     }
     case 'saveInspect':
       return { type: 'saveInspect' };

@@ -51,7 +51,15 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
   switch (request.kind) {
     case 'describe': {
       const loaded = await model(engine, request.model);
-      return { result: { summary: loaded.summary, labels: loaded.labels, backend: engine.backend.label, techniques: engine.techniques(), sizeOnDisk: loaded.sizeOnDisk } };
+      return {
+        result: {
+          summary: loaded.summary,
+          labels: loaded.labels,
+          backend: engine.backend.label,
+          techniques: engine.techniques(),
+          sizeOnDisk: loaded.sizeOnDisk,
+        },
+      };
     }
     case 'explain': {
       const loaded = await model(engine, request.model);
@@ -73,7 +81,11 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       explanation.timings.decodeMs = decodeMs;
       explanation.timings.totalMs += decodeMs;
       explanation.backend = engine.backend.label + (explanation.backend !== engine.backend.name ? ` → ${explanation.backend}` : '');
-      const transfer = [explanation.heatmap.data.buffer, explanation.rawMap.data.buffer, ...(explanation.colour ? [explanation.colour.data.buffer] : [])];
+      const transfer = [
+        explanation.heatmap.data.buffer,
+        explanation.rawMap.data.buffer,
+        ...(explanation.colour ? [explanation.colour.data.buffer] : []),
+      ];
       return { result: explanation, transfer: transfer as ArrayBuffer[] };
     }
     case 'evaluate': {
@@ -83,12 +95,24 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const evaluation = await engine.evaluate(
         loaded,
         image,
-        { techniques: request.techniques, classTarget: request.classIndex ?? undefined, layer: request.layer ?? undefined, sanity: request.sanity },
+        {
+          techniques: request.techniques,
+          classTarget: request.classIndex ?? undefined,
+          layer: request.layer ?? undefined,
+          sanity: request.sanity,
+        },
         checkCancelled,
-        (fraction, detail) => post({ kind: 'preview', id: request.id, preview: { fraction, detail, map: null, signed: false, region: WHOLE_IMAGE } }),
+        (fraction, detail) =>
+          post({ kind: 'preview', id: request.id, preview: { fraction, detail, map: null, signed: false, region: WHOLE_IMAGE } }),
       );
       const transfer = evaluation.rows.flatMap(({ explanation }) =>
-        explanation ? [explanation.heatmap.data.buffer, explanation.rawMap.data.buffer, ...(explanation.colour ? [explanation.colour.data.buffer] : [])] : [],
+        explanation
+          ? [
+              explanation.heatmap.data.buffer,
+              explanation.rawMap.data.buffer,
+              ...(explanation.colour ? [explanation.colour.data.buffer] : []),
+            ]
+          : [],
       );
       return { result: evaluation, transfer: transfer as ArrayBuffer[] };
     }
@@ -128,7 +152,13 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const { imagePath, limits, outPath, opacity, heatmap, signed, colour, region, imageSize } = request;
       // As the panel draws them: signed maps always with the diverging colormap.
       const colormap = signed ? 'diverging' : request.colormap;
-      await writeOverlayFiles(imagePath, limits, { heatmap, colour, region, imageSize, signed }, { overlayPath: outPath, colormap, opacity }, checkCancelled);
+      await writeOverlayFiles(
+        imagePath,
+        limits,
+        { heatmap, colour, region, imageSize, signed },
+        { overlayPath: outPath, colormap, opacity },
+        checkCancelled,
+      );
       return { result: outPath };
     }
   }

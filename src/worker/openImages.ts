@@ -33,7 +33,13 @@ export class OpenImages {
    * The image (full size when `full`), decoded now or earlier. `decodeMs` is the decode's time the first
    * time a caller that reports it asks (`report`), then 0: the panel's display copy, asked first, does not.
    */
-  async open(path: string, limits: ImageLimits, full: boolean, checkCancelled?: () => void, report = true): Promise<{ decoded: DecodedImage; decodeMs: number }> {
+  async open(
+    path: string,
+    limits: ImageLimits,
+    full: boolean,
+    checkCancelled?: () => void,
+    report = true,
+  ): Promise<{ decoded: DecodedImage; decodeMs: number }> {
     const stats = await fs.stat(path).catch(() => null);
     const key = JSON.stringify([stats?.mtimeMs, stats?.size, limits.maxPixels, limits.maxBytes]);
     const name = `${full ? 'full' : 'working'}:${path}`;

@@ -8,7 +8,17 @@ import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
 import type { InspectRequest } from '../engine/types';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
-import type { ColormapName, Explanation, Heatmap, ModelSummary, Preview, Region, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
+import type {
+  ColormapName,
+  Explanation,
+  Heatmap,
+  ModelSummary,
+  Preview,
+  Region,
+  RgbaImage,
+  TechniqueInfo,
+  TechniqueParameters,
+} from '../engine/types';
 import type { ScalingCheck } from '../engine/preprocessCheck';
 
 export interface WorkerInit {
@@ -41,15 +51,48 @@ export interface ImageLimitsRef {
 
 export type WorkerRequest =
   | { id: number; kind: 'describe'; model: ModelRef }
-  | { id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; technique: string; classIndex: number | null; layer: string | null; parameters: TechniqueParameters }
-  | { id: number; kind: 'evaluate'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; techniques: string[]; classIndex: number | null; layer: string | null; sanity: boolean }
+  | {
+      id: number;
+      kind: 'explain';
+      model: ModelRef;
+      imagePath: string;
+      limits: ImageLimitsRef;
+      technique: string;
+      classIndex: number | null;
+      layer: string | null;
+      parameters: TechniqueParameters;
+    }
+  | {
+      id: number;
+      kind: 'evaluate';
+      model: ModelRef;
+      imagePath: string;
+      limits: ImageLimitsRef;
+      techniques: string[];
+      classIndex: number | null;
+      layer: string | null;
+      sanity: boolean;
+    }
   | { id: number; kind: 'inspect'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; request: InspectRequest }
   | { id: number; kind: 'checkScalings'; model: ModelRef; imagePath: string; limits: ImageLimitsRef }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
   /** Writes the picture of an earlier inspect job (by its id) as a PNG: the pixels stay in the worker. */
   | { id: number; kind: 'saveInspection'; inspectId: number; outPath: string }
   /** The small map (and colour view) go back with the region they cover; the worker draws them over the full-size photo. */
-  | { id: number; kind: 'export'; imagePath: string; limits: ImageLimitsRef; heatmap: Heatmap; signed: boolean; colour: RgbaImage | null; region: Region; imageSize: { width: number; height: number }; colormap: ColormapName; opacity: number; outPath: string };
+  | {
+      id: number;
+      kind: 'export';
+      imagePath: string;
+      limits: ImageLimitsRef;
+      heatmap: Heatmap;
+      signed: boolean;
+      colour: RgbaImage | null;
+      region: Region;
+      imageSize: { width: number; height: number };
+      colormap: ColormapName;
+      opacity: number;
+      outPath: string;
+    };
 
 export interface DescribeResult {
   summary: ModelSummary;

@@ -24,7 +24,9 @@ export async function run(): Promise<void> {
     await new Promise<void>((resolve) => {
       const runner = mocha.run(() => resolve());
       runner.on('pass', (test) => outcome.passed.push(test.fullTitle()));
-      runner.on('fail', (test, error: Error) => outcome.failed.push({ title: test.fullTitle(), error: `${error.message}\n${error.stack ?? ''}` }));
+      runner.on('fail', (test, error: Error) =>
+        outcome.failed.push({ title: test.fullTitle(), error: `${error.message}\n${error.stack ?? ''}` }),
+      );
     });
   } catch (error) {
     outcome.failed.push({ title: 'mocha', error: String(error) });

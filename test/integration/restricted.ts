@@ -23,7 +23,10 @@ describe('CNN Lens in Restricted Mode', () => {
     assert.equal(described.summary.name, 'fashion-cam', 'the bundled model is used instead');
     const sample = readdirSync(folder).find((f) => f.endsWith('.png') && !f.includes('broken'))!;
     const never = { cancelled: false, onCancel: () => undefined };
-    const result = await api.engine.explain({ imagePath: path.join(folder, sample), technique: 'gradcam', classIndex: null, layer: null, parameters: {} }, never);
+    const result = await api.engine.explain(
+      { imagePath: path.join(folder, sample), technique: 'gradcam', classIndex: null, layer: null, parameters: {} },
+      never,
+    );
     assert.ok(result.heatmap.data.length > 0);
   });
 });

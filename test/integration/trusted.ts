@@ -39,7 +39,9 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     const extension = vscode.extensions.getExtension<CnnLensApi>(EXTENSION_ID);
     assert.ok(extension, `extension ${EXTENSION_ID} is installed`);
     api = await extension.activate();
-    samples = readdirSync(vscode.workspace.workspaceFolders![0].uri.fsPath).filter((f) => f.endsWith('.png') && !f.includes('broken') && !f.includes('.gradcam.'));
+    samples = readdirSync(vscode.workspace.workspaceFolders![0].uri.fsPath).filter(
+      (f) => f.endsWith('.png') && !f.includes('broken') && !f.includes('.gradcam.'),
+    );
     assert.ok(samples.length >= 2, 'the workspace has sample images');
   });
 
@@ -97,9 +99,15 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     const panel = await explain(samples[0]);
     const before = panel.lastResult;
     // Another editor in the same group hides the panel; its webview is discarded (no retained context).
-    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ content: 'hide the panel' }), { viewColumn: vscode.ViewColumn.Active, preview: false });
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument({ content: 'hide the panel' }), {
+      viewColumn: vscode.ViewColumn.Active,
+      preview: false,
+    });
     await vscode.commands.executeCommand('cnnLens.targetLayer', 'block3_relu2');
-    const result = await until('the run at the clicked layer', () => !panel.isRunning && panel.lastResult !== before && panel.lastResult?.layer === 'block3_relu2' && panel.lastResult);
+    const result = await until(
+      'the run at the clicked layer',
+      () => !panel.isRunning && panel.lastResult !== before && panel.lastResult?.layer === 'block3_relu2' && panel.lastResult,
+    );
     assert.equal(result.technique, 'gradcam');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
@@ -108,12 +116,27 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     const panel = await explain(samples[1]);
     const posted = panel.postedMessages;
     // A malformed parameters object is dropped by the validation: no run starts.
-    await panel.receiveForTest({ type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters: { samples: 'x'.repeat(65) } });
+    await panel.receiveForTest({
+      type: 'run',
+      technique: 'smoothgrad',
+      classIndex: null,
+      layer: null,
+      parameters: { samples: 'x'.repeat(65) },
+    });
     assert.equal(panel.isRunning, false);
     assert.equal(panel.postedMessages, posted, 'nothing was posted for a malformed run message');
 
-    await panel.receiveForTest({ type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters: { samples: 3, noise: 0.1 } });
-    const result = await until('the smoothgrad run', () => !panel.isRunning && panel.lastResult?.technique === 'smoothgrad' && panel.lastResult);
+    await panel.receiveForTest({
+      type: 'run',
+      technique: 'smoothgrad',
+      classIndex: null,
+      layer: null,
+      parameters: { samples: 3, noise: 0.1 },
+    });
+    const result = await until(
+      'the smoothgrad run',
+      () => !panel.isRunning && panel.lastResult?.technique === 'smoothgrad' && panel.lastResult,
+    );
     assert.equal(result.technique, 'smoothgrad');
     assert.deepEqual(result.parameters, { base: 'saliency', samples: 3, noise: 0.1, variant: 'smoothgrad', view: 'max-abs' });
   });
@@ -123,15 +146,24 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     const posted = panel.postedMessages;
     await panel.receiveForTest({ type: 'compare', techniques: ['gradcam'], classIndex: null, layer: null, sanity: false });
     assert.equal(panel.postedMessages, posted, 'one technique is not a comparison');
-    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam', 'eigencam', 'no-such'], classIndex: 2, layer: null, sanity: true });
+    await panel.receiveForTest({
+      type: 'compare',
+      techniques: ['gradcam', 'eigencam', 'no-such'],
+      classIndex: 2,
+      layer: null,
+      sanity: true,
+    });
     const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
     assert.equal(result.classIndex, 2);
-    assert.deepEqual(result.rows.map((r) => r.technique), ['gradcam', 'eigencam', 'no-such']);
+    assert.deepEqual(
+      result.rows.map((r) => r.technique),
+      ['gradcam', 'eigencam', 'no-such'],
+    );
     assert.match(result.rows[2].error ?? '', /Unknown technique/);
     for (const row of result.rows.slice(0, 2)) {
       assert.equal(row.deletion?.length, 51);
       assert.ok(row.insertionAuc! >= 0 && row.insertionAuc! <= 1);
-      assert.equal(row.heatmap?.width, 8, 'the map at block4_relu2\'s resolution');
+      assert.equal(row.heatmap?.width, 8, "the map at block4_relu2's resolution");
       assert.deepEqual(row.region, { x: 0, y: 0, width: 1, height: 1 });
       assert.ok(result.image.width <= 320 && result.image.height <= 320, 'the Compare image at its column size');
       assert.ok((row.sanity?.length ?? 0) >= 3, 'one correlation per randomised layer');
@@ -139,7 +171,7 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     }
   });
 
-  it('finds the workspace\'s own TF.js models (nested; not in node_modules/.venv/dist, not other model.json files, once through a symlink loop), switches to one and shows its tree', async () => {
+  it("finds the workspace's own TF.js models (nested; not in node_modules/.venv/dist, not other model.json files, once through a symlink loop), switches to one and shows its tree", async () => {
     const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
     const bundled = path.dirname(bundledModelPath().endsWith('.json') ? bundledModelPath() : path.join(bundledModelPath(), 'model.json'));
     const mine = path.join(root, 'my-models', 'fashion');
@@ -169,12 +201,16 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
       await api.modelTree.refresh();
       const [summaryNode, layersNode] = api.modelTree.nodes;
       assert.equal(summaryNode.label, described.summary.name);
-      assert.deepEqual(layersNode.children?.map((node) => node.layer), described.summary.layers.map((layer) => layer.name));
+      assert.deepEqual(
+        layersNode.children?.map((node) => node.layer),
+        described.summary.layers.map((layer) => layer.name),
+      );
       const panel = await explain(samples[0]);
       assert.equal(panel.lastResult?.technique, 'gradcam');
     } finally {
       await vscode.workspace.getConfiguration('cnnLens').update('model', undefined, vscode.ConfigurationTarget.Workspace);
-      for (const dir of ['my-models', 'node_modules', 'other', '.venv', 'dist']) rmSync(path.join(root, dir), { recursive: true, force: true });
+      for (const dir of ['my-models', 'node_modules', 'other', '.venv', 'dist'])
+        rmSync(path.join(root, dir), { recursive: true, force: true });
     }
   });
 
@@ -218,7 +254,10 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
       assert.equal(panel.lastResult?.technique, 'gradcam');
       assert.equal(panel.lastResult?.layer, described.summary.defaultLayer);
       await panel.receiveForTest({ type: 'run', technique: 'saliency', classIndex: null, layer: null, parameters: {} });
-      await until('the saliency run on the ONNX model', () => !panel.isRunning && panel.lastResult?.technique === 'saliency' && panel.lastResult);
+      await until(
+        'the saliency run on the ONNX model',
+        () => !panel.isRunning && panel.lastResult?.technique === 'saliency' && panel.lastResult,
+      );
     } finally {
       await vscode.workspace.getConfiguration('cnnLens').update('model', undefined, vscode.ConfigurationTarget.Workspace);
       rmSync(path.join(root, 'onnx-model'), { recursive: true, force: true });
@@ -263,7 +302,10 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
   it('a broken image and a broken model give clear errors, and the extension keeps working', async () => {
     const broken = workspaceFile('broken.png');
     const never = { cancelled: false, onCancel: () => undefined };
-    await assert.rejects(api.engine.explain({ imagePath: broken, technique: 'gradcam', classIndex: null, layer: null, parameters: {} }, never), /"broken\.png" is not a readable image/);
+    await assert.rejects(
+      api.engine.explain({ imagePath: broken, technique: 'gradcam', classIndex: null, layer: null, parameters: {} }, never),
+      /"broken\.png" is not a readable image/,
+    );
 
     const config = vscode.workspace.getConfiguration('cnnLens');
     await config.update('model', 'broken-model', vscode.ConfigurationTarget.Workspace);

@@ -27,7 +27,9 @@ const RESULTS = path.join(REPO_ROOT, 'test-results');
 const SAMPLES = path.join(REPO_ROOT, 'models', 'samples');
 
 /** Pixel statistics of the overlay canvas, read inside the webview. */
-async function canvasStats(frame: Frame): Promise<{ width: number; height: number; distinctColours: number; mean: number; sample: number[] }> {
+async function canvasStats(
+  frame: Frame,
+): Promise<{ width: number; height: number; distinctColours: number; mean: number; sample: number[] }> {
   return frame.evaluate(() => {
     const canvas = document.querySelector('[data-testid="overlay"]') as HTMLCanvasElement;
     const ctx = canvas.getContext('2d')!;
@@ -38,7 +40,13 @@ async function canvasStats(frame: Frame): Promise<{ width: number; height: numbe
       colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
       sum += data[i] + data[i + 1] + data[i + 2];
     }
-    return { width: canvas.width, height: canvas.height, distinctColours: colours.size, mean: sum / (data.length * 0.75), sample: Array.from(data.slice(0, 4096)) };
+    return {
+      width: canvas.width,
+      height: canvas.height,
+      distinctColours: colours.size,
+      mean: sum / (data.length * 0.75),
+      sample: Array.from(data.slice(0, 4096)),
+    };
   });
 }
 
@@ -57,10 +65,13 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
   let samples: string[];
 
   before(function () {
-    if (!existsSync(CODE_SERVER_BIN)) throw new Error(`code-server is not installed at ${CODE_SERVER_BIN}; run "bash scripts/setup-code-server.sh".`);
+    if (!existsSync(CODE_SERVER_BIN))
+      throw new Error(`code-server is not installed at ${CODE_SERVER_BIN}; run "bash scripts/setup-code-server.sh".`);
     if (!existsSync(path.join(REPO_ROOT, 'dist', 'extension.js'))) throw new Error('dist/ is missing; run "npm run build".');
     workspace = mkdtempSync(path.join(os.tmpdir(), 'cnnlens-ui-ws-'));
-    samples = readdirSync(SAMPLES).filter((f) => f.endsWith('.png')).sort();
+    samples = readdirSync(SAMPLES)
+      .filter((f) => f.endsWith('.png'))
+      .sort();
     assert.ok(samples.length > 0, 'sample images exist');
     for (const file of samples) cpSync(path.join(SAMPLES, file), path.join(workspace, file));
     writeFileSync(path.join(workspace, 'broken.png'), Buffer.from('not really a png'));
@@ -79,7 +90,8 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       assert.ok(stats.distinctColours > 50, `canvas is not one colour (${stats.distinctColours} colours)`);
 
       const layers = await frame.$$eval('[data-testid="layer"] option', (options) => options.map((o) => (o as HTMLOptionElement).value));
-      for (const name of ['block4_relu2', 'block1_conv1']) assert.ok(layers.includes(name), `layer picker lists ${name}: ${layers.join(', ')}`);
+      for (const name of ['block4_relu2', 'block1_conv1'])
+        assert.ok(layers.includes(name), `layer picker lists ${name}: ${layers.join(', ')}`);
       const predictions = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
       assert.equal(predictions.length, 5, 'top-5 classes listed');
       const backend = await frame.textContent('[data-testid="backend"]');
@@ -97,7 +109,10 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.waitForFunction(() => document.querySelector('[data-testid="opacity-value"]')?.textContent === '95%');
       await page.waitForTimeout(300);
       const after = await canvasStats(frame);
-      assert.ok(after.mean !== before.mean || after.sample.some((v, i) => v !== before.sample[i]), `moving the opacity slider changes the pixels (mean ${before.mean} → ${after.mean})`);
+      assert.ok(
+        after.mean !== before.mean || after.sample.some((v, i) => v !== before.sample[i]),
+        `moving the opacity slider changes the pixels (mean ${before.mean} → ${after.mean})`,
+      );
       await shot(page, 'panel-opacity.png');
     });
   });
@@ -113,17 +128,28 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.waitForSelector('[data-testid="param-samples"]', { state: 'visible' });
       const samplesInput = await frame.$eval('[data-testid="param-samples"]', (el) => {
         const input = el as HTMLInputElement;
-        return { type: input.type, value: input.value, min: input.min, max: input.max, step: input.step, label: input.labels?.[0]?.textContent ?? '' };
+        return {
+          type: input.type,
+          value: input.value,
+          min: input.min,
+          max: input.max,
+          step: input.step,
+          label: input.labels?.[0]?.textContent ?? '',
+        };
       });
       assert.deepEqual(samplesInput, { type: 'number', value: '25', min: '1', max: '500', step: '1', label: 'Noisy samples (n)' });
       assert.equal(await frame.getAttribute('[data-testid="param-noise"]', 'step'), '0.01');
       assert.equal(await frame.inputValue('[data-testid="param-noise"]'), '0.15');
-      const baseChoices = await frame.$$eval('[data-testid="param-base"] option', (options) => options.map((o) => (o as HTMLOptionElement).value));
+      const baseChoices = await frame.$$eval('[data-testid="param-base"] option', (options) =>
+        options.map((o) => (o as HTMLOptionElement).value),
+      );
       assert.ok(baseChoices.includes('saliency') && baseChoices.includes('guided-backprop'), `base choices: ${baseChoices.join(', ')}`);
       assert.equal(await frame.inputValue('[data-testid="param-variant"]'), 'smoothgrad');
 
       await frame.fill('[data-testid="param-samples"]', '5');
-      await frame.waitForFunction(() => /samples 5/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(() => /samples 5/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, {
+        timeout: 60_000,
+      });
       await waitForState(frame, 'ready', 60_000);
       assert.match((await frame.textContent('[data-testid="caption"]')) ?? '', /SmoothGrad/);
       const stats = await canvasStats(frame);
@@ -145,7 +171,11 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.selectOption('[data-testid="technique"]', 'smoothgrad');
       await frame.waitForSelector('[data-testid="param-samples"]', { state: 'visible' });
       assert.equal(await frame.inputValue('[data-testid="param-samples"]'), '5');
-      await frame.waitForFunction(() => /SmoothGrad \(samples 5\)/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => /SmoothGrad \(samples 5\)/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 60_000 },
+      );
     });
   });
 
@@ -159,7 +189,11 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.selectOption('[data-testid="technique"]', 'saliency');
       await frame.waitForSelector('[data-testid="param-view"]', { state: 'visible' });
       await frame.selectOption('[data-testid="param-view"]', 'signed');
-      await frame.waitForFunction(() => (document.querySelector('[data-testid="overlay"]') as HTMLElement).dataset.mode === 'signed', undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => (document.querySelector('[data-testid="overlay"]') as HTMLElement).dataset.mode === 'signed',
+        undefined,
+        { timeout: 60_000 },
+      );
       await waitForState(frame, 'ready', 60_000);
       assert.equal((await overlayData()).colormap, 'diverging', 'signed maps use the diverging colormap whatever the picker says');
       assert.deepEqual(await frame.$$eval('.colorbar-label', (labels) => labels.map((l) => l.textContent)), ['for', 'against']);
@@ -167,7 +201,11 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await shot(page, 'panel-saliency-signed.png');
 
       await frame.selectOption('[data-testid="param-view"]', 'colour');
-      await frame.waitForFunction(() => (document.querySelector('[data-testid="overlay"]') as HTMLElement).dataset.mode === 'colour', undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => (document.querySelector('[data-testid="overlay"]') as HTMLElement).dataset.mode === 'colour',
+        undefined,
+        { timeout: 60_000 },
+      );
       await waitForState(frame, 'ready', 60_000);
       assert.equal(await frame.isVisible('[data-testid="colorbar"]'), false, 'a colour image has no colour scale');
       await shot(page, 'panel-saliency-colour.png');
@@ -177,7 +215,11 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.selectOption('[data-testid="param-view"]', 'max-abs');
       await waitForState(frame, 'ready', 60_000);
       await frame.fill('[data-testid="param-samples"]', '400');
-      await frame.waitForFunction(() => (document.querySelector('[data-testid="stage"]') as HTMLElement).dataset.preview !== undefined, undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => (document.querySelector('[data-testid="stage"]') as HTMLElement).dataset.preview !== undefined,
+        undefined,
+        { timeout: 60_000 },
+      );
       const preview = Number(await frame.getAttribute('[data-testid="stage"]', 'data-preview'));
       assert.ok(preview > 0 && preview < 100, `a preview part-way (${preview} %)`);
       assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /% — showing the map so far/);
@@ -203,14 +245,28 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.waitForSelector('[data-testid="param-channels"]', { state: 'visible' });
       await frame.fill('[data-testid="param-batch"]', '1');
       await frame.fill('[data-testid="param-channels"]', '0');
-      await frame.waitForFunction(() => /channel \d+ of 128/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
-      await frame.waitForFunction(() => /Score-CAM \(.*channels 0/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
+      await frame.waitForFunction(
+        () => /channel \d+ of 128/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 60_000 },
+      );
+      await frame.waitForFunction(
+        () => /Score-CAM \(.*channels 0/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 120_000 },
+      );
       await waitForState(frame, 'ready', 120_000);
       // Edit a parameter, then compare at once: the pending re-run must not supersede the comparison.
       await frame.fill('[data-testid="param-batch"]', '64');
 
-      const picked = await frame.$$eval('[data-testid="compare-list"] input:checked', (boxes) => boxes.map((b) => (b as HTMLInputElement).value));
-      assert.deepEqual([...picked].sort(), ['gradcam', 'saliency', 'scorecam'], 'a classic, a gradient-free and a pixel-space technique are picked at first');
+      const picked = await frame.$$eval('[data-testid="compare-list"] input:checked', (boxes) =>
+        boxes.map((b) => (b as HTMLInputElement).value),
+      );
+      assert.deepEqual(
+        [...picked].sort(),
+        ['gradcam', 'saliency', 'scorecam'],
+        'a classic, a gradient-free and a pixel-space technique are picked at first',
+      );
       await frame.check('[data-testid="compare-eigencam"]');
       assert.equal(await frame.isEnabled('[data-testid="compare"]'), true);
       await frame.click('[data-testid="compare"]');
@@ -253,7 +309,11 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await waitForState(frame, 'ready', 60_000);
       await frame.check('[data-testid="fuse-layers"]');
       await frame.selectOption('[data-testid="layer"]', ['block3_relu2', 'block4_relu2']);
-      await frame.waitForFunction(() => /layers block3_relu2 \+ block4_relu2/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => /layers block3_relu2 \+ block4_relu2/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 60_000 },
+      );
       await waitForState(frame, 'ready', 60_000);
       assert.ok((await canvasStats(frame)).distinctColours > 50, 'the fused map is drawn');
       await shot(page, 'panel-fused-layers.png');
@@ -276,23 +336,47 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
 
       await frame.selectOption('[data-testid="inspect-kind"]', 'featuremaps');
       await frame.click('[data-testid="inspect-run"]');
-      await frame.waitForFunction(() => /block4_relu2: channels ranked 1–64 of 128 by mean activation \(8×8\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () =>
+          /block4_relu2: channels ranked 1–64 of 128 by mean activation \(8×8\)/.test(
+            document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? '',
+          ),
+        undefined,
+        { timeout: 60_000 },
+      );
       assert.ok((await pictureColours()) > 50, 'the grid is drawn');
       await shot(page, 'panel-feature-maps.png');
       await frame.click('[data-testid="inspect-next"]');
-      await frame.waitForFunction(() => /channels ranked 65–128 of 128/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => /channels ranked 65–128 of 128/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 60_000 },
+      );
       assert.equal(await frame.textContent('[data-testid="inspect-page"]'), 'page 2 of 2');
       await frame.selectOption('[data-testid="inspect-sort"]', 'index');
-      await frame.waitForFunction(() => /channels 0–63 of 128 in index order \(8×8\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () =>
+          /channels 0–63 of 128 in index order \(8×8\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 60_000 },
+      );
       // The first tile is the most active channel: clicking it shows that channel over the image.
       await frame.click('[data-testid="inspect-canvas"]', { position: { x: 4, y: 4 } });
-      await frame.waitForFunction(() => /^Channel \d+ of block4_relu2/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => /^Channel \d+ of block4_relu2/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 60_000 },
+      );
 
       await frame.selectOption('[data-testid="inspect-kind"]', 'filters');
       await frame.selectOption('[data-testid="layer"]', 'block1_conv1');
       await waitForState(frame, 'ready', 60_000);
       await frame.click('[data-testid="inspect-run"]');
-      await frame.waitForFunction(() => /block1_conv1: 16 RGB 3×3 kernels/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => /block1_conv1: 16 RGB 3×3 kernels/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 60_000 },
+      );
 
       await frame.selectOption('[data-testid="layer"]', 'block3_relu2');
       await waitForState(frame, 'ready', 60_000);
@@ -303,16 +387,31 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await frame.fill('[data-testid="inspect-blurEvery"]', '2');
       await frame.fill('[data-testid="inspect-tv"]', '0.05');
       await frame.click('[data-testid="inspect-run"]');
-      await frame.waitForFunction(() => (document.querySelector('[data-testid="inspect-results"]') as HTMLElement).dataset.preview !== undefined, undefined, { timeout: 60_000 });
+      await frame.waitForFunction(
+        () => (document.querySelector('[data-testid="inspect-results"]') as HTMLElement).dataset.preview !== undefined,
+        undefined,
+        { timeout: 60_000 },
+      );
       assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /Look inside: \d+ % — showing the image so far/);
       await shot(page, 'panel-maximize-preview.png');
-      await frame.waitForFunction(() => /^Maximises block3_relu2 filter 3: objective .* in 400 steps \(seed 0\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
+      await frame.waitForFunction(
+        () =>
+          /^Maximises block3_relu2 filter 3: objective .* in 400 steps \(seed 0\)/.test(
+            document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? '',
+          ),
+        undefined,
+        { timeout: 120_000 },
+      );
       assert.ok((await pictureColours()) > 100, 'the optimised image is drawn');
       assert.equal(await frame.$$eval('.inspect-chart polyline', (lines) => lines.length), 1, 'the objective curve');
       await frame.$eval('[data-testid="inspect-results"]', (el) => el.scrollIntoView());
       await shot(page, 'panel-maximize.png');
       await frame.click('[data-testid="inspect-save"]');
-      await frame.waitForFunction(() => /Saved .*\.maximize\.png/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''), undefined, { timeout: 30_000 });
+      await frame.waitForFunction(
+        () => /Saved .*\.maximize\.png/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 30_000 },
+      );
       assert.ok(existsSync(path.join(workspace, `${path.parse(samples[0]).name}.maximize.png`)), 'the PNG is next to the image');
     });
   });
@@ -325,11 +424,18 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       const status = await frame.textContent('[data-testid="status"]');
       assert.match(status ?? '', /broken\.png/);
       const toasts = await notificationTexts(page);
-      assert.ok(toasts.some((t) => /broken\.png/.test(t)), `an error notification names the file: ${toasts.join(' | ')}`);
+      assert.ok(
+        toasts.some((t) => /broken\.png/.test(t)),
+        `an error notification names the file: ${toasts.join(' | ')}`,
+      );
       await shot(page, 'panel-broken-image.png');
 
       await explorerContextMenu(page, samples[1] ?? samples[0], 'Explain with Grad-CAM');
-      const next = await findWebviewFrame(page, async (f) => (await hasSelector('[data-testid="overlay"]')(f)) && (await f.evaluate(() => document.body.dataset.state)) === 'ready', 90_000);
+      const next = await findWebviewFrame(
+        page,
+        async (f) => (await hasSelector('[data-testid="overlay"]')(f)) && (await f.evaluate(() => document.body.dataset.state)) === 'ready',
+        90_000,
+      );
       assert.ok(next);
     });
   });
@@ -350,7 +456,9 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       // Pick the cat: the map moves to it.
       await frame.fill('[data-testid="class-input"]', 'tiger cat');
       await frame.press('[data-testid="class-input"]', 'Enter');
-      await frame.waitForFunction(() => /tiger cat/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(() => /tiger cat/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, {
+        timeout: 60_000,
+      });
       await waitForState(frame, 'ready', 60_000);
       const stats = await canvasStats(frame);
       assert.ok(stats.distinctColours > 1000, 'a photo with a heatmap over it');
@@ -377,17 +485,23 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await waitForState(frame, 'ready', 90_000);
       const first = await canvasStats(frame);
       assert.ok(Math.max(first.width, first.height) <= 1024, `the panel gets a display-size copy (${first.width}×${first.height})`);
-      assert.equal(first.width / first.height, 4 / 3, 'with the photo\'s aspect');
+      assert.equal(first.width / first.height, 4 / 3, "with the photo's aspect");
       assert.ok(first.distinctColours > 1000, 'a photo with a heatmap over it');
       assert.match((await frame.textContent('[data-testid="caption-image"]')) ?? '', /4032×3024/);
-      assert.match((await frame.textContent('[data-testid="status"]')) ?? '', /^decode .* · forward/, 'the first run shows the photo\'s decode');
+      assert.match(
+        (await frame.textContent('[data-testid="status"]')) ?? '',
+        /^decode .* · forward/,
+        "the first run shows the photo's decode",
+      );
       const top = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
       assert.match(top[0], /bull mastiff/);
       await shot(page, 'panel-photo-1400.png');
 
       await frame.fill('[data-testid="class-input"]', 'tiger cat');
       await frame.press('[data-testid="class-input"]', 'Enter');
-      await frame.waitForFunction(() => /tiger cat/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 60_000 });
+      await frame.waitForFunction(() => /tiger cat/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, {
+        timeout: 60_000,
+      });
       await waitForState(frame, 'ready', 60_000);
       const status = (await frame.textContent('[data-testid="status"]')) ?? '';
       // Timing is the benchmark's business; here it is only reported. The photo must not be decoded again.
@@ -395,7 +509,10 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       assert.doesNotMatch(status, /decode/, `the class change reuses the decoded photo: ${status}`);
       assert.match(status, /forward .* · Grad-CAM .* · total/);
       const after = await canvasStats(frame);
-      assert.ok(after.sample.some((v, i) => v !== first.sample[i]), 'the map moved to the cat');
+      assert.ok(
+        after.sample.some((v, i) => v !== first.sample[i]),
+        'the map moved to the cat',
+      );
 
       await page.setViewportSize({ width: 900, height: 900 });
       await page.waitForTimeout(500);
@@ -419,7 +536,11 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await choice.waitFor({ state: 'visible', timeout: 30_000 });
       await choice.click();
       // The panel reloads with the chosen model.
-      await frame.waitForFunction(() => /mobilenet/.test(document.querySelector('[data-testid="model-name"]')?.textContent ?? ''), undefined, { timeout: 90_000 });
+      await frame.waitForFunction(
+        () => /mobilenet/.test(document.querySelector('[data-testid="model-name"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 90_000 },
+      );
       await waitForState(frame, 'ready', 90_000);
 
       await page.locator('.activitybar .action-item .action-label[aria-label^="CNN Lens"]').first().click();
@@ -435,12 +556,25 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
 
       await treeViewRow(page, 'Model', 'conv_dw_1_relu').click();
       frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 30_000);
-      await frame.waitForFunction(() => (document.querySelector('[data-testid="layer"]') as HTMLSelectElement | null)?.value === 'conv_dw_1_relu', undefined, { timeout: 30_000 });
-      await frame.waitForFunction(() => /conv_dw_1_relu/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''), undefined, { timeout: 90_000 });
+      await frame.waitForFunction(
+        () => (document.querySelector('[data-testid="layer"]') as HTMLSelectElement | null)?.value === 'conv_dw_1_relu',
+        undefined,
+        { timeout: 30_000 },
+      );
+      await frame.waitForFunction(
+        () => /conv_dw_1_relu/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 90_000 },
+      );
       await waitForState(frame, 'ready', 90_000);
 
       await rowContextMenu(page, treeViewRow(page, 'Model', 'conv_dw_1_relu'), 'Show Feature Maps', 30_000, 'conv_dw_1_relu');
-      await frame.waitForFunction(() => /conv_dw_1_relu: all 8 channels \(112×112\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''), undefined, { timeout: 90_000 });
+      await frame.waitForFunction(
+        () =>
+          /conv_dw_1_relu: all 8 channels \(112×112\)/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''),
+        undefined,
+        { timeout: 90_000 },
+      );
       await waitForState(frame, 'ready', 90_000);
       await shot(page, 'model-view-feature-maps.png');
 
@@ -450,7 +584,9 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await page.locator('.tab.active', { hasText: photo }).waitFor({ timeout: 30_000 });
       await runCommand(page, 'CNN Lens: Check Preprocessing on an Image…', 60_000);
       const rows = page.locator('.quick-input-list .monaco-list-row');
-      await page.waitForFunction(() => document.querySelectorAll('.quick-input-list .monaco-list-row').length >= 5, undefined, { timeout: 90_000 });
+      await page.waitForFunction(() => document.querySelectorAll('.quick-input-list .monaco-list-row').length >= 5, undefined, {
+        timeout: 90_000,
+      });
       const texts = await rows.allInnerTexts();
       const inUse = texts.find((text) => text.includes('in use')) ?? '';
       assert.match(inUse, /\[-1, 1\]/, `the default scaling is in use: ${texts.join(' | ')}`);
@@ -471,7 +607,10 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     mkdirSync(dir, { recursive: true });
     cpSync(onnx, path.join(dir, 'mobilenet.onnx'));
     cpSync(path.join(fixtures, 'labels', 'imagenet_classes.json'), path.join(dir, 'labels.json'));
-    writeFileSync(path.join(dir, 'cnnlens.json'), JSON.stringify({ preprocess: 'mobilenet', labels: 'labels.json', name: 'MobileNet (ONNX from PyTorch)' }));
+    writeFileSync(
+      path.join(dir, 'cnnlens.json'),
+      JSON.stringify({ preprocess: 'mobilenet', labels: 'labels.json', name: 'MobileNet (ONNX from PyTorch)' }),
+    );
     const photo = 'snake.png';
     cpSync(path.join(fixtures, 'images', 'pytorch-cnn-visualizations', photo), path.join(workspace, photo));
     // The workspace setting (an earlier test's Select Model wrote one) decides over user settings.

@@ -181,7 +181,10 @@ export async function startCodeServer(opts: StartCodeServerOptions): Promise<Cod
   }
   const workspace = path.resolve(opts.workspace);
   const extensionPath = path.resolve(opts.extensionPath);
-  for (const [what, p] of [['workspace', workspace], ['extensionPath', extensionPath]] as const) {
+  for (const [what, p] of [
+    ['workspace', workspace],
+    ['extensionPath', extensionPath],
+  ] as const) {
     if (!fs.existsSync(p)) throw new Error(`startCodeServer: ${what} does not exist: ${p}`);
   }
   if (opts.extensionTestsPath && !fs.existsSync(path.resolve(opts.extensionTestsPath))) {
@@ -202,13 +205,17 @@ export async function startCodeServer(opts: StartCodeServerOptions): Promise<Cod
   );
 
   const args = [
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
     '--disable-telemetry',
     '--disable-update-check',
     ...(trust ? ['--disable-workspace-trust'] : []),
-    '--user-data-dir', userDataDir,
-    '--extensions-dir', extensionsDir,
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
     workspace,
   ];
   let output = '';
@@ -443,7 +450,10 @@ export async function dismissNotifications(page: Page): Promise<void> {
   for (let i = 0; i < 10; i++) {
     const n = await clear.count();
     if (n === 0) return;
-    await clear.first().click({ timeout: 2_000 }).catch(() => undefined);
+    await clear
+      .first()
+      .click({ timeout: 2_000 })
+      .catch(() => undefined);
     await sleep(100);
   }
 }
@@ -488,7 +498,10 @@ export async function runCommand(page: Page, title: string, timeoutMs = 30_000):
       return;
     } catch {
       if (Date.now() - started > timeoutMs) {
-        const shown = await page.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts().catch(() => []);
+        const shown = await page
+          .locator('.quick-input-list .monaco-list-row .label-name')
+          .allInnerTexts()
+          .catch(() => []);
         await page.keyboard.press('Escape').catch(() => undefined);
         throw new Error(`runCommand: no palette entry "${title}" after ${attempt} tries (shown: ${JSON.stringify(shown)})`);
       }
@@ -538,12 +551,23 @@ export async function explorerContextMenu(page: Page, fileName: string, menuItem
 
 /** The row labelled `label` in the tree view titled `viewTitle` (e.g. CNN Lens's "Model" view). */
 export function treeViewRow(page: Page, viewTitle: string, label: string): ReturnType<Page['locator']> {
-  const pane = page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: new RegExp(`^\\W*${escapeRegExp(viewTitle)}`, 'i') }) });
-  return pane.locator('.monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) }).first();
+  const pane = page
+    .locator('.pane')
+    .filter({ has: page.locator('.pane-header', { hasText: new RegExp(`^\\W*${escapeRegExp(viewTitle)}`, 'i') }) });
+  return pane
+    .locator('.monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) })
+    .first();
 }
 
 /** Right-clicks a row (Explorer or any tree view) and clicks the context-menu item labelled `menuItemLabel`. */
-export async function rowContextMenu(page: Page, row: ReturnType<Page['locator']>, menuItemLabel: string, timeoutMs = 30_000, what = 'the row'): Promise<void> {
+export async function rowContextMenu(
+  page: Page,
+  row: ReturnType<Page['locator']>,
+  menuItemLabel: string,
+  timeoutMs = 30_000,
+  what = 'the row',
+): Promise<void> {
   const started = Date.now();
   const menu = page.locator('.context-view .monaco-menu');
   const item = page.getByRole('menuitem', { name: menuItemLabel, exact: true }).first();
@@ -558,9 +582,15 @@ export async function rowContextMenu(page: Page, row: ReturnType<Page['locator']
       await item.waitFor({ state: 'visible', timeout: Math.min(2_000, left()) });
       break;
     } catch {
-      const shown = await page.getByRole('menuitem').allInnerTexts().catch(() => []);
+      const shown = await page
+        .getByRole('menuitem')
+        .allInnerTexts()
+        .catch(() => []);
       await page.keyboard.press('Escape').catch(() => undefined);
-      await menu.first().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined);
+      await menu
+        .first()
+        .waitFor({ state: 'hidden', timeout: 2_000 })
+        .catch(() => undefined);
       if (Date.now() - started >= timeoutMs) {
         const labels = shown.map((t) => t.split('\n')[0]).filter(Boolean);
         throw new Error(`rowContextMenu: no item "${menuItemLabel}" for ${what} after ${attempt} tries (menu: ${JSON.stringify(labels)})`);

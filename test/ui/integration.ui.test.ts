@@ -36,7 +36,8 @@ for (const suite of ['trusted', 'restricted'] as const) {
   describe(`integration suite "${suite}" inside VS Code's extension host`, function () {
     this.timeout(300_000);
     it('passes', async () => {
-      if (!existsSync(CODE_SERVER_BIN)) throw new Error(`code-server is not installed at ${CODE_SERVER_BIN}; run "bash scripts/setup-code-server.sh".`);
+      if (!existsSync(CODE_SERVER_BIN))
+        throw new Error(`code-server is not installed at ${CODE_SERVER_BIN}; run "bash scripts/setup-code-server.sh".`);
       if (!existsSync(TESTS_MODULE)) throw new Error(`${TESTS_MODULE} is missing; run "npm run build".`);
       const resultsFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'cnnlens-it-')), 'results.json');
       const restricted = suite === 'restricted';
@@ -54,7 +55,11 @@ for (const suite of ['trusted', 'restricted'] as const) {
       for (const title of outcome.passed) console.log(`      ✔ ${title}`);
       for (const { title, error } of outcome.failed) console.log(`      ✘ ${title}\n${error}`);
       assert.ok(outcome.passed.length > 0, 'some integration tests ran');
-      assert.deepEqual(outcome.failed.map((f) => f.title), [], 'no integration test failed');
+      assert.deepEqual(
+        outcome.failed.map((f) => f.title),
+        [],
+        'no integration test failed',
+      );
     });
   });
 }

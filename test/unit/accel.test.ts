@@ -45,18 +45,35 @@ function bn(init: () => Initializer) {
 function gradientModel(): tfl.LayersModel {
   const init = seeded();
   const input = tfl.input({ shape: [13, 13, 3] });
-  let x = tfl.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(), biasInitializer: init(), name: 'stem' }).apply(input) as Sym;
+  let x = tfl.layers
+    .conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: init(), biasInitializer: init(), name: 'stem' })
+    .apply(input) as Sym;
   x = tfl.layers.reLU({ maxValue: 6 }).apply(bn(init).apply(x)) as Sym;
-  x = tfl.layers.zeroPadding2d({ padding: [[1, 0], [0, 2]] }).apply(x) as Sym;
-  x = tfl.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'valid', depthwiseInitializer: init(), name: 'dw' }).apply(x) as Sym;
+  x = tfl.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 0],
+        [0, 2],
+      ],
+    })
+    .apply(x) as Sym;
+  x = tfl.layers
+    .depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'valid', depthwiseInitializer: init(), name: 'dw' })
+    .apply(x) as Sym;
   x = tfl.layers.leakyReLU({ alpha: 0.2 }).apply(x) as Sym;
   x = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(x) as Sym;
-  const branch = tfl.layers.conv2d({ filters: 12, kernelSize: 3, padding: 'same', activation: 'tanh', kernelInitializer: init(), name: 'branch' }).apply(x) as Sym;
+  const branch = tfl.layers
+    .conv2d({ filters: 12, kernelSize: 3, padding: 'same', activation: 'tanh', kernelInitializer: init(), name: 'branch' })
+    .apply(x) as Sym;
   const residual = tfl.layers.add().apply([x, branch]) as Sym;
-  const gate = tfl.layers.conv2d({ filters: 12, kernelSize: 1, activation: 'sigmoid', kernelInitializer: init(), name: 'gate' }).apply(residual) as Sym;
+  const gate = tfl.layers
+    .conv2d({ filters: 12, kernelSize: 1, activation: 'sigmoid', kernelInitializer: init(), name: 'gate' })
+    .apply(residual) as Sym;
   const gated = tfl.layers.multiply().apply([residual, gate]) as Sym;
   const joined = tfl.layers.concatenate().apply([gated, residual]) as Sym;
-  const features = tfl.layers.conv2d({ filters: 8, kernelSize: 1, activation: 'relu', kernelInitializer: init(), biasInitializer: init(), name: 'features' }).apply(joined) as Sym;
+  const features = tfl.layers
+    .conv2d({ filters: 8, kernelSize: 1, activation: 'relu', kernelInitializer: init(), biasInitializer: init(), name: 'features' })
+    .apply(joined) as Sym;
   // Windows that do not overlap, padded at the bottom ('same' on 3 rows): the MaxUnpool route.
   const halved = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(features) as Sym;
   const pooled = tfl.layers.globalAveragePooling2d({}).apply(halved) as Sym;
@@ -73,8 +90,12 @@ function forwardModel(): tfl.LayersModel {
   const input = tfl.input({ shape: [12, 12, 2] });
   let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'elu', kernelInitializer: init() }).apply(input) as Sym;
   x = tfl.layers.averagePooling2d({ poolSize: 2, strides: 2, padding: 'same' }).apply(x) as Sym;
-  x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', dilationRate: 2, activation: 'swish', kernelInitializer: init() }).apply(x) as Sym;
-  const averaged = tfl.layers.average().apply([x, tfl.layers.conv2d({ filters: 4, kernelSize: 1, kernelInitializer: init() }).apply(x) as Sym]) as Sym;
+  x = tfl.layers
+    .conv2d({ filters: 4, kernelSize: 3, padding: 'same', dilationRate: 2, activation: 'swish', kernelInitializer: init() })
+    .apply(x) as Sym;
+  const averaged = tfl.layers
+    .average()
+    .apply([x, tfl.layers.conv2d({ filters: 4, kernelSize: 1, kernelInitializer: init() }).apply(x) as Sym]) as Sym;
   const flat = tfl.layers.flatten().apply(tfl.layers.dropout({ rate: 0.5 }).apply(averaged) as Sym) as Sym;
   const maxed = tfl.layers.globalMaxPooling2d({}).apply(averaged) as Sym;
   const both = tfl.layers.concatenate().apply([flat, maxed]) as Sym;
@@ -105,7 +126,14 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     for (const rule of [null, 'guided', 'deconvnet'] as (ReluRule | null)[]) {
       const fast = adapter.inputGradients(x, 2, rule);
       assert.ok(fast, `the ${rule ?? 'stock'} gradient runs on onnxruntime`);
-      const slow = onTfjs(() => tf.grad((input: tf.Tensor) => adapter.scores(input as tf.Tensor4D, rule).slice([0, 2], [-1, 1]).sum())(x));
+      const slow = onTfjs(() =>
+        tf.grad((input: tf.Tensor) =>
+          adapter
+            .scores(input as tf.Tensor4D, rule)
+            .slice([0, 2], [-1, 1])
+            .sum(),
+        )(x),
+      );
       assert.ok(tf.tidy(() => tf.max(tf.abs(slow)).dataSync()[0]) > 0, 'the class score depends on the input');
       assert.ok(relativeGap(fast, slow) < 1e-4, `${rule ?? 'stock'} input gradient: ${relativeGap(fast, slow)}`);
       tf.dispose([fast, slow]);
@@ -117,13 +145,23 @@ describe('onnxruntime acceleration (exported layers models)', function () {
         const fast = adapter.layerGradients(image, layer, 4);
         assert.ok(fast, `layer ${layer} runs on onnxruntime`);
         const split = onTfjs(() => adapter.split(image, layer));
-        const slow = onTfjs(() => tf.grad((a: tf.Tensor) => split.head(a as tf.Tensor4D).slice([0, 4], [-1, 1]).sum())(split.activations));
+        const slow = onTfjs(() =>
+          tf.grad((a: tf.Tensor) =>
+            split
+              .head(a as tf.Tensor4D)
+              .slice([0, 4], [-1, 1])
+              .sum(),
+          )(split.activations),
+        );
         // The head (Ablation-CAM's batched forward passes) from replaced activations.
         const replaced = split.activations.mul(tf.randomUniform(split.activations.shape, 0, 2, 'float32', 9)) as tf.Tensor4D;
         return {
           activations: relativeGap(fast.activations, split.activations),
           gradients: relativeGap(fast.gradients, slow),
-          head: relativeGap(split.head(replaced), onTfjs(() => split.head(replaced))),
+          head: relativeGap(
+            split.head(replaced),
+            onTfjs(() => split.head(replaced)),
+          ),
         };
       });
       assert.ok(gaps.activations < 1e-5, `${layer} activations: ${gaps.activations}`);
@@ -139,7 +177,10 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       const masks = tf.image.resizeBilinear(maps, [13, 13], false, true);
       const low = tf.min(masks, [1, 2, 3], true);
       const scaled = masks.sub(low).div(tf.max(masks, [1, 2, 3], true).sub(low).add(1e-8));
-      return relativeGap(fast, onTfjs(() => adapter.scores(image.mul(scaled) as tf.Tensor4D)));
+      return relativeGap(
+        fast,
+        onTfjs(() => adapter.scores(image.mul(scaled) as tf.Tensor4D)),
+      );
     });
     assert.ok(maskedGap < 1e-5, `masked scores: ${maskedGap}`);
     tf.dispose([x, scores, reference]);
@@ -164,8 +205,12 @@ describe('onnxruntime acceleration (exported layers models)', function () {
           const gaps = tf.tidy(() => {
             const value = adapter.layerOutput(x, layer, rule, beforeRectifier);
             const reference = onTfjs(() => adapter.layerOutput(x, layer, rule, beforeRectifier));
-            const gradient = tf.grad((input: tf.Tensor) => objective(adapter.layerOutput(input as tf.Tensor4D, layer, rule, beforeRectifier)))(x);
-            const gradientReference = onTfjs(() => tf.grad((input: tf.Tensor) => objective(adapter.layerOutput(input as tf.Tensor4D, layer, rule, beforeRectifier)))(x));
+            const gradient = tf.grad((input: tf.Tensor) =>
+              objective(adapter.layerOutput(input as tf.Tensor4D, layer, rule, beforeRectifier)),
+            )(x);
+            const gradientReference = onTfjs(() =>
+              tf.grad((input: tf.Tensor) => objective(adapter.layerOutput(input as tf.Tensor4D, layer, rule, beforeRectifier)))(x),
+            );
             return { value: relativeGap(value, reference), gradient: relativeGap(gradient, gradientReference) };
           });
           const what = `${layer}${beforeRectifier ? ' before its rectifier' : ''}, ${rule ?? 'stock'}`;
@@ -176,17 +221,30 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     }
     // The class score under tf.grad (class-image generation), and an input of another size (deep dream's octaves): TF.js.
     const gaps = tf.tidy(() => {
-      const score = (input: tf.Tensor) => adapter.scores(input as tf.Tensor4D, 'guided').slice([0, 3], [-1, 1]).sum();
+      const score = (input: tf.Tensor) =>
+        adapter
+          .scores(input as tf.Tensor4D, 'guided')
+          .slice([0, 3], [-1, 1])
+          .sum();
       const small = tf.randomUniform([1, 9, 9, 3], -3, 3, 'float32', 2) as tf.Tensor4D;
       return {
-        score: relativeGap(tf.grad(score)(x), onTfjs(() => tf.grad(score)(x))),
-        small: relativeGap(adapter.layerOutput(small, 'dw'), onTfjs(() => adapter.layerOutput(small, 'dw'))),
+        score: relativeGap(
+          tf.grad(score)(x),
+          onTfjs(() => tf.grad(score)(x)),
+        ),
+        small: relativeGap(
+          adapter.layerOutput(small, 'dw'),
+          onTfjs(() => adapter.layerOutput(small, 'dw')),
+        ),
       };
     });
     assert.ok(gaps.score < 1e-4, `class score gradient: ${gaps.score}`);
     assert.deepEqual(lines, [], 'everything above ran on onnxruntime');
     const sessions = [...(adapter as unknown as { accelerator: { sessions: Map<string, unknown> } }).accelerator.sessions.keys()];
-    assert.ok(sessions.some((key) => /^out:\d+:value$/.test(key)) && sessions.some((key) => /^gradient:\d+:value:guided$/.test(key)), sessions.join(', '));
+    assert.ok(
+      sessions.some((key) => /^out:\d+:value$/.test(key)) && sessions.some((key) => /^gradient:\d+:value:guided$/.test(key)),
+      sessions.join(', '),
+    );
     assert.ok(gaps.small < 1e-6, `another input size: ${gaps.small}`);
     tf.dispose(x);
     adapter.dispose();
@@ -204,7 +262,11 @@ describe('onnxruntime acceleration (exported layers models)', function () {
         assert.ok(fast, `${layer}: onnxruntime computes it`);
         const slow = onTfjs(() => {
           const { activations, head } = adapter.split(image, layer);
-          const gradients = tf.grad((a: tf.Tensor) => head(a as tf.Tensor4D).slice([0, 1], [1, 1]).sum())(activations);
+          const gradients = tf.grad((a: tf.Tensor) =>
+            head(a as tf.Tensor4D)
+              .slice([0, 1], [1, 1])
+              .sum(),
+          )(activations);
           return tf.sum(activations.mul(tf.mean(gradients, [1, 2], true)), 3);
         });
         assert.deepEqual(fast.shape, slow.shape);
@@ -224,7 +286,14 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       const origin = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 21) as tf.Tensor4D;
       const step = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 22) as tf.Tensor4D;
       const classGradient = (points: tf.Tensor4D, rule: ReluRule | null) =>
-        onTfjs(() => tf.grad((v: tf.Tensor) => adapter.scores(v as tf.Tensor4D, rule).slice([0, 1], [-1, 1]).sum())(points));
+        onTfjs(() =>
+          tf.grad((v: tf.Tensor) =>
+            adapter
+              .scores(v as tf.Tensor4D, rule)
+              .slice([0, 1], [-1, 1])
+              .sum(),
+          )(points),
+        );
       const path = { kind: 'path' as const, origin, step, alphas: [0.1, 0.5, 0.9], weights: [0.2, 0.3, 0.5] };
       const alongPath = adapter.gradientSums(path, 1, null);
       assert.ok(alongPath && alongPath.squares === null, 'onnxruntime sums the path');
@@ -284,10 +353,22 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       assert.ok(gradient, 'every layer has a gradient rule');
       const directions = tf.randomNormal([6, 12, 12, 2], 0, 1, 'float32', 9) as tf.Tensor4D;
       const step = 1e-3;
-      const score = (v: tf.Tensor) => adapter.scores(v as tf.Tensor4D).slice([0, 0], [-1, 1]).reshape([-1]);
-      const differences = score(x.add(directions.mul(step))).sub(score(x.sub(directions.mul(step)))).div(2 * step);
+      const score = (v: tf.Tensor) =>
+        adapter
+          .scores(v as tf.Tensor4D)
+          .slice([0, 0], [-1, 1])
+          .reshape([-1]);
+      const differences = score(x.add(directions.mul(step)))
+        .sub(score(x.sub(directions.mul(step))))
+        .div(2 * step);
       const predicted = tf.sum(directions.mul(gradient), [1, 2, 3]);
-      return { scores: relativeGap(adapter.scores(x), onTfjs(() => adapter.scores(x))), gradient: relativeGap(predicted, differences) };
+      return {
+        scores: relativeGap(
+          adapter.scores(x),
+          onTfjs(() => adapter.scores(x)),
+        ),
+        gradient: relativeGap(predicted, differences),
+      };
     });
     assert.ok(gaps.scores < 1e-5, `scores: ${gaps.scores}`);
     assert.ok(gaps.gradient < 2e-3, `directional derivatives: ${gaps.gradient}`);
@@ -299,16 +380,27 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const lines: string[] = [];
     setAcceleration('auto', (line) => lines.push(line));
     const input = tfl.input({ shape: [6, 6, 1] });
-    const conv = tfl.layers.conv2d({ filters: 2, kernelSize: 3, activation: 'softplus', kernelInitializer: seeded()() }).apply(input) as Sym;
+    const conv = tfl.layers
+      .conv2d({ filters: 2, kernelSize: 3, activation: 'softplus', kernelInitializer: seeded()() })
+      .apply(input) as Sym;
     const out = tfl.layers.dense({ units: 2 }).apply(tfl.layers.globalAveragePooling2d({}).apply(conv) as Sym) as Sym;
     const adapter = new LayersAdapter(tfl.model({ inputs: input, outputs: out }));
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       const x = tf.randomUniform([1, 6, 6, 1], -1, 1, 'float32', 2) as tf.Tensor4D;
-      assert.ok(relativeGap(adapter.scores(x), onTfjs(() => adapter.scores(x))) < 1e-5, 'the forward pass still runs on onnxruntime');
+      assert.ok(
+        relativeGap(
+          adapter.scores(x),
+          onTfjs(() => adapter.scores(x)),
+        ) < 1e-5,
+        'the forward pass still runs on onnxruntime',
+      );
       assert.equal(adapter.inputGradients(x, 0, null), null, 'TF.js differentiates');
     });
-    assert.ok(lines.some((line) => /TF\.js computes the gradient .*no gradient rule for Softplus/.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => /TF\.js computes the gradient .*no gradient rule for Softplus/.test(line)),
+      lines.join('\n'),
+    );
     assert.equal(tf.memory().numTensors, before);
     adapter.dispose();
   });
@@ -316,10 +408,18 @@ describe('onnxruntime acceleration (exported layers models)', function () {
   it('Grad-CAM through a head without gradient rules: activations from onnxruntime, the head differentiated on TF.js, the same map', async () => {
     const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
     const input = tfl.input({ shape: [8, 8, 3] });
-    const a = tfl.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: seeded()(), name: 'conv_a' }).apply(input) as Sym;
-    const b = tfl.layers.conv2d({ filters: 4, kernelSize: 1, activation: 'softplus', kernelInitializer: seeded()(), name: 'conv_b' }).apply(a) as Sym;
-    const out = tfl.layers.dense({ units: 3, kernelInitializer: seeded()(), name: 'logits' }).apply(tfl.layers.globalAveragePooling2d({}).apply(b) as Sym) as Sym;
-    const model = await engine.loadModel(await saveModel(tfl.model({ inputs: input, outputs: out }), tempDir(), { preprocess: 'zero-one' }));
+    const a = tfl.layers
+      .conv2d({ filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: seeded()(), name: 'conv_a' })
+      .apply(input) as Sym;
+    const b = tfl.layers
+      .conv2d({ filters: 4, kernelSize: 1, activation: 'softplus', kernelInitializer: seeded()(), name: 'conv_b' })
+      .apply(a) as Sym;
+    const out = tfl.layers
+      .dense({ units: 3, kernelInitializer: seeded()(), name: 'logits' })
+      .apply(tfl.layers.globalAveragePooling2d({}).apply(b) as Sym) as Sym;
+    const model = await engine.loadModel(
+      await saveModel(tfl.model({ inputs: input, outputs: out }), tempDir(), { preprocess: 'zero-one' }),
+    );
     const image = noiseImage(8, 8, 3);
     const request = { technique: 'gradcam', layer: 'conv_a', classTarget: 1 };
     const fast = await engine.explain(model, image, request);
@@ -328,7 +428,9 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     setAcceleration('auto');
     const scale = Math.max(...slow.rawMap.data);
     assert.ok(scale > 0, 'a map to compare');
-    fast.rawMap.data.forEach((v, i) => assert.ok(Math.abs(v - slow.rawMap.data[i]) < 1e-5 * scale, `cell ${i}: ${v} vs ${slow.rawMap.data[i]}`));
+    fast.rawMap.data.forEach((v, i) =>
+      assert.ok(Math.abs(v - slow.rawMap.data[i]) < 1e-5 * scale, `cell ${i}: ${v} vs ${slow.rawMap.data[i]}`),
+    );
     engine.dispose();
   });
 
@@ -339,17 +441,29 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const pooled = tfl.layers.averagePooling2d({ poolSize: 2, strides: 1, padding: 'same' }).apply(input) as Sym;
     const strided = tfl.layers.averagePooling2d({ poolSize: 3, strides: 2, padding: 'same' }).apply(pooled) as Sym;
     const flat = tfl.layers.flatten().apply(strided) as Sym;
-    const model = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: 3, kernelInitializer: init(), name: 'scores' }).apply(flat) as Sym });
+    const model = tfl.model({
+      inputs: input,
+      outputs: tfl.layers.dense({ units: 3, kernelInitializer: init(), name: 'scores' }).apply(flat) as Sym,
+    });
     const adapter = new LayersAdapter(model);
     const before = tf.memory().numTensors;
     const [expected, actual, onTfjsAlone] = tf.tidy(() => {
       const basis = tf.concat([tf.zeros([1, 50]), tf.eye(50)]).reshape([51, 5, 5, 2]) as tf.Tensor4D;
-      const scores = onTfjs(() => adapter.scores(basis)).slice([0, 1], [-1, 1]).reshape([51]);
+      const scores = onTfjs(() => adapter.scores(basis))
+        .slice([0, 1], [-1, 1])
+        .reshape([51]);
       const differences = scores.slice(1).sub(scores.slice(0, 1));
       const x = tf.randomUniform([1, 5, 5, 2], -1, 1, 'float32', 3) as tf.Tensor4D;
       const gradient = adapter.inputGradients(x, 1, null);
       assert.ok(gradient, 'average pooling has a gradient rule');
-      const taped = onTfjs(() => tf.grad((v: tf.Tensor) => adapter.scores(v as tf.Tensor4D).slice([0, 1], [-1, 1]).sum())(x));
+      const taped = onTfjs(() =>
+        tf.grad((v: tf.Tensor) =>
+          adapter
+            .scores(v as tf.Tensor4D)
+            .slice([0, 1], [-1, 1])
+            .sum(),
+        )(x),
+      );
       return [differences, gradient, taped].map((t) => Array.from(t.dataSync()));
     });
     const scale = Math.max(...expected.map(Math.abs));
@@ -377,7 +491,11 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       assert.equal(adapter.inputGradients(image, 1, null), null, 'and keeps doing so');
     });
     assert.equal(sessions.get(key), null, 'the session is dropped');
-    assert.equal(lines.filter((line) => /TF\.js computes the gradient .*run failed: Error: Non-zero status/.test(line)).length, 1, lines.join('\n'));
+    assert.equal(
+      lines.filter((line) => /TF\.js computes the gradient .*run failed: Error: Non-zero status/.test(line)).length,
+      1,
+      lines.join('\n'),
+    );
     assert.equal(tf.memory().numTensors, before);
     image.dispose();
     adapter.dispose();
@@ -399,7 +517,10 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const scores = adapter.scores(x);
     const predicted = model.predict(x) as tf.Tensor;
     assert.ok(relativeGap(scores, predicted) < 1e-6);
-    assert.ok(lines.some((line) => /TF\.js computes the scores .*"upsample" \(UpSampling2D\)/.test(line)), lines.join('\n'));
+    assert.ok(
+      lines.some((line) => /TF\.js computes the scores .*"upsample" \(UpSampling2D\)/.test(line)),
+      lines.join('\n'),
+    );
     tf.dispose([x, scores, predicted]);
     adapter.dispose();
   });
@@ -409,7 +530,10 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const adapter = new LayersAdapter(model);
     const x = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 6) as tf.Tensor4D;
     const original = adapter.scores(x);
-    const [fast, slow] = await adapter.withRandomWeights(['features', 'branch'], 3, async () => [adapter.scores(x), onTfjs(() => adapter.scores(x))]);
+    const [fast, slow] = await adapter.withRandomWeights(['features', 'branch'], 3, async () => [
+      adapter.scores(x),
+      onTfjs(() => adapter.scores(x)),
+    ]);
     assert.ok(relativeGap(fast, slow) < 1e-5, 'onnxruntime sees the random weights');
     assert.ok(relativeGap(fast, original) > 1e-3, 'the random weights change the scores');
     const restored = adapter.scores(x);
@@ -424,9 +548,22 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const image = noiseImage(28, 28, 4);
     // Ablation-CAM twice: at the last block (its copies made after the head's pooling) and inside the network.
     // SmoothGrad over saliency and guided backprop (sums made inside onnxruntime) and over grad × image (copy by copy).
-    const smoothed = ['saliency', 'guided-backprop', 'grad-x-image'].map((base) => ({ technique: 'smoothgrad', parameters: { base, samples: 10 } as { base: string; samples: number } }));
+    const smoothed = ['saliency', 'guided-backprop', 'grad-x-image'].map((base) => ({
+      technique: 'smoothgrad',
+      parameters: { base, samples: 10 } as { base: string; samples: number },
+    }));
     const runs = [
-      ...['saliency', 'guided-backprop', 'deconvnet', 'gradcam', 'gradcam++', 'scorecam', 'ablationcam', 'eigencam', 'integrated-gradients'].map((technique) => ({ technique })),
+      ...[
+        'saliency',
+        'guided-backprop',
+        'deconvnet',
+        'gradcam',
+        'gradcam++',
+        'scorecam',
+        'ablationcam',
+        'eigencam',
+        'integrated-gradients',
+      ].map((technique) => ({ technique })),
       { technique: 'ablationcam', layer: 'block3_relu1' },
       ...smoothed,
     ];
@@ -438,7 +575,10 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       setAcceleration('auto');
       const r = pearson(Array.from(fast.rawMap.data), Array.from(slow.rawMap.data));
       assert.ok(r > 0.9999, `${technique}: r = ${r}`);
-      assert.deepEqual(fast.predictions.map((p) => p.index), slow.predictions.map((p) => p.index));
+      assert.deepEqual(
+        fast.predictions.map((p) => p.index),
+        slow.predictions.map((p) => p.index),
+      );
     }
     engine.dispose();
   });
@@ -456,14 +596,40 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const layer = summary.defaultLayer!;
     const fast = adapter.layerGradients!(image, layer, 56)!;
     const split = onTfjs(() => adapter.split(image, layer));
-    const slow = onTfjs(() => tf.grad((a: tf.Tensor) => split.head(a as tf.Tensor4D).slice([0, 56], [-1, 1]).sum())(split.activations));
+    const slow = onTfjs(() =>
+      tf.grad((a: tf.Tensor) =>
+        split
+          .head(a as tf.Tensor4D)
+          .slice([0, 56], [-1, 1])
+          .sum(),
+      )(split.activations),
+    );
     assert.ok(relativeGap(fast.gradients, slow) < 1e-4, `Grad-CAM gradient at ${layer}`);
     const saliency = adapter.inputGradients!(image, 56, null)!;
-    const saliencyReference = onTfjs(() => tf.grad((input: tf.Tensor) => adapter.scores(input as tf.Tensor4D).slice([0, 56], [-1, 1]).sum())(image));
+    const saliencyReference = onTfjs(() =>
+      tf.grad((input: tf.Tensor) =>
+        adapter
+          .scores(input as tf.Tensor4D)
+          .slice([0, 56], [-1, 1])
+          .sum(),
+      )(image),
+    );
     // Deep ReLU6 masks may flip for units within rounding of 0 or 6; the maps agree, not every pixel to 1e-4.
     const r = pearson(Array.from(saliency.dataSync()), Array.from(saliencyReference.dataSync()));
     assert.ok(r > 0.9999, `saliency r = ${r}`);
-    tf.dispose([x, scores, reference, image, fast.activations, fast.gradients, split.activations, split.scores, slow, saliency, saliencyReference]);
+    tf.dispose([
+      x,
+      scores,
+      reference,
+      image,
+      fast.activations,
+      fast.gradients,
+      split.activations,
+      split.scores,
+      slow,
+      saliency,
+      saliencyReference,
+    ]);
     adapter.dispose();
   });
 });

@@ -20,15 +20,27 @@ function oneByOneModel(): tfl.Sequential {
   setWeights(model.getLayer('logits'), [V.flat(), [0, 0]]);
   return model;
 }
-const W = [[0.5, -1, 0.25], [-0.75, 0.5, 1], [0, 0, 0]]; // [in=RGB][out=3]; blue has no weight
+const W = [
+  [0.5, -1, 0.25],
+  [-0.75, 0.5, 1],
+  [0, 0, 0],
+]; // [in=RGB][out=3]; blue has no weight
 const b = [0.1, -0.2, 0.05];
-const V = [[1, -0.5], [-2, 0.75], [0.5, 1]]; // [channels=3][classes=2]
+const V = [
+  [1, -0.5],
+  [-2, 0.75],
+  [0.5, 1],
+]; // [channels=3][classes=2]
 /** Pixel values in 0..255 whose zero-one scaling gives `xs` (so the test knows the input exactly). */
-const xs = [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.05, 0.95]];
+const xs = [
+  [0.9, 0.1],
+  [0.2, 0.8],
+  [0.6, 0.4],
+  [0.05, 0.95],
+];
 const image = { width: 2, height: 2, data: Uint8Array.from(xs.flatMap(([r, g]) => [Math.round(r * 255), Math.round(g * 255), 0, 255])) };
 const pixel = (i: number) => xs[i].map((v) => Math.round(v * 255) / 255);
 const preactivation = (i: number) => [0, 1, 2].map((k) => pixel(i)[0] * W[0][k] + pixel(i)[1] * W[1][k] + b[k]);
-
 
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`attribution views and layer techniques (${backend} backend)`, () => {
@@ -49,7 +61,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.equal(signed.signed, true);
       assert.equal(positive.signed, false);
       // Hand-written gradient of class 0 per pixel: Σ_k W[i][k] · V[k][0]/4 · [z_k > 0].
-      const gradient = (p: number) => [0, 1].map((i) => [0, 1, 2].reduce((sum, k) => sum + (preactivation(p)[k] > 0 ? (W[i][k] * V[k][0]) / 4 : 0), 0));
+      const gradient = (p: number) =>
+        [0, 1].map((i) => [0, 1, 2].reduce((sum, k) => sum + (preactivation(p)[k] > 0 ? (W[i][k] * V[k][0]) / 4 : 0), 0));
       for (let p = 0; p < 4; p++) {
         const g = gradient(p);
         const near = (a: number, e: number, what: string) => assert.ok(Math.abs(a - e) < 1e-6, `${what} pixel ${p}: ${a} vs ${e}`);
@@ -61,62 +74,106 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // Signed heatmaps keep zero at 0.5 and the largest magnitude at 0 or 1.
       const values = Array.from(signed.heatmap.data);
       assert.ok(values.every((v) => v >= 0 && v <= 1));
-      assert.ok(values.some((v) => Math.abs(v - 0.5) > 0.49), 'the strongest pixel reaches an end of the scale');
+      assert.ok(
+        values.some((v) => Math.abs(v - 0.5) > 0.49),
+        'the strongest pixel reaches an end of the scale',
+      );
       const colour = (await run('colour')).colour!;
       assert.equal(colour.data.length, 2 * 2 * 4);
       // The third image channel has no weights: its gradient is zero, which the colour view shows as grey.
       for (let p = 0; p < 4; p++) assert.ok(Math.abs(colour.data[p * 4 + 2] - 128) <= 1, `blue of pixel ${p}: ${colour.data[p * 4 + 2]}`);
-      assert.ok(Array.from({ length: 4 }, (_, p) => colour.data[p * 4]).some((v) => Math.abs(v - 128) > 60), 'red varies');
+      assert.ok(
+        Array.from({ length: 4 }, (_, p) => colour.data[p * 4]).some((v) => Math.abs(v - 128) > 60),
+        'red varies',
+      );
     });
 
     it('guided-layer: guided backprop of one filter equals the hand-written pass; the default filter is the most active', async () => {
       for (const filter of [0, 1, 2]) {
-        const result = await engine.explain(loaded, image, { technique: 'guided-layer', layer: 'conv', parameters: { filter, view: 'signed' } });
+        const result = await engine.explain(loaded, image, {
+          technique: 'guided-layer',
+          layer: 'conv',
+          parameters: { filter, view: 'signed' },
+        });
         assert.equal(result.metrics.filter, filter);
         for (let p = 0; p < 4; p++) {
           // d Σ|a_k| / d a_k = 1 where a_k > 0; the guided ReLU passes it where z_k > 0; then W back to pixels.
           const active = preactivation(p)[filter] > 0 ? 1 : 0;
           const expected = active * (W[0][filter] + W[1][filter]);
-          assert.ok(Math.abs(result.rawMap.data[p] - expected) < 1e-6, `filter ${filter} pixel ${p}: ${result.rawMap.data[p]} vs ${expected}`);
+          assert.ok(
+            Math.abs(result.rawMap.data[p] - expected) < 1e-6,
+            `filter ${filter} pixel ${p}: ${result.rawMap.data[p]} vs ${expected}`,
+          );
         }
       }
       const meanActivation = [0, 1, 2].map((k) => [0, 1, 2, 3].reduce((sum, p) => sum + Math.max(preactivation(p)[k], 0), 0));
       const strongest = meanActivation.indexOf(Math.max(...meanActivation));
       const auto = await engine.explain(loaded, image, { technique: 'guided-layer', layer: 'conv' });
       assert.equal(auto.metrics.filter, strongest);
-      await assert.rejects(engine.explain(loaded, image, { technique: 'guided-layer', layer: 'conv', parameters: { filter: 3 } }), /has 3 filters \(0 to 2\); got filter 3/);
+      await assert.rejects(
+        engine.explain(loaded, image, { technique: 'guided-layer', layer: 'conv', parameters: { filter: 3 } }),
+        /has 3 filters \(0 to 2\); got filter 3/,
+      );
     });
 
     it('deconvnet, activation target: only the chosen activation maps back, by default the strongest', async () => {
-      const result = await engine.explain(loaded, image, { technique: 'deconvnet', layer: 'conv', parameters: { target: 'activation', view: 'signed' } });
+      const result = await engine.explain(loaded, image, {
+        technique: 'deconvnet',
+        layer: 'conv',
+        parameters: { target: 'activation', view: 'signed' },
+      });
       let best = { value: -Infinity, p: -1, k: -1 };
-      for (let p = 0; p < 4; p++) for (let k = 0; k < 3; k++) if (preactivation(p)[k] > best.value) best = { value: preactivation(p)[k], p, k };
+      for (let p = 0; p < 4; p++)
+        for (let k = 0; k < 3; k++) if (preactivation(p)[k] > best.value) best = { value: preactivation(p)[k], p, k };
       assert.deepEqual([result.metrics.y, result.metrics.x, result.metrics.filter], [Math.floor(best.p / 2), best.p % 2, best.k]);
       for (let p = 0; p < 4; p++) {
         const expected = p === best.p ? W[0][best.k] + W[1][best.k] : 0;
         assert.ok(Math.abs(result.rawMap.data[p] - expected) < 1e-6, `pixel ${p}: ${result.rawMap.data[p]} vs ${expected}`);
       }
       // A fixed filter and row: the strongest column of that row in that filter.
-      const fixed = await engine.explain(loaded, image, { technique: 'deconvnet', layer: 'conv', parameters: { target: 'activation', filter: 2, y: 1 } });
+      const fixed = await engine.explain(loaded, image, {
+        technique: 'deconvnet',
+        layer: 'conv',
+        parameters: { target: 'activation', filter: 2, y: 1 },
+      });
       const row1 = [2, 3].map((p) => preactivation(p)[2]);
       assert.deepEqual([fixed.metrics.y, fixed.metrics.x, fixed.metrics.filter], [1, row1.indexOf(Math.max(...row1)), 2]);
-      await assert.rejects(engine.explain(loaded, image, { technique: 'deconvnet', layer: 'conv', parameters: { target: 'activation', y: 2 } }), /has 2 rows/);
+      await assert.rejects(
+        engine.explain(loaded, image, { technique: 'deconvnet', layer: 'conv', parameters: { target: 'activation', y: 2 } }),
+        /has 2 rows/,
+      );
     });
 
     it('SmoothGrad variants with σ = 0: SquareGrad is the square of the map, VarGrad is flat', async () => {
       const plain = await engine.explain(loaded, image, { technique: 'saliency', classTarget: 1 });
-      const square = await engine.explain(loaded, image, { technique: 'smoothgrad', classTarget: 1, parameters: { noise: 0, samples: 11, variant: 'squaregrad' } });
-      square.rawMap.data.forEach((v, i) => assert.ok(Math.abs(v - plain.rawMap.data[i] ** 2) < 1e-6, `pixel ${i}: ${v} vs ${plain.rawMap.data[i] ** 2}`));
-      const variance = await engine.explain(loaded, image, { technique: 'smoothgrad', classTarget: 1, parameters: { noise: 0, samples: 11, variant: 'vargrad' } });
+      const square = await engine.explain(loaded, image, {
+        technique: 'smoothgrad',
+        classTarget: 1,
+        parameters: { noise: 0, samples: 11, variant: 'squaregrad' },
+      });
+      square.rawMap.data.forEach((v, i) =>
+        assert.ok(Math.abs(v - plain.rawMap.data[i] ** 2) < 1e-6, `pixel ${i}: ${v} vs ${plain.rawMap.data[i] ** 2}`),
+      );
+      const variance = await engine.explain(loaded, image, {
+        technique: 'smoothgrad',
+        classTarget: 1,
+        parameters: { noise: 0, samples: 11, variant: 'vargrad' },
+      });
       assert.ok(variance.rawMap.data.every((v) => Math.abs(v) < 1e-9));
       assert.ok(variance.notes.some((note) => /flat/.test(note)));
     });
 
     it('previews: SmoothGrad and IG report growing fractions with normalised maps at the input size', async () => {
-      for (const [technique, parameters] of [['smoothgrad', { samples: 40 }], ['integrated-gradients', { steps: 64 }]] as const) {
+      for (const [technique, parameters] of [
+        ['smoothgrad', { samples: 40 }],
+        ['integrated-gradients', { steps: 64 }],
+      ] as const) {
         const previews: Preview[] = [];
         const start = tf.memory().numTensors;
-        await engine.explain(loaded, noiseImage(2, 2, 3), { technique, parameters }, undefined, { onPreview: (p) => previews.push(p), intervalMs: 0 });
+        await engine.explain(loaded, noiseImage(2, 2, 3), { technique, parameters }, undefined, {
+          onPreview: (p) => previews.push(p),
+          intervalMs: 0,
+        });
         assert.equal(tf.memory().numTensors, start, `${technique} previews leaked`);
         assert.ok(previews.length >= 3, `${technique}: ${previews.length} previews`);
         previews.forEach((p, i) => {

@@ -17,8 +17,14 @@ describe('backend selection', () => {
     if (!nativeInstalled) {
       assert.equal(selected.name, 'wasm');
       assert.match(selected.label, /^wasm/);
-      assert.ok(lines.some((l) => /tensorflow-gpu: not available/.test(l)), lines.join('\n'));
-      assert.ok(lines.some((l) => /tensorflow: not available/.test(l)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => /tensorflow-gpu: not available/.test(l)),
+        lines.join('\n'),
+      );
+      assert.ok(
+        lines.some((l) => /tensorflow: not available/.test(l)),
+        lines.join('\n'),
+      );
     } else {
       assert.equal(selected.name, 'tensorflow');
     }

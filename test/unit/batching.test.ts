@@ -2,7 +2,14 @@ import { strict as assert } from 'node:assert';
 import { activationBytesPerImage, ACTIVATION_BUDGET_BYTES, memoryBoundBatch } from '../../src/engine/techniques/batching';
 import type { LayerInfo } from '../../src/engine/types';
 
-const layer = (outputShape: (number | null)[]): LayerInfo => ({ name: 'l', kind: 'Conv2D', outputShape, params: 0, camCapable: true, hasKernel: true });
+const layer = (outputShape: (number | null)[]): LayerInfo => ({
+  name: 'l',
+  kind: 'Conv2D',
+  outputShape,
+  params: 0,
+  camCapable: true,
+  hasKernel: true,
+});
 
 describe('batch sizes bounded by activation memory', () => {
   it('counts every layer output, 4 bytes per value', () => {

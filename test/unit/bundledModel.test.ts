@@ -13,7 +13,10 @@ describe('the bundled model on its samples', () => {
   it('classifies every sample correctly and points inside the ground-truth box (pointing game)', async () => {
     const engine = await Engine.create({ backend: 'wasm', log: () => undefined });
     const model = await engine.loadModel(bundledModelPath());
-    const boxes = JSON.parse(readFileSync(path.join(SAMPLES, 'boxes.json'), 'utf8')) as Record<string, { index: number; box: [number, number, number, number] }>;
+    const boxes = JSON.parse(readFileSync(path.join(SAMPLES, 'boxes.json'), 'utf8')) as Record<
+      string,
+      { index: number; box: [number, number, number, number] }
+    >;
     let hits = 0;
     for (const [file, { index, box }] of Object.entries(boxes)) {
       const image = await readImageFile(path.join(SAMPLES, file), DEFAULT_IMAGE_LIMITS);

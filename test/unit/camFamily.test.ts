@@ -51,7 +51,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
       engine.dispose();
     });
 
-    const run = (technique: string, parameters = {}, layer = 'conv_a') => engine.explain(loaded, image, { technique, classTarget: classIndex, layer, parameters });
+    const run = (technique: string, parameters = {}, layer = 'conv_a') =>
+      engine.explain(loaded, image, { technique, classTarget: classIndex, layer, parameters });
     const channels = () => A[0].length;
     const weightedMap = (weights: number[]) => A.map((a) => relu(a.reduce((sum, v, k) => sum + v * weights[k], 0)));
 
@@ -74,13 +75,24 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assertClose((await run('gradcam')).rawMap.data, weightedMap(gradCamW), 'gradcam');
       assertClose((await run('xgradcam')).rawMap.data, weightedMap(xgradW), 'xgradcam');
       assertClose((await run('gradcam++')).rawMap.data, weightedMap(plusW), 'gradcam++', 1e-4);
-      assertClose((await run('hirescam')).rawMap.data, A.map((a, p) => relu(a.reduce((s, v, k) => s + v * g[p][k], 0))), 'hirescam');
-      assertClose((await run('layercam')).rawMap.data, A.map((a, p) => relu(a.reduce((s, v, k) => s + v * relu(g[p][k]), 0))), 'layercam');
+      assertClose(
+        (await run('hirescam')).rawMap.data,
+        A.map((a, p) => relu(a.reduce((s, v, k) => s + v * g[p][k], 0))),
+        'hirescam',
+      );
+      assertClose(
+        (await run('layercam')).rawMap.data,
+        A.map((a, p) => relu(a.reduce((s, v, k) => s + v * relu(g[p][k]), 0))),
+        'layercam',
+      );
     });
 
     it('on the layer feeding a GAP + dense head, Grad-CAM, CAM, HiResCAM and XGrad-CAM agree up to scale', async () => {
-      const maps = await Promise.all(['gradcam', 'cam', 'hirescam', 'xgradcam'].map(async (t) => (await run(t, {}, 'conv_b')).heatmap.data));
-      for (const map of maps.slice(1)) map.forEach((v, i) => assert.ok(Math.abs(v - maps[0][i]) < 1e-4, `pixel ${i}: ${v} vs ${maps[0][i]}`));
+      const maps = await Promise.all(
+        ['gradcam', 'cam', 'hirescam', 'xgradcam'].map(async (t) => (await run(t, {}, 'conv_b')).heatmap.data),
+      );
+      for (const map of maps.slice(1))
+        map.forEach((v, i) => assert.ok(Math.abs(v - maps[0][i]) < 1e-4, `pixel ${i}: ${v} vs ${maps[0][i]}`));
     });
 
     it('Score-CAM: the batched weights equal scoring one channel at a time; Faster Score-CAM scores only the most varied channels', async () => {
@@ -140,7 +152,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       // One batch per masked image: the progress counts the images scored.
       const details: string[] = [];
       const request = { technique: 'scorecam', classTarget: classIndex, layer: 'conv_a', parameters: { channels: 0, batch: 1 } };
-      const explanation = await engine.explain(doctored, image, request, undefined, { intervalMs: 0, onPreview: (p) => details.push(p.detail) });
+      const explanation = await engine.explain(doctored, image, request, undefined, {
+        intervalMs: 0,
+        onPreview: (p) => details.push(p.detail),
+      });
       assertClose(explanation.rawMap.data, expected, 'scorecam with repeated maps', 1e-4);
       assert.equal(details.at(-1), `channel ${distinctMaps - 1} of ${distinctMaps}`, 'one masked image per distinct map');
     });
@@ -193,10 +208,17 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assertClose(fused.rawMap.data, Array.from(single.heatmap.data), 'fused', 1e-4);
       const mixed = await run('layercam', {}, 'conv_a,conv_b');
       assert.ok(mixed.rawMap.data.some((v) => v > 0));
-      await assert.rejects(engine.explain(loaded, image, { technique: 'guided-layer', layer: 'conv_a,conv_b' }), /Only the CAM techniques fuse/);
+      await assert.rejects(
+        engine.explain(loaded, image, { technique: 'guided-layer', layer: 'conv_a,conv_b' }),
+        /Only the CAM techniques fuse/,
+      );
       // Techniques that do not need a layer (as in a comparison with fused layers picked) take the first or none.
       assert.ok((await engine.explain(loaded, image, { technique: 'saliency', layer: 'conv_a,conv_b' })).rawMap.data.some((v) => v > 0));
-      const smooth = await engine.explain(loaded, image, { technique: 'smoothgrad', layer: 'conv_a,conv_b', parameters: { base: 'gradcam', samples: 2 } });
+      const smooth = await engine.explain(loaded, image, {
+        technique: 'smoothgrad',
+        layer: 'conv_a,conv_b',
+        parameters: { base: 'gradcam', samples: 2 },
+      });
       assert.equal(smooth.layer, 'conv_a');
       await assert.rejects(run('gradcam', {}, 'conv_a,nope'), /no layer "nope"/);
     });
@@ -212,10 +234,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
         () => {
           if (cancelled) throw new CancelledError();
         },
-        { intervalMs: 0, onPreview: (p) => {
-          progress.push(p);
-          cancelled = true;
-        } },
+        {
+          intervalMs: 0,
+          onPreview: (p) => {
+            progress.push(p);
+            cancelled = true;
+          },
+        },
       );
       await assert.rejects(request, CancelledError);
       assert.equal(progress.length, 1, 'no batch ran after the cancel');
@@ -239,7 +264,12 @@ describe('Eigen-CAM projection', () => {
     const projection = centred.map((r) => r.reduce((s, x, k) => s + x * v[k], 0));
     const meanActivation = rows.map((r) => r.reduce((a, b) => a + b, 0) / 6);
     const sign = projection.reduce((s, x, p) => s + x * meanActivation[p], 0) < 0 ? -1 : 1;
-    assertClose(map.dataSync() as Float32Array, projection.map((x) => sign * x), 'gram route', 1e-4);
+    assertClose(
+      map.dataSync() as Float32Array,
+      projection.map((x) => sign * x),
+      'gram route',
+      1e-4,
+    );
     const zeros = tf.zeros([1, 2, 2, 6]) as tf.Tensor4D;
     const flat = firstComponentMap(zeros, zeros);
     assert.deepEqual(Array.from(flat.dataSync()), [0, 0, 0, 0], 'equal rows: no component');
@@ -252,11 +282,19 @@ describe('Eigen-CAM projection', () => {
     // A[p, k] = s_p · u_k: the first component is u, the projection s − mean(s) times |u|.
     const s = [3, 1, 4, 1, 5, 9];
     const u = [0.5, 1, 2];
-    const activations = tf.tensor4d(s.flatMap((sp) => u.map((uk) => sp * uk)), [1, 2, 3, 3]);
+    const activations = tf.tensor4d(
+      s.flatMap((sp) => u.map((uk) => sp * uk)),
+      [1, 2, 3, 3],
+    );
     const map = firstComponentMap(activations, activations);
     const mean = s.reduce((a, b) => a + b, 0) / s.length;
     const norm = Math.hypot(...u);
-    assertClose(map.dataSync() as Float32Array, s.map((sp) => (sp - mean) * norm), 'projection', 1e-5);
+    assertClose(
+      map.dataSync() as Float32Array,
+      s.map((sp) => (sp - mean) * norm),
+      'projection',
+      1e-5,
+    );
     tf.dispose([activations, map]);
   });
 
@@ -264,9 +302,17 @@ describe('Eigen-CAM projection', () => {
     // Small integers: centring and the Gram matrix are exact, so no rounding noise can steer the iteration.
     const s = [1, 3, 5, 7];
     const u = [1, 2, 0, 1, 1, 2];
-    const activations = tf.tensor4d(s.flatMap((sp) => u.map((uk) => sp * uk)), [1, 2, 2, 6]);
+    const activations = tf.tensor4d(
+      s.flatMap((sp) => u.map((uk) => sp * uk)),
+      [1, 2, 2, 6],
+    );
     const map = firstComponentMap(activations, activations);
-    assertClose(map.dataSync() as Float32Array, s.map((sp) => (sp - 4) * Math.hypot(...u)), 'projection', 1e-5);
+    assertClose(
+      map.dataSync() as Float32Array,
+      s.map((sp) => (sp - 4) * Math.hypot(...u)),
+      'projection',
+      1e-5,
+    );
     tf.dispose([activations, map]);
   });
 });
@@ -278,9 +324,15 @@ describe('gradient-free CAMs on a graph model whose ops have no gradient', () =>
     const image = noiseImage(8, 8, 5);
     for (const technique of ['scorecam', 'ablationcam', 'eigencam']) {
       const result = await engine.explain(loaded, image, { technique, layer: 'conv/Relu' });
-      assert.ok(result.rawMap.data.some((v) => v > 0), `${technique} draws a map`);
+      assert.ok(
+        result.rawMap.data.some((v) => v > 0),
+        `${technique} draws a map`,
+      );
     }
-    await assert.rejects(engine.explain(loaded, image, { technique: 'gradcam', layer: 'conv/Relu' }), /StridedSlice.*Score-CAM \(scorecam\)/);
+    await assert.rejects(
+      engine.explain(loaded, image, { technique: 'gradcam', layer: 'conv/Relu' }),
+      /StridedSlice.*Score-CAM \(scorecam\)/,
+    );
     engine.dispose();
   });
 });

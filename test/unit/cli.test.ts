@@ -44,7 +44,22 @@ describe('cnn-lens CLI', () => {
     const overlay = path.join(dir, 'o.png');
     const heat = path.join(dir, 'h.png');
     const json = path.join(dir, 'r.json');
-    const { code, out } = await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--class', 'cat', '--out', overlay, '--heatmap', heat, '--json', json]);
+    const { code, out } = await run([
+      'explain',
+      imagePath,
+      '--model',
+      modelDir,
+      '--backend',
+      'cpu',
+      '--class',
+      'cat',
+      '--out',
+      overlay,
+      '--heatmap',
+      heat,
+      '--json',
+      json,
+    ]);
     assert.equal(code, 0);
     assert.match(out, /gradcam of "cat" \(class 2/);
     const overlayPng = PNG.sync.read(await fs.readFile(overlay));
@@ -65,7 +80,20 @@ describe('cnn-lens CLI', () => {
   });
 
   it('explain with --json - prints the result as JSON only', async () => {
-    const { code, out } = await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--technique', 'cam', '--out', path.join(dir, 'c.png'), '--json', '-']);
+    const { code, out } = await run([
+      'explain',
+      imagePath,
+      '--model',
+      modelDir,
+      '--backend',
+      'cpu',
+      '--technique',
+      'cam',
+      '--out',
+      path.join(dir, 'c.png'),
+      '--json',
+      '-',
+    ]);
     assert.equal(code, 0);
     assert.equal(JSON.parse(out).technique, 'cam');
   });
@@ -73,24 +101,92 @@ describe('cnn-lens CLI', () => {
   it('explain --view signed writes a signed map (128 = zero) and the colour view an RGB heatmap', async () => {
     const heat = path.join(dir, 'signed.png');
     const json = path.join(dir, 'signed.json');
-    assert.equal((await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--technique', 'saliency', '--view', 'signed', '--heatmap', heat, '--json', json, '--out', path.join(dir, 's.png')])).code, 0);
+    assert.equal(
+      (
+        await run([
+          'explain',
+          imagePath,
+          '--model',
+          modelDir,
+          '--backend',
+          'cpu',
+          '--technique',
+          'saliency',
+          '--view',
+          'signed',
+          '--heatmap',
+          heat,
+          '--json',
+          json,
+          '--out',
+          path.join(dir, 's.png'),
+        ])
+      ).code,
+      0,
+    );
     assert.equal(JSON.parse(await fs.readFile(json, 'utf8')).signed, true);
     const values = Array.from({ length: 600 }, (_, i) => PNG.sync.read(readFileSync(heat)).data[i * 4]);
     assert.ok(Math.min(...values) < 128 && Math.max(...values) > 128, 'both signs present');
     assert.ok(Math.min(...values) === 0 || Math.max(...values) === 255, 'the largest magnitude reaches an end');
     const colour = path.join(dir, 'colour.png');
-    assert.equal((await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--technique', 'guided-backprop', '--view', 'colour', '--heatmap', colour, '--out', path.join(dir, 'c.png')])).code, 0);
+    assert.equal(
+      (
+        await run([
+          'explain',
+          imagePath,
+          '--model',
+          modelDir,
+          '--backend',
+          'cpu',
+          '--technique',
+          'guided-backprop',
+          '--view',
+          'colour',
+          '--heatmap',
+          colour,
+          '--out',
+          path.join(dir, 'c.png'),
+        ])
+      ).code,
+      0,
+    );
     assert.equal(PNG.sync.read(readFileSync(colour)).colorType, 6, 'RGBA');
   });
 
   it('evaluate prints the faithfulness table, reads the box from boxes.json, and --json gives the rows', async () => {
     await fs.writeFile(path.join(dir, 'boxes.json'), JSON.stringify({ 'photo.png': { box: [0, 0, 15, 10] } }));
-    const table = await run(['evaluate', imagePath, '--model', modelDir, '--backend', 'cpu', '--techniques', 'gradcam,eigencam,nope', '--steps', '5']);
+    const table = await run([
+      'evaluate',
+      imagePath,
+      '--model',
+      modelDir,
+      '--backend',
+      'cpu',
+      '--techniques',
+      'gradcam,eigencam,nope',
+      '--steps',
+      '5',
+    ]);
     assert.equal(table.code, 0, table.err);
     assert.match(table.out, /technique\s+time ÷ fwd\s+deletion AUC ↓\s+insertion AUC ↑\s+avg drop ↓\s+increase\s+pointing/);
     assert.match(table.out, /^gradcam\s+[\d.]+\s+0\.\d{3}\s+0\.\d{3}\s+[\d.]+ %\s+(yes|no)\s+(hit|miss)$/m);
     assert.match(table.out, /^nope\s+error: Unknown technique "nope"/m);
-    const { code, out } = await run(['evaluate', imagePath, '--model', modelDir, '--backend', 'cpu', '--techniques', 'gradcam', '--steps', '4', '--box', '1,2,3,4', '--json', '-']);
+    const { code, out } = await run([
+      'evaluate',
+      imagePath,
+      '--model',
+      modelDir,
+      '--backend',
+      'cpu',
+      '--techniques',
+      'gradcam',
+      '--steps',
+      '4',
+      '--box',
+      '1,2,3,4',
+      '--json',
+      '-',
+    ]);
     assert.equal(code, 0);
     const result = JSON.parse(out);
     assert.deepEqual(result.box, [1, 2, 3, 4]);
@@ -141,7 +237,9 @@ describe('cnn-lens CLI', () => {
   ];
   for (const [what, args, exitCode, message] of failures) {
     it(`exits ${exitCode} with a one-line reason on ${what}`, async () => {
-      const withPaths = args.map((a) => (a === 'IMAGE' ? imagePath : a)).concat(args[0] === 'explain' ? ['--model', modelDir, '--backend', 'cpu', '--out', path.join(dir, 'x.png')] : []);
+      const withPaths = args
+        .map((a) => (a === 'IMAGE' ? imagePath : a))
+        .concat(args[0] === 'explain' ? ['--model', modelDir, '--backend', 'cpu', '--out', path.join(dir, 'x.png')] : []);
       const { code, err } = await run(withPaths);
       assert.equal(code, exitCode);
       assert.match(err.split('\n')[0], /^cnn-lens: /);
@@ -155,7 +253,9 @@ describe('cnn-lens CLI', () => {
       const bin = path.join(root, 'bin', 'cnn-lens.js');
       const sample = path.join(root, 'models', 'samples', 'bag.png');
       const out = path.join(dir, `bundled-${backend}.png`);
-      const run = spawnSync(process.execPath, [bin, 'explain', sample, '--backend', backend, '--out', out, '--json', '-'], { encoding: 'utf8' });
+      const run = spawnSync(process.execPath, [bin, 'explain', sample, '--backend', backend, '--out', out, '--json', '-'], {
+        encoding: 'utf8',
+      });
       assert.equal(run.status, 0, run.stderr);
       const result = JSON.parse(run.stdout);
       assert.equal(result.backend, backend);

@@ -54,7 +54,7 @@ describe('acceptance on the shared pretrained models', function () {
     let insideArea = 0;
     const map = mapOver(result.heatmap, result.region, snake.width, snake.height);
     map.data.forEach((v, i) => {
-      if (mask[i]) (inside += v), insideArea++;
+      if (mask[i]) ((inside += v), insideArea++);
       else outside += v;
     });
     const meanIn = inside / insideArea;
@@ -80,7 +80,10 @@ describe('acceptance on the shared pretrained models', function () {
         let total = 0;
         result.heatmap.data.forEach((v, i) => ((total += v), mask[i] && (inside += v)));
         const area = mask.reduce((a: number, b) => a + b, 0) / mask.length;
-        assert.ok(inside / total > 1.3 * area, `${technique}: ${(inside / total).toFixed(2)} of the mass on ${area.toFixed(2)} of the area`);
+        assert.ok(
+          inside / total > 1.3 * area,
+          `${technique}: ${(inside / total).toFixed(2)} of the mass on ${area.toFixed(2)} of the area`,
+        );
       }
     }
   });
@@ -88,7 +91,10 @@ describe('acceptance on the shared pretrained models', function () {
   it('MobileNet v1 0.75: the verified top-5, and CAM agrees with Grad-CAM', async () => {
     const model = await engine.loadModel(fixture('models/mobilenet_v1_0.75_224_layers'));
     const gradCam = await engine.explain(model, snake, { classTarget: 'king snake' });
-    assert.deepEqual(gradCam.predictions.map((p) => p.index), [60, 56, 65, 53, 38]);
+    assert.deepEqual(
+      gradCam.predictions.map((p) => p.index),
+      [60, 56, 65, 53, 38],
+    );
     assert.equal(gradCam.target.index, 56);
     const cam = await engine.explain(model, snake, { technique: 'cam', classTarget: 56 });
     const maxDiff = Math.max(...Array.from(cam.heatmap.data, (v, i) => Math.abs(v - gradCam.heatmap.data[i])));

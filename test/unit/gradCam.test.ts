@@ -9,8 +9,14 @@ const quiet = () => undefined;
 
 /** Plain-JS (float64) head of twoConvGapModel after conv_a: conv_b 1×1 + relu → GAP → dense. */
 function headScore(model: tfl.LayersModel, a: Float64Array, h: number, w: number, classIndex: number): number {
-  const [kb, bb] = model.getLayer('conv_b').getWeights().map((t) => t.arraySync()) as [number[][][][], number[]];
-  const [kd, bd] = model.getLayer('logits').getWeights().map((t) => t.arraySync()) as [number[][], number[]];
+  const [kb, bb] = model
+    .getLayer('conv_b')
+    .getWeights()
+    .map((t) => t.arraySync()) as [number[][][][], number[]];
+  const [kd, bd] = model
+    .getLayer('logits')
+    .getWeights()
+    .map((t) => t.arraySync()) as [number[][], number[]];
   const cin = kb[0][0].length;
   const cout = bb.length;
   const pooled = new Float64Array(cout);
@@ -77,7 +83,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const image = noiseImage(6, 6, 11);
       for (const classIndex of [0, 1, 2, 3]) {
         const explanation = await engine.explain(loaded, image, { technique: 'gradcam', layer: 'conv_a', classTarget: classIndex });
-        const input = tf.tidy(() => tf.tensor4d(Array.from(image.data).filter((_, i) => i % 4 !== 3), [1, 6, 6, 3]).div(255)) as tf.Tensor4D;
+        const input = tf.tidy(() =>
+          tf
+            .tensor4d(
+              Array.from(image.data).filter((_, i) => i % 4 !== 3),
+              [1, 6, 6, 3],
+            )
+            .div(255),
+        ) as tf.Tensor4D;
         const reference = referenceGradCam(model, input, classIndex);
         input.dispose();
         const scale = Math.max(...reference, 1e-12);
@@ -93,7 +106,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       model.add(tfl.layers.globalAveragePooling2d({}));
       model.add(tfl.layers.dense({ units: 2, name: 'logits' }));
       setWeights(model.getLayer('feat'), [[1], [0]]);
-      setWeights(model.getLayer('logits'), [[1, -1], [0, 0]]);
+      setWeights(model.getLayer('logits'), [
+        [1, -1],
+        [0, 0],
+      ]);
       const loaded = await load(model, { preprocess: 'raw', labels: ['up', 'down'] });
       const gray = (v: number) => [v, v, v, 255];
       const image: RgbaImage = { width: 2, height: 2, data: Uint8Array.from([...gray(10), ...gray(20), ...gray(30), ...gray(40)]) };
@@ -102,11 +118,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
       assert.equal(gradCam.layer, 'feat');
       assert.equal(gradCam.target.label, 'up');
       // d(mean x)/dA = 1/4 everywhere → map = relu(x/4).
-      assert.deepEqual(Array.from(gradCam.rawMap.data, (v) => +v.toFixed(3)), [2.5, 5, 7.5, 10]);
-      assert.deepEqual(Array.from(gradCam.heatmap.data, (v) => +v.toFixed(3)), [0, 0.333, 0.667, 1]);
+      assert.deepEqual(
+        Array.from(gradCam.rawMap.data, (v) => +v.toFixed(3)),
+        [2.5, 5, 7.5, 10],
+      );
+      assert.deepEqual(
+        Array.from(gradCam.heatmap.data, (v) => +v.toFixed(3)),
+        [0, 0.333, 0.667, 1],
+      );
 
       const cam = await engine.explain(loaded, image, { technique: 'cam' });
-      assert.deepEqual(Array.from(cam.rawMap.data, (v) => +v.toFixed(3)), [10, 20, 30, 40]);
+      assert.deepEqual(
+        Array.from(cam.rawMap.data, (v) => +v.toFixed(3)),
+        [10, 20, 30, 40],
+      );
 
       // Class "down" has only negative evidence: the ReLU leaves nothing, and the user is told.
       const down = await engine.explain(loaded, image, { technique: 'gradcam', classTarget: 'down' });
@@ -117,9 +142,21 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('CAM equals Grad-CAM up to scale on a GAP + dense head', async () => {
       const model = tfl.sequential();
-      model.add(tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', name: 'features', kernelInitializer: tfl.initializers.randomNormal({ seed: 3 }) }));
+      model.add(
+        tfl.layers.conv2d({
+          inputShape: [8, 8, 3],
+          filters: 5,
+          kernelSize: 3,
+          padding: 'same',
+          activation: 'relu',
+          name: 'features',
+          kernelInitializer: tfl.initializers.randomNormal({ seed: 3 }),
+        }),
+      );
       model.add(tfl.layers.globalAveragePooling2d({}));
-      model.add(tfl.layers.dense({ units: 3, activation: 'softmax', name: 'probs', kernelInitializer: tfl.initializers.randomNormal({ seed: 4 }) }));
+      model.add(
+        tfl.layers.dense({ units: 3, activation: 'softmax', name: 'probs', kernelInitializer: tfl.initializers.randomNormal({ seed: 4 }) }),
+      );
       const loaded = await load(model, { preprocess: 'zero-one' });
       assert.equal(loaded.summary.hasLogits, true, 'the softmax inside the dense layer is bypassed for scores');
       const image = noiseImage(8, 8, 5);
@@ -127,7 +164,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const gradCam = await engine.explain(loaded, image, { technique: 'gradcam', classTarget: classIndex });
         const cam = await engine.explain(loaded, image, { technique: 'cam', classTarget: classIndex });
         const ratio = 8 * 8; // Grad-CAM weights are CAM weights / (H·W).
-        gradCam.rawMap.data.forEach((v, i) => assert.ok(Math.abs(v * ratio - cam.rawMap.data[i]) <= 1e-4 * (1 + Math.abs(cam.rawMap.data[i]))));
+        gradCam.rawMap.data.forEach((v, i) =>
+          assert.ok(Math.abs(v * ratio - cam.rawMap.data[i]) <= 1e-4 * (1 + Math.abs(cam.rawMap.data[i]))),
+        );
         gradCam.heatmap.data.forEach((v, i) => assert.ok(Math.abs(v - cam.heatmap.data[i]) < 1e-4));
       }
       model.dispose();

@@ -13,8 +13,29 @@ const quiet = () => undefined;
 function smoothModel(): tfl.Sequential {
   const init = (seed: number) => tfl.initializers.randomNormal({ mean: 0, stddev: 0.4, seed });
   const model = tfl.sequential();
-  model.add(tfl.layers.conv2d({ inputShape: [5, 5, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh', kernelInitializer: init(1), biasInitializer: init(2), name: 'conv' }));
-  model.add(tfl.layers.conv2d({ filters: 3, kernelSize: 3, strides: 2, padding: 'same', activation: 'tanh', kernelInitializer: init(3), name: 'conv2' }));
+  model.add(
+    tfl.layers.conv2d({
+      inputShape: [5, 5, 3],
+      filters: 4,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'tanh',
+      kernelInitializer: init(1),
+      biasInitializer: init(2),
+      name: 'conv',
+    }),
+  );
+  model.add(
+    tfl.layers.conv2d({
+      filters: 3,
+      kernelSize: 3,
+      strides: 2,
+      padding: 'same',
+      activation: 'tanh',
+      kernelInitializer: init(3),
+      name: 'conv2',
+    }),
+  );
   model.add(tfl.layers.globalAveragePooling2d({}));
   model.add(tfl.layers.dense({ units: 3, kernelInitializer: init(4), name: 'logits' }));
   return model;
@@ -59,13 +80,25 @@ for (const backend of ['cpu', 'wasm'] as const) {
       model.add(tfl.layers.conv2d({ inputShape: [2, 2, 2], filters: 3, kernelSize: 1, activation: 'relu', name: 'conv' }));
       model.add(tfl.layers.globalAveragePooling2d({}));
       model.add(tfl.layers.dense({ units: 2, name: 'logits' }));
-      const W = [[0.5, -1, 0.25], [-0.75, 0.5, 1]]; // [in=2][out=3]
+      const W = [
+        [0.5, -1, 0.25],
+        [-0.75, 0.5, 1],
+      ]; // [in=2][out=3]
       const b = [0.1, -0.2, 0.05];
-      const V = [[1, -0.5], [-2, 0.75], [0.5, 1]]; // [channels=3][classes=2]
+      const V = [
+        [1, -0.5],
+        [-2, 0.75],
+        [0.5, 1],
+      ]; // [channels=3][classes=2]
       setWeights(model.getLayer('conv'), [W.flat(), b]);
       setWeights(model.getLayer('logits'), [V.flat(), [0, 0]]);
       const { adapter } = await load(model);
-      const xs = [[0.9, 0.1], [0.2, 0.8], [0.5, 0.5], [0.05, 0.95]]; // 4 positions × 2 channels
+      const xs = [
+        [0.9, 0.1],
+        [0.2, 0.8],
+        [0.5, 0.5],
+        [0.05, 0.95],
+      ]; // 4 positions × 2 channels
       const x = tf.tensor4d(xs.flat(), [1, 2, 2, 2]);
       for (const classIndex of [0, 1]) {
         for (const rule of ['guided', 'deconvnet'] as const) {
@@ -76,7 +109,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
             const dz = da.map((g, k) => (rule === 'guided' ? (g > 0 && z[k] > 0 ? g : 0) : Math.max(g, 0)));
             return [0, 1].map((i) => dz.reduce((sum, g, k) => sum + g * W[i][k], 0));
           });
-          got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `${rule} class ${classIndex} element ${i}: ${v} vs ${expected[i]}`));
+          got.forEach((v, i) =>
+            assert.ok(Math.abs(v - expected[i]) < 1e-6, `${rule} class ${classIndex} element ${i}: ${v} vs ${expected[i]}`),
+          );
         }
       }
       x.dispose();
@@ -92,7 +127,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
       const black = { width: 5, height: 5, data: new Uint8Array(100).map((_, i) => (i % 4 === 3 ? 255 : 0)) };
       const atBaseline = await engine.explain(loaded, black, { technique: 'integrated-gradients', parameters: { baseline: 'black' } });
-      assert.ok(atBaseline.rawMap.data.every((v) => v === 0), 'IG of the baseline is zero');
+      assert.ok(
+        atBaseline.rawMap.data.every((v) => v === 0),
+        'IG of the baseline is zero',
+      );
     });
 
     it('Gauss–Legendre nodes and weights integrate polynomials exactly', () => {
@@ -107,7 +145,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const image = noiseImage(5, 5, 8);
       for (const base of ['saliency', 'gradcam']) {
         const plain = await engine.explain(loaded, image, { technique: base, layer: 'conv' });
-        const smooth = await engine.explain(loaded, image, { technique: 'smoothgrad', layer: 'conv', parameters: { base, noise: 0, samples: 3 } });
+        const smooth = await engine.explain(loaded, image, {
+          technique: 'smoothgrad',
+          layer: 'conv',
+          parameters: { base, noise: 0, samples: 3 },
+        });
         smooth.rawMap.data.forEach((v, i) => assert.ok(Math.abs(v - plain.rawMap.data[i]) < 1e-5 * (1 + Math.abs(v))));
       }
       const plain = await engine.explain(loaded, image, { technique: 'saliency' });
@@ -145,11 +187,20 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const cancelAfterThree = () => {
         if (++checks > 3) throw new CancelledError();
       };
-      await assert.rejects(engine.explain(loaded, image, { technique: 'smoothgrad', parameters: { samples: 10 } }, cancelAfterThree), CancelledError);
+      await assert.rejects(
+        engine.explain(loaded, image, { technique: 'smoothgrad', parameters: { samples: 10 } }, cancelAfterThree),
+        CancelledError,
+      );
       assert.equal(tf.memory().numTensors, start, 'a cancelled run leaked');
-      await assert.rejects(engine.explain(loaded, image, { technique: 'integrated-gradients', parameters: { steps: 1001 } }), /steps.*from 1 to 1000/);
+      await assert.rejects(
+        engine.explain(loaded, image, { technique: 'integrated-gradients', parameters: { steps: 1001 } }),
+        /steps.*from 1 to 1000/,
+      );
       await assert.rejects(engine.explain(loaded, image, { technique: 'saliency', parameters: { steps: 3 } }), /no parameter "steps"/);
-      await assert.rejects(engine.explain(loaded, image, { technique: 'smoothgrad', parameters: { noise: '' } }), /"noise".*must be a number/);
+      await assert.rejects(
+        engine.explain(loaded, image, { technique: 'smoothgrad', parameters: { noise: '' } }),
+        /"noise".*must be a number/,
+      );
       assert.equal(tf.memory().numTensors, start);
     });
   });

@@ -25,7 +25,11 @@ const MOBILENET = path.resolve(__dirname, '../../../shared/fixtures/models/mobil
 export function gradCamOnTfjs({ adapter }: LoadedModel, image: Tensor4D, layer: string, classIndex: number): tf.Tensor {
   return onTfjs(() => {
     const { activations, head } = adapter.split(image, layer);
-    const gradients = tf.grad((a: tf.Tensor) => head(a as Tensor4D).slice([0, classIndex], [1, 1]).sum())(activations);
+    const gradients = tf.grad((a: tf.Tensor) =>
+      head(a as Tensor4D)
+        .slice([0, classIndex], [1, 1])
+        .sum(),
+    )(activations);
     return tf.sum(activations.mul(tf.mean(gradients, [1, 2], true)), 3);
   });
 }
@@ -50,7 +54,11 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
     const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
     const reference = onTfjs(() => adapter.scores(x));
     const classIndex = tf.argMax(reference.sum(0)).dataSync()[0];
-    const score = (v: tf.Tensor) => adapter.scores(v as Tensor4D).slice([0, classIndex], [-1, 1]).sum();
+    const score = (v: tf.Tensor) =>
+      adapter
+        .scores(v as Tensor4D)
+        .slice([0, classIndex], [-1, 1])
+        .sum();
     const layerFast = adapter.layerGradients!(image, layer, classIndex);
     assert.ok(layerFast, 'the node gradient runs on onnxruntime');
     const split = onTfjs(() => adapter.split(image, layer));
@@ -65,16 +73,41 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
     assert.ok(inputGradient, 'the input gradient runs on onnxruntime');
     return {
       scores: relativeGap(adapter.scores(x), reference),
-      node: relativeGap(adapter.layerOutput(x, layer), onTfjs(() => adapter.layerOutput(x, layer))),
-      input: gradientGap(inputGradient, onTfjs(() => tf.grad(score)(x))),
+      node: relativeGap(
+        adapter.layerOutput(x, layer),
+        onTfjs(() => adapter.layerOutput(x, layer)),
+      ),
+      input: gradientGap(
+        inputGradient,
+        onTfjs(() => tf.grad(score)(x)),
+      ),
       activations: relativeGap(layerFast.activations, split.activations),
-      layer: gradientGap(layerFast.gradients, onTfjs(() => tf.grad((a: tf.Tensor) => split.head(a as Tensor4D).slice([0, classIndex], [1, 1]).sum())(split.activations))),
+      layer: gradientGap(
+        layerFast.gradients,
+        onTfjs(() =>
+          tf.grad((a: tf.Tensor) =>
+            split
+              .head(a as Tensor4D)
+              .slice([0, classIndex], [1, 1])
+              .sum(),
+          )(split.activations),
+        ),
+      ),
       // Through onnxruntime's node output as a differentiable op (activation maximisation's objective).
-      objective: gradientGap(tf.grad(objective)(x), onTfjs(() => tf.grad(objective)(x))),
-      masked: relativeGap(masked, onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D))),
+      objective: gradientGap(
+        tf.grad(objective)(x),
+        onTfjs(() => tf.grad(objective)(x)),
+      ),
+      masked: relativeGap(
+        masked,
+        onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D)),
+      ),
       gradcam: relativeGap(adapter.gradCamMap!(image, layer, classIndex)!, gradCamOnTfjs(model, image, layer, classIndex)),
       // SmoothGrad's sums over noisy copies of the image, built and reduced inside the graph.
-      sums: gradientGap(noisySums(model, image, classIndex).sum, onTfjs(() => tf.sum(tf.grad(score)(image.add(tf.tensor(offsets.data, offsets.dims))), 0, true))),
+      sums: gradientGap(
+        noisySums(model, image, classIndex).sum,
+        onTfjs(() => tf.sum(tf.grad(score)(image.add(tf.tensor(offsets.data, offsets.dims))), 0, true)),
+      ),
     };
   });
 }
@@ -99,7 +132,11 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
       assert.equal(model.summary.layers.find((l) => l.name === 'logits')?.outputShape.join(), '5');
       for (const layer of ['stem', 'bn', 'concat', 'mix']) {
         const found = gaps(model, layer);
-        for (const [what, gap] of Object.entries(found)) assert.ok(gap < (what === 'scores' || what === 'node' || what === 'masked' || what === 'activations' ? 1e-5 : 1e-4), `${layer} ${what}: ${gap}`);
+        for (const [what, gap] of Object.entries(found))
+          assert.ok(
+            gap < (what === 'scores' || what === 'node' || what === 'masked' || what === 'activations' ? 1e-5 : 1e-4),
+            `${layer} ${what}: ${gap}`,
+          );
       }
       assert.deepEqual(lines, [], 'nothing fell back to TF.js');
     } finally {
@@ -135,14 +172,19 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
       const fast = await engine.explain(model, image, request);
       assert.ok(!fast.notes.some((note) => /cpu backend/.test(note)), fast.notes.join(' '));
       const saliency = await engine.explain(model, image, { technique: 'saliency', classTarget: 1 });
-      assert.ok(saliency.notes.some((note) => /cpu backend/.test(note)), saliency.notes.join(' '));
+      assert.ok(
+        saliency.notes.some((note) => /cpu backend/.test(note)),
+        saliency.notes.join(' '),
+      );
       assert.equal(tf.getBackend(), 'wasm', 'the backend is restored');
       setAcceleration('off');
       const slow = await engine.explain(model, image, request);
       setAcceleration('auto');
       const scale = Math.max(...slow.rawMap.data.map(Math.abs));
       assert.ok(scale > 0, 'a map to compare');
-      fast.rawMap.data.forEach((v, i) => assert.ok(Math.abs(v - slow.rawMap.data[i]) < 1e-5 * scale, `cell ${i}: ${v} vs ${slow.rawMap.data[i]}`));
+      fast.rawMap.data.forEach((v, i) =>
+        assert.ok(Math.abs(v - slow.rawMap.data[i]) < 1e-5 * scale, `cell ${i}: ${v} vs ${slow.rawMap.data[i]}`),
+      );
     } finally {
       engine.dispose();
       await selectBackend({ choice: 'cpu', log: () => undefined });
@@ -165,7 +207,11 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
         layerGradients: () => null,
         split: (input: Tensor4D, layer: string) => {
           const parts = split(input, layer);
-          return { ...parts, head: (a: Tensor4D) => (tf.getBackend() === 'wasm' ? assert.fail("Kernel 'Softplus' not registered for backend 'wasm'") : parts.head(a)) };
+          return {
+            ...parts,
+            head: (a: Tensor4D) =>
+              tf.getBackend() === 'wasm' ? assert.fail("Kernel 'Softplus' not registered for backend 'wasm'") : parts.head(a),
+          };
         },
       });
       const before = tf.memory().numTensors;
@@ -174,7 +220,9 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
       assert.match(retried.notes.join(' '), /Computed on the cpu backend \(wasm lacks Softplus\)/);
       assert.equal(tf.getBackend(), 'wasm', 'the backend is restored');
       const scale = Math.max(...expected.rawMap.data.map(Math.abs));
-      retried.rawMap.data.forEach((v, i) => assert.ok(Math.abs(v - expected.rawMap.data[i]) < 1e-5 * scale, `cell ${i}: ${v} vs ${expected.rawMap.data[i]}`));
+      retried.rawMap.data.forEach((v, i) =>
+        assert.ok(Math.abs(v - expected.rawMap.data[i]) < 1e-5 * scale, `cell ${i}: ${v} vs ${expected.rawMap.data[i]}`),
+      );
     } finally {
       engine.dispose();
       await selectBackend({ choice: 'cpu', log: () => undefined });
@@ -187,11 +235,17 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
     try {
       const gap = tf.tidy(() => {
         const x = tf.randomUniform([1, 8, 8, 3], 0, 1, 'float32', 2) as Tensor4D;
-        return relativeGap(model.adapter.scores(x), onTfjs(() => model.adapter.scores(x)));
+        return relativeGap(
+          model.adapter.scores(x),
+          onTfjs(() => model.adapter.scores(x)),
+        );
       });
       assert.equal(gap, 0, 'the same TF.js scores');
       tf.tidy(() => assert.equal(model.adapter.inputGradients!(tf.zeros([1, 8, 8, 3]) as Tensor4D, 0, null), null));
-      assert.ok(lines.some((line) => /TF\.js computes the scores .*node "slice" \(StridedSlice\): no ONNX export/.test(line)), lines.join('\n'));
+      assert.ok(
+        lines.some((line) => /TF\.js computes the scores .*node "slice" \(StridedSlice\): no ONNX export/.test(line)),
+        lines.join('\n'),
+      );
     } finally {
       model.adapter.dispose();
     }

@@ -9,7 +9,8 @@ import * as esbuild from 'esbuild';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** Packages only the engine (the worker, the CLI) may load. */
-const ENGINE_ONLY = /node_modules\/(@tensorflow|onnxruntime-node|onnxruntime-common|protobufjs|h5wasm|fflate|pngjs|jpeg-js|omggif|bmp-js|sharp)\//;
+const ENGINE_ONLY =
+  /node_modules\/(@tensorflow|onnxruntime-node|onnxruntime-common|protobufjs|h5wasm|fflate|pngjs|jpeg-js|omggif|bmp-js|sharp)\//;
 
 describe('the extension host bundle', () => {
   it('holds no engine packages (tfjs, onnxruntime, model readers, image codecs) and stays under 500 KB', async () => {

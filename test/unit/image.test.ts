@@ -52,9 +52,13 @@ async function expectImageErrorAsync(promise: Promise<unknown>, code: ImageError
   try {
     await promise;
   } catch (err) {
-    return expectImageError(() => {
-      throw err;
-    }, code, fileName);
+    return expectImageError(
+      () => {
+        throw err;
+      },
+      code,
+      fileName,
+    );
   }
   assert.fail(`expected ImageError ${code}`);
 }
@@ -190,8 +194,12 @@ describe('image decoding', () => {
       const indices = [0, 1, 2, 3, 1, 2];
       const decoded = decodeImage(makeGif([3, 2], [0, 0, 3, 2], indices, 3), LIMITS, 'a.gif');
       assert.deepEqual(Array.from(decoded.data), [
-        ...[255, 0, 0, 255], ...[0, 255, 0, 255], ...[0, 0, 255, 255],
-        ...[0, 0, 0, 0], ...[0, 255, 0, 255], ...[0, 0, 255, 255],
+        ...[255, 0, 0, 255],
+        ...[0, 255, 0, 255],
+        ...[0, 0, 255, 255],
+        ...[0, 0, 0, 0],
+        ...[0, 255, 0, 255],
+        ...[0, 0, 255, 255],
       ]);
     });
 
@@ -252,7 +260,11 @@ describe('image decoding', () => {
     it('reports format and size', () => {
       assert.deepEqual(probeImage(encodePng(gradient(9, 4))), { format: 'png', width: 9, height: 4 });
       assert.deepEqual(probeImage(jpeg.encode(gradient(9, 4), 80).data), { format: 'jpeg', width: 9, height: 4 });
-      assert.deepEqual(probeImage(makeBmp(gradient(9, 4), { bpp: 24, topDown: true, headerSize: 40 })), { format: 'bmp', width: 9, height: 4 });
+      assert.deepEqual(probeImage(makeBmp(gradient(9, 4), { bpp: 24, topDown: true, headerSize: 40 })), {
+        format: 'bmp',
+        width: 9,
+        height: 4,
+      });
     });
 
     for (const chunk of ['VP8 ', 'VP8L', 'VP8X'] as const) {
@@ -279,13 +291,21 @@ describe('image decoding', () => {
     });
 
     it('a text file', () => {
-      const err = expectImageError(() => decodeImage(Buffer.from('<!DOCTYPE html><html>'), LIMITS, 'page.png'), 'unknown-format', 'page.png');
+      const err = expectImageError(
+        () => decodeImage(Buffer.from('<!DOCTYPE html><html>'), LIMITS, 'page.png'),
+        'unknown-format',
+        'page.png',
+      );
       assert.match(err.message, /3c 21 44 4f/);
     });
 
     it('truncated PNG', () => {
       const png = encodePng(gradient(40, 30));
-      const err = expectImageError(() => decodeImage(png.subarray(0, Math.floor(png.length * 0.6)), LIMITS, 'cut.png'), 'truncated', 'cut.png');
+      const err = expectImageError(
+        () => decodeImage(png.subarray(0, Math.floor(png.length * 0.6)), LIMITS, 'cut.png'),
+        'truncated',
+        'cut.png',
+      );
       assert.match(err.message, /PNG data ends early/);
     });
 
@@ -301,12 +321,20 @@ describe('image decoding', () => {
 
     it('truncated JPEG', () => {
       const jpg = jpeg.encode(gradient(40, 30), 90).data;
-      const err = expectImageError(() => decodeImage(jpg.subarray(0, Math.floor(jpg.length * 0.6)), LIMITS, 'cut.jpg'), 'truncated', 'cut.jpg');
+      const err = expectImageError(
+        () => decodeImage(jpg.subarray(0, Math.floor(jpg.length * 0.6)), LIMITS, 'cut.jpg'),
+        'truncated',
+        'cut.jpg',
+      );
       assert.match(err.message, /JPEG data ends early/);
     });
 
     it('truncated GIF', () => {
-      const gif = makeGif([20, 20], [0, 0, 20, 20], Array.from({ length: 400 }, (_, i) => (i * 7) % 4));
+      const gif = makeGif(
+        [20, 20],
+        [0, 0, 20, 20],
+        Array.from({ length: 400 }, (_, i) => (i * 7) % 4),
+      );
       expectImageError(() => decodeImage(gif.subarray(0, gif.length - 10), LIMITS, 'cut.gif'), 'truncated', 'cut.gif');
     });
 
@@ -372,10 +400,18 @@ describe('image decoding', () => {
 
     it('TIFF is named and sized from its header (the pure-JS decoders need sharp for it); HEIC is unsupported', () => {
       // Little-endian header, IFD at 8 with two entries: ImageWidth (SHORT) 300, ImageLength (LONG) 200.
-      const tiff = Buffer.from([0x49, 0x49, 42, 0, 8, 0, 0, 0, 2, 0, 0, 1, 3, 0, 1, 0, 0, 0, 44, 1, 0, 0, 1, 1, 4, 0, 1, 0, 0, 0, 200, 0, 0, 0, 0, 0, 0, 0]);
+      const tiff = Buffer.from([
+        0x49, 0x49, 42, 0, 8, 0, 0, 0, 2, 0, 0, 1, 3, 0, 1, 0, 0, 0, 44, 1, 0, 0, 1, 1, 4, 0, 1, 0, 0, 0, 200, 0, 0, 0, 0, 0, 0, 0,
+      ]);
       assert.deepEqual(probeImage(tiff), { format: 'tiff', width: 300, height: 200 });
-      assert.match(expectImageError(() => decodeImage(tiff, LIMITS, 'scan.tif'), 'unsupported', 'scan.tif').message, /TIFF image \(300×200\).*sharp/);
-      assert.equal(expectImageError(() => probeImage(Buffer.from('II*\0\x08\0\0\0', 'latin1'), 'cut.tif'), 'truncated', 'cut.tif').code, 'truncated');
+      assert.match(
+        expectImageError(() => decodeImage(tiff, LIMITS, 'scan.tif'), 'unsupported', 'scan.tif').message,
+        /TIFF image \(300×200\).*sharp/,
+      );
+      assert.equal(
+        expectImageError(() => probeImage(Buffer.from('II*\0\x08\0\0\0', 'latin1'), 'cut.tif'), 'truncated', 'cut.tif').code,
+        'truncated',
+      );
       const heic = Buffer.from('\0\0\0\x18ftypheic\0\0\0\0mif1heic', 'latin1');
       assert.match(expectImageError(() => decodeImage(heic, LIMITS, 'IMG_1.HEIC'), 'unsupported', 'IMG_1.HEIC').message, /HEIC/);
     });

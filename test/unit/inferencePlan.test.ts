@@ -16,13 +16,21 @@ function mixedModel(depthMultiplier: number): tfl.LayersModel {
       movingMeanInitializer: tfl.initializers.randomNormal({ stddev: 0.3, seed: seed++ }),
       movingVarianceInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 2, seed: seed++ }),
     });
-  let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: init() }).apply(input) as tfl.SymbolicTensor;
+  let x = tfl.layers
+    .conv2d({ filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: init() })
+    .apply(input) as tfl.SymbolicTensor;
   x = tfl.layers.reLU().apply(bn().apply(x)) as tfl.SymbolicTensor;
-  x = tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier, useBias: true, depthwiseInitializer: init() }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers
+    .depthwiseConv2d({ kernelSize: 3, padding: 'same', depthMultiplier, useBias: true, depthwiseInitializer: init() })
+    .apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.reLU({ maxValue: 6 }).apply(bn().apply(x)) as tfl.SymbolicTensor;
   x = tfl.layers.conv2d({ filters: 6, kernelSize: 1, activation: 'relu', kernelInitializer: init() }).apply(x) as tfl.SymbolicTensor;
-  const shared = bn().apply(tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'valid', kernelInitializer: init() }).apply(x)) as tfl.SymbolicTensor;
-  const joined = tfl.layers.add().apply([tfl.layers.leakyReLU({ alpha: 0.2 }).apply(shared) as tfl.SymbolicTensor, shared]) as tfl.SymbolicTensor;
+  const shared = bn().apply(
+    tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'valid', kernelInitializer: init() }).apply(x),
+  ) as tfl.SymbolicTensor;
+  const joined = tfl.layers
+    .add()
+    .apply([tfl.layers.leakyReLU({ alpha: 0.2 }).apply(shared) as tfl.SymbolicTensor, shared]) as tfl.SymbolicTensor;
   const pooled = tfl.layers.globalAveragePooling2d({}).apply(joined) as tfl.SymbolicTensor;
   const hidden = tfl.layers.dense({ units: 5, activation: 'sigmoid', kernelInitializer: init() }).apply(pooled) as tfl.SymbolicTensor;
   // Linear scores, so model.predict gives the very values the adapter scores.
@@ -69,9 +77,13 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
     await tf.setBackend('wasm');
     const init = (seed: number) => tfl.initializers.glorotUniform({ seed });
     const input = tfl.input({ shape: [6, 6, 2] });
-    const a = tfl.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: init(1), name: 'a' }).apply(input) as tfl.SymbolicTensor;
+    const a = tfl.layers
+      .conv2d({ filters: 3, kernelSize: 3, padding: 'same', kernelInitializer: init(1), name: 'a' })
+      .apply(input) as tfl.SymbolicTensor;
     const main = tfl.layers.reLU().apply(tfl.layers.batchNormalization({ name: 'bn' }).apply(a)) as tfl.SymbolicTensor;
-    const scores = tfl.layers.dense({ units: 2, kernelInitializer: init(2) }).apply(tfl.layers.globalAveragePooling2d({}).apply(main)) as tfl.SymbolicTensor;
+    const scores = tfl.layers
+      .dense({ units: 2, kernelInitializer: init(2) })
+      .apply(tfl.layers.globalAveragePooling2d({}).apply(main)) as tfl.SymbolicTensor;
     const side = tfl.layers.conv2d({ filters: 1, kernelSize: 1, kernelInitializer: init(3), name: 'side' }).apply(a) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: [scores, side] });
     const adapter = new LayersAdapter(model);
@@ -94,7 +106,9 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
     const x = tf.randomUniform([1, 9, 9, 3], -3, 3, 'float32', 4) as tf.Tensor4D;
     const classScore = (scores: tf.Tensor) => scores.slice([0, 0], [-1, 1]).sum();
     // The 1×1 convolution with its own ReLU is fused without a batch norm: its gradient kernel is a copy.
-    const pointwise = model.layers.find((l) => l.getClassName() === 'Conv2D' && (l.getConfig() as { kernelSize: number[] }).kernelSize[0] === 1)!;
+    const pointwise = model.layers.find(
+      (l) => l.getClassName() === 'Conv2D' && (l.getConfig() as { kernelSize: number[] }).kernelSize[0] === 1,
+    )!;
     const [gradient, reference] = await adapter.withRandomWeights([pointwise.name], 5, async () => {
       const onWasm = tf.grad((input: tf.Tensor) => classScore(adapter.scores(input as tf.Tensor4D)))(x);
       await tf.setBackend('cpu');

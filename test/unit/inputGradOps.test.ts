@@ -6,7 +6,14 @@ import { tf } from '../../src/engine/tf';
 const stockOp = (kind: ConvKind) => (kind === 'depthwise' ? tf.depthwiseConv2d : tf.conv2d);
 
 /** Stock tfjs gradient on the cpu backend: the reference the input-only gradient must reproduce. */
-async function stockGradient(kind: ConvKind, x: tf.Tensor4D, filter: tf.Tensor4D, stride: number, padding: Padding, dy: tf.Tensor4D): Promise<Float32Array> {
+async function stockGradient(
+  kind: ConvKind,
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  stride: number,
+  padding: Padding,
+  dy: tf.Tensor4D,
+): Promise<Float32Array> {
   await selectBackend({ choice: 'cpu', log: () => undefined });
   return tf.tidy(() => {
     const f = (input: tf.Tensor) => tf.sum(stockOp(kind)(input as tf.Tensor4D, filter, stride, padding).mul(dy));
@@ -37,7 +44,8 @@ for (const kind of ['depthwise', 'conv2d'] as const) {
           const gradientKernel = gradientKernelOf(kind, filter);
           const start = tf.memory().numTensors;
           const actual = tf.tidy(() => {
-            const f = (input: tf.Tensor) => tf.sum(convolveInputOnly(kind, input as tf.Tensor4D, filter, gradientKernel, [stride, stride], padding, [1, 1]).mul(dy));
+            const f = (input: tf.Tensor) =>
+              tf.sum(convolveInputOnly(kind, input as tf.Tensor4D, filter, gradientKernel, [stride, stride], padding, [1, 1]).mul(dy));
             return tf.grad(f)(x).dataSync() as Float32Array;
           });
           assert.equal(tf.memory().numTensors, start);

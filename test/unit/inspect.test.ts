@@ -20,7 +20,9 @@ const quiet = () => undefined;
 /** Mean squared difference between the image and its blur: the energy above the blur's cut-off. */
 function highFrequencyEnergy(image: RgbaImage): number {
   return tf.tidy(() => {
-    const x = tf.tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 4]).slice([0, 0, 0, 0], [1, -1, -1, 3]) as tf.Tensor4D;
+    const x = tf
+      .tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 4])
+      .slice([0, 0, 0, 0], [1, -1, -1, 3]) as tf.Tensor4D;
     return tf.mean(tf.square(tf.sub(x, gaussianBlur(x, 1)))).dataSync()[0];
   });
 }
@@ -50,7 +52,10 @@ describe('looking inside: feature maps and filters', () => {
     channel2.data.forEach((v, p) => assert.equal(v, maps.values[p * 4 + 2]));
     const means = [0, 1, 2, 3].map((k) => channelMap(maps, k).data.reduce((a, b) => a + b, 0) / 36);
     maps.means.forEach((m, k) => assert.ok(Math.abs(m - means[k]) < 1e-5));
-    assert.deepEqual(maps.order, [0, 1, 2, 3].sort((a, b) => means[b] - means[a]));
+    assert.deepEqual(
+      maps.order,
+      [0, 1, 2, 3].sort((a, b) => means[b] - means[a]),
+    );
     assert.deepEqual(featureMaps(model, image, 'conv_a', 'index').order, [0, 1, 2, 3]);
     const page = featureGrid(maps, 1, 3, 'gray');
     assert.deepEqual(page.channels, maps.order.slice(3));
@@ -66,7 +71,10 @@ describe('looking inside: feature maps and filters', () => {
     tiny.add(tfl.layers.flatten({}));
     tiny.add(tfl.layers.dense({ units: 2, name: 'logits' }));
     // [1, 1, 3, 2]: filter 0 = (1, 2, 3), filter 1 = (−4, 0, 4).
-    setWeights(tiny.getLayer('rgb'), [[1, -4, 2, 0, 3, 4], [0, 0]]);
+    setWeights(tiny.getLayer('rgb'), [
+      [1, -4, 2, 0, 3, 4],
+      [0, 0],
+    ]);
     return (async () => {
       const loaded = await engine.loadModel(await saveModel(tiny, tempDir(), { preprocess: 'zero-one' }));
       const rgb = filterTiles(loaded, 'rgb');
@@ -98,10 +106,19 @@ describe('optimisation loops', () => {
     const k = w / 2 + 1;
     const zero = tf.zeros([2, 3, h, k]);
     assert.ok(pixels(zero).every((v) => Math.abs(v - 127.5) < 1e-3));
-    const single = (row: number, column: number) => tf.tidy(() => tf.zeros([2, 3, h, k]).add(tf.oneHot([row * k + column], h * k).reshape([1, 1, h, k]).mul(tf.tensor([1, 0]).reshape([2, 1, 1, 1]))));
+    const single = (row: number, column: number) =>
+      tf.tidy(() =>
+        tf.zeros([2, 3, h, k]).add(
+          tf
+            .oneHot([row * k + column], h * k)
+            .reshape([1, 1, h, k])
+            .mul(tf.tensor([1, 0]).reshape([2, 1, 1, 1])),
+        ),
+      );
     const dc = single(0, 0);
     const flat = pixels(dc);
-    for (let c = 0; c < 3; c++) for (let p = 0; p < h * w; p++) assert.ok(Math.abs(flat[p * 3 + c] - flat[c]) < 1e-3, 'a DC coefficient makes a flat image');
+    for (let c = 0; c < 3; c++)
+      for (let p = 0; p < h * w; p++) assert.ok(Math.abs(flat[p * 3 + c] - flat[c]) < 1e-3, 'a DC coefficient makes a flat image');
     const wave = single(0, 1);
     const cosine = pixels(wave);
     const logit = (v: number) => Math.log(v / (255 - v));
@@ -158,7 +175,12 @@ describe('optimisation loops', () => {
     // Previews along the way leave the run intact, in pixel space and in Fourier space.
     for (const parameterisation of ['pixels', 'fourier'] as const) {
       const previews: RgbaImage[] = [];
-      const result = visualize(model, { kind: 'maximize', layer: 'conv_b', filter: 1, steps: 40, parameterisation }, () => undefined, (image) => previews.push(image));
+      const result = visualize(
+        model,
+        { kind: 'maximize', layer: 'conv_b', filter: 1, steps: 40, parameterisation },
+        () => undefined,
+        (image) => previews.push(image),
+      );
       assert.equal(result.history.length, 40, `${parameterisation}: every step ran`);
       assert.ok(previews.length >= 10 && previews.every((p) => p.width === 6 && p.data.length === 6 * 6 * 4));
       assert.equal(tf.memory().numTensors, before, `${parameterisation}: previews leak nothing`);
@@ -205,19 +227,37 @@ describe('visualisations on the bundled model', function () {
     const start = sharp.history[0];
     const end = sharp.history[sharp.history.length - 1];
     assert.ok(end >= 5 * start, `activation ${start} → ${end}`);
-    const smooth = visualize(model, { kind: 'maximize', layer: 'block3_relu2', filter: 3, steps: 120, regularisers: { ...plain, blurEvery: 2, blurSigma: 1 }, seed: 5 });
+    const smooth = visualize(model, {
+      kind: 'maximize',
+      layer: 'block3_relu2',
+      filter: 3,
+      steps: 120,
+      regularisers: { ...plain, blurEvery: 2, blurSigma: 1 },
+      seed: 5,
+    });
     const [hfSharp, hfSmooth] = [highFrequencyEnergy(sharp.image), highFrequencyEnergy(smooth.image)];
     assert.ok(hfSmooth < hfSharp, `high-frequency energy with blur ${hfSmooth} vs without ${hfSharp}`);
   });
 
   it('the Fourier parameterisation raises a filter ≥ 5× from its start too, leaking nothing', () => {
     const start = tf.memory().numTensors;
-    const result = visualize(model, { kind: 'maximize', layer: 'block3_relu2', filter: 3, steps: 120, seed: 5, parameterisation: 'fourier', regularisers: { blurEvery: 4 } });
+    const result = visualize(model, {
+      kind: 'maximize',
+      layer: 'block3_relu2',
+      filter: 3,
+      steps: 120,
+      seed: 5,
+      parameterisation: 'fourier',
+      regularisers: { blurEvery: 4 },
+    });
     const [first, last] = [result.history[0], result.history[result.history.length - 1]];
     assert.ok(last >= 5 * Math.max(first, 0.01), `activation ${first} → ${last}`);
     assert.match(result.notes.join(' '), /only jitter and total variation apply/);
     assert.equal(tf.memory().numTensors, start);
-    assert.throws(() => visualize(model, { kind: 'dream', layer: 'block3_relu2', image: bag, parameterisation: 'fourier' }), /grows images from noise/);
+    assert.throws(
+      () => visualize(model, { kind: 'dream', layer: 'block3_relu2', image: bag, parameterisation: 'fourier' }),
+      /grows images from noise/,
+    );
   });
 
   it('class-image generation raises the class probability above 0.9', () => {
@@ -232,7 +272,12 @@ describe('visualisations on the bundled model', function () {
 
   it('inversion at an early layer reconstructs the image closer than at a late layer; results are seeded', () => {
     const mse = (image: RgbaImage) =>
-      tf.tidy(() => tf.mean(tf.square(tf.sub(toModelPixels(image, model.summary.inputShape), toModelPixels(bag, model.summary.inputShape)))).dataSync()[0]);
+      tf.tidy(
+        () =>
+          tf
+            .mean(tf.square(tf.sub(toModelPixels(image, model.summary.inputShape), toModelPixels(bag, model.summary.inputShape))))
+            .dataSync()[0],
+      );
     const early = visualize(model, { kind: 'invert', layer: 'block1_relu1', image: bag, steps: 150, seed: 1 });
     const late = visualize(model, { kind: 'invert', layer: 'block4_relu2', image: bag, steps: 150, seed: 1 });
     assert.ok(mse(early.image) < mse(late.image), `MSE early ${mse(early.image)} vs late ${mse(late.image)}`);

@@ -139,7 +139,11 @@ describe('Keras files across tools (h5py) and backends', () => {
     const loaded = await loadModel(await writeKeras3(original, path.join(dir, 'm.keras')));
     const before = tf.memory().numTensors;
     for (const technique of ['gradcam', 'guided-backprop', 'integrated-gradients']) {
-      const result = await engine.explain(loaded, noiseImage(16, 16, 7), { technique, classTarget: 0, parameters: technique === 'integrated-gradients' ? { steps: 4 } : undefined });
+      const result = await engine.explain(loaded, noiseImage(16, 16, 7), {
+        technique,
+        classTarget: 0,
+        parameters: technique === 'integrated-gradients' ? { steps: 4 } : undefined,
+      });
       assert.ok(result.heatmap.data.length > 0, technique);
     }
     assert.equal(tf.memory().numTensors, before);
@@ -163,7 +167,10 @@ describe('Keras files across tools (h5py) and backends', () => {
     for (const line of lines) {
       const json = JSON.parse(line);
       assert.equal(json.format, 'keras');
-      assert.deepEqual(json.layers.map((l: { name: string }) => l.name), ['conv_a', 'conv_b', 'gap', 'logits']);
+      assert.deepEqual(
+        json.layers.map((l: { name: string }) => l.name),
+        ['conv_a', 'conv_b', 'gap', 'logits'],
+      );
     }
     original.dispose();
   });

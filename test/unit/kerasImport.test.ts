@@ -26,7 +26,9 @@ const init = (seed: number, stddev = 0.5) => tfl.initializers.randomNormal({ mea
 /** Conv → BN → ReLU6 → (depthwise → pointwise) + skip, ‖ 1×1 → LeakyReLU, concatenated → GAP → Dropout → softmax. */
 function branchyModel(seed = 7): tfl.LayersModel {
   const input = tfl.input({ shape: [8, 8, 3], name: 'image' });
-  const stem = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'stem', kernelInitializer: init(seed), biasInitializer: init(seed + 1) }).apply(input) as tfl.SymbolicTensor;
+  const stem = tfl.layers
+    .conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'stem', kernelInitializer: init(seed), biasInitializer: init(seed + 1) })
+    .apply(input) as tfl.SymbolicTensor;
   const bn = tfl.layers
     .batchNormalization({
       name: 'stem_bn',
@@ -37,15 +39,30 @@ function branchyModel(seed = 7): tfl.LayersModel {
     })
     .apply(stem) as tfl.SymbolicTensor;
   const act = tfl.layers.reLU({ maxValue: 6, name: 'stem_relu' }).apply(bn) as tfl.SymbolicTensor;
-  const dw = tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw', depthwiseInitializer: init(seed + 6), biasInitializer: init(seed + 7) }).apply(act) as tfl.SymbolicTensor;
-  const pw = tfl.layers.conv2d({ filters: 4, kernelSize: 1, activation: 'relu', name: 'pw', kernelInitializer: init(seed + 8), biasInitializer: init(seed + 9) }).apply(dw) as tfl.SymbolicTensor;
+  const dw = tfl.layers
+    .depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw', depthwiseInitializer: init(seed + 6), biasInitializer: init(seed + 7) })
+    .apply(act) as tfl.SymbolicTensor;
+  const pw = tfl.layers
+    .conv2d({
+      filters: 4,
+      kernelSize: 1,
+      activation: 'relu',
+      name: 'pw',
+      kernelInitializer: init(seed + 8),
+      biasInitializer: init(seed + 9),
+    })
+    .apply(dw) as tfl.SymbolicTensor;
   const residual = tfl.layers.add({ name: 'residual' }).apply([act, pw]) as tfl.SymbolicTensor;
-  const side = tfl.layers.conv2d({ filters: 2, kernelSize: 1, name: 'side', kernelInitializer: init(seed + 10), biasInitializer: init(seed + 11) }).apply(act) as tfl.SymbolicTensor;
+  const side = tfl.layers
+    .conv2d({ filters: 2, kernelSize: 1, name: 'side', kernelInitializer: init(seed + 10), biasInitializer: init(seed + 11) })
+    .apply(act) as tfl.SymbolicTensor;
   const leaky = tfl.layers.leakyReLU({ alpha: 0.1, name: 'side_leaky' }).apply(side) as tfl.SymbolicTensor;
   const joined = tfl.layers.concatenate({ name: 'joined' }).apply([residual, leaky]) as tfl.SymbolicTensor;
   const pooled = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(joined) as tfl.SymbolicTensor;
   const dropped = tfl.layers.dropout({ rate: 0.3, name: 'drop' }).apply(pooled) as tfl.SymbolicTensor;
-  const probs = tfl.layers.dense({ units: 5, activation: 'softmax', name: 'probs', kernelInitializer: init(seed + 12), biasInitializer: init(seed + 13) }).apply(dropped) as tfl.SymbolicTensor;
+  const probs = tfl.layers
+    .dense({ units: 5, activation: 'softmax', name: 'probs', kernelInitializer: init(seed + 12), biasInitializer: init(seed + 13) })
+    .apply(dropped) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: probs, name: 'branchy' });
 }
 
@@ -138,7 +155,10 @@ describe('Keras import (.h5 and .keras)', () => {
     assert.deepEqual(loaded.summary.inputShape, [6, 6, 3]);
     assert.deepEqual(loaded.labels, ['a', 'b', 'c', 'd']);
     assert.equal(loaded.summary.preprocessing.preset, 'zero-one');
-    assert.deepEqual(loaded.summary.layers.map((l) => l.name), ['conv_a', 'conv_b', 'gap', 'logits']);
+    assert.deepEqual(
+      loaded.summary.layers.map((l) => l.name),
+      ['conv_a', 'conv_b', 'gap', 'logits'],
+    );
     assert.equal(loaded.summary.defaultLayer, 'conv_b');
     assertSamePredictions(original, loaded);
 
@@ -162,7 +182,20 @@ describe('Keras import (.h5 and .keras)', () => {
     const loaded = await loadModel(file);
     assert.deepEqual(
       loaded.summary.layers.map((l) => `${l.name}:${l.kind}`),
-      ['stem:Conv2D', 'stem_bn:BatchNormalization', 'stem_relu:ReLU', 'dw:DepthwiseConv2D', 'pw:Conv2D', 'side:Conv2D', 'residual:Add', 'side_leaky:LeakyReLU', 'joined:Concatenate', 'gap:GlobalAveragePooling2D', 'drop:Dropout', 'probs:Dense'],
+      [
+        'stem:Conv2D',
+        'stem_bn:BatchNormalization',
+        'stem_relu:ReLU',
+        'dw:DepthwiseConv2D',
+        'pw:Conv2D',
+        'side:Conv2D',
+        'residual:Add',
+        'side_leaky:LeakyReLU',
+        'joined:Concatenate',
+        'gap:GlobalAveragePooling2D',
+        'drop:Dropout',
+        'probs:Dense',
+      ],
     );
     assert.equal(loaded.adapter.hasLogits, true, 'the softmax is stepped over');
     assertSamePredictions(original, loaded);
@@ -181,7 +214,10 @@ describe('Keras import (.h5 and .keras)', () => {
       assertSamePredictions(original, loaded, 9);
       // At the model's input size: this test is about the import, not about resizing.
       const result = await engine.explain(loaded, noiseImage(8, 8, 2), { technique: 'gradcam', layer: 'joined', classTarget: 1 });
-      assert.ok(result.rawMap.data.some((v) => v > 0), 'Grad-CAM gives a map');
+      assert.ok(
+        result.rawMap.data.some((v) => v > 0),
+        'Grad-CAM gives a map',
+      );
       loaded.adapter.dispose();
       original.dispose();
     }
@@ -197,7 +233,12 @@ describe('Keras import (.h5 and .keras)', () => {
     // The shape of a real Keras 3 config.json (Conv2D → MaxPooling2D → BatchNormalization → Flatten → Dense →
     // Dropout → Dense softmax), shrunk; see src/engine/models/keras/kerasConfig.ts for where the format comes from.
     const dtype = { module: 'keras', class_name: 'DTypePolicy', config: { name: 'float32' }, registered_name: null };
-    const initializer = (cls: string) => ({ module: 'keras.initializers', class_name: cls, config: cls === 'GlorotUniform' ? { seed: null } : {}, registered_name: null });
+    const initializer = (cls: string) => ({
+      module: 'keras.initializers',
+      class_name: cls,
+      config: cls === 'GlorotUniform' ? { seed: null } : {},
+      registered_name: null,
+    });
     const config = {
       module: 'keras',
       class_name: 'Sequential',
@@ -206,33 +247,179 @@ describe('Keras import (.h5 and .keras)', () => {
         trainable: true,
         dtype,
         layers: [
-          { module: 'keras.layers', class_name: 'InputLayer', config: { batch_shape: [null, 10, 10, 3], dtype: 'float32', sparse: false, ragged: false, name: 'input_layer' }, registered_name: null },
-          { module: 'keras.layers', class_name: 'Conv2D', config: { name: 'conv2d', trainable: true, dtype, filters: 4, kernel_size: [3, 3], strides: [1, 1], padding: 'valid', data_format: 'channels_last', dilation_rate: [1, 1], groups: 1, activation: 'relu', use_bias: true, kernel_initializer: initializer('GlorotUniform'), bias_initializer: initializer('Zeros'), kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null }, registered_name: null, build_config: { input_shape: [null, 10, 10, 3] } },
-          { module: 'keras.layers', class_name: 'MaxPooling2D', config: { name: 'max_pooling2d', trainable: true, dtype, pool_size: [2, 2], padding: 'valid', strides: [2, 2], data_format: 'channels_last' }, registered_name: null },
-          { module: 'keras.layers', class_name: 'BatchNormalization', config: { name: 'batch_normalization', trainable: true, dtype, axis: -1, momentum: 0.99, epsilon: 0.001, center: true, scale: true, beta_initializer: initializer('Zeros'), gamma_initializer: initializer('Ones'), moving_mean_initializer: initializer('Zeros'), moving_variance_initializer: initializer('Ones'), beta_regularizer: null, gamma_regularizer: null, beta_constraint: null, gamma_constraint: null, synchronized: false }, registered_name: null, build_config: { input_shape: [null, 4, 4, 4] } },
-          { module: 'keras.layers', class_name: 'Flatten', config: { name: 'flatten', trainable: true, dtype, data_format: 'channels_last' }, registered_name: null, build_config: { input_shape: [null, 4, 4, 4] } },
-          { module: 'keras.layers', class_name: 'Dense', config: { name: 'dense', trainable: true, dtype, units: 6, activation: 'relu', use_bias: true, kernel_initializer: initializer('GlorotUniform'), bias_initializer: initializer('Zeros'), kernel_regularizer: null, bias_regularizer: null, kernel_constraint: null, bias_constraint: null }, registered_name: null, build_config: { input_shape: [null, 64] } },
-          { module: 'keras.layers', class_name: 'Dropout', config: { name: 'dropout', trainable: true, dtype, rate: 0.15, seed: null, noise_shape: null }, registered_name: null },
-          { module: 'keras.layers', class_name: 'Dense', config: { name: 'dense_1', trainable: true, dtype, units: 3, activation: 'softmax', use_bias: true, kernel_initializer: initializer('GlorotUniform'), bias_initializer: initializer('Zeros'), kernel_regularizer: null, bias_regularizer: null, kernel_constraint: null, bias_constraint: null }, registered_name: null, build_config: { input_shape: [null, 6] } },
+          {
+            module: 'keras.layers',
+            class_name: 'InputLayer',
+            config: { batch_shape: [null, 10, 10, 3], dtype: 'float32', sparse: false, ragged: false, name: 'input_layer' },
+            registered_name: null,
+          },
+          {
+            module: 'keras.layers',
+            class_name: 'Conv2D',
+            config: {
+              name: 'conv2d',
+              trainable: true,
+              dtype,
+              filters: 4,
+              kernel_size: [3, 3],
+              strides: [1, 1],
+              padding: 'valid',
+              data_format: 'channels_last',
+              dilation_rate: [1, 1],
+              groups: 1,
+              activation: 'relu',
+              use_bias: true,
+              kernel_initializer: initializer('GlorotUniform'),
+              bias_initializer: initializer('Zeros'),
+              kernel_regularizer: null,
+              bias_regularizer: null,
+              activity_regularizer: null,
+              kernel_constraint: null,
+              bias_constraint: null,
+            },
+            registered_name: null,
+            build_config: { input_shape: [null, 10, 10, 3] },
+          },
+          {
+            module: 'keras.layers',
+            class_name: 'MaxPooling2D',
+            config: {
+              name: 'max_pooling2d',
+              trainable: true,
+              dtype,
+              pool_size: [2, 2],
+              padding: 'valid',
+              strides: [2, 2],
+              data_format: 'channels_last',
+            },
+            registered_name: null,
+          },
+          {
+            module: 'keras.layers',
+            class_name: 'BatchNormalization',
+            config: {
+              name: 'batch_normalization',
+              trainable: true,
+              dtype,
+              axis: -1,
+              momentum: 0.99,
+              epsilon: 0.001,
+              center: true,
+              scale: true,
+              beta_initializer: initializer('Zeros'),
+              gamma_initializer: initializer('Ones'),
+              moving_mean_initializer: initializer('Zeros'),
+              moving_variance_initializer: initializer('Ones'),
+              beta_regularizer: null,
+              gamma_regularizer: null,
+              beta_constraint: null,
+              gamma_constraint: null,
+              synchronized: false,
+            },
+            registered_name: null,
+            build_config: { input_shape: [null, 4, 4, 4] },
+          },
+          {
+            module: 'keras.layers',
+            class_name: 'Flatten',
+            config: { name: 'flatten', trainable: true, dtype, data_format: 'channels_last' },
+            registered_name: null,
+            build_config: { input_shape: [null, 4, 4, 4] },
+          },
+          {
+            module: 'keras.layers',
+            class_name: 'Dense',
+            config: {
+              name: 'dense',
+              trainable: true,
+              dtype,
+              units: 6,
+              activation: 'relu',
+              use_bias: true,
+              kernel_initializer: initializer('GlorotUniform'),
+              bias_initializer: initializer('Zeros'),
+              kernel_regularizer: null,
+              bias_regularizer: null,
+              kernel_constraint: null,
+              bias_constraint: null,
+            },
+            registered_name: null,
+            build_config: { input_shape: [null, 64] },
+          },
+          {
+            module: 'keras.layers',
+            class_name: 'Dropout',
+            config: { name: 'dropout', trainable: true, dtype, rate: 0.15, seed: null, noise_shape: null },
+            registered_name: null,
+          },
+          {
+            module: 'keras.layers',
+            class_name: 'Dense',
+            config: {
+              name: 'dense_1',
+              trainable: true,
+              dtype,
+              units: 3,
+              activation: 'softmax',
+              use_bias: true,
+              kernel_initializer: initializer('GlorotUniform'),
+              bias_initializer: initializer('Zeros'),
+              kernel_regularizer: null,
+              bias_regularizer: null,
+              kernel_constraint: null,
+              bias_constraint: null,
+            },
+            registered_name: null,
+            build_config: { input_shape: [null, 6] },
+          },
         ],
         build_input_shape: [null, 10, 10, 3],
       },
       registered_name: null,
       build_config: { input_shape: [null, 10, 10, 3] },
-      compile_config: { optimizer: { module: 'keras.optimizers', class_name: 'Adam', config: { name: 'adam', learning_rate: 0.001 }, registered_name: null }, loss: 'categorical_crossentropy', metrics: ['acc'] },
+      compile_config: {
+        optimizer: {
+          module: 'keras.optimizers',
+          class_name: 'Adam',
+          config: { name: 'adam', learning_rate: 0.001 },
+          registered_name: null,
+        },
+        loss: 'categorical_crossentropy',
+        metrics: ['acc'],
+      },
     };
     // The same network built with tfjs, its random weights the ones written to model.weights.h5.
     const original = tfl.sequential({ name: 'sequential' });
-    original.add(tfl.layers.conv2d({ inputShape: [10, 10, 3], filters: 4, kernelSize: 3, activation: 'relu', name: 'conv2d', biasInitializer: init(1) }));
+    original.add(
+      tfl.layers.conv2d({
+        inputShape: [10, 10, 3],
+        filters: 4,
+        kernelSize: 3,
+        activation: 'relu',
+        name: 'conv2d',
+        biasInitializer: init(1),
+      }),
+    );
     original.add(tfl.layers.maxPooling2d({ poolSize: 2, name: 'max_pooling2d' }));
-    original.add(tfl.layers.batchNormalization({ name: 'batch_normalization', gammaInitializer: init(2), betaInitializer: init(3), movingMeanInitializer: init(4), movingVarianceInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 2, seed: 5 }) }));
+    original.add(
+      tfl.layers.batchNormalization({
+        name: 'batch_normalization',
+        gammaInitializer: init(2),
+        betaInitializer: init(3),
+        movingMeanInitializer: init(4),
+        movingVarianceInitializer: tfl.initializers.randomUniform({ minval: 0.5, maxval: 2, seed: 5 }),
+      }),
+    );
     original.add(tfl.layers.flatten({ name: 'flatten' }));
     original.add(tfl.layers.dense({ units: 6, activation: 'relu', name: 'dense', biasInitializer: init(6) }));
     original.add(tfl.layers.dropout({ rate: 0.15, name: 'dropout' }));
     original.add(tfl.layers.dense({ units: 3, activation: 'softmax', name: 'dense_1', biasInitializer: init(7) }));
     const dir = tempDir();
     const loaded = await loadModel(await writeKeras3(original, path.join(dir, 'model.keras'), { config }));
-    assert.deepEqual(loaded.summary.layers.map((l) => l.name), ['conv2d', 'max_pooling2d', 'batch_normalization', 'flatten', 'dense', 'dropout', 'dense_1']);
+    assert.deepEqual(
+      loaded.summary.layers.map((l) => l.name),
+      ['conv2d', 'max_pooling2d', 'batch_normalization', 'flatten', 'dense', 'dropout', 'dense_1'],
+    );
     assertSamePredictions(original, loaded);
     loaded.adapter.dispose();
     original.dispose();
@@ -249,11 +436,23 @@ describe('Keras import (.h5 and .keras)', () => {
     assert.equal(leakyOut.config.alpha, 0.1);
     assert.deepEqual(translated.config.input_layers, [['image', 0, 0]]);
     const add = translated.config.layers.find((l: Json) => l.name === 'residual');
-    assert.deepEqual(add.inbound_nodes, [[['stem_relu', 0, 0, {}], ['pw', 0, 0, {}]]]);
+    assert.deepEqual(add.inbound_nodes, [
+      [
+        ['stem_relu', 0, 0, {}],
+        ['pw', 0, 0, {}],
+      ],
+    ]);
     // An augmentation layer is the identity at inference; silu is tfjs's swish.
     const pw = config.config.layers.find((l: Json) => l.name === 'pw');
     pw.config.activation = 'silu';
-    config.config.layers.splice(1, 0, { module: 'keras.layers', class_name: 'RandomFlip', config: { name: 'flip', mode: 'horizontal', seed: null }, registered_name: null, name: 'flip', inbound_nodes: [] });
+    config.config.layers.splice(1, 0, {
+      module: 'keras.layers',
+      class_name: 'RandomFlip',
+      config: { name: 'flip', mode: 'horizontal', seed: null },
+      registered_name: null,
+      name: 'flip',
+      inbound_nodes: [],
+    });
     const again = translateKerasConfig(config, 'm.keras').modelTopology as Json;
     assert.equal(again.config.layers.find((l: Json) => l.name === 'pw').config.activation, 'swish');
     assert.deepEqual(again.config.layers.find((l: Json) => l.name === 'flip').class_name, 'Dropout');
@@ -264,21 +463,37 @@ describe('Keras import (.h5 and .keras)', () => {
     const original = twoConvGapModel(3);
     const config = keras3Config(original) as Json;
     const layers = config.config.layers as Json[];
-    layers.splice(2, 0,
-      { module: 'keras.layers', class_name: 'Lambda', config: { name: 'scale_it', function: { class_name: '__lambda__', config: { code: '4wEAAAAAAAAA' } } }, registered_name: null },
+    layers.splice(
+      2,
+      0,
+      {
+        module: 'keras.layers',
+        class_name: 'Lambda',
+        config: { name: 'scale_it', function: { class_name: '__lambda__', config: { code: '4wEAAAAAAAAA' } } },
+        registered_name: null,
+      },
       { module: 'my_project.layers', class_name: 'FancyBlock', config: { name: 'fancy' }, registered_name: 'MyProject>FancyBlock' },
       { module: 'keras.layers', class_name: 'SomethingNew', config: { name: 'newer' }, registered_name: null },
     );
     const dir = tempDir();
-    const error = await expectModelError(await writeKeras3(original, path.join(dir, 'custom.keras'), { config }), /3 layers CNN Lens cannot import/);
+    const error = await expectModelError(
+      await writeKeras3(original, path.join(dir, 'custom.keras'), { config }),
+      /3 layers CNN Lens cannot import/,
+    );
     assert.match(error.message, /"scale_it" \(Lambda/);
     assert.match(error.message, /"fancy" \(custom class FancyBlock, module my_project\.layers\)/);
     assert.match(error.message, /"newer" \(SomethingNew, which TensorFlow\.js does not implement\)/);
     // Keras 2 .h5: the same for a TFOpLambda and a Lambda in model_config.
     const legacy = original.toJSON(null, false) as Json;
-    legacy.config.layers.push({ class_name: 'TFOpLambda', config: { name: 'tf.math.add', function: 'math.add' } }, { class_name: 'Lambda', config: { name: 'lambda', function: ['4wEAAAAAAAAA', null, null] } });
+    legacy.config.layers.push(
+      { class_name: 'TFOpLambda', config: { name: 'tf.math.add', function: 'math.add' } },
+      { class_name: 'Lambda', config: { name: 'lambda', function: ['4wEAAAAAAAAA', null, null] } },
+    );
     const h5 = await writeLegacyH5(original, path.join(dir, 'custom.h5'), { config: legacy });
-    const legacyError = await expectModelError(h5, /"tf\.math\.add" \(TFOpLambda: Python code, never run\); "lambda" \(Lambda: Python code, never run\)/);
+    const legacyError = await expectModelError(
+      h5,
+      /"tf\.math\.add" \(TFOpLambda: Python code, never run\); "lambda" \(Lambda: Python code, never run\)/,
+    );
     assert.match(legacyError.message, /never runs code from a model file/);
     original.dispose();
   });
@@ -286,7 +501,10 @@ describe('Keras import (.h5 and .keras)', () => {
   it('refuses a weights-only .h5, a non-HDF5 .h5 and a non-zip .keras', async () => {
     const dir = tempDir();
     const original = twoConvGapModel(4);
-    await expectModelError(await writeLegacyH5(original, path.join(dir, 'weights.h5'), { weightsOnly: true }), /weights-only \.h5.*no model_config/);
+    await expectModelError(
+      await writeLegacyH5(original, path.join(dir, 'weights.h5'), { weightsOnly: true }),
+      /weights-only \.h5.*no model_config/,
+    );
     await fs.writeFile(path.join(dir, 'pointer.h5'), 'version https://git-lfs.github.com/spec/v1\n');
     await expectModelError(path.join(dir, 'pointer.h5'), /neither a \.keras archive \(zip\) nor an HDF5/);
     await fs.writeFile(path.join(dir, 'page.keras'), '<html>');
@@ -299,7 +517,9 @@ describe('Keras import (.h5 and .keras)', () => {
     const dir = tempDir();
     const original = twoConvGapModel(5);
     for (const name of ['../evil.sh', '/etc/cron.d/x', 'assets/../../up.txt']) {
-      const file = await writeKeras3(original, path.join(dir, 'tampered.keras'), { extraEntries: { [name]: new TextEncoder().encode('x') } });
+      const file = await writeKeras3(original, path.join(dir, 'tampered.keras'), {
+        extraEntries: { [name]: new TextEncoder().encode('x') },
+      });
       await expectModelError(file, /entries that point outside any folder/);
     }
     original.dispose();
@@ -326,7 +546,10 @@ describe('Keras import (.h5 and .keras)', () => {
     const dir = tempDir();
     const original = branchyModel(6);
     const missing = await writeKeras3(original, path.join(dir, 'missing.keras'), { drop: ['stem_bn', 3] });
-    await expectModelError(missing, /layer "stem_bn" \(BatchNormalization\) needs 4 weights \[gamma, beta, moving_mean, moving_variance\] but the file has 3: moving_variance missing/);
+    await expectModelError(
+      missing,
+      /layer "stem_bn" \(BatchNormalization\) needs 4 weights \[gamma, beta, moving_mean, moving_variance\] but the file has 3: moving_variance missing/,
+    );
     const shaped = await writeKeras3(original, path.join(dir, 'shape.keras'), { replace: ['dw', 0, [3, 3, 4, 2], new Float32Array(72)] });
     await expectModelError(shaped, /layer "dw" weight "depthwise_kernel" should be \[3,3,4,1\] but the file has \[3,3,4,2\]/);
     const legacy = await writeLegacyH5(original, path.join(dir, 'missing.h5'), { skip: 'probs/bias' });

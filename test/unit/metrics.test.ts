@@ -57,7 +57,12 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
   });
   after(() => engine.dispose());
 
-  const probeFor = (classIndex: number): ModelProbe => ({ adapter: model.adapter, preprocess: scalerFor(3, model.summary.preprocessing.preset), classIndex, checkCancelled: () => undefined });
+  const probeFor = (classIndex: number): ModelProbe => ({
+    adapter: model.adapter,
+    preprocess: scalerFor(3, model.summary.preprocessing.preset),
+    classIndex,
+    checkCancelled: () => undefined,
+  });
 
   it('deletion / insertion curves start and end where direct computation says', async () => {
     const image = images.get('bag.png')!;
@@ -92,13 +97,16 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
       const pixels = toModelPixels(image, model.summary.inputShape);
       const explanation = await engine.explain(model, image, { technique: 'gradcam', classTarget: index });
       const map = resizeHeatmap(explanation.heatmap, 64, 64).data;
-      const random = Float32Array.from({ length: map.length }, (_, i) => Math.sin(i * 12.9898 + index) * 43758.5453 % 1);
+      const random = Float32Array.from({ length: map.length }, (_, i) => (Math.sin(i * 12.9898 + index) * 43758.5453) % 1);
       gradcamAuc += deletionInsertion(probeFor(index), pixels, map, 20, 21).deletion.auc;
       randomAuc += deletionInsertion(probeFor(index), pixels, random, 20, 21).deletion.auc;
       pixels.dispose();
     }
     const n = Object.keys(BOXES).length;
-    assert.ok(gradcamAuc / n < randomAuc / n, `mean deletion AUC: Grad-CAM ${(gradcamAuc / n).toFixed(3)} vs random ${(randomAuc / n).toFixed(3)}`);
+    assert.ok(
+      gradcamAuc / n < randomAuc / n,
+      `mean deletion AUC: Grad-CAM ${(gradcamAuc / n).toFixed(3)} vs random ${(randomAuc / n).toFixed(3)}`,
+    );
   });
 
   it('confidence: a map of ones keeps the score (no drop); a map of zeros is the black image', () => {
@@ -131,7 +139,10 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
     const evaluation = await engine.evaluate(model, image, { techniques: ['gradcam'], sanity: true, steps: 10 });
     const { sanity } = evaluation.rows[0];
     const layers = model.adapter.weightedLayers();
-    assert.deepEqual(sanity!.steps.map((s) => s.layer), layers);
+    assert.deepEqual(
+      sanity!.steps.map((s) => s.layer),
+      layers,
+    );
     assert.deepEqual(layers.slice(0, 3), ['logits', 'block4_conv2', 'block4_conv1'], 'output first');
     // One draw of random weights moves ρ by ±0.3 (seeds 1230–1239 here: −0.27 to 0.50); the claim is about
     // the typical draw, so five seeds are averaged, and the product's own draw only has to move the map.
@@ -140,7 +151,11 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
     const top = layers.slice(0, 3);
     let sum = 0;
     for (let seed = 1; seed <= 5; seed++) {
-      const map = await model.adapter.withRandomWeights(top, seed, async () => (await engine.explain(model, image, { technique: 'gradcam', classTarget: before.predictions[0].index })).rawMap.data);
+      const map = await model.adapter.withRandomWeights(
+        top,
+        seed,
+        async () => (await engine.explain(model, image, { technique: 'gradcam', classTarget: before.predictions[0].index })).rawMap.data,
+      );
       sum += Math.abs(spearman(before.rawMap.data, map));
     }
     assert.ok(sum / 5 < 0.3, `mean |ρ| over five random top blocks: ${sum / 5}`);
@@ -152,8 +167,15 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
 
   it('evaluate: one row per technique; a technique that cannot run reports its error and the rest go on', async () => {
     const image = images.get('sneaker.png')!;
-    const evaluation = await engine.evaluate(model, image, { techniques: ['gradcam', 'no-such-technique', 'eigencam'], steps: 10, box: BOXES['sneaker.png'].box });
-    assert.deepEqual(evaluation.rows.map((r) => r.technique), ['gradcam', 'no-such-technique', 'eigencam']);
+    const evaluation = await engine.evaluate(model, image, {
+      techniques: ['gradcam', 'no-such-technique', 'eigencam'],
+      steps: 10,
+      box: BOXES['sneaker.png'].box,
+    });
+    assert.deepEqual(
+      evaluation.rows.map((r) => r.technique),
+      ['gradcam', 'no-such-technique', 'eigencam'],
+    );
     assert.match(evaluation.rows[1].error!, /Unknown technique/);
     for (const row of [evaluation.rows[0], evaluation.rows[2]]) {
       assert.equal(row.deletion!.probabilities.length, 11);
@@ -168,7 +190,10 @@ describe('the sanity check on a graph model', () => {
   it('says it needs a layers model', async () => {
     const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
     const loaded = await engine.loadModel(await writeTinyGraphModel(tempDir(), { withStridedSlice: false }));
-    await assert.rejects(engine.evaluate(loaded, noiseImage(8, 8, 1), { techniques: ['gradcam'], sanity: true, steps: 4 }), /needs a TF\.js layers model/);
+    await assert.rejects(
+      engine.evaluate(loaded, noiseImage(8, 8, 1), { techniques: ['gradcam'], sanity: true, steps: 4 }),
+      /needs a TF\.js layers model/,
+    );
     engine.dispose();
   });
 });

@@ -13,7 +13,14 @@ describe('telling TF.js model.json files from others', () => {
     const bundled = bundledModelPath();
     assert.equal(tfjsModelKind(readFileSync(bundled.endsWith('.json') ? bundled : path.join(bundled, 'model.json'), 'utf8')), 'layers');
     assert.equal(tfjsModelKind(readFileSync(await writeTinyGraphModel(tempDir()), 'utf8')), 'graph');
-    for (const text of ['{"name": "my-app", "version": "1.0.0"}', 'not json', '[]', 'null', '{"modelTopology": {}, "weightsManifest": {}}', '{"modelTopology": {"foo": 1}, "weightsManifest": []}']) {
+    for (const text of [
+      '{"name": "my-app", "version": "1.0.0"}',
+      'not json',
+      '[]',
+      'null',
+      '{"modelTopology": {}, "weightsManifest": {}}',
+      '{"modelTopology": {"foo": 1}, "weightsManifest": []}',
+    ]) {
       assert.equal(tfjsModelKind(text), null, text);
     }
   });
@@ -22,7 +29,11 @@ describe('telling TF.js model.json files from others', () => {
 describe('telling ONNX files from others named .onnx', () => {
   it('takes a ModelProto (field 1 first) and refuses a Git LFS pointer or an HTML page', () => {
     const encoder = new TextEncoder();
-    const relu = { nodes: [{ op: 'Relu', name: 'relu', inputs: ['x'], outputs: ['y'] }], inputs: [{ name: 'x', dims: [1, 3, 2, 2] }], outputs: [{ name: 'y', dims: [1, 3, 2, 2] }] };
+    const relu = {
+      nodes: [{ op: 'Relu', name: 'relu', inputs: ['x'], outputs: ['y'] }],
+      inputs: [{ name: 'x', dims: [1, 3, 2, 2] }],
+      outputs: [{ name: 'y', dims: [1, 3, 2, 2] }],
+    };
     assert.equal(onnxModelKind(encodeModel(relu)), 'onnx');
     assert.equal(onnxModelKind(encoder.encode('version https://git-lfs.github.com/spec/v1\noid sha256:…')), null);
     assert.equal(onnxModelKind(encoder.encode('<!DOCTYPE html>')), null);
@@ -34,15 +45,25 @@ describe('the cnnLens.model setting', () => {
   const places = { workspaceRoot: path.join(path.sep, 'ws'), zooStorage: path.join(path.sep, 'storage', 'models') };
 
   it('names downloaded models zoo:<id>, workspace models by a /-separated relative path, others absolutely', () => {
-    assert.equal(modelSettingValue(path.join(places.zooStorage, 'mobilenet_v1_0.25_224', 'model.json'), places), 'zoo:mobilenet_v1_0.25_224');
+    assert.equal(
+      modelSettingValue(path.join(places.zooStorage, 'mobilenet_v1_0.25_224', 'model.json'), places),
+      'zoo:mobilenet_v1_0.25_224',
+    );
     assert.equal(modelSettingValue(path.join(places.workspaceRoot, 'models', 'net', 'model.json'), places), 'models/net/model.json');
     const elsewhere = path.join(path.sep, 'home', 'me', 'net.onnx');
     assert.equal(modelSettingValue(elsewhere, places), elsewhere);
-    assert.equal(modelSettingValue(path.join(places.workspaceRoot, 'a.onnx'), { workspaceRoot: places.workspaceRoot, zooStorage: null }), 'a.onnx');
+    assert.equal(
+      modelSettingValue(path.join(places.workspaceRoot, 'a.onnx'), { workspaceRoot: places.workspaceRoot, zooStorage: null }),
+      'a.onnx',
+    );
   });
 
   it('resolves every value back to the same file, and refuses ids that would leave the zoo', () => {
-    for (const file of [path.join(places.zooStorage, 'mobilenet_v2_1.0_224_tfhub', 'model.json'), path.join(places.workspaceRoot, 'm', 'model.json'), path.join(path.sep, 'x', 'y.onnx')]) {
+    for (const file of [
+      path.join(places.zooStorage, 'mobilenet_v2_1.0_224_tfhub', 'model.json'),
+      path.join(places.workspaceRoot, 'm', 'model.json'),
+      path.join(path.sep, 'x', 'y.onnx'),
+    ]) {
       const resolved = resolveModelSetting(modelSettingValue(file, places), places);
       assert.ok(resolved.kind === 'zoo' || resolved.kind === 'path', JSON.stringify(resolved));
       assert.equal(resolved.path, file);

@@ -55,9 +55,17 @@ describe('model loading and validation', () => {
     ['model.json that is not JSON', async (_dir, json) => fs.writeFile(json, '{"format": "layers-model", '), /not valid JSON/],
     ['a weights-only manifest', (_d, json) => editJson(json, (j) => (j.modelTopology = null)), /no modelTopology/],
     ['no weightsManifest', (_d, json) => editJson(json, (j) => delete j.weightsManifest), /no weightsManifest/],
-    ['a shard path leaving the folder', (_d, json) => editJson(json, (j) => (j.weightsManifest[0].paths = ['../secret.bin'])), /outside the model's folder/],
+    [
+      'a shard path leaving the folder',
+      (_d, json) => editJson(json, (j) => (j.weightsManifest[0].paths = ['../secret.bin'])),
+      /outside the model's folder/,
+    ],
     ['an absolute shard path', (_d, json) => editJson(json, (j) => (j.weightsManifest[0].paths = ['/etc/passwd'])), /relative path inside/],
-    ['a URL shard path', (_d, json) => editJson(json, (j) => (j.weightsManifest[0].paths = ['https://example.com/w.bin'])), /relative path inside/],
+    [
+      'a URL shard path',
+      (_d, json) => editJson(json, (j) => (j.weightsManifest[0].paths = ['https://example.com/w.bin'])),
+      /relative path inside/,
+    ],
     ['a missing shard', async (dir) => fs.rm(path.join(dir, 'group1-shard1of1.bin')), /"group1-shard1of1.bin" is missing/],
     [
       'a truncated shard',
@@ -70,10 +78,26 @@ describe('model loading and validation', () => {
     ],
     ['extra bytes in a shard', async (dir) => fs.appendFile(path.join(dir, 'group1-shard1of1.bin'), Buffer.alloc(8)), /do not match/],
     ['an unknown dtype', (_d, json) => editJson(json, (j) => (j.weightsManifest[0].weights[0].dtype = 'complex64')), /dtype "complex64"/],
-    ['an unknown layer class', (_d, json) => editJson(json, (j) => (j.modelTopology.config.layers[1].class_name = 'Lambda')), /could not be loaded: .*Lambda/],
-    ['a sidecar that is not JSON', async (dir) => fs.writeFile(path.join(dir, 'cnnlens.json'), 'preprocess: raw'), /cnnlens.json is not valid JSON/],
-    ['a sidecar with an unknown preset', async (dir) => fs.writeFile(path.join(dir, 'cnnlens.json'), '{"preprocess":"magic"}'), /"preprocess" must be one of/],
-    ['a sidecar labels file outside the folder', async (dir) => fs.writeFile(path.join(dir, 'cnnlens.json'), '{"labels":"../labels.txt"}'), /outside the model's folder/],
+    [
+      'an unknown layer class',
+      (_d, json) => editJson(json, (j) => (j.modelTopology.config.layers[1].class_name = 'Lambda')),
+      /could not be loaded: .*Lambda/,
+    ],
+    [
+      'a sidecar that is not JSON',
+      async (dir) => fs.writeFile(path.join(dir, 'cnnlens.json'), 'preprocess: raw'),
+      /cnnlens.json is not valid JSON/,
+    ],
+    [
+      'a sidecar with an unknown preset',
+      async (dir) => fs.writeFile(path.join(dir, 'cnnlens.json'), '{"preprocess":"magic"}'),
+      /"preprocess" must be one of/,
+    ],
+    [
+      'a sidecar labels file outside the folder',
+      async (dir) => fs.writeFile(path.join(dir, 'cnnlens.json'), '{"labels":"../labels.txt"}'),
+      /outside the model's folder/,
+    ],
   ];
 
   for (const [what, breakIt, message] of broken) {
@@ -105,11 +129,24 @@ describe('model loading and validation', () => {
     await saveModel(model, dir, { preprocess: 'zero-one' });
     const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
     const loaded = await engine.loadModel(dir);
-    assert.equal(loaded.adapter.hasLogits, true, 'the scores are the Dense layer\'s logits');
+    assert.equal(loaded.adapter.hasLogits, true, "the scores are the Dense layer's logits");
     const image = { width: 4, height: 4, data: new Uint8Array(64).map((_, i) => (i * 37) % 256) };
     const explanation = await engine.explain(loaded, image, { technique: 'saliency' });
-    const expected = tf.tidy(() => model.predict(tf.tensor4d(Array.from(image.data).filter((_, i) => i % 4 !== 3).map((v) => v / 255), [1, 4, 4, 3])) as tf.Tensor).dataSync();
-    for (const p of explanation.predictions) assert.ok(Math.abs(p.score - expected[p.index]) < 1e-5, `class ${p.index}: ${p.score} vs the model's ${expected[p.index]}`);
+    const expected = tf
+      .tidy(
+        () =>
+          model.predict(
+            tf.tensor4d(
+              Array.from(image.data)
+                .filter((_, i) => i % 4 !== 3)
+                .map((v) => v / 255),
+              [1, 4, 4, 3],
+            ),
+          ) as tf.Tensor,
+      )
+      .dataSync();
+    for (const p of explanation.predictions)
+      assert.ok(Math.abs(p.score - expected[p.index]) < 1e-5, `class ${p.index}: ${p.score} vs the model's ${expected[p.index]}`);
     engine.dispose();
     model.dispose();
   });

@@ -27,20 +27,29 @@ describe('model view outline', () => {
   it('lists MobileNet v1 0.25 layers in the order of its Keras config, with CAM and kernel markers', async () => {
     const dir = fixture('models', 'mobilenet_v1_0.25_224_layers');
     const json = JSON.parse(readFileSync(`${dir}/model.json`, 'utf8'));
-    const configured = (json.modelTopology.model_config.config.layers as { name: string; class_name: string }[]).filter((l) => l.class_name !== 'InputLayer');
+    const configured = (json.modelTopology.model_config.config.layers as { name: string; class_name: string }[]).filter(
+      (l) => l.class_name !== 'InputLayer',
+    );
     const loaded = await loadModel(dir);
     try {
       const nodes = outlineOf(loaded);
       const rows = layerRows(nodes);
-      assert.deepEqual(rows.map((row) => row.label), configured.map((l) => l.name));
-      assert.ok(configured.length <= FLAT_LIMIT && rows.every((row) => row.id.startsWith('layer:')), 'shown flat: fewer than the group limit');
+      assert.deepEqual(
+        rows.map((row) => row.label),
+        configured.map((l) => l.name),
+      );
+      assert.ok(
+        configured.length <= FLAT_LIMIT && rows.every((row) => row.id.startsWith('layer:')),
+        'shown flat: fewer than the group limit',
+      );
       const byName = new Map(rows.map((row) => [row.layer, row]));
       const target = byName.get('conv_pw_13_relu');
       assert.equal(target?.icon, 'star-full', 'the default Grad-CAM layer is starred');
       assert.match(target?.contextValue ?? '', /^layer\.cam\.maps$/);
       assert.match(target?.description ?? '', /^Activation · 7×7×256 · CAM$/);
       for (const conv of ['conv1', 'conv_dw_1', 'conv_pw_13']) assert.match(byName.get(conv)?.contextValue ?? '', /\.kernel$/, conv);
-      for (const plain of ['conv1_bn', 'conv1_relu', 'global_average_pooling2d_1']) assert.doesNotMatch(byName.get(plain)?.contextValue ?? '', /\.kernel/, plain);
+      for (const plain of ['conv1_bn', 'conv1_relu', 'global_average_pooling2d_1'])
+        assert.doesNotMatch(byName.get(plain)?.contextValue ?? '', /\.kernel/, plain);
       // α = 0.25: 64 × 0.25 = 16 filters of 1×1×8, no bias.
       assert.equal(byName.get('conv_pw_1')?.description, 'Conv2D · 112×112×16 · 128 params · CAM');
 
@@ -60,12 +69,15 @@ describe('model view outline', () => {
     }
   });
 
-  it('lists the graph model\'s nodes with their ops and marks convolutions', async () => {
+  it("lists the graph model's nodes with their ops and marks convolutions", async () => {
     const loaded = await loadModel(fixture('models', 'mobilenet_v1_0.25_224_graph_tfhub'));
     try {
       const nodes = outlineOf(loaded);
       const rows = layerRows(nodes);
-      assert.deepEqual(rows.map((row) => row.layer), loaded.summary.layers.map((l) => l.name));
+      assert.deepEqual(
+        rows.map((row) => row.layer),
+        loaded.summary.layers.map((l) => l.name),
+      );
       const convs = loaded.summary.layers.filter((l) => /Conv2D|Depthwise/.test(l.kind));
       assert.ok(convs.length >= 27, `convolutions found: ${convs.length}`);
       for (const conv of convs) assert.match(rows.find((row) => row.layer === conv.name)?.contextValue ?? '', /\.kernel/, conv.name);
@@ -86,7 +98,17 @@ describe('model view outline', () => {
       hasKernel: i % 3 === 0,
     }));
     const nodes = modelOutline({
-      summary: { name: 'deep', path: '/m/model.json', format: 'layers', inputShape: [32, 32, 3], numClasses: 10, layers, defaultLayer: 'block_1499', preprocessing: { preset: 'raw', source: 'default' }, hasLogits: true },
+      summary: {
+        name: 'deep',
+        path: '/m/model.json',
+        format: 'layers',
+        inputShape: [32, 32, 3],
+        numClasses: 10,
+        layers,
+        defaultLayer: 'block_1499',
+        preprocessing: { preset: 'raw', source: 'default' },
+        hasLogits: true,
+      },
       labels: Array.from({ length: 10 }, (_, i) => `class ${i}`),
       backend: 'wasm',
       sizeOnDisk: 5e6,
@@ -95,7 +117,10 @@ describe('model view outline', () => {
     assert.equal(groups.length, 1500 / GROUP_SIZE);
     assert.ok(groups.every((group) => (group.children?.length ?? 0) === GROUP_SIZE));
     assert.equal(groups[14].label, 'Layers 1401–1500');
-    assert.deepEqual(layerRows(nodes).map((row) => row.layer), layers.map((l) => l.name));
+    assert.deepEqual(
+      layerRows(nodes).map((row) => row.layer),
+      layers.map((l) => l.name),
+    );
     assert.equal(summaryValue(nodes, 'labels'), 'none (class 0, class 1, …)');
     assert.equal(new Set(layerRows(nodes).map((row) => row.id)).size, 1500, 'ids are unique');
   });

@@ -56,13 +56,20 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
     await writeSidecar(dir, { preprocess: 'zero-one', channelOrder: 'rgb', labels: ['x', 'y'] });
     await writeSidecar(dir, { preprocess: 'caffe', channelOrder: 'bgr' });
     const written = JSON.parse(readFileSync(path.join(dir, 'cnnlens.json'), 'utf8'));
-    assert.deepEqual(written, { layer: 'conv_pw_12_relu', name: 'My MobileNet', labels: ['x', 'y'], preprocess: 'caffe' }, 'caffe is BGR by definition: no channelOrder key');
+    assert.deepEqual(
+      written,
+      { layer: 'conv_pw_12_relu', name: 'My MobileNet', labels: ['x', 'y'], preprocess: 'caffe' },
+      'caffe is BGR by definition: no channelOrder key',
+    );
     config = await resolveModelConfig(dir, {}, {});
     assert.deepEqual(config.preprocessing, { preset: 'caffe', source: 'cnnlens.json' });
 
     await writeSidecar(dir, { preprocess: 'raw', channelOrder: 'rgb', labels: null });
     assert.equal(JSON.parse(readFileSync(path.join(dir, 'cnnlens.json'), 'utf8')).labels, undefined);
-    await assert.rejects(writeSidecar(dir, { preprocess: 'raw', channelOrder: 'rgb', labels: '../elsewhere.txt' }), /outside the model's folder/);
+    await assert.rejects(
+      writeSidecar(dir, { preprocess: 'raw', channelOrder: 'rgb', labels: '../elsewhere.txt' }),
+      /outside the model's folder/,
+    );
 
     // A broken cnnlens.json: merging refuses, naming the file; replacing writes a fresh one.
     writeFileSync(path.join(dir, 'cnnlens.json'), '{ "preprocess": ');
@@ -106,10 +113,16 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
     const checks = checkScalings(model, snake);
     assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
     const scalings = checks.filter((c) => !c.resize);
-    assert.deepEqual(scalings.map((c) => `${c.preset}/${c.channelOrder}`), ['mobilenet/rgb', 'zero-one/rgb', 'imagenet/rgb', 'caffe/bgr', 'raw/rgb']);
+    assert.deepEqual(
+      scalings.map((c) => `${c.preset}/${c.channelOrder}`),
+      ['mobilenet/rgb', 'zero-one/rgb', 'imagenet/rgb', 'caffe/bgr', 'raw/rgb'],
+    );
     // Then the scaling in use under the other resize choices (the default, stretched + antialiased, is the row above).
     const resizes = checks.filter((c) => c.resize);
-    assert.deepEqual(resizes.map((c) => `${c.preset}/${c.resize!.mode}/${c.resize!.antialias}`), ['mobilenet/stretch/false', 'mobilenet/center-crop/true']);
+    assert.deepEqual(
+      resizes.map((c) => `${c.preset}/${c.resize!.mode}/${c.resize!.antialias}`),
+      ['mobilenet/stretch/false', 'mobilenet/center-crop/true'],
+    );
     assert.ok(resizes.every((c) => !c.inUse && c.predictions.length === 5));
     assert.equal(resizes[0].predictions[0].index, 56, 'a 224-px photo needs no antialiasing: same top-1');
     assert.notEqual(resizes[1].predictions[0].score, mobilenet0(checks).predictions[0].score, 'the centre crop feeds other pixels');
@@ -132,19 +145,36 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
     assert.equal(reloaded.summary.preprocessing.channelOrder, 'bgr');
     const again = checkScalings(reloaded, snake);
     const inUse = again.filter((c) => c.inUse);
-    assert.ok(again.filter((c) => c.resize).every((c) => c.preset === 'mobilenet' && c.channelOrder === 'bgr'), 'resize choices use the scaling in use');
-    assert.deepEqual(inUse.map((c) => `${c.preset}/${c.channelOrder}`), ['mobilenet/bgr']);
+    assert.ok(
+      again.filter((c) => c.resize).every((c) => c.preset === 'mobilenet' && c.channelOrder === 'bgr'),
+      'resize choices use the scaling in use',
+    );
+    assert.deepEqual(
+      inUse.map((c) => `${c.preset}/${c.channelOrder}`),
+      ['mobilenet/bgr'],
+    );
     assert.ok(again.some((c) => c.preset === 'mobilenet' && c.channelOrder === 'rgb' && !c.inUse));
   });
 
   it('cnnlens.json "resize": read into the summary, saved by writeSidecar, and every mistake named', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'cnnlens-resize-'));
     try {
-      writeFileSync(path.join(dir, 'cnnlens.json'), JSON.stringify({ resize: { mode: 'center-crop', shorterSide: 288, interpolation: 'bicubic' } }));
+      writeFileSync(
+        path.join(dir, 'cnnlens.json'),
+        JSON.stringify({ resize: { mode: 'center-crop', shorterSide: 288, interpolation: 'bicubic' } }),
+      );
       const config = await resolveModelConfig(dir, {}, {});
       assert.deepEqual(config.preprocessing.resize, { mode: 'center-crop', shorterSide: 288, interpolation: 'bicubic', antialias: true });
-      await writeSidecar(dir, { preprocess: 'imagenet', channelOrder: 'rgb', resize: { mode: 'stretch', interpolation: 'bilinear', antialias: false } });
-      assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'cnnlens.json'), 'utf8')).resize, { mode: 'stretch', interpolation: 'bilinear', antialias: false });
+      await writeSidecar(dir, {
+        preprocess: 'imagenet',
+        channelOrder: 'rgb',
+        resize: { mode: 'stretch', interpolation: 'bilinear', antialias: false },
+      });
+      assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'cnnlens.json'), 'utf8')).resize, {
+        mode: 'stretch',
+        interpolation: 'bilinear',
+        antialias: false,
+      });
       const bad: [unknown, RegExp][] = [
         ['crop', /"resize" must be an object/],
         [{ mode: 'fit' }, /"resize.mode" must be one of stretch, center-crop/],

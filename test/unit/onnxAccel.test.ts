@@ -66,13 +66,27 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
           // A class the images actually score (random nets leave some classes without any gradient).
           const classIndex = tf.argMax(reference.sum(0)).dataSync()[0];
           const fast = adapter.inputGradients!(x, classIndex, null);
-          const slow = onTfjs(() => tf.grad((v: tf.Tensor) => adapter.scores(v as Tensor4D).slice([0, classIndex], [-1, 1]).sum())(x));
+          const slow = onTfjs(() =>
+            tf.grad((v: tf.Tensor) =>
+              adapter
+                .scores(v as Tensor4D)
+                .slice([0, classIndex], [-1, 1])
+                .sum(),
+            )(x),
+          );
           if (fast) gaps.input = correlationGap(fast, slow);
           const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
           const layer = summary.defaultLayer!;
           const layerFast = adapter.layerGradients!(image, layer, classIndex);
           const split = onTfjs(() => adapter.split(image, layer));
-          const layerSlow = onTfjs(() => tf.grad((a: tf.Tensor) => split.head(a as Tensor4D).slice([0, classIndex], [-1, 1]).sum())(split.activations));
+          const layerSlow = onTfjs(() =>
+            tf.grad((a: tf.Tensor) =>
+              split
+                .head(a as Tensor4D)
+                .slice([0, classIndex], [-1, 1])
+                .sum(),
+            )(split.activations),
+          );
           if (layerFast) {
             gaps.activations = relativeGap(layerFast.activations, split.activations);
             gaps.layer = correlationGap(layerFast.gradients, layerSlow);
@@ -86,7 +100,11 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
           const masks = tf.image.resizeBilinear(maps, [image.shape[1], image.shape[2]], false, true);
           const low = tf.min(masks, [1, 2, 3], true);
           const scaled = masks.sub(low).div(tf.max(masks, [1, 2, 3], true).sub(low).add(1e-8));
-          if (maskedFast) gaps.masked = relativeGap(maskedFast, onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D)));
+          if (maskedFast)
+            gaps.masked = relativeGap(
+              maskedFast,
+              onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D)),
+            );
         });
         assert.ok(gaps.scores < 1e-5, `scores: ${gaps.scores}`);
         assert.ok(gaps.masked >= 0 && gaps.masked < 1e-5, `masked scores: ${gaps.masked}`);

@@ -61,7 +61,10 @@ async function runCase({ dir, model }: Case): Promise<'pass' | string> {
       feeds[input.name] = tf.tensor(t.data, t.dims, t.dtype);
     }
     executor = new OnnxExecutor(model, dir);
-    const outputs = executor.runPlain(feeds, model.outputs.map((o) => o.name));
+    const outputs = executor.runPlain(
+      feeds,
+      model.outputs.map((o) => o.name),
+    );
     try {
       for (const [i, out] of outputs.entries()) {
         const expected = decodeTensor(await fs.readFile(path.join(set, `output_${i}.pb`)), `output ${i}`);
@@ -116,7 +119,9 @@ describe('ONNX operator conformance (libonnx-testdata)', function () {
         const passed = [...tally.values()].reduce((s, r) => s + r.pass, 0);
         console.log(`      ${backend}: ${passed} of ${all.length} cases pass, ${declined.length} declined, ${wrong.length} wrong`);
         if (backend === 'cpu') {
-          const byOp = [...tally].sort(([a], [b]) => a.localeCompare(b)).map(([op, r]) => `${op} ${r.pass}${r.declined ? ` (+${r.declined} declined)` : ''}`);
+          const byOp = [...tally]
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([op, r]) => `${op} ${r.pass}${r.declined ? ` (+${r.declined} declined)` : ''}`);
           console.log(`      per op: ${byOp.join(', ')}`);
         }
         assert.deepEqual(wrong, [], 'cases with a wrong result or an unclear failure');

@@ -30,7 +30,13 @@ const fcBias = pseudoRandom(CLASSES, 4);
 function tinySpec(activation = 'Tanh'): GraphSpec {
   return {
     nodes: [
-      { op: 'Conv', name: 'conv', inputs: ['image', 'w', 'b'], outputs: ['conv_out'], attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 0, 0, 1] } },
+      {
+        op: 'Conv',
+        name: 'conv',
+        inputs: ['image', 'w', 'b'],
+        outputs: ['conv_out'],
+        attrs: { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 0, 0, 1] },
+      },
       { op: activation, name: 'act', inputs: ['conv_out'], outputs: ['act_out'] },
       { op: 'Flatten', name: 'flatten', inputs: ['act_out'], outputs: ['flat'], attrs: { axis: 1 } },
       { op: 'Gemm', name: 'fc', inputs: ['flat', 'fc_w', 'fc_b'], outputs: ['logits'], attrs: { transB: 1 } },
@@ -116,7 +122,16 @@ describe('ONNX import (tiny models)', () => {
     const { adapter } = await loadModel(await writeModel(tinySpec()));
     const image = toNhwc(pseudoRandom(C * H * W, 12));
     const score = (x: Float32Array) => tf.tidy(() => adapter.scores(tf.tensor4d(x, [1, H, W, C])).dataSync()[2]);
-    const grad = tf.tidy(() => tf.grad((x: tf.Tensor) => adapter.scores(x as Tensor4D).slice([0, 2], [1, 1]).sum())(tf.tensor4d(image, [1, H, W, C])).dataSync());
+    const grad = tf.tidy(() =>
+      tf
+        .grad((x: tf.Tensor) =>
+          adapter
+            .scores(x as Tensor4D)
+            .slice([0, 2], [1, 1])
+            .sum(),
+        )(tf.tensor4d(image, [1, H, W, C]))
+        .dataSync(),
+    );
     const eps = 1e-2;
     for (let i = 0; i < image.length; i += 5) {
       const up = Float32Array.from(image);
@@ -137,7 +152,16 @@ describe('ONNX import (tiny models)', () => {
       const { adapter } = await loadModel(file);
       assert.equal(adapter.gradientsOnWasm, true);
       const x = tf.tensor4d(image.dataSync(), image.shape);
-      const g = tf.tidy(() => tf.grad((v: tf.Tensor) => adapter.layerOutput(v as Tensor4D, 'conv').sum().add(adapter.scores(v as Tensor4D).sum()))(x).dataSync());
+      const g = tf.tidy(() =>
+        tf
+          .grad((v: tf.Tensor) =>
+            adapter
+              .layerOutput(v as Tensor4D, 'conv')
+              .sum()
+              .add(adapter.scores(v as Tensor4D).sum()),
+          )(x)
+          .dataSync(),
+      );
       x.dispose();
       adapter.dispose();
       return g;
@@ -150,7 +174,9 @@ describe('ONNX import (tiny models)', () => {
 
   it('lists every unsupported op type in one message, leaking nothing', async () => {
     const spec = tinySpec();
-    spec.nodes.splice(1, 0,
+    spec.nodes.splice(
+      1,
+      0,
       { op: 'Foo', inputs: ['conv_out'], outputs: ['f1'] },
       { op: 'LSTM', inputs: ['f1'], outputs: ['f2'] },
       { op: 'Foo', inputs: ['f2'], outputs: ['f3'] },
@@ -212,7 +238,13 @@ describe('ONNX import (tiny models)', () => {
     ],
     [
       'two inputs',
-      () => ({ ...tinySpec(), inputs: [{ name: 'image', dims: [1, C, H, W] }, { name: 'other', dims: [1, 3] }] }),
+      () => ({
+        ...tinySpec(),
+        inputs: [
+          { name: 'image', dims: [1, C, H, W] },
+          { name: 'other', dims: [1, 3] },
+        ],
+      }),
       /has 2 inputs \(image, other\)/,
     ],
   ];

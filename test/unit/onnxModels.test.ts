@@ -24,8 +24,7 @@ function randomInput(n: number, h: number, w: number, c: number, seed: number): 
   const nchw = new Float32Array(nhwc.length);
   for (let b = 0; b < n; b++)
     for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++)
-        for (let k = 0; k < c; k++) nchw[((b * c + k) * h + y) * w + x] = nhwc[((b * h + y) * w + x) * c + k];
+      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) nchw[((b * c + k) * h + y) * w + x] = nhwc[((b * h + y) * w + x) * c + k];
   return { nhwc, nchw };
 }
 
@@ -86,7 +85,9 @@ describe('ONNX models against onnxruntime', function () {
       const range = Math.max(...got) - Math.min(...got);
       if (reference) {
         const diff = maxAbsDiff(got, reference);
-        console.log(`      ${name}: max |Δ| ${diff.toExponential(2)}, logit range ${range.toFixed(3)}, ratio ${(diff / range).toExponential(2)}`);
+        console.log(
+          `      ${name}: max |Δ| ${diff.toExponential(2)}, logit range ${range.toFixed(3)}, ratio ${(diff / range).toExponential(2)}`,
+        );
         assert.ok(diff < 1e-4 * range, `max |Δ| ${diff} vs range ${range}`);
       } else {
         const probabilities = tf.tidy(() => tf.softmax(tf.tensor2d(got, [2, got.length / 2])).dataSync());
@@ -129,9 +130,16 @@ describe('ONNX models against onnxruntime', function () {
   });
 
   it('split: the head re-run on the activations gives the scores, for a map inside a branch-free and a residual model', async () => {
-    for (const [name, layer] of [['layoutnet', '/Mul_2'], ['resnet18', '/layer3/layer3.1/relu_1/Relu'], ['mobilenet_v2', '/features/features.10/conv/conv.2/Conv']] as const) {
+    for (const [name, layer] of [
+      ['layoutnet', '/Mul_2'],
+      ['resnet18', '/layer3/layer3.1/relu_1/Relu'],
+      ['mobilenet_v2', '/features/features.10/conv/conv.2/Conv'],
+    ] as const) {
       const { adapter, summary } = await model(name);
-      assert.ok(summary.layers.some((l) => l.name === layer), `${name} lists ${layer}`);
+      assert.ok(
+        summary.layers.some((l) => l.name === layer),
+        `${name} lists ${layer}`,
+      );
       const [h, w, c] = adapter.inputShape;
       const { nhwc } = randomInput(1, h, w, c, 5);
       tf.tidy(() => {
@@ -140,7 +148,11 @@ describe('ONNX models against onnxruntime', function () {
         assert.equal(activations.rank, 4);
         assert.ok(maxAbsDiff(head(activations).dataSync(), scores.dataSync()) < 1e-5);
         assert.ok(maxAbsDiff(scores.dataSync(), adapter.scores(x).dataSync()) < 1e-4);
-        const g = tf.grad((a: tf.Tensor) => head(a as Tensor4D).slice([0, 0], [1, 1]).sum())(activations);
+        const g = tf.grad((a: tf.Tensor) =>
+          head(a as Tensor4D)
+            .slice([0, 0], [1, 1])
+            .sum(),
+        )(activations);
         assert.deepEqual(g.shape, activations.shape);
         assert.ok(g.abs().sum().dataSync()[0] > 0, 'the head is differentiable');
       });
@@ -167,7 +179,10 @@ describe('ONNX models against onnxruntime', function () {
     const { summary } = await model('mlp');
     assert.equal(summary.defaultLayer, null);
     assert.ok(summary.layers.every((l) => !l.camCapable));
-    assert.deepEqual(summary.layers.map((l) => l.kind), ['Flatten', 'Gemm', 'Relu', 'Gemm']);
+    assert.deepEqual(
+      summary.layers.map((l) => l.kind),
+      ['Flatten', 'Gemm', 'Relu', 'Gemm'],
+    );
   });
 
   it('weightedLayers (output first) and withRandomWeights change the scores and restore them exactly', async () => {
@@ -177,7 +192,9 @@ describe('ONNX models against onnxruntime', function () {
     const x = tf.tensor4d(randomInput(1, h, w, c, 11).nhwc, [1, h, w, c]);
     const before = tf.memory().numTensors;
     const original = tf.tidy(() => adapter.scores(x).dataSync());
-    const randomised = await adapter.withRandomWeights(['/conv2/Conv', '/conv1/Conv'], 7, async () => tf.tidy(() => adapter.scores(x).dataSync()));
+    const randomised = await adapter.withRandomWeights(['/conv2/Conv', '/conv1/Conv'], 7, async () =>
+      tf.tidy(() => adapter.scores(x).dataSync()),
+    );
     const restored = tf.tidy(() => adapter.scores(x).dataSync());
     assert.ok(maxAbsDiff(original, randomised) > 1e-3);
     assert.equal(maxAbsDiff(original, restored), 0);
@@ -191,8 +208,18 @@ describe('ONNX models against onnxruntime', function () {
       const [h, w, c] = adapter.inputShape;
       tf.tidy(() => {
         const x = tf.tensor4d(randomInput(1, h, w, c, 13).nhwc, [1, h, w, c]);
-        const plain = tf.grad((v: tf.Tensor) => adapter.scores(v as Tensor4D).slice([0, 0], [1, 1]).sum())(x);
-        const guided = tf.grad((v: tf.Tensor) => adapter.scores(v as Tensor4D, 'guided').slice([0, 0], [1, 1]).sum())(x);
+        const plain = tf.grad((v: tf.Tensor) =>
+          adapter
+            .scores(v as Tensor4D)
+            .slice([0, 0], [1, 1])
+            .sum(),
+        )(x);
+        const guided = tf.grad((v: tf.Tensor) =>
+          adapter
+            .scores(v as Tensor4D, 'guided')
+            .slice([0, 0], [1, 1])
+            .sum(),
+        )(x);
         // Random deep nets have tiny input gradients (mobilenet_v2: ~1e-12): compare relative to their size.
         const scale = plain.abs().max().dataSync()[0];
         assert.ok(scale > 0);
@@ -207,11 +234,23 @@ describe('ONNX models against onnxruntime', function () {
     const image = noiseImage(20, 20, 3);
     const before = tf.memory().numTensors;
     for (const { id } of engine.techniques()) {
-      const result = await engine.explain(m, image, { technique: id, classTarget: 1, parameters: id === 'smoothgrad' ? { samples: 2 } : id === 'integrated-gradients' ? { steps: 4 } : undefined });
+      const result = await engine.explain(m, image, {
+        technique: id,
+        classTarget: 1,
+        parameters: id === 'smoothgrad' ? { samples: 2 } : id === 'integrated-gradients' ? { steps: 4 } : undefined,
+      });
       assert.ok(result.heatmap, id);
     }
     for (const kind of ['featuremaps', 'filters', 'maximize', 'dream'] as const) {
-      const result = await engine.inspect(m, image, { kind, layer: '/conv1/Conv', filter: 0, classIndex: null, steps: 2, seed: 1, fourier: false });
+      const result = await engine.inspect(m, image, {
+        kind,
+        layer: '/conv1/Conv',
+        filter: 0,
+        classIndex: null,
+        steps: 2,
+        seed: 1,
+        fourier: false,
+      });
       assert.ok(result.image.width > 0, kind);
     }
     const evaluation = await evaluate(engine, m, image, { techniques: ['gradcam'], steps: 4, sanity: true });

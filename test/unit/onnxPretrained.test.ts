@@ -34,7 +34,10 @@ describe('ONNX import on real pretrained weights (MobileNet v1 0.25 via PyTorch)
     const fromOnnx = await engine.explain(onnx, snake, { technique: 'gradcam' });
     const fromTfjs = await engine.explain(tfjs, snake, { technique: 'gradcam' });
     // fixtures/README.md: 56 king snake 0.9033 ; 65 sea snake 0.0813 ; 38 banded gecko 0.0079 ; 60 night snake 0.0054 ; 53 ringneck snake 0.0007
-    assert.deepEqual(fromOnnx.predictions.map((p) => p.index), [56, 65, 38, 60, 53]);
+    assert.deepEqual(
+      fromOnnx.predictions.map((p) => p.index),
+      [56, 65, 38, 60, 53],
+    );
     assert.ok(Math.abs(fromOnnx.predictions[0].score - 0.9033) < 2e-3, `p(king snake) = ${fromOnnx.predictions[0].score}`);
     assert.equal(fromOnnx.predictions[0].label, 'king snake, kingsnake');
     const [a, b] = [fromOnnx.rawMap, fromTfjs.rawMap];

@@ -37,7 +37,11 @@ function seeded(seed: number): () => number {
 /** The fixture photo upscaled to width × height (RGB, raw), with seeded grain of ±`grain` grey levels. */
 async function upscaledRaw(sharp: Sharp, width: number, height: number, grain: number, seed = 7): Promise<Buffer> {
   const source = fixture('images/pytorch-cnn-visualizations/cat_dog.png');
-  const { data } = await sharp(source).removeAlpha().resize(width, height, { fit: 'cover', kernel: 'lanczos3' }).raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(source)
+    .removeAlpha()
+    .resize(width, height, { fit: 'cover', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   if (grain > 0) {
     const random = seeded(seed);
     for (let i = 0; i < data.length; i++) {
@@ -88,7 +92,7 @@ function meanAbsRgbDifference(a: Uint8Array, b: Uint8Array): number {
 
 /** Byte offset of the first SOFn segment's length field (the frame header: P, Y, X follow). */
 function jpegFrameOffset(bytes: Uint8Array): number {
-  for (let p = 2; p + 4 < bytes.length; ) {
+  for (let p = 2; p + 4 < bytes.length;) {
     assert.equal(bytes[p], 0xff, `marker expected at ${p}`);
     const marker = bytes[p + 1];
     if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) return p + 2;
@@ -148,13 +152,18 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
       assert.deepEqual([big.width, big.height], [4032, 3024], 'the full size of the photo is reported');
       assert.deepEqual([big.image.width, big.image.height], [1536, 1152], 'decoded to the working size, aspect kept');
       assert.equal(big.image.data.length, 1536 * 1152 * 4);
-      assert.deepEqual([small.width, small.height, small.image.width, small.image.height], [768, 576, 768, 576], 'a small photo is not enlarged');
+      assert.deepEqual(
+        [small.width, small.height, small.image.width, small.image.height],
+        [768, 576, 768, 576],
+        'a small photo is not enlarged',
+      );
 
       const fromBig = await engine.explain(model, big.image, {});
       const fromSmall = await engine.explain(model, small.image, {});
       // Each class of either top-5, with its probability on the other copy (a class outside that copy's top-5 is read as its target).
       const probability = async (explanation: Explanation, image: typeof big.image, index: number) =>
-        explanation.predictions.find((p) => p.index === index)?.score ?? (await engine.explain(model, image, { classTarget: index, technique: 'cam' })).target.score;
+        explanation.predictions.find((p) => p.index === index)?.score ??
+        (await engine.explain(model, image, { classTarget: index, technique: 'cam' })).target.score;
       const classes = [...new Set([...fromBig.predictions, ...fromSmall.predictions].map((p) => p.index))];
       const rows: string[] = [];
       for (const index of classes) {
@@ -175,7 +184,12 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
      * the long side is int(S·long/short) (truncated), the offset int(round((full − C) / 2)) with Python's
      * round, which rounds halves to even (58.5 → 58, 115.5 → 116).
      */
-    const TORCHVISION: { image: [number, number]; input: number; shorterSide?: number; window: { fullWidth: number; fullHeight: number; x: number; y: number } }[] = [
+    const TORCHVISION: {
+      image: [number, number];
+      input: number;
+      shorterSide?: number;
+      window: { fullWidth: number; fullHeight: number; x: number; y: number };
+    }[] = [
       { image: [4032, 3024], input: 224, window: { fullWidth: 341, fullHeight: 256, x: 58, y: 16 } },
       { image: [3024, 4032], input: 224, window: { fullWidth: 256, fullHeight: 341, x: 16, y: 58 } },
       { image: [400, 300], input: 224, window: { fullWidth: 341, fullHeight: 256, x: 58, y: 16 } },
@@ -187,7 +201,11 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
     ];
 
     it('regionOf: the 341×256 window at (58, 16) of a 4032×3024 photo as fractions; stretch is the whole photo', () => {
-      assertRegion(regionOf({ fullWidth: 341, fullHeight: 256, x: 58, y: 16, width: 224, height: 224 }), { x: 58 / 341, y: 16 / 256, width: 224 / 341, height: 224 / 256 }, '4032×3024');
+      assertRegion(
+        regionOf({ fullWidth: 341, fullHeight: 256, x: 58, y: 16, width: 224, height: 224 }),
+        { x: 58 / 341, y: 16 / 256, width: 224 / 341, height: 224 / 256 },
+        '4032×3024',
+      );
       const stretched = inputWindow(4032, 3024, [224, 224, 3], DEFAULT_RESIZE);
       assert.deepEqual(stretched, { fullWidth: 224, fullHeight: 224, x: 0, y: 0, width: 224, height: 224 });
       assert.deepEqual(regionOf(stretched), { x: 0, y: 0, width: 1, height: 1 });
@@ -206,7 +224,8 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
         const policy: ResizePolicy = { ...DEFAULT_RESIZE, mode: 'center-crop', ...(shorterSide ? { shorterSide } : {}) };
         const actual = inputWindow(image[0], image[1], [input, input, 3], policy);
         const expected = { ...window, width: input, height: input };
-        if (JSON.stringify(actual) !== JSON.stringify(expected)) wrong.push(`${image.join('×')} → ${JSON.stringify(actual)}, torchvision ${JSON.stringify(expected)}`);
+        if (JSON.stringify(actual) !== JSON.stringify(expected))
+          wrong.push(`${image.join('×')} → ${JSON.stringify(actual)}, torchvision ${JSON.stringify(expected)}`);
       }
       assert.deepEqual(wrong, [], `windows that differ from torchvision's:\n  ${wrong.join('\n  ')}`);
     });
@@ -234,7 +253,10 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
         model.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
         model.add(tfl.layers.dense({ units: 2, name: 'logits' }));
         setWeights(model.getLayer('bright'), [[1, 1, 1], [0]]);
-        setWeights(model.getLayer('logits'), [[1, 0.5], [0, 0]]);
+        setWeights(model.getLayer('logits'), [
+          [1, 0.5],
+          [0, 0],
+        ]);
         const root = tempDir('cnnlens-crop-');
         cropDir = path.join(root, 'crop');
         stretchDir = path.join(root, 'stretch');
@@ -260,7 +282,10 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
 
       function assertInSquare(point: { x: number; y: number }, what: string): void {
         const inside = point.x >= SQUARE.x && point.x < SQUARE.x + SQUARE.size && point.y >= SQUARE.y && point.y < SQUARE.y + SQUARE.size;
-        assert.ok(inside, `${what}: the map's peak is at (${point.x}, ${point.y}), the bright square spans x ${SQUARE.x}–${SQUARE.x + SQUARE.size - 1}, y ${SQUARE.y}–${SQUARE.y + SQUARE.size - 1}`);
+        assert.ok(
+          inside,
+          `${what}: the map's peak is at (${point.x}, ${point.y}), the bright square spans x ${SQUARE.x}–${SQUARE.x + SQUARE.size - 1}, y ${SQUARE.y}–${SQUARE.y + SQUARE.size - 1}`,
+        );
       }
 
       it('centre crop: the peak of the map over the image lies in the bright square', async () => {
@@ -269,7 +294,11 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
         const start = tf.memory().numTensors;
         const explanation = await engine.explain(model, image, { classTarget: 0 });
         assert.equal(explanation.layer, 'bright');
-        assert.deepEqual([explanation.heatmap.width, explanation.heatmap.height], [224, 224], 'the map at the layer resolution, not the image');
+        assert.deepEqual(
+          [explanation.heatmap.width, explanation.heatmap.height],
+          [224, 224],
+          'the map at the layer resolution, not the image',
+        );
         assert.ok(explanation.region.width < 1 && explanation.region.x > 0, 'only the centre was seen');
         assertInSquare(peak(explanation), 'center-crop');
         // Laid over the whole image instead (as if the crop were forgotten) it would miss the square.
@@ -320,7 +349,10 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
       { name: 'TIFF (LZW)', file: 'image.tiff', encode: (s) => s.tiff({ compression: 'lzw' }), maxMeanDifference: 0 },
     ];
     for (const { name, file, encode, maxMeanDifference } of cases) {
-      const expected = CODEC === 'sharp' ? `decodes to the PNG's pixels${maxMeanDifference ? ` (mean |difference| < ${maxMeanDifference})` : ' (identical)'}` : 'is refused, naming the "sharp" package';
+      const expected =
+        CODEC === 'sharp'
+          ? `decodes to the PNG's pixels${maxMeanDifference ? ` (mean |difference| < ${maxMeanDifference})` : ' (identical)'}`
+          : 'is refused, naming the "sharp" package';
       it(`${name} ${expected}`, async () => {
         const target = path.join(dir, file);
         writeFileSync(target, await encode(sharp(pixels, raw(W, H))).toBuffer());
@@ -328,7 +360,10 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
         const decoded = await readImage(target, LIMITS);
         assert.deepEqual([decoded.width, decoded.height, decoded.image.width, decoded.image.height], [W, H, W, H]);
         if (maxMeanDifference === 0) {
-          assert.ok(Buffer.from(decoded.image.data).equals(Buffer.from(reference)), `${name}: pixels differ (mean ${meanAbsRgbDifference(decoded.image.data, reference).toFixed(3)})`);
+          assert.ok(
+            Buffer.from(decoded.image.data).equals(Buffer.from(reference)),
+            `${name}: pixels differ (mean ${meanAbsRgbDifference(decoded.image.data, reference).toFixed(3)})`,
+          );
         } else {
           const difference = meanAbsRgbDifference(decoded.image.data, reference);
           assert.ok(difference > 0 && difference < maxMeanDifference, `${name}: mean |difference| ${difference.toFixed(3)}`);
@@ -336,7 +371,7 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
       });
     }
 
-    it('BMP decodes to the PNG\'s pixels whatever the codec (sharp\'s libvips has no BMP reader: the JS decoder serves it)', async () => {
+    it("BMP decodes to the PNG's pixels whatever the codec (sharp's libvips has no BMP reader: the JS decoder serves it)", async () => {
       const rgba = Buffer.from(reference);
       // bmp-js writes ABGR: its first byte per pixel is alpha.
       const abgr = Buffer.alloc(rgba.length);
@@ -346,19 +381,36 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
       const decoded = await readImage(target, LIMITS, { maxSide: WORKING_MAX_SIDE });
       assert.equal(decoded.format, 'bmp');
       assert.equal(decoded.codec, 'js');
-      assert.ok(Buffer.from(decoded.image.data).equals(rgba), `BMP pixels differ (mean ${meanAbsRgbDifference(decoded.image.data, reference).toFixed(3)})`);
+      assert.ok(
+        Buffer.from(decoded.image.data).equals(rgba),
+        `BMP pixels differ (mean ${meanAbsRgbDifference(decoded.image.data, reference).toFixed(3)})`,
+      );
     });
 
-    it('a transparent PNG gives an opaque overlay (the exports never inherit the photo\'s alpha)', async () => {
+    it("a transparent PNG gives an opaque overlay (the exports never inherit the photo's alpha)", async () => {
       const target = path.join(dir, 'transparent.png');
-      writeFileSync(target, await sharp(Buffer.alloc(64 * 48 * 4, 0), raw(64, 48, 4)).png().toBuffer());
+      writeFileSync(
+        target,
+        await sharp(Buffer.alloc(64 * 48 * 4, 0), raw(64, 48, 4))
+          .png()
+          .toBuffer(),
+      );
       const out = path.join(dir, 'transparent.overlay.png');
-      const layer = { heatmap: { width: 2, height: 2, data: Float32Array.from([0, 1, 0.5, 0.25]) }, colour: null, region: { x: 0, y: 0, width: 1, height: 1 }, signed: false, imageSize: { width: 64, height: 48 } };
+      const layer = {
+        heatmap: { width: 2, height: 2, data: Float32Array.from([0, 1, 0.5, 0.25]) },
+        colour: null,
+        region: { x: 0, y: 0, width: 1, height: 1 },
+        signed: false,
+        imageSize: { width: 64, height: 48 },
+      };
       await writeOverlayFiles(target, LIMITS, layer, { overlayPath: out, colormap: 'jet', opacity: 0.5 });
       const written = await sharp(out).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
       assert.deepEqual([written.info.width, written.info.height], [64, 48]);
       for (let p = 3; p < written.data.length; p += 4) assert.equal(written.data[p], 255, 'opaque');
-      assert.ok(written.data.some((v, i) => i % 4 !== 3 && v > 0), 'the map is drawn');
+      assert.ok(
+        written.data.some((v, i) => i % 4 !== 3 && v > 0),
+        'the map is drawn',
+      );
     });
 
     it(`AVIF (where sharp can write it here) ${CODEC === 'sharp' ? 'decodes close to the PNG' : 'is refused, naming the "sharp" package'}`, async function () {
@@ -381,7 +433,9 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
     it(`a WebP whose middle bytes are damaged is refused ${CODEC === 'sharp' ? 'as corrupt' : 'naming the "sharp" package'}, naming the file`, async () => {
       // WebP has no checksum and libwebp decodes many damaged streams to garbage without a word (random bytes
       // in a grainy lossless file, for one); 1 KB zeroed in the middle of this smooth lossless one it does notice.
-      const bytes = await sharp(await upscaledRaw(sharp, 1024, 768, 0), raw(1024, 768)).webp({ lossless: true }).toBuffer();
+      const bytes = await sharp(await upscaledRaw(sharp, 1024, 768, 0), raw(1024, 768))
+        .webp({ lossless: true })
+        .toBuffer();
       const middle = bytes.length >> 1;
       bytes.fill(0, middle - 512, middle + 512);
       const target = path.join(dir, 'damaged.webp');
@@ -410,7 +464,9 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
 
   describe('headers claiming 60 MP are refused before decoding', () => {
     it('a JPEG whose frame header says 10000×6000', async () => {
-      const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 100, b: 50 } } }).jpeg().toBuffer();
+      const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 100, b: 50 } } })
+        .jpeg()
+        .toBuffer();
       const frame = jpegFrameOffset(bytes);
       // Length (2), precision (1), then height and width, big-endian.
       bytes.writeUInt16BE(6000, frame + 3);
@@ -423,7 +479,9 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
     });
 
     it('a PNG whose IHDR says 10000×6000', async () => {
-      const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 100, b: 50 } } }).png().toBuffer();
+      const bytes = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 100, b: 50 } } })
+        .png()
+        .toBuffer();
       assert.equal(bytes.toString('latin1', 12, 16), 'IHDR');
       bytes.writeUInt32BE(10000, 16);
       bytes.writeUInt32BE(6000, 20);
@@ -460,19 +518,33 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
 
     it('a near-square photo without EXIF orientation (3073×3072) reports its own size, not the transposed one', async () => {
       const target = path.join(dir, 'near-square.jpg');
-      writeFileSync(target, await sharp({ create: { width: 3073, height: 3072, channels: 3, background: { r: 90, g: 120, b: 150 } } }).jpeg().toBuffer());
+      writeFileSync(
+        target,
+        await sharp({ create: { width: 3073, height: 3072, channels: 3, background: { r: 90, g: 120, b: 150 } } })
+          .jpeg()
+          .toBuffer(),
+      );
       assert.equal((await sharp(target).metadata()).orientation, undefined, 'no orientation tag');
       const decoded = await readImage(target, LIMITS, { maxSide: WORKING_MAX_SIDE });
       // The working copy rounds to 1536×1536; the file is still 3073 wide and 3072 high.
       assert.equal(Math.max(decoded.image.width, decoded.image.height), 1536);
-      assert.deepEqual([decoded.width, decoded.height], [3073, 3072], `reported ${decoded.width}×${decoded.height} for a 3073×3072 file (working copy ${decoded.image.width}×${decoded.image.height})`);
+      assert.deepEqual(
+        [decoded.width, decoded.height],
+        [3073, 3072],
+        `reported ${decoded.width}×${decoded.height} for a 3073×3072 file (working copy ${decoded.image.width}×${decoded.image.height})`,
+      );
     });
   });
 
   describe('cancel', () => {
     it('a checkCancelled that throws stops readImage of a 7000×5000 JPEG (sharp: while libvips decodes); the file still reads afterwards', async () => {
       const target = path.join(dir, 'large-7000x5000.jpg');
-      writeFileSync(target, await sharp({ create: { width: 7000, height: 5000, channels: 3, background: { r: 90, g: 120, b: 150 } } }).jpeg({ quality: 90 }).toBuffer());
+      writeFileSync(
+        target,
+        await sharp({ create: { width: 7000, height: 5000, channels: 3, background: { r: 90, g: 120, b: 150 } } })
+          .jpeg({ quality: 90 })
+          .toBuffer(),
+      );
       const stop = new Error('stop: cancelled by the test');
       let calls = 0;
       const checkCancelled = () => {

@@ -59,13 +59,22 @@ function seeded(seed: number): () => number {
 /** The fixture photo upscaled to a phone photo's size with seeded grain, as a quality-90 JPEG. */
 async function makePhoto(sharp: Sharp, file: string, width: number, height: number): Promise<void> {
   const source = fixture('images/pytorch-cnn-visualizations/cat_dog.png');
-  const { data } = await sharp(source).removeAlpha().resize(width, height, { fit: 'cover', kernel: 'lanczos3' }).raw().toBuffer({ resolveWithObject: true });
+  const { data } = await sharp(source)
+    .removeAlpha()
+    .resize(width, height, { fit: 'cover', kernel: 'lanczos3' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const random = seeded(7);
   for (let i = 0; i < data.length; i++) {
     const v = data[i] + Math.round(((random() - 127.5) / 127.5) * 8);
     data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
-  writeFileSync(file, await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
+  writeFileSync(
+    file,
+    await sharp(data, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer(),
+  );
 }
 
 /** Width and height from a PNG's IHDR. */
@@ -117,7 +126,13 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     limits: { maxPixels: 40e6, maxBytes: 100 * 2 ** 20 },
   });
 
-  const job = (imagePath: string, classIndex: number | null = null) => ({ imagePath, technique: 'gradcam', classIndex, layer: null, parameters: {} });
+  const job = (imagePath: string, classIndex: number | null = null) => ({
+    imagePath,
+    technique: 'gradcam',
+    classIndex,
+    layer: null,
+    parameters: {},
+  });
   const worker = () => (client as unknown as { worker: unknown }).worker;
 
   before(async function () {
@@ -131,7 +146,12 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     photo = path.join(photoDir, 'photo-12mp.jpg');
     await makePhoto(sharp, photo, 4032, 3024);
 
-    client = new EngineClient(DIST, settings, (line) => logs.push(line), () => undefined);
+    client = new EngineClient(
+      DIST,
+      settings,
+      (line) => logs.push(line),
+      () => undefined,
+    );
     // Every message from the worker passes through the client's receive (the worker's 'message' listener calls this.receive).
     const spied = client as unknown as { receive(message: WorkerReply): void };
     const receive = spied.receive.bind(client);
@@ -173,7 +193,11 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     const other = first.predictions[1].index;
     const second = await client.explain(job(photo, other), new CancelSource());
     assert.equal(second.target.index, other);
-    assert.deepEqual(second.predictions.map((p) => p.index), first.predictions.map((p) => p.index), 'same photo, same top-5');
+    assert.deepEqual(
+      second.predictions.map((p) => p.index),
+      first.predictions.map((p) => p.index),
+      'same photo, same top-5',
+    );
     assert.deepEqual([second.heatmap.width, second.heatmap.height], [7, 7]);
     assert.deepEqual(second.imageSize, { width: 4032, height: 3024 });
     const differs = second.heatmap.data.some((v, i) => Math.abs(v - first.heatmap.data[i]) > 1e-3);
@@ -189,7 +213,11 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     const written = await client.exportOverlay(photo, first, 'jet', 0.5);
     assert.equal(written, path.join(photoDir, 'photo-12mp.gradcam.png'));
     assert.deepEqual(pngSize(written), [4032, 3024], 'the overlay has the photo’s own size');
-    assert.deepEqual(readdirSync(photoDir).sort(), ['photo-12mp.gradcam.png', 'photo-12mp.jpg'], 'only the photo and the overlay are in the folder');
+    assert.deepEqual(
+      readdirSync(photoDir).sort(),
+      ['photo-12mp.gradcam.png', 'photo-12mp.jpg'],
+      'only the photo and the overlay are in the folder',
+    );
     // The overlay is drawn: a thumbnail of it is far from the photo's.
     const thumb = async (file: string) => (await sharp(file).removeAlpha().resize(64, 48, { fit: 'fill' }).raw().toBuffer()) as Buffer;
     const [a, b] = [await thumb(written), await thumb(photo)];
@@ -220,19 +248,33 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
 
     const next = await client.explain(job(other), new CancelSource());
     assert.deepEqual(next.imageSize, { width: 4032, height: 3024 });
-    assert.deepEqual(next.predictions.map((p) => p.index), first.predictions.map((p) => p.index));
+    assert.deepEqual(
+      next.predictions.map((p) => p.index),
+      first.predictions.map((p) => p.index),
+    );
     assert.equal(worker(), before, 'the same worker thread');
-    assert.deepEqual(logs.filter((line) => /Restarting the engine|did not stop/.test(line)), [], 'the engine was not restarted');
+    assert.deepEqual(
+      logs.filter((line) => /Restarting the engine|did not stop/.test(line)),
+      [],
+      'the engine was not restarted',
+    );
   });
 
   it('a near-square photo (3073×3072): explain, then export at its own size', async () => {
     const squareDir = path.join(dir, 'square');
     mkdirSync(squareDir);
     const square = path.join(squareDir, 'square.jpg');
-    writeFileSync(square, await sharp({ create: { width: 3073, height: 3072, channels: 3, background: { r: 90, g: 120, b: 150 } } }).jpeg().toBuffer());
+    writeFileSync(
+      square,
+      await sharp({ create: { width: 3073, height: 3072, channels: 3, background: { r: 90, g: 120, b: 150 } } })
+        .jpeg()
+        .toBuffer(),
+    );
     const explanation = await client.explain(job(square), new CancelSource());
     const size = `${explanation.imageSize.width}×${explanation.imageSize.height}`;
-    const written = await client.exportOverlay(square, explanation, 'jet', 0.5).catch((error: Error) => assert.fail(`export failed (explanation.imageSize ${size}): ${error.message}`));
+    const written = await client
+      .exportOverlay(square, explanation, 'jet', 0.5)
+      .catch((error: Error) => assert.fail(`export failed (explanation.imageSize ${size}): ${error.message}`));
     assert.deepEqual(pngSize(written), [3073, 3072]);
     assert.deepEqual(explanation.imageSize, { width: 3073, height: 3072 }, 'the explanation reports the file’s size');
   });

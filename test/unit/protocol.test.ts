@@ -18,11 +18,22 @@ describe('webview message validation', () => {
       layer: null,
       parameters: {},
     });
-    assert.deepEqual(parseWebviewMessage({ type: 'export', view: { colormap: 'viridis', opacity: 0.25 } }), { type: 'export', view: { colormap: 'viridis', opacity: 0.25 } });
+    assert.deepEqual(parseWebviewMessage({ type: 'export', view: { colormap: 'viridis', opacity: 0.25 } }), {
+      type: 'export',
+      view: { colormap: 'viridis', opacity: 0.25 },
+    });
   });
 
   it('accepts run parameters: finite numbers and short strings under short names', () => {
-    const parameters = { base: 'guided-backprop', samples: 5, noise: 0.1, variant: 'vargrad', steps: -3, rule: 'gauss-legendre', longName: 'x'.repeat(64) };
+    const parameters = {
+      base: 'guided-backprop',
+      samples: 5,
+      noise: 0.1,
+      variant: 'vargrad',
+      steps: -3,
+      rule: 'gauss-legendre',
+      longName: 'x'.repeat(64),
+    };
     const parsed = parseWebviewMessage({ type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters });
     assert.deepEqual(parsed, { type: 'run', technique: 'smoothgrad', classIndex: null, layer: null, parameters });
     assert.notEqual((parsed as { parameters: object }).parameters, parameters, 'the parameters object is rebuilt');
@@ -75,11 +86,27 @@ describe('webview message validation', () => {
 
   it('accepts a compare request of 2–6 distinct techniques, rebuilt', () => {
     const raw = { type: 'compare', techniques: ['gradcam', 'scorecam'], classIndex: 3, layer: 'conv', sanity: true, extra: 'dropped' };
-    assert.deepEqual(parseWebviewMessage(raw), { type: 'compare', techniques: ['gradcam', 'scorecam'], classIndex: 3, layer: 'conv', sanity: true });
+    assert.deepEqual(parseWebviewMessage(raw), {
+      type: 'compare',
+      techniques: ['gradcam', 'scorecam'],
+      classIndex: 3,
+      layer: 'conv',
+      sanity: true,
+    });
     const six = ['a', 'b', 'c', 'd', 'e', 'f'];
-    assert.deepEqual(parseWebviewMessage({ type: 'compare', techniques: six, classIndex: null, layer: null, sanity: false })?.type, 'compare');
+    assert.deepEqual(
+      parseWebviewMessage({ type: 'compare', techniques: six, classIndex: null, layer: null, sanity: false })?.type,
+      'compare',
+    );
   });
-  const compare = (fields: object) => ({ type: 'compare', techniques: ['gradcam', 'eigencam'], classIndex: null, layer: null, sanity: false, ...fields });
+  const compare = (fields: object) => ({
+    type: 'compare',
+    techniques: ['gradcam', 'eigencam'],
+    classIndex: null,
+    layer: null,
+    sanity: false,
+    ...fields,
+  });
   const badCompares: [string, unknown][] = [
     ['one technique', compare({ techniques: ['gradcam'] })],
     ['seven techniques', compare({ techniques: ['a', 'b', 'c', 'd', 'e', 'f', 'g'] })],
@@ -95,11 +122,55 @@ describe('webview message validation', () => {
   }
 
   it('accepts inspect requests and saveInspect', () => {
-    const raw = { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, sort: 'index', page: 2, unit: { y: 1, x: 2, z: 3 }, fromImage: false, regularisers: { jitter: 2, tv: 0.5 }, extra: 1 };
-    assert.deepEqual(parseWebviewMessage(raw), { type: 'inspect', kind: 'maximize', layer: 'conv', filter: 3, classIndex: null, steps: 100, seed: 7, fourier: true, sort: 'index', page: 2, unit: { y: 1, x: 2 }, fromImage: false, regularisers: { jitter: 2, tv: 0.5 } });
+    const raw = {
+      type: 'inspect',
+      kind: 'maximize',
+      layer: 'conv',
+      filter: 3,
+      classIndex: null,
+      steps: 100,
+      seed: 7,
+      fourier: true,
+      sort: 'index',
+      page: 2,
+      unit: { y: 1, x: 2, z: 3 },
+      fromImage: false,
+      regularisers: { jitter: 2, tv: 0.5 },
+      extra: 1,
+    };
+    assert.deepEqual(parseWebviewMessage(raw), {
+      type: 'inspect',
+      kind: 'maximize',
+      layer: 'conv',
+      filter: 3,
+      classIndex: null,
+      steps: 100,
+      seed: 7,
+      fourier: true,
+      sort: 'index',
+      page: 2,
+      unit: { y: 1, x: 2 },
+      fromImage: false,
+      regularisers: { jitter: 2, tv: 0.5 },
+    });
     assert.deepEqual(parseWebviewMessage({ type: 'saveInspect' }), { type: 'saveInspect' });
   });
-  const inspect = (fields: object) => ({ type: 'inspect', kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0, fourier: false, sort: 'mean', page: 0, unit: null, fromImage: false, regularisers: {}, ...fields });
+  const inspect = (fields: object) => ({
+    type: 'inspect',
+    kind: 'featuremaps',
+    layer: null,
+    filter: null,
+    classIndex: null,
+    steps: null,
+    seed: 0,
+    fourier: false,
+    sort: 'mean',
+    page: 0,
+    unit: null,
+    fromImage: false,
+    regularisers: {},
+    ...fields,
+  });
   const badInspects: [string, unknown][] = [
     ['an unknown kind', inspect({ kind: 'explode' })],
     ['a negative filter', inspect({ filter: -1 })],

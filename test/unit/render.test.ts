@@ -1,5 +1,17 @@
 import * as assert from 'node:assert/strict';
-import { blendOverlay, colorize, colormapLut, colourOver, drawOverlay, heatmapBytesOver, heatmapToBytes, mapOver, OUTSIDE_BRIGHTNESS, resizeHeatmap, resizeRgba } from '../../src/engine/render';
+import {
+  blendOverlay,
+  colorize,
+  colormapLut,
+  colourOver,
+  drawOverlay,
+  heatmapBytesOver,
+  heatmapToBytes,
+  mapOver,
+  OUTSIDE_BRIGHTNESS,
+  resizeHeatmap,
+  resizeRgba,
+} from '../../src/engine/render';
 import { COLORMAP_NAMES, WHOLE_IMAGE, type ColormapName, type Heatmap, type RgbaImage } from '../../src/engine/types';
 
 function entry(name: ColormapName, index: number): number[] {
@@ -96,7 +108,11 @@ describe('colormaps', () => {
 
 describe('overlay', () => {
   const image = randomImage(5, 3);
-  const heat = heatmap(5, 3, Array.from({ length: 15 }, (_, i) => i / 14));
+  const heat = heatmap(
+    5,
+    3,
+    Array.from({ length: 15 }, (_, i) => i / 14),
+  );
 
   it('opacity 0 returns the image', () => {
     const opaque = { ...image, data: image.data.map((v, i) => (i % 4 === 3 ? 255 : v)) };
@@ -148,8 +164,14 @@ describe('resizing', () => {
   it('resizeRgba downscale averages whole blocks', () => {
     // 4×2 → 2×1: each output pixel is the mean of a 2×2 block.
     const data = Uint8Array.from([
-      ...[0, 0, 0, 255], ...[10, 20, 30, 255], ...[100, 100, 100, 255], ...[200, 200, 200, 255],
-      ...[20, 40, 60, 255], ...[30, 60, 90, 255], ...[100, 100, 100, 255], ...[0, 0, 0, 255],
+      ...[0, 0, 0, 255],
+      ...[10, 20, 30, 255],
+      ...[100, 100, 100, 255],
+      ...[200, 200, 200, 255],
+      ...[20, 40, 60, 255],
+      ...[30, 60, 90, 255],
+      ...[100, 100, 100, 255],
+      ...[0, 0, 0, 255],
     ]);
     const out = resizeRgba({ width: 4, height: 2, data }, 2, 1);
     assert.deepEqual(Array.from(out.data), [15, 30, 45, 255, 100, 100, 100, 255]);
@@ -173,14 +195,20 @@ describe('resizing', () => {
 describe('drawing a small map over a photo (drawOverlay, heatmapBytesOver, colourOver)', () => {
   const photo = randomImage(61, 45);
   const map = heatmap(4, 3, [0, 0.2, 0.9, 1, 0.1, 0.5, 0.4, 0.3, 0.7, 0.05, 0.6, 0.8]);
-  const rgb = (image: RgbaImage) => ({ width: image.width, height: image.height, channels: 3 as const, data: Uint8Array.from(image.data.filter((_, i) => i % 4 !== 3)) });
+  const rgb = (image: RgbaImage) => ({
+    width: image.width,
+    height: image.height,
+    channels: 3 as const,
+    data: Uint8Array.from(image.data.filter((_, i) => i % 4 !== 3)),
+  });
 
   it('over the whole image it equals blending the map resized to the image (an independent path: float map, lutIndex, float blend)', () => {
     for (const opacity of [0, 0.35, 1]) {
       const drawn = drawOverlay(rgb(photo), { heatmap: map, colour: null, region: WHOLE_IMAGE }, 'turbo', opacity);
       const expected = blendOverlay(photo, resizeHeatmap(map, photo.width, photo.height), 'turbo', opacity);
       for (let i = 0, p = 0; i < photo.width * photo.height; i++, p += 3) {
-        for (let c = 0; c < 3; c++) assert.ok(Math.abs(drawn.data[p + c] - expected.data[i * 4 + c]) <= 1, `pixel ${i} channel ${c} at opacity ${opacity}`);
+        for (let c = 0; c < 3; c++)
+          assert.ok(Math.abs(drawn.data[p + c] - expected.data[i * 4 + c]) <= 1, `pixel ${i} channel ${c} at opacity ${opacity}`);
       }
     }
   });
@@ -199,10 +227,12 @@ describe('drawing a small map over a photo (drawOverlay, heatmapBytesOver, colou
       const centreInside = x + 0.5 >= 0.2 * 61 && x + 0.5 < 0.8 * 61 && y + 0.5 >= 0.1 * 45 && y + 0.5 < 0.85 * 45;
       assert.equal(!Number.isNaN(v), centreInside, `pixel (${x}, ${y}) inside the region exactly when its centre is`);
       for (let c = 0; c < 3; c++) {
-        const expected = Number.isNaN(v) ? photo.data[p + c] * OUTSIDE_BRIGHTNESS : 0.5 * photo.data[p + c] + 0.5 * lut[Math.round(Math.min(1, Math.max(0, v)) * 255) * 3 + c];
+        const expected = Number.isNaN(v)
+          ? photo.data[p + c] * OUTSIDE_BRIGHTNESS
+          : 0.5 * photo.data[p + c] + 0.5 * lut[Math.round(Math.min(1, Math.max(0, v)) * 255) * 3 + c];
         assert.ok(Math.abs(drawn.data[p + c] - expected) <= 1, `pixel (${x}, ${y}) channel ${c}: ${drawn.data[p + c]} vs ${expected}`);
       }
-      assert.equal(drawn.data[p + 3], 255, 'opaque, whatever the photo\'s alpha');
+      assert.equal(drawn.data[p + 3], 255, "opaque, whatever the photo's alpha");
       if (!Number.isNaN(v)) insideCount++;
     }
     assert.ok(insideCount > 0.4 * 61 * 45 && insideCount < 0.5 * 61 * 45);
@@ -213,7 +243,8 @@ describe('drawing a small map over a photo (drawOverlay, heatmapBytesOver, colou
     const drawn = drawOverlay(rgb(photo), { heatmap: map, colour, region: WHOLE_IMAGE }, 'jet', 0.25);
     const top = colourOver(colour, WHOLE_IMAGE, photo.width, photo.height);
     for (let i = 0; i < photo.width * photo.height; i++) {
-      for (let c = 0; c < 3; c++) assert.ok(Math.abs(drawn.data[i * 3 + c] - (0.75 * photo.data[i * 4 + c] + 0.25 * top.data[i * 4 + c])) <= 1);
+      for (let c = 0; c < 3; c++)
+        assert.ok(Math.abs(drawn.data[i * 3 + c] - (0.75 * photo.data[i * 4 + c] + 0.25 * top.data[i * 4 + c])) <= 1);
     }
   });
 

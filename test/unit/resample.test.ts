@@ -48,7 +48,12 @@ function whole(width: number, height: number): OutputWindow {
 }
 
 /** Rows [y, y+height) and columns [x, x+width) of an interleaved image `fullWidth` wide. */
-function crop(values: ArrayLike<number>, fullWidth: number, channels: number, window: { x: number; y: number; width: number; height: number }): number[] {
+function crop(
+  values: ArrayLike<number>,
+  fullWidth: number,
+  channels: number,
+  window: { x: number; y: number; width: number; height: number },
+): number[] {
   const out: number[] = [];
   for (let y = window.y; y < window.y + window.height; y++) {
     const row = (y * fullWidth + window.x) * channels;
@@ -79,7 +84,10 @@ function meanAbsDifference(actual: ArrayLike<number>, expected: ArrayLike<number
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, label: string): void {
   const { max, at } = maxAbsDifference(actual, expected);
-  assert.ok(max <= tolerance, `${label}: max |difference| ${max} > ${tolerance} at value ${at} (got ${actual[at]}, expected ${expected[at]})`);
+  assert.ok(
+    max <= tolerance,
+    `${label}: max |difference| ${max} > ${tolerance} at value ${at} (got ${actual[at]}, expected ${expected[at]})`,
+  );
 }
 
 const IMAGES = {
@@ -104,7 +112,11 @@ const PILLOW_CASES: PillowCase[] = [
   // torchvision Resize(32) + CenterCrop(28): shorter side 61 → 32, so 97 → int(32·97/61) = 50.
   { label: '97×61 Resize(32) + CenterCrop(28)', image: 'a', window: { fullWidth: 50, fullHeight: 32, x: 11, y: 2, width: 28, height: 28 } },
   // Resize(64) + CenterCrop(56): 301×203 → 94×64, crop at (19, 4).
-  { label: '301×203 Resize(64) + CenterCrop(56)', image: 'c', window: { fullWidth: 94, fullHeight: 64, x: 19, y: 4, width: 56, height: 56 } },
+  {
+    label: '301×203 Resize(64) + CenterCrop(56)',
+    image: 'c',
+    window: { fullWidth: 94, fullHeight: 64, x: 19, y: 4, width: 56, height: 56 },
+  },
 ];
 
 /**
@@ -196,7 +208,16 @@ describe('resample', () => {
       });
       for (const interpolation of PILLOW_INTERPOLATIONS) {
         const dst = join(dir, `opaque-${interpolation}.rgba`);
-        jobs.push({ src: join(dir, 'opaque.rgba'), mode: 'RGBA', srcWidth: 97, srcHeight: 61, width: 30, height: 17, filter: PILLOW_FILTERS[interpolation], dst });
+        jobs.push({
+          src: join(dir, 'opaque.rgba'),
+          mode: 'RGBA',
+          srcWidth: 97,
+          srcHeight: 61,
+          width: 30,
+          height: 17,
+          filter: PILLOW_FILTERS[interpolation],
+          dst,
+        });
       }
       execFileSync(PYTHON, ['-c', PILLOW_SCRIPT, JSON.stringify(jobs)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
       let j = 0;
@@ -229,8 +250,14 @@ describe('resample', () => {
         assert.equal(actual.width, 30);
         assert.equal(actual.height, 17);
         assertClose(actual.data, expected, interpolation === 'nearest' ? 0 : 1, interpolation);
-        assert.ok(meanAbsDifference(actual.data, expected) <= 0.1, 'both round: they differ only where Pillow rounded its intermediate the other way');
-        assert.ok(actual.data.every((v, i) => i % 4 !== 3 || v === 255), 'opaque stays opaque');
+        assert.ok(
+          meanAbsDifference(actual.data, expected) <= 0.1,
+          'both round: they differ only where Pillow rounded its intermediate the other way',
+        );
+        assert.ok(
+          actual.data.every((v, i) => i % 4 !== 3 || v === 255),
+          'opaque stays opaque',
+        );
       });
     }
   });
@@ -257,7 +284,11 @@ describe('resample', () => {
       return out;
     }
 
-    for (const [name, width, height] of [['a', 30, 17], ['c', 57, 38], ['b', 40, 31]] as [ImageName, number, number][]) {
+    for (const [name, width, height] of [
+      ['a', 30, 17],
+      ['c', 57, 38],
+      ['b', 40, 31],
+    ] as [ImageName, number, number][]) {
       it(`${IMAGES[name].width}×${IMAGES[name].height} → ${width}×${height} equals the direct integral`, () => {
         const actual = resampleToRgb(IMAGES[name], whole(width, height), { interpolation: 'area', antialias: true });
         assertClose(actual, areaIntegral(IMAGES[name], width, height), 1e-3, `${name} area`);
@@ -343,7 +374,12 @@ describe('resample', () => {
       values.forEach((v, i) => data.set([v, v, v, 255], i * 4));
       const out = resampleToRgb({ width: values.length, height: 1, data }, whole(3, 1), { interpolation: 'bilinear', antialias: true });
       const expected = [(3 * 0 + 3 * 40 + 1 * 80) / 7, (40 + 3 * 80 + 3 * 160 + 200) / 8, (160 + 3 * 200 + 3 * 240) / 7];
-      assertClose(Array.from(out).filter((_, i) => i % 3 === 0), expected, 1e-4, 'one row');
+      assertClose(
+        Array.from(out).filter((_, i) => i % 3 === 0),
+        expected,
+        1e-4,
+        'one row',
+      );
     });
 
     it('nearest upscale by exactly 2 repeats each pixel twice each way', () => {
@@ -391,7 +427,10 @@ describe('resample', () => {
           // And upscaling.
           const up = resampleToRgb(IMAGES.b, whole(40, 31), { interpolation, antialias });
           const w = { x: 7, y: 3, width: 20, height: 25 };
-          assert.deepEqual(Array.from(resampleToRgb(IMAGES.b, { fullWidth: 40, fullHeight: 31, ...w }, { interpolation, antialias })), crop(up, 40, 3, w));
+          assert.deepEqual(
+            Array.from(resampleToRgb(IMAGES.b, { fullWidth: 40, fullHeight: 31, ...w }, { interpolation, antialias })),
+            crop(up, 40, 3, w),
+          );
         });
       }
     }
@@ -403,7 +442,11 @@ describe('resample', () => {
         const bytes = resampleRgba(image, 30, 17, options);
         const floats = resampleToRgb(image, whole(30, 17), options);
         const rgb = Array.from(bytes.data).filter((_, i) => i % 4 !== 3);
-        assert.deepEqual(rgb, Array.from(floats, (v) => Math.round(v)), interpolation);
+        assert.deepEqual(
+          rgb,
+          Array.from(floats, (v) => Math.round(v)),
+          interpolation,
+        );
         // Alpha alone: put it in the red channel of an opaque copy.
         const alphaAsRed = new Uint8Array(image.data.length);
         for (let i = 0; i < alphaAsRed.length; i += 4) alphaAsRed.set([image.data[i + 3], 0, 0, 255], i);

@@ -1,7 +1,16 @@
 import { strict as assert } from 'node:assert';
 import type { ParameterSpec, TechniqueInfo } from '../../src/engine/types';
 import { techniqueInfos } from '../../src/engine/techniques/registry';
-import { allDefaults, choiceText, describeChanged, describeSpec, outOfRange, parameterStep, parameterValues, readParameter } from '../../webview/view/parameters';
+import {
+  allDefaults,
+  choiceText,
+  describeChanged,
+  describeSpec,
+  outOfRange,
+  parameterStep,
+  parameterValues,
+  readParameter,
+} from '../../webview/view/parameters';
 
 const smoothgrad = techniqueInfos().find((t) => t.id === 'smoothgrad')!;
 const specs = smoothgrad.parameters!;

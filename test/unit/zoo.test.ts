@@ -14,7 +14,15 @@ import { toModelInput } from '../../src/engine/preprocess';
 import { tf } from '../../src/engine/tf';
 import type { Prediction, RgbaImage } from '../../src/engine/types';
 import { findZooEntry, type ZooEntry } from '../../src/engine/zoo/catalog';
-import { cleanStale, DownloadCancelledError, DownloadError, downloadModel, listDownloaded, removeDownloaded, type DownloadOptions } from '../../src/engine/zoo/download';
+import {
+  cleanStale,
+  DownloadCancelledError,
+  DownloadError,
+  downloadModel,
+  listDownloaded,
+  removeDownloaded,
+  type DownloadOptions,
+} from '../../src/engine/zoo/download';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { closedPort, copyFolder, serveFolder, type Fault, type ModelServer } from './helpers/modelServer';
 
@@ -27,7 +35,9 @@ async function top1(modelJson: string, image: RgbaImage): Promise<Prediction> {
   const model = await loadModel(modelJson);
   try {
     const { inputShape, preprocessing } = model.summary;
-    const probs = tf.tidy(() => probabilities(model.adapter.scores(toModelInput(image, inputShape, preprocessing.preset)), model.adapter.hasLogits));
+    const probs = tf.tidy(() =>
+      probabilities(model.adapter.scores(toModelInput(image, inputShape, preprocessing.preset)), model.adapter.hasLogits),
+    );
     return topK(probs, model.labels, 1)[0];
   } finally {
     model.adapter.dispose();
@@ -70,14 +80,27 @@ describe('model zoo downloads (local server)', function () {
     const progress: [number, number][] = [];
     const modelJson = await download({ onProgress: (done, total) => progress.push([done, total]) });
     assert.equal(modelJson, path.join(storage, ID, 'model.json'));
-    assert.deepEqual((await fs.readdir(storage)).filter((n) => n.startsWith('.')), [], 'no temporary folder');
+    assert.deepEqual(
+      (await fs.readdir(storage)).filter((n) => n.startsWith('.')),
+      [],
+      'no temporary folder',
+    );
     assert.deepEqual(progress.at(-1), [WEIGHT_BYTES, WEIGHT_BYTES]);
-    assert.ok(progress.every(([done], i) => i === 0 || done >= progress[i - 1][0]), 'progress never goes back');
-    assert.deepEqual(JSON.parse(await fs.readFile(path.join(storage, ID, 'cnnlens.json'), 'utf8')), { preprocess: 'mobilenet', labels: 'labels.json', name: entry.title });
+    assert.ok(
+      progress.every(([done], i) => i === 0 || done >= progress[i - 1][0]),
+      'progress never goes back',
+    );
+    assert.deepEqual(JSON.parse(await fs.readFile(path.join(storage, ID, 'cnnlens.json'), 'utf8')), {
+      preprocess: 'mobilenet',
+      labels: 'labels.json',
+      name: entry.title,
+    });
     const top = await top1(modelJson, snake);
     assert.equal(top.index, 56);
     assert.equal(top.label, 'king snake, kingsnake');
-    assert.deepEqual(await listDownloaded(storage), [{ id: ID, name: entry.title, modelJsonPath: modelJson, bytes: (await dirBytes(path.join(storage, ID))) }]);
+    assert.deepEqual(await listDownloaded(storage), [
+      { id: ID, name: entry.title, modelJsonPath: modelJson, bytes: await dirBytes(path.join(storage, ID)) },
+    ]);
   });
 
   it('follows redirects, decodes gzip and keeps the TF Hub query for shards (graph model, 1001 outputs)', async () => {
@@ -87,7 +110,11 @@ describe('model zoo downloads (local server)', function () {
     try {
       server.gzip = true;
       // A TF Hub-style entry (graph, inputs in [0, 1], background class) pointed at the TF Hub v1 fixture.
-      const hub = { ...findZooEntry('mobilenet_v2_0.50_224_tfhub')!, id: 'tfhub_v1_025', url: server.url('redirect/model.json?tfjs-format=file') };
+      const hub = {
+        ...findZooEntry('mobilenet_v2_0.50_224_tfhub')!,
+        id: 'tfhub_v1_025',
+        url: server.url('redirect/model.json?tfjs-format=file'),
+      };
       const modelJson = await download({}, hub);
       assert.ok(server.requests.includes('/redirect/group1-shard1of1?tfjs-format=file'), server.requests.join(' '));
       const labels = JSON.parse(await fs.readFile(path.join(storage, hub.id, 'labels.json'), 'utf8')) as string[];
@@ -102,10 +129,31 @@ describe('model zoo downloads (local server)', function () {
 
   const faults: [string, Fault, string, Partial<DownloadOptions>, DownloadError['kind'], RegExp][] = [
     ['the connection dropped mid-shard', 'drop', BIG_SHARD, {}, 'interrupted', /broke off during group29-shard1of1.*try again/s],
-    ['a truncated shard with an honest Content-Length', 'short-honest', BIG_SHARD, {}, 'integrity', /group29-shard1of1: 514000 bytes arrived but .* need 1028000/],
+    [
+      'a truncated shard with an honest Content-Length',
+      'short-honest',
+      BIG_SHARD,
+      {},
+      'integrity',
+      /group29-shard1of1: 514000 bytes arrived but .* need 1028000/,
+    ],
     ['a Content-Length claiming more than is sent', 'short-lying', BIG_SHARD, {}, 'interrupted', /group29-shard1of1/],
-    ['a stalled shard (idle timeout)', 'stall', BIG_SHARD, { idleTimeoutMs: 300 }, 'interrupted', /sent nothing for 0.3 s during group29-shard1of1; the connection stalled/],
-    ['a server that never answers for model.json', 'silent', 'model.json', { idleTimeoutMs: 300 }, 'offline', /127\.0\.0\.1:\d+ did not answer within 0.3 s: this computer seems to be offline.*Select Model/s],
+    [
+      'a stalled shard (idle timeout)',
+      'stall',
+      BIG_SHARD,
+      { idleTimeoutMs: 300 },
+      'interrupted',
+      /sent nothing for 0.3 s during group29-shard1of1; the connection stalled/,
+    ],
+    [
+      'a server that never answers for model.json',
+      'silent',
+      'model.json',
+      { idleTimeoutMs: 300 },
+      'offline',
+      /127\.0\.0\.1:\d+ did not answer within 0.3 s: this computer seems to be offline.*Select Model/s,
+    ],
     ['a 404 on a shard', '404', 'group5-shard1of1', {}, 'http', /group5-shard1of1 answered HTTP 404 Not Found.*Select Model/s],
   ];
   for (const [what, fault, file, options, kind, message] of faults) {
@@ -139,19 +187,30 @@ describe('model zoo downloads (local server)', function () {
     await assert.rejects(download({}, offline), (error: DownloadError) => {
       assert.equal(error.kind, 'offline');
       assert.match(error.message, /Could not reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\): this computer seems to be offline, or a proxy/);
-      assert.match(error.message, /download http:\/\/127\.0\.0\.1:\d+\/model\.json and the weight files its weightsManifest lists \(from the same folder\) into one folder.* "CNN Lens: Select Model…"/);
+      assert.match(
+        error.message,
+        /download http:\/\/127\.0\.0\.1:\d+\/model\.json and the weight files its weightsManifest lists \(from the same folder\) into one folder.* "CNN Lens: Select Model…"/,
+      );
       return true;
     });
     await assertNothingLeft(storage);
   });
 
-  for (const [what, shard] of [['".."', '../evil.bin'], ['an absolute path', '/etc/passwd'], ['a URL', 'http://127.0.0.1:1/evil.bin'], ['backslashes', 'sub\\..\\..\\evil.bin']]) {
+  for (const [what, shard] of [
+    ['".."', '../evil.bin'],
+    ['an absolute path', '/etc/passwd'],
+    ['a URL', 'http://127.0.0.1:1/evil.bin'],
+    ['backslashes', 'sub\\..\\..\\evil.bin'],
+  ]) {
     it(`refuses a manifest path leaving the model's folder: ${what}`, async () => {
       const json = JSON.parse(await fs.readFile(path.join(source, 'model.json'), 'utf8'));
       json.weightsManifest[3].paths = [shard];
       server.overrides.set('model.json', Buffer.from(JSON.stringify(json)));
       // Served from /redirect/ so that a path climbing out of the folder is still on the same server.
-      await assert.rejects(download({}, { ...entry, url: server.url('redirect/model.json') }), /outside the model's folder|relative path inside/);
+      await assert.rejects(
+        download({}, { ...entry, url: server.url('redirect/model.json') }),
+        /outside the model's folder|relative path inside/,
+      );
       assert.deepEqual(server.requests, ['/redirect/model.json', '/model.json'], 'no shard was requested');
       await assertNothingLeft(storage);
     });
@@ -197,7 +256,10 @@ describe('model zoo downloads (local server)', function () {
   it('lists and removes downloaded models', async () => {
     assert.deepEqual(await listDownloaded(path.join(storage, 'missing')), []);
     await download();
-    assert.deepEqual((await listDownloaded(storage)).map((m) => m.id), [ID]);
+    assert.deepEqual(
+      (await listDownloaded(storage)).map((m) => m.id),
+      [ID],
+    );
     assert.equal(await removeDownloaded(storage, ID), true);
     assert.equal(await removeDownloaded(storage, ID), false);
     assert.deepEqual(await listDownloaded(storage), []);

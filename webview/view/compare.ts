@@ -23,7 +23,12 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
 /** Deletion and insertion curves (probability over the fraction of pixels) as one small line chart. */
 export function curveChart(deletion: number[], insertion: number[]): SVGSVGElement {
   const { width, height, pad } = CHART;
-  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, class: 'curve-chart', role: 'img', 'aria-label': 'Deletion and insertion curves' });
+  const chart = svg('svg', {
+    viewBox: `0 0 ${width} ${height}`,
+    class: 'curve-chart',
+    role: 'img',
+    'aria-label': 'Deletion and insertion curves',
+  });
   chart.append(svg('rect', { x: pad, y: pad, width: width - 2 * pad, height: height - 2 * pad, class: 'chart-frame' }));
   const points = (values: number[]) =>
     values
@@ -33,12 +38,20 @@ export function curveChart(deletion: number[], insertion: number[]): SVGSVGEleme
         return `${x.toFixed(1)},${y.toFixed(1)}`;
       })
       .join(' ');
-  chart.append(svg('polyline', { points: points(insertion), class: 'curve insertion' }), svg('polyline', { points: points(deletion), class: 'curve deletion' }));
+  chart.append(
+    svg('polyline', { points: points(insertion), class: 'curve insertion' }),
+    svg('polyline', { points: points(deletion), class: 'curve deletion' }),
+  );
   return chart;
 }
 
 function metric(label: string, value: string, title: string, testid: string): HTMLElement {
-  return h('div', { class: 'metric', title, 'data-testid': testid }, h('span', { class: 'metric-label' }, label), h('span', { class: 'metric-value' }, value));
+  return h(
+    'div',
+    { class: 'metric', title, 'data-testid': testid },
+    h('span', { class: 'metric-label' }, label),
+    h('span', { class: 'metric-value' }, value),
+  );
 }
 
 export class CompareView {
@@ -70,7 +83,16 @@ export class CompareView {
       'div',
       { class: 'compare-picker' },
       this.list,
-      h('label', { class: 'check', for: 'compare-sanity', title: 'Randomise the weights layer by layer and measure how much each map changes (slow)' }, this.sanity, ' Model-randomisation check (slow)'),
+      h(
+        'label',
+        {
+          class: 'check',
+          for: 'compare-sanity',
+          title: 'Randomise the weights layer by layer and measure how much each map changes (slow)',
+        },
+        this.sanity,
+        ' Model-randomisation check (slow)',
+      ),
       this.hint,
       h('div', { class: 'actions' }, this.button),
     );
@@ -111,7 +133,9 @@ export class CompareView {
     const n = this.checked().length;
     const ok = n >= MIN_COMPARED && n <= MAX_COMPARED;
     this.button.disabled = disabled || !ok;
-    this.hint.textContent = ok ? `${n} techniques, same class and layer.` : `Pick ${MIN_COMPARED} to ${MAX_COMPARED} techniques (${n} picked).`;
+    this.hint.textContent = ok
+      ? `${n} techniques, same class and layer.`
+      : `Pick ${MIN_COMPARED} to ${MAX_COMPARED} techniques (${n} picked).`;
   }
 
   show(msg: CompareResultMessage): string | null {
@@ -137,23 +161,59 @@ export class CompareView {
   private card(row: CompareRow, msg: CompareResultMessage): HTMLElement {
     const title = this.titles.get(row.technique) ?? row.technique;
     if (row.error || !row.heatmap) {
-      return h('article', { class: 'compare-card failed', 'data-testid': 'compare-card' }, h('h3', {}, title), h('p', { class: 'field-error' }, row.error ?? 'No map.'));
+      return h(
+        'article',
+        { class: 'compare-card failed', 'data-testid': 'compare-card' },
+        h('h3', {}, title),
+        h('p', { class: 'field-error' }, row.error ?? 'No map.'),
+      );
     }
     const overlay = new OverlayView(this.view);
-    overlay.setPixels(msg.image, row.heatmap, `${title} for ${msg.classLabel}`, { signed: row.signed, colour: row.colour, region: row.region });
+    overlay.setPixels(msg.image, row.heatmap, `${title} for ${msg.classLabel}`, {
+      signed: row.signed,
+      colour: row.colour,
+      region: row.region,
+    });
     this.overlays.push(overlay);
     const fixed = (v: number | undefined, digits = 3) => (v === undefined ? '—' : v.toFixed(digits));
     const metrics = h(
       'div',
       { class: 'metrics' },
-      metric('deletion AUC ↓', fixed(row.deletionAuc), 'Area under the deletion curve: lower means the map found what the class needs', 'metric-deletion'),
-      metric('insertion AUC ↑', fixed(row.insertionAuc), 'Area under the insertion curve: higher means the map found what the class needs', 'metric-insertion'),
-      metric('time', `${fixed(row.timeMs, 0)} ms · ${fixed(row.timeRatio, 1)}× fwd`, 'Technique time, and as a multiple of one forward pass', 'metric-time'),
-      metric('avg drop ↓', row.averageDrop === undefined ? '—' : `${(100 * row.averageDrop).toFixed(1)} %`, 'Confidence lost when the image is multiplied by the map', 'metric-drop'),
+      metric(
+        'deletion AUC ↓',
+        fixed(row.deletionAuc),
+        'Area under the deletion curve: lower means the map found what the class needs',
+        'metric-deletion',
+      ),
+      metric(
+        'insertion AUC ↑',
+        fixed(row.insertionAuc),
+        'Area under the insertion curve: higher means the map found what the class needs',
+        'metric-insertion',
+      ),
+      metric(
+        'time',
+        `${fixed(row.timeMs, 0)} ms · ${fixed(row.timeRatio, 1)}× fwd`,
+        'Technique time, and as a multiple of one forward pass',
+        'metric-time',
+      ),
+      metric(
+        'avg drop ↓',
+        row.averageDrop === undefined ? '—' : `${(100 * row.averageDrop).toFixed(1)} %`,
+        'Confidence lost when the image is multiplied by the map',
+        'metric-drop',
+      ),
     );
     if (row.sanity?.length) {
       const halfway = row.sanity[Math.max(0, Math.ceil(row.sanity.length / 2) - 1)];
-      metrics.append(metric('sanity ρ', halfway.correlation.toFixed(2), `Rank correlation with the original map once the layers down to ${halfway.layer} are random: near 0 is good`, 'metric-sanity'));
+      metrics.append(
+        metric(
+          'sanity ρ',
+          halfway.correlation.toFixed(2),
+          `Rank correlation with the original map once the layers down to ${halfway.layer} are random: near 0 is good`,
+          'metric-sanity',
+        ),
+      );
     }
     return h(
       'article',
@@ -162,7 +222,9 @@ export class CompareView {
       overlay.canvas,
       metrics,
       curveChart(row.deletion ?? [], row.insertion ?? []),
-      row.sanityWarning ? h('p', { class: 'field-error', 'data-testid': 'sanity-warning' }, icon('warning'), ` ${row.sanityWarning}`) : null,
+      row.sanityWarning
+        ? h('p', { class: 'field-error', 'data-testid': 'sanity-warning' }, icon('warning'), ` ${row.sanityWarning}`)
+        : null,
     );
   }
 }

@@ -117,47 +117,126 @@ export class InspectView {
   ) {
     this.kind = h('select', { id: 'inspect-kind', 'data-testid': 'inspect-kind' });
     this.kind.replaceChildren(...INSPECT_KINDS.map((k) => h('option', { value: k }, KIND_TITLES[k])));
-    this.filter = h('input', { id: 'inspect-filter', type: 'number', min: 0, step: 1, placeholder: 'auto', 'data-testid': 'inspect-filter' });
-    this.steps = h('input', { id: 'inspect-steps', type: 'number', min: 1, max: 5000, step: 1, placeholder: 'default', 'data-testid': 'inspect-steps' });
+    this.filter = h('input', {
+      id: 'inspect-filter',
+      type: 'number',
+      min: 0,
+      step: 1,
+      placeholder: 'auto',
+      'data-testid': 'inspect-filter',
+    });
+    this.steps = h('input', {
+      id: 'inspect-steps',
+      type: 'number',
+      min: 1,
+      max: 5000,
+      step: 1,
+      placeholder: 'default',
+      'data-testid': 'inspect-steps',
+    });
     this.seed = h('input', { id: 'inspect-seed', type: 'number', min: 0, step: 1, value: 0, 'data-testid': 'inspect-seed' });
     this.hint = h('p', { class: 'hint', id: 'inspect-hint' }, '');
-    this.sort = h('select', { id: 'inspect-sort', 'data-testid': 'inspect-sort' }, h('option', { value: 'mean' }, 'Most active first'), h('option', { value: 'index' }, 'Index order'));
+    this.sort = h(
+      'select',
+      { id: 'inspect-sort', 'data-testid': 'inspect-sort' },
+      h('option', { value: 'mean' }, 'Most active first'),
+      h('option', { value: 'index' }, 'Index order'),
+    );
     this.sortRow = h('div', { class: 'field' }, h('label', { for: 'inspect-sort' }, 'Channel order'), this.sort);
-    this.previous = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-previous', title: 'Previous page' }, icon('chevron-left'));
-    this.next = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-next', title: 'Next page' }, icon('chevron-right'));
+    this.previous = h(
+      'button',
+      { type: 'button', class: 'button secondary', 'data-testid': 'inspect-previous', title: 'Previous page' },
+      icon('chevron-left'),
+    );
+    this.next = h(
+      'button',
+      { type: 'button', class: 'button secondary', 'data-testid': 'inspect-next', title: 'Next page' },
+      icon('chevron-right'),
+    );
     this.pageLabel = h('span', { 'data-testid': 'inspect-page' }, '');
     this.pager = h('div', { class: 'pager', hidden: true }, this.previous, this.pageLabel, this.next);
     this.fourier = h('input', { type: 'checkbox', id: 'inspect-fourier', 'data-testid': 'inspect-fourier' });
-    this.unitY = h('input', { id: 'inspect-unit-y', type: 'number', min: 0, step: 1, placeholder: 'mean', 'data-testid': 'inspect-unit-y' });
-    this.unitX = h('input', { id: 'inspect-unit-x', type: 'number', min: 0, step: 1, placeholder: 'mean', 'data-testid': 'inspect-unit-x' });
+    this.unitY = h('input', {
+      id: 'inspect-unit-y',
+      type: 'number',
+      min: 0,
+      step: 1,
+      placeholder: 'mean',
+      'data-testid': 'inspect-unit-y',
+    });
+    this.unitX = h('input', {
+      id: 'inspect-unit-x',
+      type: 'number',
+      min: 0,
+      step: 1,
+      placeholder: 'mean',
+      'data-testid': 'inspect-unit-x',
+    });
     this.fromImage = h('input', { type: 'checkbox', id: 'inspect-from-image', 'data-testid': 'inspect-from-image' });
     this.regulariserInputs = Object.fromEntries(
       REGULARISER_NAMES.map((name) => {
         const [min, max] = REGULARISER_RANGES[name];
-        return [name, h('input', { id: `inspect-${name}`, type: 'number', min, max, step: 'any', placeholder: 'default', 'data-testid': `inspect-${name}` })];
+        return [
+          name,
+          h('input', {
+            id: `inspect-${name}`,
+            type: 'number',
+            min,
+            max,
+            step: 'any',
+            placeholder: 'default',
+            'data-testid': `inspect-${name}`,
+          }),
+        ];
       }),
     ) as Record<RegulariserName, HTMLInputElement>;
     this.fourierRow = h(
       'label',
-      { class: 'check', for: 'inspect-fourier', title: 'Optimise a decorrelated Fourier spectrum (as Lucid) instead of pixels: cleaner images' },
+      {
+        class: 'check',
+        for: 'inspect-fourier',
+        title: 'Optimise a decorrelated Fourier spectrum (as Lucid) instead of pixels: cleaner images',
+      },
       this.fourier,
       ' Fourier parameterisation',
     );
-    this.run = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-run', disabled: true }, icon('eye'), h('span', {}, 'Show'));
-    this.save = h('button', { type: 'button', class: 'button secondary', 'data-testid': 'inspect-save', disabled: true }, icon('save'), h('span', {}, 'Save PNG'));
-    const small = (id: string, text: string, control: HTMLElement) => h('div', { class: 'field inline' }, h('label', { for: id }, text), control);
+    this.run = h(
+      'button',
+      { type: 'button', class: 'button secondary', 'data-testid': 'inspect-run', disabled: true },
+      icon('eye'),
+      h('span', {}, 'Show'),
+    );
+    this.save = h(
+      'button',
+      { type: 'button', class: 'button secondary', 'data-testid': 'inspect-save', disabled: true },
+      icon('save'),
+      h('span', {}, 'Save PNG'),
+    );
+    const small = (id: string, text: string, control: HTMLElement) =>
+      h('div', { class: 'field inline' }, h('label', { for: id }, text), control);
     this.picker = h(
       'div',
       { class: 'inspect-picker' },
       h('div', { class: 'field' }, h('label', { for: 'inspect-kind' }, 'View'), this.kind, this.hint),
-      h('div', { class: 'inline-fields' }, small('inspect-filter', 'Filter', this.filter), small('inspect-steps', 'Steps', this.steps), small('inspect-seed', 'Seed', this.seed)),
+      h(
+        'div',
+        { class: 'inline-fields' },
+        small('inspect-filter', 'Filter', this.filter),
+        small('inspect-steps', 'Steps', this.steps),
+        small('inspect-seed', 'Seed', this.seed),
+      ),
       this.fourierRow,
       this.sortRow,
       (this.options = h(
         'details',
         { class: 'inspect-options', 'data-testid': 'inspect-options' },
         h('summary', {}, 'Unit, start and regularisers'),
-        h('div', { class: 'inline-fields' }, small('inspect-unit-y', 'Unit row', this.unitY), small('inspect-unit-x', 'Unit column', this.unitX)),
+        h(
+          'div',
+          { class: 'inline-fields' },
+          small('inspect-unit-y', 'Unit row', this.unitY),
+          small('inspect-unit-x', 'Unit column', this.unitX),
+        ),
         h('label', { class: 'check', for: 'inspect-from-image' }, this.fromImage, ' Maximise starting from this image'),
         h(
           'div',
@@ -170,7 +249,12 @@ export class InspectView {
       )),
       h('div', { class: 'actions' }, this.save, this.run),
     );
-    this.canvas = h('canvas', { class: 'inspect-canvas pixelated', 'data-testid': 'inspect-canvas', role: 'img', 'aria-label': 'Nothing shown yet' });
+    this.canvas = h('canvas', {
+      class: 'inspect-canvas pixelated',
+      'data-testid': 'inspect-canvas',
+      role: 'img',
+      'aria-label': 'Nothing shown yet',
+    });
     this.caption = h('p', { class: 'caption', 'data-testid': 'inspect-caption' }, '');
     this.chart = h('div', { class: 'inspect-chart' });
     this.results = h(
@@ -204,7 +288,19 @@ export class InspectView {
   }
 
   setDisabled(disabled: boolean): void {
-    const controls = [this.kind, this.filter, this.steps, this.seed, this.fourier, this.sort, this.unitY, this.unitX, this.fromImage, ...Object.values(this.regulariserInputs), this.run];
+    const controls = [
+      this.kind,
+      this.filter,
+      this.steps,
+      this.seed,
+      this.fourier,
+      this.sort,
+      this.unitY,
+      this.unitX,
+      this.fromImage,
+      ...Object.values(this.regulariserInputs),
+      this.run,
+    ];
     for (const control of controls) control.disabled = disabled;
     if (!disabled) this.updateHint();
   }
@@ -233,11 +329,16 @@ export class InspectView {
     const filter = this.whole(this.filter);
     const steps = this.whole(this.steps);
     const seed = this.whole(this.seed) ?? 0;
-    for (const [value, input] of [[filter, this.filter], [steps, this.steps], [seed, this.seed]] as const) {
+    for (const [value, input] of [
+      [filter, this.filter],
+      [steps, this.steps],
+      [seed, this.seed],
+    ] as const) {
       input.toggleAttribute('aria-invalid', Number.isNaN(value));
     }
     const [y, x] = [this.whole(this.unitY), this.whole(this.unitX)];
-    for (const input of [this.unitY, this.unitX]) input.toggleAttribute('aria-invalid', Number.isNaN(this.whole(input)) || (y === null) !== (x === null));
+    for (const input of [this.unitY, this.unitX])
+      input.toggleAttribute('aria-invalid', Number.isNaN(this.whole(input)) || (y === null) !== (x === null));
     const regularisers: Partial<Record<RegulariserName, number>> = {};
     let regularisersOk = true;
     for (const name of REGULARISER_NAMES) {

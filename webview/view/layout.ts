@@ -49,7 +49,12 @@ function field(label: HTMLLabelElement, control: HTMLElement, hint?: HTMLElement
   return h('div', { class: 'field' }, label, control, hint);
 }
 
-function button(kind: 'primary' | 'secondary', iconName: string, text: string, attrs: Record<string, string | boolean> = {}): HTMLButtonElement {
+function button(
+  kind: 'primary' | 'secondary',
+  iconName: string,
+  text: string,
+  attrs: Record<string, string | boolean> = {},
+): HTMLButtonElement {
   return h('button', { type: 'button', class: `button ${kind}`, ...attrs }, icon(iconName), h('span', {}, text));
 }
 
@@ -78,14 +83,14 @@ export function buildLayout(
   const placeholderIcon = h('span', { class: 'placeholder-icon' }, icon('loading', 'codicon-modifier-spin'));
   const placeholderText = h('span', { class: 'placeholder-text' }, 'Loading model…');
   const placeholder = h('div', { class: 'placeholder', 'data-testid': 'placeholder' }, placeholderIcon, placeholderText);
-  const stage = h('div', { class: 'stage', 'data-testid': 'stage' }, h('div', { class: 'progress', 'aria-hidden': 'true' }), overlay.canvas, placeholder);
-  const colorbar = h(
+  const stage = h(
     'div',
-    { class: 'colorbar' },
-    overlay.highLabel,
-    overlay.ramp,
-    overlay.lowLabel,
+    { class: 'stage', 'data-testid': 'stage' },
+    h('div', { class: 'progress', 'aria-hidden': 'true' }),
+    overlay.canvas,
+    placeholder,
   );
+  const colorbar = h('div', { class: 'colorbar' }, overlay.highLabel, overlay.ramp, overlay.lowLabel);
   const caption = h('figcaption', { class: 'caption', 'data-testid': 'caption' }, '');
   const figure = h('figure', { class: 'figure' }, h('div', { class: 'figure-row' }, stage, colorbar), caption);
 
@@ -95,7 +100,15 @@ export function buildLayout(
   const cancel = button('secondary', 'debug-stop', 'Cancel', { 'data-testid': 'cancel', hidden: true });
   const retry = button('secondary', 'refresh', 'Retry', { 'data-testid': 'retry', hidden: true });
   const notes = h('ul', { class: 'notes', 'data-testid': 'notes', 'aria-label': 'Notes' });
-  const viewer = h('section', { class: 'viewer', 'aria-label': 'Explanation' }, figure, h('div', { class: 'statusbar' }, status, cancel, retry), notes, inspect.results, compare.results);
+  const viewer = h(
+    'section',
+    { class: 'viewer', 'aria-label': 'Explanation' },
+    figure,
+    h('div', { class: 'statusbar' }, status, cancel, retry),
+    notes,
+    inspect.results,
+    compare.results,
+  );
 
   // ---- controls ----
   const technique = h('select', { id: 'technique', 'data-testid': 'technique', disabled: true, 'aria-describedby': 'technique-hint' });

@@ -47,7 +47,18 @@ export function toBytes(data: unknown, expectedLength: number): Uint8Array | nul
 export function checkedRegion(region: unknown): Region {
   const r = region as Partial<Region> | null | undefined;
   const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
-  if (!r || !ok(r.x) || !ok(r.y) || !ok(r.width) || !ok(r.height) || r.width <= 0 || r.height <= 0 || r.x + r.width > 1 + 1e-6 || r.y + r.height > 1 + 1e-6) return WHOLE_IMAGE;
+  if (
+    !r ||
+    !ok(r.x) ||
+    !ok(r.y) ||
+    !ok(r.width) ||
+    !ok(r.height) ||
+    r.width <= 0 ||
+    r.height <= 0 ||
+    r.x + r.width > 1 + 1e-6 ||
+    r.y + r.height > 1 + 1e-6
+  )
+    return WHOLE_IMAGE;
   return { x: r.x, y: r.y, width: r.width, height: r.height };
 }
 
@@ -55,7 +66,12 @@ export function checkedRegion(region: unknown): Region {
  * Map bytes (0..255) at their own size → LUT indices at width × height over the region (bilinear, as the
  * exports draw it), and which pixels the region covers (null: all). Exported for tests.
  */
-export function heatAt(heat: PixelsMessagePart & { data: Uint8Array }, region: Region, width: number, height: number): { heat: Uint8Array; inside: Uint8Array | null } {
+export function heatAt(
+  heat: PixelsMessagePart & { data: Uint8Array },
+  region: Region,
+  width: number,
+  height: number,
+): { heat: Uint8Array; inside: Uint8Array | null } {
   const map = { width: heat.width, height: heat.height, data: Float32Array.from(heat.data, (v) => v / 255) };
   // NaN marks the pixels outside the region: the same rule the exports dim by.
   const sampled = mapOver(map, region, width, height, Number.NaN).data;
@@ -71,7 +87,14 @@ export function heatAt(heat: PixelsMessagePart & { data: Uint8Array }, region: R
 }
 
 /** out = image·(1−α) + colormap(heat)·α, opaque; pixels outside `inside` (when given) dimmed. Exported for tests. */
-export function blend(image: Uint8Array, heat: Uint8Array, lut: Uint8Array, opacity: number, out: Uint8ClampedArray, inside: Uint8Array | null = null): void {
+export function blend(
+  image: Uint8Array,
+  heat: Uint8Array,
+  lut: Uint8Array,
+  opacity: number,
+  out: Uint8ClampedArray,
+  inside: Uint8Array | null = null,
+): void {
   const a = Math.min(1, Math.max(0, opacity));
   const b = 1 - a;
   for (let i = 0, p = 0; i < heat.length; i++, p += 4) {
@@ -88,7 +111,13 @@ export function blend(image: Uint8Array, heat: Uint8Array, lut: Uint8Array, opac
 }
 
 /** out = image·(1−α) + top·α, opaque: the colour-gradient view over the photo. Exported for tests. */
-export function blendRgba(image: Uint8Array, top: Uint8Array, opacity: number, out: Uint8ClampedArray, inside: Uint8Array | null = null): void {
+export function blendRgba(
+  image: Uint8Array,
+  top: Uint8Array,
+  opacity: number,
+  out: Uint8ClampedArray,
+  inside: Uint8Array | null = null,
+): void {
   const a = Math.min(1, Math.max(0, opacity));
   for (let p = 0; p < image.length; p += 4) {
     if (inside && !inside[p >> 2]) {
@@ -157,7 +186,8 @@ export class OverlayView {
     extras: { signed?: boolean; colour?: PixelsMessagePart | null; region?: Region } = {},
   ): string | null {
     const { width, height } = image;
-    const validSize = (w: unknown, h: unknown) => Number.isInteger(w) && Number.isInteger(h) && (w as number) > 0 && (h as number) > 0 && (w as number) * (h as number) <= 2 ** 24;
+    const validSize = (w: unknown, h: unknown) =>
+      Number.isInteger(w) && Number.isInteger(h) && (w as number) > 0 && (h as number) > 0 && (w as number) * (h as number) <= 2 ** 24;
     if (!validSize(width, height)) return 'The result has no image.';
     if (!validSize(heatmap.width, heatmap.height)) return 'The heatmap has no size.';
     const imageBytes = toBytes(image.data, width * height * 4);

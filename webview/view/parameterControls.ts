@@ -29,7 +29,13 @@ export class ParameterControls {
     this.title = h('span', { id: 'params-title', class: 'params-title' }, 'Parameters');
     this.reset = h(
       'button',
-      { type: 'button', class: 'button icon-only secondary small', title: 'Reset to defaults', 'aria-label': 'Reset parameters to defaults', 'data-testid': 'params-reset' },
+      {
+        type: 'button',
+        class: 'button icon-only secondary small',
+        title: 'Reset to defaults',
+        'aria-label': 'Reset parameters to defaults',
+        'data-testid': 'params-reset',
+      },
       icon('discard'),
     );
     this.list = h('div', { class: 'params-list' });
@@ -119,7 +125,14 @@ export class ParameterControls {
       input = h('select', common, ...spec.choices.map((choice) => h('option', { value: choice }, choiceText(spec, choice, techniques))));
       input.addEventListener('change', () => this.edited());
     } else {
-      input = h('input', { ...common, type: 'number', min: spec.min, max: spec.max, step: parameterStep(spec), inputmode: spec.integer ? 'numeric' : 'decimal' });
+      input = h('input', {
+        ...common,
+        type: 'number',
+        min: spec.min,
+        max: spec.max,
+        step: parameterStep(spec),
+        inputmode: spec.integer ? 'numeric' : 'decimal',
+      });
       // Typing re-runs after the panel's usual pause; the spinner and Enter fire `change` as well.
       input.addEventListener('input', () => this.edited());
       input.addEventListener('change', () => this.edited());
@@ -129,7 +142,12 @@ export class ParameterControls {
     const field = h(
       'div',
       { class: 'field param' },
-      h('div', { class: 'param-label-row' }, h('label', { for: id }, spec.summary), h('code', { class: 'param-name', title: `Parameter "${spec.name}" (CLI: --param ${spec.name}=…)` }, spec.name)),
+      h(
+        'div',
+        { class: 'param-label-row' },
+        h('label', { for: id }, spec.summary),
+        h('code', { class: 'param-name', title: `Parameter "${spec.name}" (CLI: --param ${spec.name}=…)` }, spec.name),
+      ),
       input,
       h('p', { id: hintId, class: 'hint' }, describeSpec(spec)),
       error,

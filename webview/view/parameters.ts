@@ -15,9 +15,7 @@ export function parameterValues(specs: readonly ParameterSpec[], remembered: Tec
   const values: TechniqueParameters = {};
   for (const spec of specs) {
     const kept = Object.prototype.hasOwnProperty.call(remembered, spec.name) ? remembered[spec.name] : undefined;
-    const fits = spec.choices
-      ? typeof kept === 'string' && spec.choices.includes(kept)
-      : typeof kept === 'number' && Number.isFinite(kept);
+    const fits = spec.choices ? typeof kept === 'string' && spec.choices.includes(kept) : typeof kept === 'number' && Number.isFinite(kept);
     values[spec.name] = fits ? kept! : spec.default;
   }
   return values;
@@ -35,14 +33,19 @@ export function readParameter(spec: ParameterSpec, text: string): ReadResult {
   }
   const trimmed = text.trim();
   const value = trimmed === '' ? NaN : Number(trimmed);
-  if (!Number.isFinite(value)) return { ok: false, error: `Enter ${spec.integer ? 'a whole number' : 'a number'}${rangeText(spec) ? ` (${rangeText(spec)})` : ''}.` };
+  if (!Number.isFinite(value))
+    return { ok: false, error: `Enter ${spec.integer ? 'a whole number' : 'a number'}${rangeText(spec) ? ` (${rangeText(spec)})` : ''}.` };
   return { ok: true, value };
 }
 
 /** True when a number is outside the spec's range or not whole where it must be (the run will fail). */
 export function outOfRange(spec: ParameterSpec, value: number | string): boolean {
   if (spec.choices || typeof value !== 'number') return false;
-  return (spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max) || (spec.integer === true && !Number.isInteger(value));
+  return (
+    (spec.min !== undefined && value < spec.min) ||
+    (spec.max !== undefined && value > spec.max) ||
+    (spec.integer === true && !Number.isInteger(value))
+  );
 }
 
 function rangeText(spec: ParameterSpec): string {
@@ -64,7 +67,7 @@ export function describeSpec(spec: ParameterSpec): string {
  */
 export function choiceText(spec: ParameterSpec, choice: string, techniques: readonly TechniqueInfo[]): string {
   const titles = spec.choices?.map((c) => techniques.find((t) => t.id === c)?.title);
-  const text = titles && titles.every(Boolean) ? titles[spec.choices!.indexOf(choice)] ?? choice : choice;
+  const text = titles && titles.every(Boolean) ? (titles[spec.choices!.indexOf(choice)] ?? choice) : choice;
   return choice === spec.default ? `${text} (default)` : text;
 }
 

@@ -30,7 +30,10 @@ export class PredictionList {
     const targetListed = target !== null && rows.some((p) => p.index === target.index);
     if (target && !targetListed) rows.push(target);
     const asPercent = scoresAreProbabilities(rows);
-    const fractions = scoreFractions(rows.map((p) => p.score), asPercent);
+    const fractions = scoreFractions(
+      rows.map((p) => p.score),
+      asPercent,
+    );
     rows.forEach((prediction, i) => {
       const isTarget = target !== null && prediction.index === target.index;
       const extra = i >= predictions.length;

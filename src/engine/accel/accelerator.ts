@@ -11,7 +11,23 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ReluRule } from '../models/reluRules';
 import { tf } from '../tf';
-import { addGradCamMap, ALPHAS, BASE, CAM, feedMaskedImage, feedPointBatch, MAPS, OFFSETS, ORIGIN, SQUARES, STEP, SUM, sumGradients, WEIGHTS, type PointBatch } from './batchGraphs';
+import {
+  addGradCamMap,
+  ALPHAS,
+  BASE,
+  CAM,
+  feedMaskedImage,
+  feedPointBatch,
+  MAPS,
+  OFFSETS,
+  ORIGIN,
+  SQUARES,
+  STEP,
+  SUM,
+  sumGradients,
+  WEIGHTS,
+  type PointBatch,
+} from './batchGraphs';
 import { UnsupportedLayerError } from './exportLayers';
 import { addGradients } from './gradientGraph';
 import type { OnnxGraph } from './onnxGraph';
@@ -31,7 +47,11 @@ export const MAX_SESSIONS = 8;
 /** A graph from INPUT to its targets: output i is named `outputs[i].name` (TF.js's layout, scores flattened). */
 export interface ExportedGraph {
   graph: OnnxGraph;
-  outputs: { name: string; /** The target's own tensor (for gradients w.r.t. it). */ native: string; /** Transposes `native`'s layout to TF.js's, if needed. */ perm: number[] | null }[];
+  outputs: {
+    name: string;
+    /** The target's own tensor (for gradients w.r.t. it). */ native: string;
+    /** Transposes `native`'s layout to TF.js's, if needed. */ perm: number[] | null;
+  }[];
 }
 
 export abstract class Accelerator<T> {
@@ -112,7 +132,10 @@ export abstract class Accelerator<T> {
     if (!this.fits(input)) return null;
     const session = this.vectorJacobian('scores', rule);
     if (!session) return null;
-    return (this.tryRun(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [GRADIENT])?.[0] as Tensor4D | undefined) ?? null;
+    return (
+      (this.tryRun(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [GRADIENT])?.[0] as
+        Tensor4D | undefined) ?? null
+    );
   }
 
   /** The target's activations and d score[classIndex] / d activations, from one run. */
@@ -175,7 +198,13 @@ export abstract class Accelerator<T> {
     const feeds: Record<string, Tensor | OrtArray> =
       points.kind === 'noise'
         ? { [ORIGIN]: points.origin, [OFFSETS]: points.offsets, [SEED]: this.oneHot(points.offsets.dims[0], classIndex) }
-        : { [ORIGIN]: points.origin, [STEP]: points.step, [ALPHAS]: vector(points.alphas), [WEIGHTS]: vector(points.weights), [SEED]: this.oneHot(points.alphas.length, classIndex) };
+        : {
+            [ORIGIN]: points.origin,
+            [STEP]: points.step,
+            [ALPHAS]: vector(points.alphas),
+            [WEIGHTS]: vector(points.weights),
+            [SEED]: this.oneHot(points.alphas.length, classIndex),
+          };
     const results = this.tryRun(session, feeds, points.kind === 'noise' ? [SUM, SQUARES] : [SUM]);
     if (!results) return null;
     return { sum: results[0] as Tensor4D, squares: (results[1] as Tensor4D | undefined) ?? null };
@@ -323,7 +352,8 @@ export abstract class Accelerator<T> {
 
   private run(session: OrtSession, feeds: Record<string, Tensor | OrtArray>, outputs: string[]): Tensor[] {
     const arrays: Record<string, OrtArray> = {};
-    for (const [name, value] of Object.entries(feeds)) arrays[name] = value instanceof tf.Tensor ? { data: value.dataSync() as Float32Array, dims: value.shape } : value;
+    for (const [name, value] of Object.entries(feeds))
+      arrays[name] = value instanceof tf.Tensor ? { data: value.dataSync() as Float32Array, dims: value.shape } : value;
     const results = session.run(arrays, outputs);
     return outputs.map((name) => tf.tensor(results[name].data, results[name].dims));
   }

@@ -30,9 +30,17 @@ export type PointBatch =
   | { kind: 'noise'; origin: Tensor4D; offsets: OrtArray; /** Sum gradient × point (gradient × image) instead. */ timesInput?: boolean };
 
 /** A reduction over `axes`: opset 18 moved them from an attribute to an input (opset 13 for ReduceSum). */
-export function reduce(graph: OnnxGraph, op: 'ReduceMean' | 'ReduceSum' | 'ReduceMin' | 'ReduceMax', x: string, axes: number[], keepdims: boolean): string {
+export function reduce(
+  graph: OnnxGraph,
+  op: 'ReduceMean' | 'ReduceSum' | 'ReduceMin' | 'ReduceMax',
+  x: string,
+  axes: number[],
+  keepdims: boolean,
+): string {
   const axesAsInput = graph.opset >= (op === 'ReduceSum' ? 13 : 18);
-  return axesAsInput ? graph.op(op, [x, graph.ints(axes)], { keepdims: keepdims ? 1 : 0 }) : graph.op(op, [x], { axes, keepdims: keepdims ? 1 : 0 });
+  return axesAsInput
+    ? graph.op(op, [x, graph.ints(axes)], { keepdims: keepdims ? 1 : 0 })
+    : graph.op(op, [x], { axes, keepdims: keepdims ? 1 : 0 });
 }
 
 /**
@@ -45,12 +53,17 @@ export function reduce(graph: OnnxGraph, op: 'ReduceMean' | 'ReduceSum' | 'Reduc
 export function feedMaskedImage(graph: OnnxGraph, input: string, [h, w, c]: readonly number[], [mh, mw]: number[]): void {
   const start = graph.nodes.length;
   const readers = graph.nodes.filter((node) => node.inputs.includes(input));
-  const channelsFirst = readers.length > 0 && readers.every((node) => node.op === 'Transpose' && (node.attributes.perm as number[]).join() === '0,3,1,2');
+  const channelsFirst =
+    readers.length > 0 && readers.every((node) => node.op === 'Transpose' && (node.attributes.perm as number[]).join() === '0,3,1,2');
   graph.removeInput(input);
   graph.input(BASE, [h, w, c]);
   graph.input(MAPS, [mh, mw, 1]);
   const nchw = graph.op('Reshape', [MAPS, graph.ints([0, 1, mh, mw])]);
-  const sizes = graph.op('Concat', [graph.op('Slice', [graph.op('Shape', [MAPS]), graph.ints([0]), graph.ints([1])]), graph.ints([1, h, w])], { axis: 0 });
+  const sizes = graph.op(
+    'Concat',
+    [graph.op('Slice', [graph.op('Shape', [MAPS]), graph.ints([0]), graph.ints([1])]), graph.ints([1, h, w])],
+    { axis: 0 },
+  );
   const empty = graph.floats(new Float32Array(0), [0], 'no_scales');
   const masks = graph.op('Resize', [nchw, '', empty, sizes], { mode: 'linear', coordinate_transformation_mode: 'half_pixel' });
   const low = reduce(graph, 'ReduceMin', masks, [1, 2, 3], true);
@@ -60,7 +73,12 @@ export function feedMaskedImage(graph: OnnxGraph, input: string, [h, w, c]: read
     const masked = graph.op('Mul', [graph.op('Transpose', [BASE], { perm: [0, 3, 1, 2] }), scaled]);
     for (const reader of readers) Object.assign(reader, { op: 'Identity', inputs: [masked], attributes: {} });
   } else {
-    graph.nodes.push({ op: 'Mul', inputs: [BASE, graph.op('Reshape', [scaled, graph.ints([0, h, w, 1])])], outputs: [input], attributes: {} });
+    graph.nodes.push({
+      op: 'Mul',
+      inputs: [BASE, graph.op('Reshape', [scaled, graph.ints([0, h, w, 1])])],
+      outputs: [input],
+      attributes: {},
+    });
   }
   graph.moveToFront(start);
 }

@@ -36,7 +36,16 @@ export interface GraphExportSource {
 
 const PASS_THROUGH = new Set(['Identity', 'StopGradient', 'Snapshot']);
 const UNARY: Record<string, string> = { Relu: 'Relu', Sigmoid: 'Sigmoid', Tanh: 'Tanh', Elu: 'Elu', Softplus: 'Softplus' };
-const BINARY: Record<string, string> = { Add: 'Add', AddV2: 'Add', BiasAdd: 'Add', Sub: 'Sub', Mul: 'Mul', RealDiv: 'Div', Maximum: 'Max', Minimum: 'Min' };
+const BINARY: Record<string, string> = {
+  Add: 'Add',
+  AddV2: 'Add',
+  BiasAdd: 'Add',
+  Sub: 'Sub',
+  Mul: 'Mul',
+  RealDiv: 'Div',
+  Maximum: 'Max',
+  Minimum: 'Min',
+};
 
 const text = (value: string | undefined) => (value === undefined ? '' : Buffer.from(value, 'base64').toString('utf8'));
 const ints = (attribute: TfAttribute | undefined) => (attribute?.list?.i ?? []).map(Number);
@@ -64,7 +73,8 @@ export class GraphModelExporter extends LayoutWriter {
     try {
       value = this.node(node);
     } catch (error) {
-      if (error instanceof UnsupportedLayerError && !error.message.startsWith('node "')) throw new UnsupportedLayerError(`node "${name}" (${node.op}): ${error.message}`);
+      if (error instanceof UnsupportedLayerError && !error.message.startsWith('node "'))
+        throw new UnsupportedLayerError(`node "${name}" (${node.op}): ${error.message}`);
       throw error;
     }
     this.values.set(name, value);
@@ -74,16 +84,19 @@ export class GraphModelExporter extends LayoutWriter {
   /** Names the node's output (channels-last, as TF.js gives it; flattened past the batch when `flatten`) as a graph output. */
   addOutput(value: GraphValue, name: string, flatten = false): string {
     let source = this.plain(value);
-    if (flatten && value.shape.length !== 1) source = this.graph.op('Flatten', [source], { axis: 1 }, [value.shape.reduce((a, b) => a * b, 1)]);
+    if (flatten && value.shape.length !== 1)
+      source = this.graph.op('Flatten', [source], { axis: 1 }, [value.shape.reduce((a, b) => a * b, 1)]);
     return this.graph.nameOutput(source, name);
   }
 
   private inputsOf(node: TfNode): string[] {
-    return (node.input ?? []).filter((input) => !input.startsWith('^')).map((input) => {
-      const [base, index] = input.split(':');
-      if (index && index !== '0') throw new UnsupportedLayerError(`reads output ${index} of "${base}"`);
-      return base;
-    });
+    return (node.input ?? [])
+      .filter((input) => !input.startsWith('^'))
+      .map((input) => {
+        const [base, index] = input.split(':');
+        if (index && index !== '0') throw new UnsupportedLayerError(`reads output ${index} of "${base}"`);
+        return base;
+      });
   }
 
   private node(node: TfNode): GraphValue {
@@ -115,14 +128,23 @@ export class GraphModelExporter extends LayoutWriter {
         const x = this.value(inputs[0]);
         const pads = this.padsFor(text(attr.padding?.s) === 'SAME' ? 'same' : 'valid', x.shape, [kh, kw], [sh, sw], [1, 1]);
         const [oh, ow, c] = shape;
-        const name = this.graph.op(node.op === 'MaxPool' ? 'MaxPool' : 'AveragePool', [this.nchw(x)], { kernel_shape: [kh, kw], strides: [sh, sw], pads }, [c, oh, ow]);
+        const name = this.graph.op(
+          node.op === 'MaxPool' ? 'MaxPool' : 'AveragePool',
+          [this.nchw(x)],
+          { kernel_shape: [kh, kw], strides: [sh, sw], pads },
+          [c, oh, ow],
+        );
         return { name, layout: 'nchw', shape };
       }
       case 'Mean':
         return this.mean(this.value(inputs[0]), this.intsOf(inputs[1]), Boolean(attr.keep_dims?.b), shape);
       case 'Squeeze':
       case 'Reshape':
-        return { name: this.graph.op('Reshape', [this.plain(this.value(inputs[0])), this.graph.ints([-1, ...shape])], {}, shape), layout: 'plain', shape };
+        return {
+          name: this.graph.op('Reshape', [this.plain(this.value(inputs[0])), this.graph.ints([-1, ...shape])], {}, shape),
+          layout: 'plain',
+          shape,
+        };
       case 'MatMul':
         return this.matMul(node, inputs, shape);
       case 'Softmax': {
@@ -132,11 +154,16 @@ export class GraphModelExporter extends LayoutWriter {
       case 'Pad':
       case 'PadV2': {
         const paddings = this.intsOf(inputs[1]);
-        if (paddings.length !== 8 || paddings[0] || paddings[1] || paddings[6] || paddings[7]) throw new UnsupportedLayerError('padding other than height and width');
-        const value = node.op === 'PadV2' ? this.source.constant(inputs[2])?.data[0] ?? 0 : 0;
+        if (paddings.length !== 8 || paddings[0] || paddings[1] || paddings[6] || paddings[7])
+          throw new UnsupportedLayerError('padding other than height and width');
+        const value = node.op === 'PadV2' ? (this.source.constant(inputs[2])?.data[0] ?? 0) : 0;
         const [oh, ow, c] = shape;
         const pads = this.graph.ints([0, 0, paddings[2], paddings[4], 0, 0, paddings[3], paddings[5]]);
-        return { name: this.graph.op('Pad', [this.nchw(this.value(inputs[0])), pads, this.graph.scalar(value)], { mode: 'constant' }, [c, oh, ow]), layout: 'nchw', shape };
+        return {
+          name: this.graph.op('Pad', [this.nchw(this.value(inputs[0])), pads, this.graph.scalar(value)], { mode: 'constant' }, [c, oh, ow]),
+          layout: 'nchw',
+          shape,
+        };
       }
       case 'ConcatV2': {
         const axis = this.intsOf(inputs[inputs.length - 1])[0];
@@ -144,7 +171,16 @@ export class GraphModelExporter extends LayoutWriter {
         const channels = shape.length === 3 && (axis === 3 || axis === -1);
         const names = parts.map((part) => (channels ? this.nchw(part) : this.plain(part)));
         const [h, w, c] = shape;
-        return { name: this.graph.op('Concat', names, { axis: channels ? 1 : axis < 0 ? axis + shape.length + 1 : axis }, channels ? [c, h, w] : shape), layout: channels ? 'nchw' : 'plain', shape };
+        return {
+          name: this.graph.op(
+            'Concat',
+            names,
+            { axis: channels ? 1 : axis < 0 ? axis + shape.length + 1 : axis },
+            channels ? [c, h, w] : shape,
+          ),
+          layout: channels ? 'nchw' : 'plain',
+          shape,
+        };
       }
       default:
         throw new UnsupportedLayerError('no ONNX export for this op');
@@ -176,7 +212,8 @@ export class GraphModelExporter extends LayoutWriter {
     const { data, shape } = this.constantFloats(name);
     if (data.length === 1) return this.graph.scalar(data[0]);
     const channels = partner.shape[partner.shape.length - 1];
-    if (data.length !== channels || shape.slice(0, -1).some((d) => d !== 1)) throw new UnsupportedLayerError(`a constant of shape [${shape}] broadcast over [${partner.shape}]`);
+    if (data.length !== channels || shape.slice(0, -1).some((d) => d !== 1))
+      throw new UnsupportedLayerError(`a constant of shape [${shape}] broadcast over [${partner.shape}]`);
     return this.graph.floats(data, partner.layout === 'nchw' ? [channels, 1, 1] : [channels], 'k');
   }
 
@@ -212,7 +249,10 @@ export class GraphModelExporter extends LayoutWriter {
         ? [explicit[2], explicit[4], explicit[3], explicit[5]]
         : this.padsFor(paddingKind === 'SAME' ? 'same' : 'valid', x.shape, [kh, kw], [sh, sw], [dh, dw]);
     const outChannels = depthwise ? cin * last : last;
-    const operands = [this.nchw(x), this.graph.floats(onnxKernel(kernel.data, kernel.shape, depthwise), [outChannels, depthwise ? 1 : cin, kh, kw], 'W')];
+    const operands = [
+      this.nchw(x),
+      this.graph.floats(onnxKernel(kernel.data, kernel.shape, depthwise), [outChannels, depthwise ? 1 : cin, kh, kw], 'W'),
+    ];
     const fused = (attr.fused_ops?.list?.s ?? []).map(text);
     const [oh, ow] = shape;
     const attributes = { kernel_shape: [kh, kw], strides: [sh, sw], dilations: [dh, dw], pads, group: depthwise ? cin : 1 };
@@ -248,7 +288,13 @@ export class GraphModelExporter extends LayoutWriter {
   }
 
   private mean(x: GraphValue, axes: number[], keepDims: boolean, shape: number[]): GraphValue {
-    const spatial = x.shape.length === 3 && axes.length === 2 && axes.map((a) => (a < 0 ? a + 4 : a)).sort().join() === '1,2';
+    const spatial =
+      x.shape.length === 3 &&
+      axes.length === 2 &&
+      axes
+        .map((a) => (a < 0 ? a + 4 : a))
+        .sort()
+        .join() === '1,2';
     if (!spatial) throw new UnsupportedLayerError('a mean over other axes than height and width');
     const c = x.shape[2];
     const pooled = this.graph.op('GlobalAveragePool', [this.nchw(x)], {}, [c, 1, 1]);
@@ -264,6 +310,10 @@ export class GraphModelExporter extends LayoutWriter {
     const { data, shape: kernelShape } = this.constantFloats(inputs[1]);
     const [rows, columns] = kernelShape;
     const weights = this.graph.floats(data, [rows, columns], 'W');
-    return { name: this.graph.op('Gemm', [this.plain(x), weights], { transB: attr.transpose_b?.b ? 1 : 0 }, shape), layout: 'plain', shape };
+    return {
+      name: this.graph.op('Gemm', [this.plain(x), weights], { transB: attr.transpose_b?.b ? 1 : 0 }, shape),
+      layout: 'plain',
+      shape,
+    };
   }
 }

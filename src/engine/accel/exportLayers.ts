@@ -69,7 +69,8 @@ export class LayersExporter extends LayoutWriter {
       try {
         this.values.set(step.outputIds[0], this.layer(step, inputs));
       } catch (error) {
-        if (error instanceof UnsupportedLayerError) throw new UnsupportedLayerError(`layer "${step.layer.name}" (${step.layer.getClassName()}): ${error.message}`);
+        if (error instanceof UnsupportedLayerError)
+          throw new UnsupportedLayerError(`layer "${step.layer.name}" (${step.layer.getClassName()}): ${error.message}`);
         throw error;
       }
     }
@@ -86,7 +87,8 @@ export class LayersExporter extends LayoutWriter {
   addOutput(id: number | GraphValue, name: string, flatten = false): string {
     const value = typeof id === 'number' ? this.value(id) : id;
     let source = this.plain(value);
-    if (flatten && value.shape.length !== 1) source = this.graph.op('Flatten', [source], { axis: 1 }, [value.shape.reduce((a, b) => a * b, 1)]);
+    if (flatten && value.shape.length !== 1)
+      source = this.graph.op('Flatten', [source], { axis: 1 }, [value.shape.reduce((a, b) => a * b, 1)]);
     return this.graph.nameOutput(source, name);
   }
 
@@ -128,7 +130,11 @@ export class LayersExporter extends LayoutWriter {
       case 'GlobalMaxPooling2D': {
         this.checkChannelsLast(config);
         const [, , c] = x.shape;
-        const pooled = this.graph.op(kind === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [this.nchw(x)], {}, [c, 1, 1]);
+        const pooled = this.graph.op(kind === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [this.nchw(x)], {}, [
+          c,
+          1,
+          1,
+        ]);
         if (config.keepDims) return { name: pooled, layout: 'nchw', shape: [1, 1, c] };
         return { name: this.graph.op('Flatten', [pooled], { axis: 1 }, [c]), layout: 'plain', shape: [c] };
       }
@@ -138,7 +144,10 @@ export class LayersExporter extends LayoutWriter {
         return { name: this.graph.op('Reshape', [this.plain(x), this.graph.ints([0, ...shape])], {}, shape), layout: 'plain', shape };
       case 'ZeroPadding2D': {
         this.checkChannelsLast(config);
-        const [[top, bottom], [left, right]] = (config.padding as [[number, number], [number, number]]) ?? [[1, 1], [1, 1]];
+        const [[top, bottom], [left, right]] = (config.padding as [[number, number], [number, number]]) ?? [
+          [1, 1],
+          [1, 1],
+        ];
         const [h, w, c] = shape;
         const pads = this.graph.ints([0, 0, top, left, 0, 0, bottom, right]);
         return { name: this.graph.op('Pad', [this.nchw(x), pads], { mode: 'constant' }, [c, h, w]), layout: 'nchw', shape };
@@ -173,7 +182,12 @@ export class LayersExporter extends LayoutWriter {
     const inputs = [this.nchw(x), this.graph.floats(weights, [outChannels, depthwise ? 1 : cin, kh, kw], 'W')];
     if (bias) inputs.push(this.graph.floats(bias.dataSync() as Float32Array, [outChannels], 'B'));
     const [oh, ow] = shape;
-    const name = this.graph.op('Conv', inputs, { kernel_shape: [kh, kw], strides, dilations: dilationRate, pads, group: depthwise ? cin : 1 }, [outChannels, oh, ow]);
+    const name = this.graph.op(
+      'Conv',
+      inputs,
+      { kernel_shape: [kh, kw], strides, dilations: dilationRate, pads, group: depthwise ? cin : 1 },
+      [outChannels, oh, ow],
+    );
     return { name, layout: 'nchw', shape };
   }
 
@@ -216,7 +230,11 @@ export class LayersExporter extends LayoutWriter {
   activation(x: GraphValue, name: string): GraphValue {
     const g = this.graph;
     const shape = g.shapeOf(x.name);
-    const same = (op: string, inputs: string[], attributes = {}) => ({ name: g.op(op, inputs, attributes, shape), layout: x.layout, shape: x.shape });
+    const same = (op: string, inputs: string[], attributes = {}) => ({
+      name: g.op(op, inputs, attributes, shape),
+      layout: x.layout,
+      shape: x.shape,
+    });
     switch (name) {
       case '':
       case 'linear':
@@ -270,7 +288,10 @@ export class LayersExporter extends LayoutWriter {
     const op = { Add: 'Sum', Subtract: 'Sub', Multiply: 'Mul', Average: 'Sum', Maximum: 'Max', Minimum: 'Min' }[kind]!;
     if (inputs.some((v) => v.shape.join() !== shape.join())) throw new UnsupportedLayerError('inputs of different shapes (broadcasting)');
     // Binary ONNX ops chain; Sum/Max/Min take any number of inputs.
-    let name = op === 'Sub' || op === 'Mul' ? names.reduce((a, b) => this.graph.op(op, [a, b], {}, graphShape)) : this.graph.op(op, names, {}, graphShape);
+    let name =
+      op === 'Sub' || op === 'Mul'
+        ? names.reduce((a, b) => this.graph.op(op, [a, b], {}, graphShape))
+        : this.graph.op(op, names, {}, graphShape);
     if (kind === 'Average') name = this.graph.op('Mul', [name, this.graph.scalar(1 / inputs.length)], {}, graphShape);
     return { name, layout, shape };
   }
@@ -282,6 +303,10 @@ export class LayersExporter extends LayoutWriter {
     const names = inputs.map((v) => (channelsFirst ? this.nchw(v) : this.plain(v)));
     const [h, w, c] = shape;
     const graphShape = channelsFirst ? [c, h, w] : shape;
-    return { name: this.graph.op('Concat', names, { axis: channelsFirst ? 1 : positive }, graphShape), layout: channelsFirst ? 'nchw' : 'plain', shape };
+    return {
+      name: this.graph.op('Concat', names, { axis: channelsFirst ? 1 : positive }, graphShape),
+      layout: channelsFirst ? 'nchw' : 'plain',
+      shape,
+    };
   }
 }

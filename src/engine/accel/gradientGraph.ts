@@ -18,7 +18,8 @@ import { UnsupportedLayerError } from './exportLayers';
 export function addGradients(graph: OnnxGraph, output: string, seed: string, wrt: string[], rule: ReluRule | null = null): string[] {
   const forward = [...graph.nodes];
   const dependsOnWrt = new Set(wrt);
-  for (const node of forward) if (node.inputs.some((name) => dependsOnWrt.has(name))) node.outputs.forEach((name) => dependsOnWrt.add(name));
+  for (const node of forward)
+    if (node.inputs.some((name) => dependsOnWrt.has(name))) node.outputs.forEach((name) => dependsOnWrt.add(name));
   const leadsToOutput = new Set([output]);
   for (let i = forward.length - 1; i >= 0; i--) {
     const node = forward[i];
@@ -80,7 +81,10 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       if (rule === 'deconvnet') return accumulate(x, g.op('Relu', [dy], {}, shape));
       const alpha = (node.attributes.alpha as { float: number }).float;
       const incoming = rule ? g.op('Relu', [dy]) : dy;
-      return accumulate(x, g.op('Where', [g.op('Greater', [y, g.scalar(0)]), incoming, g.op('Mul', [incoming, g.scalar(alpha)])], {}, shape));
+      return accumulate(
+        x,
+        g.op('Where', [g.op('Greater', [y, g.scalar(0)]), incoming, g.op('Mul', [incoming, g.scalar(alpha)])], {}, shape),
+      );
     }
     case 'HardSigmoid':
     case 'HardSwish': {
@@ -89,9 +93,14 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
       const alpha = node.op === 'HardSwish' ? 1 / 6 : ((node.attributes.alpha as { float: number } | undefined)?.float ?? 0.2);
       const beta = node.op === 'HardSwish' ? 0.5 : ((node.attributes.beta as { float: number } | undefined)?.float ?? 0.5);
       const linear = g.op('Add', [g.op('Mul', [x, g.scalar(alpha)]), g.scalar(beta)]);
-      const inside = g.op('Cast', [g.op('And', [g.op('GreaterOrEqual', [linear, g.scalar(0)]), g.op('LessOrEqual', [linear, g.scalar(1)])])], { to: DATA_TYPE.FLOAT });
+      const inside = g.op(
+        'Cast',
+        [g.op('And', [g.op('GreaterOrEqual', [linear, g.scalar(0)]), g.op('LessOrEqual', [linear, g.scalar(1)])])],
+        { to: DATA_TYPE.FLOAT },
+      );
       const slope = g.op('Mul', [inside, g.scalar(alpha)]);
-      const derivative = node.op === 'HardSwish' ? g.op('Add', [g.op('Clip', [linear, g.scalar(0), g.scalar(1)]), g.op('Mul', [x, slope])]) : slope;
+      const derivative =
+        node.op === 'HardSwish' ? g.op('Add', [g.op('Clip', [linear, g.scalar(0), g.scalar(1)]), g.op('Mul', [x, slope])]) : slope;
       return accumulate(x, g.op('Mul', [dy, derivative], {}, shape));
     }
     case 'Elu': {
@@ -137,7 +146,8 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
     case 'Sum':
       return node.inputs.forEach((input, i) => {
         if (g.isConstant(input)) return;
-        if (g.shapes.get(input)?.join() !== g.shapes.get(y)?.join()) throw new UnsupportedLayerError(`no gradient rule for a broadcasting ${node.op}`);
+        if (g.shapes.get(input)?.join() !== g.shapes.get(y)?.join())
+          throw new UnsupportedLayerError(`no gradient rule for a broadcasting ${node.op}`);
         accumulate(input, node.op === 'Sub' && i === 1 ? g.op('Neg', [dy], {}, shape) : dy);
       });
     case 'Mul': {
@@ -149,9 +159,12 @@ function backward(g: OnnxGraph, node: GraphNode, dy: string, rule: ReluRule | nu
         const target = g.shapeOf(of);
         const full = g.shapeOf(y);
         if (target.join() === full.join()) return gradient;
-        if (target.length !== full.length || target.some((d, i) => d !== 1 && d !== full[i])) throw new UnsupportedLayerError('no gradient rule for this broadcasting Mul');
+        if (target.length !== full.length || target.some((d, i) => d !== 1 && d !== full[i]))
+          throw new UnsupportedLayerError('no gradient rule for this broadcasting Mul');
         const axes = target.flatMap((d, i) => (d === 1 && full[i] !== 1 ? [i + 1] : []));
-        return g.opset >= 13 ? g.op('ReduceSum', [gradient, g.ints(axes)], { keepdims: 1 }, target) : g.op('ReduceSum', [gradient], { axes, keepdims: 1 }, target);
+        return g.opset >= 13
+          ? g.op('ReduceSum', [gradient, g.ints(axes)], { keepdims: 1 }, target)
+          : g.op('ReduceSum', [gradient], { axes, keepdims: 1 }, target);
       };
       accumulate(a, unbroadcast(g.op('Mul', [dy, b]), a));
       return accumulate(b, unbroadcast(g.op('Mul', [dy, a]), b));
@@ -209,7 +222,8 @@ interface Window {
 
 function windowOf(g: OnnxGraph, node: GraphNode): Window {
   const { attributes } = node;
-  const kernel = (attributes.kernel_shape as number[] | undefined) ?? (node.op === 'Conv' ? g.constantValue(node.inputs[1])?.dims.slice(2) : undefined);
+  const kernel =
+    (attributes.kernel_shape as number[] | undefined) ?? (node.op === 'Conv' ? g.constantValue(node.inputs[1])?.dims.slice(2) : undefined);
   if (!kernel || kernel.length !== 2) throw new UnsupportedLayerError(`no gradient rule for a ${node.op} that is not 2-D`);
   const strides = (attributes.strides as number[] | undefined) ?? [1, 1];
   const dilations = (attributes.dilations as number[] | undefined) ?? [1, 1];
@@ -280,13 +294,20 @@ function averagePoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): st
   const covered = (out: number, axis: number, size: number) => cellsInside(out * strides[axis] - before[axis], kernel[axis], size);
   const share = new Float32Array(outH * outW);
   for (let i = 0; i < outH; i++)
-    for (let j = 0; j < outW; j++) share[i * outW + j] = 1 / (countsPadding ? kernel[0] * kernel[1] : covered(i, 0, inH) * covered(j, 1, inW));
+    for (let j = 0; j < outW; j++)
+      share[i * outW + j] = 1 / (countsPadding ? kernel[0] * kernel[1] : covered(i, 0, inH) * covered(j, 1, inW));
   const scaled = g.op('Mul', [dy, g.floats(share, [1, 1, outH, outW], 'pool_share')]);
   const ones = g.floats(new Float32Array(c * kernel[0] * kernel[1]).fill(1), [c, 1, kernel[0], kernel[1]], 'pool_ones');
   return transposedConvolution(g, node, scaled, ones, window, c);
 }
 
-function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: { dims: number[]; data: Float32Array }, window: Window): string {
+function flippedConvolution(
+  g: OnnxGraph,
+  node: GraphNode,
+  dy: string,
+  kernel: { dims: number[]; data: Float32Array },
+  window: Window,
+): string {
   const [outChannels, perGroupIn, kh, kw] = kernel.dims;
   const group = (node.attributes.group as number | undefined) ?? 1;
   const perGroupOut = outChannels / group;
@@ -308,7 +329,12 @@ function flippedConvolution(g: OnnxGraph, node: GraphNode, dy: string, kernel: {
   const pads = [kh - 1 - top, kw - 1 - left, kh - 1 - bottom, kw - 1 - right];
   if (pads.some((p) => p < 0)) throw new UnsupportedLayerError('no gradient rule for a convolution padded by more than its kernel');
   const attributes = { kernel_shape: [kh, kw], strides: [1, 1], dilations: [1, 1], pads, group };
-  return g.op('Conv', [dy, g.floats(flipped, [group * perGroupIn, perGroupOut, kh, kw], 'W_flipped')], attributes, g.shapeOf(node.inputs[0]));
+  return g.op(
+    'Conv',
+    [dy, g.floats(flipped, [group * perGroupIn, perGroupOut, kh, kw], 'W_flipped')],
+    attributes,
+    g.shapeOf(node.inputs[0]),
+  );
 }
 
 /**
@@ -324,11 +350,19 @@ function maxPoolInputGradient(g: OnnxGraph, node: GraphNode, dy: string): string
   const { kernel, strides, dilations } = window;
   if (dilations.every((d) => d === 1) && kernel.every((k, i) => strides[i] >= k)) {
     // Explicit pads (auto_pad and ceil_mode resolved): MaxUnpool's own size rule then fits the input.
-    return g.op('MaxUnpool', [dy, indices, g.op('Shape', [x])], { kernel_shape: kernel, strides, pads: padsOfWindow(window) }, g.shapeOf(x));
+    return g.op(
+      'MaxUnpool',
+      [dy, indices, g.op('Shape', [x])],
+      { kernel_shape: kernel, strides, pads: padsOfWindow(window) },
+      g.shapeOf(x),
+    );
   }
   const flat = g.ints([-1]);
   const zeros = g.op('ConstantOfShape', [g.op('Reshape', [g.op('Size', [x]), flat])]);
-  const scattered = g.op('ScatterElements', [zeros, g.op('Reshape', [indices, flat]), g.op('Reshape', [dy, flat])], { axis: 0, reduction: 'add' });
+  const scattered = g.op('ScatterElements', [zeros, g.op('Reshape', [indices, flat]), g.op('Reshape', [dy, flat])], {
+    axis: 0,
+    reduction: 'add',
+  });
   return g.op('Reshape', [scattered, g.op('Shape', [x])], {}, g.shapeOf(x));
 }
 

@@ -52,7 +52,12 @@ export class LayersAccelerator extends Accelerator<LayersTarget> {
     exporter.addSteps(this.model.stepsTo(last));
     const names = this.outputNames(targets);
     const outputs = targets.map((target, i) => {
-      const value: GraphValue = target === 'scores' ? exporter.value(this.model.scoreId) : target.linear ? exporter.linearValue(target.id) : exporter.value(target.id);
+      const value: GraphValue =
+        target === 'scores'
+          ? exporter.value(this.model.scoreId)
+          : target.linear
+            ? exporter.linearValue(target.id)
+            : exporter.value(target.id);
       exporter.addOutput(value, names[i], target === 'scores');
       return { name: names[i], native: value.name, perm: value.layout === 'nchw' ? [0, 2, 3, 1] : null };
     });
@@ -92,9 +97,19 @@ export class LayersAccelerator extends Accelerator<LayersTarget> {
         for (const node of graph.nodes) node.inputs = node.inputs.map((name) => (name === ABLATED ? 'activations' : name));
         const pooled = pool.outputs[0];
         pool.outputs = [`${pooled}_once`];
-        graph.nodes.splice(graph.nodes.indexOf(pool) + 1, 0, { op: 'Mul', inputs: [pool.outputs[0], keep], outputs: [pooled], attributes: {} });
+        graph.nodes.splice(graph.nodes.indexOf(pool) + 1, 0, {
+          op: 'Mul',
+          inputs: [pool.outputs[0], keep],
+          outputs: [pooled],
+          attributes: {},
+        });
       } else {
-        graph.nodes.push({ op: 'Mul', inputs: ['activations', graph.op('Reshape', ['keep', graph.ints([-1, 1, 1, c])])], outputs: [ABLATED], attributes: {} });
+        graph.nodes.push({
+          op: 'Mul',
+          inputs: ['activations', graph.op('Reshape', ['keep', graph.ints([-1, 1, 1, c])])],
+          outputs: [ABLATED],
+          attributes: {},
+        });
         graph.moveToFront(start);
       }
       return { graph, outputs: [] };
@@ -102,7 +117,10 @@ export class LayersAccelerator extends Accelerator<LayersTarget> {
     if (!session) return null;
     const keep = new Float32Array(channels.length * c).fill(1);
     channels.forEach((channel, i) => (keep[i * c + channel] = 0));
-    return (this.tryRun(session, { activations, keep: { data: keep, dims: [channels.length, c] } }, ['scores'])?.[0] as Tensor2D | undefined) ?? null;
+    return (
+      (this.tryRun(session, { activations, keep: { data: keep, dims: [channels.length, c] } }, ['scores'])?.[0] as Tensor2D | undefined) ??
+      null
+    );
   }
 
   /** Whether the head after `layer` runs here (exporting it if not yet done). */

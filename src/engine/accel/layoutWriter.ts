@@ -69,12 +69,17 @@ export class LayoutWriter {
   }
 
   /** ONNX pads [top, left, bottom, right] for TF's padding of an [h, w] input. */
-  protected padsFor(padding: Padding, [h, w]: number[], [kh, kw]: number[], strides: [number, number], dilations: [number, number]): number[] {
+  protected padsFor(
+    padding: Padding,
+    [h, w]: number[],
+    [kh, kw]: number[],
+    strides: [number, number],
+    dilations: [number, number],
+  ): number[] {
     if (Array.isArray(padding)) return [padding[1][0], padding[2][0], padding[1][1], padding[2][1]];
     if (padding === 'valid') return [0, 0, 0, 0];
     const [top, bottom] = samePads(h, kh, strides[0], dilations[0]);
     const [left, right] = samePads(w, kw, strides[1], dilations[1]);
     return [top, left, bottom, right];
   }
-
 }

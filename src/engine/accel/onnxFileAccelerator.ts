@@ -61,13 +61,19 @@ export class OnnxFileAccelerator extends Accelerator<string> {
     const produced = dependent;
     const written = new Set<string>();
     for (const { node } of steps) {
-      if (node.domain && node.domain !== 'ai.onnx') throw new UnsupportedLayerError(`node "${node.name}" is in the domain "${node.domain}"`);
+      if (node.domain && node.domain !== 'ai.onnx')
+        throw new UnsupportedLayerError(`node "${node.name}" is in the domain "${node.domain}"`);
       for (const name of node.inputs) {
         if (!name || produced.has(name) || written.has(name)) continue;
         this.writeConstant(graph, name);
         written.add(name);
       }
-      graph.nodes.push({ op: node.opType, inputs: node.inputs, outputs: node.outputs, attributes: this.samePadsResolved(node, attributesOf(node)) });
+      graph.nodes.push({
+        op: node.opType,
+        inputs: node.inputs,
+        outputs: node.outputs,
+        attributes: this.samePadsResolved(node, attributesOf(node)),
+      });
     }
     for (const [name, probe] of probes) if (probe.dtype === 'float32') graph.shapes.set(name, probe.shape.slice(1));
     graph.shapes.set(inputName, channelsFirst ? [c, h, w] : [h, w, c]);
@@ -100,10 +106,16 @@ export class OnnxFileAccelerator extends Accelerator<string> {
     const { inputName, inputShape, probes, model } = this.source;
     const input = node.inputs[0];
     const size = input === inputName ? inputShape.slice(0, 2) : probes.get(input)?.shape.slice(2);
-    const weights = node.opType === 'Conv' ? (model.initializers.find((t) => t.name === node.inputs[1])?.dims ?? probes.get(node.inputs[1])?.shape) : undefined;
+    const weights =
+      node.opType === 'Conv'
+        ? (model.initializers.find((t) => t.name === node.inputs[1])?.dims ?? probes.get(node.inputs[1])?.shape)
+        : undefined;
     const kernel = (attributes.kernel_shape as number[] | undefined) ?? weights?.slice(2);
-    if (size?.length !== 2 || kernel?.length !== 2) throw new UnsupportedLayerError(`node "${node.name}" has auto_pad ${autoPad} on a window that is not 2-D`);
-    const pads = onnxPads(windowPadding(node, size as [number, number], kernel as [number, number], pair(node, 'strides', 1), pair(node, 'dilations', 1)));
+    if (size?.length !== 2 || kernel?.length !== 2)
+      throw new UnsupportedLayerError(`node "${node.name}" has auto_pad ${autoPad} on a window that is not 2-D`);
+    const pads = onnxPads(
+      windowPadding(node, size as [number, number], kernel as [number, number], pair(node, 'strides', 1), pair(node, 'dilations', 1)),
+    );
     const { auto_pad: _resolved, ...rest } = attributes;
     return { ...rest, pads };
   }
@@ -117,7 +129,13 @@ export class OnnxFileAccelerator extends Accelerator<string> {
     const values = tensor.dataSync() as OnnxTensor['data'];
     const { shape, dtype } = tensor;
     if (tensor !== value?.tensor) tensor.dispose();
-    const { dims, data, dataType } = tensorData({ name, dims: shape, dtype: dtype as OnnxTensor['dtype'], data: values, sourceType: stored ?? DATA_TYPE.INT64 });
+    const { dims, data, dataType } = tensorData({
+      name,
+      dims: shape,
+      dtype: dtype as OnnxTensor['dtype'],
+      data: values,
+      sourceType: stored ?? DATA_TYPE.INT64,
+    });
     graph.constant(name, dims, data, dataType);
   }
 }
@@ -130,7 +148,8 @@ function attributesOf(node: OnnxNode): Record<string, AttributeValue> {
     if (value === null) throw new UnsupportedLayerError(`node "${node.name}" has a graph attribute "${key}"`);
     if (type === ATTRIBUTE.FLOAT) out[key] = { float: value as number };
     else if (type === ATTRIBUTE.FLOATS) out[key] = { floats: value as number[] };
-    else if (type === ATTRIBUTE.INT || type === ATTRIBUTE.INTS || type === ATTRIBUTE.STRING || type === ATTRIBUTE.STRINGS) out[key] = value as AttributeValue;
+    else if (type === ATTRIBUTE.INT || type === ATTRIBUTE.INTS || type === ATTRIBUTE.STRING || type === ATTRIBUTE.STRINGS)
+      out[key] = value as AttributeValue;
     else if (type === ATTRIBUTE.TENSOR) out[key] = { tensor: tensorData(value as OnnxTensor) };
     else throw new UnsupportedLayerError(`node "${node.name}" has an attribute "${key}" of type ${type}`);
   }

@@ -139,7 +139,12 @@ export class OnnxGraph {
   encode(): Uint8Array {
     const valueInfo = (name: string, shape: number[] | null) => ({
       name,
-      type: { tensorType: { elemType: DATA_TYPE.FLOAT, ...(shape ? { shape: { dim: [{ dimParam: 'batch' }, ...shape.map((d) => ({ dimValue: d }))] } } : {}) } },
+      type: {
+        tensorType: {
+          elemType: DATA_TYPE.FLOAT,
+          ...(shape ? { shape: { dim: [{ dimParam: 'batch' }, ...shape.map((d) => ({ dimValue: d }))] } } : {}),
+        },
+      },
     });
     const message = ModelProto.fromObject({
       irVersion: 8,
@@ -147,7 +152,13 @@ export class OnnxGraph {
       opsetImport: [{ domain: '', version: this.opset }],
       graph: {
         name: 'cnn_lens',
-        node: this.nodes.map((n, i) => ({ name: `n${i}_${n.op}`, opType: n.op, input: n.inputs, output: n.outputs, attribute: Object.entries(n.attributes).map(([key, value]) => attribute(key, value)) })),
+        node: this.nodes.map((n, i) => ({
+          name: `n${i}_${n.op}`,
+          opType: n.op,
+          input: n.inputs,
+          output: n.outputs,
+          attribute: Object.entries(n.attributes).map(([key, value]) => attribute(key, value)),
+        })),
         initializer: [...this.constants.values()].map((c) => ({ name: c.name, ...tensorProto(c) })),
         input: this.inputs.map(({ name, shape }) => valueInfo(name, shape)),
         output: this.outputs.map((name) => valueInfo(name, null)),
@@ -160,7 +171,8 @@ export class OnnxGraph {
 function attribute(name: string, value: AttributeValue): Record<string, unknown> {
   if (typeof value === 'string') return { name, type: ATTRIBUTE_TYPE.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'number') return { name, type: ATTRIBUTE_TYPE.INT, i: value };
-  if (Array.isArray(value) && value.some((v) => typeof v === 'string')) return { name, type: ATTRIBUTE_TYPE.STRINGS, strings: (value as string[]).map((v) => new TextEncoder().encode(v)) };
+  if (Array.isArray(value) && value.some((v) => typeof v === 'string'))
+    return { name, type: ATTRIBUTE_TYPE.STRINGS, strings: (value as string[]).map((v) => new TextEncoder().encode(v)) };
   if (Array.isArray(value)) return { name, type: ATTRIBUTE_TYPE.INTS, ints: value };
   if ('tensor' in value) return { name, type: ATTRIBUTE_TYPE.TENSOR, t: tensorProto(value.tensor) };
   if ('float' in value) return { name, type: ATTRIBUTE_TYPE.FLOAT, f: value.float };

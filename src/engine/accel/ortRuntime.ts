@@ -41,7 +41,9 @@ export class OrtSession {
   ) {}
 
   run(feeds: Record<string, OrtArray>, outputs: string[]): Record<string, OrtArray> {
-    const inputs = Object.fromEntries(Object.entries(feeds).map(([name, { data, dims }]) => [name, new this.makeTensor('float32', data, dims)]));
+    const inputs = Object.fromEntries(
+      Object.entries(feeds).map(([name, { data, dims }]) => [name, new this.makeTensor('float32', data, dims)]),
+    );
     const results = this.native.run(inputs, Object.fromEntries(outputs.map((name) => [name, null])), {});
     return Object.fromEntries(outputs.map((name) => [name, { data: results[name].data as Float32Array, dims: [...results[name].dims] }]));
   }
@@ -68,7 +70,12 @@ export class OrtRuntime {
     // (integrated gradients' gradient and score sessions) then shared the second core with them, 1.6× slower
     // on the bundled model. Spinning stops when a run ends; within a run, between ops, it still spins.
     const extra = { session: { force_spinning_stop: '1' } };
-    native.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, { graphOptimizationLevel: 'all', intraOpNumThreads: this.threads, executionMode: 'sequential', extra });
+    native.loadModel(bytes.buffer, bytes.byteOffset, bytes.byteLength, {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: this.threads,
+      executionMode: 'sequential',
+      extra,
+    });
     return new OrtSession(native, this.makeTensor);
   }
 }
@@ -128,7 +135,11 @@ function selfCheck(runtime: OrtRuntime): void {
   const graph = new OnnxGraph();
   graph.input('x', [1, 3, 3]);
   const weights = graph.floats(Float32Array.of(1, 2, 3, 4), [1, 1, 2, 2]);
-  const conv = graph.op('Conv', ['x', weights, graph.floats(Float32Array.of(-10), [1])], { kernel_shape: [2, 2], pads: [0, 0, 0, 0], strides: [1, 1] });
+  const conv = graph.op('Conv', ['x', weights, graph.floats(Float32Array.of(-10), [1])], {
+    kernel_shape: [2, 2],
+    pads: [0, 0, 0, 0],
+    strides: [1, 1],
+  });
   const relu = graph.op('Relu', [conv]);
   graph.nameOutput(relu, 'y');
   const session = runtime.session(graph.encode());
@@ -136,7 +147,8 @@ function selfCheck(runtime: OrtRuntime): void {
     const { y } = session.run({ x: { data: Float32Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8), dims: [1, 1, 3, 3] } }, ['y']);
     // [0 1; 3 4]·[1 2; 3 4] = 27, then 37, 57, 67; minus 10.
     const expected = [17, 27, 47, 57];
-    if (y.dims.join() !== '1,1,2,2' || expected.some((v, i) => Math.abs(y.data[i] - v) > 1e-4)) throw new Error(`got ${Array.from(y.data).join(', ')} for ${expected.join(', ')}`);
+    if (y.dims.join() !== '1,1,2,2' || expected.some((v, i) => Math.abs(y.data[i] - v) > 1e-4))
+      throw new Error(`got ${Array.from(y.data).join(', ')} for ${expected.join(', ')}`);
   } finally {
     session.dispose();
   }

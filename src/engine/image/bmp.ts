@@ -78,7 +78,8 @@ function toBmpJsLayout(bytes: Uint8Array, header: BmpHeader, name?: string): { l
   const { width, height, bitsPerPixel: bpp, compression, headerSize } = header;
   const v = view(bytes);
   if (headerSize === CORE_HEADER) throw unsupported(name, 'an OS/2 1.x BMP');
-  if (compression === BI_JPEG || compression === BI_PNG) throw unsupported(name, `a BMP holding ${compression === BI_JPEG ? 'JPEG' : 'PNG'} data`);
+  if (compression === BI_JPEG || compression === BI_PNG)
+    throw unsupported(name, `a BMP holding ${compression === BI_JPEG ? 'JPEG' : 'PNG'} data`);
 
   const isRle = (compression === BI_RLE8 && bpp === 8) || (compression === BI_RLE4 && bpp === 4);
   const isPlain = compression === BI_RGB && [1, 4, 8, 16, 24, 32].includes(bpp);

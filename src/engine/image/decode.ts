@@ -64,7 +64,12 @@ export function decodeImage(bytes: Uint8Array, limits: ImageLimits, name: string
 }
 
 /** sharp where it is installed (every format, shrink-on-load), else the pure-JS decoders. */
-export async function decodeImageAsync(bytes: Uint8Array, limits: ImageLimits, name: string, options: DecodeOptions = {}): Promise<DecodedImage<PackedPixels>> {
+export async function decodeImageAsync(
+  bytes: Uint8Array,
+  limits: ImageLimits,
+  name: string,
+  options: DecodeOptions = {},
+): Promise<DecodedImage<PackedPixels>> {
   const info = checkedInfo(bytes, limits, name);
   const { sharp: loaded, reason } = sharpCodec();
   // sharp's prebuilt libvips has no BMP reader: BMP always takes the pure-JS path.
@@ -74,7 +79,13 @@ export async function decodeImageAsync(bytes: Uint8Array, limits: ImageLimits, n
     const full = upright(decodeWithJs(info, bytes, limits, name), info.format === 'jpeg' ? readJpegOrientation(bytes) : 1);
     options.checkCancelled?.();
     const image = reduced(full, options.maxSide);
-    return { image: { ...image, channels: 4, ...fullSizeOf(image, full) }, width: full.width, height: full.height, format: info.format, codec: 'js' };
+    return {
+      image: { ...image, channels: 4, ...fullSizeOf(image, full) },
+      width: full.width,
+      height: full.height,
+      format: info.format,
+      codec: 'js',
+    };
   }
   // The header through libvips too: AVIF keeps its size deep in its box tree, and EXIF orientation says
   // which way up the full image stands (a reduced copy's shape cannot tell for near-square photos).
@@ -82,10 +93,20 @@ export async function decodeImageAsync(bytes: Uint8Array, limits: ImageLimits, n
   checkPixels(header.width, header.height, limits, name);
   let image;
   try {
-    image = await untilCancelled(decodeWithSharp(sharp, bytes, info.format, { maxPixels: limits.maxPixels, maxSide: options.maxSide, channels: options.channels }, name), options.checkCancelled);
+    image = await untilCancelled(
+      decodeWithSharp(
+        sharp,
+        bytes,
+        info.format,
+        { maxPixels: limits.maxPixels, maxSide: options.maxSide, channels: options.channels },
+        name,
+      ),
+      options.checkCancelled,
+    );
   } catch (error) {
     // libvips' words for a file cut short vary by codec; the file's structure says it plainly.
-    if (error instanceof ImageError && error.code === 'corrupt' && looksCutShort(info.format, bytes, name)) throw withCause(endsEarly(FORMAT_TITLES[info.format], name), error);
+    if (error instanceof ImageError && error.code === 'corrupt' && looksCutShort(info.format, bytes, name))
+      throw withCause(endsEarly(FORMAT_TITLES[info.format], name), error);
     throw error;
   }
   const full = { width: header.uprightWidth, height: header.uprightHeight };
@@ -120,7 +141,10 @@ function checkPixels(width: number, height: number, limits: ImageLimits, name: s
 
 function needsSharp(info: ImageInfo, name: string, reason: string): ImageError {
   const size = info.width > 0 ? ` (${info.width}×${info.height})` : '';
-  return new ImageError('unsupported', `${fileLabel(name)} is a ${FORMAT_TITLES[info.format]} image${size}, which needs the optional "sharp" package to decode (${reason}). Install it (npm install sharp) or convert the image to PNG or JPEG.`);
+  return new ImageError(
+    'unsupported',
+    `${fileLabel(name)} is a ${FORMAT_TITLES[info.format]} image${size}, which needs the optional "sharp" package to decode (${reason}). Install it (npm install sharp) or convert the image to PNG or JPEG.`,
+  );
 }
 
 /** The working copy (longest side WORKING_MAX_SIDE, area-averaged) of an image decoded at full size; it remembers the full size. */
@@ -194,14 +218,22 @@ export async function readImageFile(path: string, limits: ImageLimits = DEFAULT_
 }
 
 /** RGBA, reduced to `options.maxSide` when given (the copy the engine works on). */
-export async function readImage(path: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS, options: Omit<DecodeOptions, 'channels'> = {}): Promise<DecodedImage> {
+export async function readImage(
+  path: string,
+  limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
+  options: Omit<DecodeOptions, 'channels'> = {},
+): Promise<DecodedImage> {
   const decoded = await readImagePixels(path, limits, { ...options, channels: 4 });
   const { width, height, data, full } = decoded.image;
   return { ...decoded, image: { width, height, data, ...(full ? { full } : {}) } };
 }
 
 /** Reads at most `limits.maxBytes`: the size is checked on the open file before any byte is read. */
-export async function readImagePixels(path: string, limits: ImageLimits = DEFAULT_IMAGE_LIMITS, options: DecodeOptions = {}): Promise<DecodedImage<PackedPixels>> {
+export async function readImagePixels(
+  path: string,
+  limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
+  options: DecodeOptions = {},
+): Promise<DecodedImage<PackedPixels>> {
   const name = basename(path);
   const file = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
     const why = error.code === 'ENOENT' ? 'not found' : error.code === 'EACCES' ? 'not readable (permission denied)' : error.message;
@@ -287,7 +319,7 @@ function looksCutShort(format: ImageFormat, bytes: Uint8Array, name: string): bo
 
 function pngReachesIend(bytes: Uint8Array): boolean {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let p = 8; p + 8 <= bytes.length; ) {
+  for (let p = 8; p + 8 <= bytes.length;) {
     const isIend = v.getUint32(p + 4) === 0x49454e44; // "IEND"
     p += 12 + v.getUint32(p);
     if (isIend) return p <= bytes.length;

@@ -11,7 +11,8 @@ import { encodePngWithSharp, pngPipeline, sharpCodec } from './sharpCodec';
 export async function writePngFile(target: string, data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<void> {
   const { sharp } = sharpCodec();
   if (!sharp) return writeFileAtomic(target, await encodePngFast(data, width, height, channels));
-  if (data.length !== width * height * channels) throw new RangeError(`PNG encoder got ${data.length} bytes for ${width}×${height}×${channels}`);
+  if (data.length !== width * height * channels)
+    throw new RangeError(`PNG encoder got ${data.length} bytes for ${width}×${height}×${channels}`);
   return writeAtomically(target, (temp) => pngPipeline(sharp, data, width, height, channels).toFile(temp));
 }
 
@@ -20,7 +21,8 @@ export async function writePngFile(target: string, data: Uint8Array, width: numb
  * installed (a 12 MP overlay: ~0.3 s against pngjs's seconds), else pngjs.
  */
 export async function encodePngFast(data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<Buffer> {
-  if (data.length !== width * height * channels) throw new RangeError(`PNG encoder got ${data.length} bytes for ${width}×${height}×${channels}`);
+  if (data.length !== width * height * channels)
+    throw new RangeError(`PNG encoder got ${data.length} bytes for ${width}×${height}×${channels}`);
   const { sharp } = sharpCodec();
   if (sharp) return encodePngWithSharp(sharp, data, width, height, channels);
   const colorType = channels === 1 ? 0 : channels === 3 ? 2 : 6;

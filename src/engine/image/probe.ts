@@ -15,7 +15,15 @@ export interface ImageInfo {
   height: number;
 }
 
-export const FORMAT_TITLES: Record<ImageFormat, string> = { png: 'PNG', jpeg: 'JPEG', gif: 'GIF', bmp: 'BMP', webp: 'WebP', tiff: 'TIFF', avif: 'AVIF' };
+export const FORMAT_TITLES: Record<ImageFormat, string> = {
+  png: 'PNG',
+  jpeg: 'JPEG',
+  gif: 'GIF',
+  bmp: 'BMP',
+  webp: 'WebP',
+  tiff: 'TIFF',
+  avif: 'AVIF',
+};
 
 /** `name` only makes error messages name the file. */
 export function probeImage(bytes: Uint8Array, name?: string): ImageInfo {
@@ -130,7 +138,7 @@ export function readJpegFrame(bytes: Uint8Array, name?: string): JpegFrame {
  */
 export function readJpegOrientation(bytes: Uint8Array): number {
   const v = view(bytes);
-  for (let p = 2; p + 4 <= bytes.length && bytes[p] === 0xff; ) {
+  for (let p = 2; p + 4 <= bytes.length && bytes[p] === 0xff;) {
     const marker = bytes[p + 1];
     if (marker === 0xda || marker === 0xd9) break;
     const length = v.getUint16(p + 2);
@@ -217,7 +225,8 @@ function readWebpSize(bytes: Uint8Array, name?: string): { width: number; height
 function notAnImage(bytes: Uint8Array, name?: string): ImageError {
   if (startsWith(bytes.subarray(4), ascii('ftyp'))) {
     const brand = String.fromCharCode(...bytes.subarray(8, 12));
-    if (/^(heic|heix|hevc|mif1|msf1)$/.test(brand)) return unsupported(name, 'a HEIC/HEIF image (its HEVC codec is patent-encumbered and not in sharp\'s prebuilt libvips)');
+    if (/^(heic|heix|hevc|mif1|msf1)$/.test(brand))
+      return unsupported(name, "a HEIC/HEIF image (its HEVC codec is patent-encumbered and not in sharp's prebuilt libvips)");
   }
   const start = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
   return new ImageError(

@@ -106,7 +106,9 @@ function validate(src: RgbaImage, window: OutputWindow, options: ResampleOptions
   checkSize(src.width, 'source width');
   checkSize(src.height, 'source height');
   if (src.data.length < src.width * src.height * 4) {
-    throw new RangeError(`source data has ${src.data.length} bytes; a ${src.width}×${src.height} RGBA image needs ${src.width * src.height * 4}`);
+    throw new RangeError(
+      `source data has ${src.data.length} bytes; a ${src.width}×${src.height} RGBA image needs ${src.width * src.height * 4}`,
+    );
   }
   checkSize(window.fullWidth, 'output width');
   checkSize(window.fullHeight, 'output height');
@@ -209,7 +211,13 @@ function taps(inSize: number, outSize: number, first: number, count: number, opt
   return filterTaps(inSize, outSize, first, count, FILTERS[options.interpolation], options.antialias);
 }
 
-function resample(src: RgbaImage, window: OutputWindow, options: ResampleOptions, channels: 3 | 4, checkCancelled?: () => void): Float32Array {
+function resample(
+  src: RgbaImage,
+  window: OutputWindow,
+  options: ResampleOptions,
+  channels: 3 | 4,
+  checkCancelled?: () => void,
+): Float32Array {
   validate(src, window, options);
   const outWidth = window.width;
   const outHeight = window.height;

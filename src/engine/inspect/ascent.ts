@@ -71,7 +71,19 @@ export function gaussianBlur(x: Tensor4D, sigma: number): Tensor4D {
     const horizontal = tf.tile(kernel.reshape([1, -1, 1, 1]), [1, 1, channels, 1]) as Tensor4D;
     const vertical = tf.tile(kernel.reshape([-1, 1, 1, 1]), [1, 1, channels, 1]) as Tensor4D;
     const size = Math.min(radius, x.shape[1] - 1, x.shape[2] - 1);
-    const padded = size > 0 ? tf.mirrorPad(x, [[0, 0], [size, size], [size, size], [0, 0]], 'reflect') : x;
+    const padded =
+      size > 0
+        ? tf.mirrorPad(
+            x,
+            [
+              [0, 0],
+              [size, size],
+              [size, size],
+              [0, 0],
+            ],
+            'reflect',
+          )
+        : x;
     const blurred = tf.depthwiseConv2d(tf.depthwiseConv2d(padded, horizontal, 1, 'same'), vertical, 1, 'same');
     return size > 0 ? (tf.slice(blurred, [0, size, size, 0], x.shape) as Tensor4D) : blurred;
   });
@@ -149,7 +161,11 @@ export function ascend(
         const vHat = v1.div(1 - beta2 ** step);
         let updated = x.add(mHat.mul(learningRate).div(vHat.sqrt().add(epsilon))) as Tensor4D;
         if (!inPixels) return { x: updated, m: m1 as Tensor4D, v: v1 as Tensor4D, value: value.dataSync()[0] };
-        if (r.l2 > 0) updated = updated.sub(128).mul(1 - r.l2).add(128) as Tensor4D;
+        if (r.l2 > 0)
+          updated = updated
+            .sub(128)
+            .mul(1 - r.l2)
+            .add(128) as Tensor4D;
         if (r.blurEvery > 0 && step % r.blurEvery === 0) updated = gaussianBlur(updated, r.blurSigma);
         if (r.clipNorm > 0) {
           const norm = tf.sqrt(tf.sum(tf.square(updated.sub(128)), -1)).squeeze([0]) as Tensor3D;

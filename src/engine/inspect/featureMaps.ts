@@ -28,7 +28,10 @@ export function featureMaps(model: LoadedModel, image: RgbaImage, layer: string,
   const { adapter, summary } = model;
   const info = summary.layers.find((l) => l.name === layer);
   if (!info) throw new Error(`Model "${summary.name}" has no layer "${layer}".`);
-  if (!info.camCapable) throw new Error(`Layer "${layer}" has output shape [${info.outputShape.join(', ')}]; feature maps need a spatial (height × width × channels) layer.`);
+  if (!info.camCapable)
+    throw new Error(
+      `Layer "${layer}" has output shape [${info.outputShape.join(', ')}]; feature maps need a spatial (height × width × channels) layer.`,
+    );
   return tf.tidy(() => {
     const input = modelScaler(summary)(modelPixels(image, summary));
     const output = adapter.layerOutput(input, layer) as Tensor4D;
@@ -43,19 +46,32 @@ export function featureMaps(model: LoadedModel, image: RgbaImage, layer: string,
 
 /** Channel k as a map at the layer's resolution. */
 export function channelMap(maps: FeatureMaps, k: number): Heatmap {
-  if (!Number.isInteger(k) || k < 0 || k >= maps.channels) throw new Error(`Layer "${maps.layer}" has ${maps.channels} channels (0 to ${maps.channels - 1}); got ${k}.`);
+  if (!Number.isInteger(k) || k < 0 || k >= maps.channels)
+    throw new Error(`Layer "${maps.layer}" has ${maps.channels} channels (0 to ${maps.channels - 1}); got ${k}.`);
   const data = new Float32Array(maps.width * maps.height);
   for (let p = 0; p < data.length; p++) data[p] = maps.values[p * maps.channels + k];
   return { width: maps.width, height: maps.height, data };
 }
 
 /** One page of channels (in display order) as a grid, each tile scaled on its own. */
-export function featureGrid(maps: FeatureMaps, page: number, pageSize: number, colormap: ColormapName): { image: RgbaImage; channels: number[]; pages: number; layout: TileLayout } {
+export function featureGrid(
+  maps: FeatureMaps,
+  page: number,
+  pageSize: number,
+  colormap: ColormapName,
+): { image: RgbaImage; channels: number[]; pages: number; layout: TileLayout } {
   const pages = Math.max(1, Math.ceil(maps.channels / pageSize));
-  if (!Number.isInteger(page) || page < 0 || page >= pages) throw new Error(`Layer "${maps.layer}" has ${pages} page(s) of ${pageSize} channels; got page ${page + 1}.`);
+  if (!Number.isInteger(page) || page < 0 || page >= pages)
+    throw new Error(`Layer "${maps.layer}" has ${pages} page(s) of ${pageSize} channels; got page ${page + 1}.`);
   const channels = maps.order.slice(page * pageSize, (page + 1) * pageSize);
   const factor = Math.max(1, Math.floor(48 / Math.max(maps.width, maps.height)));
   const tiles = channels.map((k) => enlarge(mapTile(channelMap(maps, k).data, maps.width, maps.height, colormap), factor));
-  const layout: TileLayout = { columns: Math.ceil(Math.sqrt(channels.length)), tileWidth: maps.width * factor, tileHeight: maps.height * factor, gap: 2, channels };
+  const layout: TileLayout = {
+    columns: Math.ceil(Math.sqrt(channels.length)),
+    tileWidth: maps.width * factor,
+    tileHeight: maps.height * factor,
+    gap: 2,
+    channels,
+  };
   return { image: gridOf(tiles, layout.columns, layout.gap), channels, pages, layout };
 }

@@ -35,7 +35,8 @@ export function filterTiles(model: LoadedModel, layer: string, limit = 256): Fil
   const info = summary.layers.find((l) => l.name === layer);
   if (!info) throw new Error(`Model "${summary.name}" has no layer "${layer}".`);
   const kernelTensor: Tensor | undefined = adapter.layerWeights(layer).find((w) => w.rank === 4);
-  if (!kernelTensor) throw new Error(`Layer "${layer}" (${info.kind}) has no convolution kernel; filter weights are shown for convolution layers.`);
+  if (!kernelTensor)
+    throw new Error(`Layer "${layer}" (${info.kind}) has no convolution kernel; filter weights are shown for convolution layers.`);
   const shape = kernelTensor.shape;
   const kernel = kernelTensor.dataSync() as Float32Array;
   const [kh, kw, cin, cout] = shape;

@@ -61,7 +61,10 @@ export function fourierImage(height: number, width: number, seed: number, decay 
   const columns = bases(k, width, width); // [k, w]
   const rows = bases(height, height, height); // [h, h]
   const scale = tf.tidy(() => frequencyScale(height, width, k, decay).div(Math.sqrt(height * width)) as Tensor2D);
-  const mixing = tf.tensor2d(COLOUR_CORRELATION.flat().map((v) => v / MAX_NORM), [3, 3]);
+  const mixing = tf.tensor2d(
+    COLOUR_CORRELATION.flat().map((v) => v / MAX_NORM),
+    [3, 3],
+  );
   const constants = [columns.cos, columns.sin, rows.cos, rows.sin, scale, mixing];
   const initial = tf.randomNormal([2, 3, height, k], 0, 0.05, 'float32', seed) as Tensor4D;
   const toPixels = (spectrum: Tensor): Tensor4D => {
@@ -75,7 +78,10 @@ export function fourierImage(height: number, width: number, seed: number, decay 
     const image = tf.sub(tf.matMul(rows.cos, byRow(real)), tf.matMul(rows.sin, byRow(imaginary)));
     // [h, 3, w] → [h, w, 3], mixed across colours, squashed into 0..255.
     const rgb = tf.transpose(image.reshape([height, 3, width]), [0, 2, 1]).reshape([height * width, 3]);
-    return tf.sigmoid(tf.matMul(rgb, mixing, false, true)).mul(255).reshape([1, height, width, 3]) as Tensor4D;
+    return tf
+      .sigmoid(tf.matMul(rgb, mixing, false, true))
+      .mul(255)
+      .reshape([1, height, width, 3]) as Tensor4D;
   };
   return { initial, toPixels, dispose: () => tf.dispose([...constants, initial]) };
 }

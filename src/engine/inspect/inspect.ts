@@ -10,7 +10,8 @@ import { filterTiles } from './filters';
 import { visualize } from './visualize';
 
 /** The request with the settings most callers leave at their defaults made optional. */
-export type InspectOptions = Pick<InspectRequest, 'kind' | 'layer' | 'filter' | 'classIndex' | 'steps' | 'seed' | 'fourier'> & Partial<InspectRequest>;
+export type InspectOptions = Pick<InspectRequest, 'kind' | 'layer' | 'filter' | 'classIndex' | 'steps' | 'seed' | 'fourier'> &
+  Partial<InspectRequest>;
 
 export interface InspectResult {
   image: RgbaImage;
@@ -90,7 +91,8 @@ export function inspect(
           classTarget: request.classIndex ?? 0,
           steps: request.steps ?? undefined,
           seed: request.seed,
-          image: request.kind === 'dream' || request.kind === 'invert' || (request.kind === 'maximize' && request.fromImage) ? image : undefined,
+          image:
+            request.kind === 'dream' || request.kind === 'invert' || (request.kind === 'maximize' && request.fromImage) ? image : undefined,
           unit: request.kind === 'maximize' ? (request.unit ?? undefined) : undefined,
           regularisers: request.regularisers,
           parameterisation: request.fourier && (request.kind === 'maximize' || request.kind === 'classimage') ? 'fourier' : 'pixels',

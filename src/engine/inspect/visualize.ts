@@ -51,7 +51,15 @@ export interface Visualization {
   filter: number;
   classIndex: number;
   /** Effective settings, defaults filled in. */
-  settings: { steps: number; learningRate: number; seed: number; regularisers: Regularisers; octaves: number; octaveScale: number; parameterisation: 'pixels' | 'fourier' };
+  settings: {
+    steps: number;
+    learningRate: number;
+    seed: number;
+    regularisers: Regularisers;
+    octaves: number;
+    octaveScale: number;
+    parameterisation: 'pixels' | 'fourier';
+  };
   notes: string[];
 }
 
@@ -97,13 +105,18 @@ export function visualize(
   if (kind !== 'classimage') {
     const info = summary.layers.find((l) => l.name === layer);
     if (!info) throw new Error(`Model "${summary.name}" has no layer "${layer}".`);
-    if (!info.camCapable) throw new Error(`Layer "${layer}" has output shape [${info.outputShape.join(', ')}]; pick a layer with a spatial (height × width × channels) output.`);
+    if (!info.camCapable)
+      throw new Error(
+        `Layer "${layer}" has output shape [${info.outputShape.join(', ')}]; pick a layer with a spatial (height × width × channels) output.`,
+      );
   }
   const channels = kind === 'classimage' ? 0 : (summary.layers.find((l) => l.name === layer)!.outputShape[2] ?? 0);
   const filter = options.filter ?? (kind === 'maximize' ? 0 : -1);
   if (kind === 'maximize' && filter < 0) throw new Error('Activation maximisation needs a filter (0 or more).');
-  if (filter >= channels && kind !== 'classimage') throw new Error(`Layer "${layer}" has ${channels} filters (0 to ${channels - 1}); got filter ${filter}.`);
-  if ((kind === 'dream' || kind === 'invert') && !options.image) throw new Error(`${kind === 'dream' ? 'Deep dream' : 'Inversion'} needs an image to start from.`);
+  if (filter >= channels && kind !== 'classimage')
+    throw new Error(`Layer "${layer}" has ${channels} filters (0 to ${channels - 1}); got filter ${filter}.`);
+  if ((kind === 'dream' || kind === 'invert') && !options.image)
+    throw new Error(`${kind === 'dream' ? 'Deep dream' : 'Inversion'} needs an image to start from.`);
   const classIndex = kind === 'classimage' ? resolveClass(options.classTarget ?? 0, model.labels, []) : -1;
   const notes: string[] = [];
   const settings = { steps, learningRate, seed, regularisers, octaves, octaveScale, parameterisation };
@@ -130,7 +143,8 @@ export function visualize(
   // the image never leaves its start (Lucid optimises "pre_relu" layers for the same reason).
   const responseOf = (x: Tensor4D) => adapter.layerOutput(preprocess(x), layer, null, true);
   const pick = (a: Tensor4D) => (filter >= 0 ? a.slice([0, 0, 0, filter], [-1, -1, -1, 1]) : a);
-  const noise = () => tf.tidy(() => tf.clipByValue(tf.randomNormal([1, ...summary.inputShape], 128, 20, 'float32', seed), 0, 255) as Tensor4D);
+  const noise = () =>
+    tf.tidy(() => tf.clipByValue(tf.randomNormal([1, ...summary.inputShape], 128, 20, 'float32', seed), 0, 255) as Tensor4D);
   const start = (): Tensor4D => (options.image ? modelPixels(options.image, summary) : noise());
 
   let result: Tensor4D;
@@ -146,14 +160,16 @@ export function visualize(
         };
         if (options.unit) {
           const [, h, w] = tf.tidy(() => responseOf(first).shape);
-          if (options.unit.y < 0 || options.unit.y >= h || options.unit.x < 0 || options.unit.x >= w) throw new Error(`Layer "${layer}" is ${h}×${w}; unit (${options.unit.y}, ${options.unit.x}) is outside it.`);
+          if (options.unit.y < 0 || options.unit.y >= h || options.unit.x < 0 || options.unit.x >= w)
+            throw new Error(`Layer "${layer}" is ${h}×${w}; unit (${options.unit.y}, ${options.unit.x}) is outside it.`);
         }
         result = run(origin(), objective, 0).image;
         break;
       }
       case 'classimage': {
         const objective = (x: Tensor4D) => adapter.scores(preprocess(x)).slice([0, classIndex], [1, 1]).reshape([]) as Scalar;
-        if (!adapter.hasLogits) notes.push('The model gives probabilities, not logits: the class score includes the softmax, which can stall the optimisation.');
+        if (!adapter.hasLogits)
+          notes.push('The model gives probabilities, not logits: the class score includes the softmax, which can stall the optimisation.');
         result = run(origin(), objective, 0).image;
         break;
       }

@@ -7,7 +7,11 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tf';
 import { classProbability, type ModelProbe } from './modelProbe';
 
-export function confidenceChange(probe: ModelProbe, pixels: Tensor4D, map: Float32Array): { drop: number; increase: boolean; original: number; masked: number } {
+export function confidenceChange(
+  probe: ModelProbe,
+  pixels: Tensor4D,
+  map: Float32Array,
+): { drop: number; increase: boolean; original: number; masked: number } {
   const [, h, w] = pixels.shape;
   const [original, masked] = tf.tidy(() => {
     const mask = tf.tensor4d(map, [1, h, w, 1]);

@@ -41,14 +41,24 @@ export function blurred(pixels: Tensor4D): Tensor4D {
  * Both curves for `map` ([h·w] at the model's input size, higher = more important) over `pixels`
  * ([1, h, w, c], 0..255), with `steps` steps, `batch` images per forward pass.
  */
-export function deletionInsertion(probe: ModelProbe, pixels: Tensor4D, map: Float32Array, steps: number, batch: number, onBatch: (done: number, total: number) => void = () => undefined): { deletion: Curve; insertion: Curve } {
+export function deletionInsertion(
+  probe: ModelProbe,
+  pixels: Tensor4D,
+  map: Float32Array,
+  steps: number,
+  batch: number,
+  onBatch: (done: number, total: number) => void = () => undefined,
+): { deletion: Curve; insertion: Curve } {
   const [, h, w] = pixels.shape;
   if (map.length !== h * w) throw new RangeError(`The map has ${map.length} values for a ${w}×${h} input.`);
   const rankTensor = tf.tensor(importanceRanks(map), [1, h, w, 1], 'int32');
   const start = blurred(pixels);
   const black = tf.zerosLike(pixels);
   // Both curves go through the same batches: step i of deletion and of insertion share a mask.
-  const jobs = Array.from({ length: steps + 1 }, (_, i) => i).flatMap((i) => [{ i, kind: 'deletion' as const }, { i, kind: 'insertion' as const }]);
+  const jobs = Array.from({ length: steps + 1 }, (_, i) => i).flatMap((i) => [
+    { i, kind: 'deletion' as const },
+    { i, kind: 'insertion' as const },
+  ]);
   const deletion = new Array<number>(steps + 1);
   const insertion = new Array<number>(steps + 1);
   try {
@@ -69,5 +79,8 @@ export function deletionInsertion(probe: ModelProbe, pixels: Tensor4D, map: Floa
   } finally {
     tf.dispose([rankTensor, start, black]);
   }
-  return { deletion: { probabilities: deletion, auc: areaUnderCurve(deletion) }, insertion: { probabilities: insertion, auc: areaUnderCurve(insertion) } };
+  return {
+    deletion: { probabilities: deletion, auc: areaUnderCurve(deletion) },
+    insertion: { probabilities: insertion, auc: areaUnderCurve(insertion) },
+  };
 }

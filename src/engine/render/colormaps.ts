@@ -37,9 +37,28 @@ const SAMPLE_STEP = 4;
 
 /** matplotlib's jet: per channel, (position, value) breakpoints joined by straight lines. */
 const JET_SEGMENTS: readonly (readonly [number, number])[][] = [
-  [[0, 0], [0.35, 0], [0.66, 1], [0.89, 1], [1, 0.5]],
-  [[0, 0], [0.125, 0], [0.375, 1], [0.64, 1], [0.91, 0], [1, 0]],
-  [[0, 0.5], [0.11, 1], [0.34, 1], [0.65, 0], [1, 0]],
+  [
+    [0, 0],
+    [0.35, 0],
+    [0.66, 1],
+    [0.89, 1],
+    [1, 0.5],
+  ],
+  [
+    [0, 0],
+    [0.125, 0],
+    [0.375, 1],
+    [0.64, 1],
+    [0.91, 0],
+    [1, 0],
+  ],
+  [
+    [0, 0.5],
+    [0.11, 1],
+    [0.34, 1],
+    [0.65, 0],
+    [1, 0],
+  ],
 ];
 
 /**
@@ -91,7 +110,14 @@ export function lutIndex(value: number): number {
 function buildLut(name: ColormapName): Uint8Array {
   const lut = new Uint8Array(256 * 3);
   for (let i = 0; i < 256; i++) {
-    const rgb = name === 'gray' ? [i, i, i] : name === 'jet' ? jet(i / 255) : name === 'diverging' ? diverging(i / 255) : sampled(SAMPLED_TABLES[name], i);
+    const rgb =
+      name === 'gray'
+        ? [i, i, i]
+        : name === 'jet'
+          ? jet(i / 255)
+          : name === 'diverging'
+            ? diverging(i / 255)
+            : sampled(SAMPLED_TABLES[name], i);
     lut.set(rgb, i * 3);
   }
   return lut;

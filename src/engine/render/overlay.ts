@@ -86,7 +86,7 @@ function sampleRows(
 
 /** The row interpolated horizontally into `out` over [xs.first, xs.end): between two cell centres it is a straight line. */
 function horizontal(mapRow: Float32Array, xs: AxisSamples, out: Float32Array): Float32Array {
-  for (let x = xs.first; x < xs.end; ) {
+  for (let x = xs.first; x < xs.end;) {
     const i = xs.index[x];
     const m0 = mapRow[i];
     const slope = mapRow[i + 1] - m0;
@@ -111,7 +111,13 @@ export function mapOver(map: Heatmap, region: Region, width: number, height: num
  * straight from the small map, in place: a 12 MP export needs no second full-size buffer and no full-size
  * float map. `checkCancelled` is called every 256 rows.
  */
-export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: ColormapName, opacity: number, checkCancelled?: () => void): PackedPixels {
+export function drawOverlay(
+  image: PackedPixels,
+  layer: MapLayer,
+  colormap: ColormapName,
+  opacity: number,
+  checkCancelled?: () => void,
+): PackedPixels {
   const { width, height, channels } = image;
   // Blends of bytes with weights summing to 1 stay within 0..255: adding ½ and truncating rounds them.
   const px = image.data;
@@ -151,7 +157,7 @@ export function drawOverlay(image: PackedPixels, layer: MapLayer, colormap: Colo
     }
     // The heatmap's 12 M pixels: interpolated and blended in one pass (no intermediate row).
     const mapRow = mapRows[0];
-    for (let x = xs.first, p = row + x * channels; x < xs.end; ) {
+    for (let x = xs.first, p = row + x * channels; x < xs.end;) {
       const i = xs.index[x];
       const m0 = mapRow[i];
       const slope = mapRow[i + 1] - m0;
@@ -191,7 +197,9 @@ export function heatmapBytesOver(map: Heatmap, region: Region, width: number, he
     }
   });
   const magnitude = Math.max(Math.abs(high - 0.5), Math.abs(low - 0.5));
-  const stretch = signed ? (v: number) => 0.5 + (v - 0.5) * (magnitude > 1e-9 ? 0.5 / magnitude : 1) : (v: number) => (high - low > 1e-9 ? (v - low) / (high - low) : v);
+  const stretch = signed
+    ? (v: number) => 0.5 + (v - 0.5) * (magnitude > 1e-9 ? 0.5 / magnitude : 1)
+    : (v: number) => (high - low > 1e-9 ? (v - low) / (high - low) : v);
   const bytes = new Uint8Array(width * height).fill(signed ? 128 : 0);
   sampleRows(map.data, map.width, map.height, 1, region, width, height, (y, [mapRow], xs) => {
     horizontal(mapRow, xs, values);

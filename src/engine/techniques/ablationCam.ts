@@ -42,7 +42,9 @@ export class AblationCam extends CamTechnique {
       const scored = request.model.ablatedScores?.(request.layer, activations, chunk);
       if (scored) return scored.slice([0, classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
       const keep = tf.sub(1, tf.oneHot(tf.tensor1d(chunk, 'int32'), c)).reshape([chunk.length, 1, 1, c]);
-      return head(activations.mul(keep) as Tensor4D).slice([0, classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
+      return head(activations.mul(keep) as Tensor4D)
+        .slice([0, classIndex], [-1, 1])
+        .reshape([-1]) as Tensor1D;
     };
     const ablated = channelBatches(request, channels, Number(parameters.batch), score, after.length ? after : layers);
     return original.sub(ablated).div(denominator) as Tensor1D;

@@ -112,7 +112,11 @@ export abstract class CamTechnique extends Technique {
     const notes: string[] = [];
     const scaled = layers.map((name, i) => {
       request.checkCancelled();
-      const out = this.run({ ...request, layer: name, reportProgress: (fraction, preview, detail) => request.reportProgress((i + fraction) / layers.length, preview, detail) });
+      const out = this.run({
+        ...request,
+        layer: name,
+        reportProgress: (fraction, preview, detail) => request.reportProgress((i + fraction) / layers.length, preview, detail),
+      });
       notes.push(...out.notes);
       const [mh, mw] = out.map.shape;
       const big = tf.image.resizeBilinear(out.map.reshape([mh, mw, 1]) as tf.Tensor3D, [h, w], false, true).reshape([h, w]);

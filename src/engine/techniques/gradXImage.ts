@@ -16,7 +16,15 @@ export class GradXImage extends AttributionTechnique {
     summary: 'Input gradient times the input: attributions weighted by how much of each pixel is there.',
     needsGradients: true,
     needsLayer: false,
-    parameters: [{ name: 'base', summary: 'Gradient to multiply', default: 'saliency', choices: ['saliency', 'guided-backprop', 'integrated-gradients'] }, viewParameter('sum-abs')],
+    parameters: [
+      {
+        name: 'base',
+        summary: 'Gradient to multiply',
+        default: 'saliency',
+        choices: ['saliency', 'guided-backprop', 'integrated-gradients'],
+      },
+      viewParameter('sum-abs'),
+    ],
   };
 
   override batchable(parameters: TechniqueInput['parameters']): boolean {

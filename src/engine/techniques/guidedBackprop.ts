@@ -93,7 +93,9 @@ export class GuidedLayer extends AttributionTechnique {
 
   attribute({ model, input, layer, parameters }: TechniqueInput): Attribution {
     const unit = chooseUnit(model.layerOutput(input, layer), layer, { filter: Number(parameters.filter), y: -1, x: -1 }, false);
-    const attribution = activationGradient(model, input, layer, 'guided', (a) => tf.sum(tf.abs(a.slice([0, 0, 0, unit.filter], [-1, -1, -1, 1]))));
+    const attribution = activationGradient(model, input, layer, 'guided', (a) =>
+      tf.sum(tf.abs(a.slice([0, 0, 0, unit.filter], [-1, -1, -1, 1]))),
+    );
     return { attribution, layer, notes: [`Filter ${unit.filter} of layer "${layer}".`], metrics: { filter: unit.filter } };
   }
 }

@@ -23,7 +23,9 @@ export class GuidedGradCam extends Technique {
   run(request: TechniqueInput): TechniqueOutput {
     const [, h, w] = request.input.shape;
     const cam = this.gradCam.run(request).map;
-    const camUp = tf.image.resizeBilinear(cam.reshape([1, cam.shape[0], cam.shape[1], 1]) as tf.Tensor4D, [h, w], false, true).reshape([h, w]);
+    const camUp = tf.image
+      .resizeBilinear(cam.reshape([1, cam.shape[0], cam.shape[1], 1]) as tf.Tensor4D, [h, w], false, true)
+      .reshape([h, w]);
     const guided = tf.max(tf.abs(inputGradient(request.model, request.input, request.classIndex, 'guided')), -1).squeeze([0]) as Tensor2D;
     return { map: clipOutliers(guided.mul(camUp) as Tensor2D), layer: request.layer, notes: [] };
   }

@@ -10,7 +10,9 @@ import { TechniqueNotApplicableError } from './cam';
 
 function checkRule(model: ModelAdapter, rule: ReluRule | null): void {
   if (rule && !model.supportsReluRules) {
-    throw new TechniqueNotApplicableError(`This technique changes how ReLUs backpropagate, which CNN Lens supports for TF.js layers models only; use saliency or Grad-CAM here.`);
+    throw new TechniqueNotApplicableError(
+      `This technique changes how ReLUs backpropagate, which CNN Lens supports for TF.js layers models only; use saliency or Grad-CAM here.`,
+    );
   }
 }
 

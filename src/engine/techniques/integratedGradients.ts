@@ -61,7 +61,13 @@ function interleaved(steps: number, batch: number): number[] {
 }
 
 /** (x − x′) · Σ wᵢ ∇f(x′ + αᵢ(x − x′)), plus the completeness gap. */
-export function integratedGradients(request: TechniqueInput, baseline: Tensor4D, steps: number, rule: 'riemann' | 'gauss-legendre', view: AttributionView = 'sum-abs') {
+export function integratedGradients(
+  request: TechniqueInput,
+  baseline: Tensor4D,
+  steps: number,
+  rule: 'riemann' | 'gauss-legendre',
+  view: AttributionView = 'sum-abs',
+) {
   const { model, input, classIndex, checkCancelled, reportProgress } = request;
   const { alphas, weights } = quadrature(rule, steps);
   const batch = memoryBoundBatch(model.layers, MAX_BATCH, true);
@@ -74,7 +80,13 @@ export function integratedGradients(request: TechniqueInput, baseline: Tensor4D,
     checkCancelled();
     const chunk = order.slice(start, start + batch);
     const next = tf.tidy(() => {
-      const path = { kind: 'path' as const, origin: baseline, step: delta, alphas: chunk.map((i) => alphas[i]), weights: chunk.map((i) => weights[i]) };
+      const path = {
+        kind: 'path' as const,
+        origin: baseline,
+        step: delta,
+        alphas: chunk.map((i) => alphas[i]),
+        weights: chunk.map((i) => weights[i]),
+      };
       const fast = model.gradientSums?.(path, classIndex, null);
       if (fast) return weightedGradients.add(fast.sum) as Tensor4D;
       const points = baseline.add(delta.mul(tf.tensor1d(path.alphas).reshape([-1, 1, 1, 1]))) as Tensor4D;
@@ -85,10 +97,15 @@ export function integratedGradients(request: TechniqueInput, baseline: Tensor4D,
     weightedGradients = next;
     weightSoFar += chunk.reduce((sum, i) => sum + weights[i], 0);
     const scale = 1 / weightSoFar;
-    reportProgress(Math.min(start + batch, steps) / steps, () => renderAttribution(delta.mul(weightedGradients).mul(scale) as Tensor4D, view));
+    reportProgress(Math.min(start + batch, steps) / steps, () =>
+      renderAttribution(delta.mul(weightedGradients).mul(scale) as Tensor4D, view),
+    );
   }
   const attribution = delta.mul(weightedGradients) as Tensor4D;
-  const [fx, fBaseline] = model.scores(tf.concat([input, baseline])).slice([0, classIndex], [2, 1]).dataSync();
+  const [fx, fBaseline] = model
+    .scores(tf.concat([input, baseline]))
+    .slice([0, classIndex], [2, 1])
+    .dataSync();
   const total = tf.sum(attribution).dataSync()[0];
   const change = fx - fBaseline;
   const completenessError = Math.abs(total - change) / Math.max(Math.abs(change), 1e-12);
@@ -116,9 +133,16 @@ export class IntegratedGradients extends AttributionTechnique {
 
   attribute(request: TechniqueInput): Attribution {
     const { steps, baseline, rule, view } = request.parameters;
-    const result = integratedGradients(request, baselineOf(String(baseline), request), Number(steps), rule as 'riemann', view as AttributionView);
+    const result = integratedGradients(
+      request,
+      baselineOf(String(baseline), request),
+      Number(steps),
+      rule as 'riemann',
+      view as AttributionView,
+    );
     const { attribution, completenessError } = result;
-    const notes = completenessError > 0.05 ? [`Attributions miss the score change by ${(100 * completenessError).toFixed(1)} %; use more steps.`] : [];
+    const notes =
+      completenessError > 0.05 ? [`Attributions miss the score change by ${(100 * completenessError).toFixed(1)} %; use more steps.`] : [];
     return { attribution, notes, metrics: { completenessError } };
   }
 }

@@ -5,7 +5,14 @@ import type { ParameterSpec } from '../types';
 import type { TechniqueInput } from './base';
 import { memoryBoundBatch } from './batching';
 
-export const BATCH_PARAMETER: ParameterSpec = { name: 'batch', summary: 'Perturbed copies per forward pass (at most; fewer for big models, to bound memory)', default: 32, min: 1, max: 512, integer: true };
+export const BATCH_PARAMETER: ParameterSpec = {
+  name: 'batch',
+  summary: 'Perturbed copies per forward pass (at most; fewer for big models, to bound memory)',
+  default: 32,
+  min: 1,
+  max: 512,
+  integer: true,
+};
 
 /**
  * Runs `score` over `channels` in batches and concatenates the per-channel scores, checking for cancel
@@ -13,7 +20,13 @@ export const BATCH_PARAMETER: ParameterSpec = { name: 'batch', summary: 'Perturb
  * where the activations of `through` (the layers the copies run through: default, the whole model) would
  * take more memory than batching.ts allows.
  */
-export function channelBatches(request: TechniqueInput, channels: number[], requested: number, score: (channels: number[]) => Tensor1D, through = request.model.layers): Tensor1D {
+export function channelBatches(
+  request: TechniqueInput,
+  channels: number[],
+  requested: number,
+  score: (channels: number[]) => Tensor1D,
+  through = request.model.layers,
+): Tensor1D {
   const batch = memoryBoundBatch(through, requested, false);
   const parts: Tensor1D[] = [];
   try {

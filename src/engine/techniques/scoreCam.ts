@@ -19,7 +19,13 @@ export class ScoreCam extends CamTechnique {
     needsGradients: false,
     needsLayer: true,
     parameters: [
-      { name: 'channels', summary: 'Channels to score, the N with the most varied activations (Faster Score-CAM); 0 = all', default: 64, min: 0, integer: true },
+      {
+        name: 'channels',
+        summary: 'Channels to score, the N with the most varied activations (Faster Score-CAM); 0 = all',
+        default: 64,
+        min: 0,
+        integer: true,
+      },
       BATCH_PARAMETER,
     ],
   };
@@ -42,7 +48,10 @@ export class ScoreCam extends CamTechnique {
       const min = tf.min(masks, [1, 2, 3], true);
       const max = tf.max(masks, [1, 2, 3], true);
       const scaled = masks.sub(min).div(max.sub(min).add(1e-8));
-      return model.scores(input.mul(scaled) as Tensor4D).slice([0, classIndex], [-1, 1]).reshape([-1]) as Tensor1D;
+      return model
+        .scores(input.mul(scaled) as Tensor4D)
+        .slice([0, classIndex], [-1, 1])
+        .reshape([-1]) as Tensor1D;
     });
     const scores = tf.gather(distinctScores, representative);
     distinctScores.dispose();

@@ -34,7 +34,9 @@ class Moments<T extends Tensor> {
 
   /** Adds a batch of samples (summed along axis 0 when `batched`). */
   add(samples: T, batched: boolean, size: number): void {
-    const [sum, squares] = tf.tidy(() => (batched ? [tf.sum(samples, 0, true), tf.sum(samples.square(), 0, true)] : [samples.clone(), samples.square()]) as [T, T]);
+    const [sum, squares] = tf.tidy(
+      () => (batched ? [tf.sum(samples, 0, true), tf.sum(samples.square(), 0, true)] : [samples.clone(), samples.square()]) as [T, T],
+    );
     this.addSums(sum, squares, size);
   }
 
@@ -72,7 +74,11 @@ class Moments<T extends Tensor> {
  * (ModelAdapter.gradientSums): input gradients under a ReLU rule, or times the copy (gradient × image over
  * saliency). Null: the base attributes each batch itself.
  */
-function inGraphSums(inner: AttributionTechnique, parameters: TechniqueInput['parameters'], model: ModelAdapter): { rule: ReluRule | null; timesInput: boolean } | null {
+function inGraphSums(
+  inner: AttributionTechnique,
+  parameters: TechniqueInput['parameters'],
+  model: ModelAdapter,
+): { rule: ReluRule | null; timesInput: boolean } | null {
   if (inner instanceof Saliency) return { rule: null, timesInput: false };
   if (inner instanceof GuidedBackprop && model.supportsReluRules) return { rule: 'guided', timesInput: false };
   if (inner instanceof GradXImage && parameters.base === 'saliency') return { rule: null, timesInput: true };
@@ -87,7 +93,21 @@ export class SmoothGrad extends Technique {
     needsGradients: true,
     needsLayer: false,
     parameters: [
-      { name: 'base', summary: 'Technique to smooth', default: 'saliency', choices: ['saliency', 'guided-backprop', 'deconvnet', 'guided-layer', 'grad-x-image', 'integrated-gradients', 'gradcam', 'guided-gradcam'] },
+      {
+        name: 'base',
+        summary: 'Technique to smooth',
+        default: 'saliency',
+        choices: [
+          'saliency',
+          'guided-backprop',
+          'deconvnet',
+          'guided-layer',
+          'grad-x-image',
+          'integrated-gradients',
+          'gradcam',
+          'guided-gradcam',
+        ],
+      },
       { name: 'samples', summary: 'Noisy samples (n)', default: 25, min: 1, max: 500, integer: true },
       { name: 'noise', summary: 'Noise σ as a fraction of the input range', default: 0.15, min: 0, max: 1 },
       { name: 'variant', summary: 'Aggregate', default: 'smoothgrad', choices: ['smoothgrad', 'squaregrad', 'vargrad'] },
@@ -109,7 +129,15 @@ export class SmoothGrad extends Technique {
     // Noise for copies start … start + size − 1, the same whichever way the copies are then attributed.
     const offsets = (start: number, size: number) => {
       const dims = [size, ...request.input.shape.slice(1)];
-      return { data: gaussianValues(dims.reduce((a, b) => a * b, 1), 0, sigma, 1000 + start), dims };
+      return {
+        data: gaussianValues(
+          dims.reduce((a, b) => a * b, 1),
+          0,
+          sigma,
+          1000 + start,
+        ),
+        dims,
+      };
     };
     const noisy = ({ data, dims }: { data: Float32Array; dims: number[] }) => request.input.add(tf.tensor(data, dims)) as Tensor4D;
     const moments = new Moments<Tensor>();
@@ -129,12 +157,19 @@ export class SmoothGrad extends Technique {
             moments.addSums(sums.sum, sums.squares!, size);
           } else {
             tf.tidy(() => {
-              const out = inner.attribute({ ...request, input: noisy(noise), parameters: innerParameters, reportProgress: () => undefined });
+              const out = inner.attribute({
+                ...request,
+                input: noisy(noise),
+                parameters: innerParameters,
+                reportProgress: () => undefined,
+              });
               layer = out.layer ?? '';
               moments.add(out.attribution, true, size);
             });
           }
-          request.reportProgress(moments.count / n, () => renderAttribution(moments.aggregate(variant as Variant) as Tensor4D, view as AttributionView));
+          request.reportProgress(moments.count / n, () =>
+            renderAttribution(moments.aggregate(variant as Variant) as Tensor4D, view as AttributionView),
+          );
         }
         const rendered = renderAttribution(moments.aggregate(variant as Variant) as Tensor4D, view as AttributionView);
         return { ...rendered, layer, notes };

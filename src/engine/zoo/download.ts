@@ -8,7 +8,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { fitLabels, SIDECAR_NAME } from '../models/modelConfig';
-import { formatOf, MAX_MODEL_JSON_BYTES, ModelError, readModelFiles, resolveShardPath, weightBytes, type WeightSpec } from '../models/modelFiles';
+import {
+  formatOf,
+  MAX_MODEL_JSON_BYTES,
+  ModelError,
+  readModelFiles,
+  resolveShardPath,
+  weightBytes,
+  type WeightSpec,
+} from '../models/modelFiles';
 import { isZooId, type ZooEntry } from './catalog';
 import { DownloadCancelledError, DownloadError, fetchTo, type Transfer } from './http';
 
@@ -54,7 +62,8 @@ async function fetchModelJson(url: URL, transfer: Transfer): Promise<{ bytes: Bu
   let size = 0;
   await fetchTo(url, transfer, null, (chunk) => {
     size += chunk.length;
-    if (size > MAX_MODEL_JSON_BYTES) throw new DownloadError(`${url.href} is over ${MAX_MODEL_JSON_BYTES >> 20} MB: not a model.json.`, 'invalid');
+    if (size > MAX_MODEL_JSON_BYTES)
+      throw new DownloadError(`${url.href} is over ${MAX_MODEL_JSON_BYTES >> 20} MB: not a model.json.`, 'invalid');
     chunks.push(chunk);
   });
   const bytes = Buffer.concat(chunks);
@@ -64,7 +73,10 @@ async function fetchModelJson(url: URL, transfer: Transfer): Promise<{ bytes: Bu
   } catch {
     // reported below
   }
-  throw new DownloadError(`${url.href} is not a TF.js model.json (not a JSON object); a network login page or proxy may have answered instead.`, 'invalid');
+  throw new DownloadError(
+    `${url.href} is not a TF.js model.json (not a JSON object); a network login page or proxy may have answered instead.`,
+    'invalid',
+  );
 }
 
 /** Where each shard goes and comes from, with the bytes each group's weight specs need; refuses paths leaving the folder. */
@@ -110,7 +122,10 @@ async function downloadShards(groups: ShardGroup[], entry: ZooEntry, transfer: T
       await fetchTo(shard.url, transfer, shard.file, (chunk) => {
         groupBytes += chunk.length;
         if (groupBytes > group.bytes) {
-          throw new DownloadError(`${names}: the server sends more than the ${group.bytes} bytes the manifest's weights need.`, 'integrity');
+          throw new DownloadError(
+            `${names}: the server sends more than the ${group.bytes} bytes the manifest's weights need.`,
+            'integrity',
+          );
         }
         hash.update(chunk);
         done += chunk.length;
@@ -119,7 +134,10 @@ async function downloadShards(groups: ShardGroup[], entry: ZooEntry, transfer: T
       checkPinned(entry, shard.name, hash.digest('hex'));
     }
     if (groupBytes !== group.bytes) {
-      throw new DownloadError(`${names}: ${groupBytes} bytes arrived but the manifest's weights need ${group.bytes} (a truncated file on the server?).`, 'integrity');
+      throw new DownloadError(
+        `${names}: ${groupBytes} bytes arrived but the manifest's weights need ${group.bytes} (a truncated file on the server?).`,
+        'integrity',
+      );
     }
   }
 }
@@ -127,7 +145,10 @@ async function downloadShards(groups: ShardGroup[], entry: ZooEntry, transfer: T
 function checkPinned(entry: ZooEntry, name: string, digest: string): void {
   const pinned = entry.sha256?.[name]?.toLowerCase();
   if (pinned && pinned !== digest) {
-    throw new DownloadError(`${name}: SHA-256 ${digest} differs from the pinned ${pinned}; the server's file is not the one CNN Lens expects.`, 'integrity');
+    throw new DownloadError(
+      `${name}: SHA-256 ${digest} differs from the pinned ${pinned}; the server's file is not the one CNN Lens expects.`,
+      'integrity',
+    );
   }
 }
 
@@ -187,7 +208,10 @@ export async function downloadModel(entry: ZooEntry, storageDir: string, options
     await fs.writeFile(path.join(temp, MODEL_JSON), bytes);
     await downloadShards(groups, entry, transfer, options);
     await fs.writeFile(path.join(temp, LABELS_FILE), JSON.stringify(fitLabels(options.labels, entry.numClasses), null, 1));
-    await fs.writeFile(path.join(temp, SIDECAR_NAME), JSON.stringify({ preprocess: entry.preprocess, labels: LABELS_FILE, name: entry.title }, null, 2));
+    await fs.writeFile(
+      path.join(temp, SIDECAR_NAME),
+      JSON.stringify({ preprocess: entry.preprocess, labels: LABELS_FILE, name: entry.title }, null, 2),
+    );
     await readModelFiles(temp); // the loader's own checks, before the folder becomes visible
     if (options.signal?.aborted) throw new DownloadCancelledError();
     await install(temp, storageDir, entry.id);

@@ -60,9 +60,15 @@ function networkError(error: unknown, url: URL, transfer: Transfer): Error {
     return new DownloadError(`Could not reach ${url.host} (${code}): ${OFFLINE_HINT}`, 'offline');
   }
   if (/CERT|SSL|TLS/.test(code)) {
-    return new DownloadError(`The secure connection to ${url.host} failed (${code}), as happens behind a proxy that inspects HTTPS traffic.`, 'offline');
+    return new DownloadError(
+      `The secure connection to ${url.host} failed (${code}), as happens behind a proxy that inspects HTTPS traffic.`,
+      'offline',
+    );
   }
-  return new DownloadError(`The connection to ${url.host} broke off during ${fileOf(url)} (${code || (error as Error).message}).`, 'interrupted');
+  return new DownloadError(
+    `The connection to ${url.host} broke off during ${fileOf(url)} (${code || (error as Error).message}).`,
+    'interrupted',
+  );
 }
 
 /** GETs `url`, following redirects (never from https to http), and resolves once a 200 response starts. */
@@ -82,7 +88,8 @@ function open(url: URL, transfer: Transfer, redirects = 0): Promise<{ request: h
         } catch {
           return reject(new DownloadError(`${url.host} redirected to an invalid address.`, 'http'));
         }
-        if (redirects >= MAX_REDIRECTS) return reject(new DownloadError(`${url.host} redirected more than ${MAX_REDIRECTS} times.`, 'http'));
+        if (redirects >= MAX_REDIRECTS)
+          return reject(new DownloadError(`${url.host} redirected more than ${MAX_REDIRECTS} times.`, 'http'));
         if (url.protocol === 'https:' && next.protocol !== 'https:') {
           return reject(new DownloadError(`${url.host} redirected to an insecure address (${next.href}); refused.`, 'http'));
         }
@@ -95,7 +102,11 @@ function open(url: URL, transfer: Transfer, redirects = 0): Promise<{ request: h
       request.setTimeout(0); // the body has its own idle timer
       resolve({ request, response });
     });
-    request.on('timeout', () => request.destroy(new DownloadError(`${url.host} did not answer within ${transfer.idleTimeoutMs / 1000} s: ${OFFLINE_HINT}`, 'offline')));
+    request.on('timeout', () =>
+      request.destroy(
+        new DownloadError(`${url.host} did not answer within ${transfer.idleTimeoutMs / 1000} s: ${OFFLINE_HINT}`, 'offline'),
+      ),
+    );
     request.on('error', (error) => reject(networkError(error, url, transfer)));
   });
 }
@@ -121,7 +132,10 @@ export async function fetchTo(url: URL, transfer: Transfer, dest: string | null,
   const arm = () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
-      stalled = new DownloadError(`${url.host} sent nothing for ${transfer.idleTimeoutMs / 1000} s during ${fileOf(url)}; the connection stalled.`, 'interrupted');
+      stalled = new DownloadError(
+        `${url.host} sent nothing for ${transfer.idleTimeoutMs / 1000} s during ${fileOf(url)}; the connection stalled.`,
+        'interrupted',
+      );
       request.destroy(stalled);
     }, transfer.idleTimeoutMs);
   };

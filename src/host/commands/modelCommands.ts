@@ -87,24 +87,47 @@ async function useModelFile(uri: vscode.Uri, onChosen: (modelPath: string) => vo
 }
 
 /** `onChosen` hears of every user model picked (the guided setup is offered for ones without cnnlens.json). */
-export function registerModelCommands(context: vscode.ExtensionContext, log: (line: string) => void, onChosen: (modelJsonPath: string) => void = () => undefined): void {
+export function registerModelCommands(
+  context: vscode.ExtensionContext,
+  log: (line: string) => void,
+  onChosen: (modelJsonPath: string) => void = () => undefined,
+): void {
   const select = async () => {
     const [models, downloaded] = await Promise.all([findWorkspaceModels(), downloadedModels(context)]);
     const bundledInUse = !engineSettings().modelPath;
     const inUse = (uri: vscode.Uri) => (isModelInUse(uri.fsPath) ? ' · in use' : '');
     type Item = vscode.QuickPickItem & { uri: vscode.Uri | null | 'download' | 'browse' };
     const items: Item[] = [
-      { label: '$(package) Bundled Fashion-MNIST model', description: bundledInUse ? 'in use' : '', detail: 'fashion-cam: 64×64 RGB, 10 classes', uri: null },
-      ...models.map((m) => ({ label: `$(circuit-board) ${modelSettingValue(m.uri)}`, description: `${m.kind} model${inUse(m.uri)}`, uri: m.uri })),
+      {
+        label: '$(package) Bundled Fashion-MNIST model',
+        description: bundledInUse ? 'in use' : '',
+        detail: 'fashion-cam: 64×64 RGB, 10 classes',
+        uri: null,
+      },
+      ...models.map((m) => ({
+        label: `$(circuit-board) ${modelSettingValue(m.uri)}`,
+        description: `${m.kind} model${inUse(m.uri)}`,
+        uri: m.uri,
+      })),
       ...downloaded.map((m) => {
         const uri = vscode.Uri.file(m.modelJsonPath);
         return { label: `$(cloud) ${m.title}`, description: `downloaded${inUse(uri)}`, uri };
       }),
-      { label: '$(folder-opened) Browse for a model file…', detail: 'a TF.js model.json, an .onnx, .keras or .h5 file anywhere on this machine', uri: 'browse' },
-      { label: '$(cloud-download) Download a pretrained model…', detail: 'MobileNet v1 / v2 ImageNet classifiers from Google\'s TF.js model hosting', uri: 'download' },
+      {
+        label: '$(folder-opened) Browse for a model file…',
+        detail: 'a TF.js model.json, an .onnx, .keras or .h5 file anywhere on this machine',
+        uri: 'browse',
+      },
+      {
+        label: '$(cloud-download) Download a pretrained model…',
+        detail: "MobileNet v1 / v2 ImageNet classifiers from Google's TF.js model hosting",
+        uri: 'download',
+      },
     ];
     const choice = await vscode.window.showQuickPick(items, {
-      placeHolder: models.length ? 'Model to explain images with' : 'No model.json, .onnx, .keras or .h5 model found in this workspace (node_modules and build folders are skipped)',
+      placeHolder: models.length
+        ? 'Model to explain images with'
+        : 'No model.json, .onnx, .keras or .h5 model found in this workspace (node_modules and build folders are skipped)',
     });
     if (!choice) return;
     if (choice.uri === 'download') {
@@ -112,7 +135,11 @@ export function registerModelCommands(context: vscode.ExtensionContext, log: (li
       return;
     }
     if (choice.uri === 'browse') {
-      const picked = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use Model', filters: { Models: ['json', 'onnx', 'keras', 'h5'] } });
+      const picked = await vscode.window.showOpenDialog({
+        canSelectMany: false,
+        openLabel: 'Use Model',
+        filters: { Models: ['json', 'onnx', 'keras', 'h5'] },
+      });
       if (picked?.[0]) await useModelFile(picked[0], onChosen);
       return;
     }

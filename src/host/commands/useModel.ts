@@ -14,14 +14,16 @@ export async function useModel(uri: vscode.Uri | null): Promise<void> {
   const isZoo = value.startsWith(ZOO_PREFIX);
   if (uri && !vscode.workspace.isTrusted && !isZoo) {
     const answer = await vscode.window.showWarningMessage(
-      'CNN Lens: in Restricted Mode the workspace\'s own models are not used. Trust this workspace to explain with them.',
+      "CNN Lens: in Restricted Mode the workspace's own models are not used. Trust this workspace to explain with them.",
       'Manage Workspace Trust',
     );
     if (answer) await vscode.commands.executeCommand('workbench.trust.manage');
     return;
   }
   const workspace = vscode.workspace.workspaceFolders?.length && vscode.workspace.isTrusted;
-  await vscode.workspace.getConfiguration('cnnLens').update('model', value, workspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
+  await vscode.workspace
+    .getConfiguration('cnnLens')
+    .update('model', value, workspace ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global);
 }
 
 /** Clears cnnLens.model wherever (user, workspace) it names this model: it was removed. */
@@ -34,7 +36,8 @@ export async function forgetModelSetting(uri: vscode.Uri): Promise<void> {
     [inspected?.workspaceValue, vscode.ConfigurationTarget.Workspace],
   ];
   for (const [held, target] of levels) {
-    if (held?.trim() === value || (held && path.normalize(held) === path.normalize(uri.fsPath))) await config.update('model', undefined, target);
+    if (held?.trim() === value || (held && path.normalize(held) === path.normalize(uri.fsPath)))
+      await config.update('model', undefined, target);
   }
 }
 

@@ -24,7 +24,11 @@ const downloading = new Set<string>();
 
 /** The downloaded zoo models, for Select Model to offer. */
 export async function downloadedModels(context: vscode.ExtensionContext): Promise<ZooModel[]> {
-  return (await listDownloaded(zooStorageDir(context))).map((m) => ({ id: m.id, title: findZooEntry(m.id)?.title ?? m.name ?? m.id, modelJsonPath: m.modelJsonPath }));
+  return (await listDownloaded(zooStorageDir(context))).map((m) => ({
+    id: m.id,
+    title: findZooEntry(m.id)?.title ?? m.name ?? m.id,
+    modelJsonPath: m.modelJsonPath,
+  }));
 }
 
 /** Written by build.mjs from @tensorflow-models/mobilenet's class list. */
@@ -49,11 +53,17 @@ async function pickAndDownload(context: vscode.ExtensionContext, log: (line: str
     detail: `${entry.numClasses} ImageNet classes${entry.numClasses === 1001 ? ' (index 0: background)' : ''} · from ${new URL(entry.url).host}`,
     entry,
   }));
-  const choice = await vscode.window.showQuickPick(items, { placeHolder: 'Pretrained ImageNet classifier to download (kept in the extension’s storage)' });
+  const choice = await vscode.window.showQuickPick(items, {
+    placeHolder: 'Pretrained ImageNet classifier to download (kept in the extension’s storage)',
+  });
   if (!choice) return;
   const { entry } = choice;
   if (installed.has(entry.id)) {
-    const answer = await vscode.window.showInformationMessage(`CNN Lens: ${entry.title} is already downloaded.`, 'Use Now', 'Download Again');
+    const answer = await vscode.window.showInformationMessage(
+      `CNN Lens: ${entry.title} is already downloaded.`,
+      'Use Now',
+      'Download Again',
+    );
     if (answer === 'Use Now') return useModel(vscode.Uri.file(path.join(dir, entry.id, 'model.json')));
     if (answer !== 'Download Again') return;
   }
@@ -61,7 +71,12 @@ async function pickAndDownload(context: vscode.ExtensionContext, log: (line: str
 }
 
 /** Downloads one catalog model with a cancellable progress notification; `then` is offered on success. */
-async function downloadEntry(context: vscode.ExtensionContext, log: (line: string) => void, entry: ZooEntry, then: 'Use Now' | null): Promise<void> {
+async function downloadEntry(
+  context: vscode.ExtensionContext,
+  log: (line: string) => void,
+  entry: ZooEntry,
+  then: 'Use Now' | null,
+): Promise<void> {
   const dir = zooStorageDir(context);
   if (downloading.has(entry.id)) {
     void vscode.window.showInformationMessage(`CNN Lens: ${entry.title} is already being downloaded.`);
@@ -123,14 +138,20 @@ async function pickAndRemove(context: vscode.ExtensionContext, log: (line: strin
   }));
   const choice = await vscode.window.showQuickPick(items, { placeHolder: 'Downloaded model to remove' });
   if (!choice) return;
-  const confirmed = await vscode.window.showWarningMessage(`Remove ${choice.label} (${mb(choice.model.bytes)}) from CNN Lens's storage?`, { modal: true }, 'Remove');
+  const confirmed = await vscode.window.showWarningMessage(
+    `Remove ${choice.label} (${mb(choice.model.bytes)}) from CNN Lens's storage?`,
+    { modal: true },
+    'Remove',
+  );
   if (confirmed !== 'Remove') return;
   const wasInUse = isModelInUse(choice.model.modelJsonPath);
   await removeDownloaded(dir, choice.model.id);
   log(`Removed the downloaded model ${choice.model.id}.`);
   // A setting naming a deleted model would fail every explanation; fall back to the bundled one instead.
   if (wasInUse) await forgetModelSetting(vscode.Uri.file(choice.model.modelJsonPath));
-  void vscode.window.showInformationMessage(`CNN Lens: removed ${choice.label}.${wasInUse ? ' It was the model in use; CNN Lens explains with the bundled model again.' : ''}`);
+  void vscode.window.showInformationMessage(
+    `CNN Lens: removed ${choice.label}.${wasInUse ? ' It was the model in use; CNN Lens explains with the bundled model again.' : ''}`,
+  );
 }
 
 /** Set at registration: what to do when the model the setting names appears on disk. */
@@ -142,7 +163,11 @@ export async function offerMissingDownload(context: vscode.ExtensionContext, log
   if (setting.kind !== 'zoo' || existsSync(setting.path)) return;
   const entry = findZooEntry(setting.id);
   if (!entry) return;
-  const answer = await vscode.window.showWarningMessage(`CNN Lens: this workspace explains with ${entry.title}, which is not downloaded on this machine.`, 'Download', 'Select Another Model…');
+  const answer = await vscode.window.showWarningMessage(
+    `CNN Lens: this workspace explains with ${entry.title}, which is not downloaded on this machine.`,
+    'Download',
+    'Select Another Model…',
+  );
   if (answer === 'Download') await downloadEntry(context, log, entry, null);
   else if (answer) await vscode.commands.executeCommand('cnnLens.selectModel');
 }
@@ -154,7 +179,11 @@ export function registerZooCommands(context: vscode.ExtensionContext, log: (line
     void vscode.window.showErrorMessage(`CNN Lens: ${what} failed: ${error.message}`);
   };
   context.subscriptions.push(
-    vscode.commands.registerCommand('cnnLens.downloadModel', () => pickAndDownload(context, log).catch(failed('Download Pretrained Model'))),
-    vscode.commands.registerCommand('cnnLens.removeDownloadedModel', () => pickAndRemove(context, log).catch(failed('Remove Downloaded Model'))),
+    vscode.commands.registerCommand('cnnLens.downloadModel', () =>
+      pickAndDownload(context, log).catch(failed('Download Pretrained Model')),
+    ),
+    vscode.commands.registerCommand('cnnLens.removeDownloadedModel', () =>
+      pickAndRemove(context, log).catch(failed('Remove Downloaded Model')),
+    ),
   );
 }

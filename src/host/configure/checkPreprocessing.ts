@@ -34,7 +34,11 @@ function describeCheck(check: ScalingCheck, inUseTop: number | undefined): vscod
 /** The scalings' top-5 on `image`, with a cancellable progress notification; undefined when cancelled. */
 async function runChecks(engine: EngineApi, image: vscode.Uri): Promise<ScalingCheck[] | undefined> {
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, cancellable: true, title: `CNN Lens: running the model on ${path.basename(image.fsPath)} under each input scaling…` },
+    {
+      location: vscode.ProgressLocation.Notification,
+      cancellable: true,
+      title: `CNN Lens: running the model on ${path.basename(image.fsPath)} under each input scaling…`,
+    },
     async (_progress, token) => {
       const cancel = new CancelSource();
       const subscription = token.onCancellationRequested(() => cancel.cancel());

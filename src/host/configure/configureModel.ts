@@ -72,14 +72,33 @@ async function labelFilesIn(dir: string): Promise<{ name: string; count: number 
 async function pickLabels(dir: string, numClasses: number | null, current: unknown): Promise<{ labels: Labels } | undefined> {
   type Item = vscode.QuickPickItem & { labels: Labels | 'browse' };
   const items: Item[] = [];
-  if (current !== undefined) items.push({ label: '$(check) Keep the current labels', description: typeof current === 'string' ? current : Array.isArray(current) ? `${current.length} labels in cnnlens.json` : '', labels: undefined });
-  for (const file of await labelFilesIn(dir)) items.push({ label: `$(file) ${file.name}`, description: fitText(file.count, numClasses), labels: file.name });
-  items.push({ label: '$(folder-opened) Choose a labels file…', description: 'text (one label per line) or JSON (array or {index: label})', labels: 'browse' });
+  if (current !== undefined)
+    items.push({
+      label: '$(check) Keep the current labels',
+      description: typeof current === 'string' ? current : Array.isArray(current) ? `${current.length} labels in cnnlens.json` : '',
+      labels: undefined,
+    });
+  for (const file of await labelFilesIn(dir))
+    items.push({ label: `$(file) ${file.name}`, description: fitText(file.count, numClasses), labels: file.name });
+  items.push({
+    label: '$(folder-opened) Choose a labels file…',
+    description: 'text (one label per line) or JSON (array or {index: label})',
+    labels: 'browse',
+  });
   items.push({ label: '$(circle-slash) No labels', description: 'classes are shown as "class 0", "class 1", …', labels: null });
-  const picked = await vscode.window.showQuickPick(items, { title: 'CNN Lens: class labels (3/3)', placeHolder: 'Names for the model\'s outputs', ignoreFocusOut: true });
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'CNN Lens: class labels (3/3)',
+    placeHolder: "Names for the model's outputs",
+    ignoreFocusOut: true,
+  });
   if (!picked) return undefined;
   if (picked.labels !== 'browse') return { labels: picked.labels };
-  const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, defaultUri: vscode.Uri.file(dir), filters: { Labels: ['txt', 'json'] }, openLabel: 'Use Labels' });
+  const chosen = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    defaultUri: vscode.Uri.file(dir),
+    filters: { Labels: ['txt', 'json'] },
+    openLabel: 'Use Labels',
+  });
   if (!chosen?.[0]) return undefined;
   const file = chosen[0].fsPath;
   const labels = parseLabels(await fs.readFile(file, 'utf8'), file);
@@ -88,7 +107,11 @@ async function pickLabels(dir: string, numClasses: number | null, current: unkno
   return { labels: relative.startsWith('..') || path.isAbsolute(relative) ? labels : relative.split(path.sep).join('/') };
 }
 
-async function pickScaling(context: ConfigureContext, current: ScalingPreset | undefined, modelName: string): Promise<ScalingCandidate | undefined> {
+async function pickScaling(
+  context: ConfigureContext,
+  current: ScalingPreset | undefined,
+  modelName: string,
+): Promise<ScalingCandidate | undefined> {
   type Item = vscode.QuickPickItem & { preset: ScalingPreset | 'check' };
   const items: Item[] = SCALING_PRESETS.map((preset) => ({
     label: `${preset === current ? '$(check) ' : ''}${PRESET_TEXT[preset].title}`,
@@ -96,8 +119,17 @@ async function pickScaling(context: ConfigureContext, current: ScalingPreset | u
     detail: PRESET_TEXT[preset].detail,
     preset,
   }));
-  items.push({ label: '$(beaker) Not sure: compare them on an image…', detail: 'Runs the model under every scaling and shows each top-5', preset: 'check' });
-  const picked = await vscode.window.showQuickPick(items, { title: 'CNN Lens: input scaling (1/3)', placeHolder: 'How were images scaled when the model was trained?', matchOnDetail: true, ignoreFocusOut: true });
+  items.push({
+    label: '$(beaker) Not sure: compare them on an image…',
+    detail: 'Runs the model under every scaling and shows each top-5',
+    preset: 'check',
+  });
+  const picked = await vscode.window.showQuickPick(items, {
+    title: 'CNN Lens: input scaling (1/3)',
+    placeHolder: 'How were images scaled when the model was trained?',
+    matchOnDetail: true,
+    ignoreFocusOut: true,
+  });
   if (!picked) return undefined;
   if (picked.preset === 'check') {
     const image = await pickImage(undefined, 'Check');
@@ -106,7 +138,7 @@ async function pickScaling(context: ConfigureContext, current: ScalingPreset | u
   if (picked.preset === 'caffe') return { preset: 'caffe', channelOrder: 'bgr' };
   const order = await vscode.window.showQuickPick(
     CHANNEL_ORDERS.map((o) => ({ label: ORDER_TEXT[o].title, detail: ORDER_TEXT[o].detail, order: o })),
-    { title: 'CNN Lens: channel order (2/3)', placeHolder: 'Which channel comes first in the model\'s input?', ignoreFocusOut: true },
+    { title: 'CNN Lens: channel order (2/3)', placeHolder: "Which channel comes first in the model's input?", ignoreFocusOut: true },
   );
   return order ? { preset: picked.preset, channelOrder: order.order as ChannelOrder } : undefined;
 }
@@ -133,17 +165,27 @@ export async function configureModel(context: ConfigureContext): Promise<void> {
     numClasses = info.summary.numClasses;
     modelName = info.summary.name;
   } catch (error) {
-    context.log(`Configure model: the model could not be described (${(error as Error).message}); labels are not checked against its outputs.`);
+    context.log(
+      `Configure model: the model could not be described (${(error as Error).message}); labels are not checked against its outputs.`,
+    );
   }
   const current = typeof sidecar.preprocess === 'string' ? (sidecar.preprocess as ScalingPreset) : undefined;
   const scaling = await pickScaling(context, current, modelName);
   if (!scaling) return;
   const labels = await pickLabels(dir, numClasses, sidecar.labels);
   if (!labels) return;
-  const written = await writeSidecar(dir, { preprocess: scaling.preset, channelOrder: scaling.channelOrder, labels: labels.labels }, replace);
+  const written = await writeSidecar(
+    dir,
+    { preprocess: scaling.preset, channelOrder: scaling.channelOrder, labels: labels.labels },
+    replace,
+  );
   context.log(`Wrote ${written}.`);
   context.onChanged();
-  const choice = await vscode.window.showInformationMessage(`CNN Lens: saved ${path.basename(dir)}/${SIDECAR_NAME}.`, 'Check Preprocessing…', `Open ${SIDECAR_NAME}`);
+  const choice = await vscode.window.showInformationMessage(
+    `CNN Lens: saved ${path.basename(dir)}/${SIDECAR_NAME}.`,
+    'Check Preprocessing…',
+    `Open ${SIDECAR_NAME}`,
+  );
   if (choice === 'Check Preprocessing…') await checkPreprocessingCommand(context);
   else if (choice) await vscode.window.showTextDocument(vscode.Uri.file(written));
 }
@@ -165,19 +207,34 @@ export async function checkPreprocessingCommand(context: ConfigureContext, click
     void vscode.window.showInformationMessage(`CNN Lens: the bundled model's scaling is fixed; select your own model to set one.`);
     return;
   }
-  const save = await vscode.window.showInformationMessage(`CNN Lens: save ${title} as ${info.summary.name}'s input preprocessing (${SIDECAR_NAME})?`, 'Save');
+  const save = await vscode.window.showInformationMessage(
+    `CNN Lens: save ${title} as ${info.summary.name}'s input preprocessing (${SIDECAR_NAME})?`,
+    'Save',
+  );
   if (save !== 'Save') return;
   const modelJson = await userModel('Saving a scaling');
   if (!modelJson) return;
-  const written = await writeSidecar(path.dirname(modelJson), { preprocess: picked.preset, channelOrder: picked.channelOrder, resize: picked.resize });
-  context.log(`Wrote ${written} (scaling ${picked.preset}, ${picked.channelOrder}${picked.resize ? `, resize ${JSON.stringify(picked.resize)}` : ''}).`);
+  const written = await writeSidecar(path.dirname(modelJson), {
+    preprocess: picked.preset,
+    channelOrder: picked.channelOrder,
+    resize: picked.resize,
+  });
+  context.log(
+    `Wrote ${written} (scaling ${picked.preset}, ${picked.channelOrder}${picked.resize ? `, resize ${JSON.stringify(picked.resize)}` : ''}).`,
+  );
   context.onChanged();
 }
 
 /** After a model without cnnlens.json is selected: offer the guided setup once. */
 export async function offerConfiguration(context: ConfigureContext, modelJsonPath: string): Promise<void> {
   const dir = path.dirname(modelJsonPath);
-  if (await fs.stat(path.join(dir, SIDECAR_NAME)).then(() => true, () => false)) return;
+  if (
+    await fs.stat(path.join(dir, SIDECAR_NAME)).then(
+      () => true,
+      () => false,
+    )
+  )
+    return;
   const choice = await vscode.window.showInformationMessage(
     `CNN Lens: ${path.basename(dir)} has no ${SIDECAR_NAME}, so CNN Lens assumes [-1, 1] input scaling (setting cnnLens.preprocess) and looks for labels beside it. Set its scaling and labels now?`,
     'Configure…',
@@ -210,7 +267,9 @@ export function registerConfigureCommands(extension: vscode.ExtensionContext, co
     watcher = undefined;
     const { modelPath } = engineSettings();
     if (!modelPath) return;
-    const sidecar = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(modelJsonPathOf(modelPath))), SIDECAR_NAME));
+    const sidecar = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(vscode.Uri.file(path.dirname(modelJsonPathOf(modelPath))), SIDECAR_NAME),
+    );
     const changed = () => context.onChanged();
     watcher = vscode.Disposable.from(sidecar, sidecar.onDidChange(changed), sidecar.onDidCreate(changed), sidecar.onDidDelete(changed));
   };
@@ -220,7 +279,13 @@ export function registerConfigureCommands(extension: vscode.ExtensionContext, co
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration('cnnLens.model')) watchModelFolder();
     }),
-    vscode.commands.registerCommand('cnnLens.configureModel', guard(() => configureModel(context))),
-    vscode.commands.registerCommand('cnnLens.checkPreprocessing', guard((arg) => checkPreprocessingCommand(context, arg))),
+    vscode.commands.registerCommand(
+      'cnnLens.configureModel',
+      guard(() => configureModel(context)),
+    ),
+    vscode.commands.registerCommand(
+      'cnnLens.checkPreprocessing',
+      guard((arg) => checkPreprocessingCommand(context, arg)),
+    ),
   );
 }

@@ -21,6 +21,7 @@ export function scalingTitle(preset: ScalingPreset, channelOrder: ChannelOrder =
 
 /** A resize policy in a picker: "stretched, antialiased" or "shorter side 256 + centre crop, bicubic". */
 export function resizeTitle(resize: ResizePolicy): string {
-  const how = resize.mode === 'stretch' ? 'stretched to the input' : `shorter side ${resize.shorterSide ?? 'input × 256/224'} + centre crop`;
+  const how =
+    resize.mode === 'stretch' ? 'stretched to the input' : `shorter side ${resize.shorterSide ?? 'input × 256/224'} + centre crop`;
   return `${how}, ${resize.interpolation}${resize.antialias ? ', antialiased' : ', no antialiasing'}`;
 }

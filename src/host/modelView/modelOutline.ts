@@ -30,7 +30,12 @@ export interface OutlineNode {
 export const FLAT_LIMIT = 200;
 export const GROUP_SIZE = 100;
 
-const FORMAT_NAMES: Record<string, string> = { layers: 'TF.js layers model', graph: 'TF.js graph model', onnx: 'ONNX model', keras: 'Keras model' };
+const FORMAT_NAMES: Record<string, string> = {
+  layers: 'TF.js layers model',
+  graph: 'TF.js graph model',
+  onnx: 'ONNX model',
+  keras: 'Keras model',
+};
 
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
@@ -68,7 +73,9 @@ function layerNode(layer: LayerInfo, index: number, defaultLayer: string | null)
       `#${index + 1} ${layer.name}`,
       `${layer.kind}, output ${shape}, ${formatCount(layer.params)} parameters`,
       ...offers,
-      layer.camCapable ? 'Click to make it the target layer of the open panel.' : 'Not a target layer: CAM techniques need an output with height and width.',
+      layer.camCapable
+        ? 'Click to make it the target layer of the open panel.'
+        : 'Not a target layer: CAM techniques need an output with height and width.',
     ].join('\n'),
     icon: isDefault ? 'star-full' : layer.camCapable ? 'target' : 'symbol-field',
     contextValue: layerContext(layer),
@@ -107,7 +114,13 @@ export function modelOutline(info: LoadedModelInfo): OutlineNode[] {
   const [h, w, c] = summary.inputShape;
   const named = labels.filter((label, i) => label !== `class ${i}`).length;
   const details: OutlineNode[] = [
-    row('input', 'Input', `${h}×${w}×${c}`, 'arrow-right', `Input: ${h}×${w} pixels, ${c} channel${c === 1 ? '' : 's'} (images are resized to this)`),
+    row(
+      'input',
+      'Input',
+      `${h}×${w}×${c}`,
+      'arrow-right',
+      `Input: ${h}×${w} pixels, ${c} channel${c === 1 ? '' : 's'} (images are resized to this)`,
+    ),
     row(
       'output',
       'Output',
@@ -121,8 +134,18 @@ export function modelOutline(info: LoadedModelInfo): OutlineNode[] {
     row('size', 'Size on disk', formatBytes(sizeOnDisk), 'database'),
     row('format', 'Format', FORMAT_NAMES[summary.format] ?? summary.format, 'file-code'),
     row('backend', 'Backend', backend, 'server-process'),
-    row('preprocess', 'Input scaling', `${scalingTitle(summary.preprocessing.preset, summary.preprocessing.channelOrder)} (from ${summary.preprocessing.source})`, 'settings'),
-    row('labels', 'Labels', named ? `${formatCount(named)} of ${formatCount(summary.numClasses)} named` : 'none (class 0, class 1, …)', 'tag'),
+    row(
+      'preprocess',
+      'Input scaling',
+      `${scalingTitle(summary.preprocessing.preset, summary.preprocessing.channelOrder)} (from ${summary.preprocessing.source})`,
+      'settings',
+    ),
+    row(
+      'labels',
+      'Labels',
+      named ? `${formatCount(named)} of ${formatCount(summary.numClasses)} named` : 'none (class 0, class 1, …)',
+      'tag',
+    ),
     row('path', 'File', summary.path, 'file', summary.path),
   ];
   return [

@@ -93,7 +93,12 @@ function layerOf(arg: unknown): string | undefined {
   return typeof layer === 'string' ? layer : undefined;
 }
 
-export function registerModelView(context: vscode.ExtensionContext, panelContext: ExplainPanelContext, engine: EngineApi, log: (line: string) => void): ModelTreeProvider {
+export function registerModelView(
+  context: vscode.ExtensionContext,
+  panelContext: ExplainPanelContext,
+  engine: EngineApi,
+  log: (line: string) => void,
+): ModelTreeProvider {
   const provider = new ModelTreeProvider(engine, log);
   const view = vscode.window.createTreeView(MODEL_VIEW_ID, { treeDataProvider: provider, showCollapseAll: true });
   let described = false;
@@ -114,7 +119,12 @@ export function registerModelView(context: vscode.ExtensionContext, panelContext
     }
     const image = await pickImage(undefined);
     if (!image) return;
-    const panel = ExplainPanel.show(panelContext, image, { technique: 'gradcam', classIndex: null, layer: action === 'explain' ? layer : null, parameters: {} });
+    const panel = ExplainPanel.show(panelContext, image, {
+      technique: 'gradcam',
+      classIndex: null,
+      layer: action === 'explain' ? layer : null,
+      parameters: {},
+    });
     if (action !== 'explain') panel.focusLayer(layer, action);
   };
 

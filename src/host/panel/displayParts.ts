@@ -49,5 +49,13 @@ export function compareResult(runId: number, evaluation: Evaluation, image: Rgba
       sanityWarning: row.sanity?.warning ?? null,
     };
   });
-  return { type: 'compareResult', runId, classIndex: evaluation.classIndex, classLabel: evaluation.label, steps: evaluation.steps, image: rgbaPart(image), rows };
+  return {
+    type: 'compareResult',
+    runId,
+    classIndex: evaluation.classIndex,
+    classLabel: evaluation.label,
+    steps: evaluation.steps,
+    image: rgbaPart(image),
+    rows,
+  };
 }

@@ -314,7 +314,13 @@ export class ExplainPanel {
           return;
         }
         this.startRun({ technique: COMPARE, classIndex: msg.classIndex, layer: msg.layer, parameters: {} }, (run) =>
-          this.executeCompare(run, { imagePath: this.imagePath, techniques: msg.techniques, classIndex: msg.classIndex, layer: msg.layer, sanity: msg.sanity }),
+          this.executeCompare(run, {
+            imagePath: this.imagePath,
+            techniques: msg.techniques,
+            classIndex: msg.classIndex,
+            layer: msg.layer,
+            sanity: msg.sanity,
+          }),
         );
         return;
       case 'inspect':
@@ -322,7 +328,9 @@ export class ExplainPanel {
           this.postError('The model is not loaded yet; try again once it is.');
           return;
         }
-        this.startRun({ technique: INSPECT, classIndex: msg.classIndex, layer: msg.layer, parameters: {} }, (run) => this.executeInspect(run, msg));
+        this.startRun({ technique: INSPECT, classIndex: msg.classIndex, layer: msg.layer, parameters: {} }, (run) =>
+          this.executeInspect(run, msg),
+        );
         return;
       case 'saveInspect':
         await this.saveInspection();
@@ -402,7 +410,8 @@ export class ExplainPanel {
       this.startRun(request);
     } else {
       // A reloaded webview gets back everything it showed.
-      for (const shown of [this.lastResultMessage, this.lastCompareMessage, this.lastInspectMessage, this.lastFailure]) if (shown) this.post(shown);
+      for (const shown of [this.lastResultMessage, this.lastCompareMessage, this.lastInspectMessage, this.lastFailure])
+        if (shown) this.post(shown);
     }
   }
 
@@ -460,7 +469,9 @@ export class ExplainPanel {
   private showProgress(run: ActiveRun): void {
     if (!this.isCurrent(run)) return;
     const { technique: id } = run.request;
-    const technique = this.techniqueList.find((t) => t.id === id)?.title ?? (id === COMPARE ? 'comparing techniques' : id === INSPECT ? 'looking inside' : id);
+    const technique =
+      this.techniqueList.find((t) => t.id === id)?.title ??
+      (id === COMPARE ? 'comparing techniques' : id === INSPECT ? 'looking inside' : id);
     vscode.window
       .withProgress(
         { location: vscode.ProgressLocation.Notification, cancellable: true, title: `CNN Lens: ${technique} on ${this.imageName}` },
@@ -506,7 +517,17 @@ export class ExplainPanel {
       if (!this.isCurrent(run)) return;
       this.run = undefined;
       this.lastInspection = { kind, jobId: result.jobId };
-      this.lastInspectMessage = { type: 'inspectResult', runId: run.id, kind, image: rgbaPart(result.image), caption: result.caption, history: result.history, tiles: result.tiles, page: result.page, pages: result.pages };
+      this.lastInspectMessage = {
+        type: 'inspectResult',
+        runId: run.id,
+        kind,
+        image: rgbaPart(result.image),
+        caption: result.caption,
+        history: result.history,
+        tiles: result.tiles,
+        page: result.page,
+        pages: result.pages,
+      };
       this.lastFailure = undefined;
       this.post(this.lastInspectMessage);
     } catch (err) {
@@ -537,9 +558,12 @@ export class ExplainPanel {
       // The display copy's job decodes the photo: cancelling the run stops that decode too.
       const imagePromise = engine.displayImage(this.imagePath, DISPLAY_MAX_SIDE, run.cancel);
       const onPreview = (preview: Preview) => {
-        void imagePromise.then((image) => {
-          if (this.isCurrent(run)) this.post(this.buildPreview(run.id, preview, image));
-        }, () => undefined);
+        void imagePromise.then(
+          (image) => {
+            if (this.isCurrent(run)) this.post(this.buildPreview(run.id, preview, image));
+          },
+          () => undefined,
+        );
       };
       const explanation = await engine.explain({ imagePath: this.imagePath, ...run.request, onPreview }, run.cancel);
       if (!this.isCurrent(run)) return;
@@ -616,9 +640,9 @@ export class ExplainPanel {
       void vscode.window.showInformationMessage(`CNN Lens: saved ${path.basename(written)}`, 'Open').then(
         (choice) => {
           if (choice === 'Open') {
-            void vscode.commands.executeCommand('vscode.open', vscode.Uri.file(written)).then(undefined, (err: unknown) =>
-              this.context.log(`CNN Lens panel: could not open ${written}: ${errorText(err)}`),
-            );
+            void vscode.commands
+              .executeCommand('vscode.open', vscode.Uri.file(written))
+              .then(undefined, (err: unknown) => this.context.log(`CNN Lens panel: could not open ${written}: ${errorText(err)}`));
           }
         },
         (err: unknown) => this.context.log(`CNN Lens panel: ${errorText(err)}`),

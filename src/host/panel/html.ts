@@ -11,13 +11,15 @@ export function makeNonce(): string {
 }
 
 export function contentSecurityPolicy(cspSource: string, nonce: string): string {
-  return [
-    "default-src 'none'",
-    `img-src ${cspSource} data: blob:`,
-    `style-src ${cspSource} 'nonce-${nonce}'`,
-    `font-src ${cspSource}`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ') + ';';
+  return (
+    [
+      "default-src 'none'",
+      `img-src ${cspSource} data: blob:`,
+      `style-src ${cspSource} 'nonce-${nonce}'`,
+      `font-src ${cspSource}`,
+      `script-src 'nonce-${nonce}'`,
+    ].join('; ') + ';'
+  );
 }
 
 function escapeHtml(text: string): string {

@@ -67,11 +67,17 @@ export async function writeLegacyH5(model: tfl.LayersModel, file: string, option
       f.create_attribute('backend', 'tensorflow');
     }
     const root = options.weightsOnly ? f : f.create_group('model_weights');
-    root.create_attribute('layer_names', model.layers.map((layer) => layer.name));
+    root.create_attribute(
+      'layer_names',
+      model.layers.map((layer) => layer.name),
+    );
     for (const layer of weighted) {
       const group = root.create_group(layer.name);
       const weights = layerWeights(layer).filter((w) => `${layer.name}/${w.name}` !== options.skip);
-      group.create_attribute('weight_names', weights.map((w) => `${layer.name}/${w.name}:0`));
+      group.create_attribute(
+        'weight_names',
+        weights.map((w) => `${layer.name}/${w.name}:0`),
+      );
       const inner = ensureGroup(group, [layer.name], lib);
       for (const w of weights) inner.create_dataset({ name: `${w.name}:0`, data: w.data, shape: w.shape, dtype: '<f' });
     }
@@ -112,11 +118,19 @@ function keras3LayerConfig(className: string, config: Json): Json {
 }
 
 function keras3Input(name: string, batchShape: unknown): Json {
-  return { module: 'keras.layers', class_name: 'InputLayer', config: { batch_shape: batchShape, dtype: 'float32', sparse: false, ragged: false, name, optional: false }, registered_name: null };
+  return {
+    module: 'keras.layers',
+    class_name: 'InputLayer',
+    config: { batch_shape: batchShape, dtype: 'float32', sparse: false, ragged: false, name, optional: false },
+    registered_name: null,
+  };
 }
 
 function kerasTensor(history: unknown[]): Json {
-  return { class_name: '__keras_tensor__', config: { shape: [null], dtype: 'float32', keras_history: [history[0], history[1], history[2]] } };
+  return {
+    class_name: '__keras_tensor__',
+    config: { shape: [null], dtype: 'float32', keras_history: [history[0], history[1], history[2]] },
+  };
 }
 
 /** The Keras 3 config.json of a tfjs model (its Keras 2 JSON rewritten as Keras 3 writes it). */
@@ -158,13 +172,26 @@ export function keras3Config(model: tfl.LayersModel): Json {
       // A merge layer is called with one list of tensors; others with one tensor.
       return { args: tensors.length > 1 ? [tensors] : tensors, kwargs: {} };
     });
-    return { module: 'keras.layers', class_name: className, config: keras3LayerConfig(className, layer.config as Json), registered_name: null, name, inbound_nodes: nodes };
+    return {
+      module: 'keras.layers',
+      class_name: className,
+      config: keras3LayerConfig(className, layer.config as Json),
+      registered_name: null,
+      name,
+      inbound_nodes: nodes,
+    };
   });
   const single = (list: unknown) => ((list as unknown[][]).length === 1 ? (list as unknown[][])[0] : list);
   return {
     module: 'keras.src.models.functional',
     class_name: 'Functional',
-    config: { name: config.name, trainable: true, layers: converted, input_layers: single(config.input_layers), output_layers: single(config.output_layers) },
+    config: {
+      name: config.name,
+      trainable: true,
+      layers: converted,
+      input_layers: single(config.input_layers),
+      output_layers: single(config.output_layers),
+    },
     registered_name: 'Functional',
   };
 }
@@ -182,7 +209,12 @@ export interface Keras3Options {
 }
 
 /** Keras 3 `model.weights.h5` bytes for `layers` (config order, InputLayer included) of `model`. */
-async function keras3Weights(model: tfl.LayersModel, layerOrder: { name: string; kerasClass: string }[], dir: string, options: Keras3Options): Promise<Uint8Array> {
+async function keras3Weights(
+  model: tfl.LayersModel,
+  layerOrder: { name: string; kerasClass: string }[],
+  dir: string,
+  options: Keras3Options,
+): Promise<Uint8Array> {
   const lib = await h5();
   const file = path.join(dir, 'model.weights.h5');
   const f = new lib.File(file, 'w');
@@ -201,7 +233,12 @@ async function keras3Weights(model: tfl.LayersModel, layerOrder: { name: string;
       layerWeights(layer).forEach((w, i) => {
         if (options.drop && options.drop[0] === name && options.drop[1] === i) return;
         const replaced = options.replace && options.replace[0] === name && options.replace[1] === i ? options.replace : null;
-        vars.create_dataset({ name: String(i), data: replaced ? replaced[3] : w.data, shape: replaced ? replaced[2] : w.shape, dtype: '<f' });
+        vars.create_dataset({
+          name: String(i),
+          data: replaced ? replaced[3] : w.data,
+          shape: replaced ? replaced[2] : w.shape,
+          dtype: '<f',
+        });
       });
     }
     f.create_group('optimizer').create_group('vars');

@@ -44,7 +44,10 @@ function attribute(name: string, value: Attr): Record<string, unknown> {
 }
 
 function valueInfo({ name, dims }: { name: string; dims: (number | string)[] }) {
-  return { name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
+  return {
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  };
 }
 
 function tensor(init: Initializer) {
@@ -55,7 +58,8 @@ function tensor(init: Initializer) {
     return { ...base, dataLocation: 1, externalData: entries };
   }
   if (init.raw) {
-    const bytes = dataType === 7 ? Buffer.from(new BigInt64Array(init.data.map(BigInt)).buffer) : Buffer.from(new Float32Array(init.data).buffer);
+    const bytes =
+      dataType === 7 ? Buffer.from(new BigInt64Array(init.data.map(BigInt)).buffer) : Buffer.from(new Float32Array(init.data).buffer);
     return { ...base, rawData: bytes };
   }
   return dataType === 7 ? { ...base, int64Data: init.data } : { ...base, floatData: init.data };

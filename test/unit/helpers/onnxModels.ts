@@ -22,14 +22,22 @@ export function onnxTestModels(names: string[]): { paths: Record<string, string>
   } catch {
     return { skip: 'python3-torch / python3-torchvision are not installed; they export the ONNX test models' };
   }
-  execFileSync(PYTHON, [SCRIPT, ONNX_MODEL_DIR], { stdio: 'ignore', env: { ...process.env, ONNX_MODELS: missing.join(',') }, timeout: 600_000 });
+  execFileSync(PYTHON, [SCRIPT, ONNX_MODEL_DIR], {
+    stdio: 'ignore',
+    env: { ...process.env, ONNX_MODELS: missing.join(',') },
+    timeout: 600_000,
+  });
   const still = missing.filter((name) => !existsSync(paths[name]));
   if (still.length) throw new Error(`The export script did not write ${still.join(', ')}.`);
   return { paths };
 }
 
 /** onnxruntime-node's output for an NCHW float input (the reference). */
-export async function runOnnxRuntime(file: string, nchw: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
+export async function runOnnxRuntime(
+  file: string,
+  nchw: Float32Array,
+  dims: number[],
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });

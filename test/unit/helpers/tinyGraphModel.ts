@@ -23,7 +23,11 @@ const bytes = (text: string) => ({ s: Buffer.from(text).toString('base64') });
 const dims = (shape: number[]) => ({ dim: shape.map((size) => ({ size: String(size) })) });
 
 const node = (name: string, op: string, input: string[], attr: Attrs = {}) => ({ name, op, input, attr: { T: FLOAT, ...attr } });
-const placeholder = (shape: number[]) => ({ name: 'input', op: 'Placeholder', attr: { dtype: FLOAT, shape: { shape: dims([-1, ...shape]) } } });
+const placeholder = (shape: number[]) => ({
+  name: 'input',
+  op: 'Placeholder',
+  attr: { dtype: FLOAT, shape: { shape: dims([-1, ...shape]) } },
+});
 
 /**
  * Writes model.json (the weights as Const nodes, whose values the manifest gives by name), one weights
@@ -33,7 +37,10 @@ async function writeGraphModel(dir: string, weights: Weight[], nodes: object[], 
   const consts = weights.map((w) => ({
     name: w.name,
     op: 'Const',
-    attr: { dtype: w.dtype === 'int32' ? INT32 : FLOAT, value: { tensor: { dtype: w.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: dims(w.shape) } } },
+    attr: {
+      dtype: w.dtype === 'int32' ? INT32 : FLOAT,
+      value: { tensor: { dtype: w.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT', tensorShape: dims(w.shape) } },
+    },
   }));
   await fs.mkdir(dir, { recursive: true });
   const shard = 'group1-shard1of1.bin';
@@ -59,7 +66,10 @@ const wave = (n: number, phase: number, scale = 0.5) => Array.from({ length: n }
  * Writes model.json, one weights shard and a cnnlens.json (zero-one, labels left/right) into `dir`;
  * returns the model.json path. Nodes: input, [soft], conv/Conv2D, conv/BiasAdd, conv/Relu, [slice], pool, logits.
  */
-export async function writeTinyGraphModel(dir: string, options: { withStridedSlice?: boolean; softplusInput?: boolean } = {}): Promise<string> {
+export async function writeTinyGraphModel(
+  dir: string,
+  options: { withStridedSlice?: boolean; softplusInput?: boolean } = {},
+): Promise<string> {
   const withSlice = options.withStridedSlice ?? true;
   // A Softplus on the image: exported to ONNX, but without a gradient rule there (the input's gradient stays on TF.js).
   const convInput = options.softplusInput ? 'soft' : 'input';
@@ -90,14 +100,16 @@ export async function writeTinyGraphModel(dir: string, options: { withStridedSli
     node('conv/Relu', 'Relu', ['conv/BiasAdd']),
     // Masks are bit sets over axes: bits 0–2 take batch, height and width whole; channels 0..1 are kept.
     ...(withSlice
-      ? [node('slice', 'StridedSlice', ['conv/Relu', 'slice/begin', 'slice/end', 'slice/strides'], {
-          Index: INT32,
-          begin_mask: { i: '7' },
-          end_mask: { i: '7' },
-          ellipsis_mask: { i: '0' },
-          new_axis_mask: { i: '0' },
-          shrink_axis_mask: { i: '0' },
-        })]
+      ? [
+          node('slice', 'StridedSlice', ['conv/Relu', 'slice/begin', 'slice/end', 'slice/strides'], {
+            Index: INT32,
+            begin_mask: { i: '7' },
+            end_mask: { i: '7' },
+            ellipsis_mask: { i: '0' },
+            new_axis_mask: { i: '0' },
+            shrink_axis_mask: { i: '0' },
+          }),
+        ]
       : []),
     node('pool', 'Mean', [withSlice ? 'slice' : 'conv/Relu', 'pool/axes'], { keep_dims: { b: false }, Tidx: INT32 }),
     // The MatMul is the graph's only leaf, so tfjs takes it as the output without a signature (as in the TF-Hub fixture).
@@ -107,9 +119,18 @@ export async function writeTinyGraphModel(dir: string, options: { withStridedSli
   return writeGraphModel(dir, weights, nodes, ['left', 'right']);
 }
 
-
-const conv = (strides: number[], padding: string, extra: Attrs = {}) => ({ strides: ints(strides), dilations: ints([1, 1, 1, 1]), padding: bytes(padding), data_format: bytes('NHWC'), ...extra });
-const fused = (ops: string[]) => ({ fused_ops: { list: { s: ops.map((op) => Buffer.from(op).toString('base64')) } }, num_args: { i: '1' }, epsilon: { f: 0.001 } });
+const conv = (strides: number[], padding: string, extra: Attrs = {}) => ({
+  strides: ints(strides),
+  dilations: ints([1, 1, 1, 1]),
+  padding: bytes(padding),
+  data_format: bytes('NHWC'),
+  ...extra,
+});
+const fused = (ops: string[]) => ({
+  fused_ops: { list: { s: ops.map((op) => Buffer.from(op).toString('base64')) } },
+  num_args: { i: '1' },
+  epsilon: { f: 0.001 },
+});
 
 /**
  * A graph with the ops converted Keras and TF-Hub models use, for the ONNX export: input [-1, 11, 11, 3] →
@@ -141,15 +162,36 @@ export async function writeOpsGraphModel(dir: string): Promise<string> {
     placeholder([11, 11, 3]),
     node('scale/sub', 'Sub', ['input', 'scale/centre']),
     node('scale/mul', 'Mul', ['scale/sub', 'scale/factor']),
-    node('stem', '_FusedConv2D', ['scale/mul', 'stem/kernel', 'stem/bias'], { ...conv([1, 2, 2, 1], 'SAME'), ...fused(['BiasAdd', 'Relu6']) }),
+    node('stem', '_FusedConv2D', ['scale/mul', 'stem/kernel', 'stem/bias'], {
+      ...conv([1, 2, 2, 1], 'SAME'),
+      ...fused(['BiasAdd', 'Relu6']),
+    }),
     node('pad', 'Pad', ['stem', 'pad/paddings'], { Tpaddings: INT32 }),
-    node('dw', 'FusedDepthwiseConv2dNative', ['pad', 'dw/kernel', 'dw/bias'], { ...conv([1, 1, 1, 1], 'VALID'), ...fused(['BiasAdd', 'Relu']) }),
-    node('bn', 'FusedBatchNormV3', ['dw', 'bn/scale', 'bn/offset', 'bn/mean', 'bn/variance'], { U: FLOAT, epsilon: { f: 0.001 }, data_format: bytes('NHWC'), is_training: { b: false } }),
-    node('maxpool', 'MaxPool', ['bn'], { ksize: ints([1, 2, 2, 1]), strides: ints([1, 2, 2, 1]), padding: bytes('SAME'), data_format: bytes('NHWC') }),
+    node('dw', 'FusedDepthwiseConv2dNative', ['pad', 'dw/kernel', 'dw/bias'], {
+      ...conv([1, 1, 1, 1], 'VALID'),
+      ...fused(['BiasAdd', 'Relu']),
+    }),
+    node('bn', 'FusedBatchNormV3', ['dw', 'bn/scale', 'bn/offset', 'bn/mean', 'bn/variance'], {
+      U: FLOAT,
+      epsilon: { f: 0.001 },
+      data_format: bytes('NHWC'),
+      is_training: { b: false },
+    }),
+    node('maxpool', 'MaxPool', ['bn'], {
+      ksize: ints([1, 2, 2, 1]),
+      strides: ints([1, 2, 2, 1]),
+      padding: bytes('SAME'),
+      data_format: bytes('NHWC'),
+    }),
     node('leaky', 'LeakyRelu', ['maxpool'], { alpha: { f: 0.1 } }),
     node('concat', 'ConcatV2', ['maxpool', 'leaky', 'concat/axis'], { N: { i: '2' }, Tidx: INT32 }),
     node('mix', '_FusedConv2D', ['concat', 'mix/kernel', 'mix/bias'], { ...conv([1, 1, 1, 1], 'VALID'), ...fused(['BiasAdd', 'Relu']) }),
-    node('avgpool', 'AvgPool', ['mix'], { ksize: ints([1, 2, 2, 1]), strides: ints([1, 1, 1, 1]), padding: bytes('VALID'), data_format: bytes('NHWC') }),
+    node('avgpool', 'AvgPool', ['mix'], {
+      ksize: ints([1, 2, 2, 1]),
+      strides: ints([1, 1, 1, 1]),
+      padding: bytes('VALID'),
+      data_format: bytes('NHWC'),
+    }),
     node('gap', 'Mean', ['avgpool', 'gap/axes'], { keep_dims: { b: true }, Tidx: INT32 }),
     node('squeeze', 'Squeeze', ['gap'], { squeeze_dims: ints([1, 2]) }),
     node('dense', 'MatMul', ['squeeze', 'dense/kernel'], { transpose_a: { b: false }, transpose_b: { b: true } }),

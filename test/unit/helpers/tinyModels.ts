@@ -38,8 +38,28 @@ export function setWeights(layer: tfl.layers.Layer, values: number[][]): void {
 export function twoConvGapModel(seed: number, size = 6, channels = 3, classes = 4): tfl.Sequential {
   const init = (s: number) => tfl.initializers.randomNormal({ mean: 0, stddev: 0.5, seed: s });
   const model = tfl.sequential();
-  model.add(tfl.layers.conv2d({ inputShape: [size, size, channels], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv_a', kernelInitializer: init(seed), biasInitializer: init(seed + 1) }));
-  model.add(tfl.layers.conv2d({ filters: 3, kernelSize: 1, activation: 'relu', name: 'conv_b', kernelInitializer: init(seed + 2), biasInitializer: init(seed + 3) }));
+  model.add(
+    tfl.layers.conv2d({
+      inputShape: [size, size, channels],
+      filters: 4,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv_a',
+      kernelInitializer: init(seed),
+      biasInitializer: init(seed + 1),
+    }),
+  );
+  model.add(
+    tfl.layers.conv2d({
+      filters: 3,
+      kernelSize: 1,
+      activation: 'relu',
+      name: 'conv_b',
+      kernelInitializer: init(seed + 2),
+      biasInitializer: init(seed + 3),
+    }),
+  );
   model.add(tfl.layers.globalAveragePooling2d({ name: 'gap' }));
   model.add(tfl.layers.dense({ units: classes, name: 'logits', kernelInitializer: init(seed + 4), biasInitializer: init(seed + 5) }));
   return model;
@@ -51,8 +71,14 @@ export function redGreenModel(): tfl.Sequential {
   model.add(tfl.layers.conv2d({ inputShape: [8, 8, 3], filters: 2, kernelSize: 1, activation: 'relu', name: 'colour' }));
   model.add(tfl.layers.globalAveragePooling2d({}));
   model.add(tfl.layers.dense({ units: 2, name: 'logits' }));
-  setWeights(model.getLayer('colour'), [[1, 0, 0, 1, 0, 0], [0, 0]]);
-  setWeights(model.getLayer('logits'), [[1, 0, 0, 1], [0, 0]]);
+  setWeights(model.getLayer('colour'), [
+    [1, 0, 0, 1, 0, 0],
+    [0, 0],
+  ]);
+  setWeights(model.getLayer('logits'), [
+    [1, 0, 0, 1],
+    [0, 0],
+  ]);
   return model;
 }
 
