@@ -7,9 +7,8 @@
  *   dream IMAGE --layer L [--filter K]   deep dream over octaves
  *   invert IMAGE --layer L            an image with the same representation at the layer
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { encodePng } from '../engine/image';
+import { writePngFile } from '../engine/image';
 import { featureGrid, featureMaps, type FeatureOrder } from '../engine/inspect/featureMaps';
 import { filterTiles } from '../engine/inspect/filters';
 import type { Regularisers } from '../engine/inspect/ascent';
@@ -22,7 +21,7 @@ export const INSPECT_COMMANDS = ['featuremaps', 'filters', 'maximize', 'classima
 
 async function write(image: RgbaImage, out: string): Promise<string> {
   const target = path.resolve(out);
-  await fs.writeFile(target, encodePng(image));
+  await writePngFile(target, image.data, image.width, image.height, 4);
   return target;
 }
 

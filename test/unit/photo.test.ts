@@ -20,6 +20,7 @@ import * as bmpJs from 'bmp-js';
 import { tf, tfl } from '../../src/engine/tf';
 import { DEFAULT_RESIZE, type Explanation, type Region, type ResizePolicy } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
+import { raw, upscaledRaw } from './helpers/photos';
 import { saveModel, setWeights, tempDir } from './helpers/tinyModels';
 
 type Sharp = typeof import('sharp');
@@ -27,34 +28,6 @@ type Sharp = typeof import('sharp');
 const LIMITS = DEFAULT_IMAGE_LIMITS;
 const CODEC = sharpCodec().sharp ? 'sharp' : 'js';
 const NEEDS_SHARP = /needs the optional "sharp" package/;
-
-/** Seeded LCG bytes (no Math.random: a failure must reproduce). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 24;
-}
-
-/** The fixture photo upscaled to width × height (RGB, raw), with seeded grain of ±`grain` grey levels. */
-async function upscaledRaw(sharp: Sharp, width: number, height: number, grain: number, seed = 7): Promise<Buffer> {
-  const source = fixture('images/pytorch-cnn-visualizations/cat_dog.png');
-  const { data } = await sharp(source)
-    .removeAlpha()
-    .resize(width, height, { fit: 'cover', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (grain > 0) {
-    const random = seeded(seed);
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i] + Math.round(((random() - 127.5) / 127.5) * grain);
-      data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-    }
-  }
-  return data;
-}
-
-function raw(width: number, height: number, channels: 3 | 4 = 3) {
-  return { raw: { width, height, channels } };
-}
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {

@@ -21,6 +21,7 @@ import { CancelSource } from '../../src/host/panel/cancelSource';
 import { DISPLAY_MAX_SIDE } from '../../src/shared/display';
 import type { WorkerReply } from '../../src/worker/workerProtocol';
 import { fixture, requireFixtures } from './helpers/fixtures';
+import { raw, upscaledRaw } from './helpers/photos';
 import { tempDir } from './helpers/tinyModels';
 
 type Sharp = typeof import('sharp');
@@ -50,31 +51,10 @@ function ensureWorkerBuilt(): void {
   execFileSync(process.execPath, ['build.mjs'], { cwd: ROOT, stdio: 'pipe' });
 }
 
-/** Seeded LCG bytes (no Math.random: a failure must reproduce). */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) >>> 24;
-}
-
 /** The fixture photo upscaled to a phone photo's size with seeded grain, as a quality-90 JPEG. */
 async function makePhoto(sharp: Sharp, file: string, width: number, height: number): Promise<void> {
-  const source = fixture('images/pytorch-cnn-visualizations/cat_dog.png');
-  const { data } = await sharp(source)
-    .removeAlpha()
-    .resize(width, height, { fit: 'cover', kernel: 'lanczos3' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const random = seeded(7);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i] + Math.round(((random() - 127.5) / 127.5) * 8);
-    data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-  }
-  writeFileSync(
-    file,
-    await sharp(data, { raw: { width, height, channels: 3 } })
-      .jpeg({ quality: 90 })
-      .toBuffer(),
-  );
+  const data = await upscaledRaw(sharp, width, height, 8);
+  writeFileSync(file, await sharp(data, raw(width, height)).jpeg({ quality: 90 }).toBuffer());
 }
 
 /** Width and height from a PNG's IHDR. */

@@ -13,5 +13,5 @@ export {
   type DecodeOptions,
   type ImageLimits,
 } from './decode';
-export { encodeGrayPng, encodePng, encodePngFast, writePngFile } from './encode';
+export { encodeGrayPng, encodePng, writePngFile } from './encode';
 export { sharpCodec } from './sharpCodec';

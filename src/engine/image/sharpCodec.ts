@@ -95,17 +95,7 @@ export async function sharpHeader(
   }
 }
 
-/** Opaque RGB(A) → PNG. Level 1 without adaptive filtering: a 12 MP overlay in ~0.3 s instead of ~0.9 s. */
-export function encodePngWithSharp(
-  sharp: SharpModule,
-  data: Uint8Array,
-  width: number,
-  height: number,
-  channels: 1 | 3 | 4,
-): Promise<Buffer> {
-  return pngPipeline(sharp, data, width, height, channels).toBuffer();
-}
-
+/** Packed pixels → a PNG pipeline. Level 1 without adaptive filtering: a 12 MP overlay in ~0.35 s instead of ~0.9 s. */
 export function pngPipeline(
   sharp: SharpModule,
   data: Uint8Array,
