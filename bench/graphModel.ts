@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { setAcceleration, defaultAcceleration } from '../src/engine/accel/ortRuntime';
 import type { BackendChoice } from '../src/engine/backend';
 import { Engine } from '../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
@@ -25,11 +24,14 @@ export async function compareGraphModel(fixtures: string, backend: BackendChoice
     console.log(`(graph model skipped: no ${modelPath})`);
     return;
   }
-  const engine = await Engine.create({ backend, log: () => undefined });
-  const model = await engine.loadModel(modelPath, {
-    preprocess: 'zero-one',
-    labelsPath: path.join(fixtures, 'labels/imagenet_classes.json'),
-  });
+  // One engine per choice, each with its copy of the model (an engine decides onnxruntime once).
+  const engines = {
+    auto: await Engine.create({ backend, onnxRuntime: 'auto', log: () => undefined }),
+    off: await Engine.create({ backend, onnxRuntime: 'off', log: () => undefined }),
+  };
+  const load = (engine: Engine) =>
+    engine.loadModel(modelPath, { preprocess: 'zero-one', labelsPath: path.join(fixtures, 'labels/imagenet_classes.json') });
+  const models = { auto: await load(engines.auto), off: await load(engines.off) };
   const image = await readImageFile(path.join(fixtures, 'images/pytorch-cnn-visualizations/snake.png'), DEFAULT_IMAGE_LIMITS);
   console.log('MobileNet v1 0.25, TF-Hub graph model, through the engine (explain: preprocessing, technique, rendering); medians in ms.');
   console.log('| technique | with onnxruntime | TF.js alone | TF.js ÷ onnxruntime |');
@@ -37,7 +39,7 @@ export async function compareGraphModel(fixtures: string, backend: BackendChoice
   for (const [technique, repeats] of TECHNIQUES) {
     const times: Record<string, number> = {};
     for (const mode of ['auto', 'off'] as const) {
-      setAcceleration(mode);
+      const [engine, model] = [engines[mode], models[mode]];
       await engine.explain(model, image, { technique });
       const samples: number[] = [];
       for (let i = 0; i < repeats; i++) {
@@ -49,6 +51,6 @@ export async function compareGraphModel(fixtures: string, backend: BackendChoice
     }
     console.log(`| ${technique} | ${times.auto.toFixed(1)} | ${times.off.toFixed(1)} | ${(times.off / times.auto).toFixed(1)} |`);
   }
-  setAcceleration(defaultAcceleration());
-  engine.dispose();
+  engines.auto.dispose();
+  engines.off.dispose();
 }

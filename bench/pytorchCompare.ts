@@ -14,7 +14,10 @@ import { selectBackend, type BackendChoice } from '../src/engine/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
-import { defaultAcceleration, ortRuntime, setAcceleration, type AccelerationChoice } from '../src/engine/accel/ortRuntime';
+import { Acceleration, type AccelerationChoice } from '../src/engine/accel/ortRuntime';
+
+/** The models of this comparison, on onnxruntime unless a measure runs them on TF.js alone. */
+const acceleration = new Acceleration('auto');
 import { deletionInsertion } from '../src/engine/metrics/deletionInsertion';
 import { pearson } from '../src/engine/metrics/rankCorrelation';
 import { resolveParameters } from '../src/engine/techniques/parameters';
@@ -76,7 +79,12 @@ function measureOurs(
   all: boolean,
   runtime: AccelerationChoice,
 ): { timings: Timings; gradcamMap: number[] } {
-  setAcceleration(runtime);
+  return runtime === 'off'
+    ? acceleration.withoutRuntime(() => measureRuns(loaded, image, classIndex, all))
+    : measureRuns(loaded, image, classIndex, all);
+}
+
+function measureRuns(loaded: LoadedModel, image: RgbaImage, classIndex: number, all: boolean): { timings: Timings; gradcamMap: number[] } {
   const { adapter, summary, pixels, preprocess, input, request } = prepare(loaded, image, classIndex);
   const batch = tf.tile(input, [32, 1, 1, 1]) as tf.Tensor4D;
   const map = new Float32Array(summary.inputShape[0] * summary.inputShape[1]).map((_, i) => Math.sin(i));
@@ -110,7 +118,6 @@ function measureOurs(
   timings.forwardAlongside = forwardAlongside;
   const gradcamMap = tf.tidy(() => Array.from(runTechnique(loaded, input, pixels, preprocess, 'gradcam', classIndex).dataSync()));
   tf.dispose([pixels, input, batch]);
-  setAcceleration(defaultAcceleration());
   return { timings, gradcamMap };
 }
 
@@ -121,8 +128,7 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice): 
     return;
   }
   const label = (await selectBackend({ choice: backend, log: () => undefined })).label;
-  setAcceleration('auto');
-  const { runtime, reason } = ortRuntime();
+  const { runtime, reason } = acceleration.state;
   const models = [
     {
       name: 'fashion-cam (shipped)',
@@ -147,7 +153,7 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice): 
   );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const model of models) {
-    const loaded = await loadModel(model.path);
+    const loaded = await loadModel(model.path, {}, {}, acceleration);
     const image = await readImageFile(model.image, DEFAULT_IMAGE_LIMITS);
     const layer = loaded.summary.defaultLayer!;
     const channels = loaded.summary.layers.find((l) => l.name === layer)?.outputShape[2] ?? 0;

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
-import { defaultAcceleration, ortRuntime, setAcceleration, type AccelerationChoice } from './accel/ortRuntime';
+import { Acceleration, defaultAcceleration, type AccelerationChoice } from './accel/ortRuntime';
 import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
 import { inspect, type InspectOptions, type InspectResult } from './inspect/inspect';
@@ -60,15 +60,16 @@ export class Engine {
 
   private constructor(
     readonly backend: SelectedBackend,
+    private readonly acceleration: Acceleration,
     private readonly log: (line: string) => void,
   ) {}
 
   static async create(options: EngineOptions): Promise<Engine> {
     const backend = await selectBackend({ choice: options.backend, wasmDir: options.wasmDir, log: options.log });
-    setAcceleration(options.onnxRuntime ?? defaultAcceleration(), options.log);
-    const { runtime, reason } = ortRuntime();
+    const acceleration = new Acceleration(options.onnxRuntime ?? defaultAcceleration(), options.log);
+    const { runtime, reason } = acceleration.state;
     options.log(`Using the ${backend.label} backend; onnxruntime: ${reason}.`);
-    return new Engine(runtime ? { ...backend, label: `${backend.label} + onnxruntime` } : backend, options.log);
+    return new Engine(runtime ? { ...backend, label: `${backend.label} + onnxruntime` } : backend, acceleration, options.log);
   }
 
   techniques(): TechniqueInfo[] {
@@ -102,7 +103,7 @@ export class Engine {
     const key = JSON.stringify([overrides, defaults, configMtimes]);
     const cached = this.models.get(modelPath);
     if (cached && cached.mtimeMs === mtimeMs && cached.key === key) return cached.model;
-    const model = await loadModel(modelPath, overrides, defaults);
+    const model = await loadModel(modelPath, overrides, defaults, this.acceleration);
     if (cached) cached.model.adapter.dispose();
     this.models.set(modelPath, { mtimeMs, key, model });
     this.log(`Loaded ${model.summary.format} model "${model.summary.name}" (${model.summary.layers.length} layers).`);

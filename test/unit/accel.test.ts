@@ -7,7 +7,6 @@
 import { strict as assert } from 'node:assert';
 import { selectBackend } from '../../src/engine/backend';
 import { MAX_SESSIONS } from '../../src/engine/accel/accelerator';
-import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { Engine } from '../../src/engine/engine';
 import { loadModel } from '../../src/engine/models/loadModel';
@@ -17,7 +16,11 @@ import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { gaussianValues } from '../../src/engine/random';
 import { tf, tfl } from '../../src/engine/tf';
 import { fixture, requireFixtures } from './helpers/fixtures';
-import { onTfjs, relativeGap } from './helpers/acceleration';
+import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import { inGraphGradCam } from '../../src/engine/techniques/gradCam';
+import { inGraphPathSum } from '../../src/engine/techniques/integratedGradients';
+import { inGraphMaskedScores } from '../../src/engine/techniques/scoreCam';
+import { inGraphNoiseSums } from '../../src/engine/techniques/smoothGrad';
 import { noiseImage, saveModel, tempDir } from './helpers/tinyModels';
 
 type Sym = tfl.SymbolicTensor;
@@ -107,24 +110,21 @@ describe('onnxruntime acceleration (exported layers models)', function () {
   before(async function () {
     // TF.js's own gradients are the reference: the cpu backend has every gradient kernel (wasm lacks some).
     await selectBackend({ choice: 'cpu', log: () => undefined });
-    setAcceleration('auto');
-    const { runtime, reason } = ortRuntime();
+    const { runtime, reason } = acceleration.state;
     // onnxruntime-node is an optional dependency that npm ci installs here and on CI: its absence is a failure.
     assert.ok(runtime, `onnxruntime-node should load: ${reason}`);
   });
-  afterEach(() => setAcceleration('auto'));
-  after(() => setAcceleration(defaultAcceleration()));
 
   it('gives TF.js scores, input gradients (stock, guided, deconvnet) and layer gradients, leaking nothing', () => {
     const before = tf.memory().numTensors;
     const model = gradientModel();
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, acceleration);
     const x = tf.randomUniform([3, 13, 13, 3], -3, 3, 'float32', 5) as tf.Tensor4D;
     const scores = adapter.scores(x);
     const reference = onTfjs(() => adapter.scores(x));
     assert.ok(relativeGap(scores, reference) < 1e-5, `scores: ${relativeGap(scores, reference)}`);
     for (const rule of [null, 'guided', 'deconvnet'] as (ReluRule | null)[]) {
-      const fast = adapter.inputGradients(x, 2, rule);
+      const fast = adapter.accelerated()!.inputGradient(x, 2, rule);
       assert.ok(fast, `the ${rule ?? 'stock'} gradient runs on onnxruntime`);
       const slow = onTfjs(() =>
         tf.grad((input: tf.Tensor) =>
@@ -142,7 +142,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       // split keeps its forward pass's tensors for the head: it runs inside a tidy.
       const gaps = tf.tidy(() => {
         const image = x.slice([1, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
-        const fast = adapter.layerGradients(image, layer, 4);
+        const fast = adapter.accelerated()!.layerGradient(image, layer, 4);
         assert.ok(fast, `layer ${layer} runs on onnxruntime`);
         const split = onTfjs(() => adapter.split(image, layer));
         const slow = onTfjs(() =>
@@ -172,7 +172,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const maskedGap = tf.tidy(() => {
       const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
       const maps = tf.randomUniform([5, 4, 4, 1], -1, 2, 'float32', 8) as tf.Tensor4D;
-      const fast = adapter.maskedScores(image, maps);
+      const fast = inGraphMaskedScores(adapter, image, maps);
       assert.ok(fast, 'the masked batch runs on onnxruntime');
       const masks = tf.image.resizeBilinear(maps, [13, 13], false, true);
       const low = tf.min(masks, [1, 2, 3], true);
@@ -191,14 +191,14 @@ describe('onnxruntime acceleration (exported layers models)', function () {
   it('reads layers (after and before their rectifiers) differentiably: gradients of any objective through them, under ReLU rules too', () => {
     const before = tf.memory().numTensors;
     const model = gradientModel();
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, acceleration);
     const x = tf.randomUniform([2, 13, 13, 3], -3, 3, 'float32', 13) as tf.Tensor4D;
     // A TF.js objective around the layer, as activation maximisation and deep dream use.
     const objective = (a: tf.Tensor) => tf.sum(tf.square(a.slice([0, 0, 0, 1], [-1, -1, -1, 1])));
     const rectifiers = adapter.layers.filter((l) => l.kind === 'ReLU' || l.kind === 'LeakyReLU').map((l) => l.name);
     assert.equal(rectifiers.length, 2);
     const lines: string[] = [];
-    setAcceleration('auto', (line) => lines.push(line));
+    collectLog(lines);
     for (const layer of ['stem', 'dw', 'branch', 'features', ...rectifiers]) {
       for (const beforeRectifier of [false, true]) {
         for (const rule of [null, 'guided'] as (ReluRule | null)[]) {
@@ -252,13 +252,13 @@ describe('onnxruntime acceleration (exported layers models)', function () {
   });
 
   it("computes Grad-CAM's map inside onnxruntime as TF.js combines its own gradients, at every spatial layer, leaking nothing", () => {
-    const adapter = new LayersAdapter(gradientModel());
+    const adapter = new LayersAdapter(gradientModel(), acceleration);
     const image = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 12) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const layers = adapter.layers.filter((l) => l.outputShape.length === 3).map((l) => l.name);
     for (const layer of layers) {
       const gap = tf.tidy(() => {
-        const fast = adapter.gradCamMap(image, layer, 1);
+        const fast = inGraphGradCam(adapter, image, layer, 1);
         assert.ok(fast, `${layer}: onnxruntime computes it`);
         const slow = onTfjs(() => {
           const { activations, head } = adapter.split(image, layer);
@@ -280,7 +280,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
   });
 
   it("sums input gradients along integrated gradients' path and over SmoothGrad's noisy copies inside onnxruntime as TF.js does", () => {
-    const adapter = new LayersAdapter(gradientModel());
+    const adapter = new LayersAdapter(gradientModel(), acceleration);
     const before = tf.memory().numTensors;
     const gaps = tf.tidy(() => {
       const origin = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 21) as tf.Tensor4D;
@@ -294,16 +294,16 @@ describe('onnxruntime acceleration (exported layers models)', function () {
               .sum(),
           )(points),
         );
-      const path = { kind: 'path' as const, origin, step, alphas: [0.1, 0.5, 0.9], weights: [0.2, 0.3, 0.5] };
-      const alongPath = adapter.gradientSums(path, 1, null);
-      assert.ok(alongPath && alongPath.squares === null, 'onnxruntime sums the path');
+      const path = { origin, step, alphas: [0.1, 0.5, 0.9], weights: [0.2, 0.3, 0.5] };
+      const alongPath = inGraphPathSum(adapter, path, 1);
+      assert.ok(alongPath, 'onnxruntime sums the path');
       const pathPoints = origin.add(step.mul(tf.tensor1d(path.alphas).reshape([-1, 1, 1, 1]))) as tf.Tensor4D;
       const pathReference = tf.sum(classGradient(pathPoints, null).mul(tf.tensor1d(path.weights).reshape([-1, 1, 1, 1])), 0, true);
-      const found: Record<string, number> = { path: relativeGap(alongPath.sum, pathReference) };
+      const found: Record<string, number> = { path: relativeGap(alongPath, pathReference) };
       const dims = [4, 13, 13, 3];
       const offsets = { data: gaussianValues(4 * 13 * 13 * 3, 0, 0.5, 4), dims };
       for (const rule of [null, 'guided'] as const) {
-        const noisy = adapter.gradientSums({ kind: 'noise', origin, offsets }, 1, rule);
+        const noisy = inGraphNoiseSums(adapter, { origin, offsets }, 1, { rule, timesInput: false });
         assert.ok(noisy?.squares, `onnxruntime sums the noisy copies (${rule})`);
         const gradients = classGradient(origin.add(tf.tensor(offsets.data, dims)) as tf.Tensor4D, rule);
         found[`noise ${rule} sum`] = relativeGap(noisy.sum, tf.sum(gradients, 0, true));
@@ -311,7 +311,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       }
       // Gradient × image over the noisy copies: each gradient times its own copy.
       const copies = origin.add(tf.tensor(offsets.data, dims)) as tf.Tensor4D;
-      const timesInput = adapter.gradientSums({ kind: 'noise', origin, offsets, timesInput: true }, 1, null);
+      const timesInput = inGraphNoiseSums(adapter, { origin, offsets }, 1, { rule: null, timesInput: true });
       assert.ok(timesInput?.squares, 'onnxruntime sums gradient × copy');
       const products = classGradient(copies, null).mul(copies);
       found['noise × input sum'] = relativeGap(timesInput.sum, tf.sum(products, 0, true));
@@ -325,11 +325,12 @@ describe('onnxruntime acceleration (exported layers models)', function () {
 
   it('keeps at most MAX_SESSIONS sessions, evicting the least recently used, and re-exports an evicted one', () => {
     const model = gradientModel();
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, acceleration);
     const image = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 12) as tf.Tensor4D;
     const layers = adapter.layers.filter((l) => l.outputShape.length === 3).map((l) => l.name);
     assert.ok(layers.length > MAX_SESSIONS, 'more target layers than sessions kept');
-    const gradientAt = (layer: string) => tf.tidy(() => Array.from(adapter.layerGradients(image, layer, 1)!.gradients.dataSync()));
+    const gradientAt = (layer: string) =>
+      tf.tidy(() => Array.from(adapter.accelerated()!.layerGradient(image, layer, 1)!.gradients.dataSync()));
     // The accelerator is the adapter's own; its session map is read here only to check the bound.
     const sessions = (adapter as unknown as { accelerator: { sessions: Map<string, unknown> } }).accelerator.sessions;
     const first = gradientAt(layers[0]);
@@ -344,12 +345,12 @@ describe('onnxruntime acceleration (exported layers models)', function () {
 
   it('runs dilated convolution, average pooling, ELU, swish, flatten, an average and global max pooling, gradients included', () => {
     const model = forwardModel();
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, acceleration);
     const before = tf.memory().numTensors;
     // tfjs has no gradient for dilated convolutions: central differences along random directions are the reference.
     const gaps = tf.tidy(() => {
       const x = tf.randomUniform([1, 12, 12, 2], -2, 2, 'float32', 8) as tf.Tensor4D;
-      const gradient = adapter.inputGradients(x, 0, null);
+      const gradient = adapter.accelerated()!.inputGradient(x, 0, null);
       assert.ok(gradient, 'every layer has a gradient rule');
       const directions = tf.randomNormal([6, 12, 12, 2], 0, 1, 'float32', 9) as tf.Tensor4D;
       const step = 1e-3;
@@ -378,13 +379,13 @@ describe('onnxruntime acceleration (exported layers models)', function () {
 
   it('falls back to TF.js for a gradient without a rule (softplus), saying which op', () => {
     const lines: string[] = [];
-    setAcceleration('auto', (line) => lines.push(line));
+    collectLog(lines);
     const input = tfl.input({ shape: [6, 6, 1] });
     const conv = tfl.layers
       .conv2d({ filters: 2, kernelSize: 3, activation: 'softplus', kernelInitializer: seeded()() })
       .apply(input) as Sym;
     const out = tfl.layers.dense({ units: 2 }).apply(tfl.layers.globalAveragePooling2d({}).apply(conv) as Sym) as Sym;
-    const adapter = new LayersAdapter(tfl.model({ inputs: input, outputs: out }));
+    const adapter = new LayersAdapter(tfl.model({ inputs: input, outputs: out }), acceleration);
     const before = tf.memory().numTensors;
     tf.tidy(() => {
       const x = tf.randomUniform([1, 6, 6, 1], -1, 1, 'float32', 2) as tf.Tensor4D;
@@ -395,7 +396,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
         ) < 1e-5,
         'the forward pass still runs on onnxruntime',
       );
-      assert.equal(adapter.inputGradients(x, 0, null), null, 'TF.js differentiates');
+      assert.equal(adapter.accelerated()!.inputGradient(x, 0, null), null, 'TF.js differentiates');
     });
     assert.ok(
       lines.some((line) => /TF\.js computes the gradient .*no gradient rule for Softplus/.test(line)),
@@ -406,7 +407,8 @@ describe('onnxruntime acceleration (exported layers models)', function () {
   });
 
   it('Grad-CAM through a head without gradient rules: activations from onnxruntime, the head differentiated on TF.js, the same map', async () => {
-    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: 'auto', log: () => undefined });
+    const tfjsEngine = await Engine.create({ backend: 'cpu', onnxRuntime: 'off', log: () => undefined });
     const input = tfl.input({ shape: [8, 8, 3] });
     const a = tfl.layers
       .conv2d({ filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: seeded()(), name: 'conv_a' })
@@ -417,15 +419,12 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     const out = tfl.layers
       .dense({ units: 3, kernelInitializer: seeded()(), name: 'logits' })
       .apply(tfl.layers.globalAveragePooling2d({}).apply(b) as Sym) as Sym;
-    const model = await engine.loadModel(
-      await saveModel(tfl.model({ inputs: input, outputs: out }), tempDir(), { preprocess: 'zero-one' }),
-    );
+    const saved = await saveModel(tfl.model({ inputs: input, outputs: out }), tempDir(), { preprocess: 'zero-one' });
     const image = noiseImage(8, 8, 3);
     const request = { technique: 'gradcam', layer: 'conv_a', classTarget: 1 };
-    const fast = await engine.explain(model, image, request);
-    setAcceleration('off');
-    const slow = await engine.explain(model, image, request);
-    setAcceleration('auto');
+    const fast = await engine.explain(await engine.loadModel(saved), image, request);
+    const slow = await tfjsEngine.explain(await tfjsEngine.loadModel(saved), image, request);
+    tfjsEngine.dispose();
     const scale = Math.max(...slow.rawMap.data);
     assert.ok(scale > 0, 'a map to compare');
     fast.rawMap.data.forEach((v, i) =>
@@ -445,7 +444,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       inputs: input,
       outputs: tfl.layers.dense({ units: 3, kernelInitializer: init(), name: 'scores' }).apply(flat) as Sym,
     });
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, acceleration);
     const before = tf.memory().numTensors;
     const [expected, actual, onTfjsAlone] = tf.tidy(() => {
       const basis = tf.concat([tf.zeros([1, 50]), tf.eye(50)]).reshape([51, 5, 5, 2]) as tf.Tensor4D;
@@ -454,7 +453,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
         .reshape([51]);
       const differences = scores.slice(1).sub(scores.slice(0, 1));
       const x = tf.randomUniform([1, 5, 5, 2], -1, 1, 'float32', 3) as tf.Tensor4D;
-      const gradient = adapter.inputGradients(x, 1, null);
+      const gradient = adapter.accelerated()!.inputGradient(x, 1, null);
       assert.ok(gradient, 'average pooling has a gradient rule');
       const taped = onTfjs(() =>
         tf.grad((v: tf.Tensor) =>
@@ -475,11 +474,11 @@ describe('onnxruntime acceleration (exported layers models)', function () {
 
   it('drops a session that fails at run time: that call and later ones fall back to TF.js, said once, nothing leaked', () => {
     const lines: string[] = [];
-    setAcceleration('auto', (line) => lines.push(line));
-    const adapter = new LayersAdapter(gradientModel());
+    collectLog(lines);
+    const adapter = new LayersAdapter(gradientModel(), acceleration);
     const image = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 12) as tf.Tensor4D;
     const before = tf.memory().numTensors;
-    tf.tidy(() => assert.ok(adapter.inputGradients(image, 1, null), 'onnxruntime differentiates it'));
+    tf.tidy(() => assert.ok(adapter.accelerated()!.inputGradient(image, 1, null), 'onnxruntime differentiates it'));
     // The accelerator is the adapter's own: its gradient session is made to fail as onnxruntime does on a bad shape.
     const sessions = (adapter as unknown as { accelerator: { sessions: Map<string, { run: () => never } | null> } }).accelerator.sessions;
     const key = [...sessions.keys()].find((k) => k.startsWith('gradient:scores:'))!;
@@ -487,8 +486,8 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       throw new Error('Non-zero status code returned while running MaxUnpool node');
     };
     tf.tidy(() => {
-      assert.equal(adapter.inputGradients(image, 1, null), null, 'TF.js differentiates instead');
-      assert.equal(adapter.inputGradients(image, 1, null), null, 'and keeps doing so');
+      assert.equal(adapter.accelerated()!.inputGradient(image, 1, null), null, 'TF.js differentiates instead');
+      assert.equal(adapter.accelerated()!.inputGradient(image, 1, null), null, 'and keeps doing so');
     });
     assert.equal(sessions.get(key), null, 'the session is dropped');
     assert.equal(
@@ -503,7 +502,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
 
   it('keeps a model with a layer it cannot export on TF.js, saying which layer', () => {
     const lines: string[] = [];
-    setAcceleration('auto', (line) => lines.push(line));
+    collectLog(lines);
     const model = tfl.sequential({
       layers: [
         tfl.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, activation: 'relu' }),
@@ -512,7 +511,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
         tfl.layers.dense({ units: 2 }),
       ],
     });
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, acceleration);
     const x = tf.randomUniform([2, 6, 6, 1], 0, 1, 'float32', 2) as tf.Tensor4D;
     const scores = adapter.scores(x);
     const predicted = model.predict(x) as tf.Tensor;
@@ -527,7 +526,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
 
   it('re-exports after the randomisation check replaces weights, and again after it restores them', async () => {
     const model = gradientModel();
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, acceleration);
     const x = tf.randomUniform([1, 13, 13, 3], -3, 3, 'float32', 6) as tf.Tensor4D;
     const original = adapter.scores(x);
     const [fast, slow] = await adapter.withRandomWeights(['features', 'branch'], 3, async () => [
@@ -544,7 +543,9 @@ describe('onnxruntime acceleration (exported layers models)', function () {
 
   it('gives the same maps through the engine with and without onnxruntime (bundled model)', async () => {
     const engine = await Engine.create({ backend: 'cpu', onnxRuntime: 'auto', log: () => undefined });
+    const tfjsEngine = await Engine.create({ backend: 'cpu', onnxRuntime: 'off', log: () => undefined });
     const loaded = await engine.loadModel(bundledModelPath());
+    const tfjsLoaded = await tfjsEngine.loadModel(bundledModelPath());
     const image = noiseImage(28, 28, 4);
     // Ablation-CAM twice: at the last block (its copies made after the head's pooling) and inside the network.
     // SmoothGrad over saliency and guided backprop (sums made inside onnxruntime) and over grad × image (copy by copy).
@@ -570,9 +571,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     for (const run of runs) {
       const technique = `${run.technique}${'layer' in run ? ` at ${run.layer}` : ''}${'parameters' in run ? ` over ${(run.parameters as { base: string }).base}` : ''}`;
       const fast = await engine.explain(loaded, image, { ...run, classTarget: 3 });
-      setAcceleration('off');
-      const slow = await engine.explain(loaded, image, { ...run, classTarget: 3 });
-      setAcceleration('auto');
+      const slow = await tfjsEngine.explain(tfjsLoaded, image, { ...run, classTarget: 3 });
       const r = pearson(Array.from(fast.rawMap.data), Array.from(slow.rawMap.data));
       assert.ok(r > 0.9999, `${technique}: r = ${r}`);
       assert.deepEqual(
@@ -581,11 +580,12 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       );
     }
     engine.dispose();
+    tfjsEngine.dispose();
   });
 
   it('matches TF.js on the pretrained MobileNet v1 0.25 (scores to 1e-4 of their range, Grad-CAM and saliency maps)', async function () {
     requireFixtures(this);
-    const { adapter, summary } = await loadModel(fixture('models/mobilenet_v1_0.25_224_layers'));
+    const { adapter, summary } = await loadModel(fixture('models/mobilenet_v1_0.25_224_layers'), {}, {}, acceleration);
     const x = tf.randomUniform([2, 224, 224, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
     const scores = adapter.scores(x);
     const reference = onTfjs(() => adapter.scores(x));
@@ -594,7 +594,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
     assert.ok(gap / range < 1e-4, `scores: ${gap / range} of the logit range`);
     const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D;
     const layer = summary.defaultLayer!;
-    const fast = adapter.layerGradients!(image, layer, 56)!;
+    const fast = adapter.accelerated()!.layerGradient(image, layer, 56)!;
     const split = onTfjs(() => adapter.split(image, layer));
     const slow = onTfjs(() =>
       tf.grad((a: tf.Tensor) =>
@@ -605,7 +605,7 @@ describe('onnxruntime acceleration (exported layers models)', function () {
       )(split.activations),
     );
     assert.ok(relativeGap(fast.gradients, slow) < 1e-4, `Grad-CAM gradient at ${layer}`);
-    const saliency = adapter.inputGradients!(image, 56, null)!;
+    const saliency = adapter.accelerated()!.inputGradient(image, 56, null)!;
     const saliencyReference = onTfjs(() =>
       tf.grad((input: tf.Tensor) =>
         adapter

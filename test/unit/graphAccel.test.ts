@@ -10,12 +10,14 @@ import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/backend';
 import { Engine } from '../../src/engine/engine';
-import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { gaussianValues } from '../../src/engine/random';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { tf } from '../../src/engine/tf';
-import { onTfjs, relativeGap } from './helpers/acceleration';
+import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import { inGraphGradCam } from '../../src/engine/techniques/gradCam';
+import { inGraphMaskedScores } from '../../src/engine/techniques/scoreCam';
+import { inGraphNoiseSums } from '../../src/engine/techniques/smoothGrad';
 import { writeOpsGraphModel, writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, tempDir } from './helpers/tinyModels';
 
@@ -47,7 +49,7 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
     const x = tf.randomUniform([2, h, w, c], 0, 1, 'float32', 5) as Tensor4D;
     const offsets = { data: gaussianValues(3 * h * w * c, 0, 0.1, 6), dims: [3, h, w, c] };
     const noisySums = ({ adapter: a }: LoadedModel, origin: Tensor4D, classIndex: number) => {
-      const sums = a.gradientSums!({ kind: 'noise', origin, offsets }, classIndex, null);
+      const sums = inGraphNoiseSums(a, { origin, offsets }, classIndex, { rule: null, timesInput: false });
       assert.ok(sums, 'the gradient sums run on onnxruntime');
       return sums;
     };
@@ -59,7 +61,7 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
         .scores(v as Tensor4D)
         .slice([0, classIndex], [-1, 1])
         .sum();
-    const layerFast = adapter.layerGradients!(image, layer, classIndex);
+    const layerFast = adapter.accelerated()!.layerGradient(image, layer, classIndex);
     assert.ok(layerFast, 'the node gradient runs on onnxruntime');
     const split = onTfjs(() => adapter.split(image, layer));
     const objective = (v: tf.Tensor) => tf.sum(tf.square(adapter.layerOutput(v as Tensor4D, layer)));
@@ -67,9 +69,9 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
     const masks = tf.image.resizeBilinear(maps, [h, w], false, true);
     const low = tf.min(masks, [1, 2, 3], true);
     const scaled = masks.sub(low).div(tf.max(masks, [1, 2, 3], true).sub(low).add(1e-8));
-    const masked = adapter.maskedScores!(image, maps);
+    const masked = inGraphMaskedScores(adapter, image, maps);
     assert.ok(masked, 'the masked batch runs on onnxruntime');
-    const inputGradient = adapter.inputGradients!(x, classIndex, null);
+    const inputGradient = adapter.accelerated()!.inputGradient(x, classIndex, null);
     assert.ok(inputGradient, 'the input gradient runs on onnxruntime');
     return {
       scores: relativeGap(adapter.scores(x), reference),
@@ -102,7 +104,7 @@ function gaps(model: LoadedModel, layer: string, asMaps = false): Record<string,
         masked,
         onTfjs(() => adapter.scores(image.mul(scaled) as Tensor4D)),
       ),
-      gradcam: relativeGap(adapter.gradCamMap!(image, layer, classIndex)!, gradCamOnTfjs(model, image, layer, classIndex)),
+      gradcam: relativeGap(inGraphGradCam(adapter, image, layer, classIndex)!, gradCamOnTfjs(model, image, layer, classIndex)),
       // SmoothGrad's sums over noisy copies of the image, built and reduced inside the graph.
       sums: gradientGap(
         noisySums(model, image, classIndex).sum,
@@ -116,18 +118,16 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
   const lines: string[] = [];
   before(async function () {
     await selectBackend({ choice: 'cpu', log: () => undefined });
-    setAcceleration('auto');
-    assert.ok(ortRuntime().runtime, `onnxruntime-node should load: ${ortRuntime().reason}`);
+    assert.ok(acceleration.state.runtime, `onnxruntime-node should load: ${acceleration.state.reason}`);
   });
   beforeEach(() => {
     lines.length = 0;
-    setAcceleration('auto', (line) => lines.push(line));
+    collectLog(lines);
   });
-  after(() => setAcceleration(defaultAcceleration()));
 
   it('a graph of fused convolutions, batch norms, pads, pools, a concat and a transposed MatMul: as tfjs-converter runs it', async () => {
     const before = tf.memory().numTensors;
-    const model = await loadModel(await writeOpsGraphModel(tempDir()));
+    const model = await loadModel(await writeOpsGraphModel(tempDir()), {}, {}, acceleration);
     try {
       assert.equal(model.summary.layers.find((l) => l.name === 'logits')?.outputShape.join(), '5');
       for (const layer of ['stem', 'bn', 'concat', 'mix']) {
@@ -149,7 +149,7 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
     if (!existsSync(MOBILENET)) this.skip();
     this.timeout(300_000);
     const before = tf.memory().numTensors;
-    const model = await loadModel(MOBILENET);
+    const model = await loadModel(MOBILENET, {}, {}, acceleration);
     try {
       const found = gaps(model, model.summary.defaultLayer!, true);
       for (const [what, gap] of Object.entries(found)) assert.ok(gap < 1e-4, `${what}: ${gap}`);
@@ -163,7 +163,8 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
   it('on wasm, Grad-CAM stays on wasm where onnxruntime differentiates the head, and saliency moves to cpu where it cannot reach the image', async () => {
     const engine = await Engine.create({ backend: 'wasm', onnxRuntime: 'auto', log: () => undefined });
     try {
-      const model = await engine.loadModel(await writeTinyGraphModel(tempDir(), { withStridedSlice: false, softplusInput: true }));
+      const file = await writeTinyGraphModel(tempDir(), { withStridedSlice: false, softplusInput: true });
+      const model = await engine.loadModel(file);
       const { adapter } = model;
       assert.equal(adapter.gradientsOnWasmAt!('conv/Relu', 'scores'), true, 'scores → conv/Relu has gradient rules');
       assert.equal(adapter.gradientsOnWasm, false, 'Softplus on the image has none');
@@ -177,9 +178,9 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
         saliency.notes.join(' '),
       );
       assert.equal(tf.getBackend(), 'wasm', 'the backend is restored');
-      setAcceleration('off');
-      const slow = await engine.explain(model, image, request);
-      setAcceleration('auto');
+      const tfjsEngine = await Engine.create({ backend: 'wasm', onnxRuntime: 'off', log: () => undefined });
+      const slow = await tfjsEngine.explain(await tfjsEngine.loadModel(file), image, request);
+      tfjsEngine.dispose();
       const scale = Math.max(...slow.rawMap.data.map(Math.abs));
       assert.ok(scale > 0, 'a map to compare');
       fast.rawMap.data.forEach((v, i) =>
@@ -203,8 +204,7 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
       const { adapter } = model;
       const split = adapter.split.bind(adapter);
       Object.assign(adapter, {
-        gradCamMap: () => null,
-        layerGradients: () => null,
+        accelerated: () => null,
         split: (input: Tensor4D, layer: string) => {
           const parts = split(input, layer);
           return {
@@ -231,7 +231,7 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
 
   it('an op without an export (StridedSlice) keeps the model on TF.js, and the log names the node', async () => {
     const before = tf.memory().numTensors;
-    const model = await loadModel(await writeTinyGraphModel(tempDir(), { withStridedSlice: true }));
+    const model = await loadModel(await writeTinyGraphModel(tempDir(), { withStridedSlice: true }), {}, {}, acceleration);
     try {
       const gap = tf.tidy(() => {
         const x = tf.randomUniform([1, 8, 8, 3], 0, 1, 'float32', 2) as Tensor4D;
@@ -241,7 +241,7 @@ describe('TF.js graph models on onnxruntime (exported node by node)', function (
         );
       });
       assert.equal(gap, 0, 'the same TF.js scores');
-      tf.tidy(() => assert.equal(model.adapter.inputGradients!(tf.zeros([1, 8, 8, 3]) as Tensor4D, 0, null), null));
+      tf.tidy(() => assert.equal(model.adapter.accelerated()!.inputGradient(tf.zeros([1, 8, 8, 3]) as Tensor4D, 0, null), null));
       assert.ok(
         lines.some((line) => /TF\.js computes the scores .*node "slice" \(StridedSlice\): no ONNX export/.test(line)),
         lines.join('\n'),

@@ -1,5 +1,5 @@
+import { Acceleration } from '../../src/engine/accel/ortRuntime';
 import { strict as assert } from 'node:assert';
-import { defaultAcceleration, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { LayersAdapter } from '../../src/engine/models/layersAdapter';
 import { tf, tfl } from '../../src/engine/tf';
 
@@ -40,18 +40,17 @@ function mixedModel(depthMultiplier: number): tfl.LayersModel {
 
 const maxGap = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0]);
 
-describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm)', () => {
-  // The fused plan is TF.js's path: onnxruntime (which would otherwise run these models) is kept out.
-  before(() => setAcceleration('off'));
-  after(() => setAcceleration(defaultAcceleration()));
+/** The fused plan is TF.js's path: onnxruntime (which would otherwise run these models) is kept out. */
+const TFJS_ONLY = new Acceleration('off');
 
+describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm)', () => {
   for (const backend of ['cpu', 'wasm']) {
     it(`gives model.predict's scores and tfjs's own input gradients, and frees what it made (${backend})`, async () => {
       await tf.setBackend(backend);
       const before = tf.memory().numTensors;
       // wasm runs depthwise convolutions with a channel multiplier layer by layer; cpu tests one.
       const model = mixedModel(backend === 'cpu' ? 2 : 1);
-      const adapter = new LayersAdapter(model);
+      const adapter = new LayersAdapter(model, TFJS_ONLY);
       // Wide enough that some ReLU6 units saturate (their gradient is 0 above 6).
       const x = tf.randomUniform([3, 9, 9, 3], -30, 30, 'float32', 7) as tf.Tensor4D;
       const classScore = (scores: tf.Tensor) => scores.slice([0, 1], [-1, 1]).sum();
@@ -86,7 +85,7 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
       .apply(tfl.layers.globalAveragePooling2d({}).apply(main)) as tfl.SymbolicTensor;
     const side = tfl.layers.conv2d({ filters: 1, kernelSize: 1, kernelInitializer: init(3), name: 'side' }).apply(a) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: [scores, side] });
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, TFJS_ONLY);
     const x = tf.randomUniform([2, 6, 6, 2], -1, 1, 'float32', 3) as tf.Tensor4D;
     const [, sideReference] = model.predict(x) as tf.Tensor[];
     const sideOutput = adapter.layerOutput(x, 'side');
@@ -102,7 +101,7 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
   it('backpropagates through the randomised weights of a fused convolution without batch norm on wasm', async () => {
     await tf.setBackend('wasm');
     const model = mixedModel(1);
-    const adapter = new LayersAdapter(model);
+    const adapter = new LayersAdapter(model, TFJS_ONLY);
     const x = tf.randomUniform([1, 9, 9, 3], -3, 3, 'float32', 4) as tf.Tensor4D;
     const classScore = (scores: tf.Tensor) => scores.slice([0, 0], [-1, 1]).sum();
     // The 1×1 convolution with its own ReLU is fused without a batch norm: its gradient kernel is a copy.

@@ -5,11 +5,12 @@
  */
 import { strict as assert } from 'node:assert';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { defaultAcceleration, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { tf } from '../../src/engine/tf';
-import { onTfjs, relativeGap } from './helpers/acceleration';
+import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import { inGraphGradCam } from '../../src/engine/techniques/gradCam';
+import { inGraphMaskedScores } from '../../src/engine/techniques/scoreCam';
 import { onnxTestModels } from './helpers/onnxModels';
 
 const MODELS = ['gapnet', 'mobilenet_v2', 'mobilenet_v2_bn', 'resnet18', 'squeezenet1_1', 'mobilenet_v3_small'];
@@ -35,13 +36,12 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
     }
     paths = models.paths;
   });
-  beforeEach(() => setAcceleration('auto', (line) => lines.push(line)));
-  after(() => setAcceleration(defaultAcceleration()));
+  beforeEach(() => collectLog(lines));
 
   /** Loads the model, runs `run` on a batch of two random images, and checks nothing is left behind. */
   async function withModel(name: string, run: (model: LoadedModel, x: Tensor4D) => void): Promise<void> {
     const before = tf.memory().numTensors;
-    const model = await loadModel(paths[name]);
+    const model = await loadModel(paths[name], {}, {}, acceleration);
     const [h, w, c] = model.adapter.inputShape;
     const x = tf.randomUniform([2, h, w, c], -1, 1, 'float32', 5) as Tensor4D;
     try {
@@ -65,7 +65,7 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
           gaps.scores = relativeGap(scores, reference);
           // A class the images actually score (random nets leave some classes without any gradient).
           const classIndex = tf.argMax(reference.sum(0)).dataSync()[0];
-          const fast = adapter.inputGradients!(x, classIndex, null);
+          const fast = adapter.accelerated()!.inputGradient(x, classIndex, null);
           const slow = onTfjs(() =>
             tf.grad((v: tf.Tensor) =>
               adapter
@@ -77,7 +77,7 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
           if (fast) gaps.input = correlationGap(fast, slow);
           const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
           const layer = summary.defaultLayer!;
-          const layerFast = adapter.layerGradients!(image, layer, classIndex);
+          const layerFast = adapter.accelerated()!.layerGradient(image, layer, classIndex);
           const split = onTfjs(() => adapter.split(image, layer));
           const layerSlow = onTfjs(() =>
             tf.grad((a: tf.Tensor) =>
@@ -92,11 +92,11 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
             gaps.layer = correlationGap(layerFast.gradients, layerSlow);
           }
           // Grad-CAM's map combined inside the graph against the same combination of TF.js's gradients.
-          const camFast = adapter.gradCamMap!(image, layer, classIndex);
+          const camFast = inGraphGradCam(adapter, image, layer, classIndex);
           if (camFast) gaps.gradcam = correlationGap(camFast, tf.sum(split.activations.mul(tf.mean(layerSlow, [1, 2], true)), 3));
           // Score-CAM's masked batch (masks built and applied inside the graph) against the same masks in TF.js.
           const maps = tf.randomUniform([3, 5, 5, 1], -1, 2, 'float32', 8) as Tensor4D;
-          const maskedFast = adapter.maskedScores!(image, maps);
+          const maskedFast = inGraphMaskedScores(adapter, image, maps);
           const masks = tf.image.resizeBilinear(maps, [image.shape[1], image.shape[2]], false, true);
           const low = tf.min(masks, [1, 2, 3], true);
           const scaled = masks.sub(low).div(tf.max(masks, [1, 2, 3], true).sub(low).add(1e-8));
@@ -134,7 +134,7 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
   });
 
   it('exports the random weights of the randomisation check, and the real ones again after', async () => {
-    const model = await loadModel(paths.gapnet);
+    const model = await loadModel(paths.gapnet, {}, {}, acceleration);
     const { adapter } = model;
     const [h, w, c] = adapter.inputShape;
     const x = tf.randomUniform([1, h, w, c], -1, 1, 'float32', 6) as Tensor4D;

@@ -4,8 +4,8 @@
  * them: NHWC feature maps, split heads, CAM heads, gradients, the randomisation check, memory.
  */
 import { strict as assert } from 'node:assert';
-import { defaultAcceleration, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { selectBackend } from '../../src/engine/backend';
+import { Acceleration } from '../../src/engine/accel/ortRuntime';
 import { Engine } from '../../src/engine/engine';
 import { evaluate } from '../../src/engine/evaluate';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
@@ -13,6 +13,10 @@ import { tf } from '../../src/engine/tf';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { onnxTestModels, runOnnxRuntime } from './helpers/onnxModels';
 import { noiseImage } from './helpers/tinyModels';
+
+// CNN Lens's own executor is what these tests check against onnxruntime: the accelerated path (which is
+// onnxruntime itself) is kept out; onnxAccel.test.ts compares the two.
+const TFJS_ONLY = new Acceleration('off');
 
 const MODELS = ['layoutnet', 'gapnet', 'mlp', 'mobilenet_v2', 'mobilenet_v2_bn', 'resnet18', 'squeezenet1_1', 'mobilenet_v3_small'];
 
@@ -50,20 +54,15 @@ describe('ONNX models against onnxruntime', function () {
     await selectBackend({ choice: 'wasm', log: () => undefined });
   });
 
-  // CNN Lens's own executor is what these tests check against onnxruntime: the accelerated path (which is
-  // onnxruntime itself) is kept out; onnxAccel.test.ts compares the two.
-  beforeEach(() => setAcceleration('off'));
-
   after(async () => {
     for (const model of loaded.values()) model.adapter.dispose();
-    setAcceleration(defaultAcceleration());
     await selectBackend({ choice: 'cpu', log: () => undefined });
   });
 
   async function model(name: string): Promise<LoadedModel> {
     let m = loaded.get(name);
     if (!m) {
-      m = await loadModel(paths[name]);
+      m = await loadModel(paths[name], {}, {}, TFJS_ONLY);
       loaded.set(name, m);
     }
     return m;
@@ -261,7 +260,7 @@ describe('ONNX models against onnxruntime', function () {
 
   it('loads and disposes without leaving tensors behind', async () => {
     const before = tf.memory().numTensors;
-    const m = await loadModel(paths.squeezenet1_1);
+    const m = await loadModel(paths.squeezenet1_1, {}, {}, TFJS_ONLY);
     m.adapter.dispose();
     assert.equal(tf.memory().numTensors, before);
   });

@@ -10,11 +10,11 @@ import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { defaultAcceleration, ortRuntime, setAcceleration } from '../../src/engine/accel/ortRuntime';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { gaussianValues } from '../../src/engine/random';
 import { tf } from '../../src/engine/tf';
-import { onTfjs, relativeGap } from './helpers/acceleration';
+import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import { inGraphNoiseSums } from '../../src/engine/techniques/smoothGrad';
 import { encodeModel, pseudoRandom, type Attr, type Initializer, type NodeSpec } from './helpers/onnxBuilder';
 import { tempDir } from './helpers/tinyModels';
 
@@ -153,21 +153,20 @@ async function writeWindowModel({ op, attrs, kernel, out }: WindowCase): Promise
 describe('onnxruntime gradients through ONNX window geometries (auto_pad, ceil_mode, defaults)', function () {
   const lines: string[] = [];
   before(function () {
-    if (!ortRuntime().runtime) {
+    if (!acceleration.state.runtime) {
       console.log('      skipped: onnxruntime-node is not installed or switched off');
       this.skip();
     }
   });
   beforeEach(() => {
     lines.length = 0;
-    setAcceleration('auto', (line) => lines.push(line));
+    collectLog(lines);
   });
-  after(() => setAcceleration(defaultAcceleration()));
 
   for (const windowCase of CASES) {
     it(`${windowCase.name}: the TF.js executor's scores and input gradient, without falling back`, async () => {
       const { file, classes } = await writeWindowModel(windowCase);
-      const { adapter } = await loadModel(file);
+      const { adapter } = await loadModel(file, {}, {}, acceleration);
       const before = tf.memory().numTensors;
       const gaps = tf.tidy(() => {
         const x = tf.randomUniform([2, SIZE, SIZE, CHANNELS], -1, 1, 'float32', 11) as Tensor4D;
@@ -178,7 +177,7 @@ describe('onnxruntime gradients through ONNX window geometries (auto_pad, ceil_m
         const origin = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
         const offsets = { data: gaussianValues(x.size, 0, 0.3, 12), dims: x.shape };
         return Array.from({ length: classes }, (_, classIndex) => {
-          const fast = adapter.inputGradients!(x, classIndex, null);
+          const fast = adapter.accelerated()!.inputGradient(x, classIndex, null);
           assert.ok(fast, 'onnxruntime differentiates it');
           const slow = onTfjs(() =>
             tf.grad((v: tf.Tensor) =>
@@ -189,7 +188,7 @@ describe('onnxruntime gradients through ONNX window geometries (auto_pad, ceil_m
             )(x),
           );
           // SmoothGrad's sums: the same gradients at the origin plus each offset, summed inside the graph.
-          const sums = adapter.gradientSums!({ kind: 'noise', origin, offsets }, classIndex, null);
+          const sums = inGraphNoiseSums(adapter, { origin, offsets }, classIndex, { rule: null, timesInput: false });
           assert.ok(sums, 'onnxruntime sums them');
           const noisy = onTfjs(() =>
             tf.grad((v: tf.Tensor) =>

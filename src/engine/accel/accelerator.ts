@@ -1,6 +1,6 @@
 /**
- * What every accelerated model shares: a model exported to ONNX runs its forward passes, input gradients
- * and a layer's gradients on onnxruntime. Each kind of run is exported once (its graph from the image to the
+ * What every accelerated model shares: a model exported to ONNX runs its forward passes, input gradients,
+ * a layer's gradients and techniques' graph recipes (recipes.ts) on onnxruntime. Each kind of run is exported once (its graph from the image to the
  * target, plus a backward pass where one is asked for) and kept as a session until the weights change.
  * Every method returns null when it cannot run here (no runtime, a layer or op without an export or gradient
  * rule, an input of another size than the export's): the caller then runs on TF.js, so results never
@@ -11,32 +11,17 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ReluRule } from '../models/reluRules';
 import { tf } from '../tf';
-import {
-  addGradCamMap,
-  ALPHAS,
-  BASE,
-  CAM,
-  feedMaskedImage,
-  feedPointBatch,
-  MAPS,
-  OFFSETS,
-  ORIGIN,
-  SQUARES,
-  STEP,
-  SUM,
-  sumGradients,
-  WEIGHTS,
-  type PointBatch,
-} from './batchGraphs';
 import { UnsupportedLayerError } from './exportLayers';
 import { addGradients } from './gradientGraph';
 import type { OnnxGraph } from './onnxGraph';
-import { accelerationLog, ortRuntime, type OrtArray, type OrtSession } from './ortRuntime';
+import type { Acceleration, OrtArray, OrtSession } from './ortRuntime';
+import { ACTIVATIONS, IMAGE, oneHot, type AcceleratedRuns, type GraphRecipe } from './recipes';
 
 /** Graph input holding the image batch, channels-last as TF.js feeds it. */
-export const INPUT = 'cnn_lens_image';
+export const INPUT = IMAGE;
 const SEED = 'cnn_lens_seed';
 const GRADIENT = 'cnn_lens_gradient';
+const FROM = ACTIVATIONS;
 
 /**
  * Sessions kept at once (least recently used go first): each holds a copy of the weights, and every target
@@ -58,14 +43,25 @@ export abstract class Accelerator<T> {
   private readonly sessions = new Map<string, OrtSession | null>();
   private readonly reported = new Set<string>();
 
+  /** Titles of the recipes run so far, by session kind, for the log. */
+  private readonly titles = new Map<string, string>();
+
   constructor(
     private readonly inputShape: readonly number[],
     private readonly numClasses: number,
-    private readonly log: (line: string) => void = accelerationLog,
+    private readonly acceleration: Acceleration,
   ) {}
 
   /** Writes the graph from INPUT to the targets; throws UnsupportedLayerError for what it cannot write. */
   protected abstract exportGraph(targets: ('scores' | T)[]): ExportedGraph;
+
+  /** Whether exportFrom can cut the graph at a layer; where not, recipes with `from` run on TF.js. */
+  protected readonly cutsAtLayers: boolean = false;
+
+  /** The graph from a layer's activations (channels-last, as the graph input `input`) to the scores. */
+  protected exportFrom(layer: string, input: string): { graph: OnnxGraph; inputShape: number[]; scores: string } {
+    throw new UnsupportedLayerError(`this format does not start a graph at layer ${layer} (${input})`);
+  }
 
   /** A short, unique key for a target (session names). */
   protected abstract keyOf(target: T): string;
@@ -155,59 +151,52 @@ export abstract class Accelerator<T> {
   }
 
   /**
-   * Score-CAM's batch in one run: the image [1, h, w, c] masked by each map [b, mh, mw, 1] inside the graph
-   * (batchGraphs.ts feedMaskedImage) and scored: [b, classes]. Building the masked batch in TF.js and
-   * copying it over cost more than scoring it.
+   * Runs a technique's graph recipe (recipes.ts): the export to the scores (and to the recipe's layer, or from
+   * it), edited by the recipe, kept as a session under the recipe's key.
    */
-  maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
-    if (!this.fits(input) || input.shape[0] !== 1) return null;
-    const [, mh, mw] = maps.shape;
-    const session = this.session(`masked:${mh}x${mw}`, () => {
-      const exported = this.exportGraph(['scores']);
-      const { graph } = exported;
-      feedMaskedImage(graph, INPUT, this.inputShape, [mh, mw]);
+  runRecipe(
+    recipe: GraphRecipe,
+    at: T | null,
+    feeds: Record<string, Tensor | OrtArray>,
+    outputs: string[],
+    image?: Tensor4D,
+  ): Tensor[] | null {
+    if (image && !this.fits(image)) return null;
+    const kind = recipe.key.split(':')[0];
+    this.titles.set(kind, recipe.title);
+    const where = recipe.from !== undefined ? `from:${recipe.from}` : at !== null ? this.keyOf(at) : '';
+    const key = `${recipe.key}${where ? `:${where}` : ''}`;
+    if (recipe.from !== undefined && !this.cutsAtLayers) return null;
+    const session = this.session(key, () => {
+      if (recipe.from !== undefined) {
+        const { graph, inputShape, scores } = this.exportFrom(recipe.from, FROM);
+        recipe.build({ graph, input: FROM, inputShape, numClasses: this.numClasses, scores, layer: null, gradients: gradientsOf(graph) });
+        return { graph, outputs: [] };
+      }
+      const exported = this.exportGraph(at === null ? ['scores'] : ['scores', at]);
+      const [scores, layer] = exported.outputs;
+      recipe.build({
+        graph: exported.graph,
+        input: INPUT,
+        inputShape: this.inputShape,
+        numClasses: this.numClasses,
+        scores: scores.name,
+        layer: layer ? { name: layer.native, channelsFirst: layer.perm !== null } : null,
+        gradients: gradientsOf(exported.graph),
+      });
       return exported;
     });
-    if (!session) return null;
-    const [name] = this.outputNames(['scores']);
-    return (this.tryRun(session, { [BASE]: input, [MAPS]: maps }, [name])?.[0] as Tensor2D | undefined) ?? null;
+    return session ? this.tryRun(session, feeds, outputs) : null;
   }
 
-  /**
-   * Σᵢ wᵢ · d score[classIndex] / d pointᵢ over a batch of points built inside the graph, and for noisy
-   * points Σᵢ (d score / d pointᵢ)² too: integrated gradients' path (origin + αᵢ·step, weights wᵢ) or
-   * SmoothGrad's noisy copies (origin + offsetᵢ, weights 1; gradient × copy for gradient × image). Only the image, the offsets and two sums cross
-   * over instead of a batch of points and one of gradients, and no TF.js op runs per batch: on the shipped
-   * model that overhead was a third of SmoothGrad and IG.
-   */
-  gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
-    if (!this.fits(points.origin)) return null;
-    const timesInput = points.kind === 'noise' && points.timesInput === true;
-    const session = this.session(`sums:${points.kind}${timesInput ? '-times-input' : ''}:${rule ?? 'stock'}`, () => {
-      const exported = this.exportGraph(['scores']);
-      const { graph } = exported;
-      const [scores] = exported.outputs;
-      graph.input(SEED, [this.numClasses]);
-      const [gradient] = addGradients(graph, scores.name, SEED, [INPUT], rule);
-      feedPointBatch(graph, INPUT, this.inputShape, points.kind);
-      sumGradients(graph, gradient, points.kind, INPUT, timesInput);
-      return exported;
-    });
-    if (!session) return null;
-    const vector = (values: number[]) => ({ data: Float32Array.from(values), dims: [values.length] });
-    const feeds: Record<string, Tensor | OrtArray> =
-      points.kind === 'noise'
-        ? { [ORIGIN]: points.origin, [OFFSETS]: points.offsets, [SEED]: this.oneHot(points.offsets.dims[0], classIndex) }
-        : {
-            [ORIGIN]: points.origin,
-            [STEP]: points.step,
-            [ALPHAS]: vector(points.alphas),
-            [WEIGHTS]: vector(points.weights),
-            [SEED]: this.oneHot(points.alphas.length, classIndex),
-          };
-    const results = this.tryRun(session, feeds, points.kind === 'noise' ? [SUM, SQUARES] : [SUM]);
-    if (!results) return null;
-    return { sum: results[0] as Tensor4D, squares: (results[1] as Tensor4D | undefined) ?? null };
+  /** What techniques see: the runs by layer name (`targetOf` maps a layer to this format's target). */
+  runs(targetOf: (layer: string) => T): AcceleratedRuns {
+    return {
+      inputGradient: (input, classIndex, rule) => this.inputGradient(input, classIndex, rule),
+      layerGradient: (input, layer, classIndex) => this.layerGradient(input, targetOf(layer), classIndex),
+      run: (recipe, feeds, outputs, image) =>
+        this.runRecipe(recipe, recipe.at === undefined ? null : targetOf(recipe.at), feeds, outputs, image),
+    };
   }
 
   /** The weights changed (the randomisation check): every session is exported again when next needed. */
@@ -243,23 +232,6 @@ export abstract class Accelerator<T> {
     return { exported, layer, gradient };
   }
 
-  /**
-   * Grad-CAM's map before its ReLU, [batch, h, w]: Σ_k mean(d score[classIndex] / d A_k) · A_k, from one run.
-   * The activations and gradients never leave onnxruntime: on the shipped model, copying them out and
-   * combining them in TF.js took as long as the forward pass.
-   */
-  gradCamMap(input: Tensor4D, target: T, classIndex: number): Tensor | null {
-    if (!this.fits(input)) return null;
-    const session = this.session(`gradcam:${this.keyOf(target)}`, () => {
-      const { exported, layer, gradient } = this.gradientAtLayer(target);
-      const { graph } = exported;
-      addGradCamMap(graph, layer.native, gradient, layer.perm !== null);
-      return exported;
-    });
-    if (!session) return null;
-    return this.tryRun(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [CAM])?.[0] ?? null;
-  }
-
   /** A session taking the input and a seed shaped like the target, giving Σ seed · d target / d input. */
   private vectorJacobian(target: 'scores' | T, rule: ReluRule | null): OrtSession | null {
     const key = target === 'scores' ? 'scores' : this.keyOf(target);
@@ -280,13 +252,11 @@ export abstract class Accelerator<T> {
   }
 
   private oneHot(batch: number, classIndex: number): OrtArray {
-    const seed = new Float32Array(batch * this.numClasses);
-    for (let i = 0; i < batch; i++) seed[i * this.numClasses + classIndex] = 1;
-    return { data: seed, dims: [batch, this.numClasses] };
+    return oneHot(batch, this.numClasses, classIndex);
   }
 
   protected session(key: string, build: () => ExportedGraph): OrtSession | null {
-    const { runtime } = ortRuntime();
+    const { runtime } = this.acceleration;
     if (!runtime) return null;
     if (this.sessions.has(key)) {
       const cached = this.sessions.get(key)!;
@@ -323,12 +293,8 @@ export abstract class Accelerator<T> {
       gradient: 'the gradient',
       head: 'the head after a layer',
       layer: 'the layer gradient',
-      gradcam: "Grad-CAM's map",
-      masked: "Score-CAM's masked batches",
-      sums: 'the gradients of batched copies',
-      ablate: "Ablation-CAM's copies",
     };
-    this.log(`onnxruntime: TF.js computes ${what[kind] ?? kind} for this model (${reason}).`);
+    this.acceleration.log(`onnxruntime: TF.js computes ${what[kind] ?? this.titles.get(kind) ?? kind} for this model (${reason}).`);
   }
 
   /**
@@ -357,4 +323,8 @@ export abstract class Accelerator<T> {
     const results = session.run(arrays, outputs);
     return outputs.map((name) => tf.tensor(results[name].data, results[name].dims));
   }
+}
+
+function gradientsOf(graph: OnnxGraph): (of: string, seed: string, wrt: string[], rule?: ReluRule | null) => string[] {
+  return (of, seed, wrt, rule = null) => addGradients(graph, of, seed, wrt, rule);
 }

@@ -3,6 +3,7 @@
  * nodes; a target is a node, by name. Everything else (sessions, gradients, Score-CAM's masked batch) is
  * the shared accelerator's.
  */
+import type { Acceleration } from './ortRuntime';
 import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
 import { GraphModelExporter, type GraphExportSource } from './exportGraphModel';
 
@@ -11,9 +12,9 @@ export class GraphModelAccelerator extends Accelerator<string> {
     private readonly source: GraphExportSource,
     private readonly scoreNode: string,
     numClasses: number,
-    log?: (line: string) => void,
+    acceleration: Acceleration,
   ) {
-    super(source.inputShape, numClasses, log);
+    super(source.inputShape, numClasses, acceleration);
   }
 
   protected keyOf(target: string): string {

@@ -10,6 +10,7 @@ import type { OnnxExecutor } from '../models/onnx/executor';
 import type { OnnxModel, OnnxNode, OnnxTensor } from '../models/onnx/onnxFile';
 import { onnxPads, pair, windowPadding } from '../models/onnx/ops/conv';
 import { plain } from '../models/onnx/ops/types';
+import type { Acceleration } from './ortRuntime';
 import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
 import { UnsupportedLayerError } from './exportLayers';
 import { DATA_TYPE, OnnxGraph, type AttributeValue, type TensorData } from './onnxGraph';
@@ -33,9 +34,9 @@ const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, 
 export class OnnxFileAccelerator extends Accelerator<string> {
   constructor(
     private readonly source: ImportedModel,
-    log?: (line: string) => void,
+    acceleration: Acceleration,
   ) {
-    super(source.inputShape, source.numClasses, log);
+    super(source.inputShape, source.numClasses, acceleration);
   }
 
   protected keyOf(target: string): string {

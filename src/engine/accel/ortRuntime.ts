@@ -87,26 +87,40 @@ export function defaultAcceleration(): AccelerationChoice {
   return process.env.CNN_LENS_ONNXRUNTIME === 'off' ? 'off' : 'auto';
 }
 
-let choice: AccelerationChoice = defaultAcceleration();
+/** The native library loads once per process, whoever asks first; each Acceleration decides whether to use it. */
 let loaded: { runtime: OrtRuntime | null; reason: string } | null = null;
-let log: (line: string) => void = () => undefined;
 
-/** 'off' keeps every technique on TF.js (the setting cnnLens.onnxRuntime, the CLI's --no-onnxruntime). */
-export function setAcceleration(next: AccelerationChoice, logTo?: (line: string) => void): void {
-  choice = next;
-  if (logTo) log = logTo;
-}
+/**
+ * Whether a model runs on onnxruntime, and where it says what stays on TF.js: made by whoever loads models
+ * (the engine from cnnLens.onnxRuntime or the CLI's --no-onnxruntime) and handed to each model's adapter.
+ */
+export class Acceleration {
+  constructor(
+    private choice: AccelerationChoice = defaultAcceleration(),
+    readonly log: (line: string) => void = () => undefined,
+  ) {}
 
-/** Where models report what runs on TF.js instead (the engine's log). */
-export function accelerationLog(line: string): void {
-  log(line);
-}
+  /** The runtime, or null with the reason (not installed, refused the self-check, switched off). */
+  get state(): { runtime: OrtRuntime | null; reason: string } {
+    if (this.choice === 'off') return { runtime: null, reason: 'switched off (cnnLens.onnxRuntime)' };
+    loaded ??= load();
+    return loaded;
+  }
 
-/** The runtime, or null with the reason (not installed, refused the self-check, switched off). */
-export function ortRuntime(): { runtime: OrtRuntime | null; reason: string } {
-  if (choice === 'off') return { runtime: null, reason: 'switched off (cnnLens.onnxRuntime)' };
-  loaded ??= load();
-  return loaded;
+  get runtime(): OrtRuntime | null {
+    return this.state.runtime;
+  }
+
+  /** Runs `run` with every model of this acceleration on TF.js (reference results), then restores the choice. */
+  withoutRuntime<T>(run: () => T): T {
+    const before = this.choice;
+    this.choice = 'off';
+    try {
+      return run();
+    } finally {
+      this.choice = before;
+    }
+  }
 }
 
 function load(): { runtime: OrtRuntime | null; reason: string } {

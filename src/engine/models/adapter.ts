@@ -3,7 +3,7 @@
  * files run as layers models). Techniques only talk to this.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import type { PointBatch } from '../accel/batchGraphs';
+import type { AcceleratedRuns } from '../accel/recipes';
 import type { LayerInfo } from '../types';
 import type { ReluRule } from './reluRules';
 
@@ -52,29 +52,11 @@ export interface ModelAdapter {
    */
   layerOutput(input: Tensor4D, layer: string, rule?: ReluRule | null, beforeRectifier?: boolean): Tensor4D;
   /**
-   * d score[classIndex] / d input per image, computed outside TF.js (onnxruntime) where this model can;
-   * null means: differentiate with TF.js.
+   * Runs outside TF.js (onnxruntime: input and layer gradients, techniques' graph recipes) where this model
+   * has them, or null: the technique computes the same numbers with TF.js. Null while TF.js records
+   * gradients, which cannot flow through those runs.
    */
-  inputGradients?(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null;
-  /** A layer's activations and d score[classIndex] / d activations outside TF.js, or null (as above). */
-  layerGradients?(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null;
-  /**
-   * Sums of input gradients over a batch of points built outside TF.js (integrated gradients' path,
-   * SmoothGrad's noisy copies; see PointBatch), or null: compute them with inputGradients / TF.js.
-   */
-  gradientSums?(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null;
-  /** Grad-CAM's map before its ReLU, [batch, h, w], computed where the layer's gradient is (onnxruntime); null where not. */
-  gradCamMap?(input: Tensor4D, layer: string, classIndex: number): Tensor | null;
-  /**
-   * Score-CAM's masked batch scored outside TF.js (onnxruntime): each map [b, mh, mw, 1] upsampled
-   * (bilinear, half-pixel), min-max scaled to 0..1 and multiplied into the one image; null: use TF.js.
-   */
-  maskedScores?(input: Tensor4D, maps: Tensor4D): Tensor2D | null;
-  /**
-   * Ablation-CAM's batch scored outside TF.js (onnxruntime): `activations` [1, h, w, c] of `layer` with
-   * channel channels[i] zeroed in copy i, through the rest of the model; null: use `split`'s head.
-   */
-  ablatedScores?(layer: string, activations: Tensor4D, channels: number[]): Tensor2D | null;
+  accelerated(): AcceleratedRuns | null;
   /** Runs the batch once, keeping what `head` needs. Call inside tf.tidy. */
   split(input: Tensor4D, layer: string): SplitModel;
   gapHead(): GapHead | null;

@@ -6,8 +6,8 @@
  */
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import type { ReluRule } from './reluRules';
-import type { PointBatch } from '../accel/batchGraphs';
+import type { Acceleration } from '../accel/ortRuntime';
+import type { AcceleratedRuns } from '../accel/recipes';
 import type { TfNode } from '../accel/exportGraphModel';
 import { UnsupportedLayerError } from '../accel/layoutWriter';
 import { GraphModelAccelerator } from '../accel/graphModelAccelerator';
@@ -48,8 +48,13 @@ export class GraphAdapter implements ModelAdapter {
 
   private readonly nodeInputs: Map<string, string[]>;
   private readonly accelerator: GraphModelAccelerator;
+  private readonly runs: AcceleratedRuns;
 
-  constructor(private readonly model: GraphModel, nodes: TfNode[]) {
+  constructor(
+    private readonly model: GraphModel,
+    nodes: TfNode[],
+    acceleration: Acceleration,
+  ) {
     if (model.inputs.length !== 1) throw new Error(`The graph has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
     const input = model.inputs[0];
     const shape = input.shape ?? [];
@@ -107,7 +112,12 @@ export class GraphAdapter implements ModelAdapter {
       },
       this.scoreNode,
       this.numClasses,
+      acceleration,
     );
+    this.runs = this.accelerator.runs((layer) => {
+      if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
+      return layer;
+    });
   }
 
   /** Output shapes are not stored in graph models: run one zero image and read them. */
@@ -168,26 +178,8 @@ export class GraphAdapter implements ModelAdapter {
     return { activations: activations as Tensor4D, scores: scores.reshape([input.shape[0], -1]) as Tensor2D, head };
   }
 
-  inputGradients(input: Tensor4D, classIndex: number): Tensor4D | null {
-    return recordingGradients() ? null : this.accelerator.inputGradient(input, classIndex, null);
-  }
-
-  layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
-    if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
-    return recordingGradients() ? null : this.accelerator.layerGradient(input, layer, classIndex);
-  }
-
-  gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
-    return recordingGradients() || rule ? null : this.accelerator.gradientSums(points, classIndex, null);
-  }
-
-  gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {
-    if (!this.layers.some((info) => info.name === layer)) throw new Error(`The graph has no node named "${layer}".`);
-    return recordingGradients() ? null : this.accelerator.gradCamMap(input, layer, classIndex);
-  }
-
-  maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
-    return recordingGradients() ? null : this.accelerator.maskedScores(input, maps);
+  accelerated(): AcceleratedRuns | null {
+    return recordingGradients() ? null : this.runs;
   }
 
   gapHead(): GapHead | null {

@@ -8,7 +8,8 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { PointBatch } from '../accel/batchGraphs';
+import type { Acceleration } from '../accel/ortRuntime';
+import type { AcceleratedRuns } from '../accel/recipes';
 import { gaussian } from '../random';
 import { tf } from '../tf';
 import type { LayerInfo } from '../types';
@@ -104,9 +105,11 @@ export class LayersAdapter implements ModelAdapter {
   private readonly inference: InferencePlan;
   /** The same model exported to onnxruntime, where it is installed (forward passes and input gradients). */
   private readonly accelerator: LayersAccelerator;
+  private readonly runs: AcceleratedRuns;
 
   constructor(
     private readonly model: LayersModel,
+    acceleration: Acceleration,
     format: 'layers' | 'keras' = 'layers',
   ) {
     this.format = format;
@@ -166,7 +169,8 @@ export class LayersAdapter implements ModelAdapter {
         activationName,
         linearOnly: this.scoreSource.linearOf,
       },
-    });
+    }, acceleration);
+    this.runs = this.accelerator.runs((layer) => ({ id: this.stepOf(layer).outputIds[0], linear: false }));
     for (const { layer } of this.steps) {
       const kind = layer.getClassName();
       if (kind === 'BatchNormalization') this.batchNorm(layer);
@@ -418,28 +422,8 @@ export class LayersAdapter implements ModelAdapter {
     return { activations, scores: this.scoresFrom(values, input.shape[0]), head };
   }
 
-  ablatedScores(layer: string, activations: Tensor4D, channels: number[]): Tensor2D | null {
-    return recordingGradients() ? null : this.accelerator.ablatedScores(layer, activations, channels);
-  }
-
-  maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
-    return recordingGradients() ? null : this.accelerator.maskedScores(input, maps);
-  }
-
-  inputGradients(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
-    return recordingGradients() ? null : this.accelerator.inputGradient(input, classIndex, rule);
-  }
-
-  layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
-    return recordingGradients() ? null : this.accelerator.layerGradient(input, { id: this.stepOf(layer).outputIds[0], linear: false }, classIndex);
-  }
-
-  gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
-    return recordingGradients() ? null : this.accelerator.gradientSums(points, classIndex, rule);
-  }
-
-  gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {
-    return recordingGradients() ? null : this.accelerator.gradCamMap(input, { id: this.stepOf(layer).outputIds[0], linear: false }, classIndex);
+  accelerated(): AcceleratedRuns | null {
+    return recordingGradients() ? null : this.runs;
   }
 
   private downstreamOf(tensorId: number, plan: Step[]): Step[] {

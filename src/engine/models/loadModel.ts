@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { tf, tfc, tfl } from '../tf';
 import { defaultCamLayer, type ModelAdapter } from './adapter';
 import type { TfNode } from '../accel/exportGraphModel';
+import { Acceleration } from '../accel/ortRuntime';
 import { GraphAdapter } from './graphAdapter';
 import { LayersAdapter } from './layersAdapter';
 import { fitLabels, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
@@ -23,15 +24,15 @@ export interface LoadedModel {
   sizeOnDisk: number;
 }
 
-type AdapterFactory = (files: ModelFiles) => Promise<ModelAdapter>;
+type AdapterFactory = (files: ModelFiles, acceleration: Acceleration) => Promise<ModelAdapter>;
 
 const TFJS_ADAPTERS: Record<ModelFiles['format'], AdapterFactory> = {
-  layers: async (files) => new LayersAdapter(await tfl.loadLayersModel(tf.io.fromMemory(files.artifacts))),
-  graph: async (files) => {
+  layers: async (files, acceleration) => new LayersAdapter(await tfl.loadLayersModel(tf.io.fromMemory(files.artifacts)), acceleration),
+  graph: async (files, acceleration) => {
     const model = await tfc.loadGraphModel(tf.io.fromMemory(files.artifacts));
     const nodes = (files.artifacts.modelTopology as { node: TfNode[] }).node;
     try {
-      return new GraphAdapter(model, nodes);
+      return new GraphAdapter(model, nodes, acceleration);
     } catch (error) {
       model.dispose();
       throw error;
@@ -69,34 +70,35 @@ interface ModelSource {
   file: string;
   format: ModelFormat;
   sizeOnDisk: number;
-  build: () => Promise<ModelAdapter>;
+  build: (acceleration: Acceleration) => Promise<ModelAdapter>;
 }
 
 async function readModelSource(modelPath: string): Promise<ModelSource> {
   if (isOnnxPath(modelPath)) {
     const file = path.resolve(modelPath);
     const { model, sizeOnDisk } = await readOnnxFile(file);
-    return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async () => new OnnxAdapter(model, file) };
+    return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async (acceleration) => new OnnxAdapter(model, file, acceleration) };
   }
   if (isKerasPath(modelPath)) {
     const file = path.resolve(modelPath);
     const keras = await readKerasFile(file);
-    return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build: async () => new LayersAdapter(await buildKerasModel(keras, file), 'keras') };
+    return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build: async (acceleration) => new LayersAdapter(await buildKerasModel(keras, file), acceleration, 'keras') };
   }
   const files = await readModelFiles(modelPath);
-  return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build: () => TFJS_ADAPTERS[files.format](files) };
+  return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build: (acceleration) => TFJS_ADAPTERS[files.format](files, acceleration) };
 }
 
 export async function loadModel(
   modelPath: string,
   overrides: ModelConfigOverrides = {},
   defaults: ModelConfigOverrides = {},
+  acceleration: Acceleration = new Acceleration(),
 ): Promise<LoadedModel> {
   const source = await readModelSource(modelPath);
   const config = await resolveModelConfig(source.dir, overrides, defaults);
   const adapter = await withoutLeaks(async () => {
     try {
-      return await source.build();
+      return await source.build(acceleration);
     } catch (error) {
       if (error instanceof ModelError) throw error;
       throw new ModelError(`${source.file} could not be loaded: ${(error as Error).message}`);

@@ -12,6 +12,8 @@
  *  - colour: the attribution as an RGB image, each channel scaled on its own about grey.
  */
 import type { Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { ModelAdapter } from '../models/adapter';
+import type { ReluRule } from '../models/reluRules';
 import { quantile } from '../quantile';
 import { tf } from '../tf';
 import type { ParameterSpec, TechniqueParameters } from '../types';
@@ -39,6 +41,14 @@ export abstract class AttributionTechnique extends Technique {
   /** False when `attribute` handles one image at a time (it batches internally, as integrated gradients). */
   batchable(_parameters: TechniqueParameters): boolean {
     return true;
+  }
+
+  /**
+   * When this attribution is an input gradient under a ReLU rule (times the input with `timesInput`),
+   * SmoothGrad sums it over its noisy copies inside one onnxruntime run; null: SmoothGrad calls `attribute`.
+   */
+  noiseSummable(_parameters: TechniqueParameters, _model: ModelAdapter): { rule: ReluRule | null; timesInput: boolean } | null {
+    return null;
   }
 
   run(request: TechniqueInput): TechniqueOutput {

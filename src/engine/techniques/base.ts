@@ -126,7 +126,7 @@ export abstract class CamTechnique extends Technique {
   }
 
   protected capture(request: TechniqueInput): CamEvidence {
-    const fast = this.usesGradients ? request.model.layerGradients?.(request.input, request.layer, request.classIndex) : null;
+    const fast = this.usesGradients ? request.model.accelerated()?.layerGradient(request.input, request.layer, request.classIndex) : null;
     if (fast) return { ...fast, head: (a) => request.model.split(request.input, request.layer).head(a) };
     const { activations, head } = request.model.split(request.input, request.layer);
     if (!this.usesGradients) return { activations, gradients: null, head };

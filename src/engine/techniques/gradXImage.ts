@@ -31,6 +31,10 @@ export class GradXImage extends AttributionTechnique {
     return parameters.base !== 'integrated-gradients';
   }
 
+  override noiseSummable(parameters: TechniqueInput['parameters']) {
+    return parameters.base === 'saliency' ? { rule: null, timesInput: true } : null;
+  }
+
   attribute(request: TechniqueInput): Attribution {
     const { model, input, classIndex, parameters } = request;
     if (parameters.base === 'integrated-gradients') {

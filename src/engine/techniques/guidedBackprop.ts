@@ -5,8 +5,10 @@
  * backward rule of models/reluRules.ts.
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
+import type { ModelAdapter } from '../models/adapter';
 import type { ReluRule } from '../models/reluRules';
 import { tf } from '../tf';
+import type { TechniqueParameters } from '../types';
 import { AttributionTechnique, viewParameter, type Attribution } from './attribution';
 import type { TechniqueInput } from './base';
 import { activationGradient, chooseUnit, inputGradient } from './inputGradient';
@@ -30,6 +32,10 @@ export class GuidedBackprop extends RuleBackprop {
     needsLayer: false,
     parameters: [viewParameter('max-abs')],
   };
+
+  override noiseSummable(_parameters: TechniqueParameters, model: ModelAdapter) {
+    return model.supportsReluRules ? { rule: this.rule, timesInput: false } : null;
+  }
 }
 
 const UNIT_PARAMETERS = {

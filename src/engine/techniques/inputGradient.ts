@@ -19,7 +19,7 @@ function checkRule(model: ModelAdapter, rule: ReluRule | null): void {
 /** d score[classIndex] / d input, for every image of the batch at once (scores are independent per image). */
 export function inputGradient(model: ModelAdapter, input: Tensor4D, classIndex: number, rule: ReluRule | null = null): Tensor4D {
   checkRule(model, rule);
-  const fast = model.inputGradients?.(input, classIndex, rule);
+  const fast = model.accelerated()?.inputGradient(input, classIndex, rule);
   if (fast) return fast;
   const score = (x: tf.Tensor) => tf.sum(model.scores(x as Tensor4D, rule).slice([0, classIndex], [-1, 1]));
   return tf.grad(score)(input) as Tensor4D;

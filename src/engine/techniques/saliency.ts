@@ -16,4 +16,8 @@ export class Saliency extends RuleBackprop {
     needsLayer: false,
     parameters: [viewParameter('max-abs')],
   };
+
+  override noiseSummable() {
+    return { rule: null, timesInput: false };
+  }
 }

@@ -5,7 +5,8 @@
  * same [h, w, c] maps the TF.js adapters give.
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import type { PointBatch } from '../../accel/batchGraphs';
+import type { Acceleration } from '../../accel/ortRuntime';
+import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
 import { tf } from '../../tf';
 import type { LayerInfo } from '../../types';
@@ -53,8 +54,13 @@ export class OnnxAdapter implements ModelAdapter {
   private head: GapHead | null = null;
   /** The same graph on onnxruntime, where it is installed. */
   private accelerator: OnnxFileAccelerator | null = null;
+  private runs: AcceleratedRuns | null = null;
 
-  constructor(model: OnnxModel, private readonly file: string) {
+  constructor(
+    model: OnnxModel,
+    private readonly file: string,
+    acceleration: Acceleration,
+  ) {
     if (model.inputs.length !== 1) {
       throw new ModelError(`${file} has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')}); CNN Lens explains single-input image models.`);
     }
@@ -85,7 +91,8 @@ export class OnnxAdapter implements ModelAdapter {
       this.head = this.findGapHead();
       this.gradientsOnWasm = this.executor.exact.every((step) => this.gradientOnWasm(step, probes));
       const { channelsFirst, inputName, inputShape, numClasses, scoreTensor, executor } = this;
-      this.accelerator = new OnnxFileAccelerator({ model, executor, probes, inputName, channelsFirst, inputShape, numClasses, scoreTensor });
+      this.accelerator = new OnnxFileAccelerator({ model, executor, probes, inputName, channelsFirst, inputShape, numClasses, scoreTensor }, acceleration);
+      this.runs = this.accelerator.runs((layer) => this.stepOf(layer).node.outputs[0]);
       for (const step of this.executor.exact) {
         if (step.node.opType === 'Conv' && step.prepared && this.layerSteps.has(step.node.name)) {
           const weight = this.executor.constants.get(step.node.inputs[1])!.tensor;
@@ -194,24 +201,8 @@ export class OnnxAdapter implements ModelAdapter {
     });
   }
 
-  maskedScores(input: Tensor4D, maps: Tensor4D): Tensor2D | null {
-    return recordingGradients() ? null : (this.accelerator?.maskedScores(input, maps) ?? null);
-  }
-
-  inputGradients(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null {
-    return recordingGradients() ? null : (this.accelerator?.inputGradient(input, classIndex, rule) ?? null);
-  }
-
-  layerGradients(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null {
-    return recordingGradients() ? null : (this.accelerator?.layerGradient(input, this.stepOf(layer).node.outputs[0], classIndex) ?? null);
-  }
-
-  gradientSums(points: PointBatch, classIndex: number, rule: ReluRule | null): { sum: Tensor4D; squares: Tensor4D | null } | null {
-    return recordingGradients() ? null : (this.accelerator?.gradientSums(points, classIndex, rule) ?? null);
-  }
-
-  gradCamMap(input: Tensor4D, layer: string, classIndex: number): Tensor | null {
-    return recordingGradients() ? null : (this.accelerator?.gradCamMap(input, this.stepOf(layer).node.outputs[0], classIndex) ?? null);
+  accelerated(): AcceleratedRuns | null {
+    return recordingGradients() ? null : this.runs;
   }
 
   split(input: Tensor4D, layer: string): SplitModel {
