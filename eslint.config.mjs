@@ -30,6 +30,7 @@ const ENGINE_RUNTIME = [
   '**/engine/photoFiles',
   '**/engine/models/loadModel',
   '**/engine/models/*Adapter',
+  '**/engine/models/{layers,graph,onnx,keras}/**',
   '**/engine/accel/**',
   '**/engine/techniques/**',
   '**/engine/inspect/**',

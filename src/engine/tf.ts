@@ -14,3 +14,8 @@ export { tf, tfl, tfc };
 
 /** The backend packages' versions, for the log (importing them registers the backends). */
 export const BACKEND_PACKAGE_VERSIONS = { cpu: version_cpu, wasm: version_wasm };
+
+/** True while tfjs records a gradient tape: forward-only shortcuts (fused plans, onnxruntime runs) must not be used then. */
+export function recordingGradients(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+}

@@ -10,7 +10,7 @@ import { MAX_SESSIONS } from '../../src/engine/accel/accelerator';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { Engine } from '../../src/engine/engine';
 import { loadModel } from '../../src/engine/models/loadModel';
-import { LayersAdapter } from '../../src/engine/models/layersAdapter';
+import { LayersAdapter } from '../../src/engine/models/layers/layersAdapter';
 import type { ReluRule } from '../../src/engine/models/reluRules';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { gaussianValues } from '../../src/engine/random';

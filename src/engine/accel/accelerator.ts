@@ -11,7 +11,7 @@
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ReluRule } from '../models/reluRules';
 import { tf } from '../tf';
-import { UnsupportedLayerError } from './exportLayers';
+import { UnsupportedLayerError } from './layoutWriter';
 import { addGradients } from './gradientGraph';
 import type { OnnxGraph } from './onnxGraph';
 import type { Acceleration, OrtArray, OrtSession } from './ortRuntime';

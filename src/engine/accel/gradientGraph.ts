@@ -9,7 +9,7 @@
 import { cellsInside } from '../avgPoolGradientFix';
 import type { ReluRule } from '../models/reluRules';
 import { DATA_TYPE, type GraphNode, type OnnxGraph } from './onnxGraph';
-import { UnsupportedLayerError } from './exportLayers';
+import { UnsupportedLayerError } from './layoutWriter';
 
 /**
  * Adds d(Σ seed · output)/d(x) for each x of `wrt` to the graph and returns their names. `seed` is a graph

@@ -5,10 +5,10 @@
 import * as path from 'node:path';
 import { tf, tfc, tfl } from '../tf';
 import { defaultCamLayer, type ModelAdapter } from './adapter';
-import type { TfNode } from '../accel/exportGraphModel';
+import type { TfNode } from './graph/exportGraphModel';
 import { Acceleration } from '../accel/ortRuntime';
-import { GraphAdapter } from './graphAdapter';
-import { LayersAdapter } from './layersAdapter';
+import { GraphAdapter } from './graph/graphAdapter';
+import { LayersAdapter } from './layers/layersAdapter';
 import { fitLabels, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
 import { readKerasFile } from './keras/kerasFile';
 import { buildKerasModel } from './keras/kerasModel';

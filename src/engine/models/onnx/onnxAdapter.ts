@@ -8,13 +8,12 @@ import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core
 import type { Acceleration } from '../../accel/ortRuntime';
 import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
-import { tf } from '../../tf';
+import { recordingGradients, tf } from '../../tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { ModelError } from '../modelFiles';
 import type { ReluRule } from '../reluRules';
-import { OnnxFileAccelerator } from '../../accel/onnxFileAccelerator';
-import { recordingGradients } from '../inferencePlan';
+import { OnnxFileAccelerator } from './onnxFileAccelerator';
 import { OnnxExecutor, type Step } from './executor';
 import type { OnnxModel, OnnxNode } from './onnxFile';
 import { rectifierOf } from './ops/activation';

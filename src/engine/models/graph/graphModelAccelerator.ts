@@ -3,8 +3,8 @@
  * nodes; a target is a node, by name. Everything else (sessions, gradients, Score-CAM's masked batch) is
  * the shared accelerator's.
  */
-import type { Acceleration } from './ortRuntime';
-import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
+import type { Acceleration } from '../../accel/ortRuntime';
+import { Accelerator, INPUT, type ExportedGraph } from '../../accel/accelerator';
 import { GraphModelExporter, type GraphExportSource } from './exportGraphModel';
 
 export class GraphModelAccelerator extends Accelerator<string> {

@@ -7,10 +7,10 @@
  */
 import type { Tensor, Tensor1D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { Padding } from '../models/inputGradOps';
-import { LayoutWriter, onnxKernel, UnsupportedLayerError, type GraphValue } from './layoutWriter';
+import type { Padding } from '../inputGradOps';
+import { LayoutWriter, onnxKernel, UnsupportedLayerError, type GraphValue } from '../../accel/layoutWriter';
 
-export { UnsupportedLayerError, type GraphValue } from './layoutWriter';
+export { UnsupportedLayerError, type GraphValue } from '../../accel/layoutWriter';
 
 type Layer = LayersModel['layers'][number];
 

@@ -10,8 +10,8 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { tf } from '../tf';
-import { fusedInputOnlyGradient, gradientKernelOf, inputOnlyGradients, type Padding } from './inputGradOps';
+import { tf } from '../../tf';
+import { fusedInputOnlyGradient, gradientKernelOf, inputOnlyGradients, type Padding } from '../inputGradOps';
 
 type Layer = LayersModel['layers'][number];
 type FusedActivation = 'linear' | 'relu' | 'relu6' | 'leakyrelu' | 'sigmoid';
@@ -223,9 +223,4 @@ export class InferencePlan {
     tf.dispose(this.ownedTensors());
     this.fusions.clear();
   }
-}
-
-/** True while tfjs records a gradient tape: the forward-only plan must not be used then. */
-export function recordingGradients(): boolean {
-  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
 }

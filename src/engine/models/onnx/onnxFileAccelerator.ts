@@ -6,14 +6,14 @@
  * ops the runtime refuses, keep that run on TF.js. A target is a tensor of the graph, by name.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import type { OnnxExecutor } from '../models/onnx/executor';
-import type { OnnxModel, OnnxNode, OnnxTensor } from '../models/onnx/onnxFile';
-import { onnxPads, pair, windowPadding } from '../models/onnx/ops/conv';
-import { plain } from '../models/onnx/ops/types';
-import type { Acceleration } from './ortRuntime';
-import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
-import { UnsupportedLayerError } from './exportLayers';
-import { DATA_TYPE, OnnxGraph, type AttributeValue, type TensorData } from './onnxGraph';
+import type { OnnxExecutor } from './executor';
+import type { OnnxModel, OnnxNode, OnnxTensor } from './onnxFile';
+import { onnxPads, pair, windowPadding } from './ops/conv';
+import { plain } from './ops/types';
+import type { Acceleration } from '../../accel/ortRuntime';
+import { Accelerator, INPUT, type ExportedGraph } from '../../accel/accelerator';
+import { UnsupportedLayerError } from '../../accel/layoutWriter';
+import { DATA_TYPE, OnnxGraph, type AttributeValue, type TensorData } from '../../accel/onnxGraph';
 
 export interface ImportedModel {
   model: OnnxModel;

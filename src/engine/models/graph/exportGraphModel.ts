@@ -5,7 +5,7 @@
  * SAME padding is made explicit from the probed shapes. An op not listed here fails the export with its
  * node's name, and that model's runs stay on TF.js.
  */
-import { LayoutWriter, onnxKernel, UnsupportedLayerError, type GraphValue } from './layoutWriter';
+import { LayoutWriter, onnxKernel, UnsupportedLayerError, type GraphValue } from '../../accel/layoutWriter';
 
 /** A node of the graph's GraphDef as model.json stores it. */
 export interface TfNode {

@@ -6,15 +6,14 @@
  */
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import type { Acceleration } from '../accel/ortRuntime';
-import type { AcceleratedRuns } from '../accel/recipes';
-import type { TfNode } from '../accel/exportGraphModel';
-import { UnsupportedLayerError } from '../accel/layoutWriter';
-import { GraphModelAccelerator } from '../accel/graphModelAccelerator';
-import { tf } from '../tf';
-import type { LayerInfo } from '../types';
-import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
-import { recordingGradients } from './inferencePlan';
+import type { Acceleration } from '../../accel/ortRuntime';
+import type { AcceleratedRuns } from '../../accel/recipes';
+import type { TfNode } from './exportGraphModel';
+import { UnsupportedLayerError } from '../../accel/layoutWriter';
+import { GraphModelAccelerator } from './graphModelAccelerator';
+import { recordingGradients, tf } from '../../tf';
+import type { LayerInfo } from '../../types';
+import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 
 const RECTIFIER_OPS = new Set(['Relu', 'Relu6', 'LeakyRelu']);
 

@@ -5,11 +5,11 @@
  * and for replacing a layer's activations.
  */
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
-import { Accelerator, INPUT, type ExportedGraph } from './accelerator';
+import { Accelerator, INPUT, type ExportedGraph } from '../../accel/accelerator';
 import { LayersExporter, type ExportContext, type ExportStep, type GraphValue } from './exportLayers';
-import type { OnnxGraph } from './onnxGraph';
-import type { Acceleration } from './ortRuntime';
-import { SCORES } from './recipes';
+import type { OnnxGraph } from '../../accel/onnxGraph';
+import type { Acceleration } from '../../accel/ortRuntime';
+import { SCORES } from '../../accel/recipes';
 
 export interface ExportableModel {
   inputId: number;

@@ -8,16 +8,16 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import type { Acceleration } from '../accel/ortRuntime';
-import type { AcceleratedRuns } from '../accel/recipes';
-import { gaussian } from '../random';
-import { tf } from '../tf';
-import type { LayerInfo } from '../types';
-import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from './adapter';
-import { LayersAccelerator } from '../accel/layersAccelerator';
-import { InferencePlan, recordingGradients } from './inferencePlan';
-import { convolveInputOnly, gradientKernelOf, type Padding } from './inputGradOps';
-import { rectifierKindOf, withReluRule, type ReluRule } from './reluRules';
+import type { Acceleration } from '../../accel/ortRuntime';
+import type { AcceleratedRuns } from '../../accel/recipes';
+import { gaussian } from '../../random';
+import { recordingGradients, tf } from '../../tf';
+import type { LayerInfo } from '../../types';
+import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
+import { LayersAccelerator } from './layersAccelerator';
+import { InferencePlan } from './inferencePlan';
+import { convolveInputOnly, gradientKernelOf, type Padding } from '../inputGradOps';
+import { rectifierKindOf, withReluRule, type ReluRule } from '../reluRules';
 
 type Layer = LayersModel['layers'][number];
 
