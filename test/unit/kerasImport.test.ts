@@ -14,7 +14,9 @@ import { Engine } from '../../src/engine/engine';
 import { kerasSnakeCase, translateKerasConfig } from '../../src/engine/models/keras/kerasConfig';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { ModelError, modelJsonPathOf } from '../../src/engine/models/modelFiles';
-import { kerasModelKind } from '../../src/engine/models/modelKind';
+import { fileKindOf } from '../../src/engine/models/formats';
+
+const kerasModelKind = (head: Uint8Array, name: string) => (fileKindOf(name).id === 'keras' ? fileKindOf(name).sniff(head, name) : null);
 import { tf, tfl } from '../../src/engine/tf';
 import { keras3Config, writeKeras3, writeLegacyH5 } from './helpers/kerasFiles';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';

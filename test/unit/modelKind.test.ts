@@ -2,17 +2,19 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { bundledModelPath } from '../../src/engine/bundledModel';
-import { onnxModelKind, tfjsModelKind } from '../../src/engine/models/modelKind';
+import { acceptedFiles, discoveryGlob, fileKindOf, tfjsFormat } from '../../src/engine/models/formats';
 import { modelSettingValue, resolveModelSetting } from '../../src/host/modelSetting';
 import { encodeModel } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { tempDir } from './helpers/tinyModels';
 
+const onnxFormat = (head: Uint8Array) => fileKindOf('model.onnx').sniff(head, 'model.onnx');
+
 describe('telling TF.js model.json files from others', () => {
   it('recognises layers and graph models and nothing else', async () => {
     const bundled = bundledModelPath();
-    assert.equal(tfjsModelKind(readFileSync(bundled.endsWith('.json') ? bundled : path.join(bundled, 'model.json'), 'utf8')), 'layers');
-    assert.equal(tfjsModelKind(readFileSync(await writeTinyGraphModel(tempDir()), 'utf8')), 'graph');
+    assert.equal(tfjsFormat(readFileSync(bundled.endsWith('.json') ? bundled : path.join(bundled, 'model.json'), 'utf8')), 'layers');
+    assert.equal(tfjsFormat(readFileSync(await writeTinyGraphModel(tempDir()), 'utf8')), 'graph');
     for (const text of [
       '{"name": "my-app", "version": "1.0.0"}',
       'not json',
@@ -21,7 +23,7 @@ describe('telling TF.js model.json files from others', () => {
       '{"modelTopology": {}, "weightsManifest": {}}',
       '{"modelTopology": {"foo": 1}, "weightsManifest": []}',
     ]) {
-      assert.equal(tfjsModelKind(text), null, text);
+      assert.equal(tfjsFormat(text), null, text);
     }
   });
 });
@@ -34,10 +36,22 @@ describe('telling ONNX files from others named .onnx', () => {
       inputs: [{ name: 'x', dims: [1, 3, 2, 2] }],
       outputs: [{ name: 'y', dims: [1, 3, 2, 2] }],
     };
-    assert.equal(onnxModelKind(encodeModel(relu)), 'onnx');
-    assert.equal(onnxModelKind(encoder.encode('version https://git-lfs.github.com/spec/v1\noid sha256:…')), null);
-    assert.equal(onnxModelKind(encoder.encode('<!DOCTYPE html>')), null);
-    assert.equal(onnxModelKind(new Uint8Array([0x08])), null, 'too short to be a model');
+    assert.equal(onnxFormat(encodeModel(relu)), 'onnx');
+    assert.equal(onnxFormat(encoder.encode('version https://git-lfs.github.com/spec/v1\noid sha256:…')), null);
+    assert.equal(onnxFormat(encoder.encode('<!DOCTYPE html>')), null);
+    assert.equal(onnxFormat(new Uint8Array([0x08])), null, 'too short to be a model');
+  });
+});
+
+describe('the model file registry', () => {
+  it('routes a path by its ending (a folder or any .json to TF.js) and builds the discovery pattern and picker text from the table', () => {
+    assert.equal(fileKindOf('/m/resnet.ONNX').id, 'onnx');
+    assert.equal(fileKindOf('/m/model.keras').id, 'keras');
+    assert.equal(fileKindOf('/m/weights.hdf5').id, 'keras');
+    assert.equal(fileKindOf('/m/model.json').id, 'tfjs');
+    assert.equal(fileKindOf('/m/mobilenet').id, 'tfjs');
+    assert.equal(discoveryGlob(), '**/{model.json,*.onnx,*.keras,*.h5,*.hdf5}');
+    assert.equal(acceptedFiles(), 'a TF.js model.json, an .onnx file or a .keras or .h5 file');
   });
 });
 

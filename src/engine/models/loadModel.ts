@@ -1,6 +1,6 @@
 /**
  * Loads a model from disk into the adapter for its format, plus its preprocessing and labels.
- * Model formats register here; the rest of the engine sees only `ModelAdapter`.
+ * Model file kinds (formats.ts) map to their readers here; the rest of the engine sees only `ModelAdapter`.
  */
 import * as path from 'node:path';
 import { tf, tfc, tfl } from '../tf';
@@ -12,7 +12,8 @@ import { LayersAdapter } from './layers/layersAdapter';
 import { fitLabels, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
 import { readKerasFile } from './keras/kerasFile';
 import { buildKerasModel } from './keras/kerasModel';
-import { isKerasPath, isOnnxPath, ModelError, readModelFiles, type ModelFiles, type ModelFormat } from './modelFiles';
+import { fileKindOf, type ModelFileKind, type ModelFormat } from './formats';
+import { ModelError, readModelFiles, type ModelFiles } from './modelFiles';
 import { OnnxAdapter } from './onnx/onnxAdapter';
 import { readOnnxFile } from './onnx/onnxFile';
 import type { ModelSummary } from '../types';
@@ -73,20 +74,25 @@ interface ModelSource {
   build: (acceleration: Acceleration) => Promise<ModelAdapter>;
 }
 
-async function readModelSource(modelPath: string): Promise<ModelSource> {
-  if (isOnnxPath(modelPath)) {
+/** Each kind of model file's reader (formats.ts tells the kinds apart), up to the adapter's factory. */
+const SOURCES: Record<ModelFileKind['id'], (modelPath: string) => Promise<ModelSource>> = {
+  onnx: async (modelPath) => {
     const file = path.resolve(modelPath);
     const { model, sizeOnDisk } = await readOnnxFile(file);
     return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async (acceleration) => new OnnxAdapter(model, file, acceleration) };
-  }
-  if (isKerasPath(modelPath)) {
+  },
+  keras: async (modelPath) => {
     const file = path.resolve(modelPath);
     const keras = await readKerasFile(file);
-    return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build: async (acceleration) => new LayersAdapter(await buildKerasModel(keras, file), acceleration, 'keras') };
-  }
-  const files = await readModelFiles(modelPath);
-  return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build: (acceleration) => TFJS_ADAPTERS[files.format](files, acceleration) };
-}
+    const build = async (acceleration: Acceleration) => new LayersAdapter(await buildKerasModel(keras, file), acceleration, 'keras');
+    return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build };
+  },
+  tfjs: async (modelPath) => {
+    const files = await readModelFiles(modelPath);
+    const build = (acceleration: Acceleration) => TFJS_ADAPTERS[files.format](files, acceleration);
+    return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build };
+  },
+};
 
 export async function loadModel(
   modelPath: string,
@@ -94,7 +100,7 @@ export async function loadModel(
   defaults: ModelConfigOverrides = {},
   acceleration: Acceleration = new Acceleration(),
 ): Promise<LoadedModel> {
-  const source = await readModelSource(modelPath);
+  const source = await SOURCES[fileKindOf(modelPath).id](modelPath);
   const config = await resolveModelConfig(source.dir, overrides, defaults);
   const adapter = await withoutLeaks(async () => {
     try {

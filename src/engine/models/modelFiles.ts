@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
+import { fileKindOf } from './formats';
 
 export class ModelError extends Error {
   constructor(message: string) {
@@ -15,7 +16,7 @@ export class ModelError extends Error {
 }
 
 export type TfjsFormat = 'layers' | 'graph';
-export type ModelFormat = TfjsFormat | 'onnx' | 'keras';
+export type { ModelFormat } from './formats';
 
 export interface ModelFiles {
   dir: string;
@@ -24,11 +25,6 @@ export interface ModelFiles {
   artifacts: io.ModelArtifacts;
   /** model.json plus every shard, in bytes. */
   sizeOnDisk: number;
-}
-
-/** An `.onnx` file is a model by itself (loadModel reads it with onnx/onnxFile.ts). */
-export function isOnnxPath(modelPath: string): boolean {
-  return path.extname(modelPath).toLowerCase() === '.onnx';
 }
 
 export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
@@ -99,14 +95,9 @@ async function readJson(file: string): Promise<Record<string, unknown>> {
   }
 }
 
-/** A Keras `.keras` or `.h5` / `.hdf5` file is a model by itself (loadModel reads it with keras/kerasFile.ts). */
-export function isKerasPath(modelPath: string): boolean {
-  return ['.keras', '.h5', '.hdf5'].includes(path.extname(modelPath).toLowerCase());
-}
-
 /** Accepts a model.json path or its folder, or a single-file model (.onnx, .keras, .h5), returned as is. */
 export function modelJsonPathOf(modelPath: string): string {
-  return path.basename(modelPath).toLowerCase().endsWith('.json') || isOnnxPath(modelPath) || isKerasPath(modelPath) ? modelPath : path.join(modelPath, 'model.json');
+  return fileKindOf(modelPath).id !== 'tfjs' || path.basename(modelPath).toLowerCase().endsWith('.json') ? modelPath : path.join(modelPath, 'model.json');
 }
 
 export async function readModelFiles(modelPath: string): Promise<ModelFiles> {

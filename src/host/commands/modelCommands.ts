@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { kerasModelKind, onnxModelKind, tfjsModelKind, type ModelKind } from '../../engine/models/modelKind';
+import { acceptedFiles, discoveryGlob, fileKindOf, HEAD_BYTES, type ModelFormat } from '../../engine/models/formats';
 import { MODEL_VIEW_ID } from '../modelView/modelView';
 import { engineSettings, modelSettingValue } from '../settings';
 import { isModelInUse, useModel } from './useModel';
@@ -15,33 +15,32 @@ import { downloadedModels } from './zooCommands';
 
 export interface FoundModel {
   uri: vscode.Uri;
-  kind: ModelKind;
+  kind: ModelFormat;
 }
 
 /** Folders that hold dependencies, caches or build output, never the user's own model. */
 const SKIPPED = '**/{node_modules,.git,.vscode-test,dist,out,.venv,__pycache__}/**';
 const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
-/** The kind of model a file holds, or null when it is not one CNN Lens can read. */
-export async function modelKindOf(uri: vscode.Uri): Promise<ModelKind | null> {
-  const lower = uri.fsPath.toLowerCase();
-  if (/\.(onnx|keras|h5|hdf5)$/.test(lower)) {
+/** The format of the model a file holds, or null when it is not one CNN Lens can read. */
+export async function modelKindOf(uri: vscode.Uri): Promise<ModelFormat | null> {
+  const kind = fileKindOf(uri.fsPath);
+  if (kind.reads === 'head') {
     const handle = await fs.open(uri.fsPath, 'r');
     try {
-      const head = new Uint8Array(8);
+      const head = new Uint8Array(HEAD_BYTES);
       const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      // A .h5 may hold only weights: that needs an HDF5 reader to tell, so loading reports it.
-      return lower.endsWith('.onnx') ? onnxModelKind(head.subarray(0, bytesRead)) : kerasModelKind(head.subarray(0, bytesRead), lower);
+      return kind.sniff(head.subarray(0, bytesRead), uri.fsPath);
     } finally {
       await handle.close();
     }
   }
   if ((await vscode.workspace.fs.stat(uri)).size > MAX_MODEL_JSON_BYTES) return null;
-  return tfjsModelKind(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)));
+  return kind.sniff(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)), uri.fsPath);
 }
 
 export async function findWorkspaceModels(limit = 200): Promise<FoundModel[]> {
-  const candidates = await vscode.workspace.findFiles('**/{model.json,*.onnx,*.keras,*.h5}', SKIPPED, limit);
+  const candidates = await vscode.workspace.findFiles(discoveryGlob(), SKIPPED, limit);
   const found: FoundModel[] = [];
   const seen = new Set<string>();
   for (const uri of candidates.sort((a, b) => a.fsPath.localeCompare(b.fsPath))) {
@@ -64,14 +63,7 @@ async function useModelFile(uri: vscode.Uri, onChosen: (modelPath: string) => vo
   try {
     const kind = await modelKindOf(uri);
     if (!kind) {
-      const lower = uri.fsPath.toLowerCase();
-      const what = lower.endsWith('.onnx')
-        ? 'an ONNX model (it does not start like a ModelProto; a Git LFS pointer?)'
-        : lower.endsWith('.keras')
-          ? 'a Keras model (not a zip archive; a Git LFS pointer?)'
-          : /\.(h5|hdf5)$/.test(lower)
-            ? 'a Keras model (not an HDF5 file; a Git LFS pointer?)'
-            : 'a TensorFlow.js model (no modelTopology and weightsManifest)';
+      const what = fileKindOf(uri.fsPath).notOne(uri.fsPath);
       void vscode.window.showErrorMessage(`CNN Lens: ${path.basename(uri.fsPath)} is not ${what}.`);
       return;
     }
@@ -115,7 +107,7 @@ export function registerModelCommands(
       }),
       {
         label: '$(folder-opened) Browse for a model file…',
-        detail: 'a TF.js model.json, an .onnx, .keras or .h5 file anywhere on this machine',
+        detail: `${acceptedFiles()} anywhere on this machine`,
         uri: 'browse',
       },
       {
