@@ -3,8 +3,8 @@
  * (src/shared/protocol.ts) and keeps its view settings and technique parameters in the webview state.
  */
 import './styles.css';
-import type { ColormapName, TechniqueInfo, TechniqueParameters } from '../src/engine/types';
-import { COLORMAP_NAMES } from '../src/engine/types';
+import type { ColormapName, TechniqueInfo, TechniqueParameters } from '../src/shared/vocabulary';
+import { COLORMAP_NAMES } from '../src/shared/vocabulary';
 import type {
   ErrorMessage,
   ExportedMessage,

@@ -1,12 +1,24 @@
 /**
  * Every message between the extension host and the CNN Lens panel's webview, typed once.
- * Both sides import this module; it imports nothing from vscode, the DOM or tfjs.
+ * Both sides import this module; it imports only the shared vocabulary (no vscode, DOM, Node or engine).
  */
-import type { ColormapName, LayerInfo, Prediction, Region, TechniqueInfo, TechniqueParameters, TileLayout, Timings } from '../engine/types';
-import { COLORMAP_NAMES, INSPECT_KINDS, REGULARISER_NAMES, REGULARISER_RANGES } from '../engine/types';
-import type { InspectKind, InspectRequest, RegulariserName } from '../engine/types';
-
-export { INSPECT_KINDS, REGULARISER_NAMES, REGULARISER_RANGES, type InspectKind, type RegulariserName };
+import {
+  COLORMAP_NAMES,
+  INSPECT_KINDS,
+  REGULARISER_NAMES,
+  REGULARISER_RANGES,
+  type ColormapName,
+  type InspectKind,
+  type InspectRequest,
+  type LayerInfo,
+  type Prediction,
+  type Region,
+  type RegulariserName,
+  type TechniqueInfo,
+  type TechniqueParameters,
+  type TileLayout,
+  type Timings,
+} from './vocabulary';
 
 /** Pixels as sent to the webview: RGBA for images, one byte per pixel (0..255) for maps. */
 export interface PixelsMessagePart {

@@ -2,9 +2,9 @@
  * Results as the webview receives them. The host does no pixel work: images come from the worker already
  * at display size, maps at their own (small) resolution, and the webview lays them over the image.
  */
-import { heatmapToBytes } from '../../engine/render/overlay';
+import { heatmapToBytes } from '../../shared/mapDrawing';
 import type { Evaluation } from '../../engine/evaluate';
-import type { Heatmap, RgbaImage } from '../../engine/types';
+import type { Heatmap, RgbaImage } from '../../shared/vocabulary';
 import { DISPLAY_MAX_SIDE } from '../../shared/display';
 import type { CompareResultMessage, CompareRow, PixelsMessagePart } from '../../shared/protocol';
 

@@ -5,8 +5,8 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Explanation, Heatmap, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../../engine/types';
-import { COLORMAP_NAMES } from '../../engine/types';
+import type { Explanation, Heatmap, Preview } from '../../engine/types';
+import { COLORMAP_NAMES, type RgbaImage, type TechniqueInfo, type TechniqueParameters } from '../../shared/vocabulary';
 import type {
   CompareResultMessage,
   ErrorMessage,
