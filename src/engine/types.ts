@@ -3,7 +3,7 @@
  * vscode, so every bundle can use it. The words the webview shares live in src/shared/vocabulary.ts;
  * they are re-exported here so engine code has one place to import its types from.
  */
-import type { Heatmap, Prediction, Region, RgbaImage, TechniqueParameters, Timings, LayerInfo } from '../shared/vocabulary';
+import type { ExplainRequest, Heatmap, LayerInfo, Prediction, Region, RgbaImage, TechniqueParameters, Timings } from '../shared/vocabulary';
 
 export {
   COLORMAP_NAMES,
@@ -12,6 +12,7 @@ export {
   REGULARISER_RANGES,
   WHOLE_IMAGE,
   type ColormapName,
+  type ExplainRequest,
   type Heatmap,
   type InspectKind,
   type InspectRequest,
@@ -96,14 +97,12 @@ export interface ModelSummary {
   hasLogits: boolean;
 }
 
-/** A request the engine can serve; every field but the image is optional. */
-export interface ExplainOptions {
-  technique?: string;
-  /** Class index or label; default top-1. */
+/**
+ * What Engine.explain accepts: the shared ExplainRequest with any field left out for its default, and the
+ * class also by label (the CLI's `--class`); `classTarget`, when given, is used instead of `classIndex`.
+ */
+export interface ExplainOptions extends Partial<ExplainRequest> {
   classTarget?: number | string;
-  layer?: string;
-  /** Technique parameters by name; missing ones take their defaults. */
-  parameters?: TechniqueParameters;
 }
 
 export interface Explanation {

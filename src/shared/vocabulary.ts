@@ -111,6 +111,20 @@ export const REGULARISER_RANGES: Record<RegulariserName, [number, number]> = {
   tv: [0, 1000],
 };
 
+/**
+ * The one request from the panel's controls to a technique, the same at every step: the webview posts it
+ * (`run`), the host adds the image (ExplainJob), the worker's message carries it, Engine.explain reads it.
+ */
+export interface ExplainRequest {
+  technique: string;
+  /** null = the top-1 class. */
+  classIndex: number | null;
+  /** null = the model's default layer; CAM techniques take several, comma-separated, and fuse their maps. */
+  layer: string | null;
+  /** Technique parameters by name; missing ones take their defaults (the engine checks names and ranges). */
+  parameters: TechniqueParameters;
+}
+
 /** A "Look inside" request: which view, of what, with which optimisation settings. */
 export interface InspectRequest {
   kind: InspectKind;

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Explanation, Heatmap, Preview } from '../../engine/types';
-import { COLORMAP_NAMES, type RgbaImage, type TechniqueInfo, type TechniqueParameters } from '../../shared/vocabulary';
+import { COLORMAP_NAMES, type ExplainRequest, type RgbaImage, type TechniqueInfo, type TechniqueParameters } from '../../shared/vocabulary';
 import type {
   CompareResultMessage,
   ErrorMessage,
@@ -48,16 +48,6 @@ export interface ExplainPanelContext {
   /** The seed "Look inside" starts with (the cnnLens.seed setting). */
   seedDefault: () => number;
   saveView: (view: ViewSettings) => void;
-}
-
-export interface ExplainRequest {
-  technique: string;
-  /** null = the top-1 class. */
-  classIndex: number | null;
-  /** null = the model's default layer. */
-  layer: string | null;
-  /** Technique parameters; {} = the technique's defaults. */
-  parameters: TechniqueParameters;
 }
 
 interface ActiveRun {
