@@ -1,7 +1,8 @@
-// Lint: the layering rules of README's Architecture section, enforced (type-only imports are free).
-// engine ↛ vscode/host/webview; worker ↛ vscode/host; host ↛ anything that loads tfjs, onnxruntime, a
-// model reader or an image codec (it talks to the engine through the worker); webview ↛ Node, vscode,
-// host, worker, or the engine beyond its plain data and pure drawing code.
+// Lint: the layering rules of README's Architecture section, enforced.
+// engine ↛ vscode/host/webview/worker; worker ↛ vscode/host/webview; host ↛ anything that loads tfjs, onnxruntime,
+// a model reader or an image codec (it talks to the engine through the worker: at run time it may import only the
+// engine's plain-data and file modules listed below; types are free); shared ↛ anything but itself (the webview
+// bundles it); webview ↛ anything but its own files and src/shared, types included.
 import tseslint from 'typescript-eslint';
 
 const HEAVY_PACKAGES = [
@@ -18,29 +19,33 @@ const HEAVY_PACKAGES = [
   'bmp-js',
   'sharp',
 ];
-/** Engine modules that load tfjs or a codec when imported at run time. */
-const ENGINE_RUNTIME = [
-  '**/engine/tf',
-  '**/engine/engine',
-  '**/engine/backend',
-  '**/engine/evaluate',
-  '**/engine/preprocess',
-  '**/engine/preprocessCheck',
-  '**/engine/postprocess',
-  '**/engine/photoFiles',
-  '**/engine/models/loadModel',
-  '**/engine/models/*Adapter',
-  '**/engine/models/{layers,graph,onnx,keras}/**',
-  '**/engine/accel/**',
-  '**/engine/techniques/**',
-  '**/engine/inspect/**',
-  '**/engine/metrics/**',
-  '**/engine/image',
-  '**/engine/image/*',
+/**
+ * The engine modules the host may import at run time: plain data, the zoo catalog and download, model-file
+ * kinds and cnnlens.json I/O. None of them reaches tfjs or a codec (test/unit/hostBundle.test.ts checks the bundle).
+ */
+const HOST_ENGINE_MODULES = [
+  'types',
+  'scalingChoices',
+  'zoo/catalog',
+  'zoo/download',
+  'models/formats',
+  'models/modelConfig',
+  'models/modelFiles',
 ];
+/** Any engine module but those. */
+const ENGINE_BEYOND_HOST_MODULES = `(^|/)engine/(?!(${HOST_ENGINE_MODULES.join('|')})$)`;
 
-const restricted = (patterns, message) => ({
-  '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group: patterns, message, allowTypeImports: true }] }],
+/** `patterns`: gitignore-style groups, or `{ regex }`. Type-only imports pass unless `types` is set. */
+const restricted = (patterns, message, { types = false } = {}) => ({
+  '@typescript-eslint/no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        ...patterns.filter((p) => typeof p === 'string').map((p) => ({ group: [p], message, allowTypeImports: !types })),
+        ...patterns.filter((p) => typeof p !== 'string').map(({ regex }) => ({ regex, message, allowTypeImports: !types })),
+      ],
+    },
+  ],
 });
 
 export default tseslint.config(
@@ -70,15 +75,25 @@ export default tseslint.config(
   {
     files: ['src/host/**/*.ts', 'src/extension.ts'],
     rules: restricted(
-      [...HEAVY_PACKAGES, ...ENGINE_RUNTIME, '**/worker/engineWorker'],
-      'The extension host talks to the engine only through its worker (EngineClient); import types, or tfjs-free modules.',
+      [...HEAVY_PACKAGES, { regex: ENGINE_BEYOND_HOST_MODULES }, '**/worker/engineWorker', '**/webview/**'],
+      'The extension host talks to the engine only through its worker (EngineClient): import types, src/shared, or the engine modules listed in eslint.config.mjs.',
+    ),
+  },
+  {
+    files: ['src/shared/**/*.ts'],
+    rules: restricted(
+      // Bare imports: packages, Node and vscode alike.
+      [{ regex: '^[^.]' }, '**/engine/**', '**/host/**', '**/webview/**', '**/worker/**'],
+      'src/shared is the vocabulary of every side, bundled into the webview too: it imports only its own files.',
+      { types: true },
     ),
   },
   {
     files: ['webview/**/*.ts'],
     rules: restricted(
-      [...HEAVY_PACKAGES, ...ENGINE_RUNTIME, 'vscode', 'node:*', 'fs', 'path', '**/host/**', '**/worker/**'],
-      'The webview is a browser page: shared data and pure drawing code only.',
+      [{ regex: '^[^.]' }, { regex: '(^|/)src/(?!shared/)' }],
+      'The webview is a browser page: it imports its own files and src/shared only (types too).',
+      { types: true },
     ),
   },
 );

@@ -1,10 +1,10 @@
 /**
  * The webview's one handle on VS Code: typed posting (`WebviewToHost`) and the persisted view state.
  */
-import type { TechniqueParameters } from '../src/engine/types';
+import type { TechniqueParameters } from '../src/shared/vocabulary';
 import type { ViewSettings, WebviewToHost } from '../src/shared/protocol';
 import { parseParameters } from '../src/shared/protocol';
-import { COLORMAP_NAMES } from '../src/engine/types';
+import { COLORMAP_NAMES } from '../src/shared/vocabulary';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;

@@ -138,7 +138,7 @@ export class Engine {
       const probs = tf.tidy(() => probabilities(adapter.scores(input), adapter.hasLogits));
       const forwardMs = performance.now() - forwardStart;
       const predictions = topK(probs, labels, TOP_K);
-      const classIndex = resolveClass(options.classTarget, labels, predictions);
+      const classIndex = resolveClass(options.classTarget ?? options.classIndex ?? undefined, labels, predictions);
       const target: Prediction = { index: classIndex, label: labels[classIndex], score: probs[classIndex] };
       const layer = resolveLayer(model, options.layer, technique.info.needsLayer, technique instanceof CamTechnique);
       checkCancelled();

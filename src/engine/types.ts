@@ -1,16 +1,32 @@
 /**
- * Plain data types shared by the engine, the CLI, the worker and (through the protocol) the webview.
- * Nothing here imports tfjs, Node or vscode, so every bundle can use it.
+ * The engine's plain data: models, preprocessing, explanations. Nothing here imports tfjs, Node or
+ * vscode, so every bundle can use it. The words the webview shares live in src/shared/vocabulary.ts;
+ * they are re-exported here so engine code has one place to import its types from.
  */
+import type { ExplainRequest, Heatmap, LayerInfo, Prediction, Region, RgbaImage, TechniqueParameters, Timings } from '../shared/vocabulary';
 
-/** An 8-bit RGBA image, row-major, top row first. */
-export interface RgbaImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-  /** When this is a reduced copy (the engine's working copy of a photo): the full image's size, upright. */
-  full?: { width: number; height: number };
-}
+export {
+  COLORMAP_NAMES,
+  INSPECT_KINDS,
+  REGULARISER_NAMES,
+  REGULARISER_RANGES,
+  WHOLE_IMAGE,
+  type ColormapName,
+  type ExplainRequest,
+  type Heatmap,
+  type InspectKind,
+  type InspectRequest,
+  type LayerInfo,
+  type ParameterSpec,
+  type Prediction,
+  type Region,
+  type RegulariserName,
+  type RgbaImage,
+  type TechniqueInfo,
+  type TechniqueParameters,
+  type TileLayout,
+  type Timings,
+} from '../shared/vocabulary';
 
 /** Packed 8-bit pixels, RGB (3 channels) or RGBA (4), row-major, top row first: full-size exports. */
 export interface PackedPixels {
@@ -20,23 +36,6 @@ export interface PackedPixels {
   data: Uint8Array;
   full?: { width: number; height: number };
 }
-
-/** A single-channel float map (0..1 once normalised), row-major, top row first. */
-export interface Heatmap {
-  width: number;
-  height: number;
-  data: Float32Array;
-}
-
-/** A rectangle of an image as fractions of its width and height: where the model's input was cut from. */
-export interface Region {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-export const WHOLE_IMAGE: Region = { x: 0, y: 0, width: 1, height: 1 };
 
 export const RESIZE_MODES = ['stretch', 'center-crop'] as const;
 export const INTERPOLATIONS = ['bilinear', 'bicubic', 'nearest', 'area'] as const;
@@ -70,9 +69,6 @@ export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 export const SCALING_PRESETS = ['mobilenet', 'zero-one', 'imagenet', 'caffe', 'raw'] as const;
 export type ScalingPreset = (typeof SCALING_PRESETS)[number];
 
-export const COLORMAP_NAMES = ['jet', 'turbo', 'viridis', 'inferno', 'gray', 'diverging'] as const;
-export type ColormapName = (typeof COLORMAP_NAMES)[number];
-
 export const CHANNEL_ORDERS = ['rgb', 'bgr'] as const;
 export type ChannelOrder = (typeof CHANNEL_ORDERS)[number];
 
@@ -85,19 +81,6 @@ export interface Preprocessing {
   resize?: ResizePolicy;
   /** Where the setting came from, for messages ("cnnlens.json", "settings", "CLI", "default"). */
   source: string;
-}
-
-export interface LayerInfo {
-  name: string;
-  /** Keras class name for layers models, op name for graph models. */
-  kind: string;
-  /** Output shape without the batch dimension; null where unknown. */
-  outputShape: (number | null)[];
-  params: number;
-  /** 4-D output with spatial size > 1: Grad-CAM can target it. */
-  camCapable: boolean;
-  /** A convolution with a 4-D kernel: its filters can be drawn ("Look inside" → Filters). */
-  hasKernel: boolean;
 }
 
 export interface ModelSummary {
@@ -114,54 +97,12 @@ export interface ModelSummary {
   hasLogits: boolean;
 }
 
-export interface Prediction {
-  index: number;
-  label: string;
-  score: number;
-}
-
-export interface ParameterSpec {
-  name: string;
-  summary: string;
-  default: number | string;
-  /** For numbers: the allowed range. */
-  min?: number;
-  max?: number;
-  integer?: boolean;
-  /** For choices: the allowed values. */
-  choices?: string[];
-}
-
-export type TechniqueParameters = Record<string, number | string>;
-
-export interface TechniqueInfo {
-  id: string;
-  title: string;
-  /** One line for pickers and `--help`. */
-  summary: string;
-  needsGradients: boolean;
-  needsLayer: boolean;
-  /** True for the CAM techniques, which can fuse the maps of several layers. */
-  fusesLayers?: boolean;
-  /** Tunable parameters with their defaults (SmoothGrad's samples, IG's steps, …). */
-  parameters?: ParameterSpec[];
-}
-
-/** A request the engine can serve; every field but the image is optional. */
-export interface ExplainOptions {
-  technique?: string;
-  /** Class index or label; default top-1. */
+/**
+ * What Engine.explain accepts: the shared ExplainRequest with any field left out for its default, and the
+ * class also by label (the CLI's `--class`); `classTarget`, when given, is used instead of `classIndex`.
+ */
+export interface ExplainOptions extends Partial<ExplainRequest> {
   classTarget?: number | string;
-  layer?: string;
-  /** Technique parameters by name; missing ones take their defaults. */
-  parameters?: TechniqueParameters;
-}
-
-export interface Timings {
-  decodeMs: number;
-  forwardMs: number;
-  techniqueMs: number;
-  totalMs: number;
 }
 
 export interface Explanation {
@@ -206,51 +147,4 @@ export interface Preview {
   /** Where the map lies on the image. */
   region: Region;
   signed: boolean;
-}
-
-/** Where each channel's tile sits in a grid picture, so a click can pick the channel. */
-export interface TileLayout {
-  columns: number;
-  tileWidth: number;
-  tileHeight: number;
-  gap: number;
-  channels: number[];
-}
-
-export const INSPECT_KINDS = ['featuremaps', 'filters', 'maximize', 'classimage', 'dream', 'invert'] as const;
-export type InspectKind = (typeof INSPECT_KINDS)[number];
-
-export const REGULARISER_NAMES = ['l2', 'blurEvery', 'blurSigma', 'jitter', 'clipNorm', 'clipContribution', 'tv'] as const;
-export type RegulariserName = (typeof REGULARISER_NAMES)[number];
-/** Bounds accepted for each regulariser (percentiles below 1, steps and pixels small). */
-export const REGULARISER_RANGES: Record<RegulariserName, [number, number]> = {
-  l2: [0, 1],
-  blurEvery: [0, 1000],
-  blurSigma: [0.1, 10],
-  jitter: [0, 64],
-  clipNorm: [0, 0.99],
-  clipContribution: [0, 0.99],
-  tv: [0, 1000],
-};
-
-/** A "Look inside" request: which view, of what, with which optimisation settings. */
-export interface InspectRequest {
-  kind: InspectKind;
-  layer: string | null;
-  /** Filter of the layer; null = the default (the most active for feature maps, 0 to maximise, all to dream). */
-  filter: number | null;
-  classIndex: number | null;
-  /** Optimisation steps; null = the default. */
-  steps: number | null;
-  seed: number;
-  /** maximize / classimage: optimise a decorrelated Fourier spectrum instead of pixels. */
-  fourier: boolean;
-  /** Feature maps: order of the channels and which page of them (0-based). */
-  sort: 'mean' | 'index';
-  page: number;
-  /** maximize: one unit (row, column) of the filter instead of its mean; start from the image instead of noise. */
-  unit: { y: number; x: number } | null;
-  fromImage: boolean;
-  /** Regularisers by name; absent = the view's default. */
-  regularisers: Partial<Record<RegulariserName, number>>;
 }

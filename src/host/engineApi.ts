@@ -5,19 +5,13 @@
  */
 import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
-import type { InspectRequest } from '../engine/types';
-import type { ColormapName, Explanation, ModelSummary, Preview, RgbaImage, TechniqueInfo, TechniqueParameters } from '../engine/types';
+import type { Explanation, ModelSummary, Preview } from '../engine/types';
+import type { ColormapName, ExplainRequest, InspectRequest, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
 
-export interface ExplainJob {
+/** The panel's request on one image. */
+export interface ExplainJob extends ExplainRequest {
   imagePath: string;
-  technique: string;
-  /** Class index; null = top-1. */
-  classIndex: number | null;
-  /** Target layer; null = the model's default. */
-  layer: string | null;
-  /** Technique parameters by name; missing ones take their defaults, the engine rejects bad ones. */
-  parameters: TechniqueParameters;
   /** Called with the map so far while long techniques run (SmoothGrad, integrated gradients). */
   onPreview?: (preview: Preview) => void;
 }

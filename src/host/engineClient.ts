@@ -171,9 +171,9 @@ export class EngineClient implements EngineApi {
 
   explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation> {
     const { limits } = this.settings();
-    const { imagePath, technique, classIndex, layer, parameters, onPreview } = job;
+    const { onPreview, ...request } = job;
     return this.request(
-      { kind: 'explain', model: this.modelRef(), limits, imagePath, technique, classIndex, layer, parameters: { ...parameters } },
+      { kind: 'explain', model: this.modelRef(), limits, ...request, parameters: { ...request.parameters } },
       cancel,
       onPreview,
     );

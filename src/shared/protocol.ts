@@ -1,12 +1,25 @@
 /**
  * Every message between the extension host and the CNN Lens panel's webview, typed once.
- * Both sides import this module; it imports nothing from vscode, the DOM or tfjs.
+ * Both sides import this module; it imports only the shared vocabulary (no vscode, DOM, Node or engine).
  */
-import type { ColormapName, LayerInfo, Prediction, Region, TechniqueInfo, TechniqueParameters, TileLayout, Timings } from '../engine/types';
-import { COLORMAP_NAMES, INSPECT_KINDS, REGULARISER_NAMES, REGULARISER_RANGES } from '../engine/types';
-import type { InspectKind, InspectRequest, RegulariserName } from '../engine/types';
-
-export { INSPECT_KINDS, REGULARISER_NAMES, REGULARISER_RANGES, type InspectKind, type RegulariserName };
+import {
+  COLORMAP_NAMES,
+  INSPECT_KINDS,
+  REGULARISER_NAMES,
+  REGULARISER_RANGES,
+  type ColormapName,
+  type ExplainRequest,
+  type InspectKind,
+  type InspectRequest,
+  type LayerInfo,
+  type Prediction,
+  type Region,
+  type RegulariserName,
+  type TechniqueInfo,
+  type TechniqueParameters,
+  type TileLayout,
+  type Timings,
+} from './vocabulary';
 
 /** Pixels as sent to the webview: RGBA for images, one byte per pixel (0..255) for maps. */
 export interface PixelsMessagePart {
@@ -179,13 +192,8 @@ export type HostToWebview =
 export interface ReadyMessage {
   type: 'ready';
 }
-export interface RunRequestMessage {
+export interface RunRequestMessage extends ExplainRequest {
   type: 'run';
-  technique: string;
-  classIndex: number | null;
-  layer: string | null;
-  /** Technique parameters by name; missing ones take their defaults (the engine checks the ranges). */
-  parameters: TechniqueParameters;
 }
 export const MIN_COMPARED = 2;
 export const MAX_COMPARED = 6;
@@ -276,6 +284,18 @@ export function parseParameters(value: unknown): TechniqueParameters | null {
   return parameters;
 }
 
+/** The fields of an ExplainRequest, rebuilt; null when any is malformed. */
+function parseExplainRequest(raw: Record<string, unknown>): ExplainRequest | null {
+  const { technique, classIndex, layer } = raw;
+  if (!isShortString(technique)) return null;
+  const validClass = classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
+  if (!validClass) return null;
+  if (layer !== null && !isShortString(layer)) return null;
+  const parameters = parseParameters(raw.parameters);
+  if (!parameters) return null;
+  return { technique, classIndex: classIndex as number | null, layer: layer as string | null, parameters };
+}
+
 /** Known regulariser names with finite numbers inside their ranges, rebuilt; anything else → null. */
 function parseRegularisers(value: unknown): Partial<Record<RegulariserName, number>> | null {
   if (!isRecord(value)) return null;
@@ -301,14 +321,8 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
     case 'cancel':
       return { type: 'cancel' };
     case 'run': {
-      const { technique, classIndex, layer } = raw;
-      if (!isShortString(technique)) return null;
-      const validClass = classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
-      if (!validClass) return null;
-      if (layer !== null && !isShortString(layer)) return null;
-      const parameters = parseParameters(raw.parameters);
-      if (!parameters) return null;
-      return { type: 'run', technique, classIndex: classIndex as number | null, layer: layer as string | null, parameters };
+      const request = parseExplainRequest(raw);
+      return request ? { type: 'run', ...request } : null;
     }
     case 'compare': {
       const { techniques, classIndex, layer, sanity } = raw;

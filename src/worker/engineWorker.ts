@@ -66,18 +66,9 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       checkCancelled();
       const { decoded, decodeMs } = await openFor(loaded, request.imagePath, request.limits, checkCancelled);
       checkCancelled();
-      const explanation = await engine.explain(
-        loaded,
-        decoded.image,
-        {
-          technique: request.technique,
-          classTarget: request.classIndex ?? undefined,
-          layer: request.layer ?? undefined,
-          parameters: request.parameters,
-        },
-        checkCancelled,
-        { onPreview: (preview) => postPreview(request.id, preview) },
-      );
+      const explanation = await engine.explain(loaded, decoded.image, request, checkCancelled, {
+        onPreview: (preview) => postPreview(request.id, preview),
+      });
       explanation.timings.decodeMs = decodeMs;
       explanation.timings.totalMs += decodeMs;
       explanation.backend = engine.backend.label + (explanation.backend !== engine.backend.name ? ` → ${explanation.backend}` : '');

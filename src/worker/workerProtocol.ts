@@ -6,19 +6,9 @@ import type { BackendChoice } from '../engine/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
-import type { InspectRequest } from '../engine/types';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
-import type {
-  ColormapName,
-  Explanation,
-  Heatmap,
-  ModelSummary,
-  Preview,
-  Region,
-  RgbaImage,
-  TechniqueInfo,
-  TechniqueParameters,
-} from '../engine/types';
+import type { Explanation, ModelSummary, Preview } from '../engine/types';
+import type { ColormapName, ExplainRequest, Heatmap, InspectRequest, Region, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
 
 export interface WorkerInit {
@@ -51,17 +41,7 @@ export interface ImageLimitsRef {
 
 export type WorkerRequest =
   | { id: number; kind: 'describe'; model: ModelRef }
-  | {
-      id: number;
-      kind: 'explain';
-      model: ModelRef;
-      imagePath: string;
-      limits: ImageLimitsRef;
-      technique: string;
-      classIndex: number | null;
-      layer: string | null;
-      parameters: TechniqueParameters;
-    }
+  | ({ id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef } & ExplainRequest)
   | {
       id: number;
       kind: 'evaluate';

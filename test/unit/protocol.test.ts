@@ -1,5 +1,8 @@
 import { strict as assert } from 'node:assert';
+import type { ExplainOptions } from '../../src/engine/types';
+import type { ExplainJob } from '../../src/host/engineApi';
 import { parseParameters, parseWebviewMessage } from '../../src/shared/protocol';
+import type { ExplainRequest } from '../../src/shared/vocabulary';
 
 describe('webview message validation', () => {
   it('accepts well-formed messages and rebuilds them field by field', () => {
@@ -22,6 +25,19 @@ describe('webview message validation', () => {
       type: 'export',
       view: { colormap: 'viridis', opacity: 0.25 },
     });
+  });
+
+  it('a run message is the ExplainRequest that the host, the worker and Engine.explain take as it is', () => {
+    const parsed = parseWebviewMessage({ type: 'run', technique: 'smoothgrad', classIndex: 2, layer: null, parameters: { samples: 8 } });
+    assert.ok(parsed?.type === 'run');
+    const { type: _type, ...request } = parsed;
+    // Compile-time half: each layer's type accepts the request without renaming a field.
+    const job: ExplainJob = { imagePath: 'photo.png', ...request };
+    const options: ExplainOptions = request;
+    const fields: (keyof ExplainRequest)[] = ['classIndex', 'layer', 'parameters', 'technique'];
+    assert.deepEqual(Object.keys(request).sort(), fields);
+    assert.equal(options, request);
+    assert.deepEqual(job, { imagePath: 'photo.png', technique: 'smoothgrad', classIndex: 2, layer: null, parameters: { samples: 8 } });
   });
 
   it('accepts run parameters: finite numbers and short strings under short names', () => {

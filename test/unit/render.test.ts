@@ -1,18 +1,8 @@
 import * as assert from 'node:assert/strict';
-import {
-  blendOverlay,
-  colorize,
-  colormapLut,
-  colourOver,
-  drawOverlay,
-  heatmapBytesOver,
-  heatmapToBytes,
-  mapOver,
-  OUTSIDE_BRIGHTNESS,
-  resizeHeatmap,
-  resizeRgba,
-} from '../../src/engine/render';
-import { COLORMAP_NAMES, WHOLE_IMAGE, type ColormapName, type Heatmap, type RgbaImage } from '../../src/engine/types';
+import { blendOverlay, drawOverlay, heatmapBytesOver, resizeHeatmap, resizeRgba } from '../../src/engine/render';
+import { colorize, colormapLut } from '../../src/shared/colormaps';
+import { colourOver, heatmapToBytes, mapOver, OUTSIDE_BRIGHTNESS } from '../../src/shared/mapDrawing';
+import { COLORMAP_NAMES, WHOLE_IMAGE, type ColormapName, type Heatmap, type RgbaImage } from '../../src/shared/vocabulary';
 
 function entry(name: ColormapName, index: number): number[] {
   return Array.from(colormapLut(name).subarray(index * 3, index * 3 + 3));

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import type { ParameterSpec, TechniqueInfo } from '../../src/engine/types';
+import type { ParameterSpec, TechniqueInfo } from '../../src/shared/vocabulary';
 import { techniqueInfos } from '../../src/engine/techniques/registry';
 import {
   allDefaults,

@@ -4,7 +4,7 @@
  * time, average confidence drop — and both curves as a small chart. The picker lives in the sidebar,
  * the results under the main figure.
  */
-import type { TechniqueInfo } from '../../src/engine/types';
+import type { TechniqueInfo } from '../../src/shared/vocabulary';
 import { MAX_COMPARED, MIN_COMPARED, type CompareResultMessage, type CompareRow, type ViewSettings } from '../../src/shared/protocol';
 import { h, icon } from './dom';
 import { OverlayView } from './overlay';

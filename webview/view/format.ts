@@ -1,5 +1,5 @@
 /** Pure formatting and parsing for the panel (no DOM), so it can be unit-tested in Node. */
-import type { LayerInfo, Prediction, Timings } from '../../src/engine/types';
+import type { LayerInfo, Prediction, Timings } from '../../src/shared/vocabulary';
 import { formatShape } from '../../src/shared/display';
 
 export { formatShape };

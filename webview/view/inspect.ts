@@ -4,17 +4,15 @@
  * from the layer. The picker lives in the sidebar; the picture, its caption and the objective's curve
  * under the main figure, updated live while an optimisation runs.
  */
+import type { InspectPreviewMessage, InspectResultMessage, PixelsMessagePart } from '../../src/shared/protocol';
 import {
   INSPECT_KINDS,
   REGULARISER_NAMES,
   REGULARISER_RANGES,
   type InspectKind,
-  type InspectPreviewMessage,
-  type InspectResultMessage,
-  type PixelsMessagePart,
   type RegulariserName,
-} from '../../src/shared/protocol';
-import type { TileLayout } from '../../src/engine/types';
+  type TileLayout,
+} from '../../src/shared/vocabulary';
 import { h, icon } from './dom';
 import { toBytes } from './overlay';
 

@@ -4,9 +4,9 @@
  * image here once per result (bilinear, as the exports draw it) and coloured through the colormap's LUT,
  * so colormap and opacity changes never need a re-run.
  */
-import { colormapLut, lutIndex } from '../../src/engine/render/colormaps';
-import { colourOver, mapOver, OUTSIDE_BRIGHTNESS } from '../../src/engine/render/overlay';
-import { WHOLE_IMAGE, type ColormapName, type Region } from '../../src/engine/types';
+import { colormapLut, lutIndex } from '../../src/shared/colormaps';
+import { colourOver, mapOver, OUTSIDE_BRIGHTNESS } from '../../src/shared/mapDrawing';
+import { WHOLE_IMAGE, type ColormapName, type Region } from '../../src/shared/vocabulary';
 import type { PixelsMessagePart, ViewSettings } from '../../src/shared/protocol';
 import { h } from './dom';
 

@@ -2,7 +2,7 @@
  * The selected technique's parameters as controls under the technique picker: a number input (min, max,
  * step) or a `<select>` of choices per parameter, labelled with its summary, `data-testid="param-NAME"`.
  */
-import type { ParameterSpec, TechniqueInfo, TechniqueParameters } from '../../src/engine/types';
+import type { ParameterSpec, TechniqueInfo, TechniqueParameters } from '../../src/shared/vocabulary';
 import { h, icon } from './dom';
 import { allDefaults, choiceText, describeSpec, outOfRange, parameterStep, readParameter } from './parameters';
 

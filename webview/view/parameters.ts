@@ -3,7 +3,7 @@
  * technique, reading what the user typed, and describing specs and values. Ranges are not enforced
  * here: an out-of-range number goes to the engine, whose message names the parameter and its range.
  */
-import type { ParameterSpec, TechniqueInfo, TechniqueParameters } from '../../src/engine/types';
+import type { ParameterSpec, TechniqueInfo, TechniqueParameters } from '../../src/shared/vocabulary';
 
 /** The HTML `step` of a number control: whole steps for integers, hundredths otherwise. */
 export function parameterStep(spec: ParameterSpec): string {

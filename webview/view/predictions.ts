@@ -1,5 +1,5 @@
 /** The top-k predictions as a clickable list with score bars; the explained class is highlighted. */
-import type { Prediction } from '../../src/engine/types';
+import type { Prediction } from '../../src/shared/vocabulary';
 import { clear, h, icon } from './dom';
 import { formatScore, scoreFractions, scoresAreProbabilities } from './format';
 

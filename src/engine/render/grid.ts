@@ -1,6 +1,6 @@
 /** Tiles in a grid: feature maps, filter kernels. Pure TS (the webview may use it too). */
 import type { ColormapName, RgbaImage } from '../types';
-import { colorize } from './colormaps';
+import { colorize } from '../../shared/colormaps';
 
 /** Nearest-neighbour enlargement by a whole factor (kernels are 3×3: they must stay crisp). */
 export function enlarge(image: RgbaImage, factor: number): RgbaImage {

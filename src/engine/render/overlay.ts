@@ -1,108 +1,21 @@
 /**
- * Heatmap-over-image drawing (a small map laid over any copy of the image) and display-size copies, without tfjs.
- * Pure TS: the webview bundle imports this too, so no Node APIs here.
+ * Heatmap-over-image drawing for full-size files (a small map laid over any copy of the image, in place)
+ * and display-size copies, without tfjs. The bilinear sampling it shares with the webview's overlay is
+ * src/shared/mapDrawing.ts.
  */
 import { resampleRgba } from '../image/resample';
+import { colormapLut, lutIndex } from '../../shared/colormaps';
+import { horizontal, mapOver, OUTSIDE_BRIGHTNESS, sampleRows, type AxisSamples } from '../../shared/mapDrawing';
 import { WHOLE_IMAGE, type ColormapName, type Heatmap, type PackedPixels, type Region, type RgbaImage } from '../types';
-import { colormapLut, lutIndex } from './colormaps';
+
+// Their home is shared/; engine code (evaluate, metrics tests) keeps importing them from here.
+export { colourOver, heatmapToBytes, mapOver, OUTSIDE_BRIGHTNESS } from '../../shared/mapDrawing';
 
 /** What a result lays over the image: its normalised map (or colour view) at its own resolution, and where. */
 export interface MapLayer {
   heatmap: Heatmap;
   colour: RgbaImage | null;
   region: Region;
-}
-
-/** How much of the image's brightness is kept where the model did not look (outside a centre crop). */
-export const OUTSIDE_BRIGHTNESS = 0.35;
-
-/** Per output pixel along one axis: the map cell it samples (bilinear, half-pixel centres), the next cell's weight, and whether it lies in the region. */
-interface AxisSamples {
-  index: Int32Array;
-  frac: Float32Array;
-  /** Output pixels [first, end) lie inside the region. */
-  first: number;
-  end: number;
-  /** For each output pixel, where its run of pixels sampling the same pair of cells ends (within [first, end)). */
-  runEnd: Int32Array;
-}
-
-function axisSamples(mapLength: number, outLength: number, start: number, span: number): AxisSamples {
-  const index = new Int32Array(outLength);
-  const frac = new Float32Array(outLength);
-  let first = outLength;
-  let end = 0;
-  for (let o = 0; o < outLength; o++) {
-    const centre = o + 0.5;
-    if (centre >= start && centre < start + span) {
-      first = Math.min(first, o);
-      end = o + 1;
-    }
-    const position = Math.min(Math.max(((centre - start) / span) * mapLength - 0.5, 0), mapLength - 1);
-    const i = Math.min(Math.floor(position), Math.max(mapLength - 2, 0));
-    index[o] = i;
-    frac[o] = mapLength > 1 ? position - i : 0;
-  }
-  end = Math.max(end, first);
-  const runEnd = new Int32Array(outLength);
-  for (let o = end - 1, stop = end; o >= first; o--) {
-    if (o + 1 < end && index[o + 1] !== index[o]) stop = o + 1;
-    runEnd[o] = stop;
-  }
-  return { index, frac, first, end, runEnd };
-}
-
-/**
- * Calls `row(y, mapRows, xs)` for each output row inside the region, `mapRows[c]` being channel c of the
- * map interpolated vertically to that row (one map row's worth); `horizontal` then reads it at pixel x.
- */
-function sampleRows(
-  data: ArrayLike<number>,
-  mapWidth: number,
-  mapHeight: number,
-  channels: number,
-  region: Region,
-  width: number,
-  height: number,
-  row: (y: number, mapRows: Float32Array[], xs: AxisSamples) => void,
-): void {
-  const xs = axisSamples(mapWidth, width, region.x * width, region.width * width);
-  const ys = axisSamples(mapHeight, height, region.y * height, region.height * height);
-  // One spare cell, equal to the last, so a one-cell-wide map needs no special case.
-  const mapRows = Array.from({ length: channels }, () => new Float32Array(mapWidth + 1));
-  const next = mapHeight > 1 ? 1 : 0;
-  for (let y = ys.first; y < ys.end; y++) {
-    const r0 = ys.index[y] * mapWidth;
-    const r1 = r0 + next * mapWidth;
-    const f = ys.frac[y];
-    for (let c = 0; c < channels; c++) {
-      const mapRow = mapRows[c];
-      for (let i = 0; i < mapWidth; i++) mapRow[i] = data[(r0 + i) * channels + c] * (1 - f) + data[(r1 + i) * channels + c] * f;
-      mapRow[mapWidth] = mapRow[mapWidth - 1];
-    }
-    row(y, mapRows, xs);
-  }
-}
-
-/** The row interpolated horizontally into `out` over [xs.first, xs.end): between two cell centres it is a straight line. */
-function horizontal(mapRow: Float32Array, xs: AxisSamples, out: Float32Array): Float32Array {
-  for (let x = xs.first; x < xs.end;) {
-    const i = xs.index[x];
-    const m0 = mapRow[i];
-    const slope = mapRow[i + 1] - m0;
-    for (const stop = xs.runEnd[x]; x < stop; x++) out[x] = m0 + slope * xs.frac[x];
-  }
-  return out;
-}
-
-/** The map sampled at width × height over its region (bilinear); `outside` elsewhere. */
-export function mapOver(map: Heatmap, region: Region, width: number, height: number, outside = 0): Heatmap {
-  const data = new Float32Array(width * height).fill(outside);
-  const values = new Float32Array(width);
-  sampleRows(map.data, map.width, map.height, 1, region, width, height, (y, [mapRow], xs) => {
-    data.set(horizontal(mapRow, xs, values).subarray(xs.first, xs.end), y * width + xs.first);
-  });
-  return { width, height, data };
 }
 
 /**
@@ -208,17 +121,6 @@ export function heatmapBytesOver(map: Heatmap, region: Region, width: number, he
   return bytes;
 }
 
-/** The colour view as RGBA at width × height over its region; transparent outside. */
-export function colourOver(colour: RgbaImage, region: Region, width: number, height: number): RgbaImage {
-  const data = new Uint8ClampedArray(width * height * 4);
-  const values = Array.from({ length: 4 }, () => new Float32Array(width));
-  sampleRows(colour.data, colour.width, colour.height, 4, region, width, height, (y, mapRows, xs) => {
-    mapRows.forEach((mapRow, c) => horizontal(mapRow, xs, values[c]));
-    for (let x = xs.first; x < xs.end; x++) for (let c = 0; c < 4; c++) data[(y * width + x) * 4 + c] = values[c][x];
-  });
-  return { width, height, data: new Uint8Array(data.buffer) };
-}
-
 /**
  * out = (1 − α)·image + α·colormap(heat), opaque. Every pixel gets the same α whatever its heat
  * (the usual Grad-CAM look: cold areas take the colormap's low colour too). The image's own alpha
@@ -242,13 +144,6 @@ export function blendOverlay(image: RgbaImage, heat: Heatmap, colormap: Colormap
     out[p + 3] = 255;
   }
   return { width: image.width, height: image.height, data: new Uint8Array(out.buffer) };
-}
-
-/** round(v·255), clamped; 255 is the strongest evidence, NaN becomes 0. */
-export function heatmapToBytes(map: Heatmap): Uint8Array {
-  const bytes = new Uint8Array(map.data.length);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = lutIndex(map.data[i]);
-  return bytes;
 }
 
 /**

@@ -2,13 +2,11 @@
  * Results as the webview receives them. The host does no pixel work: images come from the worker already
  * at display size, maps at their own (small) resolution, and the webview lays them over the image.
  */
-import { heatmapToBytes } from '../../engine/render/overlay';
+import { heatmapToBytes } from '../../shared/mapDrawing';
 import type { Evaluation } from '../../engine/evaluate';
-import type { Heatmap, RgbaImage } from '../../engine/types';
-import { DISPLAY_MAX_SIDE } from '../../shared/display';
-import type { CompareResultMessage, CompareRow, PixelsMessagePart } from '../../shared/protocol';
-
-export { DISPLAY_MAX_SIDE };
+import type { Explanation, Preview } from '../../engine/types';
+import type { Heatmap, RgbaImage } from '../../shared/vocabulary';
+import type { CompareResultMessage, CompareRow, PixelsMessagePart, PreviewMessage, ResultMessage } from '../../shared/protocol';
 
 /** The Compare view's columns are small: their image is asked of the worker at most this big. */
 export const COMPARE_MAX_SIDE = 320;
@@ -25,6 +23,35 @@ export function rgbaPart(image: RgbaImage): PixelsMessagePart {
 /** A map (a layer's 7×7, or the input's 224×224) as bytes at its own size: 0..255, 128 = zero for signed maps. */
 export function heatmapPart(map: Heatmap): PixelsMessagePart {
   return { width: map.width, height: map.height, data: heatmapToBytes(map) };
+}
+
+export function resultMessage(runId: number, explanation: Explanation, image: RgbaImage): ResultMessage {
+  const { colour } = explanation;
+  return {
+    type: 'result',
+    runId,
+    technique: explanation.technique,
+    layer: explanation.layer,
+    target: explanation.target,
+    predictions: explanation.predictions,
+    backend: explanation.backend,
+    timings: explanation.timings,
+    notes: explanation.notes,
+    parameters: explanation.parameters,
+    image: rgbaPart(image),
+    heatmap: heatmapPart(explanation.heatmap),
+    region: explanation.region,
+    imageSize: explanation.imageSize,
+    signed: explanation.signed,
+    colour: colour ? rgbaPart(colour) : null,
+  };
+}
+
+/** The map so far, with the image it lies on; neither when the technique has no map yet (or the image is not decoded). */
+export function previewMessage(runId: number, preview: Preview, image: RgbaImage | null): PreviewMessage {
+  const { fraction, detail, map, signed, region } = preview;
+  if (!map || !image) return { type: 'preview', runId, fraction, detail, image: null, heatmap: null, region, signed };
+  return { type: 'preview', runId, fraction, detail, image: rgbaPart(image), heatmap: heatmapPart(map), region, signed };
 }
 
 export function compareResult(runId: number, evaluation: Evaluation, image: RgbaImage): CompareResultMessage {

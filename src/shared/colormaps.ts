@@ -2,7 +2,7 @@
  * Colormap lookup tables (256 RGB entries) and colouring of single-channel maps. Pure TS: the
  * webview bundle imports this too, so no Node APIs here.
  */
-import type { ColormapName, Heatmap, RgbaImage } from '../types';
+import type { ColormapName, Heatmap, RgbaImage } from './vocabulary';
 
 /** A single-channel map: floats in 0..1 or bytes in 0..255 (255 = strongest). */
 export type ScalarMap = Heatmap | { width: number; height: number; data: Float32Array | Uint8Array };

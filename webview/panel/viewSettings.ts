@@ -1,0 +1,64 @@
+/** The overlay's look (colormap, opacity), kept in the webview state and the settings, and Export, which writes it at full size. */
+import type { ExportedMessage, ViewSettings } from '../../src/shared/protocol';
+import type { ColormapName } from '../../src/shared/vocabulary';
+import type { CompareView } from '../view/compare';
+import { isViewSettings, post, saveState } from '../vscodeApi';
+import { fillSelect, type PanelCore } from './core';
+
+export const DEFAULT_VIEW: ViewSettings = { colormap: 'jet', opacity: 0.5 };
+
+export class ViewSettingsController {
+  constructor(
+    private readonly core: PanelCore,
+    private readonly compare: CompareView,
+    private view: ViewSettings,
+    /** True when the settings came from the webview state, which wins over the host's defaults. */
+    private fromState: boolean,
+  ) {
+    const { ui } = core;
+    ui.colormap.addEventListener('change', () => {
+      this.update({ ...this.view, colormap: ui.colormap.value as ColormapName }, true);
+    });
+    ui.opacity.addEventListener('input', () => {
+      this.update({ ...this.view, opacity: Number(ui.opacity.value) / 100 }, false);
+    });
+    ui.opacity.addEventListener('change', () => post({ type: 'viewChanged', view: this.view }));
+    ui.exportButton.addEventListener('click', () => {
+      core.setStatus('busy', 'Exporting PNG…');
+      post({ type: 'export', view: this.view });
+    });
+  }
+
+  /** The host's defaults for a new panel, unless the user already chose in this one. */
+  offer(view: unknown): void {
+    if (!this.fromState && isViewSettings(view)) this.view = view;
+  }
+
+  /** Puts the view settings into the colormap and opacity controls and the overlay. */
+  show(colormaps: readonly ColormapName[]): void {
+    const { ui, overlay } = this.core;
+    fillSelect(
+      ui.colormap,
+      colormaps.map((name) => ({ value: name, text: name })),
+      this.view.colormap,
+    );
+    ui.opacity.value = String(Math.round(this.view.opacity * 100));
+    ui.opacityValue.textContent = `${ui.opacity.value}%`;
+    overlay.setView(this.view);
+  }
+
+  onExported(msg: ExportedMessage): void {
+    this.core.setStatus('ok', `Saved ${msg.path}`);
+  }
+
+  private update(view: ViewSettings, notifyHost: boolean): void {
+    if (!isViewSettings(view)) return;
+    this.view = view;
+    this.fromState = true;
+    this.core.ui.opacityValue.textContent = `${Math.round(view.opacity * 100)}%`;
+    this.core.overlay.setView(view);
+    this.compare.setView(view);
+    saveState({ view });
+    if (notifyHost) post({ type: 'viewChanged', view });
+  }
+}
