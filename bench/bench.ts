@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { selectBackend, type BackendChoice } from '../src/engine/backend';
+import { selectBackend, type BackendChoice } from '../src/engine/tfjs/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
 import { visualize } from '../src/engine/inspect/visualize';
@@ -20,7 +20,7 @@ const TECHNIQUES: [string, number][] = [
   ['integrated-gradients', 10],
   ['smoothgrad', 10],
 ];
-import { tf } from '../src/engine/tf';
+import { tf } from '../src/engine/tfjs/tf';
 import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { prepare, time, timeAlongside } from './measure';

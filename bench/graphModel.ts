@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import type { BackendChoice } from '../src/engine/backend';
+import type { BackendChoice } from '../src/engine/tfjs/backend';
 import { Engine } from '../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { median } from './measure';

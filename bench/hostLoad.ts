@@ -6,7 +6,7 @@
 import { defaultAcceleration } from '../src/engine/accel/ortRuntime';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { BackendChoice } from '../src/engine/backend';
+import type { BackendChoice } from '../src/engine/tfjs/backend';
 import { EngineClient, type EngineSettings } from '../src/host/engineClient';
 import { CancelSource } from '../src/host/panel/cancelSource';
 

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { selectBackend, type BackendChoice } from '../src/engine/backend';
+import { selectBackend, type BackendChoice } from '../src/engine/tfjs/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
@@ -24,7 +24,7 @@ import { resolveParameters } from '../src/engine/techniques/parameters';
 import { findTechnique } from '../src/engine/techniques/registry';
 import type { RgbaImage } from '../src/engine/types';
 import { modelJsonPathOf } from '../src/engine/models/modelFiles';
-import { tf } from '../src/engine/tf';
+import { tf } from '../src/engine/tfjs/tf';
 import { prepare, PYTHON, pythonMissing, time, timeAlongside } from './measure';
 
 const REFERENCE = path.resolve(__dirname, '../bench/pytorch_reference.py');

@@ -7,7 +7,7 @@
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { BACKEND_CHOICES } from './engine/backend';
+import { BACKEND_CHOICES } from './engine/tfjs/backend';
 import { writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile } from './engine/photoFiles';

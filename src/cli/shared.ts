@@ -1,7 +1,7 @@
 /** What every CLI command shares: flags, usage errors, the engine and the model from the flags. */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, type BackendChoice } from '../engine/backend';
+import { BACKEND_CHOICES, type BackendChoice } from '../engine/tfjs/backend';
 import { bundledModelPath } from '../engine/bundledModel';
 import { Engine } from '../engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImage, WORKING_MAX_SIDE, type DecodedImage, type ImageLimits } from '../engine/image';

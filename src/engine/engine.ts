@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
+import { selectBackend, type BackendChoice, type SelectedBackend } from './tfjs/backend';
 import { Acceleration, defaultAcceleration, type AccelerationChoice } from './accel/ortRuntime';
 import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
@@ -19,7 +19,7 @@ import { colourToRgba, normalise, normalisedMap, probabilities, toHeatmap, topK 
 import { imageWindow, modelScaler, regionOf, toModelPixels } from './preprocess';
 import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
-import { tf } from './tf';
+import { tf } from './tfjs/tf';
 import {
   DEFAULT_RESIZE,
   type ExplainOptions,

@@ -12,7 +12,7 @@ import { cascadingRandomisation, type SanityResult } from './metrics/sanity';
 import type { LoadedModel } from './models/loadModel';
 import { modelPixels, modelScaler } from './preprocess';
 import { mapOver, resizeHeatmap } from './render/overlay';
-import { tf } from './tf';
+import { tf } from './tfjs/tf';
 import type { Explanation, RgbaImage, TechniqueParameters } from './types';
 import { memoryBoundBatch } from './techniques/batching';
 

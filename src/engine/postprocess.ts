@@ -1,6 +1,6 @@
 /** From scores and raw maps to what users see: top-k predictions and maps normalised at their own resolution. */
 import type { Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
+import { tf } from './tfjs/tf';
 import type { Heatmap, Prediction, RgbaImage } from './types';
 
 /** Class probabilities for a batch of one: softmax of logits, or the scores as they are. */

@@ -5,7 +5,7 @@
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { resampleToRgb, type OutputWindow } from './image/resample';
-import { tf } from './tf';
+import { tf } from './tfjs/tf';
 import {
   DEFAULT_RESIZE,
   type ChannelOrder,

@@ -9,7 +9,7 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from './models/loadModel';
 import { probabilities, topK } from './postprocess';
 import { modelPixels, scalerFor, toModelPixels } from './preprocess';
-import { tf } from './tf';
+import { tf } from './tfjs/tf';
 import { RESIZE_CHOICES, sameResize, sameScaling, type ScalingCandidate } from './scalingChoices';
 import { DEFAULT_RESIZE, SCALING_PRESETS, type Prediction, type RgbaImage } from './types';
 

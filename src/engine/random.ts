@@ -5,7 +5,7 @@
  * from sfc32 through a ziggurat: same distribution, same determinism for a seed, several times faster.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { tf } from './tf';
+import { tf } from './tfjs/tf';
 
 /** `count` values from N(mean, std²), the same for the same seed. */
 export function gaussianValues(count: number, mean: number, std: number, seed: number): Float32Array {

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { BackendChoice } from '../engine/backend';
+import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';

@@ -2,7 +2,7 @@
  * Messages between the extension host and the engine's worker thread (not the webview: that is
  * src/shared/protocol.ts). Every request carries an id; the reply carries it back.
  */
-import type { BackendChoice } from '../engine/backend';
+import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';

@@ -5,7 +5,7 @@
  * checked against finite differences in gradientTechniques.test.ts.
  */
 import { strict as assert } from 'node:assert';
-import { selectBackend } from '../../src/engine/backend';
+import { selectBackend } from '../../src/engine/tfjs/backend';
 import { MAX_SESSIONS } from '../../src/engine/accel/accelerator';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { Engine } from '../../src/engine/engine';
@@ -14,7 +14,7 @@ import { LayersAdapter } from '../../src/engine/models/layers/layersAdapter';
 import type { ReluRule } from '../../src/engine/models/reluRules';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { gaussianValues } from '../../src/engine/random';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
 import { inGraphGradCam } from '../../src/engine/techniques/gradCam';

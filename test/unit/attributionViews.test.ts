@@ -3,7 +3,7 @@ import { Engine } from '../../src/engine/engine';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { normalise } from '../../src/engine/postprocess';
 import { chooseUnit } from '../../src/engine/techniques/inputGradient';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import type { Preview } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, saveModel, setWeights, tempDir } from './helpers/tinyModels';

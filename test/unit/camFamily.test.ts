@@ -3,7 +3,7 @@ import { CancelledError, Engine } from '../../src/engine/engine';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { scalerFor, toModelPixels } from '../../src/engine/preprocess';
 import { firstComponentMap, topEigenvector } from '../../src/engine/techniques/eigenCam';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import type { Preview, RgbaImage } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, saveModel, setWeights, tempDir, twoConvGapModel } from './helpers/tinyModels';

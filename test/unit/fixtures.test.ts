@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { Engine } from '../../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { mapOver } from '../../src/engine/render';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
 

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../src/engine/engine';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { noiseImage, redGreenModel, saveModel, setWeights, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
 

@@ -4,7 +4,7 @@ import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { inputGradient } from '../../src/engine/techniques/inputGradient';
 import { quadrature } from '../../src/engine/techniques/integratedGradients';
 import { techniqueInfos } from '../../src/engine/techniques/registry';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { noiseImage, redGreenModel, saveModel, setWeights, tempDir } from './helpers/tinyModels';
 
 const quiet = () => undefined;

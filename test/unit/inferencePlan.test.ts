@@ -1,7 +1,7 @@
 import { Acceleration } from '../../src/engine/accel/ortRuntime';
 import { strict as assert } from 'node:assert';
 import { LayersAdapter } from '../../src/engine/models/layers/layersAdapter';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 
 /** Conv→BN→ReLU, depthwise→BN→ReLU6, a conv with its own ReLU, a BN read twice (not fused), LeakyReLU, dense (sigmoid). */
 function mixedModel(depthMultiplier: number): tfl.LayersModel {

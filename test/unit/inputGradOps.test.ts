@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { selectBackend } from '../../src/engine/backend';
+import { selectBackend } from '../../src/engine/tfjs/backend';
 import { convolveInputOnly, gradientKernelOf, type ConvKind, type Padding } from '../../src/engine/models/inputGradOps';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 
 const stockOp = (kind: ConvKind) => (kind === 'depthwise' ? tf.depthwiseConv2d : tf.conv2d);
 

@@ -10,7 +10,7 @@ import { fourierImage } from '../../src/engine/inspect/fourier';
 import { visualize } from '../../src/engine/inspect/visualize';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { scalerFor, toModelPixels } from '../../src/engine/preprocess';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, saveModel, setWeights, tempDir, twoConvGapModel } from './helpers/tinyModels';

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { main } from '../../src/cli';
 import { Engine } from '../../src/engine/engine';
 import { loadModel } from '../../src/engine/models/loadModel';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { writeKeras3, writeLegacyH5 } from './helpers/kerasFiles';
 import { noiseImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
 

@@ -17,7 +17,7 @@ import { ModelError, modelJsonPathOf } from '../../src/engine/models/modelFiles'
 import { fileKindOf } from '../../src/engine/models/formats';
 
 const kerasModelKind = (head: Uint8Array, name: string) => (fileKindOf(name).id === 'keras' ? fileKindOf(name).sniff(head, name) : null);
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { keras3Config, writeKeras3, writeLegacyH5 } from './helpers/kerasFiles';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 

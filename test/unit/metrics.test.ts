@@ -12,7 +12,7 @@ import { spearman } from '../../src/engine/metrics/rankCorrelation';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { scalerFor, toModelPixels } from '../../src/engine/preprocess';
 import { mapOver, resizeHeatmap } from '../../src/engine/render/overlay';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, tempDir } from './helpers/tinyModels';

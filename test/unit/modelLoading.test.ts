@@ -5,7 +5,7 @@ import { Engine } from '../../src/engine/engine';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { fitLabels, parseLabels } from '../../src/engine/models/modelConfig';
 import { readModelFiles } from '../../src/engine/models/modelFiles';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 async function savedTiny(sidecar?: object): Promise<{ dir: string; json: string }> {

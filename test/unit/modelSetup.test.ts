@@ -7,7 +7,7 @@ import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { resolveModelConfig, writeSidecar } from '../../src/engine/models/modelConfig';
 import { checkScalings } from '../../src/engine/preprocessCheck';
 import { scalerFor } from '../../src/engine/preprocess';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
 

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
 import { inGraphGradCam } from '../../src/engine/techniques/gradCam';
 import { inGraphMaskedScores } from '../../src/engine/techniques/scoreCam';

@@ -8,11 +8,11 @@
 import { strict as assert } from 'node:assert';
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { selectBackend } from '../../src/engine/backend';
+import { selectBackend } from '../../src/engine/tfjs/backend';
 import { OnnxExecutor } from '../../src/engine/models/onnx/executor';
 import { decodeOnnx, decodeTensor, type OnnxModel } from '../../src/engine/models/onnx/onnxFile';
 import { isSupported } from '../../src/engine/models/onnx/ops';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 
 const DATA = '/usr/share/libonnx-testdata/data';
 const SUITES = ['node', 'pytorch-converted', 'pytorch-operator'];

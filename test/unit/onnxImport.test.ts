@@ -8,10 +8,10 @@ import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { selectBackend } from '../../src/engine/backend';
+import { selectBackend } from '../../src/engine/tfjs/backend';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { modelJsonPathOf } from '../../src/engine/models/modelFiles';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import { encodeModel, pseudoRandom, type GraphSpec } from './helpers/onnxBuilder';
 import { tempDir } from './helpers/tinyModels';
 

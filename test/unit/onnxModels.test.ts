@@ -4,12 +4,12 @@
  * them: NHWC feature maps, split heads, CAM heads, gradients, the randomisation check, memory.
  */
 import { strict as assert } from 'node:assert';
-import { selectBackend } from '../../src/engine/backend';
+import { selectBackend } from '../../src/engine/tfjs/backend';
 import { Acceleration } from '../../src/engine/accel/ortRuntime';
 import { Engine } from '../../src/engine/engine';
 import { evaluate } from '../../src/engine/evaluate';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { onnxTestModels, runOnnxRuntime } from './helpers/onnxModels';
 import { noiseImage } from './helpers/tinyModels';

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { gaussianValues } from '../../src/engine/random';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
 import { inGraphNoiseSums } from '../../src/engine/techniques/smoothGrad';
 import { encodeModel, pseudoRandom, type Attr, type Initializer, type NodeSpec } from './helpers/onnxBuilder';

@@ -17,7 +17,7 @@ import { inputWindow, regionOf } from '../../src/engine/preprocess';
 import { mapOver } from '../../src/engine/render';
 import { writeOverlayFiles } from '../../src/engine/photoFiles';
 import * as bmpJs from 'bmp-js';
-import { tf, tfl } from '../../src/engine/tf';
+import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { DEFAULT_RESIZE, type Explanation, type Region, type ResizePolicy } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { raw, upscaledRaw } from './helpers/photos';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { selectBackend } from '../../src/engine/backend';
-import { tf } from '../../src/engine/tf';
+import { selectBackend } from '../../src/engine/tfjs/backend';
+import { tf } from '../../src/engine/tfjs/tf';
 
 describe('max-pooling gradient on wasm (tfjs-backend-wasm 4.22 gets windows ≤ 0 and ties wrong)', () => {
   after(async () => {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { gaussian, gaussianValues } from '../../src/engine/random';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 
 /** Φ(x), from erf by Abramowitz & Stegun 7.1.26's better cousin (Numerical Recipes' erfc, error < 1.2e-7). */
 function normalCdf(x: number): number {

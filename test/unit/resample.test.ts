@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INTERPOLATIONS, type Interpolation, type OutputWindow, resampleRgba, resampleToRgb } from '../../src/engine/image/resample';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 
 const PYTHON = '/usr/bin/python3';

@@ -11,7 +11,7 @@ import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { probabilities, topK } from '../../src/engine/postprocess';
 import { toModelInput } from '../../src/engine/preprocess';
-import { tf } from '../../src/engine/tf';
+import { tf } from '../../src/engine/tfjs/tf';
 import type { Prediction, RgbaImage } from '../../src/engine/types';
 import { findZooEntry, type ZooEntry } from '../../src/engine/zoo/catalog';
 import {

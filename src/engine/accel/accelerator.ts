@@ -10,7 +10,7 @@
  */
 import type { Tensor, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ReluRule } from '../models/reluRules';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { UnsupportedLayerError } from './layoutWriter';
 import { addGradients } from './gradientGraph';
 import type { OnnxGraph } from './onnxGraph';

@@ -6,7 +6,7 @@
  * (guided backprop, deconvnet: models/reluRules.ts). An op without a rule here makes the gradient graph
  * fail, and the technique then runs on TF.js.
  */
-import { cellsInside } from '../avgPoolGradientFix';
+import { cellsInside } from '../tfjs/avgPoolGradientFix';
 import type { ReluRule } from '../models/reluRules';
 import { DATA_TYPE, type GraphNode, type OnnxGraph } from './onnxGraph';
 import { UnsupportedLayerError } from './layoutWriter';

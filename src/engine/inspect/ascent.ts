@@ -13,7 +13,7 @@
  */
 import type { Scalar, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import { quantile } from '../quantile';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import type { RgbaImage } from '../types';
 
 export interface Regularisers {

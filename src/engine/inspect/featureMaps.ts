@@ -6,7 +6,7 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../models/loadModel';
 import { modelPixels, modelScaler } from '../preprocess';
 import { gridOf, mapTile, enlarge } from '../render/grid';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import type { ColormapName, Heatmap, RgbaImage, TileLayout } from '../types';
 
 export interface FeatureMaps {

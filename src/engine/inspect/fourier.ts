@@ -7,7 +7,7 @@
  * which every backend runs and differentiates.
  */
 import type { Tensor, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 
 /** Lucid's color_correlation_svd_sqrt, each column scaled so the largest has norm 1. */
 const COLOUR_CORRELATION = [

@@ -11,7 +11,7 @@ import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../models/loadModel';
 import { resolveClass } from '../classes';
 import { modelPixels, modelScaler } from '../preprocess';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import type { RgbaImage } from '../types';
 import { ascend, NO_REGULARISERS, toRgba, type Parameterisation, type Regularisers } from './ascent';
 import { fourierImage } from './fourier';

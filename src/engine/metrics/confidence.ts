@@ -4,7 +4,7 @@
  * probability on the image and o on the masked image; "increase" when o > y. Averaged over images by callers.
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { classProbability, type ModelProbe } from './modelProbe';
 
 export function confidenceChange(

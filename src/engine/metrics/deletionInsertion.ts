@@ -7,7 +7,7 @@
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { shrinkBlur } from '../preprocess';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { classProbability, type ModelProbe } from './modelProbe';
 
 export interface Curve {

@@ -1,7 +1,7 @@
 /** What the metrics need of a model: the class probability of batches of images given as 0..255 pixels. */
 import type { Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelAdapter } from '../models/adapter';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 
 export interface ModelProbe {
   adapter: ModelAdapter;

@@ -7,7 +7,7 @@
  * runs at forward speed.
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 
 /** tfjs's padding: 'same', 'valid', or explicit [[0, 0], [top, bottom], [left, right], [0, 0]] (NHWC). */
 export type Padding = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];

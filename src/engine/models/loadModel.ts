@@ -3,7 +3,7 @@
  * Model file kinds (formats.ts) map to their readers here; the rest of the engine sees only `ModelAdapter`.
  */
 import * as path from 'node:path';
-import { tf, tfc, tfl } from '../tf';
+import { tf, tfc, tfl } from '../tfjs/tf';
 import { defaultCamLayer, type ModelAdapter } from './adapter';
 import type { TfNode } from './graph/exportGraphModel';
 import { Acceleration } from '../accel/ortRuntime';

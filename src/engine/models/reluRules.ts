@@ -7,7 +7,7 @@
  *  - deconvnet (Zeiler & Fergus 2014): pass positive gradients regardless of the forward input.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 
 export type ReluRule = 'guided' | 'deconvnet';
 

@@ -15,7 +15,7 @@ import type { Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelAdapter } from '../models/adapter';
 import type { ReluRule } from '../models/reluRules';
 import { quantile } from '../quantile';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import type { ParameterSpec, TechniqueParameters } from '../types';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
 

@@ -6,7 +6,7 @@
 import type { Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelAdapter } from '../models/adapter';
 import { normalise } from '../postprocess';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import type { TechniqueInfo, TechniqueParameters } from '../types';
 
 export interface TechniqueInput {

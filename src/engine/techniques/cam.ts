@@ -4,7 +4,7 @@
  * weights in that linear layer weight the channels of the layer being pooled. No gradients needed.
  */
 import type { Tensor1D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { CamTechnique, type TechniqueInput } from './base';
 
 export class TechniqueNotApplicableError extends Error {

@@ -7,7 +7,7 @@
  */
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { gaussianValues } from '../random';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { CamTechnique, type CamEvidence } from './base';
 
 /**

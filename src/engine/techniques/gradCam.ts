@@ -7,7 +7,7 @@ import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core
 import { UnsupportedLayerError } from '../accel/layoutWriter';
 import { IMAGE, oneHot, reduce, type GraphRecipe } from '../accel/recipes';
 import type { ModelAdapter } from '../models/adapter';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { CamTechnique, type CamEvidence, type TechniqueInput } from './base';
 
 const SEED = 'cnn_lens_seed';

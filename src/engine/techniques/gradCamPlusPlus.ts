@@ -4,7 +4,7 @@
  * α = g² / (2g² + Σ_ab A_ab · g³) (the exponential-score closed form, as pytorch-grad-cam uses), α = 0 where g = 0.
  */
 import type { Tensor1D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { CamTechnique, type CamEvidence } from './base';
 
 export class GradCamPlusPlus extends CamTechnique {

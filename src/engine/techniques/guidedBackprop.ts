@@ -7,7 +7,7 @@
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelAdapter } from '../models/adapter';
 import type { ReluRule } from '../models/reluRules';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import type { TechniqueParameters } from '../types';
 import { AttributionTechnique, viewParameter, type Attribution } from './attribution';
 import type { TechniqueInput } from './base';

@@ -3,7 +3,7 @@
  * map upsampled to the input — fine-grained and class-discriminative.
  */
 import type { Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
 import { GradCam } from './gradCam';
 import { clipOutliers } from './attribution';

@@ -4,7 +4,7 @@
  * channels, with no spatial averaging of the gradient: provably shows the locations the score used.
  */
 import type { Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { CamTechnique, type CamEvidence } from './base';
 
 export class HiResCam extends CamTechnique {

@@ -5,7 +5,7 @@
 import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelAdapter } from '../models/adapter';
 import type { ReluRule } from '../models/reluRules';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { TechniqueNotApplicableError } from './cam';
 
 function checkRule(model: ModelAdapter, rule: ReluRule | null): void {

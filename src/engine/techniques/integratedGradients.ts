@@ -8,7 +8,7 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { oneHot, reduce, replaceInput, vector, type GraphRecipe } from '../accel/recipes';
 import type { ModelAdapter } from '../models/adapter';
 import { shrinkBlur } from '../preprocess';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type Attribution, type AttributionView } from './attribution';
 import type { TechniqueInput } from './base';
 import { inputGradient } from './inputGradient';

@@ -4,7 +4,7 @@
  * element: positive gradients weight each location on its own, which keeps early layers' fine detail.
  */
 import type { Tensor2D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { CamTechnique, type CamEvidence } from './base';
 
 export class LayerCam extends CamTechnique {

@@ -1,6 +1,6 @@
 /** What the perturbation CAMs (Score-CAM, Ablation-CAM) share: scoring channels in batches, with progress. */
 import type { Tensor1D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import type { ParameterSpec } from '../types';
 import type { TechniqueInput } from './base';
 import { memoryBoundBatch } from './batching';

@@ -9,7 +9,7 @@
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { reduce, SCORES, type GraphRecipe } from '../accel/recipes';
 import type { ModelAdapter } from '../models/adapter';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { CamTechnique, type CamEvidence, type TechniqueInput } from './base';
 import { BATCH_PARAMETER, channelBatches } from './perturbation';
 

@@ -14,7 +14,7 @@ import type { OrtArray } from '../accel/ortRuntime';
 import type { ModelAdapter } from '../models/adapter';
 import type { ReluRule } from '../models/reluRules';
 import { gaussianValues } from '../random';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { AttributionTechnique, renderAttribution, viewParameter, type AttributionView } from './attribution';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
 import { resolveParameters } from './parameters';

@@ -3,7 +3,7 @@
  * Channel weight = Σ_ij (A_ij / Σ_ab A_ab) · g_ij: gradients averaged with the activations as weights.
  */
 import type { Tensor1D } from '@tensorflow/tfjs-core';
-import { tf } from '../tf';
+import { tf } from '../tfjs/tf';
 import { CamTechnique, type CamEvidence } from './base';
 
 export class XGradCam extends CamTechnique {

@@ -1,6 +1,6 @@
 /** What the onnxruntime tests share: one acceleration whose log they read, TF.js-only reference runs, and gaps by scale. */
 import { Acceleration } from '../../../src/engine/accel/ortRuntime';
-import { tf } from '../../../src/engine/tf';
+import { tf } from '../../../src/engine/tfjs/tf';
 
 let sink: string[] = [];
 

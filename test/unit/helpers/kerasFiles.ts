@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { zipSync } from 'fflate';
 import type * as H5 from 'h5wasm';
 import { kerasSnakeCase } from '../../../src/engine/models/keras/kerasConfig';
-import type { tfl } from '../../../src/engine/tf';
+import type { tfl } from '../../../src/engine/tfjs/tf';
 
 type Json = Record<string, unknown>;
 type H5Lib = typeof H5;

@@ -2,7 +2,7 @@
 import { mkdtempSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { tf, tfl } from '../../../src/engine/tf';
+import { tf, tfl } from '../../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../../src/engine/types';
 
 export function tempDir(prefix = 'cnnlens-test-'): string {

@@ -11,7 +11,7 @@ import type { AcceleratedRuns } from '../../accel/recipes';
 import type { TfNode } from './exportGraphModel';
 import { UnsupportedLayerError } from '../../accel/layoutWriter';
 import { GraphModelAccelerator } from './graphModelAccelerator';
-import { recordingGradients, tf } from '../../tf';
+import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 

@@ -20,8 +20,8 @@
  * classes outside Keras are refused by name; initialisers are replaced by zeros (the file's weights
  * overwrite them), regularisers and constraints dropped (inference needs neither).
  */
-import { tf } from '../../tf';
-import { tfl } from '../../tf';
+import { tf } from '../../tfjs/tf';
+import { tfl } from '../../tfjs/tf';
 import { ModelError } from '../modelFiles';
 
 type Json = Record<string, unknown>;

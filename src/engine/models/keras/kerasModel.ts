@@ -5,7 +5,7 @@
  * result is a plain LayersModel, run by the LayersAdapter like a TF.js layers model.
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { tf, tfl } from '../../tf';
+import { tf, tfl } from '../../tfjs/tf';
 import { ModelError } from '../modelFiles';
 import type { KerasModelFile } from './kerasFile';
 

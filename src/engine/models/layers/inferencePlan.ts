@@ -10,7 +10,7 @@
  */
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { tf } from '../../tf';
+import { tf } from '../../tfjs/tf';
 import { fusedInputOnlyGradient, gradientKernelOf, inputOnlyGradients, type Padding } from '../inputGradOps';
 
 type Layer = LayersModel['layers'][number];

@@ -11,7 +11,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Acceleration } from '../../accel/ortRuntime';
 import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
-import { recordingGradients, tf } from '../../tf';
+import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { LayersAccelerator } from './layersAccelerator';

@@ -8,7 +8,7 @@
  * when a target is a convolution whose output the fast plan never computes.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { tf } from '../../tf';
+import { tf } from '../../tfjs/tf';
 import type { ReluRule } from '../reluRules';
 import { ModelError } from '../modelFiles';
 import type { OnnxModel, OnnxNode } from './onnxFile';

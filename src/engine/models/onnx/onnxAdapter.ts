@@ -8,7 +8,7 @@ import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core
 import type { Acceleration } from '../../accel/ortRuntime';
 import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
-import { recordingGradients, tf } from '../../tf';
+import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { ModelError } from '../modelFiles';

@@ -1,6 +1,6 @@
 /** Relu, Clip, LeakyRelu (rectifiers: they honour ReLU backward rules), Sigmoid, HardSigmoid, HardSwish, Tanh, Softmax. */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { tf } from '../../../tf';
+import { tf } from '../../../tfjs/tf';
 import { rectifierKindOf, withReluRule, type RectifierKind } from '../../reluRules';
 import type { OnnxNode } from '../onnxFile';
 import { NHWC_AXIS, attr, normaliseAxis, numbers, plain, plainValue, required, type OpContext, type OpFn, type Registry, type Value } from './types';

@@ -5,7 +5,7 @@
  * run on wasm.
  */
 import type { Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../../../tf';
+import { tf } from '../../../tfjs/tf';
 import { convolveInputOnly, gradientKernelOf, type Padding } from '../../inputGradOps';
 import type { OnnxNode } from '../onnxFile';
 import { asNhwc, attr, nhwcValue, plain, required, type OpFn, type Registry } from './types';

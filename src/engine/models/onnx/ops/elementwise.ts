@@ -1,6 +1,6 @@
 /** Add, Sub, Mul, Div (numpy broadcasting, layout-aware), and BatchNormalization at inference. */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { tf } from '../../../tf';
+import { tf } from '../../../tfjs/tf';
 import { batchNormAffine } from './conv';
 import { asNhwc, attr, nhwcValue, plain, plainValue, required, sameLayout, type OpFn, type Registry } from './types';
 

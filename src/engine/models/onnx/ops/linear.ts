@@ -1,6 +1,6 @@
 /** Gemm and MatMul (numpy semantics: 1-D operands promoted, batch dimensions broadcast). */
 import type { Tensor } from '@tensorflow/tfjs-core';
-import { tf } from '../../../tf';
+import { tf } from '../../../tfjs/tf';
 import { attr, plain, plainValue, required, type OpFn, type Registry } from './types';
 
 const gemm: OpFn = (inputs, node) => {

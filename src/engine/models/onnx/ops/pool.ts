@@ -1,5 +1,5 @@
 /** MaxPool, AveragePool (2-D; pads, auto_pad, ceil_mode, count_include_pad), GlobalAveragePool, GlobalMaxPool. */
-import { tf } from '../../../tf';
+import { tf } from '../../../tfjs/tf';
 import type { OnnxNode } from '../onnxFile';
 import { onnxPads, pair, subsample, windowPadding } from './conv';
 import { asNhwc, attr, nhwcValue, required, type OpFn, type Registry } from './types';

@@ -5,7 +5,7 @@
  * are read on the host where an op needs them as numbers.
  */
 import type { DataType, Tensor } from '@tensorflow/tfjs-core';
-import { tf } from '../../../tf';
+import { tf } from '../../../tfjs/tf';
 import type { OnnxNode } from '../onnxFile';
 import {
   NHWC_AXIS,

@@ -7,7 +7,7 @@
  * Gather, Slice, …), so flattened orders match PyTorch's and maps are never transposed.
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../../../tf';
+import { tf } from '../../../tfjs/tf';
 import type { ReluRule } from '../../reluRules';
 import type { AttributeValue, OnnxNode, OnnxTensor } from '../onnxFile';
 

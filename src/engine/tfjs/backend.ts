@@ -10,9 +10,9 @@ import { fixAvgPoolGradient } from './avgPoolGradientFix';
 import { fixWasmMaxPoolGradient } from './maxPoolGradientFix';
 import { tf } from './tf';
 
-import type { BackendChoice } from './types';
+import type { BackendChoice } from '../types';
 
-export { BACKEND_CHOICES, type BackendChoice } from './types';
+export { BACKEND_CHOICES, type BackendChoice } from '../types';
 
 export interface BackendOptions {
   choice: BackendChoice;
