@@ -1,0 +1,17 @@
+/**
+ * The backward rules: ONNX op type → its input gradient, one file per op family as the importer has them
+ * (models/onnx/ops/). An op without a rule makes the gradient graph fail, and the technique then runs on TF.js.
+ */
+import { activationRules } from './activation';
+import { convRules } from './conv';
+import { elementwiseRules } from './elementwise';
+import { linearRules } from './linear';
+import { poolRules } from './pool';
+import { shapeRules } from './shape';
+import type { BackwardRule, BackwardRules } from './types';
+
+const RULES: BackwardRules = { ...convRules, ...poolRules, ...activationRules, ...elementwiseRules, ...linearRules, ...shapeRules };
+
+export function backwardRuleFor(opType: string): BackwardRule | undefined {
+  return Object.prototype.hasOwnProperty.call(RULES, opType) ? RULES[opType] : undefined;
+}
