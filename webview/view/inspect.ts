@@ -10,6 +10,7 @@ import {
   REGULARISER_NAMES,
   REGULARISER_RANGES,
   type InspectKind,
+  type InspectRequest,
   type RegulariserName,
   type TileLayout,
 } from '../../src/shared/vocabulary';
@@ -56,18 +57,8 @@ function svgLine(values: number[]): SVGSVGElement {
   return chart;
 }
 
-export interface InspectRequestFields {
-  kind: InspectKind;
-  filter: number | null;
-  steps: number | null;
-  seed: number;
-  fourier: boolean;
-  sort: 'mean' | 'index';
-  page: number;
-  unit: { y: number; x: number } | null;
-  fromImage: boolean;
-  regularisers: Partial<Record<RegulariserName, number>>;
-}
+/** What the Look-inside controls set; the layer and class come from the panel's pickers. */
+export type InspectRequestFields = Omit<InspectRequest, 'layer' | 'classIndex'>;
 
 const REGULARISER_LABELS: Record<RegulariserName, [string, string]> = {
   l2: ['L2 decay', 'Pull towards grey each step, x ← 128 + (x − 128)(1 − l2)'],
