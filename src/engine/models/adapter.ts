@@ -69,6 +69,11 @@ export interface ModelAdapter {
    * restores them afterwards whatever happens. Throws for formats that cannot do it.
    */
   withRandomWeights<T>(layers: string[], seed: number, run: () => Promise<T>): Promise<T>;
+  /**
+   * The first layer (in the model's order, on the way to the scores) whose output for `input` holds NaN or
+   * infinity, or null when none does. Runs the model once on TF.js, layer by layer: for failures only.
+   */
+  firstNonFiniteLayer(input: Tensor4D): string | null;
   /** Tensors the adapter holds that are not tfjs variables (kept alive across engine scopes). */
   ownedTensors(): Tensor[];
   dispose(): void;

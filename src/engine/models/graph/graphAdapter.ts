@@ -14,6 +14,31 @@ import { GraphModelAccelerator } from './graphModelAccelerator';
 import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
+import { tfc } from '../../tfjs/tf';
+import type { ModelFiles } from '../modelFiles';
+import { chooseOutput, classCountOf, loadError, type AdapterOptions } from '../outputCheck';
+import { checkGraphArtifacts } from '../topologyCheck';
+import { firstNonFinite } from '../../finite';
+
+/**
+ * Builds a TF.js graph model.json's adapter, after the checks tfjs does not make (topologyCheck.ts).
+ * TODO(merge): loadModel's TFJS_ADAPTERS.graph should call this, with { file, output } from cnnlens.json.
+ */
+export async function loadGraphAdapter(files: ModelFiles, acceleration: Acceleration, options: AdapterOptions = {}): Promise<GraphAdapter> {
+  const file = options.file ?? files.modelJsonPath;
+  checkGraphArtifacts(files.artifacts, file);
+  const model = await tfc.loadGraphModel(tf.io.fromMemory(files.artifacts));
+  const nodes = (files.artifacts.modelTopology as { node: TfNode[] }).node;
+  try {
+    return new GraphAdapter(model, nodes, acceleration, { ...options, file });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
+
+/** A probed shape (batch of one) with its batch axis shown open, as the model declares it. */
+const batchOpen = (shape: number[]): (number | null)[] => (shape.length >= 2 ? [null, ...shape.slice(1)] : shape);
 
 const RECTIFIER_OPS = new Set(['Relu', 'Relu6', 'LeakyRelu']);
 
@@ -53,6 +78,7 @@ export class GraphAdapter implements ModelAdapter {
     private readonly model: GraphModel,
     nodes: TfNode[],
     acceleration: Acceleration,
+    options: AdapterOptions = {},
   ) {
     if (model.inputs.length !== 1) throw new Error(`The graph has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
     const input = model.inputs[0];
@@ -65,7 +91,18 @@ export class GraphAdapter implements ModelAdapter {
     this.inputName = input.name;
     const byName = new Map(nodes.map((node) => [node.name, node]));
     this.nodeInputs = new Map(nodes.map((node) => [node.name, (node.input ?? []).map((name) => name.replace(/:\d+$/, ''))]));
-    const outputName = model.outputs[0].name.replace(/:\d+$/, '');
+    const weights = this.model.weights as Record<string, Tensor[]>;
+    const named = Object.entries(weights).flatMap(([name, tensors]) => tensors.map((tensor) => ({ name, tensor })));
+    const bad = firstNonFinite(named.map(({ tensor }) => tensor));
+    if (bad) {
+      throw loadError(options.file, `weight "${named[bad.index].name}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`);
+    }
+    // Several outputs and no choice: refused, with every output's shape (one run of a zero image).
+    const outputNames = model.outputs.map((output) => output.name);
+    const outputInfos = (shapes?: Map<string, number[]>) =>
+      outputNames.map((name) => ({ name: name.replace(/:0$/, ''), shape: shapes ? batchOpen(shapes.get(name) ?? []) : [] }));
+    const chosen = chooseOutput(outputNames.length > 1 && options.output === undefined ? outputInfos(this.probeShapes(outputNames)) : outputInfos(), options);
+    const outputName = model.outputs[chosen].name.replace(/:\d+$/, '');
     const outputNode = byName.get(outputName);
     // Score with logits: step back over a trailing Softmax.
     this.scoreNode = outputNode?.op === 'Softmax' && outputNode.input?.[0] ? outputNode.input[0].replace(/:\d+$/, '') : outputName;
@@ -91,9 +128,8 @@ export class GraphAdapter implements ModelAdapter {
         return { name: node.name, kind: node.op, outputShape, params, camCapable: isCamCapableShape(outputShape), hasKernel };
       });
     const scores = shapes.get(this.scoreNode);
-    this.numClasses = scores ? scores.slice(1).reduce((a: number, b) => a * (b ?? 1), 1) : 0;
-    if (!this.numClasses) throw new Error(`Could not read the class count from node "${this.scoreNode}".`);
-    const weights = this.model.weights as Record<string, Tensor[]>;
+    if (!scores) throw loadError(options.file, `could not read the class count from node "${this.scoreNode}".`);
+    this.numClasses = classCountOf({ name: outputName, shape: batchOpen(scores) }, options, outputNames.length);
     this.accelerator = new GraphModelAccelerator(
       {
         nodes: byName,
@@ -124,7 +160,7 @@ export class GraphAdapter implements ModelAdapter {
     const shapes = new Map<string, number[]>();
     tf.tidy(() => {
       const zeros = tf.zeros([1, ...this.inputShape]);
-      const wanted = Array.from(new Set([...names, this.scoreNode]));
+      const wanted = Array.from(new Set(this.scoreNode ? [...names, this.scoreNode] : names));
       const outputs = this.model.execute({ [this.inputName]: zeros }, wanted) as Tensor[];
       wanted.forEach((name, i) => shapes.set(name, outputs[i].shape));
     });
@@ -197,6 +233,17 @@ export class GraphAdapter implements ModelAdapter {
 
   withRandomWeights<T>(): Promise<T> {
     return Promise.reject(new Error('The weight-randomisation check needs a TF.js layers model; graph models keep their weights as constants.'));
+  }
+
+  firstNonFiniteLayer(input: Tensor4D): string | null {
+    let found: string | null = null;
+    tf.tidy(() => {
+      const names = this.layers.map((layer) => layer.name);
+      const outputs = this.model.execute({ [this.inputName]: input }, names) as Tensor[];
+      const bad = firstNonFinite(outputs);
+      found = bad ? names[bad.index] : null;
+    });
+    return found;
   }
 
   ownedTensors(): Tensor[] {

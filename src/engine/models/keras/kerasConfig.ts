@@ -65,7 +65,7 @@ const ACTIVATIONS: Record<string, string | null> = {
 };
 const TFJS_ACTIVATIONS = new Set(['relu', 'relu6', 'linear', 'sigmoid', 'tanh', 'softmax', 'softplus', 'softsign', 'elu', 'selu', 'swish', 'mish', 'gelu', 'log_softmax']);
 
-interface Problem {
+export interface Problem {
   layer: string;
   reason: string;
 }
@@ -88,6 +88,13 @@ function tfjsLayerClasses(): Set<string> {
     );
   }
   return layerClasses;
+}
+
+/** Why a layer class is never built (code from the file) or cannot be (TensorFlow.js lacks it); null when it can. */
+export function layerClassProblem(className: string): string | null {
+  if (CODE_LAYERS.has(className)) return `${className}: Python code, never run`;
+  if (!tfjsLayerClasses().has(className)) return `${className}, which TensorFlow.js does not implement`;
+  return null;
 }
 
 /** A dtype or dtype policy → the tfjs dtype (tfjs computes in float32 whatever the policy). */
@@ -227,7 +234,8 @@ function endpoints(value: unknown): unknown[] {
   return [];
 }
 
-function describe(problems: Problem[], file: string): string {
+/** One message for every layer CNN Lens will not build (shared with TF.js layers model.json files: topologyCheck.ts). */
+export function describe(problems: Problem[], file: string): string {
   const list = problems.map((p) => `"${p.layer}" (${p.reason})`).join('; ');
   return `${file} has ${problems.length === 1 ? 'a layer' : `${problems.length} layers`} CNN Lens cannot import: ${list}. CNN Lens never runs code from a model file (Lambda, TF-op or custom layers), and imports only Keras layers TensorFlow.js implements.`;
 }

@@ -11,15 +11,35 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { Acceleration } from '../../accel/ortRuntime';
 import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
-import { recordingGradients, tf } from '../../tfjs/tf';
+import { recordingGradients, tf, tfl } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { LayersAccelerator } from './layersAccelerator';
 import { InferencePlan } from './inferencePlan';
 import { convolveInputOnly, gradientKernelOf, type Padding } from '../inputGradOps';
 import { rectifierKindOf, withReluRule, type ReluRule } from '../reluRules';
+import type { ModelFiles } from '../modelFiles';
+import { chooseOutput, classCountOf, loadError, type AdapterOptions } from '../outputCheck';
+import { checkLayersArtifacts } from '../topologyCheck';
+import { firstNonFinite } from '../../finite';
 
 type Layer = LayersModel['layers'][number];
+
+/**
+ * Builds a TF.js layers model.json's adapter, after the checks tfjs does not make (topologyCheck.ts).
+ * TODO(merge): loadModel's TFJS_ADAPTERS.layers should call this, with { file, output } from cnnlens.json.
+ */
+export async function loadLayersAdapter(files: ModelFiles, acceleration: Acceleration, options: AdapterOptions = {}): Promise<LayersAdapter> {
+  const file = options.file ?? files.modelJsonPath;
+  checkLayersArtifacts(files.artifacts, file);
+  const model = await tfl.loadLayersModel(tf.io.fromMemory(files.artifacts));
+  try {
+    return new LayersAdapter(model, acceleration, 'layers', { ...options, file });
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+}
 
 /** The fused plan in the mode a run may use it. */
 interface FusedRun {
@@ -95,6 +115,8 @@ export class LayersAdapter implements ModelAdapter {
 
   private readonly steps: Step[];
   private readonly inputId: number;
+  /** The model output explained (the only one, or the one chosen): its symbolic tensor's id. */
+  private readonly outputId: number;
   /** The tensor holding the class scores, or the layer whose linear part (before softmax) gives them. */
   private readonly scoreSource: { tensorId: number; linearOf: Step | null };
   /** Scale and shift of each BatchNormalization layer, folded once, at load, for inference. */
@@ -111,6 +133,7 @@ export class LayersAdapter implements ModelAdapter {
     private readonly model: LayersModel,
     acceleration: Acceleration,
     format: 'layers' | 'keras' = 'layers',
+    options: AdapterOptions = {},
   ) {
     this.format = format;
     if (model.inputs.length !== 1) throw new Error(`The model has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
@@ -120,6 +143,15 @@ export class LayersAdapter implements ModelAdapter {
     if (!h || !w || !c) throw new Error(`The model's input shape ${JSON.stringify(shape)} does not fix the image size.`);
     this.inputShape = [h, w, c];
     this.inputId = model.inputs[0].id;
+    const outputs = model.outputs.map((tensor) => ({ name: tensor.sourceLayer.name, shape: tensor.shape }));
+    const chosen = chooseOutput(outputs, options);
+    this.outputId = model.outputs[chosen].id;
+    this.numClasses = classCountOf(outputs[chosen], options, outputs.length);
+    const weights = model.weights;
+    const bad = firstNonFinite(weights.map((weight) => weight.read()));
+    if (bad) {
+      throw loadError(options.file, `weight "${weights[bad.index].originalName}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`);
+    }
     this.steps = model.layers
       .filter((layer) => layer.getClassName() !== 'InputLayer')
       .map((layer) => {
@@ -130,8 +162,6 @@ export class LayersAdapter implements ModelAdapter {
     this.scoreSource = this.findScoreSource();
     // Scores step back over a softmax (see findScoreSource), so they are logits unless the model ends in a sigmoid.
     this.hasLogits = !this.endsInSigmoid();
-    const outShape = model.outputs[0].shape;
-    this.numClasses = outShape.slice(1).reduce((a: number, b) => a * (b ?? 1), 1);
     this.layers = model.layers
       .filter((layer) => layer.getClassName() !== 'InputLayer')
       .map((layer) => {
@@ -186,7 +216,7 @@ export class LayersAdapter implements ModelAdapter {
 
   /** Walks back from the output over reshapes to the softmax, to score with logits when they exist. */
   private findScoreSource(): { tensorId: number; linearOf: Step | null } {
-    let tensorId = this.model.outputs[0].id;
+    let tensorId = this.outputId;
     for (let step = this.producerOf(tensorId); step; step = this.producerOf(tensorId)) {
       const kind = step.layer.getClassName();
       if (PASS_THROUGH.has(kind)) {
@@ -204,7 +234,7 @@ export class LayersAdapter implements ModelAdapter {
   }
 
   private endsInSigmoid(): boolean {
-    let last = this.producerOf(this.model.outputs[0].id);
+    let last = this.producerOf(this.outputId);
     while (last && PASS_THROUGH.has(last.layer.getClassName())) last = this.producerOf(last.inputIds[0]);
     return !!last && activationName(last.layer) === 'sigmoid';
   }
@@ -512,6 +542,22 @@ export class LayersAdapter implements ModelAdapter {
       const kind = layer.getClassName() === 'Conv2D' ? 'conv2d' : 'depthwise';
       this.gradientKernels.set(layer, tf.keep(gradientKernelOf(kind, layer.getWeights()[0] as Tensor4D)));
     }
+  }
+
+  firstNonFiniteLayer(input: Tensor4D): string | null {
+    const plan = this.stepsToScores();
+    let found: string | null = null;
+    tf.tidy(() => {
+      const values = new Map<number, Tensor>([[this.inputId, input]]);
+      // Layer by layer, unfused, each step's output as the layer gives it (the score layer's too).
+      for (const step of plan) {
+        const inputs = step.inputIds.map((id) => values.get(id)!);
+        values.set(step.outputIds[0], this.apply(step, inputs));
+      }
+      const bad = firstNonFinite(plan.map((step) => values.get(step.outputIds[0])!));
+      found = bad ? plan[bad.index].layer.name : null;
+    });
+    return found;
   }
 
   ownedTensors(): Tensor[] {

@@ -13,6 +13,8 @@ import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { ModelError } from '../modelFiles';
 import type { ReluRule } from '../reluRules';
+import { chooseOutput, classCountOf, type AdapterOptions } from '../outputCheck';
+import { firstNonFinite } from '../../finite';
 import { OnnxFileAccelerator } from './onnxFileAccelerator';
 import { OnnxExecutor, type Step } from './executor';
 import type { OnnxModel, OnnxNode } from './onnxFile';
@@ -59,6 +61,7 @@ export class OnnxAdapter implements ModelAdapter {
     model: OnnxModel,
     private readonly file: string,
     acceleration: Acceleration,
+    options: AdapterOptions = {},
   ) {
     if (model.inputs.length !== 1) {
       throw new ModelError(`${file} has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')}); CNN Lens explains single-input image models.`);
@@ -77,15 +80,26 @@ export class OnnxAdapter implements ModelAdapter {
     if (!model.outputs.length) throw new ModelError(`${file} declares no graph output.`);
     this.executor = new OnnxExecutor(model, file);
     try {
-      const outputName = model.outputs[0].name;
+      const constants = [...this.executor.constants.entries()];
+      const bad = firstNonFinite(constants.map(([, constant]) => constant.tensor));
+      if (bad) {
+        throw new ModelError(`${file}: weight "${constants[bad.index][0]}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`);
+      }
+      const probes = this.probe();
+      // Shapes as run on one zero image, the batch axis shown open.
+      const outputs = model.outputs.map(({ name }) => {
+        const shape = probes.get(name)?.shape ?? [];
+        return { name, shape: shape.length >= 2 ? [null, ...shape.slice(1)] : shape };
+      });
+      const where = { ...options, file };
+      const chosen = chooseOutput(outputs, where);
+      const outputName = model.outputs[chosen].name;
+      if (!probes.has(outputName)) throw new ModelError(`${file}: output "${outputName}" is not produced by any node of the graph.`);
+      this.numClasses = classCountOf(outputs[chosen], where, outputs.length);
       const last = this.executor.producerOf(outputName)?.node;
       // Score with logits: step back over a trailing Softmax.
       this.scoreTensor = last?.opType === 'Softmax' || last?.opType === 'LogSoftmax' ? last.inputs[0] : outputName;
       this.hasLogits = last?.opType !== 'Sigmoid';
-      const probes = this.probe();
-      const score = probes.get(this.scoreTensor);
-      this.numClasses = score ? score.shape.slice(1).reduce((a, b) => a * b, 1) : 0;
-      if (!this.numClasses) throw new ModelError(`${file}: could not read the class count from "${this.scoreTensor}".`);
       this.layers = this.listLayers(probes);
       this.head = this.findGapHead();
       this.gradientsOnWasm = this.executor.exact.every((step) => this.gradientOnWasm(step, probes));
@@ -302,6 +316,22 @@ export class OnnxAdapter implements ModelAdapter {
       tf.dispose([...replacements.values()]);
       this.accelerator?.invalidate();
     }
+  }
+
+  firstNonFiniteLayer(input: Tensor4D): string | null {
+    let found: string | null = null;
+    tf.tidy(() => {
+      const values = new Map([[this.inputName, this.feed(input)]]);
+      const plan = this.executor.plan([this.scoreTensor], true);
+      this.executor.run(plan, values);
+      const named = plan.flatMap((step) => {
+        const value = values.get(step.node.outputs[0]);
+        return value ? [{ name: step.node.name, tensor: value.tensor }] : [];
+      });
+      const bad = firstNonFinite(named.map(({ tensor }) => tensor));
+      found = bad ? named[bad.index].name : null;
+    });
+    return found;
   }
 
   ownedTensors(): Tensor[] {
