@@ -5,16 +5,16 @@
  *                    [--preprocess PRESET] [--labels FILE] [--colormap NAME] [--opacity 0..1]
  *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
  */
-import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/tfjs/backend';
 import { writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
-import { explainImageFile } from './engine/photoFiles';
+import { removeAllTempFolders } from './engine/tempFiles';
+import { explainImageFile, writeOutput } from './engine/photoFiles';
 import { findTechnique, techniqueInfos } from './engine/techniques/registry';
 import { evaluateCommand } from './cli/evaluate';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
-import { createEngine, loadFromFlags, oneOf, parse, UsageError, type Values } from './cli/shared';
+import { checkOutputs, createEngine, imageLimits, loadFromFlags, oneOf, parse, UsageError, withLimitHint, type Values } from './cli/shared';
 import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation, type TechniqueParameters } from './engine/types';
 
 /** Items joined by ", " into lines of at most `width` characters. */
@@ -69,7 +69,9 @@ Options for explain:
   --json FILE         result as JSON (- for standard output)
   --backend NAME      ${BACKEND_CHOICES.join(' | ')} (default: auto)
   --no-onnxruntime    run everything on TensorFlow.js even where onnxruntime-node is installed
-  --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6})
+  --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6}; the setting cnnLens.maxImageMegapixels)
+  --max-file-mb N     refuse larger image files (default: ${DEFAULT_IMAGE_LIMITS.maxBytes / 2 ** 20}; cnnLens.maxImageFileSizeMB)
+                      (both also for evaluate, featuremaps, dream, invert and maximize --from)
 
 Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --backend, --json):
   --techniques LIST   comma-separated technique ids (default: gradcam,gradcam++,scorecam,eigencam,saliency)
@@ -177,8 +179,7 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   const chosenColormap = values.colormap === undefined ? undefined : oneOf<ColormapName>(values.colormap, COLORMAP_NAMES, 'colormap');
   const opacity = Number(values.opacity);
   if (!(opacity >= 0 && opacity <= 1)) throw new UsageError(`--opacity must be between 0 and 1; got "${values.opacity}".`);
-  const maxMp = values['max-megapixels'] !== undefined ? Number(values['max-megapixels']) : undefined;
-  if (maxMp !== undefined && !(maxMp > 0)) throw new UsageError('--max-megapixels must be a positive number.');
+  const limits = imageLimits(values);
   const imagePath = path.resolve(imageArg);
 
   // Named by the technique's id, as the panel's Export names it (an unknown technique is reported here).
@@ -186,10 +187,9 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   const heatmapPath = values.heatmap ? path.resolve(values.heatmap) : undefined;
   const jsonPath = values.json && values.json !== '-' ? path.resolve(values.json) : undefined;
   // Found out now, not after the whole run.
-  await Promise.all([outPath, heatmapPath, jsonPath].flatMap((file) => (file ? [checkWritableFolder(file)] : [])));
+  await checkOutputs([outPath, heatmapPath, jsonPath]);
 
   const engine = await createEngine(values);
-  const limits = { ...DEFAULT_IMAGE_LIMITS, ...(maxMp ? { maxPixels: maxMp * 1e6 } : {}) };
   const loaded = await loadFromFlags(engine, values);
   const request = { technique: values.technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) };
   const explanation = await explainImageFile(engine, loaded, imagePath, limits, request, (result) => ({
@@ -200,7 +200,10 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
   }));
   const json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
   if (values.json === '-') console.log(json);
-  else if (jsonPath) await writeFileAtomic(jsonPath, json + '\n');
+  else if (jsonPath)
+    await writeOutput('JSON result', jsonPath, [outPath, ...(heatmapPath ? [heatmapPath] : [])], () =>
+      writeFileAtomic(jsonPath, json + '\n'),
+    );
 
   if (values.json !== '-') {
     const { target, timings } = explanation;
@@ -219,19 +222,6 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
     if (values.json) console.log(`json: ${path.resolve(values.json)}`);
   }
   engine.dispose();
-}
-
-/** The folder an output goes to exists and takes new files (checked before any work is done). */
-async function checkWritableFolder(file: string): Promise<void> {
-  const folder = path.dirname(file);
-  try {
-    if (!(await fs.stat(folder)).isDirectory()) throw new Error('not a folder');
-    await fs.access(folder, fsConstants.W_OK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not writable' : (error as Error).message;
-    throw new UsageError(`Cannot write ${file}: the folder ${folder} ${why}.`);
-  }
 }
 
 /** `--json` may stand alone (layers --json): then it means standard output. */
@@ -257,7 +247,8 @@ export async function main(argv: string[]): Promise<number> {
       for (const t of engine.techniques()) console.log(`${t.id.padEnd(22)} ${t.summary}`);
     } else throw new UsageError(`Unknown command "${command}".`);
     return 0;
-  } catch (error) {
+  } catch (caught) {
+    const error = withLimitHint(caught);
     const message = error instanceof Error ? error.message : String(error);
     console.error(`cnn-lens: ${message.split('\n')[0]}`);
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
@@ -268,7 +259,26 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Ctrl-C or a kill while a model loads: the engine's temporary files (a .keras archive's weights) are
+ * removed before the process ends (128 + the signal's number, as shells report it).
+ */
+export function removeTempFilesOnSignals(): void {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const) {
+    process.once(signal, () => {
+      removeAllTempFolders();
+      console.error(`cnn-lens: stopped (${signal}).`);
+      process.exit(code);
+    });
+  }
+}
+
 if (require.main === module) {
+  removeTempFilesOnSignals();
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

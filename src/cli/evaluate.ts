@@ -1,28 +1,42 @@
 /** `cnn-lens evaluate`: techniques compared by faithfulness metrics, as a table or JSON. */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../engine/atomicWrite';
 import type { Box } from '../engine/metrics/pointingGame';
-import { createEngine, integerFlag, loadFromFlags, readImageForModel, UsageError, type Values } from './shared';
+import { checkOutputs, createEngine, imageLimits, integerFlag, loadFromFlags, readImageForModel, UsageError, type Values } from './shared';
 
 const DEFAULT_EVALUATED = 'gradcam,gradcam++,scorecam,eigencam,saliency';
 
+/** --box parsed (its numbers checked against the image later, by `checkBox`). */
+function boxFlag(values: Values): Box | undefined {
+  if (values.box === undefined) return undefined;
+  const parts = values.box.split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
+  if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) throw new UsageError(`--box takes X0,Y0,X1,Y1; got "${values.box}".`);
+  return parts as Box;
+}
+
 /** --box, or the image's entry in a boxes.json beside it ({"name.png": {"box": [x0, y0, x1, y1]}}). */
-async function boxFor(values: Values, imagePath: string): Promise<Box | undefined> {
-  if (values.box !== undefined) {
-    const parts = values.box.split(',').map(Number);
-    if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) throw new UsageError(`--box takes X0,Y0,X1,Y1; got "${values.box}".`);
-    return parts as Box;
-  }
+async function boxFor(values: Values, imagePath: string): Promise<{ box: Box; from: string } | undefined> {
+  const flag = boxFlag(values);
+  if (flag) return { box: flag, from: `--box ${values.box}` };
+  const file = path.join(path.dirname(imagePath), 'boxes.json');
   try {
-    const boxes = JSON.parse(await fs.readFile(path.join(path.dirname(imagePath), 'boxes.json'), 'utf8')) as Record<
-      string,
-      { box?: unknown }
-    >;
+    const boxes = JSON.parse(await fs.readFile(file, 'utf8')) as Record<string, { box?: unknown }>;
     const box = boxes[path.basename(imagePath)]?.box;
-    return Array.isArray(box) && box.length === 4 && box.every((v) => typeof v === 'number') ? (box as Box) : undefined;
+    return Array.isArray(box) && box.length === 4 && box.every((v) => typeof v === 'number' && Number.isFinite(v))
+      ? { box: box as Box, from: `the box [${box.join(', ')}] in ${file}` }
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** A box must lie inside the image and have an area: refused otherwise, naming the image's size. */
+function checkBox([x0, y0, x1, y1]: Box, from: string, width: number, height: number): void {
+  if (x0 >= 0 && y0 >= 0 && x1 <= width && y1 <= height && x0 < x1 && y0 < y1) return;
+  throw new UsageError(
+    `${from} is not a box inside the image (${width}×${height} pixels): it needs 0 ≤ X0 < X1 ≤ ${width} and 0 ≤ Y0 < Y1 ≤ ${height}.`,
+  );
 }
 
 export async function evaluateCommand(values: Values, imageArg: string | undefined): Promise<void> {
@@ -32,10 +46,17 @@ export async function evaluateCommand(values: Values, imageArg: string | undefin
     .split(',')
     .map((t) => t.trim())
     .filter(Boolean);
+  const jsonPath = values.json && values.json !== '-' ? path.resolve(values.json) : undefined;
+  // Found out now, not after the run: a malformed --box, an output that could not be written.
+  boxFlag(values);
+  await checkOutputs([jsonPath]);
+  const limits = imageLimits(values);
   const engine = await createEngine(values);
   const loaded = await loadFromFlags(engine, values);
-  const working = await readImageForModel(imagePath, loaded);
-  const box = await boxFor(values, imagePath);
+  const working = await readImageForModel(imagePath, loaded, limits);
+  const boxed = await boxFor(values, imagePath);
+  if (boxed) checkBox(boxed.box, boxed.from, working.width, working.height);
+  const box = boxed?.box;
   // The box is in the file's pixels; the engine sees the working copy (each axis rounded on its own).
   const [sx, sy] = [working.image.width / working.width, working.image.height / working.height];
   const result = await engine.evaluate(loaded, working.image, {
@@ -67,7 +88,7 @@ export async function evaluateCommand(values: Values, imageArg: string | undefin
     console.log(json);
     return;
   }
-  if (values.json) await fs.writeFile(path.resolve(values.json), json + '\n');
+  if (jsonPath) await writeFileAtomic(jsonPath, json + '\n');
   console.log(
     `${result.model}: class "${result.label}" (#${result.classIndex}), ${result.steps} deletion/insertion steps${box ? `, box [${box.join(', ')}]` : ''}`,
   );

@@ -15,7 +15,18 @@ import type { Regularisers } from '../engine/inspect/ascent';
 import { visualize, type VisualizationKind } from '../engine/inspect/visualize';
 import { gridOf } from '../engine/render/grid';
 import { COLORMAP_NAMES, type ColormapName, type RgbaImage } from '../engine/types';
-import { createEngine, integerFlag, loadFromFlags, numberFlag, oneOf, readImageForModel, UsageError, type Values } from './shared';
+import {
+  checkOutputs,
+  createEngine,
+  imageLimits,
+  integerFlag,
+  loadFromFlags,
+  numberFlag,
+  oneOf,
+  readImageForModel,
+  UsageError,
+  type Values,
+} from './shared';
 
 export const INSPECT_COMMANDS = ['featuremaps', 'filters', 'maximize', 'classimage', 'dream', 'invert'] as const;
 
@@ -55,12 +66,14 @@ export async function inspectCommand(
   const needsImage = command === 'featuremaps' || command === 'dream' || command === 'invert';
   if (needsImage && !imageArg) throw new UsageError(`${command} needs an IMAGE path.`);
   if (!values.out) throw new UsageError(`${command} needs --out PATH for the PNG it writes.`);
+  await checkOutputs([path.resolve(values.out)]);
+  const limits = imageLimits(values);
   const engine = await createEngine(values);
   try {
     const model = await loadFromFlags(engine, values);
     const layer = values.layer ?? model.summary.defaultLayer ?? undefined;
     if (command === 'featuremaps') {
-      const { image } = await readImageForModel(imageArg!, model);
+      const { image } = await readImageForModel(imageArg!, model, limits);
       const sort = oneOf<FeatureOrder>(values.sort ?? 'mean', ['mean', 'index'], 'sort');
       const colormap = oneOf<ColormapName>(values.colormap ?? 'viridis', COLORMAP_NAMES, 'colormap');
       if (!layer) throw new UsageError('featuremaps needs --layer.');
@@ -101,7 +114,7 @@ export async function inspectCommand(
       octaves: integerFlag(values.octaves, 'octaves'),
       octaveScale: numberFlag(values['octave-scale'], 'octave-scale'),
       regularisers: regularisersFrom(values),
-      image: start ? (await readImageForModel(start, model)).image : undefined,
+      image: start ? (await readImageForModel(start, model, limits)).image : undefined,
       parameterisation: values.fourier ? 'fourier' : 'pixels',
     });
     const written = await write(result.image, values.out);

@@ -1,10 +1,11 @@
 /** What every CLI command shares: flags, usage errors, the engine and the model from the flags. */
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/tfjs/backend';
 import { bundledModelPath } from '../engine/bundledModel';
 import { Engine } from '../engine/engine';
-import { DEFAULT_IMAGE_LIMITS, readImage, WORKING_MAX_SIDE, type DecodedImage, type ImageLimits } from '../engine/image';
+import { DEFAULT_IMAGE_LIMITS, ImageError, readImage, WORKING_MAX_SIDE, type DecodedImage, type ImageLimits } from '../engine/image';
 import { isScalingPreset } from '../engine/models/modelConfig';
 import type { LoadedModel } from '../engine/models/loadModel';
 import { DEFAULT_RESIZE, resizeSamples, SCALING_PRESETS } from '../engine/types';
@@ -39,6 +40,7 @@ export function parse(argv: string[]) {
       backend: { type: 'string', default: 'auto' },
       'no-onnxruntime': { type: 'boolean' },
       'max-megapixels': { type: 'string' },
+      'max-file-mb': { type: 'string' },
       base: { type: 'string' },
       samples: { type: 'string' },
       noise: { type: 'string' },
@@ -117,4 +119,55 @@ export function numberFlag(value: string | undefined, flag: string): number | un
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag} must be a number; got "${value}".`);
   return n;
+}
+
+/**
+ * The image caps, as the editor's cnnLens.maxImageMegapixels and cnnLens.maxImageFileSizeMB settings set
+ * them: --max-megapixels N and --max-file-mb N.
+ */
+export function imageLimits(values: Values): ImageLimits {
+  const limit = (flag: 'max-megapixels' | 'max-file-mb', scale: number, fallback: number) => {
+    const value = values[flag];
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (value.trim() === '' || !(n > 0) || !Number.isFinite(n))
+      throw new UsageError(`--${flag} must be a positive number; got "${value}".`);
+    return n * scale;
+  };
+  return {
+    maxPixels: limit('max-megapixels', 1e6, DEFAULT_IMAGE_LIMITS.maxPixels),
+    maxBytes: limit('max-file-mb', 1024 * 1024, DEFAULT_IMAGE_LIMITS.maxBytes),
+  };
+}
+
+/** An image over a cap: the message names the flag that raises it. */
+export function withLimitHint(error: unknown): unknown {
+  if (!(error instanceof ImageError) || error.code !== 'too-large') return error;
+  const flag = / pixels /.test(error.message) ? '--max-megapixels N' : '--max-file-mb N';
+  return new ImageError('too-large', `${error.message}; raise the limit with ${flag}`);
+}
+
+/** The folder an output goes to exists and takes new files (checked before any work is done). */
+export async function checkWritableFolder(file: string): Promise<void> {
+  const folder = path.dirname(file);
+  try {
+    if (!(await fs.stat(folder)).isDirectory()) throw Object.assign(new Error('is not a folder'), { code: 'ENOTDIR' });
+    await fs.access(folder, fsConstants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'is not writable'
+          : code === 'ENOTDIR'
+            ? 'is not a folder'
+            : (error as Error).message;
+    throw new UsageError(`Cannot write ${file}: the folder ${folder} ${why}.`);
+  }
+}
+
+/** Every output of a command checked up front: nothing runs when one of them could not be written. */
+export async function checkOutputs(files: (string | undefined)[]): Promise<void> {
+  await Promise.all(files.flatMap((file) => (file ? [checkWritableFolder(file)] : [])));
 }

@@ -35,11 +35,31 @@ export async function writeOverlayFiles(
   const { width, height } = full.image;
   const overlay = drawOverlay(full.image, layer, outputs.colormap, outputs.opacity, checkCancelled);
   checkCancelled?.();
-  await writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels);
+  await writeOutput('overlay', outputs.overlayPath, [], () =>
+    writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels),
+  );
   if (!outputs.heatmapPath) return;
+  const heatmapPath = outputs.heatmapPath;
   const { heatmap, colour, region, signed } = layer;
-  if (colour) await writePngFile(outputs.heatmapPath, colourOver(colour, region, width, height).data, width, height, 4);
-  else await writePngFile(outputs.heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1);
+  await writeOutput('heatmap', heatmapPath, [outputs.overlayPath], () =>
+    colour
+      ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4)
+      : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1),
+  );
+}
+
+/**
+ * One of a set of outputs, each written atomically: a failure names the file that was not written and
+ * the ones of the set that already were (they stay: each is whole).
+ */
+export async function writeOutput(what: string, file: string, written: string[], write: () => Promise<unknown>): Promise<void> {
+  try {
+    await write();
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0];
+    const before = written.length ? ` (already written: ${written.join(', ')})` : '';
+    throw new Error(`Could not write the ${what} ${file}: ${reason}${before}.`);
+  }
 }
 
 /**

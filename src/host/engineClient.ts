@@ -4,7 +4,7 @@
  * stop within a grace period gets its worker terminated, and the next job starts a fresh one.
  */
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
@@ -76,6 +76,9 @@ export class EngineClient implements EngineApi {
     if (this.worker) return this.worker;
     this.cancelFlag = new Int32Array(new SharedArrayBuffer(4 * CANCEL_SLOTS));
     const worker = new Worker(path.join(this.distDir, 'engineWorker.js'), {
+      // The process's real environment, not a copy: onnxruntime's native library reads its telemetry
+      // switch there, and the worker sets it around loading the library (engine/accel/ortRuntime.ts).
+      env: SHARE_ENV,
       workerData: { backend, onnxRuntime, cancelFlag: this.cancelFlag.buffer },
     });
     worker.on('message', (message: WorkerReply) => this.receive(message));

@@ -123,6 +123,29 @@ export class Acceleration {
   }
 }
 
+/**
+ * onnxruntime-node's Linux and macOS libraries (1.2x and later) start Microsoft's 1DS telemetry when the
+ * runtime's environment is created: a `mat-debug-<pid>.log` and a `.ses` file in the temp folder, a device
+ * id and an SQLite event store under `~/.cache/Microsoft/DeveloperTools/.onnxruntime/`, and uploads of
+ * process and session events. The library reads `ORT_DISABLE_TELEMETRY` (1 / true / yes) from the process's
+ * real environment once, when that environment is created, and then neither writes nor sends anything; the
+ * binding offers no option for it. So the variable is set around `initOrt` and the caller's value put back.
+ *
+ * A worker thread's `process.env` is its own copy that native code never sees: the engine's worker is
+ * started with `env: SHARE_ENV` (host/engineClient.ts) so that this assignment reaches the process.
+ * test/unit/privacy.test.ts runs both in an empty HOME and TMPDIR and asserts nothing appears there.
+ */
+export function withoutTelemetry<T>(run: () => T): T {
+  const before = process.env.ORT_DISABLE_TELEMETRY;
+  process.env.ORT_DISABLE_TELEMETRY = '1';
+  try {
+    return run();
+  } finally {
+    if (before === undefined) delete process.env.ORT_DISABLE_TELEMETRY;
+    else process.env.ORT_DISABLE_TELEMETRY = before;
+  }
+}
+
 function load(): { runtime: OrtRuntime | null; reason: string } {
   let runtime: OrtRuntime;
   try {
@@ -131,7 +154,7 @@ function load(): { runtime: OrtRuntime | null; reason: string } {
     const binding = load('onnxruntime-node/dist/binding') as Binding;
     const common = load('onnxruntime-common') as { Tensor: TensorConstructor };
     const version = (load('onnxruntime-node/package.json') as { version: string }).version;
-    binding.initOrt();
+    withoutTelemetry(() => binding.initOrt());
     runtime = new OrtRuntime(binding, common.Tensor, version);
   } catch (error) {
     return { runtime: null, reason: `onnxruntime-node is not available (${(error as Error).message.split('\n')[0]})` };

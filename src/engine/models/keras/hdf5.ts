@@ -4,9 +4,9 @@
  * HDF5 errors become exceptions (not stderr diagnostics) and are reported as ModelErrors.
  */
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as H5 from 'h5wasm';
+import { makeTempFolder } from '../../tempFiles';
 import { ModelError } from '../modelFiles';
 import { halfToFloat } from '../halfFloat';
 
@@ -57,10 +57,10 @@ export class Hdf5Reader {
 
   /** Runs `read` on a copy of `bytes` written to a private temporary file (h5wasm reads paths, not memory). */
   static async withBytes<T>(bytes: Uint8Array, file: string, read: (reader: Hdf5Reader) => T | Promise<T>): Promise<T> {
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cnnlens-keras-'));
-    const tmp = path.join(dir, 'weights.h5');
+    const temp = await makeTempFolder('keras');
+    const tmp = path.join(temp.dir, 'weights.h5');
     try {
-      await fs.writeFile(tmp, bytes, { mode: 0o600 });
+      await fs.writeFile(tmp, bytes, { mode: 0o600, flag: 'wx' });
       const reader = await Hdf5Reader.open(tmp, file);
       try {
         return await read(reader);
@@ -68,7 +68,7 @@ export class Hdf5Reader {
         reader.close();
       }
     } finally {
-      await fs.rm(dir, { recursive: true, force: true });
+      await temp.remove();
     }
   }
 

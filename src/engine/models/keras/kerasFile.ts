@@ -3,16 +3,20 @@
  * - `.keras` (Keras 3, also Keras 2.13+): a zip with `config.json` (the architecture), `metadata.json`
  *   and `model.weights.h5` (saving_lib: _CONFIG_FILENAME, _METADATA_FILENAME, _VARS_FNAME_H5);
  * - legacy `.h5` (HDF5): the root attribute `model_config` (JSON) and weights under `/model_weights`.
- * Sizes are capped before anything is inflated or read; zip entry names that would escape a folder are
- * refused even though nothing is extracted to disk by its name.
+ * Sizes are capped before anything is inflated or read, and again on the bytes really inflated
+ * (zipEntries.ts: chunked, cancellable, stopped at the declared size); zip entry names that would escape a
+ * folder are refused even though nothing is extracted to disk by its name. The weights go to a private
+ * temporary file (h5wasm reads paths) that is removed on every path out, and at process exit (tempFiles.ts).
  */
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { unzipSync, type UnzipFileInfo } from 'fflate';
+import { makeTempFolder } from '../../tempFiles';
 import { MAX_MODEL_JSON_BYTES, ModelError } from '../modelFiles';
 import { Hdf5Reader } from './hdf5';
 import { translateKerasConfig, type KerasTopology } from './kerasConfig';
 import { readKeras3Weights, readLegacyWeights, type StoredWeights } from './kerasWeights';
+import { inflateEntry, listZip } from './zipEntries';
 
 /** As for ONNX: image classifiers are far smaller; a bigger file is refused before it is read. */
 export const MAX_KERAS_BYTES = 1024 * 1024 * 1024;
@@ -42,41 +46,81 @@ function unsafeEntryName(name: string): boolean {
   return name.startsWith('/') || name.startsWith('\\') || /^[a-z]:/i.test(name) || name.split(/[\\/]/).includes('..');
 }
 
-function readZip(bytes: Uint8Array, file: string): { config: Uint8Array; weights: Uint8Array | null } {
-  const wanted: Record<string, number> = { 'config.json': MAX_MODEL_JSON_BYTES, 'model.weights.h5': MAX_KERAS_BYTES };
-  const unsafe: string[] = [];
-  let entries;
-  try {
-    entries = unzipSync(bytes, {
-      filter: (info: UnzipFileInfo) => {
-        if (unsafeEntryName(info.name)) unsafe.push(info.name);
-        const cap = wanted[info.name];
-        if (cap === undefined) return false;
-        if (info.originalSize > cap) throw new ModelError(`${file}: "${info.name}" inflates to ${info.originalSize} bytes; larger than the ${cap} bytes CNN Lens reads.`);
-        return unsafe.length === 0;
-      },
-    });
-  } catch (error) {
-    if (error instanceof ModelError) throw error;
-    throw new ModelError(`${file} is not a readable .keras archive (${(error as Error).message}); the file may be truncated or damaged.`);
-  }
+/** Inflates `config.json` into memory and `model.weights.h5` into a private temporary file for h5wasm. */
+async function readKerasArchive(
+  handle: FileHandle,
+  fileSize: number,
+  file: string,
+  signal?: AbortSignal,
+): Promise<Omit<KerasModelFile, 'sizeOnDisk'>> {
+  const entries = await listZip(handle, fileSize, file);
+  const unsafe = entries.filter((e) => unsafeEntryName(e.name)).map((e) => e.name);
   if (unsafe.length) {
-    throw new ModelError(`${file} has archive entries that point outside any folder (${unsafe.slice(0, 3).map((n) => `"${n}"`).join(', ')}); refusing a tampered .keras file.`);
+    throw new ModelError(
+      `${file} has archive entries that point outside any folder (${unsafe
+        .slice(0, 3)
+        .map((n) => `"${n}"`)
+        .join(', ')}); refusing a tampered .keras file.`,
+    );
   }
-  const config = entries['config.json'];
-  if (!config) throw new ModelError(`${file} has no config.json: it is not a Keras model archive.`);
-  return { config, weights: entries['model.weights.h5'] ?? null };
-}
-
-async function readKerasArchive(bytes: Uint8Array, file: string): Promise<Omit<KerasModelFile, 'sizeOnDisk'>> {
-  const { config, weights } = readZip(bytes, file);
-  const root = parseJson(new TextDecoder().decode(config), `${file}: config.json`);
+  const named = (name: string) => {
+    const found = entries.filter((e) => e.name === name);
+    if (found.length > 1) throw new ModelError(`${file} has ${found.length} entries named "${name}"; refusing a tampered .keras file.`);
+    return found[0];
+  };
+  const configEntry = named('config.json');
+  if (!configEntry) throw new ModelError(`${file} has no config.json: it is not a Keras model archive.`);
+  const weightsEntry = named('model.weights.h5');
+  const parts: Uint8Array[] = [];
+  await inflateEntry(handle, fileSize, configEntry, file, { cap: MAX_MODEL_JSON_BYTES, signal, onData: (chunk) => void parts.push(chunk) });
+  const root = parseJson(Buffer.concat(parts).toString('utf8'), `${file}: config.json`);
   const version = (root as { keras_version?: unknown })?.keras_version;
   const topology = translateKerasConfig(root, file, typeof version === 'string' ? version : '3');
-  if (!weights) return { ...topology, weights: new Map() };
-  if (!startsWith(weights, HDF5_MAGIC)) throw new ModelError(`${file}: model.weights.h5 is not an HDF5 file.`);
-  const stored = await Hdf5Reader.withBytes(weights, `${file} (model.weights.h5)`, (reader) => readKeras3Weights(reader, topology.layers));
-  return { ...topology, weights: stored };
+  if (!weightsEntry) return { ...topology, weights: new Map() };
+
+  const temp = await makeTempFolder('keras');
+  try {
+    const tmp = path.join(temp.dir, 'model.weights.h5');
+    const out = await fs.open(tmp, 'wx', 0o600);
+    let first = true;
+    // Written 4 MB at a time: the inflate steps are small.
+    let parts: Uint8Array[] = [];
+    let buffered = 0;
+    const flush = async () => {
+      const bytes = Buffer.concat(parts);
+      parts = [];
+      buffered = 0;
+      await out.write(bytes);
+    };
+    try {
+      await inflateEntry(handle, fileSize, weightsEntry, file, {
+        cap: MAX_KERAS_BYTES,
+        signal,
+        onData: async (chunk) => {
+          if (first && chunk.length >= HDF5_MAGIC.length) {
+            if (!startsWith(chunk, HDF5_MAGIC)) throw new ModelError(`${file}: model.weights.h5 is not an HDF5 file.`);
+            first = false;
+          }
+          parts.push(chunk);
+          buffered += chunk.length;
+          if (buffered >= 4 * 1024 * 1024) await flush();
+        },
+      });
+      await flush();
+    } finally {
+      await out.close();
+    }
+    if (first) throw new ModelError(`${file}: model.weights.h5 is not an HDF5 file.`);
+    signal?.throwIfAborted();
+    const reader = await Hdf5Reader.open(tmp, `${file} (model.weights.h5)`);
+    try {
+      return { ...topology, weights: readKeras3Weights(reader, topology.layers) };
+    } finally {
+      reader.close();
+    }
+  } finally {
+    await temp.remove();
+  }
 }
 
 async function readLegacyH5(filePath: string, file: string): Promise<Omit<KerasModelFile, 'sizeOnDisk'>> {
@@ -99,7 +143,12 @@ async function readLegacyH5(filePath: string, file: string): Promise<Omit<KerasM
   }
 }
 
-export async function readKerasFile(filePath: string): Promise<KerasModelFile> {
+export interface KerasReadOptions {
+  /** Stops a `.keras` archive's inflating between chunks (its temporary file is removed). */
+  signal?: AbortSignal;
+}
+
+export async function readKerasFile(filePath: string, options: KerasReadOptions = {}): Promise<KerasModelFile> {
   const file = path.resolve(filePath);
   let stat;
   try {
@@ -111,15 +160,15 @@ export async function readKerasFile(filePath: string): Promise<KerasModelFile> {
   if (stat.size > MAX_KERAS_BYTES) throw new ModelError(`${file} is ${stat.size} bytes; larger than the ${MAX_KERAS_BYTES} bytes CNN Lens reads.`);
   if (stat.size === 0) throw new ModelError(`${file} is empty.`);
   const handle = await fs.open(file, 'r');
-  const head = new Uint8Array(8);
+  let parsed: Omit<KerasModelFile, 'sizeOnDisk'>;
   try {
+    const head = new Uint8Array(8);
     await handle.read(head, 0, head.length, 0);
+    if (startsWith(head, ZIP_MAGIC)) parsed = await readKerasArchive(handle, stat.size, file, options.signal);
+    else if (startsWith(head, HDF5_MAGIC)) parsed = await readLegacyH5(file, file);
+    else throw new ModelError(`${file} is neither a .keras archive (zip) nor an HDF5 .h5 file (a Git LFS pointer or a download error page?).`);
   } finally {
     await handle.close();
   }
-  let parsed: Omit<KerasModelFile, 'sizeOnDisk'>;
-  if (startsWith(head, ZIP_MAGIC)) parsed = await readKerasArchive(await fs.readFile(file), file);
-  else if (startsWith(head, HDF5_MAGIC)) parsed = await readLegacyH5(file, file);
-  else throw new ModelError(`${file} is neither a .keras archive (zip) nor an HDF5 .h5 file (a Git LFS pointer or a download error page?).`);
   return { ...parsed, sizeOnDisk: stat.size };
 }

@@ -1,0 +1,340 @@
+/**
+ * Model archives and command lines that try to cost time, leave files behind or write half an output:
+ * - a .keras zip whose header lies about an entry's size is refused within one inflate step;
+ * - a cancelled (AbortSignal) or interrupted (SIGINT to the CLI) .keras load leaves no temporary file;
+ * - the CLI refuses, before any model work, outputs into a missing or read-only folder, a --box outside
+ *   the image, and an image over the caps (naming --max-megapixels / --max-file-mb, which raise them).
+ */
+import * as assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
+import { main } from '../../src/cli';
+import { encodePng } from '../../src/engine/image';
+import { readKerasFile } from '../../src/engine/models/keras/kerasFile';
+import { liveTempFolders } from '../../src/engine/tempFiles';
+import { keras3Config } from './helpers/kerasFiles';
+import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+interface Entry {
+  name: string;
+  /** Raw deflate data (method 8). */
+  deflated: Buffer;
+  /** What the headers declare. */
+  size: number;
+}
+
+/** A zip written by hand, so that its headers can say what the test wants. */
+function zipOf(entries: Entry[]): Buffer {
+  const locals: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const { name, deflated, size } of entries) {
+    const nameBytes = Buffer.from(name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(8, 8);
+    local.writeUInt32LE(deflated.length, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    const record = Buffer.alloc(46);
+    record.writeUInt32LE(0x02014b50, 0);
+    record.writeUInt16LE(20, 4);
+    record.writeUInt16LE(20, 6);
+    record.writeUInt16LE(8, 10);
+    record.writeUInt32LE(deflated.length, 20);
+    record.writeUInt32LE(size, 24);
+    record.writeUInt16LE(nameBytes.length, 28);
+    record.writeUInt32LE(offset, 42);
+    locals.push(local, nameBytes, deflated);
+    central.push(record, nameBytes);
+    offset += 30 + nameBytes.length + deflated.length;
+  }
+  const directory = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
+/** `head` then `megabytes` MB of zeros as one raw deflate stream, built from flushed 16 MB blocks (cheap). */
+function deflatedZeros(megabytes: number, head = Buffer.alloc(0)): { deflated: Buffer; size: number } {
+  const block = deflateRawSync(Buffer.alloc(16 * 2 ** 20), { finishFlush: zlibConstants.Z_FULL_FLUSH });
+  const parts = [deflateRawSync(head, { finishFlush: zlibConstants.Z_FULL_FLUSH })];
+  for (let i = 0; i < megabytes / 16; i++) parts.push(block);
+  parts.push(deflateRawSync(Buffer.alloc(0)));
+  return { deflated: Buffer.concat(parts), size: head.length + Math.ceil(megabytes / 16) * 16 * 2 ** 20 };
+}
+
+const HDF5_HEAD = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function cnnlensTemps(dir = os.tmpdir()): string[] {
+  return readdirSync(dir).filter((name) => name.startsWith('cnnlens-keras-'));
+}
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
+  console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
+  try {
+    const code = await main(args);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+describe('hostile model files and command lines', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let config: Buffer;
+  let bigKeras: string;
+
+  before(async () => {
+    dir = tempDir('cnnlens-hostile-');
+    const model = twoConvGapModel(5);
+    config = Buffer.from(JSON.stringify(keras3Config(model)));
+    model.dispose();
+    // An honest archive whose weights inflate to 768 MB (of zeros after the HDF5 signature).
+    const weights = deflatedZeros(768, HDF5_HEAD);
+    bigKeras = path.join(dir, 'big.keras');
+    await fs.writeFile(
+      bigKeras,
+      zipOf([
+        { name: 'config.json', deflated: deflateRawSync(config), size: config.length },
+        { name: 'model.weights.h5', ...weights },
+      ]),
+    );
+  });
+
+  it('refuses a .keras entry that inflates past the size its header declares, at once', async () => {
+    const lying = deflatedZeros(1024);
+    for (const [name, entries] of [
+      ['config.keras', [{ name: 'config.json', deflated: lying.deflated, size: 100 }]],
+      [
+        'weights.keras',
+        [
+          { name: 'config.json', deflated: deflateRawSync(config), size: config.length },
+          { name: 'model.weights.h5', deflated: deflatedZeros(1024, HDF5_HEAD).deflated, size: 4096 },
+        ],
+      ],
+    ] as const) {
+      const file = path.join(dir, name);
+      await fs.writeFile(file, zipOf([...entries]));
+      const start = performance.now();
+      await assert.rejects(
+        readKerasFile(file),
+        /inflates to more than the (100|4096) bytes its header declares; refusing a damaged or tampered \.keras file/,
+      );
+      const ms = performance.now() - start;
+      assert.ok(ms < 2000, `refused in ${ms.toFixed(0)} ms`);
+    }
+    // A header declaring more than the cap is refused before anything is inflated.
+    const huge = path.join(dir, 'huge.keras');
+    await fs.writeFile(huge, zipOf([{ name: 'config.json', deflated: lying.deflated, size: 0xfffffff0 }]));
+    await assert.rejects(readKerasFile(huge), /"config\.json" inflates to 4294967280 bytes; larger than the \d+ bytes CNN Lens reads/);
+    assert.deepEqual(liveTempFolders(), []);
+  });
+
+  it('a cancelled .keras load stops between chunks and leaves no temporary file', async () => {
+    const before = new Set(cnnlensTemps());
+    const controller = new AbortController();
+    // Abort once the weights' temporary file has grown past 16 MB.
+    const watch = setInterval(() => {
+      for (const folder of liveTempFolders()) {
+        const file = path.join(folder, 'model.weights.h5');
+        if (existsSync(file) && statSync(file).size > 16 * 2 ** 20) controller.abort();
+      }
+    }, 5);
+    const start = performance.now();
+    try {
+      await assert.rejects(readKerasFile(bigKeras, { signal: controller.signal }), { name: 'AbortError' });
+    } finally {
+      clearInterval(watch);
+    }
+    assert.ok(controller.signal.aborted, 'the load was aborted mid-inflate');
+    assert.ok(performance.now() - start < 20_000);
+    assert.deepEqual(liveTempFolders(), []);
+    assert.deepEqual(
+      cnnlensTemps().filter((name) => !before.has(name)),
+      [],
+    );
+  });
+
+  it('Ctrl-C (SIGINT) during a CLI .keras load removes the temporary file', async function () {
+    if (process.platform === 'win32') this.skip();
+    const tmp = tempDir('cnnlens-sigint-');
+    const child = spawn(
+      process.execPath,
+      ['--require', require.resolve('tsx/cjs'), path.join(ROOT, 'src/cli.ts'), 'layers', '--model', bigKeras, '--backend', 'cpu'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, TMPDIR: tmp, TSX_DISABLE_CACHE: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Wait for the temporary weights to pass 16 MB, then interrupt.
+    const deadline = Date.now() + 60_000;
+    let sent = false;
+    while (!sent && Date.now() < deadline) {
+      for (const folder of cnnlensTemps(tmp)) {
+        const file = path.join(tmp, folder, 'model.weights.h5');
+        if (existsSync(file) && statSync(file).size > 16 * 2 ** 20) {
+          child.kill('SIGINT');
+          sent = true;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(sent, `the load never got going: ${stderr}`);
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /stopped \(SIGINT\)/);
+    assert.deepEqual(cnnlensTemps(tmp), []);
+  });
+
+  describe('the CLI refuses before the run', () => {
+    let modelDir: string;
+    let imagePath: string;
+    before(async () => {
+      modelDir = path.join(dir, 'model');
+      mkdirSync(modelDir);
+      const model = twoConvGapModel(5);
+      await saveModel(model, modelDir, { preprocess: 'zero-one', labels: ['ant', 'bee', 'cat', 'dog'] });
+      model.dispose();
+      imagePath = path.join(dir, 'photo.png');
+      await fs.writeFile(imagePath, encodePng(noiseImage(30, 20, 9)));
+    });
+
+    it('--out, --heatmap, --json into a missing folder, for explain, evaluate and look-inside commands', async () => {
+      const missing = path.join(dir, 'no-such-folder');
+      for (const args of [
+        ['explain', imagePath, '--out', path.join(missing, 'o.png')],
+        ['explain', imagePath, '--out', path.join(dir, 'o.png'), '--heatmap', path.join(missing, 'h.png')],
+        ['explain', imagePath, '--out', path.join(dir, 'o.png'), '--json', path.join(missing, 'r.json')],
+        ['evaluate', imagePath, '--json', path.join(missing, 'r.json')],
+        ['featuremaps', imagePath, '--out', path.join(missing, 'g.png')],
+        ['maximize', '--layer', 'conv2', '--out', path.join(missing, 'm.png')],
+      ]) {
+        const start = performance.now();
+        // A model that does not exist: the check must come first.
+        const { code, err } = await run([...args, '--model', path.join(dir, 'not-loaded')]);
+        assert.equal(code, 2, err);
+        assert.match(err, new RegExp(`Cannot write .*: the folder ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist\\.`));
+        assert.ok(performance.now() - start < 1000);
+      }
+    });
+
+    it('--out into a read-only folder or through a file', async function () {
+      const { code, err } = await run(['explain', imagePath, '--model', modelDir, '--out', path.join(imagePath, 'o.png')]);
+      assert.equal(code, 2);
+      assert.match(err, /Cannot write .*: the folder .*photo\.png is not a folder\./);
+      let readOnly: string | null = null;
+      if (process.platform !== 'win32' && process.getuid?.() !== 0) {
+        readOnly = path.join(dir, 'read-only');
+        mkdirSync(readOnly);
+        await fs.chmod(readOnly, 0o555);
+      } else if (process.platform === 'linux') readOnly = '/proc/sys'; // read-only even for root
+      if (!readOnly) this.skip();
+      const result = await run(['explain', imagePath, '--model', path.join(dir, 'not-loaded'), '--out', path.join(readOnly, 'o.png')]);
+      assert.equal(result.code, 2);
+      assert.match(result.err, /Cannot write .*: the folder .* is not writable\./);
+    });
+
+    it('a --box outside the image, or without an area', async () => {
+      for (const box of ['0,0,31,10', '-1,0,10,10', '5,5,5,10', '10,0,5,10', '0,0,10,nope']) {
+        const { code, err } = await run([
+          'evaluate',
+          imagePath,
+          '--model',
+          modelDir,
+          '--backend',
+          'cpu',
+          '--techniques',
+          'gradcam',
+          `--box=${box}`,
+        ]);
+        assert.equal(code, 2, err);
+        if (box.includes('nope')) assert.match(err, /--box takes X0,Y0,X1,Y1; got "0,0,10,nope"/);
+        else
+          assert.match(
+            err,
+            new RegExp(`--box ${box} is not a box inside the image \\(30×20 pixels\\): it needs 0 ≤ X0 < X1 ≤ 30 and 0 ≤ Y0 < Y1 ≤ 20\\.`),
+          );
+      }
+      const inside = await run([
+        'evaluate',
+        imagePath,
+        '--model',
+        modelDir,
+        '--backend',
+        'cpu',
+        '--techniques',
+        'gradcam',
+        '--steps',
+        '4',
+        '--box',
+        '0,0,30,20',
+      ]);
+      assert.equal(inside.code, 0, inside.err);
+    });
+
+    it('an image over the caps names the flag that raises them, and the flag works', async () => {
+      const out = path.join(dir, 'capped.png');
+      const pixels = await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--out', out, '--max-megapixels', '0.0001']);
+      assert.equal(pixels.code, 1);
+      assert.match(pixels.err, /too large to open: 30×20 pixels .* is over the .* limit; raise the limit with --max-megapixels N/);
+      const bytes = await run(['explain', imagePath, '--model', modelDir, '--backend', 'cpu', '--out', out, '--max-file-mb', '0.0001']);
+      assert.equal(bytes.code, 1);
+      assert.match(bytes.err, /too large to open: .* is over the .* limit; raise the limit with --max-file-mb N/);
+      const bad = await run(['explain', imagePath, '--model', modelDir, '--out', out, '--max-file-mb', 'lots']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.err, /--max-file-mb must be a positive number; got "lots"/);
+      assert.ok(!existsSync(out));
+      const ok = await run([
+        'explain',
+        imagePath,
+        '--model',
+        modelDir,
+        '--backend',
+        'cpu',
+        '--out',
+        out,
+        '--max-megapixels',
+        '0.001',
+        '--max-file-mb',
+        '1',
+      ]);
+      assert.equal(ok.code, 0, ok.err);
+      assert.ok(existsSync(out));
+      const featureMaps = await run([
+        'featuremaps',
+        imagePath,
+        '--model',
+        modelDir,
+        '--backend',
+        'cpu',
+        '--out',
+        path.join(dir, 'g.png'),
+        '--max-megapixels',
+        '0.0001',
+      ]);
+      assert.match(featureMaps.err, /raise the limit with --max-megapixels N/);
+    });
+  });
+});
