@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { Engine } from '../../src/engine/engine';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { fitLabelsNoted, parseLabels } from '../../src/engine/models/modelConfig';
+import { readModelFiles } from '../../src/engine/models/modelFiles';
 import { DEFAULT_MODEL_LIMITS } from '../../src/engine/models/modelFolder';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { encodeModel, type GraphSpec } from './helpers/onnxBuilder';
@@ -179,6 +180,11 @@ describe('hostile model folders', function () {
         `{"format":"layers-model","modelTopology":{"class_name":"Sequential","config":${deep}},"weightsManifest":[]}`,
       );
       await refused(dir, [/model\.json: the modelTopology nests at least 101 levels deep, over CNN Lens's limit of 100 \(maxNesting\)/]);
+    });
+
+    it('a cancelled read stops: an aborted signal rejects before the shards are read', async () => {
+      const dir = await tinyFolder();
+      await assert.rejects(readModelFiles(dir, { signal: AbortSignal.abort() }), { name: 'AbortError' });
     });
 
     it('weights over the memory budget are refused with the limit and how to raise it', async () => {

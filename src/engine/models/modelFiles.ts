@@ -116,7 +116,7 @@ export function checkTopology(topology: unknown, format: TfjsFormat, file: strin
     if (typeof value !== 'object' || value === null) continue;
     if (depth > limits.maxNesting) throw overLimit(file, 'the modelTopology nests at least $value levels deep', depth, limits, 'maxNesting');
     if (Array.isArray(value)) {
-      for (const item of value) stack.push([item, depth + 1]);
+      for (const item of value) if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
       continue;
     }
     const record = value as Record<string, unknown>;
@@ -128,7 +128,7 @@ export function checkTopology(topology: unknown, format: TfjsFormat, file: strin
         if (layers > limits.maxLayers) throw overLimit(file, 'the modelTopology has $value layers', layers, limits, 'maxLayers');
       }
     }
-    for (const item of Object.values(record)) stack.push([item, depth + 1]);
+    for (const item of Object.values(record)) if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
   }
   if (format === 'graph') {
     const nodes = (topology as { node?: unknown[] }).node?.length ?? 0;
