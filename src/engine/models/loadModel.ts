@@ -9,11 +9,12 @@ import type { TfNode } from './graph/exportGraphModel';
 import { Acceleration } from '../accel/ortRuntime';
 import { GraphAdapter } from './graph/graphAdapter';
 import { LayersAdapter } from './layers/layersAdapter';
-import { fitLabels, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
+import { fitLabelsNoted, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
 import { readKerasFile } from './keras/kerasFile';
 import { buildKerasModel } from './keras/kerasModel';
 import { fileKindOf, type ModelFileKind, type ModelFormat } from './formats';
-import { ModelError, readModelFiles, type ModelFiles } from './modelFiles';
+import { ModelError, readModelFiles, type ModelFiles, type ReadModelOptions } from './modelFiles';
+import { withDeclaredWeights } from './layers/declaredWeights';
 import { OnnxAdapter } from './onnx/onnxAdapter';
 import { readOnnxFile } from './onnx/onnxFile';
 import type { ModelSummary } from '../types';
@@ -22,13 +23,16 @@ export interface LoadedModel {
   adapter: ModelAdapter;
   summary: ModelSummary;
   labels: string[];
+  /** How the labels were fitted to the outputs (a background class dropped or added), for a run's notes. */
+  labelsNote: string | null;
   sizeOnDisk: number;
 }
 
 type AdapterFactory = (files: ModelFiles, acceleration: Acceleration) => Promise<ModelAdapter>;
 
 const TFJS_ADAPTERS: Record<ModelFiles['format'], AdapterFactory> = {
-  layers: async (files, acceleration) => new LayersAdapter(await tfl.loadLayersModel(tf.io.fromMemory(files.artifacts)), acceleration),
+  layers: async (files, acceleration) =>
+    new LayersAdapter(await withDeclaredWeights(files.artifacts.weightSpecs ?? [], files.modelJsonPath, () => tfl.loadLayersModel(tf.io.fromMemory(files.artifacts))), acceleration),
   graph: async (files, acceleration) => {
     const model = await tfc.loadGraphModel(tf.io.fromMemory(files.artifacts));
     const nodes = (files.artifacts.modelTopology as { node: TfNode[] }).node;
@@ -75,10 +79,10 @@ interface ModelSource {
 }
 
 /** Each kind of model file's reader (formats.ts tells the kinds apart), up to the adapter's factory. */
-const SOURCES: Record<ModelFileKind['id'], (modelPath: string) => Promise<ModelSource>> = {
-  onnx: async (modelPath) => {
+const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadModelOptions) => Promise<ModelSource>> = {
+  onnx: async (modelPath, options) => {
     const file = path.resolve(modelPath);
-    const { model, sizeOnDisk } = await readOnnxFile(file);
+    const { model, sizeOnDisk } = await readOnnxFile(file, options);
     return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async (acceleration) => new OnnxAdapter(model, file, acceleration) };
   },
   keras: async (modelPath) => {
@@ -87,8 +91,8 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string) => Promise<ModelS
     const build = async (acceleration: Acceleration) => new LayersAdapter(await buildKerasModel(keras, file), acceleration, 'keras');
     return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build };
   },
-  tfjs: async (modelPath) => {
-    const files = await readModelFiles(modelPath);
+  tfjs: async (modelPath, options) => {
+    const files = await readModelFiles(modelPath, options);
     const build = (acceleration: Acceleration) => TFJS_ADAPTERS[files.format](files, acceleration);
     return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build };
   },
@@ -100,7 +104,7 @@ export async function loadModel(
   defaults: ModelConfigOverrides = {},
   acceleration: Acceleration = new Acceleration(),
 ): Promise<LoadedModel> {
-  const source = await SOURCES[fileKindOf(modelPath).id](modelPath);
+  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: overrides.limits });
   const config = await resolveModelConfig(source.dir, overrides, defaults);
   const adapter = await withoutLeaks(async () => {
     try {
@@ -110,7 +114,13 @@ export async function loadModel(
       throw new ModelError(`${source.file} could not be loaded: ${(error as Error).message}`);
     }
   });
-  const labels = fitLabels(config.labels, adapter.numClasses);
+  let fitted;
+  try {
+    fitted = fitLabelsNoted(config.labels, adapter.numClasses, config.labelsSource ?? undefined);
+  } catch (error) {
+    adapter.dispose();
+    throw error;
+  }
   const layerNames = new Set(adapter.layers.map((layer) => layer.name));
   const sidecarLayer = config.layer && layerNames.has(config.layer) ? config.layer : null;
   const summary: ModelSummary = {
@@ -124,5 +134,5 @@ export async function loadModel(
     preprocessing: config.preprocessing,
     hasLogits: adapter.hasLogits,
   };
-  return { adapter, summary, labels, sizeOnDisk: source.sizeOnDisk };
+  return { adapter, summary, labels: fitted.labels, labelsNote: fitted.note, sizeOnDisk: source.sizeOnDisk };
 }

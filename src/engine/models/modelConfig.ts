@@ -2,13 +2,14 @@
  * Per-model settings: input scaling and class labels. They come from, in order of precedence,
  * explicit overrides (CLI flags), the sidecar `cnnlens.json` next to model.json, the caller's
  * defaults (VS Code settings), and finally built-in defaults.
- * Label files named by the sidecar must stay inside the model's folder.
+ * Files the model's folder names (the sidecar's labels file, metadata.json) must stay inside it; every
+ * file is read through modelFolder.ts (regular files only, at most limits.maxTextBytes).
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../atomicWrite';
 import { CHANNEL_ORDERS, DEFAULT_RESIZE, INTERPOLATIONS, RESIZE_MODES, SCALING_PRESETS, type ChannelOrder, type Interpolation, type Preprocessing, type ResizePolicy, type ScalingPreset } from '../types';
 import { ModelError } from './modelFiles';
+import { ModelFolder, modelLimits, readUserTextFile, type ModelLimits } from './modelFolder';
 
 export const SIDECAR_NAME = 'cnnlens.json';
 
@@ -16,12 +17,16 @@ export interface ModelConfigOverrides {
   preprocess?: ScalingPreset;
   /** A labels file path (CLI/settings: any readable path the user gave). */
   labelsPath?: string;
+  /** Budgets for the model's files (see ModelLimits); unset ones take DEFAULT_MODEL_LIMITS / CNN_LENS_MODEL_LIMITS. */
+  limits?: Partial<ModelLimits>;
 }
 
 export interface ModelConfig {
   preprocessing: Preprocessing;
   /** Raw labels as found; fitted to the class count later. */
   labels: string[] | null;
+  /** Where the labels came from (a file, or cnnlens.json's "labels"), for messages. */
+  labelsSource: string | null;
   /** Default target layer named by the sidecar, if any. */
   layer: string | null;
   displayName: string | null;
@@ -45,14 +50,10 @@ export function isChannelOrder(value: unknown): value is ChannelOrder {
   return typeof value === 'string' && (CHANNEL_ORDERS as readonly string[]).includes(value);
 }
 
-export async function readSidecar(dir: string): Promise<Sidecar | null> {
+export async function readSidecar(dir: string, limits: ModelLimits = modelLimits()): Promise<Sidecar | null> {
   const file = path.join(dir, SIDECAR_NAME);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    return null;
-  }
+  const text = await (await ModelFolder.of(dir, file, limits)).readText(SIDECAR_NAME, 'sidecar', true);
+  if (text === null) return null;
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
@@ -77,21 +78,24 @@ export function parseLabels(text: string, file: string): string[] {
     if (Array.isArray(record.labels)) return record.labels.map(String);
     const entries = Object.entries(record).filter(([key]) => /^\d+$/.test(key));
     if (entries.length === 0) throw new ModelError(`Labels file ${file} has no labels.`);
-    const labels: string[] = [];
-    for (const [key, value] of entries) labels[Number(key)] = String(value);
-    return Array.from(labels, (label, i) => label ?? `class ${i}`);
+    // {index: label} must number its labels 0…n−1, each once: a gap or a huge index (an attack as much as
+    // a mistake: {"99999999": "x"}) would otherwise make up names or allocate an enormous list.
+    const labels: string[] = new Array<string>(entries.length);
+    for (const [key, value] of entries) {
+      const index = Number(key);
+      if (index >= entries.length || String(index) !== key) {
+        throw new ModelError(`Labels file ${file}: its ${entries.length} labels must be numbered 0 to ${entries.length - 1} without gaps, but one is numbered ${key}.`);
+      }
+      labels[index] = String(value);
+    }
+    return labels;
   }
   return trimmed.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
 }
 
-async function readLabels(file: string): Promise<string[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    throw new ModelError(`Labels file not found: ${file}`);
-  }
-  return parseLabels(text, file);
+/** A labels file the user named: anywhere, but a regular file within the text cap. */
+async function readUserLabels(file: string, limits: ModelLimits): Promise<string[]> {
+  return parseLabels(await readUserTextFile(file, 'Labels file', limits), file);
 }
 
 function insideFolder(dir: string, relative: string, what: string): string {
@@ -104,12 +108,15 @@ function insideFolder(dir: string, relative: string, what: string): string {
 }
 
 /** A `metadata.json` with {"labels": [...]} beside the model, as tfjs-models and Teachable Machine write. */
-async function metadataLabels(dir: string): Promise<string[] | null> {
+async function metadataLabels(dir: string, limits: ModelLimits): Promise<string[] | null> {
+  const file = path.join(dir, 'metadata.json');
+  const text = await (await ModelFolder.of(dir, file, limits)).readText('metadata.json', 'metadata file', true);
+  if (text === null) return null;
   try {
-    const parsed = JSON.parse(await fs.readFile(path.join(dir, 'metadata.json'), 'utf8')) as { labels?: unknown };
+    const parsed = JSON.parse(text) as { labels?: unknown };
     return Array.isArray(parsed.labels) ? parsed.labels.map(String) : null;
   } catch {
-    return null;
+    return null; // metadata.json may be anything a tool wrote; only its labels matter here
   }
 }
 
@@ -151,7 +158,8 @@ export async function resolveModelConfig(
   overrides: ModelConfigOverrides,
   defaults: ModelConfigOverrides,
 ): Promise<ModelConfig> {
-  const sidecar = await readSidecar(modelDir);
+  const limits = modelLimits(overrides.limits);
+  const sidecar = await readSidecar(modelDir, limits);
   const sidecarFile = path.join(modelDir, SIDECAR_NAME);
   if (sidecar?.preprocess !== undefined && !isScalingPreset(sidecar.preprocess)) {
     throw new ModelError(`${sidecarFile}: "preprocess" must be one of ${SCALING_PRESETS.join(', ')}.`);
@@ -169,28 +177,72 @@ export async function resolveModelConfig(
   if (sidecar?.resize !== undefined) preprocessing.resize = parseResize(sidecar.resize, sidecarFile);
 
   let labels: string[] | null = null;
-  if (overrides.labelsPath) labels = await readLabels(overrides.labelsPath);
-  else if (Array.isArray(sidecar?.labels)) labels = sidecar.labels.map(String);
-  else if (typeof sidecar?.labels === 'string') labels = await readLabels(insideFolder(modelDir, sidecar.labels, 'labels file'));
-  else if (defaults.labelsPath) labels = await readLabels(defaults.labelsPath);
-  else labels = await metadataLabels(modelDir);
+  let labelsSource: string | null = null;
+  if (overrides.labelsPath) {
+    labels = await readUserLabels(overrides.labelsPath, limits);
+    labelsSource = `Labels file ${overrides.labelsPath}`;
+  } else if (Array.isArray(sidecar?.labels)) {
+    labels = sidecar.labels.map(String);
+    labelsSource = `${sidecarFile} ("labels")`;
+  } else if (typeof sidecar?.labels === 'string') {
+    insideFolder(modelDir, sidecar.labels, 'labels file');
+    const folder = await ModelFolder.of(modelDir, sidecarFile, limits);
+    const labelsFile = path.join(modelDir, sidecar.labels);
+    labels = parseLabels((await folder.readText(sidecar.labels, 'labels file', false))!, labelsFile);
+    labelsSource = `Labels file ${labelsFile}`;
+  } else if (defaults.labelsPath) {
+    labels = await readUserLabels(defaults.labelsPath, limits);
+    labelsSource = `Labels file ${defaults.labelsPath}`;
+  } else {
+    labels = await metadataLabels(modelDir, limits);
+    labelsSource = labels ? path.join(modelDir, 'metadata.json') : null;
+  }
 
   return {
     preprocessing,
     labels,
+    labelsSource,
     layer: typeof sidecar?.layer === 'string' ? sidecar.layer : null,
     displayName: typeof sidecar?.name === 'string' ? sidecar.name : null,
   };
 }
 
+/** Names a background class ("background", "__background__", "none", "unused", …), whatever its case and decoration. */
+export function looksLikeBackground(label: string): boolean {
+  return /^(background|none|unused|unlabell?ed)$/i.test(label.replace(/[^a-z]/gi, ''));
+}
+
+export interface FittedLabels {
+  labels: string[];
+  /** What was adjusted, for the run's notes; null when the labels fit as they were. */
+  note: string | null;
+}
+
 /**
- * Fits labels to the model's class count. A list one shorter than the outputs means the model has a
- * background class at index 0 (TF-Hub / slim classifiers), so it is prepended.
+ * Fits labels to the model's class count, or says why they do not fit. Allowed mismatches, each announced:
+ * one label more than outputs whose first looks like a background class (dropped), and one label fewer (the
+ * model has a background class at index 0, as TF-Hub / slim classifiers do; "(background)" is prepended).
+ * Any other count is an error naming both counts and where the labels came from.
  */
-export function fitLabels(labels: string[] | null, numClasses: number): string[] {
-  if (labels && labels.length === numClasses) return labels;
-  if (labels && labels.length === numClasses - 1) return ['(background)', ...labels];
-  return Array.from({ length: numClasses }, (_, i) => labels?.[i] ?? `class ${i}`);
+export function fitLabelsNoted(labels: string[] | null, numClasses: number, source = 'The labels'): FittedLabels {
+  if (!labels) return { labels: Array.from({ length: numClasses }, (_, i) => `class ${i}`), note: null };
+  if (labels.length === numClasses) return { labels, note: null };
+  const counts = `${source} has ${labels.length} labels for the model's ${numClasses} outputs`;
+  if (labels.length === numClasses + 1 && looksLikeBackground(labels[0])) {
+    return { labels: labels.slice(1), note: `${counts}: the first, "${labels[0]}", is a background class the model does not output, so it was dropped.` };
+  }
+  if (labels.length === numClasses - 1 && numClasses > 1) {
+    return { labels: ['(background)', ...labels], note: `${counts}: output 0 is taken to be a background class and named "(background)".` };
+  }
+  throw new ModelError(
+    `${source} has ${labels.length} labels but the model has ${numClasses} outputs; the labels do not belong to this model ` +
+      `(give a labels file with one label per output, in output order).`,
+  );
+}
+
+/** fitLabelsNoted's labels alone. */
+export function fitLabels(labels: string[] | null, numClasses: number, source?: string): string[] {
+  return fitLabelsNoted(labels, numClasses, source).labels;
 }
 
 /** What the configure flow sets; keys it does not name (layer, name, …) are kept as they were. */

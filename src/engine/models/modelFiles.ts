@@ -1,19 +1,18 @@
 /**
  * Reads a TF.js model (model.json + weight shards) from disk and validates it completely before
  * tfjs sees it: tfjs's own errors for broken files are cryptic ("the tensor should have 288 values
- * but has 265") or silent (extra bytes), and each failed load leaks tensors.
+ * but has 265") or silent (extra bytes), and each failed load leaks tensors. What the model declares is
+ * checked against the budgets (ModelLimits: weight bytes, tensor sizes, layer count, nesting) before a
+ * shard is opened; the shards are read through the model's folder (modelFolder.ts): regular files inside
+ * it, exactly the declared bytes.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
 import { fileKindOf } from './formats';
+import { checkLimit, ModelError, ModelFolder, modelLimits, overLimit, readCappedFile, type ModelLimits, type OpenedFile } from './modelFolder';
 
-export class ModelError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelError';
-  }
-}
+export { ModelError };
+export type { ModelLimits };
 
 export type TfjsFormat = 'layers' | 'graph';
 export type { ModelFormat } from './formats';
@@ -39,6 +38,7 @@ export interface WeightSpec {
 }
 
 export function weightBytes(spec: WeightSpec, file: string): number {
+  if (typeof spec !== 'object' || spec === null) throw new ModelError(`${file}: a weightsManifest weight is not an object.`);
   const storedType = spec.quantization?.dtype ?? spec.dtype;
   const size = BYTES_PER_ELEMENT[storedType];
   if (size === undefined) {
@@ -47,7 +47,17 @@ export function weightBytes(spec: WeightSpec, file: string): number {
   if (!Array.isArray(spec.shape) || spec.shape.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ModelError(`${file}: weight "${spec.name}" has an invalid shape ${JSON.stringify(spec.shape)}.`);
   }
-  return spec.shape.reduce((a, b) => a * b, 1) * size;
+  return weightElements(spec) * size;
+}
+
+export function weightElements(spec: WeightSpec): number {
+  return spec.shape.reduce((a, b) => a * b, 1);
+}
+
+/** What to read a model with: its budgets (defaults: DEFAULT_MODEL_LIMITS and CNN_LENS_MODEL_LIMITS) and a cancel signal. */
+export interface ReadModelOptions {
+  limits?: Partial<ModelLimits>;
+  signal?: AbortSignal;
 }
 
 /** A manifest path must name a file inside the model's folder: no "..", no absolute paths, no URLs. */
@@ -76,22 +86,53 @@ export function formatOf(json: Record<string, unknown>, file: string): TfjsForma
   throw new ModelError(`${file}: modelTopology is neither a Keras (layers) nor a TensorFlow graph topology.`);
 }
 
-async function readJson(file: string): Promise<Record<string, unknown>> {
-  let stat;
+async function readJson(file: string, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  const bytes = await readCappedFile(
+    file,
+    file,
+    `Model file not found: ${file}`,
+    MAX_MODEL_JSON_BYTES,
+    (size) => `${file} is ${size} bytes; too large for a model.json.`,
+    signal,
+  );
   try {
-    stat = await fs.stat(file);
-  } catch {
-    throw new ModelError(`Model file not found: ${file}`);
-  }
-  if (stat.isDirectory()) throw new ModelError(`${file} is a folder; expected a model.json file.`);
-  if (stat.size > MAX_MODEL_JSON_BYTES) throw new ModelError(`${file} is ${stat.size} bytes; too large for a model.json.`);
-  const text = await fs.readFile(file, 'utf8');
-  try {
-    const parsed: unknown = JSON.parse(text);
+    const parsed: unknown = JSON.parse(bytes.toString('utf8'));
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
     return parsed as Record<string, unknown>;
   } catch (error) {
     throw new ModelError(`${file} is not valid JSON (${(error as Error).message}).`);
+  }
+}
+
+/**
+ * The topology's size, walked without recursion (a deep one must not overflow the stack here or in tfjs):
+ * its JSON nesting, and its layers (every layer list, nested models' included) or graph nodes.
+ */
+export function checkTopology(topology: unknown, format: TfjsFormat, file: string, limits: ModelLimits): void {
+  const stack: [unknown, number][] = [[topology, 1]];
+  let layers = 0;
+  while (stack.length) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > limits.maxNesting) throw overLimit(file, 'the modelTopology nests at least $value levels deep', depth, limits, 'maxNesting');
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
+      continue;
+    }
+    const record = value as Record<string, unknown>;
+    if (format === 'layers' && typeof record.class_name === 'string') {
+      const config = record.config as Record<string, unknown> | unknown[] | undefined;
+      const list = Array.isArray(config) ? config : Array.isArray(config?.layers) ? config.layers : null;
+      if (list) {
+        layers += list.length;
+        if (layers > limits.maxLayers) throw overLimit(file, 'the modelTopology has $value layers', layers, limits, 'maxLayers');
+      }
+    }
+    for (const item of Object.values(record)) if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
+  }
+  if (format === 'graph') {
+    const nodes = (topology as { node?: unknown[] }).node?.length ?? 0;
+    checkLimit(file, 'the graph has $value nodes', nodes, limits, 'maxGraphNodes');
   }
 }
 
@@ -100,56 +141,74 @@ export function modelJsonPathOf(modelPath: string): string {
   return fileKindOf(modelPath).id !== 'tfjs' || path.basename(modelPath).toLowerCase().endsWith('.json') ? modelPath : path.join(modelPath, 'model.json');
 }
 
-export async function readModelFiles(modelPath: string): Promise<ModelFiles> {
+export async function readModelFiles(modelPath: string, options: ReadModelOptions = {}): Promise<ModelFiles> {
+  const limits = modelLimits(options.limits);
   const modelJsonPath = path.resolve(modelJsonPathOf(modelPath));
   const dir = path.dirname(modelJsonPath);
-  const json = await readJson(modelJsonPath);
+  const json = await readJson(modelJsonPath, options.signal);
   const format = formatOf(json, modelJsonPath);
+  checkTopology(json.modelTopology, format, modelJsonPath, limits);
 
   const manifest = json.weightsManifest;
   if (!Array.isArray(manifest)) throw new ModelError(`${modelJsonPath} has no weightsManifest.`);
 
-  const weightSpecs: WeightSpec[] = [];
-  const buffers: Buffer[] = [];
-  let sizeOnDisk = Buffer.byteLength(JSON.stringify(json));
+  // Everything the manifest declares, checked against the budgets before a shard is opened.
+  const groups: { paths: unknown[]; specs: WeightSpec[]; expected: number }[] = [];
+  let declared = 0;
   for (const group of manifest as { paths?: unknown; weights?: unknown }[]) {
     if (!Array.isArray(group?.paths) || !Array.isArray(group?.weights)) {
       throw new ModelError(`${modelJsonPath}: a weightsManifest entry lacks "paths" or "weights".`);
     }
     const specs = group.weights as WeightSpec[];
-    const expected = specs.reduce((sum, spec) => sum + weightBytes(spec, modelJsonPath), 0);
-    const groupBuffers: Buffer[] = [];
-    for (const shard of group.paths) {
-      const shardPath = resolveShardPath(dir, shard, modelJsonPath);
-      try {
-        groupBuffers.push(await fs.readFile(shardPath));
-      } catch {
-        throw new ModelError(`${modelJsonPath}: weight file "${String(shard)}" is missing.`);
-      }
+    let expected = 0;
+    for (const spec of specs) {
+      const bytes = weightBytes(spec, modelJsonPath);
+      checkLimit(modelJsonPath, `weight "${spec?.name}" ${JSON.stringify(spec.shape)} has $value elements`, weightElements(spec), limits, 'maxTensorElements');
+      expected += bytes;
     }
-    const actual = groupBuffers.reduce((sum, b) => sum + b.length, 0);
-    if (actual !== expected) {
-      throw new ModelError(describeSizeMismatch(modelJsonPath, group.paths as string[], specs, expected, actual));
-    }
-    weightSpecs.push(...specs);
-    buffers.push(...groupBuffers);
-    sizeOnDisk += actual;
+    declared += expected;
+    checkLimit(modelJsonPath, 'the weightsManifest declares $value of weights', declared, limits, 'maxWeightBytes');
+    groups.push({ paths: group.paths, specs, expected });
   }
 
-  const all = Buffer.concat(buffers);
-  const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  // One buffer of exactly the declared size; each shard is a regular file inside the folder, and the
+  // shards' sizes must add up to their group's declared bytes before a byte is read.
+  const folder = await ModelFolder.of(dir, modelJsonPath, limits);
+  const all = new Uint8Array(declared);
+  const weightSpecs: WeightSpec[] = [];
+  let offset = 0;
+  for (const { paths, specs, expected } of groups) {
+    const opened: OpenedFile[] = [];
+    try {
+      for (const shard of paths) {
+        if (typeof shard !== 'string' || shard.length === 0) throw new ModelError(`${modelJsonPath}: a weightsManifest path is not a file name.`);
+        opened.push(await folder.open(shard, 'weight file', true));
+      }
+      const actual = opened.reduce((sum, file) => sum + file.size, 0);
+      if (actual !== expected) throw new ModelError(describeSizeMismatch(modelJsonPath, paths as string[], specs, expected, actual));
+      for (const file of opened) {
+        await file.read(0, file.size, options.signal, all.subarray(offset, offset + file.size));
+        offset += file.size;
+      }
+    } finally {
+      await Promise.all(opened.map((file) => file.close()));
+    }
+    weightSpecs.push(...specs);
+  }
+
+  const weightData = all.buffer;
   const artifacts: io.ModelArtifacts = {
     modelTopology: json.modelTopology as io.ModelArtifacts['modelTopology'],
     format: json.format as string | undefined,
     generatedBy: json.generatedBy as string | undefined,
     convertedBy: json.convertedBy as string | null | undefined,
     signature: json.signature as object | undefined,
-    userDefinedMetadata: json.userDefinedMetadata as io.ModelArtifacts["userDefinedMetadata"],
+    userDefinedMetadata: json.userDefinedMetadata as io.ModelArtifacts['userDefinedMetadata'],
     modelInitializer: json.modelInitializer as object | undefined,
     weightSpecs: weightSpecs as io.WeightsManifestEntry[],
     weightData,
   };
-  return { dir, modelJsonPath, format, artifacts, sizeOnDisk };
+  return { dir, modelJsonPath, format, artifacts, sizeOnDisk: Buffer.byteLength(JSON.stringify(json)) + declared };
 }
 
 /** Names the first weight that the shards cannot hold (or says how many bytes are extra). */

@@ -2,13 +2,15 @@
  * Reads an `.onnx` file: protobufjs decodes it with the ONNX project's own schema (onnx.proto, bundled as
  * protobufjs's JSON descriptor onnxSchema.json; regenerate with scripts/onnx-schema.mjs), then everything
  * CNN Lens relies on is checked before a tensor is made: file size, tensor data lengths against their
- * dims, data types, attribute kinds. Tensors stored outside the file (external data) are read only from
- * the model's own folder.
+ * dims, data types, attribute kinds. What the tensors declare is checked against the budgets (ModelLimits:
+ * elements per tensor, bytes in all) before any is made. Tensors stored outside the file (external data)
+ * are read through the model's folder (modelFolder.ts): regular files inside it, only the declared byte
+ * ranges, each distinct range once, their total within the weight budget.
  */
-import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { ModelError } from '../modelFiles';
+import { ModelError, type ReadModelOptions } from '../modelFiles';
+import { checkLimit, ModelFolder, modelLimits, readCappedFile, type ModelLimits } from '../modelFolder';
 import schema from './onnxSchema.json';
 import { halfToFloat } from '../halfFloat';
 
@@ -157,28 +159,51 @@ interface TensorProtoLike {
 }
 
 interface ExternalReader {
-  dir: string;
-  file: string;
   read(location: string, offset: number, length: number): Uint8Array;
+}
+
+/** A tensor's bytes in an external data file, as its TensorProto declares them. */
+interface ExternalRange {
+  location: string;
+  offset: number;
+  length: number;
+}
+
+function externalRange(proto: TensorProtoLike, label: string, dims: number[], count: number, dataType: number): ExternalRange {
+  const entries = new Map((proto.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
+  const location = entries.get('location');
+  if (!location) throw new ModelError(`${label} is external data without a "location".`);
+  const expected = count * RAW_BYTES[dataType];
+  const offset = entries.has('offset') ? Number(entries.get('offset')) : 0;
+  const length = entries.has('length') ? Number(entries.get('length')) : expected;
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new ModelError(`${label}: external data "${location}" offset ${entries.get('offset')} length ${entries.get('length')} is not a byte range.`);
+  }
+  if (length !== expected) {
+    throw new ModelError(`${label} ${JSON.stringify(dims)} declares ${length} bytes of external data, expected ${expected} (the file is damaged or truncated).`);
+  }
+  return { location, offset, length };
+}
+
+function checkedDims(proto: TensorProtoLike, label: string, maxElements: number): { dims: number[]; count: number } {
+  const dims = (proto.dims ?? []).map(int64);
+  if (dims.some((d) => d < 0)) throw new ModelError(`${label} has a negative dimension ${JSON.stringify(dims)}.`);
+  const count = dims.reduce((a, b) => a * b, 1);
+  if (count > maxElements) throw new ModelError(`${label} ${JSON.stringify(dims)} has ${count} elements; too large for CNN Lens (limit ${maxElements}: maxTensorElements).`);
+  return { dims, count };
 }
 
 function tensorFrom(proto: TensorProtoLike, where: string, external: ExternalReader | null): OnnxTensor {
   const name = proto.name ?? '';
   const label = `${where} tensor "${name}"`;
-  const dims = (proto.dims ?? []).map(int64);
-  if (dims.some((d) => d < 0)) throw new ModelError(`${label} has a negative dimension ${JSON.stringify(dims)}.`);
-  const count = dims.reduce((a, b) => a * b, 1);
-  if (count > MAX_ELEMENTS) throw new ModelError(`${label} has ${count} elements; too large for CNN Lens.`);
+  const { dims, count } = checkedDims(proto, label, MAX_ELEMENTS);
   const dataType = proto.dataType ?? 0;
   const dtype = dtypeOf(dataType, label);
   let raw = proto.rawData && proto.rawData.length > 0 ? proto.rawData : null;
   if (proto.dataLocation === 1) {
     if (!external) throw new ModelError(`${label} is stored in an external data file; load the model from its .onnx file so the data can be read.`);
-    const entries = new Map((proto.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
-    const location = entries.get('location');
-    if (!location) throw new ModelError(`${label} is external data without a "location".`);
-    const length = entries.has('length') ? Number(entries.get('length')) : count * RAW_BYTES[dataType];
-    raw = external.read(location, Number(entries.get('offset') ?? 0), length);
+    const { location, offset, length } = externalRange(proto, label, dims, count, dataType);
+    raw = external.read(location, offset, length);
   }
   if (raw) {
     const expected = count * RAW_BYTES[dataType];
@@ -262,13 +287,52 @@ interface ModelLike {
 }
 
 /** Decodes and checks an ONNX model; `file` names it in messages. */
-export function decodeOnnx(bytes: Uint8Array, file: string, external: ExternalReader | null = null): OnnxModel {
-  let message: ModelLike;
+export function decodeOnnx(bytes: Uint8Array, file: string, external: ExternalReader | null = null, limits: ModelLimits = modelLimits()): OnnxModel {
+  const message = decodeMessage(bytes, file);
+  planTensors(message, file, limits);
+  return onnxModelOf(message, file, external);
+}
+
+function decodeMessage(bytes: Uint8Array, file: string): ModelLike {
   try {
-    message = ModelProto.decode(bytes) as unknown as ModelLike;
+    return ModelProto.decode(bytes) as unknown as ModelLike;
   } catch (error) {
     throw new ModelError(`${file} is not a readable ONNX model (${(error as Error).message}); the file may be truncated or not an .onnx file.`);
   }
+}
+
+/**
+ * Checks what the graph's tensors (initializers and tensor attributes) declare against the budgets, before
+ * any is made or read: elements per tensor, bytes in memory in all, and the distinct external-data ranges
+ * (several tensors naming one range read it once; their total is within the weight budget too).
+ */
+function planTensors(message: ModelLike, file: string, limits: ModelLimits): ExternalRange[] {
+  const graph = message.graph;
+  const tensors: [TensorProtoLike, string][] = (graph?.initializer ?? []).map((t) => [t, `${file} tensor "${t.name ?? ''}"`]);
+  for (const node of graph?.node ?? []) {
+    for (const a of node.attribute ?? []) if (attributeType(a) === 4 && a.t) tensors.push([a.t, `${file}: node "${node.name ?? ''}" attribute "${a.name}" tensor "${a.t.name ?? ''}"`]);
+  }
+  let memory = 0;
+  const ranges = new Map<string, ExternalRange>();
+  for (const [proto, label] of tensors) {
+    const { dims, count } = checkedDims(proto, label, MAX_ELEMENTS);
+    checkLimit(label, `${JSON.stringify(dims)} has $value elements`, count, limits, 'maxTensorElements');
+    const dataType = proto.dataType ?? 0;
+    memory += count * (dtypeOf(dataType, label) === 'bool' ? 1 : 4);
+    if (proto.dataLocation === 1) {
+      const range = externalRange(proto, label, dims, count, dataType);
+      ranges.set(rangeKey(range.location, range.offset, range.length), range);
+    }
+  }
+  checkLimit(file, 'the tensors declared need $value', memory, limits, 'maxWeightBytes');
+  const external = [...ranges.values()].reduce((sum, r) => sum + r.length, 0);
+  checkLimit(file, 'the external data declared is $value', external, limits, 'maxWeightBytes');
+  return [...ranges.values()];
+}
+
+const rangeKey = (location: string, offset: number, length: number) => `${location}\u0000${offset}\u0000${length}`;
+
+function onnxModelOf(message: ModelLike, file: string, external: ExternalReader | null): OnnxModel {
   const graph = message.graph;
   if (!graph || !graph.node?.length) throw new ModelError(`${file} holds no ONNX graph (is it an .onnx model file?).`);
   if (graph.sparseInitializer?.length) throw new ModelError(`${file} has sparse initializers, which CNN Lens cannot read yet.`);
@@ -299,48 +363,51 @@ export function decodeOnnx(bytes: Uint8Array, file: string, external: ExternalRe
   };
 }
 
-/** External data: a file inside the model's folder only (no "..", no absolute paths). */
-function externalReader(dir: string, file: string): ExternalReader {
-  const opened = new Map<string, Buffer>();
+/**
+ * Reads the declared external-data ranges, each distinct one once, from regular files inside the model's
+ * folder; a range past a file's end is refused before anything is read from it.
+ */
+async function readExternal(ranges: ExternalRange[], folder: ModelFolder, signal?: AbortSignal): Promise<ExternalReader> {
+  const read = new Map<string, Uint8Array>();
+  const byLocation = new Map<string, ExternalRange[]>();
+  for (const range of ranges) byLocation.set(range.location, [...(byLocation.get(range.location) ?? []), range]);
+  for (const [location, wanted] of byLocation) {
+    const opened = await folder.open(location, 'external data');
+    try {
+      const past = wanted.find((r) => r.offset + r.length > opened.size);
+      if (past) {
+        throw new ModelError(`${folder.file}: external data "${location}" has ${opened.size} bytes; bytes ${past.offset}–${past.offset + past.length} were asked for (truncated file?).`);
+      }
+      for (const r of wanted) read.set(rangeKey(location, r.offset, r.length), await opened.read(r.offset, r.length, signal));
+    } finally {
+      await opened.close();
+    }
+  }
   return {
-    dir,
-    file,
     read(location, offset, length) {
-      const resolved = path.resolve(dir, location);
-      const relative = path.relative(dir, resolved);
-      if (path.isAbsolute(location) || relative.startsWith('..') || path.isAbsolute(relative)) {
-        throw new ModelError(`${file}: external data "${location}" points outside the model's folder.`);
-      }
-      let bytes = opened.get(resolved);
-      if (!bytes) {
-        try {
-          bytes = readFileSync(resolved);
-        } catch {
-          throw new ModelError(`${file}: external data file "${location}" is missing.`);
-        }
-        opened.set(resolved, bytes);
-      }
-      if (offset < 0 || length < 0 || offset + length > bytes.length) {
-        throw new ModelError(`${file}: external data "${location}" has ${bytes.length} bytes; bytes ${offset}–${offset + length} were asked for (truncated file?).`);
-      }
-      return bytes.subarray(offset, offset + length);
+      const bytes = read.get(rangeKey(location, offset, length));
+      if (!bytes) throw new ModelError(`${folder.file}: external data "${location}" bytes ${offset}–${offset + length} were not planned for.`);
+      return bytes;
     },
   };
 }
 
-export async function readOnnxFile(file: string): Promise<{ model: OnnxModel; sizeOnDisk: number }> {
-  let stat;
-  try {
-    stat = await fs.stat(file);
-  } catch {
-    throw new ModelError(`Model file not found: ${file}`);
-  }
-  if (stat.isDirectory()) throw new ModelError(`${file} is a folder; expected an .onnx file.`);
-  if (stat.size > MAX_ONNX_BYTES) throw new ModelError(`${file} is ${stat.size} bytes; larger than the ${MAX_ONNX_BYTES} bytes CNN Lens reads.`);
-  if (stat.size === 0) throw new ModelError(`${file} is empty.`);
-  const bytes = await fs.readFile(file);
-  const model = decodeOnnx(bytes, file, externalReader(path.dirname(file), file));
-  return { model, sizeOnDisk: stat.size };
+export async function readOnnxFile(file: string, options: ReadModelOptions = {}): Promise<{ model: OnnxModel; sizeOnDisk: number }> {
+  const limits = modelLimits(options.limits);
+  const bytes = await readCappedFile(
+    file,
+    file,
+    `Model file not found: ${file}`,
+    MAX_ONNX_BYTES,
+    (size) => `${file} is ${size} bytes; larger than the ${MAX_ONNX_BYTES} bytes CNN Lens reads.`,
+    options.signal,
+  );
+  if (bytes.length === 0) throw new ModelError(`${file} is empty.`);
+  const message = decodeMessage(bytes, file);
+  const ranges = planTensors(message, file, limits);
+  const external = await readExternal(ranges, await ModelFolder.of(path.dirname(file), file, limits), options.signal);
+  const model = onnxModelOf(message, file, external);
+  return { model, sizeOnDisk: bytes.length };
 }
 
 const TensorProto = root.lookupType('onnx.TensorProto');
