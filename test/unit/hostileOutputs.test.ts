@@ -116,6 +116,20 @@ describe('hostile outputs and numbers (issue 19)', () => {
       adapter.dispose();
     });
 
+    it('takes the output cnnlens.json names, through loadModel', async () => {
+      const input = tfl.input({ shape: [6, 6, 3] });
+      const features = tfl.layers
+        .globalAveragePooling2d({})
+        .apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(input)) as tfl.SymbolicTensor;
+      const a = tfl.layers.dense({ units: 4, name: 'species' }).apply(features) as tfl.SymbolicTensor;
+      const b = tfl.layers.dense({ units: 3, name: 'colour' }).apply(features) as tfl.SymbolicTensor;
+      const json = await saved(tfl.model({ inputs: input, outputs: [a, b] }));
+      await fs.writeFile(path.join(path.dirname(json), 'cnnlens.json'), JSON.stringify({ output: 'colour' }));
+      const loaded = await loadModel(json);
+      assert.equal(loaded.summary.numClasses, 3);
+      loaded.adapter.dispose();
+    });
+
     it('refuses a NaN weight and an infinite bias at load, naming the weight', async () => {
       const nan = await withWeight('conv_a', 0, NaN);
       const inf = await withWeight('logits', 1, Infinity);

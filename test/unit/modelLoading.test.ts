@@ -81,7 +81,7 @@ describe('model loading and validation', () => {
     [
       'an unknown layer class',
       (_d, json) => editJson(json, (j) => (j.modelTopology.config.layers[1].class_name = 'Lambda')),
-      /could not be loaded: .*Lambda/,
+      /has a layer CNN Lens cannot import: "conv_b" \(Lambda: Python code, never run\)/,
     ],
     [
       'a sidecar that is not JSON',

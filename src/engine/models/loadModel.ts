@@ -3,19 +3,18 @@
  * Model file kinds (formats.ts) map to their readers here; the rest of the engine sees only `ModelAdapter`.
  */
 import * as path from 'node:path';
-import { tf, tfc, tfl } from '../tfjs/tf';
+import { tf } from '../tfjs/tf';
 import { defaultCamLayer, type ModelAdapter } from './adapter';
-import type { TfNode } from './graph/exportGraphModel';
 import { Acceleration } from '../accel/ortRuntime';
-import { GraphAdapter } from './graph/graphAdapter';
-import { LayersAdapter } from './layers/layersAdapter';
+import { loadGraphAdapter } from './graph/graphAdapter';
+import { LayersAdapter, loadLayersAdapter } from './layers/layersAdapter';
 import { fitLabelsNoted, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
 import { readKerasFile } from './keras/kerasFile';
 import { buildKerasModel } from './keras/kerasModel';
 import { fileKindOf, type ModelFileKind, type ModelFormat } from './formats';
 import { ModelError, readModelFiles, type ModelFiles, type ReadModelOptions } from './modelFiles';
-import { withDeclaredWeights } from './layers/declaredWeights';
 import { OnnxAdapter } from './onnx/onnxAdapter';
+import type { AdapterOptions } from './outputCheck';
 import { readOnnxFile } from './onnx/onnxFile';
 import type { ModelSummary } from '../types';
 
@@ -28,21 +27,9 @@ export interface LoadedModel {
   sizeOnDisk: number;
 }
 
-type AdapterFactory = (files: ModelFiles, acceleration: Acceleration) => Promise<ModelAdapter>;
-
-const TFJS_ADAPTERS: Record<ModelFiles['format'], AdapterFactory> = {
-  layers: async (files, acceleration) =>
-    new LayersAdapter(await withDeclaredWeights(files.artifacts.weightSpecs ?? [], files.modelJsonPath, () => tfl.loadLayersModel(tf.io.fromMemory(files.artifacts))), acceleration),
-  graph: async (files, acceleration) => {
-    const model = await tfc.loadGraphModel(tf.io.fromMemory(files.artifacts));
-    const nodes = (files.artifacts.modelTopology as { node: TfNode[] }).node;
-    try {
-      return new GraphAdapter(model, nodes, acceleration);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-  },
+const TFJS_ADAPTERS: Record<ModelFiles['format'], (files: ModelFiles, acceleration: Acceleration, options: AdapterOptions) => Promise<ModelAdapter>> = {
+  layers: loadLayersAdapter,
+  graph: loadGraphAdapter,
 };
 
 /**
@@ -75,7 +62,7 @@ interface ModelSource {
   file: string;
   format: ModelFormat;
   sizeOnDisk: number;
-  build: (acceleration: Acceleration) => Promise<ModelAdapter>;
+  build: (acceleration: Acceleration, options: AdapterOptions) => Promise<ModelAdapter>;
 }
 
 /** Each kind of model file's reader (formats.ts tells the kinds apart), up to the adapter's factory. */
@@ -83,17 +70,18 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
   onnx: async (modelPath, options) => {
     const file = path.resolve(modelPath);
     const { model, sizeOnDisk } = await readOnnxFile(file, options);
-    return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async (acceleration) => new OnnxAdapter(model, file, acceleration) };
+    return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async (acceleration, adapterOptions) => new OnnxAdapter(model, file, acceleration, adapterOptions) };
   },
-  keras: async (modelPath) => {
+  keras: async (modelPath, options) => {
     const file = path.resolve(modelPath);
-    const keras = await readKerasFile(file);
-    const build = async (acceleration: Acceleration) => new LayersAdapter(await buildKerasModel(keras, file), acceleration, 'keras');
+    const keras = await readKerasFile(file, { signal: options.signal });
+    const build = async (acceleration: Acceleration, adapterOptions: AdapterOptions) =>
+      new LayersAdapter(await buildKerasModel(keras, file), acceleration, 'keras', adapterOptions);
     return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build };
   },
   tfjs: async (modelPath, options) => {
     const files = await readModelFiles(modelPath, options);
-    const build = (acceleration: Acceleration) => TFJS_ADAPTERS[files.format](files, acceleration);
+    const build = (acceleration: Acceleration, adapterOptions: AdapterOptions) => TFJS_ADAPTERS[files.format](files, acceleration, adapterOptions);
     return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build };
   },
 };
@@ -108,7 +96,7 @@ export async function loadModel(
   const config = await resolveModelConfig(source.dir, overrides, defaults);
   const adapter = await withoutLeaks(async () => {
     try {
-      return await source.build(acceleration);
+      return await source.build(acceleration, { file: source.file, output: config.output ?? undefined });
     } catch (error) {
       if (error instanceof ModelError) throw error;
       throw new ModelError(`${source.file} could not be loaded: ${(error as Error).message}`);

@@ -29,6 +29,8 @@ export interface ModelConfig {
   labelsSource: string | null;
   /** Default target layer named by the sidecar, if any. */
   layer: string | null;
+  /** The output to explain, for models with several (cnnlens.json "output"). */
+  output: string | null;
   displayName: string | null;
 }
 
@@ -39,6 +41,7 @@ export interface Sidecar {
   resize?: unknown;
   labels?: unknown;
   layer?: unknown;
+  output?: unknown;
   name?: unknown;
 }
 
@@ -203,6 +206,7 @@ export async function resolveModelConfig(
     labels,
     labelsSource,
     layer: typeof sidecar?.layer === 'string' ? sidecar.layer : null,
+    output: typeof sidecar?.output === 'string' ? sidecar.output : null,
     displayName: typeof sidecar?.name === 'string' ? sidecar.name : null,
   };
 }

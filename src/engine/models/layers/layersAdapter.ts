@@ -14,6 +14,7 @@ import { gaussian } from '../../random';
 import { recordingGradients, tf, tfl } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
+import { withDeclaredWeights } from './declaredWeights';
 import { LayersAccelerator } from './layersAccelerator';
 import { InferencePlan } from './inferencePlan';
 import { convolveInputOnly, gradientKernelOf, type Padding } from '../inputGradOps';
@@ -32,7 +33,8 @@ type Layer = LayersModel['layers'][number];
 export async function loadLayersAdapter(files: ModelFiles, acceleration: Acceleration, options: AdapterOptions = {}): Promise<LayersAdapter> {
   const file = options.file ?? files.modelJsonPath;
   checkLayersArtifacts(files.artifacts, file);
-  const model = await tfl.loadLayersModel(tf.io.fromMemory(files.artifacts));
+  // Every weight a layer creates must be one the manifest declares: checked before tfjs allocates it.
+  const model = await withDeclaredWeights(files.artifacts.weightSpecs ?? [], file, () => tfl.loadLayersModel(tf.io.fromMemory(files.artifacts)));
   try {
     return new LayersAdapter(model, acceleration, 'layers', { ...options, file });
   } catch (error) {
