@@ -99,7 +99,10 @@ export async function loadModel(
       return await source.build(acceleration, { file: source.file, output: config.output ?? undefined });
     } catch (error) {
       if (error instanceof ModelError) throw error;
-      throw new ModelError(`${source.file} could not be loaded: ${(error as Error).message}`);
+      // A JS error from inside tfjs means it met a structure it never checks (a number where a list goes).
+      const internal = error instanceof TypeError || error instanceof RangeError || (error as Error).name === 'InvalidCharacterError';
+      const reason = internal ? `its topology is damaged or was edited (TensorFlow.js stopped at: ${(error as Error).message})` : (error as Error).message;
+      throw new ModelError(`${source.file} could not be loaded: ${reason}`);
     }
   });
   let fitted;

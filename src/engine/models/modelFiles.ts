@@ -68,7 +68,13 @@ export function resolveShardPath(dir: string, shard: unknown, file: string): str
   if (/^[a-z][a-z0-9+.-]*:/i.test(shard) || path.isAbsolute(shard)) {
     throw new ModelError(`${file}: weight file "${shard}" must be a relative path inside the model's folder.`);
   }
-  const resolved = path.resolve(dir, decodeURIComponent(shard));
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(shard);
+  } catch {
+    throw new ModelError(`${file}: weight file "${shard}" is not a valid file name.`);
+  }
+  const resolved = path.resolve(dir, decoded);
   const relative = path.relative(dir, resolved);
   if (relative.startsWith('..') || path.isAbsolute(relative)) {
     throw new ModelError(`${file}: weight file "${shard}" points outside the model's folder.`);

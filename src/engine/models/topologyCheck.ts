@@ -71,6 +71,7 @@ export function checkGraphArtifacts(artifacts: io.ModelArtifacts, file: string):
     );
   }
   if (!topology.node.length) throw new ModelError(`${file}: the graph model has no nodes, so there is nothing to run or explain.`);
+  topology.node.forEach((node: unknown, i: number) => checkGraphNode(node, i, file));
   const dtypes = new Map((artifacts.weightSpecs ?? []).map((spec) => [spec.name, spec.dtype]));
   for (const node of topology.node as { name?: string; op?: string; input?: string[] }[]) {
     if (!FLOAT_WEIGHT_OPS.has(node.op ?? '')) continue;
@@ -82,3 +83,26 @@ export function checkGraphArtifacts(artifacts: io.ModelArtifacts, file: string):
     }
   }
 }
+
+/** tfjs-converter reads nodes without checking them (a number for `input` fails as "slice is not a function"). */
+function checkGraphNode(node: unknown, index: number, file: string): void {
+  const where = `${file}: node ${index} of the graph`;
+  if (!isObject(node)) throw new ModelError(`${where} is not an object; the file is damaged or was edited.`);
+  const name = typeof node.name === 'string' && node.name ? node.name : null;
+  const bad = (what: string) => new ModelError(`${where}${name ? ` ("${name}")` : ''} ${what}; the file is damaged or was edited.`);
+  if (!name) throw bad('has no name');
+  if (typeof node.op !== 'string' || !node.op) throw bad('has no op');
+  if (node.input !== undefined && (!Array.isArray(node.input) || node.input.some((input) => typeof input !== 'string'))) {
+    throw bad('has inputs that are not a list of node names');
+  }
+  if (node.attr !== undefined && !isObject(node.attr)) throw bad('has attributes that are not an object');
+  for (const [key, value] of Object.entries(node.attr ?? {})) {
+    // String attributes are base64, which tfjs-converter decodes with atob ("not correctly encoded").
+    const strings = isObject(value) ? [value.s, ...(isObject(value.list) && Array.isArray(value.list.s) ? value.list.s : [])] : [];
+    if (strings.some((text) => text !== undefined && (typeof text !== 'string' || !BASE64.test(text)))) {
+      throw bad(`has attribute "${key}" whose text is not base64`);
+    }
+  }
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
