@@ -13,8 +13,12 @@ export class ModelSourceLine {
     { class: 'model-source', hidden: true },
     icon('info'),
     this.text,
-    link('Select Model…', 'cnnLens.selectModel', 'model-source-select'),
-    link('Download…', 'cnnLens.downloadModel', 'model-source-download'),
+    h(
+      'span',
+      { class: 'model-source-actions' },
+      link('Select Model…', 'cnnLens.selectModel', 'model-source-select'),
+      link('Download…', 'cnnLens.downloadModel', 'model-source-download'),
+    ),
   );
 
   /** `raw`: the init message's `model.source`; anything malformed hides the line. */

@@ -95,7 +95,7 @@ export function registerModelCommands(
       {
         label: `$(package) ${DEFAULT_MODEL_TITLE}: the default`,
         description: bundledInUse ? 'in use' : '',
-        detail: 'Shipped with CNN Lens: 224×224 RGB, 1000 ImageNet classes; used when cnnLens.model is empty',
+        detail: 'Shipped with CNN Lens: 224×224 RGB, 1000 ImageNet classes',
         uri: null,
       },
       {
