@@ -41,7 +41,7 @@ const USAGE = `Usage:
   cnn-lens invert IMAGE --layer L --out img.png         invert the layer's representation
 
 Options for explain:
-  --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the bundled Fashion-MNIST model)
+  --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the shipped Darknet tiny ImageNet model)
   --technique ID      ${wrapList(
     techniqueInfos().map((t) => t.id),
     78,

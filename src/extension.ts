@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { registerExplainCommands } from './host/commands/explainCommands';
 import { findWorkspaceModels, registerModelCommands, type FoundModel } from './host/commands/modelCommands';
 import { EngineClient } from './host/engineClient';
+import { DEFAULT_MODEL_TITLE } from './host/modelSource';
 import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
 import { refreshIfShown, registerModelView, type ModelTreeProvider } from './host/modelView/modelView';
 import { guarded, offerConfiguration, registerConfigureCommands, type ConfigureContext } from './host/configure/configureModel';
@@ -38,9 +39,13 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
   modelStatus.command = 'cnnLens.selectModel';
   const showModel = () => {
     const { modelPath } = engineSettings();
-    const name = !modelPath ? 'bundled model' : path.basename(modelPath.endsWith('.json') ? path.dirname(modelPath) : modelPath);
+    const name = !modelPath
+      ? `${DEFAULT_MODEL_TITLE} (default)`
+      : path.basename(modelPath.endsWith('.json') ? path.dirname(modelPath) : modelPath);
     modelStatus.text = `$(circuit-board) ${name}`;
-    modelStatus.tooltip = `CNN Lens explains with ${modelPath ?? 'the bundled Fashion-MNIST model'}. Click to select another model.`;
+    modelStatus.tooltip = modelPath
+      ? `CNN Lens explains with ${modelPath} (the cnnLens.model setting). Click to select another model.`
+      : `CNN Lens explains with its default model, ${DEFAULT_MODEL_TITLE} (1000 ImageNet classes, shipped with CNN Lens): cnnLens.model is not set. Click to select another model.`;
   };
   showModel();
   modelStatus.show();

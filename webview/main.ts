@@ -23,6 +23,7 @@ import { CompareView } from './view/compare';
 import { h } from './view/dom';
 import { formatShape } from './view/format';
 import { InspectView } from './view/inspect';
+import { ModelSourceLine } from './view/modelSource';
 import { buildLayout } from './view/layout';
 import { OverlayView } from './view/overlay';
 import { ParameterControls } from './view/parameterControls';
@@ -37,6 +38,7 @@ class App {
   private readonly inspectView: InspectView;
   private readonly compareView: CompareView;
   private readonly view: ViewSettingsController;
+  private readonly modelSource = new ModelSourceLine();
 
   constructor(root: HTMLElement) {
     const state = loadState();
@@ -51,6 +53,7 @@ class App {
       () => this.inspect.save(),
     );
     const ui = buildLayout(root, overlay, predictions, parameters, this.compareView, this.inspectView);
+    ui.headerMeta.after(this.modelSource.element);
     this.core = new PanelCore(ui, overlay);
     this.explain = new ExplainController(this.core, predictions, parameters, new RememberedParameters(state.parameters ?? {}));
     this.compare = new CompareController(this.core, this.compareView, this.explain);
@@ -110,6 +113,7 @@ class App {
     ui.backend.title = `Backend: ${model.backend}`;
     ui.backend.hidden = model.backend === '';
     ui.headerMeta.hidden = false;
+    this.modelSource.show(model.source);
 
     this.view.offer(msg.view);
     this.view.show(msg.colormaps.length > 0 ? msg.colormaps : COLORMAP_NAMES);

@@ -3,7 +3,7 @@ import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, type BackendChoice } from '../engine/tfjs/backend';
-import { bundledModelPath } from '../engine/bundledModel';
+import { defaultModelPath } from '../engine/bundledModel';
 import { Engine } from '../engine/engine';
 import { DEFAULT_IMAGE_LIMITS, ImageError, readImage, WORKING_MAX_SIDE, type DecodedImage, type ImageLimits } from '../engine/image';
 import { isScalingPreset } from '../engine/models/modelConfig';
@@ -100,7 +100,7 @@ export async function loadFromFlags(engine: Engine, values: Values) {
   if (values.preprocess !== undefined && !isScalingPreset(values.preprocess)) {
     throw new UsageError(`--preprocess must be one of ${SCALING_PRESETS.join(', ')}; got "${values.preprocess}".`);
   }
-  const modelPath = values.model ? path.resolve(values.model) : bundledModelPath();
+  const modelPath = values.model ? path.resolve(values.model) : defaultModelPath();
   return engine.loadModel(modelPath, {
     preprocess: values.preprocess as (typeof SCALING_PRESETS)[number] | undefined,
     labelsPath: values.labels ? path.resolve(values.labels) : undefined,

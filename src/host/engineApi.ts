@@ -8,6 +8,7 @@ import type { InspectResult } from '../engine/inspect/inspect';
 import type { Explanation, ModelSummary, Preview } from '../engine/types';
 import type { ColormapName, ExplainRequest, InspectRequest, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
+import type { ModelSource } from '../shared/protocol';
 
 /** The panel's request on one image. */
 export interface ExplainJob extends ExplainRequest {
@@ -51,6 +52,8 @@ export interface LoadedModelInfo {
   backend: string;
   /** model.json plus its weight files, in bytes. */
   sizeOnDisk: number;
+  /** Which model this is and why it is the one in use (absent from test doubles). */
+  source?: ModelSource;
 }
 
 export interface EngineApi {

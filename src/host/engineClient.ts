@@ -4,6 +4,7 @@
  * stop within a grace period gets its worker terminated, and the next job starts a fresh one.
  */
 import * as path from 'node:path';
+import { describeModelSource, type ModelChoice } from './modelSource';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
@@ -38,6 +39,8 @@ export interface EngineSettings {
   modelPath: string | null;
   /** Why the model setting cannot be used (a bad `zoo:` id, a model not downloaded here); jobs fail with it. */
   modelProblem: string | null;
+  /** Why this model (default, setting, downloaded), for the panel's header; absent = from modelPath alone. */
+  modelChoice?: ModelChoice;
   defaults: ModelConfigOverrides;
   limits: ImageLimitsRef;
 }
@@ -163,8 +166,11 @@ export class EngineClient implements EngineApi {
   }
 
   async describeModel(): Promise<LoadedModelInfo> {
+    const { modelPath, modelChoice } = this.settings();
+    const choice = modelChoice ?? { origin: modelPath ? 'setting' : 'default', setting: modelPath ?? '', restricted: false };
     const result: DescribeResult = await this.request({ kind: 'describe', model: this.modelRef() });
-    return { summary: result.summary, labels: result.labels, backend: result.backend, sizeOnDisk: result.sizeOnDisk };
+    const source = describeModelSource(choice, result.summary.preprocessing.source);
+    return { summary: result.summary, labels: result.labels, backend: result.backend, sizeOnDisk: result.sizeOnDisk, source };
   }
 
   async techniques(): Promise<TechniqueInfo[]> {

@@ -8,6 +8,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../engine/types';
 import { COLORMAP_NAMES, type ColormapName } from '../shared/vocabulary';
 import type { ViewSettings } from '../shared/protocol';
 import type { EngineSettings } from './engineClient';
+import { modelChoice } from './modelSource';
 import { modelSettingValue as modelSettingValueFor, resolveModelSetting, type ModelSetting, type SettingPlaces } from './modelSetting';
 
 function config(): vscode.WorkspaceConfiguration {
@@ -49,13 +50,15 @@ export function engineSettings(): EngineSettings {
   const backend = c.get<string>('backend', 'auto');
   const preprocess = c.get<string>('preprocess', '');
   const labels = c.get<string>('labels', '').trim();
-  const setting = modelSetting();
+  const rawModel = c.get<string>('model', '');
+  const setting = resolveModelSetting(rawModel, places());
   const { workspaceRoot } = places();
   return {
     backend: (BACKEND_CHOICES as readonly string[]).includes(backend) ? (backend as BackendChoice) : 'auto',
     onnxRuntime: c.get<string>('onnxRuntime', 'auto') === 'off' ? 'off' : 'auto',
     modelPath: setting.kind === 'path' || setting.kind === 'zoo' ? setting.path : null,
     modelProblem: modelProblem(setting),
+    modelChoice: modelChoice(setting, rawModel, !vscode.workspace.isTrusted),
     defaults: {
       preprocess: isScalingPreset(preprocess) ? preprocess : undefined,
       labelsPath: labels

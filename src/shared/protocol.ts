@@ -36,7 +36,23 @@ export interface PanelModel {
   defaultLayer: string | null;
   /** Every class label, index = class id, so the user can pick any class by name or index. */
   labels: string[];
+  /** Which model this is and why the panel explains with it; null when the host does not say. */
+  source: ModelSource | null;
 }
+
+/** Why a model is the one in use: nothing set (the shipped default), the cnnLens.model setting, or a downloaded model it names. */
+export const MODEL_ORIGINS = ['default', 'setting', 'downloaded'] as const;
+export type ModelOrigin = (typeof MODEL_ORIGINS)[number];
+export interface ModelSource {
+  origin: ModelOrigin;
+  /** True when a cnnlens.json beside the model set its input scaling (and labels). */
+  configured: boolean;
+  /** One line for the header, e.g. "default model: cnnLens.model is not set". */
+  text: string;
+}
+/** The commands the panel may ask the host to run (its header's Select Model… and Download… buttons). */
+export const PANEL_COMMANDS = ['cnnLens.selectModel', 'cnnLens.downloadModel'] as const;
+export type PanelCommand = (typeof PANEL_COMMANDS)[number];
 
 export interface ViewSettings {
   colormap: ColormapName;
@@ -224,6 +240,11 @@ export interface ViewChangedMessage {
   type: 'viewChanged';
   view: ViewSettings;
 }
+/** Run one of PANEL_COMMANDS (nothing else: the webview is untrusted). */
+export interface RunCommandMessage {
+  type: 'runCommand';
+  command: PanelCommand;
+}
 export type WebviewToHost =
   | ReadyMessage
   | RunRequestMessage
@@ -232,7 +253,8 @@ export type WebviewToHost =
   | SaveInspectMessage
   | CancelMessage
   | ExportMessage
-  | ViewChangedMessage;
+  | ViewChangedMessage
+  | RunCommandMessage;
 
 export const MAX_INSPECT_STEPS = 5000;
 
@@ -307,6 +329,15 @@ function parseRegularisers(value: unknown): Partial<Record<RegulariserName, numb
     result[name as RegulariserName] = item;
   }
   return result;
+}
+
+/** A model source as the header shows it, rebuilt; null when malformed (the header then says nothing about it). */
+export function parseModelSource(raw: unknown): ModelSource | null {
+  if (!isRecord(raw)) return null;
+  const { origin, configured, text } = raw;
+  if (typeof origin !== 'string' || !(MODEL_ORIGINS as readonly string[]).includes(origin)) return null;
+  if (typeof configured !== 'boolean' || !isShortString(text)) return null;
+  return { origin: origin as ModelOrigin, configured, text };
 }
 
 /**
@@ -384,6 +415,11 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
     case 'viewChanged': {
       const view = parseView(raw.view);
       return view ? { type: 'viewChanged', view } : null;
+    }
+    case 'runCommand': {
+      const { command } = raw;
+      if (typeof command !== 'string' || !(PANEL_COMMANDS as readonly string[]).includes(command)) return null;
+      return { type: 'runCommand', command: command as PanelCommand };
     }
     default:
       return null;

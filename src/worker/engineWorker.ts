@@ -4,7 +4,7 @@
  * (or terminate the thread when a stage will not finish).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { bundledModelPath } from '../engine/bundledModel';
+import { defaultModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
 import { writeOverlayFiles } from '../engine/photoFiles';
@@ -40,7 +40,7 @@ function openFor(loaded: LoadedModel, imagePath: string, limits: ImageLimitsRef,
 }
 
 async function model(engine: Engine, ref: ModelRef) {
-  return engine.loadModel(ref.modelPath ?? bundledModelPath(), {}, ref.defaults);
+  return engine.loadModel(ref.modelPath ?? defaultModelPath(), {}, ref.defaults);
 }
 
 async function handle(request: WorkerRequest): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {

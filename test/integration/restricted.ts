@@ -1,6 +1,6 @@
 /**
  * Integration suite for Restricted Mode (workspace not trusted). package.json declares limited support:
- * the workspace's cnnLens.model / cnnLens.labels are ignored and the bundled model is used.
+ * the workspace's cnnLens.model / cnnLens.labels are ignored and the default model is used.
  * The driver gives this workspace a .vscode/settings.json pointing cnnLens.model at a broken model.
  */
 import { strict as assert } from 'node:assert';
@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { CnnLensApi } from '../../src/extension';
 
 describe('CNN Lens in Restricted Mode', () => {
-  it('activates, ignores the workspace model setting and explains with the bundled model', async () => {
+  it('activates, ignores the workspace model setting and explains with the default model', async () => {
     assert.equal(vscode.workspace.isTrusted, false, 'the workspace is not trusted');
     const extension = vscode.extensions.getExtension<CnnLensApi>('cnn-lens.cnn-lens');
     assert.ok(extension);
@@ -20,7 +20,9 @@ describe('CNN Lens in Restricted Mode', () => {
     assert.equal(workspaceSettings['cnnLens.model'], 'broken-model', 'the workspace does set cnnLens.model');
     assert.equal(vscode.workspace.getConfiguration('cnnLens').get('model'), '', 'VS Code withholds it in Restricted Mode');
     const described = await api.engine.describeModel();
-    assert.equal(described.summary.name, 'fashion-cam', 'the bundled model is used instead');
+    assert.equal(described.summary.name, 'Darknet tiny (ImageNet)', 'the default model is used instead');
+    assert.equal(described.source?.origin, 'default');
+    assert.match(described.source?.text ?? '', /Restricted Mode ignores the workspace's cnnLens\.model/);
     const sample = readdirSync(folder).find((f) => f.endsWith('.png') && !f.includes('broken'))!;
     const never = { cancelled: false, onCancel: () => undefined };
     const result = await api.engine.explain(

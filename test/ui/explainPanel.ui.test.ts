@@ -25,6 +25,8 @@ import {
 
 const RESULTS = path.join(REPO_ROOT, 'test-results');
 const SAMPLES = path.join(REPO_ROOT, 'models', 'samples');
+/** The samples are Fashion-MNIST items: these tests explain them with the example model, set as a user setting. */
+const FASHION = { 'cnnLens.model': path.join(REPO_ROOT, 'models', 'fashion-cam', 'model.json') };
 
 /** Pixel statistics of the overlay canvas, read inside the webview. */
 async function canvasStats(
@@ -78,7 +80,7 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('right-click → Explain with Grad-CAM shows a drawn heatmap, the layers and the top-5; opacity recolours', async () => {
-    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: FASHION }, async ({ page }) => {
       const sample = samples[0];
       await explorerContextMenu(page, sample, 'Explain with Grad-CAM');
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
@@ -118,7 +120,7 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('technique parameters: SmoothGrad with 5 samples re-runs; an out-of-range value shows the engine error; values are kept per technique', async () => {
-    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: FASHION }, async ({ page }) => {
       await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
       await waitForState(frame, 'ready', 90_000);
@@ -180,7 +182,7 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('gradient views: signed saliency is drawn with the diverging map, the colour view as an image; SmoothGrad previews as it goes', async () => {
-    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: FASHION }, async ({ page }) => {
       await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
       await waitForState(frame, 'ready', 90_000);
@@ -233,7 +235,8 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
 
   it('Compare: four techniques side by side with deletion / insertion AUCs, times and curves; Score-CAM counts channels', async () => {
     // On TF.js alone (cnnLens.onnxRuntime: off): onnxruntime scores the shipped model's 128 channels before any progress shows.
-    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: { 'cnnLens.onnxRuntime': 'off' } }, async ({ page }) => {
+    const settings = { ...FASHION, 'cnnLens.onnxRuntime': 'off' };
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings }, async ({ page }) => {
       await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
       await waitForState(frame, 'ready', 90_000);
@@ -321,7 +324,7 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('Look inside: feature maps (click a tile to see it over the image), kernels, and a filter maximised live, then saved', async () => {
-    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: FASHION }, async ({ page }) => {
       await explorerContextMenu(page, samples[0], 'Explain with Grad-CAM');
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
       await waitForState(frame, 'ready', 90_000);
@@ -417,7 +420,7 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
   });
 
   it('a broken image gives an error message and the extension keeps working', async () => {
-    await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings: FASHION }, async ({ page }) => {
       await explorerContextMenu(page, 'broken.png', 'Explain with Grad-CAM');
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
       await waitForState(frame, 'error', 90_000);
@@ -451,6 +454,10 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
       await waitForState(frame, 'ready', 90_000);
       assert.match((await frame.textContent('[data-testid="model-name"]')) ?? '', /mobilenet_v1_0\.75/);
+      assert.match(
+        (await frame.textContent('[data-testid="model-source"]')) ?? '',
+        /^your model, from the cnnLens\.model setting \(.*mobilenet_v1_0\.75_224_layers\) · no cnnlens\.json beside it$/,
+      );
       const top = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
       assert.match(top[0], /bull mastiff/);
       // Pick the cat: the map moves to it.
@@ -628,6 +635,49 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await treeViewRow(page, 'Model', 'Format').waitFor({ state: 'visible', timeout: 60_000 });
       assert.equal(await treeViewRow(page, 'Model', 'Format').locator('.label-description').textContent(), 'ONNX model');
       await shot(page, 'panel-onnx-model.png');
+    });
+  });
+
+  it('first five minutes: with no model setting, a dog photo is explained by the default ImageNet model and the header says so', async () => {
+    const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+    if (!existsSync(fixtures)) throw new Error(`the shared fixtures are not at ${fixtures}`);
+    // A fresh workspace: no .vscode/settings.json, and no cnnLens.model in the user settings either.
+    const fresh = mkdtempSync(path.join(os.tmpdir(), 'cnnlens-ui-default-'));
+    const photo = 'dog_and_cat.png';
+    cpSync(path.join(fixtures, 'images', 'pytorch-cnn-visualizations', 'cat_dog.png'), path.join(fresh, photo));
+    await withWorkbench({ workspace: fresh, extensionPath: REPO_ROOT }, async ({ page }) => {
+      await explorerContextMenu(page, photo, 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+      assert.match((await frame.textContent('[data-testid="model-name"]')) ?? '', /Darknet tiny \(ImageNet\)/);
+      assert.equal(await frame.textContent('[data-testid="input-shape"]'), 'input 224×224×3');
+      const top = await frame.$$eval('[data-testid="prediction"]', (rows) => rows.map((r) => r.textContent ?? ''));
+      assert.equal(top.length, 5);
+      assert.match(top[0], /bull mastiff/, `top-1 is a dog breed: ${top.join(' | ')}`);
+      assert.ok(
+        top.some((row) => /boxer/.test(row)),
+        `a second dog breed among the top-5: ${top.join(' | ')}`,
+      );
+      // Which model and why, with the two ways to change it at hand.
+      const source = (await frame.textContent('[data-testid="model-source"]')) ?? '';
+      assert.equal(source, 'default model, shipped with CNN Lens: cnnLens.model is not set');
+      assert.ok(await frame.isVisible('[data-testid="model-source-select"]'), 'Select Model… is in the header');
+      assert.ok(await frame.isVisible('[data-testid="model-source-download"]'), 'Download… is in the header');
+      await shot(page, 'panel-default-model-1400.png');
+      await page.setViewportSize({ width: 900, height: 900 });
+      await page.waitForTimeout(500);
+      assert.ok(await frame.isVisible('[data-testid="model-source-select"]'), 'Select Model… still shows at 900 px');
+      await shot(page, 'panel-default-model-900.png');
+
+      // Select Model… in the header opens the model picker, the default model first and in use.
+      await frame.click('[data-testid="model-source-select"]');
+      const first = page.locator('.quick-input-list .monaco-list-row').first();
+      await first.waitFor({ state: 'visible', timeout: 30_000 });
+      assert.match((await first.textContent()) ?? '', /Darknet tiny \(ImageNet\): the default.*in use/);
+      await shot(page, 'panel-default-model-picker.png');
+      await page.keyboard.press('Escape');
+      const status = page.locator('.statusbar-item', { hasText: 'Darknet tiny (ImageNet) (default)' });
+      await status.first().waitFor({ state: 'visible', timeout: 10_000 });
     });
   });
 });

@@ -7,6 +7,7 @@ import { main } from '../../src/cli';
 import { saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 import { encodePng } from '../../src/engine/image';
 import { noiseImage } from './helpers/tinyModels';
+import { fixture, requireFixtures } from './helpers/fixtures';
 
 /** Runs the CLI in-process, capturing what it prints. */
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -248,19 +249,45 @@ describe('cnn-lens CLI', () => {
   }
 
   for (const backend of ['wasm', 'cpu']) {
-    it(`the bundled CLI (dist/) runs the bundled model on the ${backend} backend`, () => {
+    it(`the bundled CLI (dist/) runs the default model (Darknet tiny, ImageNet) on the ${backend} backend`, function () {
+      requireFixtures(this);
       const root = path.resolve(__dirname, '../..');
       const bin = path.join(root, 'bin', 'cnn-lens.js');
-      const sample = path.join(root, 'models', 'samples', 'bag.png');
+      const photo = fixture('images', 'pytorch-cnn-visualizations', 'cat_dog.png');
       const out = path.join(dir, `bundled-${backend}.png`);
-      const run = spawnSync(process.execPath, [bin, 'explain', sample, '--backend', backend, '--out', out, '--json', '-'], {
+      const run = spawnSync(process.execPath, [bin, 'explain', photo, '--backend', backend, '--out', out, '--json', '-'], {
         encoding: 'utf8',
       });
       assert.equal(run.status, 0, run.stderr);
       const result = JSON.parse(run.stdout);
       assert.equal(result.backend, backend);
-      assert.equal(result.class.label, 'Bag');
-      assert.ok(PNG.sync.read(readFileSync(out)).width === 64);
+      assert.equal(result.model, 'Darknet tiny (ImageNet)');
+      assert.equal(result.class.label, 'bull mastiff');
+      assert.ok(PNG.sync.read(readFileSync(out)).width === 224);
     });
   }
+
+  it('the bundled CLI (dist/) runs the Fashion-MNIST example with --model models/fashion-cam', () => {
+    const root = path.resolve(__dirname, '../..');
+    const bin = path.join(root, 'bin', 'cnn-lens.js');
+    const sample = path.join(root, 'models', 'samples', 'bag.png');
+    const out = path.join(dir, 'bundled-fashion.png');
+    const args = [
+      bin,
+      'explain',
+      sample,
+      '--model',
+      path.join(root, 'models', 'fashion-cam'),
+      '--backend',
+      'wasm',
+      '--out',
+      out,
+      '--json',
+      '-',
+    ];
+    const run = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout).class.label, 'Bag');
+    assert.ok(PNG.sync.read(readFileSync(out)).width === 64);
+  });
 });

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { ExplainOptions } from '../../src/engine/types';
 import type { ExplainJob } from '../../src/host/engineApi';
-import { parseParameters, parseWebviewMessage } from '../../src/shared/protocol';
+import { parseModelSource, parseParameters, parseWebviewMessage } from '../../src/shared/protocol';
 import type { ExplainRequest } from '../../src/shared/vocabulary';
 
 describe('webview message validation', () => {
@@ -210,4 +210,30 @@ describe('webview message validation', () => {
   for (const [what, raw] of badInspects) {
     it(`rejects an inspect request with ${what}`, () => assert.equal(parseWebviewMessage(raw), null));
   }
+});
+
+describe('runCommand and the model source', () => {
+  it("runCommand accepts only the panel's two commands", () => {
+    for (const command of ['cnnLens.selectModel', 'cnnLens.downloadModel'])
+      assert.deepEqual(parseWebviewMessage({ type: 'runCommand', command, args: ['dropped'] }), { type: 'runCommand', command });
+    for (const command of ['workbench.action.terminal.new', 'cnnLens.removeDownloadedModel', 'cnnLens.useModel', '', 3, null, undefined])
+      assert.equal(parseWebviewMessage({ type: 'runCommand', command }), null, `rejects ${String(command)}`);
+    assert.equal(parseWebviewMessage({ type: 'runCommand' }), null);
+  });
+
+  it('parseModelSource rebuilds a well-formed source and refuses the rest', () => {
+    const source = { origin: 'default', configured: true, text: 'default model, shipped with CNN Lens: cnnLens.model is not set' };
+    assert.deepEqual(parseModelSource({ ...source, extra: 1 }), source);
+    for (const origin of ['setting', 'downloaded']) assert.equal(parseModelSource({ ...source, origin })?.origin, origin);
+    for (const bad of [
+      null,
+      'default',
+      { ...source, origin: 'workspace' },
+      { ...source, configured: 'yes' },
+      { ...source, text: '' },
+      { ...source, text: 'x'.repeat(513) },
+      { ...source, text: 5 },
+    ])
+      assert.equal(parseModelSource(bad), null, JSON.stringify(bad));
+  });
 });

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { acceptedFiles, discoveryGlob, fileKindOf, HEAD_BYTES, type ModelFormat } from '../../engine/models/formats';
 import { MODEL_VIEW_ID } from '../modelView/modelView';
+import { DEFAULT_MODEL_TITLE } from '../modelSource';
 import { engineSettings, modelSettingValue } from '../settings';
 import { isModelInUse, useModel } from './useModel';
 import { downloadedModels } from './zooCommands';
@@ -87,14 +88,21 @@ export function registerModelCommands(
   const select = async () => {
     const [models, downloaded] = await Promise.all([findWorkspaceModels(), downloadedModels(context)]);
     const bundledInUse = !engineSettings().modelPath;
+    const fashion = vscode.Uri.joinPath(context.extensionUri, 'models', 'fashion-cam', 'model.json');
     const inUse = (uri: vscode.Uri) => (isModelInUse(uri.fsPath) ? ' · in use' : '');
     type Item = vscode.QuickPickItem & { uri: vscode.Uri | null | 'download' | 'browse' };
     const items: Item[] = [
       {
-        label: '$(package) Bundled Fashion-MNIST model',
+        label: `$(package) ${DEFAULT_MODEL_TITLE}: the default`,
         description: bundledInUse ? 'in use' : '',
-        detail: 'fashion-cam: 64×64 RGB, 10 classes',
+        detail: 'Shipped with CNN Lens: 224×224 RGB, 1000 ImageNet classes',
         uri: null,
+      },
+      {
+        label: '$(beaker) Fashion-MNIST example (trained here)',
+        description: `fashion-cam${inUse(fashion)}`,
+        detail: '64×64 RGB, 10 clothing classes: for the sample images in models/samples',
+        uri: fashion,
       },
       ...models.map((m) => ({
         label: `$(circuit-board) ${modelSettingValue(m.uri)}`,

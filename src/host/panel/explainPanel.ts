@@ -231,6 +231,9 @@ export class ExplainPanel {
       case 'viewChanged':
         this.saveView(msg.view);
         return;
+      case 'runCommand':
+        await vscode.commands.executeCommand(msg.command);
+        return;
     }
   }
 

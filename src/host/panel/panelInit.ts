@@ -23,6 +23,7 @@ export async function describeForPanel(
       layers: info.summary.layers,
       defaultLayer: info.summary.defaultLayer,
       labels,
+      source: info.source ?? null,
     },
     techniques,
     colormaps: COLORMAP_NAMES,
