@@ -81,11 +81,12 @@ describe('fused plan (batch norm folded, ops fused, input-only gradients on wasm
       .apply(input) as tfl.SymbolicTensor;
     const main = tfl.layers.reLU().apply(tfl.layers.batchNormalization({ name: 'bn' }).apply(a)) as tfl.SymbolicTensor;
     const scores = tfl.layers
-      .dense({ units: 2, kernelInitializer: init(2) })
+      .dense({ units: 2, kernelInitializer: init(2), name: 'scores' })
       .apply(tfl.layers.globalAveragePooling2d({}).apply(main)) as tfl.SymbolicTensor;
     const side = tfl.layers.conv2d({ filters: 1, kernelSize: 1, kernelInitializer: init(3), name: 'side' }).apply(a) as tfl.SymbolicTensor;
     const model = tfl.model({ inputs: input, outputs: [scores, side] });
-    const adapter = new LayersAdapter(model, TFJS_ONLY);
+    // Two outputs: the scores are the one to explain (the side branch is a feature map).
+    const adapter = new LayersAdapter(model, TFJS_ONLY, 'layers', { output: 'scores' });
     const x = tf.randomUniform([2, 6, 6, 2], -1, 1, 'float32', 3) as tf.Tensor4D;
     const [, sideReference] = model.predict(x) as tf.Tensor[];
     const sideOutput = adapter.layerOutput(x, 'side');
