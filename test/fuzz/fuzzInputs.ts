@@ -4,7 +4,8 @@
  * Every case must end in a load or an Error whose message names the file; the parent (test/unit/fuzz.test.ts)
  * watches for hangs (no line for too long) and reads peak memory from the summary.
  *
- *   tsx test/fuzz/fuzzInputs.ts [--seconds 45] [--seed 1] [--show]   (--show: each case's outcome)
+ *   tsx test/fuzz/fuzzInputs.ts [--seconds 45] [--seed 1] [--cases N] [--show]
+ *   (--cases: stop after N cases, to replay a run's case numbers; --show: each case's outcome)
  *
  * Prints one JSON line per case as it starts ({"case": …}) and ends ({"done": …}), then a summary line.
  */
@@ -205,6 +206,7 @@ async function main(): Promise<void> {
       seconds: { type: 'string', default: '45' },
       seed: { type: 'string', default: '1' },
       show: { type: 'boolean', default: false },
+      cases: { type: 'string' },
     },
   });
   const r = rng(Number(values.seed));
@@ -218,7 +220,8 @@ async function main(): Promise<void> {
   let loaded = 0;
   /** Messages that name the file but pass on a JS error's own words (reported, not failed). */
   let raw = 0;
-  while (Date.now() < deadline) {
+  const maxCases = values.cases === undefined ? Infinity : Number(values.cases);
+  while (Date.now() < deadline && cases < maxCases) {
     const seed = all[cases % all.length];
     const target = pick(r, seed.targets);
     const dir = tempDir('cnnlens-fuzz-');

@@ -85,3 +85,21 @@ export function classCountOf(output: OutputInfo, options: AdapterOptions, output
   if (classes === null || classes <= 0) throw loadError(options.file, `${where}: the number of classes is not fixed.`);
   return classes;
 }
+
+/** An image input larger than this per side is a damaged file, not a model (the largest common classifiers take 600). */
+const MAX_INPUT_SIDE = 8192;
+
+/**
+ * The model's [height, width, channels]: positive integers of a sane size, or a message naming the input.
+ * A file can declare anything here, and tensors of that size are made for every run.
+ */
+export function checkImageInput(shape: readonly unknown[], what: string, file?: string): [number, number, number] {
+  const fine = shape.length === 3 && shape.every((d) => Number.isInteger(d) && (d as number) > 0 && (d as number) <= MAX_INPUT_SIDE);
+  if (!fine) {
+    throw loadError(
+      file,
+      `${what} has size ${JSON.stringify(shape)} (height, width, channels); CNN Lens needs whole numbers from 1 to ${MAX_INPUT_SIDE} that fix the image size.`,
+    );
+  }
+  return shape as [number, number, number];
+}

@@ -16,7 +16,7 @@ import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { tfc } from '../../tfjs/tf';
 import type { ModelFiles } from '../modelFiles';
-import { chooseOutput, classCountOf, loadError, type AdapterOptions } from '../outputCheck';
+import { checkImageInput, chooseOutput, classCountOf, loadError, type AdapterOptions } from '../outputCheck';
 import { checkGraphArtifacts } from '../topologyCheck';
 import { firstNonFinite } from '../../finite';
 
@@ -87,7 +87,7 @@ export class GraphAdapter implements ModelAdapter {
     if (shape.length !== 4 || !(h > 0) || !(w > 0) || !(c > 0)) {
       throw new Error(`The graph's input "${input.name}" has shape ${JSON.stringify(shape)}; CNN Lens needs a fixed [batch, height, width, channels] input.`);
     }
-    this.inputShape = [h, w, c];
+    this.inputShape = checkImageInput([h, w, c], `the graph's input "${input.name}"`, options.file);
     this.inputName = input.name;
     const byName = new Map(nodes.map((node) => [node.name, node]));
     this.nodeInputs = new Map(nodes.map((node) => [node.name, (node.input ?? []).map((name) => name.replace(/:\d+$/, ''))]));

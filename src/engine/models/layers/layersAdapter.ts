@@ -20,7 +20,7 @@ import { InferencePlan } from './inferencePlan';
 import { convolveInputOnly, gradientKernelOf, type Padding } from '../inputGradOps';
 import { rectifierKindOf, withReluRule, type ReluRule } from '../reluRules';
 import type { ModelFiles } from '../modelFiles';
-import { chooseOutput, classCountOf, loadError, type AdapterOptions } from '../outputCheck';
+import { checkImageInput, chooseOutput, classCountOf, loadError, type AdapterOptions } from '../outputCheck';
 import { checkLayersArtifacts } from '../topologyCheck';
 import { firstNonFinite } from '../../finite';
 
@@ -141,9 +141,7 @@ export class LayersAdapter implements ModelAdapter {
     if (model.inputs.length !== 1) throw new Error(`The model has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
     const shape = model.inputs[0].shape;
     if (shape.length !== 4) throw new Error(`The model's input has shape ${JSON.stringify(shape)}; CNN Lens expects images [batch, height, width, channels].`);
-    const [, h, w, c] = shape;
-    if (!h || !w || !c) throw new Error(`The model's input shape ${JSON.stringify(shape)} does not fix the image size.`);
-    this.inputShape = [h, w, c];
+    this.inputShape = checkImageInput(shape.slice(1), "the model's input", options.file);
     this.inputId = model.inputs[0].id;
     const outputs = model.outputs.map((tensor) => ({ name: tensor.sourceLayer.name, shape: tensor.shape }));
     const chosen = chooseOutput(outputs, options);

@@ -13,7 +13,7 @@ import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { ModelError } from '../modelFiles';
 import type { ReluRule } from '../reluRules';
-import { chooseOutput, classCountOf, type AdapterOptions } from '../outputCheck';
+import { checkImageInput, chooseOutput, classCountOf, type AdapterOptions } from '../outputCheck';
 import { firstNonFinite } from '../../finite';
 import { OnnxFileAccelerator } from './onnxFileAccelerator';
 import { OnnxExecutor, type Step } from './executor';
@@ -75,7 +75,7 @@ export class OnnxAdapter implements ModelAdapter {
     if (!h || !w || !c) {
       throw new ModelError(`${file}: input "${input.name}" has shape ${JSON.stringify(dims.map((d) => d ?? '?'))}; CNN Lens needs a fixed height, width and channel count (export with a fixed input size).`);
     }
-    this.inputShape = [h, w, c];
+    this.inputShape = checkImageInput([h, w, c], `input "${input.name}"`, file);
     this.inputName = input.name;
     if (!model.outputs.length) throw new ModelError(`${file} declares no graph output.`);
     this.executor = new OnnxExecutor(model, file);
