@@ -5,7 +5,9 @@
  * watches for hangs (no line for too long) and reads peak memory from the summary.
  *
  *   tsx test/fuzz/fuzzInputs.ts [--seconds 45] [--seed 1] [--cases N] [--show]
- *   (--cases: stop after N cases, to replay a run's case numbers; --show: each case's outcome)
+ *   [--keep DIR]
+ *   (--cases: stop after N cases, to replay a run's case numbers; --show: each case's outcome; --keep: copy each
+ *   failing case's files to DIR/case-N)
  *
  * Prints one JSON line per case as it starts ({"case": …}) and ends ({"done": …}), then a summary line.
  */
@@ -207,6 +209,7 @@ async function main(): Promise<void> {
       seed: { type: 'string', default: '1' },
       show: { type: 'boolean', default: false },
       cases: { type: 'string' },
+      keep: { type: 'string' },
     },
   });
   const r = rng(Number(values.seed));
@@ -234,6 +237,7 @@ async function main(): Promise<void> {
     const entry = path.join(dir, seed.entry);
     const label = `${seed.kind}: ${target.name} (${target.as}) #${cases}`;
     print({ case: label });
+    const failuresBefore = failures.length;
     let outcome = 'loaded';
     try {
       await seed.run(entry);
@@ -247,6 +251,7 @@ async function main(): Promise<void> {
       if (/is not a function|Cannot read prop|Cannot create prop|is not iterable/.test(message)) raw++;
     }
     if (tf.memory().numTensors !== tensorsBefore) failures.push(`${label}: ${tf.memory().numTensors - tensorsBefore} tensors left behind`);
+    if (values.keep && failures.length > failuresBefore) await fs.cp(dir, path.join(values.keep, `case-${cases}`), { recursive: true });
     await fs.rm(dir, { recursive: true, force: true });
     cases++;
     print(values.show ? { done: cases, outcome: outcome.slice(0, 200) } : { done: cases });

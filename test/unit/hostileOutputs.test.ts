@@ -116,6 +116,20 @@ describe('hostile outputs and numbers (issue 19)', () => {
       adapter.dispose();
     });
 
+    it('refuses settings tfjs accepts but cannot run: strides 0, an input of 1e9 or "x" pixels (found by the fuzz run)', async () => {
+      const strides = await saved(twoConvGapModel(3));
+      await editJson(strides, (json) => (json.modelTopology.config.layers[1].config.strides = 0));
+      await refused(() => loadModel(strides), /layer "conv_b" \(Conv2D\) would output shape \[\?, Infinity, Infinity, 3\]: its settings/);
+      for (const side of [1e9, 'x']) {
+        const huge = await saved(twoConvGapModel(3));
+        await editJson(huge, (json) => (json.modelTopology.config.layers[0].config.batch_input_shape = [null, side, 6, 3]));
+        await refused(
+          () => loadModel(huge),
+          /the model's input has size \[.*\] \(height, width, channels\); CNN Lens needs whole numbers from 1 to 8192/,
+        );
+      }
+    });
+
     it('takes the output cnnlens.json names, through loadModel', async () => {
       const input = tfl.input({ shape: [6, 6, 3] });
       const features = tfl.layers

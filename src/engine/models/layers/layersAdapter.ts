@@ -167,6 +167,13 @@ export class LayersAdapter implements ModelAdapter {
       .map((layer) => {
         const outputShape = (Array.isArray(layer.outputShape[0]) ? layer.outputShape[0] : layer.outputShape) as (number | null)[];
         const withoutBatch = outputShape.slice(1);
+        // tfjs accepts settings such as strides 0 and only fails on the first run (an Infinity-sized array).
+        if (withoutBatch.some((d) => d !== null && !(Number.isInteger(d) && d > 0))) {
+          throw loadError(
+            options.file,
+            `layer "${layer.name}" (${layer.getClassName()}) would output shape [${outputShape.map((d) => (d === null ? '?' : String(d))).join(', ')}]: its settings (strides, kernel size, padding or units) are invalid.`,
+          );
+        }
         return {
           name: layer.name,
           kind: layer.getClassName(),
