@@ -58,6 +58,10 @@ export interface RunStartedMessage {
   type: 'runStarted';
   runId: number;
   technique: string;
+  /** What the run was asked for, so previews are captioned by their own run (class null = top-1). */
+  request?: ExplainRequest;
+  /** A Look-inside run's request. */
+  inspect?: InspectRequest;
 }
 export interface ResultMessage {
   type: 'result';
@@ -224,6 +228,11 @@ export interface ViewChangedMessage {
   type: 'viewChanged';
   view: ViewSettings;
 }
+/** The user asked for this panel's colormap and opacity to be the defaults of new panels (workspace settings). */
+export interface SaveViewDefaultsMessage {
+  type: 'saveViewDefaults';
+  view: ViewSettings;
+}
 export type WebviewToHost =
   | ReadyMessage
   | RunRequestMessage
@@ -232,7 +241,8 @@ export type WebviewToHost =
   | SaveInspectMessage
   | CancelMessage
   | ExportMessage
-  | ViewChangedMessage;
+  | ViewChangedMessage
+  | SaveViewDefaultsMessage;
 
 export const MAX_INSPECT_STEPS = 5000;
 
@@ -384,6 +394,10 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
     case 'viewChanged': {
       const view = parseView(raw.view);
       return view ? { type: 'viewChanged', view } : null;
+    }
+    case 'saveViewDefaults': {
+      const view = parseView(raw.view);
+      return view ? { type: 'saveViewDefaults', view } : null;
     }
     default:
       return null;
