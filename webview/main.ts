@@ -28,7 +28,7 @@ import { buildLayout } from './view/layout';
 import { OverlayView } from './view/overlay';
 import { ParameterControls } from './view/parameterControls';
 import { PredictionList } from './view/predictions';
-import { loadState, post } from './vscodeApi';
+import { loadState, post, saveState, type PersistedState } from './vscodeApi';
 
 class App {
   private readonly core: PanelCore;
@@ -39,9 +39,12 @@ class App {
   private readonly compareView: CompareView;
   private readonly view: ViewSettingsController;
   private readonly modelSource = new ModelSourceLine();
+  /** Choices kept from before the tab was hidden, applied once the model is described. */
+  private restored: PersistedState;
 
   constructor(root: HTMLElement) {
     const state = loadState();
+    this.restored = state;
     const settings = state.view ?? DEFAULT_VIEW;
     // The views call back into the controllers, which need the layout the views make up.
     const overlay = new OverlayView(settings);
@@ -60,6 +63,17 @@ class App {
     this.inspect = new InspectController(this.core, this.inspectView, this.explain);
     this.view = new ViewSettingsController(this.core, this.compareView, settings, state.view !== undefined);
     this.view.show(COLORMAP_NAMES);
+    if (state.compare) this.compareView.restore(state.compare);
+    // The webview state keeps what the user chose, so hiding the tab (which unloads the page) loses nothing.
+    const persist = () => this.persist();
+    this.compareView.onChosen = persist;
+    this.inspectView.onChosen = persist;
+    this.explain.onChosen = persist;
+    ui.technique.addEventListener('change', persist);
+    ui.layer.addEventListener('change', () => {
+      this.inspectView.followLayer(this.explain.layers.selected()?.split(',')[0] ?? null);
+      persist();
+    });
     ui.cancel.addEventListener('click', () => post({ type: 'cancel' }));
     ui.retry.addEventListener('click', () => {
       ui.retry.hidden = true;
@@ -69,6 +83,16 @@ class App {
       post({ type: 'ready' });
     });
     this.core.setPhase('idle');
+  }
+
+  private persist(): void {
+    if (!this.core.init) return;
+    const { ui } = this.core;
+    saveState({
+      explain: { technique: ui.technique.value, layer: this.explain.layers.selected() ?? '', classIndex: this.explain.classIndex },
+      compare: this.compareView.choices(),
+      inspect: this.inspectView.choices(),
+    });
   }
 
   handle(msg: HostToWebview): void {
@@ -118,6 +142,12 @@ class App {
     this.view.offer(msg.view);
     this.view.show(msg.colormaps.length > 0 ? msg.colormaps : COLORMAP_NAMES);
     this.explain.onInit(msg);
+    this.inspectView.fillLayers(model.layers, model.defaultLayer);
+    this.inspectView.followLayer(this.explain.layers.selected()?.split(',')[0] ?? null);
+    const restored = this.restored;
+    this.restored = {};
+    if (restored.explain && !this.explain.result) this.explain.restore(restored.explain);
+    if (restored.inspect) this.inspectView.restore(restored.inspect);
     this.compareView.setTechniques(msg.techniques);
     this.compareView.setDisabled(false);
     this.inspectView.setDisabled(false);
@@ -134,21 +164,24 @@ class App {
       core.setStatus('error', `This panel's model has no layer "${msg.layer}".`);
       return;
     }
-    if (core.ui.fuseLayers.checked) explain.layers.setFusing(false);
-    core.ui.layer.value = msg.layer;
     if (msg.action === 'explain') {
+      if (core.ui.fuseLayers.checked) explain.layers.setFusing(false);
+      core.ui.layer.value = msg.layer;
+      this.inspectView.followLayer(msg.layer);
       explain.explainAtPickedLayer();
       return;
     }
-    explain.cancelScheduledRun();
-    this.inspectView.start(msg.action);
+    // Feature maps and filters are Look inside's: its own layer picker takes the layer, while the
+    // target-layer picker keeps describing the map on the image.
+    this.inspectView.start(msg.action, msg.layer);
   }
 
   private onRunStarted(msg: RunStartedMessage): void {
     const { core } = this;
     core.activeRunId = msg.runId;
     core.latestRunId = Math.max(core.latestRunId, msg.runId);
-    this.explain.onRunStarted(msg.technique);
+    this.explain.onRunStarted(msg.technique, msg.request);
+    this.inspect.onRunStarted(msg.inspect);
     const title = core.techniqueTitle(msg.technique);
     core.activeTitle = title;
     core.ui.cancel.hidden = false;

@@ -4,7 +4,7 @@
 import type { TechniqueParameters } from '../src/shared/vocabulary';
 import type { ViewSettings, WebviewToHost } from '../src/shared/protocol';
 import { parseParameters } from '../src/shared/protocol';
-import { COLORMAP_NAMES } from '../src/shared/vocabulary';
+import { COLORMAP_NAMES, INSPECT_KINDS, type InspectKind } from '../src/shared/vocabulary';
 
 interface VsCodeApi {
   postMessage(message: unknown): void;
@@ -19,6 +19,20 @@ export interface PersistedState {
   view?: ViewSettings;
   /** Technique parameters the user set, by technique id. */
   parameters?: Record<string, TechniqueParameters>;
+  /** The explanation the pickers were on: technique, layer(s), class (null = top-1). */
+  explain?: { technique: string; layer: string; classIndex: number | null };
+  /** Compare's ticked techniques and its sanity option. */
+  compare?: { ticks: string[]; sanity: boolean };
+  /** Look inside's choices. */
+  inspect?: {
+    kind: InspectKind;
+    layer: string;
+    filter: string;
+    steps: string;
+    seed?: string;
+    fourier: boolean;
+    sort: 'mean' | 'index';
+  };
 }
 
 /** More techniques than the engine will ever offer; anything beyond is not ours. */
@@ -54,16 +68,51 @@ function parseRemembered(value: unknown): Record<string, TechniqueParameters> | 
   return remembered;
 }
 
+const MAX_TEXT = 512;
+const text = (v: unknown, max = MAX_TEXT): v is string => typeof v === 'string' && v.length <= max;
+const record = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function parseExplainChoices(value: unknown): PersistedState['explain'] {
+  if (!record(value)) return undefined;
+  const { technique, layer, classIndex } = value;
+  const validClass = classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
+  if (!text(technique, 64) || !text(layer, 4096) || !validClass) return undefined;
+  return { technique, layer, classIndex: classIndex as number | null };
+}
+
+function parseCompareChoices(value: unknown): PersistedState['compare'] {
+  if (!record(value)) return undefined;
+  const { ticks, sanity } = value;
+  if (!Array.isArray(ticks) || ticks.length > MAX_REMEMBERED_TECHNIQUES || !ticks.every((t) => text(t, 64))) return undefined;
+  if (typeof sanity !== 'boolean') return undefined;
+  return { ticks: [...(ticks as string[])], sanity };
+}
+
+function parseInspectChoices(value: unknown): PersistedState['inspect'] {
+  if (!record(value)) return undefined;
+  const { kind, layer, filter, steps, seed, fourier, sort } = value;
+  if (typeof kind !== 'string' || !(INSPECT_KINDS as readonly string[]).includes(kind)) return undefined;
+  if (!text(layer) || !text(filter, 16) || !text(steps, 16) || (seed !== undefined && !text(seed, 16))) return undefined;
+  if (typeof fourier !== 'boolean' || (sort !== 'mean' && sort !== 'index')) return undefined;
+  return { kind: kind as InspectKind, layer, filter, steps, seed: seed as string | undefined, fourier, sort };
+}
+
 let current: PersistedState = {};
 
 export function loadState(): PersistedState {
   const state = api.getState();
   if (typeof state !== 'object' || state === null) return (current = {});
-  const { view, parameters } = state as Record<string, unknown>;
+  const { view, parameters, explain, compare, inspect } = state as Record<string, unknown>;
   current = {};
   if (isViewSettings(view)) current.view = view;
   const remembered = parseRemembered(parameters);
   if (remembered) current.parameters = remembered;
+  const explainChoices = parseExplainChoices(explain);
+  if (explainChoices) current.explain = explainChoices;
+  const compareChoices = parseCompareChoices(compare);
+  if (compareChoices) current.compare = compareChoices;
+  const inspectChoices = parseInspectChoices(inspect);
+  if (inspectChoices) current.inspect = inspectChoices;
   return { ...current };
 }
 

@@ -1,4 +1,5 @@
 /** Which class a request means: an index, a label (or one of its comma-separated names), or top-1. */
+import { lookUpClass } from '../shared/classMatch';
 import type { Prediction } from './types';
 
 /** A class by index, by label (any of its comma-separated names), or top-1 when absent. */
@@ -11,17 +12,8 @@ export function resolveClass(target: number | string | undefined, labels: string
     }
     return asNumber;
   }
-  const wanted = String(target).trim().toLowerCase();
-  const exact = labels.findIndex((label) => label.toLowerCase() === wanted);
-  if (exact >= 0) return exact;
-  const synonym = labels.findIndex((label) =>
-    label
-      .toLowerCase()
-      .split(',')
-      .some((name) => name.trim() === wanted),
-  );
-  if (synonym >= 0) return synonym;
-  const close = labels.filter((label) => label.toLowerCase().includes(wanted)).slice(0, 5);
-  const hint = close.length ? ` Did you mean: ${close.map((l) => `"${l}"`).join(', ')}?` : '';
-  throw new Error(`No class is labelled "${target}".${hint}`);
+  // The matching is shared with the panel's class search (src/shared/classMatch.ts).
+  const found = lookUpClass(String(target), labels);
+  if (found.ok) return found.index;
+  throw new Error(found.error);
 }

@@ -74,6 +74,10 @@ export interface RunStartedMessage {
   type: 'runStarted';
   runId: number;
   technique: string;
+  /** What the run was asked for, so previews are captioned by their own run (class null = top-1). */
+  request?: ExplainRequest;
+  /** A Look-inside run's request. */
+  inspect?: InspectRequest;
 }
 export interface ResultMessage {
   type: 'result';
@@ -240,10 +244,17 @@ export interface ViewChangedMessage {
   type: 'viewChanged';
   view: ViewSettings;
 }
+
 /** Run one of PANEL_COMMANDS (nothing else: the webview is untrusted). */
 export interface RunCommandMessage {
   type: 'runCommand';
   command: PanelCommand;
+}
+
+/** The user asked for this panel's colormap and opacity to be the defaults of new panels (workspace settings). */
+export interface SaveViewDefaultsMessage {
+  type: 'saveViewDefaults';
+  view: ViewSettings;
 }
 export type WebviewToHost =
   | ReadyMessage
@@ -254,7 +265,8 @@ export type WebviewToHost =
   | CancelMessage
   | ExportMessage
   | ViewChangedMessage
-  | RunCommandMessage;
+  | RunCommandMessage
+  | SaveViewDefaultsMessage;
 
 export const MAX_INSPECT_STEPS = 5000;
 
@@ -420,6 +432,10 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       const { command } = raw;
       if (typeof command !== 'string' || !(PANEL_COMMANDS as readonly string[]).includes(command)) return null;
       return { type: 'runCommand', command: command as PanelCommand };
+    }
+    case 'saveViewDefaults': {
+      const view = parseView(raw.view);
+      return view ? { type: 'saveViewDefaults', view } : null;
     }
     default:
       return null;

@@ -75,6 +75,11 @@ export interface TechniqueInfo {
   needsLayer: boolean;
   /** True for the CAM techniques, which can fuse the maps of several layers. */
   fusesLayers?: boolean;
+  /**
+   * The map does not depend on the class (Eigen-CAM: the activations' principal component), always or
+   * when a parameter has a value (deconvnet's `target` = `activation`). Captions then say so.
+   */
+  classAgnostic?: boolean | { parameter: string; value: string };
   /** Tunable parameters with their defaults (SmoothGrad's samples, IG's steps, …). */
   parameters?: ParameterSpec[];
 }

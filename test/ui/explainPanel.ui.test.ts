@@ -363,8 +363,8 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
         undefined,
         { timeout: 60_000 },
       );
-      // The first tile is the most active channel: clicking it shows that channel over the image.
-      await frame.click('[data-testid="inspect-canvas"]', { position: { x: 4, y: 4 } });
+      // The first tile is the most active channel: clicking it (a button over the picture) shows that channel over the image.
+      await frame.click('[data-testid="tile"] >> nth=0', { position: { x: 4, y: 4 } });
       await frame.waitForFunction(
         () => /^Channel \d+ of block4_relu2/.test(document.querySelector('[data-testid="inspect-caption"]')?.textContent ?? ''),
         undefined,

@@ -1,6 +1,7 @@
 /** Compare: 2–6 techniques on the current class and layer, side by side with their faithfulness metrics. */
 import type { CompareResultMessage } from '../../src/shared/protocol';
 import type { CompareView } from '../view/compare';
+import { revealResult } from '../view/layout';
 import { post } from '../vscodeApi';
 import type { PanelCore } from './core';
 import type { ExplainController } from './explain';
@@ -14,8 +15,10 @@ export class CompareController {
 
   request(techniques: string[], sanity: boolean): void {
     if (!this.core.init) return;
-    this.explain.cancelScheduledRun();
-    post({ type: 'compare', techniques, classIndex: this.explain.classIndex, layer: this.explain.layers.selected(), sanity });
+    const classIndex = this.explain.classIndex;
+    const layer = this.explain.layers.selected();
+    this.explain.dropScheduledRun();
+    post({ type: 'compare', techniques, classIndex, layer, sanity });
   }
 
   onResult(msg: CompareResultMessage): void {
@@ -28,6 +31,7 @@ export class CompareController {
       `Compared ${msg.rows.length} techniques${failed ? `; ${failed} could not run (see their cards)` : ''}.`,
     );
     core.setPhase(failed === msg.rows.length ? 'error' : 'ready');
-    this.view.results.scrollIntoView({ block: 'nearest' });
+    // Where the user looks: the image stays put, the results come into view beside or under it.
+    revealResult(core.ui, this.view.results);
   }
 }

@@ -3,12 +3,14 @@
  * pause, so arrowing through a list runs once), and the result or the map so far drawn over the image.
  */
 import type { InitMessage, PreviewMessage, ResultMessage } from '../../src/shared/protocol';
-import type { TechniqueParameters } from '../../src/shared/vocabulary';
+import type { ExplainRequest, TechniqueParameters } from '../../src/shared/vocabulary';
 import { renderCaption } from '../view/caption';
+import { captionLine, describeDrawn, type Drawn } from '../view/captionText';
+import { ClassSearch } from '../view/classSearch';
 import { h, icon } from '../view/dom';
-import { formatTimings, resolveClass } from '../view/format';
+import { formatTimings } from '../view/format';
 import type { ParameterControls } from '../view/parameterControls';
-import { describeChanged, parameterValues } from '../view/parameters';
+import { parameterValues } from '../view/parameters';
 import type { PredictionList } from '../view/predictions';
 import { post } from '../vscodeApi';
 import { fillSelect, hasOption, type PanelCore } from './core';
@@ -23,6 +25,13 @@ export class ExplainController {
   /** The last result shown (a cancelled or failed run's preview gives way to it again). */
   result: ResultMessage | undefined;
   private resultDescription = '';
+  /** What the last result drew, for its caption. */
+  private resultDrawn: Drawn | undefined;
+  /** The request of the run in progress (from runStarted), which its previews are captioned by. */
+  private activeRequest: ExplainRequest | undefined;
+  readonly classSearch: ClassSearch;
+  /** Called when the picked technique, layer or class change (the webview state keeps them). */
+  onChosen: () => void = () => undefined;
   /** The class the next run explains (null = top-1). */
   classIndex: number | null = null;
   private rerunTimer: ReturnType<typeof setTimeout> | undefined;
@@ -36,6 +45,12 @@ export class ExplainController {
   ) {
     const { ui } = core;
     this.layers = new LayerPicker(ui.layer, ui.fuseLayers);
+    this.classSearch = new ClassSearch(
+      ui.classInput,
+      ui.classOptions,
+      (index) => this.pickClass(index),
+      (text) => this.showClassError(text),
+    );
     ui.technique.addEventListener('change', () => {
       this.updateTechniqueHints();
       this.scheduleRun();
@@ -48,9 +63,8 @@ export class ExplainController {
     ui.rerun.addEventListener('click', () => this.requestRun());
     ui.classForm.addEventListener('submit', (event) => {
       event.preventDefault();
-      this.submitClass();
+      if (this.core.init) this.classSearch.submit();
     });
-    ui.classInput.addEventListener('input', () => this.showClassError(null));
   }
 
   onInit(msg: InitMessage): void {
@@ -62,14 +76,25 @@ export class ExplainController {
       current || msg.techniques[0]?.id || '',
     );
     this.layers.fill(msg.model.layers, msg.model.defaultLayer);
-    ui.classLabels.replaceChildren(...msg.model.labels.map((label, index) => h('option', { value: `${label} (#${index})` })));
+    this.classSearch.setLabels(msg.model.labels);
     for (const control of [ui.technique, ui.classInput, ui.classGo, ui.rerun]) control.disabled = false;
     this.updateTechniqueHints(true);
     this.parameters.setDisabled(false);
   }
 
-  /** The host started a run: its technique shows as selected. */
-  onRunStarted(technique: string): void {
+  /** Pickers kept from before the tab was hidden (a replayed result then shows what was drawn). */
+  restore(choices: { technique: string; layer: string; classIndex: number | null }): void {
+    const { ui } = this.core;
+    if (hasOption(ui.technique, choices.technique)) ui.technique.value = choices.technique;
+    if (choices.layer) this.layers.show(choices.layer);
+    if (choices.classIndex !== null && choices.classIndex < (this.core.init?.model.labels.length ?? 0))
+      this.classIndex = choices.classIndex;
+    this.updateTechniqueHints();
+  }
+
+  /** The host started a run: its technique shows as selected; its previews will be captioned by its request. */
+  onRunStarted(technique: string, request: ExplainRequest | undefined): void {
+    this.activeRequest = request && request.technique === technique ? request : undefined;
     if (!hasOption(this.core.ui.technique, technique)) return;
     this.core.ui.technique.value = technique;
     this.updateTechniqueHints();
@@ -91,8 +116,15 @@ export class ExplainController {
     if (!core.takeResult(msg.runId)) return;
     delete ui.stage.dataset.preview;
     const title = core.techniqueTitle(msg.technique);
-    const target = `${msg.target.label} (#${msg.target.index})`;
-    const description = `${title} for ${target}${msg.layer ? ` at layer ${msg.layer}` : ''}`;
+    const ran = isParameters(msg.parameters) ? msg.parameters : {};
+    const drawn = describeDrawn({
+      info: core.techniqueInfo(msg.technique),
+      technique: msg.technique,
+      parameters: ran,
+      target: msg.target,
+      layer: msg.layer || null,
+    });
+    const description = captionLine(drawn);
     const error = core.overlay.setPixels(msg.image, msg.heatmap, description, {
       signed: msg.signed,
       colour: msg.colour,
@@ -105,19 +137,21 @@ export class ExplainController {
     }
     this.result = msg;
     this.resultDescription = description;
+    this.resultDrawn = drawn;
+    this.activeRequest = undefined;
     this.classIndex = msg.target.index;
     ui.placeholder.hidden = true;
 
     if (hasOption(ui.technique, msg.technique)) ui.technique.value = msg.technique;
     if (msg.layer) this.layers.show(msg.layer);
     this.updateTechniqueHints();
-    const ran = isParameters(msg.parameters) ? msg.parameters : {};
     // Show what the run used, unless the user has already changed something for the next one.
     if (!this.rerunPending && this.parameters.technique === msg.technique) {
       this.parameters.setValues(ran);
       this.remembered.set(msg.technique, ran);
     }
-    renderCaption(ui.caption, msg, title, describeChanged(core.techniqueInfo(msg.technique)?.parameters ?? [], ran));
+    renderCaption(ui.caption, drawn, { size: msg.imageSize, region: msg.region });
+    this.onChosen();
     this.predictions.render(msg.predictions, msg.target);
     ui.notes.replaceChildren(...msg.notes.map((note) => h('li', { class: 'note' }, icon('info'), h('span', {}, note))));
     ui.notes.hidden = msg.notes.length === 0;
@@ -138,11 +172,36 @@ export class ExplainController {
       core.setStatus('busy', `${title}: ${percent} %${detail}…`);
       return;
     }
-    if (core.overlay.setPixels(msg.image, msg.heatmap, `${title}, ${percent} % done (preview)`, { signed: msg.signed, region: msg.region }))
+    const drawn = this.previewDrawn(percent);
+    if (
+      core.overlay.setPixels(msg.image, msg.heatmap, drawn ? captionLine(drawn) : `${title}, ${percent} % done (preview)`, {
+        signed: msg.signed,
+        region: msg.region,
+      })
+    )
       return;
+    if (drawn) renderCaption(core.ui.caption, drawn, { size: this.result?.imageSize, region: msg.region });
     core.ui.placeholder.hidden = true;
     core.ui.stage.dataset.preview = String(percent);
     core.setStatus('busy', `${title}: ${percent} %${detail} — showing the map so far…`);
+  }
+
+  /** The caption of a preview: the run in progress's technique, parameters, class and layer. */
+  private previewDrawn(percent: number): Drawn | undefined {
+    const request = this.activeRequest;
+    const init = this.core.init;
+    if (!request || !init) return undefined;
+    const info = this.core.techniqueInfo(request.technique);
+    const index = request.classIndex ?? this.result?.predictions[0]?.index ?? null;
+    const label = index === null ? undefined : init.model.labels[index];
+    return describeDrawn({
+      info,
+      technique: request.technique,
+      parameters: request.parameters,
+      target: index !== null && label !== undefined ? { label, index } : null,
+      layer: request.layer ?? init.model.defaultLayer,
+      preview: percent,
+    });
   }
 
   /** After a cancelled or failed run, a half-done preview must not pass for a result: show the last result again. */
@@ -151,13 +210,17 @@ export class ExplainController {
     if (ui.stage.dataset.preview === undefined) return;
     delete ui.stage.dataset.preview;
     const last = this.result;
-    if (last)
+    if (last) {
       overlay.setPixels(last.image, last.heatmap, this.resultDescription, {
         signed: last.signed,
         colour: last.colour,
         region: last.region,
       });
-    else overlay.clear();
+      if (this.resultDrawn) renderCaption(ui.caption, this.resultDrawn, { size: last.imageSize, region: last.region });
+    } else {
+      overlay.clear();
+      ui.caption.replaceChildren();
+    }
   }
 
   // ---- run requests ----
@@ -172,6 +235,23 @@ export class ExplainController {
   cancelScheduledRun(): void {
     clearTimeout(this.rerunTimer);
     this.rerunPending = false;
+  }
+
+  /**
+   * Another kind of run (Compare, Look inside) took the place of a re-run that was waiting: the pickers
+   * go back to what the image shows, so they never describe a map that was not drawn.
+   */
+  dropScheduledRun(): void {
+    const wasPending = this.rerunPending;
+    this.cancelScheduledRun();
+    const last = this.result;
+    if (!wasPending || !last) return;
+    const { ui } = this.core;
+    if (hasOption(ui.technique, last.technique) && ui.technique.value !== last.technique) {
+      ui.technique.value = last.technique;
+      this.updateTechniqueHints();
+    }
+    if (last.layer) this.layers.show(last.layer);
   }
 
   requestRun(): void {
@@ -208,17 +288,6 @@ export class ExplainController {
     this.classIndex = index;
     this.showClassError(null);
     this.requestRun();
-  }
-
-  private submitClass(): void {
-    if (!this.core.init) return;
-    const resolved = resolveClass(this.core.ui.classInput.value, this.core.init.model.labels);
-    if (!resolved.ok) {
-      this.showClassError(resolved.error);
-      return;
-    }
-    this.showClassError(null);
-    this.pickClass(resolved.index);
   }
 
   private showClassError(text: string | null): void {

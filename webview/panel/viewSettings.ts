@@ -1,4 +1,7 @@
-/** The overlay's look (colormap, opacity), kept in the webview state and the settings, and Export, which writes it at full size. */
+/**
+ * The overlay's look (colormap, opacity), kept in this panel's webview state — the settings change only
+ * when the user asks (Use for New Panels: workspace settings) — and Export, which writes it at full size.
+ */
 import type { ExportedMessage, ViewSettings } from '../../src/shared/protocol';
 import type { ColormapName } from '../../src/shared/vocabulary';
 import type { CompareView } from '../view/compare';
@@ -17,12 +20,15 @@ export class ViewSettingsController {
   ) {
     const { ui } = core;
     ui.colormap.addEventListener('change', () => {
-      this.update({ ...this.view, colormap: ui.colormap.value as ColormapName }, true);
+      this.update({ ...this.view, colormap: ui.colormap.value as ColormapName });
     });
     ui.opacity.addEventListener('input', () => {
-      this.update({ ...this.view, opacity: Number(ui.opacity.value) / 100 }, false);
+      this.update({ ...this.view, opacity: Number(ui.opacity.value) / 100 });
     });
-    ui.opacity.addEventListener('change', () => post({ type: 'viewChanged', view: this.view }));
+    ui.saveDefaults.addEventListener('click', () => {
+      core.setStatus('busy', 'Saving the colormap and opacity for new panels…');
+      post({ type: 'saveViewDefaults', view: this.view });
+    });
     ui.exportButton.addEventListener('click', () => {
       core.setStatus('busy', 'Exporting PNG…');
       post({ type: 'export', view: this.view });
@@ -51,7 +57,7 @@ export class ViewSettingsController {
     this.core.setStatus('ok', `Saved ${msg.path}`);
   }
 
-  private update(view: ViewSettings, notifyHost: boolean): void {
+  private update(view: ViewSettings): void {
     if (!isViewSettings(view)) return;
     this.view = view;
     this.fromState = true;
@@ -59,6 +65,5 @@ export class ViewSettingsController {
     this.core.overlay.setView(view);
     this.compare.setView(view);
     saveState({ view });
-    if (notifyHost) post({ type: 'viewChanged', view });
   }
 }

@@ -6,43 +6,30 @@
  */
 import type { TechniqueInfo } from '../../src/shared/vocabulary';
 import { MAX_COMPARED, MIN_COMPARED, type CompareResultMessage, type CompareRow, type ViewSettings } from '../../src/shared/protocol';
+import { axisChart } from './charts';
 import { h, icon } from './dom';
 import { OverlayView } from './overlay';
 
-const SVG = 'http://www.w3.org/2000/svg';
-const CHART = { width: 160, height: 72, pad: 4 };
 /** Checked at first: a classic, a gradient-free and a pixel-space technique. */
 const DEFAULT_PICKS = ['gradcam', 'scorecam', 'saliency'];
 
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
-  const element = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) element.setAttribute(name, String(value));
-  return element;
-}
-
-/** Deletion and insertion curves (probability over the fraction of pixels) as one small line chart. */
-export function curveChart(deletion: number[], insertion: number[]): SVGSVGElement {
-  const { width, height, pad } = CHART;
-  const chart = svg('svg', {
-    viewBox: `0 0 ${width} ${height}`,
-    class: 'curve-chart',
-    role: 'img',
-    'aria-label': 'Deletion and insertion curves',
-  });
-  chart.append(svg('rect', { x: pad, y: pad, width: width - 2 * pad, height: height - 2 * pad, class: 'chart-frame' }));
-  const points = (values: number[]) =>
-    values
-      .map((v, i) => {
-        const x = pad + (i / Math.max(1, values.length - 1)) * (width - 2 * pad);
-        const y = height - pad - Math.min(1, Math.max(0, v)) * (height - 2 * pad);
-        return `${x.toFixed(1)},${y.toFixed(1)}`;
-      })
-      .join(' ');
-  chart.append(
-    svg('polyline', { points: points(insertion), class: 'curve insertion' }),
-    svg('polyline', { points: points(deletion), class: 'curve deletion' }),
+/** Deletion and insertion curves (class probability over the fraction of pixels) with labelled axes. */
+export function curveChart(deletion: number[], insertion: number[], aucs: { deletion?: number; insertion?: number } = {}): SVGSVGElement {
+  const auc = (v: number | undefined) => (v === undefined ? '' : ` (AUC ${v.toFixed(3)})`);
+  return axisChart(
+    [
+      { values: insertion, className: 'insertion', name: `insertion${auc(aucs.insertion)}` },
+      { values: deletion, className: 'deletion', name: `deletion${auc(aucs.deletion)}` },
+    ],
+    {
+      label: `Class probability as pixels are deleted${auc(aucs.deletion)} and inserted${auc(aucs.insertion)}`,
+      xTitle: 'pixels deleted / inserted',
+      yTitle: 'probability',
+      xMax: 1,
+      xPercent: true,
+      yRange: 'unit',
+    },
   );
-  return chart;
 }
 
 function metric(label: string, value: string, title: string, testid: string): HTMLElement {
@@ -65,6 +52,10 @@ export class CompareView {
   private readonly hint: HTMLElement;
   private overlays: OverlayView[] = [];
   private titles = new Map<string, string>();
+  /** Ticks kept from before the tab was hidden, applied when the techniques are known. */
+  private restoredTicks: string[] | null = null;
+  /** Called when the ticks change (the webview state keeps them). */
+  onChosen: () => void = () => undefined;
 
   constructor(
     private view: ViewSettings,
@@ -98,11 +89,26 @@ export class CompareView {
     );
     this.results = h('section', { class: 'compare-results', 'aria-label': 'Comparison', 'data-testid': 'compare-results', hidden: true });
     this.button.addEventListener('click', () => this.onCompare(this.checked(), this.sanity.checked));
-    this.list.addEventListener('change', () => this.updateButton());
+    this.list.addEventListener('change', () => {
+      this.updateButton();
+      this.onChosen();
+    });
+    this.sanity.addEventListener('change', () => this.onChosen());
+  }
+
+  /** The ticked techniques and the sanity option, for the webview state. */
+  choices(): { ticks: string[]; sanity: boolean } {
+    return { ticks: this.restoredTicks ?? this.checked(), sanity: this.sanity.checked };
+  }
+
+  restore(choices: { ticks: string[]; sanity: boolean }): void {
+    this.restoredTicks = [...choices.ticks];
+    this.sanity.checked = choices.sanity;
   }
 
   setTechniques(techniques: TechniqueInfo[]): void {
-    const before = new Set(this.checked());
+    const before = new Set(this.restoredTicks ?? this.checked());
+    this.restoredTicks = null;
     this.titles = new Map(techniques.map((t) => [t.id, t.title]));
     this.list.replaceChildren(
       ...techniques.map((t) => {
@@ -142,7 +148,11 @@ export class CompareView {
     this.overlays = [];
     const cards = msg.rows.map((row) => this.card(row, msg));
     this.results.replaceChildren(
-      h('h2', { class: 'section-title' }, `Compared on “${msg.classLabel}” (#${msg.classIndex})`),
+      h(
+        'h2',
+        { class: 'section-title', 'data-testid': 'compare-title' },
+        `Compared on “${msg.classLabel}” (#${msg.classIndex})${layerText(msg)}`,
+      ),
       h(
         'p',
         { class: 'hint' },
@@ -221,10 +231,16 @@ export class CompareView {
       h('h3', {}, title),
       overlay.canvas,
       metrics,
-      curveChart(row.deletion ?? [], row.insertion ?? []),
+      curveChart(row.deletion ?? [], row.insertion ?? [], { deletion: row.deletionAuc, insertion: row.insertionAuc }),
       row.sanityWarning
         ? h('p', { class: 'field-error', 'data-testid': 'sanity-warning' }, icon('warning'), ` ${row.sanityWarning}`)
         : null,
     );
   }
+}
+
+/** " at layer L" when every technique that used a layer used the same one. */
+function layerText(msg: CompareResultMessage): string {
+  const layers = new Set(msg.rows.map((row) => row.layer).filter((layer): layer is string => Boolean(layer)));
+  return layers.size === 1 ? ` at layer ${[...layers][0].split(',').join(' + ')}` : '';
 }

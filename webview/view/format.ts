@@ -50,31 +50,3 @@ export function formatTimings(timings: Timings, techniqueTitle: string): string 
   if (Number.isFinite(timings.totalMs)) parts.push(`total ${ms(timings.totalMs)}`);
   return parts.join(' · ');
 }
-
-export type ClassResolution = { ok: true; index: number } | { ok: false; error: string };
-
-/**
- * Reads "any class by name or index": a class index ("207", "#207"), a label (case-insensitive), or
- * the "label (#207)" form the picker shows.
- */
-export function resolveClass(input: string, labels: readonly string[]): ClassResolution {
-  const text = input.trim();
-  const count = labels.length;
-  if (text === '') return { ok: false, error: 'Type a class name or index.' };
-  const range = count > 0 ? `0–${count - 1}` : 'none';
-  const numeric = /^#?(\d+)$/.exec(text);
-  if (numeric) {
-    const index = Number(numeric[1]);
-    return index < count ? { ok: true, index } : { ok: false, error: `No class ${index}: indices are ${range}.` };
-  }
-  const suffixed = /\(#(\d+)\)\s*$/.exec(text);
-  if (suffixed) {
-    const index = Number(suffixed[1]);
-    if (index < count) return { ok: true, index };
-  }
-  const wanted = text.toLowerCase();
-  const exact = labels.findIndex((label) => label.toLowerCase() === wanted);
-  if (exact >= 0) return { ok: true, index: exact };
-  const shown = text.length > 60 ? `${text.slice(0, 60)}…` : text;
-  return { ok: false, error: `Unknown class “${shown}”. Pick a label from the list or an index ${range}.` };
-}

@@ -11,13 +11,16 @@ import {
   REGULARISER_RANGES,
   type InspectKind,
   type InspectRequest,
+  type LayerInfo,
   type RegulariserName,
   type TileLayout,
 } from '../../src/shared/vocabulary';
+import { axisChart } from './charts';
 import { h, icon } from './dom';
+import { formatLayer, groupLayers } from './format';
 import { toBytes } from './overlay';
 
-const KIND_TITLES: Record<InspectKind, string> = {
+export const KIND_TITLES: Record<InspectKind, string> = {
   featuremaps: 'Feature maps',
   filters: 'Filter weights',
   maximize: 'Maximise a filter',
@@ -35,30 +38,8 @@ const KIND_HINTS: Record<InspectKind, string> = {
   invert: 'An image whose representation at the target layer matches this one’s.',
 };
 
-function svgLine(values: number[]): SVGSVGElement {
-  const ns = 'http://www.w3.org/2000/svg';
-  const [width, height, pad] = [200, 48, 3];
-  const chart = document.createElementNS(ns, 'svg');
-  chart.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  chart.setAttribute('class', 'curve-chart objective');
-  chart.setAttribute('role', 'img');
-  chart.setAttribute('aria-label', 'Objective per step');
-  const min = Math.min(...values);
-  const max = Math.max(...values);
-  const points = values.map((v, i) => {
-    const x = pad + (i / Math.max(1, values.length - 1)) * (width - 2 * pad);
-    const y = height - pad - (max > min ? (v - min) / (max - min) : 0.5) * (height - 2 * pad);
-    return `${x.toFixed(1)},${y.toFixed(1)}`;
-  });
-  const line = document.createElementNS(ns, 'polyline');
-  line.setAttribute('points', points.join(' '));
-  line.setAttribute('class', 'curve insertion');
-  chart.append(line);
-  return chart;
-}
-
-/** What the Look-inside controls set; the layer and class come from the panel's pickers. */
-export type InspectRequestFields = Omit<InspectRequest, 'layer' | 'classIndex'>;
+/** What the Look-inside controls set; the class comes from the panel's class picker. */
+export type InspectRequestFields = Omit<InspectRequest, 'classIndex'>;
 
 const REGULARISER_LABELS: Record<RegulariserName, [string, string]> = {
   l2: ['L2 decay', 'Pull towards grey each step, x ← 128 + (x − 128)(1 − l2)'],
@@ -70,9 +51,23 @@ const REGULARISER_LABELS: Record<RegulariserName, [string, string]> = {
   tv: ['Total variation', 'Weight of the smoothness penalty'],
 };
 
+/** The Look-inside choices the webview state keeps across a hidden tab. */
+export interface InspectChoices {
+  kind: InspectKind;
+  layer: string;
+  filter: string;
+  steps: string;
+  seed?: string;
+  fourier: boolean;
+  sort: 'mean' | 'index';
+}
+
 export class InspectView {
   readonly picker: HTMLElement;
   readonly results: HTMLElement;
+  /** Called when a choice changes (the webview state keeps them). */
+  onChosen: () => void = () => undefined;
+  readonly layer: HTMLSelectElement;
   private readonly kind: HTMLSelectElement;
   private readonly filter: HTMLInputElement;
   private readonly steps: HTMLInputElement;
@@ -98,6 +93,7 @@ export class InspectView {
   private readonly canvas: HTMLCanvasElement;
   private readonly caption: HTMLElement;
   private readonly chart: HTMLElement;
+  private readonly tileGrid: HTMLElement;
   private tiles: TileLayout | null = null;
 
   constructor(
@@ -105,6 +101,7 @@ export class InspectView {
     onSave: () => void,
   ) {
     this.kind = h('select', { id: 'inspect-kind', 'data-testid': 'inspect-kind' });
+    this.layer = h('select', { id: 'inspect-layer', 'data-testid': 'inspect-layer', disabled: true });
     this.kind.replaceChildren(...INSPECT_KINDS.map((k) => h('option', { value: k }, KIND_TITLES[k])));
     this.filter = h('input', {
       id: 'inspect-filter',
@@ -209,6 +206,15 @@ export class InspectView {
       h('div', { class: 'field' }, h('label', { for: 'inspect-kind' }, 'View'), this.kind, this.hint),
       h(
         'div',
+        {
+          class: 'field',
+          title: 'Follows the target layer; the model view’s Show Feature Maps and Visualise Filters set only this one',
+        },
+        h('label', { for: 'inspect-layer' }, 'Layer'),
+        this.layer,
+      ),
+      h(
+        'div',
         { class: 'inline-fields' },
         small('inspect-filter', 'Filter', this.filter),
         small('inspect-steps', 'Steps', this.steps),
@@ -246,17 +252,20 @@ export class InspectView {
     });
     this.caption = h('p', { class: 'caption', 'data-testid': 'inspect-caption' }, '');
     this.chart = h('div', { class: 'inspect-chart' });
+    this.tileGrid = h('div', { class: 'tile-grid', role: 'group', 'aria-label': 'Feature-map tiles', hidden: true });
     this.results = h(
       'section',
       { class: 'inspect-results', 'aria-label': 'Look inside', 'data-testid': 'inspect-results', hidden: true },
       h('h2', { class: 'section-title' }, 'Look inside'),
-      this.canvas,
+      h('div', { class: 'tile-stage' }, this.canvas, this.tileGrid),
       this.pager,
       this.caption,
       this.chart,
     );
     this.kind.addEventListener('change', () => this.updateHint());
     this.seed.addEventListener('input', () => (this.seed.dataset.edited = 'true'));
+    this.picker.addEventListener('change', () => this.onChosen());
+    this.tileGrid.addEventListener('keydown', (event) => this.moveTileFocus(event));
     this.run.addEventListener('click', () => this.submit(0));
     // Paging and reordering show the grid again, not the channel picked from it.
     const grid = (page: number) => {
@@ -271,6 +280,60 @@ export class InspectView {
     this.updateHint();
   }
 
+  /** Every layer, CAM-capable ones first, as the target-layer picker lists them. */
+  fillLayers(layers: readonly LayerInfo[], defaultLayer: string | null): void {
+    const { cam, other } = groupLayers(layers);
+    const option = (layer: LayerInfo) =>
+      h(
+        'option',
+        { value: layer.name, title: formatLayer(layer) },
+        `${formatLayer(layer)}${layer.name === defaultLayer ? ' (default)' : ''}`,
+      );
+    const previous = this.layer.value;
+    this.layer.replaceChildren(
+      ...(cam.length ? [h('optgroup', { label: 'CAM-capable layers' }, ...cam.map(option))] : []),
+      ...(other.length ? [h('optgroup', { label: 'Other layers' }, ...other.map(option))] : []),
+    );
+    const wanted = previous || defaultLayer || cam[0]?.name || '';
+    if (this.hasLayer(wanted)) this.layer.value = wanted;
+  }
+
+  private hasLayer(name: string): boolean {
+    return Array.from(this.layer.options).some((o) => o.value === name);
+  }
+
+  /** The target layer changed: Look inside follows it. */
+  followLayer(name: string | null): void {
+    if (name && this.hasLayer(name)) this.layer.value = name;
+  }
+
+  choices(): InspectChoices {
+    return {
+      kind: this.kind.value as InspectKind,
+      layer: this.layer.value,
+      filter: this.filter.value,
+      steps: this.steps.value,
+      seed: this.seed.dataset.edited ? this.seed.value : undefined,
+      fourier: this.fourier.checked,
+      sort: this.sort.value === 'index' ? 'index' : 'mean',
+    };
+  }
+
+  /** Choices kept from before the tab was hidden (the layer once the layers are known). */
+  restore(choices: InspectChoices): void {
+    if ((INSPECT_KINDS as readonly string[]).includes(choices.kind)) this.kind.value = choices.kind;
+    if (this.hasLayer(choices.layer)) this.layer.value = choices.layer;
+    this.filter.value = choices.filter;
+    this.steps.value = choices.steps;
+    if (choices.seed !== undefined) {
+      this.seed.value = choices.seed;
+      this.seed.dataset.edited = 'true';
+    }
+    this.fourier.checked = choices.fourier;
+    this.sort.value = choices.sort;
+    this.updateHint();
+  }
+
   /** The setting's seed, unless the user typed one already. */
   setSeed(seed: number): void {
     if (!this.seed.dataset.edited && Number.isInteger(seed) && seed >= 0) this.seed.value = String(seed);
@@ -279,6 +342,7 @@ export class InspectView {
   setDisabled(disabled: boolean): void {
     const controls = [
       this.kind,
+      this.layer,
       this.filter,
       this.steps,
       this.seed,
@@ -346,6 +410,7 @@ export class InspectView {
     const fourier = this.fourier.checked && (kind === 'maximize' || kind === 'classimage');
     this.onRun({
       kind,
+      layer: this.layer.value || null,
       filter,
       steps,
       seed,
@@ -359,8 +424,9 @@ export class InspectView {
   }
 
   /** Asked from outside (the model tree): show the whole grid of maps or filters of the picked layer. */
-  start(kind: 'featuremaps' | 'filters'): void {
+  start(kind: 'featuremaps' | 'filters', layer: string): void {
     this.kind.value = kind;
+    this.followLayer(layer);
     this.filter.value = '';
     this.updateHint();
     this.picker.scrollIntoView({ block: 'nearest' });
@@ -378,6 +444,10 @@ export class InspectView {
     const row = Math.floor(y / (tiles.tileHeight + tiles.gap));
     const channel = tiles.channels[row * tiles.columns + column];
     if (channel === undefined || column >= tiles.columns) return;
+    this.showChannel(channel);
+  }
+
+  private showChannel(channel: number): void {
     this.kind.value = 'featuremaps';
     this.filter.value = String(channel);
     this.updateHint();
@@ -400,9 +470,16 @@ export class InspectView {
     return true;
   }
 
-  showPreview(msg: InspectPreviewMessage): void {
+  /** The picture so far, captioned by the run that is drawing it. */
+  showPreview(msg: InspectPreviewMessage, caption: string): void {
     this.tiles = null;
-    if (this.draw(msg.image, 'Optimising…')) this.results.dataset.preview = String(Math.round(msg.fraction * 100));
+    this.tileGrid.hidden = true;
+    this.canvas.classList.remove('clickable');
+    if (!this.draw(msg.image, caption)) return;
+    this.results.dataset.preview = String(Math.round(msg.fraction * 100));
+    this.caption.textContent = caption;
+    this.chart.replaceChildren();
+    this.save.disabled = true;
   }
 
   show(msg: InspectResultMessage): string | null {
@@ -417,13 +494,77 @@ export class InspectView {
     this.previous.disabled = msg.page <= 0;
     this.next.disabled = msg.page >= msg.pages - 1;
     this.canvas.classList.toggle('clickable', msg.tiles !== null);
+    this.showTiles(msg.tiles);
     this.caption.textContent = msg.caption;
-    this.chart.replaceChildren(...(msg.history.length > 1 ? [svgLine(msg.history)] : []));
+    this.chart.replaceChildren(
+      ...(msg.history.length > 1
+        ? [
+            axisChart([{ values: msg.history, className: 'insertion', name: 'objective' }], {
+              label: 'Objective per optimisation step',
+              xTitle: 'step',
+              yTitle: 'objective',
+              xMax: msg.history.length - 1,
+              yRange: 'data',
+            }),
+          ]
+        : []),
+    );
     this.save.disabled = false;
     return null;
   }
 
   endPreview(): void {
     delete this.results.dataset.preview;
+  }
+
+  /** One button per tile over the grid picture: a tooltip, a name, and one tab stop (arrows move between them). */
+  private showTiles(tiles: TileLayout | null): void {
+    this.tileGrid.hidden = tiles === null;
+    if (!tiles) return this.tileGrid.replaceChildren();
+    const { width, height } = this.canvas;
+    const buttons = tiles.channels.map((channel, i) => {
+      const column = i % tiles.columns;
+      const row = Math.floor(i / tiles.columns);
+      const button = h('button', {
+        type: 'button',
+        class: 'tile',
+        tabindex: i === 0 ? 0 : -1,
+        'data-testid': 'tile',
+        'data-channel': channel,
+        'aria-label': `Channel ${channel} (tile ${i + 1} of ${tiles.channels.length}): show it over the image`,
+        title: `Channel ${channel} — click or press Enter to show it over the image`,
+      });
+      // CSSOM (allowed by the CSP): the tile's place on the picture, in percent so it scales with it.
+      button.style.left = `${((column * (tiles.tileWidth + tiles.gap)) / width) * 100}%`;
+      button.style.top = `${((row * (tiles.tileHeight + tiles.gap)) / height) * 100}%`;
+      button.style.width = `${(tiles.tileWidth / width) * 100}%`;
+      button.style.height = `${(tiles.tileHeight / height) * 100}%`;
+      button.addEventListener('click', () => this.showChannel(channel));
+      return button;
+    });
+    this.tileGrid.replaceChildren(...buttons);
+  }
+
+  private moveTileFocus(event: KeyboardEvent): void {
+    const tiles = this.tiles;
+    if (!tiles) return;
+    const buttons = Array.from(this.tileGrid.querySelectorAll<HTMLButtonElement>('button.tile'));
+    const current = buttons.indexOf(document.activeElement as HTMLButtonElement);
+    if (current < 0) return;
+    const steps: Record<string, number> = {
+      ArrowRight: 1,
+      ArrowLeft: -1,
+      ArrowDown: tiles.columns,
+      ArrowUp: -tiles.columns,
+      Home: -current,
+      End: buttons.length - 1 - current,
+    };
+    const step = steps[event.key];
+    if (step === undefined) return;
+    event.preventDefault();
+    const next = Math.min(buttons.length - 1, Math.max(0, current + step));
+    buttons[current].tabIndex = -1;
+    buttons[next].tabIndex = 0;
+    buttons[next].focus();
   }
 }

@@ -33,16 +33,43 @@ export interface Layout {
   classForm: HTMLFormElement;
   classInput: HTMLInputElement;
   classGo: HTMLButtonElement;
-  classLabels: HTMLDataListElement;
+  classOptions: HTMLUListElement;
   classError: HTMLElement;
   colormap: HTMLSelectElement;
   opacity: HTMLInputElement;
   opacityValue: HTMLOutputElement;
   exportButton: HTMLButtonElement;
+  saveDefaults: HTMLButtonElement;
+  /** The main grid, the sticky column with the image, and the results tray under the image. */
+  layout: HTMLElement;
+  stageColumn: HTMLElement;
+  viewer: HTMLElement;
+  tray: HTMLElement;
+}
+
+/** At most this wide (CSS px), the panel is one column: image (sticky), explanation, class, results, the rest. */
+export const SINGLE_COLUMN_MAX_WIDTH = 900;
+
+/**
+ * Brings a new result (Compare, Look inside) into view without moving the image away: in two columns the
+ * tray under the image scrolls; in one column the page scrolls it to just under the sticky image.
+ */
+export function revealResult(ui: Pick<Layout, 'layout' | 'viewer' | 'tray'>, element: HTMLElement): void {
+  if (element.hidden) return;
+  ui.layout.classList.toggle('has-results', true);
+  const singleColumn = window.innerWidth <= SINGLE_COLUMN_MAX_WIDTH;
+  if (!singleColumn) {
+    const tray = ui.tray;
+    tray.scrollTop += element.getBoundingClientRect().top - tray.getBoundingClientRect().top;
+    return;
+  }
+  const below = ui.viewer.getBoundingClientRect().bottom;
+  const top = element.getBoundingClientRect().top;
+  if (top < below || top > window.innerHeight - 80) window.scrollBy({ top: top - below - 8 });
 }
 
 function section(title: string, id: string, ...children: Node[]): HTMLElement {
-  return h('section', { class: 'section', 'aria-labelledby': id }, h('h2', { id, class: 'section-title' }, title), ...children);
+  return h('section', { class: `section ${id}`, 'aria-labelledby': id }, h('h2', { id, class: 'section-title' }, title), ...children);
 }
 
 function field(label: HTMLLabelElement, control: HTMLElement, hint?: HTMLElement): HTMLElement {
@@ -102,13 +129,15 @@ export function buildLayout(
   const notes = h('ul', { class: 'notes', 'data-testid': 'notes', 'aria-label': 'Notes' });
   const viewer = h(
     'section',
-    { class: 'viewer', 'aria-label': 'Explanation' },
+    { class: 'viewer', 'aria-label': 'Explanation', 'data-testid': 'viewer' },
     figure,
     h('div', { class: 'statusbar' }, status, cancel, retry),
     notes,
-    inspect.results,
-    compare.results,
   );
+  // Compare's and Look inside's results: under the image, in a tray that scrolls on its own (two
+  // columns) or between the class and the other controls (one column), never pushing the image away.
+  const tray = h('div', { class: 'results-tray', 'data-testid': 'results-tray' }, inspect.results, compare.results);
+  const stageColumn = h('div', { class: 'stage-column' }, viewer, tray);
 
   // ---- controls ----
   const technique = h('select', { id: 'technique', 'data-testid': 'technique', disabled: true, 'aria-describedby': 'technique-hint' });
@@ -124,12 +153,16 @@ export function buildLayout(
   );
   const rerun = button('secondary', 'play', 'Run again', { 'data-testid': 'rerun', disabled: true });
 
-  const classLabels = h('datalist', { id: 'class-labels' });
+  const classOptions = h('ul', {
+    id: 'class-options',
+    class: 'class-options',
+    'data-testid': 'class-options',
+    'aria-label': 'Matching classes',
+  });
   const classInput = h('input', {
     id: 'class-input',
     type: 'text',
-    list: 'class-labels',
-    placeholder: 'e.g. tabby or 281',
+    placeholder: 'Search: e.g. tabby, pickup or 281',
     autocomplete: 'off',
     spellcheck: 'false',
     disabled: true,
@@ -153,8 +186,7 @@ export function buildLayout(
     'form',
     { class: 'class-form', 'data-testid': 'class-form', novalidate: true },
     h('label', { for: 'class-input' }, 'Any class by name or index'),
-    h('div', { class: 'input-row' }, classInput, classGo),
-    classLabels,
+    h('div', { class: 'input-row combobox' }, classInput, classGo, classOptions),
     classError,
   );
 
@@ -162,6 +194,10 @@ export function buildLayout(
   const opacity = h('input', { id: 'opacity', type: 'range', min: 0, max: 100, step: 1, value: 50, 'data-testid': 'opacity' });
   const opacityValue = h('output', { for: 'opacity', class: 'range-value', 'data-testid': 'opacity-value' }, '50%');
   const exportButton = button('primary', 'export', 'Export PNG', { 'data-testid': 'export', disabled: true });
+  const saveDefaults = button('secondary', 'settings-gear', 'Use for New Panels', {
+    'data-testid': 'save-view-defaults',
+    title: 'Save this colormap and opacity as the defaults of new panels (workspace settings)',
+  });
 
   const controls = h(
     'aside',
@@ -183,11 +219,12 @@ export function buildLayout(
       'section-display',
       field(h('label', { for: 'colormap' }, 'Colormap'), colormap),
       field(h('label', { for: 'opacity' }, 'Heatmap opacity'), h('div', { class: 'range-row' }, opacity, opacityValue)),
-      h('div', { class: 'actions' }, exportButton),
+      h('div', { class: 'actions' }, saveDefaults, exportButton),
     ),
   );
 
-  root.replaceChildren(header, h('main', { class: 'layout' }, viewer, controls));
+  const layout = h('main', { class: 'layout' }, stageColumn, controls);
+  root.replaceChildren(header, layout);
   return {
     imageName,
     headerMeta,
@@ -215,11 +252,16 @@ export function buildLayout(
     classForm,
     classInput,
     classGo,
-    classLabels,
+    classOptions,
     classError,
     colormap,
     opacity,
     opacityValue,
     exportButton,
+    saveDefaults,
+    layout,
+    stageColumn,
+    viewer,
+    tray,
   };
 }

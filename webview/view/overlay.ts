@@ -215,6 +215,7 @@ export class OverlayView {
     // CSSOM (not a style attribute), which the CSP allows.
     if (tiny) this.canvas.style.width = `${width * Math.ceil(MIN_DISPLAY_SIDE / longest)}px`;
     else this.canvas.style.removeProperty('width');
+    this.canvas.style.setProperty('--aspect', String(width / height));
     this.canvas.setAttribute('aria-label', description);
     this.canvas.dataset.width = String(width);
     this.canvas.dataset.height = String(height);

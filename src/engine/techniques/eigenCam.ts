@@ -78,6 +78,7 @@ export class EigenCam extends CamTechnique {
     summary: 'First principal component of the layer’s activations: what the layer sees most, for any class. No gradients.',
     needsGradients: false,
     needsLayer: true,
+    classAgnostic: true,
   };
 
   protected override readonly usesGradients = false;

@@ -57,6 +57,7 @@ export class Deconvnet extends RuleBackprop {
     summary: 'Positive gradients through every ReLU: a class score, or one activation of a layer, projected to pixels.',
     needsGradients: true,
     needsLayer: true,
+    classAgnostic: { parameter: 'target', value: 'activation' },
     parameters: [
       { name: 'target', summary: 'What to project back', default: 'class', choices: ['class', 'activation'] },
       UNIT_PARAMETERS.filter,
@@ -94,6 +95,7 @@ export class GuidedLayer extends AttributionTechnique {
     summary: 'Guided backpropagation from one filter of a layer: the pixels that filter responds to.',
     needsGradients: true,
     needsLayer: true,
+    classAgnostic: true,
     parameters: [UNIT_PARAMETERS.filter, viewParameter('max-abs')],
   };
 

@@ -24,6 +24,7 @@ import { describeForPanel } from './panelInit';
 import { COMPARE, errorText, INSPECT, PanelRuns, type ActiveRun } from './panelRuns';
 import { PanelWebview } from './panelWebview';
 import { exportOverlay, saveInspection, type SaveContext } from './saving';
+import { saveViewDefaults } from './viewDefaults';
 
 export { PANEL_VIEW_TYPE } from './panelWebview';
 
@@ -31,11 +32,15 @@ export interface ExplainPanelContext {
   extensionUri: vscode.Uri;
   engine: EngineApi;
   log: (line: string) => void;
-  /** View settings for a new panel (the last ones the user chose). */
+  /** View settings for a new panel (the cnnLens.colormap and cnnLens.opacity settings). */
   viewDefaults: () => ViewSettings;
   /** The seed "Look inside" starts with (the cnnLens.seed setting). */
   seedDefault: () => number;
-  saveView: (view: ViewSettings) => void;
+  /**
+   * Unused by the panel: a panel's colormap and opacity stay in its own state, and go to the (workspace)
+   * settings only when the user asks (`saveViewDefaults`), never to the user settings on their own.
+   */
+  saveView?: (view: ViewSettings) => void;
 }
 
 export class ExplainPanel {
@@ -213,8 +218,10 @@ export class ExplainPanel {
       case 'inspect': {
         if (!this.modelReady) return this.runs.postError('The model is not loaded yet; try again once it is.');
         const { type: _message, ...request } = msg;
-        this.runs.start({ technique: INSPECT, classIndex: msg.classIndex, layer: msg.layer, parameters: {} }, (run) =>
-          runInspect(this.features, run, request),
+        this.runs.start(
+          { technique: INSPECT, classIndex: msg.classIndex, layer: msg.layer, parameters: {} },
+          (run) => runInspect(this.features, run, request),
+          request,
         );
         return;
       }
@@ -225,23 +232,17 @@ export class ExplainPanel {
         this.runs.cancel('user');
         return;
       case 'export':
-        this.saveView(msg.view);
         await exportOverlay(this.features, this.runs.shown.result, msg.view);
         return;
       case 'viewChanged':
-        this.saveView(msg.view);
+        // The panel keeps its colormap and opacity in its own state; nothing is written.
+        return;
+      case 'saveViewDefaults':
+        await saveViewDefaults(msg.view, this.features);
         return;
       case 'runCommand':
         await vscode.commands.executeCommand(msg.command);
         return;
-    }
-  }
-
-  private saveView(view: ViewSettings): void {
-    try {
-      this.context.saveView(view);
-    } catch (err) {
-      this.context.log(`CNN Lens panel: could not save view settings: ${errorText(err)}`);
     }
   }
 
@@ -273,17 +274,13 @@ export class ExplainPanel {
       return;
     }
 
-    const run = this.runs.current;
-    if (run) {
-      this.post({ type: 'runStarted', runId: run.id, technique: run.request.technique });
-    } else if (this.pendingRequest) {
+    // A reloaded webview (a hidden tab comes back) gets everything it showed back, oldest first, and the
+    // run in progress; then a run asked for meanwhile starts.
+    for (const message of this.runs.replay()) this.post(message);
+    if (!this.runs.current && this.pendingRequest) {
       const request = this.pendingRequest;
       this.pendingRequest = undefined;
       this.startExplain(request);
-    } else {
-      // A reloaded webview gets back everything it showed.
-      const { result, compare, inspect, failure } = this.runs.shown;
-      for (const shown of [result?.message, compare, inspect?.message, failure]) if (shown) this.post(shown);
     }
   }
 

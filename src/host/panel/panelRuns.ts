@@ -11,7 +11,7 @@ import type {
   ResultMessage,
   RunEndedMessage,
 } from '../../shared/protocol';
-import type { ExplainRequest } from '../../shared/vocabulary';
+import type { ExplainRequest, InspectRequest } from '../../shared/vocabulary';
 import type { EngineApi } from '../engineApi';
 import { RunCancelledError } from '../engineApi';
 import type { Explanation } from '../../engine/types';
@@ -26,6 +26,8 @@ export const PROGRESS_DELAY_MS = 500;
 export interface ActiveRun {
   readonly id: number;
   readonly request: ExplainRequest;
+  /** A Look-inside run's own request. */
+  readonly inspect?: InspectRequest;
   readonly cancel: CancelSource;
   /** Settles when the run ends in any way (kept open by the progress notification). */
   readonly finished: Promise<void>;
@@ -81,20 +83,34 @@ export class PanelRuns {
   }
 
   /** Supersedes the current run, if any, with `execute(run)`. */
-  start(request: ExplainRequest, execute: (run: ActiveRun) => Promise<void>): void {
+  start(request: ExplainRequest, execute: (run: ActiveRun) => Promise<void>, inspect?: InspectRequest): void {
     this.cancel('superseded');
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    const run: ActiveRun = { id: this.nextRunId++, request, cancel: new CancelSource(), finished, finish };
+    const run: ActiveRun = { id: this.nextRunId++, request, inspect, cancel: new CancelSource(), finished, finish };
     this.active = run;
-    this.host.post({ type: 'runStarted', runId: run.id, technique: request.technique });
+    this.host.post(runStartedMessage(run));
     const timer = setTimeout(() => this.showProgress(run), PROGRESS_DELAY_MS);
     void execute(run).finally(() => {
       clearTimeout(timer);
       run.finish();
     });
+  }
+
+  /** What the panel shows, in the order it was produced, for a webview that reloads (it keeps the newest run's). */
+  replay(): HostToWebview[] {
+    const { result, compare, inspect, failure } = this.shown;
+    const withIds: (HostToWebview & { runId: number })[] = [];
+    if (result) withIds.push(result.message);
+    if (compare) withIds.push(compare);
+    if (inspect) withIds.push(inspect.message);
+    withIds.sort((a, b) => a.runId - b.runId);
+    const messages: HostToWebview[] = [...withIds];
+    if (failure) messages.push(failure);
+    if (this.active) messages.push(runStartedMessage(this.active));
+    return messages;
   }
 
   isCurrent(run: ActiveRun): boolean {
@@ -163,4 +179,16 @@ export class PanelRuns {
       )
       .then(undefined, (err: unknown) => this.host.log(`CNN Lens panel: progress failed: ${errorText(err)}`));
   }
+}
+
+/** A run's start as the webview hears it: the request too, so previews are captioned by their own run. */
+export function runStartedMessage(run: ActiveRun): HostToWebview {
+  const { id, request, inspect } = run;
+  return {
+    type: 'runStarted',
+    runId: id,
+    technique: request.technique,
+    request: { ...request, parameters: { ...request.parameters } },
+    ...(inspect ? { inspect: { ...inspect } } : {}),
+  };
 }

@@ -42,7 +42,8 @@ export class PanelWebview {
     this.panel = vscode.window.createWebviewPanel(
       PANEL_VIEW_TYPE,
       title,
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+      // In the active group, as an editor opens: Beside would add a group each time from the last one.
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
       {
         enableScripts: true,
         // Only the bundled UI; the image's pixels arrive by message, the workspace is never exposed.
