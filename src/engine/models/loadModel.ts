@@ -3,6 +3,7 @@
  * Model file kinds (formats.ts) map to their readers here; the rest of the engine sees only `ModelAdapter`.
  */
 import * as path from 'node:path';
+import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tfjs/tf';
 import { defaultCamLayer, type ModelAdapter } from './adapter';
 import { Acceleration } from '../accel/ortRuntime';
@@ -56,6 +57,20 @@ async function withoutLeaks(load: () => Promise<ModelAdapter>): Promise<ModelAda
   }
 }
 
+/**
+ * One forward pass on a blank image, so that settings tfjs accepts but cannot run (strides of 1e9, found by
+ * the fuzz run) fail at load, naming the file, rather than in the first explain. A kernel the wasm backend
+ * lacks is not the model's fault: runs fall back to cpu for it.
+ */
+function runsOnce(adapter: ModelAdapter): void {
+  try {
+    tf.tidy(() => void adapter.scores(tf.zeros([1, ...adapter.inputShape]) as Tensor4D).dataSync());
+  } catch (error) {
+    if (/not registered for backend/.test((error as Error).message)) return;
+    throw new Error(`it does not run on a blank image (${(error as Error).message})`);
+  }
+}
+
 /** What loadModel reads before it builds the adapter: the model's folder and path, and a factory. */
 interface ModelSource {
   dir: string;
@@ -96,7 +111,14 @@ export async function loadModel(
   const config = await resolveModelConfig(source.dir, overrides, defaults);
   const adapter = await withoutLeaks(async () => {
     try {
-      return await source.build(acceleration, { file: source.file, output: config.output ?? undefined });
+      const built = await source.build(acceleration, { file: source.file, output: config.output ?? undefined });
+      try {
+        runsOnce(built);
+      } catch (error) {
+        built.dispose();
+        throw error;
+      }
+      return built;
     } catch (error) {
       if (error instanceof ModelError) throw error;
       // A JS error from inside tfjs means it met a structure it never checks (a number where a list goes).
