@@ -4,6 +4,7 @@
  *   cnn-lens explain IMAGE [--model PATH] [--technique ID] [--class N|LABEL] [--layer NAME] [--view NAME]
  *                    [--preprocess PRESET] [--labels FILE] [--colormap NAME] [--opacity 0..1]
  *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
+ *   cnn-lens explain IMAGE|DIR|GLOB... [--out-dir D] [--json-lines F|-] (cli/explainBatch.ts)
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -44,8 +45,10 @@ function wrapList(items: string[], width: number, lineBreak: string): string {
 
 const USAGE = `Usage:
   cnn-lens explain IMAGE [options]   explain a prediction; writes an overlay PNG (and more on request)
+  cnn-lens explain IMAGE|DIR|GLOB... --out-dir D [--json-lines F|-]   many images, one model load
   cnn-lens layers [--model PATH] [--json]   list a model's layers (* = can be mapped)
   cnn-lens evaluate IMAGE --techniques ID,ID,...   compare techniques by faithfulness metrics
+  cnn-lens evaluate IMAGE|DIR|GLOB... [--boxes boxes.json]   the metrics' means over many images
   cnn-lens techniques                 list the techniques
   cnn-lens featuremaps IMAGE --layer L --out grid.png   the layer's channels for the image
   cnn-lens filters --layer L --out tiles.png            the layer's convolution kernels
@@ -86,6 +89,17 @@ Options for explain:
   --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6}; the setting cnnLens.maxImageMegapixels)
   --max-file-mb N     refuse larger image files (default: ${DEFAULT_IMAGE_LIMITS.maxBytes / 2 ** 20}; cnnLens.maxImageFileSizeMB)
                       (both also for evaluate, featuremaps, dream, invert and maximize --from)
+
+Many images (explain and evaluate): each argument an image, a folder (its images; --recursive: and its
+subfolders') or a glob (*, ?, **; quote it); the model loads once, the images run in turn, a failure does
+not stop the others; the exit code is 1 if any failed (each listed), 130 after Ctrl-C (which stops after
+the current image).
+  --out-dir D         explain: overlays as D/NAME.TECHNIQUE.CLASS.LAYER.png (the folder must exist)
+  --heatmaps          explain: also NAME.TECHNIQUE.CLASS.LAYER.heatmap.png in --out-dir
+  --overwrite         explain: replace existing files in --out-dir (default: that image fails)
+  --json-lines F      one JSON object per image as it completes (- for standard output)
+  --recursive         folders: their subfolders too
+  --boxes FILE        evaluate: boxes by image name or path ({"cat.jpg": {"box": [x0, y0, x1, y1]}})
 
 Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --backend, --json):
   --techniques LIST   comma-separated technique ids (default: gradcam,gradcam++,scorecam,eigencam,saliency)
@@ -316,7 +330,7 @@ export async function main(argv: string[]): Promise<number> {
     checkArguments(command, parsed);
     if (command === 'layers') await listLayers(values);
     else if (command === 'explain') return await explain(values, rest);
-    else if (command === 'evaluate') await evaluateCommand(values, rest[0]);
+    else if (command === 'evaluate') return await evaluateCommand(values, rest);
     else if ((INSPECT_COMMANDS as readonly string[]).includes(command))
       await inspectCommand(command as (typeof INSPECT_COMMANDS)[number], values, rest[0]);
     else if (command === 'techniques') {

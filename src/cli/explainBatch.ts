@@ -3,15 +3,14 @@
  * image is explained in turn (memory bounded by one image); a failure is recorded and the run goes on;
  * the end prints a summary on stderr and the exit code says whether every image succeeded.
  */
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Engine } from '../engine/engine';
 import type { ImageLimits } from '../engine/image';
 import type { LoadedModel } from '../engine/models/loadModel';
 import { explainImageFile, type OverlayOutputs } from '../engine/photoFiles';
 import type { ColormapName, ExplainOptions, Explanation } from '../engine/types';
-import { withLimitHint } from './shared';
-import { withGracefulInterrupt } from './signals';
+import { runBatch, shown, summarise } from './batch';
 
 export interface BatchOptions {
   files: string[];
@@ -86,163 +85,45 @@ export function outputNames(stem: string, explanation: Explanation): { overlay: 
   return { overlay: `${base}.png`, heatmap: `${base}.heatmap.png` };
 }
 
-/** A path as the user would type it: relative to the working folder when inside it. */
-function shown(file: string): string {
-  const relative = path.relative(process.cwd(), file);
-  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
-}
-
-function seconds(ms: number): string {
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const whole = Math.round(s);
-  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
-}
-
-/** The n/N line on a terminal's stderr, rewritten in place; nothing when stderr is not a terminal. */
-class Progress {
-  private readonly tty = Boolean(process.stderr.isTTY);
-  private shown = false;
-  private readonly start = performance.now();
-
-  constructor(private readonly total: number) {}
-
-  update(done: number, file: string): void {
-    if (!this.tty) return;
-    const elapsed = performance.now() - this.start;
-    const eta = done > 0 ? `, ETA ${seconds((elapsed / done) * (this.total - done))}` : '';
-    const line = `[${done + 1}/${this.total}] ${shown(file)}  ${seconds(elapsed)} elapsed${eta}`;
-    const width = process.stderr.columns || 80;
-    process.stderr.write(
-      `\r\x1b[K${Array.from(line)
-        .slice(0, width - 1)
-        .join('')}`,
-    );
-    this.shown = true;
-  }
-
-  clear(): void {
-    if (this.shown) process.stderr.write('\r\x1b[K');
-    this.shown = false;
-  }
-}
-
-interface Outcome {
-  file: string;
-  ms: number;
-  error?: string;
-}
-
 /** Runs the batch; returns the exit code (0 all explained, 1 some failed, 130 stopped by Ctrl-C). */
 export async function explainBatch(engine: Engine, model: LoadedModel, options: BatchOptions): Promise<number> {
   const { files, outDir } = options;
   const stems = outputStems(files);
-  const toStdout = options.jsonLines === '-';
-  const lines = options.jsonLines && !toStdout ? await fs.open(options.jsonLines, 'w') : undefined;
-  const progress = new Progress(files.length);
-  const outcomes: Outcome[] = [];
-  let stopRequested = false;
-  const start = performance.now();
-  const say = (line: string) => {
-    progress.clear();
-    console.log(line);
-  };
-
-  const runOne = async (file: string, index: number): Promise<void> => {
-    const begin = performance.now();
+  const run = await runBatch(files, options.jsonLines, async (file, index) => {
     const written: { overlay?: string; heatmap?: string } = {};
-    let record: Record<string, unknown>;
-    const counter = `[${index + 1}/${files.length}]`;
-    try {
-      const explanation = await explainImageFile(
-        engine,
-        model,
-        file,
-        options.limits,
-        options.request,
-        (result): OverlayOutputs | undefined => {
-          if (!outDir) return undefined;
-          const names = outputNames(stems[index], result);
-          const overlayPath = path.join(outDir, names.overlay);
-          const heatmapPath = options.heatmaps ? path.join(outDir, names.heatmap) : undefined;
-          if (!options.overwrite)
-            for (const target of [overlayPath, heatmapPath])
-              if (target && existsSync(target)) throw new Error(`${target} exists (--overwrite replaces it)`);
-          written.overlay = overlayPath;
-          written.heatmap = heatmapPath;
-          return {
-            overlayPath,
-            heatmapPath,
-            colormap: options.colormap ?? (result.signed ? 'diverging' : 'jet'),
-            opacity: options.opacity,
-          };
-        },
-      );
-      const ms = performance.now() - begin;
-      outcomes.push({ file, ms });
-      const { target, layer, technique, predictions, timings } = explanation;
-      record = {
-        file,
-        ok: true,
+    const explanation = await explainImageFile(
+      engine,
+      model,
+      file,
+      options.limits,
+      options.request,
+      (result): OverlayOutputs | undefined => {
+        if (!outDir) return undefined;
+        const names = outputNames(stems[index], result);
+        const overlayPath = path.join(outDir, names.overlay);
+        const heatmapPath = options.heatmaps ? path.join(outDir, names.heatmap) : undefined;
+        if (!options.overwrite)
+          for (const target of [overlayPath, heatmapPath])
+            if (target && existsSync(target)) throw new Error(`${target} exists (--overwrite replaces it)`);
+        written.overlay = overlayPath;
+        written.heatmap = heatmapPath;
+        return { overlayPath, heatmapPath, colormap: options.colormap ?? (result.signed ? 'diverging' : 'jet'), opacity: options.opacity };
+      },
+    );
+    const { target, layer, technique, predictions, timings } = explanation;
+    const where = layer ? ` at ${layer}` : '';
+    const to = written.overlay ? ` → ${shown(written.overlay)}` : '';
+    return {
+      line: `${technique} of "${target.label}" (class ${target.index}, p=${target.score.toFixed(4)})${where}${to}`,
+      record: {
         technique,
         class: target,
         layer,
         predictions: predictions.slice(0, 5),
-        timings: { ...timings, wallMs: ms },
+        timings,
         outputs: written.overlay ? { overlay: written.overlay, ...(written.heatmap ? { heatmap: written.heatmap } : {}) } : {},
-      };
-      if (!toStdout) {
-        const where = layer ? ` at ${layer}` : '';
-        const to = written.overlay ? ` → ${shown(written.overlay)}` : '';
-        say(
-          `${counter} ${shown(file)}: ${technique} of "${target.label}" (class ${target.index}, p=${target.score.toFixed(4)})${where}${to}`,
-        );
-      }
-    } catch (caught) {
-      const error = withLimitHint(caught);
-      const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-      const ms = performance.now() - begin;
-      outcomes.push({ file, ms, error: message });
-      record = { file, ok: false, error: message, timings: { wallMs: ms } };
-      if (!toStdout) say(`${counter} ${shown(file)}: failed: ${message}`);
-    }
-    const json = JSON.stringify(record);
-    if (toStdout) say(json);
-    else if (lines) await lines.write(json + '\n');
-  };
-
-  try {
-    await withGracefulInterrupt(
-      () => {
-        stopRequested = true;
-        progress.clear();
-        console.error('cnn-lens: stopping after the current image (Ctrl-C again to stop now)…');
       },
-      async () => {
-        for (const [index, file] of files.entries()) {
-          if (stopRequested) break;
-          progress.update(index, file);
-          await runOne(file, index);
-        }
-      },
-    );
-  } finally {
-    progress.clear();
-    await lines?.close();
-  }
-
-  const total = performance.now() - start;
-  const failed = outcomes.filter((o) => o.error);
-  const done = outcomes.length;
-  const mean = done ? ` (${seconds(total / done)} per image)` : '';
-  const stopped = stopRequested ? `stopped by Ctrl-C after ${done} of ${files.length} images; ` : '';
-  console.error(
-    `cnn-lens: ${stopped}${files.length} ${files.length === 1 ? 'image' : 'images'}: ${done - failed.length} explained, ${failed.length} failed in ${seconds(total)}${mean}`,
-  );
-  if (failed.length) {
-    console.error('failed:');
-    for (const { file, error } of failed) console.error(`  ${shown(file)}: ${error}`);
-  }
-  if (options.jsonLines && !toStdout) console.error(`json lines: ${shown(options.jsonLines)}`);
-  return stopRequested ? 130 : failed.length ? 1 : 0;
+    };
+  });
+  return summarise(run, 'explained', options.jsonLines);
 }

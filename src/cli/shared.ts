@@ -56,6 +56,7 @@ export function parse(argv: string[]) {
       techniques: { type: 'string' },
       batch: { type: 'string' },
       box: { type: 'string' },
+      boxes: { type: 'string' },
       sanity: { type: 'boolean' },
       sort: { type: 'string' },
       page: { type: 'string' },
@@ -109,9 +110,22 @@ export const COMMANDS: Record<string, { flags: Flag[]; positionals: number; name
     positionals: Infinity,
   },
   evaluate: {
-    flags: [...MODEL_FLAGS, ...LIMIT_FLAGS, 'techniques', 'class', 'layer', 'steps', 'batch', 'box', 'sanity', 'json'],
-    positionals: 1,
-    name: 'IMAGE',
+    flags: [
+      ...MODEL_FLAGS,
+      ...LIMIT_FLAGS,
+      'techniques',
+      'class',
+      'layer',
+      'steps',
+      'batch',
+      'box',
+      'boxes',
+      'sanity',
+      'json',
+      'json-lines',
+      'recursive',
+    ],
+    positionals: Infinity,
   },
   // --sort, --page, --page-size and --colormap are documented for filters too (they change nothing there).
   featuremaps: {
