@@ -4,17 +4,32 @@
  *   cnn-lens explain IMAGE [--model PATH] [--technique ID] [--class N|LABEL] [--layer NAME] [--view NAME]
  *                    [--preprocess PRESET] [--labels FILE] [--colormap NAME] [--opacity 0..1]
  *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
+ *   cnn-lens explain IMAGE|DIR|GLOB... [--out-dir D] [--json-lines F|-] (cli/explainBatch.ts)
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/tfjs/backend';
 import { writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
-import { removeAllTempFolders } from './engine/tempFiles';
 import { explainImageFile, writeOutput } from './engine/photoFiles';
 import { findTechnique, techniqueInfos } from './engine/techniques/registry';
 import { evaluateCommand } from './cli/evaluate';
+import { explainBatch } from './cli/explainBatch';
+import { expandInputs, isGlob } from './cli/inputs';
+import { removeTempFilesOnSignals } from './cli/signals';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
-import { checkOutputs, createEngine, imageLimits, loadFromFlags, oneOf, parse, UsageError, withLimitHint, type Values } from './cli/shared';
+import {
+  checkArguments,
+  checkOutputs,
+  createEngine,
+  imageLimits,
+  loadFromFlags,
+  oneOf,
+  parse,
+  UsageError,
+  withLimitHint,
+  type Values,
+} from './cli/shared';
 import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation, type TechniqueParameters } from './engine/types';
 
 /** Items joined by ", " into lines of at most `width` characters. */
@@ -30,8 +45,10 @@ function wrapList(items: string[], width: number, lineBreak: string): string {
 
 const USAGE = `Usage:
   cnn-lens explain IMAGE [options]   explain a prediction; writes an overlay PNG (and more on request)
+  cnn-lens explain IMAGE|DIR|GLOB... --out-dir D [--json-lines F|-]   many images, one model load
   cnn-lens layers [--model PATH] [--json]   list a model's layers (* = can be mapped)
   cnn-lens evaluate IMAGE --techniques ID,ID,...   compare techniques by faithfulness metrics
+  cnn-lens evaluate IMAGE|DIR|GLOB... [--boxes boxes.json]   the metrics' means over many images
   cnn-lens techniques                 list the techniques
   cnn-lens featuremaps IMAGE --layer L --out grid.png   the layer's channels for the image
   cnn-lens filters --layer L --out tiles.png            the layer's convolution kernels
@@ -72,6 +89,17 @@ Options for explain:
   --max-megapixels N  refuse larger images (default: ${DEFAULT_IMAGE_LIMITS.maxPixels / 1e6}; the setting cnnLens.maxImageMegapixels)
   --max-file-mb N     refuse larger image files (default: ${DEFAULT_IMAGE_LIMITS.maxBytes / 2 ** 20}; cnnLens.maxImageFileSizeMB)
                       (both also for evaluate, featuremaps, dream, invert and maximize --from)
+
+Many images (explain and evaluate): each argument an image, a folder (its images; --recursive: and its
+subfolders') or a glob (*, ?, **; quote it); the model loads once, the images run in turn, a failure does
+not stop the others; the exit code is 1 if any failed (each listed), 130 after Ctrl-C (which stops after
+the current image).
+  --out-dir D         explain: overlays as D/NAME.TECHNIQUE.CLASS.LAYER.png (the folder must exist)
+  --heatmaps          explain: also NAME.TECHNIQUE.CLASS.LAYER.heatmap.png in --out-dir
+  --overwrite         explain: replace existing files in --out-dir (default: that image fails)
+  --json-lines F      one JSON object per image as it completes (- for standard output)
+  --recursive         folders: their subfolders too
+  --boxes FILE        evaluate: boxes by image name or path ({"cat.jpg": {"box": [x0, y0, x1, y1]}})
 
 Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --backend, --json):
   --techniques LIST   comma-separated technique ids (default: gradcam,gradcam++,scorecam,eigencam,saliency)
@@ -174,11 +202,71 @@ function resultJson(explanation: Explanation, modelPath: string) {
   };
 }
 
-async function explain(values: Values, imageArg: string | undefined): Promise<void> {
-  if (!imageArg) throw new UsageError('explain needs an IMAGE path.');
+/**
+ * Several images: more than one argument, a folder, a glob, or a flag only a batch has. One image file
+ * without those keeps the single-image command (--out, --heatmap, --json).
+ */
+async function isBatch(values: Values, args: string[]): Promise<boolean> {
+  if (args.length !== 1 || values['out-dir'] !== undefined || values['json-lines'] !== undefined) return true;
+  if (values.recursive || values.heatmaps || values.overwrite) return true;
+  const stat = await fs.stat(args[0]).catch(() => undefined);
+  return stat ? stat.isDirectory() : isGlob(args[0]);
+}
+
+async function explainMany(values: Values, args: string[], colormap: ColormapName | undefined, opacity: number): Promise<number> {
+  const single = {
+    out: ['overlay', '--out-dir FOLDER'],
+    heatmap: ['heatmap', '--out-dir FOLDER --heatmaps'],
+    json: ['JSON result', '--json-lines FILE|-'],
+  };
+  for (const [flag, [what, instead]] of Object.entries(single))
+    if (values[flag as keyof typeof single] !== undefined)
+      throw new UsageError(
+        `--${flag} writes one image's ${what}; for several images (a folder, a glob, --out-dir or --json-lines) use ${instead}.`,
+      );
+  const outDir = values['out-dir'] === undefined ? undefined : path.resolve(values['out-dir']);
+  const jsonLines =
+    values['json-lines'] === undefined || values['json-lines'] === '-' ? values['json-lines'] : path.resolve(values['json-lines']);
+  if (!outDir && jsonLines === undefined)
+    throw new UsageError(
+      'explain over several images writes to a folder: give --out-dir FOLDER (or --json-lines FILE|- for the results alone).',
+    );
+  if (values.heatmaps && !outDir) throw new UsageError('--heatmaps writes into --out-dir FOLDER: give one.');
+  if (outDir && !(await fs.stat(outDir).catch(() => undefined))?.isDirectory())
+    throw new UsageError(`--out-dir ${outDir} is not a folder (create it first).`);
+  // Found out now, not after the whole run.
+  await checkOutputs([outDir && path.join(outDir, 'overlay.png'), jsonLines === '-' ? undefined : jsonLines]);
+  const limits = imageLimits(values);
+  const technique = findTechnique(values.technique ?? 'gradcam').info.id;
+  const files = await expandInputs(args, { recursive: Boolean(values.recursive), skip: outDir ? [outDir] : [] });
+
+  const engine = await createEngine(values);
+  try {
+    const loaded = await loadFromFlags(engine, values);
+    const request = { technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) };
+    return await explainBatch(engine, loaded, {
+      files,
+      outDir,
+      heatmaps: Boolean(values.heatmaps),
+      overwrite: Boolean(values.overwrite),
+      jsonLines,
+      colormap,
+      opacity,
+      limits,
+      request,
+    });
+  } finally {
+    engine.dispose();
+  }
+}
+
+async function explain(values: Values, args: string[]): Promise<number> {
+  if (args.length === 0) throw new UsageError('explain needs an IMAGE path (or several, a folder or a glob).');
   const chosenColormap = values.colormap === undefined ? undefined : oneOf<ColormapName>(values.colormap, COLORMAP_NAMES, 'colormap');
   const opacity = Number(values.opacity);
   if (!(opacity >= 0 && opacity <= 1)) throw new UsageError(`--opacity must be between 0 and 1; got "${values.opacity}".`);
+  if (await isBatch(values, args)) return explainMany(values, args, chosenColormap, opacity);
+  const imageArg = args[0];
   const limits = imageLimits(values);
   const imagePath = path.resolve(imageArg);
 
@@ -222,6 +310,7 @@ async function explain(values: Values, imageArg: string | undefined): Promise<vo
     if (values.json) console.log(`json: ${path.resolve(values.json)}`);
   }
   engine.dispose();
+  return 0;
 }
 
 /** `--json` may stand alone (layers --json): then it means standard output. */
@@ -231,15 +320,17 @@ function normaliseJsonFlag(argv: string[]): string[] {
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    const { values, positionals } = parse(normaliseJsonFlag(argv));
+    const parsed = parse(normaliseJsonFlag(argv));
+    const { values, positionals } = parsed;
     const [command, ...rest] = positionals;
     if (values.help || !command) {
       console.log(USAGE);
       return command || values.help ? 0 : 2;
     }
+    checkArguments(command, parsed);
     if (command === 'layers') await listLayers(values);
-    else if (command === 'explain') await explain(values, rest[0]);
-    else if (command === 'evaluate') await evaluateCommand(values, rest[0]);
+    else if (command === 'explain') return await explain(values, rest);
+    else if (command === 'evaluate') return await evaluateCommand(values, rest);
     else if ((INSPECT_COMMANDS as readonly string[]).includes(command))
       await inspectCommand(command as (typeof INSPECT_COMMANDS)[number], values, rest[0]);
     else if (command === 'techniques') {
@@ -259,23 +350,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * Ctrl-C or a kill while a model loads: the engine's temporary files (a .keras archive's weights) are
- * removed before the process ends (128 + the signal's number, as shells report it).
- */
-export function removeTempFilesOnSignals(): void {
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-    ['SIGHUP', 129],
-  ] as const) {
-    process.once(signal, () => {
-      removeAllTempFolders();
-      console.error(`cnn-lens: stopped (${signal}).`);
-      process.exit(code);
-    });
-  }
-}
+export { removeTempFilesOnSignals };
 
 if (require.main === module) {
   removeTempFilesOnSignals();

@@ -24,7 +24,9 @@ export function readImageForModel(file: string, model: LoadedModel, limits: Imag
 export function parse(argv: string[]) {
   return parseArgs({
     args: argv,
+    strict: true,
     allowPositionals: true,
+    tokens: true,
     options: {
       model: { type: 'string' },
       technique: { type: 'string', default: 'gradcam' },
@@ -54,6 +56,7 @@ export function parse(argv: string[]) {
       techniques: { type: 'string' },
       batch: { type: 'string' },
       box: { type: 'string' },
+      boxes: { type: 'string' },
       sanity: { type: 'boolean' },
       sort: { type: 'string' },
       page: { type: 'string' },
@@ -73,9 +76,92 @@ export function parse(argv: string[]) {
       from: { type: 'string' },
       fourier: { type: 'boolean' },
       param: { type: 'string', multiple: true },
+      'out-dir': { type: 'string' },
+      'json-lines': { type: 'string' },
+      recursive: { type: 'boolean' },
+      heatmaps: { type: 'boolean' },
+      overwrite: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+type Flag = keyof ReturnType<typeof parse>['values'];
+
+const MODEL_FLAGS: Flag[] = ['model', 'preprocess', 'labels', 'backend', 'no-onnxruntime'];
+const LIMIT_FLAGS: Flag[] = ['max-megapixels', 'max-file-mb'];
+const ASCENT_FLAGS: Flag[] = ['steps', 'lr', 'seed', 'l2', 'blur-every', 'blur-sigma', 'jitter', 'clip-norm', 'clip-contribution', 'tv'];
+
+/**
+ * What each command takes: its flags (any other is refused, not ignored) and how many positional
+ * arguments after its name (Infinity: images, folders and globs).
+ */
+export const COMMANDS: Record<string, { flags: Flag[]; positionals: number; name?: string }> = {
+  layers: { flags: [...MODEL_FLAGS, 'json'], positionals: 0 },
+  techniques: { flags: ['backend', 'no-onnxruntime'], positionals: 0 },
+  explain: {
+    flags: [
+      ...MODEL_FLAGS,
+      ...LIMIT_FLAGS,
+      ...(['technique', 'class', 'layer', 'colormap', 'opacity', 'out', 'heatmap', 'json', 'param'] as const),
+      ...(['base', 'samples', 'noise', 'variant', 'steps', 'baseline', 'quadrature', 'view', 'filter', 'target'] as const),
+      ...(['out-dir', 'json-lines', 'recursive', 'heatmaps', 'overwrite'] as const),
+    ],
+    positionals: Infinity,
+  },
+  evaluate: {
+    flags: [
+      ...MODEL_FLAGS,
+      ...LIMIT_FLAGS,
+      'techniques',
+      'class',
+      'layer',
+      'steps',
+      'batch',
+      'box',
+      'boxes',
+      'sanity',
+      'json',
+      'json-lines',
+      'recursive',
+    ],
+    positionals: Infinity,
+  },
+  // --sort, --page, --page-size and --colormap are documented for filters too (they change nothing there).
+  featuremaps: {
+    flags: [...MODEL_FLAGS, ...LIMIT_FLAGS, 'layer', 'sort', 'page', 'page-size', 'colormap', 'out'],
+    positionals: 1,
+    name: 'IMAGE',
+  },
+  filters: { flags: [...MODEL_FLAGS, 'layer', 'sort', 'page', 'page-size', 'colormap', 'out'], positionals: 0 },
+  maximize: {
+    flags: [...MODEL_FLAGS, ...LIMIT_FLAGS, ...ASCENT_FLAGS, 'layer', 'filter', 'unit', 'from', 'fourier', 'out'],
+    positionals: 0,
+  },
+  classimage: { flags: [...MODEL_FLAGS, ...ASCENT_FLAGS, 'class', 'fourier', 'out'], positionals: 0 },
+  dream: {
+    flags: [...MODEL_FLAGS, ...LIMIT_FLAGS, ...ASCENT_FLAGS, 'layer', 'filter', 'octaves', 'octave-scale', 'out'],
+    positionals: 1,
+    name: 'IMAGE',
+  },
+  invert: { flags: [...MODEL_FLAGS, ...LIMIT_FLAGS, ...ASCENT_FLAGS, 'layer', 'out'], positionals: 1, name: 'IMAGE' },
+};
+
+/** A flag another command takes, or a positional argument too many: refused rather than ignored. */
+export function checkArguments(command: string, parsed: ReturnType<typeof parse>): void {
+  const spec = COMMANDS[command];
+  if (!spec) return;
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== 'option' || token.name === 'help') continue;
+    if (!spec.flags.includes(token.name as Flag)) throw new UsageError(`${command} does not take ${token.rawName}.`);
+  }
+  const extra = parsed.positionals.slice(1 + spec.positionals);
+  if (extra.length)
+    throw new UsageError(
+      spec.positionals === 0
+        ? `${command} takes no positional argument; got "${extra[0]}".`
+        : `${command} takes one ${spec.name ?? 'argument'}; got also "${extra[0]}".`,
+    );
 }
 
 export type Values = ReturnType<typeof parse>['values'];

@@ -64,7 +64,7 @@ export async function writeOutput(what: string, file: string, written: string[],
 
 /**
  * The whole job on a file: decode the working copy, explain, write the overlay. `outputs` may pick the
- * colormap from the result (signed maps want the diverging one).
+ * colormap from the result (signed maps want the diverging one), or return undefined for no files.
  */
 export async function explainImageFile(
   engine: Engine,
@@ -72,7 +72,7 @@ export async function explainImageFile(
   imagePath: string,
   limits: ImageLimits,
   options: ExplainOptions,
-  outputs: (explanation: Explanation) => OverlayOutputs,
+  outputs: (explanation: Explanation) => OverlayOutputs | undefined,
 ): Promise<Explanation> {
   const decodeStart = performance.now();
   const samples = resizeSamples(model.summary.preprocessing.resize ?? DEFAULT_RESIZE);
@@ -100,6 +100,7 @@ export async function explainImageFile(
   const explanation = await engine.explain(model, working, options);
   explanation.timings.decodeMs = decodeMs;
   explanation.timings.totalMs += decodeMs;
-  await writeOverlayFiles(imagePath, limits, explanation, outputs(explanation), undefined, full);
+  const files = outputs(explanation);
+  if (files) await writeOverlayFiles(imagePath, limits, explanation, files, undefined, full);
   return explanation;
 }

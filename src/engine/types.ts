@@ -28,6 +28,23 @@ export {
   type Timings,
 } from '../shared/vocabulary';
 
+/**
+ * The file name endings of each image format the engine reads (image/probe.ts's ImageFormat), lower case.
+ * (Not typed by ImageFormat: the host's type-check must not reach the codecs.)
+ */
+const EXTENSIONS_BY_FORMAT: Record<string, readonly string[]> = {
+  png: ['png'],
+  jpeg: ['jpg', 'jpeg'],
+  gif: ['gif'],
+  bmp: ['bmp'],
+  webp: ['webp'],
+  tiff: ['tif', 'tiff'],
+  avif: ['avif'],
+};
+
+/** Every image file ending the engine reads: the file picker's filter and the CLI's folders and globs. */
+export const IMAGE_EXTENSIONS: readonly string[] = Object.values(EXTENSIONS_BY_FORMAT).flat();
+
 /** Packed 8-bit pixels, RGB (3 channels) or RGBA (4), row-major, top row first: full-size exports. */
 export interface PackedPixels {
   width: number;

@@ -1,7 +1,6 @@
 /** Which image a command acts on: the clicked file, the open image preview, or one the user picks. */
 import * as vscode from 'vscode';
-
-export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'gif', 'bmp', 'webp', 'tif', 'tiff', 'avif'];
+import { IMAGE_EXTENSIONS } from '../../engine/types';
 
 function isImage(uri: vscode.Uri): boolean {
   const ext = uri.path.split('.').pop()?.toLowerCase() ?? '';
@@ -23,7 +22,7 @@ export async function pickImage(clicked: unknown, openLabel = 'Explain'): Promis
     canSelectMany: false,
     openLabel,
     defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-    filters: { Images: IMAGE_EXTENSIONS },
+    filters: { Images: [...IMAGE_EXTENSIONS] },
   });
   return picked?.[0];
 }

@@ -1,0 +1,161 @@
+/**
+ * What every command over many images shares: the images run one at a time, a failure recorded and the run
+ * going on, a progress line on a terminal, one JSON line per image (--json-lines), Ctrl-C stopping after
+ * the current image, and the summary on stderr with the exit code.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { withLimitHint } from './shared';
+import { withGracefulInterrupt } from './signals';
+
+/** A path as the user would type it: relative to the working folder when inside it. */
+export function shown(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+export function seconds(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
+}
+
+/** The n/N line on a terminal's stderr, rewritten in place; nothing when stderr is not a terminal. */
+class Progress {
+  private readonly tty = Boolean(process.stderr.isTTY);
+  private shown = false;
+  private readonly start = performance.now();
+
+  constructor(private readonly total: number) {}
+
+  private current?: { done: number; file: string };
+  private timer?: NodeJS.Timeout;
+
+  update(done: number, file: string): void {
+    if (!this.tty) return;
+    this.current = { done, file };
+    // Elapsed time and ETA tick during a long image too.
+    this.timer ??= setInterval(() => this.current && this.draw(this.current.done, this.current.file), 1000).unref();
+    this.draw(done, file);
+  }
+
+  private draw(done: number, file: string): void {
+    const elapsed = performance.now() - this.start;
+    const eta = done > 0 ? `, ETA ${seconds((elapsed / done) * (this.total - done))}` : '';
+    const line = `[${done + 1}/${this.total}] ${shown(file)}  ${seconds(elapsed)} elapsed${eta}`;
+    const width = process.stderr.columns || 80;
+    process.stderr.write(
+      `\r\x1b[K${Array.from(line)
+        .slice(0, width - 1)
+        .join('')}`,
+    );
+    this.shown = true;
+  }
+
+  clear(): void {
+    if (this.shown) process.stderr.write('\r\x1b[K');
+    this.shown = false;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.current = undefined;
+    this.clear();
+  }
+}
+
+export interface Outcome {
+  file: string;
+  ms: number;
+  error?: string;
+}
+
+export interface BatchRun {
+  files: string[];
+  outcomes: Outcome[];
+  stopped: boolean;
+  totalMs: number;
+}
+
+/**
+ * Runs `one` on each file in turn. Its line is printed after the file's counter ("[2/5] file: line"), its
+ * record is the file's JSON line (with `file`, `ok` and the wall time; a failure gives `error`). With
+ * `jsonLines` '-' the JSON lines are all standard output carries.
+ */
+export async function runBatch(
+  files: string[],
+  jsonLines: string | undefined,
+  one: (file: string, index: number) => Promise<{ line: string; record: Record<string, unknown> }>,
+): Promise<BatchRun> {
+  const toStdout = jsonLines === '-';
+  const lines = jsonLines && !toStdout ? await fs.open(jsonLines, 'w') : undefined;
+  const progress = new Progress(files.length);
+  const outcomes: Outcome[] = [];
+  let stopped = false;
+  const start = performance.now();
+  const say = (line: string) => {
+    progress.clear();
+    console.log(line);
+  };
+  const runOne = async (file: string, index: number): Promise<void> => {
+    const begin = performance.now();
+    const counter = `[${index + 1}/${files.length}] ${shown(file)}`;
+    let record: Record<string, unknown>;
+    try {
+      const done = await one(file, index);
+      const ms = performance.now() - begin;
+      outcomes.push({ file, ms });
+      const timings = (done.record.timings as object | undefined) ?? {};
+      record = { file, ok: true, ...done.record, timings: { ...timings, wallMs: ms } };
+      if (!toStdout) say(`${counter}: ${done.line}`);
+    } catch (caught) {
+      const error = withLimitHint(caught);
+      const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+      const ms = performance.now() - begin;
+      outcomes.push({ file, ms, error: message });
+      record = { file, ok: false, error: message, timings: { wallMs: ms } };
+      if (!toStdout) say(`${counter}: failed: ${message}`);
+    }
+    const json = JSON.stringify(record);
+    if (toStdout) say(json);
+    else if (lines) await lines.write(json + '\n');
+  };
+  try {
+    await withGracefulInterrupt(
+      () => {
+        stopped = true;
+        progress.clear();
+        console.error('cnn-lens: stopping after the current image (Ctrl-C again to stop now)…');
+      },
+      async () => {
+        for (const [index, file] of files.entries()) {
+          if (stopped) break;
+          progress.update(index, file);
+          await runOne(file, index);
+        }
+      },
+    );
+  } finally {
+    progress.stop();
+    await lines?.close();
+  }
+  return { files, outcomes, stopped, totalMs: performance.now() - start };
+}
+
+/** The summary on stderr; the exit code: 0 every image done, 1 some failed, 130 stopped by Ctrl-C. */
+export function summarise(run: BatchRun, verb: string, jsonLines: string | undefined): number {
+  const { files, outcomes, stopped, totalMs } = run;
+  const failed = outcomes.filter((o) => o.error);
+  const done = outcomes.length;
+  const mean = done ? ` (${seconds(totalMs / done)} per image)` : '';
+  const stop = stopped ? `stopped by Ctrl-C after ${done} of ${files.length} images; ` : '';
+  const count = `${files.length} ${files.length === 1 ? 'image' : 'images'}`;
+  console.error(`cnn-lens: ${stop}${count}: ${done - failed.length} ${verb}, ${failed.length} failed in ${seconds(totalMs)}${mean}`);
+  if (failed.length) {
+    console.error('failed:');
+    for (const { file, error } of failed) console.error(`  ${shown(file)}: ${error}`);
+  }
+  if (jsonLines && jsonLines !== '-') console.error(`json lines: ${shown(jsonLines)}`);
+  return stopped ? 130 : failed.length ? 1 : 0;
+}
