@@ -5,7 +5,8 @@
  */
 import * as vscode from 'vscode';
 import type { EngineApi } from '../engineApi';
-import { IMAGE_EXTENSIONS, pickImage } from '../commands/pickImage';
+import { IMAGE_EXTENSIONS } from '../../engine/types';
+import { pickImage } from '../commands/pickImage';
 import { ExplainPanel, type ExplainPanelContext } from '../panel/explainPanel';
 import type { LayerAction } from '../../shared/protocol';
 import { modelOutline, type OutlineNode } from './modelOutline';
