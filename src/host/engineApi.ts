@@ -56,6 +56,23 @@ export interface LoadedModelInfo {
   source?: ModelSource;
 }
 
+export interface OverlayExport {
+  imagePath: string;
+  explanation: Explanation;
+  colormap: ColormapName;
+  opacity: number;
+  outPath: string;
+  /** True: replace an existing file; false: keep it and reject with code EEXIST. */
+  replace: boolean;
+}
+
+export interface RawMapExport {
+  explanation: Pick<Explanation, 'heatmap' | 'rawMap'>;
+  pngPath: string;
+  npyPath: string;
+  replace: boolean;
+}
+
 export interface EngineApi {
   /** Loads (or reuses) the model configured for the workspace and describes it. */
   describeModel(): Promise<LoadedModelInfo>;
@@ -73,6 +90,11 @@ export interface EngineApi {
   checkScalings(imagePath: string, cancel: CancelSignal): Promise<ScalingCheck[]>;
   /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */
   displayImage(imagePath: string, maxSide: number, cancel?: CancelSignal): Promise<RgbaImage>;
-  /** Renders the overlay like the CLI does and writes it as a PNG; returns the path written. */
-  exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string>;
+  /**
+   * Renders the overlay like the CLI does and writes it as a PNG at `outPath`; returns the path written.
+   * Without `replace` an existing file is kept and the promise rejects with code EEXIST.
+   */
+  exportOverlay(job: OverlayExport): Promise<string>;
+  /** Writes the map at its own resolution: a 16-bit grayscale PNG and a float32 .npy; returns both paths. */
+  exportRawMap(job: RawMapExport): Promise<string[]>;
 }

@@ -30,6 +30,8 @@ import {
   type ExplainJob,
   type InspectJob,
   type LoadedModelInfo,
+  type OverlayExport,
+  type RawMapExport,
 } from './engineApi';
 
 export interface EngineSettings {
@@ -108,7 +110,9 @@ export class EngineClient implements EngineApi {
       this.pending.delete(message.id);
       if (message.ok) pending.resolve(message.result);
       else {
-        const error = message.error.name === 'CancelledError' ? new RunCancelledError() : new Error(message.error.message);
+        const { name, code } = message.error;
+        const error =
+          name === 'CancelledError' ? new RunCancelledError() : Object.assign(new Error(message.error.message), code ? { code } : {});
         pending.reject(error);
       }
     }
@@ -216,9 +220,8 @@ export class EngineClient implements EngineApi {
     return this.request({ kind: 'displayImage', imagePath, maxSide, limits: this.settings().limits }, cancel);
   }
 
-  exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string> {
-    const parsed = path.parse(imagePath);
-    const outPath = path.join(parsed.dir, `${parsed.name}.${explanation.technique}.png`);
+  exportOverlay(job: OverlayExport): Promise<string> {
+    const { imagePath, explanation, colormap, opacity, outPath, replace } = job;
     const { heatmap, signed, colour, region, imageSize } = explanation;
     return this.request({
       kind: 'export',
@@ -232,7 +235,13 @@ export class EngineClient implements EngineApi {
       colormap,
       opacity,
       outPath,
+      replace,
     });
+  }
+
+  exportRawMap(job: RawMapExport): Promise<string[]> {
+    const { explanation, pngPath, npyPath, replace } = job;
+    return this.request({ kind: 'exportRawMap', heatmap: explanation.heatmap, rawMap: explanation.rawMap, pngPath, npyPath, replace });
   }
 
   saveInspection(jobId: number, outPath: string): Promise<string> {

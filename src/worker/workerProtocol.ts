@@ -72,7 +72,11 @@ export type WorkerRequest =
       colormap: ColormapName;
       opacity: number;
       outPath: string;
-    };
+      /** False: fail with code EEXIST rather than replace an existing file. */
+      replace: boolean;
+    }
+  /** The map at its own resolution: a 16-bit PNG of `heatmap` and a float32 .npy of `rawMap`. */
+  | { id: number; kind: 'exportRawMap'; heatmap: Heatmap; rawMap: Heatmap; pngPath: string; npyPath: string; replace: boolean };
 
 export interface DescribeResult {
   summary: ModelSummary;
@@ -92,6 +96,7 @@ export interface WorkerResults {
   checkScalings: ScalingCheck[];
   displayImage: RgbaImage;
   export: string;
+  exportRawMap: string[];
   saveInspection: string;
 }
 
@@ -103,4 +108,5 @@ export type WorkerReply =
   /** An optimisation's image so far. */
   | { kind: 'inspectPreview'; id: number; fraction: number; image: RgbaImage }
   | { kind: 'reply'; id: number; ok: true; result: unknown }
-  | { kind: 'reply'; id: number; ok: false; error: { name: string; message: string } };
+  /** `code`: the Node error code when there is one (EEXIST: the export would replace a file). */
+  | { kind: 'reply'; id: number; ok: false; error: { name: string; message: string; code?: string } };
