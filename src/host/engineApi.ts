@@ -8,7 +8,7 @@ import type { InspectResult } from '../engine/inspect/inspect';
 import type { Explanation, ModelSummary, Preview } from '../engine/types';
 import type { ColormapName, ExplainRequest, InspectRequest, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
-import type { ModelSource } from '../shared/protocol';
+import type { CompareResultMessage, ModelSource } from '../shared/protocol';
 
 /** The panel's request on one image. */
 export interface ExplainJob extends ExplainRequest {
@@ -73,6 +73,18 @@ export interface RawMapExport {
   replace: boolean;
 }
 
+export interface CompareExport {
+  imagePath: string;
+  compare: CompareResultMessage;
+  /** Technique titles for the metrics file. */
+  titleOf(technique: string): string | undefined;
+  colormap: ColormapName;
+  opacity: number;
+  pngPath: string;
+  csvPath: string;
+  replace: boolean;
+}
+
 export interface EngineApi {
   /** Loads (or reuses) the model configured for the workspace and describes it. */
   describeModel(): Promise<LoadedModelInfo>;
@@ -97,4 +109,6 @@ export interface EngineApi {
   exportOverlay(job: OverlayExport): Promise<string>;
   /** Writes the map at its own resolution: a 16-bit grayscale PNG and a float32 .npy; returns both paths. */
   exportRawMap(job: RawMapExport): Promise<string[]>;
+  /** Writes the Compare view's tiles as one PNG grid and its metrics as CSV; returns both paths. */
+  exportCompare(job: CompareExport): Promise<string[]>;
 }

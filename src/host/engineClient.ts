@@ -32,7 +32,11 @@ import {
   type LoadedModelInfo,
   type OverlayExport,
   type RawMapExport,
+  type CompareExport,
 } from './engineApi';
+
+/** The longest side of each tile of an exported Compare grid. */
+export const COMPARE_EXPORT_MAX_SIDE = 512;
 
 export interface EngineSettings {
   backend: BackendChoice;
@@ -242,6 +246,40 @@ export class EngineClient implements EngineApi {
   exportRawMap(job: RawMapExport): Promise<string[]> {
     const { explanation, pngPath, npyPath, replace } = job;
     return this.request({ kind: 'exportRawMap', heatmap: explanation.heatmap, rawMap: explanation.rawMap, pngPath, npyPath, replace });
+  }
+
+  exportCompare(job: CompareExport): Promise<string[]> {
+    const { compare, titleOf, colormap, opacity, pngPath, csvPath, replace } = job;
+    const tiles = compare.rows.map((row) =>
+      row.error || !row.heatmap || !row.region
+        ? null
+        : { heatmap: row.heatmap, colour: row.colour ?? null, region: row.region, signed: row.signed === true },
+    );
+    const metrics = compare.rows.map((row) => ({
+      technique: row.technique,
+      title: titleOf(row.technique) ?? row.technique,
+      layer: row.layer,
+      error: row.error,
+      deletionAuc: row.deletionAuc,
+      insertionAuc: row.insertionAuc,
+      timeMs: row.timeMs,
+      timeRatio: row.timeRatio,
+      averageDrop: row.averageDrop,
+    }));
+    return this.request({
+      kind: 'exportCompare',
+      imagePath: job.imagePath,
+      limits: this.settings().limits,
+      maxSide: COMPARE_EXPORT_MAX_SIDE,
+      tiles,
+      metrics,
+      target: { index: compare.classIndex, label: compare.classLabel },
+      colormap,
+      opacity,
+      pngPath,
+      csvPath,
+      replace,
+    });
   }
 
   saveInspection(jobId: number, outPath: string): Promise<string> {

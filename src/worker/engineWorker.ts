@@ -7,6 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { defaultModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
+import { compareCsv } from '../engine/compareCsv';
+import { writeCompareFiles } from '../engine/compareGrid';
 import { writeRawMapFiles } from '../engine/mapFiles';
 import { writeOverlayFiles } from '../engine/photoFiles';
 import { writePngFile } from '../engine/image';
@@ -157,6 +159,30 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       const { heatmap, rawMap, pngPath, npyPath, replace } = request;
       await writeRawMapFiles(heatmap, rawMap, { pngPath, npyPath }, { replace });
       return { result: [pngPath, npyPath] };
+    }
+    case 'exportCompare': {
+      const { pngPath, csvPath, replace, colormap, opacity } = request;
+      const { image } = (await images.open(request.imagePath, request.limits, false, checkCancelled, false)).decoded;
+      const shown = images.display(image, request.maxSide);
+      checkCancelled();
+      // The maps as the panel drew them: bytes back to 0..1 (signed: 128 is zero).
+      const tiles = request.tiles.map((tile) =>
+        tile
+          ? {
+              heatmap: {
+                width: tile.heatmap.width,
+                height: tile.heatmap.height,
+                data: Float32Array.from(tile.heatmap.data, (v) => v / 255),
+              },
+              colour: tile.colour,
+              region: tile.region,
+              signed: tile.signed,
+            }
+          : null,
+      );
+      const csv = compareCsv(request.metrics, request.target);
+      await writeCompareFiles(shown, tiles, csv, { colormap, opacity }, { pngPath, csvPath }, { replace });
+      return { result: [pngPath, csvPath] };
     }
   }
 }

@@ -13,7 +13,7 @@ import { Engine } from '../../src/engine/engine';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { heatmapToBytes } from '../../src/engine/render';
-import { explanationStem, imageStem } from '../../src/engine/outputNames';
+import { explanationStem, imageStem, sanitizeNamePart } from '../../src/engine/outputNames';
 import type { ExplainPanel } from '../../src/host/panel/explainPanel';
 
 const EXTENSION_ID = 'cnn-lens.cnn-lens';
@@ -169,6 +169,29 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
       assert.ok(result.image.width <= 320 && result.image.height <= 320, 'the Compare image at its column size');
       assert.ok((row.sanity?.length ?? 0) >= 3, 'one correlation per randomised layer');
       assert.ok(row.sanity!.every(({ correlation }) => correlation >= -1 && correlation <= 1));
+    }
+  });
+
+  it('the Compare export writes <image>.compare.<class>.png (the tiles as a grid) and .csv (the metrics)', async () => {
+    const panel = await explain(samples[0]);
+    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam', 'eigencam'], classIndex: 2, layer: null, sanity: false });
+    const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
+    const base = workspaceFile(`${imageStem(samples[0])}.compare.${sanitizeNamePart(result.classLabel) || 'class2'}`);
+    const [png, csv] = [`${base}.png`, `${base}.csv`];
+    for (const file of [png, csv]) rmSync(file, { force: true });
+    try {
+      await panel.receiveForTest({ type: 'export', view: { colormap: 'viridis', opacity: 0.6 }, what: 'compare' });
+      const grid = PNG.sync.read(readFileSync(png));
+      const image = PNG.sync.read(readFileSync(workspaceFile(samples[0])));
+      // Two tiles side by side, each the image (64×64 here, not enlarged), 8 px apart.
+      assert.deepEqual([grid.width, grid.height], [2 * image.width + 8, image.height]);
+      const lines = readFileSync(csv, 'utf8').trim().split('\r\n');
+      assert.equal(lines.length, 3, 'a header and one line per technique');
+      assert.match(lines[1], /^0,0,gradcam,Grad-CAM,2,/);
+      assert.match(lines[2], /^0,1,eigencam,/);
+      assert.equal(lines[1].split(',')[7], String(result.rows[0].deletionAuc), 'the deletion AUC the card shows');
+    } finally {
+      for (const file of [png, csv]) rmSync(file, { force: true });
     }
   });
 

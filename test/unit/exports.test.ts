@@ -8,6 +8,8 @@ import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { writeFileAtomic } from '../../src/engine/atomicWrite';
+import { compareCsv, tilePosition } from '../../src/engine/compareCsv';
+import { drawCompareGrid, GRID_GAP, writeCompareFiles } from '../../src/engine/compareGrid';
 import { encodeGray16Png, encodeNpy, writeRawMapFiles } from '../../src/engine/mapFiles';
 import { explanationStem, imageStem, keepBothPaths } from '../../src/engine/outputNames';
 import { KEEP_BOTH, REPLACE, replaceQuestion, writeAsking, type TargetIo } from '../../src/host/panel/exportTargets';
@@ -223,6 +225,77 @@ describe('exports', () => {
       await writeRawMapFiles({ width, height, data: normalised }, { width, height, data: raw }, files, { replace: true });
       assert.ok(existsSync(files.pngPath) && existsSync(files.npyPath));
       assert.deepEqual(readdirSync(dir).sort(), ['dog.gradcam.map.npy', 'dog.gradcam.map.png']);
+      await fs.rm(dir, { recursive: true, force: true });
+    });
+  });
+
+  describe('the Compare grid', () => {
+    const image = { width: 4, height: 2, data: new Uint8Array(4 * 2 * 4).fill(200) };
+    const tile = {
+      heatmap: { width: 1, height: 1, data: Float32Array.from([1]) },
+      colour: null,
+      region: { x: 0, y: 0, width: 1, height: 1 },
+      signed: false,
+    };
+
+    it('tiles three to a row, in order, with a gap; a technique that did not run leaves its tile blank', () => {
+      assert.deepEqual(
+        [0, 1, 2, 3, 4].map((i) => tilePosition(i, 5)),
+        [
+          { row: 0, column: 0 },
+          { row: 0, column: 1 },
+          { row: 0, column: 2 },
+          { row: 1, column: 0 },
+          { row: 1, column: 1 },
+        ],
+      );
+      assert.deepEqual(tilePosition(1, 2), { row: 0, column: 1 });
+      const grid = drawCompareGrid(image, [tile, null, tile, tile], 'jet', 1);
+      assert.deepEqual([grid.width, grid.height], [3 * 4 + 2 * GRID_GAP, 2 * 2 + GRID_GAP]);
+      const at = (x: number, y: number) => Array.from(grid.data.subarray((y * grid.width + x) * 3, (y * grid.width + x) * 3 + 3));
+      assert.deepEqual(at(4 + GRID_GAP, 0), [32, 32, 32], 'the failed technique’s tile is blank');
+      assert.notDeepEqual(at(0, 0), [200, 200, 200], 'a map is drawn over the first tile');
+      assert.deepEqual(at(0, 0), at(2 * (4 + GRID_GAP), 0), 'the same map draws the same tile');
+      assert.deepEqual(at(4, 0), [32, 32, 32], 'the gap');
+    });
+
+    it('the metrics CSV: a header, one line per technique with its tile, fields quoted where needed', () => {
+      const csv = compareCsv(
+        [
+          {
+            technique: 'gradcam',
+            title: 'Grad-CAM',
+            layer: 'conv_pw_13_relu',
+            deletionAuc: 0.125,
+            insertionAuc: 0.75,
+            timeMs: 12.5,
+            timeRatio: 1.5,
+            averageDrop: 0.2,
+          },
+          { technique: 'scorecam', title: 'Score-CAM, "fast"', error: 'out of memory' },
+        ],
+        { index: 249, label: 'malamute, malemute' },
+      );
+      assert.equal(
+        csv,
+        'tile_row,tile_column,technique,title,class_index,class,layer,deletion_auc,insertion_auc,time_ms,time_ratio,average_drop,error\r\n' +
+          '0,0,gradcam,Grad-CAM,249,"malamute, malemute",conv_pw_13_relu,0.125,0.75,12.5,1.5,0.2,\r\n' +
+          '0,1,scorecam,"Score-CAM, ""fast""",249,"malamute, malemute",,,,,,,out of memory\r\n',
+      );
+    });
+
+    it('writeCompareFiles writes the grid PNG and the CSV, without replacing unless asked', async () => {
+      const dir = await tempDir('export-compare-');
+      const files = { pngPath: path.join(dir, 'dog.compare.malamute.png'), csvPath: path.join(dir, 'dog.compare.malamute.csv') };
+      const write = (replace: boolean) =>
+        writeCompareFiles(image, [tile, tile], 'a,b\r\n', { colormap: 'jet', opacity: 0.5 }, files, { replace });
+      await write(false);
+      const png = PNG.sync.read(readFileSync(files.pngPath));
+      assert.deepEqual([png.width, png.height], [2 * 4 + GRID_GAP, 2]);
+      assert.equal(readFileSync(files.csvPath, 'utf8'), 'a,b\r\n');
+      await assert.rejects(write(false), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+      await write(true);
+      assert.deepEqual(readdirSync(dir).sort(), ['dog.compare.malamute.csv', 'dog.compare.malamute.png']);
       await fs.rm(dir, { recursive: true, force: true });
     });
   });

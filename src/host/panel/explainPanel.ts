@@ -23,7 +23,7 @@ import { runInspect } from './inspectRun';
 import { describeForPanel } from './panelInit';
 import { COMPARE, errorText, INSPECT, PanelRuns, type ActiveRun } from './panelRuns';
 import { PanelWebview } from './panelWebview';
-import { exportOverlay, exportRawMap, saveInspection, type SaveContext } from './saving';
+import { exportCompare, exportOverlay, exportRawMap, saveInspection, type SaveContext } from './saving';
 import { saveViewDefaults } from './viewDefaults';
 
 export { PANEL_VIEW_TYPE } from './panelWebview';
@@ -234,6 +234,7 @@ export class ExplainPanel {
         return;
       case 'export':
         if (msg.what === 'map') await exportRawMap(this.features, this.runs.shown.result);
+        else if (msg.what === 'compare') await exportCompare(this.features, this.runs.shown.compare, msg.view);
         else await exportOverlay(this.features, this.runs.shown.result, msg.view);
         return;
       case 'viewChanged':

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Explanation } from '../../engine/types';
-import { explanationStem, imageStem } from '../../engine/outputNames';
+import { explanationStem, imageStem, sanitizeNamePart } from '../../engine/outputNames';
 import type { ViewSettings } from '../../shared/protocol';
 import { isClassAgnostic, type TechniqueInfo } from '../../shared/vocabulary';
 import { fileExists, KEEP_BOTH, REPLACE, replaceQuestion, writeAsking, type TargetIo } from './exportTargets';
@@ -62,6 +62,32 @@ export async function exportRawMap(ctx: SaveContext, shown: Shown['result']): Pr
   const base = exportBase(ctx, explanation);
   await exportFiles(ctx, [`${base}.map.png`, `${base}.map.npy`], ([pngPath, npyPath], replace) =>
     ctx.engine.exportRawMap({ explanation, pngPath, npyPath, replace }),
+  );
+}
+
+/**
+ * The Compare view: `<image>.compare.<class>.png`, each technique's overlay tile in a grid (three to a
+ * row, in the order compared), and `<image>.compare.<class>.csv`, the metrics per technique with its tile.
+ */
+export async function exportCompare(ctx: SaveContext, shown: Shown['compare'], view: ViewSettings): Promise<void> {
+  if (!shown) {
+    ctx.post({ type: 'error', message: 'Nothing to export yet: run a comparison first.' });
+    return;
+  }
+  const label = sanitizeNamePart(shown.classLabel) || `class${shown.classIndex}`;
+  const base = path.join(path.dirname(ctx.imagePath), `${imageStem(ctx.imagePath)}.compare.${label}`);
+  const titleOf = (id: string) => ctx.techniqueInfo(id)?.title;
+  await exportFiles(ctx, [`${base}.png`, `${base}.csv`], ([pngPath, csvPath], replace) =>
+    ctx.engine.exportCompare({
+      imagePath: ctx.imagePath,
+      compare: shown,
+      titleOf,
+      colormap: view.colormap,
+      opacity: view.opacity,
+      pngPath,
+      csvPath,
+      replace,
+    }),
   );
 }
 
