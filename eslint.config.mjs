@@ -31,6 +31,7 @@ const HOST_ENGINE_MODULES = [
   'models/formats',
   'models/modelConfig',
   'models/modelFiles',
+  'outputNames',
 ];
 /** Any engine module but those. */
 const ENGINE_BEYOND_HOST_MODULES = `(^|/)engine/(?!(${HOST_ENGINE_MODULES.join('|')})$)`;

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { Engine } from '../engine/engine';
 import type { ImageLimits } from '../engine/image';
 import type { LoadedModel } from '../engine/models/loadModel';
+import { explanationStem, imageStem, sanitizeNamePart } from '../engine/outputNames';
 import { explainImageFile, type OverlayOutputs } from '../engine/photoFiles';
 import type { ColormapName, ExplainOptions, Explanation } from '../engine/types';
 import { runBatch, shown, summarise } from './batch';
@@ -26,33 +27,13 @@ export interface BatchOptions {
   request: ExplainOptions;
 }
 
-/** Characters no file system takes (Windows' set, control characters), white space and path separators. */
-const UNSAFE = /[\u0000-\u001f\u007f<>:"/\\|?*\s]+/g;
-const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
-
-/** A name part safe on every file system: unsafe runs become "_", at most `max` characters, never empty. */
-export function sanitizeNamePart(part: string, max = 60, dots = false): string {
-  let clean = part.normalize('NFC').replace(UNSAFE, '_');
-  if (!dots) clean = clean.replace(/\./g, '_');
-  clean = clean.replace(/_+/g, '_');
-  clean = Array.from(clean).slice(0, max).join('');
-  // Windows drops trailing dots and spaces, and refuses device names even with an extension.
-  clean = clean.replace(/[. ]+$/, '');
-  if (!clean || clean === '_') return '';
-  return RESERVED.test(clean.split('.')[0]) ? `_${clean}` : clean;
-}
-
-function stemOf(file: string): string {
-  return sanitizeNamePart(path.parse(file).name, 100, true) || 'image';
-}
-
 /**
  * One name stem per image, distinct without regard to case (file systems that ignore it): an image's own
  * name, or, when two share it (same name in two folders), the path from their common folder ("a_cat",
  * "b_cat"; "cat_jpg" and "cat_png" for one folder), and a number if that is not enough.
  */
 export function outputStems(files: string[]): string[] {
-  const stems = files.map(stemOf);
+  const stems = files.map(imageStem);
   const groups = new Map<string, number[]>();
   stems.forEach((stem, i) => groups.set(stem.toLowerCase(), [...(groups.get(stem.toLowerCase()) ?? []), i]));
   for (const members of groups.values()) {
@@ -78,10 +59,7 @@ export function outputStems(files: string[]): string[] {
 
 /** `<stem>.<technique>.<class>.<layer>.png`, and `.heatmap.png` for the map. */
 export function outputNames(stem: string, explanation: Explanation): { overlay: string; heatmap: string } {
-  const cls = sanitizeNamePart(explanation.target.label) || `class${explanation.target.index}`;
-  const parts = [stem, sanitizeNamePart(explanation.technique), cls];
-  if (explanation.layer) parts.push(sanitizeNamePart(explanation.layer) || 'layer');
-  const base = parts.join('.');
+  const base = explanationStem(stem, explanation);
   return { overlay: `${base}.png`, heatmap: `${base}.heatmap.png` };
 }
 

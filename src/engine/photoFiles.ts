@@ -15,6 +15,8 @@ export interface OverlayOutputs {
   heatmapPath?: string;
   colormap: ColormapName;
   opacity: number;
+  /** False: fail with code EEXIST rather than replace an existing file (default true). */
+  replace?: boolean;
 }
 
 type FullImage = Awaited<ReturnType<typeof readImagePixels>>;
@@ -36,15 +38,15 @@ export async function writeOverlayFiles(
   const overlay = drawOverlay(full.image, layer, outputs.colormap, outputs.opacity, checkCancelled);
   checkCancelled?.();
   await writeOutput('overlay', outputs.overlayPath, [], () =>
-    writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels),
+    writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels, { replace: outputs.replace }),
   );
   if (!outputs.heatmapPath) return;
   const heatmapPath = outputs.heatmapPath;
   const { heatmap, colour, region, signed } = layer;
   await writeOutput('heatmap', heatmapPath, [outputs.overlayPath], () =>
     colour
-      ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4)
-      : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1),
+      ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, { replace: outputs.replace })
+      : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, { replace: outputs.replace }),
   );
 }
 
@@ -58,7 +60,8 @@ export async function writeOutput(what: string, file: string, written: string[],
   } catch (error) {
     const reason = (error as Error).message.split('\n')[0];
     const before = written.length ? ` (already written: ${written.join(', ')})` : '';
-    throw new Error(`Could not write the ${what} ${file}: ${reason}${before}.`);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw Object.assign(new Error(`Could not write the ${what} ${file}: ${reason}${before}.`), code ? { code } : {});
   }
 }
 

@@ -8,7 +8,7 @@ import type { InspectResult } from '../engine/inspect/inspect';
 import type { Explanation, ModelSummary, Preview } from '../engine/types';
 import type { ColormapName, ExplainRequest, InspectRequest, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
-import type { ModelSource } from '../shared/protocol';
+import type { CompareResultMessage, ModelSource } from '../shared/protocol';
 
 /** The panel's request on one image. */
 export interface ExplainJob extends ExplainRequest {
@@ -56,6 +56,35 @@ export interface LoadedModelInfo {
   source?: ModelSource;
 }
 
+export interface OverlayExport {
+  imagePath: string;
+  explanation: Explanation;
+  colormap: ColormapName;
+  opacity: number;
+  outPath: string;
+  /** True: replace an existing file; false: keep it and reject with code EEXIST. */
+  replace: boolean;
+}
+
+export interface RawMapExport {
+  explanation: Pick<Explanation, 'heatmap' | 'rawMap'>;
+  pngPath: string;
+  npyPath: string;
+  replace: boolean;
+}
+
+export interface CompareExport {
+  imagePath: string;
+  compare: CompareResultMessage;
+  /** Technique titles for the metrics file. */
+  titleOf(technique: string): string | undefined;
+  colormap: ColormapName;
+  opacity: number;
+  pngPath: string;
+  csvPath: string;
+  replace: boolean;
+}
+
 export interface EngineApi {
   /** Loads (or reuses) the model configured for the workspace and describes it. */
   describeModel(): Promise<LoadedModelInfo>;
@@ -73,6 +102,13 @@ export interface EngineApi {
   checkScalings(imagePath: string, cancel: CancelSignal): Promise<ScalingCheck[]>;
   /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */
   displayImage(imagePath: string, maxSide: number, cancel?: CancelSignal): Promise<RgbaImage>;
-  /** Renders the overlay like the CLI does and writes it as a PNG; returns the path written. */
-  exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string>;
+  /**
+   * Renders the overlay like the CLI does and writes it as a PNG at `outPath`; returns the path written.
+   * Without `replace` an existing file is kept and the promise rejects with code EEXIST.
+   */
+  exportOverlay(job: OverlayExport): Promise<string>;
+  /** Writes the map at its own resolution: a 16-bit grayscale PNG and a float32 .npy; returns both paths. */
+  exportRawMap(job: RawMapExport): Promise<string[]>;
+  /** Writes the Compare view's tiles as one PNG grid and its metrics as CSV; returns both paths. */
+  exportCompare(job: CompareExport): Promise<string[]>;
 }

@@ -30,7 +30,13 @@ import {
   type ExplainJob,
   type InspectJob,
   type LoadedModelInfo,
+  type OverlayExport,
+  type RawMapExport,
+  type CompareExport,
 } from './engineApi';
+
+/** The longest side of each tile of an exported Compare grid. */
+export const COMPARE_EXPORT_MAX_SIDE = 512;
 
 export interface EngineSettings {
   backend: BackendChoice;
@@ -108,7 +114,9 @@ export class EngineClient implements EngineApi {
       this.pending.delete(message.id);
       if (message.ok) pending.resolve(message.result);
       else {
-        const error = message.error.name === 'CancelledError' ? new RunCancelledError() : new Error(message.error.message);
+        const { name, code } = message.error;
+        const error =
+          name === 'CancelledError' ? new RunCancelledError() : Object.assign(new Error(message.error.message), code ? { code } : {});
         pending.reject(error);
       }
     }
@@ -216,9 +224,8 @@ export class EngineClient implements EngineApi {
     return this.request({ kind: 'displayImage', imagePath, maxSide, limits: this.settings().limits }, cancel);
   }
 
-  exportOverlay(imagePath: string, explanation: Explanation, colormap: ColormapName, opacity: number): Promise<string> {
-    const parsed = path.parse(imagePath);
-    const outPath = path.join(parsed.dir, `${parsed.name}.${explanation.technique}.png`);
+  exportOverlay(job: OverlayExport): Promise<string> {
+    const { imagePath, explanation, colormap, opacity, outPath, replace } = job;
     const { heatmap, signed, colour, region, imageSize } = explanation;
     return this.request({
       kind: 'export',
@@ -232,6 +239,46 @@ export class EngineClient implements EngineApi {
       colormap,
       opacity,
       outPath,
+      replace,
+    });
+  }
+
+  exportRawMap(job: RawMapExport): Promise<string[]> {
+    const { explanation, pngPath, npyPath, replace } = job;
+    return this.request({ kind: 'exportRawMap', heatmap: explanation.heatmap, rawMap: explanation.rawMap, pngPath, npyPath, replace });
+  }
+
+  exportCompare(job: CompareExport): Promise<string[]> {
+    const { compare, titleOf, colormap, opacity, pngPath, csvPath, replace } = job;
+    const tiles = compare.rows.map((row) =>
+      row.error || !row.heatmap || !row.region
+        ? null
+        : { heatmap: row.heatmap, colour: row.colour ?? null, region: row.region, signed: row.signed === true },
+    );
+    const metrics = compare.rows.map((row) => ({
+      technique: row.technique,
+      title: titleOf(row.technique) ?? row.technique,
+      layer: row.layer,
+      error: row.error,
+      deletionAuc: row.deletionAuc,
+      insertionAuc: row.insertionAuc,
+      timeMs: row.timeMs,
+      timeRatio: row.timeRatio,
+      averageDrop: row.averageDrop,
+    }));
+    return this.request({
+      kind: 'exportCompare',
+      imagePath: job.imagePath,
+      limits: this.settings().limits,
+      maxSide: COMPARE_EXPORT_MAX_SIDE,
+      tiles,
+      metrics,
+      target: { index: compare.classIndex, label: compare.classLabel },
+      colormap,
+      opacity,
+      pngPath,
+      csvPath,
+      replace,
     });
   }
 

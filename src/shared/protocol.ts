@@ -181,7 +181,10 @@ export interface RunEndedMessage {
 }
 export interface ExportedMessage {
   type: 'exported';
+  /** What was written (paths joined by ", "). */
   path: string;
+  /** True when the user cancelled at the replace question: nothing was written. */
+  cancelled?: boolean;
 }
 export interface ErrorMessage {
   type: 'error';
@@ -236,9 +239,17 @@ export interface SaveInspectMessage {
 export interface CancelMessage {
   type: 'cancel';
 }
+/**
+ * What Export writes beside the image: the overlay at the photo's size, the map at its own resolution
+ * (16-bit PNG + .npy), or the Compare view's tiles and metrics.
+ */
+export const EXPORT_KINDS = ['overlay', 'map', 'compare'] as const;
+export type ExportKind = (typeof EXPORT_KINDS)[number];
 export interface ExportMessage {
   type: 'export';
   view: ViewSettings;
+  /** 'overlay' when absent. */
+  what: ExportKind;
 }
 export interface ViewChangedMessage {
   type: 'viewChanged';
@@ -422,7 +433,9 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       return { type: 'saveInspect' };
     case 'export': {
       const view = parseView(raw.view);
-      return view ? { type: 'export', view } : null;
+      const what = raw.what ?? 'overlay';
+      if (typeof what !== 'string' || !(EXPORT_KINDS as readonly string[]).includes(what)) return null;
+      return view ? { type: 'export', view, what: what as ExportKind } : null;
     }
     case 'viewChanged': {
       const view = parseView(raw.view);

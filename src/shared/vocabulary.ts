@@ -84,6 +84,14 @@ export interface TechniqueInfo {
   parameters?: ParameterSpec[];
 }
 
+/** True when `info`'s map does not depend on the class for these parameters. */
+export function isClassAgnostic(info: Pick<TechniqueInfo, 'classAgnostic'> | undefined, parameters: TechniqueParameters = {}): boolean {
+  const flag = info?.classAgnostic;
+  if (flag === undefined || flag === false) return false;
+  if (flag === true) return true;
+  return String(parameters[flag.parameter]) === flag.value;
+}
+
 export interface Timings {
   decodeMs: number;
   forwardMs: number;

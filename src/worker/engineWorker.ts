@@ -7,6 +7,9 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { defaultModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
+import { compareCsv } from '../engine/compareCsv';
+import { writeCompareFiles } from '../engine/compareGrid';
+import { writeRawMapFiles } from '../engine/mapFiles';
 import { writeOverlayFiles } from '../engine/photoFiles';
 import { writePngFile } from '../engine/image';
 import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Preview, type RgbaImage } from '../engine/types';
@@ -140,17 +143,46 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'export': {
       // The one place the full-size image is decoded: the overlay is drawn once, at the photo's own size.
-      const { imagePath, limits, outPath, opacity, heatmap, signed, colour, region, imageSize } = request;
+      const { imagePath, limits, outPath, opacity, heatmap, signed, colour, region, imageSize, replace } = request;
       // As the panel draws them: signed maps always with the diverging colormap.
       const colormap = signed ? 'diverging' : request.colormap;
       await writeOverlayFiles(
         imagePath,
         limits,
         { heatmap, colour, region, imageSize, signed },
-        { overlayPath: outPath, colormap, opacity },
+        { overlayPath: outPath, colormap, opacity, replace },
         checkCancelled,
       );
       return { result: outPath };
+    }
+    case 'exportRawMap': {
+      const { heatmap, rawMap, pngPath, npyPath, replace } = request;
+      await writeRawMapFiles(heatmap, rawMap, { pngPath, npyPath }, { replace });
+      return { result: [pngPath, npyPath] };
+    }
+    case 'exportCompare': {
+      const { pngPath, csvPath, replace, colormap, opacity } = request;
+      const { image } = (await images.open(request.imagePath, request.limits, false, checkCancelled, false)).decoded;
+      const shown = images.display(image, request.maxSide);
+      checkCancelled();
+      // The maps as the panel drew them: bytes back to 0..1 (signed: 128 is zero).
+      const tiles = request.tiles.map((tile) =>
+        tile
+          ? {
+              heatmap: {
+                width: tile.heatmap.width,
+                height: tile.heatmap.height,
+                data: Float32Array.from(tile.heatmap.data, (v) => v / 255),
+              },
+              colour: tile.colour,
+              region: tile.region,
+              signed: tile.signed,
+            }
+          : null,
+      );
+      const csv = compareCsv(request.metrics, request.target);
+      await writeCompareFiles(shown, tiles, csv, { colormap, opacity }, { pngPath, csvPath }, { replace });
+      return { result: [pngPath, csvPath] };
     }
   }
 }
@@ -172,7 +204,13 @@ port.on('message', (request: WorkerRequest) => {
       const err = error instanceof Error ? error : new Error(String(error));
       // The stack helps whoever reads the log; the user sees the message.
       if (err.name !== 'CancelledError') log(`The ${request.kind} job failed: ${err.stack ?? err.message}`);
-      post({ kind: 'reply', id: request.id, ok: false, error: { name: err.name, message: err.message } });
+      const code = (err as NodeJS.ErrnoException).code;
+      post({
+        kind: 'reply',
+        id: request.id,
+        ok: false,
+        error: { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) },
+      });
     }
   });
 });

@@ -10,6 +10,8 @@ import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { Explanation, ModelSummary, Preview } from '../engine/types';
 import type { ColormapName, ExplainRequest, Heatmap, InspectRequest, Region, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
+import type { CompareMetrics } from '../engine/compareCsv';
+import type { PixelsMessagePart } from '../shared/protocol';
 
 export interface WorkerInit {
   backend: BackendChoice;
@@ -72,6 +74,29 @@ export type WorkerRequest =
       colormap: ColormapName;
       opacity: number;
       outPath: string;
+      /** False: fail with code EEXIST rather than replace an existing file. */
+      replace: boolean;
+    }
+  /** The map at its own resolution: a 16-bit PNG of `heatmap` and a float32 .npy of `rawMap`. */
+  | { id: number; kind: 'exportRawMap'; heatmap: Heatmap; rawMap: Heatmap; pngPath: string; npyPath: string; replace: boolean }
+  /**
+   * The Compare view: each technique's map (bytes, 0..255 as the panel got them; null when it did not run)
+   * drawn over the image at `maxSide`, in one PNG grid, and the metrics as CSV.
+   */
+  | {
+      id: number;
+      kind: 'exportCompare';
+      imagePath: string;
+      limits: ImageLimitsRef;
+      maxSide: number;
+      tiles: ({ heatmap: PixelsMessagePart; colour: PixelsMessagePart | null; region: Region; signed: boolean } | null)[];
+      metrics: CompareMetrics[];
+      target: { index: number; label: string };
+      colormap: ColormapName;
+      opacity: number;
+      pngPath: string;
+      csvPath: string;
+      replace: boolean;
     };
 
 export interface DescribeResult {
@@ -92,6 +117,8 @@ export interface WorkerResults {
   checkScalings: ScalingCheck[];
   displayImage: RgbaImage;
   export: string;
+  exportRawMap: string[];
+  exportCompare: string[];
   saveInspection: string;
 }
 
@@ -103,4 +130,5 @@ export type WorkerReply =
   /** An optimisation's image so far. */
   | { kind: 'inspectPreview'; id: number; fraction: number; image: RgbaImage }
   | { kind: 'reply'; id: number; ok: true; result: unknown }
-  | { kind: 'reply'; id: number; ok: false; error: { name: string; message: string } };
+  /** `code`: the Node error code when there is one (EEXIST: the export would replace a file). */
+  | { kind: 'reply'; id: number; ok: false; error: { name: string; message: string; code?: string } };

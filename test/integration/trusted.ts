@@ -13,6 +13,7 @@ import { Engine } from '../../src/engine/engine';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { heatmapToBytes } from '../../src/engine/render';
+import { explanationStem, imageStem, sanitizeNamePart } from '../../src/engine/outputNames';
 import type { ExplainPanel } from '../../src/host/panel/explainPanel';
 
 const EXTENSION_ID = 'cnn-lens.cnn-lens';
@@ -171,6 +172,29 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     }
   });
 
+  it('the Compare export writes <image>.compare.<class>.png (the tiles as a grid) and .csv (the metrics)', async () => {
+    const panel = await explain(samples[0]);
+    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam', 'eigencam'], classIndex: 2, layer: null, sanity: false });
+    const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
+    const base = workspaceFile(`${imageStem(samples[0])}.compare.${sanitizeNamePart(result.classLabel) || 'class2'}`);
+    const [png, csv] = [`${base}.png`, `${base}.csv`];
+    for (const file of [png, csv]) rmSync(file, { force: true });
+    try {
+      await panel.receiveForTest({ type: 'export', view: { colormap: 'viridis', opacity: 0.6 }, what: 'compare' });
+      const grid = PNG.sync.read(readFileSync(png));
+      const image = PNG.sync.read(readFileSync(workspaceFile(samples[0])));
+      // Two tiles side by side, each the image (64×64 here, not enlarged), 8 px apart.
+      assert.deepEqual([grid.width, grid.height], [2 * image.width + 8, image.height]);
+      const lines = readFileSync(csv, 'utf8').trim().split('\r\n');
+      assert.equal(lines.length, 3, 'a header and one line per technique');
+      assert.match(lines[1], /^0,0,gradcam,Grad-CAM,2,/);
+      assert.match(lines[2], /^0,1,eigencam,/);
+      assert.equal(lines[1].split(',')[7], String(result.rows[0].deletionAuc), 'the deletion AUC the card shows');
+    } finally {
+      for (const file of [png, csv]) rmSync(file, { force: true });
+    }
+  });
+
   it("finds the workspace's own TF.js models (nested; not in node_modules/.venv/dist, not other model.json files, once through a symlink loop), switches to one and shows its tree", async () => {
     const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
     const bundled = path.dirname(bundledModelPath().endsWith('.json') ? bundledModelPath() : path.join(bundledModelPath(), 'model.json'));
@@ -264,23 +288,69 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     }
   });
 
-  it('export writes a valid PNG next to the image', async () => {
+  it('export writes <image>.<technique>.<class>.<layer>.png, asks before replacing it, and writes the raw map', async () => {
     const panel = await explain(samples[0]);
-    const out = workspaceFile(samples[0].replace(/\.png$/, '.gradcam.png'));
-    rmSync(out, { force: true });
-    await panel.receiveForTest({ type: 'export', view: { colormap: 'viridis', opacity: 0.6 } });
-    await until('the exported file', () => existsSync(out));
-    await until('the file to be complete', () => {
-      try {
-        return PNG.sync.read(readFileSync(out));
-      } catch {
-        return undefined;
-      }
-    });
-    const png = PNG.sync.read(readFileSync(out));
-    const image = PNG.sync.read(readFileSync(workspaceFile(samples[0])));
-    assert.deepEqual([png.width, png.height], [image.width, image.height]);
-    rmSync(out, { force: true });
+    const result = panel.lastResult!;
+    const stem = explanationStem(imageStem(samples[0]), result);
+    const out = workspaceFile(`${stem}.png`);
+    const kept = workspaceFile(`${stem} (2).png`);
+    const mapPng = workspaceFile(`${stem}.map.png`);
+    const mapNpy = workspaceFile(`${stem}.map.npy`);
+    const files = [out, kept, mapPng, mapNpy];
+    for (const file of files) rmSync(file, { force: true });
+    // The extension's modal question, answered here: each export that finds a file shifts one answer.
+    const asked: { message: string; modal: boolean; items: string[] }[] = [];
+    const answers: (string | undefined)[] = [];
+    const window = vscode.window as { showWarningMessage: unknown };
+    const original = window.showWarningMessage;
+    window.showWarningMessage = (message: string, options: vscode.MessageOptions, ...items: string[]) => {
+      asked.push({ message, modal: options.modal === true, items });
+      return Promise.resolve(answers.shift());
+    };
+    const exportAs = (colormap: string, what = 'overlay') =>
+      panel.receiveForTest({ type: 'export', view: { colormap, opacity: 0.6 }, what });
+    try {
+      await exportAs('viridis');
+      assert.ok(existsSync(out), `${out} is written (a new file: no question)`);
+      assert.equal(asked.length, 0);
+      const png = PNG.sync.read(readFileSync(out));
+      const image = PNG.sync.read(readFileSync(workspaceFile(samples[0])));
+      assert.deepEqual([png.width, png.height], [image.width, image.height]);
+      const first = readFileSync(out);
+
+      answers.push(undefined); // Cancel
+      await exportAs('jet');
+      assert.equal(asked.length, 1, 'the second export of the same run asks');
+      assert.deepEqual(asked[0], {
+        message: `"${path.basename(out)}" already exists. Replace it?`,
+        modal: true,
+        items: ['Replace', 'Keep Both'],
+      });
+      assert.ok(readFileSync(out).equals(first), 'cancel leaves the file as it was');
+      assert.equal(existsSync(kept), false);
+
+      answers.push('Keep Both');
+      await exportAs('jet');
+      assert.ok(existsSync(kept), 'Keep Both writes "<name> (2).png"');
+      assert.ok(readFileSync(out).equals(first), 'and keeps the first');
+
+      answers.push('Replace');
+      await exportAs('jet');
+      assert.equal(asked.length, 3);
+      assert.ok(!readFileSync(out).equals(first), 'Replace replaces it');
+
+      await exportAs('jet', 'map');
+      const map = PNG.sync.read(readFileSync(mapPng), { skipRescale: true });
+      assert.equal(map.depth, 16, 'the raw map PNG is 16-bit');
+      assert.deepEqual([map.width, map.height], [result.heatmap.width, result.heatmap.height], 'at the map’s own resolution');
+      const npy = readFileSync(mapNpy);
+      assert.equal(npy.subarray(1, 6).toString('latin1'), 'NUMPY');
+      assert.match(npy.toString('latin1', 10, 10 + npy.readUInt16LE(8)), new RegExp(`'shape': \\(${map.height}, ${map.width}\\)`));
+      assert.equal(asked.length, 3, 'new files: no question');
+    } finally {
+      window.showWarningMessage = original;
+      for (const file of files) rmSync(file, { force: true });
+    }
   });
 
   it('cancel and closing the panel mid-run leave no run behind', async () => {

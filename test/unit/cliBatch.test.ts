@@ -9,7 +9,8 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { expandGlob, expandInputs } from '../../src/cli/inputs';
-import { outputStems, sanitizeNamePart } from '../../src/cli/explainBatch';
+import { outputStems } from '../../src/cli/explainBatch';
+import { sanitizeNamePart } from '../../src/engine/outputNames';
 import { tempDir } from './helpers/tinyModels';
 
 const ROOT = path.resolve(__dirname, '../..');

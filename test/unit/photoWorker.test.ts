@@ -190,7 +190,15 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
   });
 
   it('exportOverlay: a full-size PNG next to the photo, written atomically (no temporary file left)', async () => {
-    const written = await client.exportOverlay(photo, first, 'jet', 0.5);
+    const outPath = path.join(photoDir, 'photo-12mp.gradcam.png');
+    const written = await client.exportOverlay({
+      imagePath: photo,
+      explanation: first,
+      colormap: 'jet',
+      opacity: 0.5,
+      outPath,
+      replace: false,
+    });
     assert.equal(written, path.join(photoDir, 'photo-12mp.gradcam.png'));
     assert.deepEqual(pngSize(written), [4032, 3024], 'the overlay has the photo’s own size');
     assert.deepEqual(
@@ -253,7 +261,14 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     const explanation = await client.explain(job(square), new CancelSource());
     const size = `${explanation.imageSize.width}×${explanation.imageSize.height}`;
     const written = await client
-      .exportOverlay(square, explanation, 'jet', 0.5)
+      .exportOverlay({
+        imagePath: square,
+        explanation,
+        colormap: 'jet',
+        opacity: 0.5,
+        outPath: path.join(squareDir, 'square.gradcam.png'),
+        replace: false,
+      })
       .catch((error: Error) => assert.fail(`export failed (explanation.imageSize ${size}): ${error.message}`));
     assert.deepEqual(pngSize(written), [3073, 3072]);
     assert.deepEqual(explanation.imageSize, { width: 3073, height: 3072 }, 'the explanation reports the file’s size');

@@ -24,7 +24,10 @@ describe('webview message validation', () => {
     assert.deepEqual(parseWebviewMessage({ type: 'export', view: { colormap: 'viridis', opacity: 0.25 } }), {
       type: 'export',
       view: { colormap: 'viridis', opacity: 0.25 },
+      what: 'overlay',
     });
+    assert.equal(parseWebviewMessage({ type: 'export', view: { colormap: 'viridis', opacity: 0.25 }, what: 'map' })?.type, 'export');
+    assert.equal(parseWebviewMessage({ type: 'export', view: { colormap: 'viridis', opacity: 0.25 }, what: 'pdf' }), null);
   });
 
   it('a run message is the ExplainRequest that the host, the worker and Engine.explain take as it is', () => {

@@ -11,7 +11,12 @@ export class CompareController {
     private readonly core: PanelCore,
     private readonly view: CompareView,
     private readonly explain: ExplainController,
-  ) {}
+  ) {
+    view.onExport = (settings) => {
+      core.setStatus('busy', 'Exporting the comparison…');
+      post({ type: 'export', view: settings, what: 'compare' });
+    };
+  }
 
   request(techniques: string[], sanity: boolean): void {
     if (!this.core.init) return;

@@ -157,6 +157,7 @@ export class ExplainController {
     ui.notes.hidden = msg.notes.length === 0;
     core.setStatus('ok', formatTimings(msg.timings, title));
     ui.exportButton.disabled = false;
+    ui.exportMapButton.disabled = false;
     core.setPhase('ready');
   }
 

@@ -30,8 +30,12 @@ export class ViewSettingsController {
       post({ type: 'saveViewDefaults', view: this.view });
     });
     ui.exportButton.addEventListener('click', () => {
-      core.setStatus('busy', 'Exporting PNG…');
-      post({ type: 'export', view: this.view });
+      core.setStatus('busy', 'Exporting the overlay…');
+      post({ type: 'export', view: this.view, what: 'overlay' });
+    });
+    ui.exportMapButton.addEventListener('click', () => {
+      core.setStatus('busy', 'Exporting the raw map…');
+      post({ type: 'export', view: this.view, what: 'map' });
     });
   }
 
@@ -54,7 +58,8 @@ export class ViewSettingsController {
   }
 
   onExported(msg: ExportedMessage): void {
-    this.core.setStatus('ok', `Saved ${msg.path}`);
+    if (msg.cancelled) this.core.setStatus('info', 'Export cancelled: nothing was written.');
+    else this.core.setStatus('ok', `Saved ${msg.path}`);
   }
 
   private update(view: ViewSettings): void {

@@ -3,7 +3,15 @@
  * preview of the run in progress) — never from the pickers, which may already describe the next run.
  * Pure (no DOM), so it is unit-tested in Node.
  */
-import type { InspectRequest, ParameterSpec, TechniqueInfo, TechniqueParameters } from '../../src/shared/vocabulary';
+import {
+  isClassAgnostic,
+  type InspectRequest,
+  type ParameterSpec,
+  type TechniqueInfo,
+  type TechniqueParameters,
+} from '../../src/shared/vocabulary';
+
+export { isClassAgnostic };
 import { describeChanged } from './parameters';
 
 /** The pixels on the canvas, described. */
@@ -19,14 +27,6 @@ export interface Drawn {
   layer: string | null;
   /** Percent done when this is a preview of a run in progress; null for a finished result. */
   preview: number | null;
-}
-
-/** True when `info`'s map does not depend on the class for these parameters. */
-export function isClassAgnostic(info: Pick<TechniqueInfo, 'classAgnostic'> | undefined, parameters: TechniqueParameters = {}): boolean {
-  const flag = info?.classAgnostic;
-  if (flag === undefined || flag === false) return false;
-  if (flag === true) return true;
-  return String(parameters[flag.parameter]) === flag.value;
 }
 
 export interface DrawnInput {

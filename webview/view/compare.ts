@@ -56,6 +56,8 @@ export class CompareView {
   private restoredTicks: string[] | null = null;
   /** Called when the ticks change (the webview state keeps them). */
   onChosen: () => void = () => undefined;
+  /** Called by the results' Export button with the colormap and opacity the tiles are drawn with. */
+  onExport: (view: ViewSettings) => void = () => undefined;
 
   constructor(
     private view: ViewSettings,
@@ -163,9 +165,26 @@ export class CompareView {
         h('span', { class: 'legend insertion' }, '— insertion'),
       ),
       h('div', { class: 'compare-grid' }, ...cards),
+      h('div', { class: 'actions' }, this.exportButton()),
     );
     this.results.hidden = false;
     return null;
+  }
+
+  private exportButton(): HTMLButtonElement {
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: 'button secondary',
+        'data-testid': 'compare-export',
+        title: 'Beside the image: <image>.compare.<class>.png (the tiles as one grid) and .csv (the metrics per technique)',
+      },
+      icon('export'),
+      h('span', {}, 'Export grid + metrics (.png + .csv)'),
+    );
+    button.addEventListener('click', () => this.onExport(this.view));
+    return button;
   }
 
   private card(row: CompareRow, msg: CompareResultMessage): HTMLElement {

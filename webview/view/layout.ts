@@ -39,6 +39,7 @@ export interface Layout {
   opacity: HTMLInputElement;
   opacityValue: HTMLOutputElement;
   exportButton: HTMLButtonElement;
+  exportMapButton: HTMLButtonElement;
   saveDefaults: HTMLButtonElement;
   /** The main grid, the sticky column with the image, and the results tray under the image. */
   layout: HTMLElement;
@@ -193,7 +194,16 @@ export function buildLayout(
   const colormap = h('select', { id: 'colormap', 'data-testid': 'colormap' });
   const opacity = h('input', { id: 'opacity', type: 'range', min: 0, max: 100, step: 1, value: 50, 'data-testid': 'opacity' });
   const opacityValue = h('output', { for: 'opacity', class: 'range-value', 'data-testid': 'opacity-value' }, '50%');
-  const exportButton = button('primary', 'export', 'Export PNG', { 'data-testid': 'export', disabled: true });
+  const exportButton = button('primary', 'export', 'Export overlay', {
+    'data-testid': 'export',
+    disabled: true,
+    title: 'The overlay at the photo’s full size, beside the image: <image>.<technique>.<class>.<layer>.png',
+  });
+  const exportMapButton = button('secondary', 'export', 'Export raw map (.png 16-bit + .npy)', {
+    'data-testid': 'export-map',
+    disabled: true,
+    title: 'The map at its own resolution: a 16-bit grayscale PNG of the normalised map and a float32 .npy of the raw values',
+  });
   const saveDefaults = button('secondary', 'settings-gear', 'Use for New Panels', {
     'data-testid': 'save-view-defaults',
     title: 'Save this colormap and opacity as the defaults of new panels (workspace settings)',
@@ -219,7 +229,7 @@ export function buildLayout(
       'section-display',
       field(h('label', { for: 'colormap' }, 'Colormap'), colormap),
       field(h('label', { for: 'opacity' }, 'Heatmap opacity'), h('div', { class: 'range-row' }, opacity, opacityValue)),
-      h('div', { class: 'actions' }, saveDefaults, exportButton),
+      h('div', { class: 'actions' }, saveDefaults, exportButton, exportMapButton),
     ),
   );
 
@@ -258,6 +268,7 @@ export function buildLayout(
     opacity,
     opacityValue,
     exportButton,
+    exportMapButton,
     saveDefaults,
     layout,
     stageColumn,

@@ -1,6 +1,6 @@
 /** PNG writers for exports: the overlay (RGBA or RGB) and the raw heatmap (8-bit grayscale). */
 import { PNG, type PackerOptions } from 'pngjs';
-import { writeAtomically, writeFileAtomic } from '../atomicWrite';
+import { writeAtomically, writeFileAtomic, type AtomicWriteOptions } from '../atomicWrite';
 import type { RgbaImage } from '../types';
 import { pngPipeline, sharpCodec } from './sharpCodec';
 
@@ -9,14 +9,22 @@ import { pngPipeline, sharpCodec } from './sharpCodec';
  * libvips straight into the temporary file (a 12 MP overlay: ~0.35 s, its ~35 MB never held in memory);
  * without it pngjs encodes in memory (~1.4 s).
  */
-export async function writePngFile(target: string, data: Uint8Array, width: number, height: number, channels: 1 | 3 | 4): Promise<void> {
+export async function writePngFile(
+  target: string,
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 3 | 4,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
   checkSize(data, width, height, channels);
   const { sharp } = sharpCodec();
-  if (sharp) return writeAtomically(target, (temp) => pngPipeline(sharp, data, width, height, channels).toFile(temp));
+  if (sharp) return writeAtomically(target, (temp) => pngPipeline(sharp, data, width, height, channels).toFile(temp), options);
   const colorType = channels === 1 ? 0 : channels === 3 ? 2 : 6;
   return writeFileAtomic(
     target,
     writePng(data, width, height, { colorType, inputColorType: colorType, inputHasAlpha: channels === 4, bitDepth: 8 }),
+    options,
   );
 }
 

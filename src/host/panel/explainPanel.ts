@@ -23,7 +23,7 @@ import { runInspect } from './inspectRun';
 import { describeForPanel } from './panelInit';
 import { COMPARE, errorText, INSPECT, PanelRuns, type ActiveRun } from './panelRuns';
 import { PanelWebview } from './panelWebview';
-import { exportOverlay, saveInspection, type SaveContext } from './saving';
+import { exportCompare, exportOverlay, exportRawMap, saveInspection, type SaveContext } from './saving';
 import { saveViewDefaults } from './viewDefaults';
 
 export { PANEL_VIEW_TYPE } from './panelWebview';
@@ -117,7 +117,8 @@ export class ExplainPanel {
     const post = (message: HostToWebview) => this.post(message);
     const titleOf = (id: string) => this.techniqueList.find((t) => t.id === id)?.title;
     this.runs = new PanelRuns({ imageName: this.imageName, isDisposed: () => this.disposed, post, log, titleOf });
-    this.features = { imagePath: this.imagePath, engine: context.engine, runs: this.runs, post, log };
+    const techniqueInfo = (id: string) => this.techniqueList.find((t) => t.id === id);
+    this.features = { imagePath: this.imagePath, engine: context.engine, runs: this.runs, post, log, techniqueInfo };
     this.webview = new PanelWebview(context.extensionUri, `CNN Lens: ${this.imageName}`, log, {
       message: (msg) => this.handle(msg),
       disposed: () => this.onDisposed(),
@@ -232,7 +233,9 @@ export class ExplainPanel {
         this.runs.cancel('user');
         return;
       case 'export':
-        await exportOverlay(this.features, this.runs.shown.result, msg.view);
+        if (msg.what === 'map') await exportRawMap(this.features, this.runs.shown.result);
+        else if (msg.what === 'compare') await exportCompare(this.features, this.runs.shown.compare, msg.view);
+        else await exportOverlay(this.features, this.runs.shown.result, msg.view);
         return;
       case 'viewChanged':
         // The panel keeps its colormap and opacity in its own state; nothing is written.

@@ -1,0 +1,73 @@
+/**
+ * The Compare export's metrics file and the grid's layout it refers to: plain data (the host's types
+ * reach it through the worker protocol), no pixels.
+ */
+
+/** Tiles to a row of the exported Compare grid. */
+export const GRID_COLUMNS = 3;
+
+/** Where tile `index` of `count` goes: row and column from 0. */
+export function tilePosition(index: number, count: number): { row: number; column: number } {
+  const columns = Math.min(GRID_COLUMNS, Math.max(1, count));
+  return { row: Math.floor(index / columns), column: index % columns };
+}
+
+/** One technique's line of the metrics file (what the Compare card shows as numbers). */
+export interface CompareMetrics {
+  technique: string;
+  title: string;
+  layer?: string;
+  error?: string;
+  deletionAuc?: number;
+  insertionAuc?: number;
+  timeMs?: number;
+  timeRatio?: number;
+  averageDrop?: number;
+}
+
+const CSV_COLUMNS = [
+  'tile_row',
+  'tile_column',
+  'technique',
+  'title',
+  'class_index',
+  'class',
+  'layer',
+  'deletion_auc',
+  'insertion_auc',
+  'time_ms',
+  'time_ratio',
+  'average_drop',
+  'error',
+] as const;
+
+function csvField(value: string | number | undefined): string {
+  if (value === undefined || (typeof value === 'number' && !Number.isFinite(value))) return '';
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** The metrics as CSV (RFC 4180, CRLF line ends, a header line): one line per technique, with its tile's place. */
+export function compareCsv(rows: readonly CompareMetrics[], target: { index: number; label: string }): string {
+  const lines = rows.map((row, index) => {
+    const { row: tileRow, column } = tilePosition(index, rows.length);
+    return [
+      tileRow,
+      column,
+      row.technique,
+      row.title,
+      target.index,
+      target.label,
+      row.layer,
+      row.deletionAuc,
+      row.insertionAuc,
+      row.timeMs,
+      row.timeRatio,
+      row.averageDrop,
+      row.error,
+    ]
+      .map(csvField)
+      .join(',');
+  });
+  return [CSV_COLUMNS.join(','), ...lines].join('\r\n') + '\r\n';
+}

@@ -1,0 +1,67 @@
+/**
+ * Output file names: one cleaner for every name part (the CLI batch's outputs, the panel's exports), and
+ * the `<image>.<technique>.<class>.<layer>` stem they share. Plain string work (the host imports it).
+ */
+import * as path from 'node:path';
+
+/** Characters no file system takes (Windows' set, control characters), white space and path separators. */
+const UNSAFE = /[\u0000-\u001f\u007f<>:"/\\|?*\s]+/g;
+const RESERVED = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
+
+/** A name part safe on every file system: unsafe runs become "_", at most `max` characters, never empty. */
+export function sanitizeNamePart(part: string, max = 60, dots = false): string {
+  let clean = part.normalize('NFC').replace(UNSAFE, '_');
+  if (!dots) clean = clean.replace(/\./g, '_');
+  clean = clean.replace(/_+/g, '_');
+  clean = Array.from(clean).slice(0, max).join('');
+  // Windows drops trailing dots and spaces, and refuses device names even with an extension.
+  clean = clean.replace(/[. ]+$/, '');
+  if (!clean || clean === '_') return '';
+  return RESERVED.test(clean.split('.')[0]) ? `_${clean}` : clean;
+}
+
+/** What names an explanation's files. */
+export interface NamedExplanation {
+  technique: string;
+  target: { label: string; index: number };
+  /** Empty for techniques without a layer. */
+  layer: string;
+}
+
+/**
+ * `<stem>.<technique>.<class>.<layer>`, each part cleaned: the class is left out when the map does not
+ * depend on it (`classAgnostic`), the layer when the technique has none. `stem` is used as given.
+ */
+export function explanationStem(stem: string, explanation: NamedExplanation, classAgnostic = false): string {
+  const parts = [stem, sanitizeNamePart(explanation.technique) || 'map'];
+  if (!classAgnostic) parts.push(sanitizeNamePart(explanation.target.label) || `class${explanation.target.index}`);
+  if (explanation.layer) parts.push(sanitizeNamePart(explanation.layer) || 'layer');
+  return parts.join('.');
+}
+
+/** An image file's name without its extension, cleaned (dots kept): the stem of the files written beside it. */
+export function imageStem(imagePath: string): string {
+  return sanitizeNamePart(path.parse(imagePath).name, 100, true) || 'image';
+}
+
+/**
+ * The same files with " (n)" before their endings, for the smallest n ≥ 2 at which none of them exists
+ * ("dog.gradcam.png" → "dog.gradcam (2).png"; a set such as the raw map's .png and .npy shares one n).
+ */
+export async function keepBothPaths(files: readonly string[], exists: (file: string) => Promise<boolean>): Promise<string[]> {
+  for (let n = 2; ; n++) {
+    const candidates = files.map((file) => {
+      const { dir, name, ext } = splitEnding(file);
+      return path.join(dir, `${name} (${n})${ext}`);
+    });
+    const taken = await Promise.all(candidates.map(exists));
+    if (!taken.some(Boolean)) return candidates;
+  }
+}
+
+/** The ending after the last dot ("a.b.raw.npy" → ".npy"), the rest as name. */
+function splitEnding(file: string): { dir: string; name: string; ext: string } {
+  const { dir, base } = path.parse(file);
+  const dot = base.lastIndexOf('.');
+  return dot > 0 ? { dir, name: base.slice(0, dot), ext: base.slice(dot) } : { dir, name: base, ext: '' };
+}
