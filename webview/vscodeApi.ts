@@ -4,6 +4,7 @@
 import type { TechniqueParameters } from '../src/shared/vocabulary';
 import type { ViewSettings, WebviewToHost } from '../src/shared/protocol';
 import { parseParameters } from '../src/shared/protocol';
+import type { InspectChoices } from './view/inspect';
 import { COLORMAP_NAMES, INSPECT_KINDS, type InspectKind } from '../src/shared/vocabulary';
 
 interface VsCodeApi {
@@ -24,15 +25,7 @@ export interface PersistedState {
   /** Compare's ticked techniques and its sanity option. */
   compare?: { ticks: string[]; sanity: boolean };
   /** Look inside's choices. */
-  inspect?: {
-    kind: InspectKind;
-    layer: string;
-    filter: string;
-    steps: string;
-    seed?: string;
-    fourier: boolean;
-    sort: 'mean' | 'index';
-  };
+  inspect?: InspectChoices;
 }
 
 /** More techniques than the engine will ever offer; anything beyond is not ours. */

@@ -3,28 +3,13 @@ import { promises as fs, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { main } from '../../src/cli';
+import { runCli } from './helpers/cli';
 import { saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 import { encodePng } from '../../src/engine/image';
 import { noiseImage } from './helpers/tinyModels';
 import { fixture, requireFixtures } from './helpers/fixtures';
 
-/** Runs the CLI in-process, capturing what it prints. */
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
-  console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
-  try {
-    const code = await main(args);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const run = runCli;
 
 describe('cnn-lens CLI', () => {
   let dir: string;

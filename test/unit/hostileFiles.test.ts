@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
-import { main } from '../../src/cli';
+import { runCli } from './helpers/cli';
 import { encodePng } from '../../src/engine/image';
 import { readKerasFile } from '../../src/engine/models/keras/kerasFile';
 import { liveTempFolders } from '../../src/engine/tempFiles';
@@ -81,21 +81,7 @@ function cnnlensTemps(dir = os.tmpdir()): string[] {
   return readdirSync(dir).filter((name) => name.startsWith('cnnlens-keras-'));
 }
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...parts: unknown[]) => void out.push(parts.join(' '));
-  console.error = (...parts: unknown[]) => void err.push(parts.join(' '));
-  try {
-    const code = await main(args);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+const run = runCli;
 
 describe('hostile model files and command lines', function () {
   this.timeout(120_000);
