@@ -3,13 +3,11 @@ import { promises as fs, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { runCli } from './helpers/cli';
+import { runCli as run } from './helpers/cli';
 import { saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 import { encodePng } from '../../src/engine/image';
 import { noiseImage } from './helpers/tinyModels';
 import { fixture, requireFixtures } from './helpers/fixtures';
-
-const run = runCli;
 
 describe('cnn-lens CLI', () => {
   let dir: string;

@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
-import { runCli } from './helpers/cli';
+import { runCli as run } from './helpers/cli';
 import { encodePng } from '../../src/engine/image';
 import { readKerasFile } from '../../src/engine/models/keras/kerasFile';
 import { liveTempFolders } from '../../src/engine/tempFiles';
@@ -80,8 +80,6 @@ const HDF5_HEAD = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 function cnnlensTemps(dir = os.tmpdir()): string[] {
   return readdirSync(dir).filter((name) => name.startsWith('cnnlens-keras-'));
 }
-
-const run = runCli;
 
 describe('hostile model files and command lines', function () {
   this.timeout(120_000);
