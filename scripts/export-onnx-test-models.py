@@ -149,9 +149,34 @@ def export(name, build, shape, opset, keep_bn):
     print(f'exported {path}')
 
 
+def export_modern(name):
+    """Today's architectures (modern_models.py) at the opset in the name; the same weights at every opset."""
+    path = os.path.join(OUT, f'{name}.onnx')
+    if os.path.exists(path):
+        return
+    sys.path.insert(0, os.path.dirname(__file__))
+    from modern_models import build
+    model, shape = build(name)
+    opset = int(name.rsplit('_op', 1)[1])
+    tmp = path + '.tmp'
+    torch.onnx.export(model, torch.randn(*shape), tmp, opset_version=opset, input_names=['input'], output_names=['output'],
+                      dynamic_axes={'input': {0: 'batch'}, 'output': {0: 'batch'}})
+    os.replace(tmp, path)
+    print(f'exported {path}')
+
+
+def modern_names():
+    sys.path.insert(0, os.path.dirname(__file__))
+    from modern_models import MODERN, OPSETS
+    return [f'{name}_op{opset}' for name in MODERN for opset in OPSETS]
+
+
 if __name__ == '__main__':
     os.makedirs(OUT, exist_ok=True)
     only = set(os.environ.get('ONNX_MODELS', '').split(',')) - {''}
     for name, (build, shape, opset, keep_bn) in MODELS.items():
         if not only or name in only:
             export(name, build, shape, opset, keep_bn)
+    for name in modern_names():
+        if not only or name in only:
+            export_modern(name)
