@@ -44,6 +44,11 @@ export interface LayerInfo {
   camCapable: boolean;
   /** A convolution with a 4-D kernel: its filters can be drawn ("Look inside" → Filters). */
   hasKernel: boolean;
+  /**
+   * How an output that is not a CNN's feature map becomes `outputShape`'s grid, for display: e.g.
+   * "197 tokens: 1 special + 14×14" (a ViT's sequence) or "channels-last" (Swin); absent for feature maps.
+   */
+  layout?: string;
 }
 
 export interface Prediction {

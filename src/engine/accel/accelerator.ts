@@ -36,6 +36,8 @@ export interface ExportedGraph {
     name: string;
     /** The target's own tensor (for gradients w.r.t. it). */ native: string;
     /** Transposes `native`'s layout to TF.js's, if needed. */ perm: number[] | null;
+    /** Writes the nodes reading a tensor laid out as `native` in TF.js's layout, where a transpose is not enough (token sequences). */
+    readout?: (graph: OnnxGraph, tensor: string) => string;
   }[];
 }
 
@@ -218,7 +220,9 @@ export abstract class Accelerator<T> {
   private layerSession(target: T): OrtSession | null {
     return this.session(`layer:${this.keyOf(target)}`, () => {
       const { exported, layer, gradient } = this.gradientAtLayer(target);
-      exported.graph.nameOutput(layer.perm ? exported.graph.op('Transpose', [gradient], { perm: layer.perm }) : gradient, GRADIENT);
+      const { graph } = exported;
+      const readout = layer.readout?.(graph, gradient) ?? (layer.perm ? graph.op('Transpose', [gradient], { perm: layer.perm }) : gradient);
+      graph.nameOutput(readout, GRADIENT);
       return exported;
     });
   }

@@ -25,6 +25,23 @@ export interface GapHead {
   bias: Tensor1D | null;
 }
 
+/** Where a ViT-family model's self-attention is: one Softmax per encoder block, over all tokens. */
+export interface AttentionLayout {
+  blocks: number;
+  heads: number;
+  /** Leading tokens with no place on the grid (class, distillation, registers). */
+  special: number;
+  /** The patch tokens' grid [rows, columns]. */
+  grid: [number, number];
+}
+
+export interface AttentionEvidence {
+  /** Per block, in forward order: the attention probabilities [n, heads, tokens, tokens]. */
+  probabilities: Tensor4D[];
+  /** d score[class] / d probabilities, same shapes, where asked for. */
+  gradients: Tensor4D[] | null;
+}
+
 export interface ModelAdapter {
   readonly format: 'layers' | 'graph' | 'onnx' | 'keras';
   /** [height, width, channels] */
@@ -41,6 +58,12 @@ export interface ModelAdapter {
    */
   gradientsOnWasmAt?(layer: string, of: 'scores' | 'activations'): boolean;
   readonly layers: LayerInfo[];
+  /** The format's own choice of target layer where the last CAM-capable one is wrong (a ViT's last block). */
+  readonly preferredCamLayer?: string | null;
+  /** ViT-family models: where the attention is (absent or null for models without global self-attention). */
+  attentionLayout?(): AttentionLayout | null;
+  /** The attention of every block for the batch and, with a class, the class score's gradients w.r.t. it. Call inside tf.tidy. */
+  readAttention?(input: Tensor4D, classIndex: number | null): AttentionEvidence;
   /** True when `scores` honours a ReLU backward rule (guided backprop, deconvnet). */
   readonly supportsReluRules: boolean;
   /** Class scores for a batch (caller disposes); with a rule, rectifiers backpropagate by it. */

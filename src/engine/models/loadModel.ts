@@ -143,7 +143,7 @@ export async function loadModel(
     inputShape: adapter.inputShape,
     numClasses: adapter.numClasses,
     layers: adapter.layers,
-    defaultLayer: sidecarLayer ?? defaultCamLayer(adapter.layers),
+    defaultLayer: sidecarLayer ?? adapter.preferredCamLayer ?? defaultCamLayer(adapter.layers),
     preprocessing: config.preprocessing,
     hasLogits: adapter.hasLogits,
   };

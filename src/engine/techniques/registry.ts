@@ -2,6 +2,8 @@
 import type { TechniqueInfo } from '../types';
 import { CamTechnique, type Technique } from './base';
 import { AblationCam } from './ablationCam';
+import { AttentionGradient } from './attentionGradient';
+import { AttentionRollout } from './attentionRollout';
 import { Cam } from './cam';
 import { EigenCam, EigenGradCam } from './eigenCam';
 import { GradCam } from './gradCam';
@@ -36,6 +38,8 @@ const TECHNIQUES: Technique[] = [
   new IntegratedGradients(),
   new SmoothGrad((id) => findTechnique(id)),
   new GuidedGradCam(),
+  new AttentionRollout(),
+  new AttentionGradient(),
 ];
 
 export function techniqueInfos(): TechniqueInfo[] {

@@ -10,13 +10,15 @@ import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
 import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
-import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
+import { isCamCapableShape, type AttentionEvidence, type AttentionLayout, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { ModelError } from '../modelFiles';
 import type { ReluRule } from '../reluRules';
 import { checkImageInput, chooseOutput, classCountOf, type AdapterOptions } from '../outputCheck';
 import { firstNonFinite } from '../../finite';
 import { OnnxFileAccelerator } from './onnxFileAccelerator';
+import { findAttention, type AttentionSite } from './attention';
 import { OnnxExecutor, type Step } from './executor';
+import { findLayerViews, fromGrid, gridShape, toGrid, type LayerView } from './layerViews';
 import type { OnnxModel, OnnxNode } from './onnxFile';
 import { rectifierOf } from './ops/activation';
 import { isGlobalAverage } from './ops/pool';
@@ -42,6 +44,7 @@ export class OnnxAdapter implements ModelAdapter {
   readonly inputShape: [number, number, number];
   readonly numClasses: number;
   readonly layers: LayerInfo[];
+  readonly preferredCamLayer: string | null = null;
 
   private readonly executor: OnnxExecutor;
   private readonly inputName: string;
@@ -53,6 +56,9 @@ export class OnnxAdapter implements ModelAdapter {
   /** Conv layers' kernels in HWIO (unfolded), for layerWeights. */
   private readonly kernels = new Map<string, Tensor4D>();
   private head: GapHead | null = null;
+  /** How each float tensor lies on the image grid (feature maps, channels-last maps, token sequences). */
+  private views = new Map<string, LayerView>();
+  private attention: AttentionSite | null = null;
   /** The same graph on onnxruntime, where it is installed. */
   private accelerator: OnnxFileAccelerator | null = null;
   private runs: AcceleratedRuns | null = null;
@@ -100,11 +106,15 @@ export class OnnxAdapter implements ModelAdapter {
       // Score with logits: step back over a trailing Softmax.
       this.scoreTensor = last?.opType === 'Softmax' || last?.opType === 'LogSoftmax' ? last.inputs[0] : outputName;
       this.hasLogits = last?.opType !== 'Sigmoid';
+      this.views = findLayerViews(this.executor.exact, probes, this.inputName, [h, w]);
       this.layers = this.listLayers(probes);
+      this.attention = findAttention(this.executor.exact, probes, this.views);
+      this.preferredCamLayer = this.attention?.camLayer ?? null;
       this.head = this.findGapHead();
       this.gradientsOnWasm = this.executor.exact.every((step) => this.gradientOnWasm(step, probes));
       const { channelsFirst, inputName, inputShape, numClasses, scoreTensor, executor } = this;
-      this.accelerator = new OnnxFileAccelerator({ model, executor, probes, inputName, channelsFirst, inputShape, numClasses, scoreTensor }, acceleration);
+      const views = this.views;
+      this.accelerator = new OnnxFileAccelerator({ model, executor, probes, views, inputName, channelsFirst, inputShape, numClasses, scoreTensor }, acceleration);
       this.runs = this.accelerator.runs((layer) => this.stepOf(layer).node.outputs[0]);
       for (const step of this.executor.exact) {
         if (step.node.opType === 'Conv' && step.prepared && this.layerSteps.has(step.node.name)) {
@@ -141,14 +151,16 @@ export class OnnxAdapter implements ModelAdapter {
       const { node } = step;
       const probe = probes.get(node.outputs[0]);
       if (HIDDEN_OPS.has(node.opType) || !probe || probe.dtype !== 'float32') continue;
-      const shape = probe.shape.length === 4 ? [probe.shape[2], probe.shape[3], probe.shape[1]] : probe.shape.slice(1);
+      const view = this.views.get(node.outputs[0]);
+      const shape = view ? gridShape(view, probe.shape) : probe.shape.slice(1);
       // Learned weights only: settings given as inputs (Clip's bounds, Pad's value) are not parameters.
       const settingsOnly = node.opType === 'Clip' || node.opType === 'Pad';
       const constants = settingsOnly ? [] : node.inputs.filter((name) => name && this.executor.constants.get(name)?.tensor.dtype === 'float32');
       const params = constants.reduce((sum, name) => sum + this.executor.constants.get(name)!.tensor.size, 0);
       const kernel = node.opType === 'Conv' && this.executor.constants.get(node.inputs[1])?.tensor.rank === 4;
       this.layerSteps.set(node.name, step);
-      layers.push({ name: node.name, kind: node.opType, outputShape: shape, params, camCapable: isCamCapableShape(shape), hasKernel: kernel });
+      const layout = view ? layoutNote(view, probe.shape) : undefined;
+      layers.push({ name: node.name, kind: node.opType, outputShape: shape, params, camCapable: isCamCapableShape(shape), hasKernel: kernel, ...(layout ? { layout } : {}) });
     }
     return layers;
   }
@@ -179,9 +191,11 @@ export class OnnxAdapter implements ModelAdapter {
     return plain(value).reshape([batch, -1]) as Tensor2D;
   }
 
-  private spatial(value: Value | undefined, layer: string): Tensor4D {
+  private spatial(value: Value | undefined, layer: string, tensor: string): Tensor4D {
     if (!value) throw new Error(`Layer "${layer}" produced no output.`);
-    if (value.tensor.rank !== 4) throw new Error(`Layer "${layer}" has a ${value.tensor.rank}-D output; a spatial (4-D) layer is needed.`);
+    const view = this.views.get(tensor);
+    if (view) return toGrid(value, view);
+    if (value.tensor.rank !== 4) throw new Error(`Layer "${layer}" has a ${value.tensor.rank}-D output that does not lie on the image grid; a spatial layer (feature maps or patch tokens) is needed.`);
     return asNhwc(value, layer);
   }
 
@@ -210,7 +224,7 @@ export class OnnxAdapter implements ModelAdapter {
     return tf.tidy(() => {
       const values = new Map([[this.inputName, this.feed(input)]]);
       this.executor.run(this.executor.plan([target]), values, rule);
-      return this.spatial(values.get(target), layer);
+      return this.spatial(values.get(target), layer, target);
     });
   }
 
@@ -224,13 +238,15 @@ export class OnnxAdapter implements ModelAdapter {
     if (!plan.some((step) => step.outputs.includes(target))) throw new Error(`Layer "${layer}" does not lead to the model's class scores.`);
     const values = new Map([[this.inputName, this.feed(input)]]);
     this.executor.run(plan, values);
-    const activations = this.spatial(values.get(target), layer);
+    const activations = this.spatial(values.get(target), layer, target);
+    const view = this.views.get(target);
+    const original = values.get(target)!;
     const downstream = this.executor.downstreamOf(target, plan);
     if (!downstream.length && target !== this.scoreTensor) throw new Error(`Layer "${layer}" does not lead to the model's class scores.`);
     const head = (replaced: Tensor4D): Tensor2D => {
       const rerun = new Map(values);
       downstream.forEach((step) => step.outputs.forEach((name) => rerun.delete(name)));
-      rerun.set(target, nhwcValue(replaced));
+      rerun.set(target, view ? fromGrid(replaced, view, original) : nhwcValue(replaced));
       this.executor.run(downstream, rerun);
       return this.scoresOf(rerun, replaced.shape[0]);
     };
@@ -239,6 +255,33 @@ export class OnnxAdapter implements ModelAdapter {
 
   gapHead(): GapHead | null {
     return this.head;
+  }
+
+  attentionLayout(): AttentionLayout | null {
+    return this.attention?.layout ?? null;
+  }
+
+  readAttention(input: Tensor4D, classIndex: number | null): AttentionEvidence {
+    if (!this.attention) throw new Error('The model has no global self-attention (a ViT-family encoder) to read.');
+    const { tensors, layout } = this.attention;
+    const n = input.shape[0];
+    const tokens = layout.special + layout.grid[0] * layout.grid[1];
+    const asBlocks = (t: Tensor) => t.reshape([n, layout.heads, tokens, tokens]) as Tensor4D;
+    const values = new Map([[this.inputName, this.feed(input)]]);
+    this.executor.run(this.executor.plan(tensors), values);
+    const probabilities = tensors.map((name) => plain(values.get(name)!));
+    if (classIndex === null) return { probabilities: probabilities.map(asBlocks), gradients: null };
+    // The probabilities are fed back in place of the Softmax outputs, so each one's gradient is the class
+    // score's derivative at that node, through every later block (as autograd's retained grad is).
+    const plan = this.executor.plan([this.scoreTensor]);
+    const classScore = (...given: Tensor[]) => {
+      const rerun = new Map([[this.inputName, this.feed(input)]]);
+      tensors.forEach((name, i) => rerun.set(name, plainValue(given[i])));
+      this.executor.run(plan, rerun);
+      return tf.sum(this.scoresOf(rerun, n).slice([0, classIndex], [-1, 1]));
+    };
+    const gradients = tf.grads(classScore)(probabilities);
+    return { probabilities: probabilities.map(asBlocks), gradients: gradients.map(asBlocks) };
   }
 
   /** GlobalAveragePool (or ReduceMean over H, W) → reshapes → Gemm with constant weights; made once, at load. */
@@ -347,4 +390,13 @@ export class OnnxAdapter implements ModelAdapter {
     if (this.head) tf.dispose([this.head.weights, ...(this.head.bias ? [this.head.bias] : [])]);
     this.head = null;
   }
+}
+
+/** The layer list's note on how a non-NCHW output becomes its grid. */
+function layoutNote(view: LayerView, shape: number[]): string | undefined {
+  if (view.kind === 'nchw') return undefined;
+  if (view.kind === 'channels-last') return 'channels-last [height, width, channels]';
+  const [rows, columns] = view.grid;
+  const special = view.special ? `${view.special} special + ` : '';
+  return `${shape[1]} tokens: ${special}${rows}×${columns} patches`;
 }

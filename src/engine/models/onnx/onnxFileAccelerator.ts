@@ -10,6 +10,7 @@ import type { OnnxExecutor } from './executor';
 import type { OnnxModel, OnnxNode, OnnxTensor } from './onnxFile';
 import { onnxPads, pair, windowPadding } from './ops/conv';
 import { plain } from './ops/types';
+import { writeGridReadout, type LayerView } from './layerViews';
 import type { Acceleration } from '../../accel/ortRuntime';
 import { Accelerator, INPUT, type ExportedGraph } from '../../accel/accelerator';
 import { UnsupportedLayerError } from '../../accel/layoutWriter';
@@ -20,6 +21,8 @@ export interface ImportedModel {
   executor: OnnxExecutor;
   /** Shape (with the batch) and dtype of every tensor, from a probe run. */
   probes: Map<string, { shape: number[]; dtype: string }>;
+  /** How tensors lie on the image grid (layerViews.ts): targets are read out as [n, h, w, c] maps. */
+  views: Map<string, LayerView>;
   inputName: string;
   /** True when the graph's input is NCHW. */
   channelsFirst: boolean;
@@ -87,11 +90,15 @@ export class OnnxFileAccelerator extends Accelerator<string> {
         graph.nameOutput(graph.op('Flatten', [native], { axis: 1 }, [shape.reduce((a, b) => a * b, 1)]), outputNames[i]);
         return { name: outputNames[i], native, perm: null };
       }
-      // 4-D tensors of an ONNX graph are NCHW (as the adapter reads them); handed out channels-last.
-      const perm = shape.length === 3 ? [0, 2, 3, 1] : null;
-      const [ch, hh, ww] = shape;
-      graph.nameOutput(perm ? graph.op('Transpose', [native], { perm }, [hh, ww, ch]) : native, outputNames[i]);
-      return { name: outputNames[i], native, perm };
+      // Handed out as [n, h, w, c] maps, as the adapter reads them (NCHW maps transposed, tokens on their grid).
+      const view = this.source.views.get(native);
+      if (!view) {
+        graph.nameOutput(native, outputNames[i]);
+        return { name: outputNames[i], native, perm: null };
+      }
+      graph.nameOutput(writeGridReadout(graph, native, view), outputNames[i]);
+      const readout = view.kind === 'tokens' ? (g: OnnxGraph, tensor: string) => writeGridReadout(g, tensor, view, shape) : undefined;
+      return { name: outputNames[i], native, perm: view.kind === 'nchw' ? [0, 2, 3, 1] : null, ...(readout ? { readout } : {}) };
     });
     return { graph, outputs };
   }
