@@ -142,7 +142,8 @@ async function listLayers(values: Values): Promise<void> {
     console.log(`${summary.name} (${summary.format}, input ${summary.inputShape.join('×')}, ${summary.numClasses} classes)`);
     for (const layer of summary.layers) {
       const mark = layer.name === summary.defaultLayer ? '>' : layer.camCapable ? '*' : ' ';
-      console.log(`${mark} ${layer.name.padEnd(40)} ${layer.kind.padEnd(24)} [${layer.outputShape.join(', ')}]  ${layer.params}`);
+      const layout = layer.layout ? `  (${layer.layout})` : '';
+      console.log(`${mark} ${layer.name.padEnd(40)} ${layer.kind.padEnd(24)} [${layer.outputShape.join(', ')}]  ${layer.params}${layout}`);
     }
     console.log('\n* can be mapped   > default target layer');
   }

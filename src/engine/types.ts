@@ -112,6 +112,8 @@ export interface ModelSummary {
   preprocessing: Preprocessing;
   /** True when the scores techniques differentiate are pre-softmax logits. */
   hasLogits: boolean;
+  /** ViT-family models: their encoder's attention blocks (what attention rollout reads); null for others. */
+  attention: { blocks: number; heads: number; specialTokens: number; grid: [number, number] } | null;
 }
 
 /**

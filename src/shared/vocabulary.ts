@@ -85,6 +85,8 @@ export interface TechniqueInfo {
    * when a parameter has a value (deconvnet's `target` = `activation`). Captions then say so.
    */
   classAgnostic?: boolean | { parameter: string; value: string };
+  /** Runs only on ViT-family models (global self-attention over patch tokens): attention rollout. */
+  needsAttention?: boolean;
   /** Tunable parameters with their defaults (SmoothGrad's samples, IG's steps, …). */
   parameters?: ParameterSpec[];
 }

@@ -108,6 +108,7 @@ describe('model view outline', () => {
         defaultLayer: 'block_1499',
         preprocessing: { preset: 'raw', source: 'default' },
         hasLogits: true,
+        attention: null,
       },
       labels: Array.from({ length: 10 }, (_, i) => `class ${i}`),
       backend: 'wasm',

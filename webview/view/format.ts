@@ -5,7 +5,8 @@ import { formatShape } from '../../src/shared/display';
 export { formatShape };
 
 export function formatLayer(layer: LayerInfo): string {
-  return `${layer.name} — ${layer.kind} — ${formatShape(layer.outputShape)}`;
+  const layout = layer.layout ? ` (${layer.layout})` : '';
+  return `${layer.name} — ${layer.kind} — ${formatShape(layer.outputShape)}${layout}`;
 }
 
 /** CAM-capable layers first (each group keeps the model's order). */

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tfjs/tf';
-import { defaultCamLayer, type ModelAdapter } from './adapter';
+import { defaultCamLayer, type AttentionLayout, type ModelAdapter } from './adapter';
 import { Acceleration } from '../accel/ortRuntime';
 import { loadGraphAdapter } from './graph/graphAdapter';
 import { LayersAdapter, loadLayersAdapter } from './layers/layersAdapter';
@@ -146,6 +146,11 @@ export async function loadModel(
     defaultLayer: sidecarLayer ?? adapter.preferredCamLayer ?? defaultCamLayer(adapter.layers),
     preprocessing: config.preprocessing,
     hasLogits: adapter.hasLogits,
+    attention: attentionSummary(adapter.attentionLayout?.() ?? null),
   };
   return { adapter, summary, labels: fitted.labels, labelsNote: fitted.note, sizeOnDisk: source.sizeOnDisk };
+}
+
+function attentionSummary(layout: AttentionLayout | null): ModelSummary['attention'] {
+  return layout && { blocks: layout.blocks, heads: layout.heads, specialTokens: layout.special, grid: layout.grid };
 }

@@ -7,6 +7,7 @@ import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { AttentionEvidence, AttentionLayout } from '../models/adapter';
 import { tf } from '../tfjs/tf';
 import { Technique, type TechniqueInput, type TechniqueOutput } from './base';
+import { TechniqueNotApplicableError } from './cam';
 
 export abstract class AttentionTechnique extends Technique {
   protected abstract readonly usesGradients: boolean;
@@ -17,7 +18,7 @@ export abstract class AttentionTechnique extends Technique {
   run(request: TechniqueInput): TechniqueOutput {
     const layout = request.model.attentionLayout?.() ?? null;
     if (!layout || !request.model.readAttention) {
-      throw new Error(
+      throw new TechniqueNotApplicableError(
         `${this.info.title} needs a ViT-family model (global self-attention over patch tokens, as ViT and DeiT have); this model has none that CNN Lens recognises. Swin's windowed attention does not qualify: use Grad-CAM on its stages.`,
       );
     }

@@ -18,6 +18,7 @@ export class AttentionGradient extends AttentionTechnique {
     summary: 'ViT-family models: each block’s attention weighted by the class score’s gradient, accumulated over the blocks.',
     needsGradients: true,
     needsLayer: false,
+    needsAttention: true,
   };
 
   protected relevance(evidence: AttentionEvidence): Tensor2D {

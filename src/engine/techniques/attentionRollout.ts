@@ -20,6 +20,7 @@ export class AttentionRollout extends AttentionTechnique {
     summary: 'ViT-family models: the attention of every block multiplied through, residuals included; where the class token looks.',
     needsGradients: false,
     needsLayer: false,
+    needsAttention: true,
     classAgnostic: true,
     parameters: [
       { name: 'headFusion', summary: 'How the heads of a block are combined.', default: 'mean', choices: ['mean', 'max', 'min'] },

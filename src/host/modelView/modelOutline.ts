@@ -71,7 +71,7 @@ function layerNode(layer: LayerInfo, index: number, defaultLayer: string | null)
     description: `${layer.kind} · ${shape}${params}${layer.camCapable ? ' · CAM' : ''}`,
     tooltip: [
       `#${index + 1} ${layer.name}`,
-      `${layer.kind}, output ${shape}, ${formatCount(layer.params)} parameters`,
+      `${layer.kind}, output ${shape}${layer.layout ? ` (${layer.layout})` : ''}, ${formatCount(layer.params)} parameters`,
       ...offers,
       layer.camCapable
         ? 'Click to make it the target layer of the open panel.'
@@ -107,6 +107,22 @@ function row(id: string, label: string, value: string, icon: string, tooltip?: s
   return { id: `summary:${id}`, label, description: value, icon, tooltip: tooltip ?? `${label}: ${value}` };
 }
 
+/** ViT-family models: what attention rollout reads, and how the tokens lie on the image. */
+function attentionRows(attention: LoadedModelInfo['summary']['attention']): OutlineNode[] {
+  if (!attention) return [];
+  const { blocks, heads, specialTokens, grid } = attention;
+  const special = specialTokens ? `${specialTokens} special token${specialTokens > 1 ? 's' : ''} + ` : '';
+  return [
+    row(
+      'attention',
+      'Attention',
+      `${blocks} blocks × ${heads} heads · ${special}${grid[0]}×${grid[1]} patches`,
+      'eye',
+      'Global self-attention over patch tokens: attention rollout and attention × gradient can read it; token layers are laid on the patch grid (special tokens dropped) as CAM targets.',
+    ),
+  ];
+}
+
 export function modelOutline(info: LoadedModelInfo): OutlineNode[] {
   const { summary, labels, backend, sizeOnDisk } = info;
   const totalParams = summary.layers.reduce((sum, layer) => sum + layer.params, 0);
@@ -130,6 +146,7 @@ export function modelOutline(info: LoadedModelInfo): OutlineNode[] {
         ? 'Techniques differentiate the class scores before the softmax (logits), as Grad-CAM prescribes.'
         : 'The model exposes no pre-softmax scores, so techniques differentiate probabilities (gradients can saturate).',
     ),
+    ...attentionRows(summary.attention),
     row('params', 'Parameters', formatCount(totalParams), 'symbol-numeric'),
     row('size', 'Size on disk', formatBytes(sizeOnDisk), 'database'),
     row('format', 'Format', FORMAT_NAMES[summary.format] ?? summary.format, 'file-code'),

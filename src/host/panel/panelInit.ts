@@ -25,7 +25,8 @@ export async function describeForPanel(
       labels,
       source: info.source ?? null,
     },
-    techniques,
+    // Attention rollout and its kin are offered only where there is attention to read.
+    techniques: techniques.filter((t) => !t.needsAttention || info.summary.attention),
     colormaps: COLORMAP_NAMES,
     view: viewDefaults(),
     seed: seedDefault(),
