@@ -1,0 +1,181 @@
+/**
+ * Today's architectures exported by torch.onnx (scripts/modern_models.py: a reduced ViT-B/16, a distilled
+ * DeiT-tiny, a reduced Swin-T, ConvNeXt-T) explained by CNN Lens's TF.js executor, against the textbook
+ * PyTorch computation on the same weights and input (scripts/torch_reference.py): Grad-CAM on the same
+ * module's output (ViT tokens and Swin's channels-last maps laid on their grid), saliency by autograd,
+ * attention rollout and the attention-gradient rule; the layer list's token grids and default layers.
+ */
+import { strict as assert } from 'node:assert';
+import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import { Acceleration } from '../../src/engine/accel/ortRuntime';
+import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
+import { pearson } from '../../src/engine/metrics/rankCorrelation';
+import type { TechniqueInput } from '../../src/engine/techniques/base';
+import { findTechnique } from '../../src/engine/techniques/registry';
+import { selectBackend } from '../../src/engine/tfjs/backend';
+import { tf } from '../../src/engine/tfjs/tf';
+import { onnxTestModels } from './helpers/onnxModels';
+import { torchReference, torchReferenceMissing, type TorchMap, type TorchReference } from './helpers/torchReference';
+
+const TFJS_ONLY = new Acceleration('off');
+
+interface Case {
+  name: string;
+  /** The ONNX node of the torch module Grad-CAM targets, and that module. */
+  layer: string;
+  module: string;
+  /** The layer list's default target (the family's usual one). */
+  defaultLayer: string;
+  /** [rows, columns, channels] the target layer is listed with, and its layout note. */
+  grid: [number, number, number];
+  layout: RegExp | null;
+  attention: { blocks: number; heads: number; special: number } | null;
+}
+
+const vitLayer = (block: number, opset: number) => `/encoder/layers/encoder_layer_${block}/ln_1/${opset === 17 ? 'LayerNormalization' : 'Add_1'}`;
+
+const CASES: Case[] = [
+  ...[13, 17].map((opset) => ({
+    name: `vit_b_16_2l_op${opset}`,
+    layer: vitLayer(1, opset),
+    module: 'encoder.layers.encoder_layer_1.ln_1',
+    defaultLayer: vitLayer(1, opset),
+    grid: [14, 14, 768] as [number, number, number],
+    layout: /197 tokens: 1 special \+ 14×14 patches/,
+    attention: { blocks: 2, heads: 12, special: 1 },
+  })),
+  {
+    name: 'deit_tiny_dist_op13',
+    layer: vitLayer(3, 13),
+    module: 'encoder.layers.encoder_layer_3.ln_1',
+    defaultLayer: vitLayer(3, 13),
+    grid: [14, 14, 192],
+    layout: /198 tokens: 2 special \+ 14×14 patches/,
+    attention: { blocks: 4, heads: 3, special: 2 },
+  },
+  {
+    name: 'swin_t_2222_op17',
+    layer: '/norm/LayerNormalization',
+    module: 'norm',
+    defaultLayer: '/permute_1/Transpose',
+    grid: [7, 7, 768],
+    layout: /channels-last/,
+    attention: null,
+  },
+  {
+    name: 'convnext_tiny_op13',
+    layer: '/features/features.7/features.7.2/Add',
+    module: 'features.7.2',
+    defaultLayer: '/features/features.7/features.7.2/Add',
+    grid: [4, 4, 768],
+    layout: null,
+    attention: null,
+  },
+];
+
+/** A deterministic image in the model's input scale: NHWC for CNN Lens, NCHW for the reference. */
+function randomImage(h: number, w: number, c: number, seed: number): { nhwc: Float32Array; nchw: Float32Array } {
+  let state = seed;
+  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  const nhwc = Float32Array.from({ length: h * w * c }, next);
+  const nchw = new Float32Array(nhwc.length);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) nchw[(k * h + y) * w + x] = nhwc[(y * w + x) * c + k];
+  return { nhwc, nchw };
+}
+
+function runTechnique(model: LoadedModel, id: string, input: Tensor4D, classIndex: number, layer: string, parameters: Record<string, number | string> = {}): { map: Float32Array; shape: number[] } {
+  return tf.tidy(() => {
+    const request: TechniqueInput = {
+      model: model.adapter,
+      input,
+      pixels: input,
+      preprocess: (p) => p,
+      classIndex,
+      layer,
+      parameters,
+      checkCancelled: () => undefined,
+      reportProgress: () => undefined,
+    };
+    const map = findTechnique(id).run(request).map as Tensor2D;
+    return { map: map.dataSync() as Float32Array, shape: map.shape };
+  });
+}
+
+function assertSameMap(got: { map: Float32Array; shape: number[] }, expected: TorchMap, minR: number, what: string): number {
+  assert.deepEqual(got.shape, expected.grid, `${what}: grid`);
+  const r = pearson(got.map, expected.map);
+  assert.ok(r >= minR, `${what}: r = ${r.toFixed(6)} < ${minR}`);
+  return r;
+}
+
+describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function () {
+  let paths: Record<string, string> = {};
+
+  before(async function () {
+    this.timeout(900_000);
+    const missing = torchReferenceMissing();
+    const models = missing ? { skip: missing } : onnxTestModels(CASES.map((c) => c.name));
+    if ('skip' in models) {
+      console.log(`      skipped: ${models.skip}`);
+      this.skip();
+    }
+    paths = models.paths;
+    await selectBackend({ choice: 'wasm', log: () => undefined });
+  });
+
+  after(async () => selectBackend({ choice: 'cpu', log: () => undefined }));
+
+  for (const c of CASES) {
+    it(`${c.name}: token grid, default layer; Grad-CAM (${c.module}), saliency${c.attention ? ', rollout and attention × gradient' : ''} as PyTorch computes them`, async function () {
+      this.timeout(600_000);
+      const before = tf.memory().numTensors;
+      const model = await loadModel(paths[c.name], {}, {}, TFJS_ONLY);
+      try {
+        const { summary, adapter } = model;
+        const target = summary.layers.find((l) => l.name === c.layer);
+        assert.ok(target, `layer ${c.layer} is listed`);
+        assert.deepEqual(target.outputShape, c.grid);
+        assert.ok(target.camCapable);
+        if (c.layout) assert.match(target.layout ?? '', c.layout);
+        else assert.equal(target.layout, undefined);
+        assert.equal(summary.defaultLayer, c.defaultLayer);
+        if (c.attention) {
+          const { blocks, heads, special } = c.attention;
+          assert.deepEqual(summary.attention, { blocks, heads, specialTokens: special, grid: [14, 14] });
+        } else assert.equal(summary.attention, null);
+
+        const [h, w, ch] = adapter.inputShape;
+        const { nhwc, nchw } = randomImage(h, w, ch, c.name.length * 7919);
+        const classIndex = 7;
+        const reference = torchReference(c.name, nchw, [1, ch, h, w], classIndex, { layer: c.module });
+        if ('skip' in reference) return this.skip();
+        const ref = reference as TorchReference;
+        const input = tf.tensor4d(nhwc, [1, h, w, ch]);
+        try {
+          const logits = tf.tidy(() => adapter.scores(input).dataSync());
+          const range = Math.max(...ref.logits) - Math.min(...ref.logits);
+          const worst = ref.logits.reduce((m, v, i) => Math.max(m, Math.abs(v - logits[i])), 0);
+          assert.ok(worst <= 1e-4 * range, `logits: max |Δ| ${worst} vs range ${range}`);
+
+          const rs: string[] = [];
+          rs.push(`gradcam ${assertSameMap(runTechnique(model, 'gradcam', input, classIndex, c.layer), ref.gradcam, 0.9999, 'Grad-CAM').toFixed(6)}`);
+          rs.push(`saliency ${assertSameMap(runTechnique(model, 'saliency', input, classIndex, ''), ref.saliency, 0.999, 'saliency').toFixed(6)}`);
+          if (c.attention) {
+            const rollout = runTechnique(model, 'attention-rollout', input, classIndex, '', { headFusion: 'mean', discardRatio: 0 });
+            rs.push(`rollout ${assertSameMap(rollout, ref.rollout!, 0.9999, 'rollout').toFixed(6)}`);
+            const chefer = runTechnique(model, 'attention-gradient', input, classIndex, '');
+            rs.push(`attention-gradient ${assertSameMap(chefer, ref.attentionGradient!, 0.9999, 'attention × gradient').toFixed(6)}`);
+          } else {
+            assert.throws(() => runTechnique(model, 'attention-rollout', input, classIndex, ''), /needs a ViT-family model/);
+          }
+          console.log(`      ${c.name}: r ${rs.join(', ')}`);
+        } finally {
+          input.dispose();
+        }
+      } finally {
+        model.adapter.dispose();
+      }
+      assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+    });
+  }
+});
