@@ -53,6 +53,13 @@ export function findAttention(steps: Step[], probes: Map<string, Probe>, views: 
     if (heads) softmaxes.push({ index, tensor: node.outputs[0], heads });
   });
   if (!softmaxes.length || softmaxes.some((s) => s.heads !== softmaxes[0].heads)) return null;
+  // Attention within windows anywhere (Swin's early stages) means the model is not a global-attention encoder,
+  // even where a last stage's single window spans the whole grid.
+  const windowed = steps.some(({ node }) => {
+    const shape = node.opType === 'Softmax' ? probes.get(node.outputs[0])?.shape : undefined;
+    return !!shape && shape.length >= 3 && shape[shape.length - 1] === shape[shape.length - 2] && headsOf(shape, tokens) === null;
+  });
+  if (windowed) return null;
   const last = softmaxes[softmaxes.length - 1].index;
   const sameLayout = (view: LayerView | undefined) =>
     view?.kind === 'tokens' && view.special === encoder.special && view.grid.join() === encoder.grid.join();

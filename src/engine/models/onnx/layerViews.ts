@@ -49,7 +49,7 @@ const REARRANGING = new Set(['Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsq
 /**
  * The view of every float tensor that can be laid on the image grid, from one probe run (batch 1). A 4-D
  * tensor is channels-last when a Transpose [0, 2, 3, 1] made it from an NCHW one, or when an op kept the
- * leading [n, h, w] of a channels-last input (norms, linear layers, activations, residual sums, the strided
+ * axes of a channels-last input in place (norms, linear layers, activations, residual sums, the strided
  * slices and concatenation of Swin's patch merging), or when it has the shape of an earlier channels-last
  * tensor (Swin's windows reshaped back to the grid); other 4-D tensors are NCHW.
  */
@@ -70,7 +70,7 @@ export function findLayerViews(steps: Step[], probes: Map<string, Probe>, inputN
         channelsLast.add(output);
         channelsLastShapes.add(shape.join());
         views.set(output, { kind: 'channels-last' });
-      } else if (shape.length === 4) {
+      } else if (shape.length === 4 && !partOfChannelsLast(node, channelsLast)) {
         views.set(output, { kind: 'nchw' });
       } else if (shape.length === 3 && shape[2] > 1) {
         const grid = tokenGrid(shape[1], image[0], image[1]);
@@ -96,12 +96,15 @@ function keepsChannelsLast(
     return perm === '0,2,3,1' && first !== inputName && from?.length === 4 && !channelsLast.has(first);
   }
   if (REARRANGING.has(node.opType)) return false;
-  return node.inputs.some((name) => {
-    if (!channelsLast.has(name)) return false;
-    const from = floatShape(name)!;
-    // The grid may shrink (Swin's patch merging takes every other row and column), never grow or move.
-    return output !== name && from[0] === shape[0] && shape[1] <= from[1] && shape[2] <= from[2] && from[1] / shape[1] === from[2] / shape[2];
-  });
+  // Ops that act along the channels or element by element keep the grid axes where they were, though they
+  // may crop or pad them (Swin's patch merging takes every other row, then every other column).
+  return output !== first && node.inputs.some((name) => channelsLast.has(name) && floatShape(name)![0] === shape[0]);
+}
+
+/** A channels-last map rearranged so its axes are no longer the image's (into windows): no view, rather than a misread NCHW one. */
+function partOfChannelsLast(node: Step['node'], channelsLast: Set<string>): boolean {
+  const backToNchw = node.opType === 'Transpose' && (node.attributes.get('perm') as number[] | undefined)?.join() === '0,3,1,2';
+  return !backToNchw && node.inputs.some((name) => channelsLast.has(name));
 }
 
 /** [height, width, channels] as techniques see the tensor. */

@@ -160,7 +160,9 @@ export class OnnxAdapter implements ModelAdapter {
       const kernel = node.opType === 'Conv' && this.executor.constants.get(node.inputs[1])?.tensor.rank === 4;
       this.layerSteps.set(node.name, step);
       const layout = view ? layoutNote(view, probe.shape) : undefined;
-      layers.push({ name: node.name, kind: node.opType, outputShape: shape, params, camCapable: isCamCapableShape(shape), hasKernel: kernel, ...(layout ? { layout } : {}) });
+      // Only tensors that lie on the image grid are targets (not the batch-folded windows and heads inside attention).
+      const camCapable = !!view && isCamCapableShape(shape);
+      layers.push({ name: node.name, kind: node.opType, outputShape: shape, params, camCapable, hasKernel: kernel, ...(layout ? { layout } : {}) });
     }
     return layers;
   }
