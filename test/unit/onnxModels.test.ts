@@ -258,6 +258,17 @@ describe('ONNX models against onnxruntime', function () {
     assert.equal(tf.memory().numTensors, before, 'nothing left behind');
   });
 
+  for (const name of ['squeezenet1_1', 'mobilenet_v3_small']) {
+    it(`${name}: saliency on wasm with onnxruntime off (Conv weights reached through Identity nodes)`, async () => {
+      const engine = await Engine.create({ backend: 'wasm', onnxRuntime: 'off', log: () => undefined });
+      const m = await model(name);
+      const before = tf.memory().numTensors;
+      const result = await engine.explain(m, noiseImage(40, 40, 5), { technique: 'saliency', classTarget: 0 });
+      assert.ok(result.heatmap, 'a map was drawn');
+      assert.equal(tf.memory().numTensors, before, 'nothing left behind');
+    });
+  }
+
   it('loads and disposes without leaving tensors behind', async () => {
     const before = tf.memory().numTensors;
     const m = await loadModel(paths.squeezenet1_1, {}, {}, TFJS_ONLY);
