@@ -18,7 +18,18 @@ import { noiseImage } from './helpers/tinyModels';
 // onnxruntime itself) is kept out; onnxAccel.test.ts compares the two.
 const TFJS_ONLY = new Acceleration('off');
 
-const MODELS = ['layoutnet', 'gapnet', 'mlp', 'mobilenet_v2', 'mobilenet_v2_bn', 'resnet18', 'squeezenet1_1', 'mobilenet_v3_small'];
+const MODELS = [
+  'layoutnet',
+  'gapnet',
+  'mlp',
+  'mobilenet_v2',
+  'mobilenet_v2_bn',
+  'resnet18',
+  'squeezenet1_1',
+  'mobilenet_v3_small',
+  'shufflenet_v2_x0_5',
+  'samepadnet',
+];
 
 /** A deterministic pseudo-random NHWC image batch and the same data as NCHW for onnxruntime. */
 function randomInput(n: number, h: number, w: number, c: number, seed: number): { nhwc: Float32Array; nchw: Float32Array } {
