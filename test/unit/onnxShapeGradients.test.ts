@@ -110,6 +110,37 @@ function transposedBatchModel(): GraphSpec {
   };
 }
 
+/**
+ * image → Reshape to [1, 3, 7, 7] (a batch of 1 written into the graph, as exports without dynamic axes have
+ * it) → Pad one column on the right, by width − 6 read off its Shape → GlobalAveragePool: two images cannot
+ * run, so which sizes follow the batch cannot be measured.
+ */
+function batchOfOneModel(): GraphSpec {
+  const ints = (name: string, data: number[], dims = [data.length]): Initializer => ({ name, dims, data, dataType: 7 });
+  return {
+    nodes: [
+      { op: 'Reshape', inputs: ['image', 'one_image'], outputs: ['fixed'] },
+      { op: 'Shape', inputs: ['fixed'], outputs: ['sizes'] },
+      { op: 'Gather', inputs: ['sizes', 'three'], outputs: ['width'], attrs: { axis: 0 } },
+      { op: 'Sub', inputs: ['width', 'six'], outputs: ['extra'] },
+      { op: 'Unsqueeze', inputs: ['extra', 'zero'], outputs: ['extra_1d'] },
+      { op: 'Concat', inputs: ['no_pads', 'extra_1d'], outputs: ['pads'], attrs: { axis: 0 } },
+      { op: 'Pad', inputs: ['fixed', 'pads'], outputs: ['padded'] },
+      { op: 'GlobalAveragePool', inputs: ['padded'], outputs: ['pooled'] },
+      { op: 'Flatten', inputs: ['pooled'], outputs: ['scores'], attrs: { axis: 1 } },
+    ],
+    initializers: [
+      ints('one_image', [1, CHANNELS, SIZE, SIZE]),
+      ints('three', [3], []),
+      ints('six', [6], []),
+      ints('zero', [0]),
+      ints('no_pads', [0, 0, 0, 0, 0, 0, 0]),
+    ],
+    inputs: [{ name: 'image', dims: [1, CHANNELS, SIZE, SIZE] }],
+    outputs: [{ name: 'scores', dims: [1, CHANNELS] }],
+  };
+}
+
 async function load(spec: GraphSpec): Promise<LoadedModel> {
   const file = path.join(tempDir(), 'model.onnx');
   await fs.writeFile(file, encodeModel(spec));
@@ -204,6 +235,23 @@ describe('onnxruntime gradients through Slice and computed Pads', function () {
     assert.deepEqual(lines, [], 'nothing fell back to TF.js');
     gaps.forEach((gap) => assert.ok(gap < 1e-5, `${gap}`));
     assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+    model.adapter.dispose();
+  });
+
+  it('a graph that cannot run two images still exports its scores; its computed Pad keeps the gradient on TF.js', async () => {
+    const model = await load(batchOfOneModel());
+    const x = tf.randomUniform([1, SIZE, SIZE, CHANNELS], -1, 1, 'float32', 10) as Tensor4D;
+    // The scores come from onnxruntime unless the log says otherwise (checked below: only the gradient stays).
+    const gap = tf.tidy(() =>
+      relativeGap(
+        model.adapter.scores(x),
+        onTfjs(() => model.adapter.scores(x)),
+      ),
+    );
+    assert.ok(gap < 1e-5, `scores: ${gap}`);
+    assert.equal(model.adapter.accelerated()!.inputGradient(x, 0, null), null);
+    assert.deepEqual(lines, ['onnxruntime: TF.js computes the gradient for this model (no gradient rule for a computed Pad).']);
+    x.dispose();
     model.adapter.dispose();
   });
 

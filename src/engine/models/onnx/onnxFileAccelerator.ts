@@ -168,17 +168,23 @@ export class OnnxFileAccelerator extends Accelerator<string> {
     const { executor, inputName, inputShape, channelsFirst } = this.source;
     const measured = executor.exact.filter((step) => step.node.opType === 'Shape').map((step) => step.inputs[0]);
     const axes = new Map<string, number[]>();
-    tf.tidy(() => {
-      const image = tf.zeros([2, ...inputShape]);
-      const values = new Map([[inputName, channelsFirst ? nhwcValue(image) : plainValue(image)]]);
-      executor.run(executor.plan(measured, true), values);
-      for (const name of measured) {
-        const value = values.get(name);
-        if (!value) continue;
-        const one = this.probeOf(name).shape;
-        axes.set(name, logicalShape(value).flatMap((size, i) => (size !== one[i] ? [i] : [])));
-      }
-    });
+    try {
+      tf.tidy(() => {
+        const image = tf.zeros([2, ...inputShape]);
+        const values = new Map([[inputName, channelsFirst ? nhwcValue(image) : plainValue(image)]]);
+        executor.run(executor.plan(measured, true), values);
+        for (const name of measured) {
+          const value = values.get(name);
+          if (!value) continue;
+          const one = this.probeOf(name).shape;
+          axes.set(name, logicalShape(value).flatMap((size, i) => (size !== one[i] ? [i] : [])));
+        }
+      });
+    } catch {
+      // A graph that cannot run two images (a batch of 1 written into a Reshape) measures nothing: the sizes
+      // it reads off shapes then stay computed, and what needs them constant stays on TF.js.
+      axes.clear();
+    }
     return axes;
   }
 }
