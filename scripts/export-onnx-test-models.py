@@ -92,6 +92,34 @@ class Mlp(nn.Module):
         return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
 
 
+class SamePadNet(nn.Module):
+    """TF-style "same" padding computed from the input's size at run time, as timm's tf_* models pad: Shape →
+    arithmetic → Pad before each convolution, the odd pixel at the end, on a non-square input. ceil(size / s)
+    is written (size + s - 1) // s, since -(-size // s) would export a Neg."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2)
+        self.conv2 = nn.Conv2d(8, 12, 4, stride=2)
+        self.conv3 = nn.Conv2d(12, 16, 4)
+        self.fc = nn.Linear(16, 5)
+
+    @staticmethod
+    def pad_same(x, k, s, d=1):
+        def total(size):
+            return ((torch.div(size + s - 1, s, rounding_mode='trunc') - 1) * s + (k - 1) * d + 1 - size).clamp(min=0)
+
+        ph, pw = total(x.shape[-2]), total(x.shape[-1])
+        top, left = torch.div(ph, 2, rounding_mode='trunc'), torch.div(pw, 2, rounding_mode='trunc')
+        return F.pad(x, [left, pw - left, top, ph - top])
+
+    def forward(self, x):
+        x = F.relu(self.conv1(self.pad_same(x, 3, 2)))
+        x = F.relu(self.conv2(self.pad_same(x, 4, 2)))
+        x = F.relu(self.conv3(self.pad_same(x, 4, 1)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 def mobilenet_v1(alpha=0.75, classes=1000):
     """MobileNet v1 as Keras builds it (the TF.js layers fixture mobilenet_v1_0.75_224), for the speed comparison."""
     def conv_bn(cin, cout, stride):
@@ -122,6 +150,8 @@ MODELS = {
     'squeezenet1_1': (lambda: torchvision.models.squeezenet1_1(), [1, 3, 128, 128], 13, False),
     'mobilenet_v3_small': (lambda: torchvision.models.mobilenet_v3_small(), [1, 3, 128, 128], 14, False),
     'mobilenet_v1_075': (lambda: mobilenet_v1(0.75), [1, 3, 224, 224], 13, False),
+    'shufflenet_v2_x0_5': (lambda: torchvision.models.shufflenet_v2_x0_5(), [1, 3, 128, 128], 13, False),
+    'samepadnet': (SamePadNet, [1, 3, 29, 22], 13, False),
     # Real weights (../shared/fixtures), logits out: the importer must reproduce the fixture's verified top-5.
     'fixture_mobilenet_v1_025': (lambda: fixture_model('mobilenet_v1_0.25_224_layers'), [1, 3, 224, 224], 13, False),
 }

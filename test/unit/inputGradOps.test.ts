@@ -57,3 +57,29 @@ for (const kind of ['depthwise', 'conv2d'] as const) {
     }
   });
 }
+
+describe('input-only gradient with a kernel made in the forward pass', () => {
+  // ONNX weights computed in the graph (torch.onnx routes deduplicated initializers through Identity) give
+  // a gradient kernel that the forward scope owns and disposes before the backward pass reads it.
+  for (const kind of ['depthwise', 'conv2d'] as const) {
+    it(`${kind} on wasm: equals the stock gradient and leaves nothing behind`, async () => {
+      const x = tf.randomNormal([1, 6, 6, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+      const filter = tf.randomNormal([3, 3, 3, kind === 'depthwise' ? 1 : 2], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const dy = tf.randomNormal(stockOp(kind)(x, filter, 1, 'same').shape, 0, 1, 'float32', 6) as tf.Tensor4D;
+      const expected = await stockGradient(kind, x, filter, 1, 'same', dy);
+      await selectBackend({ choice: 'wasm', log: () => undefined });
+      const start = tf.memory().numTensors;
+      const actual = tf.tidy(() => {
+        const f = (input: tf.Tensor) => {
+          const gradientKernel = gradientKernelOf(kind, filter);
+          return tf.sum(convolveInputOnly(kind, input as tf.Tensor4D, filter, gradientKernel, [1, 1], 'same', [1, 1]).mul(dy));
+        };
+        return tf.grad(f)(x).dataSync() as Float32Array;
+      });
+      assert.equal(tf.memory().numTensors, start);
+      const scale = Math.max(...Array.from(expected, Math.abs));
+      actual.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= 1e-5 * scale, `element ${i}: ${v} vs ${expected[i]}`));
+      tf.dispose([x, filter, dy]);
+    });
+  }
+});

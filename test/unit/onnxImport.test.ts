@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/tfjs/backend';
+import { Acceleration } from '../../src/engine/accel/ortRuntime';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { modelJsonPathOf } from '../../src/engine/models/modelFiles';
 import { tf } from '../../src/engine/tfjs/tf';
@@ -170,6 +171,38 @@ describe('ONNX import (tiny models)', () => {
     const wasm = await gradOn('wasm');
     cpu.forEach((v, i) => assert.ok(Math.abs(v - wasm[i]) < 1e-4, `element ${i}: ${v} vs ${wasm[i]}`));
     image.dispose();
+  });
+
+  it('gradients on wasm through Conv weights reached via Identity (torch.onnx’s shared initializers) equal the cpu backend’s', async () => {
+    // The executor prepares such weights during the forward pass, so their gradient kernels belong to it.
+    const spec = tinySpec('Relu');
+    spec.nodes.unshift(
+      { op: 'Identity', name: 'w_alias', inputs: ['w'], outputs: ['w_shared'] },
+      { op: 'Identity', name: 'b_alias', inputs: ['b'], outputs: ['b_shared'] },
+    );
+    spec.nodes[2].inputs = ['image', 'w_shared', 'b_shared'];
+    const file = await writeModel(spec);
+    const image = toNhwc(pseudoRandom(C * H * W, 14));
+    const gradOn = async (backend: 'cpu' | 'wasm') => {
+      await selectBackend({ choice: backend, log: () => undefined });
+      const { adapter } = await loadModel(file, {}, {}, new Acceleration('off'));
+      const before = tf.memory().numTensors;
+      const g = tf.tidy(() =>
+        tf
+          .grad((v: tf.Tensor) => adapter.scores(v as Tensor4D).sum())(tf.tensor4d(image, [1, H, W, C]))
+          .dataSync(),
+      );
+      assert.equal(tf.memory().numTensors, before, `nothing left behind on ${backend}`);
+      adapter.dispose();
+      return g;
+    };
+    const cpu = await gradOn('cpu');
+    const wasm = await gradOn('wasm');
+    assert.ok(
+      cpu.some((v) => v !== 0),
+      'the gradient reaches the image',
+    );
+    cpu.forEach((v, i) => assert.ok(Math.abs(v - wasm[i]) < 1e-4, `element ${i}: ${v} vs ${wasm[i]}`));
   });
 
   it('lists every unsupported op type in one message, leaking nothing', async () => {

@@ -18,7 +18,18 @@ import { noiseImage } from './helpers/tinyModels';
 // onnxruntime itself) is kept out; onnxAccel.test.ts compares the two.
 const TFJS_ONLY = new Acceleration('off');
 
-const MODELS = ['layoutnet', 'gapnet', 'mlp', 'mobilenet_v2', 'mobilenet_v2_bn', 'resnet18', 'squeezenet1_1', 'mobilenet_v3_small'];
+const MODELS = [
+  'layoutnet',
+  'gapnet',
+  'mlp',
+  'mobilenet_v2',
+  'mobilenet_v2_bn',
+  'resnet18',
+  'squeezenet1_1',
+  'mobilenet_v3_small',
+  'shufflenet_v2_x0_5',
+  'samepadnet',
+];
 
 /** A deterministic pseudo-random NHWC image batch and the same data as NCHW for onnxruntime. */
 function randomInput(n: number, h: number, w: number, c: number, seed: number): { nhwc: Float32Array; nchw: Float32Array } {
@@ -257,6 +268,17 @@ describe('ONNX models against onnxruntime', function () {
     assert.equal(evaluation.rows[0].sanity?.steps.length, 3, 'one step per weighted layer');
     assert.equal(tf.memory().numTensors, before, 'nothing left behind');
   });
+
+  for (const name of ['squeezenet1_1', 'mobilenet_v3_small']) {
+    it(`${name}: saliency on wasm with onnxruntime off (Conv weights reached through Identity nodes)`, async () => {
+      const engine = await Engine.create({ backend: 'wasm', onnxRuntime: 'off', log: () => undefined });
+      const m = await model(name);
+      const before = tf.memory().numTensors;
+      const result = await engine.explain(m, noiseImage(40, 40, 5), { technique: 'saliency', classTarget: 0 });
+      assert.ok(result.heatmap, 'a map was drawn');
+      assert.equal(tf.memory().numTensors, before, 'nothing left behind');
+    });
+  }
 
   it('loads and disposes without leaving tensors behind', async () => {
     const before = tf.memory().numTensors;

@@ -107,10 +107,10 @@ export class OnnxGraph {
     return constant && constant.data instanceof Float32Array ? { dims: constant.dims, data: constant.data } : undefined;
   }
 
-  /** The values of an int64 constant (pads, shapes), or undefined. */
+  /** The values of an integer constant (pads, shapes, slice bounds: int64, or int32 where ONNX allows it), or undefined. */
   intValues(name: string): number[] | undefined {
-    const constant = this.constants.get(name);
-    return constant && constant.data instanceof BigInt64Array ? Array.from(constant.data, Number) : undefined;
+    const data = this.constants.get(name)?.data;
+    return data instanceof BigInt64Array || data instanceof Int32Array ? Array.from(data, Number) : undefined;
   }
 
   isConstant(name: string): boolean {

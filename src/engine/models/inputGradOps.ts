@@ -89,13 +89,17 @@ export function fusedInputOnlyGradient(
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [Tensor4D, tf.GradSaveFunc];
     const value = forward(input);
-    save([input, value]);
+    // The kernel is saved, not read from this closure: a kernel made during the forward pass (weights
+    // computed in the graph, e.g. reached through Identity nodes) is disposed when the forward scope
+    // ends, before the backward pass runs. Saving keeps a reference until the tape is released.
+    save([input, value, gradientKernel]);
     return {
       value,
       gradFunc: (dy: Tensor4D, saved: tf.Tensor[]) =>
         tf.tidy(() => {
-          const dz = throughActivation(dy, saved[1] as Tensor4D, rectifier);
-          return convInputGradient(kind, dz, gradientKernel, saved[0].shape as [number, number, number, number], strides, padding);
+          const [xSaved, ySaved, kernelSaved] = saved as Tensor4D[];
+          const dz = throughActivation(dy, ySaved, rectifier);
+          return convInputGradient(kind, dz, kernelSaved, xSaved.shape, strides, padding);
         }),
     };
   });

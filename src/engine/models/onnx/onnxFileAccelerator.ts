@@ -9,8 +9,10 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type { OnnxExecutor } from './executor';
 import type { OnnxModel, OnnxNode, OnnxTensor } from './onnxFile';
 import { onnxPads, pair, windowPadding } from './ops/conv';
-import { plain } from './ops/types';
+import { logicalShape, nhwcValue, plain, plainValue } from './ops/types';
 import { writeGridReadout, type LayerView } from './layerViews';
+import { planExport, type FoldedValue } from './exportFolding';
+import { tf } from '../../tfjs/tf';
 import type { Acceleration } from '../../accel/ortRuntime';
 import { Accelerator, INPUT, type ExportedGraph } from '../../accel/accelerator';
 import { UnsupportedLayerError } from '../../accel/layoutWriter';
@@ -35,6 +37,8 @@ export interface ImportedModel {
 const ATTRIBUTE = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
 
 export class OnnxFileAccelerator extends Accelerator<string> {
+  private batchAxes: Map<string, number[]> | null = null;
+
   constructor(
     private readonly source: ImportedModel,
     acceleration: Acceleration,
@@ -54,22 +58,16 @@ export class OnnxFileAccelerator extends Accelerator<string> {
     if (channelsFirst) graph.nodes.push({ op: 'Transpose', inputs: [INPUT], outputs: [inputName], attributes: { perm: [0, 3, 1, 2] } });
     else graph.nodes.push({ op: 'Identity', inputs: [INPUT], outputs: [inputName], attributes: {} });
     const names = targets.map((t) => (t === 'scores' ? scoreTensor : t));
-    // Nodes that do not depend on the image (pads computed from constants, as torch.onnx writes F.pad) are
-    // folded into constants: the gradient rules read such values.
-    const dependent = new Set([inputName]);
-    const steps = executor.plan(names, true).filter(({ node }) => {
-      if (!node.inputs.some((name) => dependent.has(name))) return false;
-      node.outputs.forEach((name) => dependent.add(name));
-      return true;
-    });
-    const produced = dependent;
+    const facts = { shapeOf: (name: string) => this.probeOf(name).shape, batchAxesOf: (name: string) => this.batchAxesOf(name) };
+    const { steps, folded } = planExport(executor, executor.plan(names, true), inputName, names, facts);
+    const produced = new Set([inputName, ...steps.flatMap((step) => step.outputs)]);
     const written = new Set<string>();
     for (const { node } of steps) {
       if (node.domain && node.domain !== 'ai.onnx')
         throw new UnsupportedLayerError(`node "${node.name}" is in the domain "${node.domain}"`);
       for (const name of node.inputs) {
         if (!name || produced.has(name) || written.has(name)) continue;
-        this.writeConstant(graph, name);
+        this.writeConstant(graph, name, folded.get(name));
         written.add(name);
       }
       graph.nodes.push({
@@ -128,23 +126,66 @@ export class OnnxFileAccelerator extends Accelerator<string> {
     return { ...rest, pads };
   }
 
-  /** A constant input as it is now (initializer, Constant node or a value computed from them), in its stored data type. */
-  private writeConstant(graph: OnnxGraph, name: string): void {
-    const { executor } = this.source;
+  /** A constant input as it is now (initializer or Constant node, or a value folded from them), in its stored data type. */
+  private writeConstant(graph: OnnxGraph, name: string, folded: FoldedValue | undefined): void {
+    const { executor, model } = this.source;
     const value = executor.constants.get(name);
-    const stored = this.source.model.initializers.find((t) => t.name === name)?.sourceType;
-    const tensor = value ? (plain(value) as Tensor) : executor.runPlain({}, [name])[0];
-    const values = tensor.dataSync() as OnnxTensor['data'];
-    const { shape, dtype } = tensor;
-    if (tensor !== value?.tensor) tensor.dispose();
+    const stored = model.initializers.find((t) => t.name === name)?.sourceType;
+    let source = folded;
+    if (!source) {
+      if (!value) throw new Error(`internal: no value for the constant "${name}"`);
+      const tensor = plain(value) as Tensor;
+      source = { dims: tensor.shape, dtype: tensor.dtype, data: tensor.dataSync() as OnnxTensor['data'] };
+      if (tensor !== value.tensor) tensor.dispose();
+    }
     const { dims, data, dataType } = tensorData({
       name,
-      dims: shape,
-      dtype: dtype as OnnxTensor['dtype'],
-      data: values,
+      dims: source.dims,
+      dtype: source.dtype as OnnxTensor['dtype'],
+      data: source.data as OnnxTensor['data'],
       sourceType: stored ?? DATA_TYPE.INT64,
     });
     graph.constant(name, dims, data, dataType);
+  }
+
+  private probeOf(name: string): { shape: number[]; dtype: string } {
+    const probe = this.source.probes.get(name);
+    if (!probe) throw new UnsupportedLayerError(`no probed shape for "${name}"`);
+    return probe;
+  }
+
+  /**
+   * The axes of a tensor whose size follows the batch: those whose size differs between the probe run (one
+   * image) and a run with two. Measured once, for every tensor a Shape node reads.
+   */
+  private batchAxesOf(name: string): number[] {
+    this.batchAxes ??= this.measureBatchAxes();
+    // Not measured: every axis might follow the batch.
+    return this.batchAxes.get(name) ?? this.probeOf(name).shape.map((_, i) => i);
+  }
+
+  private measureBatchAxes(): Map<string, number[]> {
+    const { executor, inputName, inputShape, channelsFirst } = this.source;
+    const measured = executor.exact.filter((step) => step.node.opType === 'Shape').map((step) => step.inputs[0]);
+    const axes = new Map<string, number[]>();
+    try {
+      tf.tidy(() => {
+        const image = tf.zeros([2, ...inputShape]);
+        const values = new Map([[inputName, channelsFirst ? nhwcValue(image) : plainValue(image)]]);
+        executor.run(executor.plan(measured, true), values);
+        for (const name of measured) {
+          const value = values.get(name);
+          if (!value) continue;
+          const one = this.probeOf(name).shape;
+          axes.set(name, logicalShape(value).flatMap((size, i) => (size !== one[i] ? [i] : [])));
+        }
+      });
+    } catch {
+      // A graph that cannot run two images (a batch of 1 written into a Reshape) measures nothing: the sizes
+      // it reads off shapes then stay computed, and what needs them constant stays on TF.js.
+      axes.clear();
+    }
+    return axes;
   }
 }
 
