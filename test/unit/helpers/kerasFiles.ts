@@ -38,7 +38,7 @@ function layerWeights(layer: tfl.layers.Layer): { name: string; shape: number[];
 }
 
 /** Creates `parts` as nested groups (h5wasm does not create intermediate groups). */
-function ensureGroup(root: H5.Group, parts: string[], lib: H5Lib): H5.Group {
+export function ensureGroup(root: H5.Group, parts: string[], lib: H5Lib): H5.Group {
   let group = root;
   for (const part of parts) {
     const existing = group.get(part);

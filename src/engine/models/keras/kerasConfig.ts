@@ -19,17 +19,29 @@
  * Nothing in the config is executed: Lambda layers (whose config holds Python bytecode), TF-op layers and
  * classes outside Keras are refused by name; initialisers are replaced by zeros (the file's weights
  * overwrite them), regularisers and constraints dropped (inference needs neither).
+ *
+ * Here: the generic part and the model's structure. Beside it: activations (kerasActivations.ts), each
+ * class's settings (kerasLayerConfigs.ts), inbound nodes (kerasNodes.ts), keras.ops operations saved in a
+ * functional graph (kerasOps.ts), and the Keras layers tfjs-layers lacks — Normalization, ConvNeXt's
+ * LayerScale, MultiHeadAttention — written for CNN Lens (customLayers/).
  */
-import { tf } from '../../tfjs/tf';
-import { tfl } from '../../tfjs/tf';
+import { tf, tfl } from '../../tfjs/tf';
 import { ModelError } from '../modelFiles';
+import { KERAS_ONLY_LAYERS } from './customLayers';
+import { tfjsActivation } from './kerasActivations';
+import { customOrigin, isObject, type Json, type Problem } from './kerasJson';
+import { classConfig, type Translated } from './kerasLayerConfigs';
+import { endpoints, inboundNodes } from './kerasNodes';
+import { translateOperation } from './kerasOps';
 
-type Json = Record<string, unknown>;
+export type { Problem };
 
 /** A layer as the Keras file lists it: its name and its Keras class (weights are found by these). */
 export interface KerasLayerRef {
   name: string;
   kerasClass: string;
+  /** A grouped Conv2D built as a depthwise convolution: its group count (kerasModel.ts reshapes its kernel). */
+  groups?: number;
 }
 
 export interface KerasTopology {
@@ -50,30 +62,6 @@ const IDENTITY_AT_INFERENCE = new Set([
   'RandomHue', 'RandomSaturation', 'RandomSharpness', 'RandomColorJitter', 'RandomPosterization',
   'RandomInvert', 'RandomGaussianBlur', 'RandomPerspective', 'RandomShear', 'RandomElasticTransform',
 ]);
-/** Keras activation names → tfjs's, where they differ; null: tfjs has no equivalent. */
-const ACTIVATIONS: Record<string, string | null> = {
-  silu: 'swish',
-  swish: 'swish',
-  log_softmax: 'log_softmax',
-  // Keras 3's hard_sigmoid is relu6(x + 3) / 6; tfjs's (and Keras 2's) is clip(0.2x + 0.5): not the same function.
-  hard_sigmoid: null,
-  hard_silu: null,
-  hard_swish: null,
-  exponential: null,
-  leaky_relu: null,
-  relu6: 'relu6',
-};
-const TFJS_ACTIVATIONS = new Set(['relu', 'relu6', 'linear', 'sigmoid', 'tanh', 'softmax', 'softplus', 'softsign', 'elu', 'selu', 'swish', 'mish', 'gelu', 'log_softmax']);
-
-export interface Problem {
-  layer: string;
-  reason: string;
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 let layerClasses: Set<string> | null = null;
 
 /** Layer classes tfjs-layers can deserialise (its serialization registry also holds initialisers etc.). */
@@ -93,7 +81,7 @@ function tfjsLayerClasses(): Set<string> {
 /** Why a layer class is never built (code from the file) or cannot be (TensorFlow.js lacks it); null when it can. */
 export function layerClassProblem(className: string): string | null {
   if (CODE_LAYERS.has(className)) return `${className}: Python code, never run`;
-  if (!tfjsLayerClasses().has(className)) return `${className}, which TensorFlow.js does not implement`;
+  if (!tfjsLayerClasses().has(className) || KERAS_ONLY_LAYERS.has(className)) return `${className}, which TensorFlow.js does not implement`;
   return null;
 }
 
@@ -105,133 +93,71 @@ function dtypeOf(value: unknown): string | undefined {
   return name;
 }
 
-/** True for a Keras 3 object that is not Keras's own (a custom or third-party class). */
-function customOrigin(entry: Json): string | null {
-  const module = entry.module;
-  const registered = entry.registered_name;
-  if (typeof module === 'string' && module !== 'keras' && !module.startsWith('keras.')) return `module ${module}`;
-  if (typeof registered === 'string' && registered !== entry.class_name && !registered.startsWith('keras')) {
-    return `registered as ${registered}`;
-  }
-  return null;
-}
+const DROPPED_KEYS = new Set(['quantization_config', 'lora_rank', 'lora_alpha', 'synchronized', 'optional', 'build_config']);
 
-function activationName(value: unknown): string | null | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
-  if (isObject(value) && typeof value.class_name === 'string' && !customOrigin(value)) return value.class_name;
-  return null;
-}
-
-/** Converts one layer's config in place-free fashion; problems are collected, not thrown. */
-function layerConfig(name: string, kerasClass: string, config: Json, problems: Problem[]): { className: string; config: Json } {
+/** The generic part of a layer config's translation: initialisers, regularisers, dtypes, the activation. */
+function genericConfig(name: string, kerasClass: string, config: Json, problems: Problem[]): Json {
   const out: Json = {};
   for (const [key, value] of Object.entries(config)) {
     if (key.endsWith('_initializer')) out[key] = value === null ? null : { class_name: 'Zeros', config: {} };
     else if (key.endsWith('_regularizer') || key.endsWith('_constraint')) out[key] = null;
     else if (key === 'dtype') out[key] = dtypeOf(value) ?? 'float32';
     else if (key === 'activation') {
-      const activation = activationName(value);
-      if (activation === null) {
-        problems.push({ layer: name, reason: `${kerasClass} with a custom activation` });
-        continue;
-      }
-      if (activation === undefined) continue;
-      const mapped = activation in ACTIVATIONS ? ACTIVATIONS[activation] : activation;
-      if (mapped === null || !TFJS_ACTIVATIONS.has(mapped)) {
-        problems.push({ layer: name, reason: `${kerasClass} with activation "${activation}", which TensorFlow.js does not have` });
-        continue;
-      }
-      out[key] = mapped;
-    } else if (!['quantization_config', 'lora_rank', 'lora_alpha', 'synchronized', 'optional', 'build_config'].includes(key)) {
-      out[key] = value;
-    }
+      if (value === null || value === undefined) continue;
+      const activation = tfjsActivation(value);
+      if ('problem' in activation) problems.push({ layer: name, reason: `${kerasClass} with ${activation.problem}` });
+      else out[key] = activation.name;
+    } else if (!DROPPED_KEYS.has(key)) out[key] = value;
   }
   out.name = name;
   if (config.quantization_config) problems.push({ layer: name, reason: `${kerasClass} quantized (${JSON.stringify(config.quantization_config).slice(0, 60)})` });
+  return out;
+}
 
+/** Converts one layer's config; problems are collected, not thrown. */
+function layerConfig(name: string, kerasClass: string, config: Json, problems: Problem[]): Translated {
+  const out = genericConfig(name, kerasClass, config, problems);
   if (IDENTITY_AT_INFERENCE.has(kerasClass)) return { className: 'Dropout', config: { name, trainable: false, dtype: 'float32', rate: 0 } };
-  switch (kerasClass) {
-    case 'InputLayer': {
-      const shape = config.batch_shape ?? config.batch_input_shape;
-      delete out.batch_shape;
-      if (Array.isArray(shape)) out.batch_input_shape = shape;
-      else if (Array.isArray(config.shape)) out.batch_input_shape = [null, ...(config.shape as unknown[])];
-      if (config.sparse === true || config.ragged === true) problems.push({ layer: name, reason: 'a sparse or ragged input' });
-      delete out.ragged;
-      delete out.shape;
-      delete out.batch_size;
-      delete out.input_tensor;
-      break;
-    }
-    case 'LeakyReLU':
-      if (config.negative_slope !== undefined) {
-        out.alpha = config.negative_slope;
-        delete out.negative_slope;
-      }
-      break;
-    case 'ReLU':
-      if (Number(config.negative_slope ?? 0) !== 0 || Number(config.threshold ?? 0) !== 0) {
-        problems.push({ layer: name, reason: 'ReLU with a negative slope or threshold (TensorFlow.js has only max_value)' });
-      }
-      delete out.negative_slope;
-      delete out.threshold;
-      break;
-    case 'BatchNormalization':
-      if (config.renorm === true) problems.push({ layer: name, reason: 'BatchNormalization with renorm' });
-      delete out.renorm;
-      delete out.renorm_clipping;
-      delete out.renorm_momentum;
-      break;
-    case 'Conv1D':
-    case 'Conv2D':
-    case 'Conv3D':
-      if (Number(config.groups ?? 1) !== 1) problems.push({ layer: name, reason: `${kerasClass} with groups=${String(config.groups)} (grouped convolution)` });
-      delete out.groups;
-      break;
-    case 'GlobalAveragePooling1D':
-    case 'GlobalAveragePooling2D':
-    case 'GlobalMaxPooling1D':
-    case 'GlobalMaxPooling2D':
-      if (config.keepdims === true) problems.push({ layer: name, reason: `${kerasClass} with keepdims=True` });
-      delete out.keepdims;
-      break;
-  }
-  return { className: kerasClass, config: out };
+  return classConfig(name, kerasClass, config, out, problems);
 }
 
-/** Every tensor a Keras 3 node argument names, in order: `[layer, node, tensor]`. */
-function tensorsIn(value: unknown, found: [string, number, number][]): void {
-  if (Array.isArray(value)) value.forEach((item) => tensorsIn(item, found));
-  else if (isObject(value)) {
-    if (value.class_name === '__keras_tensor__') {
-      const history = isObject(value.config) ? value.config.keras_history : null;
-      if (Array.isArray(history) && typeof history[0] === 'string') found.push([history[0], Number(history[1] ?? 0), Number(history[2] ?? 0)]);
-    } else Object.values(value).forEach((item) => tensorsIn(item, found));
-  }
+/** Where a Keras 3 functional graph keeps keras.ops calls (`inputs + x`): operations, not layers. */
+const isOperation = (entry: Json) => typeof entry.module === 'string' && entry.module.startsWith('keras.src.ops');
+
+/** Why a layer entry cannot be built whatever its config says; null when it may be. */
+function entryProblem(entry: Json, kerasClass: string): string | null {
+  const origin = customOrigin(entry);
+  if (CODE_LAYERS.has(kerasClass)) return `${kerasClass}: Python code, never run`;
+  if (origin) return `custom class ${kerasClass}, ${origin}`;
+  if (MODEL_CLASSES.has(kerasClass)) return `a nested ${kerasClass} model; flatten it into one model before saving`;
+  // Keras applications define LayerScale in the application's module; elsewhere in keras.* it would be another class.
+  const module = entry.module;
+  if (kerasClass === 'LayerScale' && typeof module === 'string' && !/^keras(\.src)?\.applications\.convnext$/.test(module)) return `LayerScale from ${module}, not Keras's ConvNeXt`;
+  return null;
 }
 
-/** Inbound nodes in the Keras 2 form `[[[layer, node, tensor, {}], …], …]`. */
-function inboundNodes(name: string, nodes: unknown, problems: Problem[]): unknown[] {
-  if (!Array.isArray(nodes)) return [];
-  return nodes.map((node) => {
-    if (Array.isArray(node)) return node; // Keras 2 already
-    if (!isObject(node)) return [];
-    const args: [string, number, number][] = [];
-    tensorsIn(node.args, args);
-    const kwargTensors: [string, number, number][] = [];
-    tensorsIn(node.kwargs, kwargTensors);
-    if (kwargTensors.length) problems.push({ layer: name, reason: 'a call with tensor keyword arguments (e.g. a mask)' });
-    return args.map(([layer, nodeIndex, tensorIndex]) => [layer, nodeIndex, tensorIndex, {}]);
-  });
+function refused(problems: Problem[], layer: string, reason: string): null {
+  problems.push({ layer, reason });
+  return null;
 }
 
-/** `input_layers` / `output_layers`: one `[layer, node, tensor]` or a list (or dict) of them → a list. */
-function endpoints(value: unknown): unknown[] {
-  if (Array.isArray(value) && typeof value[0] === 'string') return [value];
-  if (Array.isArray(value)) return value;
-  if (isObject(value)) return Object.values(value);
-  return [];
+/** One config entry → the tfjs layer entry (null when refused), its weight reference added to `refs`. */
+function translateEntry(entry: unknown, i: number, refs: KerasLayerRef[], problems: Problem[]): Json | null {
+  if (!isObject(entry) || typeof entry.class_name !== 'string') return refused(problems, `#${i}`, 'not a layer entry');
+  const kerasClass = entry.class_name;
+  const inner = isObject(entry.config) ? entry.config : {};
+  const name = typeof entry.name === 'string' ? entry.name : typeof inner.name === 'string' ? inner.name : `${kerasClass.toLowerCase()}_${i}`;
+  const problem = entryProblem(entry, kerasClass);
+  if (problem) return refused(problems, name, problem);
+  // Operations hold no weights and Keras numbers weight groups over layers only (Functional.layers).
+  const converted = isOperation(entry) ? translateOperation(entry, name, problems) : layerConfig(name, kerasClass, inner, problems);
+  const groups = (converted as Translated | null)?.groups;
+  if (!isOperation(entry)) refs.push({ name, kerasClass, ...(groups ? { groups } : {}) });
+  if (!converted) return null;
+  if (!tfjsLayerClasses().has(converted.className)) return refused(problems, name, `${kerasClass}, which TensorFlow.js does not implement`);
+  const layer: Json = { class_name: converted.className, config: converted.config, name };
+  if ('inbound_nodes' in entry) layer.inbound_nodes = inboundNodes(name, kerasClass, entry.inbound_nodes, problems);
+  return layer;
 }
 
 /** One message for every layer CNN Lens will not build (shared with TF.js layers model.json files: topologyCheck.ts). */
@@ -251,32 +177,11 @@ export function translateKerasConfig(root: unknown, file: string, kerasVersion: 
   if (!isObject(config) || !Array.isArray(config.layers)) throw new ModelError(`${file}: the model config has no layer list.`);
 
   const problems: Problem[] = [];
-  const known = tfjsLayerClasses();
   const refs: KerasLayerRef[] = [];
   const layers: Json[] = [];
   config.layers.forEach((entry: unknown, i: number) => {
-    if (!isObject(entry) || typeof entry.class_name !== 'string') {
-      problems.push({ layer: `#${i}`, reason: 'not a layer entry' });
-      return;
-    }
-    const kerasClass = entry.class_name;
-    const inner = isObject(entry.config) ? entry.config : {};
-    const name = typeof entry.name === 'string' ? entry.name : typeof inner.name === 'string' ? inner.name : `${kerasClass.toLowerCase()}_${i}`;
-    refs.push({ name, kerasClass });
-    const origin = customOrigin(entry);
-    if (CODE_LAYERS.has(kerasClass)) return void problems.push({ layer: name, reason: `${kerasClass}: Python code, never run` });
-    if (origin) return void problems.push({ layer: name, reason: `custom class ${kerasClass}, ${origin}` });
-    // keras.ops calls in a functional graph (x * 2, ops.mean) are operations, not layers: their non-tensor
-    // arguments live only in the node, which tfjs's layers would not honour.
-    if (typeof entry.module === 'string' && entry.module.startsWith('keras.src.ops')) {
-      return void problems.push({ layer: name, reason: `the keras.ops operation ${kerasClass}, not a layer` });
-    }
-    if (MODEL_CLASSES.has(kerasClass)) return void problems.push({ layer: name, reason: `a nested ${kerasClass} model; flatten it into one model before saving` });
-    const converted = layerConfig(name, kerasClass, inner, problems);
-    if (!known.has(converted.className)) return void problems.push({ layer: name, reason: `${kerasClass}, which TensorFlow.js does not implement` });
-    const layer: Json = { class_name: converted.className, config: converted.config, name };
-    if ('inbound_nodes' in entry) layer.inbound_nodes = inboundNodes(name, entry.inbound_nodes, problems);
-    layers.push(layer);
+    const layer = translateEntry(entry, i, refs, problems);
+    if (layer) layers.push(layer);
   });
   if (problems.length) throw new ModelError(describe(problems, file));
 

@@ -9,6 +9,12 @@
  *   numbered per class in layer order (`conv2d`, `conv2d_1`, …: saving_lib._save_container_state), not after
  *   the layer; newer Keras also store the layer's name as the `name` attribute of `vars`, preferred when
  *   present. Files from Keras 2.13/2.14's `.keras` use `_layer_checkpoint_dependencies` for `layers`.
+ *   A layer made of sub-layers keeps their variables under the attribute holding each (saving_lib._save_state
+ *   walks the attributes, public names before private): MultiHeadAttention's four EinsumDense projections are
+ *   `<group>/query_dense/vars/{0: kernel, 1: bias}` (Keras ≥ 3.0.3 exposes them as properties; earlier,
+ *   `_query_dense`), each `vars` named after the sub-layer ("query") where Keras stores names.
+ * Normalization also stores the sample count of its `adapt()` (an integer, unused at inference): only its mean
+ * and variance are read.
  */
 import { ModelError } from '../modelFiles';
 import type { Hdf5Reader } from './hdf5';
@@ -33,14 +39,40 @@ function readDataset(reader: Hdf5Reader, where: string, layer: string, label: st
   return { path: where, ...dataset };
 }
 
+/** Sub-layers whose variables a layer's own group holds, in the order CNN Lens's layer takes them. */
+const SUBLAYERS: Record<string, { name: string; attribute: string }[]> = {
+  MultiHeadAttention: [
+    { name: 'query', attribute: 'query_dense' },
+    { name: 'key', attribute: 'key_dense' },
+    { name: 'value', attribute: 'value_dense' },
+    { name: 'attention_output', attribute: 'output_dense' },
+  ],
+};
+
+/** How many of a layer's stored variables inference uses (the rest follow them). */
+const USED_VARIABLES: Record<string, number> = { Normalization: 2 };
+
+function usedOnly<T>(kerasClass: string, items: T[]): T[] {
+  const used = USED_VARIABLES[kerasClass];
+  return used === undefined ? items : items.slice(0, used);
+}
+
+/** Legacy weight names of a layer with sub-layers, in the sub-layers' order (they name them: "mha/query/kernel:0"). */
+function legacyOrder(kerasClass: string, names: string[]): string[] {
+  const sublayers = SUBLAYERS[kerasClass];
+  if (!sublayers) return names;
+  const rank = (weight: string) => sublayers.findIndex(({ name }) => weight.split('/').slice(1).includes(name));
+  return [...names].sort((a, b) => rank(a) - rank(b));
+}
+
 /** Legacy `.h5`: weights under `/model_weights` (full model) or the root (weights-only file). */
 export function readLegacyWeights(reader: Hdf5Reader, layers: KerasLayerRef[]): StoredWeights {
   const root = reader.isGroup('model_weights') ? 'model_weights' : '';
   const out: StoredWeights = new Map();
-  for (const { name } of layers) {
+  for (const { name, kerasClass } of layers) {
     const group = root ? `${root}/${name}` : name;
     if (!reader.isGroup(group)) continue;
-    const names = reader.stringListAttribute(group, 'weight_names') ?? [];
+    const names = usedOnly(kerasClass, legacyOrder(kerasClass, reader.stringListAttribute(group, 'weight_names') ?? []));
     out.set(name, names.map((weight) => readDataset(reader, `${group}/${weight}`, name, weight)));
   }
   return out;
@@ -62,10 +94,27 @@ export function readKeras3Weights(reader: Hdf5Reader, layers: KerasLayerRef[]): 
     const seen = used.get(snake);
     used.set(snake, seen === undefined ? 0 : seen + 1);
     const group = byName.get(name) ?? `${base}/${seen === undefined ? snake : `${snake}_${seen + 1}`}`;
-    const vars = `${group}/vars`;
-    if (!reader.isGroup(vars)) continue;
-    const keys = reader.keys(vars).filter((key) => /^\d+$/.test(key)).sort((a, b) => Number(a) - Number(b));
-    out.set(name, keys.map((key) => readDataset(reader, `${vars}/${key}`, name, `vars/${key}`)));
+    const sublayers = SUBLAYERS[kerasClass];
+    const stored = sublayers ? readSublayers(reader, group, name, sublayers) : readVars(reader, `${group}/vars`, name, kerasClass);
+    if (stored) out.set(name, stored);
   }
   return out;
+}
+
+/** A `vars` group's datasets in index order; null when the group is absent. */
+function readVars(reader: Hdf5Reader, vars: string, layer: string, kerasClass: string, label = 'vars'): StoredWeight[] | null {
+  if (!reader.isGroup(vars)) return null;
+  const keys = reader.keys(vars).filter((key) => /^\d+$/.test(key)).sort((a, b) => Number(a) - Number(b));
+  return usedOnly(kerasClass, keys).map((key) => readDataset(reader, `${vars}/${key}`, layer, `${label}/${key}`));
+}
+
+/** The sub-layers' variables in order, each found by its stored name, else by its attribute. */
+function readSublayers(reader: Hdf5Reader, group: string, layer: string, sublayers: { name: string; attribute: string }[]): StoredWeight[] | null {
+  if (!reader.isGroup(group)) return null;
+  const children = reader.keys(group).filter((key) => reader.isGroup(`${group}/${key}/vars`));
+  const named = new Map(children.map((key) => [reader.stringAttribute(`${group}/${key}/vars`, 'name'), key]));
+  return sublayers.flatMap(({ name, attribute }) => {
+    const child = named.get(name) ?? [attribute, `_${attribute}`].find((key) => children.includes(key));
+    return child ? (readVars(reader, `${group}/${child}/vars`, layer, '', `${child}/vars`) ?? []) : [];
+  });
 }
