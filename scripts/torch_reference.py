@@ -7,7 +7,8 @@ nothing beyond Debian's python3-torch and python3-torchvision.
 
     torch_reference.py MODEL INPUT SHAPE CLASS [--layer PATH] [--head-fusion mean|max|min]
                        [--discard-ratio R] [--dtype float32|float64] [--details]
-                       [--offsets C:EPS,...] [--attention-offsets BLOCK:ROW:EPS,...]
+                       [--offsets C:EPS,...] [--input-offsets CH:Y:X:EPS,...]
+                       [--attention-offsets BLOCK:ROW:EPS,...]
 
 MODEL   a name build() knows, e.g. vit_b_16_2l_op17, deit_tiny_dist_op13, swin_t_2222_op17, convnext_tiny_op13
         (the opset suffix names the ONNX file; the weights are the same at every opset), or a benchmark model
@@ -69,6 +70,8 @@ Checks it reports (the TS test asserts on them):
   capture.max_abs_diff: |logits with the attention capture in place - plain forward|, max over classes;
   --offsets C:EPS: y_c with EPS added to channel C of the Grad-CAM layer's output at every position of the
       map (patch tokens only), by a forward hook, without autograd: (y(+ε) - y(-ε)) / (2ε·h·w) estimates w_C;
+  --input-offsets CH:Y:X:EPS: y_c with EPS added to input pixel (CH, Y, X): central differences estimate
+      dy_c/dx, whose largest magnitude over CH is saliency[Y, X];
   --attention-offsets BLOCK:ROW:EPS: y_c with block BLOCK's attention output o (nn.MultiheadAttention's,
       after out_proj, bias b) replaced at query row ROW (or "all") by o + EPS·(o - b), which is what scaling
       that row of every head's probabilities by (1 + EPS) does; the central difference estimates
@@ -377,6 +380,16 @@ def offset_scores(model, x, cls, layer, offsets):
     return scores
 
 
+def input_offset_scores(model, x, cls, offsets):
+    scores = []
+    for channel, y, x_, eps in offsets:
+        shifted = x.clone()
+        shifted[0, channel, y, x_] += eps
+        with torch.no_grad():
+            scores.append({'channel': channel, 'y': y, 'x': x_, 'eps': eps, 'score': float(model(shifted)[0, cls])})
+    return scores
+
+
 def attention_offset_scores(model, x, cls, offsets):
     """y_c with block b's attention output o replaced at query row r by o + eps·(o - out_proj bias)."""
     blocks = [b.self_attention for b in model.modules() if isinstance(b, EncoderBlock)]
@@ -413,6 +426,7 @@ def main():
     parser.add_argument('--dtype', default='float32', choices=['float32', 'float64'])
     parser.add_argument('--details', action='store_true')
     parser.add_argument('--offsets', default='')
+    parser.add_argument('--input-offsets', default='')
     parser.add_argument('--attention-offsets', default='')
     parser.add_argument('--threads', type=int, default=2)
     args = parser.parse_args()
@@ -429,6 +443,9 @@ def main():
     if args.offsets:
         pairs = [(int(c), float(e)) for c, e in (item.split(':') for item in args.offsets.split(','))]
         result['offsets'] = offset_scores(model, x, args.cls, result['gradcam']['layer'], pairs)
+    if args.input_offsets:
+        quads = [(int(c), int(y), int(x_), float(e)) for c, y, x_, e in (item.split(':') for item in args.input_offsets.split(','))]
+        result['input_offsets'] = input_offset_scores(model, x, args.cls, quads)
     if args.attention_offsets:
         triples = [(int(b), r if r == 'all' else int(r), float(e))
                    for b, r, e in (item.split(':') for item in args.attention_offsets.split(','))]
