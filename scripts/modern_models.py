@@ -1,7 +1,7 @@
 """Today's architectures for the ONNX tests and benchmarks, built with Debian's torchvision 0.14 and given
 weights that make every part of the network matter (random initialisation leaves some of it inert).
 
-Used by export-onnx-test-models.py (the ONNX files), transformer_reference.py (the PyTorch reference maps)
+Used by export-onnx-test-models.py (the ONNX files), torch_reference.py (the PyTorch reference maps)
 and the benchmark. Every builder is deterministic for a given name (seeded by the caller).
 """
 import torch
@@ -122,3 +122,21 @@ def build(name):
     torch.manual_seed(sum(map(ord, base)))
     model = MODERN[base][0]()
     return model.eval(), MODERN[base][1]
+
+
+# The benchmark's full-size models (bench/pytorch_modern.py; not exported for the tests): name: (builder,
+# input, seed name). ConvNeXt-T at 224 shares the test model's weights (same seed name).
+BENCH = {
+    'vit_b_16': (vit_b_16, [1, 3, 224, 224], 'vit_b_16'),
+    'convnext_tiny_224': (convnext_tiny, [1, 3, 224, 224], 'convnext_tiny'),
+}
+
+
+def build_bench(name):
+    """A benchmark model by name (an '_opNN' suffix, as in its ONNX file's name, is ignored), seeded as build() seeds."""
+    base = name.rsplit('_op', 1)[0] if '_op' in name else name
+    if base not in BENCH:
+        raise KeyError(f'{name}: not a test model ({", ".join(MODERN)}) nor a benchmark model ({", ".join(BENCH)})')
+    builder, shape, seed = BENCH[base]
+    torch.manual_seed(sum(map(ord, seed)))
+    return builder().eval(), shape
