@@ -33,7 +33,8 @@ interface Case {
   attention: { blocks: number; heads: number; special: number } | null;
 }
 
-const vitLayer = (block: number, opset: number) => `/encoder/layers/encoder_layer_${block}/ln_1/${opset === 17 ? 'LayerNormalization' : 'Add_1'}`;
+const vitLayer = (block: number, opset: number) =>
+  `/encoder/layers/encoder_layer_${block}/ln_1/${opset === 17 ? 'LayerNormalization' : 'Add_1'}`;
 
 const CASES: Case[] = [
   ...[13, 17].map((opset) => ({
@@ -84,7 +85,14 @@ function randomImage(h: number, w: number, c: number, seed: number): { nhwc: Flo
   return { nhwc, nchw };
 }
 
-function runTechnique(model: LoadedModel, id: string, input: Tensor4D, classIndex: number, layer: string, parameters: Record<string, number | string> = {}): { map: Float32Array; shape: number[] } {
+function runTechnique(
+  model: LoadedModel,
+  id: string,
+  input: Tensor4D,
+  classIndex: number,
+  layer: string,
+  parameters: Record<string, number | string> = {},
+): { map: Float32Array; shape: number[] } {
   return tf.tidy(() => {
     const request: TechniqueInput = {
       model: model.adapter,
@@ -159,11 +167,15 @@ describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function (
           assert.ok(worst <= 1e-4 * range, `logits: max |Δ| ${worst} vs range ${range}`);
 
           const rs: string[] = [];
-          rs.push(`gradcam ${assertSameMap(runTechnique(model, 'gradcam', input, classIndex, c.layer), ref.gradcam, 0.9999, 'Grad-CAM').toFixed(6)}`);
+          rs.push(
+            `gradcam ${assertSameMap(runTechnique(model, 'gradcam', input, classIndex, c.layer), ref.gradcam, 0.9999, 'Grad-CAM').toFixed(6)}`,
+          );
           // The saliency view clips at the 99th percentile (attribution.ts): the reference is clipped alike.
           const cap = quantile(Float32Array.from(ref.saliency.map), 0.99);
           const clipped = { ...ref.saliency, map: ref.saliency.map.map((v) => Math.min(v, cap)) };
-          rs.push(`saliency ${assertSameMap(runTechnique(model, 'saliency', input, classIndex, ''), clipped, 0.999, 'saliency').toFixed(6)}`);
+          rs.push(
+            `saliency ${assertSameMap(runTechnique(model, 'saliency', input, classIndex, ''), clipped, 0.999, 'saliency').toFixed(6)}`,
+          );
           if (c.attention) {
             const rollout = runTechnique(model, 'attention-rollout', input, classIndex, '', { headFusion: 'mean', discardRatio: 0 });
             rs.push(`rollout ${assertSameMap(rollout, ref.rollout!, 0.9999, 'rollout').toFixed(6)}`);
