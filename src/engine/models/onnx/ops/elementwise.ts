@@ -23,11 +23,6 @@ export function elementwise(fn: (x: Tensor) => Tensor): OpFn {
   };
 }
 
-/** Float-only tfjs kernels (wasm) on integer data: computed in float32, exact below 2²⁴, and cast back. */
-function viaFloat(x: Tensor, fn: (x: Tensor) => Tensor): Tensor {
-  return x.dtype === 'float32' ? fn(x) : fn(x.toFloat()).cast(x.dtype);
-}
-
 /**
  * Pow. A constant scalar exponent of 2, 1, 0.5 or 3 (LayerNorm's variance, RMS norms) takes one cheap
  * kernel with a simple gradient; the output keeps the base's data type.
@@ -66,7 +61,7 @@ const mod: OpFn = (inputs, node) => {
   const { tensors, nhwc } = sameLayout([required(inputs, 0, node), required(inputs, 1, node)]);
   const [a, b] = tensors;
   const dtype = a.dtype;
-  const floored = viaFloat(a, (x) => tf.mod(x, b.toFloat()));
+  const floored = tf.mod(a, b);
   if (attr.int(node, 'fmod', 0) === 0) return [{ tensor: floored, nhwc }];
   const zero = tf.scalar(0, dtype);
   const differ = tf.logicalAnd(tf.notEqual(floored, zero), tf.notEqual(tf.less(a, zero), tf.less(b, zero)));
@@ -98,7 +93,7 @@ export const elementwiseOps: Registry = {
   Neg: elementwise((x) => tf.neg(x)),
   Sqrt: elementwise((x) => tf.sqrt(x)),
   Erf: elementwise((x) => tf.erf(x)),
-  Abs: elementwise((x) => viaFloat(x, tf.abs)),
+  Abs: elementwise((x) => tf.abs(x)),
   Exp: elementwise((x) => tf.exp(x)),
   Log: elementwise((x) => tf.log(x)),
   Reciprocal: elementwise((x) => tf.reciprocal(x)),

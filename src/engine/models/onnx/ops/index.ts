@@ -2,6 +2,7 @@
 import { activationOps } from './activation';
 import { convOps } from './conv';
 import { elementwiseOps } from './elementwise';
+import { indexingOps } from './indexing';
 import { linearOps } from './linear';
 import { logicOps } from './logic';
 import { normalizationOps } from './normalization';
@@ -19,6 +20,7 @@ export const OPS: Registry = {
   ...normalizationOps,
   ...linearOps,
   ...shapeOps,
+  ...indexingOps,
   ...reduceOps,
 };
 

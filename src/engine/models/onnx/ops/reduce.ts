@@ -44,16 +44,11 @@ function reduction(fn: Reducer, axesInputSince: number): OpFn {
   };
 }
 
-/** Max / min of integers in float32 (wasm's Max and Min kernels read float32 only), exact below 2²⁴. */
-function extreme(fn: (x: Tensor, axes: number[], keepDims: boolean) => Tensor): Reducer {
-  return (x, axes, keepDims) => (x.dtype === 'float32' ? fn(x, axes, keepDims) : fn(x.toFloat(), axes, keepDims).cast(x.dtype));
-}
-
 export const reduceOps: Registry = {
   ReduceMean: reduction((x, axes, keep) => tf.mean(x, axes, keep), 18),
   ReduceSum: reduction((x, axes, keep) => tf.sum(x, axes, keep), 13),
-  ReduceMax: reduction(extreme((x, axes, keep) => tf.max(x, axes, keep)), 18),
-  ReduceMin: reduction(extreme((x, axes, keep) => tf.min(x, axes, keep)), 18),
+  ReduceMax: reduction((x, axes, keep) => tf.max(x, axes, keep), 18),
+  ReduceMin: reduction((x, axes, keep) => tf.min(x, axes, keep), 18),
   ReduceProd: reduction((x, axes, keep) => tf.prod(x, axes, keep), 18),
   ReduceSumSquare: reduction((x, axes, keep) => tf.sum(tf.square(x), axes, keep), 18),
   ReduceL1: reduction((x, axes, keep) => tf.sum(tf.abs(x), axes, keep), 18),

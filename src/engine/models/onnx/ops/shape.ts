@@ -143,9 +143,7 @@ const expand: OpFn = (inputs, node) => {
 };
 
 function broadcastTo(x: Tensor, shape: number[]): Tensor {
-  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
-  // tfjs's broadcastTo tiles in the input's data type; wasm tiles bool tensors wrongly, so they go as int32.
-  return x.dtype === 'bool' ? tf.broadcastTo(x.cast('int32'), shape).cast('bool') : tf.broadcastTo(x, shape);
+  return x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]) ? x : tf.broadcastTo(x, shape);
 }
 
 /** Tile: repeats per logical axis (permuted for an NHWC-stored value). */
@@ -155,9 +153,7 @@ const tile: OpFn = (inputs, node) => {
   if (repeats.length !== value.tensor.rank) throw new Error(`Tile node "${node.name}" has ${repeats.length} repeats for rank ${value.tensor.rank}.`);
   if (repeats.every((r) => r === 1)) return [value];
   const reps = value.nhwc ? NHWC_AXIS.map((a) => repeats[a]) : repeats;
-  const x = value.tensor;
-  const y = x.dtype === 'bool' ? tf.tile(x.cast('int32'), reps).cast('bool') : tf.tile(x, reps);
-  return [{ tensor: y, nhwc: value.nhwc }];
+  return [{ tensor: tf.tile(value.tensor, reps), nhwc: value.nhwc }];
 };
 
 /**
