@@ -8,6 +8,7 @@ import { logicOps } from './logic';
 import { normalizationOps } from './normalization';
 import { poolOps } from './pool';
 import { reduceOps } from './reduce';
+import { resizeOps } from './resize';
 import { shapeOps } from './shape';
 import type { Registry } from './types';
 
@@ -22,6 +23,7 @@ export const OPS: Registry = {
   ...shapeOps,
   ...indexingOps,
   ...reduceOps,
+  ...resizeOps,
 };
 
 export function isSupported(opType: string, domain: string): boolean {
