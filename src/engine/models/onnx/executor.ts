@@ -13,7 +13,7 @@ import type { ReluRule } from '../reluRules';
 import { ModelError } from '../modelFiles';
 import type { OnnxModel, OnnxNode } from './onnxFile';
 import { OPS, isSupported } from './ops';
-import { batchNormAffine, convWeightTensors, prepareConv, type ConvWeights } from './ops/conv';
+import { batchNormAffine, convWeightTensors, prepareConv, prepareConvTranspose, type ConvWeights } from './ops/conv';
 import { attr, plain, plainValue, tensorOf, type OpFn, type Value } from './ops/types';
 
 export interface Step {
@@ -107,12 +107,13 @@ export class OnnxExecutor {
   /** Turns a Conv's constant weights into tfjs filters (with its folded BatchNormalization). */
   private prepare(step: Step): void {
     const { node, folded } = step;
-    if (node.opType !== 'Conv' || !this.isConstant(node.inputs[1]) || !this.isConstant(node.inputs[2] ?? '')) return;
+    if ((node.opType !== 'Conv' && node.opType !== 'ConvTranspose') || !this.isConstant(node.inputs[1]) || !this.isConstant(node.inputs[2] ?? '')) return;
     const weight = this.constants.get(node.inputs[1])!.tensor;
     const bias = node.inputs[2] ? this.constants.get(node.inputs[2])!.tensor : null;
     const norm = folded ? this.normOf(folded) : null;
     try {
-      step.prepared = prepareConv(weight, bias, attr.int(node, 'group', 1), norm, node);
+      const group = attr.int(node, 'group', 1);
+      step.prepared = node.opType === 'Conv' ? prepareConv(weight, bias, group, norm, node) : prepareConvTranspose(weight, bias, group, node);
       // Kept: weights may be re-prepared inside an engine scope (randomisation check).
       convWeightTensors(step.prepared).forEach((t) => tf.keep(t));
     } finally {

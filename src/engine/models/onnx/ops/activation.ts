@@ -1,9 +1,12 @@
-/** Relu, Clip, LeakyRelu (rectifiers: they honour ReLU backward rules), Sigmoid, HardSigmoid, HardSwish, Tanh, Softmax. */
+/**
+ * Relu, Clip, LeakyRelu (rectifiers: they honour ReLU backward rules), PRelu, Sigmoid, HardSigmoid, HardSwish,
+ * Tanh, Softmax, LogSoftmax.
+ */
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
 import { rectifierKindOf, withReluRule, type RectifierKind } from '../../reluRules';
 import type { OnnxNode } from '../onnxFile';
-import { NHWC_AXIS, attr, normaliseAxis, numbers, plain, plainValue, required, type OpContext, type OpFn, type Registry, type Value } from './types';
+import { NHWC_AXIS, attr, normaliseAxis, numbers, plain, plainValue, required, sameLayout, type OpContext, type OpFn, type Registry, type Value } from './types';
 
 function clipBounds(inputs: (Value | undefined)[], node: OnnxNode, opset: number): [number, number] {
   if (opset < 11) return [attr.float(node, 'min', -Infinity), attr.float(node, 'max', Infinity)];
@@ -36,23 +39,45 @@ function hardSigmoid(x: Tensor, alpha: number, beta: number): Tensor {
   return tf.clipByValue(x.mul(alpha).add(beta), 0, 1);
 }
 
-/** Softmax along one logical axis; opsets before 13 flatten to 2-D at the axis first. */
-const softmax: OpFn = (inputs, node, ctx) => {
-  const value = required(inputs, 0, node);
-  const rank = value.tensor.rank;
-  const axis = normaliseAxis(attr.int(node, 'axis', ctx.opset < 13 ? 1 : -1), rank, node);
-  if (ctx.opset < 13) {
+/** Softmax (or LogSoftmax) along one logical axis; opsets before 13 flatten to 2-D at the axis first. */
+function softmaxOf(fn: (x: Tensor) => Tensor): OpFn {
+  return (inputs, node, ctx) => {
+    const value = required(inputs, 0, node);
+    const rank = value.tensor.rank;
+    const axis = normaliseAxis(attr.int(node, 'axis', ctx.opset < 13 ? 1 : -1), rank, node);
+    if (ctx.opset < 13) {
+      const x = plain(value);
+      const rows = x.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+      return [plainValue(fn(x.reshape([rows, -1])).reshape(x.shape))];
+    }
+    if (value.nhwc && NHWC_AXIS[axis] === 3) return [{ tensor: fn(value.tensor), nhwc: true }];
     const x = plain(value);
-    const rows = x.shape.slice(0, axis).reduce((a, b) => a * b, 1);
-    return [plainValue(tf.softmax(x.reshape([rows, -1])).reshape(x.shape))];
+    if (axis === rank - 1) return [plainValue(fn(x))];
+    const perm = Array.from({ length: rank }, (_, i) => i);
+    perm[axis] = rank - 1;
+    perm[rank - 1] = axis;
+    return [plainValue(tf.transpose(fn(tf.transpose(x, perm)), perm))];
+  };
+}
+
+/**
+ * PRelu: x where x ≥ 0, slope · x elsewhere, the slope broadcast to x. tfjs's Prelu kernel where the slope
+ * is per channel of the stored layout (or one number); max(x, 0) + slope · min(x, 0) otherwise.
+ */
+const prelu: OpFn = (inputs, node, ctx) => {
+  const input = required(inputs, 0, node);
+  let slopeValue = required(inputs, 1, node);
+  const rank = input.tensor.rank;
+  // Before opset 7 a 1-D slope is per channel (axis 1), not numpy-broadcast from the last axis.
+  if (ctx.opset < 7 && slopeValue.tensor.rank === 1 && slopeValue.tensor.size > 1 && rank > 2) {
+    slopeValue = plainValue(plain(slopeValue).reshape([-1, ...Array(rank - 2).fill(1)]));
   }
-  if (value.nhwc && NHWC_AXIS[axis] === 3) return [{ tensor: tf.softmax(value.tensor), nhwc: true }];
-  const x = plain(value);
-  if (axis === rank - 1) return [plainValue(tf.softmax(x))];
-  const perm = Array.from({ length: rank }, (_, i) => i);
-  perm[axis] = rank - 1;
-  perm[rank - 1] = axis;
-  return [plainValue(tf.transpose(tf.softmax(tf.transpose(x, perm)), perm))];
+  const { tensors, nhwc } = sameLayout([input, slopeValue]);
+  const [x, slope] = tensors;
+  const last = x.shape[x.rank - 1];
+  const perChannel = slope.size === 1 || (slope.shape[slope.rank - 1] === last && slope.size === last && slope.rank <= x.rank);
+  if (perChannel) return [{ tensor: tf.prelu(x, slope.size === 1 ? slope.reshape([]) : slope.reshape([last])), nhwc }];
+  return [{ tensor: tf.relu(x).add(tf.minimum(x, 0).mul(slope)), nhwc }];
 };
 
 export const activationOps: Registry = {
@@ -73,5 +98,7 @@ export const activationOps: Registry = {
   Tanh: unary((x) => tf.tanh(x)),
   HardSigmoid: unary((x, _i, node) => hardSigmoid(x, attr.float(node, 'alpha', 0.2), attr.float(node, 'beta', 0.5))),
   HardSwish: unary((x) => x.mul(hardSigmoid(x, 1 / 6, 0.5))),
-  Softmax: softmax,
+  PRelu: prelu,
+  Softmax: softmaxOf((x) => tf.softmax(x)),
+  LogSoftmax: softmaxOf((x) => tf.logSoftmax(x)),
 };

@@ -1,8 +1,10 @@
 /**
- * Conv (2-D; groups, dilations, pads, auto_pad). Weights are turned from ONNX's OIHW into tfjs's HWIO
- * (or depthwise [kh, kw, in, multiplier]) once, at load, with a following BatchNormalization folded in
- * where the graph allows; the input gradient goes through `convolveInputOnly`, so gradient techniques
- * run on wasm.
+ * Conv and ConvTranspose (2-D; groups, dilations, pads, auto_pad; output_padding and output_shape for the
+ * transposed one). Weights are turned from ONNX's OIHW into tfjs's HWIO (or depthwise [kh, kw, in,
+ * multiplier]) once, at load, with a following BatchNormalization folded in where the graph allows; the
+ * input gradient goes through `convolveInputOnly`, so gradient techniques run on wasm. A transposed
+ * convolution runs as a forward one over the zero-inserted input with the flipped kernel (wasm's
+ * Conv2DBackpropInput is a plain loop, its forward convolution XNNPACK).
  */
 import type { Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
@@ -60,6 +62,31 @@ export function prepareConv(weight: Tensor, bias: Tensor | null, group: number, 
     }
     const perGroup = outChannels / group;
     const filters = Array.from({ length: group }, (_, g) => tf.transpose(w.slice([g * perGroup, 0, 0, 0], [perGroup, -1, -1, -1]), [2, 3, 1, 0]) as Tensor4D);
+    return { mode: 'grouped' as const, filters, gradientKernel: null, bias: biasOut };
+  })() as unknown as tf.TensorContainer) as unknown as ConvWeights;
+}
+
+/**
+ * Filters of a ConvTranspose weight [in, out / group, kh, kw]: per group, the spatially flipped kernel
+ * with in and out as tfjs's HWIO (depthwise when every group is one channel in and out).
+ */
+export function prepareConvTranspose(weight: Tensor, bias: Tensor | null, group: number, node: OnnxNode): ConvWeights {
+  if (weight.rank !== 4) throw new Error(`ConvTranspose node "${node.name}" has a ${weight.rank - 2}-D kernel; CNN Lens runs 2-D convolutions only.`);
+  const [inChannels, outPerGroup] = weight.shape;
+  if (group < 1 || inChannels % group !== 0) throw new Error(`ConvTranspose node "${node.name}": ${inChannels} input channels do not split into ${group} groups.`);
+  return tf.tidy(() => (() => {
+    const flipped = tf.reverse(weight, [2, 3]);
+    const biasOut = bias ? (bias.reshape([outPerGroup * group]) as Tensor1D) : null;
+    if (group === 1) {
+      const filter = tf.transpose(flipped, [2, 3, 0, 1]) as Tensor4D;
+      return { mode: 'conv2d' as const, filters: [filter], gradientKernel: gradientKernelOf('conv2d', filter), bias: biasOut };
+    }
+    if (inChannels === group && outPerGroup === 1) {
+      const filter = tf.transpose(flipped, [2, 3, 0, 1]) as Tensor4D; // [kh, kw, channels, 1]
+      return { mode: 'depthwise' as const, filters: [filter], gradientKernel: gradientKernelOf('depthwise', filter), bias: biasOut };
+    }
+    const perGroup = inChannels / group;
+    const filters = Array.from({ length: group }, (_, g) => tf.transpose(flipped.slice([g * perGroup, 0, 0, 0], [perGroup, -1, -1, -1]), [2, 3, 0, 1]) as Tensor4D);
     return { mode: 'grouped' as const, filters, gradientKernel: null, bias: biasOut };
   })() as unknown as tf.TensorContainer) as unknown as ConvWeights;
 }
@@ -147,4 +174,66 @@ const conv: OpFn = (inputs, node, ctx) => {
   return [nhwcValue(weights.bias ? y.add(weights.bias) : y)];
 };
 
-export const convOps: Registry = { Conv: conv };
+/** (stride − 1) zeros after every row and column (the trailing ones included): [n, h·s, w·s, c]. */
+function zeroInserted(x: Tensor4D, strides: [number, number]): Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const [sh, sw] = strides;
+  let y: Tensor4D = x;
+  if (sh > 1) y = tf.pad(y.reshape([n, h, 1, w * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]).reshape([n, h * sh, w, c]);
+  if (sw > 1) y = tf.pad(y.reshape([n * h * sh, w, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]).reshape([n, h * sh, w * sw, c]);
+  return y;
+}
+
+/** Begin and end pads of each spatial axis: pads, or auto_pad / output_shape's as ONNX computes them. */
+function transposedPads(node: OnnxNode, size: [number, number], kernel: [number, number], strides: [number, number], dilations: [number, number], outputPadding: [number, number]): [number, number][] {
+  const autoPad = attr.string(node, 'auto_pad', 'NOTSET');
+  const outputShape = attr.ints(node, 'output_shape');
+  const pads = attr.ints(node, 'pads');
+  if (outputShape || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    const shape = outputShape ? outputShape.slice(-2) : [size[0] * strides[0], size[1] * strides[1]];
+    return [0, 1].map((i) => {
+      const total = strides[i] * (size[i] - 1) + outputPadding[i] + (kernel[i] - 1) * dilations[i] + 1 - shape[i];
+      const half = Math.floor(total / 2);
+      return autoPad === 'SAME_UPPER' ? [half, total - half] : [total - half, half];
+    }) as [number, number][];
+  }
+  if (!pads) return [[0, 0], [0, 0]];
+  if (pads.length !== 4) throw new Error(`ConvTranspose node "${node.name}" has pads ${JSON.stringify(pads)}; CNN Lens handles 2-D windows only.`);
+  return [[pads[0], pads[2]], [pads[1], pads[3]]];
+}
+
+const convTranspose: OpFn = (inputs, node, ctx) => {
+  const x = asNhwc(required(inputs, 0, node), 'ConvTranspose');
+  const group = attr.int(node, 'group', 1);
+  const prepared = ctx.prepared as ConvWeights | null;
+  const weights = prepared ?? prepareConvTranspose(plain(required(inputs, 1, node)), inputs[2] ? plain(inputs[2]) : null, group, node);
+  const [kh, kw] = weights.filters[0].shape;
+  const strides = pair(node, 'strides', 1);
+  const dilations = pair(node, 'dilations', 1);
+  const outputPadding = pair(node, 'output_padding', 0);
+  const pads = transposedPads(node, [x.shape[1], x.shape[2]], [kh, kw], strides, dilations, outputPadding);
+  // The zero-inserted input has stride − 1 extra zeros at the end of each axis; the kernel's reach,
+  // less the pads (and plus output_padding), is the padding around it. Negative amounts crop.
+  let z = zeroInserted(x, strides);
+  const around = [0, 1].map((i) => {
+    const reach = (i === 0 ? kh - 1 : kw - 1) * dilations[i];
+    return [reach - pads[i][0], reach - pads[i][1] + outputPadding[i] - (strides[i] - 1)];
+  });
+  if (around.some(([b, e]) => b < 0 || e < 0)) {
+    const begin = [0, Math.max(-around[0][0], 0), Math.max(-around[1][0], 0), 0];
+    const size = [-1, z.shape[1] - begin[1] - Math.max(-around[0][1], 0), z.shape[2] - begin[2] - Math.max(-around[1][1], 0), -1];
+    if (size[1] <= 0 || size[2] <= 0) throw new Error(`ConvTranspose node "${node.name}": its pads leave no output.`);
+    z = tf.slice(z, begin, size);
+  }
+  const padding: Padding = [[0, 0], [Math.max(around[0][0], 0), Math.max(around[0][1], 0)], [Math.max(around[1][0], 0), Math.max(around[1][1], 0)], [0, 0]];
+  let y: Tensor4D;
+  if (weights.mode === 'grouped') {
+    const parts = tf.split(z, weights.filters.length, 3);
+    y = tf.concat(parts.map((part, g) => tf.conv2d(part as Tensor4D, weights.filters[g], 1, padding, 'NHWC', dilations)), 3);
+  } else {
+    y = convolveInputOnly(weights.mode, z, weights.filters[0], weights.gradientKernel ?? weights.filters[0], [1, 1], padding, dilations);
+  }
+  return [nhwcValue(weights.bias ? y.add(weights.bias) : y)];
+};
+
+export const convOps: Registry = { Conv: conv, ConvTranspose: convTranspose };

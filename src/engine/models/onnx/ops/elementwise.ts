@@ -1,8 +1,12 @@
-/** Add, Sub, Mul, Div (numpy broadcasting, layout-aware), and BatchNormalization at inference. */
+/**
+ * Element-wise arithmetic, layout-aware with numpy broadcasting: Add, Sub, Mul, Div, Pow, Mod, and the
+ * unary Neg, Sqrt, Erf (exact GELU), Abs, Exp, Log, Reciprocal, Floor, Ceil; and BatchNormalization at
+ * inference.
+ */
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
 import { batchNormAffine } from './conv';
-import { asNhwc, attr, nhwcValue, plain, plainValue, required, sameLayout, type OpFn, type Registry } from './types';
+import { asNhwc, attr, nhwcValue, numbers, plain, plainValue, required, sameLayout, type OpFn, type Registry } from './types';
 
 function binary(fn: (a: Tensor, b: Tensor) => Tensor): OpFn {
   return (inputs, node) => {
@@ -10,6 +14,59 @@ function binary(fn: (a: Tensor, b: Tensor) => Tensor): OpFn {
     return [{ tensor: fn(tensors[0], tensors[1]), nhwc }];
   };
 }
+
+/** A unary op that keeps the value's layout. */
+export function elementwise(fn: (x: Tensor) => Tensor): OpFn {
+  return (inputs, node) => {
+    const x = required(inputs, 0, node);
+    return [{ tensor: fn(x.tensor), nhwc: x.nhwc }];
+  };
+}
+
+/**
+ * Pow. A constant scalar exponent of 2, 1, 0.5 or 3 (LayerNorm's variance, RMS norms) takes one cheap
+ * kernel with a simple gradient; the output keeps the base's data type.
+ */
+const pow: OpFn = (inputs, node) => {
+  const base = required(inputs, 0, node);
+  const exponent = required(inputs, 1, node);
+  if (exponent.tensor.size === 1 && base.tensor.dtype === 'float32') {
+    const e = numbers(exponent)![0];
+    const shape = base.tensor.rank >= exponent.tensor.rank ? null : exponent.tensor.shape;
+    const special = e === 2 ? tf.square(base.tensor) : e === 1 ? base.tensor : e === 0.5 ? tf.sqrt(base.tensor) : e === 3 ? base.tensor.square().mul(base.tensor) : null;
+    if (special) return [{ tensor: shape ? special.reshape([...Array(shape.length - base.tensor.rank).fill(1), ...base.tensor.shape]) : special, nhwc: base.nhwc }];
+  }
+  const { tensors, nhwc } = sameLayout([base, exponent]);
+  const [a, b] = tensors;
+  const y = tf.pow(a.toFloat(), b.toFloat());
+  if (a.dtype === 'float32') return [{ tensor: y, nhwc }];
+  // Integer bases: an integer exponent gives an integer (rounded off powf's last bit), a float one truncates.
+  return [{ tensor: (b.dtype === 'float32' ? y : tf.round(y)).cast(a.dtype), nhwc }];
+};
+
+/** ONNX's integer Div truncates toward zero; tfjs divides integers with floor. */
+function truncatedDivision(a: Tensor, b: Tensor): Tensor {
+  const q = tf.floorDiv(a, b);
+  const zero = tf.scalar(0, 'int32');
+  const inexact = tf.notEqual(tf.mul(q, b), a);
+  const negative = tf.notEqual(tf.less(a, zero), tf.less(b, zero));
+  return tf.where(tf.logicalAnd(inexact, negative), tf.add(q, tf.scalar(1, 'int32')), q);
+}
+
+/**
+ * Mod: fmod 0 is the integer remainder with the divisor's sign (Python's %, tfjs's mod); fmod 1 is C's
+ * fmod, with the dividend's sign: the floored remainder, less the divisor where the two signs differ.
+ */
+const mod: OpFn = (inputs, node) => {
+  const { tensors, nhwc } = sameLayout([required(inputs, 0, node), required(inputs, 1, node)]);
+  const [a, b] = tensors;
+  const dtype = a.dtype;
+  const floored = tf.mod(a, b);
+  if (attr.int(node, 'fmod', 0) === 0) return [{ tensor: floored, nhwc }];
+  const zero = tf.scalar(0, dtype);
+  const differ = tf.logicalAnd(tf.notEqual(floored, zero), tf.notEqual(tf.less(a, zero), tf.less(b, zero)));
+  return [{ tensor: tf.where(differ, tf.sub(floored, b), floored), nhwc }];
+};
 
 const batchNormalization: OpFn = (inputs, node) => {
   if (attr.int(node, 'training_mode', 0) === 1 || node.outputs.slice(1).some(Boolean)) {
@@ -30,6 +87,17 @@ export const elementwiseOps: Registry = {
   Add: binary((a, b) => tf.add(a, b)),
   Sub: binary((a, b) => tf.sub(a, b)),
   Mul: binary((a, b) => tf.mul(a, b)),
-  Div: binary((a, b) => tf.div(a, b)),
+  Div: binary((a, b) => (a.dtype === 'int32' && b.dtype === 'int32' ? truncatedDivision(a, b) : tf.div(a, b))),
+  Pow: pow,
+  Mod: mod,
+  Neg: elementwise((x) => tf.neg(x)),
+  Sqrt: elementwise((x) => tf.sqrt(x)),
+  Erf: elementwise((x) => tf.erf(x)),
+  Abs: elementwise((x) => tf.abs(x)),
+  Exp: elementwise((x) => tf.exp(x)),
+  Log: elementwise((x) => tf.log(x)),
+  Reciprocal: elementwise((x) => tf.reciprocal(x)),
+  Floor: elementwise((x) => tf.floor(x)),
+  Ceil: elementwise((x) => tf.ceil(x)),
   BatchNormalization: batchNormalization,
 };

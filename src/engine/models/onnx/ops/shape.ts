@@ -1,6 +1,6 @@
 /**
- * Shape and data-movement ops: Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Concat, Shape, Gather,
- * Slice, Pad, Identity, Dropout, Constant, ConstantOfShape, Cast, ReduceMean. The shape arithmetic that
+ * Shape and data-movement ops: Flatten, Reshape, Transpose, Squeeze, Unsqueeze, Concat, Split, Shape, Size,
+ * Gather, Slice, Pad, Expand, Tile, Identity, Dropout, Constant, ConstantOfShape, Cast. The shape arithmetic that
  * exporters emit (Shape → Gather → Unsqueeze → Concat → Reshape) runs on small int32 tensors whose values
  * are read on the host where an op needs them as numbers.
  */
@@ -98,15 +98,86 @@ const shapeOp: OpFn = (inputs, node) => {
   return [plainValue(tf.tensor1d(shape.slice(start, end), 'int32'))];
 };
 
+const size: OpFn = (inputs, node) => [plainValue(tf.scalar(logicalShape(required(inputs, 0, node)).reduce((a, b) => a * b, 1), 'int32'))];
+
+/** Split along one axis: sizes from the 'split' attribute (before 13), the input (13 on), or num_outputs (18). */
+const split: OpFn = (inputs, node, ctx) => {
+  const value = required(inputs, 0, node);
+  const shape = logicalShape(value);
+  const axis = normaliseAxis(attr.int(node, 'axis', 0), shape.length, node);
+  const dim = shape[axis];
+  const count = node.outputs.length;
+  let sizes = (ctx.opset < 13 ? attr.ints(node, 'split') : numbers(inputs[1])) ?? null;
+  if (!sizes || sizes.length === 0) {
+    const parts = ctx.opset >= 18 ? attr.int(node, 'num_outputs', count) : count;
+    const chunk = ctx.opset >= 18 ? Math.ceil(dim / parts) : dim / parts;
+    if (!Number.isInteger(chunk)) throw new Error(`Split node "${node.name}": ${dim} does not split into ${parts} equal parts.`);
+    sizes = Array.from({ length: parts }, (_, i) => Math.max(Math.min(chunk, dim - i * chunk), 0));
+  }
+  if (sizes.reduce((a, b) => a + b, 0) !== dim) throw new Error(`Split node "${node.name}": sizes ${JSON.stringify(sizes)} do not add up to ${dim}.`);
+  const physical = value.nhwc ? NHWC_AXIS[axis] : axis;
+  const pieces = sizes.length === 1 ? [value.tensor] : tf.split(value.tensor, sizes, physical);
+  return pieces.map((tensor) => ({ tensor, nhwc: value.nhwc }));
+};
+
+/** numpy broadcasting of two shapes, or null where they do not broadcast. */
+export function broadcastShapes(a: readonly number[], b: readonly number[]): number[] | null {
+  const rank = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return null;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+/** Expand: broadcast to the shape (numpy rules both ways: the input's larger dimensions stay). */
+const expand: OpFn = (inputs, node) => {
+  const value = required(inputs, 0, node);
+  const target = broadcastShapes(logicalShape(value), numbers(required(inputs, 1, node)) ?? []);
+  if (!target) throw new Error(`Expand node "${node.name}": shape [${logicalShape(value).join(', ')}] does not broadcast to [${numbers(inputs[1])!.join(', ')}].`);
+  if (value.nhwc && target.length === 4) return [nhwcValue(broadcastTo(value.tensor, NHWC_AXIS.map((a) => target[a])))];
+  return [plainValue(broadcastTo(plain(value), target))];
+};
+
+function broadcastTo(x: Tensor, shape: number[]): Tensor {
+  return x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i]) ? x : tf.broadcastTo(x, shape);
+}
+
+/** Tile: repeats per logical axis (permuted for an NHWC-stored value). */
+const tile: OpFn = (inputs, node) => {
+  const value = required(inputs, 0, node);
+  const repeats = numbers(required(inputs, 1, node)) ?? [];
+  if (repeats.length !== value.tensor.rank) throw new Error(`Tile node "${node.name}" has ${repeats.length} repeats for rank ${value.tensor.rank}.`);
+  if (repeats.every((r) => r === 1)) return [value];
+  const reps = value.nhwc ? NHWC_AXIS.map((a) => repeats[a]) : repeats;
+  return [{ tensor: tf.tile(value.tensor, reps), nhwc: value.nhwc }];
+};
+
+/**
+ * Gather. A scalar index or a run of consecutive indices (a class token, x[:, 0]) is a slice: its
+ * gradient is a pad, where tf.gather's needs UnsortedSegmentSum, which wasm lacks.
+ */
 const gather: OpFn = (inputs, node) => {
   const x = plain(required(inputs, 0, node));
-  const indicesValue = plain(required(inputs, 1, node));
+  const indicesValue = required(inputs, 1, node);
   const axis = normaliseAxis(attr.int(node, 'axis', 0), x.rank, node);
   const size = x.shape[axis];
-  const raw = Array.from(indicesValue.dataSync());
+  const raw = numbers(indicesValue) ?? [];
   if (raw.some((i) => i < -size || i >= size)) throw new Error(`Gather node "${node.name}": an index is out of range for size ${size}.`);
-  const indices = tf.tensor(raw.map((i) => (i < 0 ? i + size : i)), indicesValue.shape, 'int32');
-  return [plainValue(tf.gather(x, indices, axis))];
+  const indices = raw.map((i) => (i < 0 ? i + size : i));
+  const shape = indicesValue.tensor.shape;
+  const consecutive = indices.length > 0 && indices.every((i, k) => i === indices[0] + k) && shape.length <= 1;
+  if (consecutive) {
+    const begin = x.shape.map((_, i) => (i === axis ? indices[0] : 0));
+    const extent = x.shape.map((d, i) => (i === axis ? indices.length : d));
+    const part = tf.slice(x, begin, extent);
+    const outShape = [...x.shape.slice(0, axis), ...shape, ...x.shape.slice(axis + 1)];
+    return [plainValue(shape.length === 1 ? part : part.reshape(outShape))];
+  }
+  return [plainValue(tf.gather(x, tf.tensor(indices, shape, 'int32'), axis))];
 };
 
 const slice: OpFn = (inputs, node, ctx) => {
@@ -186,10 +257,12 @@ const pad: OpFn = (inputs, node, ctx) => {
   return [{ tensor: y, nhwc: value.nhwc }];
 };
 
-const passThrough: OpFn = (inputs, node) => {
+const passThrough: OpFn = (inputs, node, ctx) => {
   const x = required(inputs, 0, node);
   const training = node.opType === 'Dropout' && (attr.int(node, 'is_test', 1) === 0 && !node.attributes.has('is_test') ? false : attr.int(node, 'is_test', 1) === 0);
-  if (training || (node.opType === 'Dropout' && numbers(inputs[2])?.[0])) {
+  // A ratio of 0 drops nothing, in training mode too (torchvision's Swin exports its attention dropout so).
+  const ratio = ctx.opset < 12 ? attr.float(node, 'ratio', 0.5) : (numbers(inputs[1])?.[0] ?? 0.5);
+  if ((training || (node.opType === 'Dropout' && numbers(inputs[2])?.[0])) && ratio !== 0) {
     throw new Error(`Dropout node "${node.name}" is in training mode; CNN Lens runs models for inference (export in eval mode).`);
   }
   const outputs: (Value | undefined)[] = [x];
@@ -226,23 +299,6 @@ const cast: OpFn = (inputs, node) => {
   return [{ tensor: x.tensor.dtype === to ? x.tensor : x.tensor.cast(to), nhwc: x.nhwc }];
 };
 
-const reduceMean: OpFn = (inputs, node, ctx) => {
-  const value = required(inputs, 0, node);
-  const rank = value.tensor.rank;
-  const keepDims = attr.int(node, 'keepdims', 1) === 1;
-  let axes = listArgument(node, inputs, ctx.opset, 'axes', 1, 18);
-  if (!axes || axes.length === 0) {
-    if (ctx.opset >= 18 && attr.int(node, 'noop_with_empty_axes', 0) === 1) return [value];
-    axes = Array.from({ length: rank }, (_, i) => i);
-  }
-  const logical = axes.map((a) => normaliseAxis(a, rank, node));
-  if (!value.nhwc) return [plainValue(tf.mean(value.tensor, logical, keepDims))];
-  const reduced = tf.mean(value.tensor, logical.map((a) => NHWC_AXIS[a]), true);
-  if (keepDims) return [nhwcValue(reduced)];
-  const back = plain(nhwcValue(reduced));
-  return [plainValue(back.reshape(back.shape.filter((_, i) => !logical.includes(i))))];
-};
-
 export const shapeOps: Registry = {
   Flatten: flatten,
   Reshape: reshape,
@@ -251,6 +307,10 @@ export const shapeOps: Registry = {
   Unsqueeze: unsqueeze,
   Concat: concat,
   Shape: shapeOp,
+  Size: size,
+  Split: split,
+  Expand: expand,
+  Tile: tile,
   Gather: gather,
   Slice: slice,
   Pad: pad,
@@ -259,5 +319,4 @@ export const shapeOps: Registry = {
   Constant: constant,
   ConstantOfShape: constantOfShape,
   Cast: cast,
-  ReduceMean: reduceMean,
 };

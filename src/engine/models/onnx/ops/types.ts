@@ -62,10 +62,18 @@ export function required(inputs: (Value | undefined)[], i: number, node: OnnxNod
   return value;
 }
 
-/** Values of a small integer (shape-like) or float tensor, read on the host. */
+/** Host copies of tensors already read: tensors are immutable, and folded shape values are read every run. */
+const READ = new WeakMap<Tensor, number[]>();
+
+/** Values of a small integer (shape-like) or float tensor, read on the host (once per tensor). */
 export function numbers(value: Value | undefined): number[] | null {
   if (!value) return null;
-  return Array.from(plainData(value));
+  let read = READ.get(value.tensor);
+  if (!read) {
+    read = Array.from(plainData(value));
+    READ.set(value.tensor, read);
+  }
+  return read;
 }
 
 function plainData(value: Value): ArrayLike<number> {
