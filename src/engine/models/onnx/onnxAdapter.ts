@@ -273,16 +273,19 @@ export class OnnxAdapter implements ModelAdapter {
     this.executor.run(this.executor.plan(tensors), values);
     const probabilities = tensors.map((name) => plain(values.get(name)!));
     if (classIndex === null) return { probabilities: probabilities.map(asBlocks), gradients: null };
-    // The probabilities are fed back in place of the Softmax outputs, so each one's gradient is the class
-    // score's derivative at that node, through every later block (as autograd's retained grad is).
+    // A zero added to each block's probabilities as the graph runs: its gradient is the class score's total
+    // derivative at that node, through the later blocks' attention too (as autograd's retained grad is).
     const plan = this.executor.plan([this.scoreTensor]);
-    const classScore = (...given: Tensor[]) => {
+    const segments = splitAfter(plan, tensors);
+    const classScore = (...zeros: Tensor[]) => {
       const rerun = new Map([[this.inputName, this.feed(input)]]);
-      tensors.forEach((name, i) => rerun.set(name, plainValue(given[i])));
-      this.executor.run(plan, rerun);
+      segments.forEach((segment, i) => {
+        this.executor.run(segment, rerun);
+        if (i < tensors.length) rerun.set(tensors[i], plainValue(plain(rerun.get(tensors[i])!).add(zeros[i])));
+      });
       return tf.sum(this.scoresOf(rerun, n).slice([0, classIndex], [-1, 1]));
     };
-    const gradients = tf.grads(classScore)(probabilities);
+    const gradients = tf.grads(classScore)(probabilities.map((p) => tf.zerosLike(p)));
     return { probabilities: probabilities.map(asBlocks), gradients: gradients.map(asBlocks) };
   }
 
@@ -401,4 +404,19 @@ function layoutNote(view: LayerView, shape: number[]): string | undefined {
   const [rows, columns] = view.grid;
   const special = view.special ? `${view.special} special + ` : '';
   return `${shape[1]} tokens: ${special}${rows}×${columns} patches`;
+}
+
+/** The plan cut after each step writing one of `tensors` (in order): len(tensors) + 1 segments. */
+function splitAfter(plan: Step[], tensors: string[]): Step[][] {
+  const segments: Step[][] = [[]];
+  let next = 0;
+  for (const step of plan) {
+    segments[segments.length - 1].push(step);
+    if (next < tensors.length && step.outputs.includes(tensors[next])) {
+      segments.push([]);
+      next++;
+    }
+  }
+  if (next < tensors.length) throw new Error(`The attention output "${tensors[next]}" is not on the way to the class scores.`);
+  return segments;
 }

@@ -6,6 +6,7 @@
  */
 import type { DataType, Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
+import { stridedSliceWithGradient } from './stridedSlice';
 import type { OnnxNode } from '../onnxFile';
 import {
   NHWC_AXIS,
@@ -213,7 +214,7 @@ const slice: OpFn = (inputs, node, ctx) => {
   }
   // wasm's StridedSlice returns int32 data marked float32 (seen: 1 → 1.4e-45): slice integers as floats.
   if (x.dtype === 'int32') return [plainValue(tf.stridedSlice(x.toFloat(), begin, end, stride, 0, endMask).toInt())];
-  return [plainValue(tf.stridedSlice(x, begin, end, stride, 0, endMask))];
+  return [plainValue(stridedSliceWithGradient(x, begin, end, stride, endMask))];
 };
 
 function edgePad(x: Tensor, pads: [number, number][]): Tensor {
