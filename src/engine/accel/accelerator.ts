@@ -153,6 +153,35 @@ export abstract class Accelerator<T> {
   }
 
   /**
+   * Tensors of the graph as the graph holds them (no change of layout) and, with a class, d score[class] / d
+   * each of them, from one run: the attention probabilities of a ViT's blocks and their gradients.
+   */
+  rawTensors(input: Tensor4D, targets: T[], classIndex: number | null): { values: Tensor[]; gradients: Tensor[] | null } | null {
+    if (!this.fits(input)) return null;
+    const withGradients = classIndex !== null;
+    const key = `raw${withGradients ? '-gradient' : ''}:${targets.map((t) => this.keyOf(t)).join(',')}`;
+    const names = targets.map((_, i) => `cnn_lens_raw${i}`);
+    const gradientNames = targets.map((_, i) => `cnn_lens_raw_gradient${i}`);
+    const session = this.session(key, () => {
+      const exported = this.exportGraph(['scores', ...targets]);
+      const { graph } = exported;
+      const natives = exported.outputs.slice(1).map((output) => output.native);
+      natives.forEach((native, i) => graph.nameOutput(native, names[i]));
+      if (withGradients) {
+        graph.input(SEED, [this.numClasses]);
+        addGradients(graph, exported.outputs[0].name, SEED, natives).forEach((gradient, i) => graph.nameOutput(gradient, gradientNames[i]));
+      }
+      return exported;
+    });
+    if (!session) return null;
+    const feeds: Record<string, Tensor | OrtArray> = { [INPUT]: input };
+    if (withGradients) feeds[SEED] = this.oneHot(input.shape[0], classIndex);
+    const results = this.tryRun(session, feeds, withGradients ? [...names, ...gradientNames] : names);
+    if (!results) return null;
+    return { values: results.slice(0, targets.length), gradients: withGradients ? results.slice(targets.length) : null };
+  }
+
+  /**
    * Runs a technique's graph recipe (recipes.ts): the export to the scores (and to the recipe's layer, or from
    * it), edited by the recipe, kept as a session under the recipe's key.
    */
@@ -297,6 +326,8 @@ export abstract class Accelerator<T> {
       gradient: 'the gradient',
       head: 'the head after a layer',
       layer: 'the layer gradient',
+      raw: 'reading the attention',
+      'raw-gradient': 'the attention gradients',
     };
     this.acceleration.log(`onnxruntime: TF.js computes ${what[kind] ?? this.titles.get(kind) ?? kind} for this model (${reason}).`);
   }

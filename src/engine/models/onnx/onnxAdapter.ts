@@ -269,6 +269,8 @@ export class OnnxAdapter implements ModelAdapter {
     const n = input.shape[0];
     const tokens = layout.special + layout.grid[0] * layout.grid[1];
     const asBlocks = (t: Tensor) => t.reshape([n, layout.heads, tokens, tokens]) as Tensor4D;
+    const fast = this.accelerated() && this.accelerator?.rawTensors(input, tensors, classIndex);
+    if (fast) return { probabilities: fast.values.map(asBlocks), gradients: fast.gradients?.map(asBlocks) ?? null };
     const values = new Map([[this.inputName, this.feed(input)]]);
     this.executor.run(this.executor.plan(tensors), values);
     const probabilities = tensors.map((name) => plain(values.get(name)!));
