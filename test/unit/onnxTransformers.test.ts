@@ -15,6 +15,7 @@ import type { TechniqueInput } from '../../src/engine/techniques/base';
 import { findTechnique } from '../../src/engine/techniques/registry';
 import { selectBackend } from '../../src/engine/tfjs/backend';
 import { tf } from '../../src/engine/tfjs/tf';
+import { acceleration } from './helpers/acceleration';
 import { onnxTestModels } from './helpers/onnxModels';
 import { torchReference, torchReferenceMissing, type TorchMap, type TorchReference } from './helpers/torchReference';
 
@@ -110,11 +111,12 @@ function runTechnique(
   });
 }
 
-function assertSameMap(got: { map: Float32Array; shape: number[] }, expected: TorchMap, minR: number, what: string): number {
+/** 1 − Pearson's r of the maps, asserted ≤ 1 − minR. */
+function assertSameMap(got: { map: Float32Array; shape: number[] }, expected: TorchMap, minR: number, what: string): string {
   assert.deepEqual(got.shape, expected.grid, `${what}: grid`);
   const r = pearson(got.map, expected.map);
   assert.ok(r >= minR, `${what}: r = ${r.toFixed(6)} < ${minR}`);
-  return r;
+  return (1 - r).toExponential(1);
 }
 
 describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function () {
@@ -167,24 +169,73 @@ describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function (
           assert.ok(worst <= 1e-4 * range, `logits: max |Δ| ${worst} vs range ${range}`);
 
           const rs: string[] = [];
-          rs.push(
-            `gradcam ${assertSameMap(runTechnique(model, 'gradcam', input, classIndex, c.layer), ref.gradcam, 0.9999, 'Grad-CAM').toFixed(6)}`,
-          );
+          rs.push(`gradcam ${assertSameMap(runTechnique(model, 'gradcam', input, classIndex, c.layer), ref.gradcam, 0.9999, 'Grad-CAM')}`);
           // The saliency view clips at the 99th percentile (attribution.ts): the reference is clipped alike.
           const cap = quantile(Float32Array.from(ref.saliency.map), 0.99);
           const clipped = { ...ref.saliency, map: ref.saliency.map.map((v) => Math.min(v, cap)) };
-          rs.push(
-            `saliency ${assertSameMap(runTechnique(model, 'saliency', input, classIndex, ''), clipped, 0.999, 'saliency').toFixed(6)}`,
-          );
+          rs.push(`saliency ${assertSameMap(runTechnique(model, 'saliency', input, classIndex, ''), clipped, 0.999, 'saliency')}`);
           if (c.attention) {
             const rollout = runTechnique(model, 'attention-rollout', input, classIndex, '', { headFusion: 'mean', discardRatio: 0 });
-            rs.push(`rollout ${assertSameMap(rollout, ref.rollout!, 0.9999, 'rollout').toFixed(6)}`);
+            rs.push(`rollout ${assertSameMap(rollout, ref.rollout!, 0.9999, 'rollout')}`);
             const chefer = runTechnique(model, 'attention-gradient', input, classIndex, '');
-            rs.push(`attention-gradient ${assertSameMap(chefer, ref.attentionGradient!, 0.9999, 'attention × gradient').toFixed(6)}`);
+            rs.push(`attention-gradient ${assertSameMap(chefer, ref.attentionGradient!, 0.9999, 'attention × gradient')}`);
           } else {
             assert.throws(() => runTechnique(model, 'attention-rollout', input, classIndex, ''), /needs a ViT-family model/);
           }
-          console.log(`      ${c.name}: r ${rs.join(', ')}`);
+          console.log(`      ${c.name}: 1 - r ${rs.join(', ')}`);
+        } finally {
+          input.dispose();
+        }
+      } finally {
+        model.adapter.dispose();
+      }
+      assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+    });
+  }
+});
+
+describe('Transformers and ConvNeXt: onnxruntime gives the TF.js executor’s maps', function () {
+  const NAMES = ['vit_b_16_2l_op17', 'swin_t_2222_op17', 'convnext_tiny_op13'];
+  let paths: Record<string, string> = {};
+
+  before(async function () {
+    this.timeout(900_000);
+    const models = onnxTestModels(NAMES);
+    if ('skip' in models) {
+      console.log(`      skipped: ${models.skip}`);
+      this.skip();
+    }
+    paths = models.paths;
+    await selectBackend({ choice: 'wasm', log: () => undefined });
+  });
+
+  after(async () => selectBackend({ choice: 'cpu', log: () => undefined }));
+
+  for (const name of NAMES) {
+    it(`${name}: token / channels-last layers read out on their grid, and every map, as on TF.js`, async function () {
+      this.timeout(600_000);
+      const before = tf.memory().numTensors;
+      const model = await loadModel(paths[name], {}, {}, acceleration);
+      try {
+        const { adapter, summary } = model;
+        const [h, w, ch] = adapter.inputShape;
+        const input = tf.tensor4d(randomImage(h, w, ch, 11).nhwc, [1, h, w, ch]);
+        const layer = summary.defaultLayer!;
+        try {
+          const fast = tf.tidy(() => adapter.layerOutput(input, layer).dataSync());
+          const slow = acceleration.withoutRuntime(() => tf.tidy(() => adapter.layerOutput(input, layer).dataSync()));
+          assert.ok(1 - pearson(fast, slow) <= 1e-6, `${layer} read out alike`);
+          const ids = ['gradcam', 'saliency', ...(summary.attention ? ['attention-rollout', 'attention-gradient'] : [])];
+          const gaps = ids.map((id) => {
+            const params: Record<string, number | string> = id === 'attention-rollout' ? { headFusion: 'mean', discardRatio: 0 } : {};
+            const onOrt = runTechnique(model, id, input, 3, layer, params);
+            const onTfjs = acceleration.withoutRuntime(() => runTechnique(model, id, input, 3, layer, params));
+            assert.deepEqual(onOrt.shape, onTfjs.shape, id);
+            const gap = 1 - pearson(onOrt.map, onTfjs.map);
+            assert.ok(gap <= 1e-4, `${id}: 1 - r = ${gap}`);
+            return `${id} ${gap.toExponential(1)}`;
+          });
+          console.log(`      ${name}: 1 - r ${gaps.join(', ')}`);
         } finally {
           input.dispose();
         }
