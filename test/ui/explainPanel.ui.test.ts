@@ -473,6 +473,51 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     });
   });
 
+  it('a vision transformer exported from PyTorch: token layers on their grid, attention rollout from the picker (1400 and 900 px)', async () => {
+    const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
+    const model = path.join(REPO_ROOT, 'test-results', 'onnx-models', 'deit_tiny_dist_op17.onnx');
+    if (!existsSync(model)) throw new Error(`${model} is missing: the unit tests export it (scripts/export-onnx-test-models.py)`);
+    const folder = path.join(workspace, 'vit');
+    mkdirSync(folder, { recursive: true });
+    cpSync(model, path.join(folder, 'deit.onnx'));
+    writeFileSync(path.join(folder, 'cnnlens.json'), JSON.stringify({ preprocess: 'imagenet' }));
+    const photo = 'cat_dog_vit.png';
+    cpSync(path.join(fixtures, 'images', 'pytorch-cnn-visualizations', 'cat_dog.png'), path.join(workspace, photo));
+    const settings = { 'cnnLens.model': path.join(folder, 'deit.onnx') };
+    await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings }, async ({ page }) => {
+      await explorerContextMenu(page, photo, 'Explain with Grad-CAM');
+      const frame = await findWebviewFrame(page, hasSelector('[data-testid="overlay"]'), 90_000);
+      await waitForState(frame, 'ready', 90_000);
+      // The default target is the last block's first norm, a token sequence laid on its 14×14 grid.
+      const layer = await frame.$eval('[data-testid="layer"]', (select) => {
+        const s = select as HTMLSelectElement;
+        return { value: s.value, text: s.selectedOptions[0]?.textContent ?? '' };
+      });
+      assert.equal(layer.value, '/encoder/layers/encoder_layer_3/ln_1/LayerNormalization');
+      assert.match(layer.text, /14×14×192 \(198 tokens: 2 special \+ 14×14 patches\)/);
+      assert.ok((await canvasStats(frame)).distinctColours > 1000, 'Grad-CAM on the token layer drew a map over the photo');
+      const techniques = await frame.$$eval('[data-testid="technique"] option', (options) =>
+        options.map((o) => (o as HTMLOptionElement).value),
+      );
+      assert.ok(techniques.includes('attention-rollout') && techniques.includes('attention-gradient'), techniques.join(', '));
+      await frame.selectOption('[data-testid="technique"]', 'attention-rollout');
+      await frame.waitForFunction(
+        () => /Attention rollout/.test(document.querySelector('[data-testid="caption"]')?.textContent ?? ''),
+        undefined,
+        {
+          timeout: 90_000,
+        },
+      );
+      await waitForState(frame, 'ready', 90_000);
+      const caption = (await frame.textContent('[data-testid="caption"]')) ?? '';
+      assert.match(caption, /^Attention rollout·class-agnostic·224×224$/, `a class-agnostic, layer-free caption: ${caption}`);
+      assert.ok((await canvasStats(frame)).distinctColours > 1000, 'the rollout is drawn over the photo');
+      await shot(page, 'panel-vit-rollout-1400.png');
+      await page.setViewportSize({ width: 900, height: 900 });
+      await shot(page, 'panel-vit-rollout-900.png');
+    });
+  });
+
   it('a 12 MP phone photo: right-click → heatmap over the photo; a class change re-runs on the open image without decoding it again', async () => {
     const fixtures = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
     if (!existsSync(fixtures)) throw new Error(`the shared fixtures are not at ${fixtures}`);

@@ -34,9 +34,11 @@ function classTokenRow(relevance: Tensor2D, { special, grid }: AttentionLayout):
   return relevance.slice([0, special], [1, grid[0] * grid[1]]).reshape(grid) as Tensor2D;
 }
 
-function notesFor({ blocks, heads, special }: AttentionLayout): string[] {
-  const tokens = special === 1 ? 'the class token' : `the class token (of ${special} special tokens)`;
-  return [`${blocks} attention blocks × ${heads} heads; the map is ${tokens}'s row over the patches.`];
+function notesFor({ blocks, heads, special, grid }: AttentionLayout): string[] {
+  const dropped = special ? ` (${special} special token${special > 1 ? 's' : ''} left out)` : '';
+  return [
+    `${blocks} attention blocks × ${heads} heads; the map is the class token's row over the ${grid[0]}×${grid[1]} patches${dropped}.`,
+  ];
 }
 
 /** Image 0's [heads, T, T] of each block. */
