@@ -124,6 +124,11 @@ describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function (
 
   before(async function () {
     this.timeout(900_000);
+    // TF.js only, whatever the pass: the suite's second pass (onnxruntime off) would repeat it as is.
+    if (process.env.CNN_LENS_ONNXRUNTIME === 'off') {
+      console.log('      skipped: it runs once, in the onnxruntime pass');
+      this.skip();
+    }
     const missing = torchReferenceMissing();
     const models = missing ? { skip: missing } : onnxTestModels(CASES.map((c) => c.name));
     if ('skip' in models) {
@@ -200,6 +205,10 @@ describe('Transformers and ConvNeXt: onnxruntime gives the TF.js executor’s ma
 
   before(async function () {
     this.timeout(900_000);
+    if (process.env.CNN_LENS_ONNXRUNTIME === 'off') {
+      console.log('      skipped: onnxruntime is off in this pass');
+      this.skip();
+    }
     const models = onnxTestModels(NAMES);
     if ('skip' in models) {
       console.log(`      skipped: ${models.skip}`);
