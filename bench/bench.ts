@@ -91,7 +91,12 @@ function measureCams(loaded: LoadedModel, image: RgbaImage, repeats: number) {
 async function main(): Promise<void> {
   // npm run bench [-- BACKEND] [-- cams]: the gradient table, or with "cams" the CAM-family / metrics table.
   const args = process.argv.slice(2);
-  if (args.includes('pytorch')) return comparePytorch(FIXTURES, (args.find((a) => a !== 'pytorch') ?? 'wasm') as BackendChoice);
+  if (args.includes('pytorch'))
+    return comparePytorch(
+      FIXTURES,
+      (args.find((a) => a !== 'pytorch' && a !== 'modern') ?? 'wasm') as BackendChoice,
+      args.includes('modern'),
+    );
   if (args.includes('host')) return measureHostLoad(FIXTURES, (args.find((a) => a !== 'host') ?? 'wasm') as BackendChoice);
   if (args.includes('photo')) return comparePhoto(FIXTURES);
   if (args.includes('graph')) return compareGraphModel(FIXTURES, (args.find((a) => a !== 'graph') ?? 'wasm') as BackendChoice);

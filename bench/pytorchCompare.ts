@@ -26,6 +26,7 @@ import type { RgbaImage } from '../src/engine/types';
 import { modelJsonPathOf } from '../src/engine/models/modelFiles';
 import { tf } from '../src/engine/tfjs/tf';
 import { prepare, PYTHON, pythonMissing, time, timeAlongside } from './measure';
+import { compareModernPytorch } from './pytorchModern';
 
 const REFERENCE = path.resolve(__dirname, '../bench/pytorch_reference.py');
 
@@ -121,13 +122,19 @@ function measureRuns(loaded: LoadedModel, image: RgbaImage, classIndex: number, 
   return { timings, gradcamMap };
 }
 
-export async function comparePytorch(fixtures: string, backend: BackendChoice): Promise<void> {
+/** `modernOnly`: just the table of today's architectures (bench/pytorchModern.ts). */
+export async function comparePytorch(fixtures: string, backend: BackendChoice, modernOnly = false): Promise<void> {
   const missing = pythonMissing(['torch', 'PIL'], ['python3-torch', 'python3-pil']);
   if (missing) {
     console.log(`(PyTorch comparison skipped: ${missing})`);
     return;
   }
   const label = (await selectBackend({ choice: backend, log: () => undefined })).label;
+  const sample = path.resolve(path.dirname(modelJsonPathOf(bundledModelPath())), '../samples/bag.png');
+  const photo = path.join(fixtures, 'images/pytorch-cnn-visualizations/snake.png');
+  const modern = () =>
+    compareModernPytorch(path.resolve(__dirname, '../test-results/onnx-models'), existsSync(photo) ? photo : sample, acceleration);
+  if (modernOnly) return modern();
   const { runtime, reason } = acceleration.state;
   const models = [
     {
@@ -197,6 +204,7 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice): 
   console.log(
     `(PyTorch on ${Math.min(2, os.cpus().length)} threads; onnxruntime on ${runtime?.threads ?? '—'}; TF.js on one ${label} thread. "÷ own forward" for ${[...ALTERNATED].join(', ')}: against forward passes timed alternately with it.)`,
   );
+  await modern();
 }
 
 /** One technique's raw map on the prepared input (for comparing maps, not timing). */

@@ -181,8 +181,9 @@ class LayerTap:
 
 class AttentionCapture:
     """Every EncoderBlock's nn.MultiheadAttention run with need_weights=True, average_attn_weights=False, its
-    probabilities kept. The returned weights are a view taken after the probabilities were used, so gradients
-    must be asked of the tensor it views (the softmax output, [heads, T, T] for one image), not of the view."""
+    probabilities kept ([heads, T, T] for one image). With gradients on, the returned weights are a view taken
+    after the probabilities were used, so gradients must be asked of the tensor it views (the softmax output),
+    not of the view. Without them PyTorch takes its fused kernel, whose weights are no view: kept as they are."""
 
     def __init__(self, model):
         self.attentions = [b.self_attention for b in model.modules() if isinstance(b, EncoderBlock)]
@@ -198,6 +199,9 @@ class AttentionCapture:
         def forward(*args, **kwargs):
             kwargs.update(need_weights=True, average_attn_weights=False)
             out, weights = original(*args, **kwargs)
+            if not torch.is_grad_enabled():
+                self.probabilities.append(weights.reshape(-1, *weights.shape[-2:]))
+                return out, weights
             base = weights._base
             if base is None or base.data_ptr() != weights.data_ptr() or base.numel() != weights.numel():
                 raise RuntimeError('nn.MultiheadAttention no longer returns a view of its probabilities')

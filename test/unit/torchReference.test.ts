@@ -102,6 +102,11 @@ describe('PyTorch reference for the transformer techniques (scripts/torch_refere
   let deit: TorchReference;
 
   before(function () {
+    // Nothing here runs CNN Lens's engine: the suite's second pass (onnxruntime off) would repeat it as is.
+    if (process.env.CNN_LENS_ONNXRUNTIME === 'off') {
+      console.log('      skipped: it runs once, in the onnxruntime pass');
+      this.skip();
+    }
     const reason = torchReferenceMissing();
     if (reason) {
       console.log(`      skipped: ${reason}`);
