@@ -2,10 +2,12 @@
 # Debian packages the unit tests use for ONNX conformance: python3-torch / python3-torchvision export
 # the whole test models (scripts/export-onnx-test-models.py), python3-pil is the resize reference
 # (test/unit/resample.test.ts), libonnx-testdata holds ONNX's own
-# operator test cases. The product never needs them. Idempotent: installs only what is missing;
+# operator test cases, libopenblas0-pthread gives Debian's torch an optimised BLAS (it is linked to the
+# reference one, 20-30x slower at matrix products, unlike pip's wheels: the PyTorch references and
+# benchmark then run at PyTorch's real speed). The product never needs them. Idempotent: installs only what is missing;
 # without root or apt it says so and the ONNX suites skip with a printed reason.
 set -euo pipefail
-PACKAGES=(python3-torch python3-torchvision python3-pil libonnx-testdata)
+PACKAGES=(python3-torch python3-torchvision python3-pil libonnx-testdata libopenblas0-pthread)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
