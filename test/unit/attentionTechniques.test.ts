@@ -133,6 +133,14 @@ describe('attention techniques', () => {
     assert.equal(tf.memory().numTensors, start);
   });
 
+  it('without a class token (pooled tokens), averages every token’s row', () => {
+    const pooled: AttentionLayout = { blocks: 1, heads: 1, special: 0, grid: [2, 3] };
+    const heads = randomAttention(1, 6, seeded(7));
+    const mixed = heads[0].map((row, i) => row.map((v, j) => 0.5 * v + (i === j ? 0.5 : 0)));
+    const mean = mixed[0].map((_, j) => mixed.reduce((sum, row) => sum + row[j], 0) / mixed.length);
+    assertClose(run('attention-rollout', standIn(pooled, [heads], [])), [mean.slice(0, 3), mean.slice(3, 6)], 1e-6);
+  });
+
   it('names what is missing on a model without global self-attention', () => {
     assert.throws(() => run('attention-rollout', {} as ModelAdapter), /needs a ViT-family model/);
   });

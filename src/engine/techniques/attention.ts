@@ -29,16 +29,21 @@ export abstract class AttentionTechnique extends Technique {
   }
 }
 
-/** The class token's row over the patch tokens, on the patch grid. */
+/**
+ * The class token's row over the patch tokens, on the patch grid. A model without a class token pools all
+ * its tokens (timm's global_pool='avg'): then every token's row counts alike, so the rows are averaged.
+ */
 function classTokenRow(relevance: Tensor2D, { special, grid }: AttentionLayout): Tensor2D {
-  return relevance.slice([0, special], [1, grid[0] * grid[1]]).reshape(grid) as Tensor2D;
+  const rows = special === 0 ? relevance.mean(0, true) : relevance.slice([0, 0], [1, -1]);
+  return rows.slice([0, special], [1, grid[0] * grid[1]]).reshape(grid) as Tensor2D;
 }
 
 function notesFor({ blocks, heads, special, grid }: AttentionLayout): string[] {
-  const dropped = special ? ` (${special} special token${special > 1 ? 's' : ''} left out)` : '';
-  return [
-    `${blocks} attention blocks × ${heads} heads; the map is the class token's row over the ${grid[0]}×${grid[1]} patches${dropped}.`,
-  ];
+  const patches = `${grid[0]}×${grid[1]} patches`;
+  if (!special)
+    return [`${blocks} attention blocks × ${heads} heads, no class token: the map is the mean of every token's row over the ${patches}.`];
+  const dropped = ` (${special} special token${special > 1 ? 's' : ''} left out)`;
+  return [`${blocks} attention blocks × ${heads} heads; the map is the class token's row over the ${patches}${dropped}.`];
 }
 
 /** Image 0's [heads, T, T] of each block. */
