@@ -91,6 +91,8 @@ export class OnnxAdapter implements ModelAdapter {
       if (bad) {
         throw new ModelError(`${file}: weight "${constants[bad.index][0]}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`);
       }
+      // Shape arithmetic that depends only on the (fixed) image size is computed here, once.
+      this.executor.foldStaticShapes((batch) => new Map([[this.inputName, this.feed(tf.zeros([batch, ...this.inputShape]) as Tensor4D)]]));
       const probes = this.probe();
       // Shapes as run on one zero image, the batch axis shown open.
       const outputs = model.outputs.map(({ name }) => {

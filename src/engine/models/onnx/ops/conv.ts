@@ -75,7 +75,8 @@ export function prepareConvTranspose(weight: Tensor, bias: Tensor | null, group:
   const [inChannels, outPerGroup] = weight.shape;
   if (group < 1 || inChannels % group !== 0) throw new Error(`ConvTranspose node "${node.name}": ${inChannels} input channels do not split into ${group} groups.`);
   return tf.tidy(() => (() => {
-    const flipped = tf.reverse(weight, [2, 3]);
+    // Dilations are written into the kernel (zeros between taps): tfjs has no gradient for dilated depthwise convolutions.
+    const flipped = tf.reverse(dilatedKernel(weight, pair(node, 'dilations', 1)), [2, 3]);
     const biasOut = bias ? (bias.reshape([outPerGroup * group]) as Tensor1D) : null;
     if (group === 1) {
       const filter = tf.transpose(flipped, [2, 3, 0, 1]) as Tensor4D;
@@ -89,6 +90,22 @@ export function prepareConvTranspose(weight: Tensor, bias: Tensor | null, group:
     const filters = Array.from({ length: group }, (_, g) => tf.transpose(flipped.slice([g * perGroup, 0, 0, 0], [perGroup, -1, -1, -1]), [2, 3, 0, 1]) as Tensor4D);
     return { mode: 'grouped' as const, filters, gradientKernel: null, bias: biasOut };
   })() as unknown as tf.TensorContainer) as unknown as ConvWeights;
+}
+
+/** A [.., .., kh, kw] kernel with (dilation − 1) zeros between its taps: [.., .., (kh−1)·dh+1, (kw−1)·dw+1]. */
+function dilatedKernel(weight: Tensor, [dh, dw]: [number, number]): Tensor {
+  const [a, b, kh, kw] = weight.shape;
+  let w = weight;
+  if (dh > 1) {
+    w = tf.pad(w.reshape([a * b, kh, 1, kw]), [[0, 0], [0, 0], [0, dh - 1], [0, 0]]).reshape([a * b, kh * dh, kw]);
+    w = tf.slice(w, [0, 0, 0], [a * b, (kh - 1) * dh + 1, kw]).reshape([a, b, (kh - 1) * dh + 1, kw]);
+  }
+  if (dw > 1) {
+    const rows = w.shape[2] as number;
+    w = tf.pad(w.reshape([a * b * rows, kw, 1]), [[0, 0], [0, 0], [0, dw - 1]]).reshape([a * b * rows, kw * dw]);
+    w = tf.slice(w, [0, 0], [a * b * rows, (kw - 1) * dw + 1]).reshape([a, b, rows, (kw - 1) * dw + 1]);
+  }
+  return w;
 }
 
 export function convWeightTensors(weights: ConvWeights): Tensor[] {
@@ -207,9 +224,10 @@ const convTranspose: OpFn = (inputs, node, ctx) => {
   const group = attr.int(node, 'group', 1);
   const prepared = ctx.prepared as ConvWeights | null;
   const weights = prepared ?? prepareConvTranspose(plain(required(inputs, 1, node)), inputs[2] ? plain(inputs[2]) : null, group, node);
+  // The prepared kernel has its dilations written in.
   const [kh, kw] = weights.filters[0].shape;
   const strides = pair(node, 'strides', 1);
-  const dilations = pair(node, 'dilations', 1);
+  const dilations: [number, number] = [1, 1];
   const outputPadding = pair(node, 'output_padding', 0);
   const pads = transposedPads(node, [x.shape[1], x.shape[2]], [kh, kw], strides, dilations, outputPadding);
   // The zero-inserted input has stride − 1 extra zeros at the end of each axis; the kernel's reach,

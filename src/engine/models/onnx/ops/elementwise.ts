@@ -1,12 +1,12 @@
 /**
- * Element-wise arithmetic, layout-aware with numpy broadcasting: Add, Sub, Mul, Div, Pow, Mod, and the
- * unary Neg, Sqrt, Erf (exact GELU), Abs, Exp, Log, Reciprocal, Floor, Ceil; and BatchNormalization at
- * inference.
+ * Element-wise arithmetic, layout-aware with numpy broadcasting: Add, Sub, Mul, Div, Pow, Mod, Sum, Mean,
+ * Max, Min, and the unary Neg, Sqrt, Erf (exact GELU), Abs, Exp, Log, Reciprocal, Floor, Ceil; and
+ * BatchNormalization at inference.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
 import { batchNormAffine } from './conv';
-import { asNhwc, attr, nhwcValue, numbers, plain, plainValue, required, sameLayout, type OpFn, type Registry } from './types';
+import { asNhwc, attr, nhwcValue, numbers, plain, plainValue, required, sameLayout, withoutGradient, type OpFn, type Registry, type Value } from './types';
 
 function binary(fn: (a: Tensor, b: Tensor) => Tensor): OpFn {
   return (inputs, node) => {
@@ -46,11 +46,24 @@ const pow: OpFn = (inputs, node) => {
 
 /** ONNX's integer Div truncates toward zero; tfjs divides integers with floor. */
 function truncatedDivision(a: Tensor, b: Tensor): Tensor {
-  const q = tf.floorDiv(a, b);
-  const zero = tf.scalar(0, 'int32');
-  const inexact = tf.notEqual(tf.mul(q, b), a);
-  const negative = tf.notEqual(tf.less(a, zero), tf.less(b, zero));
-  return tf.where(tf.logicalAnd(inexact, negative), tf.add(q, tf.scalar(1, 'int32')), q);
+  return withoutGradient([a, b], (x, y) => {
+    const q = tf.floorDiv(x, y);
+    const zero = tf.scalar(0, 'int32');
+    const inexact = tf.notEqual(tf.mul(q, y), x);
+    const negative = tf.notEqual(tf.less(x, zero), tf.less(y, zero));
+    return tf.where(tf.logicalAnd(inexact, negative), tf.add(q, tf.scalar(1, 'int32')), q);
+  });
+}
+
+/** Sum, Mean, Max, Min of any number of inputs, broadcast (numpy), layout-aware. */
+function variadic(fn: (a: Tensor, b: Tensor) => Tensor, mean = false): OpFn {
+  return (inputs, node) => {
+    const values = inputs.filter((v): v is Value => !!v);
+    if (!values.length) throw new Error(`${node.opType} node "${node.name}" has no input.`);
+    const { tensors, nhwc } = sameLayout(values);
+    const combined = tensors.slice(1).reduce(fn, tensors[0]);
+    return [{ tensor: mean && tensors.length > 1 ? combined.div(tf.scalar(tensors.length)) : combined, nhwc }];
+  };
 }
 
 /**
@@ -63,8 +76,10 @@ const mod: OpFn = (inputs, node) => {
   const dtype = a.dtype;
   const floored = tf.mod(a, b);
   if (attr.int(node, 'fmod', 0) === 0) return [{ tensor: floored, nhwc }];
-  const zero = tf.scalar(0, dtype);
-  const differ = tf.logicalAnd(tf.notEqual(floored, zero), tf.notEqual(tf.less(a, zero), tf.less(b, zero)));
+  const differ = withoutGradient([floored, a, b], (r, x, y) => {
+    const zero = tf.scalar(0, dtype);
+    return tf.logicalAnd(tf.notEqual(r, zero), tf.notEqual(tf.less(x, zero), tf.less(y, zero)));
+  });
   return [{ tensor: tf.where(differ, tf.sub(floored, b), floored), nhwc }];
 };
 
@@ -90,6 +105,10 @@ export const elementwiseOps: Registry = {
   Div: binary((a, b) => (a.dtype === 'int32' && b.dtype === 'int32' ? truncatedDivision(a, b) : tf.div(a, b))),
   Pow: pow,
   Mod: mod,
+  Sum: variadic((a, b) => tf.add(a, b)),
+  Mean: variadic((a, b) => tf.add(a, b), true),
+  Max: variadic((a, b) => tf.maximum(a, b)),
+  Min: variadic((a, b) => tf.minimum(a, b)),
   Neg: elementwise((x) => tf.neg(x)),
   Sqrt: elementwise((x) => tf.sqrt(x)),
   Erf: elementwise((x) => tf.erf(x)),

@@ -73,14 +73,20 @@ const scatterND: OpFn = (inputs, node) => {
   };
   if (data.dtype !== 'float32' || (reduction !== 'none' && reduction !== 'add') || rounds.length > 1) return [plainValue(run(data, updates))];
   const indices = tf.tensor(tuples, [flat.length, k], 'int32');
-  const differentiable = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => ({
-    value: run(args[0] as Tensor, args[1] as Tensor),
-    gradFunc: (dy: Tensor) => {
-      const throughData = reduction === 'add' ? dy : tf.where(tf.scatterND(indices, tf.ones(rows), shape).greater(0), tf.zerosLike(dy), dy);
-      return [throughData, tf.gatherND(dy, indices).reshape(updates.shape)];
-    },
-  }));
-  return [plainValue(differentiable(data, updates))];
+  // The indices go through save: tensors a gradient function merely closes over are gone by the time it runs.
+  const differentiable = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
+    const [x, u, index, save] = args as [Tensor, Tensor, Tensor, tf.GradSaveFunc];
+    save([index]);
+    return {
+      value: run(x, u),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [at] = saved;
+        const throughData = reduction === 'add' ? dy : tf.where(tf.scatterND(at, tf.ones(rows), shape).greater(0), tf.zerosLike(dy), dy);
+        return [throughData, tf.gatherND(dy, at).reshape(u.shape), tf.zeros(at.shape)];
+      },
+    };
+  });
+  return [plainValue(differentiable(data, updates, indices))];
 };
 
 export const indexingOps: Registry = { Range: range, ScatterND: scatterND };

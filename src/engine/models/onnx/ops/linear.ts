@@ -5,13 +5,20 @@ import type { OnnxNode } from '../onnxFile';
 import { broadcastShapes } from './shape';
 import { attr, plain, plainValue, required, type OpFn, type Registry } from './types';
 
-const gemm: OpFn = (inputs, node) => {
+/**
+ * Gemm. B transposed (transB, as PyTorch's Linear exports) is multiplied as B transposed beforehand — at
+ * load where B is a constant (the executor's prepared weight): wasm's matMul with transposeB is ~10× slower
+ * on weight-sized matrices.
+ */
+const gemm: OpFn = (inputs, node, ctx) => {
   const a = plain(required(inputs, 0, node));
   const b = plain(required(inputs, 1, node));
   if (a.rank !== 2 || b.rank !== 2) throw new Error(`Gemm node "${node.name}" needs 2-D inputs; got [${a.shape.join(', ')}] and [${b.shape.join(', ')}].`);
   const alpha = attr.float(node, 'alpha', 1);
   const beta = attr.float(node, 'beta', 1);
-  let y: Tensor = tf.matMul(a, b, attr.int(node, 'transA', 0) === 1, attr.int(node, 'transB', 0) === 1);
+  const transB = attr.int(node, 'transB', 0) === 1;
+  const right = transB ? ((ctx.prepared as Tensor | null) ?? tf.transpose(b)) : b;
+  let y: Tensor = tf.matMul(a, right, attr.int(node, 'transA', 0) === 1, false);
   if (alpha !== 1) y = y.mul(alpha);
   const c = inputs[2] ? plain(inputs[2]) : null;
   if (c && beta !== 0) y = y.add(beta === 1 ? c : c.mul(beta));

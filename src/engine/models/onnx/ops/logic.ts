@@ -1,10 +1,11 @@
 /**
  * Comparisons and logic (bool results, layout-aware with numpy broadcasting): Equal, Greater, Less,
- * GreaterOrEqual, LessOrEqual, And, Or, Xor, Not; and Where, which selects between two values.
+ * GreaterOrEqual, LessOrEqual, And, Or, Xor, Not; and Where, which selects between two values. The bool
+ * results are kept off the gradient tape (tfjs has no gradients for them); Where passes gradients to x and y.
  */
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
-import { required, sameLayout, type OpFn, type Registry } from './types';
+import { required, sameLayout, withoutGradient, type OpFn, type Registry } from './types';
 
 /** Operands of one dtype: ONNX's are, but bools compare as int32 and mixed integer widths meet as int32. */
 function comparable(a: Tensor, b: Tensor): [Tensor, Tensor] {
@@ -16,28 +17,28 @@ function comparable(a: Tensor, b: Tensor): [Tensor, Tensor] {
 function compare(fn: (a: Tensor, b: Tensor) => Tensor): OpFn {
   return (inputs, node) => {
     const { tensors, nhwc } = sameLayout([required(inputs, 0, node), required(inputs, 1, node)]);
-    return [{ tensor: fn(...comparable(tensors[0], tensors[1])), nhwc }];
+    return [{ tensor: withoutGradient(comparable(tensors[0], tensors[1]), fn), nhwc }];
   };
 }
 
 function logical(fn: (a: Tensor, b: Tensor) => Tensor): OpFn {
   return (inputs, node) => {
     const { tensors, nhwc } = sameLayout([required(inputs, 0, node), required(inputs, 1, node)]);
-    const [a, b] = tensors.map((t) => (t.dtype === 'bool' ? t : t.cast('bool')));
-    return [{ tensor: fn(a, b), nhwc }];
+    return [{ tensor: withoutGradient(tensors, (a, b) => fn(a.dtype === 'bool' ? a : a.cast('bool'), b.dtype === 'bool' ? b : b.cast('bool'))), nhwc }];
   };
 }
 
 const not: OpFn = (inputs, node) => {
   const x = required(inputs, 0, node);
-  return [{ tensor: tf.logicalNot(x.tensor.dtype === 'bool' ? x.tensor : x.tensor.cast('bool')), nhwc: x.nhwc }];
+  return [{ tensor: withoutGradient([x.tensor], (t) => tf.logicalNot(t.dtype === 'bool' ? t : t.cast('bool'))), nhwc: x.nhwc }];
 };
 
 /** Where(condition, x, y): tfjs broadcasts all three; the gradient reaches x and y through the mask. */
 const where: OpFn = (inputs, node) => {
   const { tensors, nhwc } = sameLayout([required(inputs, 0, node), required(inputs, 1, node), required(inputs, 2, node)]);
   const [condition, x, y] = tensors;
-  return [{ tensor: tf.where(condition.dtype === 'bool' ? condition : condition.cast('bool'), x, y), nhwc }];
+  const mask = condition.dtype === 'bool' ? condition : withoutGradient([condition], (c) => c.cast('bool'));
+  return [{ tensor: tf.where(mask, x, y), nhwc }];
 };
 
 export const logicOps: Registry = {

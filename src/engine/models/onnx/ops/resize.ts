@@ -4,14 +4,14 @@
  * sizes, exclude_outside, antialias, axes and keep_aspect_ratio_policy.
  *
  * Each resized axis gets an interpolation table computed on the host exactly as ONNX defines it (source
- * coordinate, neighbours clamped to the edge, coefficients, exclude_outside, antialias). Where the tables
- * of both spatial axes equal those of tfjs's ResizeBilinear / ResizeNearestNeighbor kernels (the usual
- * export: sizes or integer scales with half_pixel, align_corners or asymmetric), the kernel runs, in
- * NHWC; otherwise each axis is one matrix product with its [out, in] table (differentiable everywhere,
- * every backend).
+ * coordinate, neighbours clamped to the edge, coefficients, exclude_outside, antialias). A forward pass
+ * whose tables on both spatial axes equal those of tfjs's ResizeBilinear / ResizeNearestNeighbor kernels
+ * (the usual export: sizes or integer scales with half_pixel, align_corners or asymmetric) runs the
+ * kernel, in NHWC; otherwise, and whenever gradients are recorded, each axis is one matrix product with
+ * its [out, in] table (differentiable, the same on every backend).
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../../../tfjs/tf';
+import { recordingGradients, tf } from '../../../tfjs/tf';
 import type { OnnxNode } from '../onnxFile';
 import { NHWC_AXIS, asNhwc, attr, logicalShape, nhwcValue, normaliseAxis, numbers, type OpFn, type Registry, type Value } from './types';
 
@@ -271,8 +271,9 @@ const resize: OpFn = (inputs, node, ctx) => {
   const tables = shape.map((d, a) => onnxTable(d, outputShape[a], scales[a], settings, roi[a]));
   const moved = shape.map((d, a) => !isIdentity(tables[a], d));
   const dtype = value.tensor.dtype;
-  // tfjs's kernels: 4-D, only the spatial axes resized, and the same tables.
-  if (shape.length === 4 && !moved[0] && !moved[1] && settings.mode !== 'cubic') {
+  // tfjs's kernels: 4-D, only the spatial axes resized, and the same tables; for forward passes only, as
+  // tfjs 4.22's ResizeBilinearGrad is wrong on cpu (height and width swapped) and on wasm (measured here).
+  if (shape.length === 4 && !moved[0] && !moved[1] && settings.mode !== 'cubic' && !recordingGradients()) {
     const kernelMode = settings.mode;
     for (const [alignCorners, halfPixel] of [[false, true], [true, false], [false, false]]) {
       const fits = [2, 3].every((a) => sameTable(tables[a], tfjsTable(shape[a], outputShape[a], kernelMode, alignCorners, halfPixel)));

@@ -6,7 +6,6 @@
  */
 import type { DataType, Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
-import { stridedSliceWithGradient } from './stridedSlice';
 import type { OnnxNode } from '../onnxFile';
 import {
   NHWC_AXIS,
@@ -48,6 +47,41 @@ const reshape: OpFn = (inputs, node) => {
   return [plainValue(x.reshape(shape))];
 };
 
+/**
+ * tf.transpose with size-1 axes dropped and axes that stay neighbours merged; what is still above rank 4
+ * goes as moves of one axis each, every move a rank-4 transpose. wasm transposes rank 5 and up element by
+ * element (Swin's [windows, tokens, 3, heads, dims] → [3, windows, heads, tokens, dims]: ~90× slower per
+ * element than rank 4).
+ */
+export function permute(x: Tensor, perm: number[]): Tensor {
+  const shape = x.shape;
+  const outShape = perm.map((p) => shape[p]);
+  const groups: number[][] = [];
+  for (const p of perm) {
+    if (shape[p] === 1) continue;
+    const last = groups[groups.length - 1];
+    if (last && last[last.length - 1] === p - 1) last.push(p);
+    else groups.push([p]);
+  }
+  if (groups.length <= 1) return x.reshape(outShape);
+  const byInput = [...groups].sort((a, b) => a[0] - b[0]);
+  let current = byInput.map((g) => g.reduce((n, a) => n * shape[a], 1));
+  const order = groups.map((g) => byInput.indexOf(g));
+  let y = x.reshape(current);
+  if (order.length <= 4) return tf.transpose(y, order).reshape(outShape);
+  let at = byInput.map((_, i) => i);
+  const product = (dims: number[]) => dims.reduce((n, d) => n * d, 1);
+  order.forEach((axis, j) => {
+    const i = at.indexOf(axis);
+    if (i === j) return;
+    // Move the axis at i to j: [before j, j..i, i, after i] → [before j, i, j..i, after i].
+    y = tf.transpose(y.reshape([product(current.slice(0, j)), product(current.slice(j, i)), current[i], product(current.slice(i + 1))]), [0, 2, 1, 3]);
+    current = [...current.slice(0, j), current[i], ...current.slice(j, i), ...current.slice(i + 1)];
+    at = [...at.slice(0, j), at[i], ...at.slice(j, i), ...at.slice(i + 1)];
+  });
+  return y.reshape(outShape);
+}
+
 const transpose: OpFn = (inputs, node) => {
   const value = required(inputs, 0, node);
   const rank = value.tensor.rank;
@@ -55,11 +89,11 @@ const transpose: OpFn = (inputs, node) => {
   if (value.nhwc) {
     // One transpose from the stored NHWC order straight to the requested one.
     const physical = perm.map((p) => NHWC_AXIS[p]);
-    return [plainValue(physical.every((p, i) => p === i) ? value.tensor : tf.transpose(value.tensor, physical))];
+    return [plainValue(physical.every((p, i) => p === i) ? value.tensor : permute(value.tensor, physical))];
   }
   // NHWC → NCHW (what converters put after an NHWC input): keep the data, mark it NHWC-stored.
   if (rank === 4 && perm.join() === '0,3,1,2') return [nhwcValue(value.tensor)];
-  return [plainValue(tf.transpose(value.tensor, perm))];
+  return [plainValue(permute(value.tensor, perm))];
 };
 
 const squeeze: OpFn = (inputs, node, ctx) => {
@@ -190,7 +224,6 @@ const slice: OpFn = (inputs, node, ctx) => {
   const begin = x.shape.map(() => 0);
   const end = [...x.shape];
   const stride = x.shape.map(() => 1);
-  let endMask = 0;
   axes.forEach((axis, i) => {
     const dim = x.shape[axis];
     const step = steps[i];
@@ -202,8 +235,7 @@ const slice: OpFn = (inputs, node, ctx) => {
       e = Math.min(Math.max(e, 0), dim);
     } else {
       s = Math.min(Math.max(s, 0), dim - 1);
-      e = Math.min(Math.max(e, -1), dim - 1);
-      if (e === -1) endMask |= 1 << axis; // "through the first element": tfjs would read -1 as the last
+      e = Math.min(Math.max(e, -1), dim - 1); // -1: through the first element
     }
     begin[axis] = s;
     end[axis] = e;
@@ -212,10 +244,33 @@ const slice: OpFn = (inputs, node, ctx) => {
   if (stride.every((s) => s === 1)) {
     return [plainValue(tf.slice(x, begin, end.map((e, i) => Math.max(e - begin[i], 0))))];
   }
-  // wasm's StridedSlice returns int32 data marked float32 (seen: 1 → 1.4e-45): slice integers as floats.
-  if (x.dtype === 'int32') return [plainValue(tf.stridedSlice(x.toFloat(), begin, end, stride, 0, endMask).toInt())];
-  return [plainValue(stridedSliceWithGradient(x, begin, end, stride, endMask))];
+  // Steps other than 1 by reverse, slice and reshape, all differentiable (tfjs's StridedSlice has no gradient).
+  const unit = (i: number) => stride[i] === 1;
+  let y = tf.slice(x, begin.map((b, i) => (unit(i) ? b : 0)), x.shape.map((d, i) => (unit(i) ? Math.max(end[i] - begin[i], 0) : d)));
+  stride.forEach((step, axis) => {
+    if (step === 1) return;
+    const dim = y.shape[axis];
+    // A negative step reads the reversed axis forwards.
+    const [from, to, k] = step > 0 ? [begin[axis], end[axis], step] : [dim - 1 - begin[axis], dim - 1 - end[axis], -step];
+    if (step < 0) y = tf.reverse(y, axis);
+    y = stepped(y, axis, from, to, k);
+  });
+  return [plainValue(y)];
 };
+
+/** Every k-th element of [from, to) along one axis: a slice padded to whole groups of k, viewed as [n, k], its first column. */
+function stepped(x: Tensor, axis: number, from: number, to: number, k: number): Tensor {
+  const dim = x.shape[axis];
+  const count = Math.max(Math.ceil((to - from) / k), 0);
+  const before = x.shape.slice(0, axis).reduce((p, d) => p * d, 1);
+  const after = x.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+  const outShape = x.shape.map((d, i) => (i === axis ? count : d));
+  if (count === 0) return tf.zeros(outShape, x.dtype);
+  const available = Math.min(count * k, dim - from);
+  let part = tf.slice(x.reshape([before, dim, after]), [0, from, 0], [before, available, after]);
+  if (available < count * k) part = tf.pad(part, [[0, 0], [0, count * k - available], [0, 0]]);
+  return tf.slice(part.reshape([before, count, k, after]), [0, 0, 0, 0], [before, count, 1, after]).reshape(outShape);
+}
 
 function edgePad(x: Tensor, pads: [number, number][]): Tensor {
   let y = x;

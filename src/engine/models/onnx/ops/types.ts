@@ -7,7 +7,7 @@
  * Gather, Slice, …), so flattened orders match PyTorch's and maps are never transposed.
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
-import { tf } from '../../../tfjs/tf';
+import { recordingGradients, tf } from '../../../tfjs/tf';
 import type { ReluRule } from '../../reluRules';
 import type { AttributeValue, OnnxNode, OnnxTensor } from '../onnxFile';
 
@@ -137,3 +137,18 @@ export function sameLayout(values: Value[]): { tensors: Tensor[]; nhwc: boolean 
 }
 
 export type Registry = Record<string, OpFn>;
+
+/**
+ * A result that carries no gradient (a comparison, a logical op, a mask) kept off tfjs's tape: tfjs has no
+ * gradient for Equal, Less, Greater, LogicalAnd and the like, and a mask computed from the input and fed to
+ * Where would otherwise make tf.grad fail.
+ */
+export function withoutGradient(inputs: Tensor[], fn: (...inputs: Tensor[]) => Tensor): Tensor {
+  if (!recordingGradients()) return fn(...inputs);
+  const shielded = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => ({
+    value: fn(...(args.slice(0, inputs.length) as Tensor[])),
+    // Zeros from shapes (the inputs may be disposed by the time gradients run), float32 as tfjs wants them.
+    gradFunc: () => inputs.map((t) => tf.zeros(t.shape)),
+  }));
+  return shielded(...inputs);
+}
