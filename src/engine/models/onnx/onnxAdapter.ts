@@ -20,6 +20,7 @@ import { OnnxExecutor, type Step } from './executor';
 import type { OnnxModel, OnnxNode } from './onnxFile';
 import { rectifierOf } from './ops/activation';
 import { isGlobalAverage } from './ops/pool';
+import { gathersSlice } from './ops/shape';
 import { asNhwc, attr, logicalShape, nhwcValue, numbers, plain, plainValue, type Value } from './ops/types';
 
 /** Bookkeeping nodes not worth listing as layers. */
@@ -164,7 +165,7 @@ export class OnnxAdapter implements ModelAdapter {
       const depthwise = step.prepared?.mode === 'depthwise';
       return !depthwise || (step.prepared!.filters[0].shape[3] === 1 && !dilated && strides[0] === strides[1]);
     }
-    if (node.opType === 'Gather') return probes.get(node.inputs[0])?.dtype !== 'float32';
+    if (node.opType === 'Gather') return probes.get(node.inputs[0])?.dtype !== 'float32' || gathersSlice(this.executor.known(node.inputs[1]));
     if (node.opType === 'Pad') return attr.string(node, 'mode', 'constant') === 'constant';
     return true;
   }

@@ -191,6 +191,12 @@ const tile: OpFn = (inputs, node) => {
   return [{ tensor: tf.tile(value.tensor, reps), nhwc: value.nhwc }];
 };
 
+/** Indices Gather takes as a slice (one index, or consecutive ones in a vector): its gradient then runs on wasm. */
+export function gathersSlice(indices: Value | undefined): boolean {
+  const raw = numbers(indices);
+  return !!indices && !!raw && raw.length > 0 && indices.tensor.rank <= 1 && raw.every((i, k) => i - raw[0] === k);
+}
+
 /**
  * Gather. A scalar index or a run of consecutive indices (a class token, x[:, 0]) is a slice: its
  * gradient is a pad, where tf.gather's needs UnsortedSegmentSum, which wasm lacks.
