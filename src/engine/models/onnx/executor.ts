@@ -70,6 +70,9 @@ const MOVERS: Record<string, number[]> = { Gather: [0], Slice: [0], Reshape: [0]
 /** Element-wise ops: an output element depends on the batch where a broadcast input element does. */
 const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Neg', 'Abs', 'Sqrt', 'Floor', 'Ceil', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Xor', 'Not', 'Where', 'Identity', 'Cast', 'Dropout', 'Clip', 'Max', 'Min']);
 
+/** Ops whose second output is optional and costs work (a mask, argmax indices). */
+const UNREAD_SECOND_OUTPUT = new Set(['Dropout', 'MaxPool']);
+
 /** Which elements of a shape-derived value depend on the batch size: none, all, or those marked 1. */
 type Mask = null | 'all' | Tensor;
 
@@ -99,7 +102,11 @@ export class OnnxExecutor {
     try {
       for (const t of model.initializers) this.constants.set(t.name, plainValue(tensorOf(t)));
       const feeds = new Set([...model.inputs.map((i) => i.name), ...this.constants.keys()]);
-      const order = topological(model, feeds, file);
+      // Second outputs nobody reads (Dropout's mask, MaxPool's indices) are left uncomputed.
+      const read = new Set([...model.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
+      const order = topological(model, feeds, file).map((node) =>
+        UNREAD_SECOND_OUTPUT.has(node.opType) && node.outputs[1] && !read.has(node.outputs[1]) ? { ...node, outputs: [node.outputs[0], '', ...node.outputs.slice(2)] } : node,
+      );
       const runnable: OnnxNode[] = [];
       for (const node of order) {
         if (node.opType === 'Constant') {

@@ -22,6 +22,7 @@ import { findLayerViews, fromGrid, gridShape, toGrid, type LayerView } from './l
 import type { OnnxModel, OnnxNode } from './onnxFile';
 import { rectifierOf } from './ops/activation';
 import { isGlobalAverage } from './ops/pool';
+import { gathersSlice } from './ops/shape';
 import { asNhwc, attr, logicalShape, nhwcValue, numbers, plain, plainValue, type Value } from './ops/types';
 
 /** Bookkeeping nodes not worth listing as layers. */
@@ -178,16 +179,9 @@ export class OnnxAdapter implements ModelAdapter {
       const depthwise = step.prepared?.mode === 'depthwise';
       return !depthwise || (step.prepared!.filters[0].shape[3] === 1 && !dilated && strides[0] === strides[1]);
     }
-    if (node.opType === 'Gather') return probes.get(node.inputs[0])?.dtype !== 'float32' || this.gathersASlice(node);
+    if (node.opType === 'Gather') return probes.get(node.inputs[0])?.dtype !== 'float32' || gathersSlice(this.executor.known(node.inputs[1]));
     if (node.opType === 'Pad') return attr.string(node, 'mode', 'constant') === 'constant';
     return true;
-  }
-
-  /** A Gather of constant consecutive indices runs as a slice (ops/shape.ts), whose gradient wasm has: ViT's class-token pick. */
-  private gathersASlice(node: OnnxNode): boolean {
-    const indices = this.executor.constants.get(node.inputs[1]);
-    const values = numbers(indices);
-    return !!indices && !!values && indices.tensor.rank <= 1 && values.length > 0 && values.every((v, k) => v === values[0] + k);
   }
 
   private stepOf(layer: string): Step {

@@ -49,9 +49,9 @@ const reshape: OpFn = (inputs, node) => {
 
 /**
  * tf.transpose with size-1 axes dropped and axes that stay neighbours merged; what is still above rank 4
- * goes as moves of one axis each, every move a rank-4 transpose. wasm transposes rank 5 and up element by
- * element (Swin's [windows, tokens, 3, heads, dims] → [3, windows, heads, tokens, dims]: ~90× slower per
- * element than rank 4).
+ * goes as moves of one axis each, every move a rank-4 transpose. wasm's rank-5 transpose is slow (Swin's
+ * [windows, tokens, 3, heads, dims] → [3, windows, heads, tokens, dims] took ~90× longer per element than
+ * a rank-4 one here).
  */
 export function permute(x: Tensor, perm: number[]): Tensor {
   const shape = x.shape;
@@ -190,6 +190,12 @@ const tile: OpFn = (inputs, node) => {
   const reps = value.nhwc ? NHWC_AXIS.map((a) => repeats[a]) : repeats;
   return [{ tensor: tf.tile(value.tensor, reps), nhwc: value.nhwc }];
 };
+
+/** Indices Gather takes as a slice (one index, or consecutive ones in a vector): its gradient then runs on wasm. */
+export function gathersSlice(indices: Value | undefined): boolean {
+  const raw = numbers(indices);
+  return !!indices && !!raw && raw.length > 0 && indices.tensor.rank <= 1 && raw.every((i, k) => i - raw[0] === k);
+}
 
 /**
  * Gather. A scalar index or a run of consecutive indices (a class token, x[:, 0]) is a slice: its
