@@ -10,8 +10,22 @@ import { poolRules } from './pool';
 import { shapeRules } from './shape';
 import type { BackwardRule, BackwardRules } from './types';
 
-const RULES: BackwardRules = { ...convRules, ...poolRules, ...activationRules, ...elementwiseRules, ...linearRules, ...shapeRules };
+const RULES: BackwardRules = {
+  ...convRules,
+  ...poolRules,
+  ...activationRules,
+  ...elementwiseRules,
+  ...linearRules,
+  ...shapeRules,
+};
+
+/** Ops whose rule reads the gradient of every output, not only the first. */
+const MULTI_OUTPUT = new Set(['Split']);
 
 export function backwardRuleFor(opType: string): BackwardRule | undefined {
   return Object.prototype.hasOwnProperty.call(RULES, opType) ? RULES[opType] : undefined;
+}
+
+export function readsEveryOutput(opType: string): boolean {
+  return MULTI_OUTPUT.has(opType);
 }
