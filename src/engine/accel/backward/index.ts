@@ -7,6 +7,7 @@ import { convRules } from './conv';
 import { elementwiseRules } from './elementwise';
 import { linearRules } from './linear';
 import { poolRules } from './pool';
+import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import type { BackwardRule, BackwardRules } from './types';
 
@@ -16,6 +17,7 @@ const RULES: BackwardRules = {
   ...activationRules,
   ...elementwiseRules,
   ...linearRules,
+  ...reduceRules,
   ...shapeRules,
 };
 

@@ -1,7 +1,6 @@
-/** Data movement: Identity, Dropout, Transpose, Flatten, Reshape, Squeeze, Unsqueeze, Pad, Slice, Concat; and ReduceMean. */
+/** Data movement: Identity, Dropout, Transpose, Flatten, Reshape, Squeeze, Unsqueeze, Pad, Slice, Concat. */
 import { UnsupportedLayerError } from '../layoutWriter';
 import type { GraphNode, OnnxGraph } from '../onnxGraph';
-import { globalAverageGradient } from './pool';
 import type { BackwardRule, BackwardRules } from './types';
 
 const passThrough: BackwardRule = ({ x, dy, accumulate }) => accumulate(x, dy);
@@ -128,16 +127,6 @@ const concat: BackwardRule = ({ g, node, dy, accumulate }) => {
   }
 };
 
-const reduceMean: BackwardRule = (step) => {
-  const { g, node, dy } = step;
-  const axes = (node.attributes.axes as number[] | undefined) ?? (node.inputs[1] ? g.intValues(node.inputs[1]) : undefined);
-  const spatial = axes && axes.length === 2 && axes.every((a) => a === 2 || a === 3 || a === -1 || a === -2);
-  if (!spatial) throw new UnsupportedLayerError('no gradient rule for a ReduceMean over other axes than height and width');
-  // keepdims = 0 dropped the two axes: put them back before broadcasting.
-  const kept = node.attributes.keepdims === 0 ? g.op('Reshape', [dy, g.ints([0, 0, 1, 1])]) : dy;
-  step.accumulate(step.x, globalAverageGradient(step, kept));
-};
-
 export const shapeRules: BackwardRules = {
   Identity: passThrough,
   Dropout: passThrough,
@@ -149,5 +138,4 @@ export const shapeRules: BackwardRules = {
   Pad: pad,
   Slice: slice,
   Concat: concat,
-  ReduceMean: reduceMean,
 };
