@@ -6,6 +6,7 @@ import { activationRules } from './activation';
 import { convRules } from './conv';
 import { elementwiseRules } from './elementwise';
 import { linearRules } from './linear';
+import { logicRules } from './logic';
 import { poolRules } from './pool';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
@@ -17,6 +18,7 @@ const RULES: BackwardRules = {
   ...activationRules,
   ...elementwiseRules,
   ...linearRules,
+  ...logicRules,
   ...reduceRules,
   ...shapeRules,
 };
