@@ -7,6 +7,7 @@ import { convRules } from './conv';
 import { elementwiseRules } from './elementwise';
 import { linearRules } from './linear';
 import { logicRules } from './logic';
+import { normalizationRules } from './normalization';
 import { poolRules } from './pool';
 import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
@@ -19,6 +20,7 @@ const RULES: BackwardRules = {
   ...elementwiseRules,
   ...linearRules,
   ...logicRules,
+  ...normalizationRules,
   ...reduceRules,
   ...shapeRules,
 };
