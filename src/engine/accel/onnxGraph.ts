@@ -113,6 +113,11 @@ export class OnnxGraph {
     return data instanceof BigInt64Array || data instanceof Int32Array ? Array.from(data, Number) : undefined;
   }
 
+  /** A constant's dimensions (a scalar index and a one-element list differ only here), or undefined if computed. */
+  constantDims(name: string): number[] | undefined {
+    return this.constants.get(name)?.dims;
+  }
+
   isConstant(name: string): boolean {
     return this.constants.has(name);
   }

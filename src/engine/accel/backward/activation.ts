@@ -1,9 +1,10 @@
 /**
  * Relu, Clip, LeakyRelu (rectifiers: they follow the ReLU rule asked for), HardSigmoid, HardSwish, Elu,
- * Sigmoid, Tanh.
+ * Sigmoid, Tanh, Softmax, LogSoftmax.
  */
 import { UnsupportedLayerError } from '../layoutWriter';
 import { DATA_TYPE, type OnnxGraph } from '../onnxGraph';
+import { normaliseAxis, range, reduceNode } from './broadcast';
 import type { BackwardRule, BackwardRules, BackwardStep } from './types';
 
 const positive = (g: OnnxGraph, t: string) => g.op('Greater', [t, g.scalar(0)]);
@@ -62,7 +63,31 @@ const elu: BackwardRule = ({ g, node, x, y, dy, shape, accumulate }) => {
   accumulate(x, g.op('Mul', [dy, slope], {}, shape));
 };
 
+/** The axes a softmax normalises over: its axis, or from it on before opset 13 (which flattened to 2-D there). */
+function softmaxAxes({ g, node, x }: BackwardStep): number[] {
+  const rank = g.shapeOf(x).length + 1;
+  const axis = normaliseAxis((node.attributes.axis as number | undefined) ?? (g.opset < 13 ? 1 : -1), rank);
+  return g.opset < 13 ? range(axis, rank) : [axis];
+}
+
+// dx = y ⊙ dy − y · Σ(y ⊙ dy), as tfjs computes it.
+const softmax: BackwardRule = (step) => {
+  const { g, x, y, dy, shape, accumulate } = step;
+  const weighted = g.op('Mul', [dy, y]);
+  const total = reduceNode(g, 'ReduceSum', weighted, softmaxAxes(step), 1);
+  accumulate(x, g.op('Sub', [weighted, g.op('Mul', [total, y])], {}, shape));
+};
+
+// y = x − log Σ eˣ: dx = dy − softmax(x) · Σ dy.
+const logSoftmax: BackwardRule = (step) => {
+  const { g, x, y, dy, shape, accumulate } = step;
+  const total = reduceNode(g, 'ReduceSum', dy, softmaxAxes(step), 1);
+  accumulate(x, g.op('Sub', [dy, g.op('Mul', [total, g.op('Exp', [y])])], {}, shape));
+};
+
 export const activationRules: BackwardRules = {
+  Softmax: softmax,
+  LogSoftmax: logSoftmax,
   Relu: relu,
   Clip: clip,
   LeakyRelu: leakyRelu,

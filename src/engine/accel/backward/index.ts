@@ -6,12 +6,32 @@ import { activationRules } from './activation';
 import { convRules } from './conv';
 import { elementwiseRules } from './elementwise';
 import { linearRules } from './linear';
+import { logicRules } from './logic';
+import { normalizationRules } from './normalization';
 import { poolRules } from './pool';
+import { reduceRules } from './reduce';
 import { shapeRules } from './shape';
 import type { BackwardRule, BackwardRules } from './types';
 
-const RULES: BackwardRules = { ...convRules, ...poolRules, ...activationRules, ...elementwiseRules, ...linearRules, ...shapeRules };
+const RULES: BackwardRules = {
+  ...convRules,
+  ...poolRules,
+  ...activationRules,
+  ...elementwiseRules,
+  ...linearRules,
+  ...logicRules,
+  ...normalizationRules,
+  ...reduceRules,
+  ...shapeRules,
+};
+
+/** Ops whose rule reads the gradient of every output, not only the first. */
+const MULTI_OUTPUT = new Set(['Split']);
 
 export function backwardRuleFor(opType: string): BackwardRule | undefined {
   return Object.prototype.hasOwnProperty.call(RULES, opType) ? RULES[opType] : undefined;
+}
+
+export function readsEveryOutput(opType: string): boolean {
+  return MULTI_OUTPUT.has(opType);
 }

@@ -5,7 +5,7 @@ import { DATA_TYPE, type GraphNode, type OnnxGraph } from '../onnxGraph';
 import type { BackwardRules, BackwardStep } from './types';
 import { padsOfWindow, transposedConvolution, windowOf } from './window';
 
-/** Each channel's gradient spread evenly over its h × w cells (also ReduceMean's over height and width). */
+/** Each channel's gradient spread evenly over its h × w cells. */
 export function globalAverageGradient({ g, x, shape }: BackwardStep, dy: string): string {
   const [, h, w] = g.shapeOf(x);
   return g.op('Expand', [g.op('Mul', [dy, g.scalar(1 / (h * w))]), g.op('Shape', [x])], {}, shape);

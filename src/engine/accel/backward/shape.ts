@@ -1,7 +1,10 @@
-/** Data movement: Identity, Dropout, Transpose, Flatten, Reshape, Squeeze, Unsqueeze, Pad, Slice, Concat; and ReduceMean. */
+/**
+ * Data movement: Identity, Dropout, Transpose, Flatten, Reshape, Squeeze, Unsqueeze, Pad, Slice, Concat,
+ * Split, Gather (constant indices), Expand, Tile.
+ */
 import { UnsupportedLayerError } from '../layoutWriter';
 import type { GraphNode, OnnxGraph } from '../onnxGraph';
-import { globalAverageGradient } from './pool';
+import { dimsOf, normaliseAxis, range, reduceNode, unbroadcast, unsqueezeNode } from './broadcast';
 import type { BackwardRule, BackwardRules } from './types';
 
 const passThrough: BackwardRule = ({ x, dy, accumulate }) => accumulate(x, dy);
@@ -9,7 +12,8 @@ const passThrough: BackwardRule = ({ x, dy, accumulate }) => accumulate(x, dy);
 const reshapeBack: BackwardRule = ({ g, x, dy, shape, accumulate }) => accumulate(x, g.op('Reshape', [dy, g.op('Shape', [x])], {}, shape));
 
 const transpose: BackwardRule = ({ g, node, x, dy, shape, accumulate }) => {
-  const perm = node.attributes.perm as number[];
+  // Without a perm, Transpose reverses the axes.
+  const perm = (node.attributes.perm as number[] | undefined) ?? range(0, g.shapeOf(x).length + 1).reverse();
   const inverse = perm.map((_, i) => perm.indexOf(i));
   accumulate(x, g.op('Transpose', [dy], { perm: inverse }, shape));
 };
@@ -118,24 +122,106 @@ const slice: BackwardRule = ({ g, node, x, y, dy, shape, accumulate }) => {
   accumulate(x, padNode(g, grad, pads, shape));
 };
 
-const concat: BackwardRule = ({ g, node, dy, accumulate }) => {
-  const axis = node.attributes.axis as number;
-  let start = 0;
-  for (const input of node.inputs) {
-    const size = g.shapeOf(input)[axis - 1];
-    accumulate(input, g.op('Slice', [dy, g.ints([start]), g.ints([start + size]), g.ints([axis])], {}, g.shapes.get(input)));
-    start += size;
-  }
+/** Split along an axis: sizes an input from opset 13, an attribute before. */
+function splitNode(g: OnnxGraph, x: string, axis: number, sizes: string | number[], shapes: (number[] | undefined)[]): string[] {
+  const outputs =
+    typeof sizes === 'string' || g.opset >= 13
+      ? g.node('Split', [x, typeof sizes === 'string' ? sizes : g.ints(sizes)], { axis }, undefined, shapes.length)
+      : g.node('Split', [x], { axis, split: sizes }, undefined, shapes.length);
+  outputs.forEach((name, i) => shapes[i] && g.shapes.set(name, shapes[i]!));
+  return outputs;
+}
+
+/** The sizes of the inputs along the axis: static past the first axis, read at run time on it. */
+function sizesAlong(g: OnnxGraph, inputs: string[], axis: number): string | number[] {
+  if (axis > 0) return inputs.map((input) => dimsOf(g, input)[axis]!);
+  if (g.opset < 13)
+    throw new UnsupportedLayerError(`no gradient rule for a Concat along the first axis before opset 13 (the model's is ${g.opset})`);
+  const first = g.ints([0]);
+  return g.op(
+    'Concat',
+    inputs.map((input) => g.op('Gather', [g.op('Shape', [input]), first], { axis: 0 })),
+    { axis: 0 },
+  );
+}
+
+/** dy cut back into the inputs' parts along the axis. */
+const concat: BackwardRule = ({ g, node, dy, wants, accumulate }) => {
+  const { inputs } = node;
+  if (!inputs.some(wants)) return;
+  const axis = normaliseAxis(node.attributes.axis as number, g.shapeOf(node.outputs[0]).length + 1);
+  const parts = splitNode(
+    g,
+    dy,
+    axis,
+    sizesAlong(g, inputs, axis),
+    inputs.map((input) => g.shapes.get(input)),
+  );
+  inputs.forEach((input, i) => accumulate(input, parts[i]));
 };
 
-const reduceMean: BackwardRule = (step) => {
-  const { g, node, dy } = step;
-  const axes = (node.attributes.axes as number[] | undefined) ?? (node.inputs[1] ? g.intValues(node.inputs[1]) : undefined);
-  const spatial = axes && axes.length === 2 && axes.every((a) => a === 2 || a === 3 || a === -1 || a === -2);
-  if (!spatial) throw new UnsupportedLayerError('no gradient rule for a ReduceMean over other axes than height and width');
-  // keepdims = 0 dropped the two axes: put them back before broadcasting.
-  const kept = node.attributes.keepdims === 0 ? g.op('Reshape', [dy, g.ints([0, 0, 1, 1])]) : dy;
-  step.accumulate(step.x, globalAverageGradient(step, kept));
+/** The outputs' gradients put back side by side (zeros for outputs no gradient reached). */
+const split: BackwardRule = ({ g, node, x, dys, shape, accumulate }) => {
+  const axis = normaliseAxis((node.attributes.axis as number | undefined) ?? 0, g.shapeOf(x).length + 1);
+  accumulate(x, dys.length === 1 ? dys[0] : g.op('Concat', dys, { axis }, shape));
+};
+
+/**
+ * dy padded back to x's extent along `axis`, from `first` on: the pads are static past the first axis
+ * and computed from x's size on it.
+ */
+function padAlong(g: OnnxGraph, dy: string, x: string, axis: number, first: number, count: number, shape?: number[]): string {
+  const rank = g.shapeOf(x).length + 1;
+  const pads = Array<number>(2 * rank).fill(0);
+  pads[axis] = first;
+  if (axis > 0) {
+    pads[rank + axis] = g.shapeOf(x)[axis - 1] - first - count;
+    return padNode(g, dy, pads, shape);
+  }
+  if (g.opset < 11)
+    throw new UnsupportedLayerError(`no gradient rule for a Gather along the first axis before opset 11 (the model's is ${g.opset})`);
+  const size = g.op('Slice', [g.op('Shape', [x]), g.ints([0]), g.ints([1])]);
+  const after = g.op('Sub', [size, g.ints([first + count])]);
+  const computed = g.op('Concat', [g.ints(pads.slice(0, rank)), after, g.ints(pads.slice(rank + 1))], { axis: 0 });
+  return g.op('Pad', [dy, computed], {}, shape);
+}
+
+/**
+ * A constant scalar index or run of consecutive indices (a class token, x[:, 0]; q, k and v picked from
+ * one tensor) reads a slice: its gradient is dy padded back to x's extent.
+ */
+const gather: BackwardRule = ({ g, node, x, dy, shape, wants, accumulate }) => {
+  if (!wants(x)) return;
+  const [, indicesName] = node.inputs;
+  const raw = g.intValues(indicesName);
+  const dims = g.constantDims(indicesName) ?? [];
+  const rank = g.shapeOf(x).length + 1;
+  const axis = normaliseAxis((node.attributes.axis as number | undefined) ?? 0, rank);
+  const size = axis > 0 ? g.shapeOf(x)[axis - 1] : null;
+  const indices = raw?.map((i) => (i < 0 && size !== null ? i + size : i));
+  const consecutive = indices && indices.length > 0 && dims.length <= 1 && indices.every((i, k) => i === indices[0] + k && i >= 0);
+  if (!consecutive) throw new UnsupportedLayerError('no gradient rule for a Gather of other indices than a constant run');
+  const kept = dims.length === 0 ? unsqueezeNode(g, dy, [axis]) : dy;
+  accumulate(x, padAlong(g, kept, x, axis, indices[0], indices.length, shape));
+};
+
+const expand: BackwardRule = ({ g, x, y, dy, wants, accumulate }) => {
+  if (wants(x)) accumulate(x, unbroadcast(g, dy, x, dimsOf(g, y)));
+};
+
+/**
+ * Each axis of y holds its repeats one after another: split into [repeats, size] and summed over the
+ * repeats. The first axis, of unknown size, is split as [repeats, −1].
+ */
+const tile: BackwardRule = ({ g, node, x, dy, shape, wants, accumulate }) => {
+  if (!wants(x)) return;
+  const repeats = g.intValues(node.inputs[1]);
+  if (!repeats) throw new UnsupportedLayerError('no gradient rule for a Tile with computed repeats');
+  if (repeats.every((r) => r === 1)) return accumulate(x, dy);
+  const sizes = [repeats[0] > 1 ? -1 : 0, ...g.shapeOf(x)];
+  const split = repeats.flatMap((r, i) => (r > 1 ? [r, sizes[i]] : [sizes[i]]));
+  const repeatAxes = repeats.flatMap((r, i) => (r > 1 ? [repeats.slice(0, i).filter((q) => q > 1).length + i] : []));
+  accumulate(x, reduceNode(g, 'ReduceSum', g.op('Reshape', [dy, g.ints(split)]), repeatAxes, 0, shape));
 };
 
 export const shapeRules: BackwardRules = {
@@ -149,5 +235,8 @@ export const shapeRules: BackwardRules = {
   Pad: pad,
   Slice: slice,
   Concat: concat,
-  ReduceMean: reduceMean,
+  Split: split,
+  Gather: gather,
+  Expand: expand,
+  Tile: tile,
 };
