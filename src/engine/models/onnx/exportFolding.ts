@@ -146,7 +146,8 @@ class Folder {
     const folded = new Map<string, FoldedValue>();
     for (const name of steps.flatMap((step) => step.inputs)) {
       if (!name || produced.has(name) || folded.has(name) || this.executor.constants.has(name)) continue;
-      const value = this.values.get(name);
+      // Folded here, or already by the executor at load (what depends only on constants and static sizes).
+      const value = this.values.get(name) ?? this.executor.known(name);
       if (!value) throw new Error(`internal: the export reads "${name}", which it neither computes nor folds`);
       const tensor = plain(value);
       // Copied: the tensor's own buffer goes with it at the end of the scope.
