@@ -157,7 +157,8 @@ describe('ONNX executor: folding at load', () => {
     const model = decodeOnnx(readFileSync(file), file);
     const output = model.outputs[0].name;
     const [, c, h, w] = model.inputs[0].dims as number[];
-    const input = (batch: number) => new Map([[model.inputs[0].name, nhwcValue(tf.tensor(pseudoRandom(batch * h * w * c, 11), [batch, h, w, c]))]]);
+    const input = (batch: number) =>
+      new Map([[model.inputs[0].name, nhwcValue(tf.tensor(pseudoRandom(batch * h * w * c, 11), [batch, h, w, c]))]]);
     const unfolded = new OnnxExecutor(model, file, { foldConstants: false });
     const folded = new OnnxExecutor(model, file);
     try {

@@ -86,7 +86,9 @@ describe('ONNX models of today’s architectures against onnxruntime (TF.js exec
       const diff = maxAbsDiff(pair, expected.data);
       const diffSingle = maxAbsDiff(single, expected.data.subarray(0, single.length));
       const ratio = Math.max(diff, diffSingle) / range;
-      console.log(`      ${name} (${backend}): max |Δ| ${Math.max(diff, diffSingle).toExponential(2)}, logit range ${range.toFixed(3)}, ratio ${ratio.toExponential(2)}`);
+      console.log(
+        `      ${name} (${backend}): max |Δ| ${Math.max(diff, diffSingle).toExponential(2)}, logit range ${range.toFixed(3)}, ratio ${ratio.toExponential(2)}`,
+      );
       assert.ok(diff <= 1e-5 * range, `batch of 2: max |Δ| ${diff} vs range ${range}`);
       assert.ok(diffSingle <= 1e-5 * range, `one image: max |Δ| ${diffSingle} vs range ${range}`);
       if (gradient) {
@@ -94,7 +96,12 @@ describe('ONNX models of today’s architectures against onnxruntime (TF.js exec
         const g = tf.tidy(() => {
           const x = tf.tensor4d(nhwc.subarray(0, h * w * c), [1, h, w, c]);
           const top = pair.subarray(0, pair.length / 2).reduce((best, v, i, all) => (v > all[best] ? i : best), 0);
-          const grad = tf.grad((v: tf.Tensor) => adapter.scores(v as Tensor4D).slice([0, top], [1, 1]).sum())(x);
+          const grad = tf.grad((v: tf.Tensor) =>
+            adapter
+              .scores(v as Tensor4D)
+              .slice([0, top], [1, 1])
+              .sum(),
+          )(x);
           return [grad.abs().max().dataSync()[0], tf.any(tf.logicalNot(tf.isFinite(grad))).dataSync()[0]];
         });
         assert.ok(g[0] > 0 && g[1] === 0, `${name}: the input gradient is finite and not zero (max |g| ${g[0]})`);
