@@ -140,14 +140,16 @@ class Folder {
     this.executor.run([step], this.values);
   }
 
-  /** The values of the tensors `steps` read that neither they, the image nor the stored constants provide. */
+  /**
+   * The values of the tensors `steps` read that neither they, the image nor the stored constants provide:
+   * folded here, or by the executor at load (its plans no longer compute those).
+   */
   valuesRead(steps: Step[], inputName: string): Map<string, FoldedValue> {
     const produced = new Set([inputName, ...steps.flatMap((step) => step.outputs)]);
     const folded = new Map<string, FoldedValue>();
     for (const name of steps.flatMap((step) => step.inputs)) {
       if (!name || produced.has(name) || folded.has(name) || this.executor.constants.has(name)) continue;
-      // Folded here, or already by the executor at load (what depends only on constants and static sizes).
-      const value = this.values.get(name) ?? this.executor.known(name);
+      const value = this.values.get(name) ?? this.executor.folded.get(name);
       if (!value) throw new Error(`internal: the export reads "${name}", which it neither computes nor folds`);
       const tensor = plain(value);
       // Copied: the tensor's own buffer goes with it at the end of the scope.
