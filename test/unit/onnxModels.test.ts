@@ -11,7 +11,7 @@ import { evaluate } from '../../src/engine/evaluate';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { onnxTestModels, runOnnxRuntime } from './helpers/onnxModels';
+import { onnxTestModels, runOnnxRuntime, randomInput } from './helpers/onnxModels';
 import { noiseImage } from './helpers/tinyModels';
 
 // CNN Lens's own executor is what these tests check against onnxruntime: the accelerated path (which is
@@ -30,18 +30,6 @@ const MODELS = [
   'shufflenet_v2_x0_5',
   'samepadnet',
 ];
-
-/** A deterministic pseudo-random NHWC image batch and the same data as NCHW for onnxruntime. */
-function randomInput(n: number, h: number, w: number, c: number, seed: number): { nhwc: Float32Array; nchw: Float32Array } {
-  let state = seed;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-  const nhwc = Float32Array.from({ length: n * h * w * c }, next);
-  const nchw = new Float32Array(nhwc.length);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) nchw[((b * c + k) * h + y) * w + x] = nhwc[((b * h + y) * w + x) * c + k];
-  return { nhwc, nchw };
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);

@@ -13,7 +13,7 @@ import { selectBackend } from '../../src/engine/tfjs/backend';
 import { Acceleration } from '../../src/engine/accel/ortRuntime';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { tf } from '../../src/engine/tfjs/tf';
-import { onnxTestModels, runOnnxRuntime } from './helpers/onnxModels';
+import { onnxTestModels, runOnnxRuntime, randomInput } from './helpers/onnxModels';
 
 const TFJS_ONLY = new Acceleration('off');
 
@@ -21,18 +21,6 @@ const ARCHITECTURES = ['same_pad_cnn', 'convnext_tiny', 'vit_b_16_2l', 'deit_tin
 const MODELS = ARCHITECTURES.flatMap((name) => [`${name}_op13`, `${name}_op17`]);
 /** The input gradient is computed once per family (ViT-B's is DeiT's, only slower). */
 const GRADIENT = new Set(['same_pad_cnn_op17', 'convnext_tiny_op17', 'deit_tiny_dist_op17', 'swin_t_2222_op17']);
-
-/** A deterministic pseudo-random NHWC image batch and the same data as NCHW for onnxruntime. */
-function randomInput(n: number, h: number, w: number, c: number, seed: number): { nhwc: Float32Array; nchw: Float32Array } {
-  let state = seed;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-  const nhwc = Float32Array.from({ length: n * h * w * c }, next);
-  const nchw = new Float32Array(nhwc.length);
-  for (let b = 0; b < n; b++)
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) nchw[((b * c + k) * h + y) * w + x] = nhwc[((b * h + y) * w + x) * c + k];
-  return { nhwc, nchw };
-}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);

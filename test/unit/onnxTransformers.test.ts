@@ -16,7 +16,7 @@ import { findTechnique } from '../../src/engine/techniques/registry';
 import { selectBackend } from '../../src/engine/tfjs/backend';
 import { tf } from '../../src/engine/tfjs/tf';
 import { acceleration } from './helpers/acceleration';
-import { onnxTestModels } from './helpers/onnxModels';
+import { onnxTestModels, randomInput } from './helpers/onnxModels';
 import { torchReference, torchReferenceMissing, type TorchMap, type TorchReference } from './helpers/torchReference';
 
 const TFJS_ONLY = new Acceleration('off');
@@ -75,16 +75,6 @@ const CASES: Case[] = [
     attention: null,
   },
 ];
-
-/** A deterministic image in the model's input scale: NHWC for CNN Lens, NCHW for the reference. */
-function randomImage(h: number, w: number, c: number, seed: number): { nhwc: Float32Array; nchw: Float32Array } {
-  let state = seed;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-  const nhwc = Float32Array.from({ length: h * w * c }, next);
-  const nchw = new Float32Array(nhwc.length);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) nchw[(k * h + y) * w + x] = nhwc[(y * w + x) * c + k];
-  return { nhwc, nchw };
-}
 
 function runTechnique(
   model: LoadedModel,
@@ -162,7 +152,7 @@ describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function (
         } else assert.equal(summary.attention, null);
 
         const [h, w, ch] = adapter.inputShape;
-        const { nhwc, nchw } = randomImage(h, w, ch, c.name.length * 7919);
+        const { nhwc, nchw } = randomInput(1, h, w, ch, c.name.length * 7919);
         const classIndex = 7;
         const reference = torchReference(c.name, nchw, [1, ch, h, w], classIndex, { layer: c.module });
         if ('skip' in reference) return this.skip();
@@ -229,7 +219,7 @@ describe('Transformers and ConvNeXt: onnxruntime gives the TF.js executor’s ma
       try {
         const { adapter, summary } = model;
         const [h, w, ch] = adapter.inputShape;
-        const input = tf.tensor4d(randomImage(h, w, ch, 11).nhwc, [1, h, w, ch]);
+        const input = tf.tensor4d(randomInput(1, h, w, ch, 11).nhwc, [1, h, w, ch]);
         const layer = summary.defaultLayer!;
         try {
           const fast = tf.tidy(() => adapter.layerOutput(input, layer).dataSync());

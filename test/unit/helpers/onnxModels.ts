@@ -49,3 +49,15 @@ export async function runOnnxRuntime(
     await session.release();
   }
 }
+
+/** A deterministic pseudo-random NHWC image batch in [-1, 1), and the same data as NCHW for onnxruntime and PyTorch. */
+export function randomInput(n: number, h: number, w: number, c: number, seed: number): { nhwc: Float32Array; nchw: Float32Array } {
+  let state = seed;
+  const next = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  const nhwc = Float32Array.from({ length: n * h * w * c }, next);
+  const nchw = new Float32Array(nhwc.length);
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) nchw[((b * c + k) * h + y) * w + x] = nhwc[((b * h + y) * w + x) * c + k];
+  return { nhwc, nchw };
+}
