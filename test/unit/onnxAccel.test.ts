@@ -8,7 +8,7 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { tf } from '../../src/engine/tfjs/tf';
-import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import { acceleration, collectLog, onTfjs, relativeGap, tfjsLayerGradient } from './helpers/acceleration';
 import { inGraphGradCam } from '../../src/engine/techniques/gradCam';
 import { inGraphMaskedScores } from '../../src/engine/techniques/scoreCam';
 import { onnxTestModels } from './helpers/onnxModels';
@@ -78,22 +78,14 @@ describe('ONNX files on onnxruntime (exported back from the imported graph)', fu
           const image = x.slice([0, 0, 0, 0], [1, -1, -1, -1]) as Tensor4D;
           const layer = summary.defaultLayer!;
           const layerFast = adapter.accelerated()!.layerGradient(image, layer, classIndex);
-          const split = onTfjs(() => adapter.split(image, layer));
-          const layerSlow = onTfjs(() =>
-            tf.grad((a: tf.Tensor) =>
-              split
-                .head(a as Tensor4D)
-                .slice([0, classIndex], [-1, 1])
-                .sum(),
-            )(split.activations),
-          );
+          const { activations: slowActivations, gradients: layerSlow } = tfjsLayerGradient(adapter, image, layer, classIndex);
           if (layerFast) {
-            gaps.activations = relativeGap(layerFast.activations, split.activations);
+            gaps.activations = relativeGap(layerFast.activations, slowActivations);
             gaps.layer = correlationGap(layerFast.gradients, layerSlow);
           }
           // Grad-CAM's map combined inside the graph against the same combination of TF.js's gradients.
           const camFast = inGraphGradCam(adapter, image, layer, classIndex);
-          if (camFast) gaps.gradcam = correlationGap(camFast, tf.sum(split.activations.mul(tf.mean(layerSlow, [1, 2], true)), 3));
+          if (camFast) gaps.gradcam = correlationGap(camFast, tf.sum(slowActivations.mul(tf.mean(layerSlow, [1, 2], true)), 3));
           // Score-CAM's masked batch (masks built and applied inside the graph) against the same masks in TF.js.
           const maps = tf.randomUniform([3, 5, 5, 1], -1, 2, 'float32', 8) as Tensor4D;
           const maskedFast = inGraphMaskedScores(adapter, image, maps);

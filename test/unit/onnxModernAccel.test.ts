@@ -13,7 +13,17 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { selectBackend } from '../../src/engine/tfjs/backend';
 import { tf } from '../../src/engine/tfjs/tf';
-import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import {
+  acceleration,
+  collectLog,
+  finiteDifferences,
+  onTfjs,
+  rangeGap,
+  relativeGap,
+  runtimeLogPerTest,
+  tfjsGradient,
+  tfjsLayerGradient,
+} from './helpers/acceleration';
 import { encodeModel, pseudoRandom, type GraphSpec, type Initializer, type NodeSpec } from './helpers/onnxBuilder';
 import { onnxTestModels } from './helpers/onnxModels';
 import { tempDir } from './helpers/tinyModels';
@@ -276,48 +286,8 @@ async function load(spec: GraphSpec): Promise<LoadedModel> {
   return loadModel(file, {}, {}, acceleration);
 }
 
-/** TF.js's gradient of one class score, summed over the batch. */
-function tfjsGradient(model: LoadedModel, x: Tensor4D, classIndex: number): tf.Tensor {
-  return onTfjs(() =>
-    tf.grad((v: tf.Tensor) =>
-      model.adapter
-        .scores(v as Tensor4D)
-        .slice([0, classIndex], [-1, 1])
-        .sum(),
-    )(x),
-  );
-}
-
-/** Central differences of TF.js's class score for one image, cell by cell. */
-function finiteDifferences(model: LoadedModel, image: Float32Array, classIndex: number, eps: number): number[] {
-  const score = (values: Float32Array) =>
-    onTfjs(() => tf.tidy(() => model.adapter.scores(tf.tensor4d(values, [1, SIZE, SIZE, CHANNELS])).dataSync()[classIndex]));
-  return Array.from(image, (_, i) => {
-    const up = Float32Array.from(image);
-    const down = Float32Array.from(image);
-    up[i] += eps;
-    down[i] -= eps;
-    return (score(up) - score(down)) / (2 * eps);
-  });
-}
-
-/** max |a − b| ÷ the range of b. */
-function rangeGap(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0] / Math.max(tf.max(b).sub(tf.min(b)).dataSync()[0], 1e-30));
-}
-
 describe('onnxruntime gradients through transformer ops', function () {
-  const lines: string[] = [];
-  before(function () {
-    if (!acceleration.state.runtime) {
-      console.log('      skipped: onnxruntime-node is not installed or switched off');
-      this.skip();
-    }
-  });
-  beforeEach(() => {
-    lines.length = 0;
-    collectLog(lines);
-  });
+  const lines = runtimeLogPerTest();
 
   for (const { name, spec } of CASES) {
     it(`${name}: the TF.js executor's gradient and central differences, for every class`, async () => {
@@ -335,7 +305,7 @@ describe('onnxruntime gradients through transformer ops', function () {
             first: fast.slice([0, 0, 0, 0], [1, -1, -1, -1]).dataSync() as Float32Array,
           };
         });
-        const numeric = finiteDifferences(model, image, classIndex, 1e-2);
+        const numeric = finiteDifferences(model, image, [SIZE, SIZE, CHANNELS], classIndex, 1e-2);
         const scale = Math.max(...numeric.map(Math.abs));
         assert.ok(scale > 0, `class ${classIndex} depends on the image`);
         assert.ok(gap < 1e-5, `class ${classIndex} against TF.js: ${gap}`);
@@ -416,25 +386,17 @@ describe('onnxruntime gradients of transformers and ConvNeXt exported by torch.o
         const saliency = adapter.accelerated()!.inputGradient(x, classIndex, null);
         const evidence = adapter.accelerated()!.layerGradient(x, layer, classIndex);
         assert.ok(saliency && evidence, 'onnxruntime computes both');
-        const split = onTfjs(() => adapter.split(x, layer));
-        const layerGradient = onTfjs(() =>
-          tf.grad((a: tf.Tensor) =>
-            split
-              .head(a as Tensor4D)
-              .slice([0, classIndex], [-1, 1])
-              .sum(),
-          )(split.activations),
-        );
+        const slow = tfjsLayerGradient(adapter, x, layer, classIndex);
         const saliencySlow = tfjsGradient(loaded, x, classIndex);
         const spread = (t: tf.Tensor) => tf.max(t).sub(tf.min(t)).dataSync()[0];
         assert.ok(
-          [saliencySlow, split.activations, layerGradient].every((t) => spread(t) > 0),
+          [saliencySlow, slow.activations, slow.gradients].every((t) => spread(t) > 0),
           'the references are not constant',
         );
         return {
           saliency: rangeGap(saliency, saliencySlow),
-          activations: rangeGap(evidence.activations, split.activations),
-          gradient: rangeGap(evidence.gradients, layerGradient),
+          activations: rangeGap(evidence.activations, slow.activations),
+          gradient: rangeGap(evidence.gradients, slow.gradients),
         };
       });
       console.log(

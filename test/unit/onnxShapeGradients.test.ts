@@ -13,7 +13,7 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { inGraphGradCam } from '../../src/engine/techniques/gradCam';
 import { tf } from '../../src/engine/tfjs/tf';
-import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import { acceleration, finiteDifferences, onTfjs, rangeGap, relativeGap, runtimeLogPerTest, tfjsGradient } from './helpers/acceleration';
 import { encodeModel, pseudoRandom, type GraphSpec, type Initializer, type NodeSpec } from './helpers/onnxBuilder';
 import { onnxTestModels } from './helpers/onnxModels';
 import { tempDir } from './helpers/tinyModels';
@@ -147,48 +147,8 @@ async function load(spec: GraphSpec): Promise<LoadedModel> {
   return loadModel(file, {}, {}, acceleration);
 }
 
-/** TF.js's gradient of one class score, summed over the batch. */
-function tfjsGradient(model: LoadedModel, x: Tensor4D, classIndex: number): tf.Tensor {
-  return onTfjs(() =>
-    tf.grad((v: tf.Tensor) =>
-      model.adapter
-        .scores(v as Tensor4D)
-        .slice([0, classIndex], [-1, 1])
-        .sum(),
-    )(x),
-  );
-}
-
-/** Central differences of TF.js's class score for one image, cell by cell. */
-function finiteDifferences(model: LoadedModel, image: Float32Array, classIndex: number, eps: number): number[] {
-  const score = (values: Float32Array) =>
-    onTfjs(() => tf.tidy(() => model.adapter.scores(tf.tensor4d(values, [1, SIZE, SIZE, CHANNELS])).dataSync()[classIndex]));
-  return Array.from(image, (_, i) => {
-    const up = Float32Array.from(image);
-    const down = Float32Array.from(image);
-    up[i] += eps;
-    down[i] -= eps;
-    return (score(up) - score(down)) / (2 * eps);
-  });
-}
-
-/** max |a − b| ÷ the range of b. */
-function rangeGap(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(a.sub(b))).dataSync()[0] / Math.max(tf.max(b).sub(tf.min(b)).dataSync()[0], 1e-30));
-}
-
 describe('onnxruntime gradients through Slice and computed Pads', function () {
-  const lines: string[] = [];
-  before(function () {
-    if (!acceleration.state.runtime) {
-      console.log('      skipped: onnxruntime-node is not installed or switched off');
-      this.skip();
-    }
-  });
-  beforeEach(() => {
-    lines.length = 0;
-    collectLog(lines);
-  });
+  const lines = runtimeLogPerTest();
 
   for (const sliceCase of CASES) {
     it(`Slice, ${sliceCase.name}: the TF.js executor's gradient and central differences`, async () => {
@@ -205,7 +165,7 @@ describe('onnxruntime gradients through Slice and computed Pads', function () {
         return { gap: strided ? 0 : relativeGap(fast, tfjsGradient(model, x, classIndex)), first: firstOf(fast), image: firstOf(x) };
       });
       x.dispose();
-      const numeric = finiteDifferences(model, image, classIndex, 1e-2);
+      const numeric = finiteDifferences(model, image, [SIZE, SIZE, CHANNELS], classIndex, 1e-2);
       assert.deepEqual(lines, [], 'nothing fell back to TF.js');
       assert.ok(gap < 1e-5, `against TF.js: ${gap}`);
       const scale = Math.max(...numeric.map(Math.abs));

@@ -13,7 +13,7 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { gaussianValues } from '../../src/engine/random';
 import { tf } from '../../src/engine/tfjs/tf';
-import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import { acceleration, onTfjs, relativeGap, runtimeLogPerTest } from './helpers/acceleration';
 import { inGraphNoiseSums } from '../../src/engine/techniques/smoothGrad';
 import { encodeModel, pseudoRandom, type Attr, type Initializer, type NodeSpec } from './helpers/onnxBuilder';
 import { tempDir } from './helpers/tinyModels';
@@ -151,17 +151,7 @@ async function writeWindowModel({ op, attrs, kernel, out }: WindowCase): Promise
 }
 
 describe('onnxruntime gradients through ONNX window geometries (auto_pad, ceil_mode, defaults)', function () {
-  const lines: string[] = [];
-  before(function () {
-    if (!acceleration.state.runtime) {
-      console.log('      skipped: onnxruntime-node is not installed or switched off');
-      this.skip();
-    }
-  });
-  beforeEach(() => {
-    lines.length = 0;
-    collectLog(lines);
-  });
+  const lines = runtimeLogPerTest();
 
   for (const windowCase of CASES) {
     it(`${windowCase.name}: the TF.js executor's scores and input gradient, without falling back`, async () => {
