@@ -1,0 +1,27 @@
+#!/usr/bin/python3
+"""
+Times one peer reference's run (bench/peers/record.py), for bench/peers.ts:
+
+    /usr/bin/python3 bench/peers/time.py NAME REPEATS
+
+One untimed warm-up, then REPEATS timed runs of the peer's call on the same model and input (torch on this
+machine's CPU threads). Prints {"name", "seconds": [...]} as JSON.
+"""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import record  # noqa: E402
+
+if __name__ == '__main__':
+    name, repeats = sys.argv[1], int(sys.argv[2])
+    reference = record.find(name)
+    reference['run']()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        reference['run']()
+        seconds.append(time.perf_counter() - start)
+    print(json.dumps({'name': name, 'seconds': seconds}))
