@@ -64,6 +64,8 @@ def import_peer(name, module):
         package = types.ModuleType('pytorch_grad_cam')
         package.__path__ = [os.path.join(root, 'pytorch_grad_cam')]
         sys.modules['pytorch_grad_cam'] = package
+        # FinerCAM imports its base method from the package itself.
+        package.GradCAM = importlib.import_module('pytorch_grad_cam.grad_cam').GradCAM
     return importlib.import_module(module)
 
 
@@ -94,9 +96,7 @@ def model():
 
 def module(name):
     """A layer of model() by its Keras name (the ONNX export keeps the same order)."""
-    from tfjs_to_torch import KerasChain  # noqa: F401  (model() put scripts/ on the path)
-    names = [n for n in json_layer_names()]
-    return model()[names.index(name)]
+    return model()[json_layer_names().index(name)]
 
 
 def json_layer_names():

@@ -153,6 +153,38 @@ export abstract class Accelerator<T> {
   }
 
   /**
+   * Several layers' activations and d score[classIndex] / d each of them, from one run, in TF.js's layout
+   * (FullGrad reads every biased layer: one backward pass instead of one per layer).
+   */
+  layerGradients(input: Tensor4D, targets: T[], classIndex: number): { activations: Tensor[]; gradients: Tensor[] } | null {
+    if (!this.fits(input) || targets.length === 0) return null;
+    const gradientNames = targets.map((_, i) => `cnn_lens_layer_gradient${i}`);
+    const session = this.session(`grads:${targets.map((t) => this.keyOf(t)).join(',')}`, () => {
+      const exported = this.exportGraph(['scores', ...targets]);
+      const { graph } = exported;
+      const [scores, ...layers] = exported.outputs;
+      graph.input(SEED, [this.numClasses]);
+      addGradients(
+        graph,
+        scores.name,
+        SEED,
+        layers.map((layer) => layer.native),
+      ).forEach((gradient, i) => {
+        const layer = layers[i];
+        const readout =
+          layer.readout?.(graph, gradient) ?? (layer.perm ? graph.op('Transpose', [gradient], { perm: layer.perm }) : gradient);
+        graph.nameOutput(readout, gradientNames[i]);
+      });
+      return exported;
+    });
+    if (!session) return null;
+    const names = this.outputNames(['scores', ...targets]).slice(1);
+    const results = this.tryRun(session, { [INPUT]: input, [SEED]: this.oneHot(input.shape[0], classIndex) }, [...names, ...gradientNames]);
+    if (!results) return null;
+    return { activations: results.slice(0, targets.length), gradients: results.slice(targets.length) };
+  }
+
+  /**
    * Tensors of the graph as the graph holds them (no change of layout) and, with a class, d score[class] / d
    * each of them, from one run: the attention probabilities of a ViT's blocks and their gradients.
    */
@@ -225,6 +257,7 @@ export abstract class Accelerator<T> {
     return {
       inputGradient: (input, classIndex, rule) => this.inputGradient(input, classIndex, rule),
       layerGradient: (input, layer, classIndex) => this.layerGradient(input, targetOf(layer), classIndex),
+      layerGradients: (input, layers, classIndex) => this.layerGradients(input, layers.map(targetOf), classIndex),
       run: (recipe, feeds, outputs, image) =>
         this.runRecipe(recipe, recipe.at === undefined ? null : targetOf(recipe.at), feeds, outputs, image),
     };
@@ -326,6 +359,7 @@ export abstract class Accelerator<T> {
       gradient: 'the gradient',
       head: 'the head after a layer',
       layer: 'the layer gradient',
+      grads: 'the gradients at every biased layer',
       raw: 'reading the attention',
       'raw-gradient': 'the attention gradients',
     };

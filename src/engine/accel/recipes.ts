@@ -53,6 +53,8 @@ export interface AcceleratedRuns {
   inputGradient(input: Tensor4D, classIndex: number, rule: ReluRule | null): Tensor4D | null;
   /** A layer's activations and d score[classIndex] / d activations, from one run. */
   layerGradient(input: Tensor4D, layer: string, classIndex: number): { activations: Tensor4D; gradients: Tensor4D } | null;
+  /** Several layers' activations and d score[classIndex] / d each, from one run (in the order asked). */
+  layerGradients(input: Tensor4D, layers: string[], classIndex: number): { activations: Tensor[]; gradients: Tensor[] } | null;
   /**
    * Runs a recipe's graph on the feeds and returns the named outputs. `image`: the image the run is about,
    * when the graph starts at the image (exports are made for the model's own input size).

@@ -42,6 +42,11 @@ export interface AttentionEvidence {
   gradients: Tensor4D[] | null;
 }
 
+export interface LayerBias {
+  bias: Tensor1D;
+  rectifiedBelow: number | null;
+}
+
 export interface ModelAdapter {
   readonly format: 'layers' | 'graph' | 'onnx' | 'keras';
   /** [height, width, channels] */
@@ -85,6 +90,14 @@ export interface ModelAdapter {
   gapHead(): GapHead | null;
   /** A layer's learned weights (kernel first for convolutions); [] when it has none. */
   layerWeights(layer: string): Tensor[];
+  /**
+   * The per-channel constant a convolution or batch normalisation adds (a convolution's bias; a batch norm's
+   * shift β − γ·μ/√(σ² + ε)), or null for other layers and formats that do not say (FullGrad). `rectifiedBelow`:
+   * the layer's output went through min(max(z, 0), cap) after the bias was added (a Keras convolution with a
+   * fused ReLU or ReLU6; Infinity for ReLU), so the bias's gradient is the output's where 0 < output < cap.
+   * The bias is a new tensor: dispose it or call inside tf.tidy.
+   */
+  layerBias?(layer: string): LayerBias | null;
   /** Layers with learned weights that lead to the scores, output first (for the randomisation check). */
   weightedLayers(): string[];
   /**

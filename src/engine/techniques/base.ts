@@ -125,13 +125,27 @@ export abstract class CamTechnique extends Technique {
     return { map: tf.mean(tf.stack(scaled), 0) as Tensor2D, layer: layers.join(','), notes };
   }
 
+  /**
+   * The score the gradients are of, from the class scores [1, classes]: the class's own score unless a
+   * technique contrasts or reshapes it (FinerCAM, ShapleyCAM). Such targets are differentiated by TF.js.
+   */
+  protected targetScore?(scores: Tensor2D, request: TechniqueInput): tf.Scalar;
+
+  /** The target score as a function of the layer's activations (for gradients). */
+  protected targetOf(head: (activations: Tensor4D) => Tensor2D, request: TechniqueInput): (activations: tf.Tensor) => tf.Scalar {
+    return (a) => {
+      const scores = head(a as Tensor4D);
+      return this.targetScore ? this.targetScore(scores, request) : tf.sum(scores.slice([0, request.classIndex], [-1, 1]));
+    };
+  }
+
   protected capture(request: TechniqueInput): CamEvidence {
-    const fast = this.usesGradients ? request.model.accelerated()?.layerGradient(request.input, request.layer, request.classIndex) : null;
+    const accelerated = this.usesGradients && !this.targetScore;
+    const fast = accelerated ? request.model.accelerated()?.layerGradient(request.input, request.layer, request.classIndex) : null;
     if (fast) return { ...fast, head: (a) => request.model.split(request.input, request.layer).head(a) };
     const { activations, head } = request.model.split(request.input, request.layer);
     if (!this.usesGradients) return { activations, gradients: null, head };
-    const classScore = (a: tf.Tensor) => tf.sum(head(a as Tensor4D).slice([0, request.classIndex], [-1, 1]));
-    const gradients = tf.grad(classScore)(activations) as Tensor4D;
+    const gradients = tf.grad(this.targetOf(head, request))(activations) as Tensor4D;
     return { activations, gradients, head };
   }
 }

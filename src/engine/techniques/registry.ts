@@ -12,6 +12,13 @@ import { HiResCam } from './hiResCam';
 import { LayerCam } from './layerCam';
 import { ScoreCam } from './scoreCam';
 import { XGradCam } from './xGradCam';
+import { Fem } from './fem';
+import { FinerCam } from './finerCam';
+import { FullGrad } from './fullGrad';
+import { GradCamElementWise } from './gradCamElementWise';
+import { KpcaCam } from './kpcaCam';
+import { RandomCam } from './randomCam';
+import { ShapleyCam } from './shapleyCam';
 import { GradXImage } from './gradXImage';
 import { Deconvnet, GuidedBackprop, GuidedLayer } from './guidedBackprop';
 import { GuidedGradCam } from './guidedGradCam';
@@ -30,6 +37,13 @@ const TECHNIQUES: Technique[] = [
   new AblationCam(),
   new EigenCam(),
   new EigenGradCam(),
+  new GradCamElementWise(),
+  new ShapleyCam(),
+  new FinerCam(),
+  new Fem(),
+  new KpcaCam(),
+  new RandomCam(),
+  new FullGrad(),
   new Saliency(),
   new GuidedBackprop(),
   new Deconvnet(),

@@ -13,7 +13,7 @@ import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
 import { recordingGradients, tf, tfl } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
-import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
+import { isCamCapableShape, type GapHead, type LayerBias, type ModelAdapter, type SplitModel } from '../adapter';
 import { withDeclaredWeights } from './declaredWeights';
 import { LayersAccelerator } from './layersAccelerator';
 import { InferencePlan } from './inferencePlan';
@@ -66,6 +66,8 @@ const POOLING_HEADS = new Set(['GlobalAveragePooling2D']);
 const LINEAR_WITH_ACTIVATION = new Set(['Conv2D', 'DepthwiseConv2D', 'Dense']);
 /** Layers whose weights the randomisation check replaces (batch-norm statistics are not learned weights). */
 const RANDOMISABLE = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
+/** Layers that add a per-channel bias to a spatial output (FullGrad reads them). */
+const BIASED_CONVOLUTIONS = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Conv2DTranspose']);
 
 function activationOf(layer: Layer): ActivationFn | null {
   const activation = (layer as unknown as { activation?: ActivationFn }).activation;
@@ -501,6 +503,19 @@ export class LayersAdapter implements ModelAdapter {
 
   layerWeights(layerName: string): Tensor[] {
     return this.stepOf(layerName).layer.getWeights();
+  }
+
+  layerBias(layerName: string): LayerBias | null {
+    const { layer } = this.stepOf(layerName);
+    const kind = layer.getClassName();
+    if (kind === 'BatchNormalization') return { bias: this.batchNorm(layer).shift.clone(), rectifiedBelow: null };
+    if (!BIASED_CONVOLUTIONS.has(kind) || !(layer.getConfig() as { useBias?: boolean }).useBias) return null;
+    const activation = activationName(layer);
+    const rectifiedBelow = { linear: null, '': null, relu: Infinity, relu6: 6 }[activation];
+    // Another fused activation (sigmoid, swish…): the bias's gradient is not the output's; leave the layer out.
+    if (rectifiedBelow === undefined) return null;
+    const bias = layer.getWeights().at(-1);
+    return bias && bias.rank === 1 ? { bias: bias.clone() as Tensor1D, rectifiedBelow } : null;
   }
 
   weightedLayers(): string[] {

@@ -10,7 +10,7 @@ import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
 import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
-import { isCamCapableShape, type AttentionEvidence, type AttentionLayout, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
+import { isCamCapableShape, type AttentionEvidence, type LayerBias, type AttentionLayout, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { ModelError } from '../modelFiles';
 import type { ReluRule } from '../reluRules';
 import { checkImageInput, chooseOutput, classCountOf, type AdapterOptions } from '../outputCheck';
@@ -331,6 +331,21 @@ export class OnnxAdapter implements ModelAdapter {
       const t = name ? this.executor.constants.get(name)?.tensor : undefined;
       return t && t.dtype === 'float32' ? [t] : [];
     });
+  }
+
+  layerBias(layer: string): LayerBias | null {
+    const { node } = this.stepOf(layer);
+    const constant = (i: number) => (node.inputs[i] ? this.executor.constants.get(node.inputs[i])?.tensor : undefined);
+    if (node.opType === 'Conv' || node.opType === 'ConvTranspose') {
+      const bias = constant(2);
+      return bias ? { bias: bias.clone() as Tensor1D, rectifiedBelow: null } : null;
+    }
+    if (node.opType !== 'BatchNormalization') return null;
+    const [scale, shift, mean, variance] = [1, 2, 3, 4].map(constant);
+    if (!scale || !shift || !mean || !variance) return null;
+    const epsilon = Number(node.attributes.get('epsilon') ?? 1e-5);
+    const bias = tf.tidy(() => shift.sub(mean.mul(scale).mul(tf.rsqrt(variance.add(epsilon)))) as Tensor1D);
+    return { bias, rectifiedBelow: null };
   }
 
   weightedLayers(): string[] {
