@@ -25,6 +25,7 @@ import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { prepare, time, timeAlongside } from './measure';
 import { measureHostLoad } from './hostLoad';
+import { comparePeers } from './peers';
 import { comparePytorch } from './pytorchCompare';
 import { compareGraphModel } from './graphModel';
 import { comparePhoto } from './photo';
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
       (args.find((a) => a !== 'pytorch' && a !== 'modern') ?? 'wasm') as BackendChoice,
       args.includes('modern'),
     );
+  if (args[0] === 'peers') return comparePeers(FIXTURES, args.slice(1));
   if (args.includes('host')) return measureHostLoad(FIXTURES, (args.find((a) => a !== 'host') ?? 'wasm') as BackendChoice);
   if (args.includes('photo')) return comparePhoto(FIXTURES);
   if (args.includes('graph')) return compareGraphModel(FIXTURES, (args.find((a) => a !== 'graph') ?? 'wasm') as BackendChoice);

@@ -47,10 +47,12 @@ export class FinerCam extends GradCam {
   protected override targetScore(scores: Tensor2D, { classIndex, parameters }: TechniqueInput): tf.Scalar {
     const values = scores.dataSync();
     const others = nearestClasses(values, classIndex, Math.min(Number(parameters.comparisons), scores.shape[1] - 1));
-    const own = scores.slice([0, classIndex], [1, 1]).reshape([]);
-    const compared = tf.gather(scores.reshape([-1]), others);
-    const weights = tf.gather(tf.softmax(scores).reshape([-1]), others);
-    const contrast = tf.sum(weights.mul(own.sub(compared.mul(Number(parameters.alpha)))));
+    const own = scores.slice([0, classIndex], [1, 1]);
+    // A 0/1 row marks the compared classes (gather's gradient needs a kernel wasm lacks).
+    const marked = new Float32Array(scores.shape[1]);
+    for (const other of others) marked[other] = 1;
+    const weights = tf.softmax(scores).mul(tf.tensor2d(marked, [1, marked.length]));
+    const contrast = tf.sum(weights.mul(own.sub(scores.mul(Number(parameters.alpha)))));
     return contrast.div(tf.sum(weights).add(1e-9)) as tf.Scalar;
   }
 }

@@ -241,13 +241,12 @@ export class OnnxAdapter implements ModelAdapter {
     const target = this.stepOf(layer).node.outputs[0];
     const plan = this.executor.plan([this.scoreTensor, target]);
     if (!plan.some((step) => step.outputs.includes(target))) throw new Error(`Layer "${layer}" does not lead to the model's class scores.`);
-    const values = new Map([[this.inputName, this.feed(input)]]);
-    this.executor.run(plan, values);
+    const downstream = this.executor.downstreamOf(target, plan);
+    if (!downstream.length && target !== this.scoreTensor) throw new Error(`Layer "${layer}" does not lead to the model's class scores.`);
+    const values = this.valuesForHead(input, plan, target, downstream);
     const activations = this.spatial(values.get(target), layer, target);
     const view = this.views.get(target);
     const original = values.get(target)!;
-    const downstream = this.executor.downstreamOf(target, plan);
-    if (!downstream.length && target !== this.scoreTensor) throw new Error(`Layer "${layer}" does not lead to the model's class scores.`);
     const head = (replaced: Tensor4D): Tensor2D => {
       const rerun = new Map(values);
       downstream.forEach((step) => step.outputs.forEach((name) => rerun.delete(name)));
@@ -256,6 +255,23 @@ export class OnnxAdapter implements ModelAdapter {
       return this.scoresOf(rerun, replaced.shape[0]);
     };
     return { activations, scores: this.scoresOf(values, input.shape[0]), head };
+  }
+
+  /**
+   * What the head after `target` reads: the target, the scores and every other tensor the downstream steps take
+   * from before it (skip connections). From one onnxruntime run where the model has one (the forward pass is
+   * most of a split's cost), else by running the plan on TF.js.
+   */
+  private valuesForHead(input: Tensor4D, plan: Step[], target: string, downstream: Step[]): Map<string, Value> {
+    const produced = new Set(downstream.flatMap((step) => step.outputs));
+    const read = new Set(downstream.flatMap((step) => step.inputs).filter((name) => name && !produced.has(name) && !this.executor.known(name)));
+    read.delete(this.inputName);
+    const wanted = [...new Set([target, this.scoreTensor, ...read])];
+    const fast = this.accelerated() && this.accelerator?.rawTensors(input, wanted, null);
+    if (fast) return new Map<string, Value>([[this.inputName, this.feed(input)], ...wanted.map((name, i) => [name, plainValue(fast.values[i])] as const)]);
+    const values = new Map([[this.inputName, this.feed(input)]]);
+    this.executor.run(plan, values);
+    return values;
   }
 
   gapHead(): GapHead | null {

@@ -1,0 +1,122 @@
+/**
+ * `npm run bench:peers [-- NAME ...]`: each method of the peer references (test/fixtures/peer/*.json, written
+ * by bench/peers/record.py) timed in CNN Lens and in the peer's own code (pytorch-grad-cam, Captum, run from
+ * their checkouts by bench/peers/time.py) on the same network (the fixture MobileNet v1 0.25: its ONNX export
+ * here, the PyTorch module there), image and class, on this machine. Rounds alternate between the two sides so
+ * that slow spells hit both; the table gives medians, ours ÷ peer, and Pearson's r of our map against the
+ * recorded one. Needs Debian's python3-torch and the checkouts (CNN_LENS_PEERS, default ../peers).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Acceleration } from '../src/engine/accel/ortRuntime';
+import { selectBackend } from '../src/engine/tfjs/backend';
+import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
+import { loadModel } from '../src/engine/models/loadModel';
+import { modelPixels, modelScaler } from '../src/engine/preprocess';
+import { pearson } from '../src/engine/metrics/rankCorrelation';
+import { resolveParameters } from '../src/engine/techniques/parameters';
+import { findTechnique } from '../src/engine/techniques/registry';
+import { tf } from '../src/engine/tfjs/tf';
+import type { TechniqueParameters } from '../src/engine/types';
+import { median, PYTHON, pythonMissing } from './measure';
+
+const ROOT = path.resolve(__dirname, '..');
+const REFERENCES = path.join(ROOT, 'test/fixtures/peer');
+const ONNX = path.join(ROOT, 'test-results/onnx-models/fixture_mobilenet_v1_025.onnx');
+const ROUNDS = 2;
+
+interface Reference {
+  name: string;
+  peer: string;
+  pool: number;
+  size: [number, number];
+  map: number[];
+  ours: { technique: string; class: number; layer?: string; parameters?: TechniqueParameters };
+}
+
+function peerSeconds(name: string, repeats: number): number[] {
+  const out = execFileSync(PYTHON, [path.join(ROOT, 'bench/peers/time.py'), name, String(repeats)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    timeout: 1_800_000,
+  });
+  return (JSON.parse(out.trim().split('\n').pop()!) as { seconds: number[] }).seconds;
+}
+
+export async function comparePeers(fixtures: string, only: string[]): Promise<void> {
+  const missing = pythonMissing(['torch', 'cv2'], ['python3-torch', 'python3-opencv']);
+  if (missing) return console.log(`bench:peers needs the peers' Python: ${missing}`);
+  if (!existsSync(ONNX)) {
+    execFileSync(PYTHON, [path.join(ROOT, 'scripts/export-onnx-test-models.py'), path.dirname(ONNX)], {
+      stdio: 'inherit',
+      env: { ...process.env, ONNX_MODELS: 'fixture_mobilenet_v1_025' },
+    });
+  }
+  await selectBackend({ choice: 'wasm', log: () => undefined });
+  const acceleration = new Acceleration('auto');
+  const labelsPath = path.join(fixtures, 'labels/imagenet_classes.json');
+  const loaded = await loadModel(ONNX, { preprocess: 'mobilenet', labelsPath }, {}, acceleration);
+  const image = await readImageFile(path.join(fixtures, 'images/pytorch-cnn-visualizations/cat_dog.png'), DEFAULT_IMAGE_LIMITS);
+  const preprocess = modelScaler(loaded.summary);
+  const pixels = modelPixels(image, loaded.summary);
+  const input = preprocess(pixels);
+  const references = readdirSync(REFERENCES)
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => JSON.parse(readFileSync(path.join(REFERENCES, file), 'utf8')) as Reference)
+    .filter((reference) => only.length === 0 || only.includes(reference.name));
+  console.log(
+    `CNN Lens (${acceleration.runtime ? 'onnxruntime' : 'TF.js'}) vs the peers' own code, MobileNet v1 0.25, cat_dog.png, medians in ms:`,
+  );
+  const rows: Record<string, string | number>[] = [];
+  for (const reference of references) {
+    const technique = findTechnique(reference.ours.technique);
+    const parameters = resolveParameters(technique.info.id, technique.info.parameters, reference.ours.parameters ?? {});
+    const layer = reference.ours.layer ?? loaded.summary.defaultLayer ?? '';
+    let map: Float32Array = new Float32Array(0);
+    const ours = () => {
+      const start = performance.now();
+      map = tf.tidy(() => {
+        const out = technique.run({
+          model: loaded.adapter,
+          input,
+          pixels,
+          preprocess,
+          classIndex: reference.ours.class,
+          layer,
+          parameters,
+          checkCancelled: () => undefined,
+          reportProgress: () => undefined,
+        });
+        const [h, w] = out.map.shape;
+        const size = reference.size.map((d) => d * reference.pool) as [number, number];
+        const full =
+          h === size[0] && w === size[1] ? out.map : tf.image.resizeBilinear(out.map.reshape([h, w, 1]) as tf.Tensor3D, size, false, true);
+        return tf.avgPool(full.reshape([1, ...size, 1]) as tf.Tensor4D, reference.pool, reference.pool, 'valid').dataSync() as Float32Array;
+      });
+      return performance.now() - start;
+    };
+    const repeats = 5;
+    ours();
+    const oursMs: number[] = [];
+    const peerMs: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < repeats; i++) oursMs.push(ours());
+      peerMs.push(...peerSeconds(reference.name, repeats).map((s) => s * 1000));
+    }
+    const [a, b] = [median(oursMs), median(peerMs)];
+    rows.push({
+      method: reference.name,
+      peer: reference.peer,
+      'CNN Lens ms': Number(a.toFixed(1)),
+      'peer ms': Number(b.toFixed(1)),
+      'ours ÷ peer': Number((a / b).toFixed(2)),
+      r: Number(pearson(map, Float32Array.from(reference.map)).toFixed(6)),
+    });
+    console.log(`  ${reference.name}: ${a.toFixed(1)} ms vs ${b.toFixed(1)} ms`);
+  }
+  console.table(rows);
+  input.dispose();
+  pixels.dispose();
+  loaded.adapter.dispose();
+}
