@@ -6,6 +6,11 @@ import { nearestClasses } from '../../src/engine/techniques/finerCam';
 import { largestEigenpair } from '../../src/engine/techniques/kpcaCam';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
+import { loadModel } from '../../src/engine/models/loadModel';
+import { gaussian } from '../../src/engine/random';
+import { findTechnique } from '../../src/engine/techniques/registry';
+import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
+import { onnxTestModels } from './helpers/onnxModels';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 // The CAMs pytorch-grad-cam added since (test/unit/peerCams.test.ts compares them with its code on MobileNet),
@@ -193,3 +198,46 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
   });
 }
+
+describe('FullGrad on onnxruntime: every biased layer in one run, as TF.js layer by layer', () => {
+  // Checked by hand on resnet18 (skip connections) and mobilenet_v2_bn too (same test, 2 and 4 minutes here: the
+  // TF.js reference is one forward and backward pass per layer).
+  for (const name of ['gapnet', 'samepadnet']) {
+    it(`${name}: the same map`, async function () {
+      if (process.env.CNN_LENS_ONNXRUNTIME === 'off') this.skip();
+      const models = onnxTestModels([name]);
+      if ('skip' in models) this.skip();
+      const lines: string[] = [];
+      collectLog(lines);
+      const model = await loadModel((models as { paths: Record<string, string> }).paths[name], {}, {}, acceleration);
+      const [h, w, c] = model.summary.inputShape;
+      const input = gaussian<tf.Tensor4D>([1, h, w, c], 0, 1, 3);
+      const technique = findTechnique('fullgrad');
+      const run = () =>
+        tf.tidy(
+          () =>
+            technique.run({
+              model: model.adapter,
+              input,
+              pixels: input,
+              preprocess: (x) => x,
+              classIndex: 1,
+              layer: '',
+              parameters: {},
+              checkCancelled: () => undefined,
+              reportProgress: () => undefined,
+            }).map,
+        );
+      const before = tf.memory().numTensors;
+      const fast = run();
+      const reference = onTfjs(run);
+      assert.ok(!lines.some((line) => line.includes('biased layer')), lines.join('\n'));
+      const gap = relativeGap(fast, reference);
+      tf.dispose([fast, reference]);
+      assert.equal(tf.memory().numTensors, before);
+      assert.ok(gap < 1e-3, `${name}: max gap ${gap} of the map's largest value`);
+      input.dispose();
+      model.adapter.dispose();
+    });
+  }
+});
