@@ -18,6 +18,7 @@ import { GuidedGradCam } from './guidedGradCam';
 import { IntegratedGradients } from './integratedGradients';
 import { Saliency } from './saliency';
 import { SmoothGrad } from './smoothGrad';
+import { Occlusion } from './occlusion';
 
 const TECHNIQUES: Technique[] = [
   new GradCam(),
@@ -38,6 +39,7 @@ const TECHNIQUES: Technique[] = [
   new IntegratedGradients(),
   new SmoothGrad((id) => findTechnique(id)),
   new GuidedGradCam(),
+  new Occlusion(),
   new AttentionRollout(),
   new AttentionGradient(),
 ];
