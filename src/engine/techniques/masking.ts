@@ -41,20 +41,24 @@ export function perturbationBaseline(kind: string, { input, pixels, preprocess }
   return preprocess(shrinkBlur(pixels, 16));
 }
 
-const ORIGIN = 'cnn_lens_origin';
+const CHANGE = 'cnn_lens_change';
 const BASELINE = 'cnn_lens_baseline';
 const KEEP = 'cnn_lens_keep';
 
-/** The blended copies BASELINE + KEEP[i] · (ORIGIN − BASELINE), built inside the graph from one image and b masks. */
+/**
+ * The blended copies BASELINE + KEEP[i] · CHANGE (CHANGE = image − baseline, made once outside), built inside the
+ * graph from b masks. No intermediate has one image's size: onnxruntime plans buffers by the symbolic batch
+ * dimension every input shares, and reused a one-image buffer for the batch when the difference was taken here.
+ */
 const blendedCopies: GraphRecipe = {
   key: 'blend',
   title: 'the perturbed copies',
   build({ graph, input, inputShape: [h, w, c] }) {
     replaceInput(graph, input, () => {
-      graph.input(ORIGIN, [h, w, c]);
+      graph.input(CHANGE, [h, w, c]);
       graph.input(BASELINE, [h, w, c]);
       graph.input(KEEP, [h, w, 1]);
-      return { op: 'Add', inputs: [BASELINE, graph.op('Mul', [KEEP, graph.op('Sub', [ORIGIN, BASELINE])])] };
+      return { op: 'Add', inputs: [graph.op('Mul', [KEEP, CHANGE]), BASELINE] };
     });
   },
 };
@@ -63,10 +67,11 @@ const blendedCopies: GraphRecipe = {
 function blendedScores(model: ModelAdapter, input: Tensor4D, baseline: Tensor4D, keep: Float32Array): Tensor2D {
   const [, h, w] = input.shape;
   const dims = [keep.length / (h * w), h, w, 1];
-  const fast = model.accelerated()?.run(blendedCopies, { [ORIGIN]: input, [BASELINE]: baseline, [KEEP]: { data: keep, dims } }, [SCORES], input);
+  const change = input.sub(baseline);
+  const fast = model.accelerated()?.run(blendedCopies, { [CHANGE]: change, [BASELINE]: baseline, [KEEP]: { data: keep, dims } }, [SCORES], input);
   if (fast) return fast[0] as Tensor2D;
   const masks = tf.tensor4d(keep, dims as [number, number, number, number]);
-  return model.scores(baseline.add(masks.mul(input.sub(baseline))) as Tensor4D);
+  return model.scores(baseline.add(masks.mul(change)) as Tensor4D);
 }
 
 export interface MaskedRun {
