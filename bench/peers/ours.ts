@@ -2,10 +2,13 @@
  * CNN Lens's own draws for bench/peers/perturbation.py, as JSON on stdout, so Captum's reference runs replay them:
  *   npx tsx bench/peers/ours.ts segments            SLIC labels of the photo (default parameters) and their hash
  *   npx tsx bench/peers/ours.ts slic N,COMPACTNESS   the same with other parameters
+ *   npx tsx bench/peers/ours.ts lime|kernel-shap SAMPLES,SEGMENTS,SEED   the coalitions (as '0'/'1' strings)
  */
 import * as path from 'node:path';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { tf } from '../../src/engine/tfjs/tf';
+import { kernelShapCoalitions } from '../../src/engine/techniques/kernelShap';
+import { limeCoalitions } from '../../src/engine/techniques/lime';
 import { segmentationHash, segmentationOf } from '../../src/engine/techniques/superpixels';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 
@@ -26,6 +29,12 @@ async function main(): Promise<void> {
     const [segments = 50, compactness = 10] = options ? options.split(',').map(Number) : [];
     const segmentation = segmentationOf(pixels, { segments, compactness });
     process.stdout.write(JSON.stringify({ count: segmentation.count, hash: segmentationHash(segmentation), labels: Array.from(segmentation.labels) }));
+    return;
+  }
+  if (what === 'lime' || what === 'kernel-shap') {
+    const [samples, segments, seed] = options.split(',').map(Number);
+    const draw = what === 'lime' ? limeCoalitions : kernelShapCoalitions;
+    process.stdout.write(JSON.stringify({ coalitions: draw(samples, segments, seed).map((c) => c.join('')) }));
     return;
   }
   throw new Error(`unknown request "${what}"`);

@@ -50,11 +50,66 @@ def occlusion_run():
     return channel_mean(a), 'Occlusion(model).attribute(x, target=242, sliding_window_shapes=(3, 15, 15), strides=(3, 8, 8), baselines=0)', None
 
 
+def feature_mask():
+    labels, digest = segments()
+    return torch.from_numpy(labels)[None, None], {'segments': int(labels.max() + 1), 'segmentsHash': digest}
+
+
+def replay(coalitions):
+    """A Captum perturb_func (a generator, as LimeBase accepts) yielding CNN Lens's coalitions in order."""
+    def generate(_inputs, **_kwargs):
+        for coalition in coalitions:
+            yield torch.tensor([[int(c) for c in coalition]], dtype=torch.long)
+    return generate
+
+
+def feature_ablation_run():
+    mask, extra = feature_mask()
+    with torch.no_grad():
+        a = attr('FeatureAblation')(common.model()).attribute(common.input_tensor(), target=DOG, feature_mask=mask, baselines=0, perturbations_per_eval=32)
+    return channel_mean(a), 'FeatureAblation(model).attribute(x, target=242, feature_mask=<CNN Lens SLIC>, baselines=0)', extra
+
+
+def surrogate_run(kind, samples, seed):
+    def run():
+        mask, extra = feature_mask()
+        coalitions = ours(kind, f"{samples},{extra['segments']},{seed}")['coalitions']
+        if kind == 'lime':
+            explainer = attr('Lime')(common.model(), perturb_func=replay(coalitions))
+            call = 'Lime(model, perturb_func=<CNN Lens coalitions>)'
+        else:
+            explainer = attr('KernelShap')(common.model())
+            explainer.perturb_func = replay(coalitions)
+            call = 'KernelShap(model) with perturb_func=<CNN Lens coalitions>'
+        with torch.no_grad():
+            a = explainer.attribute(common.input_tensor(), target=DOG, feature_mask=mask, baselines=0, n_samples=samples, perturbations_per_eval=32)
+        return channel_mean(a), f'{call}.attribute(x, target=242, feature_mask=<CNN Lens SLIC>, baselines=0, n_samples={samples})', {**extra, 'seed': seed}
+    return run
+
+
 REFERENCES = [
     {
         'name': 'occlusion-dog',
         'peer': PEER,
         'ours': {'technique': 'occlusion', 'class': DOG, 'parameters': {'window': 15, 'stride': 8, 'baseline': 'zero'}},
         'run': occlusion_run,
+    },
+    {
+        'name': 'feature-ablation-dog',
+        'peer': PEER,
+        'ours': {'technique': 'feature-ablation', 'class': DOG, 'parameters': {'segments': 50, 'compactness': 10, 'baseline': 'zero'}},
+        'run': feature_ablation_run,
+    },
+    {
+        'name': 'lime-dog',
+        'peer': PEER,
+        'ours': {'technique': 'lime', 'class': DOG, 'parameters': {'samples': 300, 'segments': 50, 'compactness': 10, 'kernel': 1, 'alpha': 0.01, 'baseline': 'zero', 'seed': 0}},
+        'run': surrogate_run('lime', 300, 0),
+    },
+    {
+        'name': 'kernel-shap-dog',
+        'peer': PEER,
+        'ours': {'technique': 'kernel-shap', 'class': DOG, 'parameters': {'samples': 300, 'segments': 50, 'compactness': 10, 'baseline': 'zero', 'seed': 0}},
+        'run': surrogate_run('kernel-shap', 300, 0),
     },
 ]

@@ -8,14 +8,14 @@
  * SLIC (the registry has none kept up), and this is short.
  */
 
-export interface Segmentation {
+export type Segmentation = {
   width: number;
   height: number;
   /** Segments are labelled 0 … count − 1. */
   count: number;
   /** [height · width] labels, row-major. */
   labels: Int32Array;
-}
+};
 
 export interface SlicOptions {
   /** About how many superpixels (skimage's n_segments). */

@@ -19,6 +19,9 @@ import { IntegratedGradients } from './integratedGradients';
 import { Saliency } from './saliency';
 import { SmoothGrad } from './smoothGrad';
 import { Occlusion } from './occlusion';
+import { FeatureAblation } from './featureAblation';
+import { Lime } from './lime';
+import { KernelShap } from './kernelShap';
 
 const TECHNIQUES: Technique[] = [
   new GradCam(),
@@ -40,6 +43,9 @@ const TECHNIQUES: Technique[] = [
   new SmoothGrad((id) => findTechnique(id)),
   new GuidedGradCam(),
   new Occlusion(),
+  new FeatureAblation(),
+  new Lime(),
+  new KernelShap(),
   new AttentionRollout(),
   new AttentionGradient(),
 ];
