@@ -3,12 +3,14 @@
  *   npx tsx bench/peers/ours.ts segments            SLIC labels of the photo (default parameters) and their hash
  *   npx tsx bench/peers/ours.ts slic N,COMPACTNESS   the same with other parameters
  *   npx tsx bench/peers/ours.ts lime|kernel-shap SAMPLES,SEGMENTS,SEED   the coalitions (as '0'/'1' strings)
+ *   npx tsx bench/peers/ours.ts rise MASKS,CELLS,KEEP,SEED   RISE's grids ('0'/'1' strings, row-major) and shifts at 224 × 224
  */
 import * as path from 'node:path';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { tf } from '../../src/engine/tfjs/tf';
 import { kernelShapCoalitions } from '../../src/engine/techniques/kernelShap';
 import { limeCoalitions } from '../../src/engine/techniques/lime';
+import { riseDraws } from '../../src/engine/techniques/rise';
 import { segmentationHash, segmentationOf } from '../../src/engine/techniques/superpixels';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 
@@ -35,6 +37,12 @@ async function main(): Promise<void> {
     const [samples, segments, seed] = options.split(',').map(Number);
     const draw = what === 'lime' ? limeCoalitions : kernelShapCoalitions;
     process.stdout.write(JSON.stringify({ coalitions: draw(samples, segments, seed).map((c) => c.join('')) }));
+    return;
+  }
+  if (what === 'rise') {
+    const [masks, cells, keep, seed] = options.split(',').map(Number);
+    const draws = riseDraws(masks, cells, keep, 224, 224, seed);
+    process.stdout.write(JSON.stringify({ grids: draws.map((d) => d.grid.join('')), shifts: draws.map((d) => d.shift) }));
     return;
   }
   throw new Error(`unknown request "${what}"`);

@@ -1,5 +1,7 @@
 """
-Captum's perturbation methods on the fixture MobileNet (bench/peers/common.py), as test references.
+Captum's perturbation methods, and RISE from its authors' code, on the fixture MobileNet
+(bench/peers/common.py), as test references. RISE's checkout (eclique/RISE) goes beside Captum's in the peers'
+folder (CNN_LENS_PEERS/RISE); only its explanations.py is used.
 
 Where the method is random (RISE, LIME, KernelSHAP) the reference replays CNN Lens's own draws for the seed
 (its masks, coalitions), which bench/peers/ours.ts prints, so the two sides differ only in what they compute
@@ -7,10 +9,11 @@ from them; the superpixel methods likewise run on CNN Lens's SLIC segments of th
 recorded by a hash the test checks.
 """
 import functools
-import hashlib
+import importlib
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -87,6 +90,34 @@ def surrogate_run(kind, samples, seed):
     return run
 
 
+def rise_run(masks, cells, keep, seed):
+    """
+    The authors' RISE module (explanations.RISE, its forward: masked copies, scores, Σ p·M / N / p1) on the
+    masks its generate_masks would make from CNN Lens's grids and shifts: the same resize and crop, our draws
+    instead of numpy's. The model ends in a softmax, as in the authors' notebooks.
+    """
+    def run():
+        from skimage.transform import resize
+        root = common.peer_path('RISE')
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        explanations = importlib.import_module('explanations')
+        draws = ours('rise', f'{masks},{cells},{keep},{seed}')
+        cell = np.ceil(np.array((224, 224)) / cells)
+        up = (cells + 1) * cell
+        stack = np.empty((masks, 224, 224))
+        for i, (grid, (x, y)) in enumerate(zip(draws['grids'], draws['shifts'])):
+            grid = np.array([int(c) for c in grid], dtype='float32').reshape(cells, cells)
+            stack[i] = resize(grid, up, order=1, mode='reflect', anti_aliasing=False)[x:x + 224, y:y + 224]
+        explainer = explanations.RISE(torch.nn.Sequential(common.model(), torch.nn.Softmax(dim=1)), (224, 224), gpu_batch=50)
+        explainer.masks = torch.from_numpy(stack.reshape(-1, 1, 224, 224)).float()
+        explainer.N, explainer.p1 = masks, keep
+        with torch.no_grad():
+            saliency = explainer(common.input_tensor())
+        return saliency[DOG].numpy(), f'RISE(Sequential(model, Softmax), (224, 224)) with masks from <CNN Lens grids and shifts, N={masks}, s={cells}, p1={keep}>', {'seed': seed}
+    return run
+
+
 REFERENCES = [
     {
         'name': 'occlusion-dog',
@@ -111,5 +142,11 @@ REFERENCES = [
         'peer': PEER,
         'ours': {'technique': 'kernel-shap', 'class': DOG, 'parameters': {'samples': 300, 'segments': 50, 'compactness': 10, 'baseline': 'zero', 'seed': 0}},
         'run': surrogate_run('kernel-shap', 300, 0),
+    },
+    {
+        'name': 'rise-dog',
+        'peer': 'RISE',
+        'ours': {'technique': 'rise', 'class': DOG, 'parameters': {'masks': 500, 'cells': 8, 'keep': 0.5, 'baseline': 'zero', 'seed': 0}},
+        'run': rise_run(500, 8, 0.5, 0),
     },
 ]

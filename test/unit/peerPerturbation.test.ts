@@ -4,7 +4,7 @@ import { tf } from '../../src/engine/tfjs/tf';
 import { requireFixtures } from './helpers/fixtures';
 import { agreementWith, loadPeerSetup, readPeerReference, type PeerSetup } from './helpers/peerReferences';
 
-// The perturbation techniques against Captum's own output (test/fixtures/peer, recorded by
+// The perturbation techniques against Captum's and RISE's authors' own output (test/fixtures/peer, recorded by
 // bench/peers/record.py from bench/peers/perturbation.py). Each line: reference name and the least Pearson r
 // of the two 56×56 maps (README, "Agreement with the peers").
 const AGREEMENT: [string, number][] = [
@@ -12,9 +12,10 @@ const AGREEMENT: [string, number][] = [
   ['feature-ablation-dog', 0.999],
   ['lime-dog', 0.999],
   ['kernel-shap-dog', 0.999],
+  ['rise-dog', 0.999],
 ];
 
-describe('Perturbation techniques against Captum on the same network and photo', () => {
+describe('Perturbation techniques against Captum and the RISE authors’ code on the same network and photo', () => {
   let engine: Engine;
   let setup: PeerSetup;
 

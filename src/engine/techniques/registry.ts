@@ -22,6 +22,7 @@ import { Occlusion } from './occlusion';
 import { FeatureAblation } from './featureAblation';
 import { Lime } from './lime';
 import { KernelShap } from './kernelShap';
+import { Rise } from './rise';
 
 const TECHNIQUES: Technique[] = [
   new GradCam(),
@@ -46,6 +47,7 @@ const TECHNIQUES: Technique[] = [
   new FeatureAblation(),
   new Lime(),
   new KernelShap(),
+  new Rise(),
   new AttentionRollout(),
   new AttentionGradient(),
 ];
