@@ -3,11 +3,13 @@
  *   npx tsx bench/peers/ours.ts segments            SLIC labels of the photo (default parameters) and their hash
  *   npx tsx bench/peers/ours.ts slic N,COMPACTNESS   the same with other parameters
  *   npx tsx bench/peers/ours.ts lime|kernel-shap SAMPLES,SEGMENTS,SEED   the coalitions (as '0'/'1' strings)
+ *   npx tsx bench/peers/ours.ts gradient-shap SAMPLES,BASELINES,SEED   each sample's baseline index and α
  *   npx tsx bench/peers/ours.ts rise MASKS,CELLS,KEEP,SEED   RISE's grids ('0'/'1' strings, row-major) and shifts at 224 × 224
  */
 import * as path from 'node:path';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { tf } from '../../src/engine/tfjs/tf';
+import { gradientShapDraws } from '../../src/engine/techniques/gradientShap';
 import { kernelShapCoalitions } from '../../src/engine/techniques/kernelShap';
 import { limeCoalitions } from '../../src/engine/techniques/lime';
 import { riseDraws } from '../../src/engine/techniques/rise';
@@ -43,6 +45,11 @@ async function main(): Promise<void> {
     const [masks, cells, keep, seed] = options.split(',').map(Number);
     const draws = riseDraws(masks, cells, keep, 224, 224, seed);
     process.stdout.write(JSON.stringify({ grids: draws.map((d) => d.grid.join('')), shifts: draws.map((d) => d.shift) }));
+    return;
+  }
+  if (what === 'gradient-shap') {
+    const [samples, baselines, seed] = options.split(',').map(Number);
+    process.stdout.write(JSON.stringify(gradientShapDraws(samples, baselines, seed)));
     return;
   }
   throw new Error(`unknown request "${what}"`);

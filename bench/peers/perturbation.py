@@ -90,6 +90,51 @@ def surrogate_run(kind, samples, seed):
     return run
 
 
+class ReplayedNumpy:
+    """numpy as Captum's gradient_shap and _utils.common see it, with np.random's uniform (α) and choice (baselines) replaying CNN Lens's draws."""
+    def __init__(self, alphas, baselines):
+        real = np.random
+
+        class Random:
+            def uniform(self, low, high, size):
+                assert size == len(alphas), f'Captum drew {size} α, CNN Lens {len(alphas)}'
+                return np.asarray(alphas, dtype=np.float64)
+
+            def choice(self, count, size):
+                assert size == len(baselines), f'Captum drew {size} baselines, CNN Lens {len(baselines)}'
+                return np.asarray(baselines)
+
+            def __getattr__(self, name):
+                return getattr(real, name)
+        self.random = Random()
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def gradient_shap_run(samples, seed):
+    """Captum's GradientShap with baselines black and white (−1 and 1 in MobileNet's scaling), no noise, and CNN Lens's α and baseline draws."""
+    def run():
+        draws = ours('gradient-shap', f'{samples},2,{seed}')
+        x = common.input_tensor()
+        baselines = torch.cat([torch.full_like(x, -1.0), torch.full_like(x, 1.0)])
+        attr('GradientShap')  # puts the checkout on the path
+        modules = [importlib.import_module('captum.attr._core.gradient_shap'), importlib.import_module('captum._utils.common')]
+        for m in modules:
+            m.np = ReplayedNumpy(draws['alpha'], draws['baseline'])
+        try:
+            a = attr('GradientShap')(common.model()).attribute(x, baselines=baselines, target=DOG, n_samples=samples, stdevs=0.0)
+        finally:
+            for m in modules:
+                m.np = np
+        call = f'GradientShap(model).attribute(x, baselines=[black, white], target=242, n_samples={samples}, stdevs=0) with <CNN Lens α and baseline draws>, channels summed, clipped at the 99th percentile of |a|'
+        # CNN Lens's signed view clips at the 99th percentile of |a| (Captum's visualiser clips outliers too).
+        summed = a[0].detach().sum(0).numpy()
+        cap = np.quantile(np.abs(summed), 0.99)
+        return np.clip(summed, -cap, cap), call, {'seed': seed}
+    return run
+
+
 def rise_run(masks, cells, keep, seed):
     """
     The authors' RISE module (explanations.RISE, its forward: masked copies, scores, Σ p·M / N / p1) on the
@@ -148,5 +193,11 @@ REFERENCES = [
         'peer': 'RISE',
         'ours': {'technique': 'rise', 'class': DOG, 'parameters': {'masks': 500, 'cells': 8, 'keep': 0.5, 'baseline': 'zero', 'seed': 0}},
         'run': rise_run(500, 8, 0.5, 0),
+    },
+    {
+        'name': 'gradient-shap-dog',
+        'peer': PEER,
+        'ours': {'technique': 'gradient-shap', 'class': DOG, 'parameters': {'samples': 50, 'baselines': 'black+white', 'noise': 0, 'seed': 0, 'view': 'signed'}},
+        'run': gradient_shap_run(50, 0),
     },
 ]

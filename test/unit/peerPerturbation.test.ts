@@ -13,6 +13,7 @@ const AGREEMENT: [string, number][] = [
   ['lime-dog', 0.999],
   ['kernel-shap-dog', 0.999],
   ['rise-dog', 0.999],
+  ['gradient-shap-dog', 0.999],
 ];
 
 describe('Perturbation techniques against Captum and the RISE authors’ code on the same network and photo', () => {

@@ -23,6 +23,7 @@ import { FeatureAblation } from './featureAblation';
 import { Lime } from './lime';
 import { KernelShap } from './kernelShap';
 import { Rise } from './rise';
+import { GradientShap } from './gradientShap';
 
 const TECHNIQUES: Technique[] = [
   new GradCam(),
@@ -48,6 +49,7 @@ const TECHNIQUES: Technique[] = [
   new Lime(),
   new KernelShap(),
   new Rise(),
+  new GradientShap(),
   new AttentionRollout(),
   new AttentionGradient(),
 ];
