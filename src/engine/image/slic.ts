@@ -8,14 +8,10 @@
  * SLIC (the registry has none kept up), and this is short.
  */
 
-export type Segmentation = {
-  width: number;
-  height: number;
-  /** Segments are labelled 0 … count − 1. */
-  count: number;
-  /** [height · width] labels, row-major. */
-  labels: Int32Array;
-};
+import type { SegmentLabels } from '../../shared/vocabulary';
+
+/** Labels 0 … count − 1, row-major, at the image's size. */
+export type Segmentation = SegmentLabels;
 
 export interface SlicOptions {
   /** About how many superpixels (skimage's n_segments). */

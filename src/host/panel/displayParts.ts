@@ -2,7 +2,7 @@
  * Results as the webview receives them. The host does no pixel work: images come from the worker already
  * at display size, maps at their own (small) resolution, and the webview lays them over the image.
  */
-import { heatmapToBytes } from '../../shared/mapDrawing';
+import { heatmapToBytes, segmentOutline } from '../../shared/mapDrawing';
 import type { Evaluation } from '../../engine/evaluate';
 import type { Explanation, Preview } from '../../engine/types';
 import type { Heatmap, RgbaImage } from '../../shared/vocabulary';
@@ -26,7 +26,7 @@ export function heatmapPart(map: Heatmap): PixelsMessagePart {
 }
 
 export function resultMessage(runId: number, explanation: Explanation, image: RgbaImage): ResultMessage {
-  const { colour } = explanation;
+  const { colour, segments } = explanation;
   return {
     type: 'result',
     runId,
@@ -44,6 +44,7 @@ export function resultMessage(runId: number, explanation: Explanation, image: Rg
     imageSize: explanation.imageSize,
     signed: explanation.signed,
     colour: colour ? rgbaPart(colour) : null,
+    outline: segments ? { width: segments.width, height: segments.height, data: segmentOutline(segments) } : null,
   };
 }
 
