@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   if (what === 'segments' || what === 'slic') {
     const [segments = 50, compactness = 10] = options ? options.split(',').map(Number) : [];
     const segmentation = segmentationOf(pixels, { segments, compactness });
-    process.stdout.write(JSON.stringify({ count: segmentation.count, hash: segmentationHash(segmentation), labels: Array.from(segmentation.labels) }));
+    process.stdout.write(
+      JSON.stringify({ count: segmentation.count, hash: segmentationHash(segmentation), labels: Array.from(segmentation.labels) }),
+    );
     return;
   }
   if (what === 'lime' || what === 'kernel-shap') {

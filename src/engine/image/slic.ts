@@ -86,7 +86,8 @@ export function slic(pixels: ArrayLike<number>, width: number, height: number, c
 
   const grid = regularGrid(height, width, options.segments);
   const centres: number[][] = [];
-  for (let y = grid.start[0]; y < height; y += grid.step[0]) for (let x = grid.start[1]; x < width; x += grid.step[1]) centres.push([y, x, 0, 0, 0]);
+  for (let y = grid.start[0]; y < height; y += grid.step[0])
+    for (let x = grid.start[1]; x < width; x += grid.step[1]) centres.push([y, x, 0, 0, 0]);
   const k = centres.length;
   // skimage takes the step from the grid once more, for the number of seeds it actually placed.
   const search = regularGrid(height, width, k).step;

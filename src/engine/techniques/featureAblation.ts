@@ -30,7 +30,11 @@ export class FeatureAblation extends Technique {
       count: segments.count,
       batch: Number(request.parameters.batch),
       noun: 'superpixel',
-      masks: (start, size) => coalitionMasks(segments, Array.from({ length: size }, (_, i) => without(start + i))),
+      masks: (start, size) =>
+        coalitionMasks(
+          segments,
+          Array.from({ length: size }, (_, i) => without(start + i)),
+        ),
       take: (start, scores) => scores.forEach((score, i) => (drops[start + i] = original - score)),
       preview: () => ({ map: mapTensor(paintSegments(segments, drops), h, w), signed: true }),
     });

@@ -54,7 +54,12 @@ export class GradientShap extends AttributionTechnique {
     needsLayer: false,
     parameters: [
       { name: 'samples', summary: 'Random samples (n)', default: 50, min: 1, max: 10000, integer: true },
-      { name: 'baselines', summary: 'Baselines drawn from', default: 'black+blur', choices: ['black+blur', 'black+white', 'black', 'zero'] },
+      {
+        name: 'baselines',
+        summary: 'Baselines drawn from',
+        default: 'black+blur',
+        choices: ['black+blur', 'black+white', 'black', 'zero'],
+      },
       { name: 'noise', summary: 'Noise σ on the input, as a fraction of its range (Captum: 0)', default: 0, min: 0, max: 1 },
       SEED_PARAMETER,
       viewParameter('signed'),
@@ -82,7 +87,20 @@ export class GradientShap extends AttributionTechnique {
         const next = tf.tidy(() => {
           const chosen = tf.gather(baselines, draws.baseline.slice(start, start + size)) as Tensor4D;
           const dims = [size, ...input.shape.slice(1)];
-          const noisy = sigma > 0 ? input.add(tf.tensor(gaussianValues(dims.reduce((a, b) => a * b, 1), 0, sigma, seed + 7919 * (start + 1)), dims)) : input;
+          const noisy =
+            sigma > 0
+              ? input.add(
+                  tf.tensor(
+                    gaussianValues(
+                      dims.reduce((a, b) => a * b, 1),
+                      0,
+                      sigma,
+                      seed + 7919 * (start + 1),
+                    ),
+                    dims,
+                  ),
+                )
+              : input;
           const step = noisy.sub(chosen) as Tensor4D;
           const alphas = tf.tensor1d(draws.alpha.slice(start, start + size)).reshape([-1, 1, 1, 1]);
           const gradients = inputGradient(model, chosen.add(step.mul(alphas)) as Tensor4D, classIndex);

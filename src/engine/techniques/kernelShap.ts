@@ -51,7 +51,14 @@ export class KernelShap extends SurrogateTechnique {
     needsGradients: false,
     needsLayer: false,
     parameters: [
-      { name: 'samples', summary: 'Masked copies to score (the whole and the empty image included)', default: 300, min: 2, max: 100000, integer: true },
+      {
+        name: 'samples',
+        summary: 'Masked copies to score (the whole and the empty image included)',
+        default: 300,
+        min: 2,
+        max: 100000,
+        integer: true,
+      },
       ...SEGMENT_PARAMETERS,
       baselineParameter('zero'),
       SEED_PARAMETER,

@@ -68,7 +68,9 @@ function blendedScores(model: ModelAdapter, input: Tensor4D, baseline: Tensor4D,
   const [, h, w] = input.shape;
   const dims = [keep.length / (h * w), h, w, 1];
   const change = input.sub(baseline);
-  const fast = model.accelerated()?.run(blendedCopies, { [CHANGE]: change, [BASELINE]: baseline, [KEEP]: { data: keep, dims } }, [SCORES], input);
+  const fast = model
+    .accelerated()
+    ?.run(blendedCopies, { [CHANGE]: change, [BASELINE]: baseline, [KEEP]: { data: keep, dims } }, [SCORES], input);
   if (fast) return fast[0] as Tensor2D;
   const masks = tf.tensor4d(keep, dims as [number, number, number, number]);
   return model.scores(baseline.add(masks.mul(change)) as Tensor4D);

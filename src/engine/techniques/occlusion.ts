@@ -42,7 +42,8 @@ export class Occlusion extends Technique {
     const [, h, w] = request.input.shape;
     const window = Number(parameters.window);
     const stride = Number(parameters.stride);
-    if (stride > window && (window < h || window < w)) throw new Error(`Occlusion's stride (${stride}) must not exceed its window (${window}): pixels would be left out.`);
+    if (stride > window && (window < h || window < w))
+      throw new Error(`Occlusion's stride (${stride}) must not exceed its window (${window}): pixels would be left out.`);
     const rows = windowStarts(h, window, stride);
     const columns = windowStarts(w, window, stride);
     const [wh, ww] = [Math.min(window, h), Math.min(window, w)];

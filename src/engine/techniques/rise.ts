@@ -37,7 +37,12 @@ export function riseDraws(count: number, cells: number, keep: number, h: number,
  * For each output index along an axis of `size`, the two grid cells and the weight of the second:
  * linear interpolation of `cells` values stretched to `upsampled`, read from `shift` on, mirrored at the ends.
  */
-function axisSamples(cells: number, upsampled: number, shift: number, size: number): { low: Int32Array; high: Int32Array; weight: Float32Array } {
+function axisSamples(
+  cells: number,
+  upsampled: number,
+  shift: number,
+  size: number,
+): { low: Int32Array; high: Int32Array; weight: Float32Array } {
   const mirror = (i: number) => (cells === 1 ? 0 : i < 0 ? -i : i > cells - 1 ? 2 * (cells - 1) - i : i);
   const low = new Int32Array(size);
   const high = new Int32Array(size);

@@ -9,7 +9,13 @@ import type { ParameterSpec, TechniqueParameters } from '../types';
 
 export const SEGMENT_PARAMETERS: ParameterSpec[] = [
   { name: 'segments', summary: 'About how many SLIC superpixels', default: 50, min: 2, max: 2000, integer: true },
-  { name: 'compactness', summary: 'SLIC compactness: higher, squarer superpixels; lower, closer to colour edges', default: 10, min: 0.01, max: 1000 },
+  {
+    name: 'compactness',
+    summary: 'SLIC compactness: higher, squarer superpixels; lower, closer to colour edges',
+    default: 10,
+    min: 0.01,
+    max: 1000,
+  },
 ];
 
 /** SLIC superpixels of the [1, h, w, c] 0..255 pixels the model sees. */
