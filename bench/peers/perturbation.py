@@ -201,3 +201,27 @@ REFERENCES = [
         'run': gradient_shap_run(50, 0),
     },
 ]
+
+
+def record_slic():
+    """test/fixtures/peer/slic-skimage.json: skimage's slic of the photo at a few settings, as label counts and hashes (FNV-1a, as superpixels.ts)."""
+    from skimage.segmentation import slic
+    import skimage
+    settings = []
+    for segments, compactness in [(50, 10), (100, 10), (200, 20), (30, 5)]:
+        labels = slic(common.image_pixels(), n_segments=segments, compactness=compactness, start_label=0)
+        digest = 0x811C9DC5
+        for label in labels.ravel().tolist():
+            digest = ((digest ^ label) * 0x01000193) & 0xFFFFFFFF
+        settings.append({'segments': segments, 'compactness': compactness, 'count': int(labels.max() + 1), 'hash': f'{digest:08x}'})
+    path = os.path.join(common.REFERENCES, 'slic-skimage.json')
+    with open(path, 'w') as f:
+        json.dump({'peer': f'scikit-image {skimage.__version__}', 'call': 'slic(image, n_segments, compactness, start_label=0)', 'image': common.IMAGE, 'settings': settings}, f, indent=1)
+        f.write('\n')
+    print(f'wrote {os.path.relpath(path, common.REPO)}')
+
+
+if __name__ == '__main__':
+    # /usr/bin/python3 bench/peers/perturbation.py slic   (the map references go through record.py)
+    if sys.argv[1:] == ['slic']:
+        record_slic()

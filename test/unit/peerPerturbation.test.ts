@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../src/engine/engine';
+import { segmentationHash } from '../../src/engine/techniques/superpixels';
 import { tf } from '../../src/engine/tfjs/tf';
 import { requireFixtures } from './helpers/fixtures';
 import { agreementWith, loadPeerSetup, readPeerReference, type PeerSetup } from './helpers/peerReferences';
@@ -36,7 +37,12 @@ describe('Perturbation techniques against Captum and the RISE authors’ code on
     it(`${name}: r ≥ ${least}`, async () => {
       const reference = readPeerReference(name);
       const before = tf.memory().numTensors;
-      const { r } = await agreementWith(engine, setup, reference);
+      const { r, explanation } = await agreementWith(engine, setup, reference);
+      const recorded = reference.extra?.segmentsHash;
+      if (recorded) {
+        assert.ok(explanation.segments, 'no segments');
+        assert.equal(segmentationHash(explanation.segments), recorded, 'the reference was made on other superpixels');
+      }
       assert.equal(tf.memory().numTensors, before, 'tensors left behind');
       console.log(`      ${name} vs ${reference.peer} ${reference.call}: r = ${r.toFixed(6)}`);
       assert.ok(r >= least, `${name}: r = ${r} < ${least}`);

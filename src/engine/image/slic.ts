@@ -54,9 +54,13 @@ function regularGrid(height: number, width: number, points: number): { start: [n
 function toLab(rgb: ArrayLike<number>, pixels: number, channels: number): Float64Array {
   let low = Infinity;
   let high = -Infinity;
-  for (let i = 0; i < pixels * channels; i++) {
-    low = Math.min(low, rgb[i]);
-    high = Math.max(high, rgb[i]);
+  // Over the colour channels only (an alpha channel is not part of the image).
+  const colours = Math.min(channels, 3);
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < colours; c++) {
+      low = Math.min(low, rgb[p * channels + c]);
+      high = Math.max(high, rgb[p * channels + c]);
+    }
   }
   const range = high - low || 1;
   const linear = (v: number) => {
