@@ -47,7 +47,7 @@ export class KernelShap extends SurrogateTechnique {
   readonly info = {
     id: 'kernel-shap',
     title: 'KernelSHAP',
-    summary: 'Superpixels hidden in Shapley-weighted random sets; a linear fit estimates each one’s Shapley value.',
+    summary: 'Superpixels hidden in Shapley-weighted random sets; a linear fit estimates each one’s Shapley value. No gradients.',
     needsGradients: false,
     needsLayer: false,
     parameters: [

@@ -37,7 +37,7 @@ export class Lime extends SurrogateTechnique {
   readonly info = {
     id: 'lime',
     title: 'LIME',
-    summary: 'Random sets of superpixels hidden; a sparse linear model of the score gives each superpixel its weight.',
+    summary: 'Random sets of superpixels hidden; a sparse linear model of the score gives each superpixel its weight. No gradients.',
     needsGradients: false,
     needsLayer: false,
     parameters: [
