@@ -130,6 +130,8 @@ export interface CompareRow {
   region?: Region;
   signed?: boolean;
   colour?: PixelsMessagePart | null;
+  /** Superpixel boundaries, as ResultMessage's. */
+  outline?: PixelsMessagePart | null;
   /** Class probability after 0, 1/k, …, 1 of the pixels were deleted / inserted. */
   deletion?: number[];
   insertion?: number[];

@@ -25,8 +25,13 @@ export function heatmapPart(map: Heatmap): PixelsMessagePart {
   return { width: map.width, height: map.height, data: heatmapToBytes(map) };
 }
 
+/** The superpixels' boundaries at the model input's size, for the techniques that measured on superpixels. */
+function outlinePart({ segments }: Explanation): PixelsMessagePart | null {
+  return segments ? { width: segments.width, height: segments.height, data: segmentOutline(segments) } : null;
+}
+
 export function resultMessage(runId: number, explanation: Explanation, image: RgbaImage): ResultMessage {
-  const { colour, segments } = explanation;
+  const { colour } = explanation;
   return {
     type: 'result',
     runId,
@@ -44,7 +49,7 @@ export function resultMessage(runId: number, explanation: Explanation, image: Rg
     imageSize: explanation.imageSize,
     signed: explanation.signed,
     colour: colour ? rgbaPart(colour) : null,
-    outline: segments ? { width: segments.width, height: segments.height, data: segmentOutline(segments) } : null,
+    outline: outlinePart(explanation),
   };
 }
 
@@ -66,6 +71,7 @@ export function compareResult(runId: number, evaluation: Evaluation, image: Rgba
       region: explanation.region,
       signed: explanation.signed,
       colour: explanation.colour ? rgbaPart(explanation.colour) : null,
+      outline: outlinePart(explanation),
       deletion: row.deletion?.probabilities,
       insertion: row.insertion?.probabilities,
       deletionAuc: row.deletion?.auc,
