@@ -205,6 +205,7 @@ export class Engine {
         signed: raw.signed,
         colour,
         rawMap,
+        segments: raw.segments ?? null,
         timings: { decodeMs: 0, forwardMs, techniqueMs, totalMs: performance.now() - started },
         notes,
         parameters,

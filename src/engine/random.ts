@@ -130,3 +130,12 @@ export function gaussian<T extends Tensor>(shape: number[], mean: number, std: n
     shape,
   ) as T;
 }
+
+/**
+ * A seeded stream of uniform numbers in [0, 1) (53 random bits each) for the perturbation techniques'
+ * masks and coalitions: the same stream for the same seed.
+ */
+export function uniformStream(seed: number): () => number {
+  const bits = new Sfc32(seed);
+  return () => ((bits.next() >>> 5) * 67108864 + (bits.next() >>> 6)) / 9007199254740992;
+}

@@ -3,7 +3,17 @@
  * vscode, so every bundle can use it. The words the webview shares live in src/shared/vocabulary.ts;
  * they are re-exported here so engine code has one place to import its types from.
  */
-import type { ExplainRequest, Heatmap, LayerInfo, Prediction, Region, RgbaImage, TechniqueParameters, Timings } from '../shared/vocabulary';
+import type {
+  ExplainRequest,
+  Heatmap,
+  LayerInfo,
+  Prediction,
+  Region,
+  RgbaImage,
+  SegmentLabels,
+  TechniqueParameters,
+  Timings,
+} from '../shared/vocabulary';
 
 export {
   COLORMAP_NAMES,
@@ -22,6 +32,7 @@ export {
   type Region,
   type RegulariserName,
   type RgbaImage,
+  type SegmentLabels,
   type TechniqueInfo,
   type TechniqueParameters,
   type TileLayout,
@@ -147,6 +158,8 @@ export interface Explanation {
   colour: RgbaImage | null;
   /** The map before normalisation, at the same resolution as `heatmap` (for checks and exports). */
   rawMap: Heatmap;
+  /** The superpixels the map was measured on (model input size), for superpixel techniques; else null. */
+  segments: SegmentLabels | null;
   timings: Timings;
   /** Notes the user should see (fallbacks, caveats). */
   notes: string[];

@@ -5,7 +5,7 @@
  * Pure TS: the webview bundles it.
  */
 import { lutIndex } from './colormaps';
-import type { Heatmap, Region, RgbaImage } from './vocabulary';
+import type { Heatmap, Region, RgbaImage, SegmentLabels } from './vocabulary';
 
 /** How much of the image's brightness is kept where the model did not look (outside a centre crop). */
 export const OUTSIDE_BRIGHTNESS = 0.35;
@@ -115,4 +115,16 @@ export function heatmapToBytes(map: Heatmap): Uint8Array {
   const bytes = new Uint8Array(map.data.length);
   for (let i = 0; i < bytes.length; i++) bytes[i] = lutIndex(map.data[i]);
   return bytes;
+}
+
+/** The superpixels' boundaries at their own size: 255 where a pixel's label differs from its right or lower neighbour's, else 0. */
+export function segmentOutline({ width, height, labels }: SegmentLabels): Uint8Array {
+  const outline = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      if ((x + 1 < width && labels[p + 1] !== labels[p]) || (y + 1 < height && labels[p + width] !== labels[p])) outline[p] = 255;
+    }
+  }
+  return outline;
 }

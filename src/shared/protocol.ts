@@ -103,6 +103,8 @@ export interface ResultMessage {
   signed: boolean;
   /** The colour-gradient view (RGBA at the model input's size), drawn instead of the colormapped map. */
   colour: PixelsMessagePart | null;
+  /** Superpixel boundaries (255 on a boundary, at the model input's size) for the superpixel techniques; else null. */
+  outline: PixelsMessagePart | null;
 }
 /** The map so far while a long run goes on (SmoothGrad, integrated gradients). */
 export interface PreviewMessage {
@@ -128,6 +130,8 @@ export interface CompareRow {
   region?: Region;
   signed?: boolean;
   colour?: PixelsMessagePart | null;
+  /** Superpixel boundaries, as ResultMessage's. */
+  outline?: PixelsMessagePart | null;
   /** Class probability after 0, 1/k, …, 1 of the pixels were deleted / inserted. */
   deletion?: number[];
   insertion?: number[];

@@ -20,6 +20,17 @@ export interface Heatmap {
   data: Float32Array;
 }
 
+/**
+ * Superpixels a map was measured on (LIME, KernelSHAP, feature ablation), at the model input's size: labels
+ * 0 … count − 1, row-major. A type, not an interface, so it can sit in a tf.tidy result.
+ */
+export type SegmentLabels = {
+  width: number;
+  height: number;
+  count: number;
+  labels: Int32Array;
+};
+
 /** A rectangle of an image as fractions of its width and height: where the model's input was cut from. */
 export interface Region {
   x: number;

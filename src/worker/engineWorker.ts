@@ -79,6 +79,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
         explanation.heatmap.data.buffer,
         explanation.rawMap.data.buffer,
         ...(explanation.colour ? [explanation.colour.data.buffer] : []),
+        ...(explanation.segments ? [explanation.segments.labels.buffer] : []),
       ];
       return { result: explanation, transfer: transfer as ArrayBuffer[] };
     }

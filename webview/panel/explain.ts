@@ -129,6 +129,7 @@ export class ExplainController {
       signed: msg.signed,
       colour: msg.colour,
       region: msg.region,
+      outline: msg.outline,
     });
     if (error) {
       core.setStatus('error', error);
@@ -216,6 +217,7 @@ export class ExplainController {
         signed: last.signed,
         colour: last.colour,
         region: last.region,
+        outline: last.outline,
       });
       if (this.resultDrawn) renderCaption(ui.caption, this.resultDrawn, { size: last.imageSize, region: last.region });
     } else {

@@ -202,6 +202,7 @@ export class CompareView {
       signed: row.signed,
       colour: row.colour,
       region: row.region,
+      outline: row.outline,
     });
     this.overlays.push(overlay);
     const fixed = (v: number | undefined, digits = 3) => (v === undefined ? '—' : v.toFixed(digits));

@@ -86,6 +86,20 @@ export function heatAt(
   return { heat: out, inside: outside ? inside : null };
 }
 
+/** Superpixel boundaries (bytes, 255 on a boundary) scaled onto the display image: 1 where the sampled outline is at least half on. */
+export function outlineAt(outline: PixelsMessagePart & { data: Uint8Array }, region: Region, width: number, height: number): Uint8Array {
+  const map = { width: outline.width, height: outline.height, data: Float32Array.from(outline.data, (v) => v / 255) };
+  return Uint8Array.from(mapOver(map, region, width, height, 0).data, (v) => (v >= 0.5 ? 1 : 0));
+}
+
+/** Lightens boundary pixels towards white, so the superpixels show on any colormap. Exported for tests. */
+export function drawOutline(outline: Uint8Array, out: Uint8ClampedArray): void {
+  for (let p = 0; p < outline.length; p++) {
+    if (!outline[p]) continue;
+    for (let c = 0; c < 3; c++) out[p * 4 + c] = 0.35 * out[p * 4 + c] + 0.65 * 255;
+  }
+}
+
 /** out = image·(1−α) + colormap(heat)·α, opaque; pixels outside `inside` (when given) dimmed. Exported for tests. */
 export function blend(
   image: Uint8Array,
@@ -149,6 +163,8 @@ interface Pixels {
   colour: Uint8Array | null;
   /** 1 where the model looked; null = everywhere. */
   inside: Uint8Array | null;
+  /** 1 on a superpixel boundary (superpixel techniques); null = none. */
+  outline: Uint8Array | null;
   mode: OverlayMode;
 }
 
@@ -183,7 +199,7 @@ export class OverlayView {
     image: PixelsMessagePart,
     heatmap: PixelsMessagePart,
     description: string,
-    extras: { signed?: boolean; colour?: PixelsMessagePart | null; region?: Region } = {},
+    extras: { signed?: boolean; colour?: PixelsMessagePart | null; region?: Region; outline?: PixelsMessagePart | null } = {},
   ): string | null {
     const { width, height } = image;
     const validSize = (w: unknown, h: unknown) =>
@@ -202,9 +218,16 @@ export class OverlayView {
       colour = colourOver({ width: extras.colour.width, height: extras.colour.height, data: colourBytes }, region, width, height).data;
     }
     const { heat, inside } = heatAt({ width: heatmap.width, height: heatmap.height, data: mapBytes }, region, width, height);
+    let outline: Uint8Array | null = null;
+    if (extras.outline) {
+      if (!validSize(extras.outline.width, extras.outline.height)) return 'The superpixel outline has no size.';
+      const outlineBytes = toBytes(extras.outline.data, extras.outline.width * extras.outline.height);
+      if (!outlineBytes) return 'The superpixel outline is malformed.';
+      outline = outlineAt({ width: extras.outline.width, height: extras.outline.height, data: outlineBytes }, region, width, height);
+    }
     const mode: OverlayMode = colour ? 'colour' : extras.signed ? 'signed' : 'map';
     const modeChanged = mode !== this.pixels?.mode;
-    this.pixels = { width, height, image: imageBytes, heat, colour, inside, mode };
+    this.pixels = { width, height, image: imageBytes, heat, colour, inside, outline, mode };
     if (modeChanged) this.drawRamp();
     this.canvas.width = width;
     this.canvas.height = height;
@@ -256,6 +279,7 @@ export class OverlayView {
     if (!this.imageData) this.imageData = context.createImageData(pixels.width, pixels.height);
     if (pixels.colour) blendRgba(pixels.image, pixels.colour, this.view.opacity, this.imageData.data, pixels.inside);
     else blend(pixels.image, pixels.heat, lutFor(this.colormap), this.view.opacity, this.imageData.data, pixels.inside);
+    if (pixels.outline) drawOutline(pixels.outline, this.imageData.data);
     context.putImageData(this.imageData, 0, 0);
     this.canvas.dataset.colormap = this.colormap;
     this.canvas.dataset.mode = pixels.mode;

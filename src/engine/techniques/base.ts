@@ -4,6 +4,7 @@
  * extend `CamTechnique` and write one method, as in pytorch-grad-cam's BaseCAM: the channel weights.
  */
 import type { Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { Segmentation } from '../image/slic';
 import type { ModelAdapter } from '../models/adapter';
 import { normalise } from '../postprocess';
 import { tf } from '../tfjs/tf';
@@ -47,6 +48,8 @@ export interface TechniqueOutput {
   layer: string;
   notes: string[];
   metrics?: Record<string, number>;
+  /** The superpixels the map was measured on (at the model input's size), for the panel to outline. */
+  segments?: Segmentation;
 }
 
 export abstract class Technique {

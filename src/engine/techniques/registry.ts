@@ -25,6 +25,12 @@ import { GuidedGradCam } from './guidedGradCam';
 import { IntegratedGradients } from './integratedGradients';
 import { Saliency } from './saliency';
 import { SmoothGrad } from './smoothGrad';
+import { Occlusion } from './occlusion';
+import { FeatureAblation } from './featureAblation';
+import { Lime } from './lime';
+import { KernelShap } from './kernelShap';
+import { Rise } from './rise';
+import { GradientShap } from './gradientShap';
 
 const TECHNIQUES: Technique[] = [
   new GradCam(),
@@ -52,6 +58,12 @@ const TECHNIQUES: Technique[] = [
   new IntegratedGradients(),
   new SmoothGrad((id) => findTechnique(id)),
   new GuidedGradCam(),
+  new Occlusion(),
+  new FeatureAblation(),
+  new Lime(),
+  new KernelShap(),
+  new Rise(),
+  new GradientShap(),
   new AttentionRollout(),
   new AttentionGradient(),
 ];

@@ -2,7 +2,7 @@
  * Results as the webview receives them. The host does no pixel work: images come from the worker already
  * at display size, maps at their own (small) resolution, and the webview lays them over the image.
  */
-import { heatmapToBytes } from '../../shared/mapDrawing';
+import { heatmapToBytes, segmentOutline } from '../../shared/mapDrawing';
 import type { Evaluation } from '../../engine/evaluate';
 import type { Explanation, Preview } from '../../engine/types';
 import type { Heatmap, RgbaImage } from '../../shared/vocabulary';
@@ -25,6 +25,11 @@ export function heatmapPart(map: Heatmap): PixelsMessagePart {
   return { width: map.width, height: map.height, data: heatmapToBytes(map) };
 }
 
+/** The superpixels' boundaries at the model input's size, for the techniques that measured on superpixels. */
+function outlinePart({ segments }: Explanation): PixelsMessagePart | null {
+  return segments ? { width: segments.width, height: segments.height, data: segmentOutline(segments) } : null;
+}
+
 export function resultMessage(runId: number, explanation: Explanation, image: RgbaImage): ResultMessage {
   const { colour } = explanation;
   return {
@@ -44,6 +49,7 @@ export function resultMessage(runId: number, explanation: Explanation, image: Rg
     imageSize: explanation.imageSize,
     signed: explanation.signed,
     colour: colour ? rgbaPart(colour) : null,
+    outline: outlinePart(explanation),
   };
 }
 
@@ -65,6 +71,7 @@ export function compareResult(runId: number, evaluation: Evaluation, image: Rgba
       region: explanation.region,
       signed: explanation.signed,
       colour: explanation.colour ? rgbaPart(explanation.colour) : null,
+      outline: outlinePart(explanation),
       deletion: row.deletion?.probabilities,
       insertion: row.insertion?.probabilities,
       deletionAuc: row.deletion?.auc,
