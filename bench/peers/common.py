@@ -7,7 +7,9 @@ scripts/tfjs_to_torch.py, logits out: the same network CNN Lens's tests load as 
 so no resizer stands between the two sides: the input is its RGB / 127.5 - 1 (MobileNet's scaling), NCHW.
 
 Peers are imported from checkouts, never copied: CNN_LENS_PEERS (default ../peers beside the repository)
-holds pytorch-grad-cam/ (jacobgil/pytorch-grad-cam) and captum/ (pytorch/captum).
+holds pytorch-grad-cam/ (jacobgil/pytorch-grad-cam), captum/ (pytorch/captum) and RISE/ (eclique/RISE, whose
+explanations.py is the authors' RISE). A checkout may carry a COMMIT file naming its commit when it is not a git
+repository (an exported tree).
 """
 import importlib
 import json
