@@ -3,7 +3,7 @@
  * vscode, so every bundle can use it. The words the webview shares live in src/shared/vocabulary.ts;
  * they are re-exported here so engine code has one place to import its types from.
  */
-import type { ExplainRequest, Heatmap, LayerInfo, Prediction, Region, RgbaImage, TechniqueParameters, Timings } from '../shared/vocabulary';
+import type { Concepts, ExplainRequest, Heatmap, LayerInfo, Prediction, Region, RgbaImage, TechniqueParameters, Timings } from '../shared/vocabulary';
 
 export {
   COLORMAP_NAMES,
@@ -12,6 +12,7 @@ export {
   REGULARISER_RANGES,
   WHOLE_IMAGE,
   type ColormapName,
+  type Concepts,
   type ExplainRequest,
   type Heatmap,
   type InspectKind,
@@ -154,6 +155,8 @@ export interface Explanation {
   parameters: TechniqueParameters;
   /** Numbers the technique measured about itself, e.g. integrated gradients' completenessError. */
   metrics: Record<string, number>;
+  /** Deep Feature Factorization's concepts (its own view: one colour per concept, and their classes). */
+  concepts?: Concepts;
 }
 
 /** Progress of a long technique: how far, what it is doing, and the map so far when it has one. */

@@ -7,7 +7,7 @@ import type { Tensor1D, Tensor2D, Tensor3D, Tensor4D } from '@tensorflow/tfjs-co
 import type { ModelAdapter } from '../models/adapter';
 import { normalise } from '../postprocess';
 import { tf } from '../tfjs/tf';
-import type { TechniqueInfo, TechniqueParameters } from '../types';
+import type { Heatmap, TechniqueInfo, TechniqueParameters } from '../types';
 
 export interface TechniqueInput {
   model: ModelAdapter;
@@ -47,6 +47,8 @@ export interface TechniqueOutput {
   layer: string;
   notes: string[];
   metrics?: Record<string, number>;
+  /** Deep Feature Factorization's concepts: maps at the layer's resolution, classes by index (the engine adds labels). */
+  concepts?: { maps: Heatmap[]; classes: { index: number; score: number }[][] };
 }
 
 export abstract class Technique {

@@ -5,6 +5,7 @@ import { AblationCam } from './ablationCam';
 import { AttentionGradient } from './attentionGradient';
 import { AttentionRollout } from './attentionRollout';
 import { Cam } from './cam';
+import { DeepFeatureFactorization } from './dff';
 import { EigenCam, EigenGradCam } from './eigenCam';
 import { GradCam } from './gradCam';
 import { GradCamPlusPlus } from './gradCamPlusPlus';
@@ -30,6 +31,7 @@ const TECHNIQUES: Technique[] = [
   new AblationCam(),
   new EigenCam(),
   new EigenGradCam(),
+  new DeepFeatureFactorization(),
   new Saliency(),
   new GuidedBackprop(),
   new Deconvnet(),
