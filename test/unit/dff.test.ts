@@ -1,0 +1,139 @@
+import { strict as assert } from 'node:assert';
+import { CancelledError, Engine } from '../../src/engine/engine';
+import type { LoadedModel } from '../../src/engine/models/loadModel';
+import { channelMatrix } from '../../src/engine/techniques/dff';
+import { nmf, NumpyRandomState, reconstructionError, type Matrix } from '../../src/engine/techniques/nmf';
+import { tf } from '../../src/engine/tfjs/tf';
+import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+
+/** A non-negative [rows, columns] matrix from a simple deterministic generator (not NumPy's). */
+function positiveMatrix(rows: number, columns: number, seed: number, zeros = 0): Matrix {
+  let state = seed;
+  const data = Float32Array.from({ length: rows * columns }, () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    const u = state / 2147483648;
+    return u < zeros ? 0 : u;
+  });
+  return { rows, columns, data };
+}
+
+function product(w: Matrix, h: Matrix): Matrix {
+  const data = new Float32Array(w.rows * h.columns);
+  for (let i = 0; i < w.rows; i++)
+    for (let j = 0; j < h.columns; j++)
+      for (let t = 0; t < w.columns; t++) data[i * h.columns + j] += w.data[i * w.columns + t] * h.data[t * h.columns + j];
+  return { rows: w.rows, columns: h.columns, data };
+}
+
+const norm = (m: Matrix) => Math.sqrt(m.data.reduce((s, v) => s + v * v, 0));
+
+describe('NMF (scikit-learn’s init="random" and coordinate descent)', () => {
+  it('draws NumPy’s RandomState(0) numbers', () => {
+    // numpy.random.RandomState(0).random_sample() and .standard_normal(3), printed by NumPy 1.24.
+    assert.equal(new NumpyRandomState(0).uniform(), 0.5488135039273248);
+    const random = new NumpyRandomState(0);
+    const normals = [random.standardNormal(), random.standardNormal(), random.standardNormal()];
+    assert.deepEqual(normals, [1.764052345967664, 0.4001572083672233, 0.9787379841057392]);
+  });
+
+  it('recovers a known non-negative rank-3 product, with W, H ≥ 0 and a falling error', () => {
+    const x = product(positiveMatrix(30, 3, 1, 0.3), positiveMatrix(3, 20, 2, 0.3));
+    const errors: number[] = [];
+    const { w, h } = nmf(x, { components: 3, maxIterations: 2000, tolerance: 1e-9, onIteration: (_, e) => errors.push(e) });
+    assert.ok(w.data.every((v) => v >= 0) && h.data.every((v) => v >= 0), 'W and H are non-negative');
+    const relative = reconstructionError(x, w, h) / norm(x);
+    assert.ok(relative < 1e-3, `relative error ${relative}`);
+    // Each coordinate step minimises the loss exactly along its coordinate: the error never rises (float32 slack).
+    for (let i = 1; i < errors.length; i++) assert.ok(errors[i] <= errors[i - 1] + 1e-6 * errors[0], `error rose at iteration ${i + 1}`);
+    assert.ok(errors[errors.length - 1] < errors[0] / 10);
+  });
+
+  it('is reproducible for a seed and starts elsewhere for another', () => {
+    const x = positiveMatrix(16, 12, 3);
+    const a = nmf(x, { components: 4, seed: 0 });
+    const b = nmf(x, { components: 4, seed: 0 });
+    const c = nmf(x, { components: 4, seed: 1 });
+    assert.deepEqual(Array.from(a.w.data), Array.from(b.w.data));
+    assert.deepEqual(Array.from(a.h.data), Array.from(b.h.data));
+    assert.notDeepEqual(Array.from(a.h.data), Array.from(c.h.data));
+  });
+
+  it('checks for a cancel every 10 iterations and refuses negative input', () => {
+    const x = positiveMatrix(16, 12, 4);
+    let iterations = 0;
+    assert.throws(
+      () =>
+        nmf(x, {
+          components: 3,
+          tolerance: 0,
+          onIteration: () => iterations++,
+          checkCancelled: () => {
+            throw new CancelledError();
+          },
+        }),
+      CancelledError,
+    );
+    assert.equal(iterations, 9);
+    assert.throws(() => nmf({ rows: 1, columns: 2, data: Float32Array.from([1, -1]) }, { components: 1 }), /non-negative/);
+  });
+
+  it('lays activations out as pytorch-grad-cam does: [c, h·w], each channel minus its minimum, NaN as 0', () => {
+    // Two cells × three channels, NHWC order.
+    const { x, offsets } = channelMatrix(Float32Array.from([1, 5, NaN, 3, 2, 4]), 2, 3);
+    assert.deepEqual(Array.from(offsets), [1, 2, 0]);
+    assert.deepEqual(Array.from(x.data), [0, 2, 3, 0, 0, 4]);
+  });
+});
+
+describe('Deep Feature Factorization technique (wasm backend)', () => {
+  let engine: Engine;
+  let loaded: LoadedModel;
+  const image = noiseImage(6, 6, 5);
+
+  before(async () => {
+    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    loaded = await engine.loadModel(await saveModel(twoConvGapModel(3, 6, 3, 4), tempDir(), { preprocess: 'zero-one' }));
+  });
+  after(() => engine?.dispose());
+
+  it('gives k concept maps scaled to 0..1, their classes, and the strongest as the plain map; class-agnostic; nothing leaked', async () => {
+    const before = tf.memory().numTensors;
+    const run = (classTarget: number) =>
+      engine.explain(loaded, image, { technique: 'dff', classTarget, layer: 'conv_a', parameters: { concepts: 3, labels: 2 } });
+    const explanation = await run(0);
+    assert.equal(tf.memory().numTensors, before, 'tensors left behind');
+    const concepts = explanation.concepts!;
+    assert.equal(concepts.maps.length, 3);
+    for (const map of concepts.maps) {
+      assert.ok(Math.abs(Math.max(...map.data) - 1) < 1e-5 && Math.min(...map.data) === 0, 'each map spans 0..1');
+    }
+    for (const classes of concepts.classes) {
+      assert.equal(classes.length, 2);
+      assert.ok(classes[0].score >= classes[1].score && classes.every((c) => c.score >= 0 && c.score <= 1 && c.label));
+    }
+    explanation.rawMap.data.forEach((v, p) => assert.ok(Math.abs(v - Math.max(...concepts.maps.map((m) => m.data[p]))) < 1e-6));
+    const other = await run(1);
+    assert.deepEqual(Array.from(other.rawMap.data), Array.from(explanation.rawMap.data));
+  });
+
+  it('a cancel mid-factorisation leaks nothing', async () => {
+    const before = tf.memory().numTensors;
+    let calls = 0;
+    const count = () => void calls++;
+    const parameters = { concepts: 3, labels: 1 };
+    const done = await engine.explain(loaded, image, { technique: 'dff', layer: 'conv_a', parameters }, count);
+    const total = calls;
+    const iterations = Number(/after (\d+) iterations/.exec(done.notes.join(' '))?.[1]);
+    assert.ok(iterations >= 20, `the factorisation checks twice or more (${iterations} iterations)`);
+    calls = 0;
+    // The engine's own checks come before and after; the technique's, between, include the factorisation's.
+    const cancelAt = total - 1;
+    await assert.rejects(
+      engine.explain(loaded, image, { technique: 'dff', layer: 'conv_a', parameters }, () => {
+        if (++calls === cancelAt) throw new CancelledError();
+      }),
+      CancelledError,
+    );
+    assert.equal(tf.memory().numTensors, before);
+  });
+});

@@ -1,0 +1,108 @@
+import { strict as assert } from 'node:assert';
+import { Engine } from '../../src/engine/engine';
+import { pearson } from '../../src/engine/metrics/rankCorrelation';
+import { tf } from '../../src/engine/tfjs/tf';
+import type { Heatmap } from '../../src/engine/types';
+import { requireFixtures } from './helpers/fixtures';
+import { agreementWith, loadPeerSetup, readPeerReference, type PeerSetup } from './helpers/peerReferences';
+
+// Deep Feature Factorization against pytorch-grad-cam's own (test/fixtures/peer/dff.json, bench/peers/dff.py).
+// NMF's concepts come in no particular order, so each of ours is matched to the peer's it correlates with best
+// (greedily, best pair first); thresholds as in the README ("Agreement with the peers").
+const LEAST_MAP_R = 0.999;
+const LEAST_PLAIN_R = 0.9;
+const LEAST_CONCEPT_R = 0.9999;
+/** Largest difference of a listed class's probability. */
+const MOST_SCORE_DIFFERENCE = 1e-4;
+const LEAST_LABEL_OVERLAP = 1;
+
+interface DffExtra {
+  concepts: number;
+  conceptMaps: number[][];
+  conceptClasses: number[][];
+  conceptScores: number[][];
+}
+
+/** The strength the concept picture draws: per pixel the largest concept map upsampled to 224 (as the peer draws), pooled like the reference. */
+function drawnStrength(maps: Heatmap[], pool: number, size: number): Float32Array {
+  return tf.tidy(() => {
+    const upsampled = maps.map((m) =>
+      tf.image.resizeBilinear(tf.tensor3d(m.data, [m.height, m.width, 1]), [size * pool, size * pool], false, true),
+    );
+    return tf.avgPool(tf.max(tf.stack(upsampled), 0) as tf.Tensor3D, pool, pool, 'valid').dataSync() as Float32Array;
+  });
+}
+
+/** Pairs (ours, theirs) by descending correlation, each used once. */
+function greedyMatch(ours: Float32Array[], theirs: Float32Array[]): { ours: number; theirs: number; r: number }[] {
+  const pairs = ours.flatMap((a, i) => theirs.map((b, j) => ({ ours: i, theirs: j, r: pearson(a, b) })));
+  pairs.sort((a, b) => b.r - a.r);
+  const matched: { ours: number; theirs: number; r: number }[] = [];
+  for (const pair of pairs) {
+    if (matched.some((m) => m.ours === pair.ours || m.theirs === pair.theirs)) continue;
+    matched.push(pair);
+  }
+  return matched.sort((a, b) => a.theirs - b.theirs);
+}
+
+describe('Deep Feature Factorization against pytorch-grad-cam on the same network and photo', () => {
+  let engine: Engine;
+  let setup: PeerSetup;
+
+  before(async function () {
+    requireFixtures(this);
+    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    const loaded = await loadPeerSetup(engine);
+    if ('skip' in loaded) {
+      console.log(`    (skipped: ${loaded.skip})`);
+      this.skip();
+    }
+    setup = loaded;
+  });
+  after(() => engine?.dispose());
+
+  it(`concept maps r ≥ ${LEAST_CONCEPT_R} after matching, top classes overlap ≥ ${LEAST_LABEL_OVERLAP}, drawn strength r ≥ ${LEAST_MAP_R}`, async () => {
+    const reference = readPeerReference('dff');
+    const extra = reference.extra as unknown as DffExtra;
+    const before = tf.memory().numTensors;
+    const { r, explanation } = await agreementWith(engine, setup, reference);
+    assert.equal(tf.memory().numTensors, before, 'tensors left behind');
+    const concepts = explanation.concepts;
+    assert.ok(concepts, 'dff returns its concepts');
+    assert.equal(concepts.maps.length, extra.concepts);
+
+    const matched = greedyMatch(
+      concepts.maps.map((m) => m.data),
+      extra.conceptMaps.map((m) => Float32Array.from(m)),
+    );
+    let shared = 0;
+    let listed = 0;
+    let scoreDifference = 0;
+    for (const pair of matched) {
+      const ourClasses = concepts.classes[pair.ours].map((c) => c.index);
+      const theirClasses = extra.conceptClasses[pair.theirs];
+      shared += theirClasses.filter((index) => ourClasses.includes(index)).length;
+      listed += theirClasses.length;
+      theirClasses.forEach((index, i) => {
+        const ours = concepts.classes[pair.ours].find((c) => c.index === index);
+        if (ours) scoreDifference = Math.max(scoreDifference, Math.abs(ours.score - extra.conceptScores[pair.theirs][i]));
+      });
+      const scores = concepts.classes[pair.ours].map((c) => c.score.toFixed(3)).join(', ');
+      console.log(
+        `      concept ${pair.ours} ↔ peer ${pair.theirs}: r = ${pair.r.toFixed(6)}, classes [${ourClasses}] (${scores}) vs [${theirClasses}] (${extra.conceptScores[pair.theirs].join(', ')})`,
+      );
+    }
+    const overlap = shared / listed;
+    const drawn = pearson(drawnStrength(concepts.maps, reference.pool, reference.size[0]), Float32Array.from(reference.map));
+    // The plain map is the strongest concept per layer cell, upsampled after the max: close, not equal.
+    console.log(
+      `      drawn strength r = ${drawn.toFixed(6)} (plain map: ${r.toFixed(6)}), top-class overlap ${(overlap * 100).toFixed(0)} %`,
+    );
+    for (const pair of matched) assert.ok(pair.r >= LEAST_CONCEPT_R, `concept ${pair.ours}: r = ${pair.r}`);
+    console.log(`      largest probability difference ${scoreDifference.toExponential(2)}`);
+    assert.ok(scoreDifference <= MOST_SCORE_DIFFERENCE, `probabilities differ by ${scoreDifference}`);
+    assert.ok(overlap >= LEAST_LABEL_OVERLAP, `top classes overlap ${overlap}`);
+    assert.ok(drawn >= LEAST_MAP_R, `drawn strength r = ${drawn}`);
+    assert.ok(r >= LEAST_PLAIN_R, `plain map r = ${r}`);
+  });
+});
