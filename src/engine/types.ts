@@ -3,7 +3,17 @@
  * vscode, so every bundle can use it. The words the webview shares live in src/shared/vocabulary.ts;
  * they are re-exported here so engine code has one place to import its types from.
  */
-import type { Concepts, ExplainRequest, Heatmap, LayerInfo, Prediction, Region, RgbaImage, TechniqueParameters, Timings } from '../shared/vocabulary';
+import type {
+  Concepts,
+  ExplainRequest,
+  Heatmap,
+  LayerInfo,
+  Prediction,
+  Region,
+  RgbaImage,
+  TechniqueParameters,
+  Timings,
+} from '../shared/vocabulary';
 
 export {
   COLORMAP_NAMES,

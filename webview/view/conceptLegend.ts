@@ -20,7 +20,13 @@ export function renderConceptLegend(legend: HTMLElement, classes: Prediction[][]
       // CSSOM, which the CSP allows (no style attribute).
       swatch.style.setProperty('--swatch', `rgb(${r}, ${g}, ${b})`);
       const text = top.map((p) => `${p.label} ${(p.score * 100).toFixed(p.score < 0.1 ? 1 : 0)} %`).join(', ');
-      return h('li', { class: 'concept', 'data-testid': 'concept' }, swatch, h('span', { class: 'concept-name' }, `Concept ${i + 1}`), h('span', {}, text));
+      return h(
+        'li',
+        { class: 'concept', 'data-testid': 'concept' },
+        swatch,
+        h('span', { class: 'concept-name' }, `Concept ${i + 1}`),
+        h('span', {}, text),
+      );
     }),
   );
 }

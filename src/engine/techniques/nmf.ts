@@ -100,7 +100,8 @@ function randomStart(x: Matrix, k: number, seed: number): { w: Float32Array; ht:
   for (const v of x.data) sum += v;
   const scale = Math.fround(Math.sqrt(Math.fround(sum / x.data.length) / k));
   const random = new NumpyRandomState(seed);
-  const draw = (count: number) => Float32Array.from({ length: count }, () => Math.abs(Math.fround(scale * Math.fround(random.standardNormal()))));
+  const draw = (count: number) =>
+    Float32Array.from({ length: count }, () => Math.abs(Math.fround(scale * Math.fround(random.standardNormal()))));
   const h = draw(k * x.columns);
   const w = draw(x.rows * k);
   // Coordinate descent works on Hᵀ [columns, k], as scikit-learn does.
@@ -116,8 +117,7 @@ function randomStart(x: Matrix, k: number, seed: number): { w: Float32Array; ht:
  */
 function sweep(x: Float32Array, n: number, m: number, w: Float32Array, ht: Float32Array, k: number, transposed: boolean): number {
   const gram = new Float64Array(k * k);
-  for (let j = 0; j < m; j++)
-    for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) gram[a * k + b] += ht[j * k + a] * ht[j * k + b];
+  for (let j = 0; j < m; j++) for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) gram[a * k + b] += ht[j * k + a] * ht[j * k + b];
   for (let i = 0; i < gram.length; i++) gram[i] = Math.fround(gram[i]);
   // X·Ht [n, k]; `transposed`: x is stored [m, n] (the H sweep reads Xᵀ without copying it).
   const xht = new Float64Array(n * k);

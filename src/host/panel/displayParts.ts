@@ -44,9 +44,7 @@ export function resultMessage(runId: number, explanation: Explanation, image: Rg
     imageSize: explanation.imageSize,
     signed: explanation.signed,
     colour: colour ? rgbaPart(colour) : null,
-    concepts: explanation.concepts
-      ? { maps: explanation.concepts.maps.map(conceptPart), classes: explanation.concepts.classes }
-      : null,
+    concepts: explanation.concepts ? { maps: explanation.concepts.maps.map(conceptPart), classes: explanation.concepts.classes } : null,
   };
 }
 
