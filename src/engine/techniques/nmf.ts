@@ -115,18 +115,25 @@ function randomStart(x: Matrix, k: number, seed: number): { w: Float32Array; ht:
  * _update_coordinate_descent + _update_cdnmf_fast): each column t of W in turn gets the exact minimiser of
  * the loss along it, clipped at 0. Returns the sum of |projected gradient|, the convergence measure.
  */
-function sweep(x: Float32Array, n: number, m: number, w: Float32Array, ht: Float32Array, k: number, transposed: boolean): number {
+function sweep(x: Float32Array, n: number, m: number, w: Float32Array, ht: Float32Array, k: number): number {
   const gram = new Float64Array(k * k);
-  for (let j = 0; j < m; j++) for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) gram[a * k + b] += ht[j * k + a] * ht[j * k + b];
-  for (let i = 0; i < gram.length; i++) gram[i] = Math.fround(gram[i]);
-  // X·Ht [n, k]; `transposed`: x is stored [m, n] (the H sweep reads Xᵀ without copying it).
-  const xht = new Float64Array(n * k);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < m; j++) {
-      const v = transposed ? x[j * n + i] : x[i * m + j];
-      if (v === 0) continue;
-      for (let t = 0; t < k; t++) xht[i * k + t] += v * ht[j * k + t];
+  for (let j = 0; j < m; j++)
+    for (let a = 0; a < k; a++) {
+      const v = ht[j * k + a];
+      for (let b = 0; b < k; b++) gram[a * k + b] += v * ht[j * k + b];
     }
+  for (let i = 0; i < gram.length; i++) gram[i] = Math.fround(gram[i]);
+  // X·Ht [n, k], row by row (the hot loop: n·m·k multiply-adds).
+  const xht = new Float64Array(n * k);
+  for (let i = 0; i < n; i++) {
+    const row = i * m;
+    const out = i * k;
+    for (let j = 0; j < m; j++) {
+      const v = x[row + j];
+      const h = j * k;
+      for (let t = 0; t < k; t++) xht[out + t] += v * ht[h + t];
+    }
+  }
   let violation = 0;
   for (let t = 0; t < k; t++) {
     const hess = gram[t * k + t];
@@ -161,6 +168,9 @@ export function nmf(x: Matrix, options: NmfOptions): NmfResult {
   const { rows: n, columns: m } = x;
   for (const v of x.data) if (!(v >= 0)) throw new Error('NMF needs a non-negative matrix.');
   const { w, ht } = randomStart(x, k, seed);
+  // Xᵀ stored once: the H sweep reads it row by row too.
+  const xt = new Float32Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) xt[j * n + i] = x.data[i * m + j];
   const matrices = () => {
     const h = new Float32Array(k * m);
     for (let j = 0; j < m; j++) for (let t = 0; t < k; t++) h[t * m + j] = ht[j * k + t];
@@ -170,7 +180,7 @@ export function nmf(x: Matrix, options: NmfOptions): NmfResult {
   let iteration = 1;
   for (; iteration <= maxIterations; iteration++) {
     if (iteration % CANCEL_EVERY === 0) options.checkCancelled?.();
-    const violation = sweep(x.data, n, m, w, ht, k, false) + sweep(x.data, m, n, ht, w, k, true);
+    const violation = sweep(x.data, n, m, w, ht, k) + sweep(xt, m, n, ht, w, k);
     if (options.onIteration) {
       const { w: wm, h: hm } = matrices();
       options.onIteration(iteration, reconstructionError(x, wm, hm));
