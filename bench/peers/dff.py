@@ -39,7 +39,13 @@ def run():
     small = small[0]
     small = (small - small.min(axis=(1, 2), keepdims=True))
     small = small / (1e-7 + small.max(axis=(1, 2), keepdims=True))
+    # pytorch-grad-cam's own picture of the concepts (show_factorization_on_image over a black image, no
+    # legend), every 4th pixel from the third: what the panel's and the exports' drawing is checked against.
+    image_module = common.import_peer(PEER, 'pytorch_grad_cam.utils.image')
+    picture = image_module.show_factorization_on_image(np.zeros((224, 224, 3)), maps224.copy(), image_weight=0.0)
     extra = {
+        'pictureStep': [2, 4],
+        'picture': [int(v) for v in picture[2::4, 2::4].ravel()],
         'concepts': CONCEPTS,
         'grid': [int(height), int(width)],
         'conceptMaps': [[float(f'{v:.6g}') for v in m.ravel()] for m in small],

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Engine } from '../../src/engine/engine';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
+import { conceptPicture } from '../../src/shared/conceptDrawing';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { Heatmap } from '../../src/engine/types';
 import { requireFixtures } from './helpers/fixtures';
@@ -15,9 +16,16 @@ const LEAST_CONCEPT_R = 0.9999;
 /** Largest difference of a listed class's probability. */
 const MOST_SCORE_DIFFERENCE = 1e-4;
 const LEAST_LABEL_OVERLAP = 1;
+/** The picture from the peer's maps: mean byte difference, and the one ≤ 1 % of values may exceed (cv2's HSV rounding, argmax ties). */
+const MOST_MEAN_PICTURE_DIFFERENCE = 0.5;
+const MOST_PICTURE_DIFFERENCE = 4;
 
 interface DffExtra {
   concepts: number;
+  grid: [number, number];
+  /** The peer's picture (RGB bytes) at every pictureStep[1]-th pixel from pictureStep[0], both axes. */
+  picture: number[];
+  pictureStep: [number, number];
   conceptMaps: number[][];
   conceptClasses: number[][];
   conceptScores: number[][];
@@ -104,5 +112,31 @@ describe('Deep Feature Factorization against pytorch-grad-cam on the same networ
     assert.ok(overlap >= LEAST_LABEL_OVERLAP, `top classes overlap ${overlap}`);
     assert.ok(drawn >= LEAST_MAP_R, `drawn strength r = ${drawn}`);
     assert.ok(r >= LEAST_PLAIN_R, `plain map r = ${r}`);
+  });
+
+  it('draws the concepts as pytorch-grad-cam’s show_factorization_on_image does', () => {
+    const reference = readPeerReference('dff');
+    const extra = reference.extra as unknown as DffExtra;
+    const [rows, columns] = extra.grid;
+    const maps = extra.conceptMaps.map((m) => ({ width: columns, height: rows, data: Float32Array.from(m) }));
+    const size = reference.size[0] * reference.pool;
+    const ours = conceptPicture(maps, size, size).data;
+    const [first, step] = extra.pictureStep;
+    let total = 0;
+    let far = 0;
+    let samples = 0;
+    for (let y = first, i = 0; y < size; y += step)
+      for (let x = first; x < size; x += step, samples++)
+        for (let c = 0; c < 3; c++, i++) {
+          const difference = Math.abs(ours[(y * size + x) * 4 + c] - extra.picture[i]);
+          total += difference;
+          if (difference > MOST_PICTURE_DIFFERENCE) far++;
+        }
+    const mean = total / (samples * 3);
+    console.log(
+      `      picture: mean |Δ| ${mean.toFixed(3)} of 255, ${far} of ${samples * 3} values off by more than ${MOST_PICTURE_DIFFERENCE}`,
+    );
+    assert.ok(mean <= MOST_MEAN_PICTURE_DIFFERENCE, `mean difference ${mean}`);
+    assert.ok(far <= samples * 3 * 0.01, `${far} values far off`);
   });
 });
