@@ -1,9 +1,15 @@
 import { strict as assert } from 'node:assert';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
 import { CancelledError, Engine } from '../../src/engine/engine';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { channelMatrix } from '../../src/engine/techniques/dff';
 import { nmf, NumpyRandomState, reconstructionError, type Matrix } from '../../src/engine/techniques/nmf';
+import { encodePng } from '../../src/engine/image';
 import { tf } from '../../src/engine/tfjs/tf';
+import { conceptColour, conceptPicture } from '../../src/shared/conceptDrawing';
+import { runCli } from './helpers/cli';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 /** A non-negative [rows, columns] matrix from a simple deterministic generator (not NumPy's). */
@@ -135,5 +141,61 @@ describe('Deep Feature Factorization technique (wasm backend)', () => {
       CancelledError,
     );
     assert.equal(tf.memory().numTensors, before);
+  });
+});
+
+describe('Deep Feature Factorization’s picture and the CLI', () => {
+  it('gives each pixel the strongest concept’s colour (gist_rainbow, as matplotlib gives it) times its strength', () => {
+    // matplotlib.pyplot.get_cmap('gist_rainbow')(i / 5)[:3] × 255, rounded.
+    const matplotlib = [
+      [255, 0, 41],
+      [255, 234, 0],
+      [0, 255, 0],
+      [0, 236, 255],
+      [42, 0, 255],
+    ];
+    matplotlib.forEach((rgb, i) =>
+      conceptColour(i, 5).forEach((v, c) => assert.ok(Math.abs(v - rgb[c]) <= 1, `concept ${i}: ${conceptColour(i, 5)}`)),
+    );
+    // Two concepts on a 2×1 grid drawn at 2×1 (no resampling): the first wins the left pixel, the second the right at half strength.
+    const picture = conceptPicture(
+      [
+        { width: 2, height: 1, data: Float32Array.from([1, 0.2]) },
+        { width: 2, height: 1, data: Float32Array.from([0.1, 0.5]) },
+      ],
+      2,
+      1,
+    );
+    const [red, green] = [conceptColour(0, 2), conceptColour(1, 2)];
+    assert.deepEqual(Array.from(picture.data), [...red, 255, ...green.map((v) => Math.floor(v * 0.5)), 255]);
+  });
+
+  it('explain --technique dff writes the concept picture over the photo and prints the legend', async () => {
+    const dir = tempDir();
+    const modelDir = path.join(dir, 'model');
+    await fs.mkdir(modelDir);
+    await saveModel(twoConvGapModel(5), modelDir, { preprocess: 'zero-one', labels: ['ant', 'bee', 'cat', 'dog'] });
+    const photo = path.join(dir, 'photo.png');
+    await fs.writeFile(photo, encodePng(noiseImage(30, 20, 9)));
+    const [overlay, json] = [path.join(dir, 'o.png'), path.join(dir, 'r.json')];
+    const args = ['explain', photo, '--model', modelDir, '--backend', 'cpu', '--technique', 'dff', '--param', 'concepts=3'];
+    const { code, out } = await runCli([...args, '--layer', 'conv_a', '--opacity', '1', '--out', overlay, '--json', json]);
+    assert.equal(code, 0, out);
+    const legend = out.split('\n').filter((line) => /^ {2}\d #[0-9a-f]{6}: /.test(line));
+    assert.equal(legend.length, 3, out);
+    const result = JSON.parse(await fs.readFile(json, 'utf8')) as { concepts: { colour: string; classes: unknown[] }[] };
+    assert.equal(result.concepts.length, 3);
+    // At opacity 1 the overlay is the picture: every pixel one concept's colour scaled by a strength in 0..1.
+    const png = PNG.sync.read(await fs.readFile(overlay));
+    assert.deepEqual([png.width, png.height], [30, 20]);
+    const colours = [0, 1, 2].map((i) => conceptColour(i, 3));
+    for (let p = 0; p < 600; p++) {
+      const pixel = [png.data[p * 4], png.data[p * 4 + 1], png.data[p * 4 + 2]];
+      const fits = colours.some((colour) => {
+        const strength = Math.max(...pixel) / Math.max(...colour);
+        return strength <= 1 + 1e-6 && colour.every((v, c) => Math.abs(v * strength - pixel[c]) <= 2);
+      });
+      assert.ok(fits, `pixel ${p}: ${pixel} is no concept's colour`);
+    }
   });
 });
