@@ -16,6 +16,8 @@ import { nmf, type Matrix } from './nmf';
 
 /** pytorch-grad-cam's NMF(random_state=0). */
 const SEED = 0;
+/** scikit-learn's max_iter default. */
+const MAX_ITERATIONS = 200;
 
 /** Activations [1, h, w, c] as pytorch-grad-cam's matrix [c, h·w], NaN → 0, each channel minus its minimum; and the minima. */
 export function channelMatrix(activations: Float32Array, cells: number, channels: number): { x: Matrix; offsets: Float32Array } {
@@ -64,7 +66,11 @@ export class DeepFeatureFactorization extends Technique {
     const cells = height * width;
     const { x, offsets } = channelMatrix(activations.dataSync() as Float32Array, cells, channels);
     request.checkCancelled();
-    const { w, h, iterations } = nmf(x, { components: k, seed: SEED, checkCancelled: request.checkCancelled });
+    const checkCancelled = (done: number) => {
+      request.checkCancelled();
+      request.reportProgress(done / MAX_ITERATIONS, undefined, `NMF iteration ${done} of at most ${MAX_ITERATIONS}`);
+    };
+    const { w, h, iterations } = nmf(x, { components: k, seed: SEED, maxIterations: MAX_ITERATIONS, checkCancelled });
     const maps = Array.from({ length: k }, (_, t) => scaledMap(h, t, height, width));
 
     // Each concept's channel vector (W's column plus the shift) in every cell: a batch of k through the head.
@@ -82,7 +88,7 @@ export class DeepFeatureFactorization extends Technique {
 
     const strongest = new Float32Array(cells);
     for (let p = 0; p < cells; p++) strongest[p] = Math.max(...maps.map((map) => map.data[p]));
-    const converged = iterations < 200 ? `converged after ${iterations} iterations` : 'stopped at 200 iterations';
+    const converged = iterations < MAX_ITERATIONS ? `converged after ${iterations} iterations` : `stopped at ${MAX_ITERATIONS} iterations`;
     return {
       map: tf.tensor2d(strongest, [height, width]) as Tensor2D,
       layer: request.layer,

@@ -77,8 +77,8 @@ export interface NmfOptions {
   seed?: number;
   maxIterations?: number;
   tolerance?: number;
-  /** Called between iterations (every few), so a long factorisation can be cancelled. */
-  checkCancelled?: () => void;
+  /** Called between iterations (every few) with the iterations done, so a long factorisation can be cancelled and followed. */
+  checkCancelled?: (iterations: number) => void;
   /** Called after every iteration with the iteration number and ‖X − WH‖_F (only when given: it costs a product). */
   onIteration?: (iteration: number, error: number) => void;
 }
@@ -123,15 +123,17 @@ function sweep(x: Float32Array, n: number, m: number, w: Float32Array, ht: Float
       for (let b = 0; b < k; b++) gram[a * k + b] += v * ht[j * k + b];
     }
   for (let i = 0; i < gram.length; i++) gram[i] = Math.fround(gram[i]);
-  // X·Ht [n, k], row by row (the hot loop: n·m·k multiply-adds).
+  // X·Ht [n, k] as dot products of contiguous rows (X's and Htᵀ's): the hot loop, n·m·k multiply-adds.
+  const h = new Float32Array(k * m);
+  for (let j = 0; j < m; j++) for (let t = 0; t < k; t++) h[t * m + j] = ht[j * k + t];
   const xht = new Float64Array(n * k);
   for (let i = 0; i < n; i++) {
     const row = i * m;
-    const out = i * k;
-    for (let j = 0; j < m; j++) {
-      const v = x[row + j];
-      const h = j * k;
-      for (let t = 0; t < k; t++) xht[out + t] += v * ht[h + t];
+    for (let t = 0; t < k; t++) {
+      const column = t * m;
+      let sum = 0;
+      for (let j = 0; j < m; j++) sum += x[row + j] * h[column + j];
+      xht[i * k + t] = sum;
     }
   }
   let violation = 0;
@@ -179,7 +181,7 @@ export function nmf(x: Matrix, options: NmfOptions): NmfResult {
   let firstViolation = 0;
   let iteration = 1;
   for (; iteration <= maxIterations; iteration++) {
-    if (iteration % CANCEL_EVERY === 0) options.checkCancelled?.();
+    if (iteration % CANCEL_EVERY === 0) options.checkCancelled?.(iteration - 1);
     const violation = sweep(x.data, n, m, w, ht, k) + sweep(xt, m, n, ht, w, k);
     if (options.onIteration) {
       const { w: wm, h: hm } = matrices();
