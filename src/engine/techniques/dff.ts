@@ -70,7 +70,18 @@ export class DeepFeatureFactorization extends Technique {
       request.checkCancelled();
       request.reportProgress(done / MAX_ITERATIONS, undefined, `NMF iteration ${done} of at most ${MAX_ITERATIONS}`);
     };
-    const { w, h, iterations } = nmf(x, { components: k, seed: SEED, maxIterations: MAX_ITERATIONS, checkCancelled });
+    // The factorisation's one costly product on the backend's matMul (float32 sums, as scikit-learn's BLAS);
+    // each in its own tidy, so 400 iterations leave no tensors waiting for the run's. (Read outside the
+    // tidy: a typed array returned from one is walked element by element.)
+    const matrix = tf.tensor2d(x.data, [channels, cells]);
+    const multiply = (transposed: boolean, factor: Float32Array) => {
+      const result = tf.tidy(() => tf.matMul(matrix, tf.tensor2d(factor, [transposed ? channels : cells, k]), transposed, false));
+      const values = result.dataSync();
+      result.dispose();
+      return values;
+    };
+    const { w, h, iterations } = nmf(x, { components: k, seed: SEED, maxIterations: MAX_ITERATIONS, checkCancelled, multiply });
+    matrix.dispose();
     const maps = Array.from({ length: k }, (_, t) => scaledMap(h, t, height, width));
 
     // Each concept's channel vector (W's column plus the shift) in every cell: a batch of k through the head.

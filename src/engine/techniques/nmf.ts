@@ -79,6 +79,11 @@ export interface NmfOptions {
   tolerance?: number;
   /** Called between iterations (every few) with the iterations done, so a long factorisation can be cancelled and followed. */
   checkCancelled?: (iterations: number) => void;
+  /**
+   * X·F (`transposed`: Xᵀ·F), row-major [n, k] (or [m, k]), for F = Hᵀ [m, k] (or W [n, k]): the one costly
+   * product, which a caller may hand to a faster kernel (DFF: tfjs's matMul). Default: plain TypeScript.
+   */
+  multiply?: (transposed: boolean, factor: Float32Array) => ArrayLike<number>;
   /** Called after every iteration with the iteration number and ‖X − WH‖_F (only when given: it costs a product). */
   onIteration?: (iteration: number, error: number) => void;
 }
@@ -110,12 +115,30 @@ function randomStart(x: Matrix, k: number, seed: number): { w: Float32Array; ht:
   return { w, ht };
 }
 
+/** A·F for A [rows, columns] and F [columns, k], row-major, as dot products of contiguous rows: n·m·k multiply-adds. */
+function product(a: Float32Array, rows: number, columns: number, f: Float32Array, k: number): Float64Array {
+  const ft = new Float32Array(k * columns);
+  for (let j = 0; j < columns; j++) for (let t = 0; t < k; t++) ft[t * columns + j] = f[j * k + t];
+  const out = new Float64Array(rows * k);
+  for (let i = 0; i < rows; i++) {
+    const row = i * columns;
+    for (let t = 0; t < k; t++) {
+      const column = t * columns;
+      let sum = 0;
+      for (let j = 0; j < columns; j++) sum += a[row + j] * ft[column + j];
+      out[i * k + t] = sum;
+    }
+  }
+  return out;
+}
+
 /**
- * One sweep of coordinate descent on W [n, k] for X [n, m] ≈ W·Hᵀᵀ with Ht [m, k] fixed (scikit-learn's
- * _update_coordinate_descent + _update_cdnmf_fast): each column t of W in turn gets the exact minimiser of
- * the loss along it, clipped at 0. Returns the sum of |projected gradient|, the convergence measure.
+ * One sweep of coordinate descent on W [n, k] for X [n, m] ≈ W·Htᵀ with Ht [m, k] fixed, given X·Ht
+ * (scikit-learn's _update_coordinate_descent + _update_cdnmf_fast): each column t of W in turn gets the
+ * exact minimiser of the loss along it, clipped at 0. Returns the sum of |projected gradient|, the
+ * convergence measure.
  */
-function sweep(x: Float32Array, n: number, m: number, w: Float32Array, ht: Float32Array, k: number): number {
+function sweep(xht: ArrayLike<number>, n: number, m: number, w: Float32Array, ht: Float32Array, k: number): number {
   const gram = new Float64Array(k * k);
   for (let j = 0; j < m; j++)
     for (let a = 0; a < k; a++) {
@@ -123,19 +146,6 @@ function sweep(x: Float32Array, n: number, m: number, w: Float32Array, ht: Float
       for (let b = 0; b < k; b++) gram[a * k + b] += v * ht[j * k + b];
     }
   for (let i = 0; i < gram.length; i++) gram[i] = Math.fround(gram[i]);
-  // X·Ht [n, k] as dot products of contiguous rows (X's and Htᵀ's): the hot loop, n·m·k multiply-adds.
-  const h = new Float32Array(k * m);
-  for (let j = 0; j < m; j++) for (let t = 0; t < k; t++) h[t * m + j] = ht[j * k + t];
-  const xht = new Float64Array(n * k);
-  for (let i = 0; i < n; i++) {
-    const row = i * m;
-    for (let t = 0; t < k; t++) {
-      const column = t * m;
-      let sum = 0;
-      for (let j = 0; j < m; j++) sum += x[row + j] * h[column + j];
-      xht[i * k + t] = sum;
-    }
-  }
   let violation = 0;
   for (let t = 0; t < k; t++) {
     const hess = gram[t * k + t];
@@ -170,9 +180,18 @@ export function nmf(x: Matrix, options: NmfOptions): NmfResult {
   const { rows: n, columns: m } = x;
   for (const v of x.data) if (!(v >= 0)) throw new Error('NMF needs a non-negative matrix.');
   const { w, ht } = randomStart(x, k, seed);
-  // Xᵀ stored once: the H sweep reads it row by row too.
-  const xt = new Float32Array(n * m);
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) xt[j * n + i] = x.data[i * m + j];
+  let xt: Float32Array | undefined;
+  const multiply =
+    options.multiply ??
+    ((transposed: boolean, factor: Float32Array) => {
+      if (!transposed) return product(x.data, n, m, factor, k);
+      if (!xt) {
+        // Xᵀ stored once: the H sweep reads it row by row too.
+        xt = new Float32Array(n * m);
+        for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) xt[j * n + i] = x.data[i * m + j];
+      }
+      return product(xt, m, n, factor, k);
+    });
   const matrices = () => {
     const h = new Float32Array(k * m);
     for (let j = 0; j < m; j++) for (let t = 0; t < k; t++) h[t * m + j] = ht[j * k + t];
@@ -182,7 +201,7 @@ export function nmf(x: Matrix, options: NmfOptions): NmfResult {
   let iteration = 1;
   for (; iteration <= maxIterations; iteration++) {
     if (iteration % CANCEL_EVERY === 0) options.checkCancelled?.(iteration - 1);
-    const violation = sweep(x.data, n, m, w, ht, k) + sweep(xt, m, n, ht, w, k);
+    const violation = sweep(multiply(false, ht), n, m, w, ht, k) + sweep(multiply(true, w), m, n, ht, w, k);
     if (options.onIteration) {
       const { w: wm, h: hm } = matrices();
       options.onIteration(iteration, reconstructionError(x, wm, hm));
