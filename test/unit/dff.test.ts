@@ -64,6 +64,24 @@ describe('NMF (scikit-learn’s init="random" and coordinate descent)', () => {
     assert.notDeepEqual(Array.from(a.h.data), Array.from(c.h.data));
   });
 
+  it('gives the same factorisation with the product on tfjs’s matMul (as DFF runs it) as in plain TypeScript', () => {
+    const x = positiveMatrix(40, 9, 6, 0.4);
+    const before = tf.memory().numTensors;
+    const matrix = tf.tensor2d(x.data, [x.rows, x.columns]);
+    const multiply = (transposed: boolean, factor: Float32Array) => {
+      const product = tf.tidy(() => tf.matMul(matrix, tf.tensor2d(factor, [transposed ? x.rows : x.columns, 3]), transposed, false));
+      const values = product.dataSync();
+      product.dispose();
+      return values;
+    };
+    const fast = nmf(x, { components: 3, multiply });
+    matrix.dispose();
+    assert.equal(tf.memory().numTensors, before);
+    const plain = nmf(x, { components: 3 });
+    const scale = Math.max(...plain.h.data);
+    plain.h.data.forEach((v, i) => assert.ok(Math.abs(v - fast.h.data[i]) <= 1e-4 * scale, `H[${i}]: ${v} vs ${fast.h.data[i]}`));
+  });
+
   it('checks for a cancel every 10 iterations and refuses negative input', () => {
     const x = positiveMatrix(16, 12, 4);
     let iterations = 0;
