@@ -9,6 +9,8 @@ import { nmf, NumpyRandomState, reconstructionError, type Matrix } from '../../s
 import { encodePng } from '../../src/engine/image';
 import { tf } from '../../src/engine/tfjs/tf';
 import { conceptColour, conceptPicture } from '../../src/shared/conceptDrawing';
+import { resultMessage } from '../../src/host/panel/displayParts';
+import { parseConcepts } from '../../src/shared/protocol';
 import { runCli } from './helpers/cli';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
@@ -186,6 +188,22 @@ describe('Deep Feature Factorization’s picture and the CLI', () => {
     );
     const [red, green] = [conceptColour(0, 2), conceptColour(1, 2)];
     assert.deepEqual(Array.from(picture.data), [...red, 255, ...green.map((v) => Math.floor(v * 0.5)), 255]);
+  });
+
+  it('the panel gets the concepts as bytes of their own 0..1 scale, and accepts them back', async () => {
+    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    try {
+      const loaded = await engine.loadModel(await saveModel(twoConvGapModel(5), tempDir(), { preprocess: 'zero-one' }));
+      const explanation = await engine.explain(loaded, noiseImage(6, 6, 2), { technique: 'dff', parameters: { concepts: 2 } });
+      const message = resultMessage(1, explanation, noiseImage(6, 6, 2));
+      const parsed = parseConcepts(message.concepts);
+      assert.ok(parsed);
+      explanation.concepts!.maps.forEach((map, t) => map.data.forEach((v, p) => assert.equal(parsed.maps[t].data[p], Math.round(v * 255))));
+      assert.deepEqual(parsed.classes, explanation.concepts!.classes);
+      assert.equal(resultMessage(1, { ...explanation, concepts: undefined }, noiseImage(6, 6, 2)).concepts, null);
+    } finally {
+      engine.dispose();
+    }
   });
 
   it('explain --technique dff writes the concept picture over the photo and prints the legend', async () => {
