@@ -6,7 +6,8 @@ import { CancelledError, Engine } from '../../src/engine/engine';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { channelMatrix } from '../../src/engine/techniques/dff';
 import { nmf, NumpyRandomState, reconstructionError, type Matrix } from '../../src/engine/techniques/nmf';
-import { encodePng } from '../../src/engine/image';
+import { DEFAULT_IMAGE_LIMITS, encodePng } from '../../src/engine/image';
+import { writeOverlayFiles } from '../../src/engine/photoFiles';
 import { tf } from '../../src/engine/tfjs/tf';
 import { conceptColour, conceptPicture } from '../../src/shared/conceptDrawing';
 import { resultMessage } from '../../src/host/panel/displayParts';
@@ -204,6 +205,30 @@ describe('Deep Feature Factorization’s picture and the CLI', () => {
     } finally {
       engine.dispose();
     }
+  });
+
+  it('exports draw the concepts over a photo wider than the picture’s cap, each side in its concept’s colour', async () => {
+    const dir = tempDir();
+    const photo = path.join(dir, 'wide.png');
+    const [width, height] = [2600, 20];
+    await fs.writeFile(photo, encodePng(noiseImage(width, height, 4)));
+    const out = path.join(dir, 'wide.dff.png');
+    // Two concepts on a 2×1 grid: the left cell all the first's, the right all the second's.
+    const maps = [Float32Array.from([1, 0]), Float32Array.from([0, 1])].map((data) => ({ width: 2, height: 1, data }));
+    const layer = {
+      heatmap: { width: 2, height: 1, data: Float32Array.from([1, 1]) },
+      colour: null,
+      concepts: { maps, classes: [[], []] },
+      region: { x: 0, y: 0, width: 1, height: 1 },
+      signed: false,
+      imageSize: { width, height },
+    };
+    await writeOverlayFiles(photo, DEFAULT_IMAGE_LIMITS, layer, { overlayPath: out, colormap: 'jet', opacity: 1 });
+    const png = PNG.sync.read(await fs.readFile(out));
+    assert.deepEqual([png.width, png.height], [width, height]);
+    const at = (x: number) => Array.from(png.data.subarray((10 * width + x) * 4, (10 * width + x) * 4 + 3));
+    assert.deepEqual(at(5), conceptColour(0, 2));
+    assert.deepEqual(at(width - 5), conceptColour(1, 2));
   });
 
   it('explain --technique dff writes the concept picture over the photo and prints the legend', async () => {
