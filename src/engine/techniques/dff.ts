@@ -80,8 +80,13 @@ export class DeepFeatureFactorization extends Technique {
       result.dispose();
       return values;
     };
-    const { w, h, iterations } = nmf(x, { components: k, seed: SEED, maxIterations: MAX_ITERATIONS, checkCancelled, multiply });
-    matrix.dispose();
+    let factors;
+    try {
+      factors = nmf(x, { components: k, seed: SEED, maxIterations: MAX_ITERATIONS, checkCancelled, multiply });
+    } finally {
+      matrix.dispose();
+    }
+    const { w, h, iterations } = factors;
     const maps = Array.from({ length: k }, (_, t) => scaledMap(h, t, height, width));
 
     // Each concept's channel vector (W's column plus the shift) in every cell: a batch of k through the head.
