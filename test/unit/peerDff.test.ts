@@ -97,7 +97,7 @@ describe('Deep Feature Factorization against pytorch-grad-cam on the same networ
       });
       const scores = concepts.classes[pair.ours].map((c) => c.score.toFixed(3)).join(', ');
       console.log(
-        `      concept ${pair.ours} ↔ peer ${pair.theirs}: r = ${pair.r.toFixed(6)}, classes [${ourClasses}] (${scores}) vs [${theirClasses}] (${extra.conceptScores[pair.theirs].join(', ')})`,
+        `      concept ${pair.ours} ↔ peer ${pair.theirs}: r = ${pair.r.toFixed(6)} (1 − r = ${(1 - pair.r).toExponential(1)}), classes [${ourClasses}] (${scores}) vs [${theirClasses}] (${extra.conceptScores[pair.theirs].join(', ')})`,
       );
     }
     const overlap = shared / listed;
