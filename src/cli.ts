@@ -30,7 +30,16 @@ import {
   withLimitHint,
   type Values,
 } from './cli/shared';
-import { COLORMAP_NAMES, SCALING_PRESETS, type ColormapName, type Explanation, type TechniqueParameters } from './engine/types';
+import {
+  COLORMAP_NAMES,
+  SCALING_PRESETS,
+  type ColormapName,
+  type Concepts,
+  type Explanation,
+  type Prediction,
+  type TechniqueParameters,
+} from './engine/types';
+import { conceptColour } from './shared/conceptDrawing';
 
 /** Items joined by ", " into lines of at most `width` characters. */
 function wrapList(items: string[], width: number, lineBreak: string): string {
@@ -198,9 +207,20 @@ function resultJson(explanation: Explanation, modelPath: string) {
     imageSize,
     region,
     ...metrics,
+    // Deep Feature Factorization: each concept's colour in the overlay and its top classes.
+    ...(explanation.concepts ? { concepts: conceptLegend(explanation.concepts) } : {}),
     timings,
     notes,
   };
+}
+
+function conceptLegend(concepts: Concepts): { colour: string; classes: Prediction[] }[] {
+  return concepts.classes.map((classes, i) => ({
+    colour: `#${conceptColour(i, concepts.classes.length)
+      .map((v) => v.toString(16).padStart(2, '0'))
+      .join('')}`,
+    classes,
+  }));
 }
 
 /**
@@ -303,6 +323,12 @@ async function explain(values: Values, args: string[]): Promise<number> {
     for (const [name, value] of Object.entries(explanation.metrics)) console.log(`  ${name}: ${value.toPrecision(3)}`);
     for (const p of explanation.predictions) console.log(`  ${p.score.toFixed(4)}  ${p.index}  ${p.label}`);
     for (const note of explanation.notes) console.log(`  note: ${note}`);
+    if (explanation.concepts) {
+      console.log('concepts (colour in the overlay: top classes):');
+      conceptLegend(explanation.concepts).forEach(({ colour, classes }, i) =>
+        console.log(`  ${i + 1} ${colour}: ${classes.map((p) => `${p.label} ${p.score.toFixed(4)}`).join(', ')}`),
+      );
+    }
     console.log(
       `forward ${timings.forwardMs.toFixed(0)} ms, ${explanation.technique} ${timings.techniqueMs.toFixed(0)} ms, total ${timings.totalMs.toFixed(0)} ms`,
     );

@@ -23,6 +23,7 @@ import { tf } from './tfjs/tf';
 import { hasNonFinite, NonFiniteError } from './finite';
 import {
   DEFAULT_RESIZE,
+  type Concepts,
   type ExplainOptions,
   type Explanation,
   type Prediction,
@@ -31,7 +32,7 @@ import {
   type RgbaImage,
   type TechniqueInfo,
 } from './types';
-import { CamTechnique, type TechniqueInput } from './techniques/base';
+import { CamTechnique, type TechniqueInput, type TechniqueOutput } from './techniques/base';
 import { TechniqueNotApplicableError } from './techniques/cam';
 
 export { resolveClass } from './classes';
@@ -152,9 +153,11 @@ export class Engine {
         notes,
       );
       const reportProgress = previewReporter(previews, region);
+      // Plain data, kept beside the tidy (which returns tensors and what TensorContainer allows).
+      let concepts: TechniqueOutput['concepts'];
       const run = () =>
         tf.tidy(() => {
-          const out = technique.run({
+          const { concepts: found, ...out } = technique.run({
             model: adapter,
             input,
             pixels,
@@ -165,6 +168,7 @@ export class Engine {
             checkCancelled,
             reportProgress,
           });
+          concepts = found;
           return { ...out, signed: out.signed ?? false, metrics: out.metrics ?? {} };
         });
       let raw;
@@ -210,6 +214,7 @@ export class Engine {
         notes,
         parameters,
         metrics: raw.metrics,
+        ...(concepts ? { concepts: labelledConcepts(concepts, labels) } : {}),
       };
     } finally {
       tf.dispose([pixels, input]);
@@ -425,4 +430,12 @@ function checkLayer(model: LoadedModel, requested: string): string {
     );
   }
   return requested;
+}
+
+/** A technique's concepts with their classes named. */
+function labelledConcepts(concepts: NonNullable<TechniqueOutput['concepts']>, labels: string[]): Concepts {
+  return {
+    maps: concepts.maps,
+    classes: concepts.classes.map((top) => top.map(({ index, score }) => ({ index, label: labels[index] ?? String(index), score }))),
+  };
 }

@@ -7,7 +7,17 @@ import type { CancelCheck, Engine } from './engine';
 import { readImage, readImagePixels, reduceToWorkingCopy, sharpCodec, WORKING_MAX_SIDE, writePngFile, type ImageLimits } from './image';
 import type { LoadedModel } from './models/loadModel';
 import { colourOver, drawOverlay, heatmapBytesOver, type MapLayer } from './render/overlay';
-import { DEFAULT_RESIZE, resizeSamples, type ColormapName, type ExplainOptions, type Explanation, type RgbaImage } from './types';
+import { conceptPicture } from '../shared/conceptDrawing';
+import {
+  DEFAULT_RESIZE,
+  resizeSamples,
+  type ColormapName,
+  type Concepts,
+  type Region,
+  type ExplainOptions,
+  type Explanation,
+  type RgbaImage,
+} from './types';
 
 export interface OverlayOutputs {
   overlayPath: string;
@@ -35,6 +45,7 @@ export async function writeOverlayFiles(
     throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
   }
   const { width, height } = full.image;
+  if (layer.concepts) layer = { ...layer, colour: conceptsAt(layer.concepts, layer.region, width, height) };
   const overlay = drawOverlay(full.image, layer, outputs.colormap, outputs.opacity, checkCancelled);
   checkCancelled?.();
   await writeOutput('overlay', outputs.overlayPath, [], () =>
@@ -48,6 +59,16 @@ export async function writeOverlayFiles(
       ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, { replace: outputs.replace })
       : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, { replace: outputs.replace }),
   );
+}
+
+/** Longest side of the concept picture laid over a photo (bilinear above it: a 12 MP photo needs no 48 MB picture). */
+const CONCEPT_PICTURE_MAX_SIDE = 2048;
+
+/** DFF's concept picture at the region's size on the photo (at most CONCEPT_PICTURE_MAX_SIDE), laid over it as a colour view. */
+function conceptsAt(concepts: Concepts, region: Region, width: number, height: number): RgbaImage {
+  const [w, h] = [Math.max(1, Math.round(region.width * width)), Math.max(1, Math.round(region.height * height))];
+  const scale = Math.min(1, CONCEPT_PICTURE_MAX_SIDE / Math.max(w, h));
+  return conceptPicture(concepts.maps, Math.max(1, Math.round(w * scale)), Math.max(1, Math.round(h * scale)));
 }
 
 /**

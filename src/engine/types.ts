@@ -4,6 +4,7 @@
  * they are re-exported here so engine code has one place to import its types from.
  */
 import type {
+  Concepts,
   ExplainRequest,
   Heatmap,
   LayerInfo,
@@ -22,6 +23,7 @@ export {
   REGULARISER_RANGES,
   WHOLE_IMAGE,
   type ColormapName,
+  type Concepts,
   type ExplainRequest,
   type Heatmap,
   type InspectKind,
@@ -167,6 +169,8 @@ export interface Explanation {
   parameters: TechniqueParameters;
   /** Numbers the technique measured about itself, e.g. integrated gradients' completenessError. */
   metrics: Record<string, number>;
+  /** Deep Feature Factorization's concepts (its own view: one colour per concept, and their classes). */
+  concepts?: Concepts;
 }
 
 /** Progress of a long technique: how far, what it is doing, and the map so far when it has one. */

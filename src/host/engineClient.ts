@@ -226,7 +226,7 @@ export class EngineClient implements EngineApi {
 
   exportOverlay(job: OverlayExport): Promise<string> {
     const { imagePath, explanation, colormap, opacity, outPath, replace } = job;
-    const { heatmap, signed, colour, region, imageSize } = explanation;
+    const { heatmap, signed, colour, region, imageSize, concepts } = explanation;
     return this.request({
       kind: 'export',
       imagePath,
@@ -234,6 +234,7 @@ export class EngineClient implements EngineApi {
       heatmap,
       signed,
       colour,
+      ...(concepts ? { concepts } : {}),
       region,
       imageSize,
       colormap,

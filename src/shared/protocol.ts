@@ -105,6 +105,13 @@ export interface ResultMessage {
   colour: PixelsMessagePart | null;
   /** Superpixel boundaries (255 on a boundary, at the model input's size) for the superpixel techniques; else null. */
   outline: PixelsMessagePart | null;
+  /** Deep Feature Factorization: its concepts, drawn one colour each (with a legend) instead of the map. */
+  concepts?: ConceptsPart | null;
+}
+/** Concepts as sent to the webview: each map as bytes (0..255 = its own 0..1) at the layer's size, and each one's top classes. */
+export interface ConceptsPart {
+  maps: PixelsMessagePart[];
+  classes: Prediction[][];
 }
 /** The map so far while a long run goes on (SmoothGrad, integrated gradients). */
 export interface PreviewMessage {
@@ -457,4 +464,51 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
     default:
       return null;
   }
+}
+
+/** Bytes as a message may carry them: a Uint8Array, another view or buffer, or a plain array of 0..255. */
+function bytesOf(data: unknown): Uint8Array | null {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (Array.isArray(data) && data.every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) return Uint8Array.from(data as number[]);
+  return null;
+}
+
+/** Most concepts a result may carry (the technique allows 12). */
+export const MAX_CONCEPTS = 16;
+
+/**
+ * A result's concepts, checked before the webview draws them (it trusts no message blindly): 1..MAX_CONCEPTS
+ * maps of one size with bytes of that length, each with 1..10 classes (whole index, short label, score in
+ * 0..1). Rebuilt; null when anything is off.
+ */
+export function parseConcepts(raw: unknown): ConceptsPart | null {
+  if (!isRecord(raw) || !Array.isArray(raw.maps) || !Array.isArray(raw.classes)) return null;
+  const { maps, classes } = raw;
+  if (maps.length < 1 || maps.length > MAX_CONCEPTS || classes.length !== maps.length) return null;
+  const first: unknown = maps[0];
+  if (!isRecord(first)) return null;
+  const { width, height } = first;
+  if (!Number.isInteger(width) || !Number.isInteger(height) || (width as number) < 1 || (height as number) < 1) return null;
+  if ((width as number) * (height as number) > 2 ** 20) return null;
+  const parsedMaps: PixelsMessagePart[] = [];
+  for (const map of maps) {
+    if (!isRecord(map) || map.width !== width || map.height !== height) return null;
+    const data = bytesOf(map.data);
+    if (!data || data.length !== (width as number) * (height as number)) return null;
+    parsedMaps.push({ width: width as number, height: height as number, data });
+  }
+  const parsedClasses: Prediction[][] = [];
+  for (const list of classes) {
+    if (!Array.isArray(list) || list.length < 1 || list.length > 10) return null;
+    const parsed: Prediction[] = [];
+    for (const item of list) {
+      if (!isRecord(item) || !Number.isInteger(item.index) || (item.index as number) < 0 || typeof item.label !== 'string') return null;
+      if (item.label.length > MAX_NAME_LENGTH || typeof item.score !== 'number' || !(item.score >= 0 && item.score <= 1)) return null;
+      parsed.push({ index: item.index as number, label: item.label, score: item.score });
+    }
+    parsedClasses.push(parsed);
+  }
+  return { maps: parsedMaps, classes: parsedClasses };
 }

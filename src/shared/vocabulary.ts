@@ -68,6 +68,16 @@ export interface Prediction {
   score: number;
 }
 
+/**
+ * Deep Feature Factorization's concepts: each concept's map at the layer's resolution, scaled to 0..1 on
+ * its own (pytorch-grad-cam's scale_cam_image), and the top classes its channel vector scores through the
+ * model's head. Drawn as one colour per concept (src/shared/conceptDrawing.ts).
+ */
+export interface Concepts {
+  maps: Heatmap[];
+  classes: Prediction[][];
+}
+
 export interface ParameterSpec {
   name: string;
   summary: string;

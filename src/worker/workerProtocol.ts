@@ -8,7 +8,16 @@ import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { Explanation, ModelSummary, Preview } from '../engine/types';
-import type { ColormapName, ExplainRequest, Heatmap, InspectRequest, Region, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
+import type {
+  ColormapName,
+  Concepts,
+  ExplainRequest,
+  Heatmap,
+  InspectRequest,
+  Region,
+  RgbaImage,
+  TechniqueInfo,
+} from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
 import type { CompareMetrics } from '../engine/compareCsv';
 import type { PixelsMessagePart } from '../shared/protocol';
@@ -69,6 +78,8 @@ export type WorkerRequest =
       heatmap: Heatmap;
       signed: boolean;
       colour: RgbaImage | null;
+      /** Deep Feature Factorization's concepts, drawn instead of the map. */
+      concepts?: Concepts;
       region: Region;
       imageSize: { width: number; height: number };
       colormap: ColormapName;

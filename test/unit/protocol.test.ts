@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { ExplainOptions } from '../../src/engine/types';
 import type { ExplainJob } from '../../src/host/engineApi';
-import { parseModelSource, parseParameters, parseWebviewMessage } from '../../src/shared/protocol';
+import { MAX_CONCEPTS, parseConcepts, parseModelSource, parseParameters, parseWebviewMessage } from '../../src/shared/protocol';
 import type { ExplainRequest } from '../../src/shared/vocabulary';
 
 describe('webview message validation', () => {
@@ -238,5 +238,39 @@ describe('runCommand and the model source', () => {
       { ...source, text: 5 },
     ])
       assert.equal(parseModelSource(bad), null, JSON.stringify(bad));
+  });
+});
+
+describe("a result's concepts (Deep Feature Factorization)", () => {
+  const map = (fill = 128) => ({ width: 2, height: 2, data: new Uint8Array(4).fill(fill) });
+  const classes = [{ index: 242, label: 'boxer', score: 0.38 }];
+
+  it('rebuilds well-formed concepts, taking the bytes in any form a message may carry them', () => {
+    const parsed = parseConcepts({ maps: [map(), { width: 2, height: 2, data: [0, 1, 2, 255] }], classes: [classes, classes], extra: 1 });
+    assert.ok(parsed);
+    assert.deepEqual(Object.keys(parsed), ['maps', 'classes']);
+    assert.deepEqual(Array.from(parsed.maps[1].data), [0, 1, 2, 255]);
+    assert.ok(parsed.maps[1].data instanceof Uint8Array);
+    assert.deepEqual(parsed.classes[0], classes);
+    assert.ok(parseConcepts({ maps: [{ width: 2, height: 2, data: new Uint8Array(4).buffer }], classes: [classes] }));
+  });
+
+  it('refuses maps of different sizes, wrong lengths, too many concepts and malformed classes', () => {
+    const bad: unknown[] = [
+      null,
+      { maps: [], classes: [] },
+      { maps: [map()], classes: [] },
+      { maps: [map(), { width: 3, height: 2, data: new Uint8Array(6) }], classes: [classes, classes] },
+      { maps: [{ width: 2, height: 2, data: new Uint8Array(3) }], classes: [classes] },
+      { maps: [{ width: 2, height: 2, data: [0, 1, 2, 256] }], classes: [classes] },
+      { maps: [{ width: 0, height: 2, data: new Uint8Array(0) }], classes: [classes] },
+      { maps: Array.from({ length: MAX_CONCEPTS + 1 }, () => map()), classes: Array.from({ length: MAX_CONCEPTS + 1 }, () => classes) },
+      { maps: [map()], classes: [[]] },
+      { maps: [map()], classes: [[{ index: -1, label: 'x', score: 0.5 }]] },
+      { maps: [map()], classes: [[{ index: 1, label: 'x', score: 1.5 }]] },
+      { maps: [map()], classes: [[{ index: 1, label: 7, score: 0.5 }]] },
+      { maps: [map()], classes: [[{ index: 1, label: 'x'.repeat(600), score: 0.5 }]] },
+    ];
+    for (const raw of bad) assert.equal(parseConcepts(raw), null, JSON.stringify(raw));
   });
 });

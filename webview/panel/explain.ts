@@ -2,9 +2,10 @@
  * Explain: the technique, layer, class and parameter controls, the run requests they make (after a short
  * pause, so arrowing through a list runs once), and the result or the map so far drawn over the image.
  */
-import type { InitMessage, PreviewMessage, ResultMessage } from '../../src/shared/protocol';
+import { parseConcepts, type InitMessage, type PreviewMessage, type ResultMessage } from '../../src/shared/protocol';
 import type { ExplainRequest, TechniqueParameters } from '../../src/shared/vocabulary';
 import { renderCaption } from '../view/caption';
+import { renderConceptLegend } from '../view/conceptLegend';
 import { captionLine, describeDrawn, type Drawn } from '../view/captionText';
 import { ClassSearch } from '../view/classSearch';
 import { h, icon } from '../view/dom';
@@ -125,18 +126,26 @@ export class ExplainController {
       layer: msg.layer || null,
     });
     const description = captionLine(drawn);
+    const concepts = msg.concepts ? parseConcepts(msg.concepts) : null;
+    if (msg.concepts && !concepts) {
+      core.setStatus('error', 'The result’s concepts are malformed.');
+      core.setPhase('error');
+      return;
+    }
     const error = core.overlay.setPixels(msg.image, msg.heatmap, description, {
       signed: msg.signed,
       colour: msg.colour,
       region: msg.region,
       outline: msg.outline,
+      concepts,
     });
     if (error) {
       core.setStatus('error', error);
       core.setPhase('error');
       return;
     }
-    this.result = msg;
+    this.result = { ...msg, concepts };
+    renderConceptLegend(ui.conceptLegend, concepts?.classes ?? null);
     this.resultDescription = description;
     this.resultDrawn = drawn;
     this.activeRequest = undefined;
@@ -184,6 +193,7 @@ export class ExplainController {
       return;
     if (drawn) renderCaption(core.ui.caption, drawn, { size: this.result?.imageSize, region: msg.region });
     core.ui.placeholder.hidden = true;
+    renderConceptLegend(core.ui.conceptLegend, null);
     core.ui.stage.dataset.preview = String(percent);
     core.setStatus('busy', `${title}: ${percent} %${detail} — showing the map so far…`);
   }
@@ -218,11 +228,14 @@ export class ExplainController {
         colour: last.colour,
         region: last.region,
         outline: last.outline,
+        concepts: last.concepts,
       });
+      renderConceptLegend(ui.conceptLegend, last.concepts?.classes ?? null);
       if (this.resultDrawn) renderCaption(ui.caption, this.resultDrawn, { size: last.imageSize, region: last.region });
     } else {
       overlay.clear();
       ui.caption.replaceChildren();
+      renderConceptLegend(ui.conceptLegend, null);
     }
   }
 

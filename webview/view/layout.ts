@@ -1,5 +1,6 @@
 /** Builds the panel's DOM once and hands back the elements the app updates. */
 import { h, icon } from './dom';
+import { createConceptLegend } from './conceptLegend';
 import type { CompareView } from './compare';
 import type { InspectView } from './inspect';
 import type { OverlayView } from './overlay';
@@ -17,6 +18,7 @@ export interface Layout {
   placeholderIcon: HTMLElement;
   placeholderText: HTMLElement;
   caption: HTMLElement;
+  conceptLegend: HTMLElement;
   status: HTMLElement;
   statusIcon: HTMLElement;
   statusText: HTMLElement;
@@ -120,7 +122,8 @@ export function buildLayout(
   );
   const colorbar = h('div', { class: 'colorbar' }, overlay.highLabel, overlay.ramp, overlay.lowLabel);
   const caption = h('figcaption', { class: 'caption', 'data-testid': 'caption' }, '');
-  const figure = h('figure', { class: 'figure' }, h('div', { class: 'figure-row' }, stage, colorbar), caption);
+  const conceptLegend = createConceptLegend();
+  const figure = h('figure', { class: 'figure' }, h('div', { class: 'figure-row' }, stage, colorbar), caption, conceptLegend);
 
   const statusIcon = h('span', { class: 'status-icon' }, icon('loading', 'codicon-modifier-spin'));
   const statusText = h('span', { class: 'status-text' }, 'Loading model…');
@@ -246,6 +249,7 @@ export function buildLayout(
     placeholderIcon,
     placeholderText,
     caption,
+    conceptLegend,
     status,
     statusIcon,
     statusText,

@@ -7,7 +7,8 @@
 import { colormapLut, lutIndex } from '../../src/shared/colormaps';
 import { colourOver, mapOver, OUTSIDE_BRIGHTNESS } from '../../src/shared/mapDrawing';
 import { WHOLE_IMAGE, type ColormapName, type Region } from '../../src/shared/vocabulary';
-import type { PixelsMessagePart, ViewSettings } from '../../src/shared/protocol';
+import { conceptPicture } from '../../src/shared/conceptDrawing';
+import type { ConceptsPart, PixelsMessagePart, ViewSettings } from '../../src/shared/protocol';
 import { h } from './dom';
 
 /** Images smaller than this (longest side) are scaled up by a whole factor, with crisp pixels. */
@@ -145,6 +146,16 @@ export function blendRgba(
   }
 }
 
+/**
+ * The concepts drawn at the region's size on the display image, then laid over it like the colour view
+ * (a 1:1 resample), so the picture has the size and alignment of every other overlay.
+ */
+function conceptsOver(concepts: ConceptsPart, region: Region, width: number, height: number): Uint8Array {
+  const maps = concepts.maps.map((m) => ({ width: m.width, height: m.height, data: Float32Array.from(m.data, (v) => v / 255) }));
+  const picture = conceptPicture(maps, Math.max(1, Math.round(region.width * width)), Math.max(1, Math.round(region.height * height)));
+  return colourOver(picture, region, width, height).data;
+}
+
 function dim(image: Uint8Array, p: number, out: Uint8ClampedArray): void {
   out[p] = image[p] * OUTSIDE_BRIGHTNESS;
   out[p + 1] = image[p + 1] * OUTSIDE_BRIGHTNESS;
@@ -152,8 +163,8 @@ function dim(image: Uint8Array, p: number, out: Uint8ClampedArray): void {
   out[p + 3] = 255;
 }
 
-/** How a result is drawn: a map through the picked colormap, a signed map (diverging), or a colour image. */
-export type OverlayMode = 'map' | 'signed' | 'colour';
+/** How a result is drawn: a map through the picked colormap, a signed map (diverging), a colour image, or DFF's concepts. */
+export type OverlayMode = 'map' | 'signed' | 'colour' | 'concepts';
 
 interface Pixels {
   width: number;
@@ -199,7 +210,13 @@ export class OverlayView {
     image: PixelsMessagePart,
     heatmap: PixelsMessagePart,
     description: string,
-    extras: { signed?: boolean; colour?: PixelsMessagePart | null; region?: Region; outline?: PixelsMessagePart | null } = {},
+    extras: {
+      signed?: boolean;
+      colour?: PixelsMessagePart | null;
+      region?: Region;
+      outline?: PixelsMessagePart | null;
+      concepts?: ConceptsPart | null;
+    } = {},
   ): string | null {
     const { width, height } = image;
     const validSize = (w: unknown, h: unknown) =>
@@ -217,6 +234,7 @@ export class OverlayView {
       if (!colourBytes) return 'The colour view’s pixels are malformed.';
       colour = colourOver({ width: extras.colour.width, height: extras.colour.height, data: colourBytes }, region, width, height).data;
     }
+    if (extras.concepts) colour = conceptsOver(extras.concepts, region, width, height);
     const { heat, inside } = heatAt({ width: heatmap.width, height: heatmap.height, data: mapBytes }, region, width, height);
     let outline: Uint8Array | null = null;
     if (extras.outline) {
@@ -225,7 +243,7 @@ export class OverlayView {
       if (!outlineBytes) return 'The superpixel outline is malformed.';
       outline = outlineAt({ width: extras.outline.width, height: extras.outline.height, data: outlineBytes }, region, width, height);
     }
-    const mode: OverlayMode = colour ? 'colour' : extras.signed ? 'signed' : 'map';
+    const mode: OverlayMode = extras.concepts ? 'concepts' : colour ? 'colour' : extras.signed ? 'signed' : 'map';
     const modeChanged = mode !== this.pixels?.mode;
     this.pixels = { width, height, image: imageBytes, heat, colour, inside, outline, mode };
     if (modeChanged) this.drawRamp();
@@ -293,9 +311,10 @@ export class OverlayView {
 
   private drawRamp(): void {
     const mode = this.pixels?.mode ?? 'map';
-    this.ramp.hidden = mode === 'colour';
-    this.highLabel.textContent = mode === 'signed' ? 'for' : mode === 'colour' ? '' : 'high';
-    this.lowLabel.textContent = mode === 'signed' ? 'against' : mode === 'colour' ? '' : 'low';
+    const pictured = mode === 'colour' || mode === 'concepts';
+    this.ramp.hidden = pictured;
+    this.highLabel.textContent = mode === 'signed' ? 'for' : pictured ? '' : 'high';
+    this.lowLabel.textContent = mode === 'signed' ? 'against' : pictured ? '' : 'low';
     const lut = lutFor(this.colormap);
     const stops: string[] = [];
     for (let s = 0; s <= COLORBAR_STOPS; s++) {

@@ -8,7 +8,7 @@ import type { Segmentation } from '../image/slic';
 import type { ModelAdapter } from '../models/adapter';
 import { normalise } from '../postprocess';
 import { tf } from '../tfjs/tf';
-import type { TechniqueInfo, TechniqueParameters } from '../types';
+import type { Heatmap, TechniqueInfo, TechniqueParameters } from '../types';
 
 export interface TechniqueInput {
   model: ModelAdapter;
@@ -50,6 +50,8 @@ export interface TechniqueOutput {
   metrics?: Record<string, number>;
   /** The superpixels the map was measured on (at the model input's size), for the panel to outline. */
   segments?: Segmentation;
+  /** Deep Feature Factorization's concepts: maps at the layer's resolution, classes by index (the engine adds labels). */
+  concepts?: { maps: Heatmap[]; classes: { index: number; score: number }[][] };
 }
 
 export abstract class Technique {

@@ -5,6 +5,7 @@ import { AblationCam } from './ablationCam';
 import { AttentionGradient } from './attentionGradient';
 import { AttentionRollout } from './attentionRollout';
 import { Cam } from './cam';
+import { DeepFeatureFactorization } from './dff';
 import { EigenCam, EigenGradCam } from './eigenCam';
 import { GradCam } from './gradCam';
 import { GradCamPlusPlus } from './gradCamPlusPlus';
@@ -50,6 +51,7 @@ const TECHNIQUES: Technique[] = [
   new KpcaCam(),
   new RandomCam(),
   new FullGrad(),
+  new DeepFeatureFactorization(),
   new Saliency(),
   new GuidedBackprop(),
   new Deconvnet(),

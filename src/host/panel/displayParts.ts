@@ -50,7 +50,13 @@ export function resultMessage(runId: number, explanation: Explanation, image: Rg
     signed: explanation.signed,
     colour: colour ? rgbaPart(colour) : null,
     outline: outlinePart(explanation),
+    concepts: explanation.concepts ? { maps: explanation.concepts.maps.map(conceptPart), classes: explanation.concepts.classes } : null,
   };
+}
+
+/** A concept's map (0..1) as bytes 0..255: its own scale, not the colormap's LUT indices. */
+function conceptPart(map: Heatmap): PixelsMessagePart {
+  return { width: map.width, height: map.height, data: Uint8Array.from(map.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) };
 }
 
 /** The map so far, with the image it lies on; neither when the technique has no map yet (or the image is not decoded). */
