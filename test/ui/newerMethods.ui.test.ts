@@ -54,7 +54,7 @@ describe("The peers' newer methods in a real VS Code", function () {
     if (!existsSync(FIXTURES)) throw new Error(`the shared fixtures are not at ${FIXTURES}`);
   });
 
-  it('Finer-CAM with its parameters, then FullGrad without a layer, on the default model (1400 and 900 px)', async () => {
+  it('Finer-CAM with its parameters, FullGrad without a layer, LIME over outlined superpixels, on the default model (1400 and 900 px)', async () => {
     const workspace = mkdtempSync(path.join(os.tmpdir(), 'cnnlens-ui-newer-'));
     cpSync(path.join(FIXTURES, 'images', 'pytorch-cnn-visualizations', 'cat_dog.png'), path.join(workspace, 'dog_and_cat.png'));
     await withWorkbench({ workspace, extensionPath: REPO_ROOT }, async ({ page }) => {
@@ -81,6 +81,18 @@ describe("The peers' newer methods in a real VS Code", function () {
       await page.setViewportSize({ width: 900, height: 900 });
       await page.waitForTimeout(500);
       await shot(page, 'panel-fullgrad-900.png');
+      await page.setViewportSize({ width: 1400, height: 900 });
+
+      // A superpixel technique: the map is signed and the SLIC segments it was measured on are outlined over it.
+      await frame.selectOption('[data-testid="technique"]', 'lime');
+      await frame.waitForSelector('[data-testid="param-segments"]', { state: 'visible' });
+      await frame.fill('[data-testid="param-samples"]', '120');
+      caption = await waitForCaption(frame, /LIME.*samples 120/);
+      assert.ok((await overlayColours(frame)) > 50, 'a LIME map is drawn');
+      await shot(page, 'panel-lime-1400.png');
+      await page.setViewportSize({ width: 900, height: 900 });
+      await page.waitForTimeout(500);
+      await shot(page, 'panel-lime-900.png');
     });
   });
 });

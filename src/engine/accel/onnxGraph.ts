@@ -142,12 +142,14 @@ export class OnnxGraph {
   }
 
   encode(): Uint8Array {
+    // Each input and output gets its own symbolic batch size: recipes feed one image beside a batch of masks, and
+    // one shared name told onnxruntime they were equal (it then reused a one-image buffer for a whole batch).
     const valueInfo = (name: string, shape: number[] | null) => ({
       name,
       type: {
         tensorType: {
           elemType: DATA_TYPE.FLOAT,
-          ...(shape ? { shape: { dim: [{ dimParam: 'batch' }, ...shape.map((d) => ({ dimValue: d }))] } } : {}),
+          ...(shape ? { shape: { dim: [{ dimParam: `batch_of_${name}` }, ...shape.map((d) => ({ dimValue: d }))] } } : {}),
         },
       },
     });
