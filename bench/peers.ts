@@ -35,13 +35,14 @@ interface Reference {
   ours: { technique: string; class: number; layer?: string; parameters?: TechniqueParameters };
 }
 
-function peerSeconds(name: string, repeats: number): number[] {
+/** The peer's times for one reference (bench/peers/time.py), and the parameters CNN Lens should time with instead of the reference's, if any. */
+function peerRun(name: string, repeats: number): { seconds: number[]; ours: TechniqueParameters | null } {
   const out = execFileSync(PYTHON, [path.join(ROOT, 'bench/peers/time.py'), name, String(repeats)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
     timeout: 1_800_000,
   });
-  return (JSON.parse(out.trim().split('\n').pop()!) as { seconds: number[] }).seconds;
+  return JSON.parse(out.trim().split('\n').pop()!) as { seconds: number[]; ours: TechniqueParameters | null };
 }
 
 export async function comparePeers(fixtures: string, only: string[]): Promise<void> {
@@ -71,12 +72,9 @@ export async function comparePeers(fixtures: string, only: string[]): Promise<vo
   const rows: Record<string, string | number>[] = [];
   for (const reference of references) {
     const technique = findTechnique(reference.ours.technique);
-    const parameters = resolveParameters(technique.info.id, technique.info.parameters, reference.ours.parameters ?? {});
     const layer = reference.ours.layer ?? loaded.summary.defaultLayer ?? '';
-    let map: Float32Array = new Float32Array(0);
-    const ours = () => {
-      const start = performance.now();
-      map = tf.tidy(() => {
+    const run = (given: TechniqueParameters) =>
+      tf.tidy(() => {
         const out = technique.run({
           model: loaded.adapter,
           input,
@@ -84,7 +82,7 @@ export async function comparePeers(fixtures: string, only: string[]): Promise<vo
           preprocess,
           classIndex: reference.ours.class,
           layer,
-          parameters,
+          parameters: resolveParameters(technique.info.id, technique.info.parameters, given),
           checkCancelled: () => undefined,
           reportProgress: () => undefined,
         });
@@ -94,24 +92,32 @@ export async function comparePeers(fixtures: string, only: string[]): Promise<vo
           h === size[0] && w === size[1] ? out.map : tf.image.resizeBilinear(out.map.reshape([h, w, 1]) as tf.Tensor3D, size, false, true);
         return tf.avgPool(full.reshape([1, ...size, 1]) as tf.Tensor4D, reference.pool, reference.pool, 'valid').dataSync() as Float32Array;
       });
-      return performance.now() - start;
-    };
-    const repeats = 5;
-    ours();
+    // Agreement with the recorded map, at the reference's own settings.
+    const r = pearson(run(reference.ours.parameters ?? {}), Float32Array.from(reference.map));
+    const repeats = 3;
     const oursMs: number[] = [];
     const peerMs: number[] = [];
+    let timedWith: TechniqueParameters = reference.ours.parameters ?? {};
     for (let round = 0; round < ROUNDS; round++) {
-      for (let i = 0; i < repeats; i++) oursMs.push(ours());
-      peerMs.push(...peerSeconds(reference.name, repeats).map((s) => s * 1000));
+      const peer = peerRun(reference.name, repeats);
+      peerMs.push(...peer.seconds.map((s) => s * 1000));
+      if (peer.ours) timedWith = peer.ours;
+      if (round === 0) run(timedWith);
+      for (let i = 0; i < repeats; i++) {
+        const start = performance.now();
+        run(timedWith);
+        oursMs.push(performance.now() - start);
+      }
     }
     const [a, b] = [median(oursMs), median(peerMs)];
     rows.push({
       method: reference.name,
       peer: reference.peer,
+      settings: timedWith === reference.ours.parameters ? '' : JSON.stringify(timedWith),
       'CNN Lens ms': Number(a.toFixed(1)),
       'peer ms': Number(b.toFixed(1)),
       'ours ÷ peer': Number((a / b).toFixed(2)),
-      r: Number(pearson(map, Float32Array.from(reference.map)).toFixed(6)),
+      r: Number(r.toFixed(6)),
     });
     console.log(`  ${reference.name}: ${a.toFixed(1)} ms vs ${b.toFixed(1)} ms`);
   }

@@ -225,3 +225,65 @@ if __name__ == '__main__':
     # /usr/bin/python3 bench/peers/perturbation.py slic   (the map references go through record.py)
     if sys.argv[1:] == ['slic']:
         record_slic()
+
+
+# ---- Timing (npm run bench:peers) ------------------------------------------------------------------------------
+# The references above replay CNN Lens's draws so both sides compute the same thing; timing them would also time
+# the replay (a subprocess). The benchmark times each peer as a user calls it instead: its own segments
+# (scikit-image's SLIC with the same settings), its own random draws, and for RISE the authors' own settings
+# (N = 6000 masks, s = 8, p1 = 0.1, as their notebook), CNN Lens running the same settings.
+
+def slic_mask():
+    from skimage.segmentation import slic
+    labels = slic(common.image_pixels(), n_segments=50, compactness=10, start_label=0)
+    return torch.from_numpy(labels)[None, None]
+
+
+def timed_feature_ablation():
+    with torch.no_grad():
+        attr('FeatureAblation')(common.model()).attribute(common.input_tensor(), target=DOG, feature_mask=slic_mask(), baselines=0, perturbations_per_eval=32)
+
+
+def timed_surrogate(kind):
+    def run():
+        explainer = attr('Lime' if kind == 'lime' else 'KernelShap')(common.model())
+        with torch.no_grad():
+            explainer.attribute(common.input_tensor(), target=DOG, feature_mask=slic_mask(), baselines=0, n_samples=300, perturbations_per_eval=32)
+    return run
+
+
+def timed_gradient_shap():
+    x = common.input_tensor()
+    baselines = torch.cat([torch.full_like(x, -1.0), torch.full_like(x, 1.0)])
+    attr('GradientShap')(common.model()).attribute(x, baselines=baselines, target=DOG, n_samples=50, stdevs=0.0)
+
+
+def timed_rise():
+    import tempfile
+    root = common.peer_path('RISE')
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    explanations = importlib.import_module('explanations')
+    explainer = explanations.RISE(torch.nn.Sequential(common.model(), torch.nn.Softmax(dim=1)), (224, 224), gpu_batch=50)
+    # The authors' code moves the masks to the GPU; here they stay on the CPU.
+    cuda = torch.Tensor.cuda
+    torch.Tensor.cuda = lambda self, *args, **kwargs: self
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            explainer.generate_masks(N=6000, s=8, p1=0.1, savepath=os.path.join(folder, 'masks.npy'))
+        with torch.no_grad():
+            explainer(common.input_tensor())
+    finally:
+        torch.Tensor.cuda = cuda
+
+
+BENCH = {
+    'feature-ablation-dog': {'time': timed_feature_ablation},
+    'lime-dog': {'time': timed_surrogate('lime')},
+    'kernel-shap-dog': {'time': timed_surrogate('kernel-shap')},
+    'gradient-shap-dog': {'time': timed_gradient_shap},
+    'rise-dog': {'time': timed_rise, 'ours': {'masks': 6000, 'cells': 8, 'keep': 0.1, 'baseline': 'zero', 'seed': 0}},
+}
+for _reference in REFERENCES:
+    if _reference['name'] in BENCH:
+        _reference['bench'] = BENCH[_reference['name']]
