@@ -64,7 +64,8 @@ export function keptPixels(map: Float32Array, p: number, leastRelevantFirst: boo
   return kept;
 }
 
-function checkOptions(percentiles: number[], noise: number, seed: number): void {
+/** Refuses settings ROAD cannot use, before any work starts. */
+export function checkRoadOptions({ percentiles = ROAD_PERCENTILES, noise = ROAD_NOISE, seed = 0 }: Omit<RoadOptions, 'batch'>): void {
   if (percentiles.length === 0 || percentiles.some((p) => !Number.isFinite(p) || p <= 0 || p >= 100))
     throw new Error(`ROAD's percentiles must lie strictly between 0 and 100; got ${percentiles.join(', ') || 'none'}.`);
   if (!Number.isFinite(noise) || noise < 0) throw new Error(`ROAD's noise must be a number ≥ 0; got ${noise}.`);
@@ -78,7 +79,7 @@ function checkOptions(percentiles: number[], noise: number, seed: number): void 
  */
 export function road(probe: ModelProbe, pixels: Tensor4D, map: Float32Array, options: RoadOptions): RoadResult {
   const { percentiles = ROAD_PERCENTILES, noise = ROAD_NOISE, seed = 0, batch } = options;
-  checkOptions(percentiles, noise, seed);
+  checkRoadOptions({ percentiles, noise, seed });
   const [, height, width, channels] = pixels.shape;
   if (map.length !== height * width) throw new RangeError(`The map has ${map.length} values for a ${width}×${height} input.`);
   const input = tf.tidy(() => probe.preprocess(pixels));
