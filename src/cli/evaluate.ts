@@ -9,7 +9,17 @@ import type { Box } from '../engine/metrics/pointingGame';
 import type { LoadedModel } from '../engine/models/loadModel';
 import { runBatch, summarise } from './batch';
 import { expandInputs, isGlob } from './inputs';
-import { checkOutputs, createEngine, imageLimits, integerFlag, loadFromFlags, numberFlag, readImageForModel, UsageError, type Values } from './shared';
+import {
+  checkOutputs,
+  createEngine,
+  imageLimits,
+  integerFlag,
+  loadFromFlags,
+  numberFlag,
+  readImageForModel,
+  UsageError,
+  type Values,
+} from './shared';
 
 const DEFAULT_EVALUATED = 'gradcam,gradcam++,scorecam,eigencam,saliency';
 
@@ -272,7 +282,9 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
     totals.set(technique, {
       images: 0,
       errors: [],
-      ...Object.fromEntries(['ratio', 'deletion', 'insertion', 'drop', 'increase', 'timesMap', 'road', 'pointing', 'sanity'].map((k) => [k, { sum: 0, n: 0 }])),
+      ...Object.fromEntries(
+        ['ratio', 'deletion', 'insertion', 'drop', 'increase', 'timesMap', 'road', 'pointing', 'sanity'].map((k) => [k, { sum: 0, n: 0 }]),
+      ),
     } as never);
   let model = '';
   let steps = 0;

@@ -177,7 +177,14 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
 
   it('the Compare export writes <image>.compare.<class>.png (the tiles as a grid) and .csv (the metrics)', async () => {
     const panel = await explain(samples[0]);
-    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam', 'eigencam'], classIndex: 2, layer: null, sanity: false, road: false });
+    await panel.receiveForTest({
+      type: 'compare',
+      techniques: ['gradcam', 'eigencam'],
+      classIndex: 2,
+      layer: null,
+      sanity: false,
+      road: false,
+    });
     const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
     const base = workspaceFile(`${imageStem(samples[0])}.compare.${sanitizeNamePart(result.classLabel) || 'class2'}`);
     const [png, csv] = [`${base}.png`, `${base}.csv`];

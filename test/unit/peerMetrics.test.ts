@@ -68,7 +68,9 @@ describe('faithfulness metrics against pytorch-grad-cam on the same network, pho
     assert.equal(tf.memory().numTensors, before, 'tensors left behind');
     const morf = maxDifference(ours.mostRelevantFirst, extra.morfNoiseless);
     const lerf = maxDifference(ours.leastRelevantFirst, extra.lerfNoiseless);
-    console.log(`      vs ${reference.peer}: max |Δ| MoRF ${morf.toExponential(2)}, LeRF ${lerf.toExponential(2)}, combined ${Math.abs(ours.combined - extra.combinedNoiseless).toExponential(2)} (ours ${ours.combined.toFixed(6)})`);
+    console.log(
+      `      vs ${reference.peer}: max |Δ| MoRF ${morf.toExponential(2)}, LeRF ${lerf.toExponential(2)}, combined ${Math.abs(ours.combined - extra.combinedNoiseless).toExponential(2)} (ours ${ours.combined.toFixed(6)})`,
+    );
     assert.ok(morf <= MOST_RELEVANT_FIRST, `MoRF: max |Δ| = ${morf}`);
     assert.ok(lerf <= LEAST_RELEVANT_FIRST, `LeRF: max |Δ| = ${lerf}`);
   });

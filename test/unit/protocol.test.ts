@@ -104,7 +104,15 @@ describe('webview message validation', () => {
   }
 
   it('accepts a compare request of 2–6 distinct techniques, rebuilt', () => {
-    const raw = { type: 'compare', techniques: ['gradcam', 'scorecam'], classIndex: 3, layer: 'conv', sanity: true, road: true, extra: 'dropped' };
+    const raw = {
+      type: 'compare',
+      techniques: ['gradcam', 'scorecam'],
+      classIndex: 3,
+      layer: 'conv',
+      sanity: true,
+      road: true,
+      extra: 'dropped',
+    };
     assert.deepEqual(parseWebviewMessage(raw), {
       type: 'compare',
       techniques: ['gradcam', 'scorecam'],

@@ -93,7 +93,8 @@ export class CompareView {
         {
           class: 'check',
           for: 'compare-road',
-          title: 'ROAD: impute the most and the least relevant pixels from their neighbours at 10–90 % and measure the class probability (slower)',
+          title:
+            'ROAD: impute the most and the least relevant pixels from their neighbours at 10–90 % and measure the class probability (slower)',
         },
         this.road,
         ' ROAD (slower)',

@@ -182,7 +182,14 @@ export function conjugateGradients(m: SparseSymmetric, b: Float64Array, start?: 
  * otherwise take thousands of steps to fill from their edges): pull-push (Gortler et al., "The Lumigraph",
  * 1996) — kept pixels averaged into ever coarser grids, holes then filled from the coarsest grid that covers them.
  */
-export function pullPush(values: Float32Array, keep: Uint8Array, height: number, width: number, channels: number, channel: number): Float64Array {
+export function pullPush(
+  values: Float32Array,
+  keep: Uint8Array,
+  height: number,
+  width: number,
+  channels: number,
+  channel: number,
+): Float64Array {
   const levels: { v: Float64Array; k: Float64Array; h: number; w: number }[] = [];
   let v = new Float64Array(height * width);
   let k = new Float64Array(height * width);

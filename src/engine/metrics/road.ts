@@ -129,7 +129,11 @@ function concatenated(parts: Float32Array[]): Float32Array {
  * input (after its scaling, as the peer multiplies it) times the 0..1 map. Unlike the average drop, which
  * multiplies the 0..255 pixels, a removed pixel here becomes the input's zero (mid-grey for MobileNet's scaling).
  */
-export function imageTimesMapChange(probe: ModelProbe, pixels: Tensor4D, map: Float32Array): { change: number; original: number; masked: number } {
+export function imageTimesMapChange(
+  probe: ModelProbe,
+  pixels: Tensor4D,
+  map: Float32Array,
+): { change: number; original: number; masked: number } {
   const [, h, w] = pixels.shape;
   if (map.length !== h * w) throw new RangeError(`The map has ${map.length} values for a ${w}×${h} input.`);
   const [original, masked] = tf.tidy(() => {
