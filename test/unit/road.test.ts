@@ -109,7 +109,7 @@ describe('ROAD and the image × map change on the bundled model', () => {
   });
   after(() => engine.dispose());
 
-  const probeFor = (classIndex: number, checkCancelled = () => undefined): ModelProbe => ({
+  const probeFor = (classIndex: number, checkCancelled: () => void = () => undefined): ModelProbe => ({
     adapter: model.adapter,
     preprocess: scalerFor(3, model.summary.preprocessing.preset),
     classIndex,
