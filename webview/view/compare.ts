@@ -249,7 +249,7 @@ export class CompareView {
         'metric-drop',
       ),
       metric(
-        'image × map Δ ↑',
+        'image×map ↑',
         row.imageTimesMapChange === undefined ? '—' : signed(row.imageTimesMapChange),
         'Change in class probability when the model input is multiplied by the map (pytorch-grad-cam’s CamMultImageConfidenceChange): nearer 0 or above means the map kept what the class needs',
         'metric-times-map',
