@@ -79,11 +79,12 @@ describe('faithfulness metrics against pytorch-grad-cam on the same network, pho
     const pixels = modelPixels(setup.image, setup.model.summary);
     const map = evaluatedMap(reference);
     try {
-      const [a, b, c] = [1, 1, 2].map((seed) => road(probe(), pixels, map, { percentiles: extra.percentiles, seed, batch: 18 }));
+      const [a, b] = [1, 1].map((seed) => road(probe(), pixels, map, { percentiles: extra.percentiles, seed, batch: 18 }));
       assert.deepEqual(a, b);
-      assert.notDeepEqual(a.mostRelevantFirst, c.mostRelevantFirst);
+      const c = road(probe(), pixels, map, { percentiles: [50], seed: 2, batch: 2 });
+      assert.notEqual(c.mostRelevantFirst[0], a.mostRelevantFirst[4], 'another draw of noise');
       console.log(
-        `      combined with noise 0.01: ours ${a.combined.toFixed(4)} (seed 1), ${c.combined.toFixed(4)} (seed 2); peer ${extra.combinedNoise001Seed0.toFixed(4)} (torch seed 0)`,
+        `      combined with noise 0.01: ours ${a.combined.toFixed(4)} (seed 1), peer ${extra.combinedNoise001Seed0.toFixed(4)} (torch seed 0)`,
       );
       // Different draws of noise: only loosely the same.
       assert.ok(Math.abs(a.combined - extra.combinedNoise001Seed0) < 0.05);
