@@ -75,12 +75,10 @@ export function linearImputation(image: Image, keep: Uint8Array, noise: number, 
   const system = { diagonal, rowStart, columns: Int32Array.from(columns), weights: Float64Array.from(weights) };
   const drawn = noise > 0 ? gaussianValues(n * channels, 0, noise, seed) : undefined;
   const b = new Float64Array(n);
-  const start = new Float64Array(n);
+  // From zero: a pull-push first guess (Gortler et al. 1996) and one from the image halved saved no time (measured).
   for (let c = 0; c < channels; c++) {
     for (let i = 0; i < n; i++) b[i] = rhs[i * channels + c];
-    const guess = pullPush(values, keep, height, width, channels, c);
-    for (let i = 0; i < n; i++) start[i] = guess[unknown[i]];
-    const x = conjugateGradients(system, b, start);
+    const x = conjugateGradients(system, b);
     for (let i = 0; i < n; i++) out[unknown[i] * channels + c] = x[i] + (drawn ? drawn[i * channels + c] : 0);
   }
   return out;
@@ -109,13 +107,13 @@ function dot(a: Float64Array, b: Float64Array): number {
   return sum;
 }
 
-/** SSOR's relaxation: 1.9 took the fewest steps on a 224×224 image with 10–90 % removed (measured). */
+/** SSOR's relaxation: 1.9 took the fewest steps with 90 % of a 224×224 image removed (measured: 83; 92 at 1.8, 96 at 1.95). */
 const OMEGA = 1.9;
 
 /**
  * z = P⁻¹ r for the symmetric SOR preconditioner P = (D − ωL) D⁻¹ (D − ωLᵀ) / (ω(2 − ω)), L the strictly
- * lower part: a forward and a backward sweep. With ω near 2 it cuts the steps on these Laplacian-like
- * systems several-fold against the diagonal alone (the condition number grows with the hole's width, not its square).
+ * lower part: a forward and a backward sweep. On these Laplacian-like systems it takes a third of the
+ * steps of the diagonal alone (measured: 83 against 250 with 90 % of a 224×224 image removed).
  */
 function precondition(m: SparseSymmetric, r: Float64Array, z: Float64Array): void {
   const { diagonal, rowStart, columns, weights } = m;
@@ -137,18 +135,13 @@ function precondition(m: SparseSymmetric, r: Float64Array, z: Float64Array): voi
 }
 
 /**
- * x with (diag − W) x = b, by conjugate gradients preconditioned with symmetric SOR, from `start` (or 0).
+ * x with (diag − W) x = b, by conjugate gradients preconditioned with symmetric SOR, from x = 0.
  * Throws if it has not converged after 20·n + 100 steps (a singular system, which the callers rule out).
  */
-export function conjugateGradients(m: SparseSymmetric, b: Float64Array, start?: Float64Array): Float64Array {
+export function conjugateGradients(m: SparseSymmetric, b: Float64Array): Float64Array {
   const n = b.length;
-  const x = start ? Float64Array.from(start) : new Float64Array(n);
+  const x = new Float64Array(n);
   const r = Float64Array.from(b);
-  if (start) {
-    const mx = new Float64Array(n);
-    multiply(m, x, mx);
-    for (let i = 0; i < n; i++) r[i] -= mx[i];
-  }
   const z = new Float64Array(n);
   const p = new Float64Array(n);
   const q = new Float64Array(n);
@@ -175,48 +168,4 @@ export function conjugateGradients(m: SparseSymmetric, b: Float64Array, start?: 
     for (let i = 0; i < n; i++) p[i] = z[i] + beta * p[i];
   }
   throw new Error(`Linear imputation did not converge in ${limit} conjugate-gradient steps.`);
-}
-
-/**
- * A smooth first guess for the holes, so that conjugate gradients start near the answer (large holes
- * otherwise take thousands of steps to fill from their edges): pull-push (Gortler et al., "The Lumigraph",
- * 1996) — kept pixels averaged into ever coarser grids, holes then filled from the coarsest grid that covers them.
- */
-export function pullPush(
-  values: Float32Array,
-  keep: Uint8Array,
-  height: number,
-  width: number,
-  channels: number,
-  channel: number,
-): Float64Array {
-  const levels: { v: Float64Array; k: Float64Array; h: number; w: number }[] = [];
-  let v = new Float64Array(height * width);
-  let k = new Float64Array(height * width);
-  for (let p = 0; p < k.length; p++) if (keep[p]) [v[p], k[p]] = [values[p * channels + channel], 1];
-  let [h, w] = [height, width];
-  levels.push({ v, k, h, w });
-  while (h > 1 || w > 1) {
-    const [ch, cw] = [Math.ceil(h / 2), Math.ceil(w / 2)];
-    const [cv, ck] = [new Float64Array(ch * cw), new Float64Array(ch * cw)];
-    for (let y = 0; y < h; y++)
-      for (let x = 0; x < w; x++) {
-        const [p, q] = [y * w + x, (y >> 1) * cw + (x >> 1)];
-        cv[q] += k[p] * v[p];
-        ck[q] += k[p];
-      }
-    for (let q = 0; q < cv.length; q++) if (ck[q] > 0) [cv[q], ck[q]] = [cv[q] / ck[q], Math.min(1, ck[q])];
-    [v, k, h, w] = [cv, ck, ch, cw];
-    levels.push({ v, k, h, w });
-  }
-  for (let l = levels.length - 2; l >= 0; l--) {
-    const [fine, coarse] = [levels[l], levels[l + 1]];
-    for (let y = 0; y < fine.h; y++)
-      for (let x = 0; x < fine.w; x++) {
-        const p = y * fine.w + x;
-        const from = coarse.v[(y >> 1) * coarse.w + (x >> 1)];
-        fine.v[p] = fine.k[p] * fine.v[p] + (1 - fine.k[p]) * from;
-      }
-  }
-  return levels[0].v;
 }
