@@ -1,7 +1,8 @@
 /**
  * Compares techniques on one image and class: each one's map, time, deletion and insertion curves,
  * average drop / increase in confidence, the image × map confidence change, the pointing game when a box
- * is known and, on request, ROAD and the model-randomisation sanity check. The numbers say how faithful a map is, not only how it looks.
+ * is known and, on request, ROAD and the model-randomisation sanity check. The numbers say how faithful a
+ * map is, not only how it looks.
  */
 import type { Engine } from './engine';
 import { confidenceChange } from './metrics/confidence';
