@@ -118,6 +118,11 @@ Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --
                       boxes.json next to the image, if it lists the image)
   --sanity            also randomise the model's weights layer by layer and report how much each map
                       changes (Spearman ρ; slow: one run per weighted layer)
+  --road              also ROAD (Rong et al. 2022): the class probability's change with the most (MoRF)
+                      or least (LeRF) relevant pixels imputed from their neighbours, and (LeRF − MoRF) / 2
+  --road-percentiles LIST  the share of pixels kept, in % (default 10,20,...,90)
+  --road-noise S      the imputation's noise, in model-input units (default 0.01; 0: none)
+  --seed N            the noise's seed (default 0)
 
 Options for featuremaps / filters: --sort mean|index, --page N (1-based), --page-size N (64), --colormap.
 Options for maximize / classimage / dream / invert:

@@ -50,7 +50,7 @@ class App {
     const overlay = new OverlayView(settings);
     const predictions = new PredictionList((index) => this.explain.pickClass(index));
     const parameters = new ParameterControls(() => this.explain.onParametersEdited());
-    this.compareView = new CompareView(settings, (techniques, sanity) => this.compare.request(techniques, sanity));
+    this.compareView = new CompareView(settings, (techniques, sanity, road) => this.compare.request(techniques, sanity, road));
     this.inspectView = new InspectView(
       (fields) => this.inspect.request(fields),
       () => this.inspect.save(),

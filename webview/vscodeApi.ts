@@ -22,8 +22,8 @@ export interface PersistedState {
   parameters?: Record<string, TechniqueParameters>;
   /** The explanation the pickers were on: technique, layer(s), class (null = top-1). */
   explain?: { technique: string; layer: string; classIndex: number | null };
-  /** Compare's ticked techniques and its sanity option. */
-  compare?: { ticks: string[]; sanity: boolean };
+  /** Compare's ticked techniques and its sanity and ROAD options. */
+  compare?: { ticks: string[]; sanity: boolean; road: boolean };
   /** Look inside's choices. */
   inspect?: InspectChoices;
 }
@@ -75,10 +75,11 @@ function parseExplainChoices(value: unknown): PersistedState['explain'] {
 
 function parseCompareChoices(value: unknown): PersistedState['compare'] {
   if (!record(value)) return undefined;
-  const { ticks, sanity } = value;
+  const { ticks, sanity, road } = value;
   if (!Array.isArray(ticks) || ticks.length > MAX_REMEMBERED_TECHNIQUES || !ticks.every((t) => text(t, 64))) return undefined;
   if (typeof sanity !== 'boolean') return undefined;
-  return { ticks: [...(ticks as string[])], sanity };
+  // State saved before ROAD existed has no `road`: off.
+  return { ticks: [...(ticks as string[])], sanity, road: road === true };
 }
 
 function parseInspectChoices(value: unknown): PersistedState['inspect'] {

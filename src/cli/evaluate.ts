@@ -3,13 +3,23 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../engine/atomicWrite';
 import type { Engine } from '../engine/engine';
-import type { EvaluationRow } from '../engine/evaluate';
+import type { EvaluationOptions, EvaluationRow } from '../engine/evaluate';
 import type { ImageLimits } from '../engine/image';
 import type { Box } from '../engine/metrics/pointingGame';
 import type { LoadedModel } from '../engine/models/loadModel';
 import { runBatch, summarise } from './batch';
 import { expandInputs, isGlob } from './inputs';
-import { checkOutputs, createEngine, imageLimits, integerFlag, loadFromFlags, readImageForModel, UsageError, type Values } from './shared';
+import {
+  checkOutputs,
+  createEngine,
+  imageLimits,
+  integerFlag,
+  loadFromFlags,
+  numberFlag,
+  readImageForModel,
+  UsageError,
+  type Values,
+} from './shared';
 
 const DEFAULT_EVALUATED = 'gradcam,gradcam++,scorecam,eigencam,saliency';
 
@@ -35,6 +45,22 @@ async function boxFor(values: Values, imagePath: string): Promise<{ box: Box; fr
   } catch {
     return undefined;
   }
+}
+
+/** --road and its settings; the settings without --road are refused rather than ignored. */
+function roadFlags(values: Values): EvaluationOptions['road'] {
+  const settings = (['road-percentiles', 'road-noise', 'seed'] as const).filter((flag) => values[flag] !== undefined);
+  if (!values.road) {
+    if (settings.length) throw new UsageError(`--${settings[0]} sets up ROAD; add --road.`);
+    return undefined;
+  }
+  const text = values['road-percentiles'];
+  const percentiles = text?.split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
+  if (percentiles?.some((p) => !Number.isFinite(p) || p <= 0 || p >= 100))
+    throw new UsageError(`--road-percentiles takes numbers strictly between 0 and 100, e.g. 10,20,30; got "${text}".`);
+  const noise = numberFlag(values['road-noise'], 'road-noise');
+  if (noise !== undefined && noise < 0) throw new UsageError(`--road-noise must be ≥ 0; got "${values['road-noise']}".`);
+  return { percentiles, noise, seed: integerFlag(values.seed, 'seed') };
 }
 
 /** A box must lie inside the image and have an area: refused otherwise, naming the image's size. */
@@ -68,6 +94,7 @@ async function evaluateImage(
     batch: integerFlag(values.batch, 'batch'),
     box: box && ([box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy] as Box),
     sanity: values.sanity,
+    road: roadFlags(values),
   });
   const rows = result.rows.map(({ explanation, ...row }) => ({
     ...row,
@@ -88,6 +115,10 @@ function techniquesFlag(values: Values): string[] {
     .map((t) => t.trim())
     .filter(Boolean);
 }
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+/** A change in probability, with its sign always shown. */
+const signed = (value: number | undefined) => (value === undefined ? '—' : `${value >= 0 ? '+' : ''}${value.toFixed(3)}`);
 
 /** The sanity check's ρ with the top half of the weighted layers randomised. */
 function halfwayCorrelation(row: EvaluationRow): number | undefined {
@@ -113,8 +144,9 @@ export async function evaluateCommand(values: Values, args: string[]): Promise<n
   const imagePath = path.resolve(args[0]);
   const techniques = techniquesFlag(values);
   const jsonPath = values.json && values.json !== '-' ? path.resolve(values.json) : undefined;
-  // Found out now, not after the run: a malformed --box, an output that could not be written.
+  // Found out now, not after the run: a malformed --box or --road setting, an output that could not be written.
   boxFlag(values);
+  roadFlags(values);
   await checkOutputs([jsonPath]);
   const limits = imageLimits(values);
   const engine = await createEngine(values);
@@ -141,6 +173,8 @@ export async function evaluateCommand(values: Values, args: string[]): Promise<n
     'insertion AUC ↑',
     'avg drop ↓',
     'increase',
+    'img×map Δ ↑',
+    ...(values.road ? ['ROAD ↑', 'MoRF ↓', 'LeRF ↑'] : []),
     ...(box ? ['pointing'] : []),
     ...(values.sanity ? ['sanity ρ'] : []),
   ];
@@ -154,6 +188,8 @@ export async function evaluateCommand(values: Values, args: string[]): Promise<n
       row.insertion!.auc.toFixed(3),
       `${(100 * row.averageDrop!).toFixed(1)} %`,
       row.increase ? 'yes' : 'no',
+      signed(row.imageTimesMapChange),
+      ...(row.road ? [signed(row.road.combined), signed(mean(row.road.mostRelevantFirst)), signed(mean(row.road.leastRelevantFirst))] : []),
       ...(box ? [row.pointing!.hit ? 'hit' : 'miss'] : []),
       ...(values.sanity ? [halfway !== undefined ? halfway.toFixed(2) : '—'] : []),
     ];
@@ -214,6 +250,7 @@ const meanOf = (mean: Mean) => (mean.n ? mean.sum / mean.n : undefined);
 /** Many images: each evaluated in turn, then every technique's metrics averaged over the images. */
 async function evaluateMany(values: Values, args: string[]): Promise<number> {
   if (values.box !== undefined) throw new UsageError("--box is one image's box; for several images use --boxes FILE (a boxes.json).");
+  roadFlags(values);
   const techniques = techniquesFlag(values);
   const jsonPath = values.json && values.json !== '-' ? path.resolve(values.json) : undefined;
   const jsonLines =
@@ -235,6 +272,8 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
       insertion: Mean;
       drop: Mean;
       increase: Mean;
+      timesMap: Mean;
+      road: Mean;
       pointing: Mean;
       sanity: Mean;
     }
@@ -243,7 +282,9 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
     totals.set(technique, {
       images: 0,
       errors: [],
-      ...Object.fromEntries(['ratio', 'deletion', 'insertion', 'drop', 'increase', 'pointing', 'sanity'].map((k) => [k, { sum: 0, n: 0 }])),
+      ...Object.fromEntries(
+        ['ratio', 'deletion', 'insertion', 'drop', 'increase', 'timesMap', 'road', 'pointing', 'sanity'].map((k) => [k, { sum: 0, n: 0 }]),
+      ),
     } as never);
   let model = '';
   let steps = 0;
@@ -267,6 +308,8 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
         add(total.insertion, row.insertion?.auc);
         add(total.drop, row.averageDrop);
         add(total.increase, row.increase === undefined ? undefined : Number(row.increase));
+        add(total.timesMap, row.imageTimesMapChange);
+        add(total.road, row.road?.combined);
         add(total.pointing, row.pointing === undefined ? undefined : Number(row.pointing.hit));
         add(total.sanity, halfwayCorrelation(row));
       }
@@ -294,6 +337,8 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
       insertionAuc: meanOf(t.insertion),
       averageDrop: meanOf(t.drop),
       increaseRate: meanOf(t.increase),
+      imageTimesMapChange: meanOf(t.timesMap),
+      roadCombined: meanOf(t.road),
       pointing: t.pointing.n ? { hits: t.pointing.sum, boxed: t.pointing.n, accuracy: meanOf(t.pointing) } : undefined,
       sanityHalfway: meanOf(t.sanity),
     };
@@ -313,6 +358,8 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
       'insertion AUC ↑',
       'avg drop ↓',
       'increase',
+      'img×map Δ ↑',
+      ...(values.road ? ['ROAD ↑'] : []),
       ...(boxed ? ['pointing'] : []),
       ...(values.sanity ? ['sanity ρ'] : []),
     ];
@@ -329,6 +376,8 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
               fixed(r.insertionAuc, 3),
               r.averageDrop === undefined ? '—' : `${(100 * r.averageDrop).toFixed(1)} %`,
               r.increaseRate === undefined ? '—' : `${(100 * r.increaseRate).toFixed(0)} %`,
+              signed(r.imageTimesMapChange),
+              ...(values.road ? [signed(r.roadCombined)] : []),
               ...(boxed ? [r.pointing ? `${r.pointing.hits}/${r.pointing.boxed}` : '—'] : []),
               ...(values.sanity ? [fixed(r.sanityHalfway, 2)] : []),
             ],

@@ -23,6 +23,9 @@ export interface CompareMetrics {
   timeMs?: number;
   timeRatio?: number;
   averageDrop?: number;
+  imageTimesMapChange?: number;
+  /** ROAD's mean MoRF and LeRF changes and combined score, when it ran. */
+  road?: { mostRelevantFirst: number; leastRelevantFirst: number; combined: number };
 }
 
 const CSV_COLUMNS = [
@@ -38,6 +41,10 @@ const CSV_COLUMNS = [
   'time_ms',
   'time_ratio',
   'average_drop',
+  'image_times_map_change',
+  'road_morf',
+  'road_lerf',
+  'road_combined',
   'error',
 ] as const;
 
@@ -64,6 +71,10 @@ export function compareCsv(rows: readonly CompareMetrics[], target: { index: num
       row.timeMs,
       row.timeRatio,
       row.averageDrop,
+      row.imageTimesMapChange,
+      row.road?.mostRelevantFirst,
+      row.road?.leastRelevantFirst,
+      row.road?.combined,
       row.error,
     ]
       .map(csvField)

@@ -1,12 +1,14 @@
 /**
  * Compares techniques on one image and class: each one's map, time, deletion and insertion curves,
- * average drop / increase in confidence, the pointing game when a box is known and, on request, the
- * model-randomisation sanity check. The numbers say how faithful a map is, not only how it looks.
+ * average drop / increase in confidence, the image × map confidence change, the pointing game when a box
+ * is known and, on request, ROAD and the model-randomisation sanity check. The numbers say how faithful a
+ * map is, not only how it looks.
  */
 import type { Engine } from './engine';
 import { confidenceChange } from './metrics/confidence';
 import { deletionInsertion, type Curve } from './metrics/deletionInsertion';
 import type { ModelProbe } from './metrics/modelProbe';
+import { checkRoadOptions, imageTimesMapChange, road, type RoadResult } from './metrics/road';
 import { pointingGame, type Box } from './metrics/pointingGame';
 import { cascadingRandomisation, type SanityResult } from './metrics/sanity';
 import type { LoadedModel } from './models/loadModel';
@@ -30,6 +32,11 @@ export interface EvaluationOptions {
   box?: Box;
   /** Also run the model-randomisation check (costs one run per weighted layer and technique). */
   sanity?: boolean;
+  /**
+   * Also run ROAD (two linear imputations and forward passes per percentile and technique): percentiles
+   * (default 10, 20, …, 90), the imputation's noise in model-input units (default 0.01) and its seed (0).
+   */
+  road?: boolean | { percentiles?: number[]; noise?: number; seed?: number };
 }
 
 export interface EvaluationRow {
@@ -43,6 +50,9 @@ export interface EvaluationRow {
   insertion?: Curve;
   averageDrop?: number;
   increase?: boolean;
+  /** P(class | model input × map) − P(class | model input): pytorch-grad-cam's CamMultImageConfidenceChange. */
+  imageTimesMapChange?: number;
+  road?: RoadResult;
   pointing?: { hit: boolean; peak: [number, number] };
   sanity?: SanityResult;
 }
@@ -81,6 +91,7 @@ export async function evaluate(
     throw new Error(`Deletion/insertion steps must be an integer from 2 to 1000; got ${steps}.`);
   if (!Number.isInteger(batch) || batch < 1 || batch > 512)
     throw new Error(`The batch size must be an integer from 1 to 512; got ${batch}.`);
+  if (typeof options.road === 'object') checkRoadOptions(options.road);
   const { summary } = model;
   if (options.sanity && model.adapter.weightedLayers().length === 0) {
     throw new Error(
@@ -113,6 +124,7 @@ export async function evaluate(
       report(0.3, 'deletion and insertion');
       const { deletion, insertion } = deletionInsertion(probe, pixels, map, steps, memoryBoundBatch(model.adapter.layers, batch, false));
       const confidence = confidenceChange(probe, pixels, map);
+      const timesMap = imageTimesMapChange(probe, pixels, map);
       const row: EvaluationRow = {
         technique,
         explanation,
@@ -121,7 +133,13 @@ export async function evaluate(
         insertion,
         averageDrop: confidence.drop,
         increase: confidence.increase,
+        imageTimesMapChange: timesMap.change,
       };
+      if (options.road) {
+        report(0.5, 'ROAD');
+        const settings = options.road === true ? {} : options.road;
+        row.road = road(probe, pixels, map, { ...settings, batch: memoryBoundBatch(model.adapter.layers, batch, false) });
+      }
       if (options.box)
         row.pointing = pointingGame(
           mapOver(explanation.heatmap, explanation.region, image.width, image.height, explanation.signed ? 0.5 : 0),

@@ -24,6 +24,7 @@ export interface EvaluateJob {
   classIndex: number | null;
   layer: string | null;
   sanity: boolean;
+  road: boolean;
   onProgress?: (preview: Preview) => void;
 }
 

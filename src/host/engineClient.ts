@@ -198,9 +198,9 @@ export class EngineClient implements EngineApi {
 
   evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation> {
     const { limits } = this.settings();
-    const { imagePath, techniques, classIndex, layer, sanity, onProgress } = job;
+    const { imagePath, techniques, classIndex, layer, sanity, road, onProgress } = job;
     return this.request(
-      { kind: 'evaluate', model: this.modelRef(), limits, imagePath, techniques: [...techniques], classIndex, layer, sanity },
+      { kind: 'evaluate', model: this.modelRef(), limits, imagePath, techniques: [...techniques], classIndex, layer, sanity, road },
       cancel,
       onProgress,
     );
@@ -266,6 +266,8 @@ export class EngineClient implements EngineApi {
       timeMs: row.timeMs,
       timeRatio: row.timeRatio,
       averageDrop: row.averageDrop,
+      imageTimesMapChange: row.imageTimesMapChange,
+      road: row.road,
     }));
     return this.request({
       kind: 'exportCompare',

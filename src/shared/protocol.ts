@@ -148,6 +148,10 @@ export interface CompareRow {
   /** Technique time ÷ forward-pass time. */
   timeRatio?: number;
   averageDrop?: number;
+  /** P(class | input × map) − P(class | input) (pytorch-grad-cam's CamMultImageConfidenceChange). */
+  imageTimesMapChange?: number;
+  /** ROAD, when asked for: mean MoRF and LeRF changes over the percentiles and (LeRF − MoRF) / 2. */
+  road?: { mostRelevantFirst: number; leastRelevantFirst: number; combined: number };
   /** Spearman ρ with the original map, per randomised layer (output first), when the check ran. */
   sanity?: { layer: string; correlation: number }[];
   sanityWarning?: string | null;
@@ -239,6 +243,8 @@ export interface CompareRequestMessage {
   layer: string | null;
   /** Also run the model-randomisation check (slow). */
   sanity: boolean;
+  /** Also run ROAD (two imputations and forward passes per percentile). */
+  road: boolean;
 }
 export interface InspectRequestMessage extends InspectRequest {
   type: 'inspect';
@@ -390,17 +396,18 @@ export function parseWebviewMessage(raw: unknown): WebviewToHost | null {
       return request ? { type: 'run', ...request } : null;
     }
     case 'compare': {
-      const { techniques, classIndex, layer, sanity } = raw;
+      const { techniques, classIndex, layer, sanity, road } = raw;
       if (!Array.isArray(techniques) || techniques.length < MIN_COMPARED || techniques.length > MAX_COMPARED) return null;
       if (!techniques.every(isShortString) || new Set(techniques).size !== techniques.length) return null;
       const validClass = classIndex === null || (typeof classIndex === 'number' && Number.isInteger(classIndex) && classIndex >= 0);
-      if (!validClass || (layer !== null && !isShortString(layer)) || typeof sanity !== 'boolean') return null;
+      if (!validClass || (layer !== null && !isShortString(layer)) || typeof sanity !== 'boolean' || typeof road !== 'boolean') return null;
       return {
         type: 'compare',
         techniques: [...(techniques as string[])],
         classIndex: classIndex as number | null,
         layer: layer as string | null,
         sanity,
+        road,
       };
     }
     case 'inspect': {

@@ -95,6 +95,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
           classTarget: request.classIndex ?? undefined,
           layer: request.layer ?? undefined,
           sanity: request.sanity,
+          road: request.road,
         },
         checkCancelled,
         (fraction, detail) =>

@@ -63,6 +63,7 @@ export type WorkerRequest =
       classIndex: number | null;
       layer: string | null;
       sanity: boolean;
+      road: boolean;
     }
   | { id: number; kind: 'inspect'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; request: InspectRequest }
   | { id: number; kind: 'checkScalings'; model: ModelRef; imagePath: string; limits: ImageLimitsRef }

@@ -145,7 +145,7 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
   it('compare from the webview side runs every technique with its metrics; bad requests are ignored', async () => {
     const panel = await explain(samples[0]);
     const posted = panel.postedMessages;
-    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam'], classIndex: null, layer: null, sanity: false });
+    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam'], classIndex: null, layer: null, sanity: false, road: false });
     assert.equal(panel.postedMessages, posted, 'one technique is not a comparison');
     await panel.receiveForTest({
       type: 'compare',
@@ -153,6 +153,7 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
       classIndex: 2,
       layer: null,
       sanity: true,
+      road: true,
     });
     const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
     assert.equal(result.classIndex, 2);
@@ -169,12 +170,21 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
       assert.ok(result.image.width <= 320 && result.image.height <= 320, 'the Compare image at its column size');
       assert.ok((row.sanity?.length ?? 0) >= 3, 'one correlation per randomised layer');
       assert.ok(row.sanity!.every(({ correlation }) => correlation >= -1 && correlation <= 1));
+      assert.ok(Math.abs(row.imageTimesMapChange!) <= 1, 'a change in probability');
+      assert.ok(row.road && Math.abs(row.road.combined) <= 1, 'ROAD, as asked');
     }
   });
 
   it('the Compare export writes <image>.compare.<class>.png (the tiles as a grid) and .csv (the metrics)', async () => {
     const panel = await explain(samples[0]);
-    await panel.receiveForTest({ type: 'compare', techniques: ['gradcam', 'eigencam'], classIndex: 2, layer: null, sanity: false });
+    await panel.receiveForTest({
+      type: 'compare',
+      techniques: ['gradcam', 'eigencam'],
+      classIndex: 2,
+      layer: null,
+      sanity: false,
+      road: false,
+    });
     const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
     const base = workspaceFile(`${imageStem(samples[0])}.compare.${sanitizeNamePart(result.classLabel) || 'class2'}`);
     const [png, csv] = [`${base}.png`, `${base}.csv`];

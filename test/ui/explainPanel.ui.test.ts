@@ -233,7 +233,7 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
     });
   });
 
-  it('Compare: four techniques side by side with deletion / insertion AUCs, times and curves; Score-CAM counts channels', async () => {
+  it('Compare: four techniques side by side with deletion / insertion AUCs, times, image × map, ROAD and curves; Score-CAM counts channels', async () => {
     // On TF.js alone (cnnLens.onnxRuntime: off): onnxruntime scores the shipped model's 128 channels before any progress shows.
     const settings = { ...FASHION, 'cnnLens.onnxRuntime': 'off' };
     await withWorkbench({ workspace, extensionPath: REPO_ROOT, settings }, async ({ page }) => {
@@ -271,6 +271,7 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
         'a classic, a gradient-free and a pixel-space technique are picked at first',
       );
       await frame.check('[data-testid="compare-eigencam"]');
+      await frame.check('[data-testid="compare-road"]');
       assert.equal(await frame.isEnabled('[data-testid="compare"]'), true);
       await frame.click('[data-testid="compare"]');
       await frame.waitForSelector('[data-testid="compare-card"]', { timeout: 120_000 });
@@ -281,6 +282,8 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
           deletion: card.querySelector('[data-testid="metric-deletion"] .metric-value')?.textContent ?? '',
           insertion: card.querySelector('[data-testid="metric-insertion"] .metric-value')?.textContent ?? '',
           time: card.querySelector('[data-testid="metric-time"] .metric-value')?.textContent ?? '',
+          timesMap: card.querySelector('[data-testid="metric-times-map"] .metric-value')?.textContent ?? '',
+          road: card.querySelector('[data-testid="metric-road"] .metric-value')?.textContent ?? '',
           curves: card.querySelectorAll('polyline').length,
           points: (card.querySelector('polyline')?.getAttribute('points') ?? '').split(' ').length,
           canvas: (() => {
@@ -297,6 +300,8 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
         assert.match(card.deletion, /^0\.\d{3}$/, `${card.technique} deletion AUC`);
         assert.match(card.insertion, /^(0|1)\.\d{3}$/, `${card.technique} insertion AUC`);
         assert.match(card.time, /ms · [\d.]+× fwd/);
+        assert.match(card.timesMap, /^[+-]\d\.\d{3}$/, `${card.technique} image × map change`);
+        assert.match(card.road, /^[+-]\d\.\d{3}$/, `${card.technique} ROAD, ticked`);
         assert.equal(card.curves, 2, 'deletion and insertion curves');
         assert.equal(card.points, 51, '50 steps + the start');
         assert.ok(card.canvas > 50, `${card.technique}: its map is drawn (${card.canvas} colours)`);

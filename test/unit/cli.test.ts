@@ -152,8 +152,8 @@ describe('cnn-lens CLI', () => {
       '5',
     ]);
     assert.equal(table.code, 0, table.err);
-    assert.match(table.out, /technique\s+time ÷ fwd\s+deletion AUC ↓\s+insertion AUC ↑\s+avg drop ↓\s+increase\s+pointing/);
-    assert.match(table.out, /^gradcam\s+[\d.]+\s+0\.\d{3}\s+0\.\d{3}\s+[\d.]+ %\s+(yes|no)\s+(hit|miss)$/m);
+    assert.match(table.out, /technique\s+time ÷ fwd\s+deletion AUC ↓\s+insertion AUC ↑\s+avg drop ↓\s+increase\s+img×map Δ ↑\s+pointing/);
+    assert.match(table.out, /^gradcam\s+[\d.]+\s+0\.\d{3}\s+0\.\d{3}\s+[\d.]+ %\s+(yes|no)\s+[+-]\d\.\d{3}\s+(hit|miss)$/m);
     assert.match(table.out, /^nope\s+error: Unknown technique "nope"/m);
     const { code, out } = await run([
       'evaluate',
@@ -177,6 +177,30 @@ describe('cnn-lens CLI', () => {
     assert.equal(result.rows[0].deletion.probabilities.length, 5);
     assert.equal(typeof result.rows[0].pointing.hit, 'boolean');
     assert.equal((await run(['evaluate', imagePath, '--box', '1,2'])).code, 2);
+    const road = await run([
+      'evaluate',
+      imagePath,
+      '--model',
+      modelDir,
+      '--backend',
+      'cpu',
+      '--techniques',
+      'gradcam',
+      '--steps',
+      '4',
+      '--road',
+      '--road-percentiles',
+      '25,75',
+      '--seed',
+      '3',
+    ]);
+    assert.equal(road.code, 0, road.err);
+    assert.match(road.out, /img×map Δ ↑\s+ROAD ↑\s+MoRF ↓\s+LeRF ↑/);
+    assert.match(road.out, /^gradcam(\s+\S+){6}(\s+[+-]\d\.\d{3}){4}/m);
+    const refused = await run(['evaluate', imagePath, '--road-noise', '0.1']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /--road-noise sets up ROAD; add --road/);
+    assert.equal((await run(['evaluate', imagePath, '--road', '--road-percentiles', '0,50'])).code, 2);
   });
 
   it('featuremaps, filters, maximize, classimage, dream and invert write their PNGs', async () => {

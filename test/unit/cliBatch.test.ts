@@ -221,14 +221,17 @@ describe('cnn-lens explain over many images (bundled CLI)', () => {
     );
     assert.match(run.out, /dress\.png: class "Dress" \(#3\), box \[38, 13, 53, 48\]/);
     assert.match(run.out, /^fashion-cam: means over 3 of 4 images, 5 deletion\/insertion steps$/m);
-    assert.match(run.out, /^technique\s+images\s+time ÷ fwd\s+deletion AUC ↓\s+insertion AUC ↑\s+avg drop ↓\s+increase\s+pointing$/m);
-    assert.match(run.out, /^gradcam\s+3\s+[\d.]+\s+0\.\d{3}\s+0\.\d{3}\s+[\d.]+ %\s+\d+ %\s+\d\/2$/m);
+    assert.match(
+      run.out,
+      /^technique\s+images\s+time ÷ fwd\s+deletion AUC ↓\s+insertion AUC ↑\s+avg drop ↓\s+increase\s+img×map Δ ↑\s+pointing$/m,
+    );
+    assert.match(run.out, /^gradcam\s+3\s+[\d.]+\s+0\.\d{3}\s+0\.\d{3}\s+[\d.]+ %\s+\d+ %\s+[+-]\d\.\d{3}\s+\d\/2$/m);
     assert.match(run.err, /4 images: 3 evaluated, 1 failed/);
     assert.match(run.err, /broken\.jpg: "broken\.jpg" is not a readable image/);
     const means = JSON.parse(await fs.readFile(json, 'utf8')) as {
       images: number;
       evaluated: number;
-      rows: { technique: string; images: number; deletionAuc: number; pointing: { boxed: number } }[];
+      rows: { technique: string; images: number; deletionAuc: number; imageTimesMapChange: number; pointing: { boxed: number } }[];
     };
     assert.equal(means.images, 4);
     assert.equal(means.evaluated, 3);
@@ -240,6 +243,7 @@ describe('cnn-lens explain over many images (bundled CLI)', () => {
       ],
     );
     assert.ok(means.rows[0].deletionAuc > 0 && means.rows[0].deletionAuc < 1);
+    assert.ok(Math.abs(means.rows[0].imageTimesMapChange) <= 1, "the image × map change's mean");
     const refused = await cli(['evaluate', photos, '--box', '1,2,3,4', '--model', path.join(dir, 'no-such-model')]);
     assert.equal(refused.code, 2);
     assert.match(refused.err, /--box is one image's box; for several images use --boxes FILE/);

@@ -271,6 +271,8 @@ describe('exports', () => {
             timeMs: 12.5,
             timeRatio: 1.5,
             averageDrop: 0.2,
+            imageTimesMapChange: -0.5,
+            road: { mostRelevantFirst: -0.25, leastRelevantFirst: 0.125, combined: 0.1875 },
           },
           { technique: 'scorecam', title: 'Score-CAM, "fast"', error: 'out of memory' },
         ],
@@ -278,9 +280,9 @@ describe('exports', () => {
       );
       assert.equal(
         csv,
-        'tile_row,tile_column,technique,title,class_index,class,layer,deletion_auc,insertion_auc,time_ms,time_ratio,average_drop,error\r\n' +
-          '0,0,gradcam,Grad-CAM,249,"malamute, malemute",conv_pw_13_relu,0.125,0.75,12.5,1.5,0.2,\r\n' +
-          '0,1,scorecam,"Score-CAM, ""fast""",249,"malamute, malemute",,,,,,,out of memory\r\n',
+        'tile_row,tile_column,technique,title,class_index,class,layer,deletion_auc,insertion_auc,time_ms,time_ratio,average_drop,image_times_map_change,road_morf,road_lerf,road_combined,error\r\n' +
+          '0,0,gradcam,Grad-CAM,249,"malamute, malemute",conv_pw_13_relu,0.125,0.75,12.5,1.5,0.2,-0.5,-0.25,0.125,0.1875,\r\n' +
+          '0,1,scorecam,"Score-CAM, ""fast""",249,"malamute, malemute",,,,,,,,,,,out of memory\r\n',
       );
     });
 

@@ -104,17 +104,26 @@ describe('webview message validation', () => {
   }
 
   it('accepts a compare request of 2–6 distinct techniques, rebuilt', () => {
-    const raw = { type: 'compare', techniques: ['gradcam', 'scorecam'], classIndex: 3, layer: 'conv', sanity: true, extra: 'dropped' };
+    const raw = {
+      type: 'compare',
+      techniques: ['gradcam', 'scorecam'],
+      classIndex: 3,
+      layer: 'conv',
+      sanity: true,
+      road: true,
+      extra: 'dropped',
+    };
     assert.deepEqual(parseWebviewMessage(raw), {
       type: 'compare',
       techniques: ['gradcam', 'scorecam'],
       classIndex: 3,
       layer: 'conv',
       sanity: true,
+      road: true,
     });
     const six = ['a', 'b', 'c', 'd', 'e', 'f'];
     assert.deepEqual(
-      parseWebviewMessage({ type: 'compare', techniques: six, classIndex: null, layer: null, sanity: false })?.type,
+      parseWebviewMessage({ type: 'compare', techniques: six, classIndex: null, layer: null, sanity: false, road: false })?.type,
       'compare',
     );
   });
@@ -124,6 +133,7 @@ describe('webview message validation', () => {
     classIndex: null,
     layer: null,
     sanity: false,
+    road: false,
     ...fields,
   });
   const badCompares: [string, unknown][] = [
@@ -134,6 +144,7 @@ describe('webview message validation', () => {
     ['techniques as a string', compare({ techniques: 'gradcam,eigencam' })],
     ['a fractional class', compare({ classIndex: 1.5 })],
     ['a missing sanity flag', compare({ sanity: undefined })],
+    ['a missing ROAD flag', compare({ road: undefined })],
     ['an empty layer', compare({ layer: '' })],
   ];
   for (const [what, raw] of badCompares) {

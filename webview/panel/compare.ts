@@ -18,12 +18,12 @@ export class CompareController {
     };
   }
 
-  request(techniques: string[], sanity: boolean): void {
+  request(techniques: string[], sanity: boolean, road: boolean): void {
     if (!this.core.init) return;
     const classIndex = this.explain.classIndex;
     const layer = this.explain.layers.selected();
     this.explain.dropScheduledRun();
-    post({ type: 'compare', techniques, classIndex, layer, sanity });
+    post({ type: 'compare', techniques, classIndex, layer, sanity, road });
   }
 
   onResult(msg: CompareResultMessage): void {

@@ -49,6 +49,7 @@ export class CompareView {
   readonly button: HTMLButtonElement;
   private readonly list: HTMLElement;
   private readonly sanity: HTMLInputElement;
+  private readonly road: HTMLInputElement;
   private readonly hint: HTMLElement;
   private overlays: OverlayView[] = [];
   private titles = new Map<string, string>();
@@ -61,10 +62,11 @@ export class CompareView {
 
   constructor(
     private view: ViewSettings,
-    private readonly onCompare: (techniques: string[], sanity: boolean) => void,
+    private readonly onCompare: (techniques: string[], sanity: boolean, road: boolean) => void,
   ) {
     this.list = h('div', { class: 'compare-list', role: 'group', 'aria-label': 'Techniques to compare', 'data-testid': 'compare-list' });
     this.sanity = h('input', { type: 'checkbox', id: 'compare-sanity', 'data-testid': 'compare-sanity' });
+    this.road = h('input', { type: 'checkbox', id: 'compare-road', 'data-testid': 'compare-road' });
     this.hint = h('p', { class: 'hint', id: 'compare-hint' }, '');
     this.button = h(
       'button',
@@ -86,26 +88,39 @@ export class CompareView {
         this.sanity,
         ' Model-randomisation check (slow)',
       ),
+      h(
+        'label',
+        {
+          class: 'check',
+          for: 'compare-road',
+          title:
+            'ROAD: impute the most and the least relevant pixels from their neighbours at 10–90 % and measure the class probability (slower)',
+        },
+        this.road,
+        ' ROAD (slower)',
+      ),
       this.hint,
       h('div', { class: 'actions' }, this.button),
     );
     this.results = h('section', { class: 'compare-results', 'aria-label': 'Comparison', 'data-testid': 'compare-results', hidden: true });
-    this.button.addEventListener('click', () => this.onCompare(this.checked(), this.sanity.checked));
+    this.button.addEventListener('click', () => this.onCompare(this.checked(), this.sanity.checked, this.road.checked));
     this.list.addEventListener('change', () => {
       this.updateButton();
       this.onChosen();
     });
     this.sanity.addEventListener('change', () => this.onChosen());
+    this.road.addEventListener('change', () => this.onChosen());
   }
 
-  /** The ticked techniques and the sanity option, for the webview state. */
-  choices(): { ticks: string[]; sanity: boolean } {
-    return { ticks: this.restoredTicks ?? this.checked(), sanity: this.sanity.checked };
+  /** The ticked techniques and the sanity and ROAD options, for the webview state. */
+  choices(): { ticks: string[]; sanity: boolean; road: boolean } {
+    return { ticks: this.restoredTicks ?? this.checked(), sanity: this.sanity.checked, road: this.road.checked };
   }
 
-  restore(choices: { ticks: string[]; sanity: boolean }): void {
+  restore(choices: { ticks: string[]; sanity: boolean; road: boolean }): void {
     this.restoredTicks = [...choices.ticks];
     this.sanity.checked = choices.sanity;
+    this.road.checked = choices.road;
   }
 
   setTechniques(techniques: TechniqueInfo[]): void {
@@ -125,6 +140,7 @@ export class CompareView {
   setDisabled(disabled: boolean): void {
     this.list.querySelectorAll('input').forEach((box) => ((box as HTMLInputElement).disabled = disabled));
     this.sanity.disabled = disabled;
+    this.road.disabled = disabled;
     this.updateButton(disabled);
   }
 
@@ -233,7 +249,22 @@ export class CompareView {
         'Confidence lost when the image is multiplied by the map',
         'metric-drop',
       ),
+      metric(
+        'image×map ↑',
+        row.imageTimesMapChange === undefined ? '—' : signed(row.imageTimesMapChange),
+        'Change in class probability when the model input is multiplied by the map (pytorch-grad-cam’s CamMultImageConfidenceChange): nearer 0 or above means the map kept what the class needs',
+        'metric-times-map',
+      ),
     );
+    if (row.road)
+      metrics.append(
+        metric(
+          'ROAD ↑',
+          signed(row.road.combined),
+          `ROAD (LeRF − MoRF) / 2: mean change in class probability with the most relevant pixels imputed ${signed(row.road.mostRelevantFirst)} (lower is better), the least relevant ${signed(row.road.leastRelevantFirst)} (higher is better)`,
+          'metric-road',
+        ),
+      );
     if (row.sanity?.length) {
       const halfway = row.sanity[Math.max(0, Math.ceil(row.sanity.length / 2) - 1)];
       metrics.append(
@@ -257,6 +288,11 @@ export class CompareView {
         : null,
     );
   }
+}
+
+/** A change in probability, its sign always shown. */
+function signed(value: number): string {
+  return `${value >= 0 ? '+' : ''}${value.toFixed(3)}`;
 }
 
 /** " at layer L" when every technique that used a layer used the same one. */

@@ -66,6 +66,8 @@ export function previewMessage(runId: number, preview: Preview, image: RgbaImage
   return { type: 'preview', runId, fraction, detail, image: rgbaPart(image), heatmap: heatmapPart(map), region, signed };
 }
 
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
 export function compareResult(runId: number, evaluation: Evaluation, image: RgbaImage): CompareResultMessage {
   const rows = evaluation.rows.map((row): CompareRow => {
     const { explanation } = row;
@@ -85,6 +87,12 @@ export function compareResult(runId: number, evaluation: Evaluation, image: Rgba
       timeMs: explanation.timings.techniqueMs,
       timeRatio: row.timeRatio,
       averageDrop: row.averageDrop,
+      imageTimesMapChange: row.imageTimesMapChange,
+      road: row.road && {
+        mostRelevantFirst: mean(row.road.mostRelevantFirst),
+        leastRelevantFirst: mean(row.road.leastRelevantFirst),
+        combined: row.road.combined,
+      },
       sanity: row.sanity?.steps,
       sanityWarning: row.sanity?.warning ?? null,
     };

@@ -211,8 +211,8 @@ export class ExplainPanel {
       }
       case 'compare': {
         if (!this.modelReady) return this.runs.postError('The model is not loaded yet; compare again once it is.');
-        const { techniques, classIndex, layer, sanity } = msg;
-        const job = { imagePath: this.imagePath, techniques, classIndex, layer, sanity };
+        const { techniques, classIndex, layer, sanity, road } = msg;
+        const job = { imagePath: this.imagePath, techniques, classIndex, layer, sanity, road };
         this.runs.start({ technique: COMPARE, classIndex, layer, parameters: {} }, (run) => runCompare(this.features, run, job));
         return;
       }
