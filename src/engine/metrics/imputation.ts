@@ -10,6 +10,7 @@
  * one: positive definite, so conjugate gradients solve it without forming the normal equations.
  */
 import { gaussianValues } from '../random';
+import { multigridPreconditioner } from './multigrid';
 
 /** [row, column] offset and weight of each neighbour, as Rong et al. (and pytorch-grad-cam) weigh them. */
 const NEIGHBOURS: [number, number, number][] = [
@@ -39,7 +40,7 @@ export interface Image {
  * noise added to each imputed value (in the image's units), drawn from `seed`. All pixels removed is an
  * error: there is nothing to impute from.
  */
-export function linearImputation(image: Image, keep: Uint8Array, noise: number, seed: number): Float32Array {
+export function linearImputation(image: Image, keep: Uint8Array, noise: number, seed: number, start?: Float32Array): Float32Array {
   const { values, height, width, channels } = image;
   if (keep.length !== height * width) throw new RangeError(`The mask has ${keep.length} values for a ${width}×${height} image.`);
   const unknown: number[] = [];
@@ -75,10 +76,18 @@ export function linearImputation(image: Image, keep: Uint8Array, noise: number, 
   const system = { diagonal, rowStart, columns: Int32Array.from(columns), weights: Float64Array.from(weights) };
   const drawn = noise > 0 ? gaussianValues(n * channels, 0, noise, seed) : undefined;
   const b = new Float64Array(n);
-  // From zero: a pull-push first guess (Gortler et al. 1996) and one from the image halved saved no time (measured).
+  // From `start` where given (ROAD passes the last imputation of a larger hole: a third fewer steps, measured);
+  // else from zero: a pull-push first guess (Gortler et al. 1996) and one from the image halved saved no time.
+  const guess = start ? new Float64Array(n) : undefined;
+  const preconditioner = multigridPreconditioner(
+    system,
+    Int32Array.from(unknown, (q) => Math.floor(q / width)),
+    Int32Array.from(unknown, (q) => q % width),
+  );
   for (let c = 0; c < channels; c++) {
     for (let i = 0; i < n; i++) b[i] = rhs[i * channels + c];
-    const x = conjugateGradients(system, b);
+    if (start && guess) for (let i = 0; i < n; i++) guess[i] = start[unknown[i] * channels + c];
+    const x = conjugateGradients(system, b, guess, preconditioner);
     for (let i = 0; i < n; i++) out[unknown[i] * channels + c] = x[i] + (drawn ? drawn[i * channels + c] : 0);
   }
   return out;
@@ -135,19 +144,29 @@ function precondition(m: SparseSymmetric, r: Float64Array, z: Float64Array): voi
 }
 
 /**
- * x with (diag − W) x = b, by conjugate gradients preconditioned with symmetric SOR, from x = 0.
+ * x with (diag − W) x = b, by conjugate gradients preconditioned with symmetric SOR, from `start` (or 0).
  * Throws if it has not converged after 20·n + 100 steps (a singular system, which the callers rule out).
  */
-export function conjugateGradients(m: SparseSymmetric, b: Float64Array): Float64Array {
+export function conjugateGradients(
+  m: SparseSymmetric,
+  b: Float64Array,
+  start?: Float64Array,
+  preconditioner: (r: Float64Array, z: Float64Array) => void = (r, z) => precondition(m, r, z),
+): Float64Array {
   const n = b.length;
-  const x = new Float64Array(n);
+  const x = start ? Float64Array.from(start) : new Float64Array(n);
   const r = Float64Array.from(b);
   const z = new Float64Array(n);
   const p = new Float64Array(n);
   const q = new Float64Array(n);
   const bNorm = Math.sqrt(dot(b, b));
-  if (bNorm === 0) return x;
-  precondition(m, r, z);
+  if (bNorm === 0) return new Float64Array(n);
+  if (start) {
+    multiply(m, x, q);
+    for (let i = 0; i < n; i++) r[i] -= q[i];
+    if (Math.sqrt(dot(r, r)) <= TOLERANCE * bNorm) return x;
+  }
+  preconditioner(r, z);
   p.set(z);
   let rz = dot(r, z);
   const limit = 20 * n + 100;
@@ -161,7 +180,7 @@ export function conjugateGradients(m: SparseSymmetric, b: Float64Array): Float64
       rr += r[i] * r[i];
     }
     if (Math.sqrt(rr) <= TOLERANCE * bNorm) return x;
-    precondition(m, r, z);
+    preconditioner(r, z);
     const next = dot(r, z);
     const beta = next / rz;
     rz = next;

@@ -93,12 +93,17 @@ export function road(probe: ModelProbe, pixels: Tensor4D, map: Float32Array, opt
   let original = NaN;
   try {
     original = tf.tidy(() => classProbabilityOfInputs(probe, input).dataSync()[0]);
+    // Each imputation starts from the last one in the same direction: at rising percentiles the hole shrinks,
+    // and the larger hole's fill is most of the smaller one's.
+    const last: { [direction: string]: Float32Array } = {};
     for (let first = 0; first < jobs.length; first += batch) {
       const chunk = jobs.slice(first, first + batch);
       const imputed = chunk.map(({ p, leastFirst }, j) => {
         probe.checkCancelled();
+        const direction = leastFirst ? 'lerf' : 'morf';
         // A seed per image, so that a percentile's noise does not depend on the batch size.
-        return linearImputation(image, keptPixels(map, p, leastFirst), noise, seed + first + j);
+        last[direction] = linearImputation(image, keptPixels(map, p, leastFirst), noise, seed + first + j, last[direction]);
+        return last[direction];
       });
       probe.checkCancelled();
       const probabilities = tf.tidy(() => {
