@@ -153,11 +153,17 @@ export class Engine {
         notes,
       );
       const reportProgress = previewReporter(previews, region);
-      // Plain data, kept beside the tidy (which returns tensors and what TensorContainer allows).
+      // Plain data, kept beside the tidy: it returns tensors, and walks whatever else it returns element by
+      // element (a typed array of segment labels included).
       let concepts: TechniqueOutput['concepts'];
+      let segments: TechniqueOutput['segments'];
       const run = () =>
         tf.tidy(() => {
-          const { concepts: found, ...out } = technique.run({
+          const {
+            concepts: found,
+            segments: outlined,
+            ...out
+          } = technique.run({
             model: adapter,
             input,
             pixels,
@@ -169,6 +175,7 @@ export class Engine {
             reportProgress,
           });
           concepts = found;
+          segments = outlined;
           return { ...out, signed: out.signed ?? false, metrics: out.metrics ?? {} };
         });
       let raw;
@@ -209,7 +216,7 @@ export class Engine {
         signed: raw.signed,
         colour,
         rawMap,
-        segments: raw.segments ?? null,
+        segments: segments ?? null,
         timings: { decodeMs: 0, forwardMs, techniqueMs, totalMs: performance.now() - started },
         notes,
         parameters,
