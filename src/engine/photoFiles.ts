@@ -8,6 +8,7 @@ import { readImage, readImagePixels, reduceToWorkingCopy, sharpCodec, WORKING_MA
 import type { LoadedModel } from './models/loadModel';
 import { colourOver, drawOverlay, heatmapBytesOver, type MapLayer } from './render/overlay';
 import { conceptPicture } from '../shared/conceptDrawing';
+import { drawSegmentBoundaries } from '../shared/mapDrawing';
 import {
   DEFAULT_RESIZE,
   resizeSamples,
@@ -47,6 +48,7 @@ export async function writeOverlayFiles(
   const { width, height } = full.image;
   if (layer.concepts) layer = { ...layer, colour: conceptsAt(layer.concepts, layer.region, width, height) };
   const overlay = drawOverlay(full.image, layer, outputs.colormap, outputs.opacity, checkCancelled);
+  if (layer.segments) drawSegmentBoundaries(overlay, layer.segments, layer.region);
   checkCancelled?.();
   await writeOutput('overlay', outputs.overlayPath, [], () =>
     writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels, { replace: outputs.replace }),

@@ -226,7 +226,7 @@ export class EngineClient implements EngineApi {
 
   exportOverlay(job: OverlayExport): Promise<string> {
     const { imagePath, explanation, colormap, opacity, outPath, replace } = job;
-    const { heatmap, signed, colour, region, imageSize, concepts } = explanation;
+    const { heatmap, signed, colour, region, imageSize, concepts, segments } = explanation;
     return this.request({
       kind: 'export',
       imagePath,
@@ -235,6 +235,7 @@ export class EngineClient implements EngineApi {
       signed,
       colour,
       ...(concepts ? { concepts } : {}),
+      ...(segments ? { segments } : {}),
       region,
       imageSize,
       colormap,

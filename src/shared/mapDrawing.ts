@@ -128,3 +128,37 @@ export function segmentOutline({ width, height, labels }: SegmentLabels): Uint8A
   }
   return outline;
 }
+
+/**
+ * Lightens, in place, the pixels of `image` (packed, `channels` per pixel) on a boundary between superpixels,
+ * the segmentation laid over `region`: a pixel is on one where the label `thickness` pixels to its right or
+ * below differs (nearest sampling of the labels). As the panel draws them, towards white, so they show on
+ * any colormap; lines a few pixels wide on a 12 MP photo.
+ */
+export function drawSegmentBoundaries(
+  image: { width: number; height: number; channels: number; data: Uint8Array | Uint8ClampedArray },
+  segments: SegmentLabels,
+  region: Region,
+  thickness = Math.max(1, Math.round(Math.max(image.width * region.width, image.height * region.height) / 600)),
+): void {
+  const { width, height, channels, data } = image;
+  const [x0, y0] = [Math.round(region.x * width), Math.round(region.y * height)];
+  const [x1, y1] = [
+    Math.min(width, Math.round((region.x + region.width) * width)),
+    Math.min(height, Math.round((region.y + region.height) * height)),
+  ];
+  const column = Int32Array.from({ length: x1 - x0 }, (_, i) => Math.min(segments.width - 1, Math.floor((i * segments.width) / (x1 - x0))));
+  const rowOf = (y: number) => Math.min(segments.height - 1, Math.floor(((y - y0) * segments.height) / (y1 - y0))) * segments.width;
+  for (let y = y0; y < y1; y++) {
+    const here = rowOf(y);
+    const below = rowOf(Math.min(y + thickness, y1 - 1));
+    for (let x = x0; x < x1; x++) {
+      const i = x - x0;
+      const label = segments.labels[here + column[i]];
+      const right = segments.labels[here + column[Math.min(i + thickness, x1 - x0 - 1)]];
+      if (label === right && label === segments.labels[below + column[i]]) continue;
+      const p = (y * width + x) * channels;
+      for (let c = 0; c < 3; c++) data[p + c] = 0.35 * data[p + c] + 0.65 * 255 + 0.5;
+    }
+  }
+}

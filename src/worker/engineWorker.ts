@@ -145,13 +145,13 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'export': {
       // The one place the full-size image is decoded: the overlay is drawn once, at the photo's own size.
-      const { imagePath, limits, outPath, opacity, heatmap, signed, colour, concepts, region, imageSize, replace } = request;
+      const { imagePath, limits, outPath, opacity, heatmap, signed, colour, concepts, segments, region, imageSize, replace } = request;
       // As the panel draws them: signed maps always with the diverging colormap.
       const colormap = signed ? 'diverging' : request.colormap;
       await writeOverlayFiles(
         imagePath,
         limits,
-        { heatmap, colour, concepts, region, imageSize, signed },
+        { heatmap, colour, concepts, segments, region, imageSize, signed },
         { overlayPath: outPath, colormap, opacity, replace },
         checkCancelled,
       );

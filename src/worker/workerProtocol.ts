@@ -16,6 +16,7 @@ import type {
   InspectRequest,
   Region,
   RgbaImage,
+  SegmentLabels,
   TechniqueInfo,
 } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
@@ -81,6 +82,8 @@ export type WorkerRequest =
       colour: RgbaImage | null;
       /** Deep Feature Factorization's concepts, drawn instead of the map. */
       concepts?: Concepts;
+      /** The superpixels of LIME, KernelSHAP and feature ablation, outlined over the map. */
+      segments?: SegmentLabels | null;
       region: Region;
       imageSize: { width: number; height: number };
       colormap: ColormapName;

@@ -6,7 +6,16 @@
 import { resampleRgba } from '../image/resample';
 import { colormapLut, lutIndex } from '../../shared/colormaps';
 import { horizontal, mapOver, OUTSIDE_BRIGHTNESS, sampleRows, type AxisSamples } from '../../shared/mapDrawing';
-import { WHOLE_IMAGE, type ColormapName, type Concepts, type Heatmap, type PackedPixels, type Region, type RgbaImage } from '../types';
+import {
+  WHOLE_IMAGE,
+  type ColormapName,
+  type Concepts,
+  type Heatmap,
+  type PackedPixels,
+  type Region,
+  type RgbaImage,
+  type SegmentLabels,
+} from '../types';
 
 // Their home is shared/; engine code (evaluate, metrics tests) keeps importing them from here.
 export { colourOver, heatmapToBytes, mapOver, OUTSIDE_BRIGHTNESS } from '../../shared/mapDrawing';
@@ -18,6 +27,8 @@ export interface MapLayer {
   region: Region;
   /** Deep Feature Factorization's concepts: photoFiles draws them into `colour`. */
   concepts?: Concepts;
+  /** The superpixels a map was measured on (LIME, KernelSHAP, feature ablation): their boundaries are drawn over it. */
+  segments?: SegmentLabels | null;
 }
 
 /**
