@@ -128,6 +128,7 @@ export async function comparePeers(fixtures: string, only: string[]): Promise<vo
     const oursMs: number[] = [];
     const peerMs: number[] = [];
     let timedWith: TechniqueParameters = reference.ours.parameters ?? {};
+    let overridden = false;
     // Runs over 5 s (RISE at its authors' 6000 masks, ROAD) are timed once per round, without a warm-up on the peer's side.
     let repeats = 3;
     for (let round = 0; round < ROUNDS; round++) {
@@ -135,6 +136,7 @@ export async function comparePeers(fixtures: string, only: string[]): Promise<vo
       peerMs.push(...peer.seconds.map((s) => s * 1000));
       if (round === 0 && peer.seconds[0] > 5) repeats = 1;
       if (peer.ours) timedWith = peer.ours;
+      overridden ||= peer.ours !== null;
       if (round === 0 && repeats > 1) timeOurs(timedWith);
       for (let i = 0; i < repeats; i++) oursMs.push(timeOurs(timedWith));
     }
@@ -142,7 +144,7 @@ export async function comparePeers(fixtures: string, only: string[]): Promise<vo
     rows.push({
       method: reference.name,
       peer: reference.peer,
-      settings: timedWith === reference.ours.parameters ? '' : JSON.stringify(timedWith),
+      settings: overridden ? JSON.stringify(timedWith) : '',
       'CNN Lens ms': Number(a.toFixed(1)),
       'peer ms': Number(b.toFixed(1)),
       'ours ÷ peer': Number((a / b).toFixed(2)),

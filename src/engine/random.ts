@@ -15,14 +15,6 @@ export function gaussianValues(count: number, mean: number, std: number, seed: n
   return out;
 }
 
-/** `count` values uniform in [low, high), the same for the same seed. */
-export function uniformValues(count: number, low: number, high: number, seed: number): Float32Array {
-  const out = new Float32Array(count);
-  const bits = new Sfc32(seed);
-  for (let i = 0; i < count; i++) out[i] = low + (high - low) * (bits.open() - 2 ** -32);
-  return out;
-}
-
 /** sfc32 (Doty-Humphrey's small fast counter generator), seeded through splitmix32: 32-bit words. */
 class Sfc32 {
   private a: number;

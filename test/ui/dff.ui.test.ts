@@ -4,25 +4,16 @@
  * technique takes the legend away. Screenshots at 1400 and 900 px go to test-results/dff-*.png.
  */
 import { strict as assert } from 'node:assert';
-import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame } from 'playwright-core';
 import { REPO_ROOT, explorerContextMenu, findWebviewFrame, hasSelector, withWorkbench } from './harness';
+import { shot, waitForState } from './panelChecks';
 
-const RESULTS = path.join(REPO_ROOT, 'test-results');
 const FIXTURES = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
 const PHOTO = 'cat_dog.png';
 const MODEL = path.join(FIXTURES, 'models', 'mobilenet_v1_0.25_224_layers');
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(RESULTS, { recursive: true });
-  await page.screenshot({ path: path.join(RESULTS, name) });
-}
-
-async function waitForState(frame: Frame, state: string, timeoutMs = 90_000): Promise<void> {
-  await frame.waitForFunction((wanted) => document.body.dataset.state === wanted, state, { timeout: timeoutMs });
-}
 
 /** The overlay's drawn size and mode, and the legend's rows. */
 function overlayState(frame: Frame): Promise<{ mode?: string; width: number; height: number; legend: string[]; legendHidden: boolean }> {

@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame } from 'playwright-core';
 import {
   CODE_SERVER_BIN,
   REPO_ROOT,
@@ -22,8 +22,8 @@ import {
   treeViewRow,
   withWorkbench,
 } from './harness';
+import { shot, waitForState } from './panelChecks';
 
-const RESULTS = path.join(REPO_ROOT, 'test-results');
 const SAMPLES = path.join(REPO_ROOT, 'models', 'samples');
 /** The samples are Fashion-MNIST items: these tests explain them with the example model, set as a user setting. */
 const FASHION = { 'cnnLens.model': path.join(REPO_ROOT, 'models', 'fashion-cam', 'model.json') };
@@ -50,15 +50,6 @@ async function canvasStats(
       sample: Array.from(data.slice(0, 4096)),
     };
   });
-}
-
-async function waitForState(frame: Frame, state: string, timeoutMs = 60_000): Promise<void> {
-  await frame.waitForFunction((wanted) => document.body.dataset.state === wanted, state, { timeout: timeoutMs });
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(RESULTS, { recursive: true });
-  await page.screenshot({ path: path.join(RESULTS, name) });
 }
 
 describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {

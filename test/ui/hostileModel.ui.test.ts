@@ -7,7 +7,6 @@ import { strict as assert } from 'node:assert';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Frame } from 'playwright-core';
 import {
   CODE_SERVER_BIN,
   REPO_ROOT,
@@ -19,12 +18,9 @@ import {
   treeViewRow,
   withWorkbench,
 } from './harness';
+import { waitForState } from './panelChecks';
 
 const FIXTURES = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
-
-async function waitForState(frame: Frame, state: string, timeoutMs = 90_000): Promise<void> {
-  await frame.waitForFunction((wanted) => document.body.dataset.state === wanted, state, { timeout: timeoutMs });
-}
 
 /** The example model's model.json with its weight shard a link to /dev/zero (endless zeros). */
 function hostileModel(workspace: string): string {

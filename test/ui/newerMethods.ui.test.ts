@@ -4,18 +4,14 @@
  * 900 px go to test-results/.
  */
 import { strict as assert } from 'node:assert';
-import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Frame, Page } from 'playwright-core';
+import type { Frame } from 'playwright-core';
 import { CODE_SERVER_BIN, REPO_ROOT, explorerContextMenu, findWebviewFrame, hasSelector, withWorkbench } from './harness';
+import { shot, waitForState, overlayColours } from './panelChecks';
 
-const RESULTS = path.join(REPO_ROOT, 'test-results');
 const FIXTURES = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
-
-async function waitForState(frame: Frame, state: string, timeoutMs = 90_000): Promise<void> {
-  await frame.waitForFunction((wanted) => document.body.dataset.state === wanted, state, { timeout: timeoutMs });
-}
 
 async function waitForCaption(frame: Frame, pattern: RegExp): Promise<string> {
   await frame.waitForFunction(
@@ -27,22 +23,6 @@ async function waitForCaption(frame: Frame, pattern: RegExp): Promise<string> {
   );
   await waitForState(frame, 'ready');
   return (await frame.textContent('[data-testid="caption"]')) ?? '';
-}
-
-/** Distinct colours on the overlay canvas: a drawn heatmap has many, a blank one a handful. */
-async function overlayColours(frame: Frame): Promise<number> {
-  return frame.evaluate(() => {
-    const canvas = document.querySelector('[data-testid="overlay"]') as HTMLCanvasElement;
-    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
-    const colours = new Set<number>();
-    for (let i = 0; i < data.length; i += 4) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
-    return colours.size;
-  });
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(RESULTS, { recursive: true });
-  await page.screenshot({ path: path.join(RESULTS, name) });
 }
 
 describe("The peers' newer methods in a real VS Code", function () {

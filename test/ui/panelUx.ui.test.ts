@@ -5,25 +5,16 @@
  * dark and light, go to test-results/panel-ux-*.png.
  */
 import { strict as assert } from 'node:assert';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { REPO_ROOT, explorerContextMenu, explorerRow, findWebviewFrame, hasSelector, runCommand, withWorkbench } from './harness';
+import { shot, waitForState } from './panelChecks';
 
-const RESULTS = path.join(REPO_ROOT, 'test-results');
 const FIXTURES = path.resolve(REPO_ROOT, '..', 'shared', 'fixtures');
 const PHOTO = 'cat_dog.png';
 const MODEL = path.join(FIXTURES, 'models', 'mobilenet_v1_0.25_224_layers');
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(RESULTS, { recursive: true });
-  await page.screenshot({ path: path.join(RESULTS, name) });
-}
-
-async function waitForState(frame: Frame, state: string, timeoutMs = 90_000): Promise<void> {
-  await frame.waitForFunction((wanted) => document.body.dataset.state === wanted, state, { timeout: timeoutMs });
-}
 
 async function waitForCaption(frame: Frame, pattern: RegExp, timeoutMs = 90_000): Promise<void> {
   await frame.waitForFunction(

@@ -1,8 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { Engine } from '../../src/engine/engine';
 import { tf } from '../../src/engine/tfjs/tf';
-import { requireFixtures } from './helpers/fixtures';
-import { agreementWith, loadPeerSetup, readPeerReference, type PeerSetup } from './helpers/peerReferences';
+import { agreementWith, readPeerReference, usePeerSetup } from './helpers/peerReferences';
 
 // The CAMs against pytorch-grad-cam's own output (test/fixtures/peer, recorded by bench/peers/record.py).
 // Each line: reference name and the least Pearson r of the two 56×56 maps (README, "Agreement with the peers").
@@ -23,26 +21,13 @@ const AGREEMENT: [string, number][] = [
 ];
 
 describe('CAMs against pytorch-grad-cam on the same network and photo', () => {
-  let engine: Engine;
-  let setup: PeerSetup;
-
-  before(async function () {
-    requireFixtures(this);
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
-    const loaded = await loadPeerSetup(engine);
-    if ('skip' in loaded) {
-      console.log(`    (skipped: ${loaded.skip})`);
-      this.skip();
-    }
-    setup = loaded;
-  });
-  after(() => engine?.dispose());
+  const peer = usePeerSetup();
 
   for (const [name, least] of AGREEMENT) {
     it(`${name}: r ≥ ${least}`, async () => {
       const reference = readPeerReference(name);
       const before = tf.memory().numTensors;
-      const { r } = await agreementWith(engine, setup, reference);
+      const { r } = await agreementWith(peer.engine, peer.setup, reference);
       assert.equal(tf.memory().numTensors, before, 'tensors left behind');
       console.log(`      ${name} vs ${reference.peer} ${reference.call}: r = ${r.toFixed(6)}`);
       assert.ok(r >= least, `${name}: r = ${r} < ${least}`);

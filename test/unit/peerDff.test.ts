@@ -1,11 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { Engine } from '../../src/engine/engine';
 import { pearson } from '../../src/engine/metrics/rankCorrelation';
 import { conceptPicture } from '../../src/shared/conceptDrawing';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { Heatmap } from '../../src/engine/types';
-import { requireFixtures } from './helpers/fixtures';
-import { agreementWith, loadPeerSetup, readPeerReference, type PeerSetup } from './helpers/peerReferences';
+import { agreementWith, readPeerReference, usePeerSetup } from './helpers/peerReferences';
 
 // Deep Feature Factorization against pytorch-grad-cam's own (test/fixtures/peer/dff.json, bench/peers/dff.py).
 // NMF's concepts come in no particular order, so each of ours is matched to the peer's it correlates with best
@@ -54,26 +52,13 @@ function greedyMatch(ours: Float32Array[], theirs: Float32Array[]): { ours: numb
 }
 
 describe('Deep Feature Factorization against pytorch-grad-cam on the same network and photo', () => {
-  let engine: Engine;
-  let setup: PeerSetup;
-
-  before(async function () {
-    requireFixtures(this);
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
-    const loaded = await loadPeerSetup(engine);
-    if ('skip' in loaded) {
-      console.log(`    (skipped: ${loaded.skip})`);
-      this.skip();
-    }
-    setup = loaded;
-  });
-  after(() => engine?.dispose());
+  const peer = usePeerSetup();
 
   it(`concept maps r ≥ ${LEAST_CONCEPT_R} after matching, top classes overlap ≥ ${LEAST_LABEL_OVERLAP}, drawn strength r ≥ ${LEAST_MAP_R}`, async () => {
     const reference = readPeerReference('dff');
     const extra = reference.extra as unknown as DffExtra;
     const before = tf.memory().numTensors;
-    const { r, explanation } = await agreementWith(engine, setup, reference);
+    const { r, explanation } = await agreementWith(peer.engine, peer.setup, reference);
     assert.equal(tf.memory().numTensors, before, 'tensors left behind');
     const concepts = explanation.concepts;
     assert.ok(concepts, 'dff returns its concepts');

@@ -1,11 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { Engine } from '../../src/engine/engine';
 import type { ModelProbe } from '../../src/engine/metrics/modelProbe';
 import { imageTimesMapChange, road } from '../../src/engine/metrics/road';
 import { modelPixels, modelScaler } from '../../src/engine/preprocess';
 import { tf } from '../../src/engine/tfjs/tf';
-import { requireFixtures } from './helpers/fixtures';
-import { loadPeerSetup, readPeerReference, type PeerReference, type PeerSetup } from './helpers/peerReferences';
+import { readPeerReference, usePeerSetup, type PeerReference } from './helpers/peerReferences';
 
 // ROAD and CamMultImageConfidenceChange against pytorch-grad-cam's own numbers (bench/peers/metrics.py) on
 // the same Grad-CAM map. Largest |Δ| of the class probability's change allowed, per metric (README,
@@ -37,32 +35,19 @@ function evaluatedMap(reference: PeerReference): Float32Array {
 const maxDifference = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i])));
 
 describe('faithfulness metrics against pytorch-grad-cam on the same network, photo and map', () => {
-  let engine: Engine;
-  let setup: PeerSetup;
+  const peer = usePeerSetup();
   const reference = readPeerReference('metrics-gradcam-dog');
   const extra = reference.extra as unknown as MetricsExtra;
   const probe = (): ModelProbe => ({
-    adapter: setup.model.adapter,
-    preprocess: modelScaler(setup.model.summary),
+    adapter: peer.setup.model.adapter,
+    preprocess: modelScaler(peer.setup.model.summary),
     classIndex: reference.ours.class,
     checkCancelled: () => undefined,
   });
 
-  before(async function () {
-    requireFixtures(this);
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
-    const loaded = await loadPeerSetup(engine);
-    if ('skip' in loaded) {
-      console.log(`    (skipped: ${loaded.skip})`);
-      this.skip();
-    }
-    setup = loaded;
-  });
-  after(() => engine?.dispose());
-
   it(`ROAD without noise: MoRF within ${MOST_RELEVANT_FIRST} and LeRF within ${LEAST_RELEVANT_FIRST} at every percentile`, () => {
     const before = tf.memory().numTensors;
-    const pixels = modelPixels(setup.image, setup.model.summary);
+    const pixels = modelPixels(peer.setup.image, peer.setup.model.summary);
     const ours = road(probe(), pixels, evaluatedMap(reference), { percentiles: extra.percentiles, noise: 0, batch: 6 });
     pixels.dispose();
     assert.equal(tf.memory().numTensors, before, 'tensors left behind');
@@ -76,7 +61,7 @@ describe('faithfulness metrics against pytorch-grad-cam on the same network, pho
   });
 
   it('ROAD with noise: the same seed gives the same numbers, another seed others, both near the peer’s (informative)', () => {
-    const pixels = modelPixels(setup.image, setup.model.summary);
+    const pixels = modelPixels(peer.setup.image, peer.setup.model.summary);
     const map = evaluatedMap(reference);
     try {
       const [a, b] = [1, 1].map((seed) => road(probe(), pixels, map, { percentiles: extra.percentiles, seed, batch: 18 }));
@@ -95,7 +80,7 @@ describe('faithfulness metrics against pytorch-grad-cam on the same network, pho
 
   it(`image × map confidence change within ${IMAGE_TIMES_MAP}`, () => {
     const before = tf.memory().numTensors;
-    const pixels = modelPixels(setup.image, setup.model.summary);
+    const pixels = modelPixels(peer.setup.image, peer.setup.model.summary);
     const ours = imageTimesMapChange(probe(), pixels, evaluatedMap(reference));
     pixels.dispose();
     assert.equal(tf.memory().numTensors, before, 'tensors left behind');

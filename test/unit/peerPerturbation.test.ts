@@ -1,9 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { Engine } from '../../src/engine/engine';
 import { segmentationHash } from '../../src/engine/techniques/superpixels';
 import { tf } from '../../src/engine/tfjs/tf';
-import { requireFixtures } from './helpers/fixtures';
-import { agreementWith, loadPeerSetup, readPeerReference, type PeerSetup } from './helpers/peerReferences';
+import { agreementWith, readPeerReference, usePeerSetup } from './helpers/peerReferences';
 
 // The perturbation techniques against Captum's and RISE's authors' own output (test/fixtures/peer, recorded by
 // bench/peers/record.py from bench/peers/perturbation.py). Each line: reference name and the least Pearson r
@@ -18,26 +16,13 @@ const AGREEMENT: [string, number][] = [
 ];
 
 describe('Perturbation techniques against Captum and the RISE authors’ code on the same network and photo', () => {
-  let engine: Engine;
-  let setup: PeerSetup;
-
-  before(async function () {
-    requireFixtures(this);
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
-    const loaded = await loadPeerSetup(engine);
-    if ('skip' in loaded) {
-      console.log(`    (skipped: ${loaded.skip})`);
-      this.skip();
-    }
-    setup = loaded;
-  });
-  after(() => engine?.dispose());
+  const peer = usePeerSetup();
 
   for (const [name, least] of AGREEMENT) {
     it(`${name}: r ≥ ${least}`, async () => {
       const reference = readPeerReference(name);
       const before = tf.memory().numTensors;
-      const { r, explanation } = await agreementWith(engine, setup, reference);
+      const { r, explanation } = await agreementWith(peer.engine, peer.setup, reference);
       const recorded = reference.extra?.segmentsHash;
       if (recorded) {
         assert.ok(explanation.segments, 'no segments');

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { Engine } from '../../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
-import { conjugateGradients, linearImputation } from '../../src/engine/metrics/imputation';
+import { conjugateGradients, imputationSystem, linearImputation } from '../../src/engine/metrics/imputation';
 import { classProbability, type ModelProbe } from '../../src/engine/metrics/modelProbe';
 import { multigridPreconditioner } from '../../src/engine/metrics/multigrid';
 import type { Box } from '../../src/engine/metrics/pointingGame';
@@ -81,35 +81,8 @@ describe('ROAD building blocks', () => {
       const inside = (y - 48) ** 2 / 40 ** 2 + (x - 40) ** 2 / 34 ** 2 < 1;
       return inside && !((x * 7 + y * 3) % 97 === 0) ? 0 : 1;
     });
-    const unknown = Array.from(keep.keys()).filter((p) => !keep[p]);
-    const slot = new Map(unknown.map((p, i) => [p, i]));
-    const diagonal = new Float64Array(unknown.length);
-    const rowStart = new Int32Array(unknown.length + 1);
-    const columns: number[] = [];
-    const weights: number[] = [];
-    const b = new Float64Array(unknown.length);
-    unknown.forEach((p, i) => {
-      const [y, x] = [Math.floor(p / width), p % width];
-      for (const [dy, dx, w] of [
-        [-1, -1, 1 / 12],
-        [-1, 0, 1 / 6],
-        [-1, 1, 1 / 12],
-        [0, -1, 1 / 6],
-        [0, 1, 1 / 6],
-        [1, -1, 1 / 12],
-        [1, 0, 1 / 6],
-        [1, 1, 1 / 12],
-      ]) {
-        const q = (y + dy) * width + x + dx;
-        diagonal[i] += w;
-        if (slot.has(q)) {
-          columns.push(slot.get(q)!);
-          weights.push(w);
-        } else b[i] += w * Math.sin(q);
-      }
-      rowStart[i + 1] = columns.length;
-    });
-    const m = { diagonal, rowStart, columns: Int32Array.from(columns), weights: Float64Array.from(weights) };
+    const values = Float32Array.from({ length: height * width }, (_, q) => Math.sin(q));
+    const { system: m, unknown, rhs: b } = imputationSystem({ values, height, width, channels: 1 }, keep);
     const reference = conjugateGradients(m, b);
     const rows = Int32Array.from(unknown, (p) => Math.floor(p / width));
     const cols = Int32Array.from(unknown, (p) => p % width);

@@ -41,18 +41,43 @@ export interface Image {
  * error: there is nothing to impute from.
  */
 export function linearImputation(image: Image, keep: Uint8Array, noise: number, seed: number, start?: Float32Array): Float32Array {
+  const { values, width, channels } = image;
+  const out = Float32Array.from(values);
+  const { system, unknown, rhs } = imputationSystem(image, keep);
+  const n = unknown.length;
+  if (n === 0) return out;
+  const drawn = noise > 0 ? gaussianValues(n * channels, 0, noise, seed) : undefined;
+  const b = new Float64Array(n);
+  // From `start` where given (ROAD passes the fill of the previous, larger hole: fewer steps, measured);
+  // else from zero: a pull-push first guess (Gortler et al. 1996) and one from the image halved saved no time.
+  const guess = start ? new Float64Array(n) : undefined;
+  const preconditioner = multigridPreconditioner(
+    system,
+    Int32Array.from(unknown, (q) => Math.floor(q / width)),
+    Int32Array.from(unknown, (q) => q % width),
+  );
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < n; i++) b[i] = rhs[i * channels + c];
+    if (start && guess) for (let i = 0; i < n; i++) guess[i] = start[unknown[i] * channels + c];
+    const x = conjugateGradients(system, b, guess, preconditioner);
+    for (let i = 0; i < n; i++) out[unknown[i] * channels + c] = x[i] + (drawn ? drawn[i * channels + c] : 0);
+  }
+  return out;
+}
+
+/**
+ * The imputation's system for the pixels where `keep` is 0, in compressed rows: each unknown's removed
+ * neighbours (index, weight), its diagonal s, and the known neighbours' weighted values on the right-hand
+ * side ([n][channels]); `unknown` lists the removed pixels (row-major index) in the system's order.
+ */
+export function imputationSystem(image: Image, keep: Uint8Array): { system: SparseSymmetric; unknown: number[]; rhs: Float64Array } {
   const { values, height, width, channels } = image;
   if (keep.length !== height * width) throw new RangeError(`The mask has ${keep.length} values for a ${width}×${height} image.`);
   const unknown: number[] = [];
   const slot = new Int32Array(height * width).fill(-1);
   for (let p = 0; p < keep.length; p++) if (!keep[p]) slot[p] = unknown.push(p) - 1;
-  const out = Float32Array.from(values);
   const n = unknown.length;
-  if (n === 0) return out;
-  if (n === keep.length) throw new Error('Linear imputation needs at least one kept pixel; every pixel was removed.');
-
-  // The system in compressed rows: each unknown's removed neighbours (index, weight), its diagonal s and
-  // the known neighbours' weighted values on the right-hand side, per channel.
+  if (n > 0 && n === keep.length) throw new Error('Linear imputation needs at least one kept pixel; every pixel was removed.');
   const diagonal = new Float64Array(n);
   const rowStart = new Int32Array(n + 1);
   const columns: number[] = [];
@@ -73,24 +98,7 @@ export function linearImputation(image: Image, keep: Uint8Array, noise: number, 
     }
     rowStart[i + 1] = columns.length;
   }
-  const system = { diagonal, rowStart, columns: Int32Array.from(columns), weights: Float64Array.from(weights) };
-  const drawn = noise > 0 ? gaussianValues(n * channels, 0, noise, seed) : undefined;
-  const b = new Float64Array(n);
-  // From `start` where given (ROAD passes the last imputation of a larger hole: a third fewer steps, measured);
-  // else from zero: a pull-push first guess (Gortler et al. 1996) and one from the image halved saved no time.
-  const guess = start ? new Float64Array(n) : undefined;
-  const preconditioner = multigridPreconditioner(
-    system,
-    Int32Array.from(unknown, (q) => Math.floor(q / width)),
-    Int32Array.from(unknown, (q) => q % width),
-  );
-  for (let c = 0; c < channels; c++) {
-    for (let i = 0; i < n; i++) b[i] = rhs[i * channels + c];
-    if (start && guess) for (let i = 0; i < n; i++) guess[i] = start[unknown[i] * channels + c];
-    const x = conjugateGradients(system, b, guess, preconditioner);
-    for (let i = 0; i < n; i++) out[unknown[i] * channels + c] = x[i] + (drawn ? drawn[i * channels + c] : 0);
-  }
-  return out;
+  return { system: { diagonal, rowStart, columns: Int32Array.from(columns), weights: Float64Array.from(weights) }, unknown, rhs };
 }
 
 export interface SparseSymmetric {

@@ -47,8 +47,7 @@ const KEEP = 'cnn_lens_keep';
 
 /**
  * The blended copies BASELINE + KEEP[i] · CHANGE (CHANGE = image − baseline, made once outside), built inside the
- * graph from b masks. No intermediate has one image's size: onnxruntime plans buffers by the symbolic batch
- * dimension every input shares, and reused a one-image buffer for the batch when the difference was taken here.
+ * graph from b masks (the difference is taken once, outside, rather than per run).
  */
 const blendedCopies: GraphRecipe = {
   key: 'blend',

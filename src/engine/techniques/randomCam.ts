@@ -4,7 +4,7 @@
  * than this on deletion, insertion or ROAD explains nothing). Seeded, so a comparison can be repeated.
  */
 import type { Tensor1D } from '@tensorflow/tfjs-core';
-import { uniformValues } from '../random';
+import { uniformStream } from '../random';
 import { tf } from '../tfjs/tf';
 import { CamTechnique, type CamEvidence, type TechniqueInput } from './base';
 
@@ -22,6 +22,7 @@ export class RandomCam extends CamTechnique {
   protected override readonly usesGradients = false;
 
   protected override channelWeights({ activations }: CamEvidence, { parameters }: TechniqueInput): Tensor1D {
-    return tf.tensor1d(uniformValues(activations.shape[3], -1, 1, Number(parameters.seed)));
+    const next = uniformStream(Number(parameters.seed));
+    return tf.tensor1d(Float32Array.from({ length: activations.shape[3] }, () => 2 * next() - 1));
   }
 }

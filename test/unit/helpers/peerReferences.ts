@@ -7,13 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { Engine } from '../../../src/engine/engine';
+import { Engine } from '../../../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../../src/engine/image';
 import type { LoadedModel } from '../../../src/engine/models/loadModel';
 import { pearson } from '../../../src/engine/metrics/rankCorrelation';
 import { tf } from '../../../src/engine/tfjs/tf';
 import type { Explanation, Heatmap, RgbaImage, TechniqueParameters } from '../../../src/engine/types';
-import { fixture } from './fixtures';
+import { fixture, requireFixtures } from './fixtures';
 import { onnxTestModels } from './onnxModels';
 
 const REFERENCES = path.resolve(__dirname, '../../fixtures/peer');
@@ -54,6 +54,26 @@ export async function loadPeerSetup(engine: Engine): Promise<PeerSetup | { skip:
   });
   const image = await readImageFile(fixture('images/pytorch-cnn-visualizations/cat_dog.png'), DEFAULT_IMAGE_LIMITS);
   return { model, image };
+}
+
+/**
+ * What every peer suite sets up, as mocha hooks of the describe it is called in: an engine (wasm; onnxruntime
+ * where installed) and the peer setup, the suite skipped, saying why, where the ONNX export cannot be made.
+ */
+export function usePeerSetup(): { engine: Engine; setup: PeerSetup } {
+  const peer = {} as { engine: Engine; setup: PeerSetup };
+  before(async function () {
+    requireFixtures(this);
+    peer.engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    const loaded = await loadPeerSetup(peer.engine);
+    if ('skip' in loaded) {
+      console.log(`    (skipped: ${loaded.skip})`);
+      this.skip();
+    }
+    peer.setup = loaded as PeerSetup;
+  });
+  after(() => peer.engine?.dispose());
+  return peer;
 }
 
 /** A map at the reference's resolution: upsampled to `size`·`pool` as the peers do (bilinear, half-pixel centres), then block-averaged. */
