@@ -102,7 +102,8 @@ Options for explain:
 Many images (explain and evaluate): each argument an image, a folder (its images; --recursive: and its
 subfolders') or a glob (*, ?, **; quote it); the model loads once, the images run in turn, a failure does
 not stop the others; the exit code is 1 if any failed (each listed), 130 after Ctrl-C (which stops after
-the current image).
+the current image). With --json - or --json-lines - standard output carries the JSON alone: the per-image
+lines, the means table and the summary go to stderr.
   --out-dir D         explain: overlays as D/NAME.TECHNIQUE.CLASS.LAYER.png (the folder must exist)
   --heatmaps          explain: also NAME.TECHNIQUE.CLASS.LAYER.heatmap.png in --out-dir
   --overwrite         explain: replace existing files in --out-dir (default: that image fails)

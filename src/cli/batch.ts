@@ -1,7 +1,8 @@
 /**
  * What every command over many images shares: the images run one at a time, a failure recorded and the run
  * going on, a progress line on a terminal, one JSON line per image (--json-lines), Ctrl-C stopping after
- * the current image, and the summary on stderr with the exit code.
+ * the current image, and the summary on stderr with the exit code. When standard output carries JSON
+ * (--json-lines - or --json -), it carries nothing else: the per-image lines go to stderr too.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -78,14 +79,20 @@ export interface BatchRun {
   totalMs: number;
 }
 
+/** Where the human-readable lines go: stdout, or stderr when stdout carries JSON (`jsonOnStdout`). */
+export function humanOutput(jsonOnStdout: boolean): (line: string) => void {
+  return jsonOnStdout ? (line) => console.error(line) : (line) => console.log(line);
+}
+
 /**
  * Runs `one` on each file in turn. Its line is printed after the file's counter ("[2/5] file: line"), its
  * record is the file's JSON line (with `file`, `ok` and the wall time; a failure gives `error`). With
- * `jsonLines` '-' the JSON lines are all standard output carries.
+ * `jsonLines` '-' the JSON lines are all standard output carries; with `jsonOnStdout` (the command writes
+ * other JSON there, e.g. evaluate's --json -) it carries none of the per-image lines either: both go to stderr.
  */
 export async function runBatch(
   files: string[],
-  jsonLines: string | undefined,
+  { jsonLines, jsonOnStdout = false }: { jsonLines: string | undefined; jsonOnStdout?: boolean },
   one: (file: string, index: number) => Promise<{ line: string; record: Record<string, unknown> }>,
 ): Promise<BatchRun> {
   const toStdout = jsonLines === '-';
@@ -94,9 +101,10 @@ export async function runBatch(
   const outcomes: Outcome[] = [];
   let stopped = false;
   const start = performance.now();
-  const say = (line: string) => {
+  const human = humanOutput(toStdout || jsonOnStdout);
+  const say = (line: string, write = human) => {
     progress.clear();
-    console.log(line);
+    write(line);
   };
   const runOne = async (file: string, index: number): Promise<void> => {
     const begin = performance.now();
@@ -108,17 +116,17 @@ export async function runBatch(
       outcomes.push({ file, ms });
       const timings = (done.record.timings as object | undefined) ?? {};
       record = { file, ok: true, ...done.record, timings: { ...timings, wallMs: ms } };
-      if (!toStdout) say(`${counter}: ${done.line}`);
+      say(`${counter}: ${done.line}`);
     } catch (caught) {
       const error = withLimitHint(caught);
       const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
       const ms = performance.now() - begin;
       outcomes.push({ file, ms, error: message });
       record = { file, ok: false, error: message, timings: { wallMs: ms } };
-      if (!toStdout) say(`${counter}: failed: ${message}`);
+      say(`${counter}: failed: ${message}`);
     }
     const json = JSON.stringify(record);
-    if (toStdout) say(json);
+    if (toStdout) say(json, (line) => console.log(line));
     else if (lines) await lines.write(json + '\n');
   };
   try {

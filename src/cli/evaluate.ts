@@ -7,7 +7,7 @@ import type { EvaluationOptions, EvaluationRow } from '../engine/evaluate';
 import type { ImageLimits } from '../engine/image';
 import type { Box } from '../engine/metrics/pointingGame';
 import type { LoadedModel } from '../engine/models/loadModel';
-import { runBatch, summarise } from './batch';
+import { humanOutput, runBatch, summarise } from './batch';
 import { expandInputs, isGlob } from './inputs';
 import {
   checkOutputs,
@@ -125,12 +125,15 @@ function halfwayCorrelation(row: EvaluationRow): number | undefined {
   return row.sanity?.steps[Math.max(0, Math.ceil(row.sanity.steps.length / 2) - 1)]?.correlation;
 }
 
-/** Columns padded to their widest cell; with `fullRowsOnly`, a short row (an error) does not widen them. */
-function printTable(header: string[], table: string[][], fullRowsOnly = false): void {
+/**
+ * Columns padded to their widest cell, a line each to `say` (stdout unless it carries JSON); with
+ * `fullRowsOnly`, a short row (an error) does not widen them.
+ */
+function printTable(header: string[], table: string[][], fullRowsOnly = false, say = (line: string) => console.log(line)): void {
   const sized = fullRowsOnly ? table.filter((r) => r.length === header.length) : table;
   const widths = header.map((h, i) => Math.max(h.length, ...sized.map((r) => (r[i] ?? '').length)));
   for (const line of [header, ...table])
-    console.log(
+    say(
       line
         .map((cell, i) => (cell ?? '').padEnd(widths[i]))
         .join('  ')
@@ -292,7 +295,7 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
   try {
     const loaded = await loadFromFlags(engine, values);
     model = loaded.summary.name;
-    run = await runBatch(files, jsonLines, async (file) => {
+    run = await runBatch(files, { jsonLines, jsonOnStdout: values.json === '-' }, async (file) => {
       const boxed = (table && boxIn(table, file)) ?? (await boxFor(values, file));
       const { result, box, rows } = await evaluateImage(engine, loaded, file, values, limits, techniques, boxed);
       steps = result.steps;
@@ -347,44 +350,45 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
   const aggregate = JSON.stringify({ model, images: files.length, evaluated: explained, steps, rows }, null, 2);
   if (jsonPath) await writeFileAtomic(jsonPath, aggregate + '\n');
   if (values.json === '-') console.log(aggregate);
-  else if (jsonLines !== '-') {
-    const boxed = rows.some((r) => r.pointing);
-    console.log(`${model}: means over ${explained} of ${files.length} images, ${steps} deletion/insertion steps`);
-    const header = [
-      'technique',
-      'images',
-      'time ÷ fwd',
-      'deletion AUC ↓',
-      'insertion AUC ↑',
-      'avg drop ↓',
-      'increase',
-      'img×map Δ ↑',
-      ...(values.road ? ['ROAD ↑'] : []),
-      ...(boxed ? ['pointing'] : []),
-      ...(values.sanity ? ['sanity ρ'] : []),
-    ];
-    printTable(
-      header,
-      rows.map((r) =>
-        r.images === 0
-          ? [r.technique, '0', `error: ${r.errors[0] ?? 'no image evaluated'}`]
-          : [
-              r.technique,
-              String(r.images),
-              fixed(r.timeRatio, 1),
-              fixed(r.deletionAuc, 3),
-              fixed(r.insertionAuc, 3),
-              r.averageDrop === undefined ? '—' : `${(100 * r.averageDrop).toFixed(1)} %`,
-              r.increaseRate === undefined ? '—' : `${(100 * r.increaseRate).toFixed(0)} %`,
-              signed(r.imageTimesMapChange),
-              ...(values.road ? [signed(r.roadCombined)] : []),
-              ...(boxed ? [r.pointing ? `${r.pointing.hits}/${r.pointing.boxed}` : '—'] : []),
-              ...(values.sanity ? [fixed(r.sanityHalfway, 2)] : []),
-            ],
-      ),
-      true,
-    );
-    if (jsonPath) console.log(`json: ${jsonPath}`);
-  }
+  // The means as a table: on stdout, or on stderr when stdout carries the JSON (--json - or --json-lines -).
+  const say = humanOutput(values.json === '-' || jsonLines === '-');
+  const boxed = rows.some((r) => r.pointing);
+  say(`${model}: means over ${explained} of ${files.length} images, ${steps} deletion/insertion steps`);
+  const header = [
+    'technique',
+    'images',
+    'time ÷ fwd',
+    'deletion AUC ↓',
+    'insertion AUC ↑',
+    'avg drop ↓',
+    'increase',
+    'img×map Δ ↑',
+    ...(values.road ? ['ROAD ↑'] : []),
+    ...(boxed ? ['pointing'] : []),
+    ...(values.sanity ? ['sanity ρ'] : []),
+  ];
+  printTable(
+    header,
+    rows.map((r) =>
+      r.images === 0
+        ? [r.technique, '0', `error: ${r.errors[0] ?? 'no image evaluated'}`]
+        : [
+            r.technique,
+            String(r.images),
+            fixed(r.timeRatio, 1),
+            fixed(r.deletionAuc, 3),
+            fixed(r.insertionAuc, 3),
+            r.averageDrop === undefined ? '—' : `${(100 * r.averageDrop).toFixed(1)} %`,
+            r.increaseRate === undefined ? '—' : `${(100 * r.increaseRate).toFixed(0)} %`,
+            signed(r.imageTimesMapChange),
+            ...(values.road ? [signed(r.roadCombined)] : []),
+            ...(boxed ? [r.pointing ? `${r.pointing.hits}/${r.pointing.boxed}` : '—'] : []),
+            ...(values.sanity ? [fixed(r.sanityHalfway, 2)] : []),
+          ],
+    ),
+    true,
+    say,
+  );
+  if (jsonPath) say(`json: ${jsonPath}`);
   return summarise(run, 'evaluated', jsonLines);
 }

@@ -67,7 +67,7 @@ export function outputNames(stem: string, explanation: Explanation): { overlay: 
 export async function explainBatch(engine: Engine, model: LoadedModel, options: BatchOptions): Promise<number> {
   const { files, outDir } = options;
   const stems = outputStems(files);
-  const run = await runBatch(files, options.jsonLines, async (file, index) => {
+  const run = await runBatch(files, { jsonLines: options.jsonLines }, async (file, index) => {
     const written: { overlay?: string; heatmap?: string } = {};
     const explanation = await explainImageFile(
       engine,

@@ -97,6 +97,10 @@ describe('cnn-lens explain over many images (bundled CLI)', () => {
   it('--recursive takes the subfolders; --json-lines - prints one JSON object per image and nothing else', async () => {
     const run = await cli(['explain', photos, '--recursive', '--json-lines', '-', ...model]);
     assert.equal(run.code, 1, run.err);
+    // The lines a person reads go to stderr, so stdout stays JSON lines.
+    assert.match(run.err, /^\[1\/5\] .*bag\.png: gradcam of "Bag" \(class 8, p=0\.\d{4}\) at block4_relu2$/m);
+    assert.match(run.err, /^\[2\/5\] .*broken\.jpg: failed: /m);
+    assert.match(run.err, /^cnn-lens: 5 images: 4 explained, 1 failed in /m);
     const records = run.out
       .trim()
       .split('\n')
@@ -247,6 +251,44 @@ describe('cnn-lens explain over many images (bundled CLI)', () => {
     const refused = await cli(['evaluate', photos, '--box', '1,2,3,4', '--model', path.join(dir, 'no-such-model')]);
     assert.equal(refused.code, 2);
     assert.match(refused.err, /--box is one image's box; for several images use --boxes FILE/);
+  });
+
+  it('evaluate over many images with --json -: stdout is the JSON alone, the lines a person reads go to stderr', async () => {
+    const images = [path.join(photos, 'bag.png'), path.join(photos, 'dress.png')];
+    const run = await cli(['evaluate', ...images, '--techniques', 'gradcam', '--steps', '4', '--json', '-', ...model]);
+    assert.equal(run.code, 0, run.err);
+    const means = JSON.parse(run.out) as {
+      model: string;
+      images: number;
+      evaluated: number;
+      rows: { technique: string; images: number }[];
+    };
+    assert.deepEqual([means.model, means.images, means.evaluated], ['fashion-cam', 2, 2]);
+    assert.deepEqual(
+      means.rows.map((r) => [r.technique, r.images]),
+      [['gradcam', 2]],
+    );
+    assert.match(run.err, /^\[1\/2\] .*bag\.png: class "Bag" \(#8\)/m);
+    assert.match(run.err, /^\[2\/2\] .*dress\.png: class "Dress" \(#3\)/m);
+    assert.match(run.err, /^fashion-cam: means over 2 of 2 images, 4 deletion\/insertion steps$/m);
+    assert.match(run.err, /^gradcam\s+2\s+/m);
+    assert.match(run.err, /^cnn-lens: 2 images: 2 evaluated, 0 failed/m);
+
+    const lines = await cli(['evaluate', ...images, '--techniques', 'gradcam', '--steps', '4', '--json-lines', '-', ...model]);
+    assert.equal(lines.code, 0, lines.err);
+    const records = lines.out
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { file: string; ok: boolean; class: { label: string } });
+    assert.deepEqual(
+      records.map((r) => [path.basename(r.file), r.ok, r.class.label]),
+      [
+        ['bag.png', true, 'Bag'],
+        ['dress.png', true, 'Dress'],
+      ],
+    );
+    assert.match(lines.err, /^\[2\/2\] .*dress\.png: class "Dress"/m);
+    assert.match(lines.err, /^fashion-cam: means over 2 of 2 images/m);
   });
 
   it('Ctrl-C stops after the current image, prints the summary so far and exits 130', async () => {
