@@ -61,6 +61,34 @@ describe('panel logic (webview, pure)', () => {
       );
     });
 
+    it('no label contains the text: labels with a name spelled alike are suggested, never taken', () => {
+      const out = lookUpClass('pikup', LABELS);
+      assert.ok(!out.ok);
+      assert.match(out.error, /No class is labelled "pikup"\. Did you mean: "pickup, pickup truck"\?/);
+      assert.deepEqual(
+        out.suggestions.map((m) => [m.index, m.kind, m.at]),
+        [[4, 'similar', -1]],
+      );
+      assert.throws(() => resolveClass('pikup', LABELS, []), /Did you mean: "pickup, pickup truck"\?/);
+      // A swap, a letter too many; closest first.
+      assert.deepEqual(
+        matchClasses('tabyb cat', LABELS).map((m) => [m.index, m.kind]),
+        [[1, 'similar']],
+      );
+      assert.deepEqual(
+        matchClasses('police vans', LABELS).map((m) => m.index),
+        [5],
+      );
+      // More words than the label has ("tiger cat kitten" for "tiger cat").
+      assert.deepEqual(
+        matchClasses('tiger cat kitten', LABELS).map((m) => m.index),
+        [2],
+      );
+      // Short texts need the letters as typed; a label containing the text leaves the alike ones out.
+      assert.deepEqual(matchClasses('cst', LABELS), []);
+      assert.ok(matchClasses('tabby', LABELS).every((m) => m.kind !== 'similar'));
+    });
+
     it('matches rank whole label, synonym, word prefix, then anywhere; ties in model order', () => {
       const found = matchClasses('cat', LABELS);
       assert.deepEqual(
@@ -91,6 +119,8 @@ describe('panel logic (webview, pure)', () => {
       assert.deepEqual(lookUpClass('pickup', IMAGENET!), { ok: true, index: 717 });
       assert.deepEqual(lookUpClass('tabby', IMAGENET!), { ok: true, index: 281 });
       assert.equal(matchClasses('pickup', IMAGENET!)[0].label, 'pickup, pickup truck');
+      assert.equal(matchClasses('pikup', IMAGENET!)[0].index, 717);
+      assert.equal(matchClasses('pickup truk', IMAGENET!)[0].index, 717);
     });
   });
 

@@ -1,8 +1,8 @@
 /**
  * "Any class by name or index" as a combobox: typing lists the matching labels (whole label, one of its
- * names, a word starting with it, anywhere in it — src/shared/classMatch.ts, as the CLI matches), the
- * arrow keys move through them, Enter picks the highlighted one or the class the text names, Escape
- * closes the list. The mouse works too.
+ * names, a word starting with it, anywhere in it; when none contains the text, the names spelled alike —
+ * src/shared/classMatch.ts, as the CLI matches), the arrow keys move through them, Enter picks the
+ * highlighted one or the class the text names, Escape closes the list. The mouse works too.
  */
 import { lookUpClass, matchClasses, type ClassMatch } from '../../src/shared/classMatch';
 import { h } from './dom';
@@ -51,12 +51,15 @@ export class ClassSearch {
     return !this.list.hidden;
   }
 
-  /** The text names a class (or only one label matches it): pick it; otherwise say why and list suggestions. */
+  /**
+   * The text names a class (or only one label contains it): pick it; otherwise say why and list suggestions
+   * (a label only spelled alike is suggested, never picked).
+   */
   submit(): void {
     const found = lookUpClass(this.input.value, this.labels);
     if (found.ok) return this.pick(found.index);
     const matches = matchClasses(this.input.value, this.labels, 2);
-    if (matches.length === 1) return this.pick(matches[0].index);
+    if (matches.length === 1 && matches[0].kind !== 'similar') return this.pick(matches[0].index);
     this.onError(found.error);
     if (found.suggestions.length) this.open(matchClasses(this.input.value, this.labels, MAX_OPTIONS));
   }
