@@ -20,6 +20,14 @@ export function sanitizeNamePart(part: string, max = 60, dots = false): string {
   return RESERVED.test(clean.split('.')[0]) ? `_${clean}` : clean;
 }
 
+/**
+ * A class's part of a file name: its label's first name, cleaned ("malamute" for "malamute, malemute,
+ * Alaskan malamute", as ImageNet labels list synonyms), else the whole label's, else `class<index>`.
+ */
+export function classNamePart(label: string, index: number): string {
+  return sanitizeNamePart(label.split(',')[0]) || sanitizeNamePart(label) || `class${index}`;
+}
+
 /** What names an explanation's files. */
 export interface NamedExplanation {
   technique: string;
@@ -29,12 +37,13 @@ export interface NamedExplanation {
 }
 
 /**
- * `<stem>.<technique>.<class>.<layer>`, each part cleaned: the class is left out when the map does not
- * depend on it (`classAgnostic`), the layer when the technique has none. `stem` is used as given.
+ * `<stem>.<technique>.<class>.<layer>`, each part cleaned (the class by its first name, `classNamePart`):
+ * the class is left out when the map does not depend on it (`classAgnostic`), the layer when the technique
+ * has none. `stem` is used as given.
  */
 export function explanationStem(stem: string, explanation: NamedExplanation, classAgnostic = false): string {
   const parts = [stem, sanitizeNamePart(explanation.technique) || 'map'];
-  if (!classAgnostic) parts.push(sanitizeNamePart(explanation.target.label) || `class${explanation.target.index}`);
+  if (!classAgnostic) parts.push(classNamePart(explanation.target.label, explanation.target.index));
   if (explanation.layer) parts.push(sanitizeNamePart(explanation.layer) || 'layer');
   return parts.join('.');
 }

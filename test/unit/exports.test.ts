@@ -63,6 +63,15 @@ describe('exports', () => {
         'dog.gradcam.bull_mastiff.conv_pw_13_relu',
       );
       assert.equal(explanationStem('dog', { ...malamute, target: { label: '???', index: 7 } }), 'dog.gradcam.class7.conv_pw_13_relu');
+      // ImageNet labels list synonyms: the first name names the file.
+      assert.equal(
+        explanationStem('dog', { ...malamute, target: { label: 'malamute, malemute, Alaskan malamute', index: 249 } }),
+        'dog.gradcam.malamute.conv_pw_13_relu',
+      );
+      assert.equal(
+        explanationStem('cat', { ...malamute, target: { label: 'tabby, tabby cat', index: 173 } }),
+        'cat.gradcam.tabby.conv_pw_13_relu',
+      );
       assert.equal(
         explanationStem('dog', { ...malamute, layer: 'block1.conv' }),
         'dog.gradcam.malamute.block1_conv',
