@@ -710,6 +710,29 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       assert.ok(await frame.isVisible('[data-testid="model-source-select"]'), 'Select Model… still shows at 900 px');
       await shot(page, 'panel-default-model-900.png');
 
+      // Class search on the default model's labels: a typo is suggested, never picked; a synonym is a class.
+      await frame.fill('[data-testid="class-input"]', 'pikup');
+      await frame.waitForSelector('[data-testid="class-option"]');
+      assert.match((await frame.textContent('[data-testid="class-option"]')) ?? '', /^pickup, pickup truck#280$/);
+      await frame.press('[data-testid="class-input"]', 'Enter');
+      await frame.waitForSelector('[data-testid="class-error"]:not([hidden])');
+      assert.match(
+        (await frame.textContent('[data-testid="class-error"]')) ?? '',
+        /No class is labelled "pikup"\. Did you mean: "pickup, pickup truck"\?/,
+      );
+      assert.ok(await frame.isVisible('[data-testid="class-option"]'), 'the suggestion stays listed');
+      await frame.fill('[data-testid="class-input"]', 'pickup truck');
+      await frame.press('[data-testid="class-input"]', 'Enter');
+      await frame.waitForFunction(
+        () =>
+          /pickup, pickup truck #280/.test(
+            document.querySelector('[data-testid="caption"]')?.textContent?.replace(/\s*·\s*/g, ' · ') ?? '',
+          ),
+        undefined,
+        { timeout: 60_000 },
+      );
+      await waitForState(frame, 'ready', 60_000);
+
       // Select Model… in the header opens the model picker, the default model first and in use.
       await frame.click('[data-testid="model-source-select"]');
       const first = page.locator('.quick-input-list .monaco-list-row').first();
