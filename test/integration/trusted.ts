@@ -113,6 +113,32 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
+  it('Check Preprocessing from the command palette runs on the open panel’s image, without a file dialog', async () => {
+    const panel = await explain(samples[1]);
+    const checked: string[] = [];
+    const engine = api.engine;
+    const original = engine.checkScalings;
+    engine.checkScalings = (imagePath, cancel) => {
+      checked.push(imagePath);
+      return original.call(engine, imagePath, cancel);
+    };
+    let settled = false;
+    const command = Promise.resolve(vscode.commands.executeCommand('cnnLens.checkPreprocessing')).finally(() => (settled = true));
+    try {
+      // The panel's tab is active: no image tab, so the panel's image is checked (a dialog would leave `checked` empty).
+      await until('the scalings checked', () => checked.length > 0);
+      assert.deepEqual(checked, [panel.imagePath]);
+      // Dismiss the quick pick of the scalings' top-5 once it shows; the command then ends without saving anything.
+      await until('the command done', () => {
+        if (!settled) void vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+        return settled;
+      });
+      await command;
+    } finally {
+      engine.checkScalings = original;
+    }
+  });
+
   it('technique parameters from the webview side reach the engine', async () => {
     const panel = await explain(samples[1]);
     const posted = panel.postedMessages;

@@ -1,23 +1,19 @@
-/** Which image a command acts on: the clicked file, the open image preview, or one the user picks. */
+/**
+ * Which image a command acts on: the clicked file, the open image preview, the open explain panel's image
+ * (Check Preprocessing), or one the user picks (imageChoice.ts decides).
+ */
 import * as vscode from 'vscode';
 import { IMAGE_EXTENSIONS } from '../../engine/types';
+import { ExplainPanel } from '../panel/explainPanel';
+import { chooseImage, type ImageOrigin } from './imageChoice';
 
-function isImage(uri: vscode.Uri): boolean {
-  const ext = uri.path.split('.').pop()?.toLowerCase() ?? '';
-  return IMAGE_EXTENSIONS.includes(ext);
-}
-
-/** The image shown in the active tab (the built-in image preview is a custom editor). */
-function activeTabImage(): vscode.Uri | undefined {
+/** The file shown in the active tab (the built-in image preview is a custom editor). */
+function activeTabFile(): vscode.Uri | undefined {
   const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-  const uri = input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
-  return uri && isImage(uri) ? uri : undefined;
+  return input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
 }
 
-export async function pickImage(clicked: unknown, openLabel = 'Explain'): Promise<vscode.Uri | undefined> {
-  if (clicked instanceof vscode.Uri && isImage(clicked)) return clicked;
-  const fromTab = activeTabImage();
-  if (fromTab) return fromTab;
+async function askForImage(openLabel: string): Promise<vscode.Uri | undefined> {
   const picked = await vscode.window.showOpenDialog({
     canSelectMany: false,
     openLabel,
@@ -25,4 +21,30 @@ export async function pickImage(clicked: unknown, openLabel = 'Explain'): Promis
     filters: { Images: [...IMAGE_EXTENSIONS] },
   });
   return picked?.[0];
+}
+
+/** The image to explain: the clicked one, the one in the active tab, or one the user picks. */
+export async function pickImage(clicked: unknown, openLabel = 'Explain'): Promise<vscode.Uri | undefined> {
+  const chosen = await chooseImage({
+    clicked: clicked instanceof vscode.Uri ? clicked : undefined,
+    activeTab: activeTabFile,
+    ask: () => askForImage(openLabel),
+  });
+  return chosen?.image;
+}
+
+/**
+ * The image to check a model's preprocessing on: the clicked one, the one in the active tab, the image of
+ * the explain panel in focus (the last active, else any open one), or one the user picks.
+ */
+export async function pickImageToCheck(clicked: unknown): Promise<{ image: vscode.Uri; from: ImageOrigin } | undefined> {
+  return chooseImage({
+    clicked: clicked instanceof vscode.Uri ? clicked : undefined,
+    activeTab: activeTabFile,
+    panel: () => {
+      const panel = ExplainPanel.focused();
+      return panel ? vscode.Uri.file(panel.imagePath) : undefined;
+    },
+    ask: () => askForImage('Check'),
+  });
 }

@@ -10,7 +10,7 @@ import { sameScaling, type ScalingCandidate } from '../../engine/scalingChoices'
 import { parseLabels, readSidecar, SIDECAR_NAME, writeSidecar, type Sidecar } from '../../engine/models/modelConfig';
 import { modelJsonPathOf } from '../../engine/models/modelFiles';
 import { CHANNEL_ORDERS, SCALING_PRESETS, type ChannelOrder, type ScalingPreset } from '../../engine/types';
-import { pickImage } from '../commands/pickImage';
+import { pickImageToCheck } from '../commands/pickImage';
 import type { EngineApi } from '../engineApi';
 import { engineSettings } from '../settings';
 import { pickScalingOnImage } from './checkPreprocessing';
@@ -132,7 +132,7 @@ async function pickScaling(
   });
   if (!picked) return undefined;
   if (picked.preset === 'check') {
-    const image = await pickImage(undefined, 'Check');
+    const image = await imageToCheck(context, undefined);
     return image ? pickScalingOnImage(context.engine, image, modelName) : undefined;
   }
   if (picked.preset === 'caffe') return { preset: 'caffe', channelOrder: 'bgr' };
@@ -190,9 +190,19 @@ export async function configureModel(context: ConfigureContext): Promise<void> {
   else if (choice) await vscode.window.showTextDocument(vscode.Uri.file(written));
 }
 
+/**
+ * The image to check on: the clicked one, the image in the active tab, the open panel's image (no dialog
+ * when a panel is open), or one the user picks.
+ */
+async function imageToCheck(context: ConfigureContext, clicked: unknown): Promise<vscode.Uri | undefined> {
+  const chosen = await pickImageToCheck(clicked);
+  if (chosen?.from === 'panel') context.log(`Check Preprocessing on the open panel's image, ${chosen.image.fsPath}.`);
+  return chosen?.image;
+}
+
 /** Check on an image; picking another scaling than the one in use saves it to cnnlens.json. */
 export async function checkPreprocessingCommand(context: ConfigureContext, clicked?: unknown): Promise<void> {
-  const image = await pickImage(clicked, 'Check');
+  const image = await imageToCheck(context, clicked);
   if (!image) return;
   const info = await context.engine.describeModel();
   const picked = await pickScalingOnImage(context.engine, image, info.summary.name);

@@ -5,7 +5,6 @@
  */
 import * as vscode from 'vscode';
 import type { EngineApi } from '../engineApi';
-import { IMAGE_EXTENSIONS } from '../../engine/types';
 import { pickImage } from '../commands/pickImage';
 import { ExplainPanel, type ExplainPanelContext } from '../panel/explainPanel';
 import type { LayerAction } from '../../shared/protocol';
@@ -139,24 +138,13 @@ export function registerModelView(
     vscode.commands.registerCommand('cnnLens.targetLayer', onLayer('explain')),
     vscode.commands.registerCommand('cnnLens.showFeatureMaps', onLayer('featuremaps')),
     vscode.commands.registerCommand('cnnLens.visualiseFilters', onLayer('filters')),
+    // Check Preprocessing itself takes the image in the active tab, else the open panel's (pickImageToCheck).
     vscode.commands.registerCommand('cnnLens.checkPreprocessingOnPanelImage', () =>
-      vscode.commands.executeCommand('cnnLens.checkPreprocessing', imageToCheck()),
+      vscode.commands.executeCommand('cnnLens.checkPreprocessing'),
     ),
   );
   describeOnce();
   return provider;
-}
-
-/**
- * The image Check Preprocessing (from the model view) runs on: the one in the active editor tab when that
- * is an image, else the image of the open panel; undefined (the command then asks) when there is neither.
- */
-function imageToCheck(): vscode.Uri | undefined {
-  const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-  const tabUri = input instanceof vscode.TabInputCustom || input instanceof vscode.TabInputText ? input.uri : undefined;
-  if (tabUri && IMAGE_EXTENSIONS.includes(tabUri.path.split('.').pop()?.toLowerCase() ?? '')) return tabUri;
-  const panel = ExplainPanel.focused();
-  return panel ? vscode.Uri.file(panel.imagePath) : undefined;
 }
 
 /** The model changed (setting, scaling, labels or backend): describe it again if the view was ever shown. */
