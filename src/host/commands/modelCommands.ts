@@ -1,8 +1,8 @@
 /**
  * Choosing the model to explain with: "CNN Lens: Select Model…" lists the models found in the workspace
- * (TF.js model.json, ONNX, Keras .keras / .h5), the downloaded ones and the bundled one, or browses for a file; "Inspect
- * Model with CNN Lens" on a model file in the Explorer picks it. The choice is the cnnLens.model
- * setting, so it is visible and editable like any other.
+ * (TF.js model.json, ONNX, Keras .keras / .h5), the downloaded ones, the default model and the Fashion-MNIST
+ * example, or browses for a file; "Inspect Model with CNN Lens" on a model file in the Explorer picks it. The
+ * choice is the cnnLens.model setting, so it is visible and editable like any other.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';

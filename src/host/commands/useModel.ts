@@ -5,7 +5,7 @@ import { engineSettings, modelSettingValue } from '../settings';
 import { ZOO_PREFIX } from '../modelSetting';
 
 /**
- * null = the bundled model. Written to the workspace when a folder is open. In Restricted Mode
+ * null = the default model (cnnLens.model unset). Written to the workspace when a folder is open. In Restricted Mode
  * workspace values are ignored, so only a downloaded model (not workspace content) can be chosen,
  * and it goes to the user settings.
  */

@@ -147,10 +147,10 @@ async function pickAndRemove(context: vscode.ExtensionContext, log: (line: strin
   const wasInUse = isModelInUse(choice.model.modelJsonPath);
   await removeDownloaded(dir, choice.model.id);
   log(`Removed the downloaded model ${choice.model.id}.`);
-  // A setting naming a deleted model would fail every explanation; fall back to the bundled one instead.
+  // A setting naming a deleted model would fail every explanation; fall back to the default model instead.
   if (wasInUse) await forgetModelSetting(vscode.Uri.file(choice.model.modelJsonPath));
   void vscode.window.showInformationMessage(
-    `CNN Lens: removed ${choice.label}.${wasInUse ? ' It was the model in use; CNN Lens explains with the bundled model again.' : ''}`,
+    `CNN Lens: removed ${choice.label}.${wasInUse ? ' It was the model in use; CNN Lens explains with the default model again.' : ''}`,
   );
 }
 

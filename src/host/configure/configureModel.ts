@@ -12,6 +12,7 @@ import { modelJsonPathOf } from '../../engine/models/modelFiles';
 import { CHANNEL_ORDERS, SCALING_PRESETS, type ChannelOrder, type ScalingPreset } from '../../engine/types';
 import { pickImageToCheck } from '../commands/pickImage';
 import type { EngineApi } from '../engineApi';
+import { DEFAULT_MODEL_TITLE } from '../modelSource';
 import { engineSettings } from '../settings';
 import { pickScalingOnImage } from './checkPreprocessing';
 import { ORDER_TEXT, PRESET_TEXT, resizeTitle, scalingTitle } from './presetText';
@@ -25,7 +26,7 @@ export interface ConfigureContext {
 
 type Labels = string | string[] | null | undefined;
 
-/** The model.json in use, or null (with a message) for the bundled model or in Restricted Mode. */
+/** The model.json in use, or null (with a message) for the default model or in Restricted Mode. */
 async function userModel(action: string): Promise<string | null> {
   if (!vscode.workspace.isTrusted) {
     const answer = await vscode.window.showInformationMessage(
@@ -38,7 +39,7 @@ async function userModel(action: string): Promise<string | null> {
   const { modelPath } = engineSettings();
   if (modelPath) return modelJsonPathOf(modelPath);
   const choice = await vscode.window.showInformationMessage(
-    `CNN Lens: ${action} applies to your own model; the bundled one is set up already. Select your model first.`,
+    `CNN Lens: ${action} applies to your own model; the default model, ${DEFAULT_MODEL_TITLE}, is set up already. Select your model first.`,
     'Select Model…',
   );
   if (choice) await vscode.commands.executeCommand('cnnLens.selectModel');
@@ -214,7 +215,9 @@ export async function checkPreprocessingCommand(context: ConfigureContext, click
     return;
   }
   if (!engineSettings().modelPath) {
-    void vscode.window.showInformationMessage(`CNN Lens: the bundled model's scaling is fixed; select your own model to set one.`);
+    void vscode.window.showInformationMessage(
+      `CNN Lens: the scaling of the default model, ${DEFAULT_MODEL_TITLE}, is fixed; select your own model to set one.`,
+    );
     return;
   }
   const save = await vscode.window.showInformationMessage(
