@@ -8,7 +8,7 @@ import { DEFAULT_MODEL_TITLE } from './host/modelSource';
 import { ExplainPanel, type ExplainPanelContext } from './host/panel/explainPanel';
 import { refreshIfShown, registerModelView, type ModelTreeProvider } from './host/modelView/modelView';
 import { guarded, offerConfiguration, registerConfigureCommands, type ConfigureContext } from './host/configure/configureModel';
-import { engineSettings, saveView, seedDefault, setZooStorage, viewDefaults } from './host/settings';
+import { engineSettings, seedDefault, setZooStorage, viewDefaults } from './host/settings';
 import { offerMissingDownload, registerZooCommands, zooStorageDir } from './host/commands/zooCommands';
 
 /** Returned by activate(); the integration tests reach the panels through it. */
@@ -61,7 +61,6 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
     log,
     viewDefaults,
     seedDefault,
-    saveView: (view) => void saveView(view).catch((error: Error) => log(`Could not save view settings: ${error.message}`)),
   };
   registerExplainCommands(context, panelContext, engine);
   const modelTree = registerModelView(context, panelContext, engine, log);

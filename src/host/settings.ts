@@ -84,13 +84,6 @@ export function viewDefaults(): ViewSettings {
   };
 }
 
-/** Remembers the user's last colormap and opacity as global (user) settings. */
-export async function saveView(view: ViewSettings): Promise<void> {
-  const c = config();
-  if (c.get('colormap') !== view.colormap) await c.update('colormap', view.colormap, vscode.ConfigurationTarget.Global);
-  if (c.get('opacity') !== view.opacity) await c.update('opacity', view.opacity, vscode.ConfigurationTarget.Global);
-}
-
 /** The seed a new panel's "Look inside" optimisations start from. */
 export function seedDefault(): number {
   const seed = config().get<number>('seed', 0);

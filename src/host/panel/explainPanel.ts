@@ -36,11 +36,6 @@ export interface ExplainPanelContext {
   viewDefaults: () => ViewSettings;
   /** The seed "Look inside" starts with (the cnnLens.seed setting). */
   seedDefault: () => number;
-  /**
-   * Unused by the panel: a panel's colormap and opacity stay in its own state, and go to the (workspace)
-   * settings only when the user asks (`saveViewDefaults`), never to the user settings on their own.
-   */
-  saveView?: (view: ViewSettings) => void;
 }
 
 export class ExplainPanel {
