@@ -10,6 +10,7 @@ import { logicRules } from './logic';
 import { normalizationRules } from './normalization';
 import { poolRules } from './pool';
 import { reduceRules } from './reduce';
+import { resizeRules } from './resize';
 import { shapeRules } from './shape';
 import type { BackwardRule, BackwardRules } from './types';
 
@@ -22,6 +23,7 @@ const RULES: BackwardRules = {
   ...logicRules,
   ...normalizationRules,
   ...reduceRules,
+  ...resizeRules,
   ...shapeRules,
 };
 
