@@ -5,6 +5,7 @@
 import { activationRules } from './activation';
 import { convRules } from './conv';
 import { elementwiseRules } from './elementwise';
+import { indexingRules } from './indexing';
 import { linearRules } from './linear';
 import { logicRules } from './logic';
 import { normalizationRules } from './normalization';
@@ -19,6 +20,7 @@ const RULES: BackwardRules = {
   ...poolRules,
   ...activationRules,
   ...elementwiseRules,
+  ...indexingRules,
   ...linearRules,
   ...logicRules,
   ...normalizationRules,
