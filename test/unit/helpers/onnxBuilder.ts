@@ -20,7 +20,7 @@ export interface Initializer {
   name: string;
   dims: number[];
   data: number[];
-  /** 1 float (default), 7 int64. */
+  /** 1 float (default), 7 int64, 11 double. */
   dataType?: number;
   /** Store as raw little-endian bytes (as exporters do) instead of float_data / int64_data. */
   raw?: boolean;
@@ -33,6 +33,8 @@ export interface GraphSpec {
   inputs: { name: string; dims: (number | string)[] }[];
   outputs: { name: string; dims: (number | string)[] }[];
   opset?: number;
+  /** Doubles where floats would be: inputs, outputs and float initializers (a float64 twin of the graph). */
+  double?: boolean;
 }
 
 function attribute(name: string, value: Attr): Record<string, unknown> {
@@ -43,10 +45,10 @@ function attribute(name: string, value: Attr): Record<string, unknown> {
   return { name, type: 6, floats: value.floats };
 }
 
-function valueInfo({ name, dims }: { name: string; dims: (number | string)[] }) {
+function valueInfo({ name, dims }: { name: string; dims: (number | string)[] }, elemType = 1) {
   return {
     name,
-    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
   };
 }
 
@@ -62,6 +64,7 @@ function tensor(init: Initializer) {
       dataType === 7 ? Buffer.from(new BigInt64Array(init.data.map(BigInt)).buffer) : Buffer.from(new Float32Array(init.data).buffer);
     return { ...base, rawData: bytes };
   }
+  if (dataType === 11) return { ...base, doubleData: init.data };
   return dataType === 7 ? { ...base, int64Data: init.data } : { ...base, floatData: init.data };
 }
 
@@ -80,9 +83,11 @@ export function encodeModel(spec: GraphSpec): Uint8Array {
         output: n.outputs,
         attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
       })),
-      initializer: (spec.initializers ?? []).map(tensor),
-      input: spec.inputs.map(valueInfo),
-      output: spec.outputs.map(valueInfo),
+      initializer: (spec.initializers ?? []).map((init) =>
+        tensor(spec.double && (init.dataType ?? 1) === 1 ? { ...init, dataType: 11 } : init),
+      ),
+      input: spec.inputs.map((info) => valueInfo(info, spec.double ? 11 : 1)),
+      output: spec.outputs.map((info) => valueInfo(info, spec.double ? 11 : 1)),
     },
   });
   return ModelProto.encode(message).finish();

@@ -1,10 +1,10 @@
 /**
- * Relu, Clip, LeakyRelu (rectifiers: they follow the ReLU rule asked for), HardSigmoid, HardSwish, Elu,
- * Sigmoid, Tanh, Softmax, LogSoftmax.
+ * Relu, Clip, LeakyRelu (rectifiers: they follow the ReLU rule asked for), PRelu (not one, as in the
+ * executor), HardSigmoid, HardSwish, Elu, Sigmoid, Tanh, Softmax, LogSoftmax.
  */
 import { UnsupportedLayerError } from '../layoutWriter';
 import { DATA_TYPE, type OnnxGraph } from '../onnxGraph';
-import { normaliseAxis, range, reduceNode } from './broadcast';
+import { dimsOf, normaliseAxis, range, reduceNode, unbroadcast } from './broadcast';
 import type { BackwardRule, BackwardRules, BackwardStep } from './types';
 
 const positive = (g: OnnxGraph, t: string) => g.op('Greater', [t, g.scalar(0)]);
@@ -39,6 +39,17 @@ const leakyRelu: BackwardRule = (step) => {
   const alpha = (node.attributes.alpha as { float: number }).float;
   const incoming = reluRule ? g.op('Relu', [dy]) : dy;
   accumulate(x, g.op('Where', [g.op('Greater', [y, g.scalar(0)]), incoming, g.op('Mul', [incoming, g.scalar(alpha)])], {}, shape));
+};
+
+// The slope where x ≤ 0 (at 0 too, as tfjs differentiates prelu), 1 elsewhere; a computed slope gets Σ dy·x
+// where x ≤ 0 over the axes it was broadcast along.
+const prelu: BackwardRule = ({ g, node, x, y, dy, shape, wants, accumulate }) => {
+  const slope = node.inputs[1];
+  // Before opset 7 a 1-D slope was per channel, not broadcast numpy-style.
+  if (g.opset < 7) throw new UnsupportedLayerError(`no gradient rule for a PRelu before opset 7 (the model's is ${g.opset})`);
+  const positive = g.op('Greater', [x, g.scalar(0)]);
+  if (wants(x)) accumulate(x, g.op('Where', [positive, dy, g.op('Mul', [dy, slope])], {}, shape));
+  if (wants(slope)) accumulate(slope, unbroadcast(g, g.op('Where', [positive, g.scalar(0), g.op('Mul', [dy, x])]), slope, dimsOf(g, y)));
 };
 
 // y = x·h (HardSwish) or h, with h = clip(αx + β, 0, 1); its slope α counts where αx + β is within
@@ -91,6 +102,7 @@ export const activationRules: BackwardRules = {
   Relu: relu,
   Clip: clip,
   LeakyRelu: leakyRelu,
+  PRelu: prelu,
   HardSigmoid: hard,
   HardSwish: hard,
   Elu: elu,

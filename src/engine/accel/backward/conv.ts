@@ -1,7 +1,10 @@
-/** Conv (2-D; groups, dilations, pads, auto_pad): its input gradient, the weights held fixed. */
+/**
+ * Conv (2-D; groups, dilations, pads, auto_pad) and ConvTranspose (any rank; groups, dilations, pads,
+ * output_padding): their input gradients, the weights held fixed.
+ */
 import { UnsupportedLayerError } from '../layoutWriter';
 import type { GraphNode, OnnxGraph } from '../onnxGraph';
-import type { BackwardRules } from './types';
+import type { BackwardRule, BackwardRules } from './types';
 import { transposedConvolution, windowOf, type Window } from './window';
 
 /**
@@ -54,6 +57,45 @@ function flippedConvolution(
   );
 }
 
+/**
+ * A transposed convolution is the input gradient of the convolution with the same weights, strides,
+ * dilations, groups and pads; its own input gradient is that convolution, of dy. The convolution reads
+ * output_padding fewer rows after dy (none where the pad is smaller: its last window then ends inside dy).
+ * auto_pad SAME and output_shape arrive resolved into pads (onnxFileAccelerator.ts writes the executor's).
+ */
+const convTranspose: BackwardRule = ({ g, node, x, y, dy, shape, wants, accumulate }) => {
+  const [, weights, bias] = node.inputs;
+  if (wants(weights) || (bias && wants(bias)))
+    throw new UnsupportedLayerError('no gradient rule for a ConvTranspose with computed weights');
+  const { attributes } = node;
+  const autoPad = (attributes.auto_pad as string | undefined) ?? 'NOTSET';
+  if ((autoPad !== 'NOTSET' && autoPad !== 'VALID') || attributes.output_shape)
+    throw new UnsupportedLayerError(
+      `no gradient rule for a ConvTranspose with ${attributes.output_shape ? 'output_shape' : `auto_pad ${autoPad}`}`,
+    );
+  const kernel = (attributes.kernel_shape as number[] | undefined) ?? g.constantDims(weights)?.slice(2);
+  if (!kernel) throw new UnsupportedLayerError('no gradient rule for a ConvTranspose of unknown kernel size');
+  const n = kernel.length;
+  const each = (name: string, fallback: number) => (attributes[name] as number[] | undefined) ?? Array<number>(n).fill(fallback);
+  const [strides, dilations, extra] = [each('strides', 1), each('dilations', 1), each('output_padding', 0)];
+  const pads =
+    autoPad === 'VALID' ? Array<number>(2 * n).fill(0) : ((attributes.pads as number[] | undefined) ?? Array<number>(2 * n).fill(0));
+  const [inSize, outSize] = [g.shapeOf(x).slice(1), g.shapeOf(y).slice(1)];
+  const after = inSize.map((size, i) => {
+    const span = (kernel[i] - 1) * dilations[i] + 1;
+    if (outSize[i] !== strides[i] * (size - 1) + span + extra[i] - pads[i] - pads[n + i])
+      throw new UnsupportedLayerError('no gradient rule for a ConvTranspose whose output is not the size its attributes give');
+    // output_padding a stride or more past the pad: the convolution would give one more row than x has.
+    if (extra[i] - pads[n + i] >= strides[i])
+      throw new UnsupportedLayerError('no gradient rule for a ConvTranspose padded a stride past its pads');
+    return Math.max(pads[n + i] - extra[i], 0);
+  });
+  const group = (attributes.group as number | undefined) ?? 1;
+  const conv = { kernel_shape: kernel, strides, dilations, group, pads: [...pads.slice(0, n), ...after] };
+  accumulate(x, g.op('Conv', [dy, weights], conv, shape));
+};
+
 export const convRules: BackwardRules = {
   Conv: ({ g, node, x, dy, accumulate }) => accumulate(x, convInputGradient(g, node, dy)),
+  ConvTranspose: convTranspose,
 };

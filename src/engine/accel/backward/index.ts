@@ -5,11 +5,13 @@
 import { activationRules } from './activation';
 import { convRules } from './conv';
 import { elementwiseRules } from './elementwise';
+import { indexingRules } from './indexing';
 import { linearRules } from './linear';
 import { logicRules } from './logic';
 import { normalizationRules } from './normalization';
 import { poolRules } from './pool';
 import { reduceRules } from './reduce';
+import { resizeRules } from './resize';
 import { shapeRules } from './shape';
 import type { BackwardRule, BackwardRules } from './types';
 
@@ -18,10 +20,12 @@ const RULES: BackwardRules = {
   ...poolRules,
   ...activationRules,
   ...elementwiseRules,
+  ...indexingRules,
   ...linearRules,
   ...logicRules,
   ...normalizationRules,
   ...reduceRules,
+  ...resizeRules,
   ...shapeRules,
 };
 

@@ -1,5 +1,9 @@
-/** LayerNormalization (opset 17; the spelled-out form of earlier opsets goes through the elementwise rules). */
+/**
+ * LayerNormalization (opset 17; the spelled-out form of earlier opsets goes through the elementwise rules) and
+ * LRN.
+ */
 import { UnsupportedLayerError } from '../layoutWriter';
+import type { OnnxGraph } from '../onnxGraph';
 import type { BackwardRule, BackwardRules, BackwardStep } from './types';
 import { normaliseAxis, range, reduceNode } from './broadcast';
 
@@ -42,4 +46,36 @@ const layerNormalization: BackwardRule = (step) => {
   accumulate(x, g.op('Mul', [g.op('Sub', [g.op('Sub', [scaled, average(scaled)]), along]), inverse], {}, shape));
 };
 
-export const normalizationRules: BackwardRules = { LayerNormalization: layerNormalization };
+/**
+ * Σ over a window of channels, from c − `before` to c + `after` (zeros past the ends): the channels as the rows
+ * of one image, convolved with a column of ones.
+ */
+function channelWindowSum(g: OnnxGraph, t: string, dims: number[], before: number, after: number): string {
+  const size = before + after + 1;
+  const rows = g.op('Reshape', [t, g.ints([0, 1, dims[0], -1])]);
+  const ones = g.floats(new Float32Array(size).fill(1), [1, 1, size, 1], 'lrn_window');
+  const summed = g.op('Conv', [rows, ones], { kernel_shape: [size, 1], pads: [before, 0, after, 0] });
+  return g.op('Reshape', [summed, g.ints([0, ...dims])], {}, dims);
+}
+
+/**
+ * y = x·d^(−β) with d = bias + α/size · Σ x² over channels c − ⌊(size−1)/2⌋ … c + ⌈(size−1)/2⌉. Channel k
+ * is in the windows of c = k − ⌈(size−1)/2⌉ … k + ⌊(size−1)/2⌋, so
+ * dx = dy·d^(−β) − 2αβ/size · x · Σ_mirrored window (dy·y/d)   (x·d^(−β−1) = y/d).
+ */
+const lrn: BackwardRule = ({ g, node, x, y, dy, shape, accumulate }) => {
+  const float = (name: string, fallback: number) => (node.attributes[name] as { float: number } | undefined)?.float ?? fallback;
+  const size = node.attributes.size as number;
+  const [alpha, beta, bias] = [float('alpha', 1e-4), float('beta', 0.75), float('bias', 1)];
+  const dims = g.shapeOf(x);
+  const before = Math.floor((size - 1) / 2);
+  const after = size - 1 - before;
+  const squares = channelWindowSum(g, g.op('Mul', [x, x]), dims, before, after);
+  const d = g.op('Add', [g.op('Mul', [squares, g.scalar(alpha / size)]), g.scalar(bias)]);
+  const direct = g.op('Mul', [dy, g.op('Pow', [d, g.scalar(-beta)])]);
+  const spread = channelWindowSum(g, g.op('Div', [g.op('Mul', [dy, y]), d]), dims, after, before);
+  const through = g.op('Mul', [g.op('Mul', [x, g.scalar((2 * alpha * beta) / size)]), spread]);
+  accumulate(x, g.op('Sub', [direct, through], {}, shape));
+};
+
+export const normalizationRules: BackwardRules = { LayerNormalization: layerNormalization, LRN: lrn };

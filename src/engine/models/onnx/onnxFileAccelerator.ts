@@ -8,7 +8,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { OnnxExecutor } from './executor';
 import type { OnnxModel, OnnxNode, OnnxTensor } from './onnxFile';
-import { onnxPads, pair, windowPadding } from './ops/conv';
+import { onnxPads, pair, transposedPads, windowPadding } from './ops/conv';
 import { logicalShape, nhwcValue, plain, plainValue } from './ops/types';
 import { writeGridReadout, type LayerView } from './layerViews';
 import { planExport, type FoldedValue } from './exportFolding';
@@ -107,6 +107,7 @@ export class OnnxFileAccelerator extends Accelerator<string> {
    * negative amount (a 1×1 convolution with stride 4 then starts its windows one cell late).
    */
   private samePadsResolved(node: OnnxNode, attributes: Record<string, AttributeValue>): Record<string, AttributeValue> {
+    if (node.opType === 'ConvTranspose') return this.transposedPadsResolved(node, attributes);
     const autoPad = attributes.auto_pad;
     if (autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER') return attributes;
     const { inputName, inputShape, probes, model } = this.source;
@@ -123,6 +124,29 @@ export class OnnxFileAccelerator extends Accelerator<string> {
       windowPadding(node, size as [number, number], kernel as [number, number], pair(node, 'strides', 1), pair(node, 'dilations', 1)),
     );
     const { auto_pad: _resolved, ...rest } = attributes;
+    return { ...rest, pads };
+  }
+
+  /**
+   * A ConvTranspose's auto_pad SAME_UPPER / SAME_LOWER or output_shape written as the pads the TF.js executor
+   * computes (ops/conv.ts): both runtimes then place the output alike, and the gradient rule reads plain pads.
+   */
+  private transposedPadsResolved(node: OnnxNode, attributes: Record<string, AttributeValue>): Record<string, AttributeValue> {
+    const autoPad = attributes.auto_pad;
+    if (attributes.output_shape === undefined && autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER') return attributes;
+    const { inputName, inputShape, probes, model } = this.source;
+    const input = node.inputs[0];
+    const size = input === inputName ? inputShape.slice(0, 2) : probes.get(input)?.shape.slice(2);
+    const weights = model.initializers.find((t) => t.name === node.inputs[1])?.dims ?? probes.get(node.inputs[1])?.shape;
+    const kernel = (attributes.kernel_shape as number[] | undefined) ?? weights?.slice(2);
+    if (size?.length !== 2 || kernel?.length !== 2) throw new UnsupportedLayerError(`node "${node.name}" is a ConvTranspose that is not 2-D`);
+    const dilations = pair(node, 'dilations', 1);
+    const span = kernel.map((k, i) => (k - 1) * dilations[i] + 1) as [number, number];
+    const [rows, columns] = transposedPads(node, size as [number, number], span, pair(node, 'strides', 1), [1, 1], pair(node, 'output_padding', 0));
+    const pads = [rows[0], columns[0], rows[1], columns[1]];
+    // The executor crops there; onnxruntime refuses negative pads.
+    if (pads.some((p) => p < 0)) throw new UnsupportedLayerError(`node "${node.name}" is a ConvTranspose whose output_shape or auto_pad crops`);
+    const { auto_pad: _autoPad, output_shape: _outputShape, ...rest } = attributes;
     return { ...rest, pads };
   }
 

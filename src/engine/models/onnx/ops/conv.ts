@@ -201,8 +201,11 @@ function zeroInserted(x: Tensor4D, strides: [number, number]): Tensor4D {
   return y;
 }
 
-/** Begin and end pads of each spatial axis: pads, or auto_pad / output_shape's as ONNX computes them. */
-function transposedPads(node: OnnxNode, size: [number, number], kernel: [number, number], strides: [number, number], dilations: [number, number], outputPadding: [number, number]): [number, number][] {
+/**
+ * A ConvTranspose's begin and end pads of each spatial axis: pads, or auto_pad / output_shape's as ONNX computes
+ * them (`kernel`: its span, dilations written in). The onnxruntime export writes these too.
+ */
+export function transposedPads(node: OnnxNode, size: [number, number], kernel: [number, number], strides: [number, number], dilations: [number, number], outputPadding: [number, number]): [number, number][] {
   const autoPad = attr.string(node, 'auto_pad', 'NOTSET');
   const outputShape = attr.ints(node, 'output_shape');
   const pads = attr.ints(node, 'pads');
