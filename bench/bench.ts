@@ -95,8 +95,8 @@ async function main(): Promise<void> {
   if (args.includes('pytorch'))
     return comparePytorch(
       FIXTURES,
-      (args.find((a) => a !== 'pytorch' && a !== 'modern') ?? 'wasm') as BackendChoice,
-      args.includes('modern'),
+      (args.find((a) => !['pytorch', 'modern', 'classic'].includes(a)) ?? 'wasm') as BackendChoice,
+      args.includes('modern') ? 'modern' : args.includes('classic') ? 'classic' : 'both',
     );
   if (args[0] === 'peers') return comparePeers(FIXTURES, args.slice(1));
   if (args.includes('host')) return measureHostLoad(FIXTURES, (args.find((a) => a !== 'host') ?? 'wasm') as BackendChoice);

@@ -122,8 +122,12 @@ function measureRuns(loaded: LoadedModel, image: RgbaImage, classIndex: number, 
   return { timings, gradcamMap };
 }
 
-/** `modernOnly`: just the table of today's architectures (bench/pytorchModern.ts). */
-export async function comparePytorch(fixtures: string, backend: BackendChoice, modernOnly = false): Promise<void> {
+/** `tables`: both, or just the MobileNet-era table ('classic') or today's architectures ('modern', bench/pytorchModern.ts). */
+export async function comparePytorch(
+  fixtures: string,
+  backend: BackendChoice,
+  tables: 'both' | 'classic' | 'modern' = 'both',
+): Promise<void> {
   const missing = pythonMissing(['torch', 'PIL'], ['python3-torch', 'python3-pil']);
   if (missing) {
     console.log(`(PyTorch comparison skipped: ${missing})`);
@@ -134,7 +138,7 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice, m
   const photo = path.join(fixtures, 'images/pytorch-cnn-visualizations/snake.png');
   const modern = () =>
     compareModernPytorch(path.resolve(__dirname, '../test-results/onnx-models'), existsSync(photo) ? photo : sample, acceleration);
-  if (modernOnly) return modern();
+  if (tables === 'modern') return modern();
   const { runtime, reason } = acceleration.state;
   const models = [
     {
@@ -204,7 +208,7 @@ export async function comparePytorch(fixtures: string, backend: BackendChoice, m
   console.log(
     `(PyTorch on ${Math.min(2, os.cpus().length)} threads; onnxruntime on ${runtime?.threads ?? '—'}; TF.js on one ${label} thread. "÷ own forward" for ${[...ALTERNATED].join(', ')}: against forward passes timed alternately with it.)`,
   );
-  await modern();
+  if (tables === 'both') await modern();
 }
 
 /** One technique's raw map on the prepared input (for comparing maps, not timing). */

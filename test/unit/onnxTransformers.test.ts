@@ -47,33 +47,34 @@ const CASES: Case[] = [
     layout: /197 tokens: 1 special \+ 14×14 patches/,
     attention: { blocks: 2, heads: 12, special: 1 },
   })),
-  {
-    name: 'deit_tiny_dist_op13',
-    layer: vitLayer(3, 13),
+  ...[13, 17].map((opset) => ({
+    name: `deit_tiny_dist_op${opset}`,
+    layer: vitLayer(3, opset),
     module: 'encoder.layers.encoder_layer_3.ln_1',
-    defaultLayer: vitLayer(3, 13),
-    grid: [14, 14, 192],
+    defaultLayer: vitLayer(3, opset),
+    grid: [14, 14, 192] as [number, number, number],
     layout: /198 tokens: 2 special \+ 14×14 patches/,
     attention: { blocks: 4, heads: 3, special: 2 },
-  },
-  {
-    name: 'swin_t_2222_op17',
-    layer: '/norm/LayerNormalization',
+  })),
+  ...[13, 17].map((opset) => ({
+    name: `swin_t_2222_op${opset}`,
+    // Opset 13 has no LayerNormalization: the exporter writes it out, ending in an Add.
+    layer: opset === 17 ? '/norm/LayerNormalization' : '/norm/Add_1',
     module: 'norm',
     defaultLayer: '/permute/Transpose',
-    grid: [7, 7, 768],
+    grid: [7, 7, 768] as [number, number, number],
     layout: /channels-last/,
     attention: null,
-  },
-  {
-    name: 'convnext_tiny_op13',
+  })),
+  ...[13, 17].map((opset) => ({
+    name: `convnext_tiny_op${opset}`,
     layer: '/features/features.7/features.7.2/Add',
     module: 'features.7.2',
     defaultLayer: '/features/features.7/features.7.2/Add',
-    grid: [4, 4, 768],
+    grid: [4, 4, 768] as [number, number, number],
     layout: null,
     attention: null,
-  },
+  })),
 ];
 
 function runTechnique(
@@ -191,7 +192,7 @@ describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function (
 });
 
 describe('Transformers and ConvNeXt: onnxruntime gives the TF.js executor’s maps', function () {
-  const NAMES = ['vit_b_16_2l_op17', 'swin_t_2222_op17', 'convnext_tiny_op13'];
+  const NAMES = ['vit_b_16_2l_op17', 'deit_tiny_dist_op13', 'swin_t_2222_op13', 'swin_t_2222_op17', 'convnext_tiny_op13', 'convnext_tiny_op17'];
   let paths: Record<string, string> = {};
 
   before(async function () {
