@@ -1,8 +1,10 @@
 /**
  * Issue 19, outputs and numbers: a model whose output is not one vector of class scores per image, with
  * several outputs and no choice, with NaN or infinite weights, or whose activations overflow, is refused
- * with a message naming the output, weight or layer; model.json files tfjs would refuse cryptically get a
- * message naming the file and what is wrong. Each failure leaves tf.memory().numTensors where it was.
+ * with a message naming the output, weight or layer — in explain and in every look-inside view (feature
+ * maps, maximisation, class image, deep dream, inversion), from the engine and the CLI; model.json files
+ * tfjs would refuse cryptically get a message naming the file and what is wrong. Each failure leaves
+ * tf.memory().numTensors where it was.
  */
 import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
@@ -10,6 +12,9 @@ import * as path from 'node:path';
 import { Acceleration } from '../../src/engine/accel/ortRuntime';
 import { Engine } from '../../src/engine/engine';
 import { NonFiniteError } from '../../src/engine/finite';
+import { featureMaps } from '../../src/engine/inspect/featureMaps';
+import { visualize } from '../../src/engine/inspect/visualize';
+import { encodePng } from '../../src/engine/image';
 import { loadGraphAdapter } from '../../src/engine/models/graph/graphAdapter';
 import { loadLayersAdapter } from '../../src/engine/models/layers/layersAdapter';
 import { loadModel } from '../../src/engine/models/loadModel';
@@ -17,6 +22,7 @@ import { ModelError, readModelFiles } from '../../src/engine/models/modelFiles';
 import { OnnxAdapter } from '../../src/engine/models/onnx/onnxAdapter';
 import { readOnnxFile } from '../../src/engine/models/onnx/onnxFile';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
+import { runCli } from './helpers/cli';
 import { encodeModel, pseudoRandom, type GraphSpec } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { saveModel, setWeights, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
@@ -61,6 +67,14 @@ async function withWeight(layer: string, index: number, value: number): Promise<
   values[index][0] = value;
   setWeights(model.getLayer(layer), values);
   return saved(model);
+}
+
+/** conv_a's activations are large and positive; conv_b multiplies them by 3e38: infinity from conv_b on. */
+function overflowingModel(): tfl.Sequential {
+  const model = twoConvGapModel(4);
+  setWeights(model.getLayer('conv_a'), [new Array(108).fill(1), new Array(4).fill(1)]);
+  setWeights(model.getLayer('conv_b'), [new Array(12).fill(3e38), new Array(3).fill(0)]);
+  return model;
 }
 
 const loadLayers = async (json: string, output?: string) =>
@@ -152,15 +166,135 @@ describe('hostile outputs and numbers (issue 19)', () => {
     });
 
     it('refuses class scores that overflow, naming the first layer that overflowed; nothing drawn', async () => {
-      const model = twoConvGapModel(4);
-      setWeights(model.getLayer('conv_a'), [new Array(108).fill(1), new Array(4).fill(1)]);
-      setWeights(model.getLayer('conv_b'), [new Array(12).fill(3e38), new Array(3).fill(0)]);
-      const loaded = await engine.loadModel(await saved(model));
+      const loaded = await engine.loadModel(await saved(overflowingModel()));
       await refused(
         () => engine.explain(loaded, solidImage(6, 6, [255, 255, 255]), { technique: 'gradcam' }),
         /Model ".*" gives non-finite values \(NaN or infinity\) in the class scores for this image, so nothing is drawn: layer "conv_b" \(Conv2D\) is the first to produce them/,
         NonFiniteError,
       );
+    });
+
+    describe('look inside a model whose activations overflow', () => {
+      const FIRST = /layer "conv_b" \(Conv2D\) is the first to produce them; its weights or its input overflow float32's range/;
+      const white = solidImage(6, 6, [255, 255, 255]);
+      let json: string;
+      before(async () => {
+        json = await saved(overflowingModel());
+      });
+
+      it('feature maps: refused naming the first layer, from the functions and engine.inspect', async () => {
+        const loaded = await engine.loadModel(json);
+        const message = await refused(async () => featureMaps(loaded, white, 'conv_b'), FIRST, NonFiniteError);
+        assert.match(
+          message,
+          /^Model ".*" gives non-finite values \(NaN or infinity\) in the feature maps of layer "conv_b" for this image, so nothing is drawn/,
+        );
+        await refused(
+          () =>
+            engine.inspect(loaded, white, {
+              kind: 'featuremaps',
+              layer: 'conv_b',
+              filter: null,
+              classIndex: null,
+              steps: null,
+              seed: 0,
+              fourier: false,
+            }),
+          FIRST,
+          NonFiniteError,
+        );
+        // One channel over the image goes through the same maps.
+        await refused(
+          () =>
+            engine.inspect(loaded, white, {
+              kind: 'featuremaps',
+              layer: 'conv_b',
+              filter: 1,
+              classIndex: null,
+              steps: null,
+              seed: 0,
+              fourier: false,
+            }),
+          FIRST,
+          NonFiniteError,
+        );
+        // The layer before the overflow is finite: its maps are drawn.
+        assert.equal(featureMaps(loaded, white, 'conv_a').channels, 4);
+      });
+
+      it('maximize, class image, deep dream and inversion stop at their first step, naming the first layer', async () => {
+        const loaded = await engine.loadModel(json);
+        const cases = [
+          [
+            { kind: 'maximize', layer: 'conv_b', filter: 0 },
+            /in the activation-maximisation objective \(layer "conv_b" filter 0\) for the image being optimised \(step 1\)/,
+          ],
+          [
+            { kind: 'classimage', classTarget: 2 },
+            /in the class-image objective \(the score of class 2\) for the image being optimised \(step 1\)/,
+          ],
+          [
+            { kind: 'dream', layer: 'conv_b', image: white },
+            /in the deep-dream objective \(layer "conv_b"\) for the image being optimised \(step 1\)/,
+          ],
+          [{ kind: 'invert', layer: 'conv_b', image: white }, /in the representation at layer "conv_b" to invert for this image/],
+        ] as const;
+        for (const [options, what] of cases) {
+          const previews: number[] = [];
+          const message = await refused(
+            async () => visualize(loaded, { steps: 20, ...options }, undefined, (_image, fraction) => previews.push(fraction)),
+            FIRST,
+            NonFiniteError,
+          );
+          assert.match(message, what);
+          assert.deepEqual(previews, [], `${options.kind}: nothing drawn`);
+        }
+        // Through the engine as the panel asks.
+        await refused(
+          () =>
+            engine.inspect(loaded, white, {
+              kind: 'classimage',
+              layer: null,
+              filter: null,
+              classIndex: 1,
+              steps: 5,
+              seed: 0,
+              fourier: true,
+            }),
+          FIRST,
+          NonFiniteError,
+        );
+        // Maximising a filter of the finite layer still works.
+        const fine = visualize(loaded, { kind: 'maximize', layer: 'conv_a', filter: 0, steps: 3 });
+        assert.ok(fine.history.every(Number.isFinite));
+      });
+
+      it('the CLI exits 1 with the message and writes nothing', async () => {
+        const dir = tempDir();
+        const photo = path.join(dir, 'white.png');
+        await fs.writeFile(photo, encodePng(solidImage(6, 6, [255, 255, 255])));
+        for (const args of [
+          ['featuremaps', photo, '--layer', 'conv_b'],
+          ['maximize', '--layer', 'conv_b', '--filter', '0', '--steps', '5'],
+          ['classimage', '--class', '0', '--steps', '5'],
+          ['dream', photo, '--layer', 'conv_b', '--steps', '5'],
+          ['invert', photo, '--layer', 'conv_b', '--steps', '5'],
+        ]) {
+          const out = path.join(dir, `${args[0]}.png`);
+          const { code, out: stdout, err } = await runCli([...args, '--model', json, '--backend', 'cpu', '--no-onnxruntime', '--out', out]);
+          assert.equal(code, 1, `${args[0]}: ${stdout}\n${err}`);
+          assert.match(
+            err,
+            /^cnn-lens: Model ".*" gives non-finite values \(NaN or infinity\) in the .* so nothing is drawn: layer "conv_b" \(Conv2D\) is the first/,
+          );
+          assert.doesNotMatch(stdout, /NaN/);
+          assert.deepEqual(
+            (await fs.readdir(dir)).filter((name) => name !== 'white.png'),
+            [],
+            `${args[0]} wrote nothing`,
+          );
+        }
+      });
     });
 
     it("refuses a map that overflows in the technique's own arithmetic although the scores are finite", async () => {
