@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/tfjs/backend';
-import { writeFileAtomic } from './engine/atomicWrite';
+import { OutputStage, writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile, writeOutput } from './engine/photoFiles';
 import { findTechnique, techniqueInfos } from './engine/techniques/registry';
@@ -21,6 +21,7 @@ import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
 import {
   checkArguments,
   checkOutputs,
+  checkWritableFolder,
   createEngine,
   imageLimits,
   loadFromFlags,
@@ -261,7 +262,8 @@ async function explainMany(values: Values, args: string[], colormap: ColormapNam
   if (outDir && !(await fs.stat(outDir).catch(() => undefined))?.isDirectory())
     throw new UsageError(`--out-dir ${outDir} is not a folder (create it first).`);
   // Found out now, not after the whole run.
-  await checkOutputs([outDir && path.join(outDir, 'overlay.png'), jsonLines === '-' ? undefined : jsonLines]);
+  if (outDir) await checkWritableFolder(path.join(outDir, 'overlay.png'));
+  await checkOutputs([jsonLines === '-' ? undefined : jsonLines]);
   const limits = imageLimits(values);
   const technique = findTechnique(values.technique ?? 'gradcam').info.id;
   const files = await expandInputs(args, { recursive: Boolean(values.recursive), skip: outDir ? [outDir] : [] });
@@ -306,18 +308,26 @@ async function explain(values: Values, args: string[]): Promise<number> {
   const engine = await createEngine(values);
   const loaded = await loadFromFlags(engine, values);
   const request = { technique: values.technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) };
-  const explanation = await explainImageFile(engine, loaded, imagePath, limits, request, (result) => ({
-    overlayPath: outPath,
-    heatmapPath,
-    colormap: chosenColormap ?? (result.signed ? 'diverging' : 'jet'),
-    opacity,
-  }));
-  const json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
+  // The overlay, the heatmap and the JSON are one set: each written to its temporary file, then all renamed
+  // into place, so a failure on the way (or Ctrl-C) leaves none of them.
+  const stage = new OutputStage();
+  let explanation: Explanation;
+  let json: string;
+  try {
+    explanation = await explainImageFile(engine, loaded, imagePath, limits, request, (result) => ({
+      overlayPath: outPath,
+      heatmapPath,
+      colormap: chosenColormap ?? (result.signed ? 'diverging' : 'jet'),
+      opacity,
+      stage,
+    }));
+    json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
+    if (jsonPath) await writeOutput('JSON result', jsonPath, [], () => writeFileAtomic(jsonPath, json + '\n', { stage }));
+    await writeOutput('outputs', stage.targets.join(', '), [], () => stage.commit());
+  } finally {
+    await stage.discard();
+  }
   if (values.json === '-') console.log(json);
-  else if (jsonPath)
-    await writeOutput('JSON result', jsonPath, [outPath, ...(heatmapPath ? [heatmapPath] : [])], () =>
-      writeFileAtomic(jsonPath, json + '\n'),
-    );
 
   if (values.json !== '-') {
     const { target, timings } = explanation;

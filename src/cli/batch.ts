@@ -3,8 +3,8 @@
  * going on, a progress line on a terminal, one JSON line per image (--json-lines), Ctrl-C stopping after
  * the current image, and the summary on stderr with the exit code.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { AtomicAppender } from '../engine/atomicWrite';
 import { withLimitHint } from './shared';
 import { withGracefulInterrupt } from './signals';
 
@@ -81,7 +81,9 @@ export interface BatchRun {
 /**
  * Runs `one` on each file in turn. Its line is printed after the file's counter ("[2/5] file: line"), its
  * record is the file's JSON line (with `file`, `ok` and the wall time; a failure gives `error`). With
- * `jsonLines` '-' the JSON lines are all standard output carries.
+ * `jsonLines` '-' the JSON lines are all standard output carries; a file gets them through a temporary
+ * file beside it, renamed into place when the run ends (a Ctrl-C that stops after the current image
+ * included): a run killed part-way, or stopped by a second Ctrl-C, leaves the file as it was.
  */
 export async function runBatch(
   files: string[],
@@ -89,7 +91,7 @@ export async function runBatch(
   one: (file: string, index: number) => Promise<{ line: string; record: Record<string, unknown> }>,
 ): Promise<BatchRun> {
   const toStdout = jsonLines === '-';
-  const lines = jsonLines && !toStdout ? await fs.open(jsonLines, 'w') : undefined;
+  const lines = jsonLines && !toStdout ? await AtomicAppender.open(jsonLines) : undefined;
   const progress = new Progress(files.length);
   const outcomes: Outcome[] = [];
   let stopped = false;
@@ -121,6 +123,7 @@ export async function runBatch(
     if (toStdout) say(json);
     else if (lines) await lines.write(json + '\n');
   };
+  let finished = false;
   try {
     await withGracefulInterrupt(
       () => {
@@ -136,9 +139,11 @@ export async function runBatch(
         }
       },
     );
+    finished = true;
   } finally {
     progress.stop();
-    await lines?.close();
+    if (finished) await lines?.commit();
+    else await lines?.discard();
   }
   return { files, outcomes, stopped, totalMs: performance.now() - start };
 }

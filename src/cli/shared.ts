@@ -260,7 +260,25 @@ export async function checkWritableFolder(file: string): Promise<void> {
   }
 }
 
-/** Every output of a command checked up front: nothing runs when one of them could not be written. */
+/** An output must not name a folder (a rename over it would fail only after the work, and after other outputs). */
+async function checkNotFolder(file: string): Promise<void> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (stat?.isDirectory()) throw new UsageError(`Cannot write ${file}: it is a folder; name a file.`);
+}
+
+/**
+ * Every output of a command checked up front: nothing runs when one of them could not be written — its
+ * folder is missing or read-only, it names a folder, or two outputs name the same file.
+ */
 export async function checkOutputs(files: (string | undefined)[]): Promise<void> {
-  await Promise.all(files.flatMap((file) => (file ? [checkWritableFolder(file)] : [])));
+  const named = files.filter((file): file is string => !!file);
+  const seen = new Set<string>();
+  for (const file of named) {
+    // On macOS and Windows "A.png" and "a.png" are one file.
+    const resolved = path.resolve(file);
+    const key = process.platform === 'darwin' || process.platform === 'win32' ? resolved.toLowerCase() : resolved;
+    if (seen.has(key)) throw new UsageError(`Two outputs name the same file ${file}; give each its own.`);
+    seen.add(key);
+  }
+  await Promise.all(named.map(async (file) => (await checkWritableFolder(file), await checkNotFolder(file))));
 }
