@@ -1,6 +1,6 @@
 /**
  * `cnn-lens`: the engine from a terminal. Same models, techniques and outputs as the panel.
- *   cnn-lens layers --model PATH [--json]
+ *   cnn-lens layers --model PATH [--output NAME] [--model-limits JSON] [--json]
  *   cnn-lens explain IMAGE [--model PATH] [--technique ID] [--class N|LABEL] [--layer NAME] [--view NAME]
  *                    [--preprocess PRESET] [--labels FILE] [--colormap NAME] [--opacity 0..1]
  *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
@@ -56,7 +56,7 @@ function wrapList(items: string[], width: number, lineBreak: string): string {
 const USAGE = `Usage:
   cnn-lens explain IMAGE [options]   explain a prediction; writes an overlay PNG (and more on request)
   cnn-lens explain IMAGE|DIR|GLOB... --out-dir D [--json-lines F|-]   many images, one model load
-  cnn-lens layers [--model PATH] [--json]   list a model's layers (* = can be mapped)
+  cnn-lens layers [--model PATH] [--output NAME] [--json]   list a model's layers (* = can be mapped)
   cnn-lens evaluate IMAGE --techniques ID,ID,...   compare techniques by faithfulness metrics
   cnn-lens evaluate IMAGE|DIR|GLOB... [--boxes boxes.json]   the metrics' means over many images
   cnn-lens techniques                 list the techniques
@@ -69,6 +69,13 @@ const USAGE = `Usage:
 
 Options for explain:
   --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the shipped Darknet tiny ImageNet model)
+  --output NAME       for a model with several outputs, the one to explain (before cnnlens.json's "output";
+                      the setting cnnLens.modelOutput)
+  --model-limits JSON the model's budgets, e.g. '{"maxWeightBytes": 4294967296}' (maxWeightBytes,
+                      maxTensorElements, maxLayers, maxGraphNodes, maxNesting, maxTextBytes; the setting
+                      cnnLens.modelLimits and CNN_LENS_MODEL_LIMITS give the same object)
+                      (--model, --output, --model-limits, --preprocess, --labels, --backend: every command
+                      that loads a model)
   --technique ID      ${wrapList(
     techniqueInfos().map((t) => t.id),
     78,
@@ -111,7 +118,8 @@ the current image).
   --recursive         folders: their subfolders too
   --boxes FILE        evaluate: boxes by image name or path ({"cat.jpg": {"box": [x0, y0, x1, y1]}})
 
-Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --backend, --json):
+Options for evaluate (also --model, --output, --model-limits, --class, --layer, --preprocess, --labels,
+--backend, --json):
   --techniques LIST   comma-separated technique ids (default: gradcam,gradcam++,scorecam,eigencam,saliency)
   --steps K           deletion / insertion steps (default 50)
   --batch N           images per forward pass (default 16)

@@ -69,6 +69,17 @@ async function withWeight(layer: string, index: number, value: number): Promise<
   return saved(model);
 }
 
+/** image → conv → GAP → two heads: "species" (4 classes) and "colour" (3). */
+function twoOutputModel(): tfl.LayersModel {
+  const input = tfl.input({ shape: [6, 6, 3] });
+  const features = tfl.layers
+    .globalAveragePooling2d({})
+    .apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(input)) as tfl.SymbolicTensor;
+  const a = tfl.layers.dense({ units: 4, name: 'species' }).apply(features) as tfl.SymbolicTensor;
+  const b = tfl.layers.dense({ units: 3, name: 'colour' }).apply(features) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: [a, b] });
+}
+
 /** conv_a's activations are large and positive; conv_b multiplies them by 3e38: infinity from conv_b on. */
 function overflowingModel(): tfl.Sequential {
   const model = twoConvGapModel(4);
@@ -108,13 +119,7 @@ describe('hostile outputs and numbers (issue 19)', () => {
     });
 
     it('refuses two outputs listing both, and explains the one chosen', async () => {
-      const input = tfl.input({ shape: [6, 6, 3] });
-      const features = tfl.layers
-        .globalAveragePooling2d({})
-        .apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(input)) as tfl.SymbolicTensor;
-      const a = tfl.layers.dense({ units: 4, name: 'species' }).apply(features) as tfl.SymbolicTensor;
-      const b = tfl.layers.dense({ units: 3, name: 'colour' }).apply(features) as tfl.SymbolicTensor;
-      const json = await saved(tfl.model({ inputs: input, outputs: [a, b] }));
+      const json = await saved(twoOutputModel());
       await refused(
         () => loadModel(json),
         /has 2 outputs: "species" \[\?, 4\], "colour" \[\?, 3\]\. CNN Lens explains one vector of class scores per image; name the output to explain in cnnlens.json \("output": "species"\)/,
@@ -145,17 +150,51 @@ describe('hostile outputs and numbers (issue 19)', () => {
     });
 
     it('takes the output cnnlens.json names, through loadModel', async () => {
-      const input = tfl.input({ shape: [6, 6, 3] });
-      const features = tfl.layers
-        .globalAveragePooling2d({})
-        .apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(input)) as tfl.SymbolicTensor;
-      const a = tfl.layers.dense({ units: 4, name: 'species' }).apply(features) as tfl.SymbolicTensor;
-      const b = tfl.layers.dense({ units: 3, name: 'colour' }).apply(features) as tfl.SymbolicTensor;
-      const json = await saved(tfl.model({ inputs: input, outputs: [a, b] }));
+      const json = await saved(twoOutputModel());
       await fs.writeFile(path.join(path.dirname(json), 'cnnlens.json'), JSON.stringify({ output: 'colour' }));
       const loaded = await loadModel(json);
       assert.equal(loaded.summary.numClasses, 3);
       loaded.adapter.dispose();
+    });
+
+    it('takes the output --output names (CLI), before cnnlens.json, and the setting (cnnLens.modelOutput) after it', async () => {
+      const json = await saved(twoOutputModel());
+      const photo = path.join(path.dirname(json), 'photo.png');
+      await fs.writeFile(photo, encodePng(solidImage(6, 6, [200, 100, 50])));
+      const cli = (...args: string[]) => runCli([...args, '--model', json, '--backend', 'cpu', '--no-onnxruntime']);
+      const none = await cli('layers');
+      assert.equal(none.code, 1);
+      assert.match(
+        none.err,
+        /has 2 outputs: .* name the output to explain in cnnlens.json \("output": "species"\), with --output species on the command line or the cnnLens.modelOutput setting/,
+      );
+      const layers = await cli('layers', '--output', 'colour');
+      assert.equal(layers.code, 0, layers.err);
+      assert.match(layers.out, /, 3 classes\)/);
+      const explained = await cli('explain', photo, '--output', 'colour', '--json', '-');
+      assert.equal(explained.code, 0, explained.err);
+      assert.equal(JSON.parse(explained.out).predictions.length, 3);
+      const wrong = await cli('featuremaps', photo, '--layer', 'conv', '--output', 'size', '--out', path.join(path.dirname(json), 'g.png'));
+      assert.equal(wrong.code, 1);
+      assert.match(
+        wrong.err,
+        /the chosen output "size" \(by --output\) is not one of the model's outputs: "species" \[\?, 4\], "colour" \[\?, 3\]/,
+      );
+      const empty = await cli('layers', '--output', ' ');
+      assert.equal(empty.code, 2);
+
+      // The engine as the editor calls it: the settings are defaults, cnnlens.json beats them, --output beats both.
+      const fromSetting = await engine.loadModel(json, {}, { output: 'colour' });
+      assert.equal(fromSetting.summary.numClasses, 3);
+      await refused(
+        () => engine.loadModel(json, {}, { output: 'size' }),
+        /the chosen output "size" \(by the cnnLens.modelOutput setting\)/,
+      );
+      await fs.writeFile(path.join(path.dirname(json), 'cnnlens.json'), JSON.stringify({ output: 'species' }));
+      assert.equal((await engine.loadModel(json, {}, { output: 'colour' })).summary.numClasses, 4);
+      assert.equal((await engine.loadModel(json, { output: 'colour' }, { output: 'species' })).summary.numClasses, 3);
+      const overridden = await cli('layers', '--output', 'colour');
+      assert.match(overridden.out, /, 3 classes\)/);
     });
 
     it('refuses a NaN weight and an infinite bias at load, naming the weight', async () => {
