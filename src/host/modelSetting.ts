@@ -5,7 +5,7 @@
  * else an absolute path. Also cnnLens.modelOutput and cnnLens.modelLimits, checked.
  */
 import * as path from 'node:path';
-import { checkModelLimits, type ModelLimits } from '../engine/models/modelFolder';
+import { checkModelLimits, type ModelLimits } from '../engine/models/modelConfig';
 import { isZooId } from '../engine/zoo/catalog';
 
 export const ZOO_PREFIX = 'zoo:';

@@ -11,6 +11,9 @@ import { CHANNEL_ORDERS, DEFAULT_RESIZE, INTERPOLATIONS, RESIZE_MODES, SCALING_P
 import { ModelError } from './modelFiles';
 import { ModelFolder, modelLimits, readUserTextFile, type ModelLimits } from './modelFolder';
 
+/** For the host (which may import this module, not modelFolder.ts): the settings' budgets are checked as the engine checks them. */
+export { checkModelLimits, type ModelLimits } from './modelFolder';
+
 export const SIDECAR_NAME = 'cnnlens.json';
 
 export interface ModelConfigOverrides {
