@@ -1,6 +1,6 @@
 /**
  * `cnn-lens`: the engine from a terminal. Same models, techniques and outputs as the panel.
- *   cnn-lens layers --model PATH [--json]
+ *   cnn-lens layers --model PATH [--output NAME] [--model-limits JSON] [--json]
  *   cnn-lens explain IMAGE [--model PATH] [--technique ID] [--class N|LABEL] [--layer NAME] [--view NAME]
  *                    [--preprocess PRESET] [--labels FILE] [--colormap NAME] [--opacity 0..1]
  *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
@@ -9,7 +9,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/tfjs/backend';
-import { writeFileAtomic } from './engine/atomicWrite';
+import { OutputStage, writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile, writeOutput } from './engine/photoFiles';
 import { findTechnique, techniqueInfos } from './engine/techniques/registry';
@@ -21,6 +21,7 @@ import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
 import {
   checkArguments,
   checkOutputs,
+  checkWritableFolder,
   createEngine,
   imageLimits,
   loadFromFlags,
@@ -55,7 +56,7 @@ function wrapList(items: string[], width: number, lineBreak: string): string {
 const USAGE = `Usage:
   cnn-lens explain IMAGE [options]   explain a prediction; writes an overlay PNG (and more on request)
   cnn-lens explain IMAGE|DIR|GLOB... --out-dir D [--json-lines F|-]   many images, one model load
-  cnn-lens layers [--model PATH] [--json]   list a model's layers (* = can be mapped)
+  cnn-lens layers [--model PATH] [--output NAME] [--json]   list a model's layers (* = can be mapped)
   cnn-lens evaluate IMAGE --techniques ID,ID,...   compare techniques by faithfulness metrics
   cnn-lens evaluate IMAGE|DIR|GLOB... [--boxes boxes.json]   the metrics' means over many images
   cnn-lens techniques                 list the techniques
@@ -68,6 +69,13 @@ const USAGE = `Usage:
 
 Options for explain:
   --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the shipped Darknet tiny ImageNet model)
+  --output NAME       for a model with several outputs, the one to explain (before cnnlens.json's "output";
+                      the setting cnnLens.modelOutput)
+  --model-limits JSON the model's budgets, e.g. '{"maxWeightBytes": 4294967296}' (maxWeightBytes,
+                      maxTensorElements, maxLayers, maxGraphNodes, maxNesting, maxTextBytes; the setting
+                      cnnLens.modelLimits and CNN_LENS_MODEL_LIMITS give the same object)
+                      (--model, --output, --model-limits, --preprocess, --labels, --backend: every command
+                      that loads a model)
   --technique ID      ${wrapList(
     techniqueInfos().map((t) => t.id),
     78,
@@ -111,7 +119,8 @@ lines, the means table and the summary go to stderr.
   --recursive         folders: their subfolders too
   --boxes FILE        evaluate: boxes by image name or path ({"cat.jpg": {"box": [x0, y0, x1, y1]}})
 
-Options for evaluate (also --model, --class, --layer, --preprocess, --labels, --backend, --json):
+Options for evaluate (also --model, --output, --model-limits, --class, --layer, --preprocess, --labels,
+--backend, --json):
   --techniques LIST   comma-separated technique ids (default: gradcam,gradcam++,scorecam,eigencam,saliency)
   --steps K           deletion / insertion steps (default 50)
   --batch N           images per forward pass (default 16)
@@ -262,7 +271,8 @@ async function explainMany(values: Values, args: string[], colormap: ColormapNam
   if (outDir && !(await fs.stat(outDir).catch(() => undefined))?.isDirectory())
     throw new UsageError(`--out-dir ${outDir} is not a folder (create it first).`);
   // Found out now, not after the whole run.
-  await checkOutputs([outDir && path.join(outDir, 'overlay.png'), jsonLines === '-' ? undefined : jsonLines]);
+  if (outDir) await checkWritableFolder(path.join(outDir, 'overlay.png'));
+  await checkOutputs([jsonLines === '-' ? undefined : jsonLines]);
   const limits = imageLimits(values);
   const technique = findTechnique(values.technique ?? 'gradcam').info.id;
   const files = await expandInputs(args, { recursive: Boolean(values.recursive), skip: outDir ? [outDir] : [] });
@@ -307,18 +317,26 @@ async function explain(values: Values, args: string[]): Promise<number> {
   const engine = await createEngine(values);
   const loaded = await loadFromFlags(engine, values);
   const request = { technique: values.technique, classTarget: values.class, layer: values.layer, parameters: techniqueParameters(values) };
-  const explanation = await explainImageFile(engine, loaded, imagePath, limits, request, (result) => ({
-    overlayPath: outPath,
-    heatmapPath,
-    colormap: chosenColormap ?? (result.signed ? 'diverging' : 'jet'),
-    opacity,
-  }));
-  const json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
+  // The overlay, the heatmap and the JSON are one set: each written to its temporary file, then all renamed
+  // into place, so a failure on the way (or Ctrl-C) leaves none of them.
+  const stage = new OutputStage();
+  let explanation: Explanation;
+  let json: string;
+  try {
+    explanation = await explainImageFile(engine, loaded, imagePath, limits, request, (result) => ({
+      overlayPath: outPath,
+      heatmapPath,
+      colormap: chosenColormap ?? (result.signed ? 'diverging' : 'jet'),
+      opacity,
+      stage,
+    }));
+    json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
+    if (jsonPath) await writeOutput('JSON result', jsonPath, [], () => writeFileAtomic(jsonPath, json + '\n', { stage }));
+    await writeOutput('outputs', stage.targets.join(', '), [], () => stage.commit());
+  } finally {
+    await stage.discard();
+  }
   if (values.json === '-') console.log(json);
-  else if (jsonPath)
-    await writeOutput('JSON result', jsonPath, [outPath, ...(heatmapPath ? [heatmapPath] : [])], () =>
-      writeFileAtomic(jsonPath, json + '\n'),
-    );
 
   if (values.json !== '-') {
     const { target, timings } = explanation;

@@ -89,8 +89,12 @@ export function activate(context: vscode.ExtensionContext): CnnLensApi {
         status.text = '$(eye) CNN Lens';
         refreshIfShown(modelTree);
       }
-      // Another model (or its scaling or labels): open panels describe it and explain again.
-      if (['cnnLens.model', 'cnnLens.preprocess', 'cnnLens.labels'].some((key) => event.affectsConfiguration(key))) {
+      // Another model (or its scaling, labels, chosen output or budgets): open panels describe it and explain again.
+      if (
+        ['cnnLens.model', 'cnnLens.preprocess', 'cnnLens.labels', 'cnnLens.modelOutput', 'cnnLens.modelLimits'].some((key) =>
+          event.affectsConfiguration(key),
+        )
+      ) {
         showModel();
         ExplainPanel.reloadAll();
         refreshIfShown(modelTree);

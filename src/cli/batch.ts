@@ -4,8 +4,8 @@
  * the current image, and the summary on stderr with the exit code. When standard output carries JSON
  * (--json-lines - or --json -), it carries nothing else: the per-image lines go to stderr too.
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { AtomicAppender } from '../engine/atomicWrite';
 import { withLimitHint } from './shared';
 import { withGracefulInterrupt } from './signals';
 
@@ -89,6 +89,9 @@ export function humanOutput(jsonOnStdout: boolean): (line: string) => void {
  * record is the file's JSON line (with `file`, `ok` and the wall time; a failure gives `error`). With
  * `jsonLines` '-' the JSON lines are all standard output carries; with `jsonOnStdout` (the command writes
  * other JSON there, e.g. evaluate's --json -) it carries none of the per-image lines either: both go to stderr.
+ * A file gets them through a temporary file beside it, renamed into place when the run ends (a Ctrl-C that
+ * stops after the current image included): a run killed part-way, or stopped by a second Ctrl-C, leaves the
+ * file as it was.
  */
 export async function runBatch(
   files: string[],
@@ -96,7 +99,7 @@ export async function runBatch(
   one: (file: string, index: number) => Promise<{ line: string; record: Record<string, unknown> }>,
 ): Promise<BatchRun> {
   const toStdout = jsonLines === '-';
-  const lines = jsonLines && !toStdout ? await fs.open(jsonLines, 'w') : undefined;
+  const lines = jsonLines && !toStdout ? await AtomicAppender.open(jsonLines) : undefined;
   const progress = new Progress(files.length);
   const outcomes: Outcome[] = [];
   let stopped = false;
@@ -129,6 +132,7 @@ export async function runBatch(
     if (toStdout) say(json, (line) => console.log(line));
     else if (lines) await lines.write(json + '\n');
   };
+  let finished = false;
   try {
     await withGracefulInterrupt(
       () => {
@@ -144,9 +148,11 @@ export async function runBatch(
         }
       },
     );
+    finished = true;
   } finally {
     progress.stop();
-    await lines?.close();
+    if (finished) await lines?.commit();
+    else await lines?.discard();
   }
   return { files, outcomes, stopped, totalMs: performance.now() - start };
 }

@@ -7,6 +7,7 @@ import { defaultModelPath } from '../engine/bundledModel';
 import { Engine } from '../engine/engine';
 import { DEFAULT_IMAGE_LIMITS, ImageError, readImage, WORKING_MAX_SIDE, type DecodedImage, type ImageLimits } from '../engine/image';
 import { isScalingPreset } from '../engine/models/modelConfig';
+import { checkModelLimits, DEFAULT_MODEL_LIMITS, MODEL_LIMITS_ENV, type ModelLimits } from '../engine/models/modelFolder';
 import type { LoadedModel } from '../engine/models/loadModel';
 import { DEFAULT_RESIZE, resizeSamples, SCALING_PRESETS } from '../engine/types';
 
@@ -29,6 +30,8 @@ export function parse(argv: string[]) {
     tokens: true,
     options: {
       model: { type: 'string' },
+      output: { type: 'string' },
+      'model-limits': { type: 'string' },
       technique: { type: 'string', default: 'gradcam' },
       class: { type: 'string' },
       layer: { type: 'string' },
@@ -91,7 +94,7 @@ export function parse(argv: string[]) {
 
 type Flag = keyof ReturnType<typeof parse>['values'];
 
-const MODEL_FLAGS: Flag[] = ['model', 'preprocess', 'labels', 'backend', 'no-onnxruntime'];
+const MODEL_FLAGS: Flag[] = ['model', 'output', 'model-limits', 'preprocess', 'labels', 'backend', 'no-onnxruntime'];
 const LIMIT_FLAGS: Flag[] = ['max-megapixels', 'max-file-mb'];
 const ASCENT_FLAGS: Flag[] = ['steps', 'lr', 'seed', 'l2', 'blur-every', 'blur-sigma', 'jitter', 'clip-norm', 'clip-contribution', 'tv'];
 
@@ -193,11 +196,37 @@ export async function loadFromFlags(engine: Engine, values: Values) {
   if (values.preprocess !== undefined && !isScalingPreset(values.preprocess)) {
     throw new UsageError(`--preprocess must be one of ${SCALING_PRESETS.join(', ')}; got "${values.preprocess}".`);
   }
+  if (values.output !== undefined && values.output.trim() === '')
+    throw new UsageError('--output names one of the model\'s outputs; got "".');
+  const limits = modelLimitsFlag(values);
   const modelPath = values.model ? path.resolve(values.model) : defaultModelPath();
   return engine.loadModel(modelPath, {
     preprocess: values.preprocess as (typeof SCALING_PRESETS)[number] | undefined,
     labelsPath: values.labels ? path.resolve(values.labels) : undefined,
+    output: values.output,
+    ...(limits ? { limits } : {}),
   });
+}
+
+/**
+ * --model-limits '{"maxWeightBytes": 4294967296}': the model budgets as the cnnLens.modelLimits setting and
+ * CNN_LENS_MODEL_LIMITS give them (a JSON object of ModelLimits fields; the flag's win).
+ */
+export function modelLimitsFlag(values: Values): Partial<ModelLimits> | undefined {
+  const text = values['model-limits'];
+  if (text === undefined) return undefined;
+  const example = `--model-limits '{"maxWeightBytes": ${2 * DEFAULT_MODEL_LIMITS.maxWeightBytes}}'`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new UsageError(`--model-limits takes a JSON object such as ${example}; got ${JSON.stringify(text)}.`);
+  }
+  try {
+    return checkModelLimits(parsed, '--model-limits');
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message} For example ${example} (as ${MODEL_LIMITS_ENV} and cnnLens.modelLimits).`);
+  }
 }
 
 export function integerFlag(value: string | undefined, flag: string): number | undefined {
@@ -260,7 +289,25 @@ export async function checkWritableFolder(file: string): Promise<void> {
   }
 }
 
-/** Every output of a command checked up front: nothing runs when one of them could not be written. */
+/** An output must not name a folder (a rename over it would fail only after the work, and after other outputs). */
+async function checkNotFolder(file: string): Promise<void> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  if (stat?.isDirectory()) throw new UsageError(`Cannot write ${file}: it is a folder; name a file.`);
+}
+
+/**
+ * Every output of a command checked up front: nothing runs when one of them could not be written — its
+ * folder is missing or read-only, it names a folder, or two outputs name the same file.
+ */
 export async function checkOutputs(files: (string | undefined)[]): Promise<void> {
-  await Promise.all(files.flatMap((file) => (file ? [checkWritableFolder(file)] : [])));
+  const named = files.filter((file): file is string => !!file);
+  const seen = new Set<string>();
+  for (const file of named) {
+    // On macOS and Windows "A.png" and "a.png" are one file.
+    const resolved = path.resolve(file);
+    const key = process.platform === 'darwin' || process.platform === 'win32' ? resolved.toLowerCase() : resolved;
+    if (seen.has(key)) throw new UsageError(`Two outputs name the same file ${file}; give each its own.`);
+    seen.add(key);
+  }
+  await Promise.all(named.map(async (file) => (await checkWritableFolder(file), await checkNotFolder(file))));
 }

@@ -1,10 +1,10 @@
 /**
- * Ctrl-C and kills. Outside a batch, the engine's temporary files (a .keras archive's weights) are removed
- * and the process ends at once (128 + the signal's number, as shells report it). During a batch, the first
+ * Ctrl-C and kills. Outside a batch, the engine's temporary files (a .keras archive's weights, outputs not
+ * yet renamed into place, a --json-lines file being written) are removed and the process ends at once (128 + the signal's number, as shells report it). During a batch, the first
  * Ctrl-C asks it to stop after the current image (it then prints its summary and exits 130); a second one
  * stops at once.
  */
-import { removeAllTempFolders } from '../engine/tempFiles';
+import { removeTemporaries } from '../engine/tempFiles';
 
 const SIGNALS = [
   ['SIGINT', 130],
@@ -21,7 +21,7 @@ function onSignal(signal: string, code: number): void {
     batch.stop();
     return;
   }
-  removeAllTempFolders();
+  removeTemporaries();
   console.error(`cnn-lens: stopped (${signal}).`);
   process.exit(code);
 }

@@ -3,7 +3,7 @@
  * row, in the order compared) and the metrics as CSV, one line per technique naming its tile. Text is not
  * drawn into the picture (no font rasteriser here): the CSV carries the names and numbers.
  */
-import { writeFileAtomic, type AtomicWriteOptions } from './atomicWrite';
+import { OutputStage, writeFileAtomic, type AtomicWriteOptions } from './atomicWrite';
 import { writePngFile } from './image';
 import { drawOverlay } from './render/overlay';
 import { GRID_COLUMNS, tilePosition } from './compareCsv';
@@ -55,7 +55,7 @@ export interface CompareFiles {
   csvPath: string;
 }
 
-/** Writes the grid PNG and the metrics CSV, each atomically (the PNG first). */
+/** Writes the grid PNG and the metrics CSV as one set (see mapFiles.ts's writeRawMapFiles): both or neither. */
 export async function writeCompareFiles(
   image: RgbaImage,
   tiles: readonly (GridTile | null)[],
@@ -65,11 +65,12 @@ export async function writeCompareFiles(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const grid = drawCompareGrid(image, tiles, view.colormap, view.opacity);
-  await writePngFile(files.pngPath, grid.data, grid.width, grid.height, 3, options);
+  const stage = new OutputStage();
   try {
-    await writeFileAtomic(files.csvPath, csv, options);
-  } catch (error) {
-    const reason = (error as Error).message;
-    throw Object.assign(new Error(`${reason} (already written: ${files.pngPath})`), { code: (error as NodeJS.ErrnoException).code });
+    await writePngFile(files.pngPath, grid.data, grid.width, grid.height, 3, { ...options, stage });
+    await writeFileAtomic(files.csvPath, csv, { ...options, stage });
+    await stage.commit();
+  } finally {
+    await stage.discard();
   }
 }

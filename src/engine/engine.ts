@@ -20,7 +20,7 @@ import { imageWindow, modelScaler, regionOf, toModelPixels } from './preprocess'
 import { resolveParameters } from './techniques/parameters';
 import { findTechnique, techniqueInfos } from './techniques/registry';
 import { tf } from './tfjs/tf';
-import { hasNonFinite, NonFiniteError } from './finite';
+import { hasNonFinite, nonFiniteError } from './finite';
 import {
   DEFAULT_RESIZE,
   type Concepts,
@@ -139,7 +139,7 @@ export class Engine {
       const forwardStart = performance.now();
       const probs = tf.tidy(() => probabilities(adapter.scores(input), adapter.hasLogits));
       const forwardMs = performance.now() - forwardStart;
-      if (hasNonFinite(probs)) throw nonFinite(model, input, 'class scores');
+      if (hasNonFinite(probs)) throw nonFiniteError(model, input, 'class scores');
       const predictions = topK(probs, labels, TOP_K);
       const classIndex = resolveClass(options.classTarget ?? options.classIndex ?? undefined, labels, predictions);
       const target: Prediction = { index: classIndex, label: labels[classIndex], score: probs[classIndex] };
@@ -193,7 +193,7 @@ export class Engine {
       try {
         checkCancelled();
         rawMap = toHeatmap(raw.map);
-        if (hasNonFinite(rawMap.data)) throw nonFinite(model, input, `${technique.info.title} map of "${target.label}"`);
+        if (hasNonFinite(rawMap.data)) throw nonFiniteError(model, input, `${technique.info.title} map of "${target.label}"`);
         ({ heatmap, flat } = normalisedMap(raw.map, raw.signed));
         colour = raw.colour ? colourToRgba(raw.colour) : null;
       } finally {
@@ -341,29 +341,6 @@ export function releaseFailedGradientTape(): void {
   if (!state.activeTape || state.gradientDepth !== 0) return;
   for (const node of state.activeTape) tf.dispose(node.saved ?? []);
   state.activeTape = null;
-}
-
-/**
- * NaN or infinity in the class scores or a map: walks the model once (the failure path only) to name the
- * first layer that produced them, or says the preprocessed image or the technique's own arithmetic did.
- */
-function nonFinite(model: LoadedModel, input: Tensor4D, what: string): NonFiniteError {
-  const { adapter, summary } = model;
-  const intro = `Model "${summary.name}" gives non-finite values (NaN or infinity) in the ${what} for this image, so nothing is drawn`;
-  const inputBad = tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(input))).dataSync()[0] !== 0);
-  if (inputBad) {
-    return new NonFiniteError(
-      `${intro}: the preprocessed image already holds them; check the preprocessing's mean and std (cnnlens.json).`,
-    );
-  }
-  const layer = adapter.firstNonFiniteLayer(input);
-  if (layer) {
-    const kind = summary.layers.find((info) => info.name === layer)?.kind;
-    return new NonFiniteError(
-      `${intro}: layer "${layer}"${kind ? ` (${kind})` : ''} is the first to produce them; its weights or its input overflow float32's range.`,
-    );
-  }
-  return new NonFiniteError(`${intro}: every layer's output is finite, so the technique's own computation (its gradients) overflowed.`);
 }
 
 const MISSING_GRADIENT = /gradient function not found for (\w+)/i;

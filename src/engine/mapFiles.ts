@@ -3,7 +3,7 @@
  * PNG of the normalised map and a NumPy .npy of the raw values. No pixels of the photo are involved.
  */
 import { PNG } from 'pngjs';
-import { writeFileAtomic, type AtomicWriteOptions } from './atomicWrite';
+import { OutputStage, writeFileAtomic, type AtomicWriteOptions } from './atomicWrite';
 import type { Heatmap } from './types';
 
 /**
@@ -52,7 +52,10 @@ export interface RawMapFiles {
   npyPath: string;
 }
 
-/** Writes both files, each atomically (the PNG first; a failure after it names it as written). */
+/**
+ * Writes both files as one set: each to its temporary file, then both moved into place (with `replace`
+ * false, neither when either name is taken), so a failure leaves neither.
+ */
 export async function writeRawMapFiles(
   heatmap: Heatmap,
   rawMap: Heatmap,
@@ -61,11 +64,12 @@ export async function writeRawMapFiles(
 ): Promise<void> {
   const png = encodeGray16Png(heatmap);
   const npy = encodeNpy(rawMap.data, [rawMap.height, rawMap.width]);
-  await writeFileAtomic(files.pngPath, png, options);
+  const stage = new OutputStage();
   try {
-    await writeFileAtomic(files.npyPath, npy, options);
-  } catch (error) {
-    const reason = (error as Error).message;
-    throw Object.assign(new Error(`${reason} (already written: ${files.pngPath})`), { code: (error as NodeJS.ErrnoException).code });
+    await writeFileAtomic(files.pngPath, png, { ...options, stage });
+    await writeFileAtomic(files.npyPath, npy, { ...options, stage });
+    await stage.commit();
+  } finally {
+    await stage.discard();
   }
 }

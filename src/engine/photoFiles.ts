@@ -3,6 +3,7 @@
  * work. The model sees the working copy (decoded at WORKING_MAX_SIDE, as in the panel); the photo is
  * decoded at full size (RGB, drawn on in place) only for the files.
  */
+import { OutputStage } from './atomicWrite';
 import type { CancelCheck, Engine } from './engine';
 import { readImage, readImagePixels, reduceToWorkingCopy, sharpCodec, WORKING_MAX_SIDE, writePngFile, type ImageLimits } from './image';
 import type { LoadedModel } from './models/loadModel';
@@ -28,6 +29,11 @@ export interface OverlayOutputs {
   opacity: number;
   /** False: fail with code EEXIST rather than replace an existing file (default true). */
   replace?: boolean;
+  /**
+   * The set these files belong to (the CLI adds its JSON result): they are left staged for its commit.
+   * Without one, the overlay and the heatmap are a set of their own, placed together once both are written.
+   */
+  stage?: OutputStage;
 }
 
 type FullImage = Awaited<ReturnType<typeof readImagePixels>>;
@@ -50,17 +56,27 @@ export async function writeOverlayFiles(
   const overlay = drawOverlay(full.image, layer, outputs.colormap, outputs.opacity, checkCancelled);
   if (layer.segments) drawSegmentBoundaries(overlay, layer.segments, layer.region);
   checkCancelled?.();
-  await writeOutput('overlay', outputs.overlayPath, [], () =>
-    writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels, { replace: outputs.replace }),
-  );
-  if (!outputs.heatmapPath) return;
-  const heatmapPath = outputs.heatmapPath;
-  const { heatmap, colour, region, signed } = layer;
-  await writeOutput('heatmap', heatmapPath, [outputs.overlayPath], () =>
-    colour
-      ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, { replace: outputs.replace })
-      : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, { replace: outputs.replace }),
-  );
+  const stage = outputs.stage ?? new OutputStage();
+  const options = { replace: outputs.replace, stage };
+  try {
+    await writeOutput('overlay', outputs.overlayPath, [], () =>
+      writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels, options),
+    );
+    const heatmapPath = outputs.heatmapPath;
+    if (heatmapPath) {
+      const { heatmap, colour, region, signed } = layer;
+      await writeOutput('heatmap', heatmapPath, [], () =>
+        colour
+          ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, options)
+          : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, options),
+      );
+    }
+    if (!outputs.stage)
+      await writeOutput(outputs.heatmapPath ? 'overlay and heatmap' : 'overlay', stage.targets.join(' and '), [], () => stage.commit());
+  } catch (error) {
+    if (!outputs.stage) await stage.discard();
+    throw error;
+  }
 }
 
 /** Longest side of the concept picture laid over a photo (bilinear above it: a 12 MP photo needs no 48 MB picture). */
@@ -75,7 +91,8 @@ function conceptsAt(concepts: Concepts, region: Region, width: number, height: n
 
 /**
  * One of a set of outputs, each written atomically: a failure names the file that was not written and
- * the ones of the set that already were (they stay: each is whole).
+ * the ones of the set that already were (they stay: each is whole). Outputs staged together
+ * (OutputStage) are not in place before their commit, so `written` is empty for them.
  */
 export async function writeOutput(what: string, file: string, written: string[], write: () => Promise<unknown>): Promise<void> {
   try {

@@ -1,9 +1,10 @@
 /**
- * The engine's own temporary folders (today: the weights of a `.keras` archive, inflated for h5wasm, which
- * reads paths, not memory). Each is made private (0700) under the OS temp folder, registered while it
- * exists, and removed by whoever made it on every normal and failing path; what is still registered when
- * the process ends (Ctrl-C in the CLI, a terminated worker thread) is removed by `removeAllTempFolders`,
- * which the CLI's SIGINT/SIGTERM handlers and the process's 'exit' event call.
+ * The engine's own temporary files and folders: the weights of a `.keras` archive, inflated for h5wasm
+ * (which reads paths, not memory), into a private (0700) folder under the OS temp folder; and the hidden
+ * `.NAME.PID.RANDOM.tmp` files outputs are written to before they are renamed into place (atomicWrite.ts).
+ * Each is registered while it exists and removed by whoever made it on every normal and failing path; what
+ * is still registered when the process ends (Ctrl-C in the CLI, a terminated worker thread) is removed by
+ * `removeTemporaries`, which the CLI's SIGINT/SIGTERM/SIGHUP handlers and the process's 'exit' event call.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
@@ -12,39 +13,66 @@ import * as path from 'node:path';
 
 export const TEMP_PREFIX = 'cnnlens-';
 
-const live = new Set<string>();
+const liveFolders = new Set<string>();
+const liveFiles = new Set<string>();
 let hooked = false;
 
-/** Removes every folder still registered, synchronously (safe in 'exit' and signal handlers). */
-export function removeAllTempFolders(): void {
-  for (const dir of live) {
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', removeTemporaries);
+}
+
+/** Removes every temporary file and folder still registered, synchronously (safe in 'exit' and signal handlers). */
+export function removeTemporaries(): void {
+  for (const file of liveFiles) {
+    try {
+      rmSync(file, { force: true });
+    } catch {
+      // Best effort: the process is ending.
+    }
+    liveFiles.delete(file);
+  }
+  for (const dir of liveFolders) {
     try {
       rmSync(dir, { recursive: true, force: true });
     } catch {
       // Best effort: the process is ending.
     }
-    live.delete(dir);
+    liveFolders.delete(dir);
   }
 }
 
 /** The temporary folders that exist now (tests). */
 export function liveTempFolders(): string[] {
-  return [...live];
+  return [...liveFolders];
+}
+
+/** The temporary output files that exist now (tests). */
+export function liveTempFiles(): string[] {
+  return [...liveFiles];
+}
+
+/**
+ * Registers a temporary file (about to be created) for removal should the process end before its owner
+ * renames or removes it; the returned function unregisters it (after the rename or removal).
+ */
+export function registerTempFile(file: string): () => void {
+  hookExit();
+  liveFiles.add(file);
+  return () => void liveFiles.delete(file);
 }
 
 /** A new private folder under the OS temp folder, registered until `remove` is called. */
 export async function makeTempFolder(purpose: string): Promise<{ dir: string; remove: () => Promise<void> }> {
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', removeAllTempFolders);
-  }
+  hookExit();
   const dir = mkdtempSync(path.join(os.tmpdir(), `${TEMP_PREFIX}${purpose}-`));
-  live.add(dir);
+  liveFolders.add(dir);
   return {
     dir,
     remove: async () => {
       await fs.rm(dir, { recursive: true, force: true });
-      live.delete(dir);
+      liveFolders.delete(dir);
     },
   };
 }

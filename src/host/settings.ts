@@ -9,7 +9,13 @@ import { COLORMAP_NAMES, type ColormapName } from '../shared/vocabulary';
 import type { ViewSettings } from '../shared/protocol';
 import type { EngineSettings } from './engineClient';
 import { modelChoice } from './modelSource';
-import { modelSettingValue as modelSettingValueFor, resolveModelSetting, type ModelSetting, type SettingPlaces } from './modelSetting';
+import {
+  modelSettingValue as modelSettingValueFor,
+  outputAndLimits,
+  resolveModelSetting,
+  type ModelSetting,
+  type SettingPlaces,
+} from './modelSetting';
 
 function config(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('cnnLens');
@@ -47,6 +53,8 @@ function modelProblem(setting: ModelSetting): string | null {
 
 export function engineSettings(): EngineSettings {
   const c = config();
+  // Restricted Mode withholds the workspace's values of these, as of cnnLens.model (restrictedConfigurations).
+  const chosen = outputAndLimits(c.get<unknown>('modelOutput', ''), c.get<unknown>('modelLimits', {}));
   const backend = c.get<string>('backend', 'auto');
   const preprocess = c.get<string>('preprocess', '');
   const labels = c.get<string>('labels', '').trim();
@@ -57,7 +65,7 @@ export function engineSettings(): EngineSettings {
     backend: (BACKEND_CHOICES as readonly string[]).includes(backend) ? (backend as BackendChoice) : 'auto',
     onnxRuntime: c.get<string>('onnxRuntime', 'auto') === 'off' ? 'off' : 'auto',
     modelPath: setting.kind === 'path' || setting.kind === 'zoo' ? setting.path : null,
-    modelProblem: modelProblem(setting),
+    modelProblem: modelProblem(setting) ?? chosen.problem,
     modelChoice: modelChoice(setting, rawModel, !vscode.workspace.isTrusted),
     defaults: {
       preprocess: isScalingPreset(preprocess) ? preprocess : undefined,
@@ -66,6 +74,8 @@ export function engineSettings(): EngineSettings {
           ? path.resolve(labels)
           : path.join(workspaceRoot, labels)
         : undefined,
+      ...(chosen.output ? { output: chosen.output } : {}),
+      ...(chosen.limits ? { limits: chosen.limits } : {}),
     },
     limits: {
       maxPixels: Math.max(1, c.get<number>('maxImageMegapixels', 40)) * 1e6,

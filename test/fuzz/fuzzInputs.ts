@@ -10,6 +10,8 @@
  *   failing case's files to DIR/case-N)
  *
  * Prints one JSON line per case as it starts ({"case": …}) and ends ({"done": …}), then a summary line.
+ * Each case's folder is removed after it; the seeds' folders at exit (tinyModels.ts's tempDir), unless
+ * CNN_LENS_KEEP_TEST_TEMP is set.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';

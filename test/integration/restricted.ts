@@ -1,7 +1,8 @@
 /**
  * Integration suite for Restricted Mode (workspace not trusted). package.json declares limited support:
- * the workspace's cnnLens.model / cnnLens.labels are ignored and the default model is used.
- * The driver gives this workspace a .vscode/settings.json pointing cnnLens.model at a broken model.
+ * the workspace's cnnLens.model / cnnLens.labels / cnnLens.modelOutput / cnnLens.modelLimits are ignored and
+ * the default model is used. The driver gives this workspace a .vscode/settings.json pointing cnnLens.model
+ * at a broken model, naming an output no model has and a 1-byte weight budget.
  */
 import { strict as assert } from 'node:assert';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -19,6 +20,11 @@ describe('CNN Lens in Restricted Mode', () => {
     const workspaceSettings = JSON.parse(readFileSync(path.join(folder, '.vscode', 'settings.json'), 'utf8'));
     assert.equal(workspaceSettings['cnnLens.model'], 'broken-model', 'the workspace does set cnnLens.model');
     assert.equal(vscode.workspace.getConfiguration('cnnLens').get('model'), '', 'VS Code withholds it in Restricted Mode');
+    // The chosen output and the model budgets too (package.json's restrictedConfigurations): were they read,
+    // the default model below would be refused (no output "no-such-output", over 1 byte of weights).
+    assert.equal(workspaceSettings['cnnLens.modelOutput'], 'no-such-output');
+    assert.equal(vscode.workspace.getConfiguration('cnnLens').get('modelOutput'), '');
+    assert.deepEqual(vscode.workspace.getConfiguration('cnnLens').get('modelLimits'), {});
     const described = await api.engine.describeModel();
     assert.equal(described.summary.name, 'Darknet tiny (ImageNet)', 'the default model is used instead');
     assert.equal(described.source?.origin, 'default');

@@ -22,7 +22,15 @@ function makeWorkspace(restricted: boolean): string {
   cpSync(path.join(REPO_ROOT, 'models', 'fashion-cam', 'model.json'), path.join(brokenModel, 'model.json'));
   if (restricted) {
     mkdirSync(path.join(workspace, '.vscode'));
-    writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'cnnLens.model': 'broken-model' }));
+    // A model that does not load, an output it does not have and a budget no model fits: all withheld.
+    writeFileSync(
+      path.join(workspace, '.vscode', 'settings.json'),
+      JSON.stringify({
+        'cnnLens.model': 'broken-model',
+        'cnnLens.modelOutput': 'no-such-output',
+        'cnnLens.modelLimits': { maxWeightBytes: 1 },
+      }),
+    );
   }
   return workspace;
 }

@@ -7,6 +7,7 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { tempDir } from './helpers/tinyModels';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 40);
 /** The slowest clean case (a .keras load) takes well under a second; a case quiet for this long is stuck. */
@@ -35,6 +36,9 @@ describe('fuzzing model files and image headers (seeded, bounded)', function () 
       process.execPath,
       ['--import', 'tsx', runner, '--seconds', String(SECONDS), '--seed', process.env.FUZZ_SEED ?? '1'],
       {
+        // The run's folders go into one of ours, removed after the suite even when the watchdog kills the child
+        // (the child removes its own at exit otherwise).
+        env: { ...process.env, TMPDIR: tempDir('cnnlens-fuzz-run-') },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

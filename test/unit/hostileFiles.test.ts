@@ -2,8 +2,11 @@
  * Model archives and command lines that try to cost time, leave files behind or write half an output:
  * - a .keras zip whose header lies about an entry's size is refused within one inflate step;
  * - a cancelled (AbortSignal) or interrupted (SIGINT to the CLI) .keras load leaves no temporary file;
- * - the CLI refuses, before any model work, outputs into a missing or read-only folder, a --box outside
- *   the image, and an image over the caps (naming --max-megapixels / --max-file-mb, which raise them).
+ * - Ctrl-C while the CLI writes its outputs leaves no `.tmp` file and none of the set; a kill during a
+ *   batch leaves the --json-lines file as it was; a set whose later file cannot be written leaves none;
+ * - the CLI refuses, before any model work, outputs into a missing or read-only folder, outputs naming a
+ *   folder or the same file twice, a --box outside the image, and an image over the caps (naming
+ *   --max-megapixels / --max-file-mb, which raise them).
  */
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,9 +16,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { runCli as run } from './helpers/cli';
+import { OutputStage, writeFileAtomic } from '../../src/engine/atomicWrite';
 import { encodePng } from '../../src/engine/image';
 import { readKerasFile } from '../../src/engine/models/keras/kerasFile';
-import { liveTempFolders } from '../../src/engine/tempFiles';
+import { writeOverlayFiles } from '../../src/engine/photoFiles';
+import { liveTempFiles, liveTempFolders } from '../../src/engine/tempFiles';
 import { keras3Config } from './helpers/kerasFiles';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
@@ -79,6 +84,52 @@ const HDF5_HEAD = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 function cnnlensTemps(dir = os.tmpdir()): string[] {
   return readdirSync(dir).filter((name) => name.startsWith('cnnlens-keras-'));
+}
+
+/** The hidden `.NAME.PID.RANDOM.tmp` files outputs are written to before their rename. */
+function outputTemps(dir: string): string[] {
+  return readdirSync(dir).filter((name) => name.endsWith('.tmp'));
+}
+
+/** `cnn-lens ARGS` in a child process (through tsx, with the signal handlers bin/cnn-lens.js installs). */
+function spawnCli(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(ROOT, 'src/cli.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, TSX_DISABLE_CACHE: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, stderr: () => stderr };
+}
+
+/** Polls until `found()` is true (then runs `act`), or the deadline; says whether it was. */
+async function when(found: () => boolean, act: () => void, ms = 60_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (found()) {
+      act();
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return false;
+}
+
+/** A smooth 20 MP photo (fast to write, slow enough to draw and encode at full size to interrupt). */
+function bigPhoto(): Buffer {
+  const [width, height] = [5000, 4000];
+  const data = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 4;
+      data[i] = (x * 255) / width;
+      data[i + 1] = (y * 255) / height;
+      data[i + 2] = 128;
+      data[i + 3] = 255;
+    }
+  return encodePng({ width, height, data });
 }
 
 describe('hostile model files and command lines', function () {
@@ -192,6 +243,118 @@ describe('hostile model files and command lines', function () {
     assert.deepEqual(cnnlensTemps(tmp), []);
   });
 
+  describe('outputs appear whole, as a set, or not at all', () => {
+    let modelDir: string;
+    let photos: string;
+    before(async () => {
+      modelDir = path.join(dir, 'set-model');
+      mkdirSync(modelDir);
+      const model = twoConvGapModel(5);
+      await saveModel(model, modelDir, { preprocess: 'zero-one', labels: ['ant', 'bee', 'cat', 'dog'] });
+      model.dispose();
+      photos = path.join(dir, 'big');
+      mkdirSync(photos);
+      const big = bigPhoto();
+      for (const name of ['a.png', 'b.png', 'c.png']) await fs.writeFile(path.join(photos, name), big);
+    });
+
+    it('Ctrl-C (SIGINT) while explain writes --out, --heatmap and --json leaves no .tmp and none of them', async function () {
+      if (process.platform === 'win32') this.skip();
+      const out = tempDir('cnnlens-sigint-out-');
+      const cli = spawnCli([
+        'explain',
+        path.join(photos, 'a.png'),
+        '--model',
+        modelDir,
+        '--backend',
+        'cpu',
+        '--out',
+        path.join(out, 'o.png'),
+        '--heatmap',
+        path.join(out, 'h.png'),
+        '--json',
+        path.join(out, 'r.json'),
+      ]);
+      // The first temporary file appears while the overlay is written; the heatmap's follows.
+      const sent = await when(
+        () => outputTemps(out).length > 0,
+        () => cli.child.kill('SIGINT'),
+      );
+      assert.ok(sent, `no temporary output appeared: ${cli.stderr()}`);
+      assert.equal(await cli.exited, 130, cli.stderr());
+      assert.match(cli.stderr(), /stopped \(SIGINT\)/);
+      assert.deepEqual(readdirSync(out), [], 'no temporary file and no output of the set');
+    });
+
+    it('a kill during a batch leaves the --json-lines file as it was; a finished run replaces it whole', async function () {
+      if (process.platform === 'win32') this.skip();
+      const out = tempDir('cnnlens-lines-');
+      const lines = path.join(out, 'runs.jsonl');
+      await fs.writeFile(lines, 'the previous run\n');
+      const cli = spawnCli(['explain', photos, '--model', modelDir, '--backend', 'cpu', '--json-lines', lines]);
+      const sent = await when(
+        () => outputTemps(out).length > 0,
+        () => cli.child.kill('SIGTERM'),
+      );
+      assert.ok(sent, `the run never opened its lines: ${cli.stderr()}`);
+      assert.equal(await cli.exited, 143, cli.stderr());
+      assert.equal(await fs.readFile(lines, 'utf8'), 'the previous run\n');
+      assert.deepEqual(readdirSync(out), ['runs.jsonl']);
+
+      const small = path.join(out, 'small');
+      mkdirSync(small);
+      for (const name of ['x.png', 'y.png']) await fs.writeFile(path.join(small, name), encodePng(noiseImage(30, 20, 3)));
+      const { code, err } = await run(['explain', small, '--model', modelDir, '--backend', 'cpu', '--json-lines', lines]);
+      assert.equal(code, 0, err);
+      const records = (await fs.readFile(lines, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line));
+      assert.deepEqual(
+        records.map((r) => [path.basename(r.file), r.ok]),
+        [
+          ['x.png', true],
+          ['y.png', true],
+        ],
+      );
+      assert.deepEqual(readdirSync(out).sort(), ['runs.jsonl', 'small']);
+      assert.deepEqual(liveTempFiles(), []);
+    });
+
+    it('a set whose later file cannot be written leaves none of it (engine and CLI)', async () => {
+      const out = tempDir('cnnlens-set-');
+      const layer = {
+        heatmap: { width: 2, height: 2, data: Float32Array.from([0, 0.5, 1, 0.25]) },
+        colour: null,
+        region: { x: 0, y: 0, width: 1, height: 1 },
+        signed: false,
+        imageSize: { width: 30, height: 20 },
+      };
+      const photo = path.join(out, 'photo.png');
+      await fs.writeFile(photo, encodePng(noiseImage(30, 20, 9)));
+      const overlayPath = path.join(out, 'o.png');
+      await assert.rejects(
+        writeOverlayFiles(photo, { maxPixels: 1e6, maxBytes: 1e6 }, layer, {
+          overlayPath,
+          heatmapPath: path.join(out, 'missing', 'h.png'),
+          colormap: 'jet',
+          opacity: 0.5,
+        }),
+        /Could not write the heatmap .*missing.*h\.png/,
+      );
+      assert.deepEqual(readdirSync(out), ['photo.png'], 'the overlay was not placed without its heatmap');
+      // A stage placing into a taken name without replacing places none of the set.
+      await fs.writeFile(path.join(out, 'b.txt'), 'kept');
+      const stage = new OutputStage();
+      await writeFileAtomic(path.join(out, 'a.txt'), 'new', { stage, replace: false });
+      await writeFileAtomic(path.join(out, 'b.txt'), 'new', { stage, replace: false });
+      await assert.rejects(stage.commit(), { code: 'EEXIST' });
+      assert.deepEqual(readdirSync(out).sort(), ['b.txt', 'photo.png']);
+      assert.equal(await fs.readFile(path.join(out, 'b.txt'), 'utf8'), 'kept');
+      assert.deepEqual(liveTempFiles(), []);
+    });
+  });
+
   describe('the CLI refuses before the run', () => {
     let modelDir: string;
     let imagePath: string;
@@ -222,6 +385,28 @@ describe('hostile model files and command lines', function () {
         assert.match(err, new RegExp(`Cannot write .*: the folder ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} does not exist\\.`));
         assert.ok(performance.now() - start < 1000);
       }
+    });
+
+    it('--out, --heatmap or --json naming a folder, or two outputs naming the same file', async () => {
+      const folder = path.join(dir, 'a-folder');
+      mkdirSync(folder);
+      const out = path.join(dir, 'o.png');
+      for (const args of [
+        ['explain', imagePath, '--out', folder],
+        ['explain', imagePath, '--out', out, '--heatmap', folder],
+        ['explain', imagePath, '--out', out, '--json', folder],
+        ['explain', dir, '--json-lines', folder],
+        ['evaluate', imagePath, '--json', folder],
+        ['featuremaps', imagePath, '--out', folder],
+      ]) {
+        const { code, err } = await run([...args, '--model', path.join(dir, 'not-loaded')]);
+        assert.equal(code, 2, `${args.join(' ')}: ${err}`);
+        assert.match(err, /Cannot write .*a-folder: it is a folder; name a file\./);
+      }
+      const same = await run(['explain', imagePath, '--out', out, '--heatmap', out, '--model', path.join(dir, 'not-loaded')]);
+      assert.equal(same.code, 2);
+      assert.match(same.err, /Two outputs name the same file .*o\.png; give each its own\./);
+      assert.ok(!existsSync(out));
     });
 
     it('--out into a read-only folder or through a file', async function () {

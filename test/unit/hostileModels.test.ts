@@ -6,14 +6,16 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Engine } from '../../src/engine/engine';
+import { outputAndLimits } from '../../src/host/modelSetting';
 import { loadModel } from '../../src/engine/models/loadModel';
 import { fitLabelsNoted, parseLabels } from '../../src/engine/models/modelConfig';
 import { readModelFiles } from '../../src/engine/models/modelFiles';
 import { DEFAULT_MODEL_LIMITS } from '../../src/engine/models/modelFolder';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
+import { runCli } from './helpers/cli';
 import { encodeModel, type GraphSpec } from './helpers/onnxBuilder';
 import { saveModel, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
@@ -137,7 +139,10 @@ describe('hostile model folders', function () {
       const message = await refused(dir, [
         /model\.json: weight "d\/kernel" \[150528,3000\] has 451584000 elements, over CNN Lens's limit of 268435456 \(maxTensorElements\)/,
       ]);
-      assert.match(message, /raise the limit: CNN_LENS_MODEL_LIMITS='\{"maxTensorElements": 536870912\}'/);
+      assert.match(
+        message,
+        /raise the limit: --model-limits '\{"maxTensorElements": 536870912\}' \(CLI\), "cnnLens.modelLimits": \{"maxTensorElements": 536870912\} \(settings\) or CNN_LENS_MODEL_LIMITS='\{"maxTensorElements": 536870912\}'/,
+      );
     });
 
     it('a topology implying a huge Dense kernel the manifest does not declare is refused before tfjs allocates it', async () => {
@@ -198,6 +203,66 @@ describe('hostile model folders', function () {
       );
       assert.match(message, /CNN_LENS_MODEL_LIMITS='\{"maxWeightBytes": \d+\}'/);
       assert.ok(DEFAULT_MODEL_LIMITS.maxWeightBytes >= GiB);
+    });
+
+    it('the budgets come from --model-limits, then the cnnLens.modelLimits setting, then CNN_LENS_MODEL_LIMITS', async () => {
+      const dir = await tinyFolder({ preprocess: 'zero-one' });
+      const over = /model\.json: the weightsManifest declares \d+ bytes of weights, over CNN Lens's limit of 100 bytes \(maxWeightBytes\)/;
+      // The settings' budgets are the loader's defaults; the CLI's are overrides and win.
+      await assert.rejects(loadModel(dir, {}, { limits: { maxWeightBytes: 100 } }), over);
+      (await loadModel(dir, { limits: { maxWeightBytes: 10_000 } }, { limits: { maxWeightBytes: 100 } })).adapter.dispose();
+      const previous = process.env.CNN_LENS_MODEL_LIMITS;
+      process.env.CNN_LENS_MODEL_LIMITS = '{"maxWeightBytes": 100}';
+      try {
+        await refused(dir, [over]);
+        (await loadModel(dir, {}, { limits: { maxWeightBytes: 10_000 } })).adapter.dispose();
+        const cli = (...args: string[]) => runCli(['layers', '--model', dir, '--backend', 'cpu', '--no-onnxruntime', ...args]);
+        const refusedByEnv = await cli();
+        assert.equal(refusedByEnv.code, 1);
+        assert.match(refusedByEnv.err, over);
+        const raised = await cli('--model-limits', '{"maxWeightBytes": 10000}');
+        assert.equal(raised.code, 0, raised.err);
+        const lowered = await cli('--model-limits', '{"maxLayers": 2}');
+        assert.equal(lowered.code, 1);
+        for (const [flag, message] of [
+          ['lots', /--model-limits takes a JSON object such as --model-limits '\{"maxWeightBytes": 4294967296\}'; got "lots"/],
+          ['{"maxWeights": 1}', /--model-limits: there is no model limit "maxWeights" \(the limits are maxWeightBytes, .*\)\. For example/],
+          ['{"maxLayers": -1}', /--model-limits: "maxLayers" must be a positive whole number\./],
+          ['[1]', /--model-limits must be an object of model limits\./],
+        ] as const) {
+          const bad = await cli('--model-limits', flag);
+          assert.equal(bad.code, 2, bad.err);
+          assert.match(bad.err, message);
+        }
+      } finally {
+        if (previous === undefined) delete process.env.CNN_LENS_MODEL_LIMITS;
+        else process.env.CNN_LENS_MODEL_LIMITS = previous;
+      }
+    });
+
+    it('cnnLens.modelOutput and cnnLens.modelLimits: checked as the engine checks them, withheld in Restricted Mode', () => {
+      assert.deepEqual(outputAndLimits(' colour ', { maxWeightBytes: 4 * GiB }), {
+        output: 'colour',
+        limits: { maxWeightBytes: 4 * GiB },
+        problem: null,
+      });
+      assert.deepEqual(outputAndLimits('', {}), { problem: null });
+      assert.match(
+        outputAndLimits('', { maxWeight: 1 }).problem ?? '',
+        /The cnnLens.modelLimits setting: there is no model limit "maxWeight"/,
+      );
+      assert.match(outputAndLimits('', { maxLayers: 0.5 }).problem ?? '', /"maxLayers" must be a positive whole number/);
+      assert.match(outputAndLimits(3, {}).problem ?? '', /cnnLens.modelOutput setting must be a string/);
+      // package.json: the settings exist, their budgets are the engine's, and a workspace cannot set them untrusted.
+      const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8'));
+      const settings = manifest.contributes.configuration.properties;
+      assert.deepEqual(Object.keys(settings['cnnLens.modelLimits'].properties).sort(), Object.keys(DEFAULT_MODEL_LIMITS).sort());
+      assert.equal(settings['cnnLens.modelOutput'].type, 'string');
+      const restricted: string[] = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations;
+      for (const key of ['cnnLens.model', 'cnnLens.labels', 'cnnLens.modelOutput', 'cnnLens.modelLimits']) {
+        assert.ok(restricted.includes(key), `${key} is withheld in Restricted Mode`);
+        assert.equal(settings[key].scope, 'resource', key);
+      }
     });
   });
 

@@ -1,8 +1,10 @@
 /**
  * Issue 19, outputs and numbers: a model whose output is not one vector of class scores per image, with
  * several outputs and no choice, with NaN or infinite weights, or whose activations overflow, is refused
- * with a message naming the output, weight or layer; model.json files tfjs would refuse cryptically get a
- * message naming the file and what is wrong. Each failure leaves tf.memory().numTensors where it was.
+ * with a message naming the output, weight or layer — in explain and in every look-inside view (feature
+ * maps, maximisation, class image, deep dream, inversion), from the engine and the CLI; model.json files
+ * tfjs would refuse cryptically get a message naming the file and what is wrong. Each failure leaves
+ * tf.memory().numTensors where it was.
  */
 import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
@@ -10,6 +12,9 @@ import * as path from 'node:path';
 import { Acceleration } from '../../src/engine/accel/ortRuntime';
 import { Engine } from '../../src/engine/engine';
 import { NonFiniteError } from '../../src/engine/finite';
+import { featureMaps } from '../../src/engine/inspect/featureMaps';
+import { visualize } from '../../src/engine/inspect/visualize';
+import { encodePng } from '../../src/engine/image';
 import { loadGraphAdapter } from '../../src/engine/models/graph/graphAdapter';
 import { loadLayersAdapter } from '../../src/engine/models/layers/layersAdapter';
 import { loadModel } from '../../src/engine/models/loadModel';
@@ -17,6 +22,7 @@ import { ModelError, readModelFiles } from '../../src/engine/models/modelFiles';
 import { OnnxAdapter } from '../../src/engine/models/onnx/onnxAdapter';
 import { readOnnxFile } from '../../src/engine/models/onnx/onnxFile';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
+import { runCli } from './helpers/cli';
 import { encodeModel, pseudoRandom, type GraphSpec } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { saveModel, setWeights, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
@@ -63,6 +69,25 @@ async function withWeight(layer: string, index: number, value: number): Promise<
   return saved(model);
 }
 
+/** image → conv → GAP → two heads: "species" (4 classes) and "colour" (3). */
+function twoOutputModel(): tfl.LayersModel {
+  const input = tfl.input({ shape: [6, 6, 3] });
+  const features = tfl.layers
+    .globalAveragePooling2d({})
+    .apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(input)) as tfl.SymbolicTensor;
+  const a = tfl.layers.dense({ units: 4, name: 'species' }).apply(features) as tfl.SymbolicTensor;
+  const b = tfl.layers.dense({ units: 3, name: 'colour' }).apply(features) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: [a, b] });
+}
+
+/** conv_a's activations are large and positive; conv_b multiplies them by 3e38: infinity from conv_b on. */
+function overflowingModel(): tfl.Sequential {
+  const model = twoConvGapModel(4);
+  setWeights(model.getLayer('conv_a'), [new Array(108).fill(1), new Array(4).fill(1)]);
+  setWeights(model.getLayer('conv_b'), [new Array(12).fill(3e38), new Array(3).fill(0)]);
+  return model;
+}
+
 const loadLayers = async (json: string, output?: string) =>
   loadLayersAdapter(await readModelFiles(json), acceleration, output ? { output } : {});
 
@@ -94,13 +119,7 @@ describe('hostile outputs and numbers (issue 19)', () => {
     });
 
     it('refuses two outputs listing both, and explains the one chosen', async () => {
-      const input = tfl.input({ shape: [6, 6, 3] });
-      const features = tfl.layers
-        .globalAveragePooling2d({})
-        .apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(input)) as tfl.SymbolicTensor;
-      const a = tfl.layers.dense({ units: 4, name: 'species' }).apply(features) as tfl.SymbolicTensor;
-      const b = tfl.layers.dense({ units: 3, name: 'colour' }).apply(features) as tfl.SymbolicTensor;
-      const json = await saved(tfl.model({ inputs: input, outputs: [a, b] }));
+      const json = await saved(twoOutputModel());
       await refused(
         () => loadModel(json),
         /has 2 outputs: "species" \[\?, 4\], "colour" \[\?, 3\]\. CNN Lens explains one vector of class scores per image; name the output to explain in cnnlens.json \("output": "species"\)/,
@@ -131,17 +150,51 @@ describe('hostile outputs and numbers (issue 19)', () => {
     });
 
     it('takes the output cnnlens.json names, through loadModel', async () => {
-      const input = tfl.input({ shape: [6, 6, 3] });
-      const features = tfl.layers
-        .globalAveragePooling2d({})
-        .apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, name: 'conv' }).apply(input)) as tfl.SymbolicTensor;
-      const a = tfl.layers.dense({ units: 4, name: 'species' }).apply(features) as tfl.SymbolicTensor;
-      const b = tfl.layers.dense({ units: 3, name: 'colour' }).apply(features) as tfl.SymbolicTensor;
-      const json = await saved(tfl.model({ inputs: input, outputs: [a, b] }));
+      const json = await saved(twoOutputModel());
       await fs.writeFile(path.join(path.dirname(json), 'cnnlens.json'), JSON.stringify({ output: 'colour' }));
       const loaded = await loadModel(json);
       assert.equal(loaded.summary.numClasses, 3);
       loaded.adapter.dispose();
+    });
+
+    it('takes the output --output names (CLI), before cnnlens.json, and the setting (cnnLens.modelOutput) after it', async () => {
+      const json = await saved(twoOutputModel());
+      const photo = path.join(path.dirname(json), 'photo.png');
+      await fs.writeFile(photo, encodePng(solidImage(6, 6, [200, 100, 50])));
+      const cli = (...args: string[]) => runCli([...args, '--model', json, '--backend', 'cpu', '--no-onnxruntime']);
+      const none = await cli('layers');
+      assert.equal(none.code, 1);
+      assert.match(
+        none.err,
+        /has 2 outputs: .* name the output to explain in cnnlens.json \("output": "species"\), with --output species on the command line or the cnnLens.modelOutput setting/,
+      );
+      const layers = await cli('layers', '--output', 'colour');
+      assert.equal(layers.code, 0, layers.err);
+      assert.match(layers.out, /, 3 classes\)/);
+      const explained = await cli('explain', photo, '--output', 'colour', '--json', '-');
+      assert.equal(explained.code, 0, explained.err);
+      assert.equal(JSON.parse(explained.out).predictions.length, 3);
+      const wrong = await cli('featuremaps', photo, '--layer', 'conv', '--output', 'size', '--out', path.join(path.dirname(json), 'g.png'));
+      assert.equal(wrong.code, 1);
+      assert.match(
+        wrong.err,
+        /the chosen output "size" \(by --output\) is not one of the model's outputs: "species" \[\?, 4\], "colour" \[\?, 3\]/,
+      );
+      const empty = await cli('layers', '--output', ' ');
+      assert.equal(empty.code, 2);
+
+      // The engine as the editor calls it: the settings are defaults, cnnlens.json beats them, --output beats both.
+      const fromSetting = await engine.loadModel(json, {}, { output: 'colour' });
+      assert.equal(fromSetting.summary.numClasses, 3);
+      await refused(
+        () => engine.loadModel(json, {}, { output: 'size' }),
+        /the chosen output "size" \(by the cnnLens.modelOutput setting\)/,
+      );
+      await fs.writeFile(path.join(path.dirname(json), 'cnnlens.json'), JSON.stringify({ output: 'species' }));
+      assert.equal((await engine.loadModel(json, {}, { output: 'colour' })).summary.numClasses, 4);
+      assert.equal((await engine.loadModel(json, { output: 'colour' }, { output: 'species' })).summary.numClasses, 3);
+      const overridden = await cli('layers', '--output', 'colour');
+      assert.match(overridden.out, /, 3 classes\)/);
     });
 
     it('refuses a NaN weight and an infinite bias at load, naming the weight', async () => {
@@ -152,15 +205,135 @@ describe('hostile outputs and numbers (issue 19)', () => {
     });
 
     it('refuses class scores that overflow, naming the first layer that overflowed; nothing drawn', async () => {
-      const model = twoConvGapModel(4);
-      setWeights(model.getLayer('conv_a'), [new Array(108).fill(1), new Array(4).fill(1)]);
-      setWeights(model.getLayer('conv_b'), [new Array(12).fill(3e38), new Array(3).fill(0)]);
-      const loaded = await engine.loadModel(await saved(model));
+      const loaded = await engine.loadModel(await saved(overflowingModel()));
       await refused(
         () => engine.explain(loaded, solidImage(6, 6, [255, 255, 255]), { technique: 'gradcam' }),
         /Model ".*" gives non-finite values \(NaN or infinity\) in the class scores for this image, so nothing is drawn: layer "conv_b" \(Conv2D\) is the first to produce them/,
         NonFiniteError,
       );
+    });
+
+    describe('look inside a model whose activations overflow', () => {
+      const FIRST = /layer "conv_b" \(Conv2D\) is the first to produce them; its weights or its input overflow float32's range/;
+      const white = solidImage(6, 6, [255, 255, 255]);
+      let json: string;
+      before(async () => {
+        json = await saved(overflowingModel());
+      });
+
+      it('feature maps: refused naming the first layer, from the functions and engine.inspect', async () => {
+        const loaded = await engine.loadModel(json);
+        const message = await refused(async () => featureMaps(loaded, white, 'conv_b'), FIRST, NonFiniteError);
+        assert.match(
+          message,
+          /^Model ".*" gives non-finite values \(NaN or infinity\) in the feature maps of layer "conv_b" for this image, so nothing is drawn/,
+        );
+        await refused(
+          () =>
+            engine.inspect(loaded, white, {
+              kind: 'featuremaps',
+              layer: 'conv_b',
+              filter: null,
+              classIndex: null,
+              steps: null,
+              seed: 0,
+              fourier: false,
+            }),
+          FIRST,
+          NonFiniteError,
+        );
+        // One channel over the image goes through the same maps.
+        await refused(
+          () =>
+            engine.inspect(loaded, white, {
+              kind: 'featuremaps',
+              layer: 'conv_b',
+              filter: 1,
+              classIndex: null,
+              steps: null,
+              seed: 0,
+              fourier: false,
+            }),
+          FIRST,
+          NonFiniteError,
+        );
+        // The layer before the overflow is finite: its maps are drawn.
+        assert.equal(featureMaps(loaded, white, 'conv_a').channels, 4);
+      });
+
+      it('maximize, class image, deep dream and inversion stop at their first step, naming the first layer', async () => {
+        const loaded = await engine.loadModel(json);
+        const cases = [
+          [
+            { kind: 'maximize', layer: 'conv_b', filter: 0 },
+            /in the activation-maximisation objective \(layer "conv_b" filter 0\) for the image being optimised \(step 1\)/,
+          ],
+          [
+            { kind: 'classimage', classTarget: 2 },
+            /in the class-image objective \(the score of class 2\) for the image being optimised \(step 1\)/,
+          ],
+          [
+            { kind: 'dream', layer: 'conv_b', image: white },
+            /in the deep-dream objective \(layer "conv_b"\) for the image being optimised \(step 1\)/,
+          ],
+          [{ kind: 'invert', layer: 'conv_b', image: white }, /in the representation at layer "conv_b" to invert for this image/],
+        ] as const;
+        for (const [options, what] of cases) {
+          const previews: number[] = [];
+          const message = await refused(
+            async () => visualize(loaded, { steps: 20, ...options }, undefined, (_image, fraction) => previews.push(fraction)),
+            FIRST,
+            NonFiniteError,
+          );
+          assert.match(message, what);
+          assert.deepEqual(previews, [], `${options.kind}: nothing drawn`);
+        }
+        // Through the engine as the panel asks.
+        await refused(
+          () =>
+            engine.inspect(loaded, white, {
+              kind: 'classimage',
+              layer: null,
+              filter: null,
+              classIndex: 1,
+              steps: 5,
+              seed: 0,
+              fourier: true,
+            }),
+          FIRST,
+          NonFiniteError,
+        );
+        // Maximising a filter of the finite layer still works.
+        const fine = visualize(loaded, { kind: 'maximize', layer: 'conv_a', filter: 0, steps: 3 });
+        assert.ok(fine.history.every(Number.isFinite));
+      });
+
+      it('the CLI exits 1 with the message and writes nothing', async () => {
+        const dir = tempDir();
+        const photo = path.join(dir, 'white.png');
+        await fs.writeFile(photo, encodePng(solidImage(6, 6, [255, 255, 255])));
+        for (const args of [
+          ['featuremaps', photo, '--layer', 'conv_b'],
+          ['maximize', '--layer', 'conv_b', '--filter', '0', '--steps', '5'],
+          ['classimage', '--class', '0', '--steps', '5'],
+          ['dream', photo, '--layer', 'conv_b', '--steps', '5'],
+          ['invert', photo, '--layer', 'conv_b', '--steps', '5'],
+        ]) {
+          const out = path.join(dir, `${args[0]}.png`);
+          const { code, out: stdout, err } = await runCli([...args, '--model', json, '--backend', 'cpu', '--no-onnxruntime', '--out', out]);
+          assert.equal(code, 1, `${args[0]}: ${stdout}\n${err}`);
+          assert.match(
+            err,
+            /^cnn-lens: Model ".*" gives non-finite values \(NaN or infinity\) in the .* so nothing is drawn: layer "conv_b" \(Conv2D\) is the first/,
+          );
+          assert.doesNotMatch(stdout, /NaN/);
+          assert.deepEqual(
+            (await fs.readdir(dir)).filter((name) => name !== 'white.png'),
+            [],
+            `${args[0]} wrote nothing`,
+          );
+        }
+      });
     });
 
     it("refuses a map that overflows in the technique's own arithmetic although the scores are finite", async () => {

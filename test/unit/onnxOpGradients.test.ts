@@ -12,6 +12,7 @@ import { OnnxExecutor } from '../../src/engine/models/onnx/executor';
 import { plain, plainValue } from '../../src/engine/models/onnx/ops/types';
 import { tf } from '../../src/engine/tfjs/tf';
 import { encodeModel, pseudoRandom, type Initializer, type NodeSpec } from './helpers/onnxBuilder';
+import { onnxruntimeNode } from './helpers/onnxModels';
 
 interface OpCase {
   name: string;
@@ -299,8 +300,7 @@ const CASES: OpCase[] = [
 
 /** onnxruntime-node's output for one float input. */
 async function onnxruntime(bytes: Uint8Array, x: Float32Array, dims: number[]): Promise<Float32Array> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const ort = onnxruntimeNode();
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
   try {
     const out = await session.run({ x: new ort.Tensor('float32', x, dims) });

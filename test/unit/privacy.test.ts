@@ -6,11 +6,13 @@
  *   $TMPDIR/mat-debug-<pid>.log, $TMPDIR/.ses and ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ (a device
  *   id and an SQLite event store) on every run;
  * - the CLI's explain (sharp decoding and encoding, the model, onnxruntime) and layers of a .keras model
- *   (its weights inflated to a temporary file that must be gone when the command ends).
+ *   (its weights inflated to a temporary file that must be gone when the command ends);
+ * - the tests themselves: no test or benchmark file requires onnxruntime-node but helpers/onnxModels.ts,
+ *   which lets CNN Lens's loader create the runtime first (rootHooks.ts checks the run left no telemetry log).
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { encodePng } from '../../src/engine/image';
@@ -50,6 +52,13 @@ function runClean(
   return { appeared, stdout: result.stdout, stderr: result.stderr, status: result.status };
 }
 
+/** Every .ts file under `dir`, relative to the repository. */
+function sources(dir: string): string[] {
+  return listAll(path.join(ROOT, dir))
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => path.join(dir, file));
+}
+
 describe('privacy: nothing written outside the chosen outputs', function () {
   this.timeout(120_000);
   let dir: string;
@@ -66,6 +75,15 @@ describe('privacy: nothing written outside the chosen outputs', function () {
     model.dispose();
     imagePath = path.join(dir, 'photo.png');
     await fs.writeFile(imagePath, encodePng(noiseImage(30, 20, 9)));
+  });
+
+  it("the tests reach onnxruntime-node only through CNN Lens's loader (helpers/onnxModels.ts)", () => {
+    const direct = /require\(\s*['"]onnxruntime-node['"]\s*\)|from\s+['"]onnxruntime-node['"]|import\(\s*['"]onnxruntime-node['"]\s*\)/;
+    const offenders = ['test', 'bench', 'src']
+      .flatMap(sources)
+      .filter((file) => file !== path.join('test', 'unit', 'helpers', 'onnxModels.ts'))
+      .filter((file) => direct.test(readFileSync(path.join(ROOT, file), 'utf8')));
+    assert.deepEqual(offenders, [], 'require onnxruntime-node through onnxruntimeNode() in test/unit/helpers/onnxModels.ts');
   });
 
   it('onnxruntime-node: the self-check and a session in the main thread leave no file (telemetry off)', () => {

@@ -12,6 +12,7 @@
  *  - tv: weight of the total-variation penalty (mean squared difference of neighbours, image in 0..1).
  */
 import type { Scalar, Tensor3D, Tensor4D } from '@tensorflow/tfjs-core';
+import { NonFiniteError } from '../finite';
 import { quantile } from '../quantile';
 import { tf } from '../tfjs/tf';
 import type { RgbaImage } from '../types';
@@ -40,6 +41,11 @@ export interface AscentOptions {
   onPreview?: (image: RgbaImage, step: number, objective: number) => void;
   /** Called after every step with the step's objective (for tests and charts). */
   onStep?: (step: number, objective: number) => void;
+  /**
+   * The error to stop with when a step's objective or gradient holds NaN or infinity, given the image (0..255
+   * pixels) the step started from; default: a NonFiniteError naming the step. Nothing more is drawn.
+   */
+  nonFinite?: (pixels: Tensor4D, step: number, what: 'objective' | 'gradient') => Error;
 }
 
 /** Rolls [1, h, w, c] by (dy, dx) with wrap-around, differentiably (slices and concatenations). */
@@ -155,12 +161,20 @@ export function ascend(
         };
         const { value, grad } = tf.valueAndGrad(penalised as (image: tf.Tensor) => Scalar)(x);
         const g = grad as Tensor4D;
+        // The objective is read every step anyway; whether the gradient is finite comes with it in one read.
+        const [reached, gradientFinite] = tf.concat([value.reshape([1]), tf.all(tf.isFinite(g)).toFloat().reshape([1])]).dataSync();
+        if (!Number.isFinite(reached) || gradientFinite !== 1) {
+          const what = Number.isFinite(reached) ? 'gradient' : 'objective';
+          throw options.nonFinite
+            ? options.nonFinite(toPixels(x), step, what)
+            : new NonFiniteError(`The optimisation's ${what} holds NaN or infinity at step ${step}, so nothing is drawn.`);
+        }
         const m1 = m.mul(beta1).add(g.mul(1 - beta1));
         const v1 = v.mul(beta2).add(g.square().mul(1 - beta2));
         const mHat = m1.div(1 - beta1 ** step);
         const vHat = v1.div(1 - beta2 ** step);
         let updated = x.add(mHat.mul(learningRate).div(vHat.sqrt().add(epsilon))) as Tensor4D;
-        if (!inPixels) return { x: updated, m: m1 as Tensor4D, v: v1 as Tensor4D, value: value.dataSync()[0] };
+        if (!inPixels) return { x: updated, m: m1 as Tensor4D, v: v1 as Tensor4D, value: reached };
         if (r.l2 > 0)
           updated = updated
             .sub(128)
@@ -175,7 +189,7 @@ export function ascend(
           const contribution = tf.abs(tf.sum(updated.sub(128).mul(g), -1)).squeeze([0]) as Tensor3D;
           updated = updated.sub(128).mul(percentileMask(contribution, r.clipContribution)).add(128) as Tensor4D;
         }
-        return { x: tf.clipByValue(updated, 0, 255) as Tensor4D, m: m1 as Tensor4D, v: v1 as Tensor4D, value: value.dataSync()[0] };
+        return { x: tf.clipByValue(updated, 0, 255) as Tensor4D, m: m1 as Tensor4D, v: v1 as Tensor4D, value: reached };
       });
       tf.dispose([x, m, v]);
       ({ x, m, v } = next);

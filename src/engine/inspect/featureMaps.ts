@@ -1,8 +1,11 @@
 /**
  * Feature maps: every channel of a layer's output for the current image, with per-channel statistics
- * and an order (by mean activation, strongest first, or by index) for paging through wide layers.
+ * and an order (by mean activation, strongest first, or by index) for paging through wide layers. NaN or
+ * infinity in the layer's output is refused (finite.ts names the first layer that produced them): a grid of
+ * such values would only look flat.
  */
 import type { Tensor4D } from '@tensorflow/tfjs-core';
+import { hasNonFinite, nonFiniteError } from '../finite';
 import type { LoadedModel } from '../models/loadModel';
 import { modelPixels, modelScaler } from '../preprocess';
 import { gridOf, mapTile, enlarge } from '../render/grid';
@@ -32,16 +35,25 @@ export function featureMaps(model: LoadedModel, image: RgbaImage, layer: string,
     throw new Error(
       `Layer "${layer}" has output shape [${info.outputShape.join(', ')}]; feature maps need a spatial (height × width × channels) layer.`,
     );
-  return tf.tidy(() => {
-    const input = modelScaler(summary)(modelPixels(image, summary));
-    const output = adapter.layerOutput(input, layer) as Tensor4D;
-    const [, height, width, channels] = output.shape;
-    const means = tf.mean(output, [0, 1, 2]).dataSync() as Float32Array;
-    const maxima = tf.max(output, [0, 1, 2]).dataSync() as Float32Array;
-    const indices = Array.from({ length: channels }, (_, k) => k);
-    const order = sort === 'mean' ? indices.sort((a, b) => means[b] - means[a] || a - b) : indices;
-    return { layer, width, height, channels, values: output.dataSync() as Float32Array, means, maxima, order };
-  });
+  const input = tf.tidy(() => modelScaler(summary)(modelPixels(image, summary)));
+  try {
+    const maps = tf.tidy(() => {
+      const output = adapter.layerOutput(input, layer) as Tensor4D;
+      const [, height, width, channels] = output.shape;
+      const means = tf.mean(output, [0, 1, 2]).dataSync() as Float32Array;
+      const maxima = tf.max(output, [0, 1, 2]).dataSync() as Float32Array;
+      const indices = Array.from({ length: channels }, (_, k) => k);
+      const order = sort === 'mean' ? indices.sort((a, b) => means[b] - means[a] || a - b) : indices;
+      return { layer, width, height, channels, values: output.dataSync() as Float32Array, means, maxima, order };
+    });
+    if (hasNonFinite(maps.values))
+      throw nonFiniteError(model, input, `feature maps of layer "${layer}"`, {
+        otherwise: `layer "${layer}" is the first to produce them; its weights or its input overflow float32's range`,
+      });
+    return maps;
+  } finally {
+    input.dispose();
+  }
 }
 
 /** Channel k as a map at the layer's resolution. */

@@ -6,10 +6,13 @@
  *    octaves of growing size (Mordvintsev et al. 2015);
  *  - invert: an image whose representation at a layer matches the image's, with α-norm and total-variation
  *    priors (Mahendran & Vedaldi 2015).
+ * An objective or gradient holding NaN or infinity (a model whose activations overflow) stops the run with
+ * finite.ts's message naming the first layer that produced them; nothing is drawn.
  */
 import type { Scalar, Tensor4D } from '@tensorflow/tfjs-core';
 import type { LoadedModel } from '../models/loadModel';
 import { resolveClass } from '../classes';
+import { nonFiniteError } from '../finite';
 import { modelPixels, modelScaler } from '../preprocess';
 import { tf } from '../tfjs/tf';
 import type { RgbaImage } from '../types';
@@ -124,6 +127,17 @@ export function visualize(
     notes.push('With the Fourier parameterisation only jitter and total variation apply; l2, blur and clipping act on pixels.');
   }
   const history: number[] = [];
+  const objectiveName = {
+    maximize: `activation-maximisation objective (layer "${layer}" filter ${filter})`,
+    classimage: `class-image objective (the score of class ${classIndex})`,
+    dream: `deep-dream objective (layer "${layer}")`,
+    invert: `inversion objective (layer "${layer}")`,
+  }[kind];
+  const nonFinite = (pixels: Tensor4D, step: number, what: 'objective' | 'gradient') =>
+    nonFiniteError(model, preprocess(pixels), what === 'objective' ? objectiveName : `gradient of the ${objectiveName}`, {
+      subject: `for the image being optimised (step ${step})`,
+      otherwise: "every layer's output is finite, so the optimisation's own arithmetic (its gradient or a regulariser) overflowed",
+    });
   const totalSteps = steps * octaves;
   const previewEvery = Math.max(1, Math.round(steps / 20));
   const run = (start: Tensor4D | Parameterisation, objective: (x: Tensor4D) => Scalar, done: number) =>
@@ -136,6 +150,7 @@ export function visualize(
       previewEvery: onPreview ? previewEvery : 0,
       onPreview: onPreview ? (image, step) => onPreview(image, (done + step) / totalSteps) : undefined,
       onStep: (_step, value) => history.push(value),
+      nonFinite,
     });
 
   const activationOf = (x: Tensor4D) => adapter.layerOutput(preprocess(x), layer);
@@ -178,7 +193,14 @@ export function visualize(
         break;
       case 'invert': {
         const target = tf.tidy(() => activationOf(first));
-        const targetEnergy = tf.tidy(() => tf.sum(tf.square(target)).dataSync()[0]) || 1;
+        const energy = tf.tidy(() => tf.sum(tf.square(target)).dataSync()[0]);
+        if (!Number.isFinite(energy)) {
+          target.dispose();
+          let error: Error | undefined;
+          tf.tidy(() => void (error = nonFiniteError(model, preprocess(first), `representation at layer "${layer}" to invert`)));
+          throw error!;
+        }
+        const targetEnergy = energy || 1;
         const depth = summary.layers.findIndex((l) => l.name === layer) / Math.max(1, summary.layers.length - 1);
         // Deeper layers keep less of the image, so they need a stronger smoothness prior (Mahendran & Vedaldi).
         if (options.regularisers?.tv === undefined) regularisers.tv = 0.5 + 20 * depth;

@@ -9,7 +9,7 @@ import { defaultCamLayer, type AttentionLayout, type ModelAdapter } from './adap
 import { Acceleration } from '../accel/ortRuntime';
 import { loadGraphAdapter } from './graph/graphAdapter';
 import { LayersAdapter, loadLayersAdapter } from './layers/layersAdapter';
-import { fitLabelsNoted, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
+import { fitLabelsNoted, limitsOf, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
 import { readKerasFile } from './keras/kerasFile';
 import { buildKerasModel } from './keras/kerasModel';
 import { fileKindOf, type ModelFileKind, type ModelFormat } from './formats';
@@ -107,11 +107,11 @@ export async function loadModel(
   defaults: ModelConfigOverrides = {},
   acceleration: Acceleration = new Acceleration(),
 ): Promise<LoadedModel> {
-  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: overrides.limits });
+  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: limitsOf(overrides, defaults) });
   const config = await resolveModelConfig(source.dir, overrides, defaults);
   const adapter = await withoutLeaks(async () => {
     try {
-      const built = await source.build(acceleration, { file: source.file, output: config.output ?? undefined });
+      const built = await source.build(acceleration, { file: source.file, output: config.output ?? undefined, outputSource: config.outputSource ?? undefined });
       try {
         runsOnce(built);
       } catch (error) {

@@ -11,14 +11,30 @@ import { CHANNEL_ORDERS, DEFAULT_RESIZE, INTERPOLATIONS, RESIZE_MODES, SCALING_P
 import { ModelError } from './modelFiles';
 import { ModelFolder, modelLimits, readUserTextFile, type ModelLimits } from './modelFolder';
 
+/** For the host (which may import this module, not modelFolder.ts): the settings' budgets are checked as the engine checks them. */
+export { checkModelLimits, type ModelLimits } from './modelFolder';
+
 export const SIDECAR_NAME = 'cnnlens.json';
 
 export interface ModelConfigOverrides {
   preprocess?: ScalingPreset;
   /** A labels file path (CLI/settings: any readable path the user gave). */
   labelsPath?: string;
-  /** Budgets for the model's files (see ModelLimits); unset ones take DEFAULT_MODEL_LIMITS / CNN_LENS_MODEL_LIMITS. */
+  /**
+   * The output to explain, for models with several (CLI --output, setting cnnLens.modelOutput); between the
+   * two, cnnlens.json's "output" (an override beats it, a default gives way to it).
+   */
+  output?: string;
+  /**
+   * Budgets for the model's files (see ModelLimits; CLI --model-limits, setting cnnLens.modelLimits): an
+   * override's beat a default's, which beat CNN_LENS_MODEL_LIMITS's, which beat DEFAULT_MODEL_LIMITS.
+   */
   limits?: Partial<ModelLimits>;
+}
+
+/** The budgets the overrides and the defaults give, the overrides' winning (modelLimits adds the rest). */
+export function limitsOf(overrides: ModelConfigOverrides, defaults: ModelConfigOverrides = {}): Partial<ModelLimits> {
+  return { ...defaults.limits, ...overrides.limits };
 }
 
 export interface ModelConfig {
@@ -29,8 +45,10 @@ export interface ModelConfig {
   labelsSource: string | null;
   /** Default target layer named by the sidecar, if any. */
   layer: string | null;
-  /** The output to explain, for models with several (cnnlens.json "output"). */
+  /** The output to explain, for models with several (--output, cnnlens.json "output", cnnLens.modelOutput). */
   output: string | null;
+  /** Where `output` came from, for messages ("--output", the cnnlens.json file, "the cnnLens.modelOutput setting"). */
+  outputSource: string | null;
   displayName: string | null;
 }
 
@@ -161,7 +179,7 @@ export async function resolveModelConfig(
   overrides: ModelConfigOverrides,
   defaults: ModelConfigOverrides,
 ): Promise<ModelConfig> {
-  const limits = modelLimits(overrides.limits);
+  const limits = modelLimits(limitsOf(overrides, defaults));
   const sidecar = await readSidecar(modelDir, limits);
   const sidecarFile = path.join(modelDir, SIDECAR_NAME);
   if (sidecar?.preprocess !== undefined && !isScalingPreset(sidecar.preprocess)) {
@@ -201,12 +219,21 @@ export async function resolveModelConfig(
     labelsSource = labels ? path.join(modelDir, 'metadata.json') : null;
   }
 
+  const [output, outputSource] = overrides.output
+    ? [overrides.output, '--output']
+    : typeof sidecar?.output === 'string'
+      ? [sidecar.output, sidecarFile]
+      : defaults.output
+        ? [defaults.output, 'the cnnLens.modelOutput setting']
+        : [null, null];
+
   return {
     preprocessing,
     labels,
     labelsSource,
     layer: typeof sidecar?.layer === 'string' ? sidecar.layer : null,
-    output: typeof sidecar?.output === 'string' ? sidecar.output : null,
+    output,
+    outputSource,
     displayName: typeof sidecar?.name === 'string' ? sidecar.name : null,
   };
 }

@@ -62,10 +62,11 @@ function fromEnvironment(): Partial<ModelLimits> {
   } catch {
     throw new ModelError(`${MODEL_LIMITS_ENV} must be a JSON object such as {"maxWeightBytes": 4294967296}; it is ${JSON.stringify(text)}.`);
   }
-  return validLimits(parsed, MODEL_LIMITS_ENV);
+  return checkModelLimits(parsed, MODEL_LIMITS_ENV);
 }
 
-function validLimits(value: unknown, where: string): Partial<ModelLimits> {
+/** Checks an object of ModelLimits fields (a setting, a flag's JSON); `where` names it in the message. */
+export function checkModelLimits(value: unknown, where: string): Partial<ModelLimits> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ModelError(`${where} must be an object of model limits.`);
   const out: Partial<ModelLimits> = {};
   for (const [key, limit] of Object.entries(value)) {
@@ -77,9 +78,9 @@ function validLimits(value: unknown, where: string): Partial<ModelLimits> {
   return out;
 }
 
-/** The defaults, then the environment's, then the caller's. */
+/** The defaults, then the environment's, then the caller's (the CLI's --model-limits, the cnnLens.modelLimits setting). */
 export function modelLimits(given: Partial<ModelLimits> = {}): ModelLimits {
-  return { ...DEFAULT_MODEL_LIMITS, ...fromEnvironment(), ...validLimits(given, 'limits') };
+  return { ...DEFAULT_MODEL_LIMITS, ...fromEnvironment(), ...checkModelLimits(given, 'limits') };
 }
 
 const BYTE_LIMITS: (keyof ModelLimits)[] = ['maxWeightBytes', 'maxTextBytes'];
@@ -96,9 +97,10 @@ export function formatBytes(bytes: number): string {
 export function overLimit(file: string, what: string, value: number, limits: ModelLimits, key: keyof ModelLimits): ModelError {
   const show = (n: number) => (BYTE_LIMITS.includes(key) ? formatBytes(n) : String(n));
   const raised = Math.min(Number.MAX_SAFE_INTEGER, Math.max(limits[key] * 2, 2 ** Math.ceil(Math.log2(Math.min(value, Number.MAX_SAFE_INTEGER)))));
+  const raise = `{"${key}": ${raised}}`;
   return new ModelError(
     `${file}: ${what.replace('$value', show(value))}, over CNN Lens's limit of ${show(limits[key])} (${key}). ` +
-      `If you trust this model, raise the limit: ${MODEL_LIMITS_ENV}='{"${key}": ${raised}}'.`,
+      `If you trust this model, raise the limit: --model-limits '${raise}' (CLI), "cnnLens.modelLimits": ${raise} (settings) or ${MODEL_LIMITS_ENV}='${raise}'.`,
   );
 }
 

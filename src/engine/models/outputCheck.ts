@@ -19,6 +19,8 @@ export interface AdapterOptions {
    * for graph and ONNX models).
    */
   output?: string;
+  /** Where `output` was chosen (--output, a cnnlens.json, the cnnLens.modelOutput setting), for messages. */
+  outputSource?: string;
   /** The model file, named in messages; without it they start "The model" (loadModel adds the file). */
   file?: string;
 }
@@ -42,6 +44,9 @@ export function loadError(file: string | undefined, message: string): Error {
   return file ? new ModelError(`${file}: ${message}`) : new Error(message.charAt(0).toUpperCase() + message.slice(1));
 }
 
+/** A name as a shell word: quoted when it holds anything but letters, digits and . / : _ -. */
+const shellWord = (name: string) => (/^[\w./:-]+$/.test(name) ? name : `'${name.replace(/'/g, `'\\''`)}'`);
+
 const sameName = (name: string, wanted: string) => name === wanted || name.replace(/:0$/, '') === wanted.replace(/:0$/, '');
 
 /**
@@ -53,14 +58,15 @@ export function chooseOutput(outputs: readonly OutputInfo[], options: AdapterOpt
   if (options.output !== undefined) {
     const index = outputs.findIndex((o) => sameName(o.name, options.output!));
     if (index < 0) {
-      throw loadError(options.file, `the chosen output "${options.output}" is not one of the model's outputs: ${listOutputs(outputs)}.`);
+      const by = options.outputSource ? ` (by ${options.outputSource})` : '';
+      throw loadError(options.file, `the chosen output "${options.output}"${by} is not one of the model's outputs: ${listOutputs(outputs)}.`);
     }
     return index;
   }
   if (outputs.length > 1) {
     throw loadError(
       options.file,
-      `the model has ${outputs.length} outputs: ${listOutputs(outputs)}. CNN Lens explains one vector of class scores per image; name the output to explain in cnnlens.json ("output": "${outputs[0].name}").`,
+      `the model has ${outputs.length} outputs: ${listOutputs(outputs)}. CNN Lens explains one vector of class scores per image; name the output to explain in cnnlens.json ("output": "${outputs[0].name}"), with --output ${shellWord(outputs[0].name)} on the command line or the cnnLens.modelOutput setting.`,
     );
   }
   return 0;

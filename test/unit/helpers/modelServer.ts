@@ -5,9 +5,9 @@
 import { promises as fs } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { tempDir } from './tinyModels';
 
 /**
  * drop: half the file, then the socket is destroyed; short-honest: half the file with a matching
@@ -29,7 +29,7 @@ export interface ModelServer {
 
 /** Copies a (read-only) fixture folder into a fresh temporary folder. */
 export async function copyFolder(source: string): Promise<string> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'cnn-lens-zoo-src-'));
+  const dir = tempDir('cnn-lens-zoo-src-');
   for (const name of await fs.readdir(source)) await fs.writeFile(path.join(dir, name), await fs.readFile(path.join(source, name)));
   return dir;
 }

@@ -1,11 +1,13 @@
 /**
  * ONNX test models: torchvision architectures and small CNNs exported with random weights by
  * scripts/export-onnx-test-models.py (Debian's python3-torch) into test-results/onnx-models (not in git),
- * on first use; and onnxruntime-node as the independent runtime to compare with.
+ * on first use; and onnxruntime-node as the independent runtime to compare with, reached only through
+ * `onnxruntimeNode()` (privacy.test.ts checks that no other test file requires the package).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { Acceleration } from '../../../src/engine/accel/ortRuntime';
 
 export const ONNX_MODEL_DIR = path.resolve(__dirname, '../../../test-results/onnx-models');
 const SCRIPT = path.resolve(__dirname, '../../../scripts/export-onnx-test-models.py');
@@ -32,14 +34,27 @@ export function onnxTestModels(names: string[]): { paths: Record<string, string>
   return { paths };
 }
 
+/**
+ * onnxruntime-node's public API, for reference runs. Its native environment is created once per process, by
+ * whoever asks first, and reads ORT_DISABLE_TELEMETRY only then: so CNN Lens's own loader (ortRuntime.ts,
+ * which sets it) creates it first, and the package's InferenceSession reuses it. Required directly, the
+ * package would start Microsoft's telemetry (a mat-debug-<pid>.log and a .ses file in the temp folder, an
+ * event store under ~/.cache/Microsoft): rootHooks.ts fails the run if this process left such a log.
+ */
+export function onnxruntimeNode(): typeof import('onnxruntime-node') {
+  const { reason } = new Acceleration('auto').state;
+  if (/not available/.test(reason)) throw new Error(reason);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('onnxruntime-node') as typeof import('onnxruntime-node');
+}
+
 /** onnxruntime-node's output for an NCHW float input (the reference). */
 export async function runOnnxRuntime(
   file: string,
   nchw: Float32Array,
   dims: number[],
 ): Promise<{ data: Float32Array; dims: readonly number[] }> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const ort = onnxruntimeNode();
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
   try {
     const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', nchw, dims) };

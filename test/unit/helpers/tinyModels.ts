@@ -1,12 +1,48 @@
 /** Tiny models built in the tests, saved to a temp folder in the TF.js format and loaded back. */
-import { mkdtempSync, promises as fs } from 'node:fs';
+import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { tf, tfl } from '../../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../../src/engine/types';
 
+/** Set (to anything but '' or 0) to keep the tests' temporary folders for a look after the run. */
+export const KEEP_TEMP_ENV = 'CNN_LENS_KEEP_TEST_TEMP';
+
+const made = new Set<string>();
+let hooked = false;
+
+export function keepTempFolders(): boolean {
+  const keep = process.env[KEEP_TEMP_ENV];
+  return !!keep && keep !== '0';
+}
+
+/**
+ * A fresh folder under the OS temp folder, removed after the run: by rootHooks.ts's afterAll in a mocha run,
+ * at process exit in a script (the fuzz driver) — unless CNN_LENS_KEEP_TEST_TEMP is set.
+ */
 export function tempDir(prefix = 'cnnlens-test-'): string {
-  return mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.add(dir);
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', () => void removeTempFolders());
+  }
+  return dir;
+}
+
+/** Removes every folder `tempDir` made (unless they are to be kept); returns how many there were. */
+export function removeTempFolders(): number {
+  const count = made.size;
+  if (keepTempFolders()) return count;
+  for (const dir of made) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A folder made read-only by a test, or already gone: the next run's folders are fresh anyway.
+    }
+  }
+  made.clear();
+  return count;
 }
 
 /** Writes model.json + one shard (the TF.js converter's layout) and an optional cnnlens.json. */
