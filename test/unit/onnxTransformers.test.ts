@@ -192,7 +192,14 @@ describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function (
 });
 
 describe('Transformers and ConvNeXt: onnxruntime gives the TF.js executor’s maps', function () {
-  const NAMES = ['vit_b_16_2l_op17', 'deit_tiny_dist_op13', 'swin_t_2222_op13', 'swin_t_2222_op17', 'convnext_tiny_op13', 'convnext_tiny_op17'];
+  const NAMES = [
+    'vit_b_16_2l_op17',
+    'deit_tiny_dist_op13',
+    'swin_t_2222_op13',
+    'swin_t_2222_op17',
+    'convnext_tiny_op13',
+    'convnext_tiny_op17',
+  ];
   let paths: Record<string, string> = {};
 
   before(async function () {
