@@ -89,7 +89,7 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
   },
   keras: async (modelPath, options) => {
     const file = path.resolve(modelPath);
-    const keras = await readKerasFile(file, { signal: options.signal });
+    const keras = await readKerasFile(file, { signal: options.signal, limits: options.limits });
     const build = async (acceleration: Acceleration, adapterOptions: AdapterOptions) =>
       new LayersAdapter(await buildKerasModel(keras, file), acceleration, 'keras', adapterOptions);
     return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build };
