@@ -101,14 +101,22 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
   },
 };
 
+/**
+ * Reads, checks and builds a model. `signal` stops the reading between chunks (file reads, a `.keras`
+ * archive's inflate steps, HDF5 datasets; a temporary folder is removed) and before the build, rejecting with
+ * the signal's reason; the build itself runs to the end once started.
+ */
 export async function loadModel(
   modelPath: string,
   overrides: ModelConfigOverrides = {},
   defaults: ModelConfigOverrides = {},
   acceleration: Acceleration = new Acceleration(),
+  signal?: AbortSignal,
 ): Promise<LoadedModel> {
-  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: overrides.limits });
+  signal?.throwIfAborted();
+  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: overrides.limits, signal });
   const config = await resolveModelConfig(source.dir, overrides, defaults);
+  signal?.throwIfAborted();
   const adapter = await withoutLeaks(async () => {
     try {
       const built = await source.build(acceleration, { file: source.file, output: config.output ?? undefined });
