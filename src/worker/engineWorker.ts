@@ -14,12 +14,14 @@ import { writeOverlayFiles } from '../engine/photoFiles';
 import { writePngFile } from '../engine/image';
 import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Preview, type RgbaImage } from '../engine/types';
 import type { LoadedModel } from '../engine/models/loadModel';
+import { setTempRoot } from '../engine/tempFiles';
 import { OpenImages } from './openImages';
 import { isCancelled, type ImageLimitsRef, type ModelRef, type WorkerInit, type WorkerReply, type WorkerRequest } from './workerProtocol';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
 const cancelFlag = new Int32Array(init.cancelFlag);
+setTempRoot(init.tempRoot);
 
 function post(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
