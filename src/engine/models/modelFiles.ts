@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
-import { fileKindOf } from './formats';
+import { fileKindOf, MAX_MODEL_JSON_BYTES } from './formats';
 import { checkLimit, ModelError, ModelFolder, modelLimits, overLimit, readCappedFile, type ModelLimits, type OpenedFile } from './modelFolder';
 
 export { ModelError };
@@ -26,7 +26,7 @@ export interface ModelFiles {
   sizeOnDisk: number;
 }
 
-export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+export { MAX_MODEL_JSON_BYTES };
 
 const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
 
