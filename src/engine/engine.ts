@@ -161,7 +161,7 @@ export class Engine {
     const started = performance.now();
     const technique = findTechnique(options.technique ?? 'gradcam');
     const { adapter, summary, labels } = model;
-    const notes: string[] = model.labelsNote ? [model.labelsNote] : [];
+    const notes: string[] = summary.labelsNote ? [summary.labelsNote] : [];
 
     const parameters = resolveParameters(technique.info.id, technique.info.parameters, options.parameters);
     const preprocess = modelScaler(summary);

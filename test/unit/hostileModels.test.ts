@@ -19,6 +19,11 @@ import { MODEL_LIMITS_ENV } from '../../src/engine/models/modelFolder';
 import { functional, inputLayer, layer as kerasLayer } from './helpers/kerasArchive';
 import { keras3Config, writeKeras3, writeLegacyH5 } from './helpers/kerasFiles';
 import { encodeModel, type GraphSpec } from './helpers/onnxBuilder';
+import { runCli } from './helpers/cli';
+import { encodePng } from '../../src/engine/image';
+import { modelOutline } from '../../src/host/modelView/modelOutline';
+import { describeForPanel } from '../../src/host/panel/panelInit';
+import type { EngineApi } from '../../src/host/engineApi';
 import { saveModel, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 const GiB = 1024 ** 3;
@@ -464,6 +469,58 @@ describe('hostile model folders', function () {
         );
         await fs.writeFile(labels, names.slice(0, 10).join('\n'));
         await refused(dir, [new RegExp(`^Labels file ${file} has 10 labels but the model has 1000 outputs`)], { labelsPath: labels });
+      });
+
+      it('999 labels: output 0 is "(background)", and the note is on the loaded model and wherever the labels are used', async () => {
+        const labels = path.join(dir, 'labels.txt');
+        await fs.writeFile(labels, names.slice(0, 999).join('\n'));
+        const note = `Labels file ${labels} has 999 labels for the model's 1000 outputs: output 0 is taken to be a background class and named "(background)".`;
+        const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+        try {
+          const loaded = await engine.loadModel(dir, { labelsPath: labels });
+          assert.equal(loaded.summary.labelsNote, note, 'one home: the loaded model’s summary');
+          assert.deepEqual(loaded.labels.slice(0, 2), ['(background)', 'n0']);
+          const image = solidImage(6, 6, [90, 120, 150]);
+          assert.ok((await engine.explain(loaded, image, {})).notes.includes(note), 'explain');
+          const evaluation = await engine.evaluate(loaded, image, { techniques: ['gradcam'], steps: 2 });
+          assert.deepEqual(evaluation.notes, [note], 'evaluate (the panel’s Compare, the CLI)');
+          const info = { summary: loaded.summary, labels: loaded.labels, backend: 'cpu', sizeOnDisk: loaded.sizeOnDisk };
+          const fitted = modelOutline(info)[0].children?.find((row) => row.id === 'summary:labelsNote');
+          assert.equal(fitted?.description, note, 'the model view');
+          const fake = { describeModel: async () => info, techniques: async () => [] } as unknown as EngineApi;
+          const init = await describeForPanel(
+            fake,
+            'x.png',
+            () => ({ colormap: 'jet', opacity: 0.5 }),
+            () => 0,
+          );
+          assert.equal(init.model.labelsNote, note, 'the panel (its class picker)');
+        } finally {
+          engine.dispose();
+        }
+
+        const imagePath = path.join(tempDir(), 'image.png');
+        await fs.writeFile(imagePath, encodePng(solidImage(6, 6, [90, 120, 150])));
+        const args = [
+          'evaluate',
+          imagePath,
+          '--model',
+          dir,
+          '--labels',
+          labels,
+          '--backend',
+          'cpu',
+          '--techniques',
+          'gradcam',
+          '--steps',
+          '2',
+        ];
+        const text = await runCli(args);
+        assert.equal(text.code, 0, text.err);
+        assert.ok(text.out.split('\n').includes(`  note: ${note}`), text.out);
+        const json = await runCli([...args, '--json', '-']);
+        assert.equal(json.code, 0, json.err);
+        assert.deepEqual(JSON.parse(json.out).notes, [note]);
       });
 
       it('fitLabelsNoted: equal counts untouched, one short gains "(background)" with a note', () => {

@@ -22,9 +22,8 @@ import type { ModelSummary } from '../types';
 export interface LoadedModel {
   adapter: ModelAdapter;
   summary: ModelSummary;
+  /** One per output; how they were fitted to the outputs, if they were, is `summary.labelsNote`. */
   labels: string[];
-  /** How the labels were fitted to the outputs (a background class dropped or added), for a run's notes. */
-  labelsNote: string | null;
   sizeOnDisk: number;
 }
 
@@ -155,8 +154,9 @@ export async function loadModel(
     preprocessing: config.preprocessing,
     hasLogits: adapter.hasLogits,
     attention: attentionSummary(adapter.attentionLayout?.() ?? null),
+    labelsNote: fitted.note,
   };
-  return { adapter, summary, labels: fitted.labels, labelsNote: fitted.note, sizeOnDisk: source.sizeOnDisk };
+  return { adapter, summary, labels: fitted.labels, sizeOnDisk: source.sizeOnDisk };
 }
 
 function attentionSummary(layout: AttentionLayout | null): ModelSummary['attention'] {
