@@ -39,6 +39,8 @@ function isRunning(pid: number): boolean {
   }
 }
 
+const STALE_NAME = new RegExp(`^${WORKER_TEMP_PREFIX}(\\d+)-[^/\\\\]+$`);
+
 /** Removes the worker folders whose host process is no longer running. */
 export function removeStaleWorkerTempRoots(): void {
   let names: string[];
@@ -48,7 +50,7 @@ export function removeStaleWorkerTempRoots(): void {
     return;
   }
   for (const name of names) {
-    const match = new RegExp(`^${WORKER_TEMP_PREFIX}(\\d+)-[^/\\\\]+$`).exec(name);
+    const match = STALE_NAME.exec(name);
     if (match && Number(match[1]) !== process.pid && !isRunning(Number(match[1]))) removeWorkerTempRoot(path.join(os.tmpdir(), name));
   }
 }
