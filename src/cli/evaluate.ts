@@ -157,7 +157,7 @@ export async function evaluateCommand(values: Values, args: string[]): Promise<n
   const { result, box, rows } = await evaluateImage(engine, loaded, imagePath, values, limits, techniques, await boxFor(values, imagePath));
   engine.dispose();
   const json = JSON.stringify(
-    { model: result.model, class: { index: result.classIndex, label: result.label }, steps: result.steps, box, rows },
+    { model: result.model, class: { index: result.classIndex, label: result.label }, steps: result.steps, box, rows, notes: result.notes },
     null,
     2,
   );
@@ -169,6 +169,7 @@ export async function evaluateCommand(values: Values, args: string[]): Promise<n
   console.log(
     `${result.model}: class "${result.label}" (#${result.classIndex}), ${result.steps} deletion/insertion steps${box ? `, box [${box.join(', ')}]` : ''}`,
   );
+  for (const note of result.notes) console.log(`  note: ${note}`);
   const header = [
     'technique',
     'time ÷ fwd',
@@ -290,11 +291,13 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
       ),
     } as never);
   let model = '';
+  let notes: string[] = [];
   let steps = 0;
   let run;
   try {
     const loaded = await loadFromFlags(engine, values);
     model = loaded.summary.name;
+    notes = loaded.summary.labelsNote ? [loaded.summary.labelsNote] : [];
     run = await runBatch(files, { jsonLines, jsonOnStdout: values.json === '-' }, async (file) => {
       const boxed = (table && boxIn(table, file)) ?? (await boxFor(values, file));
       const { result, box, rows } = await evaluateImage(engine, loaded, file, values, limits, techniques, boxed);
@@ -321,7 +324,14 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
       );
       return {
         line: `class "${result.label}" (#${result.classIndex})${box ? `, box [${box.join(', ')}]` : ''}; deletion/insertion AUC: ${cells.join(', ')}`,
-        record: { model: result.model, class: { index: result.classIndex, label: result.label }, steps: result.steps, box, rows },
+        record: {
+          model: result.model,
+          class: { index: result.classIndex, label: result.label },
+          steps: result.steps,
+          box,
+          rows,
+          notes: result.notes,
+        },
       };
     });
   } finally {
@@ -347,13 +357,14 @@ async function evaluateMany(values: Values, args: string[]): Promise<number> {
     };
   });
   const explained = run.outcomes.filter((o) => !o.error).length;
-  const aggregate = JSON.stringify({ model, images: files.length, evaluated: explained, steps, rows }, null, 2);
+  const aggregate = JSON.stringify({ model, images: files.length, evaluated: explained, steps, rows, notes }, null, 2);
   if (jsonPath) await writeFileAtomic(jsonPath, aggregate + '\n');
   if (values.json === '-') console.log(aggregate);
   // The means as a table: on stdout, or on stderr when stdout carries the JSON (--json - or --json-lines -).
   const say = humanOutput(values.json === '-' || jsonLines === '-');
   const boxed = rows.some((r) => r.pointing);
   say(`${model}: means over ${explained} of ${files.length} images, ${steps} deletion/insertion steps`);
+  for (const note of notes) say(`  note: ${note}`);
   const header = [
     'technique',
     'images',

@@ -67,6 +67,8 @@ export function outputNames(stem: string, explanation: Explanation): { overlay: 
 export async function explainBatch(engine: Engine, model: LoadedModel, options: BatchOptions): Promise<number> {
   const { files, outDir } = options;
   const stems = outputStems(files);
+  // Once, on stderr beside the summary (stdout may be JSON lines); each record carries it in its notes.
+  if (model.summary.labelsNote) console.error(`cnn-lens: note: ${model.summary.labelsNote}`);
   const run = await runBatch(files, { jsonLines: options.jsonLines }, async (file, index) => {
     const written: { overlay?: string; heatmap?: string } = {};
     const explanation = await explainImageFile(
@@ -99,6 +101,7 @@ export async function explainBatch(engine: Engine, model: LoadedModel, options: 
         layer,
         predictions: predictions.slice(0, 5),
         timings,
+        notes: explanation.notes,
         outputs: written.overlay ? { overlay: written.overlay, ...(written.heatmap ? { heatmap: written.heatmap } : {}) } : {},
       },
     };

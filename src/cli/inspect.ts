@@ -127,7 +127,9 @@ export async function inspectCommand(
     console.log(
       `${command} of ${target}: objective ${first.toPrecision(3)} → ${last.toPrecision(3)} in ${result.history.length} steps (seed ${result.settings.seed})`,
     );
-    for (const note of result.notes) console.log(`  note: ${note}`);
+    // The class image is named by its label: say how the labels were fitted, if they were.
+    const labelsNote = command === 'classimage' ? model.summary.labelsNote : null;
+    for (const note of [...result.notes, ...(labelsNote ? [labelsNote] : [])]) console.log(`  note: ${note}`);
     console.log(`image: ${written}`);
   } finally {
     engine.dispose();

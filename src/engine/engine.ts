@@ -47,6 +47,31 @@ export class CancelledError extends Error {
 /** Throws CancelledError when the caller has asked to stop; checked between pipeline stages. */
 export type CancelCheck = () => void;
 
+/** How often a cancel check is polled while a model loads (the loaders take an AbortSignal). */
+const CANCEL_POLL_MS = 20;
+
+/**
+ * Runs `run` with an AbortSignal that fires, with the check's error as its reason, once `checkCancelled`
+ * throws: polled on a timer, which runs whenever the load awaits (a file chunk, an inflate step, a weight).
+ */
+async function whileNotCancelled<T>(checkCancelled: CancelCheck | undefined, run: (signal?: AbortSignal) => Promise<T>): Promise<T> {
+  if (!checkCancelled) return run();
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    try {
+      checkCancelled();
+    } catch (error) {
+      clearInterval(timer);
+      controller.abort(error);
+    }
+  }, CANCEL_POLL_MS);
+  try {
+    return await run(controller.signal);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export interface EngineOptions {
   backend: BackendChoice;
   /** 'auto' runs exported models on onnxruntime-node where it is installed (see accel/ortRuntime.ts). */
@@ -81,8 +106,16 @@ export class Engine {
   /**
    * Loads a model, reusing the loaded copy while the model file, the settings and the files that
    * configure it (cnnlens.json, the labels it names or the settings name, metadata.json) are unchanged.
+   * `checkCancelled` stops a load part-way (between file chunks, inflate steps and weights; before the
+   * build): it rejects with the check's error, its temporary files removed, and nothing is cached, so the
+   * next load starts afresh. A load that completes is cached even if a cancel came during its build.
    */
-  async loadModel(modelPath: string, overrides: ModelConfigOverrides = {}, defaults: ModelConfigOverrides = {}): Promise<LoadedModel> {
+  async loadModel(
+    modelPath: string,
+    overrides: ModelConfigOverrides = {},
+    defaults: ModelConfigOverrides = {},
+    checkCancelled?: CancelCheck,
+  ): Promise<LoadedModel> {
     const mtime = (file: string) =>
       fs.stat(file).then(
         (stat) => stat.mtimeMs,
@@ -105,7 +138,8 @@ export class Engine {
     const key = JSON.stringify([overrides, defaults, configMtimes]);
     const cached = this.models.get(modelPath);
     if (cached && cached.mtimeMs === mtimeMs && cached.key === key) return cached.model;
-    const model = await loadModel(modelPath, overrides, defaults, this.acceleration);
+    checkCancelled?.();
+    const model = await whileNotCancelled(checkCancelled, (signal) => loadModel(modelPath, overrides, defaults, this.acceleration, signal));
     if (cached) cached.model.adapter.dispose();
     this.models.set(modelPath, { mtimeMs, key, model });
     this.log(`Loaded ${model.summary.format} model "${model.summary.name}" (${model.summary.layers.length} layers).`);
@@ -127,7 +161,7 @@ export class Engine {
     const started = performance.now();
     const technique = findTechnique(options.technique ?? 'gradcam');
     const { adapter, summary, labels } = model;
-    const notes: string[] = model.labelsNote ? [model.labelsNote] : [];
+    const notes: string[] = summary.labelsNote ? [summary.labelsNote] : [];
 
     const parameters = resolveParameters(technique.info.id, technique.info.parameters, options.parameters);
     const preprocess = modelScaler(summary);

@@ -63,6 +63,8 @@ export interface Evaluation {
   label: string;
   steps: number;
   rows: EvaluationRow[];
+  /** What holds for every row: how the labels were fitted to the outputs (summary.labelsNote), if they were. */
+  notes: string[];
 }
 
 /**
@@ -165,5 +167,5 @@ export async function evaluate(
     tf.dispose(pixels);
   }
   if (classIndex < 0) throw new Error(`No technique could run: ${rows.map((r) => `${r.technique}: ${r.error}`).join(' ')}`);
-  return { model: summary.name, classIndex, label, steps, rows };
+  return { model: summary.name, classIndex, label, steps, rows, notes: summary.labelsNote ? [summary.labelsNote] : [] };
 }

@@ -3,8 +3,10 @@
  * (which reads paths, not memory), into a private (0700) folder under the OS temp folder; and the hidden
  * `.NAME.PID.RANDOM.tmp` files outputs are written to before they are renamed into place (atomicWrite.ts).
  * Each is registered while it exists and removed by whoever made it on every normal and failing path; what
- * is still registered when the process ends (Ctrl-C in the CLI, a terminated worker thread) is removed by
- * `removeTemporaries`, which the CLI's SIGINT/SIGTERM/SIGHUP handlers and the process's 'exit' event call.
+ * is still registered when the process ends (Ctrl-C in the CLI) is removed by `removeTemporaries`, which the
+ * CLI's SIGINT/SIGTERM/SIGHUP handlers and the process's 'exit' event call. A worker thread that is
+ * terminated runs no 'exit' handler, so the engine worker makes its folders under a parent its host created
+ * for it (`setTempRoot`), and the host removes that parent once the worker has ended, however it ended.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
@@ -16,6 +18,12 @@ export const TEMP_PREFIX = 'cnnlens-';
 const liveFolders = new Set<string>();
 const liveFiles = new Set<string>();
 let hooked = false;
+let root: string | null = null;
+
+/** Makes the temporary folders under `dir` from now on (null: the OS temp folder). */
+export function setTempRoot(dir: string | null): void {
+  root = dir;
+}
 
 function hookExit(): void {
   if (hooked) return;
@@ -63,10 +71,10 @@ export function registerTempFile(file: string): () => void {
   return () => void liveFiles.delete(file);
 }
 
-/** A new private folder under the OS temp folder, registered until `remove` is called. */
+/** A new private folder under the temp root (`setTempRoot`, else the OS temp folder), registered until `remove` is called. */
 export async function makeTempFolder(purpose: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   hookExit();
-  const dir = mkdtempSync(path.join(os.tmpdir(), `${TEMP_PREFIX}${purpose}-`));
+  const dir = mkdtempSync(path.join(root ?? os.tmpdir(), `${TEMP_PREFIX}${purpose}-`));
   liveFolders.add(dir);
   return {
     dir,

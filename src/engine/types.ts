@@ -127,6 +127,12 @@ export interface ModelSummary {
   hasLogits: boolean;
   /** ViT-family models: their encoder's attention blocks (what attention rollout reads); null for others. */
   attention: { blocks: number; heads: number; specialTokens: number; grid: [number, number] } | null;
+  /**
+   * How the labels were fitted to the outputs, when their counts differ by one (a background class dropped,
+   * or "(background)" taken for output 0); null when they match. Shown wherever the labels are: a run's
+   * notes, evaluate's output, the model view, the panel's class picker.
+   */
+  labelsNote: string | null;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { describeModelSource, type ModelChoice } from './modelSource';
+import { makeWorkerTempRoot, removeStaleWorkerTempRoots, removeWorkerTempRoot } from './workerTemp';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
@@ -70,13 +71,24 @@ export class EngineClient implements EngineApi {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private workerBackend: string | null = null;
+  /** Each running worker's temporary folder, removed here when the worker ends (see workerTemp.ts). */
+  private readonly tempRoots = new Map<Worker, string>();
 
   constructor(
     private readonly distDir: string,
     private readonly settings: () => EngineSettings,
     private readonly log: (line: string) => void,
     private readonly onBackend: (label: string) => void,
-  ) {}
+  ) {
+    removeStaleWorkerTempRoots();
+  }
+
+  /** Ends a worker and removes its temporary folder (again on its 'exit', for files made meanwhile). */
+  private endWorker(worker: Worker): void {
+    void worker.terminate();
+    const tempRoot = this.tempRoots.get(worker);
+    if (tempRoot) removeWorkerTempRoot(tempRoot);
+  }
 
   private ensureWorker(): Worker {
     const { backend, onnxRuntime } = this.settings();
@@ -84,15 +96,19 @@ export class EngineClient implements EngineApi {
     if (this.worker && this.workerBackend !== runtimes) this.restart('the backend setting changed');
     if (this.worker) return this.worker;
     this.cancelFlag = new Int32Array(new SharedArrayBuffer(4 * CANCEL_SLOTS));
+    const tempRoot = makeWorkerTempRoot();
     const worker = new Worker(path.join(this.distDir, 'engineWorker.js'), {
       // The process's real environment, not a copy: onnxruntime's native library reads its telemetry
       // switch there, and the worker sets it around loading the library (engine/accel/ortRuntime.ts).
       env: SHARE_ENV,
-      workerData: { backend, onnxRuntime, cancelFlag: this.cancelFlag.buffer },
+      workerData: { backend, onnxRuntime, cancelFlag: this.cancelFlag.buffer, tempRoot },
     });
+    if (tempRoot) this.tempRoots.set(worker, tempRoot);
     worker.on('message', (message: WorkerReply) => this.receive(message));
     worker.on('error', (error) => this.failAll(new Error(`The CNN Lens engine stopped: ${error.message}`)));
     worker.on('exit', (code) => {
+      if (tempRoot) removeWorkerTempRoot(tempRoot);
+      this.tempRoots.delete(worker);
       if (this.worker === worker) {
         this.worker = null;
         this.failAll(new Error(`The CNN Lens engine exited (code ${code}).`));
@@ -165,7 +181,7 @@ export class EngineClient implements EngineApi {
     this.log(`Restarting the engine: ${reason}.`);
     this.worker = null;
     this.failAll(new Error(`The engine was restarted (${reason}).`));
-    void worker.terminate();
+    this.endWorker(worker);
   }
 
   private modelRef(): ModelRef {
@@ -292,7 +308,7 @@ export class EngineClient implements EngineApi {
 
   dispose(): void {
     this.failAll(new Error('CNN Lens is shutting down.'));
-    void this.worker?.terminate();
+    if (this.worker) this.endWorker(this.worker);
     this.worker = null;
   }
 }

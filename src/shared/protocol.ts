@@ -36,6 +36,8 @@ export interface PanelModel {
   defaultLayer: string | null;
   /** Every class label, index = class id, so the user can pick any class by name or index. */
   labels: string[];
+  /** How the labels were fitted to the outputs (a background class dropped or added), shown by the class picker; null when they matched. */
+  labelsNote: string | null;
   /** Which model this is and why the panel explains with it; null when the host does not say. */
   source: ModelSource | null;
 }

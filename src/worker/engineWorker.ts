@@ -14,12 +14,14 @@ import { writeOverlayFiles } from '../engine/photoFiles';
 import { writePngFile } from '../engine/image';
 import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Preview, type RgbaImage } from '../engine/types';
 import type { LoadedModel } from '../engine/models/loadModel';
+import { setTempRoot } from '../engine/tempFiles';
 import { OpenImages } from './openImages';
 import { isCancelled, type ImageLimitsRef, type ModelRef, type WorkerInit, type WorkerReply, type WorkerRequest } from './workerProtocol';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
 const cancelFlag = new Int32Array(init.cancelFlag);
+setTempRoot(init.tempRoot);
 
 function post(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -42,8 +44,9 @@ function openFor(loaded: LoadedModel, imagePath: string, limits: ImageLimitsRef,
   return images.open(imagePath, limits, resizeSamples(loaded.summary.preprocessing.resize ?? DEFAULT_RESIZE), checkCancelled);
 }
 
-async function model(engine: Engine, ref: ModelRef) {
-  return engine.loadModel(ref.modelPath ?? defaultModelPath(), {}, ref.defaults);
+/** The request's model, loaded or cached; a cancel stops the load part-way (nothing is cached then). */
+async function model(engine: Engine, ref: ModelRef, checkCancelled: () => void) {
+  return engine.loadModel(ref.modelPath ?? defaultModelPath(), {}, ref.defaults, checkCancelled);
 }
 
 async function handle(request: WorkerRequest): Promise<{ result: unknown; transfer?: ArrayBuffer[] }> {
@@ -53,7 +56,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
   };
   switch (request.kind) {
     case 'describe': {
-      const loaded = await model(engine, request.model);
+      const loaded = await model(engine, request.model, checkCancelled);
       return {
         result: {
           summary: loaded.summary,
@@ -65,7 +68,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       };
     }
     case 'explain': {
-      const loaded = await model(engine, request.model);
+      const loaded = await model(engine, request.model, checkCancelled);
       checkCancelled();
       const { decoded, decodeMs } = await openFor(loaded, request.imagePath, request.limits, checkCancelled);
       checkCancelled();
@@ -84,7 +87,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return { result: explanation, transfer: transfer as ArrayBuffer[] };
     }
     case 'evaluate': {
-      const loaded = await model(engine, request.model);
+      const loaded = await model(engine, request.model, checkCancelled);
       const { image } = (await openFor(loaded, request.imagePath, request.limits, checkCancelled)).decoded;
       checkCancelled();
       const evaluation = await engine.evaluate(
@@ -113,7 +116,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return { result: evaluation, transfer: transfer as ArrayBuffer[] };
     }
     case 'inspect': {
-      const loaded = await model(engine, request.model);
+      const loaded = await model(engine, request.model, checkCancelled);
       const { image } = (await openFor(loaded, request.imagePath, request.limits, checkCancelled)).decoded;
       checkCancelled();
       const result = await engine.inspect(loaded, image, request.request, checkCancelled, (preview, fraction) =>
@@ -130,7 +133,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       return { result: request.outPath };
     }
     case 'checkScalings': {
-      const loaded = await model(engine, request.model);
+      const loaded = await model(engine, request.model, checkCancelled);
       // Full size: the check compares resizes that sample the image, which a reduced copy would hide.
       const { image } = (await images.open(request.imagePath, request.limits, true, checkCancelled)).decoded;
       checkCancelled();

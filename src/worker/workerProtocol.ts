@@ -31,6 +31,11 @@ export interface WorkerInit {
    * panel's run is two jobs, its display copy and its explanation, and a cancel must reach both).
    */
   cancelFlag: SharedArrayBuffer;
+  /**
+   * The folder the worker makes its temporary files in: the host made it and removes it when the worker
+   * ends, terminated or not (a terminated worker runs no 'exit' handler of its own); null: the OS temp folder.
+   */
+  tempRoot: string | null;
 }
 
 export const CANCEL_SLOTS = 8;

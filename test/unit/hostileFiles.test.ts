@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
+import { deflateRawSync } from 'node:zlib';
 import { runCli as run } from './helpers/cli';
 import { OutputStage, writeFileAtomic } from '../../src/engine/atomicWrite';
 import { encodePng } from '../../src/engine/image';
@@ -22,65 +22,11 @@ import { readKerasFile } from '../../src/engine/models/keras/kerasFile';
 import { writeOverlayFiles } from '../../src/engine/photoFiles';
 import { liveTempFiles, liveTempFolders } from '../../src/engine/tempFiles';
 import { keras3Config } from './helpers/kerasFiles';
+import { deflatedZeros, HDF5_HEAD, writePaddedKeras, zipOf } from './helpers/largeKeras';
+import { CancelledError, Engine } from '../../src/engine/engine';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 const ROOT = path.resolve(__dirname, '../..');
-
-interface Entry {
-  name: string;
-  /** Raw deflate data (method 8). */
-  deflated: Buffer;
-  /** What the headers declare. */
-  size: number;
-}
-
-/** A zip written by hand, so that its headers can say what the test wants. */
-function zipOf(entries: Entry[]): Buffer {
-  const locals: Buffer[] = [];
-  const central: Buffer[] = [];
-  let offset = 0;
-  for (const { name, deflated, size } of entries) {
-    const nameBytes = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(8, 8);
-    local.writeUInt32LE(deflated.length, 18);
-    local.writeUInt32LE(size, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    const record = Buffer.alloc(46);
-    record.writeUInt32LE(0x02014b50, 0);
-    record.writeUInt16LE(20, 4);
-    record.writeUInt16LE(20, 6);
-    record.writeUInt16LE(8, 10);
-    record.writeUInt32LE(deflated.length, 20);
-    record.writeUInt32LE(size, 24);
-    record.writeUInt16LE(nameBytes.length, 28);
-    record.writeUInt32LE(offset, 42);
-    locals.push(local, nameBytes, deflated);
-    central.push(record, nameBytes);
-    offset += 30 + nameBytes.length + deflated.length;
-  }
-  const directory = Buffer.concat(central);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, directory, end]);
-}
-
-/** `head` then `megabytes` MB of zeros as one raw deflate stream, built from flushed 16 MB blocks (cheap). */
-function deflatedZeros(megabytes: number, head = Buffer.alloc(0)): { deflated: Buffer; size: number } {
-  const block = deflateRawSync(Buffer.alloc(16 * 2 ** 20), { finishFlush: zlibConstants.Z_FULL_FLUSH });
-  const parts = [deflateRawSync(head, { finishFlush: zlibConstants.Z_FULL_FLUSH })];
-  for (let i = 0; i < megabytes / 16; i++) parts.push(block);
-  parts.push(deflateRawSync(Buffer.alloc(0)));
-  return { deflated: Buffer.concat(parts), size: head.length + Math.ceil(megabytes / 16) * 16 * 2 ** 20 };
-}
-
-const HDF5_HEAD = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 function cnnlensTemps(dir = os.tmpdir()): string[] {
   return readdirSync(dir).filter((name) => name.startsWith('cnnlens-keras-'));
@@ -207,6 +153,43 @@ describe('hostile model files and command lines', function () {
       cnnlensTemps().filter((name) => !before.has(name)),
       [],
     );
+  });
+
+  it('an engine load of a large .keras cancelled part-way rejects as cancelled within a second, leaves no temporary folder, caches nothing; the next load succeeds', async () => {
+    const file = await writePaddedKeras(path.join(dir, 'padded.keras'), 128);
+    const before = new Set(cnnlensTemps());
+    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    let cancelledAt = 0;
+    const checkCancelled = () => {
+      if (cancelledAt) throw new CancelledError();
+    };
+    // Cancel once the weights' temporary file has grown past 16 MB (the panel's Cancel sets the flag the same way).
+    const watch = setInterval(() => {
+      for (const folder of liveTempFolders()) {
+        const weights = path.join(folder, 'model.weights.h5');
+        if (!cancelledAt && existsSync(weights) && statSync(weights).size > 16 * 2 ** 20) cancelledAt = performance.now();
+      }
+    }, 5);
+    try {
+      await assert.rejects(engine.loadModel(file, {}, {}, checkCancelled), (error: Error) => error instanceof CancelledError);
+    } finally {
+      clearInterval(watch);
+    }
+    assert.ok(cancelledAt > 0, 'the cancel came mid-inflate');
+    const ms = performance.now() - cancelledAt;
+    assert.ok(ms < 1000, `stopped ${ms.toFixed(0)} ms after the cancel`);
+    assert.deepEqual(liveTempFolders(), []);
+    assert.deepEqual(
+      cnnlensTemps().filter((name) => !before.has(name)),
+      [],
+    );
+    // Nothing was cached: the same engine loads the file afresh, in full.
+    const loaded = await engine.loadModel(file, {}, {}, () => undefined);
+    assert.equal(loaded.summary.numClasses, 4);
+    assert.equal(loaded.summary.format, 'keras');
+    assert.equal(await engine.loadModel(file), loaded, 'cached once complete');
+    assert.deepEqual(liveTempFolders(), []);
+    engine.dispose();
   });
 
   it('Ctrl-C (SIGINT) during a CLI .keras load removes the temporary file', async function () {

@@ -15,8 +15,16 @@ import { fitLabelsNoted, parseLabels } from '../../src/engine/models/modelConfig
 import { readModelFiles } from '../../src/engine/models/modelFiles';
 import { DEFAULT_MODEL_LIMITS } from '../../src/engine/models/modelFolder';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
-import { runCli } from './helpers/cli';
+import { zipSync } from 'fflate';
+import { MODEL_LIMITS_ENV } from '../../src/engine/models/modelFolder';
+import { functional, inputLayer, layer as kerasLayer } from './helpers/kerasArchive';
+import { keras3Config, writeKeras3, writeLegacyH5 } from './helpers/kerasFiles';
 import { encodeModel, type GraphSpec } from './helpers/onnxBuilder';
+import { runCli } from './helpers/cli';
+import { encodePng } from '../../src/engine/image';
+import { modelOutline } from '../../src/host/modelView/modelOutline';
+import { describeForPanel } from '../../src/host/panel/panelInit';
+import type { EngineApi } from '../../src/host/engineApi';
 import { saveModel, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
 
 const GiB = 1024 ** 3;
@@ -266,6 +274,117 @@ describe('hostile model folders', function () {
     });
   });
 
+  describe('Keras files (.keras and .h5)', () => {
+    /** A .keras archive of `config` alone (no weights entry), or with `entries` added. */
+    async function configOnly(config: unknown, entries: Record<string, Uint8Array> = {}): Promise<string> {
+      const file = path.join(tempDir(), 'model.keras');
+      await fs.writeFile(file, zipSync({ 'config.json': new TextEncoder().encode(JSON.stringify(config)), ...entries }));
+      return file;
+    }
+
+    /** A functional chain: an input, `n` ReLU activations, a global average pool (3 outputs, no weights). */
+    function chain(n: number): Record<string, any> {
+      const layers = [inputLayer('in', [4, 4, 3])];
+      for (let i = 0; i < n; i++) layers.push(kerasLayer('Activation', `a${i}`, { activation: 'relu' }, [i ? `a${i - 1}` : 'in']));
+      layers.push(kerasLayer('GlobalAveragePooling2D', 'gap', { data_format: 'channels_last', keepdims: false }, [n ? `a${n - 1}` : 'in']));
+      return functional('chain', layers, 'in', 'gap');
+    }
+
+    it('20,000 layers are refused by count from the config, without a stack overflow (.keras and .h5)', async () => {
+      await refused(await configOnly(chain(20_000)), [
+        /model\.keras: the model config has 20002 layers, over CNN Lens's limit of 5000 \(maxLayers\)/,
+        /CNN_LENS_MODEL_LIMITS='\{"maxLayers": 32768\}'/,
+      ]);
+      const model = twoConvGapModel(2);
+      const config = model.toJSON(null, false) as Record<string, any>;
+      const [first, ...rest] = config.config.layers;
+      config.config.layers = [
+        first,
+        ...Array.from({ length: 20_000 }, (_, i) => ({ class_name: 'Activation', config: { name: `a${i}`, activation: 'relu' } })),
+        ...rest,
+      ];
+      const h5 = await writeLegacyH5(model, path.join(tempDir(), 'model.h5'), { config });
+      model.dispose();
+      await refused(h5, [/model\.h5: the model config has 20004 layers, over CNN Lens's limit of 5000 \(maxLayers\)/]);
+    });
+
+    it('a config nested 100,000 deep is refused by depth', async () => {
+      const file = path.join(tempDir(), 'model.keras');
+      const deep = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`;
+      await fs.writeFile(file, zipSync({ 'config.json': new TextEncoder().encode(`{"class_name":"Functional","config":${deep}}`) }));
+      await refused(file, [/model\.keras: the model config nests at least 101 levels deep, over CNN Lens's limit of 100 \(maxNesting\)/]);
+    });
+
+    it('the limits come from CNN_LENS_MODEL_LIMITS too: 12 layers over a limit of 10, then loaded under 20', async () => {
+      const file = await configOnly(chain(10));
+      const saved = process.env[MODEL_LIMITS_ENV];
+      try {
+        process.env[MODEL_LIMITS_ENV] = '{"maxLayers": 10}';
+        await refused(file, [/the model config has 12 layers, over CNN Lens's limit of 10 \(maxLayers\)/]);
+        process.env[MODEL_LIMITS_ENV] = '{"maxLayers": 20}';
+        const loaded = await loadModel(file);
+        assert.equal(loaded.summary.numClasses, 3);
+        loaded.adapter.dispose();
+      } finally {
+        if (saved === undefined) delete process.env[MODEL_LIMITS_ENV];
+        else process.env[MODEL_LIMITS_ENV] = saved;
+      }
+    });
+
+    it('weights over the budget: a .keras by its weights entry, before it is inflated; an .h5 by its datasets, before they are read', async () => {
+      const model = twoConvGapModel(3);
+      const dir = tempDir();
+      const keras = await writeKeras3(model, path.join(dir, 'model.keras'));
+      const h5 = await writeLegacyH5(model, path.join(dir, 'model.h5'));
+      model.dispose();
+      await refused(
+        keras,
+        [/model\.keras: its model\.weights\.h5 inflates to \d+ bytes, over CNN Lens's limit of 100 bytes \(maxWeightBytes\)/],
+        {
+          limits: { maxWeightBytes: 100 },
+        },
+      );
+      const message = await refused(
+        h5,
+        [/model\.h5: the weights it stores are \d+ bytes, over CNN Lens's limit of 100 bytes \(maxWeightBytes\)/],
+        {
+          limits: { maxWeightBytes: 100 },
+        },
+      );
+      assert.match(message, /CNN_LENS_MODEL_LIMITS='\{"maxWeightBytes": \d+\}'/);
+      // The conv_a kernel is 3×3×3×4: 108 elements.
+      for (const file of [keras, h5]) {
+        await refused(
+          file,
+          [/weight ".*" of layer "conv_a" \[3,3,3,4\] has 108 elements, over CNN Lens's limit of 100 \(maxTensorElements\)/],
+          {
+            limits: { maxTensorElements: 100 },
+          },
+        );
+      }
+    });
+
+    it('a config implying a huge Dense kernel the file does not store is refused before tfjs allocates it', async () => {
+      const layers = [
+        inputLayer('in', [224, 224, 3]),
+        kerasLayer('Flatten', 'flat', { data_format: 'channels_last' }, ['in']),
+        kerasLayer('Dense', 'd', { units: 3000, activation: 'softmax', use_bias: true, kernel_initializer: null, bias_initializer: null }, [
+          'flat',
+        ]),
+      ];
+      await refused(await configOnly(functional('huge', layers, 'in', 'd')), [
+        /model\.keras: layer "d" would create weight "kernel" \[150528,3000\], past the 0 weight values the file stores; the config and the weights do not match/,
+      ]);
+      // A real model (its kernel stored) still loads.
+      const model = twoConvGapModel(4);
+      const file = await writeKeras3(model, path.join(tempDir(), 'ok.keras'), { config: keras3Config(model) });
+      model.dispose();
+      const loaded = await loadModel(file);
+      assert.equal(loaded.summary.numClasses, 4);
+      loaded.adapter.dispose();
+    });
+  });
+
   describe('ONNX external data', () => {
     const C = 2;
     const K = 3;
@@ -414,6 +533,58 @@ describe('hostile model folders', function () {
         );
         await fs.writeFile(labels, names.slice(0, 10).join('\n'));
         await refused(dir, [new RegExp(`^Labels file ${file} has 10 labels but the model has 1000 outputs`)], { labelsPath: labels });
+      });
+
+      it('999 labels: output 0 is "(background)", and the note is on the loaded model and wherever the labels are used', async () => {
+        const labels = path.join(dir, 'labels.txt');
+        await fs.writeFile(labels, names.slice(0, 999).join('\n'));
+        const note = `Labels file ${labels} has 999 labels for the model's 1000 outputs: output 0 is taken to be a background class and named "(background)".`;
+        const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+        try {
+          const loaded = await engine.loadModel(dir, { labelsPath: labels });
+          assert.equal(loaded.summary.labelsNote, note, 'one home: the loaded model’s summary');
+          assert.deepEqual(loaded.labels.slice(0, 2), ['(background)', 'n0']);
+          const image = solidImage(6, 6, [90, 120, 150]);
+          assert.ok((await engine.explain(loaded, image, {})).notes.includes(note), 'explain');
+          const evaluation = await engine.evaluate(loaded, image, { techniques: ['gradcam'], steps: 2 });
+          assert.deepEqual(evaluation.notes, [note], 'evaluate (the panel’s Compare, the CLI)');
+          const info = { summary: loaded.summary, labels: loaded.labels, backend: 'cpu', sizeOnDisk: loaded.sizeOnDisk };
+          const fitted = modelOutline(info)[0].children?.find((row) => row.id === 'summary:labelsNote');
+          assert.equal(fitted?.description, note, 'the model view');
+          const fake = { describeModel: async () => info, techniques: async () => [] } as unknown as EngineApi;
+          const init = await describeForPanel(
+            fake,
+            'x.png',
+            () => ({ colormap: 'jet', opacity: 0.5 }),
+            () => 0,
+          );
+          assert.equal(init.model.labelsNote, note, 'the panel (its class picker)');
+        } finally {
+          engine.dispose();
+        }
+
+        const imagePath = path.join(tempDir(), 'image.png');
+        await fs.writeFile(imagePath, encodePng(solidImage(6, 6, [90, 120, 150])));
+        const args = [
+          'evaluate',
+          imagePath,
+          '--model',
+          dir,
+          '--labels',
+          labels,
+          '--backend',
+          'cpu',
+          '--techniques',
+          'gradcam',
+          '--steps',
+          '2',
+        ];
+        const text = await runCli(args);
+        assert.equal(text.code, 0, text.err);
+        assert.ok(text.out.split('\n').includes(`  note: ${note}`), text.out);
+        const json = await runCli([...args, '--json', '-']);
+        assert.equal(json.code, 0, json.err);
+        assert.deepEqual(JSON.parse(json.out).notes, [note]);
       });
 
       it('fitLabelsNoted: equal counts untouched, one short gains "(background)" with a note', () => {

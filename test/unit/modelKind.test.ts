@@ -1,8 +1,10 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { bundledModelPath } from '../../src/engine/bundledModel';
-import { acceptedFiles, discoveryGlob, fileKindOf, tfjsFormat } from '../../src/engine/models/formats';
+import { acceptedFiles, discoveryGlob, fileKindOf, sniffModelFile, tfjsFormat } from '../../src/engine/models/formats';
 import { modelSettingValue, resolveModelSetting } from '../../src/host/modelSetting';
 import { encodeModel } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
@@ -40,6 +42,67 @@ describe('telling ONNX files from others named .onnx', () => {
     assert.equal(onnxFormat(encoder.encode('version https://git-lfs.github.com/spec/v1\noid sha256:…')), null);
     assert.equal(onnxFormat(encoder.encode('<!DOCTYPE html>')), null);
     assert.equal(onnxFormat(new Uint8Array([0x08])), null, 'too short to be a model');
+  });
+});
+
+describe('sniffing a file for the model picker (the host reads it as loading does)', () => {
+  /** Settles within `ms` (a blocking open of a named pipe would never settle). */
+  const promptly = <T>(promise: Promise<T>, ms = 2000) =>
+    Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still waiting after ${ms} ms`)), ms))]);
+
+  it('tells each kind by its bytes, and a file named like one that is not one', async () => {
+    const dir = tempDir();
+    const onnx = path.join(dir, 'model.onnx');
+    await fs.writeFile(
+      onnx,
+      encodeModel({
+        nodes: [{ op: 'Relu', name: 'r', inputs: ['x'], outputs: ['y'] }],
+        inputs: [{ name: 'x', dims: [1, 3, 2, 2] }],
+        outputs: [{ name: 'y', dims: [1, 3, 2, 2] }],
+      }),
+    );
+    assert.equal(await sniffModelFile(onnx), 'onnx');
+    assert.equal(await sniffModelFile(await writeTinyGraphModel(dir)), 'graph');
+    const lfs = path.join(dir, 'weights.h5');
+    await fs.writeFile(lfs, 'version https://git-lfs.github.com/spec/v1\n');
+    assert.equal(await sniffModelFile(lfs), null);
+    const empty = path.join(dir, 'empty.keras');
+    await fs.writeFile(empty, '');
+    assert.equal(await sniffModelFile(empty), null);
+    const packageJson = path.join(dir, 'package.json');
+    await fs.writeFile(packageJson, '{"name": "app"}');
+    assert.equal(await sniffModelFile(packageJson), null);
+  });
+
+  it('a named pipe named model.onnx or model.json is refused at once, not opened blocking', async function () {
+    if (process.platform === 'win32') this.skip();
+    const dir = tempDir();
+    for (const name of ['model.onnx', 'model.json', 'model.keras']) {
+      const pipe = path.join(dir, name);
+      execFileSync('mkfifo', [pipe]);
+      await assert.rejects(promptly(sniffModelFile(pipe)), /is a named pipe \(FIFO\), not a regular file/);
+    }
+  });
+
+  it('a link to /dev/zero named model.onnx or model.json is refused as a device, not read', async function () {
+    if (process.platform === 'win32') this.skip();
+    const dir = tempDir();
+    for (const name of ['model.onnx', 'model.json']) {
+      const link = path.join(dir, name);
+      await fs.symlink('/dev/zero', link);
+      await assert.rejects(promptly(sniffModelFile(link)), /is a character device, not a regular file/);
+    }
+  });
+
+  it('a model.json over 64 MB is refused by its size, unread; a folder and a missing file are refused too', async () => {
+    const dir = tempDir();
+    const huge = path.join(dir, 'model.json');
+    await fs.writeFile(huge, '');
+    await fs.truncate(huge, 65 * 2 ** 20);
+    await assert.rejects(promptly(sniffModelFile(huge)), /model\.json is 68157440 bytes; too large for a model\.json/);
+    await assert.rejects(sniffModelFile(path.join(dir, 'folder.onnx')), /Model file not found/);
+    await fs.mkdir(path.join(dir, 'folder.onnx'));
+    await assert.rejects(sniffModelFile(path.join(dir, 'folder.onnx')), /is a folder, not a regular file/);
   });
 });
 

@@ -109,6 +109,7 @@ describe('model view outline', () => {
         preprocessing: { preset: 'raw', source: 'default' },
         hasLogits: true,
         attention: null,
+        labelsNote: null,
       },
       labels: Array.from({ length: 10 }, (_, i) => `class ${i}`),
       backend: 'wasm',
@@ -123,6 +124,7 @@ describe('model view outline', () => {
       layers.map((l) => l.name),
     );
     assert.equal(summaryValue(nodes, 'labels'), 'none (class 0, class 1, …)');
+    assert.equal(summaryValue(nodes, 'labelsNote'), undefined, 'no note when nothing was fitted');
     assert.equal(new Set(layerRows(nodes).map((row) => row.id)).size, 1500, 'ids are unique');
   });
 });

@@ -10,8 +10,7 @@
  * photo.test.ts.
  */
 import * as assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { sharpCodec } from '../../src/engine/image';
 import type { Explanation } from '../../src/engine/types';
@@ -23,33 +22,14 @@ import type { WorkerReply } from '../../src/worker/workerProtocol';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { raw, upscaledRaw } from './helpers/photos';
 import { tempDir } from './helpers/tinyModels';
+import { DIST, ensureWorkerBuilt } from './helpers/workerBundle';
 
 type Sharp = typeof import('sharp');
 
-const ROOT = path.resolve(__dirname, '../..');
-const DIST = path.join(ROOT, 'dist');
 const CODEC = sharpCodec().sharp ? 'sharp' : 'js';
 /** The most any one typed array in a worker message may hold: an RGBA copy at display size (Float32 maps: that many values). */
 const MAX_BYTES = 4 * DISPLAY_MAX_SIDE ** 2;
 const MAX_FLOATS = DISPLAY_MAX_SIDE ** 2;
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds the bundles (npm run build) when the worker bundle is missing or older than its sources. */
-function ensureWorkerBuilt(): void {
-  const bundle = path.join(DIST, 'engineWorker.js');
-  const sources = Math.max(newestMtime(path.join(ROOT, 'src')), statSync(path.join(ROOT, 'build.mjs')).mtimeMs);
-  if (existsSync(bundle) && statSync(bundle).mtimeMs >= sources) return;
-  console.log('    (dist/engineWorker.js is missing or older than src/: running node build.mjs)');
-  execFileSync(process.execPath, ['build.mjs'], { cwd: ROOT, stdio: 'pipe' });
-}
 
 /** The fixture photo upscaled to a phone photo's size with seeded grain, as a quality-90 JPEG. */
 async function makePhoto(sharp: Sharp, file: string, width: number, height: number): Promise<void> {

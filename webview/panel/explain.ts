@@ -78,6 +78,7 @@ export class ExplainController {
     );
     this.layers.fill(msg.model.layers, msg.model.defaultLayer);
     this.classSearch.setLabels(msg.model.labels);
+    ui.labelsNote.textContent = typeof msg.model.labelsNote === 'string' ? msg.model.labelsNote : '';
     for (const control of [ui.technique, ui.classInput, ui.classGo, ui.rerun]) control.disabled = false;
     this.updateTechniqueHints(true);
     this.parameters.setDisabled(false);

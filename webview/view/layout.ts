@@ -37,6 +37,7 @@ export interface Layout {
   classGo: HTMLButtonElement;
   classOptions: HTMLUListElement;
   classError: HTMLElement;
+  labelsNote: HTMLElement;
   colormap: HTMLSelectElement;
   opacity: HTMLInputElement;
   opacityValue: HTMLOutputElement;
@@ -170,7 +171,7 @@ export function buildLayout(
     autocomplete: 'off',
     spellcheck: 'false',
     disabled: true,
-    'aria-describedby': 'class-error',
+    'aria-describedby': 'class-error labels-note',
     'data-testid': 'class-input',
   });
   const classGo = h(
@@ -186,12 +187,15 @@ export function buildLayout(
     icon('arrow-right'),
   );
   const classError = h('p', { id: 'class-error', class: 'field-error', 'data-testid': 'class-error', hidden: true }, '');
+  // How the labels were fitted to the outputs, when they were: every class name depends on it.
+  const labelsNote = h('p', { id: 'labels-note', class: 'hint', 'data-testid': 'labels-note' }, '');
   const classForm = h(
     'form',
     { class: 'class-form', 'data-testid': 'class-form', novalidate: true },
     h('label', { for: 'class-input' }, 'Any class by name or index'),
     h('div', { class: 'input-row combobox' }, classInput, classGo, classOptions),
     classError,
+    labelsNote,
   );
 
   const colormap = h('select', { id: 'colormap', 'data-testid': 'colormap' });
@@ -268,6 +272,7 @@ export function buildLayout(
     classGo,
     classOptions,
     classError,
+    labelsNote,
     colormap,
     opacity,
     opacityValue,

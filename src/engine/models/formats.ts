@@ -2,9 +2,12 @@
  * The model files CNN Lens reads, in one table: how each kind is named, how it is told from other files of
  * the same name (a few bytes or the text alone: no tfjs, no weights), and what to say when it is not one.
  * Discovery, the model picker and loading all ask here; loading's readers, which need tfjs, are keyed by the
- * same ids in loadModel.ts. Nothing here loads tfjs, so the extension host imports it.
+ * same ids in loadModel.ts. Nothing here loads tfjs, so the extension host imports it. A file is sniffed as
+ * the loaders read it (modelFolder.ts): a regular file only, opened without blocking, a few bytes or at most
+ * MAX_MODEL_JSON_BYTES of text.
  */
 import * as path from 'node:path';
+import { ModelError, OpenedFile } from './modelFolder';
 
 /** The adapter a file ends up in (a Keras file runs as a layers model, but says where it came from). */
 export type ModelFormat = 'layers' | 'graph' | 'onnx' | 'keras';
@@ -27,6 +30,9 @@ export interface ModelFileKind {
 
 /** Enough to tell every binary kind apart (the HDF5 signature is the longest). */
 export const HEAD_BYTES = 8;
+
+/** The largest model.json CNN Lens reads. */
+export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -108,4 +114,22 @@ export function tfjsFormat(text: string): ModelFormat | null {
   if (format === 'graph-model' || Array.isArray((modelTopology as { node?: unknown }).node)) return 'graph';
   if (format === 'layers-model' || 'class_name' in modelTopology || 'model_config' in modelTopology || 'config' in modelTopology) return 'layers';
   return null;
+}
+
+/**
+ * The format of the model a file holds, or null when it is not one CNN Lens reads. Read as loading reads
+ * it: a regular file only (a named pipe, device or folder is refused at once with a ModelError, whatever a
+ * link points at, and nothing is opened blocking), the first HEAD_BYTES of a binary kind, and the text of
+ * a model.json of at most MAX_MODEL_JSON_BYTES (a larger one is refused before it is read).
+ */
+export async function sniffModelFile(file: string): Promise<ModelFormat | null> {
+  const kind = fileKindOf(file);
+  const opened = await OpenedFile.open(path.resolve(file), file, `Model file not found: ${file}`, true);
+  try {
+    if (kind.reads === 'head') return kind.sniff(await opened.read(0, Math.min(HEAD_BYTES, opened.size)), file);
+    if (opened.size > MAX_MODEL_JSON_BYTES) throw new ModelError(`${file} is ${opened.size} bytes; too large for a model.json.`);
+    return kind.sniff(new TextDecoder().decode(await opened.read(0, opened.size)), file);
+  } finally {
+    await opened.close();
+  }
 }

@@ -22,9 +22,8 @@ import type { ModelSummary } from '../types';
 export interface LoadedModel {
   adapter: ModelAdapter;
   summary: ModelSummary;
+  /** One per output; how they were fitted to the outputs, if they were, is `summary.labelsNote`. */
   labels: string[];
-  /** How the labels were fitted to the outputs (a background class dropped or added), for a run's notes. */
-  labelsNote: string | null;
   sizeOnDisk: number;
 }
 
@@ -89,7 +88,7 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
   },
   keras: async (modelPath, options) => {
     const file = path.resolve(modelPath);
-    const keras = await readKerasFile(file, { signal: options.signal });
+    const keras = await readKerasFile(file, { signal: options.signal, limits: options.limits });
     const build = async (acceleration: Acceleration, adapterOptions: AdapterOptions) =>
       new LayersAdapter(await buildKerasModel(keras, file), acceleration, 'keras', adapterOptions);
     return { dir: path.dirname(file), file, format: 'keras', sizeOnDisk: keras.sizeOnDisk, build };
@@ -101,14 +100,22 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
   },
 };
 
+/**
+ * Reads, checks and builds a model. `signal` stops the reading between chunks (file reads, a `.keras`
+ * archive's inflate steps, HDF5 datasets; a temporary folder is removed) and before the build, rejecting with
+ * the signal's reason; the build itself runs to the end once started.
+ */
 export async function loadModel(
   modelPath: string,
   overrides: ModelConfigOverrides = {},
   defaults: ModelConfigOverrides = {},
   acceleration: Acceleration = new Acceleration(),
+  signal?: AbortSignal,
 ): Promise<LoadedModel> {
-  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: limitsOf(overrides, defaults) });
+  signal?.throwIfAborted();
+  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: limitsOf(overrides, defaults), signal });
   const config = await resolveModelConfig(source.dir, overrides, defaults);
+  signal?.throwIfAborted();
   const adapter = await withoutLeaks(async () => {
     try {
       const built = await source.build(acceleration, { file: source.file, output: config.output ?? undefined, outputSource: config.outputSource ?? undefined });
@@ -147,8 +154,9 @@ export async function loadModel(
     preprocessing: config.preprocessing,
     hasLogits: adapter.hasLogits,
     attention: attentionSummary(adapter.attentionLayout?.() ?? null),
+    labelsNote: fitted.note,
   };
-  return { adapter, summary, labels: fitted.labels, labelsNote: fitted.note, sizeOnDisk: source.sizeOnDisk };
+  return { adapter, summary, labels: fitted.labels, sizeOnDisk: source.sizeOnDisk };
 }
 
 function attentionSummary(layout: AttentionLayout | null): ModelSummary['attention'] {

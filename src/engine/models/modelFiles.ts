@@ -8,7 +8,7 @@
  */
 import * as path from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
-import { fileKindOf } from './formats';
+import { fileKindOf, MAX_MODEL_JSON_BYTES } from './formats';
 import { checkLimit, ModelError, ModelFolder, modelLimits, overLimit, readCappedFile, type ModelLimits, type OpenedFile } from './modelFolder';
 
 export { ModelError };
@@ -26,7 +26,7 @@ export interface ModelFiles {
   sizeOnDisk: number;
 }
 
-export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+export { MAX_MODEL_JSON_BYTES };
 
 const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
 
@@ -112,15 +112,16 @@ async function readJson(file: string, signal?: AbortSignal): Promise<Record<stri
 
 /**
  * The topology's size, walked without recursion (a deep one must not overflow the stack here or in tfjs):
- * its JSON nesting, and its layers (every layer list, nested models' included) or graph nodes.
+ * its JSON nesting, and its layers (every layer list, nested models' included) or graph nodes. `what` names
+ * it in the messages (a Keras file's is "the model config").
  */
-export function checkTopology(topology: unknown, format: TfjsFormat, file: string, limits: ModelLimits): void {
+export function checkTopology(topology: unknown, format: TfjsFormat, file: string, limits: ModelLimits, what = 'the modelTopology'): void {
   const stack: [unknown, number][] = [[topology, 1]];
   let layers = 0;
   while (stack.length) {
     const [value, depth] = stack.pop()!;
     if (typeof value !== 'object' || value === null) continue;
-    if (depth > limits.maxNesting) throw overLimit(file, 'the modelTopology nests at least $value levels deep', depth, limits, 'maxNesting');
+    if (depth > limits.maxNesting) throw overLimit(file, `${what} nests at least $value levels deep`, depth, limits, 'maxNesting');
     if (Array.isArray(value)) {
       for (const item of value) if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);
       continue;
@@ -131,7 +132,7 @@ export function checkTopology(topology: unknown, format: TfjsFormat, file: strin
       const list = Array.isArray(config) ? config : Array.isArray(config?.layers) ? config.layers : null;
       if (list) {
         layers += list.length;
-        if (layers > limits.maxLayers) throw overLimit(file, 'the modelTopology has $value layers', layers, limits, 'maxLayers');
+        if (layers > limits.maxLayers) throw overLimit(file, `${what} has $value layers`, layers, limits, 'maxLayers');
       }
     }
     for (const item of Object.values(record)) if (typeof item === 'object' && item !== null) stack.push([item, depth + 1]);

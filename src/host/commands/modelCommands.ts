@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { acceptedFiles, discoveryGlob, fileKindOf, HEAD_BYTES, type ModelFormat } from '../../engine/models/formats';
+import { acceptedFiles, discoveryGlob, fileKindOf, sniffModelFile, type ModelFormat } from '../../engine/models/formats';
 import { MODEL_VIEW_ID } from '../modelView/modelView';
 import { DEFAULT_MODEL_TITLE } from '../modelSource';
 import { engineSettings, modelSettingValue } from '../settings';
@@ -21,23 +21,13 @@ export interface FoundModel {
 
 /** Folders that hold dependencies, caches or build output, never the user's own model. */
 const SKIPPED = '**/{node_modules,.git,.vscode-test,dist,out,.venv,__pycache__}/**';
-const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
-/** The format of the model a file holds, or null when it is not one CNN Lens can read. */
+/**
+ * The format of the model a file holds, or null when it is not one CNN Lens can read; read as loading
+ * reads it (formats.ts): a named pipe or a device is refused at once, never opened blocking or read.
+ */
 export async function modelKindOf(uri: vscode.Uri): Promise<ModelFormat | null> {
-  const kind = fileKindOf(uri.fsPath);
-  if (kind.reads === 'head') {
-    const handle = await fs.open(uri.fsPath, 'r');
-    try {
-      const head = new Uint8Array(HEAD_BYTES);
-      const { bytesRead } = await handle.read(head, 0, head.length, 0);
-      return kind.sniff(head.subarray(0, bytesRead), uri.fsPath);
-    } finally {
-      await handle.close();
-    }
-  }
-  if ((await vscode.workspace.fs.stat(uri)).size > MAX_MODEL_JSON_BYTES) return null;
-  return kind.sniff(new TextDecoder().decode(await vscode.workspace.fs.readFile(uri)), uri.fsPath);
+  return sniffModelFile(uri.fsPath);
 }
 
 export async function findWorkspaceModels(limit = 200): Promise<FoundModel[]> {

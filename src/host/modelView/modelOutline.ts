@@ -163,6 +163,8 @@ export function modelOutline(info: LoadedModelInfo): OutlineNode[] {
       named ? `${formatCount(named)} of ${formatCount(summary.numClasses)} named` : 'none (class 0, class 1, …)',
       'tag',
     ),
+    // A labels file one longer or shorter than the outputs was fitted to them: every name depends on it.
+    ...(summary.labelsNote ? [row('labelsNote', 'Labels fitted', summary.labelsNote, 'warning', summary.labelsNote)] : []),
     row('path', 'File', summary.path, 'file', summary.path),
   ];
   return [

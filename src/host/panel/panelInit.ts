@@ -23,6 +23,7 @@ export async function describeForPanel(
       layers: info.summary.layers,
       defaultLayer: info.summary.defaultLayer,
       labels,
+      labelsNote: info.summary.labelsNote ?? null,
       source: info.source ?? null,
     },
     // Attention rollout and its kin are offered only where there is attention to read.

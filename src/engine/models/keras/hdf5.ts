@@ -35,6 +35,13 @@ export interface Hdf5Dataset {
   data: Float32Array;
 }
 
+export interface Hdf5Declared {
+  shape: number[];
+  elements: number;
+  /** As stored (elements × the stored element size). */
+  bytes: number;
+}
+
 /** A read-only view of an open HDF5 file; `file` names it in messages. */
 export class Hdf5Reader {
   private constructor(
@@ -150,7 +157,26 @@ export class Hdf5Reader {
     }
   }
 
-  /** A numeric dataset as float32, or null when `where` is not a dataset. */
+  /** A dataset's shape, element count and stored bytes, from its header alone (no value is read); null when `where` is not a dataset. */
+  declared(where: string): Hdf5Declared | null {
+    const entity = this.entity(where);
+    if (!(entity instanceof this.lib.Dataset)) return null;
+    let shape: number[];
+    let metadata: H5.Dataset['metadata'];
+    try {
+      shape = entity.shape ?? [];
+      metadata = entity.metadata;
+    } catch (error) {
+      throw new ModelError(`${this.file}: dataset "${where}" cannot be read (${hdf5Reason(error)}).`);
+    }
+    const elements = shape.reduce((a, b) => a * b, 1);
+    return { shape, elements, bytes: elements * metadata.size };
+  }
+
+  /**
+   * A numeric dataset as float32, or null when `where` is not a dataset. The caller checks its size first
+   * (`declared`); one over `maxElements` is refused here too, before its value is read.
+   */
   dataset(where: string, maxElements: number): Hdf5Dataset | null {
     const entity = this.entity(where);
     if (!(entity instanceof this.lib.Dataset)) return null;

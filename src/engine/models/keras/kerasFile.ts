@@ -7,12 +7,16 @@
  * (zipEntries.ts: chunked, cancellable, stopped at the declared size); zip entry names that would escape a
  * folder are refused even though nothing is extracted to disk by its name. The weights go to a private
  * temporary file (h5wasm reads paths) that is removed on every path out, and at process exit (tempFiles.ts).
+ * The budgets of a model folder (ModelLimits, modelFolder.ts) apply as to TF.js models, before anything is
+ * built: the config's layer count and nesting, the weights entry's declared size, and every HDF5 dataset's
+ * declared shape (elements per tensor, bytes in all) before its value is read.
  */
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { makeTempFolder } from '../../tempFiles';
-import { MAX_MODEL_JSON_BYTES, ModelError } from '../modelFiles';
+import { checkTopology, MAX_MODEL_JSON_BYTES, ModelError } from '../modelFiles';
+import { checkLimit, modelLimits, type ModelLimits } from '../modelFolder';
 import { Hdf5Reader } from './hdf5';
 import { translateKerasConfig, type KerasTopology } from './kerasConfig';
 import { readKeras3Weights, readLegacyWeights, type StoredWeights } from './kerasWeights';
@@ -51,6 +55,7 @@ async function readKerasArchive(
   handle: FileHandle,
   fileSize: number,
   file: string,
+  limits: ModelLimits,
   signal?: AbortSignal,
 ): Promise<Omit<KerasModelFile, 'sizeOnDisk'>> {
   const entries = await listZip(handle, fileSize, file);
@@ -74,9 +79,12 @@ async function readKerasArchive(
   const parts: Uint8Array[] = [];
   await inflateEntry(handle, fileSize, configEntry, file, { cap: MAX_MODEL_JSON_BYTES, signal, onData: (chunk) => void parts.push(chunk) });
   const root = parseJson(Buffer.concat(parts).toString('utf8'), `${file}: config.json`);
+  checkTopology(root, 'layers', file, limits, 'the model config');
   const version = (root as { keras_version?: unknown })?.keras_version;
   const topology = translateKerasConfig(root, file, typeof version === 'string' ? version : '3');
   if (!weightsEntry) return { ...topology, weights: new Map() };
+  checkLimit(file, 'its model.weights.h5 inflates to $value', weightsEntry.size, limits, 'maxWeightBytes');
+  signal?.throwIfAborted();
 
   const temp = await makeTempFolder('keras');
   try {
@@ -114,7 +122,7 @@ async function readKerasArchive(
     signal?.throwIfAborted();
     const reader = await Hdf5Reader.open(tmp, `${file} (model.weights.h5)`);
     try {
-      return { ...topology, weights: readKeras3Weights(reader, topology.layers) };
+      return { ...topology, weights: await readKeras3Weights(reader, topology.layers, { limits, signal }) };
     } finally {
       reader.close();
     }
@@ -123,7 +131,7 @@ async function readKerasArchive(
   }
 }
 
-async function readLegacyH5(filePath: string, file: string): Promise<Omit<KerasModelFile, 'sizeOnDisk'>> {
+async function readLegacyH5(filePath: string, file: string, limits: ModelLimits, signal?: AbortSignal): Promise<Omit<KerasModelFile, 'sizeOnDisk'>> {
   const reader = await Hdf5Reader.open(filePath, file);
   try {
     const text = reader.stringAttribute('/', 'model_config');
@@ -136,20 +144,26 @@ async function readLegacyH5(filePath: string, file: string): Promise<Omit<KerasM
       );
     }
     const version = reader.stringAttribute('/', 'keras_version');
-    const topology = translateKerasConfig(parseJson(text, `${file}: model_config`), file, version);
-    return { ...topology, weights: readLegacyWeights(reader, topology.layers) };
+    const root = parseJson(text, `${file}: model_config`);
+    checkTopology(root, 'layers', file, limits, 'the model config');
+    const topology = translateKerasConfig(root, file, version);
+    return { ...topology, weights: await readLegacyWeights(reader, topology.layers, { limits, signal }) };
   } finally {
     reader.close();
   }
 }
 
 export interface KerasReadOptions {
-  /** Stops a `.keras` archive's inflating between chunks (its temporary file is removed). */
+  /** Stops the load between chunks of a `.keras` archive's inflating and between weights (a temporary file is removed). */
   signal?: AbortSignal;
+  /** The budgets (defaults: DEFAULT_MODEL_LIMITS and CNN_LENS_MODEL_LIMITS). */
+  limits?: Partial<ModelLimits>;
 }
 
 export async function readKerasFile(filePath: string, options: KerasReadOptions = {}): Promise<KerasModelFile> {
   const file = path.resolve(filePath);
+  const limits = modelLimits(options.limits);
+  options.signal?.throwIfAborted();
   let stat;
   try {
     stat = await fs.stat(file);
@@ -164,8 +178,8 @@ export async function readKerasFile(filePath: string, options: KerasReadOptions 
   try {
     const head = new Uint8Array(8);
     await handle.read(head, 0, head.length, 0);
-    if (startsWith(head, ZIP_MAGIC)) parsed = await readKerasArchive(handle, stat.size, file, options.signal);
-    else if (startsWith(head, HDF5_MAGIC)) parsed = await readLegacyH5(file, file);
+    if (startsWith(head, ZIP_MAGIC)) parsed = await readKerasArchive(handle, stat.size, file, limits, options.signal);
+    else if (startsWith(head, HDF5_MAGIC)) parsed = await readLegacyH5(file, file, limits, options.signal);
     else throw new ModelError(`${file} is neither a .keras archive (zip) nor an HDF5 .h5 file (a Git LFS pointer or a download error page?).`);
   } finally {
     await handle.close();

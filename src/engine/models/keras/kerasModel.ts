@@ -1,12 +1,14 @@
 /**
  * Builds a tfjs-layers model from a Keras file: the translated topology is deserialised by tfjs (with
- * zero initialisers, so building costs no random numbers), then every layer's weights are matched to
+ * zero initialisers, so building costs no random numbers, and no more weight values than the file stores),
+ * then every layer's weights are matched to
  * the file's by layer name and position and checked for count and shape before any is assigned. The
  * result is a plain LayersModel, run by the LayersAdapter like a TF.js layers model.
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf, tfl } from '../../tfjs/tf';
 import { ModelError } from '../modelFiles';
+import { withStoredElements } from '../layers/declaredWeights';
 // Registers the Keras layers tfjs lacks, which modelFromJSON looks up by class name.
 import './customLayers';
 import type { KerasLayerRef } from './kerasConfig';
@@ -74,8 +76,11 @@ function matchWeights(model: LayersModel, keras: KerasModelFile): { assignments:
 export async function buildKerasModel(keras: KerasModelFile, file: string): Promise<LayersModel> {
   let model: LayersModel;
   try {
-    model = await tfl.models.modelFromJSON({ modelTopology: keras.modelTopology } as never);
+    // Every weight the config makes must fit in what the file stores: checked before tfjs allocates it.
+    const stored = [...keras.weights.values()].flat().reduce((sum, weight) => sum + weight.data.length, 0);
+    model = await withStoredElements(stored, file, () => tfl.models.modelFromJSON({ modelTopology: keras.modelTopology } as never));
   } catch (error) {
+    if (error instanceof ModelError) throw error;
     throw new ModelError(`${file}: TensorFlow.js cannot build the model from its config (${(error as Error).message}).`);
   }
   try {

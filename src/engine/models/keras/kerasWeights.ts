@@ -17,6 +17,7 @@
  * and variance are read.
  */
 import { ModelError } from '../modelFiles';
+import { checkLimit, type ModelLimits } from '../modelFolder';
 import type { Hdf5Reader } from './hdf5';
 import { kerasSnakeCase, type KerasLayerRef } from './kerasConfig';
 
@@ -30,13 +31,51 @@ export interface StoredWeight {
 /** Stored weights by layer name, in the order the layer lists them. */
 export type StoredWeights = Map<string, StoredWeight[]>;
 
-/** No single weight of an image classifier comes close; caps what one dataset may allocate. */
-export const MAX_WEIGHT_ELEMENTS = 2 ** 28;
+/** How the weights are read: against the budgets, stopping between datasets when `signal` fires. */
+export interface WeightReadOptions {
+  limits: ModelLimits;
+  signal?: AbortSignal;
+}
 
-function readDataset(reader: Hdf5Reader, where: string, layer: string, label: string): StoredWeight {
-  const dataset = reader.dataset(where, MAX_WEIGHT_ELEMENTS);
-  if (!dataset) throw new ModelError(`${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`);
-  return { path: where, ...dataset };
+/** A dataset to read: where it is, the layer it belongs to and its name there (for messages). */
+interface Planned {
+  where: string;
+  layer: string;
+  label: string;
+}
+
+/** The datasets each layer takes, in its order. */
+type WeightPlan = Map<string, Planned[]>;
+
+/**
+ * Reads the planned datasets: first every one's declared shape is checked against the budgets (elements per
+ * tensor, bytes in all) from the HDF5 headers alone, then the values are read, one dataset at a time, the
+ * event loop let through between them (a cancel lands) and `signal` checked.
+ */
+async function readPlanned(reader: Hdf5Reader, plan: WeightPlan, { limits, signal }: WeightReadOptions): Promise<StoredWeights> {
+  let total = 0;
+  for (const list of plan.values()) {
+    for (const { where, layer, label } of list) {
+      const declared = reader.declared(where);
+      if (!declared) throw new ModelError(`${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`);
+      checkLimit(reader.file, `weight "${label}" of layer "${layer}" ${JSON.stringify(declared.shape)} has $value elements`, declared.elements, limits, 'maxTensorElements');
+      total += declared.bytes;
+    }
+  }
+  checkLimit(reader.file, 'the weights it stores are $value', total, limits, 'maxWeightBytes');
+  const out: StoredWeights = new Map();
+  for (const [layer, list] of plan) {
+    const stored: StoredWeight[] = [];
+    for (const { where, label } of list) {
+      await new Promise((resolve) => setImmediate(resolve));
+      signal?.throwIfAborted();
+      const dataset = reader.dataset(where, limits.maxTensorElements);
+      if (!dataset) throw new ModelError(`${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`);
+      stored.push({ path: where, ...dataset });
+    }
+    out.set(layer, stored);
+  }
+  return out;
 }
 
 /** Sub-layers whose variables a layer's own group holds, in the order CNN Lens's layer takes them. */
@@ -66,23 +105,27 @@ function legacyOrder(kerasClass: string, names: string[]): string[] {
 }
 
 /** Legacy `.h5`: weights under `/model_weights` (full model) or the root (weights-only file). */
-export function readLegacyWeights(reader: Hdf5Reader, layers: KerasLayerRef[]): StoredWeights {
+export function readLegacyWeights(reader: Hdf5Reader, layers: KerasLayerRef[], options: WeightReadOptions): Promise<StoredWeights> {
   const root = reader.isGroup('model_weights') ? 'model_weights' : '';
-  const out: StoredWeights = new Map();
+  const out: WeightPlan = new Map();
   for (const { name, kerasClass } of layers) {
     const group = root ? `${root}/${name}` : name;
     if (!reader.isGroup(group)) continue;
     const names = usedOnly(kerasClass, legacyOrder(kerasClass, reader.stringListAttribute(group, 'weight_names') ?? []));
-    out.set(name, names.map((weight) => readDataset(reader, `${group}/${weight}`, name, weight)));
+    out.set(
+      name,
+      names.map((weight) => ({ where: `${group}/${weight}`, layer: name, label: weight })),
+    );
   }
-  return out;
+  return readPlanned(reader, out, options);
 }
 
 /** Keras 3 `model.weights.h5` (inside a `.keras` archive). */
-export function readKeras3Weights(reader: Hdf5Reader, layers: KerasLayerRef[]): StoredWeights {
+export function readKeras3Weights(reader: Hdf5Reader, layers: KerasLayerRef[], options: WeightReadOptions): Promise<StoredWeights> {
   const base = ['layers', '_layer_checkpoint_dependencies'].find((group) => reader.isGroup(group));
-  const out: StoredWeights = new Map();
-  if (!base) return out; // a model without weights, or a file that lacks them: loading names what is missing
+  const out: WeightPlan = new Map();
+  // A model without weights, or a file that lacks them: loading names what is missing.
+  if (!base) return Promise.resolve(new Map());
   const byName = new Map<string, string>();
   for (const key of reader.keys(base)) {
     const stored = reader.isGroup(`${base}/${key}/vars`) ? reader.stringAttribute(`${base}/${key}/vars`, 'name') : null;
@@ -98,18 +141,18 @@ export function readKeras3Weights(reader: Hdf5Reader, layers: KerasLayerRef[]): 
     const stored = sublayers ? readSublayers(reader, group, name, sublayers) : readVars(reader, `${group}/vars`, name, kerasClass);
     if (stored) out.set(name, stored);
   }
-  return out;
+  return readPlanned(reader, out, options);
 }
 
 /** A `vars` group's datasets in index order; null when the group is absent. */
-function readVars(reader: Hdf5Reader, vars: string, layer: string, kerasClass: string, label = 'vars'): StoredWeight[] | null {
+function readVars(reader: Hdf5Reader, vars: string, layer: string, kerasClass: string, label = 'vars'): Planned[] | null {
   if (!reader.isGroup(vars)) return null;
   const keys = reader.keys(vars).filter((key) => /^\d+$/.test(key)).sort((a, b) => Number(a) - Number(b));
-  return usedOnly(kerasClass, keys).map((key) => readDataset(reader, `${vars}/${key}`, layer, `${label}/${key}`));
+  return usedOnly(kerasClass, keys).map((key) => ({ where: `${vars}/${key}`, layer, label: `${label}/${key}` }));
 }
 
 /** The sub-layers' variables in order, each found by its stored name, else by its attribute. */
-function readSublayers(reader: Hdf5Reader, group: string, layer: string, sublayers: { name: string; attribute: string }[]): StoredWeight[] | null {
+function readSublayers(reader: Hdf5Reader, group: string, layer: string, sublayers: { name: string; attribute: string }[]): Planned[] | null {
   if (!reader.isGroup(group)) return null;
   const children = reader.keys(group).filter((key) => reader.isGroup(`${group}/${key}/vars`));
   const named = new Map(children.map((key) => [reader.stringAttribute(`${group}/${key}/vars`, 'name'), key]));
