@@ -52,7 +52,10 @@ export interface RawMapFiles {
   npyPath: string;
 }
 
-/** Writes both files, each atomically (the PNG first; a failure after it names it as written). */
+/**
+ * Writes both files, each atomically (the PNG first; a failure after it names it as written). A cancel
+ * (`options.checkCancelled`) is heard until the PNG is in place; the .npy then follows.
+ */
 export async function writeRawMapFiles(
   heatmap: Heatmap,
   rawMap: Heatmap,
@@ -63,7 +66,7 @@ export async function writeRawMapFiles(
   const npy = encodeNpy(rawMap.data, [rawMap.height, rawMap.width]);
   await writeFileAtomic(files.pngPath, png, options);
   try {
-    await writeFileAtomic(files.npyPath, npy, options);
+    await writeFileAtomic(files.npyPath, npy, { replace: options.replace });
   } catch (error) {
     const reason = (error as Error).message;
     throw Object.assign(new Error(`${reason} (already written: ${files.pngPath})`), { code: (error as NodeJS.ErrnoException).code });

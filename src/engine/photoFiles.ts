@@ -46,12 +46,13 @@ export async function writeOverlayFiles(
     throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
   }
   const { width, height } = full.image;
+  checkCancelled?.();
   if (layer.concepts) layer = { ...layer, colour: conceptsAt(layer.concepts, layer.region, width, height) };
   const overlay = drawOverlay(full.image, layer, outputs.colormap, outputs.opacity, checkCancelled);
   if (layer.segments) drawSegmentBoundaries(overlay, layer.segments, layer.region);
   checkCancelled?.();
   await writeOutput('overlay', outputs.overlayPath, [], () =>
-    writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels, { replace: outputs.replace }),
+    writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels, { replace: outputs.replace, checkCancelled }),
   );
   if (!outputs.heatmapPath) return;
   const heatmapPath = outputs.heatmapPath;
@@ -81,6 +82,8 @@ export async function writeOutput(what: string, file: string, written: string[],
   try {
     await write();
   } catch (error) {
+    // A cancel stays a cancel (the panel says "cancelled", not "could not write").
+    if ((error as Error).name === 'CancelledError') throw error;
     const reason = (error as Error).message.split('\n')[0];
     const before = written.length ? ` (already written: ${written.join(', ')})` : '';
     const code = (error as NodeJS.ErrnoException).code;
