@@ -42,9 +42,16 @@ export function inspect(
         // Drawn over a display-size copy, on the part of the image the model saw.
         const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
         // A copy either way: the overlay is drawn into it, and `image` is the worker's cached copy.
-        const shown = size.width < image.width ? resizeRgba(image, size.width, size.height) : { ...image, data: image.data.slice() };
+        const shown =
+          size.width < image.width ? resizeRgba(image, size.width, size.height, checkCancelled) : { ...image, data: image.data.slice() };
         const region = regionOf(imageWindow(image, summary.inputShape, summary.preprocessing.resize));
-        drawOverlay({ ...shown, channels: 4 }, { heatmap: { ...map, data: scaleToUnit(map.data) }, colour: null, region }, 'viridis', 0.6);
+        drawOverlay(
+          { ...shown, channels: 4 },
+          { heatmap: { ...map, data: scaleToUnit(map.data) }, colour: null, region },
+          'viridis',
+          0.6,
+          checkCancelled,
+        );
         const over = shown;
         const caption = `Channel ${request.filter} of ${layer} (${maps.width}×${maps.height}, mean ${maps.means[request.filter].toPrecision(3)}) over the image`;
         return { image: over, caption, history: [], tiles: null, page: 0, pages: 1 };

@@ -136,7 +136,7 @@ export class ExplainPanel {
 
   /** Test hook: the last Compare result posted. */
   get lastCompare(): CompareResultMessage | undefined {
-    return this.runs.shown.compare;
+    return this.runs.shown.compare?.message;
   }
 
   /** How many messages were posted to the webview. */
