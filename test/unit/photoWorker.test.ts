@@ -231,6 +231,38 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     assert.equal(readFileSync(npy).subarray(1, 6).toString('latin1'), 'NUMPY');
   });
 
+  it("Look inside's picture saved by job id: never replacing unless asked, named after what it shows", async () => {
+    const request = {
+      kind: 'featuremaps' as const,
+      layer: null,
+      filter: null,
+      classIndex: null,
+      steps: null,
+      seed: 0,
+      fourier: false,
+      sort: 'mean' as const,
+      page: 1,
+      unit: null,
+      fromImage: false,
+      regularisers: {},
+    };
+    const result = await client.inspect({ imagePath: photo, request }, new CancelSource());
+    assert.deepEqual(result.subject, { layer: 'conv_pw_13_relu', filter: null, classLabel: null }, 'the default layer, resolved');
+    const outPath = path.join(dir, 'photo.featuremaps.png');
+    await client.saveInspection({ jobId: result.jobId, outPath, replace: false });
+    assert.deepEqual(pngSize(outPath), [result.image.width, result.image.height]);
+    await assert.rejects(
+      client.saveInspection({ jobId: result.jobId, outPath, replace: false }),
+      (error: NodeJS.ErrnoException) => error.code === 'EEXIST',
+    );
+    await client.saveInspection({ jobId: result.jobId, outPath, replace: true });
+    await assert.rejects(
+      client.saveInspection({ jobId: first.jobId, outPath, replace: true }),
+      /no longer kept; run the "Look inside" view again/,
+      'an explain job has no picture',
+    );
+  });
+
   it('an export of a run the worker no longer keeps (or never ran) fails, asking to run it again', async () => {
     await assert.rejects(
       client.exportOverlay({ jobId: 999_999, colormap: 'jet', opacity: 0.5, outPath: path.join(dir, 'never.png'), replace: false }),

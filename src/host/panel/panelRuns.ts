@@ -13,6 +13,7 @@ import type {
 } from '../../shared/protocol';
 import type { ExplainRequest, InspectRequest } from '../../shared/vocabulary';
 import type { EngineApi } from '../engineApi';
+import type { InspectSubject } from '../../engine/inspect/inspect';
 import { RunCancelledError } from '../engineApi';
 import { CancelSource } from './cancelSource';
 
@@ -40,7 +41,7 @@ export interface ActiveRun {
 export interface Shown {
   result?: { message: ResultMessage; jobId: number };
   compare?: { message: CompareResultMessage; jobId: number };
-  inspect?: { message: InspectResultMessage; jobId: number };
+  inspect?: { message: InspectResultMessage; jobId: number; subject: InspectSubject };
   /** A failure after the last result. */
   failure?: RunEndedMessage | ErrorMessage;
 }

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { explanationStem, imageStem, sanitizeNamePart } from '../../engine/outputNames';
+import { explanationStem, imageStem, inspectionStem, sanitizeNamePart } from '../../engine/outputNames';
 import type { ResultMessage, ViewSettings } from '../../shared/protocol';
 import { isClassAgnostic, type TechniqueInfo } from '../../shared/vocabulary';
 import { RunCancelledError, type CancelSignal } from '../engineApi';
@@ -101,23 +101,20 @@ export async function exportCompare(ctx: SaveContext, shown: Shown['compare'], v
   );
 }
 
-/** Writes the last Look-inside picture next to the image; its pixels stay in the worker (asked for by job id). */
+/**
+ * The last Look-inside picture next to the image, named after what it shows:
+ * `<image>.<view>[.<layer>][.channel<N>|.filter<N>][.<class>][.page<N>].png`.
+ */
 export async function saveInspection(ctx: SaveContext, shown: Shown['inspect']): Promise<void> {
   if (!shown) {
     ctx.post({ type: 'error', message: 'Nothing to save yet: run a "Look inside" view first.' });
     return;
   }
-  const parsed = path.parse(ctx.imagePath);
-  const written = path.join(parsed.dir, `${parsed.name}.${shown.message.kind}.png`);
-  try {
-    await withExportProgress([written], (cancel) =>
-      ctx.engine.saveInspection({ jobId: shown.jobId, outPath: written, replace: true }, cancel),
-    );
-    ctx.post({ type: 'exported', path: written });
-  } catch (err) {
-    if (err instanceof RunCancelledError) ctx.post({ type: 'exported', path: '', cancelled: true });
-    else ctx.runs.postError(`Could not save ${written}: ${errorText(err)}`);
-  }
+  const { message, jobId, subject } = shown;
+  const stem = inspectionStem(imageStem(ctx.imagePath), { kind: message.kind, ...subject, page: message.page, pages: message.pages });
+  await exportFiles(ctx, [path.join(path.dirname(ctx.imagePath), `${stem}.png`)], async ([outPath], replace, cancel) => [
+    await ctx.engine.saveInspection({ jobId, outPath, replace }, cancel),
+  ]);
 }
 
 /**
