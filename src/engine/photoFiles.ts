@@ -28,6 +28,8 @@ export interface OverlayOutputs {
   opacity: number;
   /** False: fail with code EEXIST rather than replace an existing file (default true). */
   replace?: boolean;
+  /** The same for the heatmap (default: as `replace`). */
+  replaceHeatmap?: boolean;
 }
 
 type FullImage = Awaited<ReturnType<typeof readImagePixels>>;
@@ -57,10 +59,11 @@ export async function writeOverlayFiles(
   if (!outputs.heatmapPath) return;
   const heatmapPath = outputs.heatmapPath;
   const { heatmap, colour, region, signed } = layer;
+  const replace = outputs.replaceHeatmap ?? outputs.replace;
   await writeOutput('heatmap', heatmapPath, [outputs.overlayPath], () =>
     colour
-      ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, { replace: outputs.replace })
-      : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, { replace: outputs.replace }),
+      ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, { replace })
+      : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, { replace }),
   );
 }
 
