@@ -349,7 +349,8 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     const listing = () => readdirSync(photoDir).sort();
     const files = listing();
     const outPath = path.join(photoDir, 'photo-12mp.cancelled.png');
-    // 75 ms in (the photo's full-size decode), then through the drawing and the encoding.
+    // 75 ms in (the photo's full-size decode), then through the drawing and the encoding; CANCEL_DELAYS=25,50
+    // (ms) adds cancels at those times first.
     const delays = [
       ...(process.env.CANCEL_DELAYS ?? '').split(',').filter(Boolean).map(Number),
       75,
