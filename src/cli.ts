@@ -6,7 +6,7 @@
  *                    [--out overlay.png] [--heatmap heat.png] [--json result.json|-] [--backend NAME]
  *   cnn-lens explain IMAGE|DIR|GLOB... [--out-dir D] [--json-lines F|-] (cli/explainBatch.ts)
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/tfjs/backend';
 import { OutputStage, writeFileAtomic } from './engine/atomicWrite';
@@ -14,7 +14,8 @@ import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile, writeOutput } from './engine/photoFiles';
 import { findTechnique, techniqueInfos } from './engine/techniques/registry';
 import { evaluateCommand } from './cli/evaluate';
-import { explainBatch } from './cli/explainBatch';
+import { explainBatch, outputNames } from './cli/explainBatch';
+import { imageStem } from './engine/outputNames';
 import { expandInputs, isGlob } from './cli/inputs';
 import { removeTempFilesOnSignals } from './cli/signals';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';
@@ -97,7 +98,8 @@ Options for explain:
   --labels FILE       labels file: JSON array/object or one label per line
   --colormap NAME     ${COLORMAP_NAMES.join(' | ')} (default: jet; diverging for signed maps)
   --opacity X         overlay opacity 0..1 (default: 0.5)
-  --out FILE          overlay PNG (default: IMAGE-NAME.TECHNIQUE.png next to the image)
+  --out FILE          overlay PNG; replaced if it exists (default: NAME.TECHNIQUE.CLASS.LAYER.png next
+                      to the image, as the batch names it, never replacing a file unless --overwrite)
   --heatmap FILE      the map as an 8-bit grayscale PNG at the image's size (255 = strongest; for
                       signed maps 128 = zero); the colour view writes its RGB image
   --json FILE         result as JSON (- for standard output)
@@ -114,7 +116,8 @@ the current image). With --json - or --json-lines - standard output carries the 
 lines, the means table and the summary go to stderr.
   --out-dir D         explain: overlays as D/NAME.TECHNIQUE.CLASS.LAYER.png (the folder must exist)
   --heatmaps          explain: also NAME.TECHNIQUE.CLASS.LAYER.heatmap.png in --out-dir
-  --overwrite         explain: replace existing files in --out-dir (default: that image fails)
+  --overwrite         explain: replace existing files in --out-dir (default: that image fails), or
+                      the one image's default-named overlay (default: the command fails)
   --json-lines F      one JSON object per image as it completes (- for standard output)
   --recursive         folders: their subfolders too
   --boxes FILE        evaluate: boxes by image name or path ({"cat.jpg": {"box": [x0, y0, x1, y1]}})
@@ -201,11 +204,6 @@ function techniqueParameters(values: Values): TechniqueParameters {
   return parameters;
 }
 
-function defaultOverlayPath(imagePath: string, technique: string): string {
-  const parsed = path.parse(imagePath);
-  return path.join(parsed.dir, `${parsed.name}.${technique}.png`);
-}
-
 function resultJson(explanation: Explanation, modelPath: string) {
   const { model, backend, technique, layer, target, predictions, timings, notes, parameters, metrics, signed, imageSize, region } =
     explanation;
@@ -244,7 +242,7 @@ function conceptLegend(concepts: Concepts): { colour: string; classes: Predictio
  */
 async function isBatch(values: Values, args: string[]): Promise<boolean> {
   if (args.length !== 1 || values['out-dir'] !== undefined || values['json-lines'] !== undefined) return true;
-  if (values.recursive || values.heatmaps || values.overwrite) return true;
+  if (values.recursive || values.heatmaps) return true;
   const stat = await fs.stat(args[0]).catch(() => undefined);
   return stat ? stat.isDirectory() : isGlob(args[0]);
 }
@@ -307,8 +305,14 @@ async function explain(values: Values, args: string[]): Promise<number> {
   const limits = imageLimits(values);
   const imagePath = path.resolve(imageArg);
 
-  // Named by the technique's id, as the panel's Export names it (an unknown technique is reported here).
-  const outPath = path.resolve(values.out ?? defaultOverlayPath(imagePath, findTechnique(values.technique ?? 'gradcam').info.id));
+  // An unknown technique is reported now, before the model loads.
+  findTechnique(values.technique ?? 'gradcam');
+  // --out names the file (and replaces it); without it the overlay is named after the result, as the
+  // batch names it (<image>.<technique>.<class>.<layer>.png beside the image), and never replaces a file
+  // unless --overwrite.
+  const named = values.out !== undefined;
+  const replace = named || Boolean(values.overwrite);
+  let outPath = named ? path.resolve(values.out!) : path.join(path.dirname(imagePath), 'overlay.png');
   const heatmapPath = values.heatmap ? path.resolve(values.heatmap) : undefined;
   const jsonPath = values.json && values.json !== '-' ? path.resolve(values.json) : undefined;
   // Found out now, not after the whole run.
@@ -323,13 +327,15 @@ async function explain(values: Values, args: string[]): Promise<number> {
   let explanation: Explanation;
   let json: string;
   try {
-    explanation = await explainImageFile(engine, loaded, imagePath, limits, request, (result) => ({
-      overlayPath: outPath,
-      heatmapPath,
-      colormap: chosenColormap ?? (result.signed ? 'diverging' : 'jet'),
-      opacity,
-      stage,
-    }));
+    explanation = await explainImageFile(engine, loaded, imagePath, limits, request, (result) => {
+      if (!named) {
+        outPath = path.join(path.dirname(imagePath), outputNames(imageStem(imagePath), result).overlay);
+        if (!replace && existsSync(outPath)) throw new Error(`${outPath} exists (--overwrite replaces it)`);
+      }
+      // Not named and no --overwrite: written without replacing (a file that appeared meanwhile is kept too).
+      const colormap = chosenColormap ?? (result.signed ? 'diverging' : 'jet');
+      return { overlayPath: outPath, heatmapPath, colormap, opacity, replace, replaceHeatmap: true, stage };
+    });
     json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
     if (jsonPath) await writeOutput('JSON result', jsonPath, [], () => writeFileAtomic(jsonPath, json + '\n', { stage }));
     await writeOutput('outputs', stage.targets.join(', '), [], () => stage.commit());

@@ -87,7 +87,9 @@ export async function explainBatch(engine: Engine, model: LoadedModel, options: 
             if (target && existsSync(target)) throw new Error(`${target} exists (--overwrite replaces it)`);
         written.overlay = overlayPath;
         written.heatmap = heatmapPath;
-        return { overlayPath, heatmapPath, colormap: options.colormap ?? (result.signed ? 'diverging' : 'jet'), opacity: options.opacity };
+        const colormap = options.colormap ?? (result.signed ? 'diverging' : 'jet');
+        // Without --overwrite a file that appeared since the look is kept too.
+        return { overlayPath, heatmapPath, colormap, opacity: options.opacity, replace: options.overwrite };
       },
     );
     const { target, layer, technique, predictions, timings } = explanation;

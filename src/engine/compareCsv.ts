@@ -1,7 +1,7 @@
 /**
- * The Compare export's metrics file and the grid's layout it refers to: plain data (the host's types
- * reach it through the worker protocol), no pixels.
+ * The Compare export's metrics file and the grid's layout it refers to: plain data, no pixels.
  */
+import type { Evaluation } from './evaluate';
 
 /** Tiles to a row of the exported Compare grid. */
 export const GRID_COLUMNS = 3;
@@ -26,6 +26,36 @@ export interface CompareMetrics {
   imageTimesMapChange?: number;
   /** ROAD's mean MoRF and LeRF changes and combined score, when it ran. */
   road?: { mostRelevantFirst: number; leastRelevantFirst: number; combined: number };
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/**
+ * Each technique's line as the Compare card shows it (the same numbers: AUCs, the technique's time, ROAD's
+ * means over the percentiles); `titleOf` names the techniques.
+ */
+export function evaluationMetrics(evaluation: Evaluation, titleOf: (technique: string) => string | undefined): CompareMetrics[] {
+  return evaluation.rows.map((row) => {
+    const title = titleOf(row.technique) ?? row.technique;
+    const { explanation } = row;
+    if (!explanation || row.error) return { technique: row.technique, title, error: row.error ?? 'The technique did not run.' };
+    return {
+      technique: row.technique,
+      title,
+      layer: explanation.layer,
+      deletionAuc: row.deletion?.auc,
+      insertionAuc: row.insertion?.auc,
+      timeMs: explanation.timings.techniqueMs,
+      timeRatio: row.timeRatio,
+      averageDrop: row.averageDrop,
+      imageTimesMapChange: row.imageTimesMapChange,
+      road: row.road && {
+        mostRelevantFirst: mean(row.road.mostRelevantFirst),
+        leastRelevantFirst: mean(row.road.leastRelevantFirst),
+        combined: row.road.combined,
+      },
+    };
+  });
 }
 
 const CSV_COLUMNS = [

@@ -20,8 +20,17 @@ export interface GridTile {
   signed: boolean;
 }
 
-/** The tiles drawn over copies of `image` and laid out in a grid with GRID_GAP pixels between them (RGB). */
-export function drawCompareGrid(image: RgbaImage, tiles: readonly (GridTile | null)[], colormap: ColormapName, opacity: number) {
+/**
+ * The tiles drawn over copies of `image` and laid out in a grid with GRID_GAP pixels between them (RGB).
+ * `checkCancelled` is called before each tile and while it is drawn.
+ */
+export function drawCompareGrid(
+  image: RgbaImage,
+  tiles: readonly (GridTile | null)[],
+  colormap: ColormapName,
+  opacity: number,
+  checkCancelled?: () => void,
+) {
   const count = tiles.length;
   const columns = Math.min(GRID_COLUMNS, Math.max(1, count));
   const rows = Math.max(1, Math.ceil(count / columns));
@@ -34,9 +43,10 @@ export function drawCompareGrid(image: RgbaImage, tiles: readonly (GridTile | nu
     const x0 = column * (tw + GRID_GAP);
     const y0 = row * (th + GRID_GAP);
     if (!tile) return;
+    checkCancelled?.();
     const copy = { width: tw, height: th, channels: 4 as const, data: image.data.slice() };
     // As the panel draws them: signed maps always with the diverging colormap.
-    const drawn = drawOverlay(copy, tile, tile.signed ? 'diverging' : colormap, opacity);
+    const drawn = drawOverlay(copy, tile, tile.signed ? 'diverging' : colormap, opacity, checkCancelled);
     for (let y = 0; y < th; y++) {
       for (let x = 0; x < tw; x++) {
         const from = (y * tw + x) * drawn.channels;
@@ -55,7 +65,10 @@ export interface CompareFiles {
   csvPath: string;
 }
 
-/** Writes the grid PNG and the metrics CSV as one set (see mapFiles.ts's writeRawMapFiles): both or neither. */
+/**
+ * Writes the grid PNG and the metrics CSV as one set (see mapFiles.ts's writeRawMapFiles): both or neither.
+ * A cancel (`options.checkCancelled`) is heard while the grid is drawn and the files are written.
+ */
 export async function writeCompareFiles(
   image: RgbaImage,
   tiles: readonly (GridTile | null)[],
@@ -64,7 +77,7 @@ export async function writeCompareFiles(
   files: CompareFiles,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  const grid = drawCompareGrid(image, tiles, view.colormap, view.opacity);
+  const grid = drawCompareGrid(image, tiles, view.colormap, view.opacity, options.checkCancelled);
   const stage = new OutputStage();
   try {
     await writePngFile(files.pngPath, grid.data, grid.width, grid.height, 3, { ...options, stage });

@@ -54,7 +54,7 @@ export interface RawMapFiles {
 
 /**
  * Writes both files as one set: each to its temporary file, then both moved into place (with `replace`
- * false, neither when either name is taken), so a failure leaves neither.
+ * false, neither when either name is taken), so a failure or a cancel (`options.checkCancelled`) leaves neither.
  */
 export async function writeRawMapFiles(
   heatmap: Heatmap,

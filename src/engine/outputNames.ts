@@ -48,6 +48,32 @@ export function explanationStem(stem: string, explanation: NamedExplanation, cla
   return parts.join('.');
 }
 
+/** What names a Look-inside picture's file: the view, what it shows (defaults resolved) and its page. */
+export interface NamedInspection {
+  kind: string;
+  layer: string | null;
+  /** The one filter (a channel, for feature maps) shown or maximised. */
+  filter: number | null;
+  classLabel: string | null;
+  /** 0-based, of `pages`. */
+  page: number;
+  pages: number;
+}
+
+/**
+ * `<stem>.<kind>[.<layer>][.channel<N>|.filter<N>][.<class>][.page<N>]`, each part cleaned (the page,
+ * 1-based, only when there are several): `dog.featuremaps.conv_pw_13_relu.page2`,
+ * `dog.featuremaps.conv_pw_13_relu.channel5`, `dog.maximize.conv_pw_13_relu.filter5`, `dog.classimage.malamute`.
+ */
+export function inspectionStem(stem: string, picture: NamedInspection): string {
+  const parts = [stem, sanitizeNamePart(picture.kind) || 'picture'];
+  if (picture.layer) parts.push(sanitizeNamePart(picture.layer) || 'layer');
+  if (picture.filter !== null) parts.push(`${picture.kind === 'featuremaps' ? 'channel' : 'filter'}${picture.filter}`);
+  if (picture.classLabel !== null) parts.push(sanitizeNamePart(picture.classLabel) || 'class');
+  if (picture.pages > 1) parts.push(`page${picture.page + 1}`);
+  return parts.join('.');
+}
+
 /** An image file's name without its extension, cleaned (dots kept): the stem of the files written beside it. */
 export function imageStem(imagePath: string): string {
   return sanitizeNamePart(path.parse(imagePath).name, 100, true) || 'image';

@@ -34,6 +34,8 @@ export interface OverlayOutputs {
    * Without one, the overlay and the heatmap are a set of their own, placed together once both are written.
    */
   stage?: OutputStage;
+  /** The same for the heatmap (default: as `replace`). */
+  replaceHeatmap?: boolean;
 }
 
 type FullImage = Awaited<ReturnType<typeof readImagePixels>>;
@@ -52,12 +54,14 @@ export async function writeOverlayFiles(
     throw new Error('The image changed on disk since it was explained; run the explanation again before exporting.');
   }
   const { width, height } = full.image;
+  checkCancelled?.();
   if (layer.concepts) layer = { ...layer, colour: conceptsAt(layer.concepts, layer.region, width, height) };
   const overlay = drawOverlay(full.image, layer, outputs.colormap, outputs.opacity, checkCancelled);
   if (layer.segments) drawSegmentBoundaries(overlay, layer.segments, layer.region);
   checkCancelled?.();
   const stage = outputs.stage ?? new OutputStage();
-  const options = { replace: outputs.replace, stage };
+  const options = { replace: outputs.replace, stage, checkCancelled };
+  const heatmapOptions = { ...options, replace: outputs.replaceHeatmap ?? outputs.replace };
   try {
     await writeOutput('overlay', outputs.overlayPath, [], () =>
       writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels, options),
@@ -67,8 +71,8 @@ export async function writeOverlayFiles(
       const { heatmap, colour, region, signed } = layer;
       await writeOutput('heatmap', heatmapPath, [], () =>
         colour
-          ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, options)
-          : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, options),
+          ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, heatmapOptions)
+          : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, heatmapOptions),
       );
     }
     if (!outputs.stage)
@@ -98,6 +102,8 @@ export async function writeOutput(what: string, file: string, written: string[],
   try {
     await write();
   } catch (error) {
+    // A cancel stays a cancel (the panel says "cancelled", not "could not write").
+    if ((error as Error).name === 'CancelledError') throw error;
     const reason = (error as Error).message.split('\n')[0];
     const before = written.length ? ` (already written: ${written.join(', ')})` : '';
     const code = (error as NodeJS.ErrnoException).code;

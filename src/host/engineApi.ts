@@ -8,7 +8,13 @@ import type { InspectResult } from '../engine/inspect/inspect';
 import type { Explanation, ModelSummary, Preview } from '../engine/types';
 import type { ColormapName, ExplainRequest, InspectRequest, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
-import type { CompareResultMessage, ModelSource } from '../shared/protocol';
+import type { ModelSource } from '../shared/protocol';
+
+/**
+ * A result with the id of the job that produced it: the worker keeps the last few runs under their ids
+ * (bounded, least recently used out), and the exports name a run by it instead of sending its maps back.
+ */
+export type Kept<T> = T & { jobId: number };
 
 /** The panel's request on one image. */
 export interface ExplainJob extends ExplainRequest {
@@ -57,28 +63,31 @@ export interface LoadedModelInfo {
   source?: ModelSource;
 }
 
+/**
+ * The exports name a finished run by its `jobId` and send only the view and the paths. `replace` true:
+ * replace an existing file; false: keep it and reject with code EEXIST. A run the worker no longer keeps
+ * rejects with a message asking to run it again.
+ */
 export interface OverlayExport {
-  imagePath: string;
-  explanation: Explanation;
+  /** An explain job's id. */
+  jobId: number;
   colormap: ColormapName;
   opacity: number;
   outPath: string;
-  /** True: replace an existing file; false: keep it and reject with code EEXIST. */
   replace: boolean;
 }
 
 export interface RawMapExport {
-  explanation: Pick<Explanation, 'heatmap' | 'rawMap'>;
+  /** An explain job's id. */
+  jobId: number;
   pngPath: string;
   npyPath: string;
   replace: boolean;
 }
 
 export interface CompareExport {
-  imagePath: string;
-  compare: CompareResultMessage;
-  /** Technique titles for the metrics file. */
-  titleOf(technique: string): string | undefined;
+  /** An evaluate job's id. */
+  jobId: number;
   colormap: ColormapName;
   opacity: number;
   pngPath: string;
@@ -86,30 +95,35 @@ export interface CompareExport {
   replace: boolean;
 }
 
+export interface InspectionSave {
+  /** An inspect job's id. */
+  jobId: number;
+  outPath: string;
+  replace: boolean;
+}
+
 export interface EngineApi {
   /** Loads (or reuses) the model configured for the workspace and describes it. */
   describeModel(): Promise<LoadedModelInfo>;
   techniques(): Promise<TechniqueInfo[]>;
-  /** Rejects with RunCancelledError when `cancel` fires first. */
-  explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation>;
+  /** Rejects with RunCancelledError when `cancel` fires first. `jobId` names the result for the exports. */
+  explain(job: ExplainJob, cancel: CancelSignal): Promise<Kept<Explanation>>;
   /** Runs each technique and measures its faithfulness (deletion / insertion, confidence, sanity). */
-  evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation>;
-  /** Feature maps, kernels or an optimised image for the "Look inside" section. */
-  /** `jobId` names the picture for saveInspection. */
-  inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult & { jobId: number }>;
-  /** Writes an earlier inspect job's picture (kept in the worker) as a PNG; returns the path written. */
-  saveInspection(jobId: number, outPath: string): Promise<string>;
+  evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Kept<Evaluation>>;
+  /** Feature maps, kernels or an optimised image for the "Look inside" section; `jobId` names the picture for saveInspection. */
+  inspect(job: InspectJob, cancel: CancelSignal): Promise<Kept<InspectResult>>;
+  // The exports write what an earlier job produced (kept in the worker, named by its jobId) and return the
+  // paths written; `cancel` stops them (RunCancelledError) with nothing written.
+  /** An inspect job's picture as a PNG. */
+  saveInspection(job: InspectionSave, cancel?: CancelSignal): Promise<string>;
   /** The model's top-5 on the image under every input scaling ("Check preprocessing"). */
   checkScalings(imagePath: string, cancel: CancelSignal): Promise<ScalingCheck[]>;
   /** The image decoded (with the size caps) and downscaled so its longest side is at most maxSide. */
   displayImage(imagePath: string, maxSide: number, cancel?: CancelSignal): Promise<RgbaImage>;
-  /**
-   * Renders the overlay like the CLI does and writes it as a PNG at `outPath`; returns the path written.
-   * Without `replace` an existing file is kept and the promise rejects with code EEXIST.
-   */
-  exportOverlay(job: OverlayExport): Promise<string>;
-  /** Writes the map at its own resolution: a 16-bit grayscale PNG and a float32 .npy; returns both paths. */
-  exportRawMap(job: RawMapExport): Promise<string[]>;
-  /** Writes the Compare view's tiles as one PNG grid and its metrics as CSV; returns both paths. */
-  exportCompare(job: CompareExport): Promise<string[]>;
+  /** An explain job's overlay at the photo's full size, drawn as the CLI draws it, as a PNG at `outPath`. */
+  exportOverlay(job: OverlayExport, cancel?: CancelSignal): Promise<string>;
+  /** An explain job's map at its own resolution: a 16-bit grayscale PNG and a float32 .npy; returns both paths. */
+  exportRawMap(job: RawMapExport, cancel?: CancelSignal): Promise<string[]>;
+  /** An evaluate job's tiles as one PNG grid and its metrics as CSV; returns both paths. */
+  exportCompare(job: CompareExport, cancel?: CancelSignal): Promise<string[]>;
 }

@@ -10,7 +10,7 @@ import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
-import type { ColormapName, Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
+import type { Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
 import {
   CANCEL_SLOTS,
   type DescribeResult,
@@ -30,6 +30,8 @@ import {
   type EvaluateJob,
   type ExplainJob,
   type InspectJob,
+  type InspectionSave,
+  type Kept,
   type LoadedModelInfo,
   type OverlayExport,
   type RawMapExport,
@@ -202,7 +204,7 @@ export class EngineClient implements EngineApi {
     return result.techniques;
   }
 
-  explain(job: ExplainJob, cancel: CancelSignal): Promise<Explanation> {
+  explain(job: ExplainJob, cancel: CancelSignal): Promise<Kept<Explanation>> {
     const { limits } = this.settings();
     const { onPreview, ...request } = job;
     return this.request(
@@ -212,7 +214,7 @@ export class EngineClient implements EngineApi {
     );
   }
 
-  evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Evaluation> {
+  evaluate(job: EvaluateJob, cancel: CancelSignal): Promise<Kept<Evaluation>> {
     const { limits } = this.settings();
     const { imagePath, techniques, classIndex, layer, sanity, road, onProgress } = job;
     return this.request(
@@ -222,7 +224,7 @@ export class EngineClient implements EngineApi {
     );
   }
 
-  inspect(job: InspectJob, cancel: CancelSignal): Promise<InspectResult & { jobId: number }> {
+  inspect(job: InspectJob, cancel: CancelSignal): Promise<Kept<InspectResult>> {
     const { imagePath, request, onImage } = job;
     return this.request(
       { kind: 'inspect', model: this.modelRef(), limits: this.settings().limits, imagePath, request: { ...request } },
@@ -240,70 +242,20 @@ export class EngineClient implements EngineApi {
     return this.request({ kind: 'displayImage', imagePath, maxSide, limits: this.settings().limits }, cancel);
   }
 
-  exportOverlay(job: OverlayExport): Promise<string> {
-    const { imagePath, explanation, colormap, opacity, outPath, replace } = job;
-    const { heatmap, signed, colour, region, imageSize, concepts, segments } = explanation;
-    return this.request({
-      kind: 'export',
-      imagePath,
-      limits: this.settings().limits,
-      heatmap,
-      signed,
-      colour,
-      ...(concepts ? { concepts } : {}),
-      ...(segments ? { segments } : {}),
-      region,
-      imageSize,
-      colormap,
-      opacity,
-      outPath,
-      replace,
-    });
+  exportOverlay(job: OverlayExport, cancel?: CancelSignal): Promise<string> {
+    return this.request({ kind: 'export', ...job, limits: this.settings().limits }, cancel);
   }
 
-  exportRawMap(job: RawMapExport): Promise<string[]> {
-    const { explanation, pngPath, npyPath, replace } = job;
-    return this.request({ kind: 'exportRawMap', heatmap: explanation.heatmap, rawMap: explanation.rawMap, pngPath, npyPath, replace });
+  exportRawMap(job: RawMapExport, cancel?: CancelSignal): Promise<string[]> {
+    return this.request({ kind: 'exportRawMap', ...job }, cancel);
   }
 
-  exportCompare(job: CompareExport): Promise<string[]> {
-    const { compare, titleOf, colormap, opacity, pngPath, csvPath, replace } = job;
-    const tiles = compare.rows.map((row) =>
-      row.error || !row.heatmap || !row.region
-        ? null
-        : { heatmap: row.heatmap, colour: row.colour ?? null, region: row.region, signed: row.signed === true },
-    );
-    const metrics = compare.rows.map((row) => ({
-      technique: row.technique,
-      title: titleOf(row.technique) ?? row.technique,
-      layer: row.layer,
-      error: row.error,
-      deletionAuc: row.deletionAuc,
-      insertionAuc: row.insertionAuc,
-      timeMs: row.timeMs,
-      timeRatio: row.timeRatio,
-      averageDrop: row.averageDrop,
-      imageTimesMapChange: row.imageTimesMapChange,
-      road: row.road,
-    }));
-    return this.request({
-      kind: 'exportCompare',
-      imagePath: job.imagePath,
-      limits: this.settings().limits,
-      maxSide: COMPARE_EXPORT_MAX_SIDE,
-      tiles,
-      metrics,
-      target: { index: compare.classIndex, label: compare.classLabel },
-      colormap,
-      opacity,
-      pngPath,
-      csvPath,
-      replace,
-    });
+  exportCompare(job: CompareExport, cancel?: CancelSignal): Promise<string[]> {
+    return this.request({ kind: 'exportCompare', ...job, limits: this.settings().limits, maxSide: COMPARE_EXPORT_MAX_SIDE }, cancel);
   }
 
-  saveInspection(jobId: number, outPath: string): Promise<string> {
-    return this.request({ kind: 'saveInspection', inspectId: jobId, outPath });
+  saveInspection(job: InspectionSave, cancel?: CancelSignal): Promise<string> {
+    return this.request({ kind: 'saveInspection', ...job }, cancel);
   }
 
   dispose(): void {

@@ -200,7 +200,7 @@ export interface ExportedMessage {
   type: 'exported';
   /** What was written (paths joined by ", "). */
   path: string;
-  /** True when the user cancelled at the replace question: nothing was written. */
+  /** True when the user cancelled at the replace question or while the files were written: nothing was written. */
   cancelled?: boolean;
 }
 export interface ErrorMessage {

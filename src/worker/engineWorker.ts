@@ -7,15 +7,16 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { defaultModelPath } from '../engine/bundledModel';
 import { CancelledError, Engine } from '../engine/engine';
 import { checkScalings } from '../engine/preprocessCheck';
-import { compareCsv } from '../engine/compareCsv';
+import { compareCsv, evaluationMetrics } from '../engine/compareCsv';
 import { writeCompareFiles } from '../engine/compareGrid';
 import { writeRawMapFiles } from '../engine/mapFiles';
 import { writeOverlayFiles } from '../engine/photoFiles';
 import { writePngFile } from '../engine/image';
-import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Preview, type RgbaImage } from '../engine/types';
+import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Explanation, type Preview } from '../engine/types';
 import type { LoadedModel } from '../engine/models/loadModel';
 import { setTempRoot } from '../engine/tempFiles';
 import { OpenImages } from './openImages';
+import { KeptRuns, type KeptLayer } from './keptRuns';
 import { isCancelled, type ImageLimitsRef, type ModelRef, type WorkerInit, type WorkerReply, type WorkerRequest } from './workerProtocol';
 
 const port = parentPort!;
@@ -32,11 +33,24 @@ const enginePromise = Engine.create({ backend: init.backend, onnxRuntime: init.o
 
 const images = new OpenImages();
 
-/** The last few "Look inside" pictures by job id, so a save writes them without their pixels crossing back. */
-const inspections = new Map<number, RgbaImage>();
-function keepInspection(id: number, image: RgbaImage): void {
-  inspections.set(id, image);
-  for (const old of inspections.keys()) if (inspections.size > 4) inspections.delete(old);
+/** The last few runs by job id, so that exports write them without their maps or pixels crossing back. */
+const kept = new KeptRuns();
+const NOT_KEPT = {
+  explain: 'That result is no longer kept; run the explanation again before exporting.',
+  evaluate: 'That comparison is no longer kept; run the comparison again before exporting.',
+  inspect: 'That picture is no longer kept; run the "Look inside" view again before saving.',
+};
+
+function keptRun<K extends 'explain' | 'evaluate' | 'inspect'>(id: number, kind: K) {
+  const run = kept.get(id, kind);
+  if (!run) throw new Error(NOT_KEPT[kind]);
+  return run;
+}
+
+/** A copy of what an explanation's exports draw (the originals are transferred to the host). */
+function keptLayer(explanation: Explanation): KeptLayer {
+  const { heatmap, rawMap, colour, concepts, segments, region, imageSize, signed } = explanation;
+  return structuredClone({ heatmap, rawMap, colour, concepts, segments, region, imageSize, signed });
 }
 
 /** The image as the model reads it: the working copy, or the full image when its resize samples. */
@@ -78,13 +92,14 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
       explanation.timings.decodeMs = decodeMs;
       explanation.timings.totalMs += decodeMs;
       explanation.backend = engine.backend.label + (explanation.backend !== engine.backend.name ? ` → ${explanation.backend}` : '');
+      kept.keep(request.id, { kind: 'explain', imagePath: request.imagePath, layer: keptLayer(explanation) });
       const transfer = [
         explanation.heatmap.data.buffer,
         explanation.rawMap.data.buffer,
         ...(explanation.colour ? [explanation.colour.data.buffer] : []),
         ...(explanation.segments ? [explanation.segments.labels.buffer] : []),
       ];
-      return { result: explanation, transfer: transfer as ArrayBuffer[] };
+      return { result: { ...explanation, jobId: request.id }, transfer: transfer as ArrayBuffer[] };
     }
     case 'evaluate': {
       const loaded = await model(engine, request.model, checkCancelled);
@@ -104,6 +119,23 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
         (fraction, detail) =>
           post({ kind: 'preview', id: request.id, preview: { fraction, detail, map: null, signed: false, region: WHOLE_IMAGE } }),
       );
+      const titles = new Map(engine.techniques().map((info) => [info.id, info.title]));
+      kept.keep(request.id, {
+        kind: 'evaluate',
+        imagePath: request.imagePath,
+        tiles: evaluation.rows.map(({ explanation, error }) =>
+          explanation && !error
+            ? structuredClone({
+                heatmap: explanation.heatmap,
+                colour: explanation.colour,
+                region: explanation.region,
+                signed: explanation.signed,
+              })
+            : null,
+        ),
+        metrics: evaluationMetrics(evaluation, (id) => titles.get(id)),
+        target: { index: evaluation.classIndex, label: evaluation.label },
+      });
       const transfer = evaluation.rows.flatMap(({ explanation }) =>
         explanation
           ? [
@@ -113,7 +145,7 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
             ]
           : [],
       );
-      return { result: evaluation, transfer: transfer as ArrayBuffer[] };
+      return { result: { ...evaluation, jobId: request.id }, transfer: transfer as ArrayBuffer[] };
     }
     case 'inspect': {
       const loaded = await model(engine, request.model, checkCancelled);
@@ -123,13 +155,12 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
         post({ kind: 'inspectPreview', id: request.id, fraction, image: preview }, [preview.data.buffer as ArrayBuffer]),
       );
       // A copy stays here for saveInspection; the original goes to the host.
-      keepInspection(request.id, { ...result.image, data: result.image.data.slice() });
+      kept.keep(request.id, { kind: 'inspect', image: { ...result.image, data: result.image.data.slice() } });
       return { result: { ...result, jobId: request.id }, transfer: [result.image.data.buffer as ArrayBuffer] };
     }
     case 'saveInspection': {
-      const image = inspections.get(request.inspectId);
-      if (!image) throw new Error('That picture is no longer kept; run the "Look inside" view again before saving.');
-      await writePngFile(request.outPath, image.data, image.width, image.height, 4);
+      const { image } = keptRun(request.jobId, 'inspect');
+      await writePngFile(request.outPath, image.data, image.width, image.height, 4, { replace: request.replace, checkCancelled });
       return { result: request.outPath };
     }
     case 'checkScalings': {
@@ -141,52 +172,34 @@ async function handle(request: WorkerRequest): Promise<{ result: unknown; transf
     }
     case 'displayImage': {
       const { image } = (await images.open(request.imagePath, request.limits, false, checkCancelled, false)).decoded;
-      const shown = images.display(image, request.maxSide);
+      const shown = images.display(image, request.maxSide, checkCancelled);
       // A copy to transfer: the cached one stays here for the next run.
       const copy = { width: shown.width, height: shown.height, data: shown.data.slice() };
       return { result: copy, transfer: [copy.data.buffer as ArrayBuffer] };
     }
     case 'export': {
       // The one place the full-size image is decoded: the overlay is drawn once, at the photo's own size.
-      const { imagePath, limits, outPath, opacity, heatmap, signed, colour, concepts, segments, region, imageSize, replace } = request;
+      const { imagePath, layer } = keptRun(request.jobId, 'explain');
+      const { limits, outPath, opacity, replace } = request;
       // As the panel draws them: signed maps always with the diverging colormap.
-      const colormap = signed ? 'diverging' : request.colormap;
-      await writeOverlayFiles(
-        imagePath,
-        limits,
-        { heatmap, colour, concepts, segments, region, imageSize, signed },
-        { overlayPath: outPath, colormap, opacity, replace },
-        checkCancelled,
-      );
+      const colormap = layer.signed ? 'diverging' : request.colormap;
+      await writeOverlayFiles(imagePath, limits, layer, { overlayPath: outPath, colormap, opacity, replace }, checkCancelled);
       return { result: outPath };
     }
     case 'exportRawMap': {
-      const { heatmap, rawMap, pngPath, npyPath, replace } = request;
-      await writeRawMapFiles(heatmap, rawMap, { pngPath, npyPath }, { replace });
+      const { layer } = keptRun(request.jobId, 'explain');
+      const { pngPath, npyPath, replace } = request;
+      await writeRawMapFiles(layer.heatmap, layer.rawMap, { pngPath, npyPath }, { replace, checkCancelled });
       return { result: [pngPath, npyPath] };
     }
     case 'exportCompare': {
+      const { imagePath, tiles, metrics, target } = keptRun(request.jobId, 'evaluate');
       const { pngPath, csvPath, replace, colormap, opacity } = request;
-      const { image } = (await images.open(request.imagePath, request.limits, false, checkCancelled, false)).decoded;
-      const shown = images.display(image, request.maxSide);
+      const { image } = (await images.open(imagePath, request.limits, false, checkCancelled, false)).decoded;
+      const shown = images.display(image, request.maxSide, checkCancelled);
       checkCancelled();
-      // The maps as the panel drew them: bytes back to 0..1 (signed: 128 is zero).
-      const tiles = request.tiles.map((tile) =>
-        tile
-          ? {
-              heatmap: {
-                width: tile.heatmap.width,
-                height: tile.heatmap.height,
-                data: Float32Array.from(tile.heatmap.data, (v) => v / 255),
-              },
-              colour: tile.colour,
-              region: tile.region,
-              signed: tile.signed,
-            }
-          : null,
-      );
-      const csv = compareCsv(request.metrics, request.target);
-      await writeCompareFiles(shown, tiles, csv, { colormap, opacity }, { pngPath, csvPath }, { replace });
+      const csv = compareCsv(metrics, target);
+      await writeCompareFiles(shown, tiles, csv, { colormap, opacity }, { pngPath, csvPath }, { replace, checkCancelled });
       return { result: [pngPath, csvPath] };
     }
   }

@@ -57,14 +57,14 @@ export class OpenImages {
     return { decoded: entry.decoded, decodeMs };
   }
 
-  /** A copy at most `maxSide` on its longest side, made once per image and size. */
-  display(image: RgbaImage, maxSide: number): RgbaImage {
+  /** A copy at most `maxSide` on its longest side, made once per image and size (`checkCancelled`: every 64 rows). */
+  display(image: RgbaImage, maxSide: number, checkCancelled?: () => void): RgbaImage {
     let sizes = this.displayCopies.get(image);
     if (!sizes) this.displayCopies.set(image, (sizes = new Map()));
     let shown = sizes.get(maxSide);
     if (!shown) {
       const size = fitWithin(image.width, image.height, maxSide);
-      shown = size.width < image.width || size.height < image.height ? resizeRgba(image, size.width, size.height) : image;
+      shown = size.width < image.width || size.height < image.height ? resizeRgba(image, size.width, size.height, checkCancelled) : image;
       sizes.set(maxSide, shown);
     }
     return shown;

@@ -8,20 +8,8 @@ import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
 import type { ModelConfigOverrides } from '../engine/models/modelConfig';
 import type { Explanation, ModelSummary, Preview } from '../engine/types';
-import type {
-  ColormapName,
-  Concepts,
-  ExplainRequest,
-  Heatmap,
-  InspectRequest,
-  Region,
-  RgbaImage,
-  SegmentLabels,
-  TechniqueInfo,
-} from '../shared/vocabulary';
+import type { ColormapName, ExplainRequest, InspectRequest, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';
-import type { CompareMetrics } from '../engine/compareCsv';
-import type { PixelsMessagePart } from '../shared/protocol';
 
 export interface WorkerInit {
   backend: BackendChoice;
@@ -56,6 +44,12 @@ export interface ImageLimitsRef {
   maxBytes: number;
 }
 
+/**
+ * The exports (saveInspection, export, exportRawMap, exportCompare) name a finished job the worker still
+ * keeps (`jobId`: an inspect, explain or evaluate job's own id; see keptRuns.ts) and send only the view
+ * settings and the paths: no map or picture travels back. `replace` false: fail with code EEXIST rather
+ * than replace an existing file.
+ */
 export type WorkerRequest =
   | { id: number; kind: 'describe'; model: ModelRef }
   | ({ id: number; kind: 'explain'; model: ModelRef; imagePath: string; limits: ImageLimitsRef } & ExplainRequest)
@@ -74,44 +68,28 @@ export type WorkerRequest =
   | { id: number; kind: 'inspect'; model: ModelRef; imagePath: string; limits: ImageLimitsRef; request: InspectRequest }
   | { id: number; kind: 'checkScalings'; model: ModelRef; imagePath: string; limits: ImageLimitsRef }
   | { id: number; kind: 'displayImage'; imagePath: string; limits: ImageLimitsRef; maxSide: number }
-  /** Writes the picture of an earlier inspect job (by its id) as a PNG: the pixels stay in the worker. */
-  | { id: number; kind: 'saveInspection'; inspectId: number; outPath: string }
-  /** The small map (and colour view) go back with the region they cover; the worker draws them over the full-size photo. */
+  /** The Look-inside picture of an inspect job as a PNG. */
+  | { id: number; kind: 'saveInspection'; jobId: number; outPath: string; replace: boolean }
+  /** An explain job's map (and colour view, concepts, superpixel outlines) drawn over the full-size photo. */
   | {
       id: number;
       kind: 'export';
-      imagePath: string;
+      jobId: number;
       limits: ImageLimitsRef;
-      heatmap: Heatmap;
-      signed: boolean;
-      colour: RgbaImage | null;
-      /** Deep Feature Factorization's concepts, drawn instead of the map. */
-      concepts?: Concepts;
-      /** The superpixels of LIME, KernelSHAP and feature ablation, outlined over the map. */
-      segments?: SegmentLabels | null;
-      region: Region;
-      imageSize: { width: number; height: number };
       colormap: ColormapName;
       opacity: number;
       outPath: string;
-      /** False: fail with code EEXIST rather than replace an existing file. */
       replace: boolean;
     }
-  /** The map at its own resolution: a 16-bit PNG of `heatmap` and a float32 .npy of `rawMap`. */
-  | { id: number; kind: 'exportRawMap'; heatmap: Heatmap; rawMap: Heatmap; pngPath: string; npyPath: string; replace: boolean }
-  /**
-   * The Compare view: each technique's map (bytes, 0..255 as the panel got them; null when it did not run)
-   * drawn over the image at `maxSide`, in one PNG grid, and the metrics as CSV.
-   */
+  /** An explain job's map at its own resolution: a 16-bit PNG of the normalised map and a float32 .npy of the raw one. */
+  | { id: number; kind: 'exportRawMap'; jobId: number; pngPath: string; npyPath: string; replace: boolean }
+  /** An evaluate job's maps drawn over the image at `maxSide`, in one PNG grid, and its metrics as CSV. */
   | {
       id: number;
       kind: 'exportCompare';
-      imagePath: string;
+      jobId: number;
       limits: ImageLimitsRef;
       maxSide: number;
-      tiles: ({ heatmap: PixelsMessagePart; colour: PixelsMessagePart | null; region: Region; signed: boolean } | null)[];
-      metrics: CompareMetrics[];
-      target: { index: number; label: string };
       colormap: ColormapName;
       opacity: number;
       pngPath: string;
@@ -130,9 +108,9 @@ export interface DescribeResult {
 
 export interface WorkerResults {
   describe: DescribeResult;
-  explain: Explanation;
-  evaluate: Evaluation;
-  /** `jobId` names the picture for saveInspection. */
+  /** `jobId` (the job's own id) names the result for the exports. */
+  explain: Explanation & { jobId: number };
+  evaluate: Evaluation & { jobId: number };
   inspect: InspectResult & { jobId: number };
   checkScalings: ScalingCheck[];
   displayImage: RgbaImage;

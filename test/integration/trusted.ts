@@ -389,6 +389,72 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     }
   });
 
+  it("Look inside's Save PNG: named after the view, layer and page, asks before replacing; Cancel in the progress writes nothing", async () => {
+    const panel = await explain(samples[0]);
+    const request = { kind: 'featuremaps', layer: null, filter: null, classIndex: null, steps: null, seed: 0 };
+    await panel.receiveForTest({
+      type: 'inspect',
+      ...request,
+      fourier: false,
+      sort: 'mean',
+      page: 1,
+      unit: null,
+      fromImage: false,
+      regularisers: {},
+    });
+    const shown = await until('the feature maps', () => !panel.isRunning && panel.lastInspect);
+    assert.equal(shown.pages, 2, "block4_relu2's 128 channels: two pages");
+    const out = workspaceFile(`${imageStem(samples[0])}.featuremaps.block4_relu2.page2.png`);
+    const kept = workspaceFile(`${imageStem(samples[0])}.featuremaps.block4_relu2.page2 (2).png`);
+    for (const file of [out, kept]) rmSync(file, { force: true });
+    const asked: string[] = [];
+    const answers: (string | undefined)[] = [];
+    const progress: string[] = [];
+    const window = vscode.window as { showWarningMessage: unknown; withProgress: unknown };
+    const [originalWarning, originalProgress] = [window.showWarningMessage, window.withProgress];
+    window.showWarningMessage = (message: string) => {
+      asked.push(message);
+      return Promise.resolve(answers.shift());
+    };
+    let cancelNext = false;
+    window.withProgress = (
+      options: vscode.ProgressOptions,
+      task: (progress: vscode.Progress<unknown>, token: vscode.CancellationToken) => Thenable<unknown>,
+    ) => {
+      progress.push(`${options.title} ${options.cancellable ? '(cancellable)' : ''}`);
+      const source = new vscode.CancellationTokenSource();
+      if (cancelNext) source.cancel();
+      return Promise.resolve(task({ report: () => undefined }, source.token)).finally(() => source.dispose());
+    };
+    try {
+      await panel.receiveForTest({ type: 'saveInspect' });
+      const png = PNG.sync.read(readFileSync(out));
+      assert.deepEqual([png.width, png.height], [shown.image.width, shown.image.height]);
+      assert.deepEqual(progress, [`CNN Lens: exporting ${path.basename(out)}… (cancellable)`]);
+      const first = readFileSync(out);
+
+      answers.push(undefined);
+      await panel.receiveForTest({ type: 'saveInspect' });
+      assert.deepEqual(asked, [`"${path.basename(out)}" already exists. Replace it?`], 'a second save asks');
+      assert.ok(readFileSync(out).equals(first));
+
+      answers.push('Keep Both');
+      cancelNext = true;
+      await panel.receiveForTest({ type: 'saveInspect' });
+      assert.equal(existsSync(kept), false, 'cancelled from its progress notification: nothing written');
+      const dir = path.dirname(out);
+      assert.deepEqual(
+        readdirSync(dir).filter((name) => name.endsWith('.tmp')),
+        [],
+        'no temporary file',
+      );
+    } finally {
+      window.showWarningMessage = originalWarning;
+      window.withProgress = originalProgress;
+      for (const file of [out, kept]) rmSync(file, { force: true });
+    }
+  });
+
   it('cancel and closing the panel mid-run leave no run behind', async () => {
     const panel = await explain(samples[0]);
     await panel.receiveForTest({ type: 'run', technique: 'gradcam', classIndex: 2, layer: null, parameters: {} });

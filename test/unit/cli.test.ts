@@ -63,6 +63,51 @@ describe('cnn-lens CLI', () => {
     assert.ok(result.timings.forwardMs >= 0 && result.timings.techniqueMs >= 0);
   });
 
+  it('explain without --out names the overlay <image>.<technique>.<class>.<layer>.png and never replaces it unless --overwrite; --out FILE replaces', async () => {
+    const folder = path.join(dir, 'default-names');
+    await fs.mkdir(folder);
+    const photo = path.join(folder, 'photo.png');
+    await fs.copyFile(imagePath, photo);
+    const explainAs = (...extra: string[]) => run(['explain', photo, '--model', modelDir, '--backend', 'cpu', ...extra]);
+    const files = async () => (await fs.readdir(folder)).sort();
+
+    const first = await explainAs('--class', 'cat');
+    assert.equal(first.code, 0, first.err);
+    const cat = path.join(folder, 'photo.gradcam.cat.conv_b.png');
+    assert.ok(first.out.includes(`overlay: ${cat}`), first.out);
+    assert.deepEqual(await files(), ['photo.gradcam.cat.conv_b.png', 'photo.png'], 'named as the batch names it');
+    const catBytes = await fs.readFile(cat);
+
+    const dog = await explainAs('--class', 'dog', '--opacity', '0.9');
+    assert.equal(dog.code, 0, dog.err);
+    assert.deepEqual(
+      await files(),
+      ['photo.gradcam.cat.conv_b.png', 'photo.gradcam.dog.conv_b.png', 'photo.png'],
+      'another class: another file',
+    );
+    assert.ok((await fs.readFile(cat)).equals(catBytes), 'the first class’s overlay is untouched');
+
+    const again = await explainAs('--class', 'cat', '--opacity', '0.9');
+    assert.equal(again.code, 1, 'the same class again: refused');
+    assert.match(again.err, /^cnn-lens: .*photo\.gradcam\.cat\.conv_b\.png exists \(--overwrite replaces it\)/);
+    assert.ok((await fs.readFile(cat)).equals(catBytes), 'and the file is kept');
+    assert.deepEqual(
+      await files(),
+      ['photo.gradcam.cat.conv_b.png', 'photo.gradcam.dog.conv_b.png', 'photo.png'],
+      'no temporary file either',
+    );
+
+    const overwritten = await explainAs('--class', 'cat', '--opacity', '0.9', '--overwrite');
+    assert.equal(overwritten.code, 0, overwritten.err);
+    assert.ok(!(await fs.readFile(cat)).equals(catBytes), '--overwrite replaces it (one image: not a batch)');
+
+    const named = path.join(folder, 'mine.png');
+    await fs.writeFile(named, 'an old file');
+    const out = await explainAs('--class', 'cat', '--out', named);
+    assert.equal(out.code, 0, out.err);
+    assert.equal(PNG.sync.read(await fs.readFile(named)).width, 30, 'a file named with --out is replaced');
+  });
+
   it('explain with --json - prints the result as JSON only', async () => {
     const { code, out } = await run([
       'explain',

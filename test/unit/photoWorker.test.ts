@@ -1,8 +1,9 @@
 /**
  * A 12 MP phone photo through the real engine worker (dist/engineWorker.js, driven by EngineClient as the
  * extension drives it): explain, a class change, the panel's display copy and the full-size export, with
- * every message the worker sends checked to carry nothing bigger than the panel's display size; then a
- * cancelled explain that must leave the same worker serving the next request.
+ * every message the worker sends checked to carry nothing bigger than the panel's display size and every
+ * export request checked to carry no pixels at all (the export names its run by job id); then a cancelled
+ * explain and cancelled exports that must leave no file behind and the same worker serving the next request.
  *
  * Needs the bundle: when dist/engineWorker.js is missing or older than src/, `node build.mjs` (npm run build)
  * runs first. Runs with sharp and with CNN_LENS_IMAGE_CODEC=js (the worker inherits the environment).
@@ -10,11 +11,11 @@
  * photo.test.ts.
  */
 import * as assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { sharpCodec } from '../../src/engine/image';
 import type { Explanation } from '../../src/engine/types';
-import { RunCancelledError } from '../../src/host/engineApi';
+import { RunCancelledError, type Kept } from '../../src/host/engineApi';
 import { EngineClient, type EngineSettings } from '../../src/host/engineClient';
 import { CancelSource } from '../../src/host/panel/cancelSource';
 import { DISPLAY_MAX_SIDE } from '../../src/shared/display';
@@ -94,6 +95,8 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     parameters: {},
   });
   const worker = () => (client as unknown as { worker: unknown }).worker;
+  /** What the host sent for each export (checked to hold no typed arrays). */
+  const exportRequests: { kind: string; payloads: Payload[] }[] = [];
 
   before(async function () {
     requireFixtures(this);
@@ -125,6 +128,12 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
       }
       receive(message);
     };
+    const requester = client as unknown as { request(body: { kind: string }, ...rest: unknown[]): Promise<unknown> };
+    const request = requester.request.bind(client);
+    requester.request = (body, ...rest) => {
+      if (/^(export|saveInspection)/.test(body.kind)) exportRequests.push({ kind: body.kind, payloads: payloads(body, body.kind) });
+      return request(body, ...rest);
+    };
   });
 
   after(() => {
@@ -136,10 +145,13 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     if (this.currentTest?.state === 'failed') console.log(`    worker log:\n      ${logs.join('\n      ')}`);
   });
 
-  let first: Explanation;
+  let first: Kept<Explanation>;
+  /** The uncancelled export's time, which the cancels are placed in. */
+  let exportMs = 0;
 
   it('explain: the map at the layer resolution (7×7), the whole photo as its region, the full size reported', async () => {
     first = await client.explain(job(photo), new CancelSource());
+    assert.ok(Number.isInteger(first.jobId), 'the result names its job, for the exports');
     assert.equal(first.layer, 'conv_pw_13_relu');
     assert.deepEqual([first.heatmap.width, first.heatmap.height, first.heatmap.data.length], [7, 7, 49]);
     assert.deepEqual([first.rawMap.width, first.rawMap.height], [7, 7]);
@@ -171,14 +183,9 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
 
   it('exportOverlay: a full-size PNG next to the photo, written atomically (no temporary file left)', async () => {
     const outPath = path.join(photoDir, 'photo-12mp.gradcam.png');
-    const written = await client.exportOverlay({
-      imagePath: photo,
-      explanation: first,
-      colormap: 'jet',
-      opacity: 0.5,
-      outPath,
-      replace: false,
-    });
+    const started = performance.now();
+    const written = await client.exportOverlay({ jobId: first.jobId, colormap: 'jet', opacity: 0.5, outPath, replace: false });
+    exportMs = performance.now() - started;
     assert.equal(written, path.join(photoDir, 'photo-12mp.gradcam.png'));
     assert.deepEqual(pngSize(written), [4032, 3024], 'the overlay has the photo’s own size');
     assert.deepEqual(
@@ -191,6 +198,69 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     const [a, b] = [await thumb(written), await thumb(photo)];
     const mean = a.reduce((sum, v, i) => sum + Math.abs(v - b[i]), 0) / a.length;
     assert.ok(mean > 10, `the overlay differs from the photo (mean |difference| ${mean.toFixed(1)})`);
+  });
+
+  it('the raw map by job id: a 16-bit PNG and a .npy at the map’s 7×7', async () => {
+    const [png, npy] = await client.exportRawMap({
+      jobId: first.jobId,
+      pngPath: path.join(dir, 'photo.map.png'),
+      npyPath: path.join(dir, 'photo.map.npy'),
+      replace: false,
+    });
+    assert.deepEqual(pngSize(png), [7, 7]);
+    assert.equal(readFileSync(npy).subarray(1, 6).toString('latin1'), 'NUMPY');
+  });
+
+  it("Look inside's picture saved by job id: never replacing unless asked, named after what it shows", async () => {
+    const request = {
+      kind: 'featuremaps' as const,
+      layer: null,
+      filter: null,
+      classIndex: null,
+      steps: null,
+      seed: 0,
+      fourier: false,
+      sort: 'mean' as const,
+      page: 1,
+      unit: null,
+      fromImage: false,
+      regularisers: {},
+    };
+    const result = await client.inspect({ imagePath: photo, request }, new CancelSource());
+    assert.deepEqual(result.subject, { layer: 'conv_pw_13_relu', filter: null, classLabel: null }, 'the default layer, resolved');
+    const outPath = path.join(dir, 'photo.featuremaps.png');
+    await client.saveInspection({ jobId: result.jobId, outPath, replace: false });
+    assert.deepEqual(pngSize(outPath), [result.image.width, result.image.height]);
+    await assert.rejects(
+      client.saveInspection({ jobId: result.jobId, outPath, replace: false }),
+      (error: NodeJS.ErrnoException) => error.code === 'EEXIST',
+    );
+    await client.saveInspection({ jobId: result.jobId, outPath, replace: true });
+    await assert.rejects(
+      client.saveInspection({ jobId: first.jobId, outPath, replace: true }),
+      /no longer kept; run the "Look inside" view again/,
+      'an explain job has no picture',
+    );
+  });
+
+  it('an export of a run the worker no longer keeps (or never ran) fails, asking to run it again', async () => {
+    await assert.rejects(
+      client.exportOverlay({ jobId: 999_999, colormap: 'jet', opacity: 0.5, outPath: path.join(dir, 'never.png'), replace: false }),
+      /no longer kept; run the explanation again before exporting/,
+    );
+    await assert.rejects(
+      client.exportCompare({
+        jobId: first.jobId,
+        colormap: 'jet',
+        opacity: 0.5,
+        pngPath: path.join(dir, 'never.png'),
+        csvPath: path.join(dir, 'never.csv'),
+        replace: false,
+      }),
+      /run the comparison again before exporting/,
+      'an explain job is not a comparison',
+    );
+    assert.ok(!existsSync(path.join(dir, 'never.png')));
   });
 
   it('explain, class change, display and export: no worker message carried more than a display-size copy', () => {
@@ -242,8 +312,7 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     const size = `${explanation.imageSize.width}×${explanation.imageSize.height}`;
     const written = await client
       .exportOverlay({
-        imagePath: square,
-        explanation,
+        jobId: explanation.jobId,
         colormap: 'jet',
         opacity: 0.5,
         outPath: path.join(squareDir, 'square.gradcam.png'),
@@ -254,7 +323,66 @@ describe(`a 12 MP photo through the engine worker (codec: ${CODEC})`, function (
     assert.deepEqual(explanation.imageSize, { width: 3073, height: 3072 }, 'the explanation reports the file’s size');
   });
 
-  it('cancel and the near-square photo too: no worker message carried more than a display-size copy', () => {
+  it('cancel an export of the 12 MP photo mid-way: it rejects promptly, leaves no file (nor a temporary one), and the same worker serves on', async () => {
+    assert.ok(exportMs > 0, 'the uncancelled export ran first');
+    const before = worker();
+    const listing = () => readdirSync(photoDir).sort();
+    const files = listing();
+    const outPath = path.join(photoDir, 'photo-12mp.cancelled.png');
+    // 75 ms in (the photo's full-size decode), then through the drawing and the encoding; CANCEL_DELAYS=25,50
+    // (ms) adds cancels at those times first.
+    const delays = [
+      ...(process.env.CANCEL_DELAYS ?? '').split(',').filter(Boolean).map(Number),
+      75,
+      0.4 * exportMs,
+      0.6 * exportMs,
+      0.8 * exportMs,
+    ].map(Math.round);
+    const measured: string[] = [];
+    for (const delay of delays) {
+      const source = new CancelSource();
+      const exporting = client.exportOverlay({ jobId: first.jobId, colormap: 'viridis', opacity: 0.5, outPath, replace: false }, source);
+      let settled = false;
+      void exporting.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (settled) {
+        measured.push(`${delay} ms: finished before the cancel`);
+        rmSync(outPath, { force: true });
+        continue;
+      }
+      const cancelledAt = performance.now();
+      source.cancel();
+      await assert.rejects(exporting, (error: unknown) => error instanceof RunCancelledError);
+      measured.push(`${delay} ms in: rejected ${(performance.now() - cancelledAt).toFixed(0)} ms after the cancel`);
+      assert.deepEqual(listing(), files, 'no output and no temporary file left in the folder');
+    }
+    console.log(`      export of 12 MP (${CODEC}) takes ${exportMs.toFixed(0)} ms; cancel → rejection: ${measured.join('; ')}`);
+    assert.ok(
+      measured.some((line) => line.includes('rejected')),
+      'at least one cancel landed mid-export',
+    );
+
+    const written = await client.exportOverlay({ jobId: first.jobId, colormap: 'viridis', opacity: 0.5, outPath, replace: false });
+    assert.deepEqual(pngSize(written), [4032, 3024], 'the next export is served');
+    rmSync(written);
+    assert.equal(worker(), before, 'the same worker thread');
+    assert.deepEqual(
+      logs.filter((line) => /Restarting the engine|did not stop/.test(line)),
+      [],
+      'the engine was not restarted',
+    );
+  });
+
+  it('cancel and the near-square photo too: no worker message carried more than a display-size copy, no export request any pixels', () => {
     assert.deepEqual(tooBig, [], 'worker messages larger than the display size');
+    assert.ok(exportRequests.length >= 4, 'the spy saw the export requests');
+    assert.deepEqual(
+      exportRequests.filter((request) => request.payloads.length),
+      [],
+      'export requests name their run by job id and carry no maps',
+    );
   });
 });

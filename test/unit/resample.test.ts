@@ -3,7 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { reduceToWorkingCopy } from '../../src/engine/image';
 import { INTERPOLATIONS, type Interpolation, type OutputWindow, resampleRgba, resampleToRgb } from '../../src/engine/image/resample';
+import { resizeRgba } from '../../src/engine/render/overlay';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 
@@ -470,6 +472,32 @@ describe('resample', () => {
           resampleToRgb(image, whole(10, 30), { interpolation: 'bilinear', antialias: true }, () => {
             throw cancelled;
           }),
+        (err) => err === cancelled,
+      );
+    });
+
+    it('the RGBA resize (display and working copies) and the JS decoder’s reduction check it too', async () => {
+      const image = synthetic(40, 300, 13);
+      let calls = 0;
+      const plain = resampleRgba(image, 10, 30, { interpolation: 'area', antialias: true });
+      const checked = resampleRgba(image, 10, 30, { interpolation: 'area', antialias: true }, () => void calls++);
+      assert.deepEqual(checked, plain, 'the same pixels');
+      assert.ok(calls >= 300 / 64 + 1, `checkCancelled called ${calls} times for 300 source rows`);
+      const cancelled = new Error('cancelled');
+      const stop = () => {
+        throw cancelled;
+      };
+      assert.throws(
+        () => resizeRgba(image, 10, 30, stop),
+        (err) => err === cancelled,
+      );
+      // A full-size image reduced to the working copy: checked as it is reduced (every 64 rows).
+      const tall = { ...synthetic(8, 3000, 5), channels: 4 as const };
+      let reductionCalls = 0;
+      reduceToWorkingCopy(tall, () => void reductionCalls++);
+      assert.ok(reductionCalls >= 3000 / 64, `the reduction checked ${reductionCalls} times`);
+      assert.throws(
+        () => reduceToWorkingCopy(tall, stop),
         (err) => err === cancelled,
       );
     });

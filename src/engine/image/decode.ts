@@ -16,6 +16,7 @@ import { ImageError, damaged, endsEarly, fileLabel, unsupported } from './errors
 import { upright } from './orientation';
 import { FORMAT_TITLES, type ImageFormat, type ImageInfo, probeImage, readJpegFrame, readJpegOrientation } from './probe';
 import { decodeWithSharp, SHARP_ONLY_FORMATS, sharpCodec, sharpHeader } from './sharpCodec';
+import { untilCancelled } from './untilCancelled';
 
 export interface ImageLimits {
   maxPixels: number;
@@ -78,7 +79,7 @@ export async function decodeImageAsync(
     if (SHARP_ONLY_FORMATS.includes(info.format)) throw needsSharp(info, name, reason);
     const full = upright(decodeWithJs(info, bytes, limits, name), info.format === 'jpeg' ? readJpegOrientation(bytes) : 1);
     options.checkCancelled?.();
-    const image = reduced(full, options.maxSide);
+    const image = reduced(full, options.maxSide, options.checkCancelled);
     return {
       image: { ...image, channels: 4, ...fullSizeOf(image, full) },
       width: full.width,
@@ -147,10 +148,13 @@ function needsSharp(info: ImageInfo, name: string, reason: string): ImageError {
   );
 }
 
-/** The working copy (longest side WORKING_MAX_SIDE, area-averaged) of an image decoded at full size; it remembers the full size. */
-export function reduceToWorkingCopy(image: PackedPixels): RgbaImage {
+/**
+ * The working copy (longest side WORKING_MAX_SIDE, area-averaged) of an image decoded at full size; it
+ * remembers the full size. `checkCancelled` is called every 64 rows of the reduction.
+ */
+export function reduceToWorkingCopy(image: PackedPixels, checkCancelled?: () => void): RgbaImage {
   const rgba = image.channels === 4 ? image : { ...image, data: withAlpha(image.data) };
-  const copy = reduced({ width: rgba.width, height: rgba.height, data: rgba.data }, WORKING_MAX_SIDE);
+  const copy = reduced({ width: rgba.width, height: rgba.height, data: rgba.data }, WORKING_MAX_SIDE, checkCancelled);
   return { ...copy, ...fullSizeOf(copy, image) };
 }
 
@@ -166,35 +170,11 @@ function withAlpha(rgb: Uint8Array): Uint8Array {
 }
 
 /** An area-averaged reduction when the image is larger than `maxSide` (the JS path's shrink). */
-function reduced(image: RgbaImage, maxSide: number | undefined): RgbaImage {
+function reduced(image: RgbaImage, maxSide: number | undefined, checkCancelled?: () => void): RgbaImage {
   if (!maxSide || Math.max(image.width, image.height) <= maxSide) return image;
   const scale = maxSide / Math.max(image.width, image.height);
-  return resizeRgba(image, Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale)));
-}
-
-/** Resolves with `work`, or rejects as soon as `checkCancelled` throws (polled every 20 ms); the work's late result is dropped. */
-function untilCancelled<T>(work: Promise<T>, checkCancelled: (() => void) | undefined): Promise<T> {
-  if (!checkCancelled) return work;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setInterval(() => {
-      try {
-        checkCancelled();
-      } catch (error) {
-        clearInterval(timer);
-        reject(error);
-      }
-    }, 20);
-    work.then(
-      (value) => {
-        clearInterval(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearInterval(timer);
-        reject(error);
-      },
-    );
-  });
+  const [width, height] = [Math.max(1, Math.round(image.width * scale)), Math.max(1, Math.round(image.height * scale))];
+  return resizeRgba(image, width, height, checkCancelled);
 }
 
 function decodeWithJs(info: ImageInfo, bytes: Uint8Array, limits: ImageLimits, name: string): RgbaImage {

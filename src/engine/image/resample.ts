@@ -51,9 +51,20 @@ export function resampleToRgb(src: RgbaImage, window: OutputWindow, options: Res
   return resample(src, window, options, 3, checkCancelled);
 }
 
-/** Whole-image resize for display copies: rounded and clamped to bytes, alpha filtered like the colour channels (not premultiplied). */
-export function resampleRgba(src: RgbaImage, width: number, height: number, options: ResampleOptions): RgbaImage {
-  const values = resample(src, { fullWidth: width, fullHeight: height, x: 0, y: 0, width, height }, options, 4);
+/**
+ * Whole-image resize for display copies and working copies: rounded and clamped to bytes, alpha filtered
+ * like the colour channels (not premultiplied). `checkCancelled` as for resampleToRgb (every 64 rows of
+ * each pass).
+ */
+export function resampleRgba(
+  src: RgbaImage,
+  width: number,
+  height: number,
+  options: ResampleOptions,
+  checkCancelled?: () => void,
+): RgbaImage {
+  const values = resample(src, { fullWidth: width, fullHeight: height, x: 0, y: 0, width, height }, options, 4, checkCancelled);
+  checkCancelled?.();
   const data = new Uint8Array(values.length);
   // Values are already clamped to 0..255; round half up as Pillow's fixed point does.
   for (let i = 0; i < values.length; i++) data[i] = (values[i] + 0.5) | 0;

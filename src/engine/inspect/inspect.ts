@@ -13,6 +13,16 @@ import { visualize } from './visualize';
 export type InspectOptions = Pick<InspectRequest, 'kind' | 'layer' | 'filter' | 'classIndex' | 'steps' | 'seed' | 'fourier'> &
   Partial<InspectRequest>;
 
+/** What a picture shows, defaults resolved (its saved file is named after it). */
+export interface InspectSubject {
+  /** The layer looked into; null for the class image. */
+  layer: string | null;
+  /** The one filter (channel) shown or maximised; null for a whole layer. */
+  filter: number | null;
+  /** The class image's class label; null otherwise. */
+  classLabel: string | null;
+}
+
 export interface InspectResult {
   image: RgbaImage;
   caption: string;
@@ -20,6 +30,7 @@ export interface InspectResult {
   tiles: TileLayout | null;
   page: number;
   pages: number;
+  subject: InspectSubject;
 }
 
 const FEATURE_PAGE = 64;
@@ -42,12 +53,20 @@ export function inspect(
         // Drawn over a display-size copy, on the part of the image the model saw.
         const size = fitWithin(image.width, image.height, DISPLAY_MAX_SIDE);
         // A copy either way: the overlay is drawn into it, and `image` is the worker's cached copy.
-        const shown = size.width < image.width ? resizeRgba(image, size.width, size.height) : { ...image, data: image.data.slice() };
+        const shown =
+          size.width < image.width ? resizeRgba(image, size.width, size.height, checkCancelled) : { ...image, data: image.data.slice() };
         const region = regionOf(imageWindow(image, summary.inputShape, summary.preprocessing.resize));
-        drawOverlay({ ...shown, channels: 4 }, { heatmap: { ...map, data: scaleToUnit(map.data) }, colour: null, region }, 'viridis', 0.6);
+        drawOverlay(
+          { ...shown, channels: 4 },
+          { heatmap: { ...map, data: scaleToUnit(map.data) }, colour: null, region },
+          'viridis',
+          0.6,
+          checkCancelled,
+        );
         const over = shown;
         const caption = `Channel ${request.filter} of ${layer} (${maps.width}×${maps.height}, mean ${maps.means[request.filter].toPrecision(3)}) over the image`;
-        return { image: over, caption, history: [], tiles: null, page: 0, pages: 1 };
+        const subject = { layer: layer!, filter: request.filter, classLabel: null };
+        return { image: over, caption, history: [], tiles: null, page: 0, pages: 1, subject };
       }
       const page = request.page ?? 0;
       const grid = featureGrid(maps, page, FEATURE_PAGE, 'viridis');
@@ -67,6 +86,7 @@ export function inspect(
         tiles: grid.layout,
         page,
         pages: grid.pages,
+        subject: { layer: layer!, filter: null, classLabel: null },
       };
     }
     case 'filters': {
@@ -79,6 +99,7 @@ export function inspect(
         tiles: null,
         page: 0,
         pages: 1,
+        subject: { layer: layer!, filter: null, classLabel: null },
       };
     }
     default: {
@@ -114,6 +135,10 @@ export function inspect(
         tiles: null,
         page: 0,
         pages: 1,
+        subject:
+          request.kind === 'classimage'
+            ? { layer: null, filter: null, classLabel: model.labels[result.classIndex] ?? `class${result.classIndex}` }
+            : { layer: result.layer, filter: result.filter >= 0 ? result.filter : null, classLabel: null },
       };
     }
   }

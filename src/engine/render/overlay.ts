@@ -35,7 +35,7 @@ export interface MapLayer {
  * Draws the overlay into the image's own pixels (RGB, or RGBA made opaque): the map through the
  * colormap (or the colour view) blended over the region, the rest of the image dimmed. Rows are drawn
  * straight from the small map, in place: a 12 MP export needs no second full-size buffer and no full-size
- * float map. `checkCancelled` is called every 256 rows.
+ * float map. `checkCancelled` is called every 64 rows (a 12 MP photo: a few ms apart).
  */
 export function drawOverlay(
   image: PackedPixels,
@@ -66,7 +66,7 @@ export function drawOverlay(
   let drawnTo = 0;
   const [r, g, bl] = Array.from({ length: colour ? 3 : 0 }, () => new Float32Array(width));
   const draw = (y: number, mapRows: Float32Array[], xs: AxisSamples) => {
-    if ((y & 255) === 0) checkCancelled?.();
+    if ((y & 63) === 0) checkCancelled?.();
     const row = y * rowBytes;
     dim(drawnTo, row + xs.first * channels);
     drawnTo = row + xs.end * channels;
@@ -161,11 +161,12 @@ export function blendOverlay(image: RgbaImage, heat: Heatmap, colormap: Colormap
 
 /**
  * Display copies: exact area average when shrinking (every source pixel counts, no aliasing), bilinear
- * when enlarging. Channels are averaged as stored, not premultiplied by alpha.
+ * when enlarging. Channels are averaged as stored, not premultiplied by alpha. `checkCancelled` is called
+ * every 64 rows.
  */
-export function resizeRgba(image: RgbaImage, width: number, height: number): RgbaImage {
+export function resizeRgba(image: RgbaImage, width: number, height: number, checkCancelled?: () => void): RgbaImage {
   const shrinking = width < image.width || height < image.height;
-  return resampleRgba(image, width, height, { interpolation: shrinking ? 'area' : 'bilinear', antialias: true });
+  return resampleRgba(image, width, height, { interpolation: shrinking ? 'area' : 'bilinear', antialias: true }, checkCancelled);
 }
 
 /**

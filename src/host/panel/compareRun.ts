@@ -15,7 +15,7 @@ export async function runCompare(ctx: RunContext, run: ActiveRun, job: EvaluateJ
     const image = await imagePromise;
     if (!runs.isCurrent(run)) return;
     const message = compareResult(run.id, evaluation, image);
-    runs.complete(run, { compare: message }, message);
+    runs.complete(run, { compare: { message, jobId: evaluation.jobId } }, message);
   } catch (err) {
     runs.fail(run, err);
   }

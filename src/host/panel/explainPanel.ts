@@ -10,6 +10,7 @@ import type {
   CompareResultMessage,
   FocusLayerMessage,
   HostToWebview,
+  InspectResultMessage,
   LayerAction,
   ResultMessage,
   ViewSettings,
@@ -131,7 +132,12 @@ export class ExplainPanel {
 
   /** Test hook: the last Compare result posted. */
   get lastCompare(): CompareResultMessage | undefined {
-    return this.runs.shown.compare;
+    return this.runs.shown.compare?.message;
+  }
+
+  /** Test hook: the last Look-inside result posted. */
+  get lastInspect(): InspectResultMessage | undefined {
+    return this.runs.shown.inspect?.message;
   }
 
   /** How many messages were posted to the webview. */

@@ -23,7 +23,7 @@ export async function runExplain(ctx: RunContext, run: ActiveRun): Promise<void>
     const image = await imagePromise;
     if (!runs.isCurrent(run)) return;
     const message = resultMessage(run.id, explanation, image);
-    runs.complete(run, { result: { message, explanation } }, message);
+    runs.complete(run, { result: { message, jobId: explanation.jobId } }, message);
   } catch (err) {
     runs.fail(run, err);
   }

@@ -24,7 +24,7 @@ export async function runInspect(ctx: RunContext, run: ActiveRun, request: Inspe
       page: result.page,
       pages: result.pages,
     };
-    runs.complete(run, { inspect: { message, jobId: result.jobId } }, message);
+    runs.complete(run, { inspect: { message, jobId: result.jobId, subject: result.subject } }, message);
   } catch (err) {
     runs.fail(run, err);
   }

@@ -13,8 +13,8 @@ import type {
 } from '../../shared/protocol';
 import type { ExplainRequest, InspectRequest } from '../../shared/vocabulary';
 import type { EngineApi } from '../engineApi';
+import type { InspectSubject } from '../../engine/inspect/inspect';
 import { RunCancelledError } from '../engineApi';
-import type { Explanation } from '../../engine/types';
 import { CancelSource } from './cancelSource';
 
 /** The run "technique" of Compare and "Look inside" runs (not technique ids: no technique shows as selected). */
@@ -34,11 +34,14 @@ export interface ActiveRun {
   readonly finish: () => void;
 }
 
-/** What the panel last showed, replayed to a webview that reloads (the Export and Save buttons act on it too). */
+/**
+ * What the panel last showed, replayed to a webview that reloads. The Export and Save buttons act on it
+ * too: each result keeps the id of the worker job that produced it, which the exports name.
+ */
 export interface Shown {
-  result?: { message: ResultMessage; explanation: Explanation };
-  compare?: CompareResultMessage;
-  inspect?: { message: InspectResultMessage; jobId: number };
+  result?: { message: ResultMessage; jobId: number };
+  compare?: { message: CompareResultMessage; jobId: number };
+  inspect?: { message: InspectResultMessage; jobId: number; subject: InspectSubject };
   /** A failure after the last result. */
   failure?: RunEndedMessage | ErrorMessage;
 }
@@ -104,7 +107,7 @@ export class PanelRuns {
     const { result, compare, inspect, failure } = this.shown;
     const withIds: (HostToWebview & { runId: number })[] = [];
     if (result) withIds.push(result.message);
-    if (compare) withIds.push(compare);
+    if (compare) withIds.push(compare.message);
     if (inspect) withIds.push(inspect.message);
     withIds.sort((a, b) => a.runId - b.runId);
     const messages: HostToWebview[] = [...withIds];
