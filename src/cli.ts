@@ -12,6 +12,7 @@ import { BACKEND_CHOICES } from './engine/tfjs/backend';
 import { writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile, writeOutput } from './engine/photoFiles';
+import { modelFileNameList } from './engine/models/formats';
 import { findTechnique, techniqueInfos } from './engine/techniques/registry';
 import { evaluateCommand } from './cli/evaluate';
 import { explainBatch } from './cli/explainBatch';
@@ -67,7 +68,8 @@ const USAGE = `Usage:
   cnn-lens invert IMAGE --layer L --out img.png         invert the layer's representation
 
 Options for explain:
-  --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the shipped Darknet tiny ImageNet model)
+  --model PATH        a ${modelFileNameList()} file, or a TF.js model's folder
+                      (default: the shipped Darknet tiny ImageNet model)
   --technique ID      ${wrapList(
     techniqueInfos().map((t) => t.id),
     78,
