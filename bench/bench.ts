@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { selectBackend, type BackendChoice } from '../src/engine/tfjs/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
+import { Acceleration } from '../src/engine/accel/ortRuntime';
+import { onnxRuntimeFromEnvironment } from '../src/engine/engine';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
 import { visualize } from '../src/engine/inspect/visualize';
 import { deletionInsertion } from '../src/engine/metrics/deletionInsertion';
@@ -31,6 +33,8 @@ import { compareGraphModel } from './graphModel';
 import { comparePhoto } from './photo';
 
 const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
+/** onnxruntime where installed; CNN_LENS_ONNXRUNTIME=off for the TF.js path's own ratios. */
+const acceleration = new Acceleration(onnxRuntimeFromEnvironment());
 const ONNX_MODELS = path.resolve(__dirname, '../test-results/onnx-models');
 
 /** The forward pass's median and each technique's ratio to it. */
@@ -148,7 +152,7 @@ async function main(): Promise<void> {
     }
     for (const model of models) {
       if (camTable) break;
-      const loaded = await loadModel(model.path);
+      const loaded = await loadModel(model.path, {}, {}, acceleration);
       const imagePath = model.image.endsWith('.png') ? model.image : firstPng(model.image);
       const image = await readImageFile(imagePath, DEFAULT_IMAGE_LIMITS);
       const repeats = choice === 'cpu' && model.name.startsWith('MobileNet') ? 5 : 21;
@@ -158,7 +162,7 @@ async function main(): Promise<void> {
     }
     if (!camTable) continue;
     for (const model of models) {
-      const loaded = await loadModel(model.path);
+      const loaded = await loadModel(model.path, {}, {}, acceleration);
       const image = await readImageFile(model.image.endsWith('.png') ? model.image : firstPng(model.image), DEFAULT_IMAGE_LIMITS);
       const r = measureCams(loaded, image, choice === 'cpu' && model.name.startsWith('MobileNet') ? 3 : 21);
       const cells = [

@@ -11,6 +11,7 @@ import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { resolveModelSetting } from '../../src/host/modelSetting';
 import { DEFAULT_MODEL_TITLE, describeModelSource, modelChoice } from '../../src/host/modelSource';
 import { fixture, requireFixtures } from './helpers/fixtures';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -42,7 +43,7 @@ describe('the default model (models/darknet-tiny)', () => {
     let engine: Engine;
     before(async function () {
       requireFixtures(this);
-      engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+      engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     });
     after(() => engine?.dispose());
 

@@ -9,13 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Engine } from '../../src/engine/engine';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { fitLabelsNoted, parseLabels } from '../../src/engine/models/modelConfig';
 import { readModelFiles } from '../../src/engine/models/modelFiles';
 import { DEFAULT_MODEL_LIMITS } from '../../src/engine/models/modelFolder';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { encodeModel, type GraphSpec } from './helpers/onnxBuilder';
 import { saveModel, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME, loadModel } from './helpers/suiteAcceleration';
 
 const GiB = 1024 ** 3;
 const SHARD = 'group1-shard1of1.bin';
@@ -67,7 +67,7 @@ function mkfifo(file: string): void {
 describe('hostile model folders', function () {
   before(async function () {
     if (!posix) this.skip();
-    await Engine.create({ backend: 'cpu', log: () => undefined });
+    await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
   });
 
   describe('TF.js weight shards', () => {
@@ -325,7 +325,7 @@ describe('hostile model folders', function () {
       it('1001 labels with a background class first: accepted, the extra one dropped and announced', async () => {
         for (const first of ['background', '__background__', 'None', 'UNUSED']) {
           await fs.writeFile(path.join(dir, 'labels.txt'), [first, ...names].join('\n'));
-          const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+          const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
           const loaded = await engine.loadModel(dir, { labelsPath: path.join(dir, 'labels.txt') });
           assert.equal(loaded.labels.length, 1000);
           assert.equal(loaded.labels[0], 'n0');

@@ -12,7 +12,6 @@ import { Engine } from '../../src/engine/engine';
 import { NonFiniteError } from '../../src/engine/finite';
 import { loadGraphAdapter } from '../../src/engine/models/graph/graphAdapter';
 import { loadLayersAdapter } from '../../src/engine/models/layers/layersAdapter';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { ModelError, readModelFiles } from '../../src/engine/models/modelFiles';
 import { OnnxAdapter } from '../../src/engine/models/onnx/onnxAdapter';
 import { readOnnxFile } from '../../src/engine/models/onnx/onnxFile';
@@ -20,6 +19,7 @@ import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { encodeModel, pseudoRandom, type GraphSpec } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { saveModel, setWeights, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { loadModel } from './helpers/suiteAcceleration';
 
 const acceleration = new Acceleration('off');
 

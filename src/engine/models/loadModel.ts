@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tfjs/tf';
 import { defaultCamLayer, type AttentionLayout, type ModelAdapter } from './adapter';
-import { Acceleration } from '../accel/ortRuntime';
+import type { Acceleration } from '../accel/ortRuntime';
 import { loadGraphAdapter } from './graph/graphAdapter';
 import { LayersAdapter, loadLayersAdapter } from './layers/layersAdapter';
 import { fitLabelsNoted, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
@@ -101,11 +101,12 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
   },
 };
 
+/** `acceleration`: whether the model runs on onnxruntime, the caller's choice (the engine's, from its options). */
 export async function loadModel(
   modelPath: string,
-  overrides: ModelConfigOverrides = {},
-  defaults: ModelConfigOverrides = {},
-  acceleration: Acceleration = new Acceleration(),
+  overrides: ModelConfigOverrides,
+  defaults: ModelConfigOverrides,
+  acceleration: Acceleration,
 ): Promise<LoadedModel> {
   const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: overrides.limits });
   const config = await resolveModelConfig(source.dir, overrides, defaults);
