@@ -27,6 +27,7 @@ import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { prepare, time, timeAlongside } from './measure';
 import { measureHostLoad } from './hostLoad';
+import { measureActivation } from './activation';
 import { comparePeers } from './peers';
 import { comparePytorch } from './pytorchCompare';
 import { compareGraphModel } from './graphModel';
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
       args.includes('modern'),
     );
   if (args[0] === 'peers') return comparePeers(FIXTURES, args.slice(1));
+  if (args[0] === 'activation') return measureActivation(args[1] ? Number(args[1]) : undefined);
   if (args.includes('host')) return measureHostLoad(FIXTURES, (args.find((a) => a !== 'host') ?? 'wasm') as BackendChoice);
   if (args.includes('photo')) return comparePhoto(FIXTURES);
   if (args.includes('graph')) return compareGraphModel(FIXTURES, (args.find((a) => a !== 'graph') ?? 'wasm') as BackendChoice);
