@@ -11,6 +11,14 @@ import * as path from 'node:path';
 /** The adapter a file ends up in (a Keras file runs as a layers model, but says where it came from). */
 export type ModelFormat = 'layers' | 'graph' | 'onnx' | 'keras';
 
+/** How the model view names each format. */
+export const FORMAT_TITLES: Record<ModelFormat, string> = {
+  layers: 'TF.js layers model',
+  graph: 'TF.js graph model',
+  onnx: 'ONNX model',
+  keras: 'Keras model',
+};
+
 export interface ModelFileKind {
   id: 'tfjs' | 'onnx' | 'keras';
   /** Lower-case name endings read as this kind (anything else, a folder included, is a TF.js model.json). */

@@ -108,7 +108,8 @@ export async function loadModel(
   defaults: ModelConfigOverrides,
   acceleration: Acceleration,
 ): Promise<LoadedModel> {
-  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: overrides.limits });
+  const kind = fileKindOf(modelPath);
+  const source = await SOURCES[kind.id](modelPath, { limits: overrides.limits });
   const config = await resolveModelConfig(source.dir, overrides, defaults);
   const adapter = await withoutLeaks(async () => {
     try {
@@ -138,7 +139,8 @@ export async function loadModel(
   const layerNames = new Set(adapter.layers.map((layer) => layer.name));
   const sidecarLayer = config.layer && layerNames.has(config.layer) ? config.layer : null;
   const summary: ModelSummary = {
-    name: config.displayName ?? (source.format === 'onnx' || source.format === 'keras' ? path.basename(source.file, path.extname(source.file)) : path.basename(source.dir)),
+    // A TF.js model is named by its folder, a single-file model by its file.
+    name: config.displayName ?? (kind.id === 'tfjs' ? path.basename(source.dir) : path.basename(source.file, path.extname(source.file))),
     path: source.file,
     format: source.format,
     inputShape: adapter.inputShape,
