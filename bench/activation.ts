@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ProbeResult } from './activationProbe';
 
@@ -27,12 +28,14 @@ export function measureActivation(runs = 10): void {
   const bytes = statSync(extensionJs).size;
   const row = (label: string, ms: (r: ProbeResult) => number) =>
     console.log(
-      `  ${label.padEnd(34)} ${median(results.map(ms)).toFixed(1).padStart(6)} ms   [${results.map((r) => ms(r).toFixed(1)).join(', ')}]`,
+      `  ${label.padEnd(34)} ${median(results.map(ms)).toFixed(1).padStart(6)} ms  (fastest ${Math.min(...results.map(ms)).toFixed(1)})  [${results.map((r) => ms(r).toFixed(1)).join(', ')}]`,
     );
   console.log(
     `dist/extension.js: ${(bytes / 1024).toFixed(0)} KB (${bytes} bytes); ${results[0].modulesLoaded} file(s) loaded by it and activate()`,
   );
-  console.log(`medians of ${runs} fresh processes (node ${process.version}):`);
+  console.log(
+    `medians of ${runs} fresh processes (node ${process.version}; load average ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} cores):`,
+  );
   row(`Node built-ins it requires (${results[0].builtins.length})`, (r) => r.builtinsMs);
   row('load (require the bundle)', (r) => r.loadMs);
   row('activate()', (r) => r.activateMs);
