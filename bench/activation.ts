@@ -2,7 +2,7 @@
  * `node dist/bench.js activation [RUNS]` (npm run bench:activation): what the extension costs VS Code at start-up.
  * Each run is a fresh `node dist/activationProbe.js`, which requires dist/extension.js with a stub `vscode` and
  * calls activate(); printed are the bundle's size and the medians of the load and of activate(), and the run
- * fails if any of them loaded tfjs, onnxruntime, sharp, a model reader's package or the engine's worker.
+ * fails if any of them loaded tfjs, onnxruntime, sharp or a model reader's package, or started a worker thread.
  */
 import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -46,5 +46,7 @@ export function measureActivation(runs = 10): void {
   if (heavy.length > 0 || results.some((r) => r.tfjsEngine)) {
     throw new Error(`activation loaded engine code: ${heavy.join(', ') || 'tfjs-core (bundled into the extension)'}`);
   }
-  console.log('  no tfjs, onnxruntime, sharp, h5wasm or protobufjs module and no engine worker after activate()');
+  if (results.some((r) => r.workersStarted > 0))
+    throw new Error('activation started a worker thread (the engine starts with the first job)');
+  console.log('  no tfjs, onnxruntime, sharp, h5wasm or protobufjs module loaded and no worker thread started by activate()');
 }

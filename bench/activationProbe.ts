@@ -26,6 +26,8 @@ export interface ProbeResult {
   activateMs: number;
   /** Modules in require.cache after activate() that only the engine may load (external packages, the worker). */
   heavyModules: string[];
+  /** Worker threads started by the load and activate() (the engine's starts with the first job). */
+  workersStarted: number;
   /** True when tfjs-core ran anyway (bundled into the extension): it registers its engine on globalThis. */
   tfjsEngine: boolean;
   /** require.cache entries added by the load and activation. */
@@ -123,6 +125,18 @@ function installStub(): void {
   };
 }
 
+/** From now on, counts the worker threads started (worker_threads.Worker is wrapped; no thread is started). */
+function countWorkers(): () => number {
+  const threads = NodeModule.createRequire(__filename)('node:worker_threads') as { Worker: new (...args: unknown[]) => unknown };
+  let count = 0;
+  threads.Worker = class {
+    constructor() {
+      count++;
+    }
+  } as typeof threads.Worker;
+  return () => count;
+}
+
 function main(): void {
   const extensionJs = path.resolve(process.argv[2] ?? path.join(__dirname, 'extension.js'));
   const root = path.dirname(path.dirname(extensionJs));
@@ -146,6 +160,7 @@ function main(): void {
   const load: NodeRequire = require;
   for (const name of builtins) load(name);
   const started = performance.now();
+  const workersStarted = countWorkers();
   const extension = load(extensionJs) as { activate(context: unknown): unknown };
   const loaded = performance.now();
   extension.activate(context);
@@ -158,6 +173,7 @@ function main(): void {
     loadMs: loaded - started,
     activateMs: activated - loaded,
     heavyModules: Object.keys(require.cache).filter((file) => HEAVY.test(file)),
+    workersStarted: workersStarted(),
     tfjsEngine: '_tfengine' in globalThis,
     modulesLoaded: after.length,
   };
