@@ -34,6 +34,8 @@ const builds = [
       engineWorker: 'src/worker/engineWorker.ts',
       cli: 'src/cli.ts',
       bench: 'bench/bench.ts',
+      // One cold start of dist/extension.js with a stub vscode, in its own process (node dist/bench.js activation).
+      activationProbe: 'bench/activationProbe.ts',
     },
     outdir: 'dist',
   },

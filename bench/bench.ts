@@ -8,6 +8,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { selectBackend, type BackendChoice } from '../src/engine/tfjs/backend';
 import { bundledModelPath } from '../src/engine/bundledModel';
+import { Acceleration } from '../src/engine/accel/ortRuntime';
+import { onnxRuntimeFromEnvironment } from '../src/engine/engine';
 import { loadModel, type LoadedModel } from '../src/engine/models/loadModel';
 import { visualize } from '../src/engine/inspect/visualize';
 import { deletionInsertion } from '../src/engine/metrics/deletionInsertion';
@@ -25,12 +27,15 @@ import type { RgbaImage } from '../src/engine/types';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../src/engine/image';
 import { prepare, time, timeAlongside } from './measure';
 import { measureHostLoad } from './hostLoad';
+import { measureActivation } from './activation';
 import { comparePeers } from './peers';
 import { comparePytorch } from './pytorchCompare';
 import { compareGraphModel } from './graphModel';
 import { comparePhoto } from './photo';
 
 const FIXTURES = path.resolve(__dirname, '../../shared/fixtures');
+/** onnxruntime where installed; CNN_LENS_ONNXRUNTIME=off for the TF.js path's own ratios. */
+const acceleration = new Acceleration(onnxRuntimeFromEnvironment());
 const ONNX_MODELS = path.resolve(__dirname, '../test-results/onnx-models');
 
 /** The forward pass's median and each technique's ratio to it. */
@@ -99,6 +104,7 @@ async function main(): Promise<void> {
       args.includes('modern') ? 'modern' : args.includes('classic') ? 'classic' : 'both',
     );
   if (args[0] === 'peers') return comparePeers(FIXTURES, args.slice(1));
+  if (args[0] === 'activation') return measureActivation(args[1] ? Number(args[1]) : undefined);
   if (args.includes('host')) return measureHostLoad(FIXTURES, (args.find((a) => a !== 'host') ?? 'wasm') as BackendChoice);
   if (args.includes('photo')) return comparePhoto(FIXTURES);
   if (args.includes('graph')) return compareGraphModel(FIXTURES, (args.find((a) => a !== 'graph') ?? 'wasm') as BackendChoice);
@@ -148,7 +154,7 @@ async function main(): Promise<void> {
     }
     for (const model of models) {
       if (camTable) break;
-      const loaded = await loadModel(model.path);
+      const loaded = await loadModel(model.path, {}, {}, acceleration);
       const imagePath = model.image.endsWith('.png') ? model.image : firstPng(model.image);
       const image = await readImageFile(imagePath, DEFAULT_IMAGE_LIMITS);
       const repeats = choice === 'cpu' && model.name.startsWith('MobileNet') ? 5 : 21;
@@ -158,7 +164,7 @@ async function main(): Promise<void> {
     }
     if (!camTable) continue;
     for (const model of models) {
-      const loaded = await loadModel(model.path);
+      const loaded = await loadModel(model.path, {}, {}, acceleration);
       const image = await readImageFile(model.image.endsWith('.png') ? model.image : firstPng(model.image), DEFAULT_IMAGE_LIMITS);
       const r = measureCams(loaded, image, choice === 'cpu' && model.name.startsWith('MobileNet') ? 3 : 21);
       const cells = [

@@ -3,9 +3,9 @@
  * EngineClient starts the real worker (dist/engineWorker.js); the main thread's event-loop delay is
  * sampled meanwhile (perf_hooks), and the process's resident memory (worker included) every 50 ms.
  */
-import { defaultAcceleration } from '../src/engine/accel/ortRuntime';
 import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { onnxRuntimeFromEnvironment } from '../src/engine/engine';
 import type { BackendChoice } from '../src/engine/tfjs/backend';
 import { EngineClient, type EngineSettings } from '../src/host/engineClient';
 import { CancelSource } from '../src/host/panel/cancelSource';
@@ -20,7 +20,7 @@ const JOBS: { technique: string; parameters: Record<string, number | string> }[]
 export async function measureHostLoad(fixtures: string, backend: BackendChoice): Promise<void> {
   const settings: EngineSettings = {
     backend,
-    onnxRuntime: defaultAcceleration(),
+    onnxRuntime: onnxRuntimeFromEnvironment(),
     modelPath: path.join(fixtures, 'models/mobilenet_v1_0.75_224_layers'),
     modelProblem: null,
     defaults: {},

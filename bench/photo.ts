@@ -18,8 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, s
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultAcceleration } from '../src/engine/accel/ortRuntime';
-import { Engine } from '../src/engine/engine';
+import { Engine, onnxRuntimeFromEnvironment } from '../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS } from '../src/engine/image';
 import { explainImageFile } from '../src/engine/photoFiles';
 import type { Explanation } from '../src/engine/types';
@@ -275,7 +274,7 @@ export async function comparePhoto(fixtures: string): Promise<void> {
     ).then((run) => checkOverlay(run, out, photo));
   };
   // The same job warm in this process (model loaded, one job before timing), as the Python script's warm jobs.
-  const engine = await Engine.create({ backend: 'auto', onnxRuntime: defaultAcceleration(), log: () => undefined });
+  const engine = await Engine.create({ backend: 'auto', onnxRuntime: onnxRuntimeFromEnvironment(), log: () => undefined });
   const warmModel = await engine.loadModel(path.join(modelDir, 'model.json'));
   const warmJob = async () => {
     const start = performance.now();
@@ -314,7 +313,7 @@ export async function comparePhoto(fixtures: string): Promise<void> {
   // The engine worker as the extension runs it, with the extension's default settings.
   const settings: EngineSettings = {
     backend: 'auto',
-    onnxRuntime: defaultAcceleration(),
+    onnxRuntime: onnxRuntimeFromEnvironment(),
     modelPath: path.join(modelDir, 'model.json'),
     modelProblem: null,
     defaults: {},

@@ -12,6 +12,7 @@ import { BACKEND_CHOICES } from './engine/tfjs/backend';
 import { OutputStage, writeFileAtomic } from './engine/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile, writeOutput } from './engine/photoFiles';
+import { modelFileNameList } from './engine/models/formats';
 import { findTechnique, techniqueInfos } from './engine/techniques/registry';
 import { evaluateCommand } from './cli/evaluate';
 import { explainBatch, outputNames } from './cli/explainBatch';
@@ -69,7 +70,8 @@ const USAGE = `Usage:
   cnn-lens invert IMAGE --layer L --out img.png         invert the layer's representation
 
 Options for explain:
-  --model PATH        TF.js model.json (or its folder), .onnx, .keras or .h5 file (default: the shipped Darknet tiny ImageNet model)
+  --model PATH        a ${modelFileNameList()} file, or a TF.js model's folder
+                      (default: the shipped Darknet tiny ImageNet model)
   --output NAME       for a model with several outputs, the one to explain (before cnnlens.json's "output";
                       the setting cnnLens.modelOutput)
   --model-limits JSON the model's budgets, e.g. '{"maxWeightBytes": 4294967296}' (maxWeightBytes,

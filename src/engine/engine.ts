@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendChoice, type SelectedBackend } from './tfjs/backend';
-import { Acceleration, defaultAcceleration, type AccelerationChoice } from './accel/ortRuntime';
+import { Acceleration, type AccelerationChoice } from './accel/ortRuntime';
 import { resolveClass } from './classes';
 import { evaluate, type Evaluation, type EvaluationOptions } from './evaluate';
 import { inspect, type InspectOptions, type InspectResult } from './inspect/inspect';
@@ -74,10 +74,23 @@ async function whileNotCancelled<T>(checkCancelled: CancelCheck | undefined, run
 
 export interface EngineOptions {
   backend: BackendChoice;
-  /** 'auto' runs exported models on onnxruntime-node where it is installed (see accel/ortRuntime.ts). */
-  onnxRuntime?: AccelerationChoice;
+  /**
+   * 'auto' runs exported models on onnxruntime-node where it is installed (see accel/ortRuntime.ts): from
+   * cnnLens.onnxRuntime (the worker), --no-onnxruntime (the CLI) or `onnxRuntimeFromEnvironment()`.
+   */
+  onnxRuntime: AccelerationChoice;
   wasmDir?: string;
   log: (line: string) => void;
+}
+
+/**
+ * CNN_LENS_ONNXRUNTIME=off: the onnxruntime choice of runs that have no setting or flag to take it from — the
+ * unit suite (`npm run test:unit` runs it a second time with the variable set, so the TF.js path stays tested)
+ * and the benchmarks. The one place the variable is read: the extension passes cnnLens.onnxRuntime, the CLI
+ * its --no-onnxruntime, and the engine never looks at the environment itself.
+ */
+export function onnxRuntimeFromEnvironment(): AccelerationChoice {
+  return process.env.CNN_LENS_ONNXRUNTIME === 'off' ? 'off' : 'auto';
 }
 
 const TOP_K = 5;
@@ -93,7 +106,7 @@ export class Engine {
 
   static async create(options: EngineOptions): Promise<Engine> {
     const backend = await selectBackend({ choice: options.backend, wasmDir: options.wasmDir, log: options.log });
-    const acceleration = new Acceleration(options.onnxRuntime ?? defaultAcceleration(), options.log);
+    const acceleration = new Acceleration(options.onnxRuntime, options.log);
     const { runtime, reason } = acceleration.state;
     options.log(`Using the ${backend.label} backend; onnxruntime: ${reason}.`);
     return new Engine(runtime ? { ...backend, label: `${backend.label} + onnxruntime` } : backend, acceleration, options.log);

@@ -15,6 +15,7 @@ import type {
   TechniqueParameters,
   Timings,
 } from '../shared/vocabulary';
+import type { ModelFormat } from './models/formats';
 
 export {
   COLORMAP_NAMES,
@@ -116,7 +117,7 @@ export interface Preprocessing {
 export interface ModelSummary {
   name: string;
   path: string;
-  format: 'layers' | 'graph' | 'onnx' | 'keras';
+  format: ModelFormat;
   /** [height, width, channels] */
   inputShape: [number, number, number];
   numClasses: number;

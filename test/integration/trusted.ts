@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import * as vscode from 'vscode';
 import type { CnnLensApi } from '../../src/extension';
-import { Engine } from '../../src/engine/engine';
+import { Engine, onnxRuntimeFromEnvironment } from '../../src/engine/engine';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { heatmapToBytes } from '../../src/engine/render';
@@ -66,7 +66,7 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
     assert.equal(result.technique, 'gradcam');
     assert.equal(result.layer, 'block4_relu2');
 
-    const engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    const engine = await Engine.create({ backend: 'wasm', onnxRuntime: onnxRuntimeFromEnvironment(), log: () => undefined });
     const model = await engine.loadModel(bundledModelPath());
     const image = await readImageFile(workspaceFile(samples[0]), DEFAULT_IMAGE_LIMITS);
     const direct = await engine.explain(model, image, { technique: 'gradcam' });

@@ -7,6 +7,7 @@ import { tf, tfl } from '../../src/engine/tfjs/tf';
 import type { Preview } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, saveModel, setWeights, tempDir } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const quiet = () => undefined;
 
@@ -47,7 +48,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     let engine: Engine;
     let loaded: LoadedModel;
     before(async () => {
-      engine = await Engine.create({ backend, log: quiet });
+      engine = await Engine.create({ backend, onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
       loaded = await engine.loadModel(await saveModel(oneByOneModel(), tempDir(), { preprocess: 'zero-one' }));
     });
     after(() => engine.dispose());
@@ -209,7 +210,7 @@ describe('strongest-unit choice', () => {
 describe('ops without gradients (graph model with StridedSlice)', () => {
   let engine: Engine;
   before(async () => {
-    engine = await Engine.create({ backend: 'cpu', log: quiet });
+    engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
   });
   after(() => engine.dispose());
 

@@ -6,12 +6,13 @@ import * as path from 'node:path';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { Engine } from '../../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const SAMPLES = path.resolve(__dirname, '../../models/samples');
 
 describe('the bundled model on its samples', () => {
   it('classifies every sample correctly and points inside the ground-truth box (pointing game)', async () => {
-    const engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    const engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     const model = await engine.loadModel(bundledModelPath());
     const boxes = JSON.parse(readFileSync(path.join(SAMPLES, 'boxes.json'), 'utf8')) as Record<
       string,

@@ -7,6 +7,7 @@ import { tf } from '../../src/engine/tfjs/tf';
 import type { Preview, RgbaImage } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, saveModel, setWeights, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const quiet = () => undefined;
 const SIZE = 6;
@@ -37,7 +38,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     let g: number[][];
 
     before(async () => {
-      engine = await Engine.create({ backend, log: quiet });
+      engine = await Engine.create({ backend, onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
       loaded = await engine.loadModel(await saveModel(twoConvGapModel(3, SIZE), tempDir(), { preprocess: 'zero-one' }));
       input = scalerFor(3, 'zero-one')(toModelPixels(image, loaded.summary.inputShape));
       tf.tidy(() => {
@@ -319,7 +320,7 @@ describe('Eigen-CAM projection', () => {
 
 describe('gradient-free CAMs on a graph model whose ops have no gradient', () => {
   it('Score-CAM, Ablation-CAM and Eigen-CAM run where Grad-CAM cannot', async () => {
-    const engine = await Engine.create({ backend: 'cpu', log: quiet });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
     const loaded = await engine.loadModel(await writeTinyGraphModel(tempDir()));
     const image = noiseImage(8, 8, 5);
     for (const technique of ['scorecam', 'ablationcam', 'eigencam']) {

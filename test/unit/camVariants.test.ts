@@ -12,6 +12,7 @@ import { findTechnique } from '../../src/engine/techniques/registry';
 import { acceleration, collectLog, onTfjs, relativeGap } from './helpers/acceleration';
 import { onnxTestModels } from './helpers/onnxModels';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 // The CAMs pytorch-grad-cam added since (test/unit/peerCams.test.ts compares them with its code on MobileNet),
 // here against closed forms on a tiny conv → conv → GAP → dense model whose head after conv_b is linear.
@@ -49,7 +50,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     let kernel: number[][];
 
     before(async () => {
-      engine = await Engine.create({ backend, log: () => undefined });
+      engine = await Engine.create({ backend, onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
       loaded = await engine.loadModel(await saveModel(twoConvGapModel(7, SIZE), tempDir(), { preprocess: 'zero-one' }));
       const input = scalerFor(3, 'zero-one')(toModelPixels(image, loaded.summary.inputShape));
       tf.tidy(() => {
@@ -204,7 +205,7 @@ describe('FullGrad on onnxruntime: every biased layer in one run, as TF.js layer
   // TF.js reference is one forward and backward pass per layer).
   for (const name of ['gapnet', 'samepadnet']) {
     it(`${name}: the same map`, async function () {
-      if (process.env.CNN_LENS_ONNXRUNTIME === 'off') this.skip();
+      if (SUITE_ONNXRUNTIME === 'off') this.skip();
       const models = onnxTestModels([name]);
       if ('skip' in models) this.skip();
       const lines: string[] = [];

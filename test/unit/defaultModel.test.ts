@@ -14,6 +14,7 @@ import { resolveModelSetting } from '../../src/host/modelSetting';
 import { DEFAULT_MODEL_TITLE, describeModelSource, modelChoice } from '../../src/host/modelSource';
 import { lookUpClass, matchClasses } from '../../src/shared/classMatch';
 import { fixture, FIXTURES, requireFixtures } from './helpers/fixtures';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -50,7 +51,7 @@ describe('the default model (models/darknet-tiny)', () => {
     let engine: Engine;
     before(async function () {
       requireFixtures(this);
-      engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+      engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     });
     after(() => engine?.dispose());
 

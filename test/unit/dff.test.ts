@@ -14,6 +14,7 @@ import { resultMessage } from '../../src/host/panel/displayParts';
 import { parseConcepts } from '../../src/shared/protocol';
 import { runCli } from './helpers/cli';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 /** A non-negative [rows, columns] matrix from a simple deterministic generator (not NumPy's). */
 function positiveMatrix(rows: number, columns: number, seed: number, zeros = 0): Matrix {
@@ -118,7 +119,7 @@ describe('Deep Feature Factorization technique (wasm backend)', () => {
   const image = noiseImage(6, 6, 5);
 
   before(async () => {
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     loaded = await engine.loadModel(await saveModel(twoConvGapModel(3, 6, 3, 4), tempDir(), { preprocess: 'zero-one' }));
   });
   after(() => engine?.dispose());
@@ -192,7 +193,7 @@ describe('Deep Feature Factorization’s picture and the CLI', () => {
   });
 
   it('the panel gets the concepts as bytes of their own 0..1 scale, and accepts them back', async () => {
-    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     try {
       const loaded = await engine.loadModel(await saveModel(twoConvGapModel(5), tempDir(), { preprocess: 'zero-one' }));
       const explanation = await engine.explain(loaded, noiseImage(6, 6, 2), { technique: 'dff', parameters: { concepts: 2 } });

@@ -6,6 +6,7 @@ import { mapOver } from '../../src/engine/render';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 /** Snake pixels: its red and black bands, grown by a few pixels to take in the pale bands between them. */
 function snakeMask(image: RgbaImage, grow = 6): Uint8Array {
@@ -34,7 +35,7 @@ describe('acceptance on the shared pretrained models', function () {
   let snake: RgbaImage;
   before(async function () {
     requireFixtures(this);
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     snake = await readImageFile(fixture('images/pytorch-cnn-visualizations/snake.png'), DEFAULT_IMAGE_LIMITS);
   });
   after(() => engine?.dispose());

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { tempDir } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 40);
 /** The slowest clean case (a .keras load) takes well under a second; a case quiet for this long is stuck. */
@@ -27,7 +28,7 @@ describe('fuzzing model files and image headers (seeded, bounded)', function () 
   this.timeout((SECONDS + 120) * 1000);
   // The fuzzed loads never use onnxruntime, so the suite's second pass (CNN_LENS_ONNXRUNTIME=off) would repeat it.
   before(function () {
-    if (process.env.CNN_LENS_ONNXRUNTIME === 'off' && !process.env.FUZZ_SECONDS) this.skip();
+    if (SUITE_ONNXRUNTIME === 'off' && !process.env.FUZZ_SECONDS) this.skip();
   });
 
   it('ends every case in a load or a message naming the file: no crash, no hang, bounded memory', async () => {

@@ -4,6 +4,7 @@ import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { noiseImage, redGreenModel, saveModel, setWeights, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const quiet = () => undefined;
 
@@ -69,7 +70,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
   describe(`Grad-CAM and CAM on tiny models (${backend} backend)`, () => {
     let engine: Engine;
     before(async () => {
-      engine = await Engine.create({ backend, log: quiet });
+      engine = await Engine.create({ backend, onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
     });
     after(() => engine.dispose());
 

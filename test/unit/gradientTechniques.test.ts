@@ -6,6 +6,7 @@ import { quadrature } from '../../src/engine/techniques/integratedGradients';
 import { techniqueInfos } from '../../src/engine/techniques/registry';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { noiseImage, redGreenModel, saveModel, setWeights, tempDir } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const quiet = () => undefined;
 
@@ -45,7 +46,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
   describe(`gradient techniques (${backend} backend)`, () => {
     let engine: Engine;
     before(async () => {
-      engine = await Engine.create({ backend, log: quiet });
+      engine = await Engine.create({ backend, onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
     });
     after(() => engine.dispose());
 

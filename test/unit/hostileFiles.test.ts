@@ -25,6 +25,7 @@ import { keras3Config } from './helpers/kerasFiles';
 import { deflatedZeros, HDF5_HEAD, writePaddedKeras, zipOf } from './helpers/largeKeras';
 import { CancelledError, Engine } from '../../src/engine/engine';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -158,7 +159,7 @@ describe('hostile model files and command lines', function () {
   it('an engine load of a large .keras cancelled part-way rejects as cancelled within a second, leaves no temporary folder, caches nothing; the next load succeeds', async () => {
     const file = await writePaddedKeras(path.join(dir, 'padded.keras'), 128);
     const before = new Set(cnnlensTemps());
-    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     let cancelledAt = 0;
     const checkCancelled = () => {
       if (cancelledAt) throw new CancelledError();

@@ -10,7 +10,6 @@ import { promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Engine } from '../../src/engine/engine';
 import { outputAndLimits } from '../../src/host/modelSetting';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { fitLabelsNoted, parseLabels } from '../../src/engine/models/modelConfig';
 import { readModelFiles } from '../../src/engine/models/modelFiles';
 import { DEFAULT_MODEL_LIMITS } from '../../src/engine/models/modelFolder';
@@ -26,6 +25,7 @@ import { modelOutline } from '../../src/host/modelView/modelOutline';
 import { describeForPanel } from '../../src/host/panel/panelInit';
 import type { EngineApi } from '../../src/host/engineApi';
 import { saveModel, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME, loadModel } from './helpers/suiteAcceleration';
 
 const GiB = 1024 ** 3;
 const SHARD = 'group1-shard1of1.bin';
@@ -77,7 +77,7 @@ function mkfifo(file: string): void {
 describe('hostile model folders', function () {
   before(async function () {
     if (!posix) this.skip();
-    await Engine.create({ backend: 'cpu', log: () => undefined });
+    await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
   });
 
   describe('TF.js weight shards', () => {
@@ -509,7 +509,7 @@ describe('hostile model folders', function () {
       it('1001 labels with a background class first: accepted, the extra one dropped and announced', async () => {
         for (const first of ['background', '__background__', 'None', 'UNUSED']) {
           await fs.writeFile(path.join(dir, 'labels.txt'), [first, ...names].join('\n'));
-          const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+          const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
           const loaded = await engine.loadModel(dir, { labelsPath: path.join(dir, 'labels.txt') });
           assert.equal(loaded.labels.length, 1000);
           assert.equal(loaded.labels[0], 'n0');
@@ -539,7 +539,7 @@ describe('hostile model folders', function () {
         const labels = path.join(dir, 'labels.txt');
         await fs.writeFile(labels, names.slice(0, 999).join('\n'));
         const note = `Labels file ${labels} has 999 labels for the model's 1000 outputs: output 0 is taken to be a background class and named "(background)".`;
-        const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+        const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
         try {
           const loaded = await engine.loadModel(dir, { labelsPath: labels });
           assert.equal(loaded.summary.labelsNote, note, 'one home: the loaded model’s summary');

@@ -17,7 +17,6 @@ import { visualize } from '../../src/engine/inspect/visualize';
 import { encodePng } from '../../src/engine/image';
 import { loadGraphAdapter } from '../../src/engine/models/graph/graphAdapter';
 import { loadLayersAdapter } from '../../src/engine/models/layers/layersAdapter';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { ModelError, readModelFiles } from '../../src/engine/models/modelFiles';
 import { OnnxAdapter } from '../../src/engine/models/onnx/onnxAdapter';
 import { readOnnxFile } from '../../src/engine/models/onnx/onnxFile';
@@ -26,6 +25,7 @@ import { runCli } from './helpers/cli';
 import { encodeModel, pseudoRandom, type GraphSpec } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { saveModel, setWeights, solidImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { loadModel } from './helpers/suiteAcceleration';
 
 const acceleration = new Acceleration('off');
 

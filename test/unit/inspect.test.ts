@@ -14,6 +14,7 @@ import { tf, tfl } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, saveModel, setWeights, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const quiet = () => undefined;
 
@@ -33,7 +34,7 @@ describe('looking inside: feature maps and filters', () => {
   let keras: tfl.Sequential;
   const image = noiseImage(6, 6, 21);
   before(async () => {
-    engine = await Engine.create({ backend: 'cpu', log: quiet });
+    engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
     keras = twoConvGapModel(8);
     model = await engine.loadModel(await saveModel(keras, tempDir(), { preprocess: 'zero-one' }));
   });
@@ -131,7 +132,7 @@ describe('optimisation loops', () => {
   });
 
   it('memory stays flat over hundreds of steps, and a cancel stops within one step without leaks', async () => {
-    const engine = await Engine.create({ backend: 'cpu', log: quiet });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
     const model = await engine.loadModel(await saveModel(twoConvGapModel(4), tempDir(), { preprocess: 'zero-one' }));
     const start = tf.tidy(() => tf.randomUniform([1, 6, 6, 3], 0, 255, 'float32', 3)) as tf.Tensor4D;
     const objective = (x: tf.Tensor4D) => tf.mean(model.adapter.layerOutput(tf.div(x, 255) as tf.Tensor4D, 'conv_b')) as tf.Scalar;
@@ -192,7 +193,7 @@ describe('optimisation loops', () => {
 
 describe('Look inside on a graph model whose ops have no gradient', () => {
   it('names the op when an optimisation needs its gradient, still maximises filters before it, and leaks nothing', async () => {
-    const engine = await Engine.create({ backend: 'cpu', log: quiet });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
     const model = await engine.loadModel(await writeTinyGraphModel(tempDir()));
     const image = noiseImage(8, 8, 4);
     // The class score reads through the StridedSlice; the layer before it does not.
@@ -215,7 +216,7 @@ describe('visualisations on the bundled model', function () {
   let model: LoadedModel;
   let bag: RgbaImage;
   before(async () => {
-    engine = await Engine.create({ backend: 'wasm', log: quiet });
+    engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
     model = await engine.loadModel(bundledModelPath());
     bag = await readImageFile(path.resolve(__dirname, '../../models/samples/bag.png'), DEFAULT_IMAGE_LIMITS);
   });

@@ -7,7 +7,6 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { ModelError } from '../../src/engine/models/modelFiles';
-import { loadModel } from '../../src/engine/models/loadModel';
 import {
   attentionDatasets,
   kerasTensor,
@@ -21,6 +20,7 @@ import {
 import { assertClose, chain, loadChecked, predict } from './helpers/kerasChecks';
 import { attention, attentionWeights, dense, numbers } from './helpers/kerasReference';
 import { tempDir } from './helpers/tinyModels';
+import { loadModel } from './helpers/suiteAcceleration';
 
 async function archive(name: string, config: Json, datasets: Dataset[], names: Record<string, string> = {}): Promise<string> {
   return writeKerasArchive(path.join(tempDir(), `${name}.keras`), config, datasets, names);

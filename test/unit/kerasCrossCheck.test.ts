@@ -11,7 +11,6 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { main } from '../../src/cli';
 import { Engine } from '../../src/engine/engine';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { writeKeras3, writeLegacyH5 } from './helpers/kerasFiles';
 import { noiseImage, tempDir, twoConvGapModel } from './helpers/tinyModels';
@@ -74,6 +73,7 @@ with h5py.File(sys.argv[1], "r") as f:
             out[key] = [[list(v[str(i)].shape), float(np.sum(v[str(i)][()]))] for i in range(len(v))]
 print(json.dumps(out))
 `;
+import { SUITE_ONNXRUNTIME, loadModel } from './helpers/suiteAcceleration';
 
 describe('Keras files across tools (h5py) and backends', () => {
   const missing = h5pyMissing();
@@ -133,7 +133,7 @@ describe('Keras files across tools (h5py) and backends', () => {
   });
 
   it('explains an imported Keras model on wasm, gradients included', async () => {
-    const engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    const engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     const original = twoConvGapModel(43, 8);
     const dir = tempDir();
     const loaded = await loadModel(await writeKeras3(original, path.join(dir, 'm.keras')));
@@ -149,7 +149,7 @@ describe('Keras files across tools (h5py) and backends', () => {
     assert.equal(tf.memory().numTensors, before);
     loaded.adapter.dispose();
     original.dispose();
-    await Engine.create({ backend: 'cpu', log: () => undefined });
+    await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
   });
 
   it('the CLI lists the layers of a .keras and an .h5 model', async () => {

@@ -12,7 +12,7 @@ import { zipSync } from 'fflate';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { Engine } from '../../src/engine/engine';
 import { kerasSnakeCase, translateKerasConfig } from '../../src/engine/models/keras/kerasConfig';
-import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
+import type { LoadedModel } from '../../src/engine/models/loadModel';
 import { ModelError, modelJsonPathOf } from '../../src/engine/models/modelFiles';
 import { fileKindOf } from '../../src/engine/models/formats';
 
@@ -20,6 +20,7 @@ const kerasModelKind = (head: Uint8Array, name: string) => (fileKindOf(name).id 
 import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { keras3Config, writeKeras3, writeLegacyH5 } from './helpers/kerasFiles';
 import { noiseImage, saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME, loadModel } from './helpers/suiteAcceleration';
 
 type Json = Record<string, any>;
 
@@ -111,7 +112,7 @@ async function expectModelError(where: string, pattern: RegExp): Promise<ModelEr
 describe('Keras import (.h5 and .keras)', () => {
   let engine: Engine;
   before(async () => {
-    engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
   });
 
   it('names weight groups as Keras 3 does (naming.to_snake_case)', () => {

@@ -8,11 +8,11 @@ import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { layerClassProblem } from '../../src/engine/models/keras/kerasConfig';
 import { ModelError } from '../../src/engine/models/modelFiles';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { layer, operation, writeKerasArchive, type Dataset, type Json } from './helpers/kerasArchive';
 import { assertClose, chain, loadChecked, predict } from './helpers/kerasChecks';
 import { dense, depthwiseSame, geluExact, geluTanh, layerNorm, numbers } from './helpers/kerasReference';
 import { tempDir } from './helpers/tinyModels';
+import { loadModel } from './helpers/suiteAcceleration';
 
 const f32 = (values: ArrayLike<number>) => Float32Array.from(values);
 const vars = (group: string, ...values: [number[], ArrayLike<number>][]): Dataset[] =>

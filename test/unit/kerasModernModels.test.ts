@@ -14,6 +14,7 @@ import { attentionDatasets, layer, mha, operation, writeKerasArchive, type Datas
 import { assertClose, chain, loadChecked, predict } from './helpers/kerasChecks';
 import { attentionWeights, attention, dense, depthwiseSame, geluExact, layerNorm, numbers } from './helpers/kerasReference';
 import { noiseImage, tempDir } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 interface Model {
   config: Json;
@@ -188,7 +189,7 @@ function tinyConvNext(): Model {
 
 /** Scores, the input gradient of class 1 (against central differences of the reference) and a saliency map. */
 async function checkModel(name: string, model: Model, backend: 'cpu' | 'wasm', image: Float32Array, pixels: number[]): Promise<void> {
-  const engine = await Engine.create({ backend, log: () => undefined });
+  const engine = await Engine.create({ backend, onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
   const file = await writeKerasArchive(path.join(tempDir(), `${name}.keras`), model.config, model.datasets);
   await loadChecked(file, async (loaded) => {
     assertClose(predict(loaded, image), model.reference(image), 1e-4, `${name} scores on ${backend}`);
@@ -223,7 +224,7 @@ async function checkModel(name: string, model: Model, backend: 'cpu' | 'wasm', i
 
 describe('Keras import: ViT- and ConvNeXt-style models end to end', () => {
   after(async () => {
-    await Engine.create({ backend: 'cpu', log: () => undefined });
+    await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
   });
 
   for (const backend of ['cpu', 'wasm'] as const) {

@@ -16,6 +16,7 @@ import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
 import { noiseImage, tempDir } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const SAMPLES = path.resolve(__dirname, '../../models/samples');
 const BOXES = JSON.parse(readFileSync(path.join(SAMPLES, 'boxes.json'), 'utf8')) as Record<string, { index: number; box: Box }>;
@@ -51,7 +52,7 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
   let model: LoadedModel;
   const images = new Map<string, RgbaImage>();
   before(async () => {
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     model = await engine.loadModel(bundledModelPath());
     for (const file of Object.keys(BOXES)) images.set(file, await readImageFile(path.join(SAMPLES, file), DEFAULT_IMAGE_LIMITS));
   });
@@ -188,7 +189,7 @@ describe('faithfulness metrics on the bundled model and its samples', () => {
 
 describe('the sanity check on a graph model', () => {
   it('says it needs a layers model', async () => {
-    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     const loaded = await engine.loadModel(await writeTinyGraphModel(tempDir(), { withStridedSlice: false }));
     await assert.rejects(
       engine.evaluate(loaded, noiseImage(8, 8, 1), { techniques: ['gradcam'], sanity: true, steps: 4 }),

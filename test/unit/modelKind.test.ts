@@ -4,7 +4,17 @@ import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { bundledModelPath } from '../../src/engine/bundledModel';
-import { acceptedFiles, discoveryGlob, fileKindOf, sniffModelFile, tfjsFormat } from '../../src/engine/models/formats';
+import {
+  acceptedFiles,
+  dialogFilters,
+  discoveryGlob,
+  fileKindOf,
+  MODEL_FILE_KINDS,
+  modelFileNameList,
+  modelFileNames,
+  sniffModelFile,
+  tfjsFormat,
+} from '../../src/engine/models/formats';
 import { modelSettingValue, resolveModelSetting } from '../../src/host/modelSetting';
 import { encodeModel } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';
@@ -114,7 +124,33 @@ describe('the model file registry', () => {
     assert.equal(fileKindOf('/m/model.json').id, 'tfjs');
     assert.equal(fileKindOf('/m/mobilenet').id, 'tfjs');
     assert.equal(discoveryGlob(), '**/{model.json,*.onnx,*.keras,*.h5,*.hdf5}');
-    assert.equal(acceptedFiles(), 'a TF.js model.json, an .onnx file or a .keras or .h5 file');
+    assert.equal(acceptedFiles(), 'a TF.js model.json, an .onnx file or a .keras, .h5 or .hdf5 file');
+    assert.equal(modelFileNameList(), 'model.json, .onnx, .keras, .h5 or .hdf5');
+    assert.deepEqual(dialogFilters(), { Models: ['json', 'onnx', 'keras', 'h5', 'hdf5'] });
+  });
+
+  it("package.json's menus name exactly the registry's files (a `when` clause is static: it cannot ask)", () => {
+    const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as {
+      contributes: { menus: Record<string, { command: string; when?: string }[]> };
+    };
+    const singleFile = MODEL_FILE_KINDS.filter((kind) => kind.id !== 'tfjs');
+    const endings = singleFile.flatMap((kind) => kind.endings).sort();
+    const fileNames = modelFileNames().filter((name) => !name.startsWith('.'));
+    assert.deepEqual(fileNames, ['model.json'], 'TF.js models are found by their model.json');
+    const registry = new Set([...endings, ...fileNames]);
+    let checked = 0;
+    for (const [menu, items] of Object.entries(manifest.contributes.menus)) {
+      for (const { command, when = '' } of items) {
+        const named = (key: string) => [...when.matchAll(new RegExp(`${key} == ([^\\s()|&]+)`, 'g'))].map((match) => match[1]);
+        const names = [...named('resourceFilename'), ...named('resourceExtname')];
+        // A clause about model files (it names any of them) must name them all, and nothing else.
+        if (!names.some((name) => registry.has(name))) continue;
+        checked++;
+        assert.deepEqual(named('resourceExtname').sort(), endings, `${menu} › ${command}: its resourceExtname endings`);
+        assert.deepEqual(named('resourceFilename'), fileNames, `${menu} › ${command}: its resourceFilename names`);
+      }
+    }
+    assert.ok(checked >= 1, 'the Explorer menu\'s "Inspect Model with CNN Lens" clause was not found');
   });
 });
 

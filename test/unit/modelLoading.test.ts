@@ -2,11 +2,11 @@ import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Engine } from '../../src/engine/engine';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { fitLabels, parseLabels } from '../../src/engine/models/modelConfig';
 import { readModelFiles } from '../../src/engine/models/modelFiles';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
 import { saveModel, tempDir, twoConvGapModel } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME, loadModel } from './helpers/suiteAcceleration';
 
 async function savedTiny(sidecar?: object): Promise<{ dir: string; json: string }> {
   const dir = tempDir();
@@ -24,7 +24,7 @@ async function editJson(file: string, edit: (json: Record<string, any>) => void)
 
 describe('model loading and validation', () => {
   before(async () => {
-    await Engine.create({ backend: 'cpu', log: () => undefined });
+    await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
   });
 
   it('loads a valid layers model from its folder or its model.json, with its layer list', async () => {
@@ -127,7 +127,7 @@ describe('model loading and validation', () => {
     model.add(tfl.layers.dense({ units: 3 }));
     model.add(tfl.layers.softmax());
     await saveModel(model, dir, { preprocess: 'zero-one' });
-    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     const loaded = await engine.loadModel(dir);
     assert.equal(loaded.adapter.hasLogits, true, "the scores are the Dense layer's logits");
     const image = { width: 4, height: 4, data: new Uint8Array(64).map((_, i) => (i * 37) % 256) };
@@ -157,7 +157,7 @@ describe('model loading and validation', () => {
     model.add(tfl.layers.flatten({ inputShape: [4, 4, 3] }));
     model.add(tfl.layers.dense({ units: 2 }));
     await saveModel(model, dir, { preprocess: 'zero-one' });
-    const engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    const engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     const loaded = await engine.loadModel(dir);
     assert.equal(loaded.summary.defaultLayer, null);
     const image = { width: 4, height: 4, data: new Uint8Array(64).fill(200) };

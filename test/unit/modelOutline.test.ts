@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
-import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
+import type { LoadedModel } from '../../src/engine/models/loadModel';
 import type { LayerInfo } from '../../src/engine/types';
 import { FLAT_LIMIT, GROUP_SIZE, formatBytes, formatCount, modelOutline, type OutlineNode } from '../../src/host/modelView/modelOutline';
 import { fixture, requireFixtures } from './helpers/fixtures';
+import { loadModel } from './helpers/suiteAcceleration';
 
 function outlineOf(loaded: LoadedModel, backend = 'cpu'): OutlineNode[] {
   return modelOutline({ summary: loaded.summary, labels: loaded.labels, backend, sizeOnDisk: loaded.sizeOnDisk });

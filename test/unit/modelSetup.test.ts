@@ -10,6 +10,7 @@ import { scalerFor } from '../../src/engine/preprocess';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const quiet = () => undefined;
 
@@ -33,7 +34,7 @@ describe('model setup: cnnlens.json and Check preprocessing', () => {
 
   before(async function () {
     requireFixtures(this);
-    engine = await Engine.create({ backend: 'cpu', log: quiet });
+    engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: quiet });
     snake = await readImageFile(fixture('images/pytorch-cnn-visualizations/snake.png'), DEFAULT_IMAGE_LIMITS);
   });
   after(() => {

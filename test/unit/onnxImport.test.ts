@@ -10,11 +10,11 @@ import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/tfjs/backend';
 import { Acceleration } from '../../src/engine/accel/ortRuntime';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { modelJsonPathOf } from '../../src/engine/models/modelFiles';
 import { tf } from '../../src/engine/tfjs/tf';
 import { encodeModel, pseudoRandom, type GraphSpec } from './helpers/onnxBuilder';
 import { tempDir } from './helpers/tinyModels';
+import { loadModel } from './helpers/suiteAcceleration';
 
 const H = 7;
 const W = 6;

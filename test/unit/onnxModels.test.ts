@@ -13,6 +13,7 @@ import { tf } from '../../src/engine/tfjs/tf';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { onnxTestModels, runOnnxRuntime, randomInput } from './helpers/onnxModels';
 import { noiseImage } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 // CNN Lens's own executor is what these tests check against onnxruntime: the accelerated path (which is
 // onnxruntime itself) is kept out; onnxAccel.test.ts compares the two.
@@ -227,7 +228,7 @@ describe('ONNX models against onnxruntime', function () {
   });
 
   it('the engine runs every technique, Look inside and the randomisation check on an ONNX model (wasm)', async () => {
-    const engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    const engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     const m = await model('gapnet');
     const image = noiseImage(20, 20, 3);
     const before = tf.memory().numTensors;

@@ -5,6 +5,7 @@ import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import type { RgbaImage } from '../../src/engine/types';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { onnxTestModels } from './helpers/onnxModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 // The TF.js MobileNet v1 0.25 fixture rebuilt in PyTorch with its own weights (scripts/tfjs_to_torch.py)
 // and exported to ONNX: the importer must give the fixture's verified answer and the same Grad-CAM.
@@ -21,7 +22,7 @@ describe('ONNX import on real pretrained weights (MobileNet v1 0.25 via PyTorch)
       this.skip();
     }
     onnxPath = models.paths.fixture_mobilenet_v1_025;
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     snake = await readImageFile(fixture('images/pytorch-cnn-visualizations/snake.png'), DEFAULT_IMAGE_LIMITS);
   });
   after(() => engine?.dispose());

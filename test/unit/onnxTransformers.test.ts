@@ -18,6 +18,7 @@ import { tf } from '../../src/engine/tfjs/tf';
 import { acceleration } from './helpers/acceleration';
 import { onnxTestModels, randomInput } from './helpers/onnxModels';
 import { torchReference, torchReferenceMissing, type TorchMap, type TorchReference } from './helpers/torchReference';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const TFJS_ONLY = new Acceleration('off');
 
@@ -116,7 +117,7 @@ describe('Transformers and ConvNeXt from torch.onnx against PyTorch', function (
   before(async function () {
     this.timeout(900_000);
     // TF.js only, whatever the pass: the suite's second pass (onnxruntime off) would repeat it as is.
-    if (process.env.CNN_LENS_ONNXRUNTIME === 'off') {
+    if (SUITE_ONNXRUNTIME === 'off') {
       console.log('      skipped: it runs once, in the onnxruntime pass');
       this.skip();
     }
@@ -204,7 +205,7 @@ describe('Transformers and ConvNeXt: onnxruntime gives the TF.js executor’s ma
 
   before(async function () {
     this.timeout(900_000);
-    if (process.env.CNN_LENS_ONNXRUNTIME === 'off') {
+    if (SUITE_ONNXRUNTIME === 'off') {
       console.log('      skipped: onnxruntime is off in this pass');
       this.skip();
     }

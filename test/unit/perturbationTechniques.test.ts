@@ -10,6 +10,7 @@ import { windowStarts } from '../../src/engine/techniques/occlusion';
 import { tf, tfl } from '../../src/engine/tfjs/tf';
 import type { Explanation, RgbaImage, TechniqueParameters } from '../../src/engine/types';
 import { noiseImage, saveModel, setWeights, tempDir } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 /** Four coloured quadrants with a little noise: SLIC finds them. */
 function blockImage(): RgbaImage {
@@ -82,7 +83,7 @@ describe('perturbation techniques on a linear model', () => {
     engine.explain(loaded, image, { technique, classTarget: 0, parameters }, checkCancelled);
 
   before(async () => {
-    engine = await Engine.create({ backend: 'cpu', log: () => undefined });
+    engine = await Engine.create({ backend: 'cpu', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     const linear = linearModel();
     weights = linear.weights;
     loaded = await engine.loadModel(await saveModel(linear.model, tempDir(), { preprocess: 'zero-one' }));

@@ -22,6 +22,7 @@ import { DEFAULT_RESIZE, type Explanation, type Region, type ResizePolicy } from
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { raw, upscaledRaw } from './helpers/photos';
 import { saveModel, setWeights, tempDir } from './helpers/tinyModels';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 type Sharp = typeof import('sharp');
 
@@ -111,7 +112,7 @@ describe(`photos through the image and engine layers (codec: ${CODEC})`, functio
   describe('the working copy', () => {
     let engine: Engine;
     before(async () => {
-      engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+      engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     });
     after(() => engine?.dispose());
 

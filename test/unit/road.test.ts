@@ -14,6 +14,7 @@ import { scalerFor, toModelPixels } from '../../src/engine/preprocess';
 import { resizeHeatmap } from '../../src/engine/render/overlay';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { RgbaImage } from '../../src/engine/types';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 const SAMPLES = path.resolve(__dirname, '../../models/samples');
 const BOXES = JSON.parse(readFileSync(path.join(SAMPLES, 'boxes.json'), 'utf8')) as Record<string, { index: number; box: Box }>;
@@ -127,7 +128,7 @@ describe('ROAD and the image × map change on the bundled model', () => {
   let model: LoadedModel;
   const images = new Map<string, RgbaImage>();
   before(async () => {
-    engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     model = await engine.loadModel(bundledModelPath());
     for (const file of Object.keys(BOXES)) images.set(file, await readImageFile(path.join(SAMPLES, file), DEFAULT_IMAGE_LIMITS));
   });

@@ -9,6 +9,7 @@
 import { strict as assert } from 'node:assert';
 import { onnxTestModels, runOnnxRuntime } from './helpers/onnxModels';
 import { torchReference, torchReferenceMissing, type TorchReference, type TorchReferenceOptions } from './helpers/torchReference';
+import { SUITE_ONNXRUNTIME } from './helpers/suiteAcceleration';
 
 /** Deterministic values in [-1, 1). */
 function seededInput(shape: number[], seed: number): Float32Array {
@@ -103,7 +104,7 @@ describe('PyTorch reference for the transformer techniques (scripts/torch_refere
 
   before(function () {
     // Nothing here runs CNN Lens's engine: the suite's second pass (onnxruntime off) would repeat it as is.
-    if (process.env.CNN_LENS_ONNXRUNTIME === 'off') {
+    if (SUITE_ONNXRUNTIME === 'off') {
       console.log('      skipped: it runs once, in the onnxruntime pass');
       this.skip();
     }

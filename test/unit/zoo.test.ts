@@ -8,7 +8,6 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
-import { loadModel } from '../../src/engine/models/loadModel';
 import { probabilities, topK } from '../../src/engine/postprocess';
 import { toModelInput } from '../../src/engine/preprocess';
 import { tf } from '../../src/engine/tfjs/tf';
@@ -25,6 +24,7 @@ import {
 } from '../../src/engine/zoo/download';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { closedPort, copyFolder, serveFolder, type Fault, type ModelServer } from './helpers/modelServer';
+import { loadModel } from './helpers/suiteAcceleration';
 
 const LABELS = Object.keys(IMAGENET_CLASSES).map((i) => IMAGENET_CLASSES[Number(i)]);
 const ID = 'mobilenet_v1_0.25_224';

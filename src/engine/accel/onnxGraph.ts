@@ -1,10 +1,10 @@
 /**
  * A small ONNX graph under construction: nodes, float/int64 constants, inputs and outputs, encoded with
- * the same onnx.proto descriptor the importer reads. Static shapes are tracked per tensor (batch left out)
+ * the same onnx.proto descriptor (onnxSchema.json, beside it) the importer reads. Static shapes are tracked per tensor (batch left out)
  * because gradients need them (a transposed convolution's output padding, a pooling's extent).
  */
 import * as protobuf from 'protobufjs';
-import schema from '../models/onnx/onnxSchema.json';
+import schema from './onnxSchema.json';
 
 /** The opset written: ScatterElements' reduction (MaxPool gradients) needs 16. */
 export const OPSET = 17;

@@ -82,21 +82,17 @@ export class OrtRuntime {
 
 export type AccelerationChoice = 'auto' | 'off';
 
-/** CNN_LENS_ONNXRUNTIME=off: the default for runs that pass no choice (tests of the TF.js path, benchmarks). */
-export function defaultAcceleration(): AccelerationChoice {
-  return process.env.CNN_LENS_ONNXRUNTIME === 'off' ? 'off' : 'auto';
-}
-
 /** The native library loads once per process, whoever asks first; each Acceleration decides whether to use it. */
 let loaded: { runtime: OrtRuntime | null; reason: string } | null = null;
 
 /**
  * Whether a model runs on onnxruntime, and where it says what stays on TF.js: made by whoever loads models
  * (the engine from cnnLens.onnxRuntime or the CLI's --no-onnxruntime) and handed to each model's adapter.
+ * The choice is always the caller's: nothing here reads the environment.
  */
 export class Acceleration {
   constructor(
-    private choice: AccelerationChoice = defaultAcceleration(),
+    private choice: AccelerationChoice,
     readonly log: (line: string) => void = () => undefined,
   ) {}
 

@@ -5,6 +5,7 @@
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { AcceleratedRuns } from '../accel/recipes';
 import type { LayerInfo } from '../types';
+import type { ModelFormat } from './formats';
 import type { ReluRule } from './reluRules';
 
 export interface SplitModel {
@@ -48,7 +49,7 @@ export interface LayerBias {
 }
 
 export interface ModelAdapter {
-  readonly format: 'layers' | 'graph' | 'onnx' | 'keras';
+  readonly format: ModelFormat;
   /** [height, width, channels] */
   readonly inputShape: [number, number, number];
   readonly numClasses: number;

@@ -1,16 +1,25 @@
 /**
  * The model files CNN Lens reads, in one table: how each kind is named, how it is told from other files of
  * the same name (a few bytes or the text alone: no tfjs, no weights), and what to say when it is not one.
- * Discovery, the model picker and loading all ask here; loading's readers, which need tfjs, are keyed by the
- * same ids in loadModel.ts. Nothing here loads tfjs, so the extension host imports it. A file is sniffed as
- * the loaders read it (modelFolder.ts): a regular file only, opened without blocking, a few bytes or at most
- * MAX_MODEL_JSON_BYTES of text.
+ * Discovery, the model picker, its open dialog, the CLI's help and loading all ask here; loading's readers, which
+ * need tfjs, are keyed by the same ids in loadModel.ts. Nothing here loads tfjs, so the extension host imports it.
+ * A file is sniffed as the loaders read it (modelFolder.ts): a regular file only, opened without blocking, a few
+ * bytes or at most MAX_MODEL_JSON_BYTES of text. The one copy that cannot ask is package.json's Explorer menu
+ * (`when` is static): test/unit/modelKind.test.ts checks that it names exactly these endings.
  */
 import * as path from 'node:path';
 import { ModelError, OpenedFile } from './modelFolder';
 
 /** The adapter a file ends up in (a Keras file runs as a layers model, but says where it came from). */
 export type ModelFormat = 'layers' | 'graph' | 'onnx' | 'keras';
+
+/** How the model view names each format. */
+export const FORMAT_TITLES: Record<ModelFormat, string> = {
+  layers: 'TF.js layers model',
+  graph: 'TF.js graph model',
+  onnx: 'ONNX model',
+  keras: 'Keras model',
+};
 
 export interface ModelFileKind {
   id: 'tfjs' | 'onnx' | 'keras';
@@ -67,7 +76,7 @@ export const MODEL_FILE_KINDS: readonly ModelFileKind[] = [
     id: 'keras',
     endings: ['.keras', '.h5', '.hdf5'],
     discovered: ['*.keras', '*.h5', '*.hdf5'],
-    title: 'a .keras or .h5 file',
+    title: 'a .keras, .h5 or .hdf5 file',
     reads: 'head',
     // A .keras file is a zip, a legacy .h5 an HDF5 file. Whether an .h5 holds a whole model or only weights
     // is in its attributes, which need an HDF5 reader: loading says so with a message of its own.
@@ -90,10 +99,28 @@ export function discoveryGlob(): string {
   return `**/{${MODEL_FILE_KINDS.flatMap((kind) => kind.discovered).join(',')}}`;
 }
 
-/** "a TF.js model.json, an .onnx file, or a .keras or .h5 file" */
+/** "a TF.js model.json, an .onnx file or a .keras, .h5 or .hdf5 file" */
 export function acceptedFiles(): string {
-  const titles = MODEL_FILE_KINDS.map((kind) => kind.title);
-  return `${titles.slice(0, -1).join(', ')} or ${titles[titles.length - 1]}`;
+  return orList(MODEL_FILE_KINDS.map((kind) => kind.title));
+}
+
+/** The names a model file goes by, from `discovered`: model.json, then each single-file kind's endings. */
+export function modelFileNames(): string[] {
+  return MODEL_FILE_KINDS.flatMap((kind) => kind.discovered.map((name) => name.replace(/^\*/, '')));
+}
+
+/** "model.json, .onnx, .keras, .h5 or .hdf5" (the CLI's help, the picker's "none found"). */
+export function modelFileNameList(): string {
+  return orList(modelFileNames());
+}
+
+/** The open dialog's filter: every ending (without its dot; "json" lets a model.json be picked). */
+export function dialogFilters(): Record<string, string[]> {
+  return { Models: MODEL_FILE_KINDS.flatMap((kind) => kind.endings.map((ending) => ending.slice(1))) };
+}
+
+function orList(items: string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
 }
 
 function tfjsKind(): ModelFileKind {

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { tf } from '../tfjs/tf';
 import { defaultCamLayer, type AttentionLayout, type ModelAdapter } from './adapter';
-import { Acceleration } from '../accel/ortRuntime';
+import type { Acceleration } from '../accel/ortRuntime';
 import { loadGraphAdapter } from './graph/graphAdapter';
 import { LayersAdapter, loadLayersAdapter } from './layers/layersAdapter';
 import { fitLabelsNoted, limitsOf, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
@@ -101,19 +101,21 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
 };
 
 /**
- * Reads, checks and builds a model. `signal` stops the reading between chunks (file reads, a `.keras`
+ * Reads, checks and builds a model. `acceleration`: whether the model runs on onnxruntime, the caller's choice
+ * (the engine's, from its options). `signal` stops the reading between chunks (file reads, a `.keras`
  * archive's inflate steps, HDF5 datasets; a temporary folder is removed) and before the build, rejecting with
  * the signal's reason; the build itself runs to the end once started.
  */
 export async function loadModel(
   modelPath: string,
-  overrides: ModelConfigOverrides = {},
-  defaults: ModelConfigOverrides = {},
-  acceleration: Acceleration = new Acceleration(),
+  overrides: ModelConfigOverrides,
+  defaults: ModelConfigOverrides,
+  acceleration: Acceleration,
   signal?: AbortSignal,
 ): Promise<LoadedModel> {
   signal?.throwIfAborted();
-  const source = await SOURCES[fileKindOf(modelPath).id](modelPath, { limits: limitsOf(overrides, defaults), signal });
+  const kind = fileKindOf(modelPath);
+  const source = await SOURCES[kind.id](modelPath, { limits: limitsOf(overrides, defaults), signal });
   const config = await resolveModelConfig(source.dir, overrides, defaults);
   signal?.throwIfAborted();
   const adapter = await withoutLeaks(async () => {
@@ -144,7 +146,8 @@ export async function loadModel(
   const layerNames = new Set(adapter.layers.map((layer) => layer.name));
   const sidecarLayer = config.layer && layerNames.has(config.layer) ? config.layer : null;
   const summary: ModelSummary = {
-    name: config.displayName ?? (source.format === 'onnx' || source.format === 'keras' ? path.basename(source.file, path.extname(source.file)) : path.basename(source.dir)),
+    // A TF.js model is named by its folder, a single-file model by its file.
+    name: config.displayName ?? (kind.id === 'tfjs' ? path.basename(source.dir) : path.basename(source.file, path.extname(source.file))),
     path: source.file,
     format: source.format,
     inputShape: adapter.inputShape,

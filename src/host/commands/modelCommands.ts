@@ -1,13 +1,22 @@
 /**
  * Choosing the model to explain with: "CNN Lens: Select Model…" lists the models found in the workspace
- * (TF.js model.json, ONNX, Keras .keras / .h5), the downloaded ones, the default model and the Fashion-MNIST
- * example, or browses for a file; "Inspect Model with CNN Lens" on a model file in the Explorer picks it. The
- * choice is the cnnLens.model setting, so it is visible and editable like any other.
+ * (every kind in engine/models/formats.ts: TF.js model.json, ONNX, Keras), the downloaded ones, the default
+ * model and the Fashion-MNIST example, or browses for a file; "Inspect Model with CNN Lens" on a model file in
+ * the Explorer picks it. The choice is the cnnLens.model setting, so it is visible and editable like any other.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { acceptedFiles, discoveryGlob, fileKindOf, sniffModelFile, type ModelFormat } from '../../engine/models/formats';
+import {
+  acceptedFiles,
+  dialogFilters,
+  discoveryGlob,
+  fileKindOf,
+  HEAD_BYTES,
+  modelFileNameList,
+  sniffModelFile,
+  type ModelFormat,
+} from '../../engine/models/formats';
 import { MODEL_VIEW_ID } from '../modelView/modelView';
 import { DEFAULT_MODEL_TITLE } from '../modelSource';
 import { engineSettings, modelSettingValue } from '../settings';
@@ -117,7 +126,7 @@ export function registerModelCommands(
     const choice = await vscode.window.showQuickPick(items, {
       placeHolder: models.length
         ? 'Model to explain images with'
-        : 'No model.json, .onnx, .keras or .h5 model found in this workspace (node_modules and build folders are skipped)',
+        : `No ${modelFileNameList()} model found in this workspace (node_modules and build folders are skipped)`,
     });
     if (!choice) return;
     if (choice.uri === 'download') {
@@ -128,7 +137,7 @@ export function registerModelCommands(
       const picked = await vscode.window.showOpenDialog({
         canSelectMany: false,
         openLabel: 'Use Model',
-        filters: { Models: ['json', 'onnx', 'keras', 'h5'] },
+        filters: dialogFilters(),
       });
       if (picked?.[0]) await useModelFile(picked[0], onChosen);
       return;

@@ -3,6 +3,7 @@
  * a summary of the model and its layers in order, grouped in hundreds for big models so the tree
  * never renders thousands of rows at once.
  */
+import { FORMAT_TITLES } from '../../engine/models/formats';
 import type { LayerInfo } from '../../shared/vocabulary';
 import { formatShape } from '../../shared/display';
 import { scalingTitle } from '../configure/presetText';
@@ -29,13 +30,6 @@ export interface OutlineNode {
 /** Models with more layers than this are shown in groups of GROUP_SIZE. */
 export const FLAT_LIMIT = 200;
 export const GROUP_SIZE = 100;
-
-const FORMAT_NAMES: Record<string, string> = {
-  layers: 'TF.js layers model',
-  graph: 'TF.js graph model',
-  onnx: 'ONNX model',
-  keras: 'Keras model',
-};
 
 export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
@@ -149,7 +143,7 @@ export function modelOutline(info: LoadedModelInfo): OutlineNode[] {
     ...attentionRows(summary.attention),
     row('params', 'Parameters', formatCount(totalParams), 'symbol-numeric'),
     row('size', 'Size on disk', formatBytes(sizeOnDisk), 'database'),
-    row('format', 'Format', FORMAT_NAMES[summary.format] ?? summary.format, 'file-code'),
+    row('format', 'Format', FORMAT_TITLES[summary.format], 'file-code'),
     row('backend', 'Backend', backend, 'server-process'),
     row(
       'preprocess',
@@ -171,7 +165,7 @@ export function modelOutline(info: LoadedModelInfo): OutlineNode[] {
     {
       id: 'summary',
       label: summary.name,
-      description: `${FORMAT_NAMES[summary.format] ?? summary.format} · ${formatCount(totalParams)} params`,
+      description: `${FORMAT_TITLES[summary.format]} · ${formatCount(totalParams)} params`,
       tooltip: `${summary.name}: ${summary.layers.length} layers, ${camLayers} CAM-capable, ${formatCount(totalParams)} parameters`,
       icon: 'circuit-board',
       children: details,

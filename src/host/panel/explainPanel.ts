@@ -212,9 +212,12 @@ export class ExplainPanel {
       }
       case 'compare': {
         if (!this.modelReady) return this.runs.postError('The model is not loaded yet; compare again once it is.');
-        const { techniques, classIndex, layer, sanity, road } = msg;
-        const job = { imagePath: this.imagePath, techniques, classIndex, layer, sanity, road };
-        this.runs.start({ technique: COMPARE, classIndex, layer, parameters: {} }, (run) => runCompare(this.features, run, job));
+        // The message's fields are the job's (a new Compare option passes through untouched).
+        const { type: _message, ...fields } = msg;
+        const job = { imagePath: this.imagePath, ...fields };
+        this.runs.start({ technique: COMPARE, classIndex: msg.classIndex, layer: msg.layer, parameters: {} }, (run) =>
+          runCompare(this.features, run, job),
+        );
         return;
       }
       case 'inspect': {

@@ -1,9 +1,10 @@
 /** What the Keras layer tests share: a chain of layers as a Keras 3 model, loading with a leak check, predicting, comparing. */
 import { strict as assert } from 'node:assert';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { loadModel, type LoadedModel } from '../../../src/engine/models/loadModel';
+import type { LoadedModel } from '../../../src/engine/models/loadModel';
 import { tf } from '../../../src/engine/tfjs/tf';
 import { functional, inputLayer, layer, type Json } from './kerasArchive';
+import { loadModel } from './suiteAcceleration';
 
 /**
  * Input → each entry (made from the previous layer's name) → Flatten, as a Keras 3 Functional config: the

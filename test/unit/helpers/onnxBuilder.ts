@@ -1,6 +1,6 @@
 /** Tiny ONNX models written in the tests with protobufjs and the bundled ONNX schema. */
 import * as protobuf from 'protobufjs';
-import schema from '../../../src/engine/models/onnx/onnxSchema.json';
+import schema from '../../../src/engine/accel/onnxSchema.json';
 
 const root = protobuf.Root.fromJSON(schema as protobuf.INamespace);
 const ModelProto = root.lookupType('onnx.ModelProto');

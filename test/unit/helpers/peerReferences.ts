@@ -15,6 +15,7 @@ import { tf } from '../../../src/engine/tfjs/tf';
 import type { Explanation, Heatmap, RgbaImage, TechniqueParameters } from '../../../src/engine/types';
 import { fixture, requireFixtures } from './fixtures';
 import { onnxTestModels } from './onnxModels';
+import { SUITE_ONNXRUNTIME } from './suiteAcceleration';
 
 const REFERENCES = path.resolve(__dirname, '../../fixtures/peer');
 
@@ -64,7 +65,7 @@ export function usePeerSetup(): { engine: Engine; setup: PeerSetup } {
   const peer = {} as { engine: Engine; setup: PeerSetup };
   before(async function () {
     requireFixtures(this);
-    peer.engine = await Engine.create({ backend: 'wasm', log: () => undefined });
+    peer.engine = await Engine.create({ backend: 'wasm', onnxRuntime: SUITE_ONNXRUNTIME, log: () => undefined });
     const loaded = await loadPeerSetup(peer.engine);
     if ('skip' in loaded) {
       console.log(`    (skipped: ${loaded.skip})`);

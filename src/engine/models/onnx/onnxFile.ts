@@ -1,7 +1,7 @@
 /**
- * Reads an `.onnx` file: protobufjs decodes it with the ONNX project's own schema (onnx.proto, bundled as
- * protobufjs's JSON descriptor onnxSchema.json; regenerate with scripts/onnx-schema.mjs), then everything
- * CNN Lens relies on is checked before a tensor is made: file size, tensor data lengths against their
+ * Reads an `.onnx` file: protobufjs decodes it with the ONNX project's own schema (accel/onnx.proto, bundled
+ * as protobufjs's JSON descriptor accel/onnxSchema.json, which the onnxruntime exports write with too;
+ * regenerate with scripts/onnx-schema.mjs), then everything CNN Lens relies on is checked before a tensor is made: file size, tensor data lengths against their
  * dims, data types, attribute kinds. What the tensors declare is checked against the budgets (ModelLimits:
  * elements per tensor, bytes in all) before any is made. Tensors stored outside the file (external data)
  * are read through the model's folder (modelFolder.ts): regular files inside it, only the declared byte
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
 import { ModelError, type ReadModelOptions } from '../modelFiles';
 import { checkLimit, ModelFolder, modelLimits, readCappedFile, type ModelLimits } from '../modelFolder';
-import schema from './onnxSchema.json';
+import schema from '../../accel/onnxSchema.json';
 import { halfToFloat } from '../halfFloat';
 
 /** ONNX caps a protobuf at 2 GB; CNN Lens explains image classifiers, which are far smaller. */
