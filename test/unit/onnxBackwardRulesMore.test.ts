@@ -15,6 +15,7 @@ import { loadModel, type LoadedModel } from '../../src/engine/models/loadModel';
 import { tf } from '../../src/engine/tfjs/tf';
 import { acceleration, relativeGap, runtimeLogPerTest, tfjsGradient } from './helpers/acceleration';
 import { encodeModel, pseudoRandom, type GraphSpec, type Initializer, type NodeSpec } from './helpers/onnxBuilder';
+import { onnxruntimeNode } from './helpers/onnxModels';
 import { tempDir } from './helpers/tinyModels';
 
 const CLASSES = 3;
@@ -399,8 +400,7 @@ async function load(spec: GraphSpec): Promise<LoadedModel> {
  * nudged copy of the image in one batch, in float32 or float64.
  */
 async function differences(bytes: Uint8Array, image: Float64Array, dims: number[], eps: number, double: boolean): Promise<number[][]> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ort = require('onnxruntime-node') as typeof import('onnxruntime-node');
+  const ort = onnxruntimeNode();
   const cells = image.length;
   const batch = double ? new Float64Array(2 * cells * cells) : new Float32Array(2 * cells * cells);
   for (let i = 0; i < cells; i++)
