@@ -6,8 +6,8 @@
  * file is read through modelFolder.ts (regular files only, at most limits.maxTextBytes).
  */
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomicWrite';
-import { CHANNEL_ORDERS, DEFAULT_RESIZE, INTERPOLATIONS, RESIZE_MODES, SCALING_PRESETS, type ChannelOrder, type Interpolation, type Preprocessing, type ResizePolicy, type ScalingPreset } from '../types';
+import { writeFileAtomic } from './atomicWrite';
+import { CHANNEL_ORDERS, DEFAULT_RESIZE, INTERPOLATIONS, RESIZE_MODES, SCALING_PRESETS, type ChannelOrder, type Interpolation, type Preprocessing, type ResizePolicy, type ScalingPreset } from './choices';
 import { ModelError } from './modelFiles';
 import { ModelFolder, modelLimits, readUserTextFile, type ModelLimits } from './modelFolder';
 
