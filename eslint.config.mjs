@@ -1,8 +1,9 @@
 // Lint: the layering rules of README's Architecture section, enforced.
-// engine ↛ vscode/host/webview/worker; worker ↛ vscode/host/webview; host ↛ anything that loads tfjs, onnxruntime,
-// a model reader or an image codec (it talks to the engine through the worker: at run time it may import only the
-// engine's plain-data and file modules listed below; types are free); shared ↛ anything but itself (the webview
-// bundles it); webview ↛ anything but its own files and src/shared, types included.
+// engine ↛ vscode/host/webview/worker; worker ↛ vscode/host/webview; host ↛ src/engine and anything that loads
+// tfjs, onnxruntime, a model reader or an image codec at run time (it talks to the engine through the worker and
+// reads model files through src/files; types are free); files ↛ engine/host/webview/worker, vscode or the heavy
+// packages at run time (only Node, itself and src/shared); shared ↛ anything but itself (the webview bundles it);
+// webview ↛ anything but its own files and src/shared, types included.
 import tseslint from 'typescript-eslint';
 
 const HEAVY_PACKAGES = [
@@ -19,23 +20,6 @@ const HEAVY_PACKAGES = [
   'bmp-js',
   'sharp',
 ];
-/**
- * The engine modules the host may import at run time: plain data, the zoo catalog and download, model-file
- * kinds and cnnlens.json I/O. None of them reaches tfjs or a codec (test/unit/hostBundle.test.ts checks the bundle).
- */
-const HOST_ENGINE_MODULES = [
-  'types',
-  'scalingChoices',
-  'zoo/catalog',
-  'zoo/download',
-  'models/formats',
-  'models/modelConfig',
-  'models/modelFiles',
-  'outputNames',
-];
-/** Any engine module but those. */
-const ENGINE_BEYOND_HOST_MODULES = `(^|/)engine/(?!(${HOST_ENGINE_MODULES.join('|')})$)`;
-
 /** `patterns`: gitignore-style groups, or `{ regex }`. Type-only imports pass unless `types` is set. */
 const restricted = (patterns, message, { types = false } = {}) => ({
   '@typescript-eslint/no-restricted-imports': [
@@ -76,8 +60,15 @@ export default tseslint.config(
   {
     files: ['src/host/**/*.ts', 'src/extension.ts'],
     rules: restricted(
-      [...HEAVY_PACKAGES, { regex: ENGINE_BEYOND_HOST_MODULES }, '**/worker/engineWorker', '**/webview/**'],
-      'The extension host talks to the engine only through its worker (EngineClient): import types, src/shared, or the engine modules listed in eslint.config.mjs.',
+      [...HEAVY_PACKAGES, '**/engine/**', '**/worker/engineWorker', '**/webview/**'],
+      'The extension host talks to the engine only through its worker (EngineClient): at run time it imports src/files and src/shared; from src/engine, types only.',
+    ),
+  },
+  {
+    files: ['src/files/**/*.ts'],
+    rules: restricted(
+      ['vscode', ...HEAVY_PACKAGES, '**/engine/**', '**/host/**', '**/webview/**', '**/worker/**'],
+      'src/files is model files, their configuration and the zoo without tfjs: the host imports it, so it imports only Node, its own files and src/shared (types aside).',
     ),
   },
   {

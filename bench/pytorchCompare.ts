@@ -23,7 +23,7 @@ import { pearson } from '../src/engine/metrics/rankCorrelation';
 import { resolveParameters } from '../src/engine/techniques/parameters';
 import { findTechnique } from '../src/engine/techniques/registry';
 import type { RgbaImage } from '../src/engine/types';
-import { modelJsonPathOf } from '../src/engine/models/modelFiles';
+import { modelJsonPathOf } from '../src/files/modelFiles';
 import { tf } from '../src/engine/tfjs/tf';
 import { prepare, PYTHON, pythonMissing, time, timeAlongside } from './measure';
 import { compareModernPytorch } from './pytorchModern';

@@ -9,14 +9,14 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_CHOICES } from './engine/tfjs/backend';
-import { OutputStage, writeFileAtomic } from './engine/atomicWrite';
+import { OutputStage, writeFileAtomic } from './files/atomicWrite';
 import { DEFAULT_IMAGE_LIMITS } from './engine/image';
 import { explainImageFile, writeOutput } from './engine/photoFiles';
-import { modelFileNameList } from './engine/models/formats';
+import { modelFileNameList } from './files/formats';
 import { findTechnique, techniqueInfos } from './engine/techniques/registry';
 import { evaluateCommand } from './cli/evaluate';
 import { explainBatch, outputNames } from './cli/explainBatch';
-import { imageStem } from './engine/outputNames';
+import { imageStem } from './files/outputNames';
 import { expandInputs, isGlob } from './cli/inputs';
 import { removeTempFilesOnSignals } from './cli/signals';
 import { INSPECT_COMMANDS, inspectCommand } from './cli/inspect';

@@ -5,7 +5,7 @@
  * (--json-lines - or --json -), it carries nothing else: the per-image lines go to stderr too.
  */
 import * as path from 'node:path';
-import { AtomicAppender } from '../engine/atomicWrite';
+import { AtomicAppender } from '../files/atomicWrite';
 import { withLimitHint } from './shared';
 import { withGracefulInterrupt } from './signals';
 

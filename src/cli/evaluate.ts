@@ -1,7 +1,7 @@
 /** `cnn-lens evaluate`: techniques compared by faithfulness metrics, as a table or JSON. */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { writeFileAtomic } from '../engine/atomicWrite';
+import { writeFileAtomic } from '../files/atomicWrite';
 import type { Engine } from '../engine/engine';
 import type { EvaluationOptions, EvaluationRow } from '../engine/evaluate';
 import type { ImageLimits } from '../engine/image';

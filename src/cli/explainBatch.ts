@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { Engine } from '../engine/engine';
 import type { ImageLimits } from '../engine/image';
 import type { LoadedModel } from '../engine/models/loadModel';
-import { explanationStem, imageStem, sanitizeNamePart } from '../engine/outputNames';
+import { explanationStem, imageStem, sanitizeNamePart } from '../files/outputNames';
 import { explainImageFile, type OverlayOutputs } from '../engine/photoFiles';
 import type { ColormapName, ExplainOptions, Explanation } from '../engine/types';
 import { runBatch, shown, summarise } from './batch';

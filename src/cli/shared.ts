@@ -6,8 +6,8 @@ import { BACKEND_CHOICES, type BackendChoice } from '../engine/tfjs/backend';
 import { defaultModelPath } from '../engine/bundledModel';
 import { Engine } from '../engine/engine';
 import { DEFAULT_IMAGE_LIMITS, ImageError, readImage, WORKING_MAX_SIDE, type DecodedImage, type ImageLimits } from '../engine/image';
-import { isScalingPreset } from '../engine/models/modelConfig';
-import { checkModelLimits, DEFAULT_MODEL_LIMITS, MODEL_LIMITS_ENV, type ModelLimits } from '../engine/models/modelFolder';
+import { isScalingPreset } from '../files/modelConfig';
+import { checkModelLimits, DEFAULT_MODEL_LIMITS, MODEL_LIMITS_ENV, type ModelLimits } from '../files/modelFolder';
 import type { LoadedModel } from '../engine/models/loadModel';
 import { DEFAULT_RESIZE, resizeSamples, SCALING_PRESETS } from '../engine/types';
 

@@ -4,7 +4,7 @@
  * Ctrl-C asks it to stop after the current image (it then prints its summary and exits 130); a second one
  * stops at once.
  */
-import { removeTemporaries } from '../engine/tempFiles';
+import { removeTemporaries } from '../files/tempFiles';
 
 const SIGNALS = [
   ['SIGINT', 130],

@@ -3,7 +3,7 @@
  * row, in the order compared) and the metrics as CSV, one line per technique naming its tile. Text is not
  * drawn into the picture (no font rasteriser here): the CSV carries the names and numbers.
  */
-import { OutputStage, writeFileAtomic, type AtomicWriteOptions } from './atomicWrite';
+import { OutputStage, writeFileAtomic, type AtomicWriteOptions } from '../files/atomicWrite';
 import { writePngFile } from './image';
 import { drawOverlay } from './render/overlay';
 import { GRID_COLUMNS, tilePosition } from './compareCsv';

@@ -3,7 +3,7 @@
  * PNG of the normalised map and a NumPy .npy of the raw values. No pixels of the photo are involved.
  */
 import { PNG } from 'pngjs';
-import { OutputStage, writeFileAtomic, type AtomicWriteOptions } from './atomicWrite';
+import { OutputStage, writeFileAtomic, type AtomicWriteOptions } from '../files/atomicWrite';
 import type { Heatmap } from './types';
 
 /**

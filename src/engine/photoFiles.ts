@@ -3,7 +3,7 @@
  * work. The model sees the working copy (decoded at WORKING_MAX_SIDE, as in the panel); the photo is
  * decoded at full size (RGB, drawn on in place) only for the files.
  */
-import { OutputStage } from './atomicWrite';
+import { OutputStage } from '../files/atomicWrite';
 import type { CancelCheck, Engine } from './engine';
 import { readImage, readImagePixels, reduceToWorkingCopy, sharpCodec, WORKING_MAX_SIDE, writePngFile, type ImageLimits } from './image';
 import type { LoadedModel } from './models/loadModel';

@@ -10,10 +10,10 @@ import type { LoadedModel } from './models/loadModel';
 import { probabilities, topK } from './postprocess';
 import { modelPixels, scalerFor, toModelPixels } from './preprocess';
 import { tf } from './tfjs/tf';
-import { RESIZE_CHOICES, sameResize, sameScaling, type ScalingCandidate } from './scalingChoices';
+import { RESIZE_CHOICES, sameResize, sameScaling, type ScalingCandidate } from '../files/scalingChoices';
 import { DEFAULT_RESIZE, SCALING_PRESETS, type Prediction, type RgbaImage } from './types';
 
-export { sameScaling, type ScalingCandidate } from './scalingChoices';
+export { sameScaling, type ScalingCandidate } from '../files/scalingChoices';
 
 export interface ScalingCheck extends ScalingCandidate {
   predictions: Prediction[];

@@ -1,7 +1,8 @@
 /**
  * The engine's plain data: models, preprocessing, explanations. Nothing here imports tfjs, Node or
- * vscode, so every bundle can use it. The words the webview shares live in src/shared/vocabulary.ts;
- * they are re-exported here so engine code has one place to import its types from.
+ * vscode, so every bundle can use it. The words the webview shares live in src/shared/vocabulary.ts, the
+ * choices model files and settings make (scalings, resize policies, backend names, image endings) in
+ * src/files/choices.ts; both are re-exported here so engine code has one place to import its types from.
  */
 import type {
   Concepts,
@@ -15,7 +16,8 @@ import type {
   TechniqueParameters,
   Timings,
 } from '../shared/vocabulary';
-import type { ModelFormat } from './models/formats';
+import type { ModelFormat } from '../files/formats';
+import type { Preprocessing, ResizePolicy } from '../files/choices';
 
 export {
   COLORMAP_NAMES,
@@ -41,23 +43,21 @@ export {
   type TileLayout,
   type Timings,
 } from '../shared/vocabulary';
-
-/**
- * The file name endings of each image format the engine reads (image/probe.ts's ImageFormat), lower case.
- * (Not typed by ImageFormat: the host's type-check must not reach the codecs.)
- */
-const EXTENSIONS_BY_FORMAT: Record<string, readonly string[]> = {
-  png: ['png'],
-  jpeg: ['jpg', 'jpeg'],
-  gif: ['gif'],
-  bmp: ['bmp'],
-  webp: ['webp'],
-  tiff: ['tif', 'tiff'],
-  avif: ['avif'],
-};
-
-/** Every image file ending the engine reads: the file picker's filter and the CLI's folders and globs. */
-export const IMAGE_EXTENSIONS: readonly string[] = Object.values(EXTENSIONS_BY_FORMAT).flat();
+export {
+  BACKEND_CHOICES,
+  CHANNEL_ORDERS,
+  DEFAULT_RESIZE,
+  IMAGE_EXTENSIONS,
+  INTERPOLATIONS,
+  RESIZE_MODES,
+  SCALING_PRESETS,
+  type BackendChoice,
+  type ChannelOrder,
+  type Interpolation,
+  type Preprocessing,
+  type ResizePolicy,
+  type ScalingPreset,
+} from '../files/choices';
 
 /** Packed 8-bit pixels, RGB (3 channels) or RGBA (4), row-major, top row first: full-size exports. */
 export interface PackedPixels {
@@ -68,50 +68,9 @@ export interface PackedPixels {
   full?: { width: number; height: number };
 }
 
-export const RESIZE_MODES = ['stretch', 'center-crop'] as const;
-export const INTERPOLATIONS = ['bilinear', 'bicubic', 'nearest', 'area'] as const;
-export type Interpolation = (typeof INTERPOLATIONS)[number];
-
 /** Whether a resize samples the image (no antialiasing, or nearest): then it must read the full-size image, not a reduced copy. */
 export function resizeSamples(policy: ResizePolicy): boolean {
   return !policy.antialias || policy.interpolation === 'nearest';
-}
-
-/**
- * How an image becomes the model's input size. `stretch`: the whole image to the input size (aspect not
- * kept). `center-crop`: the shorter side to `shorterSide`, then the input size cut from the centre
- * (torchvision's Resize(256) + CenterCrop(224)). `antialias`: downscaling filters over every source pixel
- * it covers (PIL, torchvision on PIL images); off = tf.image.resize's default, which samples.
- */
-export interface ResizePolicy {
-  mode: (typeof RESIZE_MODES)[number];
-  /** center-crop only; default: the input's shorter side × 256/224. */
-  shorterSide?: number;
-  interpolation: Interpolation;
-  antialias: boolean;
-}
-
-export const DEFAULT_RESIZE: ResizePolicy = { mode: 'stretch', interpolation: 'bilinear', antialias: true };
-
-/** The `cnnLens.backend` setting's values (backend.ts picks one; the host only validates the setting). */
-export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
-
-export const SCALING_PRESETS = ['mobilenet', 'zero-one', 'imagenet', 'caffe', 'raw'] as const;
-export type ScalingPreset = (typeof SCALING_PRESETS)[number];
-
-export const CHANNEL_ORDERS = ['rgb', 'bgr'] as const;
-export type ChannelOrder = (typeof CHANNEL_ORDERS)[number];
-
-/** How an image becomes the model's input, and how its outputs are named. */
-export interface Preprocessing {
-  preset: ScalingPreset;
-  /** Channel order the model reads; absent = RGB. (The caffe preset is BGR by definition.) */
-  channelOrder?: ChannelOrder;
-  /** How images are resized to the input; absent = DEFAULT_RESIZE. */
-  resize?: ResizePolicy;
-  /** Where the setting came from, for messages ("cnnlens.json", "settings", "CLI", "default"). */
-  source: string;
 }
 
 export interface ModelSummary {

@@ -9,7 +9,7 @@ import { makeWorkerTempRoot, removeStaleWorkerTempRoots, removeWorkerTempRoot } 
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
-import type { ModelConfigOverrides } from '../engine/models/modelConfig';
+import type { ModelConfigOverrides } from '../files/modelConfig';
 import type { Explanation, Preview, RgbaImage, TechniqueInfo } from '../engine/types';
 import {
   CANCEL_SLOTS,

@@ -5,8 +5,8 @@
  * else an absolute path. Also cnnLens.modelOutput and cnnLens.modelLimits, checked.
  */
 import * as path from 'node:path';
-import { checkModelLimits, type ModelLimits } from '../engine/models/modelConfig';
-import { isZooId } from '../engine/zoo/catalog';
+import { checkModelLimits, type ModelLimits } from '../files/modelConfig';
+import { isZooId } from '../files/zoo/catalog';
 
 export const ZOO_PREFIX = 'zoo:';
 

@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isScalingPreset } from '../engine/models/modelConfig';
-import { findZooEntry } from '../engine/zoo/catalog';
-import { BACKEND_CHOICES, type BackendChoice } from '../engine/types';
+import { isScalingPreset } from '../files/modelConfig';
+import { findZooEntry } from '../files/zoo/catalog';
+import { BACKEND_CHOICES, type BackendChoice } from '../files/choices';
 import { COLORMAP_NAMES, type ColormapName } from '../shared/vocabulary';
 import type { ViewSettings } from '../shared/protocol';
 import type { EngineSettings } from './engineClient';

@@ -14,7 +14,7 @@ import { writeOverlayFiles } from '../engine/photoFiles';
 import { writePngFile } from '../engine/image';
 import { DEFAULT_RESIZE, resizeSamples, WHOLE_IMAGE, type Explanation, type Preview } from '../engine/types';
 import type { LoadedModel } from '../engine/models/loadModel';
-import { setTempRoot } from '../engine/tempFiles';
+import { setTempRoot } from '../files/tempFiles';
 import { OpenImages } from './openImages';
 import { KeptRuns, type KeptLayer } from './keptRuns';
 import { isCancelled, type ImageLimitsRef, type ModelRef, type WorkerInit, type WorkerReply, type WorkerRequest } from './workerProtocol';

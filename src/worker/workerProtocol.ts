@@ -6,7 +6,7 @@ import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
 import type { Evaluation } from '../engine/evaluate';
 import type { InspectResult } from '../engine/inspect/inspect';
-import type { ModelConfigOverrides } from '../engine/models/modelConfig';
+import type { ModelConfigOverrides } from '../files/modelConfig';
 import type { Explanation, ModelSummary, Preview } from '../engine/types';
 import type { ColormapName, ExplainRequest, InspectRequest, RgbaImage, TechniqueInfo } from '../shared/vocabulary';
 import type { ScalingCheck } from '../engine/preprocessCheck';

@@ -13,7 +13,7 @@ import { Engine, onnxRuntimeFromEnvironment } from '../../src/engine/engine';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { heatmapToBytes } from '../../src/engine/render';
-import { explanationStem, imageStem, sanitizeNamePart } from '../../src/engine/outputNames';
+import { explanationStem, imageStem, sanitizeNamePart } from '../../src/files/outputNames';
 import type { ExplainPanel } from '../../src/host/panel/explainPanel';
 
 const EXTENSION_ID = 'cnn-lens.cnn-lens';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { expandGlob, expandInputs } from '../../src/cli/inputs';
 import { outputStems } from '../../src/cli/explainBatch';
-import { sanitizeNamePart } from '../../src/engine/outputNames';
+import { sanitizeNamePart } from '../../src/files/outputNames';
 import { tempDir } from './helpers/tinyModels';
 
 const ROOT = path.resolve(__dirname, '../..');

@@ -17,7 +17,7 @@ import { visualize } from '../../src/engine/inspect/visualize';
 import { encodePng } from '../../src/engine/image';
 import { loadGraphAdapter } from '../../src/engine/models/graph/graphAdapter';
 import { loadLayersAdapter } from '../../src/engine/models/layers/layersAdapter';
-import { ModelError, readModelFiles } from '../../src/engine/models/modelFiles';
+import { ModelError, readModelFiles } from '../../src/files/modelFiles';
 import { OnnxAdapter } from '../../src/engine/models/onnx/onnxAdapter';
 import { readOnnxFile } from '../../src/engine/models/onnx/onnxFile';
 import { tf, tfl } from '../../src/engine/tfjs/tf';

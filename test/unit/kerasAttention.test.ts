@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { ModelError } from '../../src/engine/models/modelFiles';
+import { ModelError } from '../../src/files/modelFiles';
 import {
   attentionDatasets,
   kerasTensor,

@@ -13,8 +13,8 @@ import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { Engine } from '../../src/engine/engine';
 import { kerasSnakeCase, translateKerasConfig } from '../../src/engine/models/keras/kerasConfig';
 import type { LoadedModel } from '../../src/engine/models/loadModel';
-import { ModelError, modelJsonPathOf } from '../../src/engine/models/modelFiles';
-import { fileKindOf } from '../../src/engine/models/formats';
+import { ModelError, modelJsonPathOf } from '../../src/files/modelFiles';
+import { fileKindOf } from '../../src/files/formats';
 
 const kerasModelKind = (head: Uint8Array, name: string) => (fileKindOf(name).id === 'keras' ? fileKindOf(name).sniff(head, name) : null);
 import { tf, tfl } from '../../src/engine/tfjs/tf';

@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { layerClassProblem } from '../../src/engine/models/keras/kerasConfig';
-import { ModelError } from '../../src/engine/models/modelFiles';
+import { ModelError } from '../../src/files/modelFiles';
 import { layer, operation, writeKerasArchive, type Dataset, type Json } from './helpers/kerasArchive';
 import { assertClose, chain, loadChecked, predict } from './helpers/kerasChecks';
 import { dense, depthwiseSame, geluExact, geluTanh, layerNorm, numbers } from './helpers/kerasReference';

@@ -14,7 +14,7 @@ import {
   modelFileNames,
   sniffModelFile,
   tfjsFormat,
-} from '../../src/engine/models/formats';
+} from '../../src/files/formats';
 import { modelSettingValue, resolveModelSetting } from '../../src/host/modelSetting';
 import { encodeModel } from './helpers/onnxBuilder';
 import { writeTinyGraphModel } from './helpers/tinyGraphModel';

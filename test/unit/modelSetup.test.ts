@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Engine } from '../../src/engine/engine';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
-import { resolveModelConfig, writeSidecar } from '../../src/engine/models/modelConfig';
+import { resolveModelConfig, writeSidecar } from '../../src/files/modelConfig';
 import { checkScalings } from '../../src/engine/preprocessCheck';
 import { scalerFor } from '../../src/engine/preprocess';
 import { tf } from '../../src/engine/tfjs/tf';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
 import { selectBackend } from '../../src/engine/tfjs/backend';
 import { Acceleration } from '../../src/engine/accel/ortRuntime';
-import { modelJsonPathOf } from '../../src/engine/models/modelFiles';
+import { modelJsonPathOf } from '../../src/files/modelFiles';
 import { tf } from '../../src/engine/tfjs/tf';
 import { encodeModel, pseudoRandom, type GraphSpec } from './helpers/onnxBuilder';
 import { tempDir } from './helpers/tinyModels';

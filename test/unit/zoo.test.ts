@@ -12,7 +12,7 @@ import { probabilities, topK } from '../../src/engine/postprocess';
 import { toModelInput } from '../../src/engine/preprocess';
 import { tf } from '../../src/engine/tfjs/tf';
 import type { Prediction, RgbaImage } from '../../src/engine/types';
-import { findZooEntry, type ZooEntry } from '../../src/engine/zoo/catalog';
+import { findZooEntry, type ZooEntry } from '../../src/files/zoo/catalog';
 import {
   cleanStale,
   DownloadCancelledError,
@@ -21,7 +21,7 @@ import {
   listDownloaded,
   removeDownloaded,
   type DownloadOptions,
-} from '../../src/engine/zoo/download';
+} from '../../src/files/zoo/download';
 import { fixture, requireFixtures } from './helpers/fixtures';
 import { closedPort, copyFolder, serveFolder, type Fault, type ModelServer } from './helpers/modelServer';
 import { loadModel } from './helpers/suiteAcceleration';

@@ -1,6 +1,6 @@
 /** PNG writers for exports: the overlay (RGBA or RGB) and the raw heatmap (8-bit grayscale). */
 import { PNG, type PackerOptions } from 'pngjs';
-import { writeAtomically, writeFileAtomic, type AtomicWriteOptions } from '../atomicWrite';
+import { writeAtomically, writeFileAtomic, type AtomicWriteOptions } from '../../files/atomicWrite';
 import type { RgbaImage } from '../types';
 import { encodePngBlocks } from './pngEncoder';
 import { pngPipeline, sharpCodec } from './sharpCodec';

@@ -5,7 +5,7 @@
 import type { Tensor, Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { AcceleratedRuns } from '../accel/recipes';
 import type { LayerInfo } from '../types';
-import type { ModelFormat } from './formats';
+import type { ModelFormat } from '../../files/formats';
 import type { ReluRule } from './reluRules';
 
 export interface SplitModel {

@@ -9,11 +9,11 @@ import { defaultCamLayer, type AttentionLayout, type ModelAdapter } from './adap
 import type { Acceleration } from '../accel/ortRuntime';
 import { loadGraphAdapter } from './graph/graphAdapter';
 import { LayersAdapter, loadLayersAdapter } from './layers/layersAdapter';
-import { fitLabelsNoted, limitsOf, resolveModelConfig, type ModelConfigOverrides } from './modelConfig';
+import { fitLabelsNoted, limitsOf, resolveModelConfig, type ModelConfigOverrides } from '../../files/modelConfig';
 import { readKerasFile } from './keras/kerasFile';
 import { buildKerasModel } from './keras/kerasModel';
-import { fileKindOf, type ModelFileKind, type ModelFormat } from './formats';
-import { ModelError, readModelFiles, type ModelFiles, type ReadModelOptions } from './modelFiles';
+import { fileKindOf, type ModelFileKind, type ModelFormat } from '../../files/formats';
+import { ModelError, readModelFiles, type ModelFiles, type ReadModelOptions } from '../../files/modelFiles';
 import { OnnxAdapter } from './onnx/onnxAdapter';
 import type { AdapterOptions } from './outputCheck';
 import { readOnnxFile } from './onnx/onnxFile';

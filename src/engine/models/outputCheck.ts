@@ -9,7 +9,7 @@
  * ([batch, 7, 7, 64], [batch, 56, 56], [batch, 3, 1000]) is not, whatever its size. Tensorflow.js, tfjs graph
  * and ONNX shapes are read the same way (for graph and ONNX files, from a run on one zero image).
  */
-import { ModelError } from './modelFiles';
+import { ModelError } from '../../files/modelFiles';
 
 /** What loadModel hands an adapter besides the model itself. */
 export interface AdapterOptions {

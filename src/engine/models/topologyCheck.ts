@@ -6,7 +6,7 @@
  */
 import type { io } from '@tensorflow/tfjs-core';
 import { describe, layerClassProblem, type Problem } from './keras/kerasConfig';
-import { ModelError } from './modelFiles';
+import { ModelError } from '../../files/modelFiles';
 
 type Json = Record<string, unknown>;
 

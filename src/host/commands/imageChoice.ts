@@ -4,7 +4,7 @@
  * being looked at, such as Check Preprocessing), else one the user picks in a file dialog. Plain logic with
  * the lookups passed in (pickImage.ts wires them to VS Code), so unit tests can drive it.
  */
-import { IMAGE_EXTENSIONS } from '../../engine/types';
+import { IMAGE_EXTENSIONS } from '../../files/choices';
 
 /** A file by its path (a vscode.Uri is one). */
 export interface HasPath {

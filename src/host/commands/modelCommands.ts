@@ -1,6 +1,6 @@
 /**
  * Choosing the model to explain with: "CNN Lens: Select Model…" lists the models found in the workspace
- * (every kind in engine/models/formats.ts: TF.js model.json, ONNX, Keras), the downloaded ones, the default
+ * (every kind in files/formats.ts: TF.js model.json, ONNX, Keras), the downloaded ones, the default
  * model and the Fashion-MNIST example, or browses for a file; "Inspect Model with CNN Lens" on a model file in
  * the Explorer picks it. The choice is the cnnLens.model setting, so it is visible and editable like any other.
  */
@@ -16,7 +16,7 @@ import {
   modelFileNameList,
   sniffModelFile,
   type ModelFormat,
-} from '../../engine/models/formats';
+} from '../../files/formats';
 import { MODEL_VIEW_ID } from '../modelView/modelView';
 import { DEFAULT_MODEL_TITLE } from '../modelSource';
 import { engineSettings, modelSettingValue } from '../settings';

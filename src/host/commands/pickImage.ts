@@ -3,7 +3,7 @@
  * (Check Preprocessing), or one the user picks (imageChoice.ts decides).
  */
 import * as vscode from 'vscode';
-import { IMAGE_EXTENSIONS } from '../../engine/types';
+import { IMAGE_EXTENSIONS } from '../../files/choices';
 import { ExplainPanel } from '../panel/explainPanel';
 import { chooseImage, type ImageOrigin } from './imageChoice';
 

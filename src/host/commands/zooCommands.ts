@@ -6,8 +6,8 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { findZooEntry, ZOO_CATALOG, type ZooEntry } from '../../engine/zoo/catalog';
-import { DownloadCancelledError, downloadModel, listDownloaded, removeDownloaded } from '../../engine/zoo/download';
+import { findZooEntry, ZOO_CATALOG, type ZooEntry } from '../../files/zoo/catalog';
+import { DownloadCancelledError, downloadModel, listDownloaded, removeDownloaded } from '../../files/zoo/download';
 import { modelSetting } from '../settings';
 import { forgetModelSetting, isModelInUse, useModel } from './useModel';
 

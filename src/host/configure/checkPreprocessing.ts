@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { ScalingCheck } from '../../engine/preprocessCheck';
-import type { ScalingCandidate } from '../../engine/scalingChoices';
+import type { ScalingCandidate } from '../../files/scalingChoices';
 import { RunCancelledError, type EngineApi } from '../engineApi';
 import { CancelSource } from '../panel/cancelSource';
 import { PRESET_TEXT, resizeTitle, scalingTitle } from './presetText';

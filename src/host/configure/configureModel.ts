@@ -6,10 +6,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { sameScaling, type ScalingCandidate } from '../../engine/scalingChoices';
-import { parseLabels, readSidecar, SIDECAR_NAME, writeSidecar, type Sidecar } from '../../engine/models/modelConfig';
-import { modelJsonPathOf } from '../../engine/models/modelFiles';
-import { CHANNEL_ORDERS, SCALING_PRESETS, type ChannelOrder, type ScalingPreset } from '../../engine/types';
+import { sameScaling, type ScalingCandidate } from '../../files/scalingChoices';
+import { parseLabels, readSidecar, SIDECAR_NAME, writeSidecar, type Sidecar } from '../../files/modelConfig';
+import { modelJsonPathOf } from '../../files/modelFiles';
+import { CHANNEL_ORDERS, SCALING_PRESETS, type ChannelOrder, type ScalingPreset } from '../../files/choices';
 import { pickImageToCheck } from '../commands/pickImage';
 import type { EngineApi } from '../engineApi';
 import { DEFAULT_MODEL_TITLE } from '../modelSource';

@@ -3,7 +3,7 @@
  * a summary of the model and its layers in order, grouped in hundreds for big models so the tree
  * never renders thousands of rows at once.
  */
-import { FORMAT_TITLES } from '../../engine/models/formats';
+import { FORMAT_TITLES } from '../../files/formats';
 import type { LayerInfo } from '../../shared/vocabulary';
 import { formatShape } from '../../shared/display';
 import { scalingTitle } from '../configure/presetText';

@@ -4,7 +4,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { keepBothPaths } from '../../engine/outputNames';
+import { keepBothPaths } from '../../files/outputNames';
 
 export const REPLACE = 'Replace';
 export const KEEP_BOTH = 'Keep Both';

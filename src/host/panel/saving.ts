@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { explanationStem, imageStem, inspectionStem, sanitizeNamePart } from '../../engine/outputNames';
+import { explanationStem, imageStem, inspectionStem, sanitizeNamePart } from '../../files/outputNames';
 import type { ResultMessage, ViewSettings } from '../../shared/protocol';
 import { isClassAgnostic, type TechniqueInfo } from '../../shared/vocabulary';
 import { RunCancelledError, type CancelSignal } from '../engineApi';

@@ -6,7 +6,7 @@
 import { Acceleration } from '../../../src/engine/accel/ortRuntime';
 import { onnxRuntimeFromEnvironment } from '../../../src/engine/engine';
 import { loadModel as loadWith, type LoadedModel } from '../../../src/engine/models/loadModel';
-import type { ModelConfigOverrides } from '../../../src/engine/models/modelConfig';
+import type { ModelConfigOverrides } from '../../../src/files/modelConfig';
 
 /** 'off' on the suite's TF.js-only pass, else 'auto': for Engine.create and for skipping onnxruntime-only checks. */
 export const SUITE_ONNXRUNTIME = onnxRuntimeFromEnvironment();

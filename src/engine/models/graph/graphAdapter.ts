@@ -15,7 +15,7 @@ import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
 import { tfc } from '../../tfjs/tf';
-import type { ModelFiles } from '../modelFiles';
+import type { ModelFiles } from '../../../files/modelFiles';
 import { checkImageInput, chooseOutput, classCountOf, loadError, type AdapterOptions } from '../outputCheck';
 import { checkGraphArtifacts } from '../topologyCheck';
 import { firstNonFinite } from '../../finite';

@@ -6,8 +6,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type * as H5 from 'h5wasm';
-import { makeTempFolder } from '../../tempFiles';
-import { ModelError } from '../modelFiles';
+import { makeTempFolder } from '../../../files/tempFiles';
+import { ModelError } from '../../../files/modelFiles';
 import { halfToFloat } from '../halfFloat';
 
 type H5Lib = typeof H5;

@@ -26,7 +26,7 @@
  * LayerScale, MultiHeadAttention — written for CNN Lens (customLayers/).
  */
 import { tf, tfl } from '../../tfjs/tf';
-import { ModelError } from '../modelFiles';
+import { ModelError } from '../../../files/modelFiles';
 import { KERAS_ONLY_LAYERS } from './customLayers';
 import { tfjsActivation } from './kerasActivations';
 import { customOrigin, isObject, type Json, type Problem } from './kerasJson';

@@ -14,9 +14,9 @@
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { makeTempFolder } from '../../tempFiles';
-import { checkTopology, MAX_MODEL_JSON_BYTES, ModelError } from '../modelFiles';
-import { checkLimit, modelLimits, type ModelLimits } from '../modelFolder';
+import { makeTempFolder } from '../../../files/tempFiles';
+import { checkTopology, MAX_MODEL_JSON_BYTES, ModelError } from '../../../files/modelFiles';
+import { checkLimit, modelLimits, type ModelLimits } from '../../../files/modelFolder';
 import { Hdf5Reader } from './hdf5';
 import { translateKerasConfig, type KerasTopology } from './kerasConfig';
 import { readKeras3Weights, readLegacyWeights, type StoredWeights } from './kerasWeights';

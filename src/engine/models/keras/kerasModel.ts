@@ -7,7 +7,7 @@
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tf, tfl } from '../../tfjs/tf';
-import { ModelError } from '../modelFiles';
+import { ModelError } from '../../../files/modelFiles';
 import { withStoredElements } from '../layers/declaredWeights';
 // Registers the Keras layers tfjs lacks, which modelFromJSON looks up by class name.
 import './customLayers';

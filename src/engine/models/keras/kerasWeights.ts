@@ -16,8 +16,8 @@
  * Normalization also stores the sample count of its `adapt()` (an integer, unused at inference): only its mean
  * and variance are read.
  */
-import { ModelError } from '../modelFiles';
-import { checkLimit, type ModelLimits } from '../modelFolder';
+import { ModelError } from '../../../files/modelFiles';
+import { checkLimit, type ModelLimits } from '../../../files/modelFolder';
 import type { Hdf5Reader } from './hdf5';
 import { kerasSnakeCase, type KerasLayerRef } from './kerasConfig';
 

@@ -7,7 +7,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { Inflate } from 'fflate';
-import { ModelError } from '../modelFiles';
+import { ModelError } from '../../../files/modelFiles';
 
 export interface ZipEntry {
   name: string;

@@ -6,7 +6,7 @@
  * before the allocation; the declared weights were checked against the budgets already (modelFiles.ts).
  */
 import { tfl } from '../../tfjs/tf';
-import { ModelError } from '../modelFiles';
+import { ModelError } from '../../../files/modelFiles';
 
 type AddWeight = (this: { name: string }, name: string, shape: number[], ...rest: unknown[]) => unknown;
 

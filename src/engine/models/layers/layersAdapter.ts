@@ -19,7 +19,7 @@ import { LayersAccelerator } from './layersAccelerator';
 import { InferencePlan } from './inferencePlan';
 import { convolveInputOnly, gradientKernelOf, type Padding } from '../inputGradOps';
 import { rectifierKindOf, withReluRule, type ReluRule } from '../reluRules';
-import type { ModelFiles } from '../modelFiles';
+import type { ModelFiles } from '../../../files/modelFiles';
 import { checkImageInput, chooseOutput, classCountOf, loadError, type AdapterOptions } from '../outputCheck';
 import { checkLayersArtifacts } from '../topologyCheck';
 import { firstNonFinite } from '../../finite';

@@ -15,7 +15,7 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../tfjs/tf';
 import type { ReluRule } from '../reluRules';
-import { ModelError } from '../modelFiles';
+import { ModelError } from '../../../files/modelFiles';
 import type { OnnxModel, OnnxNode } from './onnxFile';
 import { OPS, isSupported } from './ops';
 import { batchNormAffine, convWeightTensors, prepareConv, prepareConvTranspose, type ConvWeights } from './ops/conv';

@@ -11,7 +11,7 @@ import { gaussian } from '../../random';
 import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
 import { isCamCapableShape, type AttentionEvidence, type LayerBias, type AttentionLayout, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
-import { ModelError } from '../modelFiles';
+import { ModelError } from '../../../files/modelFiles';
 import type { ReluRule } from '../reluRules';
 import { checkImageInput, chooseOutput, classCountOf, type AdapterOptions } from '../outputCheck';
 import { firstNonFinite } from '../../finite';

@@ -9,8 +9,8 @@
  */
 import * as path from 'node:path';
 import * as protobuf from 'protobufjs';
-import { ModelError, type ReadModelOptions } from '../modelFiles';
-import { checkLimit, ModelFolder, modelLimits, readCappedFile, type ModelLimits } from '../modelFolder';
+import { ModelError, type ReadModelOptions } from '../../../files/modelFiles';
+import { checkLimit, ModelFolder, modelLimits, readCappedFile, type ModelLimits } from '../../../files/modelFolder';
 import schema from '../../accel/onnxSchema.json';
 import { halfToFloat } from '../halfFloat';
 

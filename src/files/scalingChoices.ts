@@ -2,7 +2,7 @@
  * The choices *Check Preprocessing* compares and the configure flow saves: plain data, no tfjs, so the
  * extension host can use them without loading the engine.
  */
-import { DEFAULT_RESIZE, type ChannelOrder, type ResizePolicy, type ScalingPreset } from './types';
+import { DEFAULT_RESIZE, type ChannelOrder, type ResizePolicy, type ScalingPreset } from './choices';
 
 export interface ScalingCandidate {
   preset: ScalingPreset;

@@ -6,8 +6,19 @@
  * file is read through modelFolder.ts (regular files only, at most limits.maxTextBytes).
  */
 import * as path from 'node:path';
-import { writeFileAtomic } from '../atomicWrite';
-import { CHANNEL_ORDERS, DEFAULT_RESIZE, INTERPOLATIONS, RESIZE_MODES, SCALING_PRESETS, type ChannelOrder, type Interpolation, type Preprocessing, type ResizePolicy, type ScalingPreset } from '../types';
+import { writeFileAtomic } from './atomicWrite';
+import {
+  CHANNEL_ORDERS,
+  DEFAULT_RESIZE,
+  INTERPOLATIONS,
+  RESIZE_MODES,
+  SCALING_PRESETS,
+  type ChannelOrder,
+  type Interpolation,
+  type Preprocessing,
+  type ResizePolicy,
+  type ScalingPreset,
+} from './choices';
 import { ModelError } from './modelFiles';
 import { ModelFolder, modelLimits, readUserTextFile, type ModelLimits } from './modelFolder';
 
@@ -105,13 +116,18 @@ export function parseLabels(text: string, file: string): string[] {
     for (const [key, value] of entries) {
       const index = Number(key);
       if (index >= entries.length || String(index) !== key) {
-        throw new ModelError(`Labels file ${file}: its ${entries.length} labels must be numbered 0 to ${entries.length - 1} without gaps, but one is numbered ${key}.`);
+        throw new ModelError(
+          `Labels file ${file}: its ${entries.length} labels must be numbered 0 to ${entries.length - 1} without gaps, but one is numbered ${key}.`,
+        );
       }
       labels[index] = String(value);
     }
     return labels;
   }
-  return trimmed.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
+  return trimmed
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line.length > 0);
 }
 
 /** A labels file the user named: anywhere, but a regular file within the text cap. */
@@ -147,18 +163,22 @@ async function metadataLabels(dir: string, limits: ModelLimits): Promise<string[
  * typo never silently changes what the model sees.
  */
 export function parseResize(value: unknown, file: string): ResizePolicy {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ModelError(`${file}: "resize" must be an object such as {"mode": "center-crop"}.`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ModelError(`${file}: "resize" must be an object such as {"mode": "center-crop"}.`);
   const record = value as Record<string, unknown>;
   const known = ['mode', 'shorterSide', 'interpolation', 'antialias'];
   const unknown = Object.keys(record).filter((key) => !known.includes(key));
-  if (unknown.length) throw new ModelError(`${file}: "resize" has no setting ${unknown.map((k) => `"${k}"`).join(', ')} (it takes ${known.join(', ')}).`);
+  if (unknown.length)
+    throw new ModelError(`${file}: "resize" has no setting ${unknown.map((k) => `"${k}"`).join(', ')} (it takes ${known.join(', ')}).`);
   const policy: ResizePolicy = { ...DEFAULT_RESIZE };
   if (record.mode !== undefined) {
-    if (!(RESIZE_MODES as readonly unknown[]).includes(record.mode)) throw new ModelError(`${file}: "resize.mode" must be one of ${RESIZE_MODES.join(', ')}.`);
+    if (!(RESIZE_MODES as readonly unknown[]).includes(record.mode))
+      throw new ModelError(`${file}: "resize.mode" must be one of ${RESIZE_MODES.join(', ')}.`);
     policy.mode = record.mode as ResizePolicy['mode'];
   }
   if (record.interpolation !== undefined) {
-    if (!(INTERPOLATIONS as readonly unknown[]).includes(record.interpolation)) throw new ModelError(`${file}: "resize.interpolation" must be one of ${INTERPOLATIONS.join(', ')}.`);
+    if (!(INTERPOLATIONS as readonly unknown[]).includes(record.interpolation))
+      throw new ModelError(`${file}: "resize.interpolation" must be one of ${INTERPOLATIONS.join(', ')}.`);
     policy.interpolation = record.interpolation as Interpolation;
   }
   if (record.antialias !== undefined) {
@@ -167,7 +187,8 @@ export function parseResize(value: unknown, file: string): ResizePolicy {
   }
   if (record.shorterSide !== undefined) {
     const side = record.shorterSide;
-    if (typeof side !== 'number' || !Number.isInteger(side) || side < 1 || side > 8192) throw new ModelError(`${file}: "resize.shorterSide" must be a whole number of pixels from 1 to 8192.`);
+    if (typeof side !== 'number' || !Number.isInteger(side) || side < 1 || side > 8192)
+      throw new ModelError(`${file}: "resize.shorterSide" must be a whole number of pixels from 1 to 8192.`);
     if (policy.mode !== 'center-crop') throw new ModelError(`${file}: "resize.shorterSide" only applies with "mode": "center-crop".`);
     policy.shorterSide = side;
   }
@@ -260,7 +281,10 @@ export function fitLabelsNoted(labels: string[] | null, numClasses: number, sour
   if (labels.length === numClasses) return { labels, note: null };
   const counts = `${source} has ${labels.length} labels for the model's ${numClasses} outputs`;
   if (labels.length === numClasses + 1 && looksLikeBackground(labels[0])) {
-    return { labels: labels.slice(1), note: `${counts}: the first, "${labels[0]}", is a background class the model does not output, so it was dropped.` };
+    return {
+      labels: labels.slice(1),
+      note: `${counts}: the first, "${labels[0]}", is a background class the model does not output, so it was dropped.`,
+    };
   }
   if (labels.length === numClasses - 1 && numClasses > 1) {
     return { labels: ['(background)', ...labels], note: `${counts}: output 0 is taken to be a background class and named "(background)".` };

@@ -3,8 +3,8 @@
  * URL appears in Google's own TF.js sources are listed; each group says where. No SHA-256 is pinned:
  * the hosted files could not be fetched to hash them, so integrity rests on the manifest's byte counts.
  */
-import type { ModelFormat } from '../models/modelFiles';
-import type { ScalingPreset } from '../types';
+import type { ModelFormat } from '../modelFiles';
+import type { ScalingPreset } from '../choices';
 
 export interface ZooEntry {
   /** Folder name under the zoo's storage; letters, digits, ".", "_", "-". */

@@ -47,7 +47,8 @@ const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 const HDF5_MAGIC = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
 const startsWith = (head: Uint8Array, magic: number[]) => head.length >= magic.length && magic.every((b, i) => head[i] === b);
-const bytes = (content: Uint8Array | string) => (typeof content === 'string' ? new TextEncoder().encode(content.slice(0, HEAD_BYTES)) : content);
+const bytes = (content: Uint8Array | string) =>
+  typeof content === 'string' ? new TextEncoder().encode(content.slice(0, HEAD_BYTES)) : content;
 
 export const MODEL_FILE_KINDS: readonly ModelFileKind[] = [
   {
@@ -80,7 +81,8 @@ export const MODEL_FILE_KINDS: readonly ModelFileKind[] = [
     reads: 'head',
     // A .keras file is a zip, a legacy .h5 an HDF5 file. Whether an .h5 holds a whole model or only weights
     // is in its attributes, which need an HDF5 reader: loading says so with a message of its own.
-    sniff: (content, fileName) => (startsWith(bytes(content), fileName.toLowerCase().endsWith('.keras') ? ZIP_MAGIC : HDF5_MAGIC) ? 'keras' : null),
+    sniff: (content, fileName) =>
+      startsWith(bytes(content), fileName.toLowerCase().endsWith('.keras') ? ZIP_MAGIC : HDF5_MAGIC) ? 'keras' : null,
     notOne: (fileName) =>
       fileName.toLowerCase().endsWith('.keras')
         ? 'a Keras model (not a zip archive; a Git LFS pointer?)'
@@ -139,7 +141,8 @@ export function tfjsFormat(text: string): ModelFormat | null {
   const { format, modelTopology, weightsManifest } = json as Record<string, unknown>;
   if (typeof modelTopology !== 'object' || modelTopology === null || !Array.isArray(weightsManifest)) return null;
   if (format === 'graph-model' || Array.isArray((modelTopology as { node?: unknown }).node)) return 'graph';
-  if (format === 'layers-model' || 'class_name' in modelTopology || 'model_config' in modelTopology || 'config' in modelTopology) return 'layers';
+  if (format === 'layers-model' || 'class_name' in modelTopology || 'model_config' in modelTopology || 'config' in modelTopology)
+    return 'layers';
   return null;
 }
 

@@ -9,7 +9,16 @@
 import * as path from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
 import { fileKindOf, MAX_MODEL_JSON_BYTES } from './formats';
-import { checkLimit, ModelError, ModelFolder, modelLimits, overLimit, readCappedFile, type ModelLimits, type OpenedFile } from './modelFolder';
+import {
+  checkLimit,
+  ModelError,
+  ModelFolder,
+  modelLimits,
+  overLimit,
+  readCappedFile,
+  type ModelLimits,
+  type OpenedFile,
+} from './modelFolder';
 
 export { ModelError };
 export type { ModelLimits };
@@ -145,7 +154,9 @@ export function checkTopology(topology: unknown, format: TfjsFormat, file: strin
 
 /** Accepts a model.json path or its folder, or a single-file model (.onnx, .keras, .h5), returned as is. */
 export function modelJsonPathOf(modelPath: string): string {
-  return fileKindOf(modelPath).id !== 'tfjs' || path.basename(modelPath).toLowerCase().endsWith('.json') ? modelPath : path.join(modelPath, 'model.json');
+  return fileKindOf(modelPath).id !== 'tfjs' || path.basename(modelPath).toLowerCase().endsWith('.json')
+    ? modelPath
+    : path.join(modelPath, 'model.json');
 }
 
 export async function readModelFiles(modelPath: string, options: ReadModelOptions = {}): Promise<ModelFiles> {
@@ -170,7 +181,13 @@ export async function readModelFiles(modelPath: string, options: ReadModelOption
     let expected = 0;
     for (const spec of specs) {
       const bytes = weightBytes(spec, modelJsonPath);
-      checkLimit(modelJsonPath, `weight "${spec?.name}" ${JSON.stringify(spec.shape)} has $value elements`, weightElements(spec), limits, 'maxTensorElements');
+      checkLimit(
+        modelJsonPath,
+        `weight "${spec?.name}" ${JSON.stringify(spec.shape)} has $value elements`,
+        weightElements(spec),
+        limits,
+        'maxTensorElements',
+      );
       expected += bytes;
     }
     declared += expected;
@@ -188,7 +205,8 @@ export async function readModelFiles(modelPath: string, options: ReadModelOption
     const opened: OpenedFile[] = [];
     try {
       for (const shard of paths) {
-        if (typeof shard !== 'string' || shard.length === 0) throw new ModelError(`${modelJsonPath}: a weightsManifest path is not a file name.`);
+        if (typeof shard !== 'string' || shard.length === 0)
+          throw new ModelError(`${modelJsonPath}: a weightsManifest path is not a file name.`);
         opened.push(await folder.open(shard, 'weight file', true));
       }
       const actual = opened.reduce((sum, file) => sum + file.size, 0);

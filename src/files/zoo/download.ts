@@ -7,16 +7,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { fitLabels, SIDECAR_NAME } from '../models/modelConfig';
-import {
-  formatOf,
-  MAX_MODEL_JSON_BYTES,
-  ModelError,
-  readModelFiles,
-  resolveShardPath,
-  weightBytes,
-  type WeightSpec,
-} from '../models/modelFiles';
+import { fitLabels, SIDECAR_NAME } from '../modelConfig';
+import { formatOf, MAX_MODEL_JSON_BYTES, ModelError, readModelFiles, resolveShardPath, weightBytes, type WeightSpec } from '../modelFiles';
 import { isZooId, type ZooEntry } from './catalog';
 import { DownloadCancelledError, DownloadError, fetchTo, type Transfer } from './http';
 

@@ -60,19 +60,24 @@ function fromEnvironment(): Partial<ModelLimits> {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw new ModelError(`${MODEL_LIMITS_ENV} must be a JSON object such as {"maxWeightBytes": 4294967296}; it is ${JSON.stringify(text)}.`);
+    throw new ModelError(
+      `${MODEL_LIMITS_ENV} must be a JSON object such as {"maxWeightBytes": 4294967296}; it is ${JSON.stringify(text)}.`,
+    );
   }
   return checkModelLimits(parsed, MODEL_LIMITS_ENV);
 }
 
 /** Checks an object of ModelLimits fields (a setting, a flag's JSON); `where` names it in the message. */
 export function checkModelLimits(value: unknown, where: string): Partial<ModelLimits> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ModelError(`${where} must be an object of model limits.`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ModelError(`${where} must be an object of model limits.`);
   const out: Partial<ModelLimits> = {};
   for (const [key, limit] of Object.entries(value)) {
-    if (!(key in DEFAULT_MODEL_LIMITS)) throw new ModelError(`${where}: there is no model limit "${key}" (the limits are ${Object.keys(DEFAULT_MODEL_LIMITS).join(', ')}).`);
+    if (!(key in DEFAULT_MODEL_LIMITS))
+      throw new ModelError(`${where}: there is no model limit "${key}" (the limits are ${Object.keys(DEFAULT_MODEL_LIMITS).join(', ')}).`);
     if (limit === undefined) continue;
-    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit <= 0) throw new ModelError(`${where}: "${key}" must be a positive whole number.`);
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit <= 0)
+      throw new ModelError(`${where}: "${key}" must be a positive whole number.`);
     out[key as keyof ModelLimits] = limit;
   }
   return out;
@@ -96,7 +101,10 @@ export function formatBytes(bytes: number): string {
  */
 export function overLimit(file: string, what: string, value: number, limits: ModelLimits, key: keyof ModelLimits): ModelError {
   const show = (n: number) => (BYTE_LIMITS.includes(key) ? formatBytes(n) : String(n));
-  const raised = Math.min(Number.MAX_SAFE_INTEGER, Math.max(limits[key] * 2, 2 ** Math.ceil(Math.log2(Math.min(value, Number.MAX_SAFE_INTEGER)))));
+  const raised = Math.min(
+    Number.MAX_SAFE_INTEGER,
+    Math.max(limits[key] * 2, 2 ** Math.ceil(Math.log2(Math.min(value, Number.MAX_SAFE_INTEGER)))),
+  );
   const raise = `{"${key}": ${raised}}`;
   return new ModelError(
     `${file}: ${what.replace('$value', show(value))}, over CNN Lens's limit of ${show(limits[key])} (${key}). ` +
@@ -141,10 +149,12 @@ export class OpenedFile {
     try {
       before = await fs.stat(real);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') throw new ModelError(missing);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR')
+        throw new ModelError(missing);
       throw new ModelError(`${describe} cannot be read (${(error as Error).message}).`);
     }
-    if (!before.isFile()) throw new ModelError(`${describe} is ${kindOf(before)}, not a regular file; CNN Lens reads models only from regular files.`);
+    if (!before.isFile())
+      throw new ModelError(`${describe} is ${kindOf(before)}, not a regular file; CNN Lens reads models only from regular files.`);
     let handle: FileHandle;
     try {
       handle = await fs.open(real, followLink ? OPEN_FLAGS & ~(constants.O_NOFOLLOW ?? 0) : OPEN_FLAGS);
@@ -153,8 +163,10 @@ export class OpenedFile {
     }
     try {
       const stat = await handle.stat();
-      if (!stat.isFile()) throw new ModelError(`${describe} is ${kindOf(stat)}, not a regular file; CNN Lens reads models only from regular files.`);
-      if (stat.ino !== before.ino || stat.dev !== before.dev) throw new ModelError(`${describe} changed while it was being opened; try again.`);
+      if (!stat.isFile())
+        throw new ModelError(`${describe} is ${kindOf(stat)}, not a regular file; CNN Lens reads models only from regular files.`);
+      if (stat.ino !== before.ino || stat.dev !== before.dev)
+        throw new ModelError(`${describe} changed while it was being opened; try again.`);
       return new OpenedFile(handle, real, stat.size, describe);
     } catch (error) {
       await handle.close();
@@ -165,14 +177,17 @@ export class OpenedFile {
   /** Reads `length` bytes from `position` into `into` (or a new buffer), in chunks, checking `signal` between them. */
   async read(position: number, length: number, signal?: AbortSignal, into?: Uint8Array): Promise<Uint8Array> {
     if (position < 0 || length < 0 || position + length > this.size) {
-      throw new ModelError(`${this.describe} has ${this.size} bytes; bytes ${position}–${position + length} were asked for (truncated file?).`);
+      throw new ModelError(
+        `${this.describe} has ${this.size} bytes; bytes ${position}–${position + length} were asked for (truncated file?).`,
+      );
     }
     const target = into ?? new Uint8Array(length);
     let done = 0;
     while (done < length) {
       signal?.throwIfAborted();
       const { bytesRead } = await this.handle.read(target, done, Math.min(READ_CHUNK, length - done), position + done);
-      if (bytesRead === 0) throw new ModelError(`${this.describe} ended after ${position + done} of ${this.size} bytes (it changed while being read).`);
+      if (bytesRead === 0)
+        throw new ModelError(`${this.describe} ended after ${position + done} of ${this.size} bytes (it changed while being read).`);
       done += bytesRead;
     }
     return target;
@@ -207,7 +222,14 @@ export async function readCappedFile(
  * of at most `limits.maxTextBytes`.
  */
 export async function readUserTextFile(file: string, what: string, limits: ModelLimits, signal?: AbortSignal): Promise<string> {
-  const bytes = await readCappedFile(path.resolve(file), `${what} ${file}`, `${what} not found: ${file}`, limits.maxTextBytes, (size) => overLimit(file, `the ${what.toLowerCase()} is $value`, size, limits, 'maxTextBytes').message, signal);
+  const bytes = await readCappedFile(
+    path.resolve(file),
+    `${what} ${file}`,
+    `${what} not found: ${file}`,
+    limits.maxTextBytes,
+    (size) => overLimit(file, `the ${what.toLowerCase()} is $value`, size, limits, 'maxTextBytes').message,
+    signal,
+  );
   return bytes.toString('utf8');
 }
 
@@ -243,7 +265,8 @@ export class ModelFolder {
         throw new ModelError(`${this.file}: ${noun} ${shown} is not a valid file name.`);
       }
     }
-    if (path.isAbsolute(decoded)) throw new ModelError(`${this.file}: ${noun} ${shown} points outside the model's folder (it must be a relative path inside it).`);
+    if (path.isAbsolute(decoded))
+      throw new ModelError(`${this.file}: ${noun} ${shown} points outside the model's folder (it must be a relative path inside it).`);
     const lexical = path.resolve(this.dir, decoded);
     if (!isInside(this.dir, lexical)) throw new ModelError(`${this.file}: ${noun} ${shown} points outside the model's folder.`);
     let real: string;
@@ -252,7 +275,8 @@ export class ModelFolder {
     } catch {
       throw new ModelError(`${this.file}: ${/file$/.test(noun) ? noun : `${noun} file`} ${shown} is missing.`);
     }
-    if (!isInside(this.real, real)) throw new ModelError(`${this.file}: ${noun} ${shown} points outside the model's folder (it resolves to ${real}).`);
+    if (!isInside(this.real, real))
+      throw new ModelError(`${this.file}: ${noun} ${shown} points outside the model's folder (it resolves to ${real}).`);
     return real;
   }
 
@@ -274,7 +298,14 @@ export class ModelFolder {
     }
     const shown = path.join(this.dir, name);
     const describe = `${noun[0].toUpperCase()}${noun.slice(1)} ${shown}`;
-    const bytes = await readCappedFile(real, describe, `${describe} is missing.`, this.limits.maxTextBytes, (size) => overLimit(shown, `the ${noun} is $value`, size, this.limits, 'maxTextBytes').message, signal);
+    const bytes = await readCappedFile(
+      real,
+      describe,
+      `${describe} is missing.`,
+      this.limits.maxTextBytes,
+      (size) => overLimit(shown, `the ${noun} is $value`, size, this.limits, 'maxTextBytes').message,
+      signal,
+    );
     return bytes.toString('utf8');
   }
 }
