@@ -142,7 +142,12 @@ function convInputGradient(
       // Explicit padding past the last input row/column: those outputs' gradients reach no input there.
       spread = tf.slice(spread, [0, 0, 0, 0], [-1, spread.shape[1] + Math.min(bottom, 0), spread.shape[2] + Math.min(right, 0), -1]);
     }
-    spread = tf.pad(spread, [[0, 0], [top, Math.max(bottom, 0)], [left, Math.max(right, 0)], [0, 0]]);
+    spread = tf.pad(spread, [
+      [0, 0],
+      [top, Math.max(bottom, 0)],
+      [left, Math.max(right, 0)],
+      [0, 0],
+    ]);
     return kind === 'depthwise' ? tf.depthwiseConv2d(spread, gradientKernel, 1, 'valid') : tf.conv2d(spread, gradientKernel, 1, 'valid');
   });
 }
@@ -164,5 +169,7 @@ export function convolveInputOnly(
     kind === 'depthwise' ? tf.depthwiseConv2d(input, filter, s, padding, 'NHWC', d) : tf.conv2d(input, filter, s, padding, 'NHWC', d);
   const simple = (kind === 'conv2d' || filter.shape[3] === 1) && dilations[0] === 1 && dilations[1] === 1 && strides[0] === strides[1];
   if (!simple || !needsInputOnlyGradient()) return stock(x, strides, dilations);
-  return fusedInputOnlyGradient(kind, x, gradientKernel, strides, padding, { activation: 'linear' }, (input) => stock(input, strides, [1, 1]));
+  return fusedInputOnlyGradient(kind, x, gradientKernel, strides, padding, { activation: 'linear' }, (input) =>
+    stock(input, strides, [1, 1]),
+  );
 }

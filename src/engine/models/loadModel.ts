@@ -27,7 +27,10 @@ export interface LoadedModel {
   sizeOnDisk: number;
 }
 
-const TFJS_ADAPTERS: Record<ModelFiles['format'], (files: ModelFiles, acceleration: Acceleration, options: AdapterOptions) => Promise<ModelAdapter>> = {
+const TFJS_ADAPTERS: Record<
+  ModelFiles['format'],
+  (files: ModelFiles, acceleration: Acceleration, options: AdapterOptions) => Promise<ModelAdapter>
+> = {
   layers: loadLayersAdapter,
   graph: loadGraphAdapter,
 };
@@ -84,7 +87,13 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
   onnx: async (modelPath, options) => {
     const file = path.resolve(modelPath);
     const { model, sizeOnDisk } = await readOnnxFile(file, options);
-    return { dir: path.dirname(file), file, format: 'onnx', sizeOnDisk, build: async (acceleration, adapterOptions) => new OnnxAdapter(model, file, acceleration, adapterOptions) };
+    return {
+      dir: path.dirname(file),
+      file,
+      format: 'onnx',
+      sizeOnDisk,
+      build: async (acceleration, adapterOptions) => new OnnxAdapter(model, file, acceleration, adapterOptions),
+    };
   },
   keras: async (modelPath, options) => {
     const file = path.resolve(modelPath);
@@ -95,7 +104,8 @@ const SOURCES: Record<ModelFileKind['id'], (modelPath: string, options: ReadMode
   },
   tfjs: async (modelPath, options) => {
     const files = await readModelFiles(modelPath, options);
-    const build = (acceleration: Acceleration, adapterOptions: AdapterOptions) => TFJS_ADAPTERS[files.format](files, acceleration, adapterOptions);
+    const build = (acceleration: Acceleration, adapterOptions: AdapterOptions) =>
+      TFJS_ADAPTERS[files.format](files, acceleration, adapterOptions);
     return { dir: files.dir, file: files.modelJsonPath, format: files.format, sizeOnDisk: files.sizeOnDisk, build };
   },
 };
@@ -120,7 +130,11 @@ export async function loadModel(
   signal?.throwIfAborted();
   const adapter = await withoutLeaks(async () => {
     try {
-      const built = await source.build(acceleration, { file: source.file, output: config.output ?? undefined, outputSource: config.outputSource ?? undefined });
+      const built = await source.build(acceleration, {
+        file: source.file,
+        output: config.output ?? undefined,
+        outputSource: config.outputSource ?? undefined,
+      });
       try {
         runsOnce(built);
       } catch (error) {
@@ -132,7 +146,9 @@ export async function loadModel(
       if (error instanceof ModelError) throw error;
       // A JS error from inside tfjs means it met a structure it never checks (a number where a list goes).
       const internal = error instanceof TypeError || error instanceof RangeError || (error as Error).name === 'InvalidCharacterError';
-      const reason = internal ? `its topology is damaged or was edited (TensorFlow.js stopped at: ${(error as Error).message})` : (error as Error).message;
+      const reason = internal
+        ? `its topology is damaged or was edited (TensorFlow.js stopped at: ${(error as Error).message})`
+        : (error as Error).message;
       throw new ModelError(`${source.file} could not be loaded: ${reason}`);
     }
   });

@@ -59,7 +59,10 @@ export function chooseOutput(outputs: readonly OutputInfo[], options: AdapterOpt
     const index = outputs.findIndex((o) => sameName(o.name, options.output!));
     if (index < 0) {
       const by = options.outputSource ? ` (by ${options.outputSource})` : '';
-      throw loadError(options.file, `the chosen output "${options.output}"${by} is not one of the model's outputs: ${listOutputs(outputs)}.`);
+      throw loadError(
+        options.file,
+        `the chosen output "${options.output}"${by} is not one of the model's outputs: ${listOutputs(outputs)}.`,
+      );
     }
     return index;
   }

@@ -22,19 +22,32 @@ export function checkLayersArtifacts(artifacts: io.ModelArtifacts, file: string)
   const root = isObject(topology) && isObject(topology.model_config) ? topology.model_config : topology;
   if (!isObject(root) || typeof root.class_name !== 'string' || !('config' in root)) {
     const found = isObject(root) ? keysOf(root) : JSON.stringify(root);
-    throw new ModelError(`${file}: modelTopology is not a Keras model config (it needs "class_name" and "config"; it has ${found}). The file is damaged or was not written by the TensorFlow.js converter.`);
+    throw new ModelError(
+      `${file}: modelTopology is not a Keras model config (it needs "class_name" and "config"; it has ${found}). The file is damaged or was not written by the TensorFlow.js converter.`,
+    );
   }
   const modelClass = root.class_name;
   const config = root.config;
   const layers = modelClass === 'Sequential' && Array.isArray(config) ? config : isObject(config) ? config.layers : undefined;
   if (!Array.isArray(layers)) {
-    throw new ModelError(`${file}: the ${modelClass} model's config has no layer list (config: ${isObject(config) ? keysOf(config) : JSON.stringify(config)}).`);
+    throw new ModelError(
+      `${file}: the ${modelClass} model's config has no layer list (config: ${isObject(config) ? keysOf(config) : JSON.stringify(config)}).`,
+    );
   }
-  if (!layers.length) throw new ModelError(`${file}: the ${modelClass} model has no layers (its layer list is empty), so there is nothing to run or explain.`);
+  if (!layers.length)
+    throw new ModelError(
+      `${file}: the ${modelClass} model has no layers (its layer list is empty), so there is nothing to run or explain.`,
+    );
   const problems: Problem[] = [];
   layers.forEach((entry: unknown, i) => {
-    const name = isObject(entry) && isObject(entry.config) && typeof entry.config.name === 'string' ? entry.config.name : typeof (entry as Json)?.name === 'string' ? ((entry as Json).name as string) : `#${i}`;
-    if (!isObject(entry) || typeof entry.class_name !== 'string') return void problems.push({ layer: name, reason: 'not a layer entry (no "class_name")' });
+    const name =
+      isObject(entry) && isObject(entry.config) && typeof entry.config.name === 'string'
+        ? entry.config.name
+        : typeof (entry as Json)?.name === 'string'
+          ? ((entry as Json).name as string)
+          : `#${i}`;
+    if (!isObject(entry) || typeof entry.class_name !== 'string')
+      return void problems.push({ layer: name, reason: 'not a layer entry (no "class_name")' });
     const reason = layerClassProblem(entry.class_name);
     if (reason) problems.push({ layer: name, reason });
   });
@@ -42,21 +55,34 @@ export function checkLayersArtifacts(artifacts: io.ModelArtifacts, file: string)
   if (modelClass !== 'Sequential' && isObject(config)) {
     for (const key of ['input_layers', 'output_layers']) {
       if (!Array.isArray(config[key]) || !(config[key] as unknown[]).length) {
-        throw new ModelError(`${file}: the ${modelClass} model's config has no "${key}", so its ${key === 'input_layers' ? 'input' : 'output'} is unknown.`);
+        throw new ModelError(
+          `${file}: the ${modelClass} model's config has no "${key}", so its ${key === 'input_layers' ? 'input' : 'output'} is unknown.`,
+        );
       }
     }
   }
   for (const spec of artifacts.weightSpecs ?? []) {
     if (spec.dtype !== 'float32') {
-      throw new ModelError(`${file}: weight "${spec.name}" ${JSON.stringify(spec.shape)} is stored as ${spec.dtype}; a layers model's weights are float32 (quantized ones say so in a "quantization" entry). The file is damaged or was edited.`);
+      throw new ModelError(
+        `${file}: weight "${spec.name}" ${JSON.stringify(spec.shape)} is stored as ${spec.dtype}; a layers model's weights are float32 (quantized ones say so in a "quantization" entry). The file is damaged or was edited.`,
+      );
     }
   }
 }
 
 /** Graph ops whose inputs after the first are float weights (kernels, biases, batch-norm statistics). */
 const FLOAT_WEIGHT_OPS = new Set([
-  'Conv2D', 'DepthwiseConv2dNative', 'MatMul', 'BiasAdd', '_FusedConv2D', 'FusedDepthwiseConv2dNative', '_FusedMatMul',
-  'FusedBatchNorm', 'FusedBatchNormV2', 'FusedBatchNormV3', 'Conv2DBackpropInput',
+  'Conv2D',
+  'DepthwiseConv2dNative',
+  'MatMul',
+  'BiasAdd',
+  '_FusedConv2D',
+  'FusedDepthwiseConv2dNative',
+  '_FusedMatMul',
+  'FusedBatchNorm',
+  'FusedBatchNormV2',
+  'FusedBatchNormV3',
+  'Conv2DBackpropInput',
 ]);
 
 /** A TF.js graph model.json: a TensorFlow graph (not a Keras config marked "graph-model") with float weights. */
@@ -78,7 +104,9 @@ export function checkGraphArtifacts(artifacts: io.ModelArtifacts, file: string):
     for (const input of (node.input ?? []).slice(1)) {
       const dtype = dtypes.get(input.replace(/:\d+$/, ''));
       if (dtype && dtype !== 'float32') {
-        throw new ModelError(`${file}: weight "${input}" is stored as ${dtype}, but node "${node.name}" (${node.op}) needs float32 values; the file is damaged or was edited.`);
+        throw new ModelError(
+          `${file}: weight "${input}" is stored as ${dtype}, but node "${node.name}" (${node.op}) needs float32 values; the file is damaged or was edited.`,
+        );
       }
     }
   }

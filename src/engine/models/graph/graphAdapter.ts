@@ -80,12 +80,15 @@ export class GraphAdapter implements ModelAdapter {
     acceleration: Acceleration,
     options: AdapterOptions = {},
   ) {
-    if (model.inputs.length !== 1) throw new Error(`The graph has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
+    if (model.inputs.length !== 1)
+      throw new Error(`The graph has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
     const input = model.inputs[0];
     const shape = input.shape ?? [];
     const [, h, w, c] = shape;
     if (shape.length !== 4 || !(h > 0) || !(w > 0) || !(c > 0)) {
-      throw new Error(`The graph's input "${input.name}" has shape ${JSON.stringify(shape)}; CNN Lens needs a fixed [batch, height, width, channels] input.`);
+      throw new Error(
+        `The graph's input "${input.name}" has shape ${JSON.stringify(shape)}; CNN Lens needs a fixed [batch, height, width, channels] input.`,
+      );
     }
     this.inputShape = checkImageInput([h, w, c], `the graph's input "${input.name}"`, options.file);
     this.inputName = input.name;
@@ -95,13 +98,19 @@ export class GraphAdapter implements ModelAdapter {
     const named = Object.entries(weights).flatMap(([name, tensors]) => tensors.map((tensor) => ({ name, tensor })));
     const bad = firstNonFinite(named.map(({ tensor }) => tensor));
     if (bad) {
-      throw loadError(options.file, `weight "${named[bad.index].name}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`);
+      throw loadError(
+        options.file,
+        `weight "${named[bad.index].name}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`,
+      );
     }
     // Several outputs and no choice: refused, with every output's shape (one run of a zero image).
     const outputNames = model.outputs.map((output) => output.name);
     const outputInfos = (shapes?: Map<string, number[]>) =>
       outputNames.map((name) => ({ name: name.replace(/:0$/, ''), shape: shapes ? batchOpen(shapes.get(name) ?? []) : [] }));
-    const chosen = chooseOutput(outputNames.length > 1 && options.output === undefined ? outputInfos(this.probeShapes(outputNames)) : outputInfos(), options);
+    const chosen = chooseOutput(
+      outputNames.length > 1 && options.output === undefined ? outputInfos(this.probeShapes(outputNames)) : outputInfos(),
+      options,
+    );
     const outputName = model.outputs[chosen].name.replace(/:\d+$/, '');
     const outputNode = byName.get(outputName);
     // Score with logits: step back over a trailing Softmax.
@@ -137,7 +146,9 @@ export class GraphAdapter implements ModelAdapter {
         inputShape: this.inputShape,
         constant: (name) => {
           const tensor = byName.get(name)?.op === 'Const' ? weights[name]?.[0] : undefined;
-          return tensor && (tensor.dtype === 'float32' || tensor.dtype === 'int32') ? { data: tensor.dataSync() as Float32Array | Int32Array, shape: tensor.shape } : null;
+          return tensor && (tensor.dtype === 'float32' || tensor.dtype === 'int32')
+            ? { data: tensor.dataSync() as Float32Array | Int32Array, shape: tensor.shape }
+            : null;
         },
         shapeOf: (name) => {
           const shape = shapes.get(name);
@@ -189,7 +200,8 @@ export class GraphAdapter implements ModelAdapter {
     const info = this.layers.find((l) => l.name === layer);
     if (!info) throw new Error(`The graph has no node named "${layer}".`);
     const node = beforeRectifier && RECTIFIER_OPS.has(info.kind) ? (this.nodeInputs.get(layer)?.[0] ?? layer) : layer;
-    const output = this.accelerator.output(input, node, null, recordingGradients()) ?? (this.model.execute({ [this.inputName]: input }, node) as Tensor);
+    const output =
+      this.accelerator.output(input, node, null, recordingGradients()) ?? (this.model.execute({ [this.inputName]: input }, node) as Tensor);
     if (output.rank !== 4) {
       output.dispose();
       throw new Error(`Node "${layer}" has a ${output.rank}-D output; a spatial (4-D) node is needed.`);
@@ -232,7 +244,9 @@ export class GraphAdapter implements ModelAdapter {
   }
 
   withRandomWeights<T>(): Promise<T> {
-    return Promise.reject(new Error('The weight-randomisation check needs a TF.js layers model; graph models keep their weights as constants.'));
+    return Promise.reject(
+      new Error('The weight-randomisation check needs a TF.js layers model; graph models keep their weights as constants.'),
+    );
   }
 
   firstNonFiniteLayer(input: Tensor4D): string | null {

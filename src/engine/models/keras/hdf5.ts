@@ -192,7 +192,9 @@ export class Hdf5Reader {
     if (count > maxElements) throw new ModelError(`${this.file}: dataset "${where}" has ${count} elements; too large for CNN Lens.`);
     const bfloat16 = this.safeString(() => entity.attrs['dtype']?.value) === 'bfloat16';
     if (!bfloat16 && metadata.type !== this.lib.Module.H5T_class_t.H5T_FLOAT.value) {
-      throw new ModelError(`${this.file}: dataset "${where}" is not floating-point (HDF5 type class ${metadata.type}); Keras weights are floats.`);
+      throw new ModelError(
+        `${this.file}: dataset "${where}" is not floating-point (HDF5 type class ${metadata.type}); Keras weights are floats.`,
+      );
     }
     let value: unknown;
     try {
@@ -202,7 +204,9 @@ export class Hdf5Reader {
     }
     const data = toFloat32(value, metadata.size, bfloat16);
     if (!data || data.length !== count) {
-      throw new ModelError(`${this.file}: dataset "${where}" ${JSON.stringify(shape)} holds data CNN Lens cannot read (${metadata.size}-byte floats).`);
+      throw new ModelError(
+        `${this.file}: dataset "${where}" ${JSON.stringify(shape)} holds data CNN Lens cannot read (${metadata.size}-byte floats).`,
+      );
     }
     return { shape, data };
   }
@@ -225,7 +229,8 @@ function toFloat32(value: unknown, size: number, bfloat16: boolean): Float32Arra
   }
   if (value instanceof Float32Array) return value;
   if (value instanceof Float64Array) return Float32Array.from(value);
-  if (size === 2 && (value instanceof Uint16Array || value instanceof Int16Array)) return Float32Array.from(value, (h) => halfToFloat(h & 0xffff));
+  if (size === 2 && (value instanceof Uint16Array || value instanceof Int16Array))
+    return Float32Array.from(value, (h) => halfToFloat(h & 0xffff));
   // Float16Array (Node 24+) or any other array-like of numbers.
   if (ArrayBuffer.isView(value) && 'length' in value) return Float32Array.from(value as unknown as ArrayLike<number>);
   if (typeof value === 'number') return Float32Array.of(value);

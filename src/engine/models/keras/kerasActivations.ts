@@ -20,7 +20,23 @@ const RENAMED: Record<string, string | null> = {
   leaky_relu: null,
   relu6: 'relu6',
 };
-const TFJS_ACTIVATIONS = new Set(['relu', 'relu6', 'linear', 'sigmoid', 'tanh', 'softmax', 'softplus', 'softsign', 'elu', 'selu', 'swish', 'mish', 'gelu', 'gelu_new', 'log_softmax']);
+const TFJS_ACTIVATIONS = new Set([
+  'relu',
+  'relu6',
+  'linear',
+  'sigmoid',
+  'tanh',
+  'softmax',
+  'softplus',
+  'softsign',
+  'elu',
+  'selu',
+  'swish',
+  'mish',
+  'gelu',
+  'gelu_new',
+  'log_softmax',
+]);
 
 /** The activation's Keras name and, for GELU, whether it is the tanh approximation; null for a custom one. */
 function kerasActivation(value: unknown): { name: string; approximate: boolean } | null {

@@ -57,17 +57,36 @@ const CODE_LAYERS = new Set(['Lambda', 'TFOpLambda', 'SlicingOpLambda', 'TensorF
 const MODEL_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 /** Layers that are the identity at inference (augmentation, dropout variants tfjs lacks): run as Dropout(0). */
 const IDENTITY_AT_INFERENCE = new Set([
-  'Identity', 'SpatialDropout2D', 'SpatialDropout3D', 'ActivityRegularization', 'RandomFlip', 'RandomRotation',
-  'RandomZoom', 'RandomTranslation', 'RandomContrast', 'RandomBrightness', 'RandomErasing', 'RandomGrayscale',
-  'RandomHue', 'RandomSaturation', 'RandomSharpness', 'RandomColorJitter', 'RandomPosterization',
-  'RandomInvert', 'RandomGaussianBlur', 'RandomPerspective', 'RandomShear', 'RandomElasticTransform',
+  'Identity',
+  'SpatialDropout2D',
+  'SpatialDropout3D',
+  'ActivityRegularization',
+  'RandomFlip',
+  'RandomRotation',
+  'RandomZoom',
+  'RandomTranslation',
+  'RandomContrast',
+  'RandomBrightness',
+  'RandomErasing',
+  'RandomGrayscale',
+  'RandomHue',
+  'RandomSaturation',
+  'RandomSharpness',
+  'RandomColorJitter',
+  'RandomPosterization',
+  'RandomInvert',
+  'RandomGaussianBlur',
+  'RandomPerspective',
+  'RandomShear',
+  'RandomElasticTransform',
 ]);
 let layerClasses: Set<string> | null = null;
 
 /** Layer classes tfjs-layers can deserialise (its serialization registry also holds initialisers etc.). */
 function tfjsLayerClasses(): Set<string> {
   if (!layerClasses) {
-    const registry = (tf.serialization.SerializationMap.getMap() as unknown as { classNameMap: Record<string, [unknown, unknown]> }).classNameMap;
+    const registry = (tf.serialization.SerializationMap.getMap() as unknown as { classNameMap: Record<string, [unknown, unknown]> })
+      .classNameMap;
     const Layer = tfl.layers.Layer as unknown as abstract new (...args: never[]) => unknown;
     layerClasses = new Set(
       Object.entries(registry)
@@ -110,7 +129,8 @@ function genericConfig(name: string, kerasClass: string, config: Json, problems:
     } else if (!DROPPED_KEYS.has(key)) out[key] = value;
   }
   out.name = name;
-  if (config.quantization_config) problems.push({ layer: name, reason: `${kerasClass} quantized (${JSON.stringify(config.quantization_config).slice(0, 60)})` });
+  if (config.quantization_config)
+    problems.push({ layer: name, reason: `${kerasClass} quantized (${JSON.stringify(config.quantization_config).slice(0, 60)})` });
   return out;
 }
 
@@ -132,7 +152,8 @@ function entryProblem(entry: Json, kerasClass: string): string | null {
   if (MODEL_CLASSES.has(kerasClass)) return `a nested ${kerasClass} model; flatten it into one model before saving`;
   // Keras applications define LayerScale in the application's module; elsewhere in keras.* it would be another class.
   const module = entry.module;
-  if (kerasClass === 'LayerScale' && typeof module === 'string' && !/^keras(\.src)?\.applications\.convnext$/.test(module)) return `LayerScale from ${module}, not Keras's ConvNeXt`;
+  if (kerasClass === 'LayerScale' && typeof module === 'string' && !/^keras(\.src)?\.applications\.convnext$/.test(module))
+    return `LayerScale from ${module}, not Keras's ConvNeXt`;
   return null;
 }
 
@@ -146,7 +167,8 @@ function translateEntry(entry: unknown, i: number, refs: KerasLayerRef[], proble
   if (!isObject(entry) || typeof entry.class_name !== 'string') return refused(problems, `#${i}`, 'not a layer entry');
   const kerasClass = entry.class_name;
   const inner = isObject(entry.config) ? entry.config : {};
-  const name = typeof entry.name === 'string' ? entry.name : typeof inner.name === 'string' ? inner.name : `${kerasClass.toLowerCase()}_${i}`;
+  const name =
+    typeof entry.name === 'string' ? entry.name : typeof inner.name === 'string' ? inner.name : `${kerasClass.toLowerCase()}_${i}`;
   const problem = entryProblem(entry, kerasClass);
   if (problem) return refused(problems, name, problem);
   // Operations hold no weights and Keras numbers weight groups over layers only (Functional.layers).
@@ -171,7 +193,9 @@ export function translateKerasConfig(root: unknown, file: string, kerasVersion: 
   if (!isObject(root)) throw new ModelError(`${file}: the model config is not a JSON object.`);
   const modelClass = root.class_name;
   if (typeof modelClass !== 'string' || !MODEL_CLASSES.has(modelClass) || customOrigin(root)) {
-    throw new ModelError(`${file}: the model is a ${String(modelClass)}${customOrigin(root) ? ` (${customOrigin(root)})` : ''}, not a Keras Sequential or Functional model; CNN Lens imports models whose whole architecture is in the file (subclassed models are not).`);
+    throw new ModelError(
+      `${file}: the model is a ${String(modelClass)}${customOrigin(root) ? ` (${customOrigin(root)})` : ''}, not a Keras Sequential or Functional model; CNN Lens imports models whose whole architecture is in the file (subclassed models are not).`,
+    );
   }
   const config = root.config;
   if (!isObject(config) || !Array.isArray(config.layers)) throw new ModelError(`${file}: the model config has no layer list.`);
@@ -190,27 +214,44 @@ export function translateKerasConfig(root: unknown, file: string, kerasVersion: 
     // tfjs's Sequential takes the input shape on its first layer, as Keras 2 wrote it; fold an InputLayer into it.
     const body = layers.filter((layer) => layer.class_name !== 'InputLayer');
     const input = layers.find((layer) => layer.class_name === 'InputLayer');
-    const inputShape = (input?.config as Json | undefined)?.batch_input_shape ?? config.build_input_shape ?? (isObject(root.build_config) ? root.build_config.input_shape : undefined);
+    const inputShape =
+      (input?.config as Json | undefined)?.batch_input_shape ??
+      config.build_input_shape ??
+      (isObject(root.build_config) ? root.build_config.input_shape : undefined);
     if (!body.length) throw new ModelError(`${file}: the Sequential model has no layers.`);
     const first = body[0].config as Json;
     if (!Array.isArray(first.batch_input_shape)) {
-      if (!Array.isArray(inputShape)) throw new ModelError(`${file}: the Sequential model does not record its input shape (build it, or give it an Input, before saving).`);
+      if (!Array.isArray(inputShape))
+        throw new ModelError(
+          `${file}: the Sequential model does not record its input shape (build it, or give it an Input, before saving).`,
+        );
       first.batch_input_shape = inputShape;
     }
     for (const layer of body) delete layer.inbound_nodes;
-    modelTopology = { class_name: 'Sequential', config: { name: config.name ?? 'sequential', layers: body.map(({ class_name, config: c }) => ({ class_name, config: c })) } };
+    modelTopology = {
+      class_name: 'Sequential',
+      config: { name: config.name ?? 'sequential', layers: body.map(({ class_name, config: c }) => ({ class_name, config: c })) },
+    };
   } else {
     const names = new Set(layers.map((layer) => layer.name as string));
     for (const layer of layers) {
       for (const node of (layer.inbound_nodes as unknown[][]) ?? []) {
         for (const tensor of node as unknown[][]) {
-          if (!names.has(tensor[0] as string)) throw new ModelError(`${file}: layer "${String(layer.name)}" takes its input from "${String(tensor[0])}", which is not in the model.`);
+          if (!names.has(tensor[0] as string))
+            throw new ModelError(
+              `${file}: layer "${String(layer.name)}" takes its input from "${String(tensor[0])}", which is not in the model.`,
+            );
         }
       }
     }
     modelTopology = {
       class_name: 'Model',
-      config: { name: config.name ?? 'model', layers, input_layers: endpoints(config.input_layers), output_layers: endpoints(config.output_layers) },
+      config: {
+        name: config.name ?? 'model',
+        layers,
+        input_layers: endpoints(config.input_layers),
+        output_layers: endpoints(config.output_layers),
+      },
     };
   }
   modelTopology.keras_version = kerasVersion ?? 'unknown';

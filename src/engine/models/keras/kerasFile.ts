@@ -131,7 +131,12 @@ async function readKerasArchive(
   }
 }
 
-async function readLegacyH5(filePath: string, file: string, limits: ModelLimits, signal?: AbortSignal): Promise<Omit<KerasModelFile, 'sizeOnDisk'>> {
+async function readLegacyH5(
+  filePath: string,
+  file: string,
+  limits: ModelLimits,
+  signal?: AbortSignal,
+): Promise<Omit<KerasModelFile, 'sizeOnDisk'>> {
   const reader = await Hdf5Reader.open(filePath, file);
   try {
     const text = reader.stringAttribute('/', 'model_config');
@@ -171,7 +176,8 @@ export async function readKerasFile(filePath: string, options: KerasReadOptions 
     throw new ModelError(`Model file not found: ${file}`);
   }
   if (stat.isDirectory()) throw new ModelError(`${file} is a folder; expected a .keras or .h5 file.`);
-  if (stat.size > MAX_KERAS_BYTES) throw new ModelError(`${file} is ${stat.size} bytes; larger than the ${MAX_KERAS_BYTES} bytes CNN Lens reads.`);
+  if (stat.size > MAX_KERAS_BYTES)
+    throw new ModelError(`${file} is ${stat.size} bytes; larger than the ${MAX_KERAS_BYTES} bytes CNN Lens reads.`);
   if (stat.size === 0) throw new ModelError(`${file} is empty.`);
   const handle = await fs.open(file, 'r');
   let parsed: Omit<KerasModelFile, 'sizeOnDisk'>;
@@ -180,7 +186,8 @@ export async function readKerasFile(filePath: string, options: KerasReadOptions 
     await handle.read(head, 0, head.length, 0);
     if (startsWith(head, ZIP_MAGIC)) parsed = await readKerasArchive(handle, stat.size, file, limits, options.signal);
     else if (startsWith(head, HDF5_MAGIC)) parsed = await readLegacyH5(file, file, limits, options.signal);
-    else throw new ModelError(`${file} is neither a .keras archive (zip) nor an HDF5 .h5 file (a Git LFS pointer or a download error page?).`);
+    else
+      throw new ModelError(`${file} is neither a .keras archive (zip) nor an HDF5 .h5 file (a Git LFS pointer or a download error page?).`);
   } finally {
     await handle.close();
   }

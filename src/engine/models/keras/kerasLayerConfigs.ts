@@ -36,7 +36,8 @@ function conv2d(name: string, config: Json, out: Json, problems: Problem[]): Tra
   delete out.groups;
   if (groups === 1) return;
   const filters = Number(config.filters);
-  if (!Number.isInteger(groups) || groups < 1 || filters % groups !== 0) return refuse(problems, name, `Conv2D with groups=${String(config.groups)} and filters=${String(config.filters)}`);
+  if (!Number.isInteger(groups) || groups < 1 || filters % groups !== 0)
+    return refuse(problems, name, `Conv2D with groups=${String(config.groups)} and filters=${String(config.filters)}`);
   out.depth_multiplier = filters / groups;
   out.depthwise_initializer = { class_name: 'Zeros', config: {} };
   for (const key of ['filters', 'kernel_initializer', 'kernel_regularizer', 'kernel_constraint']) delete out[key];
@@ -71,7 +72,8 @@ function normalization(name: string, config: Json, out: Json, problems: Problem[
   // Both absent: the statistics are the layer's weights (adapted).
   if (out.mean === null && out.variance === null) return;
   const [m, v] = [numberArray(mean), numberArray(variance)];
-  if (!m || !v || m.shape.join() !== v.shape.join()) refuse(problems, name, 'Normalization whose mean and variance are not numbers of one shape');
+  if (!m || !v || m.shape.join() !== v.shape.join())
+    refuse(problems, name, 'Normalization whose mean and variance are not numbers of one shape');
 }
 
 function rescaling(name: string, config: Json, out: Json, problems: Problem[]): void {
@@ -84,9 +86,11 @@ function rescaling(name: string, config: Json, out: Json, problems: Problem[]): 
 
 function multiHeadAttention(name: string, config: Json, out: Json, problems: Problem[]): void {
   if (config.use_gate === true) refuse(problems, name, 'MultiHeadAttention with use_gate=True');
-  if (config.sliding_window !== null && config.sliding_window !== undefined) refuse(problems, name, 'MultiHeadAttention with a sliding window');
+  if (config.sliding_window !== null && config.sliding_window !== undefined)
+    refuse(problems, name, 'MultiHeadAttention with a sliding window');
   const shape = config.output_shape;
-  if (Array.isArray(shape) && shape.length !== 1) refuse(problems, name, `MultiHeadAttention with output_shape ${JSON.stringify(shape)} (more than one axis)`);
+  if (Array.isArray(shape) && shape.length !== 1)
+    refuse(problems, name, `MultiHeadAttention with output_shape ${JSON.stringify(shape)} (more than one axis)`);
   for (const key of ['use_gate', 'sliding_window', 'seed', 'query_shape', 'key_shape', 'value_shape', 'flash_attention']) delete out[key];
 }
 

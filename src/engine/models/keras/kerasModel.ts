@@ -24,7 +24,9 @@ interface Assignment {
 
 /** A weight's name within its layer ("kernel", or "query/kernel" in an attention layer). */
 function shortName(originalName: string, layer: string): string {
-  return originalName.startsWith(`${layer}/`) ? originalName.slice(layer.length + 1) : originalName.slice(originalName.lastIndexOf('/') + 1);
+  return originalName.startsWith(`${layer}/`)
+    ? originalName.slice(layer.length + 1)
+    : originalName.slice(originalName.lastIndexOf('/') + 1);
 }
 
 const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
@@ -87,7 +89,9 @@ export async function buildKerasModel(keras: KerasModelFile, file: string): Prom
     const { assignments, problems } = matchWeights(model, keras);
     if (problems.length) {
       const shown = problems.slice(0, 6).join('; ');
-      throw new ModelError(`${file}: the stored weights do not fit the model: ${shown}${problems.length > 6 ? `; and ${problems.length - 6} more` : ''}.`);
+      throw new ModelError(
+        `${file}: the stored weights do not fit the model: ${shown}${problems.length > 6 ? `; and ${problems.length - 6} more` : ''}.`,
+      );
     }
     for (const { layer, values } of assignments) {
       tf.tidy(() => layer.setWeights(values.map((v) => tf.tensor(v.data, v.shape, 'float32'))));

@@ -16,7 +16,8 @@ function tensorsIn(value: unknown, found: TensorRef[]): TensorRef[] {
   else if (isObject(value)) {
     if (value.class_name === '__keras_tensor__') {
       const history = isObject(value.config) ? value.config.keras_history : null;
-      if (Array.isArray(history) && typeof history[0] === 'string') found.push([history[0], Number(history[1] ?? 0), Number(history[2] ?? 0)]);
+      if (Array.isArray(history) && typeof history[0] === 'string')
+        found.push([history[0], Number(history[1] ?? 0), Number(history[2] ?? 0)]);
     } else Object.values(value).forEach((item) => tensorsIn(item, found));
   }
   return found;
@@ -38,12 +39,19 @@ const ATTENTION_REFUSED: Record<string, string> = {
 };
 
 /** MultiHeadAttention's (query, value[, key]) from positional tensors and keyword arguments. */
-function attentionInputs(name: string, positional: TensorRef[], keywords: Record<string, unknown>, refOf: (v: unknown) => TensorRef | null, problems: Problem[]): TensorRef[] {
+function attentionInputs(
+  name: string,
+  positional: TensorRef[],
+  keywords: Record<string, unknown>,
+  refOf: (v: unknown) => TensorRef | null,
+  problems: Problem[],
+): TensorRef[] {
   const slots: (TensorRef | null)[] = [...positional];
   for (const [key, value] of Object.entries(keywords)) {
     const slot = ATTENTION_SLOTS.indexOf(key);
     if (slot >= 0) slots[slot] = refOf(value);
-    else if (key in ATTENTION_REFUSED && value !== null && value !== false) problems.push({ layer: name, reason: `MultiHeadAttention called with ${ATTENTION_REFUSED[key]}` });
+    else if (key in ATTENTION_REFUSED && value !== null && value !== false)
+      problems.push({ layer: name, reason: `MultiHeadAttention called with ${ATTENTION_REFUSED[key]}` });
   }
   if (!slots[0] || !slots[1] || slots.length > 3 || slots.some((s) => !s)) {
     problems.push({ layer: name, reason: 'MultiHeadAttention not called as (query, value[, key]) with tensors' });

@@ -57,8 +57,17 @@ async function readPlanned(reader: Hdf5Reader, plan: WeightPlan, { limits, signa
   for (const list of plan.values()) {
     for (const { where, layer, label } of list) {
       const declared = reader.declared(where);
-      if (!declared) throw new ModelError(`${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`);
-      checkLimit(reader.file, `weight "${label}" of layer "${layer}" ${JSON.stringify(declared.shape)} has $value elements`, declared.elements, limits, 'maxTensorElements');
+      if (!declared)
+        throw new ModelError(
+          `${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`,
+        );
+      checkLimit(
+        reader.file,
+        `weight "${label}" of layer "${layer}" ${JSON.stringify(declared.shape)} has $value elements`,
+        declared.elements,
+        limits,
+        'maxTensorElements',
+      );
       total += declared.bytes;
     }
   }
@@ -70,7 +79,10 @@ async function readPlanned(reader: Hdf5Reader, plan: WeightPlan, { limits, signa
       await new Promise((resolve) => setImmediate(resolve));
       signal?.throwIfAborted();
       const dataset = reader.dataset(where, limits.maxTensorElements);
-      if (!dataset) throw new ModelError(`${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`);
+      if (!dataset)
+        throw new ModelError(
+          `${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`,
+        );
       stored.push({ path: where, ...dataset });
     }
     out.set(layer, stored);
@@ -147,12 +159,20 @@ export function readKeras3Weights(reader: Hdf5Reader, layers: KerasLayerRef[], o
 /** A `vars` group's datasets in index order; null when the group is absent. */
 function readVars(reader: Hdf5Reader, vars: string, layer: string, kerasClass: string, label = 'vars'): Planned[] | null {
   if (!reader.isGroup(vars)) return null;
-  const keys = reader.keys(vars).filter((key) => /^\d+$/.test(key)).sort((a, b) => Number(a) - Number(b));
+  const keys = reader
+    .keys(vars)
+    .filter((key) => /^\d+$/.test(key))
+    .sort((a, b) => Number(a) - Number(b));
   return usedOnly(kerasClass, keys).map((key) => ({ where: `${vars}/${key}`, layer, label: `${label}/${key}` }));
 }
 
 /** The sub-layers' variables in order, each found by its stored name, else by its attribute. */
-function readSublayers(reader: Hdf5Reader, group: string, layer: string, sublayers: { name: string; attribute: string }[]): Planned[] | null {
+function readSublayers(
+  reader: Hdf5Reader,
+  group: string,
+  layer: string,
+  sublayers: { name: string; attribute: string }[],
+): Planned[] | null {
   if (!reader.isGroup(group)) return null;
   const children = reader.keys(group).filter((key) => reader.isGroup(`${group}/${key}/vars`));
   const named = new Map(children.map((key) => [reader.stringAttribute(`${group}/${key}/vars`, 'name'), key]));

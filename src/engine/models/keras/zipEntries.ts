@@ -91,7 +91,7 @@ export async function listZip(handle: FileHandle, fileSize: number, file: string
       localOffset: directory.readUInt32LE(at + 42),
     };
     // Zip64 extra field: the 64-bit values of the fields that read 0xFFFFFFFF, in this order.
-    for (let x = at + 46 + nameLength; x + 4 <= at + 46 + nameLength + extraLength; ) {
+    for (let x = at + 46 + nameLength; x + 4 <= at + 46 + nameLength + extraLength;) {
       const id = directory.readUInt16LE(x);
       const length = directory.readUInt16LE(x + 2);
       if (id === 0x0001) {
@@ -123,7 +123,13 @@ export interface InflateOptions {
  * Inflates one entry in chunks. Refuses an entry that declares more than `cap`, inflates past what it
  * declares, or ends short of it; checks `signal` and yields between chunks.
  */
-export async function inflateEntry(handle: FileHandle, fileSize: number, entry: ZipEntry, file: string, options: InflateOptions): Promise<void> {
+export async function inflateEntry(
+  handle: FileHandle,
+  fileSize: number,
+  entry: ZipEntry,
+  file: string,
+  options: InflateOptions,
+): Promise<void> {
   const { cap, onData, signal } = options;
   const what = `${file}: "${entry.name}"`;
   if (entry.size > cap) throw new ModelError(`${what} inflates to ${entry.size} bytes; larger than the ${cap} bytes CNN Lens reads.`);

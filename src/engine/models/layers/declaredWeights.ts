@@ -11,7 +11,11 @@ import { ModelError } from '../../../files/modelFiles';
 type AddWeight = (this: { name: string }, name: string, shape: number[], ...rest: unknown[]) => unknown;
 
 /** Runs `build` (a tfjs-layers load) with every weight it adds checked against `declared`. Loads run one at a time. */
-export async function withDeclaredWeights<T>(declared: { name?: string; shape: number[] }[], file: string, build: () => Promise<T>): Promise<T> {
+export async function withDeclaredWeights<T>(
+  declared: { name?: string; shape: number[] }[],
+  file: string,
+  build: () => Promise<T>,
+): Promise<T> {
   const available = new Map<string, number>();
   for (const { shape } of declared) available.set(shape.join('×'), (available.get(shape.join('×')) ?? 0) + 1);
   return withAddWeightCheck((layer, name, shape) => {

@@ -112,7 +112,15 @@ export class InferencePlan {
     const own = ownActivation(this.context.activationName(layer));
     if (!own) return null;
     const [kernel, bias] = layer.getWeights() as [Tensor, Tensor1D | undefined];
-    const fusion: Fusion = { kind: kind === 'Conv2D' ? 'conv2d' : kind === 'Dense' ? 'dense' : 'depthwise', filter: kernel, bias: bias ?? null, activation: own.activation, absorbed: [], folded: null, gradientKernel: null };
+    const fusion: Fusion = {
+      kind: kind === 'Conv2D' ? 'conv2d' : kind === 'Dense' ? 'dense' : 'depthwise',
+      filter: kernel,
+      bias: bias ?? null,
+      activation: own.activation,
+      absorbed: [],
+      folded: null,
+      gradientKernel: null,
+    };
     let last = step;
     if (own.activation === 'linear' && isConv) {
       const next = soleConsumer(last);
@@ -137,7 +145,8 @@ export class InferencePlan {
       if (fusion.folded) tf.dispose([fusion.filter, ...(fusion.bias ? [fusion.bias] : [])]);
       return null;
     }
-    if (settings && fusion.kind !== 'dense' && this.inputOnlyApplies(fusion, settings)) fusion.gradientKernel = tf.keep(gradientKernelOf(fusion.kind, fusion.filter as Tensor4D));
+    if (settings && fusion.kind !== 'dense' && this.inputOnlyApplies(fusion, settings))
+      fusion.gradientKernel = tf.keep(gradientKernelOf(fusion.kind, fusion.filter as Tensor4D));
     return fusion;
   }
 
@@ -155,7 +164,11 @@ export class InferencePlan {
   private fold(step: PlanStep, fusion: Fusion): void {
     const { scale, shift } = this.context.batchNorm(fusion.folded!.layer)!;
     const [kernel, bias] = step.layer.getWeights() as [Tensor, Tensor1D | undefined];
-    fusion.filter = tf.keep(tf.tidy(() => kernel.mul(fusion.kind === 'depthwise' ? scale.reshape([1, 1, kernel.shape[2] as number, kernel.shape[3] as number]) : scale)));
+    fusion.filter = tf.keep(
+      tf.tidy(() =>
+        kernel.mul(fusion.kind === 'depthwise' ? scale.reshape([1, 1, kernel.shape[2] as number, kernel.shape[3] as number]) : scale),
+      ),
+    );
     fusion.bias = tf.keep(tf.tidy(() => (bias ? (bias.mul(scale).add(shift) as Tensor1D) : shift.clone())));
   }
 

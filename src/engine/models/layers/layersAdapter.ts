@@ -30,11 +30,17 @@ type Layer = LayersModel['layers'][number];
  * Builds a TF.js layers model.json's adapter, after the checks tfjs does not make (topologyCheck.ts).
  * TODO(merge): loadModel's TFJS_ADAPTERS.layers should call this, with { file, output } from cnnlens.json.
  */
-export async function loadLayersAdapter(files: ModelFiles, acceleration: Acceleration, options: AdapterOptions = {}): Promise<LayersAdapter> {
+export async function loadLayersAdapter(
+  files: ModelFiles,
+  acceleration: Acceleration,
+  options: AdapterOptions = {},
+): Promise<LayersAdapter> {
   const file = options.file ?? files.modelJsonPath;
   checkLayersArtifacts(files.artifacts, file);
   // Every weight a layer creates must be one the manifest declares: checked before tfjs allocates it.
-  const model = await withDeclaredWeights(files.artifacts.weightSpecs ?? [], file, () => tfl.loadLayersModel(tf.io.fromMemory(files.artifacts)));
+  const model = await withDeclaredWeights(files.artifacts.weightSpecs ?? [], file, () =>
+    tfl.loadLayersModel(tf.io.fromMemory(files.artifacts)),
+  );
   try {
     return new LayersAdapter(model, acceleration, 'layers', { ...options, file });
   } catch (error) {
@@ -140,9 +146,11 @@ export class LayersAdapter implements ModelAdapter {
     options: AdapterOptions = {},
   ) {
     this.format = format;
-    if (model.inputs.length !== 1) throw new Error(`The model has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
+    if (model.inputs.length !== 1)
+      throw new Error(`The model has ${model.inputs.length} inputs; CNN Lens explains single-input image models.`);
     const shape = model.inputs[0].shape;
-    if (shape.length !== 4) throw new Error(`The model's input has shape ${JSON.stringify(shape)}; CNN Lens expects images [batch, height, width, channels].`);
+    if (shape.length !== 4)
+      throw new Error(`The model's input has shape ${JSON.stringify(shape)}; CNN Lens expects images [batch, height, width, channels].`);
     this.inputShape = checkImageInput(shape.slice(1), "the model's input", options.file);
     this.inputId = model.inputs[0].id;
     const outputs = model.outputs.map((tensor) => ({ name: tensor.sourceLayer.name, shape: tensor.shape }));
@@ -152,12 +160,18 @@ export class LayersAdapter implements ModelAdapter {
     const weights = model.weights;
     const bad = firstNonFinite(weights.map((weight) => weight.read()));
     if (bad) {
-      throw loadError(options.file, `weight "${weights[bad.index].originalName}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`);
+      throw loadError(
+        options.file,
+        `weight "${weights[bad.index].originalName}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`,
+      );
     }
     this.steps = model.layers
       .filter((layer) => layer.getClassName() !== 'InputLayer')
       .map((layer) => {
-        if (layer.inboundNodes.length !== 1) throw new Error(`Layer "${layer.name}" is shared (called ${layer.inboundNodes.length} times); CNN Lens does not support shared layers yet.`);
+        if (layer.inboundNodes.length !== 1)
+          throw new Error(
+            `Layer "${layer.name}" is shared (called ${layer.inboundNodes.length} times); CNN Lens does not support shared layers yet.`,
+          );
         const node = layer.inboundNodes[0];
         return { layer, inputIds: node.inputTensors.map((t) => t.id), outputIds: node.outputTensors.map((t) => t.id) };
       });
@@ -191,24 +205,27 @@ export class LayersAdapter implements ModelAdapter {
       activationName,
       keep: new Set([this.scoreSource.tensorId, ...(this.scoreSource.linearOf ? this.scoreSource.linearOf.outputIds : [])]),
     });
-    this.accelerator = new LayersAccelerator({
-      inputId: this.inputId,
-      inputShape: this.inputShape,
-      scoreId: this.scoreSource.tensorId,
-      numClasses: this.numClasses,
-      stepsTo: (id) => this.stepsTo(id),
-      downstreamOf: (id, steps) => this.downstreamOf(id, steps),
-      layerTensor: (name) => {
-        const step = this.stepOf(name);
-        return { id: step.outputIds[0], shape: this.layers.find((l) => l.name === name)!.outputShape.map((d) => d ?? -1) };
+    this.accelerator = new LayersAccelerator(
+      {
+        inputId: this.inputId,
+        inputShape: this.inputShape,
+        scoreId: this.scoreSource.tensorId,
+        numClasses: this.numClasses,
+        stepsTo: (id) => this.stepsTo(id),
+        downstreamOf: (id, steps) => this.downstreamOf(id, steps),
+        layerTensor: (name) => {
+          const step = this.stepOf(name);
+          return { id: step.outputIds[0], shape: this.layers.find((l) => l.name === name)!.outputShape.map((d) => d ?? -1) };
+        },
+        context: {
+          convSettings: convConfig,
+          batchNorm: (layer) => (channelsLastBatchNorm(layer) ? this.batchNorm(layer) : null),
+          activationName,
+          linearOnly: this.scoreSource.linearOf,
+        },
       },
-      context: {
-        convSettings: convConfig,
-        batchNorm: (layer) => (channelsLastBatchNorm(layer) ? this.batchNorm(layer) : null),
-        activationName,
-        linearOnly: this.scoreSource.linearOf,
-      },
-    }, acceleration);
+      acceleration,
+    );
     this.runs = this.accelerator.runs((layer) => ({ id: this.stepOf(layer).outputIds[0], linear: false }));
     for (const { layer } of this.steps) {
       const kind = layer.getClassName();
@@ -283,7 +300,15 @@ export class LayersAdapter implements ModelAdapter {
       if (dataFormat === 'channelsFirst') return null;
       const [kernel, bias] = layer.getWeights();
       const convKind = kind === 'Conv2D' ? 'conv2d' : 'depthwise';
-      const z = convolveInputOnly(convKind, x as Tensor4D, kernel as Tensor4D, this.gradientKernels.get(layer)!, strides, padding, dilationRate);
+      const z = convolveInputOnly(
+        convKind,
+        x as Tensor4D,
+        kernel as Tensor4D,
+        this.gradientKernels.get(layer)!,
+        strides,
+        padding,
+        dilationRate,
+      );
       return bias ? z.add(bias) : z;
     }
     if (kind === 'Dense' && x.rank === 2) {
@@ -402,7 +427,12 @@ export class LayersAdapter implements ModelAdapter {
         output = values.get(at.id)!;
       } else if (at.linear) {
         this.run(plan.slice(0, -1), values, rule);
-        output = this.apply(target, target.inputIds.map((id) => values.get(id)!), false, rule);
+        output = this.apply(
+          target,
+          target.inputIds.map((id) => values.get(id)!),
+          false,
+          rule,
+        );
       } else {
         this.run(plan, values, rule, this.fusedFor(rule, targetId));
         output = values.get(targetId)!;
@@ -415,7 +445,8 @@ export class LayersAdapter implements ModelAdapter {
   /** Where layerOutput reads a layer: its output, or before its rectifier (a rectifier's input, a convolution's linear part). */
   private readAt(target: Step, beforeRectifier: boolean): { id: number; linear: boolean } {
     if (beforeRectifier && this.rectifierLayer(target.layer)) return { id: target.inputIds[0], linear: false };
-    const linear = beforeRectifier && LINEAR_WITH_ACTIVATION.has(target.layer.getClassName()) && !!rectifierKindOf(activationName(target.layer));
+    const linear =
+      beforeRectifier && LINEAR_WITH_ACTIVATION.has(target.layer.getClassName()) && !!rectifierKindOf(activationName(target.layer));
     return { id: target.outputIds[0], linear };
   }
 
@@ -430,7 +461,8 @@ export class LayersAdapter implements ModelAdapter {
       const fast = this.accelerator.outputs(input, ['scores', { id: targetId, linear: false }]);
       if (fast && fast[1].rank === 4) {
         // Differentiated (Grad-CAM's TF.js fallback), the head runs on TF.js, where tfjs records it.
-        const head = (replaced: Tensor4D) => (recordingGradients() ? this.tfjsSplit(input, layerName).head(replaced) : this.accelerator.head(layerName, replaced)!);
+        const head = (replaced: Tensor4D) =>
+          recordingGradients() ? this.tfjsSplit(input, layerName).head(replaced) : this.accelerator.head(layerName, replaced)!;
         return { activations: fast[1] as Tensor4D, scores: fast[0] as Tensor2D, head };
       }
       tf.dispose(fast ?? []);
@@ -446,7 +478,8 @@ export class LayersAdapter implements ModelAdapter {
     // Up to the target nothing is differentiated: the fused plan may run it (the head re-runs layer by layer).
     this.run(plan, values, null, this.fusedFor(null, targetId));
     const activations = values.get(targetId) as Tensor4D;
-    if (activations.rank !== 4) throw new Error(`Layer "${layerName}" has a ${activations.rank}-D output; a spatial (4-D) layer is needed.`);
+    if (activations.rank !== 4)
+      throw new Error(`Layer "${layerName}" has a ${activations.rank}-D output; a spatial (4-D) layer is needed.`);
     const downstream = this.downstreamOf(targetId, plan);
     const head = (replaced: Tensor4D): Tensor2D => {
       const fast = recordingGradients() ? null : this.accelerator.head(layerName, replaced);
@@ -479,7 +512,12 @@ export class LayersAdapter implements ModelAdapter {
     if (!scoreStep) return null;
     const kind = scoreStep.layer.getClassName();
     if (POOLING_HEADS.has(kind)) return this.poolingOnlyHead(scoreStep);
-    const isPointwise = kind === 'Conv2D' && scoreStep.layer.getWeights()[0].shape.slice(0, 2).every((d) => d === 1);
+    const isPointwise =
+      kind === 'Conv2D' &&
+      scoreStep.layer
+        .getWeights()[0]
+        .shape.slice(0, 2)
+        .every((d) => d === 1);
     if (kind !== 'Dense' && !isPointwise) return null;
     if (!this.scoreSource.linearOf && !['', 'linear'].includes(activationName(scoreStep.layer))) return null;
     // Between the linear layer and a global average pooling only shape-preserving layers may sit.

@@ -37,7 +37,9 @@ export interface Step {
 
 /** Every op type the file uses that CNN Lens cannot run, each once, in order of first use. */
 export function unsupportedOps(model: OnnxModel): string[] {
-  const missing = model.nodes.filter((n) => !isSupported(n.opType, n.domain)).map((n) => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType));
+  const missing = model.nodes
+    .filter((n) => !isSupported(n.opType, n.domain))
+    .map((n) => (n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType));
   return [...new Set(missing)];
 }
 
@@ -48,7 +50,7 @@ function topological(model: OnnxModel, available: Set<string>, file: string): On
   const order: OnnxNode[] = [];
   while (pending.length) {
     const before = pending.length;
-    for (let i = 0; i < pending.length; ) {
+    for (let i = 0; i < pending.length;) {
       const node = pending[i];
       if (node.inputs.every((name) => !name || known.has(name))) {
         order.push(node);
@@ -59,16 +61,57 @@ function topological(model: OnnxModel, available: Set<string>, file: string): On
     if (pending.length === before) {
       const node = pending[0];
       const missing = node.inputs.filter((name) => name && !known.has(name));
-      throw new ModelError(`${file}: node "${node.name}" (${node.opType}) reads ${missing.map((m) => `"${m}"`).join(', ')}, which no node, input or initializer provides (or the graph has a cycle).`);
+      throw new ModelError(
+        `${file}: node "${node.name}" (${node.opType}) reads ${missing.map((m) => `"${m}"`).join(', ')}, which no node, input or initializer provides (or the graph has a cycle).`,
+      );
     }
   }
   return order;
 }
 
 /** Ops that move elements without combining them: a mask of batch-dependent elements moves with them. */
-const MOVERS: Record<string, number[]> = { Gather: [0], Slice: [0], Reshape: [0], Unsqueeze: [0], Squeeze: [0], Flatten: [0], Transpose: [0], Expand: [0], Tile: [0], Split: [0] };
+const MOVERS: Record<string, number[]> = {
+  Gather: [0],
+  Slice: [0],
+  Reshape: [0],
+  Unsqueeze: [0],
+  Squeeze: [0],
+  Flatten: [0],
+  Transpose: [0],
+  Expand: [0],
+  Tile: [0],
+  Split: [0],
+};
 /** Element-wise ops: an output element depends on the batch where a broadcast input element does. */
-const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Neg', 'Abs', 'Sqrt', 'Floor', 'Ceil', 'Equal', 'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'And', 'Or', 'Xor', 'Not', 'Where', 'Identity', 'Cast', 'Dropout', 'Clip', 'Max', 'Min']);
+const ELEMENTWISE = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Mod',
+  'Neg',
+  'Abs',
+  'Sqrt',
+  'Floor',
+  'Ceil',
+  'Equal',
+  'Greater',
+  'Less',
+  'GreaterOrEqual',
+  'LessOrEqual',
+  'And',
+  'Or',
+  'Xor',
+  'Not',
+  'Where',
+  'Identity',
+  'Cast',
+  'Dropout',
+  'Clip',
+  'Max',
+  'Min',
+]);
 
 /** Ops whose second output is optional and costs work (a mask, argmax indices). */
 const UNREAD_SECOND_OUTPUT = new Set(['Dropout', 'MaxPool']);
@@ -105,7 +148,9 @@ export class OnnxExecutor {
       // Second outputs nobody reads (Dropout's mask, MaxPool's indices) are left uncomputed.
       const read = new Set([...model.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
       const order = topological(model, feeds, file).map((node) =>
-        UNREAD_SECOND_OUTPUT.has(node.opType) && node.outputs[1] && !read.has(node.outputs[1]) ? { ...node, outputs: [node.outputs[0], '', ...node.outputs.slice(2)] } : node,
+        UNREAD_SECOND_OUTPUT.has(node.opType) && node.outputs[1] && !read.has(node.outputs[1])
+          ? { ...node, outputs: [node.outputs[0], '', ...node.outputs.slice(2)] }
+          : node,
       );
       const runnable: OnnxNode[] = [];
       for (const node of order) {
@@ -249,8 +294,12 @@ export class OnnxExecutor {
     const clean = (mask: Tensor): Mask => (mask.max().dataSync()[0] > 0 ? mask : null);
     const movedData = MOVERS[node.opType];
     if (movedData && inputMasks.every((m, i) => m === null || movedData.includes(i))) {
-      const inputs = step.inputs.map((name, i) => (!name ? undefined : movedData.includes(i) ? plainValue(asTensor(inputMasks[i], name)) : valueOf(name)));
-      return OPS[node.opType](inputs, node, { opset: this.opset, rule: null, prepared: null }).map((v) => (v ? clean(plain(v).toFloat()) : 'all'));
+      const inputs = step.inputs.map((name, i) =>
+        !name ? undefined : movedData.includes(i) ? plainValue(asTensor(inputMasks[i], name)) : valueOf(name),
+      );
+      return OPS[node.opType](inputs, node, { opset: this.opset, rule: null, prepared: null }).map((v) =>
+        v ? clean(plain(v).toFloat()) : 'all',
+      );
     }
     if (node.opType === 'Concat') {
       const inputs = step.inputs.map((name, i) => (name ? plainValue(asTensor(inputMasks[i], name)) : undefined));
@@ -260,7 +309,10 @@ export class OnnxExecutor {
       return step.outputs.map((name) => {
         const out = name ? valueOf(name) : undefined;
         if (!out) return 'all';
-        const merged = step.inputs.reduce<Tensor>((acc, input, i) => (input && inputMasks[i] !== null ? acc.add(asTensor(inputMasks[i], input)) : acc), tf.zeros(logicalShape(out)));
+        const merged = step.inputs.reduce<Tensor>(
+          (acc, input, i) => (input && inputMasks[i] !== null ? acc.add(asTensor(inputMasks[i], input)) : acc),
+          tf.zeros(logicalShape(out)),
+        );
         return clean(merged.minimum(1));
       });
     }
@@ -268,7 +320,15 @@ export class OnnxExecutor {
   }
 
   private step(node: OnnxNode, folded: OnnxNode | null): Step {
-    const step: Step = { node, op: OPS[node.opType], inputs: node.inputs, outputs: folded ? folded.outputs.slice(0, 1) : node.outputs, prepared: null, weight: null, folded };
+    const step: Step = {
+      node,
+      op: OPS[node.opType],
+      inputs: node.inputs,
+      outputs: folded ? folded.outputs.slice(0, 1) : node.outputs,
+      prepared: null,
+      weight: null,
+      folded,
+    };
     this.prepare(step);
     return step;
   }
@@ -276,17 +336,28 @@ export class OnnxExecutor {
   /** Turns a Conv's constant weights into tfjs filters (with its folded BatchNormalization); transposes a Gemm's constant B. */
   private prepare(step: Step): void {
     const { node, folded } = step;
-    if (node.opType === 'Gemm' && attr.int(node, 'transB', 0) === 1 && this.isConstant(node.inputs[1]) && this.constants.get(node.inputs[1])?.tensor.rank === 2) {
+    if (
+      node.opType === 'Gemm' &&
+      attr.int(node, 'transB', 0) === 1 &&
+      this.isConstant(node.inputs[1]) &&
+      this.constants.get(node.inputs[1])?.tensor.rank === 2
+    ) {
       step.weight = tf.keep(tf.tidy(() => tf.transpose(this.constants.get(node.inputs[1])!.tensor)));
       return;
     }
-    if ((node.opType !== 'Conv' && node.opType !== 'ConvTranspose') || !this.isConstant(node.inputs[1]) || !this.isConstant(node.inputs[2] ?? '')) return;
+    if (
+      (node.opType !== 'Conv' && node.opType !== 'ConvTranspose') ||
+      !this.isConstant(node.inputs[1]) ||
+      !this.isConstant(node.inputs[2] ?? '')
+    )
+      return;
     const weight = this.constants.get(node.inputs[1])!.tensor;
     const bias = node.inputs[2] ? this.constants.get(node.inputs[2])!.tensor : null;
     const norm = folded ? this.normOf(folded) : null;
     try {
       const group = attr.int(node, 'group', 1);
-      step.prepared = node.opType === 'Conv' ? prepareConv(weight, bias, group, norm, node) : prepareConvTranspose(weight, bias, group, node);
+      step.prepared =
+        node.opType === 'Conv' ? prepareConv(weight, bias, group, norm, node) : prepareConvTranspose(weight, bias, group, node);
       // Kept: weights may be re-prepared inside an engine scope (randomisation check).
       convWeightTensors(step.prepared).forEach((t) => tf.keep(t));
     } finally {
@@ -377,7 +448,9 @@ export class OnnxExecutor {
         outputs = step.op(inputs, step.node, { opset: this.opset, rule, prepared: step.prepared ?? step.weight });
       } catch (error) {
         const message = (error as Error).message;
-        throw new Error(message.includes(`"${step.node.name}"`) ? message : `ONNX node "${step.node.name}" (${step.node.opType}): ${message}`);
+        throw new Error(
+          message.includes(`"${step.node.name}"`) ? message : `ONNX node "${step.node.name}" (${step.node.opType}): ${message}`,
+        );
       }
       step.outputs.forEach((name, i) => {
         const value = outputs[i];

@@ -118,7 +118,8 @@ class Folder {
   /** Whether `step` reads only sizes that do not follow the batch from the size vector `name`. */
   private batchFreePick(step: Step, name: string): boolean {
     const { of, start } = this.sizes.get(name)!;
-    const picksFrom = SIZE_PICKING.has(step.node.opType) && step.inputs[0] === name && step.inputs.slice(1).every((i) => !this.sizes.has(i));
+    const picksFrom =
+      SIZE_PICKING.has(step.node.opType) && step.inputs[0] === name && step.inputs.slice(1).every((i) => !this.sizes.has(i));
     const positions = picksFrom ? this.picked(step, name) : Array.from({ length: this.values.get(name)!.tensor.size }, (_, i) => i);
     const axes = positions.map((p) => start + p);
     // Axis 0 is the batch in every image tensor but a transposed one: keep it without measuring.
@@ -153,7 +154,11 @@ class Folder {
       if (!value) throw new Error(`internal: the export reads "${name}", which it neither computes nor folds`);
       const tensor = plain(value);
       // Copied: the tensor's own buffer goes with it at the end of the scope.
-      folded.set(name, { dims: tensor.shape, dtype: tensor.dtype, data: (tensor.dataSync() as Float32Array | Int32Array | Uint8Array).slice() });
+      folded.set(name, {
+        dims: tensor.shape,
+        dtype: tensor.dtype,
+        data: (tensor.dataSync() as Float32Array | Int32Array | Uint8Array).slice(),
+      });
     }
     return folded;
   }

@@ -53,7 +53,12 @@ const REARRANGING = new Set(['Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsq
  * slices and concatenation of Swin's patch merging), or when it has the shape of an earlier channels-last
  * tensor (Swin's windows reshaped back to the grid); other 4-D tensors are NCHW.
  */
-export function findLayerViews(steps: Step[], probes: Map<string, Probe>, inputName: string, image: [number, number]): Map<string, LayerView> {
+export function findLayerViews(
+  steps: Step[],
+  probes: Map<string, Probe>,
+  inputName: string,
+  image: [number, number],
+): Map<string, LayerView> {
   const views = new Map<string, LayerView>();
   const channelsLast = new Set<string>();
   const channelsLastShapes = new Set<string>();
@@ -65,7 +70,8 @@ export function findLayerViews(steps: Step[], probes: Map<string, Probe>, inputN
     for (const output of node.outputs) {
       const shape = output ? floatShape(output) : null;
       if (!shape || shape[0] !== 1) continue;
-      const sameAsChannelsLast = node.opType !== 'Conv' && node.opType !== 'Transpose' && shape[1] !== shape[3] && channelsLastShapes.has(shape.join());
+      const sameAsChannelsLast =
+        node.opType !== 'Conv' && node.opType !== 'Transpose' && shape[1] !== shape[3] && channelsLastShapes.has(shape.join());
       if (shape.length === 4 && (sameAsChannelsLast || keepsChannelsLast(node, output, shape, channelsLast, floatShape, inputName))) {
         channelsLast.add(output);
         channelsLastShapes.add(shape.join());

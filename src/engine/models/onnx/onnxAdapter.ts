@@ -10,7 +10,15 @@ import type { AcceleratedRuns } from '../../accel/recipes';
 import { gaussian } from '../../random';
 import { recordingGradients, tf } from '../../tfjs/tf';
 import type { LayerInfo } from '../../types';
-import { isCamCapableShape, type AttentionEvidence, type LayerBias, type AttentionLayout, type GapHead, type ModelAdapter, type SplitModel } from '../adapter';
+import {
+  isCamCapableShape,
+  type AttentionEvidence,
+  type LayerBias,
+  type AttentionLayout,
+  type GapHead,
+  type ModelAdapter,
+  type SplitModel,
+} from '../adapter';
 import { ModelError } from '../../../files/modelFiles';
 import type { ReluRule } from '../reluRules';
 import { checkImageInput, chooseOutput, classCountOf, type AdapterOptions } from '../outputCheck';
@@ -71,16 +79,23 @@ export class OnnxAdapter implements ModelAdapter {
     options: AdapterOptions = {},
   ) {
     if (model.inputs.length !== 1) {
-      throw new ModelError(`${file} has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')}); CNN Lens explains single-input image models.`);
+      throw new ModelError(
+        `${file} has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(', ')}); CNN Lens explains single-input image models.`,
+      );
     }
     const input = model.inputs[0];
     const dims = input.dims;
-    if (!dims || dims.length !== 4) throw new ModelError(`${file}: input "${input.name}" has shape ${JSON.stringify(dims)}; CNN Lens needs a 4-D image input [batch, channels, height, width].`);
+    if (!dims || dims.length !== 4)
+      throw new ModelError(
+        `${file}: input "${input.name}" has shape ${JSON.stringify(dims)}; CNN Lens needs a 4-D image input [batch, channels, height, width].`,
+      );
     const [, d1, d2, d3] = dims;
     this.channelsFirst = !(d3 !== null && d3 <= 4 && (d1 === null || d1 > 4));
     const [h, w, c] = this.channelsFirst ? [d2, d3, d1] : [d1, d2, d3];
     if (!h || !w || !c) {
-      throw new ModelError(`${file}: input "${input.name}" has shape ${JSON.stringify(dims.map((d) => d ?? '?'))}; CNN Lens needs a fixed height, width and channel count (export with a fixed input size).`);
+      throw new ModelError(
+        `${file}: input "${input.name}" has shape ${JSON.stringify(dims.map((d) => d ?? '?'))}; CNN Lens needs a fixed height, width and channel count (export with a fixed input size).`,
+      );
     }
     this.inputShape = checkImageInput([h, w, c], `input "${input.name}"`, file);
     this.inputName = input.name;
@@ -90,7 +105,9 @@ export class OnnxAdapter implements ModelAdapter {
       const constants = [...this.executor.constants.entries()];
       const bad = firstNonFinite(constants.map(([, constant]) => constant.tensor));
       if (bad) {
-        throw new ModelError(`${file}: weight "${constants[bad.index][0]}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`);
+        throw new ModelError(
+          `${file}: weight "${constants[bad.index][0]}" holds ${bad.what}; a model with NaN or infinite weights gives meaningless scores, so CNN Lens does not load it.`,
+        );
       }
       // Shape arithmetic that depends only on the (fixed) image size is computed here, once.
       this.executor.foldStaticShapes((batch) => new Map([[this.inputName, this.feed(tf.zeros([batch, ...this.inputShape]) as Tensor4D)]]));
@@ -117,12 +134,18 @@ export class OnnxAdapter implements ModelAdapter {
       this.gradientsOnWasm = this.executor.exact.every((step) => this.gradientOnWasm(step, probes));
       const { channelsFirst, inputName, inputShape, numClasses, scoreTensor, executor } = this;
       const views = this.views;
-      this.accelerator = new OnnxFileAccelerator({ model, executor, probes, views, inputName, channelsFirst, inputShape, numClasses, scoreTensor }, acceleration);
+      this.accelerator = new OnnxFileAccelerator(
+        { model, executor, probes, views, inputName, channelsFirst, inputShape, numClasses, scoreTensor },
+        acceleration,
+      );
       this.runs = this.accelerator.runs((layer) => this.stepOf(layer).node.outputs[0]);
       for (const step of this.executor.exact) {
         if (step.node.opType === 'Conv' && step.prepared && this.layerSteps.has(step.node.name)) {
           const weight = this.executor.constants.get(step.node.inputs[1])!.tensor;
-          this.kernels.set(step.node.name, tf.tidy(() => tf.transpose(weight, [2, 3, 1, 0]) as Tensor4D));
+          this.kernels.set(
+            step.node.name,
+            tf.tidy(() => tf.transpose(weight, [2, 3, 1, 0]) as Tensor4D),
+          );
         }
       }
     } catch (error) {
@@ -133,7 +156,8 @@ export class OnnxAdapter implements ModelAdapter {
   }
 
   private feed(input: Tensor4D): Value {
-    if (input.shape[3] !== this.inputShape[2]) throw new Error(`The input has ${input.shape[3]} channels; the model expects ${this.inputShape[2]}.`);
+    if (input.shape[3] !== this.inputShape[2])
+      throw new Error(`The input has ${input.shape[3]} channels; the model expects ${this.inputShape[2]}.`);
     return this.channelsFirst ? nhwcValue(input) : plainValue(input);
   }
 
@@ -158,14 +182,24 @@ export class OnnxAdapter implements ModelAdapter {
       const shape = view ? gridShape(view, probe.shape) : probe.shape.slice(1);
       // Learned weights only: settings given as inputs (Clip's bounds, Pad's value) are not parameters.
       const settingsOnly = node.opType === 'Clip' || node.opType === 'Pad';
-      const constants = settingsOnly ? [] : node.inputs.filter((name) => name && this.executor.constants.get(name)?.tensor.dtype === 'float32');
+      const constants = settingsOnly
+        ? []
+        : node.inputs.filter((name) => name && this.executor.constants.get(name)?.tensor.dtype === 'float32');
       const params = constants.reduce((sum, name) => sum + this.executor.constants.get(name)!.tensor.size, 0);
       const kernel = node.opType === 'Conv' && this.executor.constants.get(node.inputs[1])?.tensor.rank === 4;
       this.layerSteps.set(node.name, step);
       const layout = view ? layoutNote(view, probe.shape) : undefined;
       // Only tensors that lie on the image grid are targets (not the batch-folded windows and heads inside attention).
       const camCapable = !!view && isCamCapableShape(shape);
-      layers.push({ name: node.name, kind: node.opType, outputShape: shape, params, camCapable, hasKernel: kernel, ...(layout ? { layout } : {}) });
+      layers.push({
+        name: node.name,
+        kind: node.opType,
+        outputShape: shape,
+        params,
+        camCapable,
+        hasKernel: kernel,
+        ...(layout ? { layout } : {}),
+      });
     }
     return layers;
   }
@@ -179,7 +213,8 @@ export class OnnxAdapter implements ModelAdapter {
       const depthwise = step.prepared?.mode === 'depthwise';
       return !depthwise || (step.prepared!.filters[0].shape[3] === 1 && !dilated && strides[0] === strides[1]);
     }
-    if (node.opType === 'Gather') return probes.get(node.inputs[0])?.dtype !== 'float32' || gathersSlice(this.executor.known(node.inputs[1]));
+    if (node.opType === 'Gather')
+      return probes.get(node.inputs[0])?.dtype !== 'float32' || gathersSlice(this.executor.known(node.inputs[1]));
     if (node.opType === 'Pad') return attr.string(node, 'mode', 'constant') === 'constant';
     return true;
   }
@@ -200,7 +235,10 @@ export class OnnxAdapter implements ModelAdapter {
     if (!value) throw new Error(`Layer "${layer}" produced no output.`);
     const view = this.views.get(tensor);
     if (view) return toGrid(value, view);
-    if (value.tensor.rank !== 4) throw new Error(`Layer "${layer}" has a ${value.tensor.rank}-D output that does not lie on the image grid; a spatial layer (feature maps or patch tokens) is needed.`);
+    if (value.tensor.rank !== 4)
+      throw new Error(
+        `Layer "${layer}" has a ${value.tensor.rank}-D output that does not lie on the image grid; a spatial layer (feature maps or patch tokens) is needed.`,
+      );
     return asNhwc(value, layer);
   }
 
@@ -264,11 +302,17 @@ export class OnnxAdapter implements ModelAdapter {
    */
   private valuesForHead(input: Tensor4D, plan: Step[], target: string, downstream: Step[]): Map<string, Value> {
     const produced = new Set(downstream.flatMap((step) => step.outputs));
-    const read = new Set(downstream.flatMap((step) => step.inputs).filter((name) => name && !produced.has(name) && !this.executor.known(name)));
+    const read = new Set(
+      downstream.flatMap((step) => step.inputs).filter((name) => name && !produced.has(name) && !this.executor.known(name)),
+    );
     read.delete(this.inputName);
     const wanted = [...new Set([target, this.scoreTensor, ...read])];
     const fast = this.accelerated() && this.accelerator?.rawTensors(input, wanted, null);
-    if (fast) return new Map<string, Value>([[this.inputName, this.feed(input)], ...wanted.map((name, i) => [name, plainValue(fast.values[i])] as const)]);
+    if (fast)
+      return new Map<string, Value>([
+        [this.inputName, this.feed(input)],
+        ...wanted.map((name, i) => [name, plainValue(fast.values[i])] as const),
+      ]);
     const values = new Map([[this.inputName, this.feed(input)]]);
     this.executor.run(plan, values);
     return values;

@@ -66,7 +66,21 @@ const root = protobuf.Root.fromJSON(schema as protobuf.INamespace);
 const ModelProto = root.lookupType('onnx.ModelProto');
 
 /** TensorProto.DataType values. */
-const DT = { FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, STRING: 8, BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13 } as const;
+const DT = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+} as const;
 const DT_NAMES: Record<number, string> = Object.fromEntries(Object.entries(DT).map(([k, v]) => [v, k.toLowerCase()]));
 const RAW_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8 };
 
@@ -118,20 +132,33 @@ function fromRaw(bytes: Uint8Array, dataType: number, count: number): Float32Arr
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const read = (i: number): number => {
     switch (dataType) {
-      case DT.FLOAT: return view.getFloat32(i * 4, true);
-      case DT.DOUBLE: return view.getFloat64(i * 8, true);
-      case DT.FLOAT16: return halfToFloat(view.getUint16(i * 2, true));
-      case DT.UINT8: case DT.BOOL: return view.getUint8(i);
-      case DT.INT8: return view.getInt8(i);
-      case DT.UINT16: return view.getUint16(i * 2, true);
-      case DT.INT16: return view.getInt16(i * 2, true);
-      case DT.INT32: return view.getInt32(i * 4, true);
-      case DT.UINT32: return clampInt(view.getUint32(i * 4, true));
-      case DT.INT64: return clampInt(view.getBigInt64(i * 8, true));
-      default: return 0;
+      case DT.FLOAT:
+        return view.getFloat32(i * 4, true);
+      case DT.DOUBLE:
+        return view.getFloat64(i * 8, true);
+      case DT.FLOAT16:
+        return halfToFloat(view.getUint16(i * 2, true));
+      case DT.UINT8:
+      case DT.BOOL:
+        return view.getUint8(i);
+      case DT.INT8:
+        return view.getInt8(i);
+      case DT.UINT16:
+        return view.getUint16(i * 2, true);
+      case DT.INT16:
+        return view.getInt16(i * 2, true);
+      case DT.INT32:
+        return view.getInt32(i * 4, true);
+      case DT.UINT32:
+        return clampInt(view.getUint32(i * 4, true));
+      case DT.INT64:
+        return clampInt(view.getBigInt64(i * 8, true));
+      default:
+        return 0;
     }
   };
-  const out = dataType === DT.BOOL ? new Uint8Array(count) : dtypeOf(dataType, '') === 'float32' ? new Float32Array(count) : new Int32Array(count);
+  const out =
+    dataType === DT.BOOL ? new Uint8Array(count) : dtypeOf(dataType, '') === 'float32' ? new Float32Array(count) : new Int32Array(count);
   if (dataType === DT.FLOAT) {
     // The common case, without a per-element call.
     const copy = new Uint8Array(count * 4);
@@ -177,10 +204,14 @@ function externalRange(proto: TensorProtoLike, label: string, dims: number[], co
   const offset = entries.has('offset') ? Number(entries.get('offset')) : 0;
   const length = entries.has('length') ? Number(entries.get('length')) : expected;
   if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
-    throw new ModelError(`${label}: external data "${location}" offset ${entries.get('offset')} length ${entries.get('length')} is not a byte range.`);
+    throw new ModelError(
+      `${label}: external data "${location}" offset ${entries.get('offset')} length ${entries.get('length')} is not a byte range.`,
+    );
   }
   if (length !== expected) {
-    throw new ModelError(`${label} ${JSON.stringify(dims)} declares ${length} bytes of external data, expected ${expected} (the file is damaged or truncated).`);
+    throw new ModelError(
+      `${label} ${JSON.stringify(dims)} declares ${length} bytes of external data, expected ${expected} (the file is damaged or truncated).`,
+    );
   }
   return { location, offset, length };
 }
@@ -189,7 +220,10 @@ function checkedDims(proto: TensorProtoLike, label: string, maxElements: number)
   const dims = (proto.dims ?? []).map(int64);
   if (dims.some((d) => d < 0)) throw new ModelError(`${label} has a negative dimension ${JSON.stringify(dims)}.`);
   const count = dims.reduce((a, b) => a * b, 1);
-  if (count > maxElements) throw new ModelError(`${label} ${JSON.stringify(dims)} has ${count} elements; too large for CNN Lens (limit ${maxElements}: maxTensorElements).`);
+  if (count > maxElements)
+    throw new ModelError(
+      `${label} ${JSON.stringify(dims)} has ${count} elements; too large for CNN Lens (limit ${maxElements}: maxTensorElements).`,
+    );
   return { dims, count };
 }
 
@@ -201,14 +235,17 @@ function tensorFrom(proto: TensorProtoLike, where: string, external: ExternalRea
   const dtype = dtypeOf(dataType, label);
   let raw = proto.rawData && proto.rawData.length > 0 ? proto.rawData : null;
   if (proto.dataLocation === 1) {
-    if (!external) throw new ModelError(`${label} is stored in an external data file; load the model from its .onnx file so the data can be read.`);
+    if (!external)
+      throw new ModelError(`${label} is stored in an external data file; load the model from its .onnx file so the data can be read.`);
     const { location, offset, length } = externalRange(proto, label, dims, count, dataType);
     raw = external.read(location, offset, length);
   }
   if (raw) {
     const expected = count * RAW_BYTES[dataType];
     if (raw.length !== expected) {
-      throw new ModelError(`${label} ${JSON.stringify(dims)} holds ${raw.length} bytes of data, expected ${expected} (the file is damaged or truncated).`);
+      throw new ModelError(
+        `${label} ${JSON.stringify(dims)} holds ${raw.length} bytes of data, expected ${expected} (the file is damaged or truncated).`,
+      );
     }
     return { name, dims, dtype, data: fromRaw(raw, dataType, count), sourceType: dataType };
   }
@@ -220,7 +257,9 @@ function tensorFrom(proto: TensorProtoLike, where: string, external: ExternalRea
   else if (dataType === DT.FLOAT16) values = (proto.int32Data ?? []).map(halfToFloat);
   else values = proto.int32Data ?? [];
   if (values.length !== count) {
-    throw new ModelError(`${label} ${JSON.stringify(dims)} holds ${values.length} values, expected ${count} (the file is damaged or truncated).`);
+    throw new ModelError(
+      `${label} ${JSON.stringify(dims)} holds ${values.length} values, expected ${count} (the file is damaged or truncated).`,
+    );
   }
   const data = dtype === 'bool' ? Uint8Array.from(values) : dtype === 'float32' ? Float32Array.from(values) : Int32Array.from(values);
   return { name, dims, dtype, data, sourceType: dataType };
@@ -245,19 +284,44 @@ const text = (bytes: Uint8Array | undefined) => (bytes ? Buffer.from(bytes).toSt
 
 function attributeType(a: AttributeLike): number {
   // Files from old exporters may leave `type` unset: go by the field that is present.
-  return a.type || (a.t ? 4 : a.s?.length ? 3 : a.ints?.length ? 7 : a.floats?.length ? 6 : a.strings?.length ? 8 : a.g ? 5 : a.i !== undefined && int64(a.i) !== 0 ? 2 : 1);
+  return (
+    a.type ||
+    (a.t
+      ? 4
+      : a.s?.length
+        ? 3
+        : a.ints?.length
+          ? 7
+          : a.floats?.length
+            ? 6
+            : a.strings?.length
+              ? 8
+              : a.g
+                ? 5
+                : a.i !== undefined && int64(a.i) !== 0
+                  ? 2
+                  : 1)
+  );
 }
 
 function attributeValue(a: AttributeLike, where: string, external: ExternalReader | null): AttributeValue {
   switch (attributeType(a)) {
-    case 1: return a.f ?? 0;
-    case 2: return int64(a.i);
-    case 3: return text(a.s);
-    case 4: return tensorFrom(a.t ?? {}, `${where} attribute "${a.name}"`, external);
-    case 6: return a.floats ?? [];
-    case 7: return (a.ints ?? []).map(int64);
-    case 8: return (a.strings ?? []).map(text);
-    default: return null; // graphs, sparse tensors, type protos: no supported op reads them
+    case 1:
+      return a.f ?? 0;
+    case 2:
+      return int64(a.i);
+    case 3:
+      return text(a.s);
+    case 4:
+      return tensorFrom(a.t ?? {}, `${where} attribute "${a.name}"`, external);
+    case 6:
+      return a.floats ?? [];
+    case 7:
+      return (a.ints ?? []).map(int64);
+    case 8:
+      return (a.strings ?? []).map(text);
+    default:
+      return null; // graphs, sparse tensors, type protos: no supported op reads them
   }
 }
 
@@ -268,7 +332,9 @@ interface ValueInfoLike {
 
 function valueInfo(v: ValueInfoLike): OnnxValueInfo {
   const tensorType = v.type?.tensorType;
-  const dims = tensorType?.shape?.dim ? tensorType.shape.dim.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? int64(d.dimValue) : null)) : null;
+  const dims = tensorType?.shape?.dim
+    ? tensorType.shape.dim.map((d) => (d.dimValue !== undefined && d.dimValue !== null && !d.dimParam ? int64(d.dimValue) : null))
+    : null;
   return { name: v.name ?? '', dims, elemType: tensorType?.elemType ?? 0 };
 }
 
@@ -287,7 +353,12 @@ interface ModelLike {
 }
 
 /** Decodes and checks an ONNX model; `file` names it in messages. */
-export function decodeOnnx(bytes: Uint8Array, file: string, external: ExternalReader | null = null, limits: ModelLimits = modelLimits()): OnnxModel {
+export function decodeOnnx(
+  bytes: Uint8Array,
+  file: string,
+  external: ExternalReader | null = null,
+  limits: ModelLimits = modelLimits(),
+): OnnxModel {
   const message = decodeMessage(bytes, file);
   planTensors(message, file, limits);
   return onnxModelOf(message, file, external);
@@ -297,7 +368,9 @@ function decodeMessage(bytes: Uint8Array, file: string): ModelLike {
   try {
     return ModelProto.decode(bytes) as unknown as ModelLike;
   } catch (error) {
-    throw new ModelError(`${file} is not a readable ONNX model (${(error as Error).message}); the file may be truncated or not an .onnx file.`);
+    throw new ModelError(
+      `${file} is not a readable ONNX model (${(error as Error).message}); the file may be truncated or not an .onnx file.`,
+    );
   }
 }
 
@@ -310,7 +383,9 @@ function planTensors(message: ModelLike, file: string, limits: ModelLimits): Ext
   const graph = message.graph;
   const tensors: [TensorProtoLike, string][] = (graph?.initializer ?? []).map((t) => [t, `${file} tensor "${t.name ?? ''}"`]);
   for (const node of graph?.node ?? []) {
-    for (const a of node.attribute ?? []) if (attributeType(a) === 4 && a.t) tensors.push([a.t, `${file}: node "${node.name ?? ''}" attribute "${a.name}" tensor "${a.t.name ?? ''}"`]);
+    for (const a of node.attribute ?? [])
+      if (attributeType(a) === 4 && a.t)
+        tensors.push([a.t, `${file}: node "${node.name ?? ''}" attribute "${a.name}" tensor "${a.t.name ?? ''}"`]);
   }
   let memory = 0;
   const ranges = new Map<string, ExternalRange>();
@@ -376,7 +451,9 @@ async function readExternal(ranges: ExternalRange[], folder: ModelFolder, signal
     try {
       const past = wanted.find((r) => r.offset + r.length > opened.size);
       if (past) {
-        throw new ModelError(`${folder.file}: external data "${location}" has ${opened.size} bytes; bytes ${past.offset}–${past.offset + past.length} were asked for (truncated file?).`);
+        throw new ModelError(
+          `${folder.file}: external data "${location}" has ${opened.size} bytes; bytes ${past.offset}–${past.offset + past.length} were asked for (truncated file?).`,
+        );
       }
       for (const r of wanted) read.set(rangeKey(location, r.offset, r.length), await opened.read(r.offset, r.length, signal));
     } finally {
@@ -386,7 +463,8 @@ async function readExternal(ranges: ExternalRange[], folder: ModelFolder, signal
   return {
     read(location, offset, length) {
       const bytes = read.get(rangeKey(location, offset, length));
-      if (!bytes) throw new ModelError(`${folder.file}: external data "${location}" bytes ${offset}–${offset + length} were not planned for.`);
+      if (!bytes)
+        throw new ModelError(`${folder.file}: external data "${location}" bytes ${offset}–${offset + length} were not planned for.`);
       return bytes;
     },
   };

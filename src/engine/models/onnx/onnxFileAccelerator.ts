@@ -139,13 +139,22 @@ export class OnnxFileAccelerator extends Accelerator<string> {
     const size = input === inputName ? inputShape.slice(0, 2) : probes.get(input)?.shape.slice(2);
     const weights = model.initializers.find((t) => t.name === node.inputs[1])?.dims ?? probes.get(node.inputs[1])?.shape;
     const kernel = (attributes.kernel_shape as number[] | undefined) ?? weights?.slice(2);
-    if (size?.length !== 2 || kernel?.length !== 2) throw new UnsupportedLayerError(`node "${node.name}" is a ConvTranspose that is not 2-D`);
+    if (size?.length !== 2 || kernel?.length !== 2)
+      throw new UnsupportedLayerError(`node "${node.name}" is a ConvTranspose that is not 2-D`);
     const dilations = pair(node, 'dilations', 1);
     const span = kernel.map((k, i) => (k - 1) * dilations[i] + 1) as [number, number];
-    const [rows, columns] = transposedPads(node, size as [number, number], span, pair(node, 'strides', 1), [1, 1], pair(node, 'output_padding', 0));
+    const [rows, columns] = transposedPads(
+      node,
+      size as [number, number],
+      span,
+      pair(node, 'strides', 1),
+      [1, 1],
+      pair(node, 'output_padding', 0),
+    );
     const pads = [rows[0], columns[0], rows[1], columns[1]];
     // The executor crops there; onnxruntime refuses negative pads.
-    if (pads.some((p) => p < 0)) throw new UnsupportedLayerError(`node "${node.name}" is a ConvTranspose whose output_shape or auto_pad crops`);
+    if (pads.some((p) => p < 0))
+      throw new UnsupportedLayerError(`node "${node.name}" is a ConvTranspose whose output_shape or auto_pad crops`);
     const { auto_pad: _autoPad, output_shape: _outputShape, ...rest } = attributes;
     return { ...rest, pads };
   }
@@ -201,7 +210,10 @@ export class OnnxFileAccelerator extends Accelerator<string> {
           const value = values.get(name);
           if (!value) continue;
           const one = this.probeOf(name).shape;
-          axes.set(name, logicalShape(value).flatMap((size, i) => (size !== one[i] ? [i] : [])));
+          axes.set(
+            name,
+            logicalShape(value).flatMap((size, i) => (size !== one[i] ? [i] : [])),
+          );
         }
       });
     } catch {

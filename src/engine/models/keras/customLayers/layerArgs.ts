@@ -12,6 +12,7 @@ export function shapeList(inputShape: Shape | Shape[]): Shape[] {
 /** A shape's dimensions that must be known to build weights (all but the batch). */
 export function knownDims(shape: Shape, layer: string): number[] {
   const dims = shape.slice(1);
-  if (dims.some((d) => d === null)) throw new Error(`layer "${layer}" needs a fixed input shape, got [${shape.map((d) => d ?? '?').join(', ')}]`);
+  if (dims.some((d) => d === null))
+    throw new Error(`layer "${layer}" needs a fixed input shape, got [${shape.map((d) => d ?? '?').join(', ')}]`);
   return dims as number[];
 }

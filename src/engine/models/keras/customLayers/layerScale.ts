@@ -29,7 +29,8 @@ export class KerasLayerScale extends tfl.layers.Layer {
   override build(inputShape: Shape | Shape[]): void {
     const channels = knownDims(shapeList(inputShape)[0], this.name).at(-1);
     // Keras would broadcast a mismatch into an error at the first call; say so when building instead.
-    if (channels !== this.projectionDim) throw new Error(`layer "${this.name}": projection_dim ${this.projectionDim} but the input has ${channels} channels`);
+    if (channels !== this.projectionDim)
+      throw new Error(`layer "${this.name}": projection_dim ${this.projectionDim} but the input has ${channels} channels`);
     this.gamma = this.addWeight('gamma', [this.projectionDim], 'float32', tfl.initializers.zeros());
     this.built = true;
   }

@@ -66,11 +66,13 @@ export class KerasMultiHeadAttention extends tfl.layers.Layer {
 
   override build(inputShape: Shape | Shape[]): void {
     const [query, value = query, key = value] = shapeList(inputShape).map((shape) => knownDims(shape, this.name));
-    if (key.length !== query.length || value.length !== query.length) throw new Error(`layer "${this.name}": query, key and value of different ranks`);
+    if (key.length !== query.length || value.length !== query.length)
+      throw new Error(`layer "${this.name}": query, key and value of different ranks`);
     // Keras counts negative attention axes on the input's rank (keras: (rank - 1) + axis on the projected rank).
     const rank = query.length + 1;
     this.axes = this.axesArg ? this.axesArg.map((a) => (a < 0 ? rank + a : a)) : Array.from({ length: rank - 2 }, (_, i) => i + 1);
-    if (!this.axes.length || this.axes.some((a) => a < 1 || a > rank - 2)) throw new Error(`layer "${this.name}": attention axes ${JSON.stringify(this.axesArg)} do not fit an input of rank ${rank}`);
+    if (!this.axes.length || this.axes.some((a) => a < 1 || a > rank - 2))
+      throw new Error(`layer "${this.name}": attention axes ${JSON.stringify(this.axesArg)} do not fit an input of rank ${rank}`);
     const [h, dk, dv] = [this.heads, this.keyDim, this.valueDim];
     this.weightsOf = {
       query: this.projection('query', [query.at(-1)!, h, dk], [h, dk]),

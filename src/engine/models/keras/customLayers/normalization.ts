@@ -52,7 +52,8 @@ export class KerasNormalization extends tfl.layers.Layer {
     this.axis = args.axis === null || args.axis === undefined ? [] : Array.isArray(args.axis) ? args.axis : [args.axis];
     const mean = args.mean === null || args.mean === undefined ? null : numberArray(args.mean);
     const variance = args.variance === null || args.variance === undefined ? null : numberArray(args.variance);
-    if ((mean === null) !== (variance === null)) throw new Error(`layer "${this.name}": mean and variance must both be given or both be weights`);
+    if ((mean === null) !== (variance === null))
+      throw new Error(`layer "${this.name}": mean and variance must both be given or both be weights`);
     this.given = mean && variance ? { mean, variance } : null;
     this.raw = { mean: args.mean ?? null, variance: args.variance ?? null };
     this.invert = args.invert === true;
@@ -62,7 +63,8 @@ export class KerasNormalization extends tfl.layers.Layer {
     const dims = [0, ...knownDims(shapeList(inputShape)[0], this.name)];
     const rank = dims.length;
     this.keep = [...new Set(this.axis.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
-    if (this.keep.some((a) => a < 1 || a >= rank)) throw new Error(`layer "${this.name}": axis ${JSON.stringify(this.axis)} is outside an input of rank ${rank}`);
+    if (this.keep.some((a) => a < 1 || a >= rank))
+      throw new Error(`layer "${this.name}": axis ${JSON.stringify(this.axis)} is outside an input of rank ${rank}`);
     this.broadcast = dims.map((d, i) => (this.keep.includes(i) ? d : 1));
     if (this.given) this.checkGiven(this.given.mean);
     else {
@@ -81,7 +83,10 @@ export class KerasNormalization extends tfl.layers.Layer {
       value.shape.length <= this.keep.length &&
       value.shape.every((d, i) => d === 1 || d === this.broadcast[this.keep[this.keep.length - value.shape.length + i]]);
     const kept = this.keep.map((a) => this.broadcast[a]);
-    if (!fits) throw new Error(`layer "${this.name}": a mean of shape [${value.shape.join(', ')}] does not fit axis ${JSON.stringify(this.axis)}, of sizes [${kept.join(', ')}]`);
+    if (!fits)
+      throw new Error(
+        `layer "${this.name}": a mean of shape [${value.shape.join(', ')}] does not fit axis ${JSON.stringify(this.axis)}, of sizes [${kept.join(', ')}]`,
+      );
   }
 
   /** Keras's placement of given statistics: their last axes on the last kept axes, then broadcast. */

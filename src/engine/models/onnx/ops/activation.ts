@@ -6,7 +6,20 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
 import { rectifierKindOf, withReluRule, type RectifierKind } from '../../reluRules';
 import type { OnnxNode } from '../onnxFile';
-import { NHWC_AXIS, attr, normaliseAxis, numbers, plain, plainValue, required, sameLayout, type OpContext, type OpFn, type Registry, type Value } from './types';
+import {
+  NHWC_AXIS,
+  attr,
+  normaliseAxis,
+  numbers,
+  plain,
+  plainValue,
+  required,
+  sameLayout,
+  type OpContext,
+  type OpFn,
+  type Registry,
+  type Value,
+} from './types';
 
 function clipBounds(inputs: (Value | undefined)[], node: OnnxNode, opset: number): [number, number] {
   if (opset < 11) return [attr.float(node, 'min', -Infinity), attr.float(node, 'max', Infinity)];

@@ -37,33 +37,41 @@ export function batchNormAffine(gamma: Tensor, beta: Tensor, mean: Tensor, varia
 
 /** Builds tfjs filters from an OIHW weight (and bias), folding `norm` in. The caller keeps or disposes them. */
 export function prepareConv(weight: Tensor, bias: Tensor | null, group: number, norm: FoldedNorm | null, node: OnnxNode): ConvWeights {
-  if (weight.rank !== 4) throw new Error(`Conv node "${node.name}" has a ${weight.rank - 2}-D kernel; CNN Lens runs 2-D convolutions only.`);
+  if (weight.rank !== 4)
+    throw new Error(`Conv node "${node.name}" has a ${weight.rank - 2}-D kernel; CNN Lens runs 2-D convolutions only.`);
   const [outChannels, inPerGroup] = weight.shape;
-  if (group < 1 || outChannels % group !== 0) throw new Error(`Conv node "${node.name}": ${outChannels} output channels do not split into ${group} groups.`);
+  if (group < 1 || outChannels % group !== 0)
+    throw new Error(`Conv node "${node.name}": ${outChannels} output channels do not split into ${group} groups.`);
   // tidy keeps every tensor of the returned object (its TensorContainer type does not admit null members).
-  return tf.tidy(() => (() => {
-    let w = weight;
-    let b = bias;
-    if (norm) {
-      w = w.mul(norm.scale.reshape([outChannels, 1, 1, 1]));
-      b = b ? b.mul(norm.scale).add(norm.shift) : norm.shift;
-    }
-    const biasOut = b ? (b.reshape([outChannels]) as Tensor1D) : null;
-    if (group === 1) {
-      const filter = tf.transpose(w, [2, 3, 1, 0]) as Tensor4D;
-      return { mode: 'conv2d' as const, filters: [filter], gradientKernel: gradientKernelOf('conv2d', filter), bias: biasOut };
-    }
-    if (inPerGroup === 1) {
-      // Depthwise: output channel g·m + j reads input channel g, as tfjs's depthwise multiplier does.
-      const [, , kh, kw] = w.shape;
-      const filter = tf.transpose(w.reshape([group, outChannels / group, kh, kw]), [2, 3, 0, 1]) as Tensor4D;
-      const gradientKernel = filter.shape[3] === 1 ? gradientKernelOf('depthwise', filter) : null;
-      return { mode: 'depthwise' as const, filters: [filter], gradientKernel, bias: biasOut };
-    }
-    const perGroup = outChannels / group;
-    const filters = Array.from({ length: group }, (_, g) => tf.transpose(w.slice([g * perGroup, 0, 0, 0], [perGroup, -1, -1, -1]), [2, 3, 1, 0]) as Tensor4D);
-    return { mode: 'grouped' as const, filters, gradientKernel: null, bias: biasOut };
-  })() as unknown as tf.TensorContainer) as unknown as ConvWeights;
+  return tf.tidy(
+    () =>
+      (() => {
+        let w = weight;
+        let b = bias;
+        if (norm) {
+          w = w.mul(norm.scale.reshape([outChannels, 1, 1, 1]));
+          b = b ? b.mul(norm.scale).add(norm.shift) : norm.shift;
+        }
+        const biasOut = b ? (b.reshape([outChannels]) as Tensor1D) : null;
+        if (group === 1) {
+          const filter = tf.transpose(w, [2, 3, 1, 0]) as Tensor4D;
+          return { mode: 'conv2d' as const, filters: [filter], gradientKernel: gradientKernelOf('conv2d', filter), bias: biasOut };
+        }
+        if (inPerGroup === 1) {
+          // Depthwise: output channel g·m + j reads input channel g, as tfjs's depthwise multiplier does.
+          const [, , kh, kw] = w.shape;
+          const filter = tf.transpose(w.reshape([group, outChannels / group, kh, kw]), [2, 3, 0, 1]) as Tensor4D;
+          const gradientKernel = filter.shape[3] === 1 ? gradientKernelOf('depthwise', filter) : null;
+          return { mode: 'depthwise' as const, filters: [filter], gradientKernel, bias: biasOut };
+        }
+        const perGroup = outChannels / group;
+        const filters = Array.from(
+          { length: group },
+          (_, g) => tf.transpose(w.slice([g * perGroup, 0, 0, 0], [perGroup, -1, -1, -1]), [2, 3, 1, 0]) as Tensor4D,
+        );
+        return { mode: 'grouped' as const, filters, gradientKernel: null, bias: biasOut };
+      })() as unknown as tf.TensorContainer,
+  ) as unknown as ConvWeights;
 }
 
 /**
@@ -71,25 +79,33 @@ export function prepareConv(weight: Tensor, bias: Tensor | null, group: number, 
  * with in and out as tfjs's HWIO (depthwise when every group is one channel in and out).
  */
 export function prepareConvTranspose(weight: Tensor, bias: Tensor | null, group: number, node: OnnxNode): ConvWeights {
-  if (weight.rank !== 4) throw new Error(`ConvTranspose node "${node.name}" has a ${weight.rank - 2}-D kernel; CNN Lens runs 2-D convolutions only.`);
+  if (weight.rank !== 4)
+    throw new Error(`ConvTranspose node "${node.name}" has a ${weight.rank - 2}-D kernel; CNN Lens runs 2-D convolutions only.`);
   const [inChannels, outPerGroup] = weight.shape;
-  if (group < 1 || inChannels % group !== 0) throw new Error(`ConvTranspose node "${node.name}": ${inChannels} input channels do not split into ${group} groups.`);
-  return tf.tidy(() => (() => {
-    // Dilations are written into the kernel (zeros between taps): tfjs has no gradient for dilated depthwise convolutions.
-    const flipped = tf.reverse(dilatedKernel(weight, pair(node, 'dilations', 1)), [2, 3]);
-    const biasOut = bias ? (bias.reshape([outPerGroup * group]) as Tensor1D) : null;
-    if (group === 1) {
-      const filter = tf.transpose(flipped, [2, 3, 0, 1]) as Tensor4D;
-      return { mode: 'conv2d' as const, filters: [filter], gradientKernel: gradientKernelOf('conv2d', filter), bias: biasOut };
-    }
-    if (inChannels === group && outPerGroup === 1) {
-      const filter = tf.transpose(flipped, [2, 3, 0, 1]) as Tensor4D; // [kh, kw, channels, 1]
-      return { mode: 'depthwise' as const, filters: [filter], gradientKernel: gradientKernelOf('depthwise', filter), bias: biasOut };
-    }
-    const perGroup = inChannels / group;
-    const filters = Array.from({ length: group }, (_, g) => tf.transpose(flipped.slice([g * perGroup, 0, 0, 0], [perGroup, -1, -1, -1]), [2, 3, 0, 1]) as Tensor4D);
-    return { mode: 'grouped' as const, filters, gradientKernel: null, bias: biasOut };
-  })() as unknown as tf.TensorContainer) as unknown as ConvWeights;
+  if (group < 1 || inChannels % group !== 0)
+    throw new Error(`ConvTranspose node "${node.name}": ${inChannels} input channels do not split into ${group} groups.`);
+  return tf.tidy(
+    () =>
+      (() => {
+        // Dilations are written into the kernel (zeros between taps): tfjs has no gradient for dilated depthwise convolutions.
+        const flipped = tf.reverse(dilatedKernel(weight, pair(node, 'dilations', 1)), [2, 3]);
+        const biasOut = bias ? (bias.reshape([outPerGroup * group]) as Tensor1D) : null;
+        if (group === 1) {
+          const filter = tf.transpose(flipped, [2, 3, 0, 1]) as Tensor4D;
+          return { mode: 'conv2d' as const, filters: [filter], gradientKernel: gradientKernelOf('conv2d', filter), bias: biasOut };
+        }
+        if (inChannels === group && outPerGroup === 1) {
+          const filter = tf.transpose(flipped, [2, 3, 0, 1]) as Tensor4D; // [kh, kw, channels, 1]
+          return { mode: 'depthwise' as const, filters: [filter], gradientKernel: gradientKernelOf('depthwise', filter), bias: biasOut };
+        }
+        const perGroup = inChannels / group;
+        const filters = Array.from(
+          { length: group },
+          (_, g) => tf.transpose(flipped.slice([g * perGroup, 0, 0, 0], [perGroup, -1, -1, -1]), [2, 3, 0, 1]) as Tensor4D,
+        );
+        return { mode: 'grouped' as const, filters, gradientKernel: null, bias: biasOut };
+      })() as unknown as tf.TensorContainer,
+  ) as unknown as ConvWeights;
 }
 
 /** A [.., .., kh, kw] kernel with (dilation − 1) zeros between its taps: [.., .., (kh−1)·dh+1, (kw−1)·dw+1]. */
@@ -97,12 +113,25 @@ function dilatedKernel(weight: Tensor, [dh, dw]: [number, number]): Tensor {
   const [a, b, kh, kw] = weight.shape;
   let w = weight;
   if (dh > 1) {
-    w = tf.pad(w.reshape([a * b, kh, 1, kw]), [[0, 0], [0, 0], [0, dh - 1], [0, 0]]).reshape([a * b, kh * dh, kw]);
+    w = tf
+      .pad(w.reshape([a * b, kh, 1, kw]), [
+        [0, 0],
+        [0, 0],
+        [0, dh - 1],
+        [0, 0],
+      ])
+      .reshape([a * b, kh * dh, kw]);
     w = tf.slice(w, [0, 0, 0], [a * b, (kh - 1) * dh + 1, kw]).reshape([a, b, (kh - 1) * dh + 1, kw]);
   }
   if (dw > 1) {
     const rows = w.shape[2] as number;
-    w = tf.pad(w.reshape([a * b * rows, kw, 1]), [[0, 0], [0, 0], [0, dw - 1]]).reshape([a * b * rows, kw * dw]);
+    w = tf
+      .pad(w.reshape([a * b * rows, kw, 1]), [
+        [0, 0],
+        [0, 0],
+        [0, dw - 1],
+      ])
+      .reshape([a * b * rows, kw * dw]);
     w = tf.slice(w, [0, 0], [a * b * rows, (kw - 1) * dw + 1]).reshape([a, b, rows, (kw - 1) * dw + 1]);
   }
   return w;
@@ -116,7 +145,14 @@ export function convWeightTensors(weights: ConvWeights): Tensor[] {
  * ONNX pads ([top, left, bottom, right]) or auto_pad for a 2-D window, as tfjs padding (NHWC).
  * SAME_UPPER puts the odd pixel at the end, SAME_LOWER at the start.
  */
-export function windowPadding(node: OnnxNode, size: [number, number], kernel: [number, number], strides: [number, number], dilations: [number, number], ceil = false): Padding {
+export function windowPadding(
+  node: OnnxNode,
+  size: [number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  dilations: [number, number],
+  ceil = false,
+): Padding {
   const autoPad = attr.string(node, 'auto_pad', 'NOTSET');
   let pads: number[];
   if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
@@ -132,7 +168,8 @@ export function windowPadding(node: OnnxNode, size: [number, number], kernel: [n
     pads = [0, 0, 0, 0];
   } else {
     pads = attr.ints(node, 'pads') ?? [0, 0, 0, 0];
-    if (pads.length !== 4) throw new Error(`${node.opType} node "${node.name}" has pads ${JSON.stringify(pads)}; CNN Lens handles 2-D windows only.`);
+    if (pads.length !== 4)
+      throw new Error(`${node.opType} node "${node.name}" has pads ${JSON.stringify(pads)}; CNN Lens handles 2-D windows only.`);
   }
   if (ceil) {
     // ceil_mode: one more output where a window starts inside the (padded) input; tfjs needs it as padding.
@@ -146,7 +183,12 @@ export function windowPadding(node: OnnxNode, size: [number, number], kernel: [n
     }
   }
   if (pads.every((p) => p === 0)) return 'valid';
-  return [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]];
+  return [
+    [0, 0],
+    [pads[0], pads[2]],
+    [pads[1], pads[3]],
+    [0, 0],
+  ];
 }
 
 /** tfjs padding back as ONNX pads [top, left, bottom, right]. */
@@ -157,7 +199,8 @@ export function onnxPads(padding: Padding): number[] {
 export function pair(node: OnnxNode, name: string, fallback: number): [number, number] {
   const v = attr.ints(node, name);
   if (!v) return [fallback, fallback];
-  if (v.length !== 2) throw new Error(`${node.opType} node "${node.name}" has ${name} ${JSON.stringify(v)}; CNN Lens handles 2-D windows only.`);
+  if (v.length !== 2)
+    throw new Error(`${node.opType} node "${node.name}" has ${name} ${JSON.stringify(v)}; CNN Lens handles 2-D windows only.`);
   return [v[0], v[1]];
 }
 
@@ -179,7 +222,10 @@ const conv: OpFn = (inputs, node, ctx) => {
   let y: Tensor4D;
   if (weights.mode === 'grouped') {
     const parts = tf.split(x, weights.filters.length, 3);
-    y = tf.concat(parts.map((part, g) => tf.conv2d(part as Tensor4D, weights.filters[g], strides, padding, 'NHWC', dilations)), 3);
+    y = tf.concat(
+      parts.map((part, g) => tf.conv2d(part as Tensor4D, weights.filters[g], strides, padding, 'NHWC', dilations)),
+      3,
+    );
   } else {
     const kernel = weights.filters[0];
     const gradientKernel = weights.gradientKernel ?? kernel;
@@ -196,8 +242,24 @@ function zeroInserted(x: Tensor4D, strides: [number, number]): Tensor4D {
   const [n, h, w, c] = x.shape;
   const [sh, sw] = strides;
   let y: Tensor4D = x;
-  if (sh > 1) y = tf.pad(y.reshape([n, h, 1, w * c]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]).reshape([n, h * sh, w, c]);
-  if (sw > 1) y = tf.pad(y.reshape([n * h * sh, w, 1, c]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]).reshape([n, h * sh, w * sw, c]);
+  if (sh > 1)
+    y = tf
+      .pad(y.reshape([n, h, 1, w * c]), [
+        [0, 0],
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+      ])
+      .reshape([n, h * sh, w, c]);
+  if (sw > 1)
+    y = tf
+      .pad(y.reshape([n * h * sh, w, 1, c]), [
+        [0, 0],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ])
+      .reshape([n, h * sh, w * sw, c]);
   return y;
 }
 
@@ -205,7 +267,14 @@ function zeroInserted(x: Tensor4D, strides: [number, number]): Tensor4D {
  * A ConvTranspose's begin and end pads of each spatial axis: pads, or auto_pad / output_shape's as ONNX computes
  * them (`kernel`: its span, dilations written in). The onnxruntime export writes these too.
  */
-export function transposedPads(node: OnnxNode, size: [number, number], kernel: [number, number], strides: [number, number], dilations: [number, number], outputPadding: [number, number]): [number, number][] {
+export function transposedPads(
+  node: OnnxNode,
+  size: [number, number],
+  kernel: [number, number],
+  strides: [number, number],
+  dilations: [number, number],
+  outputPadding: [number, number],
+): [number, number][] {
   const autoPad = attr.string(node, 'auto_pad', 'NOTSET');
   const outputShape = attr.ints(node, 'output_shape');
   const pads = attr.ints(node, 'pads');
@@ -217,9 +286,17 @@ export function transposedPads(node: OnnxNode, size: [number, number], kernel: [
       return autoPad === 'SAME_UPPER' ? [half, total - half] : [total - half, half];
     }) as [number, number][];
   }
-  if (!pads) return [[0, 0], [0, 0]];
-  if (pads.length !== 4) throw new Error(`ConvTranspose node "${node.name}" has pads ${JSON.stringify(pads)}; CNN Lens handles 2-D windows only.`);
-  return [[pads[0], pads[2]], [pads[1], pads[3]]];
+  if (!pads)
+    return [
+      [0, 0],
+      [0, 0],
+    ];
+  if (pads.length !== 4)
+    throw new Error(`ConvTranspose node "${node.name}" has pads ${JSON.stringify(pads)}; CNN Lens handles 2-D windows only.`);
+  return [
+    [pads[0], pads[2]],
+    [pads[1], pads[3]],
+  ];
 }
 
 const convTranspose: OpFn = (inputs, node, ctx) => {
@@ -246,11 +323,19 @@ const convTranspose: OpFn = (inputs, node, ctx) => {
     if (size[1] <= 0 || size[2] <= 0) throw new Error(`ConvTranspose node "${node.name}": its pads leave no output.`);
     z = tf.slice(z, begin, size);
   }
-  const padding: Padding = [[0, 0], [Math.max(around[0][0], 0), Math.max(around[0][1], 0)], [Math.max(around[1][0], 0), Math.max(around[1][1], 0)], [0, 0]];
+  const padding: Padding = [
+    [0, 0],
+    [Math.max(around[0][0], 0), Math.max(around[0][1], 0)],
+    [Math.max(around[1][0], 0), Math.max(around[1][1], 0)],
+    [0, 0],
+  ];
   let y: Tensor4D;
   if (weights.mode === 'grouped') {
     const parts = tf.split(z, weights.filters.length, 3);
-    y = tf.concat(parts.map((part, g) => tf.conv2d(part as Tensor4D, weights.filters[g], 1, padding, 'NHWC', dilations)), 3);
+    y = tf.concat(
+      parts.map((part, g) => tf.conv2d(part as Tensor4D, weights.filters[g], 1, padding, 'NHWC', dilations)),
+      3,
+    );
   } else {
     y = convolveInputOnly(weights.mode, z, weights.filters[0], weights.gradientKernel ?? weights.filters[0], [1, 1], padding, dilations);
   }

@@ -6,7 +6,20 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { tf } from '../../../tfjs/tf';
 import { batchNormAffine } from './conv';
-import { asNhwc, attr, nhwcValue, numbers, plain, plainValue, required, sameLayout, withoutGradient, type OpFn, type Registry, type Value } from './types';
+import {
+  asNhwc,
+  attr,
+  nhwcValue,
+  numbers,
+  plain,
+  plainValue,
+  required,
+  sameLayout,
+  withoutGradient,
+  type OpFn,
+  type Registry,
+  type Value,
+} from './types';
 
 function binary(fn: (a: Tensor, b: Tensor) => Tensor): OpFn {
   return (inputs, node) => {
@@ -33,8 +46,23 @@ const pow: OpFn = (inputs, node) => {
   if (exponent.tensor.size === 1 && base.tensor.dtype === 'float32') {
     const e = numbers(exponent)![0];
     const shape = base.tensor.rank >= exponent.tensor.rank ? null : exponent.tensor.shape;
-    const special = e === 2 ? tf.square(base.tensor) : e === 1 ? base.tensor : e === 0.5 ? tf.sqrt(base.tensor) : e === 3 ? base.tensor.square().mul(base.tensor) : null;
-    if (special) return [{ tensor: shape ? special.reshape([...Array(shape.length - base.tensor.rank).fill(1), ...base.tensor.shape]) : special, nhwc: base.nhwc }];
+    const special =
+      e === 2
+        ? tf.square(base.tensor)
+        : e === 1
+          ? base.tensor
+          : e === 0.5
+            ? tf.sqrt(base.tensor)
+            : e === 3
+              ? base.tensor.square().mul(base.tensor)
+              : null;
+    if (special)
+      return [
+        {
+          tensor: shape ? special.reshape([...Array(shape.length - base.tensor.rank).fill(1), ...base.tensor.shape]) : special,
+          nhwc: base.nhwc,
+        },
+      ];
   }
   const { tensors, nhwc } = sameLayout([base, exponent]);
   const [a, b] = tensors;
@@ -85,7 +113,9 @@ const mod: OpFn = (inputs, node) => {
 
 const batchNormalization: OpFn = (inputs, node) => {
   if (attr.int(node, 'training_mode', 0) === 1 || node.outputs.slice(1).some(Boolean)) {
-    throw new Error(`BatchNormalization node "${node.name}" is in training mode; CNN Lens runs models for inference (export in eval mode).`);
+    throw new Error(
+      `BatchNormalization node "${node.name}" is in training mode; CNN Lens runs models for inference (export in eval mode).`,
+    );
   }
   const x = required(inputs, 0, node);
   const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => plain(required(inputs, i, node)));

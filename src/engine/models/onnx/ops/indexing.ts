@@ -12,7 +12,14 @@ const range: OpFn = (inputs, node) => {
   if (delta === 0) throw new Error(`Range node "${node.name}" has delta 0.`);
   const dtype = required(inputs, 0, node).tensor.dtype === 'int32' ? 'int32' : 'float32';
   const count = Math.max(Math.ceil((limit - start) / delta), 0);
-  return [plainValue(tf.tensor1d(Array.from({ length: count }, (_, i) => start + i * delta), dtype))];
+  return [
+    plainValue(
+      tf.tensor1d(
+        Array.from({ length: count }, (_, i) => start + i * delta),
+        dtype,
+      ),
+    ),
+  ];
 };
 
 /**
@@ -43,7 +50,8 @@ const scatterND: OpFn = (inputs, node) => {
     }
     flat.push(offset);
   }
-  if (!['none', 'add', 'mul', 'max', 'min'].includes(reduction)) throw new Error(`ScatterND node "${node.name}" has reduction "${reduction}", which CNN Lens does not support.`);
+  if (!['none', 'add', 'mul', 'max', 'min'].includes(reduction))
+    throw new Error(`ScatterND node "${node.name}" has reduction "${reduction}", which CNN Lens does not support.`);
   if (flat.length === 0) return [plainValue(data)];
   const rows = [flat.length, ...shape.slice(k)];
   // Repeated indices: in rounds of distinct ones, in order (the last write wins; mul, max, min combine).
@@ -62,7 +70,16 @@ const scatterND: OpFn = (inputs, node) => {
     const part = all ? u : tf.gather(u, tf.tensor1d(members, 'int32'));
     const hit = tf.scatterND(indices, tf.onesLike(part), shape).greater(tf.scalar(0, x.dtype));
     const scattered = tf.scatterND(indices, part, shape);
-    const combined = reduction === 'none' ? scattered : reduction === 'add' ? x.add(scattered) : reduction === 'mul' ? x.mul(scattered) : reduction === 'max' ? x.maximum(scattered) : x.minimum(scattered);
+    const combined =
+      reduction === 'none'
+        ? scattered
+        : reduction === 'add'
+          ? x.add(scattered)
+          : reduction === 'mul'
+            ? x.mul(scattered)
+            : reduction === 'max'
+              ? x.maximum(scattered)
+              : x.minimum(scattered);
     return tf.where(hit, combined, x);
   };
   const run = (x: Tensor, u: Tensor): Tensor => {
@@ -71,7 +88,8 @@ const scatterND: OpFn = (inputs, node) => {
     const y = rounds.reduce((acc, members) => scatterRound(acc, us, members), x.cast(dtype));
     return x.dtype === 'bool' ? y.cast('bool') : y;
   };
-  if (data.dtype !== 'float32' || (reduction !== 'none' && reduction !== 'add') || rounds.length > 1) return [plainValue(run(data, updates))];
+  if (data.dtype !== 'float32' || (reduction !== 'none' && reduction !== 'add') || rounds.length > 1)
+    return [plainValue(run(data, updates))];
   const indices = tf.tensor(tuples, [flat.length, k], 'int32');
   // The indices go through save: tensors a gradient function merely closes over are gone by the time it runs.
   const differentiable = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {

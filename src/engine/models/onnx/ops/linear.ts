@@ -13,7 +13,8 @@ import { attr, plain, plainValue, required, type OpFn, type Registry } from './t
 const gemm: OpFn = (inputs, node, ctx) => {
   const a = plain(required(inputs, 0, node));
   const b = plain(required(inputs, 1, node));
-  if (a.rank !== 2 || b.rank !== 2) throw new Error(`Gemm node "${node.name}" needs 2-D inputs; got [${a.shape.join(', ')}] and [${b.shape.join(', ')}].`);
+  if (a.rank !== 2 || b.rank !== 2)
+    throw new Error(`Gemm node "${node.name}" needs 2-D inputs; got [${a.shape.join(', ')}] and [${b.shape.join(', ')}].`);
   const alpha = attr.float(node, 'alpha', 1);
   const beta = attr.float(node, 'beta', 1);
   const transB = attr.int(node, 'transB', 0) === 1;
@@ -75,7 +76,8 @@ function operandLetters(term: string, rank: number, ellipsis: string[], node: On
   if (parts.length > 2) throw new Error(`Einsum node "${node.name}": equation "${equation}" has two ellipses in one term.`);
   const named = parts.join('').length;
   const spread = parts.length === 2 ? rank - named : 0;
-  if (spread < 0 || (parts.length === 1 && named !== rank)) throw new Error(`Einsum node "${node.name}": term "${term}" of "${equation}" does not match an operand of rank ${rank}.`);
+  if (spread < 0 || (parts.length === 1 && named !== rank))
+    throw new Error(`Einsum node "${node.name}": term "${term}" of "${equation}" does not match an operand of rank ${rank}.`);
   return [...parts[0], ...ellipsis.slice(ellipsis.length - spread), ...(parts[1] ?? '')];
 }
 
@@ -94,7 +96,14 @@ function permuted(x: Tensor, letters: string[], order: string[]): Tensor {
  * Two operands contracted as one batched matrix product: shared letters kept in the result are the batch,
  * shared letters summed are the inner dimension, the rest are each side's rows and columns.
  */
-function contract(a: Tensor, la: string[], b: Tensor, lb: string[], keep: Set<string>, sizes: Map<string, number>): { tensor: Tensor; letters: string[] } {
+function contract(
+  a: Tensor,
+  la: string[],
+  b: Tensor,
+  lb: string[],
+  keep: Set<string>,
+  sizes: Map<string, number>,
+): { tensor: Tensor; letters: string[] } {
   const inB = new Set(lb);
   const inA = new Set(la);
   ({ tensor: a, letters: la } = reduceTo(a, la, new Set([...keep, ...lb])));
@@ -125,7 +134,9 @@ function contract(a: Tensor, la: string[], b: Tensor, lb: string[], keep: Set<st
   const x = permuted(a, la, [...batch, ...rows, ...inner]).reshape([size(batch), size(rows), size(inner)]);
   // b as [batch, cols, inner] when that is its order already (attention's q·kᵀ): matMul transposes for free.
   const bt = lb.join() === [...batch, ...cols, ...inner].join();
-  const y = bt ? b.reshape([size(batch), size(cols), size(inner)]) : permuted(b, lb, [...batch, ...inner, ...cols]).reshape([size(batch), size(inner), size(cols)]);
+  const y = bt
+    ? b.reshape([size(batch), size(cols), size(inner)])
+    : permuted(b, lb, [...batch, ...inner, ...cols]).reshape([size(batch), size(inner), size(cols)]);
   return { tensor: tf.matMul(x, y, false, bt).reshape(shape), letters };
 }
 
@@ -135,9 +146,15 @@ function diagonal(x: Tensor, letters: string[], node: OnnxNode, equation: string
     const p = letters.indexOf(letters[q]);
     if (p === q) continue;
     const n = x.shape[p];
-    if (x.shape[q] !== n) throw new Error(`Einsum node "${node.name}": "${letters[q]}" has sizes ${n} and ${x.shape[q]} in one operand of "${equation}".`);
+    if (x.shape[q] !== n)
+      throw new Error(`Einsum node "${node.name}": "${letters[q]}" has sizes ${n} and ${x.shape[q]} in one operand of "${equation}".`);
     const eye = tf.eye(n).reshape(x.shape.map((d, i) => (i === p || i === q ? n : 1)));
-    return diagonal(tf.sum(x.mul(eye), q), letters.filter((_, i) => i !== q), node, equation);
+    return diagonal(
+      tf.sum(x.mul(eye), q),
+      letters.filter((_, i) => i !== q),
+      node,
+      equation,
+    );
   }
   return { tensor: x, letters };
 }
@@ -154,10 +171,14 @@ const einsum: OpFn = (inputs, node) => {
   const operands = given.map((t) => (t.dtype === 'float32' ? t : t.toFloat()));
   const [lhs, rhs] = equation.includes('->') ? equation.split('->') : [equation, null];
   const terms = lhs.split(',');
-  if (terms.length !== operands.length) throw new Error(`Einsum node "${node.name}": equation "${equation}" names ${terms.length} operands; the node has ${operands.length}.`);
+  if (terms.length !== operands.length)
+    throw new Error(`Einsum node "${node.name}": equation "${equation}" names ${terms.length} operands; the node has ${operands.length}.`);
   const maxSpread = Math.max(0, ...terms.map((t, i) => (t.includes('...') ? operands[i].rank - t.replace('...', '').length : 0)));
   const ellipsis = Array.from({ length: maxSpread }, (_, i) => String.fromCharCode(65 + i));
-  if (/[A-Z]/.test(equation) && maxSpread > 0) throw new Error(`Einsum node "${node.name}": equation "${equation}" mixes capital letters with '...', which CNN Lens does not support.`);
+  if (/[A-Z]/.test(equation) && maxSpread > 0)
+    throw new Error(
+      `Einsum node "${node.name}": equation "${equation}" mixes capital letters with '...', which CNN Lens does not support.`,
+    );
   const written = terms.map((t, i) => operandLetters(t, operands[i].rank, ellipsis, node, equation));
   const diagonals = written.map((ls, i) => diagonal(operands[i], ls, node, equation));
   const letters = diagonals.map((d) => d.letters);
@@ -167,7 +188,8 @@ const einsum: OpFn = (inputs, node) => {
     ls.forEach((l, j) => {
       const d = operands[i].shape[j];
       const known = sizes.get(l);
-      if (known !== undefined && known !== d && known !== 1 && d !== 1) throw new Error(`Einsum node "${node.name}": "${l}" has sizes ${known} and ${d} in "${equation}".`);
+      if (known !== undefined && known !== d && known !== 1 && d !== 1)
+        throw new Error(`Einsum node "${node.name}": "${l}" has sizes ${known} and ${d} in "${equation}".`);
       sizes.set(l, known === undefined || known === 1 ? d : known);
     });
   });
@@ -175,12 +197,19 @@ const einsum: OpFn = (inputs, node) => {
   if (rhs === null) {
     const counts = new Map<string, number>();
     written.flat().forEach((l) => counts.set(l, (counts.get(l) ?? 0) + 1));
-    output = [...ellipsis.filter((l) => counts.has(l)), ...[...counts].filter(([l, c]) => c === 1 && !ellipsis.includes(l)).map(([l]) => l).sort()];
+    output = [
+      ...ellipsis.filter((l) => counts.has(l)),
+      ...[...counts]
+        .filter(([l, c]) => c === 1 && !ellipsis.includes(l))
+        .map(([l]) => l)
+        .sort(),
+    ];
   } else {
     const spread = Math.max(0, ...letters.map((ls) => ls.filter((l) => ellipsis.includes(l)).length));
     output = operandLetters(rhs, rhs.replace('...', '').length + (rhs.includes('...') ? spread : 0), ellipsis, node, equation);
   }
-  if (output.some((l) => !sizes.has(l))) throw new Error(`Einsum node "${node.name}": the output of "${equation}" names a letter no operand has.`);
+  if (output.some((l) => !sizes.has(l)))
+    throw new Error(`Einsum node "${node.name}": the output of "${equation}" names a letter no operand has.`);
   let current = { tensor: operands[0], letters: letters[0] };
   for (let i = 1; i < operands.length; i++) {
     const later = new Set([...output, ...letters.slice(i + 1).flat()]);

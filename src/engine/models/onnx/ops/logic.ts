@@ -24,7 +24,12 @@ function compare(fn: (a: Tensor, b: Tensor) => Tensor): OpFn {
 function logical(fn: (a: Tensor, b: Tensor) => Tensor): OpFn {
   return (inputs, node) => {
     const { tensors, nhwc } = sameLayout([required(inputs, 0, node), required(inputs, 1, node)]);
-    return [{ tensor: withoutGradient(tensors, (a, b) => fn(a.dtype === 'bool' ? a : a.cast('bool'), b.dtype === 'bool' ? b : b.cast('bool'))), nhwc }];
+    return [
+      {
+        tensor: withoutGradient(tensors, (a, b) => fn(a.dtype === 'bool' ? a : a.cast('bool'), b.dtype === 'bool' ? b : b.cast('bool'))),
+        nhwc,
+      },
+    ];
   };
 }
 

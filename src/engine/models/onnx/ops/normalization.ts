@@ -35,13 +35,29 @@ const instanceNormalization: OpFn = (inputs, node) => {
   if (value.nhwc || value.tensor.rank === 4) {
     const x = asNhwc(value, 'InstanceNormalization');
     const { mean, variance } = tf.moments(x, [1, 2], true);
-    return [nhwcValue(x.sub(mean).mul(tf.rsqrt(variance.add(epsilon))).mul(scale).add(bias))];
+    return [
+      nhwcValue(
+        x
+          .sub(mean)
+          .mul(tf.rsqrt(variance.add(epsilon)))
+          .mul(scale)
+          .add(bias),
+      ),
+    ];
   }
   const x = value.tensor;
   const axes = Array.from({ length: x.rank - 2 }, (_, i) => i + 2);
   const { mean, variance } = tf.moments(x, axes, true);
   const shape = [-1, ...axes.map(() => 1)];
-  return [plainValue(x.sub(mean).mul(tf.rsqrt(variance.add(epsilon))).mul(scale.reshape(shape)).add(bias.reshape(shape)))];
+  return [
+    plainValue(
+      x
+        .sub(mean)
+        .mul(tf.rsqrt(variance.add(epsilon)))
+        .mul(scale.reshape(shape))
+        .add(bias.reshape(shape)),
+    ),
+  ];
 };
 
 /**
@@ -60,7 +76,12 @@ const lrn: OpFn = (inputs, node) => {
   const before = Math.floor((size - 1) / 2);
   const after = size - 1 - before;
   const channels = x.shape[3];
-  const padded = tf.pad(tf.square(x), [[0, 0], [0, 0], [0, 0], [before, after]]);
+  const padded = tf.pad(tf.square(x), [
+    [0, 0],
+    [0, 0],
+    [0, 0],
+    [before, after],
+  ]);
   let sum: Tensor = tf.slice(padded, [0, 0, 0, 0], [-1, -1, -1, channels]);
   for (let i = 1; i < size; i++) sum = sum.add(tf.slice(padded, [0, 0, 0, i], [-1, -1, -1, channels]));
   const denominator = tf.pow(sum.mul(alpha / size).add(bias), tf.scalar(beta));

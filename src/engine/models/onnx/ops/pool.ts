@@ -6,7 +6,8 @@ import { asNhwc, attr, nhwcValue, required, type OpFn, type Registry } from './t
 
 function pool(kind: 'max' | 'avg'): OpFn {
   return (inputs, node) => {
-    if (node.outputs.length > 1 && node.outputs[1]) throw new Error(`MaxPool node "${node.name}" asks for the argmax indices, which CNN Lens does not compute.`);
+    if (node.outputs.length > 1 && node.outputs[1])
+      throw new Error(`MaxPool node "${node.name}" asks for the argmax indices, which CNN Lens does not compute.`);
     let x = asNhwc(required(inputs, 0, node), node.opType);
     const dtype = x.dtype;
     if (dtype !== 'float32') x = x.toFloat(); // wasm pools float32 only
@@ -20,9 +21,22 @@ function pool(kind: 'max' | 'avg'): OpFn {
       // Padding counts in the average: pad with zeros ourselves, then pool without padding. The pads are
       // the attribute's or auto_pad's, without ceil_mode's extra window (its cells beyond them do not count).
       const pads = onnxPads(windowPadding(node, [x.shape[1], x.shape[2]], kernel, strides, dilations));
-      x = tf.pad(x, [[0, 0], [pads[0], pads[2]], [pads[1], pads[3]], [0, 0]]);
+      x = tf.pad(x, [
+        [0, 0],
+        [pads[0], pads[2]],
+        [pads[1], pads[3]],
+        [0, 0],
+      ]);
       const extra: [number, number] = [padding[1][1] - pads[2], padding[2][1] - pads[3]];
-      padding = extra[0] > 0 || extra[1] > 0 ? [[0, 0], [0, Math.max(extra[0], 0)], [0, Math.max(extra[1], 0)], [0, 0]] : 'valid';
+      padding =
+        extra[0] > 0 || extra[1] > 0
+          ? [
+              [0, 0],
+              [0, Math.max(extra[0], 0)],
+              [0, Math.max(extra[1], 0)],
+              [0, 0],
+            ]
+          : 'valid';
     }
     const dilated = dilations[0] > 1 || dilations[1] > 1;
     if (dilated && kind === 'avg') throw new Error(`AveragePool node "${node.name}" is dilated, which CNN Lens does not support.`);
@@ -48,7 +62,14 @@ export function isGlobalAverage(node: OnnxNode, axesInput: number[] | null): boo
   if (node.opType === 'GlobalAveragePool') return true;
   if (node.opType !== 'ReduceMean') return false;
   const axes = attr.ints(node, 'axes') ?? axesInput;
-  return !!axes && axes.length === 2 && axes.map((a) => (a < 0 ? a + 4 : a)).sort().join() === '2,3';
+  return (
+    !!axes &&
+    axes.length === 2 &&
+    axes
+      .map((a) => (a < 0 ? a + 4 : a))
+      .sort()
+      .join() === '2,3'
+  );
 }
 
 export const poolOps: Registry = {

@@ -33,11 +33,17 @@ function reduction(fn: Reducer, axesInputSince: number): OpFn {
     const isBool = x.dtype === 'bool';
     const input = isBool ? x.cast('int32') : x;
     if (input.size === 0) {
-      const shape = (value.nhwc ? plain(value) : x).shape.map((d, i) => (logical.includes(i) ? 1 : d)).filter((_, i) => keepDims || !logical.includes(i));
+      const shape = (value.nhwc ? plain(value) : x).shape
+        .map((d, i) => (logical.includes(i) ? 1 : d))
+        .filter((_, i) => keepDims || !logical.includes(i));
       return [plainValue(tf.fill(shape, emptyValue(node.opType), x.dtype === 'int32' ? 'int32' : 'float32'))];
     }
     if (!value.nhwc) return [plainValue(fn(input, logical, keepDims))];
-    const reduced = fn(input, logical.map((a) => NHWC_AXIS[a]), true);
+    const reduced = fn(
+      input,
+      logical.map((a) => NHWC_AXIS[a]),
+      true,
+    );
     if (keepDims) return [nhwcValue(reduced)];
     const back = plain(nhwcValue(reduced));
     return [plainValue(back.reshape(back.shape.filter((_, i) => !logical.includes(i))))];

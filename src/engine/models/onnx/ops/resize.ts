@@ -53,7 +53,12 @@ function sameTable(a: Table, b: Table): boolean {
 }
 
 function isIdentity(table: Table, input: number): boolean {
-  return table.indices.length === input && table.indices.every((row, i) => sameTable({ indices: [row], weights: [table.weights[i]], outside: [false] }, { indices: [[i]], weights: [[1]], outside: [false] }));
+  return (
+    table.indices.length === input &&
+    table.indices.every((row, i) =>
+      sameTable({ indices: [row], weights: [table.weights[i]], outside: [false] }, { indices: [[i]], weights: [[1]], outside: [false] }),
+    )
+  );
 }
 
 function matrixOf(table: Table, input: number): Tensor {
@@ -73,8 +78,15 @@ function alongAxis(x: Tensor, matrix: Tensor, axis: number): Tensor {
 /** Output shape and per-axis scales from the node's scales or sizes (resizeTables.ts). */
 function planOfNode(inputs: (Value | undefined)[], node: OnnxNode, opset: number, shape: number[]): Plan {
   const rank = shape.length;
-  const args: PlanArguments = { scales: null, sizes: null, roi: null, axes: null, policy: attr.string(node, 'keep_aspect_ratio_policy', 'stretch') };
-  if (node.opType === 'Upsample') args.scales = opset < 9 ? ((node.attributes.get('scales') as number[] | undefined) ?? null) : numbers(inputs[1]);
+  const args: PlanArguments = {
+    scales: null,
+    sizes: null,
+    roi: null,
+    axes: null,
+    policy: attr.string(node, 'keep_aspect_ratio_policy', 'stretch'),
+  };
+  if (node.opType === 'Upsample')
+    args.scales = opset < 9 ? ((node.attributes.get('scales') as number[] | undefined) ?? null) : numbers(inputs[1]);
   else if (opset < 11) args.scales = numbers(inputs[1]);
   else {
     args.roi = numbers(inputs[1]);
@@ -89,7 +101,12 @@ const resize: OpFn = (inputs, node, ctx) => {
   const value = inputs[0];
   if (!value) throw new Error(`${node.opType} node "${node.name}" lacks its input.`);
   const shape = logicalShape(value);
-  const settings = settingsOf(node.opType, ctx.opset, (name) => node.attributes.get(name) as string | number | undefined, `${node.opType} node "${node.name}"`);
+  const settings = settingsOf(
+    node.opType,
+    ctx.opset,
+    (name) => node.attributes.get(name) as string | number | undefined,
+    `${node.opType} node "${node.name}"`,
+  );
   const { outputShape, scales, roi } = planOfNode(inputs, node, ctx.opset, shape);
   const tables = shape.map((d, a) => onnxTable(d, outputShape[a], scales[a], settings, roi[a]));
   const moved = shape.map((d, a) => !isIdentity(tables[a], d));
@@ -98,13 +115,20 @@ const resize: OpFn = (inputs, node, ctx) => {
   // tfjs 4.22's ResizeBilinearGrad is wrong on cpu (height and width swapped) and on wasm (measured here).
   if (shape.length === 4 && !moved[0] && !moved[1] && settings.mode !== 'cubic' && !recordingGradients()) {
     const kernelMode = settings.mode;
-    for (const [alignCorners, halfPixel] of [[false, true], [true, false], [false, false]]) {
+    for (const [alignCorners, halfPixel] of [
+      [false, true],
+      [true, false],
+      [false, false],
+    ]) {
       const fits = [2, 3].every((a) => sameTable(tables[a], tfjsTable(shape[a], outputShape[a], kernelMode, alignCorners, halfPixel)));
       if (!fits) continue;
       const x = asNhwc(value, node.opType);
       const input = dtype === 'float32' ? x : (x.toFloat() as Tensor4D);
       const size: [number, number] = [outputShape[2], outputShape[3]];
-      const y = kernelMode === 'linear' ? tf.image.resizeBilinear(input, size, alignCorners, halfPixel) : tf.image.resizeNearestNeighbor(input, size, alignCorners, halfPixel);
+      const y =
+        kernelMode === 'linear'
+          ? tf.image.resizeBilinear(input, size, alignCorners, halfPixel)
+          : tf.image.resizeNearestNeighbor(input, size, alignCorners, halfPixel);
       return [nhwcValue(dtype === 'float32' ? y : y.cast(dtype))];
     }
   }
@@ -119,7 +143,10 @@ const resize: OpFn = (inputs, node, ctx) => {
   const extrapolation = attr.float(node, 'extrapolation_value', 0);
   if (inside.length && extrapolation !== 0) {
     // tf_crop_and_resize: outputs whose source lies outside the input on any axis take extrapolation_value.
-    const mask = inside.reduce<Tensor>((m, [p, v]) => m.mul(v.reshape(y.shape.map((d, i) => (i === p ? d : 1)))), tf.ones(y.shape.map(() => 1)));
+    const mask = inside.reduce<Tensor>(
+      (m, [p, v]) => m.mul(v.reshape(y.shape.map((d, i) => (i === p ? d : 1)))),
+      tf.ones(y.shape.map(() => 1)),
+    );
     y = y.add(tf.scalar(1).sub(mask).mul(extrapolation));
   }
   if (dtype !== 'float32') y = (settings.mode === 'nearest' ? tf.round(y) : y).cast(dtype);

@@ -108,7 +108,8 @@ export function onnxTable(input: number, output: number, scale: number, settings
     const ratio = source - base;
     let coefficients: number[];
     if (settings.mode === 'nearest') coefficients = nearestCoefficients(ratio, settings.nearest, scale < 1);
-    else if (settings.antialias && scale < 1) coefficients = antialiasCoefficients(ratio, scale, settings.mode === 'cubic', settings.cubicA);
+    else if (settings.antialias && scale < 1)
+      coefficients = antialiasCoefficients(ratio, scale, settings.mode === 'cubic', settings.cubicA);
     else coefficients = settings.mode === 'linear' ? [1 - ratio, ratio] : cubicCoefficients(ratio, settings.cubicA);
     const first = base + 1 - coefficients.length / 2;
     let indices = coefficients.map((_, k) => first + k);
@@ -182,7 +183,8 @@ export function planOf(args: PlanArguments, shape: number[], what: string): Plan
   const axes = args.axes ?? Array.from({ length: shape.length }, (_, i) => i);
   const given = scalesIn ?? sizesIn;
   if (!given) throw new Error(`${what} has neither scales nor sizes.`);
-  if (given.length !== axes.length) throw new Error(`${what} has ${given.length} ${scalesIn ? 'scales' : 'sizes'} for ${axes.length} axes.`);
+  if (given.length !== axes.length)
+    throw new Error(`${what} has ${given.length} ${scalesIn ? 'scales' : 'sizes'} for ${axes.length} axes.`);
   const scales = shape.map(() => 1);
   const outputShape = [...shape];
   if (scalesIn) {

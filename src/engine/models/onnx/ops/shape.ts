@@ -25,7 +25,14 @@ import {
 } from './types';
 
 /** An op's list argument: an attribute before `inputSince`, an (optional) input from it on. */
-function listArgument(node: OnnxNode, inputs: (Value | undefined)[], opset: number, name: string, index: number, inputSince: number): number[] | null {
+function listArgument(
+  node: OnnxNode,
+  inputs: (Value | undefined)[],
+  opset: number,
+  name: string,
+  index: number,
+  inputSince: number,
+): number[] | null {
   return opset < inputSince ? attr.ints(node, name) : numbers(inputs[index]);
 }
 
@@ -75,7 +82,10 @@ export function permute(x: Tensor, perm: number[]): Tensor {
     const i = at.indexOf(axis);
     if (i === j) return;
     // Move the axis at i to j: [before j, j..i, i, after i] → [before j, i, j..i, after i].
-    y = tf.transpose(y.reshape([product(current.slice(0, j)), product(current.slice(j, i)), current[i], product(current.slice(i + 1))]), [0, 2, 1, 3]);
+    y = tf.transpose(
+      y.reshape([product(current.slice(0, j)), product(current.slice(j, i)), current[i], product(current.slice(i + 1))]),
+      [0, 2, 1, 3],
+    );
     current = [...current.slice(0, j), current[i], ...current.slice(j, i), ...current.slice(i + 1)];
     at = [...at.slice(0, j), at[i], ...at.slice(j, i), ...at.slice(i + 1)];
   });
@@ -119,7 +129,14 @@ const concat: OpFn = (inputs, node) => {
   const rank = values[0].tensor.rank;
   const axis = normaliseAxis(attr.int(node, 'axis', 0), rank, node);
   if (values.some((v) => v.nhwc) && values.every((v) => v.tensor.rank === 4)) {
-    return [nhwcValue(tf.concat(values.map((v) => asNhwc(v, 'Concat')), NHWC_AXIS[axis]))];
+    return [
+      nhwcValue(
+        tf.concat(
+          values.map((v) => asNhwc(v, 'Concat')),
+          NHWC_AXIS[axis],
+        ),
+      ),
+    ];
   }
   const tensors = values.map(plain).filter((t) => t.size > 0 || values.length === 1);
   return [plainValue(tensors.length === 1 ? tensors[0] : tf.concat(tensors, axis))];
@@ -133,7 +150,14 @@ const shapeOp: OpFn = (inputs, node) => {
   return [plainValue(tf.tensor1d(shape.slice(start, end), 'int32'))];
 };
 
-const size: OpFn = (inputs, node) => [plainValue(tf.scalar(logicalShape(required(inputs, 0, node)).reduce((a, b) => a * b, 1), 'int32'))];
+const size: OpFn = (inputs, node) => [
+  plainValue(
+    tf.scalar(
+      logicalShape(required(inputs, 0, node)).reduce((a, b) => a * b, 1),
+      'int32',
+    ),
+  ),
+];
 
 /** Split along one axis: sizes from the 'split' attribute (before 13), the input (13 on), or num_outputs (18). */
 const split: OpFn = (inputs, node, ctx) => {
@@ -149,7 +173,8 @@ const split: OpFn = (inputs, node, ctx) => {
     if (!Number.isInteger(chunk)) throw new Error(`Split node "${node.name}": ${dim} does not split into ${parts} equal parts.`);
     sizes = Array.from({ length: parts }, (_, i) => Math.max(Math.min(chunk, dim - i * chunk), 0));
   }
-  if (sizes.reduce((a, b) => a + b, 0) !== dim) throw new Error(`Split node "${node.name}": sizes ${JSON.stringify(sizes)} do not add up to ${dim}.`);
+  if (sizes.reduce((a, b) => a + b, 0) !== dim)
+    throw new Error(`Split node "${node.name}": sizes ${JSON.stringify(sizes)} do not add up to ${dim}.`);
   const physical = value.nhwc ? NHWC_AXIS[axis] : axis;
   const pieces = sizes.length === 1 ? [value.tensor] : tf.split(value.tensor, sizes, physical);
   return pieces.map((tensor) => ({ tensor, nhwc: value.nhwc }));
@@ -172,8 +197,19 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
 const expand: OpFn = (inputs, node) => {
   const value = required(inputs, 0, node);
   const target = broadcastShapes(logicalShape(value), numbers(required(inputs, 1, node)) ?? []);
-  if (!target) throw new Error(`Expand node "${node.name}": shape [${logicalShape(value).join(', ')}] does not broadcast to [${numbers(inputs[1])!.join(', ')}].`);
-  if (value.nhwc && target.length === 4) return [nhwcValue(broadcastTo(value.tensor, NHWC_AXIS.map((a) => target[a])))];
+  if (!target)
+    throw new Error(
+      `Expand node "${node.name}": shape [${logicalShape(value).join(', ')}] does not broadcast to [${numbers(inputs[1])!.join(', ')}].`,
+    );
+  if (value.nhwc && target.length === 4)
+    return [
+      nhwcValue(
+        broadcastTo(
+          value.tensor,
+          NHWC_AXIS.map((a) => target[a]),
+        ),
+      ),
+    ];
   return [plainValue(broadcastTo(plain(value), target))];
 };
 
@@ -185,7 +221,8 @@ function broadcastTo(x: Tensor, shape: number[]): Tensor {
 const tile: OpFn = (inputs, node) => {
   const value = required(inputs, 0, node);
   const repeats = numbers(required(inputs, 1, node)) ?? [];
-  if (repeats.length !== value.tensor.rank) throw new Error(`Tile node "${node.name}" has ${repeats.length} repeats for rank ${value.tensor.rank}.`);
+  if (repeats.length !== value.tensor.rank)
+    throw new Error(`Tile node "${node.name}" has ${repeats.length} repeats for rank ${value.tensor.rank}.`);
   if (repeats.every((r) => r === 1)) return [value];
   const reps = value.nhwc ? NHWC_AXIS.map((a) => repeats[a]) : repeats;
   return [{ tensor: tf.tile(value.tensor, reps), nhwc: value.nhwc }];
@@ -248,11 +285,23 @@ const slice: OpFn = (inputs, node, ctx) => {
     stride[axis] = step;
   });
   if (stride.every((s) => s === 1)) {
-    return [plainValue(tf.slice(x, begin, end.map((e, i) => Math.max(e - begin[i], 0))))];
+    return [
+      plainValue(
+        tf.slice(
+          x,
+          begin,
+          end.map((e, i) => Math.max(e - begin[i], 0)),
+        ),
+      ),
+    ];
   }
   // Steps other than 1 by reverse, slice and reshape, all differentiable (tfjs's StridedSlice has no gradient).
   const unit = (i: number) => stride[i] === 1;
-  let y = tf.slice(x, begin.map((b, i) => (unit(i) ? b : 0)), x.shape.map((d, i) => (unit(i) ? Math.max(end[i] - begin[i], 0) : d)));
+  let y = tf.slice(
+    x,
+    begin.map((b, i) => (unit(i) ? b : 0)),
+    x.shape.map((d, i) => (unit(i) ? Math.max(end[i] - begin[i], 0) : d)),
+  );
   stride.forEach((step, axis) => {
     if (step === 1) return;
     const dim = y.shape[axis];
@@ -274,7 +323,12 @@ function stepped(x: Tensor, axis: number, from: number, to: number, k: number): 
   if (count === 0) return tf.zeros(outShape, x.dtype);
   const available = Math.min(count * k, dim - from);
   let part = tf.slice(x.reshape([before, dim, after]), [0, from, 0], [before, available, after]);
-  if (available < count * k) part = tf.pad(part, [[0, 0], [0, count * k - available], [0, 0]]);
+  if (available < count * k)
+    part = tf.pad(part, [
+      [0, 0],
+      [0, count * k - available],
+      [0, 0],
+    ]);
   return tf.slice(part.reshape([before, count, k, after]), [0, 0, 0, 0], [before, count, 1, after]).reshape(outShape);
 }
 
@@ -303,11 +357,15 @@ const pad: OpFn = (inputs, node, ctx) => {
   const rank = value.tensor.rank;
   const raw = (ctx.opset < 11 ? attr.ints(node, 'pads') : numbers(inputs[1])) ?? [];
   const fill = ctx.opset < 11 ? attr.float(node, 'value', 0) : (numbers(inputs[2])?.[0] ?? 0);
-  const axes = ctx.opset >= 18 && inputs[3] ? (numbers(inputs[3]) ?? []).map((a) => normaliseAxis(a, rank, node)) : Array.from({ length: rank }, (_, i) => i);
+  const axes =
+    ctx.opset >= 18 && inputs[3]
+      ? (numbers(inputs[3]) ?? []).map((a) => normaliseAxis(a, rank, node))
+      : Array.from({ length: rank }, (_, i) => i);
   const logical: [number, number][] = Array.from({ length: rank }, () => [0, 0]);
   axes.forEach((axis, i) => (logical[axis] = [raw[i], raw[i + axes.length]]));
   if (raw.length !== 2 * axes.length) throw new Error(`Pad node "${node.name}" has ${raw.length} pads for ${axes.length} axes.`);
-  if (logical.some(([a, b]) => a < 0 || b < 0)) throw new Error(`Pad node "${node.name}" has negative pads (cropping), which CNN Lens does not support yet.`);
+  if (logical.some(([a, b]) => a < 0 || b < 0))
+    throw new Error(`Pad node "${node.name}" has negative pads (cropping), which CNN Lens does not support yet.`);
   const mode = attr.string(node, 'mode', 'constant');
   const x = value.tensor;
   const pairs = value.nhwc ? [0, 2, 3, 1].map((axis) => logical[axis]) : logical;
@@ -321,7 +379,9 @@ const pad: OpFn = (inputs, node, ctx) => {
 
 const passThrough: OpFn = (inputs, node, ctx) => {
   const x = required(inputs, 0, node);
-  const training = node.opType === 'Dropout' && (attr.int(node, 'is_test', 1) === 0 && !node.attributes.has('is_test') ? false : attr.int(node, 'is_test', 1) === 0);
+  const training =
+    node.opType === 'Dropout' &&
+    (attr.int(node, 'is_test', 1) === 0 && !node.attributes.has('is_test') ? false : attr.int(node, 'is_test', 1) === 0);
   // A ratio of 0 drops nothing, in training mode too (torchvision's Swin exports its attention dropout so).
   const ratio = ctx.opset < 12 ? attr.float(node, 'ratio', 0.5) : (numbers(inputs[1])?.[0] ?? 0.5);
   if ((training || (node.opType === 'Dropout' && numbers(inputs[2])?.[0])) && ratio !== 0) {
@@ -352,7 +412,20 @@ const constantOfShape: OpFn = (inputs, node) => {
 };
 
 /** TensorProto.DataType → tfjs dtype (float16/double compute as float32, integer types as int32). */
-const CAST_TARGETS: Record<number, DataType> = { 1: 'float32', 10: 'float32', 11: 'float32', 9: 'bool', 2: 'int32', 3: 'int32', 4: 'int32', 5: 'int32', 6: 'int32', 7: 'int32', 12: 'int32', 13: 'int32' };
+const CAST_TARGETS: Record<number, DataType> = {
+  1: 'float32',
+  10: 'float32',
+  11: 'float32',
+  9: 'bool',
+  2: 'int32',
+  3: 'int32',
+  4: 'int32',
+  5: 'int32',
+  6: 'int32',
+  7: 'int32',
+  12: 'int32',
+  13: 'int32',
+};
 
 const cast: OpFn = (inputs, node) => {
   const x = required(inputs, 0, node);

@@ -47,7 +47,10 @@ export function plain(value: Value): Tensor {
 /** A logically NCHW 4-D value as a physical NHWC tensor. */
 export function asNhwc(value: Value, op: string): Tensor4D {
   if (value.nhwc) return value.tensor as Tensor4D;
-  if (value.tensor.rank !== 4) throw new Error(`${op} needs a 4-D [batch, channels, height, width] input; got shape [${value.tensor.shape.join(', ')}] (only 2-D images are supported).`);
+  if (value.tensor.rank !== 4)
+    throw new Error(
+      `${op} needs a 4-D [batch, channels, height, width] input; got shape [${value.tensor.shape.join(', ')}] (only 2-D images are supported).`,
+    );
   return tf.transpose(value.tensor, [0, 2, 3, 1]) as Tensor4D;
 }
 
@@ -88,7 +91,8 @@ function plainData(value: Value): ArrayLike<number> {
 
 export function normaliseAxis(axis: number, rank: number, node: OnnxNode): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= Math.max(rank, 1)) throw new Error(`${node.opType} node "${node.name}": axis ${axis} is out of range for rank ${rank}.`);
+  if (a < 0 || a >= Math.max(rank, 1))
+    throw new Error(`${node.opType} node "${node.name}": axis ${axis} is out of range for rank ${rank}.`);
   return a;
 }
 
