@@ -157,20 +157,23 @@ export class Hdf5Reader {
     }
   }
 
-  /** A dataset's shape, element count and stored bytes, from its header alone (no value is read); null when `where` is not a dataset. */
-  declared(where: string): Hdf5Declared | null {
+  /** A dataset's entity, shape and type from its header alone (no value is read); null when `where` is not a dataset. */
+  private header(where: string): { entity: H5.Dataset; shape: number[]; metadata: H5.Dataset['metadata'] } | null {
     const entity = this.entity(where);
     if (!(entity instanceof this.lib.Dataset)) return null;
-    let shape: number[];
-    let metadata: H5.Dataset['metadata'];
     try {
-      shape = entity.shape ?? [];
-      metadata = entity.metadata;
+      return { entity, shape: entity.shape ?? [], metadata: entity.metadata };
     } catch (error) {
       throw new ModelError(`${this.file}: dataset "${where}" cannot be read (${hdf5Reason(error)}).`);
     }
-    const elements = shape.reduce((a, b) => a * b, 1);
-    return { shape, elements, bytes: elements * metadata.size };
+  }
+
+  /** A dataset's shape, element count and stored bytes, from its header alone (no value is read); null when `where` is not a dataset. */
+  declared(where: string): Hdf5Declared | null {
+    const header = this.header(where);
+    if (!header) return null;
+    const elements = header.shape.reduce((a, b) => a * b, 1);
+    return { shape: header.shape, elements, bytes: elements * header.metadata.size };
   }
 
   /**
@@ -178,16 +181,9 @@ export class Hdf5Reader {
    * (`declared`); one over `maxElements` is refused here too, before its value is read.
    */
   dataset(where: string, maxElements: number): Hdf5Dataset | null {
-    const entity = this.entity(where);
-    if (!(entity instanceof this.lib.Dataset)) return null;
-    let shape: number[];
-    let metadata: H5.Dataset['metadata'];
-    try {
-      shape = entity.shape ?? [];
-      metadata = entity.metadata;
-    } catch (error) {
-      throw new ModelError(`${this.file}: dataset "${where}" cannot be read (${hdf5Reason(error)}).`);
-    }
+    const header = this.header(where);
+    if (!header) return null;
+    const { entity, shape, metadata } = header;
     const count = shape.reduce((a, b) => a * b, 1);
     if (count > maxElements) throw new ModelError(`${this.file}: dataset "${where}" has ${count} elements; too large for CNN Lens.`);
     const bfloat16 = this.safeString(() => entity.attrs['dtype']?.value) === 'bfloat16';
