@@ -13,7 +13,7 @@ import { Engine, onnxRuntimeFromEnvironment } from '../../src/engine/engine';
 import { bundledModelPath } from '../../src/engine/bundledModel';
 import { DEFAULT_IMAGE_LIMITS, readImageFile } from '../../src/engine/image';
 import { heatmapToBytes } from '../../src/engine/render';
-import { explanationStem, imageStem, sanitizeNamePart } from '../../src/files/outputNames';
+import { classNamePart, explanationStem, imageStem } from '../../src/files/outputNames';
 import type { ExplainPanel } from '../../src/host/panel/explainPanel';
 
 const EXTENSION_ID = 'cnn-lens.cnn-lens';
@@ -212,7 +212,7 @@ describe('CNN Lens inside VS Code (trusted workspace)', () => {
       road: false,
     });
     const result = await until('the comparison', () => !panel.isRunning && panel.lastCompare);
-    const base = workspaceFile(`${imageStem(samples[0])}.compare.${sanitizeNamePart(result.classLabel) || 'class2'}`);
+    const base = workspaceFile(`${imageStem(samples[0])}.compare.${classNamePart(result.classLabel, result.classIndex)}`);
     const [png, csv] = [`${base}.png`, `${base}.csv`];
     for (const file of [png, csv]) rmSync(file, { force: true });
     try {

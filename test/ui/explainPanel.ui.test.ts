@@ -407,11 +407,13 @@ describe('CNN Lens in a real VS Code (code-server + Chromium)', function () {
       await shot(page, 'panel-maximize.png');
       await frame.click('[data-testid="inspect-save"]');
       await frame.waitForFunction(
-        () => /Saved .*\.maximize\.png/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''),
+        () => /Saved .*\.maximize\.block3_relu2\.filter3\.png/.test(document.querySelector('[data-testid="status"]')?.textContent ?? ''),
         undefined,
         { timeout: 30_000 },
       );
-      assert.ok(existsSync(path.join(workspace, `${path.parse(samples[0]).name}.maximize.png`)), 'the PNG is next to the image');
+      // Named after what it shows (the view, the layer, the filter), next to the image.
+      const saved = path.join(workspace, `${path.parse(samples[0]).name}.maximize.block3_relu2.filter3.png`);
+      assert.ok(existsSync(saved), `${saved} is next to the image`);
     });
   });
 

@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { explanationStem, imageStem, inspectionStem, sanitizeNamePart } from '../../files/outputNames';
+import { classNamePart, explanationStem, imageStem, inspectionStem } from '../../files/outputNames';
 import type { ResultMessage, ViewSettings } from '../../shared/protocol';
 import { isClassAgnostic, type TechniqueInfo } from '../../shared/vocabulary';
 import { RunCancelledError, type CancelSignal } from '../engineApi';
@@ -94,7 +94,7 @@ export async function exportCompare(ctx: SaveContext, shown: Shown['compare'], v
     return;
   }
   const { message, jobId } = shown;
-  const label = sanitizeNamePart(message.classLabel) || `class${message.classIndex}`;
+  const label = classNamePart(message.classLabel, message.classIndex);
   const base = path.join(path.dirname(ctx.imagePath), `${imageStem(ctx.imagePath)}.compare.${label}`);
   await exportFiles(ctx, [`${base}.png`, `${base}.csv`], ([pngPath, csvPath], replace, cancel) =>
     ctx.engine.exportCompare({ jobId, colormap: view.colormap, opacity: view.opacity, pngPath, csvPath, replace }, cancel),
