@@ -317,8 +317,8 @@ async function explain(values: Values, args: string[]): Promise<number> {
   let outPath = named ? path.resolve(values.out!) : path.join(path.dirname(imagePath), 'overlay.png');
   const heatmapPath = values.heatmap ? path.resolve(values.heatmap) : undefined;
   const jsonPath = values.json && values.json !== '-' ? path.resolve(values.json) : undefined;
-  // Found out now, not after the whole run.
-  await checkOutputs([outPath, heatmapPath, jsonPath]);
+  // Found out now, not after the whole run (an unnamed overlay's folder is the image's, which exists).
+  await checkOutputs([named ? outPath : undefined, heatmapPath, jsonPath]);
 
   const engine = await createEngine(values);
   const loaded = await loadFromFlags(engine, values);
@@ -333,14 +333,16 @@ async function explain(values: Values, args: string[]): Promise<number> {
       if (!named) {
         outPath = path.join(path.dirname(imagePath), outputNames(imageStem(imagePath), result).overlay);
         if (!replace && existsSync(outPath)) throw new Error(`${outPath} exists (--overwrite replaces it)`);
+        if (outPath === heatmapPath || outPath === jsonPath)
+          throw new Error(`--heatmap or --json names ${outPath}, the overlay's own name`);
       }
       // Not named and no --overwrite: written without replacing (a file that appeared meanwhile is kept too).
       const colormap = chosenColormap ?? (result.signed ? 'diverging' : 'jet');
       return { overlayPath: outPath, heatmapPath, colormap, opacity, replace, replaceHeatmap: true, stage };
     });
     json = JSON.stringify(resultJson(explanation, loaded.summary.path), null, 2);
-    if (jsonPath) await writeOutput('JSON result', jsonPath, [], () => writeFileAtomic(jsonPath, json + '\n', { stage }));
-    await writeOutput('outputs', stage.targets.join(', '), [], () => stage.commit());
+    if (jsonPath) await writeOutput('JSON result', jsonPath, () => writeFileAtomic(jsonPath, json + '\n', { stage }));
+    await writeOutput('outputs', stage.targets.join(', '), () => stage.commit());
   } finally {
     await stage.discard();
   }

@@ -7,17 +7,13 @@
  */
 import { promises as fs, type Dirent } from 'node:fs';
 import * as path from 'node:path';
-import { IMAGE_EXTENSIONS } from '../engine/types';
+import { IMAGE_EXTENSIONS, isImageName } from '../files/choices';
 import { UsageError } from './shared';
 
 export interface InputOptions {
   recursive: boolean;
   /** Folders never walked into (the output folder: a second run must not explain the first one's overlays). */
   skip?: string[];
-}
-
-export function isImageName(file: string): boolean {
-  return IMAGE_EXTENSIONS.includes(path.extname(file).slice(1).toLowerCase());
 }
 
 const GLOB_CHARS = /[*?]/;

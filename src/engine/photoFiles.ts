@@ -63,20 +63,20 @@ export async function writeOverlayFiles(
   const options = { replace: outputs.replace, stage, checkCancelled };
   const heatmapOptions = { ...options, replace: outputs.replaceHeatmap ?? outputs.replace };
   try {
-    await writeOutput('overlay', outputs.overlayPath, [], () =>
+    await writeOutput('overlay', outputs.overlayPath, () =>
       writePngFile(outputs.overlayPath, overlay.data, width, height, overlay.channels, options),
     );
     const heatmapPath = outputs.heatmapPath;
     if (heatmapPath) {
       const { heatmap, colour, region, signed } = layer;
-      await writeOutput('heatmap', heatmapPath, [], () =>
+      await writeOutput('heatmap', heatmapPath, () =>
         colour
           ? writePngFile(heatmapPath, colourOver(colour, region, width, height).data, width, height, 4, heatmapOptions)
           : writePngFile(heatmapPath, heatmapBytesOver(heatmap, region, width, height, signed), width, height, 1, heatmapOptions),
       );
     }
     if (!outputs.stage)
-      await writeOutput(outputs.heatmapPath ? 'overlay and heatmap' : 'overlay', stage.targets.join(' and '), [], () => stage.commit());
+      await writeOutput(outputs.heatmapPath ? 'overlay and heatmap' : 'overlay', stage.targets.join(' and '), () => stage.commit());
   } catch (error) {
     if (!outputs.stage) await stage.discard();
     throw error;
@@ -98,16 +98,15 @@ function conceptsAt(concepts: Concepts, region: Region, width: number, height: n
  * the ones of the set that already were (they stay: each is whole). Outputs staged together
  * (OutputStage) are not in place before their commit, so `written` is empty for them.
  */
-export async function writeOutput(what: string, file: string, written: string[], write: () => Promise<unknown>): Promise<void> {
+export async function writeOutput(what: string, file: string, write: () => Promise<unknown>): Promise<void> {
   try {
     await write();
   } catch (error) {
     // A cancel stays a cancel (the panel says "cancelled", not "could not write").
     if ((error as Error).name === 'CancelledError') throw error;
     const reason = (error as Error).message.split('\n')[0];
-    const before = written.length ? ` (already written: ${written.join(', ')})` : '';
     const code = (error as NodeJS.ErrnoException).code;
-    throw Object.assign(new Error(`Could not write the ${what} ${file}: ${reason}${before}.`), code ? { code } : {});
+    throw Object.assign(new Error(`Could not write the ${what} ${file}: ${reason}.`), code ? { code } : {});
   }
 }
 

@@ -7,7 +7,7 @@
  * writing leaves none of them.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, rmSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
 import { registerTempFile } from './tempFiles';
@@ -31,6 +31,23 @@ export interface AtomicWriteOptions {
 /** The hidden temporary file beside `target`: `.NAME.PID.RANDOM.tmp`. */
 export function tempPathFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Removes this process's temporary files for `target` (`.NAME.PID.*.tmp` beside it), synchronously; for a
+ * writer that was stopped without its own clean-up (a terminated worker thread shares the process's id).
+ */
+export function removeStrandedTemporaries(target: string): void {
+  const prefix = `.${path.basename(target)}.${process.pid}.`;
+  let names: string[];
+  try {
+    names = readdirSync(path.dirname(target));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp')) rmSync(path.join(path.dirname(target), name), { force: true });
+  }
 }
 
 /** Runs `write` on a fresh temporary path beside `target`, then moves it into place; removes it on failure. */

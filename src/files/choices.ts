@@ -4,6 +4,7 @@
  * engine reads. Plain data, no tfjs: the extension host imports them at run time; engine/types.ts re-exports
  * them so engine code keeps one place to import its types from.
  */
+import * as path from 'node:path';
 
 /**
  * The file name endings of each image format the engine reads (image/probe.ts's ImageFormat), lower case.
@@ -21,6 +22,11 @@ const EXTENSIONS_BY_FORMAT: Record<string, readonly string[]> = {
 
 /** Every image file ending the engine reads: the file picker's filter and the CLI's folders and globs. */
 export const IMAGE_EXTENSIONS: readonly string[] = Object.values(EXTENSIONS_BY_FORMAT).flat();
+
+/** Whether a file's name (a path, or a URI's path) ends in an image extension; `.png` alone is a hidden file, not an image. */
+export function isImageName(file: string): boolean {
+  return IMAGE_EXTENSIONS.includes(path.posix.extname(file.replace(/\\/g, '/')).slice(1).toLowerCase());
+}
 
 export const RESIZE_MODES = ['stretch', 'center-crop'] as const;
 export const INTERPOLATIONS = ['bilinear', 'bicubic', 'nearest', 'area'] as const;

@@ -6,6 +6,7 @@
 import * as path from 'node:path';
 import { describeModelSource, type ModelChoice } from './modelSource';
 import { makeWorkerTempRoot, removeStaleWorkerTempRoots, removeWorkerTempRoot } from './workerTemp';
+import { removeStrandedTemporaries } from '../files/atomicWrite';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../engine/tfjs/backend';
 import type { AccelerationChoice } from '../engine/accel/ortRuntime';
@@ -61,7 +62,17 @@ type Pending = {
   reject: (error: Error) => void;
   onPreview?: (preview: Preview) => void;
   onImage?: (image: RgbaImage, fraction: number) => void;
+  /** The files an export job writes: their temporary files are removed should the worker be terminated mid-write. */
+  outputs: string[];
 };
+
+/** The output paths a request names (exports and saves). */
+function outputsOf(body: object): string[] {
+  const fields = body as Record<string, unknown>;
+  return ['outPath', 'pngPath', 'npyPath', 'csvPath']
+    .map((key) => fields[key])
+    .filter((value): value is string => typeof value === 'string');
+}
 
 /** Distributes Omit over the request union so each kind keeps its own fields. */
 type RequestBody = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
@@ -75,21 +86,29 @@ export class EngineClient implements EngineApi {
   private workerBackend: string | null = null;
   /** Each running worker's temporary folder, removed here when the worker ends (see workerTemp.ts). */
   private readonly tempRoots = new Map<Worker, string>();
+  /** Folders left by hosts that died are swept once, when the first worker starts (not at activation). */
+  private swept = false;
 
   constructor(
     private readonly distDir: string,
     private readonly settings: () => EngineSettings,
     private readonly log: (line: string) => void,
     private readonly onBackend: (label: string) => void,
-  ) {
-    removeStaleWorkerTempRoots();
-  }
+  ) {}
 
-  /** Ends a worker and removes its temporary folder (again on its 'exit', for files made meanwhile). */
-  private endWorker(worker: Worker): void {
-    void worker.terminate();
+  /**
+   * Ends a worker and removes its temporary folder (again on its 'exit', for files made meanwhile), and, once
+   * it has stopped, the temporary files of the exports it was writing: they lie beside their targets, and a
+   * terminated worker thread runs none of its own clean-up.
+   */
+  private endWorker(worker: Worker, outputs: string[] = []): void {
+    void worker.terminate().then(() => outputs.forEach(removeStrandedTemporaries));
     const tempRoot = this.tempRoots.get(worker);
     if (tempRoot) removeWorkerTempRoot(tempRoot);
+  }
+
+  private pendingOutputs(): string[] {
+    return [...this.pending.values()].flatMap((pending) => pending.outputs);
   }
 
   private ensureWorker(): Worker {
@@ -97,6 +116,10 @@ export class EngineClient implements EngineApi {
     const runtimes = `${backend}/${onnxRuntime}`;
     if (this.worker && this.workerBackend !== runtimes) this.restart('the backend setting changed');
     if (this.worker) return this.worker;
+    if (!this.swept) {
+      this.swept = true;
+      removeStaleWorkerTempRoots();
+    }
     this.cancelFlag = new Int32Array(new SharedArrayBuffer(4 * CANCEL_SLOTS));
     const tempRoot = makeWorkerTempRoot();
     const worker = new Worker(path.join(this.distDir, 'engineWorker.js'), {
@@ -157,7 +180,7 @@ export class EngineClient implements EngineApi {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<WorkerResults[K]>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onPreview, onImage });
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, onPreview, onImage, outputs: outputsOf(body) });
       cancel?.onCancel(() => this.cancel(id, worker));
       worker.postMessage({ ...body, id } as WorkerRequest);
     });
@@ -173,17 +196,18 @@ export class EngineClient implements EngineApi {
       this.log(`Job ${id} did not stop within ${CANCEL_GRACE_MS} ms of cancel; restarting the engine.`);
       this.pending.delete(id);
       pending.reject(new RunCancelledError());
-      this.restart('a cancelled job did not stop');
+      this.restart('a cancelled job did not stop', pending.outputs);
     }, CANCEL_GRACE_MS);
   }
 
-  private restart(reason: string): void {
+  private restart(reason: string, outputs: string[] = []): void {
     const worker = this.worker;
     if (!worker) return;
     this.log(`Restarting the engine: ${reason}.`);
     this.worker = null;
+    const stranded = [...outputs, ...this.pendingOutputs()];
     this.failAll(new Error(`The engine was restarted (${reason}).`));
-    this.endWorker(worker);
+    this.endWorker(worker, stranded);
   }
 
   private modelRef(): ModelRef {
@@ -259,8 +283,9 @@ export class EngineClient implements EngineApi {
   }
 
   dispose(): void {
+    const stranded = this.pendingOutputs();
     this.failAll(new Error('CNN Lens is shutting down.'));
-    if (this.worker) this.endWorker(this.worker);
+    if (this.worker) this.endWorker(this.worker, stranded);
     this.worker = null;
   }
 }

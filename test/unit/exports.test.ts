@@ -9,7 +9,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { writeFileAtomic } from '../../src/files/atomicWrite';
+import { removeStrandedTemporaries, writeFileAtomic } from '../../src/files/atomicWrite';
 import { compareCsv, evaluationMetrics, tilePosition } from '../../src/engine/compareCsv';
 import type { Evaluation } from '../../src/engine/evaluate';
 import { writePngFile } from '../../src/engine/image';
@@ -343,6 +343,21 @@ describe('exports', () => {
   });
 
   describe('cancellable writing', () => {
+    it("a writer stopped without its clean-up (a terminated worker): its target's temporary files go, nothing else", async () => {
+      const dir = tempDir('cnnlens-stranded-');
+      const target = path.join(dir, 'dog.gradcam.png');
+      const names = [
+        `.dog.gradcam.png.${process.pid}.a1b2c3.tmp`, // ours, stranded: removed
+        `.dog.gradcam.png.${process.pid + 1}.a1b2c3.tmp`, // another process's write in progress
+        `.cat.gradcam.png.${process.pid}.a1b2c3.tmp`, // another target
+        'dog.gradcam.png',
+      ];
+      for (const name of names) await fs.writeFile(path.join(dir, name), 'x');
+      removeStrandedTemporaries(target);
+      assert.deepEqual(readdirSync(dir).sort(), names.slice(1).sort());
+      removeStrandedTemporaries(path.join(dir, 'missing-folder', 'x.png')); // no folder: nothing to do, no throw
+    });
+
     /** Pixels whose every channel differs (a wrong filter or channel order shows). */
     const pixels = (width: number, height: number, channels: number) =>
       Uint8Array.from({ length: width * height * channels }, (_, i) => (i * 37 + (i >> 5)) & 255);

@@ -4,7 +4,8 @@
  * flow alike; the Explain commands still ask.
  */
 import { strict as assert } from 'node:assert';
-import { chooseImage, isImagePath, type HasPath, type ImageLookups } from '../../src/host/commands/imageChoice';
+import { isImageName } from '../../src/files/choices';
+import { chooseImage, type HasPath, type ImageLookups } from '../../src/host/commands/imageChoice';
 
 const file = (path: string): HasPath => ({ path });
 
@@ -60,7 +61,7 @@ describe('the image a command acts on', () => {
   });
 
   it('images by their ending, whatever its case', () => {
-    for (const name of ['/a/b.png', '/a/b.JPG', '/a/b.jpeg', '/a.b/c.tiff', '/a/b.avif', '/a/b.webp']) assert.ok(isImagePath(name), name);
-    for (const name of ['/a/b.json', '/a/png', '/a/.png', '/a.png/b', '/a/b.onnx']) assert.ok(!isImagePath(name), name);
+    for (const name of ['/a/b.png', '/a/b.JPG', '/a/b.jpeg', '/a.b/c.tiff', '/a/b.avif', '/a/b.webp']) assert.ok(isImageName(name), name);
+    for (const name of ['/a/b.json', '/a/png', '/a/.png', '/a.png/b', '/a/b.onnx']) assert.ok(!isImageName(name), name);
   });
 });

@@ -152,7 +152,7 @@ describe('large model loads through the engine worker', function () {
     assert.deepEqual(cnnlensEntries(), [], 'and nothing made after it');
   });
 
-  it('a folder left by a host process that is gone is removed when the next client starts', () => {
+  it('a folder left by a host process that is gone is removed when the next client starts its first worker', async () => {
     // A process id that is not running: the largest possible pid is far above any live one here.
     const stale = path.join(tmp, `${WORKER_TEMP_PREFIX}4194303-abcdef`);
     const live = path.join(tmp, `${WORKER_TEMP_PREFIX}${process.pid}-ghijkl`);
@@ -163,6 +163,9 @@ describe('large model loads through the engine worker', function () {
       () => undefined,
       () => undefined,
     );
+    assert.ok(existsSync(stale), 'nothing is swept at activation (the client is made there)');
+    // The sweep runs when the first worker starts, whatever that job then does.
+    await other.displayImage(path.join(tmp, 'no-such-image.png'), 64).catch(() => undefined);
     other.dispose();
     assert.ok(!existsSync(stale), 'the dead host’s folder is removed');
     assert.ok(existsSync(live), 'a running host’s folder is kept');

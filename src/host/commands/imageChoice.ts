@@ -4,17 +4,11 @@
  * being looked at, such as Check Preprocessing), else one the user picks in a file dialog. Plain logic with
  * the lookups passed in (pickImage.ts wires them to VS Code), so unit tests can drive it.
  */
-import { IMAGE_EXTENSIONS } from '../../files/choices';
+import { isImageName } from '../../files/choices';
 
 /** A file by its path (a vscode.Uri is one). */
 export interface HasPath {
   path: string;
-}
-
-export function isImagePath(file: string): boolean {
-  const name = file.split('/').pop() ?? '';
-  const dot = name.lastIndexOf('.');
-  return dot > 0 && IMAGE_EXTENSIONS.includes(name.slice(dot + 1).toLowerCase());
 }
 
 export interface ImageLookups<T extends HasPath> {
@@ -31,9 +25,9 @@ export interface ImageLookups<T extends HasPath> {
 export type ImageOrigin = 'clicked' | 'tab' | 'panel' | 'dialog';
 
 export async function chooseImage<T extends HasPath>(lookups: ImageLookups<T>): Promise<{ image: T; from: ImageOrigin } | undefined> {
-  if (lookups.clicked && isImagePath(lookups.clicked.path)) return { image: lookups.clicked, from: 'clicked' };
+  if (lookups.clicked && isImageName(lookups.clicked.path)) return { image: lookups.clicked, from: 'clicked' };
   const tab = lookups.activeTab();
-  if (tab && isImagePath(tab.path)) return { image: tab, from: 'tab' };
+  if (tab && isImageName(tab.path)) return { image: tab, from: 'tab' };
   const panel = lookups.panel?.();
   if (panel) return { image: panel, from: 'panel' };
   const asked = await lookups.ask();
