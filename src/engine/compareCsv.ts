@@ -1,6 +1,7 @@
 /**
  * The Compare export's metrics file and the grid's layout it refers to: plain data, no pixels.
  */
+import { compareNumbers, type CompareNumbers } from '../shared/compareNumbers';
 import type { Evaluation } from './evaluate';
 
 /** Tiles to a row of the exported Compare grid. */
@@ -13,22 +14,12 @@ export function tilePosition(index: number, count: number): { row: number; colum
 }
 
 /** One technique's line of the metrics file (what the Compare card shows as numbers). */
-export interface CompareMetrics {
+export interface CompareMetrics extends CompareNumbers {
   technique: string;
   title: string;
   layer?: string;
   error?: string;
-  deletionAuc?: number;
-  insertionAuc?: number;
-  timeMs?: number;
-  timeRatio?: number;
-  averageDrop?: number;
-  imageTimesMapChange?: number;
-  /** ROAD's mean MoRF and LeRF changes and combined score, when it ran. */
-  road?: { mostRelevantFirst: number; leastRelevantFirst: number; combined: number };
 }
-
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
 /**
  * Each technique's line as the Compare card shows it (the same numbers: AUCs, the technique's time, ROAD's
@@ -39,22 +30,7 @@ export function evaluationMetrics(evaluation: Evaluation, titleOf: (technique: s
     const title = titleOf(row.technique) ?? row.technique;
     const { explanation } = row;
     if (!explanation || row.error) return { technique: row.technique, title, error: row.error ?? 'The technique did not run.' };
-    return {
-      technique: row.technique,
-      title,
-      layer: explanation.layer,
-      deletionAuc: row.deletion?.auc,
-      insertionAuc: row.insertion?.auc,
-      timeMs: explanation.timings.techniqueMs,
-      timeRatio: row.timeRatio,
-      averageDrop: row.averageDrop,
-      imageTimesMapChange: row.imageTimesMapChange,
-      road: row.road && {
-        mostRelevantFirst: mean(row.road.mostRelevantFirst),
-        leastRelevantFirst: mean(row.road.leastRelevantFirst),
-        combined: row.road.combined,
-      },
-    };
+    return { technique: row.technique, title, layer: explanation.layer, ...compareNumbers(row, explanation.timings.techniqueMs) };
   });
 }
 

@@ -48,8 +48,7 @@ export class KeptRuns {
   keep(id: number, run: KeptRun): void {
     this.entries.delete(id);
     this.entries.set(id, { run, bytes: heldBytes(run) });
-    let total = 0;
-    for (const entry of this.entries.values()) total += entry.bytes;
+    let total = this.bytes;
     for (const [key, entry] of this.entries) {
       if (this.entries.size <= 1 || (this.entries.size <= this.maxRuns && total <= this.maxBytes)) break;
       this.entries.delete(key);

@@ -3,6 +3,7 @@
  * at display size, maps at their own (small) resolution, and the webview lays them over the image.
  */
 import { heatmapToBytes, segmentOutline } from '../../shared/mapDrawing';
+import { compareNumbers } from '../../shared/compareNumbers';
 import type { Evaluation } from '../../engine/evaluate';
 import type { Explanation, Preview } from '../../engine/types';
 import type { Heatmap, RgbaImage } from '../../shared/vocabulary';
@@ -66,8 +67,6 @@ export function previewMessage(runId: number, preview: Preview, image: RgbaImage
   return { type: 'preview', runId, fraction, detail, image: rgbaPart(image), heatmap: heatmapPart(map), region, signed };
 }
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-
 export function compareResult(runId: number, evaluation: Evaluation, image: RgbaImage): CompareResultMessage {
   const rows = evaluation.rows.map((row): CompareRow => {
     const { explanation } = row;
@@ -82,17 +81,7 @@ export function compareResult(runId: number, evaluation: Evaluation, image: Rgba
       outline: outlinePart(explanation),
       deletion: row.deletion?.probabilities,
       insertion: row.insertion?.probabilities,
-      deletionAuc: row.deletion?.auc,
-      insertionAuc: row.insertion?.auc,
-      timeMs: explanation.timings.techniqueMs,
-      timeRatio: row.timeRatio,
-      averageDrop: row.averageDrop,
-      imageTimesMapChange: row.imageTimesMapChange,
-      road: row.road && {
-        mostRelevantFirst: mean(row.road.mostRelevantFirst),
-        leastRelevantFirst: mean(row.road.leastRelevantFirst),
-        combined: row.road.combined,
-      },
+      ...compareNumbers(row, explanation.timings.techniqueMs),
       sanity: row.sanity?.steps,
       sanityWarning: row.sanity?.warning ?? null,
     };

@@ -47,6 +47,10 @@ interface Planned {
 /** The datasets each layer takes, in its order. */
 type WeightPlan = Map<string, Planned[]>;
 
+function notStored(reader: Hdf5Reader, label: string, layer: string, where: string): ModelError {
+  return new ModelError(`${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`);
+}
+
 /**
  * Reads the planned datasets: first every one's declared shape is checked against the budgets (elements per
  * tensor, bytes in all) from the HDF5 headers alone, then the values are read, one dataset at a time, the
@@ -57,10 +61,7 @@ async function readPlanned(reader: Hdf5Reader, plan: WeightPlan, { limits, signa
   for (const list of plan.values()) {
     for (const { where, layer, label } of list) {
       const declared = reader.declared(where);
-      if (!declared)
-        throw new ModelError(
-          `${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`,
-        );
+      if (!declared) throw notStored(reader, label, layer, where);
       checkLimit(
         reader.file,
         `weight "${label}" of layer "${layer}" ${JSON.stringify(declared.shape)} has $value elements`,
@@ -79,10 +80,7 @@ async function readPlanned(reader: Hdf5Reader, plan: WeightPlan, { limits, signa
       await new Promise((resolve) => setImmediate(resolve));
       signal?.throwIfAborted();
       const dataset = reader.dataset(where, limits.maxTensorElements);
-      if (!dataset)
-        throw new ModelError(
-          `${reader.file}: weight "${label}" of layer "${layer}" is listed but not stored at "${where}" (damaged file?).`,
-        );
+      if (!dataset) throw notStored(reader, label, layer, where);
       stored.push({ path: where, ...dataset });
     }
     out.set(layer, stored);
